@@ -1,0 +1,124 @@
+//! What a protocol asks the harness to do, and what it reports.
+//!
+//! Effects are returned in order. The one ordering rule the harness must keep:
+//! every [`Effect::Persist`] is durable before any [`Effect::Send`] that follows it is
+//! put on the wire (Raft §5, Figure 2: "respond to RPCs only after updating stable
+//! storage"; Zab's ACK only after logging; Paxos's promise only after recording it).
+//! The harness may group the persists of many inputs behind one fsync (group commit) as
+//! long as no dependent send overtakes them.
+
+use crate::types::{Command, NodeId, RequestId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// One thing a protocol wants done. `M` is the protocol's message type, `R` its
+/// durable record type and `T` its timer name.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect<M, R, T> {
+    /// Send `msg` to peer `to` (best effort: the network may lose it).
+    Send { to: NodeId, msg: M },
+    /// Append `R` to this node's durable log. Durable before any later `Send`.
+    Persist(R),
+    /// Fire `timer` after `after`; re-arming an armed timer replaces its deadline.
+    SetTimer { timer: T, after: Duration },
+    /// Disarm `timer` if armed.
+    CancelTimer(T),
+    /// `command` is committed at `index`; apply it to the state machine. Indexes are
+    /// delivered in strictly increasing order without gaps, the same on every node.
+    /// `command` is `None` for a protocol's own entries (Raft's no-op, Paxos's gap
+    /// filler), which the state machine skips.
+    Apply { index: u64, command: Option<Command> },
+    /// The client request `id`, received on this node, cannot be served here.
+    Reject { id: RequestId, error: ClientError },
+    /// Something a human or the metrics layer wants to see.
+    Event(Event),
+}
+
+/// Why a client command was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientError {
+    /// This node does not lead; `leader` is its best guess of who does.
+    NotLeader { leader: Option<NodeId> },
+    /// Leadership was lost before the command could be committed; it may or may not
+    /// commit later (the client should retry idempotently).
+    LeadershipLost,
+    /// The node cannot take more commands right now.
+    Overloaded,
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::NotLeader { leader: Some(l) } => write!(f, "not the leader (try node {l})"),
+            ClientError::NotLeader { leader: None } => write!(f, "not the leader (leader unknown)"),
+            ClientError::LeadershipLost => write!(f, "leadership lost before commit"),
+            ClientError::Overloaded => write!(f, "overloaded"),
+        }
+    }
+}
+
+/// The role a node plays, in each protocol's own words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Raft/Paxos: follows a leader (or waits for one).
+    Follower,
+    /// Raft: campaigning for votes. Paxos: running Phase 1/2 for leadership.
+    Candidate,
+    /// Raft/Paxos: the leader.
+    Leader,
+    /// ZAB: LOOKING, electing.
+    Looking,
+    /// ZAB: FOLLOWING a leader.
+    Following,
+    /// ZAB: LEADING.
+    Leading,
+    /// ZAB: OBSERVING (a non-voting learner).
+    Observing,
+}
+
+impl Role {
+    /// Whether this role is the leader's.
+    pub fn is_leader(self) -> bool {
+        matches!(self, Role::Leader | Role::Leading)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+            Role::Looking => "LOOKING",
+            Role::Following => "FOLLOWING",
+            Role::Leading => "LEADING",
+            Role::Observing => "OBSERVING",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Observable protocol events. The harness timestamps them; elections, failovers and
+/// commit latency are measured from these and nothing else.
+///
+/// `term` is the protocol's leadership generation: Raft's term, ZAB's epoch, and for
+/// Paxos the ballot encoded by `Ballot::as_u64` (round in the high bits, node id in the
+/// low 16), so that at most one leader per `term` is the safety property for all three.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// This node now plays `role` in `term`.
+    RoleChanged { role: Role, term: u64 },
+    /// This node won the election for `term` (Raft: majority of votes; ZAB: decided
+    /// LEADING; Paxos: its leadership value was chosen). Not yet able to commit.
+    LeaderElected { term: u64 },
+    /// This node, leader of `term`, can now commit client commands (Raft: its first
+    /// entry of the term is committed; ZAB: established after Discovery and
+    /// Synchronization; Paxos: Phase 1 won and in-flight slots re-proposed).
+    LeaderReady { term: u64 },
+    /// The commit index advanced to `index`.
+    Committed { index: u64 },
+    /// A narrated step for teaching: which rule decided what. Only emitted when the
+    /// protocol was built with narration on.
+    Narrate(String),
+}

@@ -1,0 +1,53 @@
+//! Consensus protocols as pure, deterministic state machines.
+//!
+//! Every protocol in this crate is *sans-IO*: it never touches a socket, a file, a
+//! clock, a thread or a global random source. It is driven by [`Input`]s (start, a
+//! peer message, a timer firing, a client command, a lost peer connection) and answers
+//! with [`Effect`]s (send a message, persist a record, set or cancel a timer, apply a
+//! committed command, reply to a client, report a protocol event). The current time
+//! ([`Time`]) and a seeded random source ([`DetRng`]) are inputs too. The same code
+//! therefore runs unchanged on the real TCP runtime, in the deterministic simulator and
+//! in the benches of the `harness` crate.
+//!
+//! # Layout
+//! - [`node`]: the [`Protocol`] trait every protocol implements, and [`Input`].
+//! - [`effect`]: [`Effect`] and the observable [`Event`]s the metrics layer timestamps.
+//! - [`types`]: identifiers shared by all protocols ([`NodeId`], [`RequestId`],
+//!   [`Command`], [`Time`]).
+//! - [`quorum`]: majority arithmetic over a membership of voters and observers.
+//! - [`timing`]: the one timing vocabulary (heartbeat, failure-detection timeout) that
+//!   each protocol maps onto its own timers.
+//! - [`rng`]: the small seeded random source handed to protocols.
+//! - [`raft`]: Raft (Ongaro & Ousterhout, 2014), randomized election timeouts.
+//!
+//! # Example
+//! ```
+//! use protocols::{raft::Raft, DetRng, Input, Membership, Protocol, Setup, Time, Timing};
+//! let setup = Setup {
+//!     id: 1,
+//!     membership: Membership::voters([1, 2, 3]),
+//!     timing: Timing::default(),
+//!     rng: DetRng::for_node(7, 1),
+//!     narrate: false,
+//! };
+//! let mut node = Raft::recover(setup, Vec::new()).expect("an empty log always recovers");
+//! let mut effects = Vec::new();
+//! node.step(Time::ZERO, Input::Start, &mut effects);
+//! // A fresh Raft node arms its randomized election timer and waits.
+//! assert!(!effects.is_empty());
+//! ```
+
+pub mod effect;
+pub mod node;
+pub mod quorum;
+pub mod raft;
+pub mod rng;
+pub mod timing;
+pub mod types;
+
+pub use effect::{ClientError, Effect, Event, Role};
+pub use node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
+pub use quorum::Membership;
+pub use rng::DetRng;
+pub use timing::Timing;
+pub use types::{Command, NodeId, RequestId, Time};

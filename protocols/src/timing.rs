@@ -1,0 +1,120 @@
+//! The one timing vocabulary shared by all protocols.
+//!
+//! A run sets a heartbeat interval and a failure-detection timeout range once; each
+//! protocol maps them onto its own timers, so that a comparison varies the protocol and
+//! nothing else (DESIGN.md, "Fair comparison rules"). The mapping:
+//!
+//! | setting | Raft (§5.2) | ZAB | Paxos |
+//! |---|---|---|---|
+//! | `heartbeat` | leader's empty AppendEntries interval | `tickTime`: PING interval | leader heartbeat interval |
+//! | `election_timeout_min..=max` | election timeout, re-drawn uniformly on every reset | `syncLimit` = ceil(min / tick) ticks of silence before a follower (or a leader short of a quorum) gives up | leader-failure timeout, drawn uniformly; also the back-off range after a lost ballot |
+//! | `finalize_wait` | unused | FastLeaderElection's finalize wait (ZooKeeper: 200 ms) | unused |
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use thiserror::Error;
+
+/// Timer settings for a run. Durations are serialized as milliseconds in configs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// How often a leader proves it is alive.
+    #[serde(with = "millis")]
+    pub heartbeat: Duration,
+    /// Lower end of the failure-detection (election) timeout range.
+    #[serde(with = "millis")]
+    pub election_timeout_min: Duration,
+    /// Upper end of the failure-detection (election) timeout range.
+    #[serde(with = "millis")]
+    pub election_timeout_max: Duration,
+    /// ZAB's FastLeaderElection finalize wait.
+    #[serde(with = "millis")]
+    pub finalize_wait: Duration,
+}
+
+impl Default for Timing {
+    /// Raft's paper defaults (150-300 ms, §9.3), a 50 ms heartbeat and ZooKeeper's
+    /// 200 ms finalize wait.
+    fn default() -> Timing {
+        Timing {
+            heartbeat: Duration::from_millis(50),
+            election_timeout_min: Duration::from_millis(150),
+            election_timeout_max: Duration::from_millis(300),
+            finalize_wait: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Why a [`Timing`] cannot run.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TimingError {
+    /// The range is upside down.
+    #[error("election timeout min ({min:?}) is greater than max ({max:?})")]
+    InvertedRange { min: Duration, max: Duration },
+    /// A zero duration would spin.
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+    /// A leader could never keep its followers.
+    #[error("heartbeat ({heartbeat:?}) must be shorter than the election timeout min ({min:?})")]
+    HeartbeatTooSlow { heartbeat: Duration, min: Duration },
+}
+
+impl Timing {
+    /// Checks that the settings make sense together.
+    pub fn validate(&self) -> Result<(), TimingError> {
+        if self.heartbeat.is_zero() {
+            return Err(TimingError::Zero("heartbeat"));
+        }
+        if self.election_timeout_min.is_zero() {
+            return Err(TimingError::Zero("election timeout min"));
+        }
+        if self.election_timeout_min > self.election_timeout_max {
+            return Err(TimingError::InvertedRange {
+                min: self.election_timeout_min,
+                max: self.election_timeout_max,
+            });
+        }
+        if self.heartbeat >= self.election_timeout_min {
+            return Err(TimingError::HeartbeatTooSlow {
+                heartbeat: self.heartbeat,
+                min: self.election_timeout_min,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Serde helper: a [`Duration`] as whole milliseconds.
+pub mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    /// Writes `d` as milliseconds.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    /// Reads milliseconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid() {
+        assert_eq!(Timing::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn inverted_range_is_rejected() {
+        let t = Timing {
+            election_timeout_min: Duration::from_millis(300),
+            election_timeout_max: Duration::from_millis(150),
+            ..Timing::default()
+        };
+        assert!(matches!(t.validate(), Err(TimingError::InvertedRange { .. })));
+    }
+}

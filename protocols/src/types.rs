@@ -1,0 +1,63 @@
+//! Identifiers and values shared by every protocol.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// A node's identity in the cluster (Raft's server id, ZooKeeper's `sid`/`myid`, the
+/// node part of a Paxos ballot). Unique within a cluster; never 0 in configurations.
+pub type NodeId = u64;
+
+/// A point in time as the harness sees it: nanoseconds since an arbitrary origin (the
+/// runtime's start, or the simulator's virtual zero). Protocols only compare and add
+/// times; they never read a clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Time(pub u64);
+
+impl Time {
+    /// The origin.
+    pub const ZERO: Time = Time(0);
+
+    /// Nanoseconds since the origin.
+    pub fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// This time plus `d` (saturating).
+    pub fn plus(self, d: Duration) -> Time {
+        Time(self.0.saturating_add(d.as_nanos() as u64))
+    }
+
+    /// The time elapsed since `earlier` (zero if `earlier` is later).
+    pub fn since(self, earlier: Time) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:03}ms", self.0 / 1_000_000, (self.0 / 1_000) % 1_000)
+    }
+}
+
+/// Identifies one client command across the cluster: the node that received it from a
+/// client and that node's sequence number. The node named by `origin` answers the
+/// client when the command is applied, so ids must be unique per origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RequestId {
+    /// The node the client talked to.
+    pub origin: NodeId,
+    /// That node's counter.
+    pub seq: u64,
+}
+
+/// A client command as the protocols replicate it: opaque bytes for the harness's state
+/// machine, tagged with its [`RequestId`]. Protocols never look inside `data`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// Who is waiting for the result.
+    pub id: RequestId,
+    /// The encoded state-machine operation.
+    pub data: Bytes,
+}

@@ -1,0 +1,1 @@
+//! Benchmark results to plots and reports (skeleton until the report issue lands).
