@@ -6,13 +6,13 @@
 //! and on restart reads them all back in order to rebuild the protocol's state.
 //!
 //! # Layout
-//! - [`wal`]: [`Wal`] (open + recover, append, group-commit sync), [`WalOptions`],
+//! - [`wal`]: the log [`Wal`] (open + recover, append, group-commit sync), [`WalOptions`],
 //!   [`WalStats`].
 //! - `record`: the on-disk record frame `length | crc32 | payload` and the scan that
 //!   tells intact records from a torn tail and from corruption.
 //! - `segment`: segment file names `wal-<first record, 16 hex>.log` and directory fsync.
 //! - `recovery`: reading all segments back, truncating a torn tail, refusing corruption.
-//! - [`error`]: [`StorageError`].
+//! - [`error`]: the error type [`StorageError`].
 //!
 //! # Example
 //! ```
@@ -42,7 +42,10 @@ pub mod wal;
 
 pub use error::{StorageError, UnknownFsyncPolicy};
 pub use record::HEADER_LEN;
-pub use wal::{Wal, WalOptions, WalStats};
+pub use wal::{
+    Wal, WalOptions, WalStats, DEFAULT_BUFFER_BYTES, DEFAULT_MAX_RECORD_BYTES,
+    DEFAULT_SEGMENT_BYTES,
+};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -121,7 +124,9 @@ mod tests {
     fn unknown_policy_name_is_a_clear_error() {
         let err = "Sometimes".parse::<FsyncPolicy>().unwrap_err();
         assert_eq!(err, UnknownFsyncPolicy("Sometimes".to_string()));
-        assert!(err.to_string().contains("\"always\", \"batch\" or \"never\""));
+        assert!(err
+            .to_string()
+            .contains("\"always\", \"batch\" or \"never\""));
     }
 
     #[test]

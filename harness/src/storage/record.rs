@@ -159,7 +159,10 @@ mod tests {
     }
 
     fn texts(bytes: &[u8], scan: &Scan) -> Vec<Vec<u8>> {
-        scan.payloads.iter().map(|r| bytes[r.clone()].to_vec()).collect()
+        scan.payloads
+            .iter()
+            .map(|r| bytes[r.clone()].to_vec())
+            .collect()
     }
 
     #[test]
@@ -178,7 +181,10 @@ mod tests {
         let buf = framed(&[b"one", b"", b"three"]);
         let scan = scan(&buf);
         assert_eq!(scan.end, ScanEnd::Clean);
-        assert_eq!(texts(&buf, &scan), vec![b"one".to_vec(), vec![], b"three".to_vec()]);
+        assert_eq!(
+            texts(&buf, &scan),
+            vec![b"one".to_vec(), vec![], b"three".to_vec()]
+        );
         assert_eq!(scan.intact_len(buf.len()), buf.len() as u64);
     }
 
@@ -226,7 +232,10 @@ mod tests {
         buf.extend_from_slice(&[0; 20]);
         assert!(matches!(scan(&buf).end, ScanEnd::Torn { offset: 11, .. }));
         buf.push(7);
-        assert!(matches!(scan(&buf).end, ScanEnd::Corrupt { offset: 11, .. }));
+        assert!(matches!(
+            scan(&buf).end,
+            ScanEnd::Corrupt { offset: 11, .. }
+        ));
     }
 
     #[test]
