@@ -5,5 +5,7 @@
 //! - [`storage`]: the write-ahead log (checksummed records, fsync policy, recovery).
 //! - [`sim`]: the deterministic simulator (virtual clock, seeded faults, safety checks).
 
+pub mod config;
+pub mod kv;
 pub mod sim;
 pub mod storage;
