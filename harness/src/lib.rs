@@ -7,5 +7,6 @@
 
 pub mod config;
 pub mod kv;
+pub mod metrics;
 pub mod sim;
 pub mod storage;
