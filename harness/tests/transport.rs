@@ -34,28 +34,52 @@ struct Node {
 }
 
 fn init_tracing() {
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
 }
 
 async fn bind() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral loopback port")
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral loopback port")
 }
 
-fn start(id: NodeId, peers: &BTreeMap<NodeId, SocketAddr>, listener: TcpListener, faults: Faults) -> Node {
+fn start(
+    id: NodeId,
+    peers: &BTreeMap<NodeId, SocketAddr>,
+    listener: TcpListener,
+    faults: Faults,
+) -> Node {
     let (tx, events) = unbounded_channel();
-    let transport = Transport::start(TransportConfig::new(id, peers.clone()), listener, faults, tx).expect("start");
+    let transport = Transport::start(
+        TransportConfig::new(id, peers.clone()),
+        listener,
+        faults,
+        tx,
+    )
+    .expect("start");
     Node { transport, events }
 }
 
 /// Starts nodes `ids`, each with `faults(id)`, and waits until every pair is connected.
-async fn cluster(ids: &[NodeId], faults: impl Fn(NodeId) -> Faults) -> (BTreeMap<NodeId, Node>, BTreeMap<NodeId, SocketAddr>) {
+async fn cluster(
+    ids: &[NodeId],
+    faults: impl Fn(NodeId) -> Faults,
+) -> (BTreeMap<NodeId, Node>, BTreeMap<NodeId, SocketAddr>) {
     let mut listeners = BTreeMap::new();
     for id in ids {
         listeners.insert(*id, bind().await);
     }
-    let addrs: BTreeMap<_, _> = listeners.iter().map(|(id, l)| (*id, l.local_addr().unwrap())).collect();
-    let mut nodes: BTreeMap<_, _> =
-        listeners.into_iter().map(|(id, l)| (id, start(id, &addrs, l, faults(id)))).collect();
+    let addrs: BTreeMap<_, _> = listeners
+        .iter()
+        .map(|(id, l)| (*id, l.local_addr().unwrap()))
+        .collect();
+    let mut nodes: BTreeMap<_, _> = listeners
+        .into_iter()
+        .map(|(id, l)| (id, start(id, &addrs, l, faults(id))))
+        .collect();
     for id in ids {
         for other in ids.iter().filter(|o| *o != id) {
             connected(nodes.get_mut(id).unwrap(), *other).await;
@@ -77,17 +101,26 @@ async fn expect(node: &mut Node, what: &str, wanted: impl Fn(&Event) -> bool) ->
     .await;
     match found {
         Ok(Some(event)) => event,
-        Ok(None) => panic!("node {}: inbox closed while waiting for {what}", node.transport.id()),
+        Ok(None) => panic!(
+            "node {}: inbox closed while waiting for {what}",
+            node.transport.id()
+        ),
         Err(_) => panic!("node {}: timed out waiting for {what}", node.transport.id()),
     }
 }
 
 async fn connected(node: &mut Node, peer: NodeId) {
-    expect(node, &format!("PeerConnected({peer})"), |e| *e == Event::PeerConnected(peer)).await;
+    expect(node, &format!("PeerConnected({peer})"), |e| {
+        *e == Event::PeerConnected(peer)
+    })
+    .await;
 }
 
 async fn lost(node: &mut Node, peer: NodeId) {
-    expect(node, &format!("PeerLost({peer})"), |e| *e == Event::PeerLost(peer)).await;
+    expect(node, &format!("PeerLost({peer})"), |e| {
+        *e == Event::PeerLost(peer)
+    })
+    .await;
 }
 
 /// The next message, whoever sent it (connection events are skipped).
@@ -119,11 +152,16 @@ async fn two_nodes_exchange_messages_both_ways_in_order() {
     let (mut nodes, _) = cluster(&[1, 2], |_| Faults::default()).await;
     for i in 0..100 {
         node(&mut nodes, 1).transport.send(2, &Msg::Ping(i));
-        node(&mut nodes, 2).transport.send(1, &Msg::Text(format!("pong {i}")));
+        node(&mut nodes, 2)
+            .transport
+            .send(1, &Msg::Text(format!("pong {i}")));
     }
     for i in 0..100 {
         assert_eq!(next_message(node(&mut nodes, 2)).await, (1, Msg::Ping(i)));
-        assert_eq!(next_message(node(&mut nodes, 1)).await, (2, Msg::Text(format!("pong {i}"))));
+        assert_eq!(
+            next_message(node(&mut nodes, 1)).await,
+            (2, Msg::Text(format!("pong {i}")))
+        );
     }
     let stats = node(&mut nodes, 2).transport.stats();
     assert_eq!(stats[&1].messages_received, 100);
@@ -135,7 +173,9 @@ async fn three_nodes_every_pair_broadcast_and_self() {
     let (mut nodes, _) = cluster(&[1, 2, 3], |_| Faults::default()).await;
     for from in [1, 2, 3] {
         for to in [1, 2, 3] {
-            node(&mut nodes, from).transport.send(to, &Msg::Ping(from * 10 + to));
+            node(&mut nodes, from)
+                .transport
+                .send(to, &Msg::Ping(from * 10 + to));
         }
     }
     for to in [1, 2, 3] {
@@ -144,12 +184,20 @@ async fn three_nodes_every_pair_broadcast_and_self() {
             got.push(next_message(node(&mut nodes, to)).await);
         }
         got.sort_by_key(|(from, _)| *from);
-        let want: Vec<_> = [1, 2, 3].iter().map(|from| (*from, Msg::Ping(from * 10 + to))).collect();
+        let want: Vec<_> = [1, 2, 3]
+            .iter()
+            .map(|from| (*from, Msg::Ping(from * 10 + to)))
+            .collect();
         assert_eq!(got, want, "node {to}");
     }
-    node(&mut nodes, 2).transport.broadcast(&Msg::Text("all".into()));
+    node(&mut nodes, 2)
+        .transport
+        .broadcast(&Msg::Text("all".into()));
     for to in [1, 3] {
-        assert_eq!(next_message(node(&mut nodes, to)).await, (2, Msg::Text("all".into())));
+        assert_eq!(
+            next_message(node(&mut nodes, to)).await,
+            (2, Msg::Text("all".into()))
+        );
     }
 }
 
@@ -166,7 +214,10 @@ async fn killed_peer_is_lost_then_reconnects_on_a_new_address() {
     addrs.insert(3, listener.local_addr().unwrap());
     nodes.insert(3, start(3, &addrs, listener, Faults::default()));
     for id in [1, 2] {
-        node(&mut nodes, id).transport.set_peer_addr(3, addrs[&3]).unwrap();
+        node(&mut nodes, id)
+            .transport
+            .set_peer_addr(3, addrs[&3])
+            .unwrap();
         connected(node(&mut nodes, id), 3).await;
         connected(node(&mut nodes, 3), id).await;
     }
@@ -187,7 +238,10 @@ async fn killed_peer_is_lost_then_reconnects_on_a_new_address() {
     node(&mut nodes, 3).transport.send(1, &Msg::Ping(31));
     assert_eq!(next_message(node(&mut nodes, 3)).await, (1, Msg::Ping(13)));
     assert_eq!(next_message(node(&mut nodes, 1)).await, (3, Msg::Ping(31)));
-    assert!(node(&mut nodes, 1).transport.set_peer_addr(9, addrs[&3]).is_err());
+    assert!(node(&mut nodes, 1)
+        .transport
+        .set_peer_addr(9, addrs[&3])
+        .is_err());
 }
 
 #[tokio::test]
@@ -196,7 +250,9 @@ async fn restarted_peer_rebinding_the_same_address_is_redialed() {
     let (mut nodes, addrs) = cluster(&[1, 2], |_| Faults::default()).await;
     nodes.remove(&2).unwrap().transport.close().await;
     lost(node(&mut nodes, 1), 2).await;
-    let listener = TcpListener::bind(addrs[&2]).await.expect("the closed transport freed its port");
+    let listener = TcpListener::bind(addrs[&2])
+        .await
+        .expect("the closed transport freed its port");
     nodes.insert(2, start(2, &addrs, listener, Faults::default()));
     connected(node(&mut nodes, 1), 2).await;
     connected(node(&mut nodes, 2), 1).await;
@@ -213,28 +269,57 @@ async fn isolation_drops_both_ways_silently_and_heal_restores() {
     node(&mut nodes, 1).transport.send(2, &Msg::Ping(1));
     node(&mut nodes, 2).transport.send(1, &Msg::Ping(2));
     node(&mut nodes, 1).transport.send(3, &Msg::Ping(3));
-    assert_eq!(next_message(node(&mut nodes, 3)).await, (1, Msg::Ping(3)), "others still talk");
-    assert!(node(&mut nodes, 1).transport.is_connected(2), "sockets stay up");
+    assert_eq!(
+        next_message(node(&mut nodes, 3)).await,
+        (1, Msg::Ping(3)),
+        "others still talk"
+    );
+    assert!(
+        node(&mut nodes, 1).transport.is_connected(2),
+        "sockets stay up"
+    );
     faults.heal();
     // Per-link FIFO: if the isolated messages had gone out, they would arrive first.
-    node(&mut nodes, 1).transport.send(2, &Msg::Text("after heal".into()));
-    node(&mut nodes, 2).transport.send(1, &Msg::Text("after heal".into()));
-    assert_eq!(next_message(node(&mut nodes, 2)).await, (1, Msg::Text("after heal".into())));
-    assert_eq!(next_message(node(&mut nodes, 1)).await, (2, Msg::Text("after heal".into())));
-    assert_eq!(node(&mut nodes, 1).transport.stats()[&2].dropped_by_faults, 1);
-    assert_eq!(node(&mut nodes, 2).transport.stats()[&1].dropped_by_faults, 1);
+    node(&mut nodes, 1)
+        .transport
+        .send(2, &Msg::Text("after heal".into()));
+    node(&mut nodes, 2)
+        .transport
+        .send(1, &Msg::Text("after heal".into()));
+    assert_eq!(
+        next_message(node(&mut nodes, 2)).await,
+        (1, Msg::Text("after heal".into()))
+    );
+    assert_eq!(
+        next_message(node(&mut nodes, 1)).await,
+        (2, Msg::Text("after heal".into()))
+    );
+    assert_eq!(
+        node(&mut nodes, 1).transport.stats()[&2].dropped_by_faults,
+        1
+    );
+    assert_eq!(
+        node(&mut nodes, 2).transport.stats()[&1].dropped_by_faults,
+        1
+    );
 }
 
 #[tokio::test]
 async fn a_node_isolated_by_its_own_filter_drops_what_it_receives() {
     init_tracing();
     // Multi-process style: each node has its own filter; only node 2's isolates it.
-    let faults: BTreeMap<NodeId, Faults> = [1, 2].into_iter().map(|id| (id, Faults::default())).collect();
+    let faults: BTreeMap<NodeId, Faults> = [1, 2]
+        .into_iter()
+        .map(|id| (id, Faults::default()))
+        .collect();
     let (mut nodes, _) = cluster(&[1, 2], |id| faults[&id].clone()).await;
     faults[&2].isolate(2);
     node(&mut nodes, 1).transport.send(2, &Msg::Ping(1));
     let receiver = &node(&mut nodes, 2).transport;
-    eventually("node 2 drops the message on arrival", || receiver.stats()[&1].dropped_by_faults == 1).await;
+    eventually("node 2 drops the message on arrival", || {
+        receiver.stats()[&1].dropped_by_faults == 1
+    })
+    .await;
     faults[&2].heal();
     node(&mut nodes, 1).transport.send(2, &Msg::Ping(2));
     assert_eq!(next_message(node(&mut nodes, 2)).await, (1, Msg::Ping(2)));
@@ -248,19 +333,41 @@ async fn partition_separates_groups_until_healed() {
     faults.partition(vec![vec![1, 2], vec![3]]);
     for from in [1, 2] {
         node(&mut nodes, from).transport.send(3, &Msg::Ping(from));
-        node(&mut nodes, 3).transport.send(from, &Msg::Ping(30 + from));
+        node(&mut nodes, 3)
+            .transport
+            .send(from, &Msg::Ping(30 + from));
     }
     node(&mut nodes, 1).transport.send(2, &Msg::Ping(12));
-    assert_eq!(next_message(node(&mut nodes, 2)).await, (1, Msg::Ping(12)), "same side talks");
+    assert_eq!(
+        next_message(node(&mut nodes, 2)).await,
+        (1, Msg::Ping(12)),
+        "same side talks"
+    );
     faults.heal();
     for from in [1, 2] {
-        node(&mut nodes, from).transport.send(3, &Msg::Text("healed".into()));
-        node(&mut nodes, 3).transport.send(from, &Msg::Text("healed".into()));
-        assert_eq!(next_message(node(&mut nodes, from)).await, (3, Msg::Text("healed".into())));
+        node(&mut nodes, from)
+            .transport
+            .send(3, &Msg::Text("healed".into()));
+        node(&mut nodes, 3)
+            .transport
+            .send(from, &Msg::Text("healed".into()));
+        assert_eq!(
+            next_message(node(&mut nodes, from)).await,
+            (3, Msg::Text("healed".into()))
+        );
     }
-    let mut at_3 = vec![next_message(node(&mut nodes, 3)).await, next_message(node(&mut nodes, 3)).await];
+    let mut at_3 = vec![
+        next_message(node(&mut nodes, 3)).await,
+        next_message(node(&mut nodes, 3)).await,
+    ];
     at_3.sort_by_key(|(from, _)| *from);
-    assert_eq!(at_3, vec![(1, Msg::Text("healed".into())), (2, Msg::Text("healed".into()))]);
+    assert_eq!(
+        at_3,
+        vec![
+            (1, Msg::Text("healed".into())),
+            (2, Msg::Text("healed".into()))
+        ]
+    );
 }
 
 #[tokio::test]
@@ -285,7 +392,10 @@ async fn drop_rate_one_drops_everything_and_delay_keeps_order() {
     for i in 100..120 {
         assert_eq!(next_message(node(&mut nodes, 2)).await, (1, Msg::Ping(i)));
     }
-    assert_eq!(node(&mut nodes, 1).transport.stats()[&2].dropped_by_faults, 50);
+    assert_eq!(
+        node(&mut nodes, 1).transport.stats()[&2].dropped_by_faults,
+        50
+    );
 }
 
 /// Writes `bytes` to a raw connection and waits until the node closes it.
@@ -305,7 +415,12 @@ fn frame(payload: &[u8]) -> BytesMut {
 
 fn hello(from: NodeId, to: NodeId) -> BytesMut {
     let mut payload = BytesMut::new();
-    Handshake { kind: HandshakeKind::Hello, from, to }.encode(&mut payload);
+    Handshake {
+        kind: HandshakeKind::Hello,
+        from,
+        to,
+    }
+    .encode(&mut payload);
     frame(&payload)
 }
 
@@ -342,10 +457,22 @@ async fn hostile_bytes_on_the_listening_port_close_only_that_connection() {
             assert_closed_after(&mut raw, &bytes, what).await;
         }
         // The legitimate peer is untouched and keeps exchanging.
-        node(&mut nodes, 1).transport.send(2, &Msg::Ping(round as u64));
-        node(&mut nodes, 2).transport.send(1, &Msg::Ping(round as u64));
-        assert_eq!(next_message(node(&mut nodes, 2)).await, (1, Msg::Ping(round as u64)), "{what}");
-        assert_eq!(next_message(node(&mut nodes, 1)).await, (2, Msg::Ping(round as u64)), "{what}");
+        node(&mut nodes, 1)
+            .transport
+            .send(2, &Msg::Ping(round as u64));
+        node(&mut nodes, 2)
+            .transport
+            .send(1, &Msg::Ping(round as u64));
+        assert_eq!(
+            next_message(node(&mut nodes, 2)).await,
+            (1, Msg::Ping(round as u64)),
+            "{what}"
+        );
+        assert_eq!(
+            next_message(node(&mut nodes, 1)).await,
+            (2, Msg::Ping(round as u64)),
+            "{what}"
+        );
     }
     assert!(node(&mut nodes, 1).transport.is_connected(2));
 }
@@ -358,7 +485,10 @@ async fn hostile_bytes_on_an_established_connection_close_it_with_peer_lost() {
     for id in [1, 2, 3] {
         listeners.insert(id, bind().await);
     }
-    let addrs: BTreeMap<_, _> = listeners.iter().map(|(id, l)| (*id, l.local_addr().unwrap())).collect();
+    let addrs: BTreeMap<_, _> = listeners
+        .iter()
+        .map(|(id, l)| (*id, l.local_addr().unwrap()))
+        .collect();
     let mut nodes: BTreeMap<_, _> = listeners
         .into_iter()
         .filter(|(id, _)| *id != 1)
@@ -383,8 +513,15 @@ async fn hostile_bytes_on_an_established_connection_close_it_with_peer_lost() {
         let mut raw = TcpStream::connect(addrs[&3]).await.unwrap();
         raw.write_all(&hello(1, 3)).await.unwrap();
         let mut buf = BytesMut::new();
-        let welcome = timeout(PATIENCE, read_frame(&mut raw, 64, &mut buf)).await.unwrap().unwrap().unwrap();
-        assert_eq!(Handshake::decode(&welcome).unwrap().kind, HandshakeKind::Welcome);
+        let welcome = timeout(PATIENCE, read_frame(&mut raw, 64, &mut buf))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            Handshake::decode(&welcome).unwrap().kind,
+            HandshakeKind::Welcome
+        );
         connected(node(&mut nodes, 3), 1).await;
         // A well-formed message first: it is delivered.
         let mut good = BytesMut::new();
@@ -393,12 +530,55 @@ async fn hostile_bytes_on_an_established_connection_close_it_with_peer_lost() {
         assert_eq!(next_message(node(&mut nodes, 3)).await, (1, Msg::Ping(99)));
         assert_closed_after(&mut raw, &bytes, what).await;
         lost(node(&mut nodes, 3), 1).await;
-        node(&mut nodes, 2).transport.send(3, &Msg::Ping(round as u64));
-        assert_eq!(next_message(node(&mut nodes, 3)).await, (2, Msg::Ping(round as u64)), "{what}");
+        node(&mut nodes, 2)
+            .transport
+            .send(3, &Msg::Ping(round as u64));
+        assert_eq!(
+            next_message(node(&mut nodes, 3)).await,
+            (2, Msg::Ping(round as u64)),
+            "{what}"
+        );
     }
 }
 
 #[tokio::test]
+async fn messages_sent_before_the_connection_is_up_are_queued() {
+    init_tracing();
+    let listeners = [bind().await, bind().await];
+    let addrs: BTreeMap<NodeId, SocketAddr> = [
+        (1, listeners[0].local_addr().unwrap()),
+        (2, listeners[1].local_addr().unwrap()),
+    ]
+    .into();
+    let [l1, l2] = listeners;
+    let mut n1 = start(1, &addrs, l1, Faults::default());
+    n1.transport.send(2, &Msg::Ping(1));
+    let mut n2 = start(2, &addrs, l2, Faults::default());
+    n2.transport.send(1, &Msg::Ping(2));
+    assert_eq!(next_message(&mut n2).await, (1, Msg::Ping(1)));
+    assert_eq!(next_message(&mut n1).await, (2, Msg::Ping(2)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_connection_from_the_same_peer_replaces_the_old_one() {
+    init_tracing();
+    let (mut nodes, addrs) = cluster(&[1, 2], |_| Faults::default()).await;
+    // An impostor claiming to be node 1 takes over node 2's connection for node 1 ...
+    let mut impostor = TcpStream::connect(addrs[&2]).await.unwrap();
+    impostor.write_all(&hello(1, 2)).await.unwrap();
+    lost(node(&mut nodes, 2), 1).await;
+    connected(node(&mut nodes, 2), 1).await;
+    // ... the real node 1 sees its connection closed, redials and takes it back.
+    lost(node(&mut nodes, 1), 2).await;
+    connected(node(&mut nodes, 1), 2).await;
+    lost(node(&mut nodes, 2), 1).await;
+    connected(node(&mut nodes, 2), 1).await;
+    assert_closed_after(&mut impostor, &[], "replaced connection").await;
+    node(&mut nodes, 1).transport.send(2, &Msg::Ping(5));
+    assert_eq!(next_message(node(&mut nodes, 2)).await, (1, Msg::Ping(5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_small_messages_all_arrive_in_order() {
     init_tracing();
     let (mut nodes, _) = cluster(&[1, 2], |_| Faults::default()).await;
@@ -421,6 +601,9 @@ async fn many_small_messages_all_arrive_in_order() {
     }
     let receiver = receiver.await.expect("receiver task");
     let elapsed = started.elapsed();
-    eprintln!("{N} messages in {elapsed:?}: {:.0} msg/s", N as f64 / elapsed.as_secs_f64());
+    eprintln!(
+        "{N} messages in {elapsed:?}: {:.0} msg/s",
+        N as f64 / elapsed.as_secs_f64()
+    );
     assert_eq!(receiver.transport.stats()[&1].messages_received, N);
 }

@@ -50,7 +50,11 @@ pub fn decode<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, CodecError> {
 
 /// Appends one complete frame carrying `msg` to `out`, refusing payloads over `max`
 /// bytes. On error `out` is left as it was.
-pub fn encode_frame<M: Serialize>(msg: &M, max: usize, out: &mut BytesMut) -> Result<(), CodecError> {
+pub fn encode_frame<M: Serialize>(
+    msg: &M,
+    max: usize,
+    out: &mut BytesMut,
+) -> Result<(), CodecError> {
     let start = begin_frame(out);
     if let Err(e) = encode(msg, out) {
         out.truncate(start);
@@ -75,7 +79,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut out = BytesMut::new();
-        let msg = Msg::Data { term: 7, payload: vec![1, 2, 3] };
+        let msg = Msg::Data {
+            term: 7,
+            payload: vec![1, 2, 3],
+        };
         encode(&msg, &mut out).unwrap();
         assert_eq!(decode::<Msg>(&out).unwrap(), msg);
     }
@@ -85,7 +92,10 @@ mod tests {
         let mut out = BytesMut::new();
         encode(&Msg::Ping(1), &mut out).unwrap();
         out.put_u8(0);
-        assert!(matches!(decode::<Msg>(&out), Err(CodecError::TrailingBytes(1))));
+        assert!(matches!(
+            decode::<Msg>(&out),
+            Err(CodecError::TrailingBytes(1))
+        ));
         assert!(decode::<Msg>(&[9, 9, 9]).is_err());
         assert!(decode::<Msg>(&[]).is_err());
         // A huge announced vector length must not allocate or panic.
@@ -99,16 +109,25 @@ mod tests {
         encode_frame(&Msg::Ping(6), 64, &mut out).unwrap();
         let mut reader: &[u8] = &out;
         let mut buf = BytesMut::new();
-        let first = read_frame(&mut reader, 64, &mut buf).await.unwrap().unwrap();
+        let first = read_frame(&mut reader, 64, &mut buf)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(decode::<Msg>(&first).unwrap(), Msg::Ping(5));
-        let second = read_frame(&mut reader, 64, &mut buf).await.unwrap().unwrap();
+        let second = read_frame(&mut reader, 64, &mut buf)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(decode::<Msg>(&second).unwrap(), Msg::Ping(6));
     }
 
     #[test]
     fn encode_frame_refuses_oversized_and_leaves_buffer_untouched() {
         let mut out = BytesMut::new();
-        let big = Msg::Data { term: 1, payload: vec![0; 100] };
+        let big = Msg::Data {
+            term: 1,
+            payload: vec![0; 100],
+        };
         assert!(encode_frame(&big, 10, &mut out).is_err());
         assert!(out.is_empty());
         encode_frame(&Msg::Ping(1), 10, &mut out).unwrap();

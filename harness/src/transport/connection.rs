@@ -90,11 +90,12 @@ where
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
-                let task = accept_one(shared.clone(), stream, addr).instrument(tracing::Span::current());
+                let task =
+                    accept_one(shared.clone(), stream, addr).instrument(tracing::Span::current());
                 shared.spawn(task);
             }
             Err(e) => {
-                tracing::warn!(reason = %e, "accept failed");
+                tracing::warn!(node = shared.id, reason = %e, "accept failed");
                 tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
             }
         }
@@ -107,38 +108,58 @@ where
     M: DeserializeOwned + Send + 'static,
 {
     let mut buf = BytesMut::new();
-    let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, welcome(&shared, &mut stream, &mut buf)).await;
+    let accepted =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, welcome(&shared, &mut stream, &mut buf)).await;
     let peer = match accepted {
         Ok(Ok(peer)) => peer,
         Ok(Err(e)) => {
-            tracing::warn!(peer_addr = %addr, reason = %e, "refusing incoming connection");
+            tracing::warn!(node = shared.id, peer_addr = %addr, reason = %e, "refusing incoming connection");
             return;
         }
         Err(_) => {
-            tracing::warn!(peer_addr = %addr, reason = %ConnectionEnd::HandshakeTimeout, "refusing incoming connection");
+            tracing::warn!(
+                node = shared.id,
+                peer_addr = %addr,
+                reason = %ConnectionEnd::HandshakeTimeout,
+                "refusing incoming connection"
+            );
             return;
         }
     };
     serve(&shared, &peer, stream, buf, addr).await;
 }
 
-async fn welcome<M>(shared: &Shared<M>, stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Arc<Peer>, ConnectionEnd> {
+async fn welcome<M>(
+    shared: &Shared<M>,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> Result<Arc<Peer>, ConnectionEnd> {
     stream.set_nodelay(true)?;
     let hello = read_handshake(stream, buf).await?;
     if hello.kind != HandshakeKind::Hello {
         return Err(ConnectionEnd::Refused("expected a hello".into()));
     }
     if hello.to != shared.id {
-        return Err(ConnectionEnd::Refused(format!("meant for node {}, this is node {}", hello.to, shared.id)));
+        return Err(ConnectionEnd::Refused(format!(
+            "meant for node {}, this is node {}",
+            hello.to, shared.id
+        )));
     }
     let peer = shared
         .peers
         .get(&hello.from)
         .ok_or_else(|| ConnectionEnd::Refused(format!("unknown node {}", hello.from)))?;
     if hello.from > shared.id {
-        return Err(ConnectionEnd::Refused(format!("node {} has a higher id and must be dialed", hello.from)));
+        return Err(ConnectionEnd::Refused(format!(
+            "node {} has a higher id and must be dialed",
+            hello.from
+        )));
     }
-    let reply = Handshake { kind: HandshakeKind::Welcome, from: shared.id, to: hello.from };
+    let reply = Handshake {
+        kind: HandshakeKind::Welcome,
+        from: shared.id,
+        to: hello.from,
+    };
     write_handshake(stream, reply).await?;
     Ok(peer.clone())
 }
@@ -157,9 +178,11 @@ where
                 backoff = shared.reconnect_min;
             }
             Ok(Err(e)) if e.is_misbehaviour() => {
-                tracing::warn!(peer = peer.id, peer_addr = %addr, reason = %e, "dial failed")
+                tracing::warn!(node = shared.id, peer = peer.id, peer_addr = %addr, reason = %e, "dial failed")
             }
-            Ok(Err(e)) => tracing::debug!(peer = peer.id, peer_addr = %addr, reason = %e, "dial failed"),
+            Ok(Err(e)) => {
+                tracing::debug!(peer = peer.id, peer_addr = %addr, reason = %e, "dial failed")
+            }
             Err(_) => tracing::debug!(peer = peer.id, peer_addr = %addr, "dial timed out"),
         }
         tokio::select! {
@@ -170,26 +193,46 @@ where
     }
 }
 
-async fn dial<M>(shared: &Shared<M>, peer: &Peer, addr: SocketAddr) -> Result<(TcpStream, BytesMut), ConnectionEnd> {
+async fn dial<M>(
+    shared: &Shared<M>,
+    peer: &Peer,
+    addr: SocketAddr,
+) -> Result<(TcpStream, BytesMut), ConnectionEnd> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    write_handshake(&mut stream, Handshake { kind: HandshakeKind::Hello, from: shared.id, to: peer.id }).await?;
+    write_handshake(
+        &mut stream,
+        Handshake {
+            kind: HandshakeKind::Hello,
+            from: shared.id,
+            to: peer.id,
+        },
+    )
+    .await?;
     let mut buf = BytesMut::new();
     let reply = read_handshake(&mut stream, &mut buf).await?;
     if reply.kind != HandshakeKind::Welcome || reply.from != peer.id || reply.to != shared.id {
-        return Err(ConnectionEnd::Refused(format!("unexpected reply {reply:?}")));
+        return Err(ConnectionEnd::Refused(format!(
+            "unexpected reply {reply:?}"
+        )));
     }
     Ok((stream, buf))
 }
 
-async fn read_handshake(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Handshake, ConnectionEnd> {
+async fn read_handshake(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> Result<Handshake, ConnectionEnd> {
     match read_frame(stream, HANDSHAKE_LEN, buf).await? {
         Some(payload) => Ok(Handshake::decode(&payload)?),
         None => Err(ConnectionEnd::PeerClosed),
     }
 }
 
-async fn write_handshake(stream: &mut TcpStream, handshake: Handshake) -> Result<(), ConnectionEnd> {
+async fn write_handshake(
+    stream: &mut TcpStream,
+    handshake: Handshake,
+) -> Result<(), ConnectionEnd> {
     let mut payload = BytesMut::with_capacity(HANDSHAKE_LEN);
     handshake.encode(&mut payload);
     let mut frame = BytesMut::with_capacity(FRAME_HEADER_LEN + HANDSHAKE_LEN);
@@ -200,8 +243,13 @@ async fn write_handshake(stream: &mut TcpStream, handshake: Handshake) -> Result
 
 /// Runs an established connection to `peer` until it ends; announces it and its end.
 /// `buf` holds any bytes already read past the handshake.
-async fn serve<M>(shared: &Shared<M>, peer: &Peer, stream: TcpStream, buf: BytesMut, addr: SocketAddr)
-where
+async fn serve<M>(
+    shared: &Shared<M>,
+    peer: &Peer,
+    stream: TcpStream,
+    buf: BytesMut,
+    addr: SocketAddr,
+) where
     M: DeserializeOwned + Send + 'static,
 {
     let (generation, stop) = peer.attach(|replaced| {
@@ -218,14 +266,21 @@ where
         _ = stop => ConnectionEnd::Replaced,
     };
     if end.is_misbehaviour() {
-        tracing::warn!(peer = peer.id, peer_addr = %addr, reason = %end, "closing peer connection");
+        tracing::warn!(node = shared.id, peer = peer.id, peer_addr = %addr, reason = %end, "closing peer connection");
     } else {
-        tracing::info!(peer = peer.id, peer_addr = %addr, reason = %end, "peer connection closed");
+        tracing::info!(node = shared.id, peer = peer.id, peer_addr = %addr, reason = %end, "peer connection closed");
     }
-    peer.detach(generation, || shared.emit(TransportEvent::PeerLost(peer.id)));
+    peer.detach(generation, || {
+        shared.emit(TransportEvent::PeerLost(peer.id))
+    });
 }
 
-async fn read_loop<M>(shared: &Shared<M>, peer: &Peer, mut reader: OwnedReadHalf, mut buf: BytesMut) -> ConnectionEnd
+async fn read_loop<M>(
+    shared: &Shared<M>,
+    peer: &Peer,
+    mut reader: OwnedReadHalf,
+    mut buf: BytesMut,
+) -> ConnectionEnd
 where
     M: DeserializeOwned + Send + 'static,
 {
@@ -242,7 +297,12 @@ where
         };
         let delivered = shared.faults.can_talk(peer.id, shared.id);
         peer.count_received(FRAME_HEADER_LEN + payload.len(), delivered);
-        if delivered && shared.inbox.send(TransportEvent::Message { from: peer.id, msg }).is_err() {
+        if delivered
+            && shared
+                .inbox
+                .send(TransportEvent::Message { from: peer.id, msg })
+                .is_err()
+        {
             return ConnectionEnd::InboxClosed;
         }
     }

@@ -68,7 +68,10 @@ const REST_GROUP: usize = usize::MAX;
 
 impl State {
     fn any_fault(&self) -> bool {
-        !self.isolated.is_empty() || self.groups.is_some() || !self.delay.is_zero() || self.drop_rate > 0.0
+        !self.isolated.is_empty()
+            || self.groups.is_some()
+            || !self.delay.is_zero()
+            || self.drop_rate > 0.0
     }
 
     fn can_talk(&self, from: NodeId, to: NodeId) -> bool {
@@ -99,13 +102,18 @@ impl Faults {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the state inconsistent (every
         // update is a single assignment), so a poisoned lock is still usable.
-        self.shared.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn update(&self, change: impl FnOnce(&mut State)) {
         let mut state = self.lock();
         change(&mut state);
-        self.shared.active.store(state.any_fault(), Ordering::Release);
+        self.shared
+            .active
+            .store(state.any_fault(), Ordering::Release);
     }
 
     /// Cuts `node` off from every other node, both ways, until [`Faults::rejoin`] or
@@ -144,7 +152,11 @@ impl Faults {
 
     /// Loses each message with probability `rate`, clamped to `0.0..=1.0` (NaN: 0).
     pub fn set_drop_rate(&self, rate: f64) {
-        let rate = if rate.is_nan() { 0.0 } else { rate.clamp(0.0, 1.0) };
+        let rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
         self.update(|s| s.drop_rate = rate);
     }
 
@@ -174,7 +186,9 @@ impl Faults {
     /// isolation and partitions first, then the seeded drop rate, then the delay.
     pub fn verdict(&self, from: NodeId, to: NodeId) -> Verdict {
         if !self.shared.active.load(Ordering::Acquire) {
-            return Verdict::Deliver { delay: Duration::ZERO };
+            return Verdict::Deliver {
+                delay: Duration::ZERO,
+            };
         }
         let mut state = self.lock();
         if !state.can_talk(from, to) {
@@ -183,7 +197,10 @@ impl Faults {
         if state.drop_rate > 0.0 {
             let seed = state.seed;
             let rate = state.drop_rate;
-            let rng = state.link_rngs.entry((from, to)).or_insert_with(|| link_rng(seed, from, to));
+            let rng = state
+                .link_rngs
+                .entry((from, to))
+                .or_insert_with(|| link_rng(seed, from, to));
             if rng.chance(rate) {
                 return Verdict::Drop;
             }
@@ -202,7 +219,9 @@ fn link_rng(seed: u64, from: NodeId, to: NodeId) -> DetRng {
 mod tests {
     use super::*;
 
-    const DELIVER: Verdict = Verdict::Deliver { delay: Duration::ZERO };
+    const DELIVER: Verdict = Verdict::Deliver {
+        delay: Duration::ZERO,
+    };
 
     #[test]
     fn default_delivers_everything_at_once() {
@@ -260,9 +279,19 @@ mod tests {
         assert!((0..100).all(|_| f.verdict(1, 2) == Verdict::Drop));
         f.set_drop_rate(0.0);
         f.set_delay(Duration::from_millis(5));
-        assert_eq!(f.verdict(1, 2), Verdict::Deliver { delay: Duration::from_millis(5) });
+        assert_eq!(
+            f.verdict(1, 2),
+            Verdict::Deliver {
+                delay: Duration::from_millis(5)
+            }
+        );
         f.set_drop_rate(f64::NAN);
-        assert_eq!(f.verdict(1, 2), Verdict::Deliver { delay: Duration::from_millis(5) });
+        assert_eq!(
+            f.verdict(1, 2),
+            Verdict::Deliver {
+                delay: Duration::from_millis(5)
+            }
+        );
     }
 
     #[test]

@@ -99,7 +99,11 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             buf.reserve(READ_CHUNK);
         }
         if reader.read_buf(buf).await? == 0 {
-            return if buf.is_empty() { Ok(None) } else { Err(FrameError::Truncated) };
+            return if buf.is_empty() {
+                Ok(None)
+            } else {
+                Err(FrameError::Truncated)
+            };
         }
     }
 }
@@ -108,8 +112,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
 ///
 /// Fails only if the payload cannot be described by a `u32` length.
 pub fn write_frame(payload: &[u8], out: &mut BytesMut) -> Result<(), FrameError> {
-    let len = u32::try_from(payload.len())
-        .map_err(|_| FrameError::TooLarge { len: payload.len(), max: u32::MAX as usize })?;
+    let len = u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge {
+        len: payload.len(),
+        max: u32::MAX as usize,
+    })?;
     out.reserve(FRAME_HEADER_LEN + payload.len());
     out.put_u32_le(len);
     out.put_u8(FRAME_VERSION);
@@ -162,16 +168,40 @@ mod tests {
         let wire = frames(&[b"hello", b"", b"world!"]);
         let mut reader: &[u8] = &wire;
         let mut buf = BytesMut::new();
-        assert_eq!(read_frame(&mut reader, 64, &mut buf).await.unwrap().unwrap(), &b"hello"[..]);
-        assert_eq!(read_frame(&mut reader, 64, &mut buf).await.unwrap().unwrap(), &b""[..]);
-        assert_eq!(read_frame(&mut reader, 64, &mut buf).await.unwrap().unwrap(), &b"world!"[..]);
-        assert!(read_frame(&mut reader, 64, &mut buf).await.unwrap().is_none());
+        assert_eq!(
+            read_frame(&mut reader, 64, &mut buf)
+                .await
+                .unwrap()
+                .unwrap(),
+            &b"hello"[..]
+        );
+        assert_eq!(
+            read_frame(&mut reader, 64, &mut buf)
+                .await
+                .unwrap()
+                .unwrap(),
+            &b""[..]
+        );
+        assert_eq!(
+            read_frame(&mut reader, 64, &mut buf)
+                .await
+                .unwrap()
+                .unwrap(),
+            &b"world!"[..]
+        );
+        assert!(read_frame(&mut reader, 64, &mut buf)
+            .await
+            .unwrap()
+            .is_none());
     }
 
     #[test]
     fn header_layout_is_length_le_then_version() {
         let wire = frames(&[b"abc"]);
-        assert_eq!(&wire[..], &[3, 0, 0, 0, FRAME_VERSION, b'a', b'b', b'c'][..]);
+        assert_eq!(
+            &wire[..],
+            &[3, 0, 0, 0, FRAME_VERSION, b'a', b'b', b'c'][..]
+        );
     }
 
     #[tokio::test]
@@ -190,7 +220,13 @@ mod tests {
         let mut reader: &[u8] = &[0xff, 0xff, 0xff, 0xff, FRAME_VERSION];
         let mut buf = BytesMut::new();
         let err = read_frame(&mut reader, 1024, &mut buf).await.unwrap_err();
-        assert!(matches!(err, FrameError::TooLarge { len: 0xffff_ffff, max: 1024 }));
+        assert!(matches!(
+            err,
+            FrameError::TooLarge {
+                len: 0xffff_ffff,
+                max: 1024
+            }
+        ));
     }
 
     #[tokio::test]
@@ -211,7 +247,14 @@ mod tests {
 
         let start = begin_frame(&mut out);
         out.put_slice(&[0; 17]);
-        assert!(matches!(finish_frame(&mut out, start, 16), Err(FrameError::TooLarge { len: 17, max: 16 })));
-        assert_eq!(&out[..], &frames(&[b"xyz"])[..], "the refused frame is removed");
+        assert!(matches!(
+            finish_frame(&mut out, start, 16),
+            Err(FrameError::TooLarge { len: 17, max: 16 })
+        ));
+        assert_eq!(
+            &out[..],
+            &frames(&[b"xyz"])[..],
+            "the refused frame is removed"
+        );
     }
 }

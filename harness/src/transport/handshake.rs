@@ -95,13 +95,20 @@ mod tests {
 
     #[test]
     fn round_trip_and_refusals() {
-        let hello = Handshake { kind: HandshakeKind::Hello, from: 1, to: 3 };
+        let hello = Handshake {
+            kind: HandshakeKind::Hello,
+            from: 1,
+            to: 3,
+        };
         let mut out = BytesMut::new();
         hello.encode(&mut out);
         assert_eq!(out.len(), HANDSHAKE_LEN);
         assert_eq!(Handshake::decode(&out), Ok(hello));
 
-        assert_eq!(Handshake::decode(&out[..10]), Err(HandshakeError::BadLength(10)));
+        assert_eq!(
+            Handshake::decode(&out[..10]),
+            Err(HandshakeError::BadLength(10))
+        );
         let mut bad = out.clone();
         bad[0] ^= 1;
         assert_eq!(Handshake::decode(&bad), Err(HandshakeError::BadMagic));

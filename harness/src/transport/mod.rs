@@ -35,7 +35,9 @@ mod peer;
 
 pub use codec::{decode, encode, encode_frame, CodecError};
 pub use faults::{Faults, Verdict};
-pub use frame::{read_frame, write_frame, FrameError, DEFAULT_MAX_FRAME, FRAME_HEADER_LEN, FRAME_VERSION};
+pub use frame::{
+    read_frame, write_frame, FrameError, DEFAULT_MAX_FRAME, FRAME_HEADER_LEN, FRAME_VERSION,
+};
 pub use peer::{PeerStats, MAX_QUEUED_BYTES, MAX_QUEUED_WHILE_CONNECTING};
 
 use bytes::{Bytes, BytesMut};
@@ -93,7 +95,12 @@ impl TransportConfig {
             ));
         }
         if self.max_frame < handshake::HANDSHAKE_LEN || self.max_frame > u32::MAX as usize {
-            return bad(format!("max_frame {} outside {}..={}", self.max_frame, handshake::HANDSHAKE_LEN, u32::MAX));
+            return bad(format!(
+                "max_frame {} outside {}..={}",
+                self.max_frame,
+                handshake::HANDSHAKE_LEN,
+                u32::MAX
+            ));
         }
         Ok(())
     }
@@ -168,7 +175,10 @@ struct Shared<M> {
 impl<M: Send + 'static> Shared<M> {
     /// Runs `task` as part of this transport (aborted at shutdown); a no-op after it.
     fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        let mut tasks = self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(set) = tasks.as_mut() {
             while set.try_join_next().is_some() {}
             set.spawn_on(task, &self.runtime);
@@ -205,7 +215,8 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
         inbox: UnboundedSender<TransportEvent<M>>,
     ) -> Result<Transport<M>, TransportError> {
         cfg.validate()?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
         let local_addr = listener.local_addr()?;
         let peers = cfg
             .peers
@@ -225,7 +236,11 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
             tasks: Mutex::new(Some(JoinSet::new())),
         });
         connection::spawn_all(&shared, listener);
-        Ok(Transport { shared, local_addr, _messages: PhantomData })
+        Ok(Transport {
+            shared,
+            local_addr,
+            _messages: PhantomData,
+        })
     }
 
     /// This node's id.
@@ -246,7 +261,8 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
                 if buf.capacity() < SCRATCH_BLOCK / 4 {
                     buf.reserve(SCRATCH_BLOCK);
                 }
-                codec::encode_frame(msg, self.shared.max_frame, &mut buf).map(|()| buf.split().freeze())
+                codec::encode_frame(msg, self.shared.max_frame, &mut buf)
+                    .map(|()| buf.split().freeze())
             }
             Err(_) => {
                 let mut buf = BytesMut::new();
@@ -308,16 +324,28 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
 
     fn deliver_locally(&self, msg: &EncodedMessage) {
         match msg.frame.get(FRAME_HEADER_LEN..).map(decode::<M>) {
-            Some(Ok(decoded)) => self.shared.emit(TransportEvent::Message { from: self.shared.id, msg: decoded }),
-            Some(Err(e)) => tracing::warn!(node = self.shared.id, reason = %e, "message to self not decodable"),
-            None => tracing::warn!(node = self.shared.id, "message to self shorter than a frame header"),
+            Some(Ok(decoded)) => self.shared.emit(TransportEvent::Message {
+                from: self.shared.id,
+                msg: decoded,
+            }),
+            Some(Err(e)) => {
+                tracing::warn!(node = self.shared.id, reason = %e, "message to self not decodable")
+            }
+            None => tracing::warn!(
+                node = self.shared.id,
+                "message to self shorter than a frame header"
+            ),
         }
     }
 
     /// Points the dialer for peer `id` at a new address (a restarted peer listening
     /// elsewhere); it redials at once.
     pub fn set_peer_addr(&self, id: NodeId, addr: SocketAddr) -> Result<(), TransportError> {
-        let peer = self.shared.peers.get(&id).ok_or(TransportError::UnknownPeer(id))?;
+        let peer = self
+            .shared
+            .peers
+            .get(&id)
+            .ok_or(TransportError::UnknownPeer(id))?;
         peer.set_addr(addr);
         Ok(())
     }
@@ -329,7 +357,11 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
 
     /// Traffic counters per peer.
     pub fn stats(&self) -> BTreeMap<NodeId, PeerStats> {
-        self.shared.peers.iter().map(|(id, peer)| (*id, peer.stats())).collect()
+        self.shared
+            .peers
+            .iter()
+            .map(|(id, peer)| (*id, peer.stats()))
+            .collect()
     }
 
     /// The fault filter this transport consults.
@@ -343,14 +375,24 @@ impl<M> Transport<M> {
     /// (shortly after: aborted tasks release their sockets as they are dropped). Use
     /// [`Transport::close`] to wait until the listening port is free again.
     pub fn shutdown(&self) {
-        let tasks = self.shared.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let tasks = self
+            .shared
+            .tasks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
         drop(tasks);
     }
 
     /// Shuts down and waits until every task has stopped, so every socket (the
     /// listener included) is closed when this returns.
     pub async fn close(&self) {
-        let tasks = self.shared.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let tasks = self
+            .shared
+            .tasks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
         if let Some(mut set) = tasks {
             set.abort_all();
             while set.join_next().await.is_some() {}

@@ -122,17 +122,25 @@ impl Peer {
 
     fn state(&self) -> MutexGuard<'_, PeerState> {
         // Every critical section leaves the state consistent, so poison is harmless.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Where to dial the peer.
     pub fn addr(&self) -> SocketAddr {
-        *self.addr.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self
+            .addr
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Records a new address and wakes the dialer.
     pub fn set_addr(&self, addr: SocketAddr) {
-        *self.addr.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = addr;
+        *self
+            .addr
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = addr;
         self.addr_changed.notify_one();
     }
 
@@ -152,7 +160,9 @@ impl Peer {
         };
         if full {
             drop(state);
-            self.counters.dropped_unconnected.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .dropped_unconnected
+                .fetch_add(1, Ordering::Relaxed);
             return false;
         }
         state.queued_bytes += frame.len();
@@ -181,7 +191,9 @@ impl Peer {
             if messages > 0 && bytes + front.frame.len() > MAX_BATCH_BYTES {
                 break;
             }
-            let Some(item) = state.queue.pop_front() else { break };
+            let Some(item) = state.queue.pop_front() else {
+                break;
+            };
             buf.extend_from_slice(&item.frame);
             messages += 1;
             bytes += item.frame.len();
@@ -190,7 +202,10 @@ impl Peer {
         if messages == 0 {
             Batch::Empty
         } else {
-            Batch::Ready { messages, bytes: bytes as u64 }
+            Batch::Ready {
+                messages,
+                bytes: bytes as u64,
+            }
         }
     }
 
@@ -228,30 +243,42 @@ impl Peer {
         state.queued_bytes = 0;
         announce();
         drop(state);
-        self.counters.dropped_unconnected.fetch_add(lost, Ordering::Relaxed);
+        self.counters
+            .dropped_unconnected
+            .fetch_add(lost, Ordering::Relaxed);
         true
     }
 
     /// Counts a batch written to the socket.
     pub fn count_sent(&self, messages: u64, bytes: u64) {
-        self.counters.messages_sent.fetch_add(messages, Ordering::Relaxed);
+        self.counters
+            .messages_sent
+            .fetch_add(messages, Ordering::Relaxed);
         self.counters.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Counts a frame received from the peer; `delivered` is false when the fault
     /// filter dropped it.
     pub fn count_received(&self, bytes: usize, delivered: bool) {
-        self.counters.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.counters
+            .bytes_received
+            .fetch_add(bytes as u64, Ordering::Relaxed);
         if delivered {
-            self.counters.messages_received.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .messages_received
+                .fetch_add(1, Ordering::Relaxed);
         } else {
-            self.counters.dropped_by_faults.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .dropped_by_faults
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Counts a message the fault filter dropped on the sending side.
     pub fn count_fault_drop(&self) {
-        self.counters.dropped_by_faults.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .dropped_by_faults
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// A snapshot of the counters.
@@ -293,7 +320,13 @@ mod tests {
         p.enqueue(Bytes::from_static(b"ab"), None);
         p.enqueue(Bytes::from_static(b"cd"), None);
         let mut buf = BytesMut::new();
-        assert!(matches!(p.take_batch(&mut buf), Batch::Ready { messages: 2, bytes: 4 }));
+        assert!(matches!(
+            p.take_batch(&mut buf),
+            Batch::Ready {
+                messages: 2,
+                bytes: 4
+            }
+        ));
         assert_eq!(&buf[..], b"abcd");
         assert!(matches!(p.take_batch(&mut buf), Batch::Empty));
     }
@@ -313,7 +346,10 @@ mod tests {
         p.enqueue(Bytes::from_static(b"1"), Some(past));
         p.enqueue(Bytes::from_static(b"2"), None);
         p.enqueue(Bytes::from_static(b"3"), Some(later));
-        assert!(matches!(p.take_batch(&mut buf), Batch::Ready { messages: 2, .. }));
+        assert!(matches!(
+            p.take_batch(&mut buf),
+            Batch::Ready { messages: 2, .. }
+        ));
         assert_eq!(&buf[..], b"12");
     }
 
@@ -323,7 +359,10 @@ mod tests {
         let (first, mut first_stop) = p.attach(|replaced| assert!(!replaced));
         assert!(p.is_connected());
         let (second, _second_stop) = p.attach(|replaced| assert!(replaced));
-        assert!(first_stop.try_recv().is_ok(), "the old connection is told to stop");
+        assert!(
+            first_stop.try_recv().is_ok(),
+            "the old connection is told to stop"
+        );
         assert!(!p.detach(first, || panic!("a replaced connection retires silently")));
         p.enqueue(Bytes::from_static(b"x"), None);
         let mut lost = false;
