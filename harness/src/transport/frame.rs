@@ -33,6 +33,10 @@ pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
 /// The spare room a reader keeps in its buffer so one `read` can pull in many frames.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Below this much spare room, a reader grows its buffer before reading, so that a
+/// nearly full buffer never degrades into many tiny reads.
+const MIN_READ_ROOM: usize = 4 * 1024;
+
 /// Why a frame could not be read or written.
 #[derive(Debug, Error)]
 pub enum FrameError {
@@ -95,7 +99,8 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             }
             // Room for the rest of this frame plus a little read-ahead.
             buf.reserve(total - buf.len() + READ_CHUNK.min(max));
-        } else if buf.capacity() - buf.len() < FRAME_HEADER_LEN {
+        }
+        if buf.capacity() - buf.len() < MIN_READ_ROOM {
             buf.reserve(READ_CHUNK);
         }
         if reader.read_buf(buf).await? == 0 {

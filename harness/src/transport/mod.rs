@@ -375,28 +375,32 @@ impl<M> Transport<M> {
     /// (shortly after: aborted tasks release their sockets as they are dropped). Use
     /// [`Transport::close`] to wait until the listening port is free again.
     pub fn shutdown(&self) {
-        let tasks = self
-            .shared
+        drop(self.take_tasks());
+        self.forget_connections();
+    }
+
+    fn take_tasks(&self) -> Option<JoinSet<()>> {
+        self.shared
             .tasks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        drop(tasks);
+            .take()
+    }
+
+    fn forget_connections(&self) {
+        for peer in self.shared.peers.values() {
+            peer.forget_connection();
+        }
     }
 
     /// Shuts down and waits until every task has stopped, so every socket (the
     /// listener included) is closed when this returns.
     pub async fn close(&self) {
-        let tasks = self
-            .shared
-            .tasks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(mut set) = tasks {
+        if let Some(mut set) = self.take_tasks() {
             set.abort_all();
             while set.join_next().await.is_some() {}
         }
+        self.forget_connections();
     }
 }
 

@@ -249,6 +249,15 @@ impl Peer {
         true
     }
 
+    /// Forgets the current connection and the queue without announcing anything (the
+    /// transport is shutting down and its tasks are gone).
+    pub fn forget_connection(&self) {
+        let mut state = self.state();
+        state.connection = None;
+        state.queue.clear();
+        state.queued_bytes = 0;
+    }
+
     /// Counts a batch written to the socket.
     pub fn count_sent(&self, messages: u64, bytes: u64) {
         self.counters
