@@ -126,30 +126,53 @@ pub struct Connection {
 impl Connection {
     /// Connects to a node's client port.
     pub async fn connect(addr: SocketAddr) -> Result<Connection, ClientError> {
-        let stream = TcpStream::connect(addr).await.map_err(|source| ClientError::Io { addr, source })?;
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Io { addr, source })?;
         let _ = stream.set_nodelay(true);
-        Ok(Connection { addr, stream, buf: BytesMut::with_capacity(8192), out: BytesMut::new() })
+        Ok(Connection {
+            addr,
+            stream,
+            buf: BytesMut::with_capacity(8192),
+            out: BytesMut::new(),
+        })
     }
 
     /// Sends one request.
     pub async fn send(&mut self, req: &ClientRequest) -> Result<(), ClientError> {
         self.out.clear();
-        codec::encode_frame(req, MAX_CLIENT_FRAME, &mut self.out)
-            .map_err(|e| ClientError::Protocol { addr: self.addr, reason: e.to_string() })?;
+        codec::encode_frame(req, MAX_CLIENT_FRAME, &mut self.out).map_err(|e| {
+            ClientError::Protocol {
+                addr: self.addr,
+                reason: e.to_string(),
+            }
+        })?;
         let addr = self.addr;
-        self.stream.write_all(&self.out).await.map_err(|source| ClientError::Io { addr, source })
+        self.stream
+            .write_all(&self.out)
+            .await
+            .map_err(|source| ClientError::Io { addr, source })
     }
 
     /// Receives one response.
     pub async fn recv(&mut self) -> Result<ClientResponse, ClientError> {
         let addr = self.addr;
         match frame::read_frame(&mut self.stream, MAX_CLIENT_FRAME, &mut self.buf).await {
-            Ok(Some(payload)) => codec::decode(&payload).map_err(|e| ClientError::Protocol { addr, reason: e.to_string() }),
+            Ok(Some(payload)) => codec::decode(&payload).map_err(|e| ClientError::Protocol {
+                addr,
+                reason: e.to_string(),
+            }),
             Ok(None) => Err(ClientError::Io {
                 addr,
-                source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "node closed the connection"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "node closed the connection",
+                ),
             }),
-            Err(e) => Err(ClientError::Protocol { addr, reason: e.to_string() }),
+            Err(e) => Err(ClientError::Protocol {
+                addr,
+                reason: e.to_string(),
+            }),
         }
     }
 
@@ -169,12 +192,23 @@ impl Connection {
 pub async fn status(addr: SocketAddr, timeout: Duration) -> Result<NodeStatus, ClientError> {
     let call = async {
         let mut c = Connection::connect(addr).await?;
-        match c.call(&ClientRequest { id: 1, op: ClientOp::Status }).await? {
+        match c
+            .call(&ClientRequest {
+                id: 1,
+                op: ClientOp::Status,
+            })
+            .await?
+        {
             ClientReply::Status(s) => Ok(s),
-            other => Err(ClientError::Protocol { addr, reason: format!("expected a status, got {other:?}") }),
+            other => Err(ClientError::Protocol {
+                addr,
+                reason: format!("expected a status, got {other:?}"),
+            }),
         }
     };
-    tokio::time::timeout(timeout, call).await.map_err(|_| ClientError::Timeout(timeout))?
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| ClientError::Timeout(timeout))?
 }
 
 /// Sends a fault command to one node.
@@ -184,10 +218,15 @@ pub async fn fault(addr: SocketAddr, op: ClientOp, timeout: Duration) -> Result<
         match c.call(&ClientRequest { id: 1, op }).await? {
             ClientReply::Ok => Ok(()),
             ClientReply::Error(e) => Err(ClientError::Refused(e)),
-            other => Err(ClientError::Protocol { addr, reason: format!("unexpected {other:?}") }),
+            other => Err(ClientError::Protocol {
+                addr,
+                reason: format!("unexpected {other:?}"),
+            }),
         }
     };
-    tokio::time::timeout(timeout, call).await.map_err(|_| ClientError::Timeout(timeout))?
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| ClientError::Timeout(timeout))?
 }
 
 /// A key-value client that finds the leader: it follows `NotLeader` hints, and on a
@@ -241,16 +280,22 @@ impl Client {
                 return Err(ClientError::Timeout(self.deadline));
             }
             self.next_id += 1;
-            let req = ClientRequest { id: self.next_id, op: ClientOp::Kv(op.clone()) };
+            let req = ClientRequest {
+                id: self.next_id,
+                op: ClientOp::Kv(op.clone()),
+            };
             let target = hint.take();
-            let attempt = tokio::time::timeout(self.try_timeout.min(left), self.attempt(target, &req)).await;
+            let attempt =
+                tokio::time::timeout(self.try_timeout.min(left), self.attempt(target, &req)).await;
             match attempt {
                 Ok(Ok(ClientReply::Value(v))) => return Ok(v),
                 Ok(Ok(ClientReply::NotLeader { leader, .. })) => {
                     let current = self.leader_guess();
                     self.current = None;
                     match leader {
-                        Some(l) if Some(l) != current && self.nodes.contains_key(&l) => hint = Some(l),
+                        Some(l) if Some(l) != current && self.nodes.contains_key(&l) => {
+                            hint = Some(l)
+                        }
                         _ => {
                             self.rotate += 1;
                             tokio::time::sleep(Duration::from_millis(5).min(left)).await;
@@ -259,8 +304,14 @@ impl Client {
                 }
                 Ok(Ok(ClientReply::Error(e))) => return Err(ClientError::Refused(e)),
                 Ok(Ok(other)) => {
-                    let addr = self.current.as_ref().map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |(_, c)| c.addr);
-                    return Err(ClientError::Protocol { addr, reason: format!("unexpected {other:?}") });
+                    let addr = self
+                        .current
+                        .as_ref()
+                        .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |(_, c)| c.addr);
+                    return Err(ClientError::Protocol {
+                        addr,
+                        reason: format!("unexpected {other:?}"),
+                    });
                 }
                 Ok(Err(_)) | Err(_) => {
                     // Broken connection or no answer in time: move on.
@@ -272,7 +323,11 @@ impl Client {
         }
     }
 
-    async fn attempt(&mut self, target: Option<NodeId>, req: &ClientRequest) -> Result<ClientReply, ClientError> {
+    async fn attempt(
+        &mut self,
+        target: Option<NodeId>,
+        req: &ClientRequest,
+    ) -> Result<ClientReply, ClientError> {
         if let Some(t) = target {
             if self.leader_guess() != Some(t) {
                 self.current = None;

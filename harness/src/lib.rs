@@ -14,9 +14,11 @@
 //! - [`sim`]: the deterministic simulator (virtual clock, seeded faults, safety checks).
 
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod kv;
 pub mod metrics;
+pub mod runtime;
 pub mod sim;
 pub mod storage;
 pub mod transport;
