@@ -32,6 +32,8 @@ enum Command {
     Get(cmd::client::GetArgs),
     /// Show every node's role, term, leader and indexes.
     Status(cmd::client::StatusArgs),
+    /// Measure election latency and failover on real loopback clusters.
+    Bench(cmd::bench::Args),
     /// Replay a deterministic simulation seed and print its narrated timeline.
     Sim(cmd::sim::Args),
 }
@@ -54,6 +56,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(async move {
                 match other {
                     Command::Cluster(args) => cmd::cluster::run(args).await,
+                    Command::Bench(args) => cmd::bench::run(args).await,
                     Command::Node(args) => cmd::node::run(args).await,
                     Command::Put(args) => cmd::client::put(args).await,
                     Command::Get(args) => cmd::client::get(args).await,

@@ -1,0 +1,251 @@
+//! The measurements the CLI and the benches share: cold-start election and failover
+//! after a kill or an isolation, each on a fresh in-process loopback cluster.
+//!
+//! Every trial verifies that its fault took effect before it counts: a killed leader's
+//! client port must refuse connections; an isolated leader must not commit anything
+//! while isolated (beyond the few acknowledgements already queued inside it when the
+//! filter went up).
+
+use crate::client::Client;
+use crate::cluster::{ClusterError, ClusterOptions, LocalCluster};
+use crate::metrics::{election_after, failover_phases, Election, FailoverPhases};
+use crate::runtime::MessageCounts;
+use bytes::Bytes;
+use protocols::{Event, NodeId, Protocol};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// Why a trial produced no sample.
+#[derive(Debug, Error)]
+pub enum MeasureError {
+    /// The cluster failed.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// Nothing happened in time.
+    #[error("timed out after {0:?} waiting for {1}")]
+    Timeout(Duration, &'static str),
+    /// The fault did not take effect; the trial is discarded.
+    #[error("fault not verified: {0}")]
+    FaultNotVerified(String),
+}
+
+/// How the leader fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The process dies; peers see connections reset.
+    Kill,
+    /// Silent: every packet to and from it is dropped, sockets stay up.
+    Isolate,
+}
+
+impl Failure {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::Kill => "kill",
+            Failure::Isolate => "isolate",
+        }
+    }
+}
+
+/// One cold-start election.
+#[derive(Clone, Debug)]
+pub struct ElectionSample {
+    /// Timings.
+    pub election: Election,
+    /// Messages sent by all nodes from start until the leader was ready.
+    pub messages: MessageCounts,
+    /// Candidacies (or LOOKING rounds / ballots) started before the winner was ready:
+    /// more than one means split votes, duels or extra rounds.
+    pub campaigns: u32,
+}
+
+/// Starts a cluster, waits for its first ready leader, stops it.
+pub async fn cold_election<P: Protocol>(
+    opts: ClusterOptions,
+    timeout: Duration,
+) -> Result<ElectionSample, MeasureError> {
+    let cluster = LocalCluster::<P>::start(opts).await?;
+    let ready = cluster.wait_ready(0, None, 0, timeout).await;
+    let result = match ready {
+        Some(_) => {
+            let events = cluster.bus().snapshot();
+            let election = election_after(&events, cluster.started(), None, 0)
+                .ok_or(MeasureError::Timeout(timeout, "a leader"))?;
+            let ready_at = cluster.started() + election.ready;
+            let campaigns = events
+                .iter()
+                .filter(|s| s.at <= ready_at)
+                .filter(|s| matches!(s.event, Event::RoleChanged { role, .. } if role == protocols::Role::Candidate || role == protocols::Role::Looking))
+                .count() as u32;
+            Ok(ElectionSample {
+                election,
+                messages: cluster.message_counts(),
+                campaigns,
+            })
+        }
+        None => Err(MeasureError::Timeout(timeout, "a leader")),
+    };
+    cluster.shutdown().await;
+    result
+}
+
+/// One failover.
+#[derive(Clone, Debug)]
+pub struct FailoverSample {
+    /// Kill or isolate.
+    pub failure: Failure,
+    /// The failed leader.
+    pub old_leader: NodeId,
+    /// Its successor.
+    pub new_leader: NodeId,
+    /// Detection, election, recovery, first commit, total.
+    pub phases: FailoverPhases,
+    /// Client-observed window without a commit: last acknowledged write before the
+    /// failure -> first acknowledged write after it.
+    pub unavailability: Duration,
+}
+
+/// One acknowledged write: when it was acknowledged and by which node.
+type Ack = (Instant, NodeId);
+
+/// Starts a cluster, keeps one client writing, fails the leader, and measures until
+/// the new leader acknowledges a write.
+pub async fn failover<P: Protocol>(
+    opts: ClusterOptions,
+    failure: Failure,
+    timeout: Duration,
+) -> Result<FailoverSample, MeasureError> {
+    let mut cluster = LocalCluster::<P>::start(opts).await?;
+    let result = failover_on(&mut cluster, failure, timeout).await;
+    cluster.shutdown().await;
+    result
+}
+
+async fn failover_on<P: Protocol>(
+    cluster: &mut LocalCluster<P>,
+    failure: Failure,
+    timeout: Duration,
+) -> Result<FailoverSample, MeasureError> {
+    let first = cluster
+        .wait_ready(0, None, 0, timeout)
+        .await
+        .ok_or(MeasureError::Timeout(timeout, "a first leader"))?;
+    let (old, old_term) = match first.event {
+        Event::LeaderReady { term } => (first.node, term),
+        _ => return Err(MeasureError::Timeout(timeout, "a first leader")),
+    };
+    // One closed-loop writer; a short per-try timeout so it moves on from a silent
+    // leader quickly (it bounds how precisely the client sees the new leader).
+    let acks: Arc<Mutex<Vec<Ack>>> = Arc::default();
+    let mut client = cluster.client();
+    client.try_timeout = Duration::from_millis(20);
+    client.deadline = timeout;
+    let writer = tokio::spawn(write_forever(client, acks.clone()));
+    // Steady state: some writes acknowledged by the old leader first.
+    let steady = tokio::time::timeout(timeout, async {
+        while acks.lock().map(|a| a.len()).unwrap_or(0) < 10 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    if steady.is_err() {
+        writer.abort();
+        return Err(MeasureError::Timeout(timeout, "steady writes"));
+    }
+    let cursor = cluster.bus().len();
+    let commit_before = cluster
+        .node(old)
+        .and_then(|h| h.status())
+        .map_or(0, |s| s.status.commit_index);
+    let t0 = match failure {
+        Failure::Kill => cluster.kill(old).await?,
+        Failure::Isolate => cluster.isolate(old),
+    };
+    let new = cluster
+        .wait_ready(cursor, Some(old), old_term, timeout)
+        .await;
+    let Some(new) = new else {
+        writer.abort();
+        return Err(MeasureError::Timeout(timeout, "a new leader"));
+    };
+    let new_leader = new.node;
+    let deadline = Instant::now() + timeout;
+    let first_write = loop {
+        let found = acks.lock().ok().and_then(|a| {
+            a.iter()
+                .find(|(at, via)| *at > t0 && *via == new_leader)
+                .copied()
+        });
+        if let Some(ack) = found {
+            break ack.0;
+        }
+        if Instant::now() > deadline {
+            writer.abort();
+            return Err(MeasureError::Timeout(
+                timeout,
+                "a write committed by the new leader",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    writer.abort();
+    // Verify the fault took effect.
+    match failure {
+        Failure::Kill => {
+            let addr = cluster.client_addrs()[&old];
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Err(MeasureError::FaultNotVerified(format!(
+                    "killed node {old} still accepts clients"
+                )));
+            }
+        }
+        Failure::Isolate => {
+            let commit_after = cluster
+                .node(old)
+                .and_then(|h| h.status())
+                .map_or(0, |s| s.status.commit_index);
+            if commit_after > commit_before + 8 {
+                return Err(MeasureError::FaultNotVerified(format!(
+                    "isolated node {old} kept committing ({commit_before} -> {commit_after})"
+                )));
+            }
+            cluster.heal();
+        }
+    }
+    let events = cluster.bus().snapshot();
+    let phases = failover_phases(&events, t0, old, old_term, first_write)
+        .ok_or(MeasureError::Timeout(timeout, "the failover's events"))?;
+    let last_before = acks
+        .lock()
+        .ok()
+        .and_then(|a| {
+            a.iter()
+                .filter(|(at, _)| *at <= t0)
+                .map(|(at, _)| *at)
+                .max()
+        })
+        .unwrap_or(t0);
+    Ok(FailoverSample {
+        failure,
+        old_leader: old,
+        new_leader,
+        phases,
+        unavailability: first_write.saturating_duration_since(last_before),
+    })
+}
+
+async fn write_forever(mut client: Client, acks: Arc<Mutex<Vec<Ack>>>) {
+    let value = Bytes::from(vec![b'v'; 256]);
+    let mut n: u64 = 0;
+    loop {
+        n += 1;
+        let key = Bytes::from(format!("{:08}", n % 1000));
+        if client.put(key, value.clone()).await.is_ok() {
+            if let (Some(via), Ok(mut a)) = (client.leader_guess(), acks.lock()) {
+                a.push((Instant::now(), via));
+            }
+        }
+    }
+}
