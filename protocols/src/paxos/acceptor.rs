@@ -93,7 +93,11 @@ impl Acceptor {
     pub fn eras_from(&self, from: u64) -> Vec<AcceptedEra> {
         self.eras
             .range(from..)
-            .map(|(era, (ballot, value))| AcceptedEra { era: *era, ballot: *ballot, value: *value })
+            .map(|(era, (ballot, value))| AcceptedEra {
+                era: *era,
+                ballot: *ballot,
+                value: *value,
+            })
             .collect()
     }
 
@@ -103,7 +107,11 @@ impl Acceptor {
         self.slots
             .range(from..)
             .filter(|(slot, _)| !known(**slot))
-            .map(|(slot, (ballot, value))| AcceptedSlot { slot: *slot, ballot: *ballot, value: value.clone() })
+            .map(|(slot, (ballot, value))| AcceptedSlot {
+                slot: *slot,
+                ballot: *ballot,
+                value: value.clone(),
+            })
             .collect()
     }
 
@@ -120,25 +128,49 @@ impl Acceptor {
 
 impl Paxos {
     /// Phase 1b: answer `Prepare(ballot)` from `from`.
-    pub(super) fn on_prepare(&mut self, from: NodeId, ballot: Ballot, era_from: u64, slot_from: u64, out: &mut Effects<Paxos>) {
+    pub(super) fn on_prepare(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        era_from: u64,
+        slot_from: u64,
+        out: &mut Effects<Paxos>,
+    ) {
         if ballot.node != from {
             return; // malformed: a proposer only prepares its own ballots
         }
         match self.acceptor.promise(ballot) {
             Err(promised) => {
-                self.narrate(out, || format!("reject Prepare({ballot}) from {from}: promised {promised}"));
-                self.send(from, PaxosMessage::Nack { ballot, higher: promised }, out);
+                self.narrate(out, || {
+                    format!("reject Prepare({ballot}) from {from}: promised {promised}")
+                });
+                self.send(
+                    from,
+                    PaxosMessage::Nack {
+                        ballot,
+                        higher: promised,
+                    },
+                    out,
+                );
             }
             Ok(raised) => {
                 if raised {
                     out.push(Effect::Persist(PaxosRecord::Promised { ballot }));
                 }
                 let known_era = self.learner.era();
-                let chosen_era = self.learner.era_value().filter(|_| known_era >= era_from).map(|v| (known_era, v));
-                let eras = self.acceptor.eras_from(era_from.max(known_era.saturating_add(1)));
+                let chosen_era = self
+                    .learner
+                    .era_value()
+                    .filter(|_| known_era >= era_from)
+                    .map(|v| (known_era, v));
+                let eras = self
+                    .acceptor
+                    .eras_from(era_from.max(known_era.saturating_add(1)));
                 let chosen = self.learner.known_from(slot_from);
                 let learner = &self.learner;
-                let accepted = self.acceptor.slots_from(slot_from, |s| learner.chosen(s).is_some());
+                let accepted = self
+                    .acceptor
+                    .slots_from(slot_from, |s| learner.chosen(s).is_some());
                 self.narrate(out, || {
                     let best = accepted.iter().map(|a| a.ballot).chain(eras.iter().map(|e| e.ballot)).max();
                     match best {
@@ -150,7 +182,17 @@ impl Paxos {
                         None => format!("promise Prepare({ballot}) to {from}: no higher promise; nothing accepted since slot {slot_from}"),
                     }
                 });
-                self.send(from, PaxosMessage::Promise { ballot, chosen_era, eras, chosen, accepted }, out);
+                self.send(
+                    from,
+                    PaxosMessage::Promise {
+                        ballot,
+                        chosen_era,
+                        eras,
+                        chosen,
+                        accepted,
+                    },
+                    out,
+                );
                 if raised {
                     self.check_own_ballot(ballot, out);
                 }
@@ -173,8 +215,17 @@ impl Paxos {
         }
         let raised = match self.acceptor.admit(ballot) {
             Err(promised) => {
-                self.narrate(out, || format!("reject Accept({ballot}) from {from}: promised {promised}"));
-                self.send(from, PaxosMessage::Nack { ballot, higher: promised }, out);
+                self.narrate(out, || {
+                    format!("reject Accept({ballot}) from {from}: promised {promised}")
+                });
+                self.send(
+                    from,
+                    PaxosMessage::Nack {
+                        ballot,
+                        higher: promised,
+                    },
+                    out,
+                );
                 return;
             }
             Ok(raised) => raised,
@@ -207,16 +258,33 @@ impl Paxos {
             }
         }
         if stored_era.is_some() || !stored.is_empty() {
-            out.push(Effect::Persist(PaxosRecord::Accepted { ballot, era: stored_era, slots: stored }));
+            out.push(Effect::Persist(PaxosRecord::Accepted {
+                ballot,
+                era: stored_era,
+                slots: stored,
+            }));
         } else if raised {
             out.push(Effect::Persist(PaxosRecord::Promised { ballot }));
         }
         self.narrate(out, || match (acked_era, acked.first(), acked.last()) {
-            (Some(e), _, _) => format!("accept Accept({ballot}) from {from}: era {e} and {} slot(s); no higher promise", acked.len()),
-            (None, Some(a), Some(z)) => format!("accept Accept({ballot}) from {from}: slots {a}..={z}; no higher promise"),
+            (Some(e), _, _) => format!(
+                "accept Accept({ballot}) from {from}: era {e} and {} slot(s); no higher promise",
+                acked.len()
+            ),
+            (None, Some(a), Some(z)) => {
+                format!("accept Accept({ballot}) from {from}: slots {a}..={z}; no higher promise")
+            }
             _ => format!("accept Accept({ballot}) from {from}: nothing new (already chosen)"),
         });
-        self.send(from, PaxosMessage::Accepted { ballot, era: acked_era, slots: acked }, out);
+        self.send(
+            from,
+            PaxosMessage::Accepted {
+                ballot,
+                era: acked_era,
+                slots: acked,
+            },
+            out,
+        );
         if raised {
             self.check_own_ballot(ballot, out);
         }
@@ -234,7 +302,11 @@ mod tests {
     use super::super::*;
 
     fn prepare(round: u64, node_id: NodeId) -> PaxosMessage {
-        PaxosMessage::Prepare { ballot: Ballot::new(round, node_id), era_from: 1, slot_from: 1 }
+        PaxosMessage::Prepare {
+            ballot: Ballot::new(round, node_id),
+            era_from: 1,
+            slot_from: 1,
+        }
     }
 
     fn step(p: &mut Paxos, from: NodeId, msg: PaxosMessage) -> Effects<Paxos> {
@@ -254,7 +326,13 @@ mod tests {
                 Effect::Persist(PaxosRecord::Promised { ballot: b }),
                 Effect::Send {
                     to: 1,
-                    msg: PaxosMessage::Promise { ballot: b, chosen_era: None, eras: vec![], chosen: vec![], accepted: vec![] }
+                    msg: PaxosMessage::Promise {
+                        ballot: b,
+                        chosen_era: None,
+                        eras: vec![],
+                        chosen: vec![],
+                        accepted: vec![]
+                    }
                 },
             ]
         );
@@ -267,49 +345,126 @@ mod tests {
         let out = step(&mut p, 1, prepare(3, 1));
         assert_eq!(
             out,
-            vec![Effect::Send { to: 1, msg: PaxosMessage::Nack { ballot: Ballot::new(3, 1), higher: Ballot::new(4, 3) } }]
+            vec![Effect::Send {
+                to: 1,
+                msg: PaxosMessage::Nack {
+                    ballot: Ballot::new(3, 1),
+                    higher: Ballot::new(4, 3)
+                }
+            }]
         );
         // A repeated Prepare of the promised ballot is answered again but not re-persisted.
         let again = step(&mut p, 3, prepare(4, 3));
-        assert!(matches!(again.as_slice(), [Effect::Send { to: 3, msg: PaxosMessage::Promise { .. } }]));
+        assert!(matches!(
+            again.as_slice(),
+            [Effect::Send {
+                to: 3,
+                msg: PaxosMessage::Promise { .. }
+            }]
+        ));
     }
 
     #[test]
     fn accepts_unless_a_higher_ballot_was_promised() {
         let mut p = node(2, 3, Vec::new());
         let b = Ballot::new(2, 1);
-        let accept = |ballot| PaxosMessage::Accept { ballot, era: None, slots: vec![(1, Some(cmd(1, 7)))], commit: 0 };
+        let accept = |ballot| PaxosMessage::Accept {
+            ballot,
+            era: None,
+            slots: vec![(1, Some(cmd(1, 7)))],
+            commit: 0,
+        };
         let out = step(&mut p, 1, accept(b));
         assert_eq!(
             out,
             vec![
-                Effect::Persist(PaxosRecord::Accepted { ballot: b, era: None, slots: vec![(1, Some(cmd(1, 7)))] }),
-                Effect::Send { to: 1, msg: PaxosMessage::Accepted { ballot: b, era: None, slots: vec![1] } },
+                Effect::Persist(PaxosRecord::Accepted {
+                    ballot: b,
+                    era: None,
+                    slots: vec![(1, Some(cmd(1, 7)))]
+                }),
+                Effect::Send {
+                    to: 1,
+                    msg: PaxosMessage::Accepted {
+                        ballot: b,
+                        era: None,
+                        slots: vec![1]
+                    }
+                },
             ]
         );
         step(&mut p, 3, prepare(3, 3));
         let out = step(&mut p, 1, accept(b));
-        assert_eq!(out, vec![Effect::Send { to: 1, msg: PaxosMessage::Nack { ballot: b, higher: Ballot::new(3, 3) } }]);
+        assert_eq!(
+            out,
+            vec![Effect::Send {
+                to: 1,
+                msg: PaxosMessage::Nack {
+                    ballot: b,
+                    higher: Ballot::new(3, 3)
+                }
+            }]
+        );
     }
 
     #[test]
     fn promise_reports_the_highest_accepted_proposals() {
         let mut p = node(2, 3, Vec::new());
-        let lead = Leadership { leader: 1, ballot: Ballot::new(1, 1) };
+        let lead = Leadership {
+            leader: 1,
+            ballot: Ballot::new(1, 1),
+        };
         let b1 = Ballot::new(1, 1);
-        step(&mut p, 1, PaxosMessage::Accept { ballot: b1, era: Some((1, lead)), slots: vec![(1, None), (2, Some(cmd(1, 1)))], commit: 0 });
+        step(
+            &mut p,
+            1,
+            PaxosMessage::Accept {
+                ballot: b1,
+                era: Some((1, lead)),
+                slots: vec![(1, None), (2, Some(cmd(1, 1)))],
+                commit: 0,
+            },
+        );
         let b3 = Ballot::new(2, 3);
-        step(&mut p, 3, PaxosMessage::Accept { ballot: b3, era: None, slots: vec![(2, Some(cmd(3, 1)))], commit: 0 });
+        step(
+            &mut p,
+            3,
+            PaxosMessage::Accept {
+                ballot: b3,
+                era: None,
+                slots: vec![(2, Some(cmd(3, 1)))],
+                commit: 0,
+            },
+        );
         let out = step(&mut p, 1, prepare(5, 1));
-        let Some(Effect::Send { msg: PaxosMessage::Promise { eras, accepted, .. }, .. }) = out.last() else {
+        let Some(Effect::Send {
+            msg: PaxosMessage::Promise { eras, accepted, .. },
+            ..
+        }) = out.last()
+        else {
             panic!("expected a promise, got {out:?}");
         };
-        assert_eq!(eras, &vec![AcceptedEra { era: 1, ballot: b1, value: lead }]);
+        assert_eq!(
+            eras,
+            &vec![AcceptedEra {
+                era: 1,
+                ballot: b1,
+                value: lead
+            }]
+        );
         assert_eq!(
             accepted,
             &vec![
-                AcceptedSlot { slot: 1, ballot: b1, value: None },
-                AcceptedSlot { slot: 2, ballot: b3, value: Some(cmd(3, 1)) },
+                AcceptedSlot {
+                    slot: 1,
+                    ballot: b1,
+                    value: None
+                },
+                AcceptedSlot {
+                    slot: 2,
+                    ballot: b3,
+                    value: Some(cmd(3, 1))
+                },
             ]
         );
     }

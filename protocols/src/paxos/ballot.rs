@@ -18,7 +18,9 @@ pub const NODE_BITS: u32 = 16;
 
 /// A proposal number. Ordered by `round`, then by `node` (the derive follows field
 /// order), so two proposers never hold equal ballots and every pair is comparable.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Ballot {
     /// The attempt counter; a proposer retries with a round above every one it has seen.
     pub round: u64,
@@ -43,7 +45,10 @@ impl Ballot {
 
     /// The first ballot of `node` that is above `seen`.
     pub fn above(seen: Ballot, node: NodeId) -> Ballot {
-        Ballot { round: seen.round.saturating_add(1), node }
+        Ballot {
+            round: seen.round.saturating_add(1),
+            node,
+        }
     }
 }
 
@@ -70,7 +75,12 @@ mod tests {
     fn encoding_is_round_high_node_low_and_keeps_the_order() {
         assert_eq!(Ballot::new(3, 2).as_u64(), (3 << 16) | 2);
         assert_eq!(Ballot::ZERO.as_u64(), 0);
-        let mut ballots = vec![Ballot::new(2, 1), Ballot::new(1, 3), Ballot::new(1, 1), Ballot::new(2, 5)];
+        let mut ballots = [
+            Ballot::new(2, 1),
+            Ballot::new(1, 3),
+            Ballot::new(1, 1),
+            Ballot::new(2, 5),
+        ];
         ballots.sort();
         let encoded: Vec<u64> = ballots.iter().map(|b| b.as_u64()).collect();
         let mut sorted = encoded.clone();

@@ -72,14 +72,20 @@ impl Learner {
 
     /// The highest slot known chosen (at or beyond the commit point).
     pub fn last_known(&self) -> u64 {
-        self.pending.keys().next_back().copied().unwrap_or(0).max(self.commit())
+        self.pending
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+            .max(self.commit())
     }
 
     /// Every chosen value known from `from` on, in slot order.
     pub fn known_from(&self, from: u64) -> Vec<(u64, SlotValue)> {
         let start = from.max(1);
-        let mut known: Vec<(u64, SlotValue)> =
-            (start..=self.commit()).filter_map(|s| self.chosen(s).map(|v| (s, v.clone()))).collect();
+        let mut known: Vec<(u64, SlotValue)> = (start..=self.commit())
+            .filter_map(|s| self.chosen(s).map(|v| (s, v.clone())))
+            .collect();
         known.extend(self.pending.range(start..).map(|(s, v)| (*s, v.clone())));
         known
     }
@@ -114,20 +120,48 @@ impl Learner {
 
 impl Paxos {
     /// A leader's heartbeat: follow it if it is current, refuse it if it is stale.
-    pub(super) fn on_heartbeat(&mut self, from: NodeId, ballot: Ballot, era: u64, commit: u64, out: &mut Effects<Paxos>) {
+    pub(super) fn on_heartbeat(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        era: u64,
+        commit: u64,
+        out: &mut Effects<Paxos>,
+    ) {
         if ballot.node != from || from == self.id {
             return;
         }
         let promised = self.acceptor.promised();
         if ballot < promised {
-            self.narrate(out, || format!("reject Heartbeat({ballot}) from {from}: promised {promised}"));
-            self.send(from, PaxosMessage::Nack { ballot, higher: promised }, out);
+            self.narrate(out, || {
+                format!("reject Heartbeat({ballot}) from {from}: promised {promised}")
+            });
+            self.send(
+                from,
+                PaxosMessage::Nack {
+                    ballot,
+                    higher: promised,
+                },
+                out,
+            );
             return;
         }
-        let value = Leadership { leader: from, ballot };
-        if era < self.learner.era() || (era == self.learner.era() && self.learner.era_value() != Some(value)) {
+        let value = Leadership {
+            leader: from,
+            ballot,
+        };
+        if era < self.learner.era()
+            || (era == self.learner.era() && self.learner.era_value() != Some(value))
+        {
             if let Some(current) = self.learner.era_value().filter(|v| v.ballot > ballot) {
-                self.send(from, PaxosMessage::Nack { ballot, higher: current.ballot }, out);
+                self.send(
+                    from,
+                    PaxosMessage::Nack {
+                        ballot,
+                        higher: current.ballot,
+                    },
+                    out,
+                );
             }
             return; // a leader of an older era: ignore it
         }
@@ -141,27 +175,48 @@ impl Paxos {
         if self.learner.learn_era(era, value) {
             self.acceptor.forget_eras_through(era);
             out.push(Effect::Persist(PaxosRecord::EraChosen { era, value }));
-            self.narrate(out, || format!("learn: era {era} is led by {from} from ballot {ballot} (its heartbeat)"));
+            self.narrate(out, || {
+                format!("learn: era {era} is led by {from} from ballot {ballot} (its heartbeat)")
+            });
         }
         self.heard_from_leader(from, ballot, out);
         self.learn_through(ballot, commit, out);
         if self.learner.commit() < commit {
-            self.send(from, PaxosMessage::CatchUp { from: self.learner.commit() + 1 }, out);
+            self.send(
+                from,
+                PaxosMessage::CatchUp {
+                    from: self.learner.commit() + 1,
+                },
+                out,
+            );
         }
     }
 
     /// A message at `ballot` from `from` proves the leader we follow is alive: restart
     /// the failure detector and drop any back-off.
-    pub(super) fn heard_from_leader(&mut self, from: NodeId, ballot: Ballot, out: &mut Effects<Paxos>) {
+    pub(super) fn heard_from_leader(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        out: &mut Effects<Paxos>,
+    ) {
         if !matches!(self.stance, Stance::Follower) {
             return;
         }
-        if self.learner.era_value() != Some(Leadership { leader: from, ballot }) {
+        if self.learner.era_value()
+            != Some(Leadership {
+                leader: from,
+                ballot,
+            })
+        {
             return;
         }
         out.push(Effect::CancelTimer(PaxosTimer::Backoff));
         let after = self.election_timeout();
-        out.push(Effect::SetTimer { timer: PaxosTimer::LeaderTimeout, after });
+        out.push(Effect::SetTimer {
+            timer: PaxosTimer::LeaderTimeout,
+            after,
+        });
     }
 
     /// Commit-point inference (module doc): every slot up to `commit` that our acceptor
@@ -170,7 +225,9 @@ impl Paxos {
         if !matches!(self.stance, Stance::Follower) || commit <= self.learner.commit() {
             return;
         }
-        let found = self.acceptor.accepted_at(self.learner.commit() + 1, commit, ballot);
+        let found = self
+            .acceptor
+            .accepted_at(self.learner.commit() + 1, commit, ballot);
         let before = self.learner.commit();
         for (slot, value) in found {
             self.learner.learn(slot, value);
@@ -182,7 +239,14 @@ impl Paxos {
     }
 
     /// Chosen values sent by the leader in answer to `CatchUp`.
-    pub(super) fn on_chosen(&mut self, from: NodeId, commit: u64, first: u64, values: Vec<SlotValue>, out: &mut Effects<Paxos>) {
+    pub(super) fn on_chosen(
+        &mut self,
+        from: NodeId,
+        commit: u64,
+        first: u64,
+        values: Vec<SlotValue>,
+        out: &mut Effects<Paxos>,
+    ) {
         if !matches!(self.stance, Stance::Follower) || first == 0 {
             return; // a proposer learns only from its own quorums and promises
         }
@@ -194,7 +258,12 @@ impl Paxos {
         }
         let after = self.learner.commit();
         if after > before {
-            self.narrate(out, || format!("learn: slots {}..={after} chosen (told by {from})", before + 1));
+            self.narrate(out, || {
+                format!(
+                    "learn: slots {}..={after} chosen (told by {from})",
+                    before + 1
+                )
+            });
             if after < commit {
                 self.send(from, PaxosMessage::CatchUp { from: after + 1 }, out);
             }
@@ -208,7 +277,15 @@ impl Paxos {
         }
         let values = self.learner.values(first, MAX_CHOSEN_BATCH);
         let commit = self.learner.commit();
-        self.send(from, PaxosMessage::Chosen { commit, from: first, values }, out);
+        self.send(
+            from,
+            PaxosMessage::Chosen {
+                commit,
+                from: first,
+                values,
+            },
+            out,
+        );
     }
 
     /// Applies newly chosen prefix slots in order, reports the commit point and persists
@@ -225,14 +302,20 @@ impl Paxos {
                     }
                 })
                 .collect();
-            out.push(Effect::Persist(PaxosRecord::Committed { upto: commit, values }));
+            out.push(Effect::Persist(PaxosRecord::Committed {
+                upto: commit,
+                values,
+            }));
             self.persisted_commit = commit;
             self.acceptor.forget_slots_through(commit);
         }
         if commit > self.applied {
             for slot in self.applied + 1..=commit {
                 if let Some(command) = self.learner.chosen(slot) {
-                    out.push(Effect::Apply { index: slot, command: command.clone() });
+                    out.push(Effect::Apply {
+                        index: slot,
+                        command: command.clone(),
+                    });
                 }
             }
             self.applied = commit;
@@ -262,8 +345,14 @@ mod tests {
     #[test]
     fn only_newer_eras_replace_the_leader() {
         let mut l = Learner::default();
-        let a = Leadership { leader: 1, ballot: Ballot::new(1, 1) };
-        let b = Leadership { leader: 2, ballot: Ballot::new(2, 2) };
+        let a = Leadership {
+            leader: 1,
+            ballot: Ballot::new(1, 1),
+        };
+        let b = Leadership {
+            leader: 2,
+            ballot: Ballot::new(2, 2),
+        };
         assert!(l.learn_era(2, b));
         assert!(!l.learn_era(1, a));
         assert_eq!((l.era(), l.era_value()), (2, Some(b)));

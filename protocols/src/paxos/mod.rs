@@ -154,13 +154,20 @@ impl Paxos {
     /// Emits a narration line when narration is on.
     fn narrate(&self, out: &mut Effects<Paxos>, line: impl FnOnce() -> String) {
         if self.narrate {
-            out.push(Effect::Event(Event::Narrate(format!("node {}: {}", self.id, line()))));
+            out.push(Effect::Event(Event::Narrate(format!(
+                "node {}: {}",
+                self.id,
+                line()
+            ))));
         }
     }
 
     /// A fresh random timeout in `election_timeout_min..=max`.
     fn election_timeout(&mut self) -> Duration {
-        self.rng.duration_between(self.timing.election_timeout_min, self.timing.election_timeout_max)
+        self.rng.duration_between(
+            self.timing.election_timeout_min,
+            self.timing.election_timeout_max,
+        )
     }
 
     /// Who a refused client should try.
@@ -168,14 +175,21 @@ impl Paxos {
         match &self.stance {
             Stance::Leader(_) => Some(self.id),
             Stance::Candidate(_) => None,
-            Stance::Follower => self.learner.era_value().map(|v| v.leader).filter(|l| *l != self.id),
+            Stance::Follower => self
+                .learner
+                .era_value()
+                .map(|v| v.leader)
+                .filter(|l| *l != self.id),
         }
     }
 
     /// The role and term to report.
     fn role_and_term(&self) -> (Role, u64) {
         match &self.stance {
-            Stance::Follower => (Role::Follower, self.learner.era_value().map_or(0, |v| v.ballot.as_u64())),
+            Stance::Follower => (
+                Role::Follower,
+                self.learner.era_value().map_or(0, |v| v.ballot.as_u64()),
+            ),
             Stance::Candidate(c) => (Role::Candidate, c.ballot.as_u64()),
             Stance::Leader(l) => (Role::Leader, l.ballot.as_u64()),
         }
@@ -186,7 +200,10 @@ impl Paxos {
         let now = self.role_and_term();
         if self.reported != Some(now) {
             self.reported = Some(now);
-            out.push(Effect::Event(Event::RoleChanged { role: now.0, term: now.1 }));
+            out.push(Effect::Event(Event::RoleChanged {
+                role: now.0,
+                term: now.1,
+            }));
         }
     }
 
@@ -194,7 +211,10 @@ impl Paxos {
         self.stance = Stance::Follower;
         self.reported = None;
         let after = self.election_timeout();
-        out.push(Effect::SetTimer { timer: PaxosTimer::LeaderTimeout, after });
+        out.push(Effect::SetTimer {
+            timer: PaxosTimer::LeaderTimeout,
+            after,
+        });
         self.report_role(out);
     }
 
@@ -203,29 +223,71 @@ impl Paxos {
             return;
         }
         match msg {
-            PaxosMessage::Prepare { ballot, era_from, slot_from } => self.on_prepare(from, ballot, era_from, slot_from, out),
-            PaxosMessage::Promise { ballot, chosen_era, eras, chosen, accepted } => {
-                self.on_promise(from, ballot, Report { chosen_era, eras, chosen, accepted }, out)
+            PaxosMessage::Prepare {
+                ballot,
+                era_from,
+                slot_from,
+            } => self.on_prepare(from, ballot, era_from, slot_from, out),
+            PaxosMessage::Promise {
+                ballot,
+                chosen_era,
+                eras,
+                chosen,
+                accepted,
+            } => self.on_promise(
+                from,
+                ballot,
+                Report {
+                    chosen_era,
+                    eras,
+                    chosen,
+                    accepted,
+                },
+                out,
+            ),
+            PaxosMessage::Accept {
+                ballot,
+                era,
+                slots,
+                commit,
+            } => self.on_accept(from, ballot, era, slots, commit, out),
+            PaxosMessage::Accepted { ballot, era, slots } => {
+                self.on_accepted(from, ballot, era, slots, out)
             }
-            PaxosMessage::Accept { ballot, era, slots, commit } => self.on_accept(from, ballot, era, slots, commit, out),
-            PaxosMessage::Accepted { ballot, era, slots } => self.on_accepted(from, ballot, era, slots, out),
             PaxosMessage::Nack { ballot, higher } => self.on_nack(from, ballot, higher, out),
-            PaxosMessage::Heartbeat { ballot, era, commit } => self.on_heartbeat(from, ballot, era, commit, out),
+            PaxosMessage::Heartbeat {
+                ballot,
+                era,
+                commit,
+            } => self.on_heartbeat(from, ballot, era, commit, out),
             PaxosMessage::CatchUp { from: first } => self.on_catch_up(from, first, out),
-            PaxosMessage::Chosen { commit, from: first, values } => self.on_chosen(from, commit, first, values, out),
+            PaxosMessage::Chosen {
+                commit,
+                from: first,
+                values,
+            } => self.on_chosen(from, commit, first, values, out),
         }
     }
 
     fn on_timer(&mut self, timer: PaxosTimer, out: &mut Effects<Paxos>) {
         match (timer, &self.stance) {
-            (PaxosTimer::LeaderTimeout, Stance::Follower) => self.start_election("no heartbeat from a leader within the timeout", out),
-            (PaxosTimer::LeaderTimeout, Stance::Candidate(_)) => self.start_election("ballot timed out", out),
-            (PaxosTimer::Backoff, Stance::Follower) => self.start_election("back-off over and still no leader", out),
+            (PaxosTimer::LeaderTimeout, Stance::Follower) => {
+                self.start_election("no heartbeat from a leader within the timeout", out)
+            }
+            (PaxosTimer::LeaderTimeout, Stance::Candidate(_)) => {
+                self.start_election("ballot timed out", out)
+            }
+            (PaxosTimer::Backoff, Stance::Follower) => {
+                self.start_election("back-off over and still no leader", out)
+            }
             (PaxosTimer::Heartbeat, Stance::Leader(_)) => self.send_heartbeats(out),
             (PaxosTimer::Retransmit, Stance::Candidate(_) | Stance::Leader(_)) => {
                 self.retransmit_campaign(out);
                 self.retransmit_slots(out);
-                out.push(Effect::SetTimer { timer: PaxosTimer::Retransmit, after: self.timing.heartbeat });
+                out.push(Effect::SetTimer {
+                    timer: PaxosTimer::Retransmit,
+                    after: self.timing.heartbeat,
+                });
             }
             _ => {} // a stale timer of a role we no longer play
         }
@@ -238,10 +300,18 @@ impl Paxos {
         if self.learner.era_value().map(|v| v.leader) != Some(peer) {
             return;
         }
-        let spread = self.timing.election_timeout_max.saturating_sub(self.timing.election_timeout_min);
+        let spread = self
+            .timing
+            .election_timeout_max
+            .saturating_sub(self.timing.election_timeout_min);
         let after = self.rng.duration_between(Duration::ZERO, spread);
-        self.narrate(out, || format!("lost the connection to leader {peer}: elect in {after:?}"));
-        out.push(Effect::SetTimer { timer: PaxosTimer::LeaderTimeout, after });
+        self.narrate(out, || {
+            format!("lost the connection to leader {peer}: elect in {after:?}")
+        });
+        out.push(Effect::SetTimer {
+            timer: PaxosTimer::LeaderTimeout,
+            after,
+        });
     }
 
     /// End of every step: handle messages to ourselves, apply what became chosen,
@@ -306,7 +376,13 @@ impl Protocol for Paxos {
             Stance::Leader(l) => l.pipeline.last_slot().max(self.learner.commit()),
             _ => self.learner.last_known().max(self.acceptor.last_slot()),
         };
-        Status { role, term, leader: self.leader_hint(), commit_index: self.learner.commit(), last_index }
+        Status {
+            role,
+            term,
+            leader: self.leader_hint(),
+            commit_index: self.learner.commit(),
+            last_index,
+        }
     }
 
     fn message_kind(msg: &PaxosMessage) -> &'static str {

@@ -55,9 +55,22 @@ impl Pipeline {
     pub fn new(recovery: &[(u64, SlotValue)], last_slot: u64, now: Time) -> Pipeline {
         let in_flight = recovery
             .iter()
-            .map(|(slot, value)| (*slot, InFlight { value: value.clone(), acks: BTreeSet::new(), sent_at: now }))
+            .map(|(slot, value)| {
+                (
+                    *slot,
+                    InFlight {
+                        value: value.clone(),
+                        acks: BTreeSet::new(),
+                        sent_at: now,
+                    },
+                )
+            })
             .collect();
-        Pipeline { next_slot: last_slot + 1, in_flight, ready_at: last_slot }
+        Pipeline {
+            next_slot: last_slot + 1,
+            in_flight,
+            ready_at: last_slot,
+        }
     }
 
     /// The last slot found on takeover.
@@ -71,13 +84,20 @@ impl Pipeline {
     }
 
     /// Counts `from`'s acceptance of `slots`; returns the slots that just became chosen.
-    pub fn ack(&mut self, from: NodeId, slots: &[u64], membership: &Membership) -> Vec<(u64, SlotValue)> {
+    pub fn ack(
+        &mut self,
+        from: NodeId,
+        slots: &[u64],
+        membership: &Membership,
+    ) -> Vec<(u64, SlotValue)> {
         let mut chosen = Vec::new();
         if !membership.is_voter(from) {
             return chosen;
         }
         for slot in slots {
-            let Some(entry) = self.in_flight.get_mut(slot) else { continue };
+            let Some(entry) = self.in_flight.get_mut(slot) else {
+                continue;
+            };
             entry.acks.insert(from);
             if membership.is_quorum(&entry.acks) {
                 if let Some(done) = self.in_flight.remove(slot) {
@@ -114,7 +134,10 @@ impl Pipeline {
 
     /// Every proposal in flight, in slot order (for the first send).
     pub fn all(&self) -> Vec<(u64, SlotValue)> {
-        self.in_flight.iter().map(|(s, e)| (*s, e.value.clone())).collect()
+        self.in_flight
+            .iter()
+            .map(|(s, e)| (*s, e.value.clone()))
+            .collect()
     }
 }
 
@@ -137,31 +160,64 @@ impl Paxos {
         let hint = self.leader_hint();
         let commit = self.learner.commit();
         let Stance::Leader(lead) = &mut self.stance else {
-            out.push(Effect::Reject { id: command.id, error: ClientError::NotLeader { leader: hint } });
+            out.push(Effect::Reject {
+                id: command.id,
+                error: ClientError::NotLeader { leader: hint },
+            });
             return;
         };
         if !lead.ready {
-            out.push(Effect::Reject { id: command.id, error: ClientError::NotLeader { leader: Some(self.id) } });
+            out.push(Effect::Reject {
+                id: command.id,
+                error: ClientError::NotLeader {
+                    leader: Some(self.id),
+                },
+            });
             return;
         }
         if lead.pipeline.in_flight.len() >= MAX_IN_FLIGHT {
-            out.push(Effect::Reject { id: command.id, error: ClientError::Overloaded });
+            out.push(Effect::Reject {
+                id: command.id,
+                error: ClientError::Overloaded,
+            });
             return;
         }
         let slot = lead.pipeline.next_slot;
         lead.pipeline.next_slot += 1;
         let value = Some(command);
-        lead.pipeline
-            .in_flight
-            .insert(slot, InFlight { value: value.clone(), acks: BTreeSet::new(), sent_at: self.now });
+        lead.pipeline.in_flight.insert(
+            slot,
+            InFlight {
+                value: value.clone(),
+                acks: BTreeSet::new(),
+                sent_at: self.now,
+            },
+        );
         let ballot = lead.ballot;
-        self.broadcast(PaxosMessage::Accept { ballot, era: None, slots: vec![(slot, value)], commit }, out);
+        self.broadcast(
+            PaxosMessage::Accept {
+                ballot,
+                era: None,
+                slots: vec![(slot, value)],
+                commit,
+            },
+            out,
+        );
     }
 
     /// Phase 2b replies: count them toward the leadership value and the slots.
-    pub(super) fn on_accepted(&mut self, from: NodeId, ballot: Ballot, era: Option<u64>, slots: Vec<u64>, out: &mut Effects<Paxos>) {
+    pub(super) fn on_accepted(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        era: Option<u64>,
+        slots: Vec<u64>,
+        out: &mut Effects<Paxos>,
+    ) {
         let (chosen, era_ack) = match &mut self.stance {
-            Stance::Leader(lead) if lead.ballot == ballot => (lead.pipeline.ack(from, &slots, &self.membership), None),
+            Stance::Leader(lead) if lead.ballot == ballot => {
+                (lead.pipeline.ack(from, &slots, &self.membership), None)
+            }
             Stance::Candidate(campaign) if campaign.ballot == ballot => {
                 let chosen = match campaign.plan.as_mut().and_then(|p| p.pipeline.as_mut()) {
                     Some(pipeline) => pipeline.ack(from, &slots, &self.membership),
@@ -178,7 +234,12 @@ impl Paxos {
     }
 
     /// Hands slots chosen by a quorum at our ballot to our learner.
-    fn learn_chosen_slots(&mut self, chosen: Vec<(u64, SlotValue)>, ballot: Ballot, out: &mut Effects<Paxos>) {
+    fn learn_chosen_slots(
+        &mut self,
+        chosen: Vec<(u64, SlotValue)>,
+        ballot: Ballot,
+        out: &mut Effects<Paxos>,
+    ) {
         if chosen.is_empty() {
             return;
         }
@@ -187,7 +248,9 @@ impl Paxos {
             self.learner.learn(slot, value);
         }
         self.narrate(out, || match (first, last) {
-            (Some(a), Some(z)) if a != z => format!("chosen: slots {a}..={z} accepted by a quorum at {ballot}"),
+            (Some(a), Some(z)) if a != z => {
+                format!("chosen: slots {a}..={z} accepted by a quorum at {ballot}")
+            }
             (Some(a), _) => format!("chosen: slot {a} accepted by a quorum at {ballot}"),
             _ => String::new(),
         });
@@ -196,34 +259,56 @@ impl Paxos {
     /// Emits LeaderReady once every slot found on takeover is chosen.
     pub(super) fn check_ready(&mut self, out: &mut Effects<Paxos>) {
         let commit = self.learner.commit();
-        let Stance::Leader(lead) = &mut self.stance else { return };
+        let Stance::Leader(lead) = &mut self.stance else {
+            return;
+        };
         if lead.ready || commit < lead.pipeline.ready_at() {
             return;
         }
         lead.ready = true;
         let (ballot, upto) = (lead.ballot, lead.pipeline.ready_at());
-        out.push(Effect::Event(Event::LeaderReady { term: ballot.as_u64() }));
+        out.push(Effect::Event(Event::LeaderReady {
+            term: ballot.as_u64(),
+        }));
         self.narrate(out, || format!("ready: every slot up to {upto} found on takeover is chosen; serving clients at {ballot}"));
     }
 
     /// The leader's heartbeat to every peer (voters and observers).
     pub(super) fn send_heartbeats(&mut self, out: &mut Effects<Paxos>) {
-        let Stance::Leader(lead) = &self.stance else { return };
-        let msg = PaxosMessage::Heartbeat { ballot: lead.ballot, era: lead.era, commit: self.learner.commit() };
+        let Stance::Leader(lead) = &self.stance else {
+            return;
+        };
+        let msg = PaxosMessage::Heartbeat {
+            ballot: lead.ballot,
+            era: lead.era,
+            commit: self.learner.commit(),
+        };
         let peers: Vec<NodeId> = self.membership.peers_of(self.id).collect();
         for peer in peers {
             self.send(peer, msg.clone(), out);
         }
-        out.push(Effect::SetTimer { timer: PaxosTimer::Heartbeat, after: self.timing.heartbeat });
+        out.push(Effect::SetTimer {
+            timer: PaxosTimer::Heartbeat,
+            after: self.timing.heartbeat,
+        });
     }
 
     /// Re-sends every slot proposal older than one heartbeat to the voters that have not
     /// accepted it.
     pub(super) fn retransmit_slots(&mut self, out: &mut Effects<Paxos>) {
         let now = self.now;
-        let before = Time(now.0.saturating_sub(self.timing.heartbeat.as_nanos() as u64));
+        let before = Time(
+            now.0
+                .saturating_sub(self.timing.heartbeat.as_nanos() as u64),
+        );
         let commit = self.learner.commit();
-        let voters: Vec<NodeId> = self.membership.voter_ids().iter().copied().filter(|v| *v != self.id).collect();
+        let voters: Vec<NodeId> = self
+            .membership
+            .voter_ids()
+            .iter()
+            .copied()
+            .filter(|v| *v != self.id)
+            .collect();
         let (ballot, pipeline) = match &mut self.stance {
             Stance::Leader(lead) => (lead.ballot, &mut lead.pipeline),
             Stance::Candidate(c) => match c.plan.as_mut().and_then(|p| p.pipeline.as_mut()) {
@@ -236,7 +321,15 @@ impl Paxos {
         for peer in voters {
             let due = pipeline.due_for(peer, before);
             if !due.is_empty() {
-                sends.push((peer, PaxosMessage::Accept { ballot, era: None, slots: due, commit }));
+                sends.push((
+                    peer,
+                    PaxosMessage::Accept {
+                        ballot,
+                        era: None,
+                        slots: due,
+                        commit,
+                    },
+                ));
             }
         }
         pipeline.touch(before, now);

@@ -54,13 +54,20 @@ pub fn replay(records: &[PaxosRecord]) -> Result<(Acceptor, Learner), RecoveryEr
     let mut acceptor = Acceptor::default();
     let mut learner = Learner::default();
     for (index, record) in records.iter().enumerate() {
-        let bad = |reason: String| RecoveryError::Inconsistent { record: index, reason };
+        let bad = |reason: String| RecoveryError::Inconsistent {
+            record: index,
+            reason,
+        };
         match record {
             PaxosRecord::Promised { ballot } => {
-                acceptor.promise(*ballot).map_err(|p| bad(format!("promise {ballot} below earlier promise {p}")))?;
+                acceptor
+                    .promise(*ballot)
+                    .map_err(|p| bad(format!("promise {ballot} below earlier promise {p}")))?;
             }
             PaxosRecord::Accepted { ballot, era, slots } => {
-                acceptor.admit(*ballot).map_err(|p| bad(format!("accepted {ballot} below earlier promise {p}")))?;
+                acceptor
+                    .admit(*ballot)
+                    .map_err(|p| bad(format!("accepted {ballot} below earlier promise {p}")))?;
                 if let Some((e, value)) = era {
                     if *e > learner.era() {
                         acceptor.store_era(*e, *ballot, *value);
@@ -82,12 +89,15 @@ pub fn replay(records: &[PaxosRecord]) -> Result<(Acceptor, Learner), RecoveryEr
                 if *upto < commit {
                     return Err(bad(format!("commit point {upto} below earlier {commit}")));
                 }
-                let given: BTreeMap<u64, &SlotValue> = values.iter().map(|(s, v)| (*s, v)).collect();
+                let given: BTreeMap<u64, &SlotValue> =
+                    values.iter().map(|(s, v)| (*s, v)).collect();
                 for slot in commit + 1..=*upto {
                     let value = match (given.get(&slot), acceptor.slot(slot)) {
                         (Some(v), _) => (*v).clone(),
                         (None, Some((_, v))) => v.clone(),
-                        (None, None) => return Err(bad(format!("no value for committed slot {slot}"))),
+                        (None, None) => {
+                            return Err(bad(format!("no value for committed slot {slot}")))
+                        }
                     };
                     learner.learn(slot, value);
                 }
@@ -106,10 +116,21 @@ mod tests {
     fn replay_restores_promise_accepts_and_prefix() {
         let b = Ballot::new(2, 1);
         let records = vec![
-            PaxosRecord::Promised { ballot: Ballot::new(1, 3) },
-            PaxosRecord::Accepted { ballot: b, era: None, slots: vec![(1, None), (2, None)] },
-            PaxosRecord::Committed { upto: 1, values: vec![] },
-            PaxosRecord::Promised { ballot: Ballot::new(5, 2) },
+            PaxosRecord::Promised {
+                ballot: Ballot::new(1, 3),
+            },
+            PaxosRecord::Accepted {
+                ballot: b,
+                era: None,
+                slots: vec![(1, None), (2, None)],
+            },
+            PaxosRecord::Committed {
+                upto: 1,
+                values: vec![],
+            },
+            PaxosRecord::Promised {
+                ballot: Ballot::new(5, 2),
+            },
         ];
         let (acceptor, learner) = replay(&records).expect("consistent");
         assert_eq!(acceptor.promised(), Ballot::new(5, 2));
@@ -121,11 +142,24 @@ mod tests {
     #[test]
     fn replay_refuses_contradictions() {
         let records = vec![
-            PaxosRecord::Promised { ballot: Ballot::new(5, 2) },
-            PaxosRecord::Promised { ballot: Ballot::new(1, 3) },
+            PaxosRecord::Promised {
+                ballot: Ballot::new(5, 2),
+            },
+            PaxosRecord::Promised {
+                ballot: Ballot::new(1, 3),
+            },
         ];
-        assert!(matches!(replay(&records), Err(RecoveryError::Inconsistent { record: 1, .. })));
-        let records = vec![PaxosRecord::Committed { upto: 1, values: vec![] }];
-        assert!(matches!(replay(&records), Err(RecoveryError::Inconsistent { record: 0, .. })));
+        assert!(matches!(
+            replay(&records),
+            Err(RecoveryError::Inconsistent { record: 1, .. })
+        ));
+        let records = vec![PaxosRecord::Committed {
+            upto: 1,
+            values: vec![],
+        }];
+        assert!(matches!(
+            replay(&records),
+            Err(RecoveryError::Inconsistent { record: 0, .. })
+        ));
     }
 }

@@ -97,7 +97,10 @@ impl Paxos {
     pub(super) fn start_election(&mut self, why: &str, out: &mut Effects<Paxos>) {
         let timeout = self.election_timeout();
         if !self.membership.is_voter(self.id) {
-            out.push(Effect::SetTimer { timer: PaxosTimer::LeaderTimeout, after: timeout });
+            out.push(Effect::SetTimer {
+                timer: PaxosTimer::LeaderTimeout,
+                after: timeout,
+            });
             return; // observers learn, never lead
         }
         let mut seen = self.acceptor.promised().max(self.highest_seen);
@@ -106,19 +109,46 @@ impl Paxos {
         }
         let ballot = Ballot::above(seen, self.id);
         self.highest_seen = ballot;
-        self.stance = Stance::Candidate(Campaign { ballot, promises: BTreeMap::new(), plan: None });
+        self.stance = Stance::Candidate(Campaign {
+            ballot,
+            promises: BTreeMap::new(),
+            plan: None,
+        });
         self.report_role(out);
         let (era_from, slot_from) = (self.learner.era() + 1, self.learner.commit() + 1);
-        self.narrate(out, || format!("{why}: send Prepare({ballot}) for era {era_from} on and slots {slot_from} on"));
+        self.narrate(out, || {
+            format!("{why}: send Prepare({ballot}) for era {era_from} on and slots {slot_from} on")
+        });
         out.push(Effect::CancelTimer(PaxosTimer::Backoff));
-        out.push(Effect::SetTimer { timer: PaxosTimer::LeaderTimeout, after: timeout });
-        out.push(Effect::SetTimer { timer: PaxosTimer::Retransmit, after: self.timing.heartbeat });
-        self.broadcast(PaxosMessage::Prepare { ballot, era_from, slot_from }, out);
+        out.push(Effect::SetTimer {
+            timer: PaxosTimer::LeaderTimeout,
+            after: timeout,
+        });
+        out.push(Effect::SetTimer {
+            timer: PaxosTimer::Retransmit,
+            after: self.timing.heartbeat,
+        });
+        self.broadcast(
+            PaxosMessage::Prepare {
+                ballot,
+                era_from,
+                slot_from,
+            },
+            out,
+        );
     }
 
     /// Phase 1b reply: count it; a majority moves us to Phase 2.
-    pub(super) fn on_promise(&mut self, from: NodeId, ballot: Ballot, report: Report, out: &mut Effects<Paxos>) {
-        let Stance::Candidate(c) = &mut self.stance else { return };
+    pub(super) fn on_promise(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        report: Report,
+        out: &mut Effects<Paxos>,
+    ) {
+        let Stance::Candidate(c) = &mut self.stance else {
+            return;
+        };
         if c.ballot != ballot || c.plan.is_some() || !self.membership.is_voter(from) {
             return;
         }
@@ -131,7 +161,9 @@ impl Paxos {
     /// A majority promised: learn the facts they told us, collect what must be
     /// re-proposed, and start Phase 2.
     fn phase_one_won(&mut self, out: &mut Effects<Paxos>) {
-        let Stance::Candidate(c) = &mut self.stance else { return };
+        let Stance::Candidate(c) = &mut self.stance else {
+            return;
+        };
         let ballot = c.ballot;
         let promises = std::mem::take(&mut c.promises);
         for report in promises.values() {
@@ -169,7 +201,10 @@ impl Paxos {
             .map(|s| (s, highest.get(&s).and_then(|(_, v)| v.clone())))
             .collect();
         let voters: Vec<NodeId> = promises.keys().copied().collect();
-        let (found, gaps) = (recovery.iter().filter(|r| r.1.is_some()).count(), recovery.iter().filter(|r| r.1.is_none()).count());
+        let (found, gaps) = (
+            recovery.iter().filter(|r| r.1.is_some()).count(),
+            recovery.iter().filter(|r| r.1.is_none()).count(),
+        );
         self.narrate(out, || {
             format!(
                 "won Phase 1 of {ballot}: promises from {voters:?}; re-propose {} slot(s) up to {last_slot} (highest-ballot value per slot, no-op in {gaps} gap(s)), {} era(s) found",
@@ -183,7 +218,10 @@ impl Paxos {
                 recovery,
                 last_slot,
                 era: 0,
-                value: Leadership { leader: self.id, ballot },
+                value: Leadership {
+                    leader: self.id,
+                    ballot,
+                },
                 acks: BTreeSet::new(),
                 pipeline: None,
             });
@@ -196,7 +234,9 @@ impl Paxos {
     fn propose_next_era(&mut self, out: &mut Effects<Paxos>) {
         let era = self.learner.era() + 1;
         let (me, now, commit) = (self.id, self.now, self.learner.commit());
-        let Stance::Candidate(c) = &mut self.stance else { return };
+        let Stance::Candidate(c) = &mut self.stance else {
+            return;
+        };
         let ballot = c.ballot;
         let Some(plan) = c.plan.as_mut() else { return };
         let own = Leadership { leader: me, ballot };
@@ -208,15 +248,30 @@ impl Paxos {
         plan.acks.clear();
         let mut messages = Vec::new();
         if found.is_some() {
-            messages.push(PaxosMessage::Accept { ballot, era: Some((era, value)), slots: Vec::new(), commit });
+            messages.push(PaxosMessage::Accept {
+                ballot,
+                era: Some((era, value)),
+                slots: Vec::new(),
+                commit,
+            });
         } else {
             let pipeline = Pipeline::new(&plan.recovery, plan.last_slot, now);
             let all = pipeline.all();
             plan.pipeline = Some(pipeline);
             let mut chunks = all.chunks(MAX_BATCH);
             let first = chunks.next().map(<[_]>::to_vec).unwrap_or_default();
-            messages.push(PaxosMessage::Accept { ballot, era: Some((era, value)), slots: first, commit });
-            messages.extend(chunks.map(|c| PaxosMessage::Accept { ballot, era: None, slots: c.to_vec(), commit }));
+            messages.push(PaxosMessage::Accept {
+                ballot,
+                era: Some((era, value)),
+                slots: first,
+                commit,
+            });
+            messages.extend(chunks.map(|c| PaxosMessage::Accept {
+                ballot,
+                era: None,
+                slots: c.to_vec(),
+                commit,
+            }));
         }
         self.narrate(out, || match found {
             Some((b, v)) => format!(
@@ -233,7 +288,9 @@ impl Paxos {
     /// Phase 2b for the era we propose: a quorum makes it chosen.
     pub(super) fn on_era_accepted(&mut self, from: NodeId, era: u64, out: &mut Effects<Paxos>) {
         let me = self.id;
-        let Stance::Candidate(c) = &mut self.stance else { return };
+        let Stance::Candidate(c) = &mut self.stance else {
+            return;
+        };
         let ballot = c.ballot;
         let Some(plan) = c.plan.as_mut() else { return };
         if era != plan.era || !self.membership.is_voter(from) {
@@ -260,21 +317,44 @@ impl Paxos {
 
     /// Our own leadership value was chosen: lead.
     fn become_leader(&mut self, era: u64, out: &mut Effects<Paxos>) {
-        let Stance::Candidate(c) = std::mem::replace(&mut self.stance, Stance::Follower) else { return };
+        let Stance::Candidate(c) = std::mem::replace(&mut self.stance, Stance::Follower) else {
+            return;
+        };
         let ballot = c.ballot;
         let last = self.learner.last_known();
-        let pipeline = c.plan.and_then(|p| p.pipeline).unwrap_or_else(|| Pipeline::new(&[], last, self.now));
-        self.stance = Stance::Leader(Leading { ballot, era, pipeline, ready: false });
+        let pipeline = c
+            .plan
+            .and_then(|p| p.pipeline)
+            .unwrap_or_else(|| Pipeline::new(&[], last, self.now));
+        self.stance = Stance::Leader(Leading {
+            ballot,
+            era,
+            pipeline,
+            ready: false,
+        });
         self.report_role(out);
-        out.push(Effect::Event(Event::LeaderElected { term: ballot.as_u64() }));
-        self.narrate(out, || format!("elected: a quorum accepted \"{} leads from {ballot}\" for era {era}", self.id));
+        out.push(Effect::Event(Event::LeaderElected {
+            term: ballot.as_u64(),
+        }));
+        self.narrate(out, || {
+            format!(
+                "elected: a quorum accepted \"{} leads from {ballot}\" for era {era}",
+                self.id
+            )
+        });
         out.push(Effect::CancelTimer(PaxosTimer::LeaderTimeout));
         out.push(Effect::CancelTimer(PaxosTimer::Backoff));
         self.send_heartbeats(out);
     }
 
     /// A Nack: if it refuses our current ballot, we are pre-empted.
-    pub(super) fn on_nack(&mut self, from: NodeId, ballot: Ballot, higher: Ballot, out: &mut Effects<Paxos>) {
+    pub(super) fn on_nack(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        higher: Ballot,
+        out: &mut Effects<Paxos>,
+    ) {
         if higher <= ballot {
             return; // malformed
         }
@@ -294,7 +374,9 @@ impl Paxos {
 
     /// Our ballot lost to `higher` (a duel): step down and back off for a random time.
     pub(super) fn preempted(&mut self, higher: Ballot, why: &str, out: &mut Effects<Paxos>) {
-        let Some(mine) = self.own_ballot() else { return };
+        let Some(mine) = self.own_ballot() else {
+            return;
+        };
         if higher <= mine {
             return;
         }
@@ -305,25 +387,52 @@ impl Paxos {
         out.push(Effect::CancelTimer(PaxosTimer::Retransmit));
         out.push(Effect::CancelTimer(PaxosTimer::LeaderTimeout));
         let wait = self.election_timeout();
-        out.push(Effect::SetTimer { timer: PaxosTimer::Backoff, after: wait });
+        out.push(Effect::SetTimer {
+            timer: PaxosTimer::Backoff,
+            after: wait,
+        });
         let duels = self.duels;
-        self.narrate(out, || format!("duel #{duels}: ballot {mine} pre-empted by {higher} ({why}); back off {wait:?}"));
+        self.narrate(out, || {
+            format!(
+                "duel #{duels}: ballot {mine} pre-empted by {higher} ({why}); back off {wait:?}"
+            )
+        });
         self.report_role(out);
     }
 
     /// Re-sends Phase 1 or the leadership Accept to voters that have not answered.
     pub(super) fn retransmit_campaign(&mut self, out: &mut Effects<Paxos>) {
-        let Stance::Candidate(c) = &self.stance else { return };
+        let Stance::Candidate(c) = &self.stance else {
+            return;
+        };
         let ballot = c.ballot;
         let (era_from, commit) = (self.learner.era() + 1, self.learner.commit());
         let mut sends = Vec::new();
-        for voter in self.membership.voter_ids().iter().copied().filter(|v| *v != self.id) {
+        for voter in self
+            .membership
+            .voter_ids()
+            .iter()
+            .copied()
+            .filter(|v| *v != self.id)
+        {
             match &c.plan {
                 None if !c.promises.contains_key(&voter) => {
-                    sends.push((voter, PaxosMessage::Prepare { ballot, era_from, slot_from: commit + 1 }));
+                    sends.push((
+                        voter,
+                        PaxosMessage::Prepare {
+                            ballot,
+                            era_from,
+                            slot_from: commit + 1,
+                        },
+                    ));
                 }
                 Some(plan) if !plan.acks.contains(&voter) => {
-                    let msg = PaxosMessage::Accept { ballot, era: Some((plan.era, plan.value)), slots: Vec::new(), commit };
+                    let msg = PaxosMessage::Accept {
+                        ballot,
+                        era: Some((plan.era, plan.value)),
+                        slots: Vec::new(),
+                        commit,
+                    };
                     sends.push((voter, msg));
                 }
                 _ => {}

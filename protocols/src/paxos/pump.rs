@@ -11,7 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// A command with a recognisable payload.
 pub fn cmd(origin: NodeId, seq: u64) -> Command {
-    Command { id: RequestId { origin, seq }, data: Bytes::from(format!("c{origin}.{seq}")) }
+    Command {
+        id: RequestId { origin, seq },
+        data: Bytes::from(format!("c{origin}.{seq}")),
+    }
 }
 
 /// The setup of node `id` in a cluster of voters `1..=n`.
@@ -80,7 +83,9 @@ impl Net {
     /// Feeds `input` to node `id` and routes its effects.
     pub fn step(&mut self, id: NodeId, input: InputOf<Paxos>) {
         self.now = self.now.plus(Duration::from_millis(1));
-        let Some(node) = self.nodes.get_mut(&id) else { return };
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
         let mut out = Vec::new();
         node.step(self.now, input, &mut out);
         for effect in out {
@@ -95,7 +100,11 @@ impl Net {
                 }
                 Effect::Apply { index, command } => {
                     let log = self.applied.entry(id).or_default();
-                    assert_eq!(index, log.len() as u64 + 1, "node {id} applied out of order");
+                    assert_eq!(
+                        index,
+                        log.len() as u64 + 1,
+                        "node {id} applied out of order"
+                    );
                     log.push(command);
                 }
                 Effect::Reject { .. } => {}
@@ -117,7 +126,9 @@ impl Net {
 
     /// Delivers the oldest queued message matching `pick`; false if none matches.
     pub fn deliver_one(&mut self, pick: impl Fn(&Wire) -> bool) -> bool {
-        let Some(i) = self.queue.iter().position(pick) else { return false };
+        let Some(i) = self.queue.iter().position(pick) else {
+            return false;
+        };
         let (from, to, msg) = self.queue.remove(i);
         self.step(to, Input::Message { from, msg });
         true
@@ -158,23 +169,36 @@ impl Net {
     /// Node `id` (re)starts from its records.
     pub fn restart(&mut self, id: NodeId) {
         let records = self.disks.get(&id).cloned().unwrap_or_default();
-        let node = Paxos::recover(setup(id, self.n, self.narrate), records).expect("records replay");
+        let node =
+            Paxos::recover(setup(id, self.n, self.narrate), records).expect("records replay");
         self.nodes.insert(id, node);
         self.applied.insert(id, Vec::new());
         self.timers.remove(&id);
         self.step(id, Input::Start);
     }
 
-    /// Node `id` times out and the network runs until quiet.
+    /// Node `id` times out and the network runs until quiet; if its ballot was too low
+    /// (a Nack told it a higher one), it retries after its back-off, a few times.
     pub fn elect(&mut self, id: NodeId) {
         self.fire(id, PaxosTimer::LeaderTimeout);
         self.deliver_all();
+        for _ in 0..5 {
+            if !self.armed(id, PaxosTimer::Backoff) || self.leaders().contains(&id) {
+                return;
+            }
+            self.fire(id, PaxosTimer::Backoff);
+            self.deliver_all();
+        }
     }
 
     /// Every running node's leader heartbeat goes out and the network runs until quiet.
     pub fn heartbeat(&mut self) {
-        let leaders: Vec<NodeId> =
-            self.nodes.iter().filter(|(_, p)| p.status().role == Role::Leader).map(|(id, _)| *id).collect();
+        let leaders: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|(_, p)| p.status().role == Role::Leader)
+            .map(|(id, _)| *id)
+            .collect();
         for id in leaders {
             self.fire(id, PaxosTimer::Heartbeat);
         }
@@ -183,11 +207,19 @@ impl Net {
 
     /// The running nodes that believe they lead.
     pub fn leaders(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|(_, p)| p.status().role == Role::Leader).map(|(id, _)| *id).collect()
+        self.nodes
+            .iter()
+            .filter(|(_, p)| p.status().role == Role::Leader)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Events `pick` selects, with their node.
     pub fn events_where(&self, pick: impl Fn(&Event) -> bool) -> Vec<(NodeId, Event)> {
-        self.events.iter().filter(|(_, e)| pick(e)).cloned().collect()
+        self.events
+            .iter()
+            .filter(|(_, e)| pick(e))
+            .cloned()
+            .collect()
     }
 }
