@@ -134,6 +134,17 @@ impl Paxos {
         (self.learner.era(), self.learner.era_value())
     }
 
+    /// The value this node knows chosen for `slot` (1-based), if any; `Some(None)` is a
+    /// no-op. Includes chosen slots beyond the applied prefix.
+    pub fn chosen(&self, slot: u64) -> Option<&SlotValue> {
+        self.learner.chosen(slot)
+    }
+
+    /// The highest slot this node knows chosen (at or beyond its commit point).
+    pub fn last_known_chosen(&self) -> u64 {
+        self.learner.last_known()
+    }
+
     /// Sends `msg` to `to`; messages to ourselves go through the inbox.
     fn send(&mut self, to: NodeId, msg: PaxosMessage, out: &mut Effects<Paxos>) {
         if to == self.id {
