@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 fn seeds() -> u64 {
-    std::env::var("CWB_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000)
+    std::env::var("CWB_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000)
 }
 
 /// What has been seen chosen so far, across every node and incarnation.
@@ -49,9 +52,17 @@ impl Chosen {
             }
             // Commit prefixes only grow, so re-check from where this node was checked,
             // plus any out-of-order chosen slots above it.
-            let from = self.checked.get(&id).copied().unwrap_or(0).min(node.status().commit_index) + 1;
+            let from = self
+                .checked
+                .get(&id)
+                .copied()
+                .unwrap_or(0)
+                .min(node.status().commit_index)
+                + 1;
             for slot in from..=node.last_known_chosen() {
-                let Some(value) = node.chosen(slot) else { continue };
+                let Some(value) = node.chosen(slot) else {
+                    continue;
+                };
                 let req = value.as_ref().map(|c| c.id);
                 match self.slots.get(&slot) {
                     Some((first, by)) if *first != req => {
@@ -96,12 +107,18 @@ fn sweep(cfg: &ChaosConfig, n: u64) -> (usize, u64) {
 fn paxos_is_safe_under_random_faults() {
     let n = seeds();
     let (leaders, _) = sweep(&ChaosConfig::default(), n);
-    assert!(leaders as u64 >= n, "faults must force elections: {leaders} leader ballots over {n} seeds");
+    assert!(
+        leaders as u64 >= n,
+        "faults must force elections: {leaders} leader ballots over {n} seeds"
+    );
 }
 
 #[test]
 fn three_node_clusters_too() {
-    let cfg = ChaosConfig { voters: 3, ..ChaosConfig::default() };
+    let cfg = ChaosConfig {
+        voters: 3,
+        ..ChaosConfig::default()
+    };
     sweep(&cfg, (seeds() / 4).max(10));
 }
 
@@ -120,10 +137,17 @@ fn fresh_cluster_elects_exactly_one_leader_and_commits() {
     let mut sim = Simulation::<Paxos>::new(SimConfig::voters(3, 7));
     sim.start_all().expect("safe");
     let ready = sim
-        .run_until_true(Duration::from_secs(5), |s| s.events().iter().any(|e| matches!(e.event, Event::LeaderReady { .. })))
+        .run_until_true(Duration::from_secs(5), |s| {
+            s.events()
+                .iter()
+                .any(|e| matches!(e.event, Event::LeaderReady { .. }))
+        })
         .expect("safe");
     assert!(ready);
-    let leader = sim.running().into_iter().find(|&id| sim.node(id).is_some_and(|p| p.status().role.is_leader()));
+    let leader = sim
+        .running()
+        .into_iter()
+        .find(|&id| sim.node(id).is_some_and(|p| p.status().role.is_leader()));
     let leader = leader.expect("one leader");
     let elected: Vec<NodeId> = sim
         .events()
@@ -132,9 +156,14 @@ fn fresh_cluster_elects_exactly_one_leader_and_commits() {
         .map(|e| e.node)
         .collect();
     assert_eq!(elected, vec![leader]);
-    sim.submit(leader, bytes::Bytes::from_static(b"put a 1")).expect("safe");
+    sim.submit(leader, bytes::Bytes::from_static(b"put a 1"))
+        .expect("safe");
     sim.run_for(Duration::from_secs(1)).expect("safe");
     for id in sim.ids() {
-        assert_eq!(sim.applied(id).len(), 1, "node {id} applied the command (no no-op on a fresh log)");
+        assert_eq!(
+            sim.applied(id).len(),
+            1,
+            "node {id} applied the command (no no-op on a fresh log)"
+        );
     }
 }

@@ -14,6 +14,7 @@
 //! as if lost; ignoring a message is always safe in Paxos.
 
 use super::ballot::Ballot;
+use super::learner::MAX_SLOT_GAP;
 use super::messages::{AcceptedEra, AcceptedSlot, Leadership, PaxosMessage, SlotValue};
 use super::persist::PaxosRecord;
 use super::Paxos;
@@ -243,9 +244,10 @@ impl Paxos {
         }
         let mut stored = Vec::new();
         let mut acked = Vec::new();
+        let horizon = self.learner.commit().saturating_add(MAX_SLOT_GAP);
         for (slot, value) in slots {
-            if slot == 0 {
-                continue;
+            if slot == 0 || slot > horizon {
+                continue; // malformed
             }
             match self.learner.chosen(slot) {
                 Some(chosen) if *chosen == value => acked.push(slot),

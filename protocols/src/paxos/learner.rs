@@ -24,6 +24,11 @@ use std::collections::BTreeMap;
 /// How many chosen values one `Chosen` message carries at most.
 pub const MAX_CHOSEN_BATCH: usize = 256;
 
+/// Slots further than this beyond a node's commit point are ignored as malformed (in
+/// Accept and Chosen messages), so that no message can make a node track, or later
+/// re-propose, an absurd range of slots. Ignoring a message is always safe in Paxos.
+pub const MAX_SLOT_GAP: u64 = 1 << 20;
+
 /// What one node has learned.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Learner {
@@ -250,6 +255,10 @@ impl Paxos {
         if !matches!(self.stance, Stance::Follower) || first == 0 {
             return; // a proposer learns only from its own quorums and promises
         }
+        if first > self.learner.commit().saturating_add(MAX_SLOT_GAP) {
+            return;
+        }
+        let values: Vec<SlotValue> = values.into_iter().take(MAX_CHOSEN_BATCH).collect();
         let before = self.learner.commit();
         for (offset, value) in values.into_iter().enumerate() {
             if let Some(slot) = first.checked_add(offset as u64) {

@@ -67,7 +67,7 @@ impl Pipeline {
             })
             .collect();
         Pipeline {
-            next_slot: last_slot + 1,
+            next_slot: last_slot.saturating_add(1),
             in_flight,
             ready_at: last_slot,
         }
@@ -80,7 +80,7 @@ impl Pipeline {
 
     /// The highest slot assigned so far.
     pub fn last_slot(&self) -> u64 {
-        self.next_slot - 1
+        self.next_slot.saturating_sub(1)
     }
 
     /// Counts `from`'s acceptance of `slots`; returns the slots that just became chosen.

@@ -39,6 +39,7 @@
 //! `election_timeout_min..=max` before a proposer retries, as Raft breaks split votes.
 
 use super::ballot::Ballot;
+use super::learner::MAX_SLOT_GAP;
 use super::messages::{AcceptedEra, AcceptedSlot, Leadership, PaxosMessage, PaxosTimer, SlotValue};
 use super::multi::{Leading, Pipeline, MAX_BATCH};
 use super::persist::PaxosRecord;
@@ -115,7 +116,10 @@ impl Paxos {
             plan: None,
         });
         self.report_role(out);
-        let (era_from, slot_from) = (self.learner.era() + 1, self.learner.commit() + 1);
+        let (era_from, slot_from) = (
+            self.learner.era().saturating_add(1),
+            self.learner.commit() + 1,
+        );
         self.narrate(out, || {
             format!("{why}: send Prepare({ballot}) for era {era_from} on and slots {slot_from} on")
         });
@@ -150,6 +154,18 @@ impl Paxos {
             return;
         };
         if c.ballot != ballot || c.plan.is_some() || !self.membership.is_voter(from) {
+            return;
+        }
+        // A promise reaching absurdly far beyond our commit point is malformed, or we
+        // are too far behind to re-propose its range: not counting it is always safe.
+        let horizon = self.learner.commit().saturating_add(MAX_SLOT_GAP);
+        let reach = report
+            .accepted
+            .iter()
+            .map(|a| a.slot)
+            .chain(report.chosen.iter().map(|c| c.0))
+            .max();
+        if reach.is_some_and(|slot| slot > horizon) {
             return;
         }
         c.promises.insert(from, report);
@@ -232,7 +248,7 @@ impl Paxos {
     /// Phase 2 for the first era not known chosen: a found value if any, else ourselves
     /// (with the slot re-proposals batched alongside).
     fn propose_next_era(&mut self, out: &mut Effects<Paxos>) {
-        let era = self.learner.era() + 1;
+        let era = self.learner.era().saturating_add(1);
         let (me, now, commit) = (self.id, self.now, self.learner.commit());
         let Stance::Candidate(c) = &mut self.stance else {
             return;
@@ -309,7 +325,7 @@ impl Paxos {
             self.become_leader(era, out);
         } else {
             self.narrate(out, || {
-                format!("chosen: era {era} is led by {} from {}; our Phase 1 at {ballot} already covers era {}", value.leader, value.ballot, era + 1)
+                format!("chosen: era {era} is led by {} from {}; our Phase 1 at {ballot} already covers era {}", value.leader, value.ballot, era.saturating_add(1))
             });
             self.propose_next_era(out);
         }
@@ -406,7 +422,7 @@ impl Paxos {
             return;
         };
         let ballot = c.ballot;
-        let (era_from, commit) = (self.learner.era() + 1, self.learner.commit());
+        let (era_from, commit) = (self.learner.era().saturating_add(1), self.learner.commit());
         let mut sends = Vec::new();
         for voter in self
             .membership

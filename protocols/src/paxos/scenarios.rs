@@ -424,3 +424,102 @@ fn a_lagging_follower_catches_up_through_the_leader() {
     assert_eq!(net.applied[&3].len(), 300);
     assert_eq!(net.applied[&3], net.applied[&1]);
 }
+
+#[test]
+fn malformed_and_stale_messages_are_ignored() {
+    let mut p = node(2, 3, Vec::new());
+    let b = Ballot::new(3, 1);
+    let hostile = vec![
+        (
+            1,
+            PaxosMessage::Prepare {
+                ballot: Ballot::new(9, 3),
+                era_from: 1,
+                slot_from: 1,
+            },
+        ), // not the sender's ballot
+        (
+            1,
+            PaxosMessage::Accept {
+                ballot: b,
+                era: None,
+                slots: vec![(0, None), (u64::MAX, None)],
+                commit: u64::MAX,
+            },
+        ),
+        (
+            1,
+            PaxosMessage::Heartbeat {
+                ballot: b,
+                era: u64::MAX,
+                commit: u64::MAX,
+            },
+        ),
+        (
+            1,
+            PaxosMessage::Chosen {
+                commit: u64::MAX,
+                from: u64::MAX,
+                values: vec![None, None],
+            },
+        ),
+        (
+            1,
+            PaxosMessage::Chosen {
+                commit: 3,
+                from: 0,
+                values: vec![None],
+            },
+        ),
+        (1, PaxosMessage::CatchUp { from: u64::MAX }),
+        (
+            1,
+            PaxosMessage::Nack {
+                ballot: b,
+                higher: Ballot::ZERO,
+            },
+        ),
+        (
+            1,
+            PaxosMessage::Accepted {
+                ballot: b,
+                era: Some(u64::MAX),
+                slots: vec![u64::MAX],
+            },
+        ),
+        (
+            7,
+            PaxosMessage::Prepare {
+                ballot: Ballot::new(1, 7),
+                era_from: 1,
+                slot_from: 1,
+            },
+        ), // not a member
+    ];
+    for (from, msg) in hostile {
+        p.step(Time(1), Input::Message { from, msg }, &mut Vec::new());
+    }
+    assert_eq!(p.status().commit_index, 0);
+    assert!(p.status().last_index < 1 << 21);
+    // Still a working node: it can run an election after all that.
+    let mut out = Vec::new();
+    p.step(Time(2), Input::Timer(PaxosTimer::LeaderTimeout), &mut out);
+    assert_eq!(p.status().role, Role::Candidate);
+}
+
+#[test]
+fn peer_lost_starts_an_early_election_only_when_enabled() {
+    let mut net = Net::new(3, false);
+    net.elect(1);
+    net.timers.get_mut(&2).expect("timers").clear();
+    net.step(2, Input::PeerLost(1));
+    assert!(!net.armed(2, PaxosTimer::LeaderTimeout), "off by default");
+    net.nodes.get_mut(&2).expect("running").elect_on_peer_lost = true;
+    net.step(2, Input::PeerLost(3));
+    assert!(
+        !net.armed(2, PaxosTimer::LeaderTimeout),
+        "only the leader's loss counts"
+    );
+    net.step(2, Input::PeerLost(1));
+    assert!(net.armed(2, PaxosTimer::LeaderTimeout));
+}
