@@ -24,6 +24,12 @@ use std::collections::BTreeMap;
 /// How many chosen values one `Chosen` message carries at most.
 pub const MAX_CHOSEN_BATCH: usize = 256;
 
+/// The commit point is persisted each time it has advanced by this many slots, not on
+/// every commit: a record per commit would add a durable write to every command (Raft
+/// and ZAB persist no commit point at all). A restarted node replays the persisted
+/// prefix at once and learns the rest (at most this many slots) from the leader.
+pub const COMMIT_RECORD_EVERY: u64 = 64;
+
 /// Slots further than this beyond a node's commit point are ignored as malformed (in
 /// Accept and Chosen messages), so that no message can make a node track, or later
 /// re-propose, an absurd range of slots. Ignoring a message is always safe in Paxos.
@@ -297,11 +303,12 @@ impl Paxos {
         );
     }
 
-    /// Applies newly chosen prefix slots in order, reports the commit point and persists
-    /// it (with the values our acceptor does not already hold).
+    /// Applies newly chosen prefix slots in order, reports the commit point, and every
+    /// [`COMMIT_RECORD_EVERY`] slots persists it (with the values our acceptor does not
+    /// already hold; until then the acceptor keeps those slots, frozen).
     pub(super) fn flush_commits(&mut self, out: &mut Effects<Paxos>) {
         let commit = self.learner.commit();
-        if commit > self.persisted_commit {
+        if commit >= self.persisted_commit.saturating_add(COMMIT_RECORD_EVERY) {
             let values: Vec<(u64, SlotValue)> = (self.persisted_commit + 1..=commit)
                 .filter_map(|s| {
                     let chosen = self.learner.chosen(s)?;
