@@ -123,6 +123,16 @@ fn three_node_clusters_too() {
 }
 
 #[test]
+fn observers_learn_the_same_sequence() {
+    let cfg = ChaosConfig {
+        voters: 3,
+        observers: 2,
+        ..ChaosConfig::default()
+    };
+    sweep(&cfg, (seeds() / 10).max(10));
+}
+
+#[test]
 fn a_seed_replays_identically() {
     let cfg = ChaosConfig::default();
     let (a, ra) = run_seed::<Paxos>(42, &cfg, true, |_, _| Ok(()));
