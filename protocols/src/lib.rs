@@ -19,6 +19,8 @@
 //!   each protocol maps onto its own timers.
 //! - [`rng`]: the small seeded random source handed to protocols.
 //! - [`raft`]: Raft (Ongaro & Ousterhout, 2014), randomized election timeouts.
+//! - [`paxos`]: a Basic-Paxos leader election with Multi-Paxos commits (Lamport, "Paxos
+//!   Made Simple", 2001).
 //!
 //! # Example
 //! ```
@@ -39,6 +41,7 @@
 
 pub mod effect;
 pub mod node;
+pub mod paxos;
 pub mod quorum;
 pub mod raft;
 pub mod rng;

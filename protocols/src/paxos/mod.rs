@@ -1,0 +1,402 @@
+//! Paxos: a Basic-Paxos leader election with Multi-Paxos commits.
+//!
+//! Primary sources: Lamport, "Paxos Made Simple" (2001) §2 (single-decree Paxos:
+//! proposers, acceptors, learners; Phase 1 Prepare/Promise, Phase 2 Accept/Accepted)
+//! and §3 (a state machine: one leader runs Phase 1 for every instance at once, then
+//! one Phase 2 round trip per command, with no-ops for gaps); van Renesse &
+//! Altinbuken, "Paxos Made Moderately Complex" (2015) for the leader/ballot structure.
+//! Every node plays every role; each role has its own module:
+//! - [`ballot`]: `(round, node)` proposal numbers and their `term` encoding;
+//! - [`acceptor`]: promises and acceptances, persisted before the reply;
+//! - [`proposer`]: the election, a Basic-Paxos instance per leadership era (see its
+//!   module doc for why adopting another node's leadership value is safe and live);
+//! - [`multi`]: the elected leader's Phase-2-only slot pipeline;
+//! - [`learner`]: what is chosen, heartbeats, catch-up, in-order `Apply`;
+//! - [`messages`], [`persist`]: the wire and disk vocabularies.
+//!
+//! # Timing (the shared [`Timing`] vocabulary)
+//! - `heartbeat`: the leader's heartbeat interval (it carries the commit point), and the
+//!   retransmission interval for unanswered Prepares and Accepts;
+//! - `election_timeout_min..=max`: a follower that hears no heartbeat for a random time
+//!   in this range starts an election; a pre-empted proposer (a duel) backs off for a
+//!   random time in the same range before retrying with a higher round.
+//! - [`Paxos::elect_on_peer_lost`] (default off, [`ELECT_ON_PEER_LOST`]): when on, a
+//!   follower that sees the connection to its leader drop (`Input::PeerLost`) starts an
+//!   election after a random delay in `0..=(max - min)` instead of waiting for the
+//!   heartbeat timeout. Off by default so that failure detection is the same
+//!   heartbeat-timeout mechanism as Raft's in fair comparisons.
+//!
+//! # Events
+//! `term` is always a ballot encoded by [`Ballot::as_u64`] (node ids must be below
+//! 65536): `RoleChanged` (Follower: the ballot of the leader it follows, 0 if none;
+//! Candidate/Leader: its own ballot), `LeaderElected` when its leadership value is
+//! chosen, `LeaderReady` once every slot found on takeover is chosen, `Committed`.
+
+pub mod acceptor;
+pub mod ballot;
+pub mod learner;
+pub mod messages;
+pub mod multi;
+pub mod persist;
+pub mod proposer;
+
+#[cfg(test)]
+mod pump;
+#[cfg(test)]
+mod scenarios;
+
+pub use ballot::Ballot;
+pub use messages::{Leadership, PaxosMessage, PaxosTimer, SlotValue};
+pub use persist::PaxosRecord;
+
+use crate::effect::{Effect, Event, Role};
+use crate::node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
+use crate::quorum::Membership;
+use crate::rng::DetRng;
+use crate::timing::Timing;
+use crate::types::{NodeId, Time};
+use acceptor::Acceptor;
+use learner::Learner;
+use multi::Leading;
+use proposer::{Campaign, Report};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Default of [`Paxos::elect_on_peer_lost`]: off.
+pub const ELECT_ON_PEER_LOST: bool = false;
+
+/// The role-specific state of a node.
+#[derive(Clone, Debug, PartialEq)]
+enum Stance {
+    /// Follows the leader of the latest era it knows (or waits for one).
+    Follower,
+    /// Runs an election ballot.
+    Candidate(Campaign),
+    /// Leads.
+    Leader(Leading),
+}
+
+/// One Paxos node: proposer, acceptor and learner at once.
+#[derive(Debug)]
+pub struct Paxos {
+    /// This node.
+    id: NodeId,
+    /// The cluster; quorums are majorities of its voters.
+    membership: Membership,
+    /// The run's timing settings.
+    timing: Timing,
+    /// Randomness for timeouts and back-off.
+    rng: DetRng,
+    /// Whether to emit narration events.
+    narrate: bool,
+    /// Start an election soon after `Input::PeerLost(leader)` instead of waiting for
+    /// the heartbeat timeout. Defaults to [`ELECT_ON_PEER_LOST`] (off).
+    pub elect_on_peer_lost: bool,
+    /// The acceptor role's durable state.
+    acceptor: Acceptor,
+    /// The learner role's state.
+    learner: Learner,
+    /// Follower, candidate or leader.
+    stance: Stance,
+    /// The highest ballot seen anywhere, so the next one can be higher.
+    highest_seen: Ballot,
+    /// How many of our ballots were pre-empted.
+    duels: u64,
+    /// The time of the input being handled.
+    now: Time,
+    /// Messages to ourselves, handled at the end of the step.
+    inbox: VecDeque<PaxosMessage>,
+    /// Slots up to here were handed to the state machine since (re)start.
+    applied: u64,
+    /// Slots up to here are recorded as committed on disk.
+    persisted_commit: u64,
+    /// The role and term last reported in `RoleChanged`.
+    reported: Option<(Role, u64)>,
+}
+
+impl Paxos {
+    /// How many of this node's ballots were pre-empted by a higher one (duels).
+    pub fn duels(&self) -> u64 {
+        self.duels
+    }
+
+    /// The ballot this node holds while it is a candidate or the leader.
+    pub fn own_ballot(&self) -> Option<Ballot> {
+        match &self.stance {
+            Stance::Follower => None,
+            Stance::Candidate(c) => Some(c.ballot),
+            Stance::Leader(l) => Some(l.ballot),
+        }
+    }
+
+    /// The latest leadership era this node knows chosen, and its value.
+    pub fn known_era(&self) -> (u64, Option<Leadership>) {
+        (self.learner.era(), self.learner.era_value())
+    }
+
+    /// The value this node knows chosen for `slot` (1-based), if any; `Some(None)` is a
+    /// no-op. Includes chosen slots beyond the applied prefix.
+    pub fn chosen(&self, slot: u64) -> Option<&SlotValue> {
+        self.learner.chosen(slot)
+    }
+
+    /// The highest slot this node knows chosen (at or beyond its commit point).
+    pub fn last_known_chosen(&self) -> u64 {
+        self.learner.last_known()
+    }
+
+    /// Sends `msg` to `to`; messages to ourselves go through the inbox.
+    fn send(&mut self, to: NodeId, msg: PaxosMessage, out: &mut Effects<Paxos>) {
+        if to == self.id {
+            self.inbox.push_back(msg);
+        } else {
+            out.push(Effect::Send { to, msg });
+        }
+    }
+
+    /// Sends `msg` to every voter, ourselves included (through the inbox).
+    fn broadcast(&mut self, msg: PaxosMessage, out: &mut Effects<Paxos>) {
+        let voters: Vec<NodeId> = self.membership.voter_ids().to_vec();
+        for voter in voters {
+            self.send(voter, msg.clone(), out);
+        }
+    }
+
+    /// Emits a narration line when narration is on.
+    fn narrate(&self, out: &mut Effects<Paxos>, line: impl FnOnce() -> String) {
+        if self.narrate {
+            out.push(Effect::Event(Event::Narrate(format!(
+                "node {}: {}",
+                self.id,
+                line()
+            ))));
+        }
+    }
+
+    /// A fresh random timeout in `election_timeout_min..=max`.
+    fn election_timeout(&mut self) -> Duration {
+        self.rng.duration_between(
+            self.timing.election_timeout_min,
+            self.timing.election_timeout_max,
+        )
+    }
+
+    /// Who a refused client should try.
+    fn leader_hint(&self) -> Option<NodeId> {
+        match &self.stance {
+            Stance::Leader(_) => Some(self.id),
+            Stance::Candidate(_) => None,
+            Stance::Follower => self
+                .learner
+                .era_value()
+                .map(|v| v.leader)
+                .filter(|l| *l != self.id),
+        }
+    }
+
+    /// The role and term to report.
+    fn role_and_term(&self) -> (Role, u64) {
+        match &self.stance {
+            Stance::Follower => (
+                Role::Follower,
+                self.learner.era_value().map_or(0, |v| v.ballot.as_u64()),
+            ),
+            Stance::Candidate(c) => (Role::Candidate, c.ballot.as_u64()),
+            Stance::Leader(l) => (Role::Leader, l.ballot.as_u64()),
+        }
+    }
+
+    /// Emits `RoleChanged` if the role or term changed since the last report.
+    fn report_role(&mut self, out: &mut Effects<Paxos>) {
+        let now = self.role_and_term();
+        if self.reported != Some(now) {
+            self.reported = Some(now);
+            out.push(Effect::Event(Event::RoleChanged {
+                role: now.0,
+                term: now.1,
+            }));
+        }
+    }
+
+    fn on_start(&mut self, out: &mut Effects<Paxos>) {
+        self.stance = Stance::Follower;
+        self.reported = None;
+        let after = self.election_timeout();
+        out.push(Effect::SetTimer {
+            timer: PaxosTimer::LeaderTimeout,
+            after,
+        });
+        self.report_role(out);
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: PaxosMessage, out: &mut Effects<Paxos>) {
+        if !self.membership.contains(from) {
+            return;
+        }
+        match msg {
+            PaxosMessage::Prepare {
+                ballot,
+                era_from,
+                slot_from,
+            } => self.on_prepare(from, ballot, era_from, slot_from, out),
+            PaxosMessage::Promise {
+                ballot,
+                chosen_era,
+                eras,
+                chosen,
+                accepted,
+            } => self.on_promise(
+                from,
+                ballot,
+                Report {
+                    chosen_era,
+                    eras,
+                    chosen,
+                    accepted,
+                },
+                out,
+            ),
+            PaxosMessage::Accept {
+                ballot,
+                era,
+                slots,
+                commit,
+            } => self.on_accept(from, ballot, era, slots, commit, out),
+            PaxosMessage::Accepted { ballot, era, slots } => {
+                self.on_accepted(from, ballot, era, slots, out)
+            }
+            PaxosMessage::Nack { ballot, higher } => self.on_nack(from, ballot, higher, out),
+            PaxosMessage::Heartbeat {
+                ballot,
+                era,
+                commit,
+            } => self.on_heartbeat(from, ballot, era, commit, out),
+            PaxosMessage::CatchUp { from: first } => self.on_catch_up(from, first, out),
+            PaxosMessage::Chosen {
+                commit,
+                from: first,
+                values,
+            } => self.on_chosen(from, commit, first, values, out),
+        }
+    }
+
+    fn on_timer(&mut self, timer: PaxosTimer, out: &mut Effects<Paxos>) {
+        match (timer, &self.stance) {
+            (PaxosTimer::LeaderTimeout, Stance::Follower) => {
+                self.start_election("no heartbeat from a leader within the timeout", out)
+            }
+            (PaxosTimer::LeaderTimeout, Stance::Candidate(_)) => {
+                self.start_election("ballot timed out", out)
+            }
+            (PaxosTimer::Backoff, Stance::Follower) => {
+                self.start_election("back-off over and still no leader", out)
+            }
+            (PaxosTimer::Heartbeat, Stance::Leader(_)) => self.send_heartbeats(out),
+            (PaxosTimer::Retransmit, Stance::Candidate(_) | Stance::Leader(_)) => {
+                self.retransmit_campaign(out);
+                self.retransmit_slots(out);
+                out.push(Effect::SetTimer {
+                    timer: PaxosTimer::Retransmit,
+                    after: self.timing.heartbeat,
+                });
+            }
+            _ => {} // a stale timer of a role we no longer play
+        }
+    }
+
+    fn on_peer_lost(&mut self, peer: NodeId, out: &mut Effects<Paxos>) {
+        if !self.elect_on_peer_lost || !matches!(self.stance, Stance::Follower) {
+            return;
+        }
+        if self.learner.era_value().map(|v| v.leader) != Some(peer) {
+            return;
+        }
+        let spread = self
+            .timing
+            .election_timeout_max
+            .saturating_sub(self.timing.election_timeout_min);
+        let after = self.rng.duration_between(Duration::ZERO, spread);
+        self.narrate(out, || {
+            format!("lost the connection to leader {peer}: elect in {after:?}")
+        });
+        out.push(Effect::SetTimer {
+            timer: PaxosTimer::LeaderTimeout,
+            after,
+        });
+    }
+
+    /// End of every step: handle messages to ourselves, apply what became chosen,
+    /// report readiness and role changes.
+    fn finish(&mut self, out: &mut Effects<Paxos>) {
+        while let Some(msg) = self.inbox.pop_front() {
+            self.on_message(self.id, msg, out);
+        }
+        self.flush_commits(out);
+        self.check_ready(out);
+        self.report_role(out);
+    }
+}
+
+impl Protocol for Paxos {
+    const NAME: &'static str = "paxos";
+    type Message = PaxosMessage;
+    type Record = PaxosRecord;
+    type Timer = PaxosTimer;
+
+    fn recover(setup: Setup, records: Vec<PaxosRecord>) -> Result<Paxos, RecoveryError> {
+        if !setup.membership.contains(setup.id) {
+            return Err(RecoveryError::NotAMember(setup.id));
+        }
+        let (acceptor, learner) = persist::replay(&records)?;
+        let persisted_commit = learner.commit();
+        Ok(Paxos {
+            id: setup.id,
+            membership: setup.membership,
+            timing: setup.timing,
+            rng: setup.rng,
+            narrate: setup.narrate,
+            elect_on_peer_lost: ELECT_ON_PEER_LOST,
+            highest_seen: acceptor.promised(),
+            acceptor,
+            learner,
+            stance: Stance::Follower,
+            duels: 0,
+            now: Time::ZERO,
+            inbox: VecDeque::new(),
+            applied: 0,
+            persisted_commit,
+            reported: None,
+        })
+    }
+
+    fn step(&mut self, now: Time, input: InputOf<Paxos>, out: &mut Effects<Paxos>) {
+        self.now = now;
+        match input {
+            Input::Start => self.on_start(out),
+            Input::Message { from, msg } => self.on_message(from, msg, out),
+            Input::Timer(timer) => self.on_timer(timer, out),
+            Input::Client(command) => self.on_client(command, out),
+            Input::PeerLost(peer) => self.on_peer_lost(peer, out),
+        }
+        self.finish(out);
+    }
+
+    fn status(&self) -> Status {
+        let (role, term) = self.role_and_term();
+        let last_index = match &self.stance {
+            Stance::Leader(l) => l.pipeline.last_slot().max(self.learner.commit()),
+            _ => self.learner.last_known().max(self.acceptor.last_slot()),
+        };
+        Status {
+            role,
+            term,
+            leader: self.leader_hint(),
+            commit_index: self.learner.commit(),
+            last_index,
+        }
+    }
+
+    fn message_kind(msg: &PaxosMessage) -> &'static str {
+        msg.kind()
+    }
+}
