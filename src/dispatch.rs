@@ -14,7 +14,8 @@ macro_rules! with_protocol {
                 anyhow::bail!("protocol zab is not available yet in this build")
             }
             harness::config::ProtocolKind::Paxos => {
-                anyhow::bail!("protocol paxos is not available yet in this build")
+                type $P = protocols::paxos::Paxos;
+                $body
             }
         }
     };

@@ -1,10 +1,12 @@
-//! Raft on the real runtime: a 3-node loopback TCP cluster with WALs on disk.
+//! Every protocol on the real runtime: 3-node loopback TCP clusters with WALs on disk.
+//! Each scenario is written once, generic over the protocol, and run for each.
 
 use bytes::Bytes;
 use harness::client::{status, Client};
 use harness::cluster::{ClusterOptions, LocalCluster};
+use protocols::paxos::Paxos;
 use protocols::raft::Raft;
-use protocols::Event;
+use protocols::{Event, Protocol};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -16,8 +18,8 @@ fn key(i: u32) -> Bytes {
 }
 
 /// Starts a cluster and returns it with its first ready leader and that leader's term.
-async fn start(n: u64, dir: &tempfile::TempDir) -> (LocalCluster<Raft>, u64, u64) {
-    let cluster = LocalCluster::<Raft>::start(ClusterOptions::new(n, dir.path().to_path_buf()))
+async fn start<P: Protocol>(n: u64, dir: &tempfile::TempDir) -> (LocalCluster<P>, u64, u64) {
+    let cluster = LocalCluster::<P>::start(ClusterOptions::new(n, dir.path().to_path_buf()))
         .await
         .expect("cluster starts");
     let ready = cluster
@@ -30,10 +32,9 @@ async fn start(n: u64, dir: &tempfile::TempDir) -> (LocalCluster<Raft>, u64, u64
     (cluster, ready.node, term)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_survive_a_leader_kill_and_the_old_leader_catches_up() {
+async fn writes_survive_a_leader_kill_and_the_old_leader_catches_up<P: Protocol>() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut cluster, leader, term) = start(3, &dir).await;
+    let (mut cluster, leader, term) = start::<P>(3, &dir).await;
     let mut client = cluster.client();
     for i in 0..20 {
         client
@@ -82,10 +83,9 @@ async fn writes_survive_a_leader_kill_and_the_old_leader_catches_up() {
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn state_survives_a_full_cluster_restart() {
+async fn state_survives_a_full_cluster_restart<P: Protocol>() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut cluster, _, term_before) = start(3, &dir).await;
+    let (mut cluster, _, term_before) = start::<P>(3, &dir).await;
     let mut client = cluster.client();
     client
         .put(key(1), Bytes::from_static(b"durable"))
@@ -110,10 +110,9 @@ async fn state_survives_a_full_cluster_restart() {
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn isolated_leader_is_replaced_and_writes_continue() {
+async fn isolated_leader_is_replaced_and_writes_continue<P: Protocol>() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (cluster, leader, term) = start(3, &dir).await;
+    let (cluster, leader, term) = start::<P>(3, &dir).await;
     let cursor = cluster.bus().len();
     cluster.isolate(leader);
     let next = cluster
@@ -133,10 +132,9 @@ async fn isolated_leader_is_replaced_and_writes_continue() {
 
 /// Bad input: garbage, truncated and oversized frames on both ports close only that
 /// connection; the node keeps serving and commits a write afterwards.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_bytes_on_both_ports_do_not_hurt_the_node() {
+async fn hostile_bytes_on_both_ports_do_not_hurt_the_node<P: Protocol>() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (cluster, _, _) = start(3, &dir).await;
+    let (cluster, _, _) = start::<P>(3, &dir).await;
     let mut targets: Vec<_> = cluster.peer_addrs().values().copied().collect();
     targets.extend(cluster.client_addrs().values().copied());
     let payloads: Vec<Vec<u8>> = vec![
@@ -180,3 +178,35 @@ async fn hostile_bytes_on_both_ports_do_not_hurt_the_node() {
         .all(|id| cluster.node(*id).is_some_and(|h| !h.is_finished())));
     cluster.shutdown().await;
 }
+
+/// Declares the scenario tests for one protocol.
+macro_rules! scenarios {
+    ($module:ident, $P:ty) => {
+        mod $module {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn writes_survive_a_leader_kill_and_the_old_leader_catches_up() {
+                super::writes_survive_a_leader_kill_and_the_old_leader_catches_up::<$P>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn state_survives_a_full_cluster_restart() {
+                super::state_survives_a_full_cluster_restart::<$P>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn isolated_leader_is_replaced_and_writes_continue() {
+                super::isolated_leader_is_replaced_and_writes_continue::<$P>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn hostile_bytes_on_both_ports_do_not_hurt_the_node() {
+                super::hostile_bytes_on_both_ports_do_not_hurt_the_node::<$P>().await;
+            }
+        }
+    };
+}
+
+scenarios!(raft, Raft);
+scenarios!(paxos, Paxos);
