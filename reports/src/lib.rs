@@ -11,7 +11,9 @@
 //! - [`error`]: [`ReportError`].
 //! - [`fonts`]: [`register_fonts`], for builds where plotters needs a font.
 
+mod bars;
 mod document;
+mod plots;
 pub mod error;
 pub mod fonts;
 pub mod results;
