@@ -35,9 +35,9 @@ pub(crate) fn stacked_bars(
     bars: &[StackedBar],
 ) -> Result<Plot, ReportError> {
     let total = |b: &StackedBar| {
-        b.segments
-            .as_ref()
-            .map_or(0.0, |s| s.iter().filter(|v| v.is_finite() && **v > 0.0).sum())
+        b.segments.as_ref().map_or(0.0, |s| {
+            s.iter().filter(|v| v.is_finite() && **v > 0.0).sum()
+        })
     };
     let x_max = bars.iter().map(total).fold(0.0_f64, f64::max);
     let x_max = if x_max > 0.0 { x_max * 1.08 } else { 1.0 };
@@ -96,7 +96,10 @@ pub(crate) fn stacked_bars(
                 .label(kind.name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], fill.filled()));
         }
-        let missing = bars.iter().enumerate().filter(|(_, b)| b.segments.is_none());
+        let missing = bars
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.segments.is_none());
         chart.draw_series(missing.map(|(i, _)| {
             Text::new(
                 NOT_MEASURED,

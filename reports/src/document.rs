@@ -164,7 +164,10 @@ mod tests {
 
     #[test]
     fn anchors_are_ascii_and_dashed() {
-        assert_eq!(anchor_of("Failover (kill & isolate)"), "failover-kill-isolate");
+        assert_eq!(
+            anchor_of("Failover (kill & isolate)"),
+            "failover-kill-isolate"
+        );
         assert_eq!(anchor_of("  A: small.json"), "a-small-json");
     }
 
@@ -181,9 +184,15 @@ mod tests {
     #[test]
     fn unmeasured_summaries_print_not_measured() {
         assert_eq!(summary_cells(None), vec![NOT_MEASURED; 4]);
-        assert_eq!(summary_cells(Some(&Summary::default())), vec![NOT_MEASURED; 4]);
+        assert_eq!(
+            summary_cells(Some(&Summary::default())),
+            vec![NOT_MEASURED; 4]
+        );
         let s = Summary::from_samples(&[1.0, 2.0, 3.0], 1000.0);
-        assert_eq!(summary_cells(Some(&s)), vec!["2.00", "3.00", "1.00", "3.00"]);
+        assert_eq!(
+            summary_cells(Some(&s)),
+            vec!["2.00", "3.00", "1.00", "3.00"]
+        );
     }
 
     #[test]

@@ -214,8 +214,8 @@ pub(crate) fn clients_plot(
                 .draw()?;
             draw_client_series(&mut chart, series)?;
         } else {
-            let mut chart = builder
-                .build_cartesian_2d((x_lo..x_hi).log_scale(), 0.0..y_max * 1.1)?;
+            let mut chart =
+                builder.build_cartesian_2d((x_lo..x_hi).log_scale(), 0.0..y_max * 1.1)?;
             chart
                 .configure_mesh()
                 .x_desc("closed-loop clients")
@@ -253,7 +253,9 @@ where
                     5,
                     c.filled(),
                 )))?,
-                _ => chart.draw_series(std::iter::once(Cross::new((x, y), 5, c.stroke_width(2))))?,
+                _ => {
+                    chart.draw_series(std::iter::once(Cross::new((x, y), 5, c.stroke_width(2))))?
+                }
             };
         }
     }
