@@ -8,7 +8,7 @@
 //! # Layout
 //! - [`results`]: the schema ([`Results`] and its parts), [`load`] and [`save`].
 //! - [`summary`]: [`Summary`], percentiles computed with HdrHistogram.
-//! - [`error`]: [`ReportError`].
+//! - [`error`]: the error type, [`ReportError`].
 //! - [`fonts`]: [`register_fonts`], for builds where plotters needs a font.
 //! - `document`: the report as headings, paragraphs, tables and plots;
 //!   `method`, `sections` and `compare` fill it; `html` and `markdown` render it.

@@ -22,8 +22,8 @@ pub(crate) const PLOT_SIZE: (u32, u32) = (820, 460);
 /// Font family of all plot text; SVG viewers pick their own sans-serif face.
 pub(crate) const FONT: &str = "sans-serif";
 
-/// Colours for series, chosen to stay apart for common colour-vision deficiencies.
-const PALETTE: [RGBColor; 10] = [
+/// Colours for series (Tableau 20: ten strong colours, then their light variants).
+const PALETTE: [RGBColor; 20] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -34,11 +34,38 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(174, 199, 232),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(247, 182, 210),
+    RGBColor(199, 199, 199),
+    RGBColor(219, 219, 141),
+    RGBColor(158, 218, 229),
 ];
 
-/// The i-th colour of the palette (cycling).
+/// The i-th colour: the palette first, then plotters' 99-colour palette.
 pub(crate) fn color(index: usize) -> RGBColor {
-    PALETTE[index % PALETTE.len()]
+    match PALETTE.get(index) {
+        Some(c) => *c,
+        None => {
+            let (r, g, b) = Palette99::pick(index - PALETTE.len()).to_rgba().rgb();
+            RGBColor(r, g, b)
+        }
+    }
+}
+
+/// An axis tick label: no trailing zeros ("100", "2.5", "0.25").
+pub(crate) fn tick(value: f64) -> String {
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_string()
+    } else {
+        text.to_string()
+    }
 }
 
 /// The colour of a protocol, the same in every plot: raft, zab, paxos first.
@@ -135,6 +162,8 @@ pub(crate) fn cdf_plot(
             .x_desc(x_desc)
             .y_desc("cumulative % of trials")
             .label_style((FONT, 13))
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
             .draw()?;
         for (s, points) in &curves {
             let line_color = s.color;
@@ -211,6 +240,7 @@ pub(crate) fn clients_plot(
                 .y_desc(y_desc)
                 .label_style((FONT, 13))
                 .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| tick(*y))
                 .draw()?;
             draw_client_series(&mut chart, series)?;
         } else {
@@ -222,6 +252,7 @@ pub(crate) fn clients_plot(
                 .y_desc(y_desc)
                 .label_style((FONT, 13))
                 .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| tick(*y))
                 .draw()?;
             draw_client_series(&mut chart, series)?;
         }
@@ -241,10 +272,28 @@ where
     for s in series.iter().filter(|s| !s.points.is_empty()) {
         let c = s.color;
         let marker = s.marker;
-        chart
+        let line = chart
             .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))?
-            .label(s.label.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            .label(s.label.as_str());
+        // The legend shows the marker too: it is what tells p50, p99 and p999 apart.
+        let stroke = c.stroke_width(2);
+        match marker {
+            0 => line.legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (20, 0)], stroke)
+                    + Circle::new((10, 0), 4, c.filled())
+            }),
+            1 => line.legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (20, 0)], stroke)
+                    + TriangleMarker::new((10, 0), 5, c.filled())
+            }),
+            _ => line.legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (20, 0)], stroke)
+                    + Cross::new((10, 0), 5, stroke)
+            }),
+        };
         for &(x, y) in &s.points {
             match marker {
                 0 => chart.draw_series(std::iter::once(Circle::new((x, y), 4, c.filled())))?,
@@ -292,21 +341,23 @@ pub(crate) fn sweep_plot(
         .flat_map(|s| s.points.iter().map(|p| p.1.max(p.2)))
         .fold(0.0_f64, f64::max);
     let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
-    let x_max = settings.len().max(1);
+    // A segmented range 0..=k has k+1 slots: ask for one per setting (at least two).
+    let slots = settings.len().max(2);
     render(file_name, title, PLOT_SIZE, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 20))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(56)
-            .build_cartesian_2d((0..x_max).into_segmented(), 0.0..y_max)?;
+            .build_cartesian_2d((0..slots - 1).into_segmented(), 0.0..y_max)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_desc("election timeout setting (ms)")
             .y_desc("election time (ms)")
             .label_style((FONT, 13))
-            .x_labels(settings.len().max(1))
+            .y_label_formatter(&|v| tick(*v))
+            .x_labels(slots)
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) => settings.get(*i).cloned().unwrap_or_default(),
                 _ => String::new(),

@@ -3,6 +3,8 @@
 //! as a table (median, p99, min, max) followed by its plots. A (protocol, cluster
 //! size) listed in the settings but absent from the results shows "not measured".
 
+use std::collections::BTreeMap;
+
 use crate::bars::{stacked_bars, SegmentKind, StackedBar};
 use crate::document::{count_cell, number, summary_cells, Block, Document, NOT_MEASURED};
 use crate::error::ReportError;
@@ -11,6 +13,12 @@ use crate::plots::{
 };
 use crate::results::{Failover, Measure, ProtocolRun, Results};
 use crate::summary::Summary;
+
+/// Reads one percentile out of a summary.
+type SummaryField = fn(&Summary) -> f64;
+
+/// Reads one message-count map (per op, per election) out of a run.
+type KindCounts = fn(&ProtocolRun) -> &BTreeMap<String, f64>;
 
 /// Every (protocol, cluster size) the run set out to measure or did measure, in the
 /// settings' protocol order and increasing size.
@@ -364,7 +372,7 @@ fn throughput(
                         .collect(),
                     marker: 0,
                 });
-                let pick: [(&str, fn(&Summary) -> f64); 3] =
+                let pick: [(&str, SummaryField); 3] =
                     [("p50", |s| s.p50), ("p99", |s| s.p99), ("p999", |s| s.p999)];
                 for (marker, (name, get)) in pick.iter().enumerate() {
                     latency.push(ClientSeries {
@@ -409,7 +417,6 @@ fn messages(
 ) -> Result<(), ReportError> {
     doc.heading(3, format!("{prefix}Messages by kind"));
     let mut rows = Vec::new();
-    let mut all_kinds: Vec<String> = Vec::new();
     for (protocol, nodes) in keys {
         let counts = results.run(protocol, *nodes).map(|r| &r.messages);
         let mut kinds: Vec<&String> = counts
@@ -436,10 +443,7 @@ fn messages(
             ));
         }
         for kind in kinds {
-            if !all_kinds.contains(kind) {
-                all_kinds.push(kind.clone());
-            }
-            let cell = |m: Option<&std::collections::BTreeMap<String, f64>>| {
+            let cell = |m: Option<&BTreeMap<String, f64>>| {
                 m.and_then(|m| m.get(kind))
                     .map_or(NOT_MEASURED.to_string(), |v| number(*v))
             };
@@ -467,19 +471,7 @@ fn messages(
         rows,
         3,
     );
-    let kinds: Vec<SegmentKind> = all_kinds
-        .iter()
-        .enumerate()
-        .map(|(i, k)| SegmentKind {
-            name: k.clone(),
-            color: color(i),
-        })
-        .collect();
-    let charts: [(
-        &str,
-        &str,
-        fn(&ProtocolRun) -> &std::collections::BTreeMap<String, f64>,
-    ); 2] = [
+    let charts: [(&str, &str, KindCounts); 2] = [
         (
             "messages-per-op",
             "Messages per committed operation, by kind",
@@ -492,6 +484,16 @@ fn messages(
         ),
     ];
     for (file, title, get) in charts {
+        let mut chart_kinds: Vec<&String> = Vec::new();
+        for kind in keys
+            .iter()
+            .filter_map(|(protocol, nodes)| results.run(protocol, *nodes))
+            .flat_map(|r| get(r).keys())
+        {
+            if !chart_kinds.contains(&kind) {
+                chart_kinds.push(kind);
+            }
+        }
         let bars: Vec<StackedBar> = keys
             .iter()
             .map(|(protocol, nodes)| {
@@ -502,12 +504,21 @@ fn messages(
                 StackedBar {
                     label: format!("{protocol} n={nodes}"),
                     segments: map.map(|m| {
-                        all_kinds
+                        chart_kinds
                             .iter()
-                            .map(|k| m.get(k).copied().unwrap_or(0.0))
+                            .map(|k| m.get(*k).copied().unwrap_or(0.0))
                             .collect()
                     }),
                 }
+            })
+            .collect();
+        // Only the kinds this chart shows, coloured in order of first appearance.
+        let kinds: Vec<SegmentKind> = chart_kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| SegmentKind {
+                name: (*k).clone(),
+                color: color(i),
             })
             .collect();
         if bars.iter().any(|b| b.segments.is_some()) {
