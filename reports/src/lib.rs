@@ -11,7 +11,7 @@
 //! - [`error`]: the error type, [`ReportError`].
 //! - [`fonts`]: [`register_fonts`], for builds where plotters needs a font.
 //! - `document`: the report as headings, paragraphs, tables and plots;
-//!   `method`, `sections` and `compare` fill it; `html` and `markdown` render it.
+//!   `method`, `sections`, `steady_state` and `compare` fill it; `html` and `markdown` render it.
 //! - `plots` and `bars`: the plotters SVG charts.
 //!
 //! # Example
@@ -35,6 +35,7 @@ mod method;
 mod plots;
 pub mod results;
 mod sections;
+mod steady_state;
 pub mod summary;
 
 use std::path::{Path, PathBuf};

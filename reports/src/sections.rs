@@ -1,24 +1,15 @@
-//! The measured part of the report for one results file: election latency, failover
-//! decomposition, throughput and latency, message counts and the timeout sweep, each
-//! as a table (median, p99, min, max) followed by its plots. A (protocol, cluster
-//! size) listed in the settings but absent from the results shows "not measured".
-
-use std::collections::BTreeMap;
+//! The measured part of the report for one results file: election latency (cold
+//! start to leader ready / elected), failover decomposition and the timeout sweep
+//! (Raft paper §9.3, Figure 16); throughput and message counts are in
+//! `steady_state.rs`. Each is a table (median, p99, min, max) followed by its plots.
+//! A (protocol, cluster size) listed in the settings but absent from the results
+//! shows "not measured".
 
 use crate::bars::{stacked_bars, SegmentKind, StackedBar};
 use crate::document::{count_cell, number, summary_cells, Block, Document, NOT_MEASURED};
 use crate::error::ReportError;
-use crate::plots::{
-    clients_plot, color, protocol_color, sweep_plot, CdfSeries, ClientSeries, SweepSeries,
-};
+use crate::plots::{color, protocol_color, sweep_plot, CdfSeries, SweepSeries};
 use crate::results::{Failover, Measure, ProtocolRun, Results};
-use crate::summary::Summary;
-
-/// Reads one percentile out of a summary.
-type SummaryField = fn(&Summary) -> f64;
-
-/// Reads one message-count map (per op, per election) out of a run.
-type KindCounts = fn(&ProtocolRun) -> &BTreeMap<String, f64>;
 
 /// Every (protocol, cluster size) the run set out to measure or did measure, in the
 /// settings' protocol order and increasing size.
@@ -45,7 +36,7 @@ pub(crate) fn run_keys(results: &Results) -> Vec<(String, usize)> {
 }
 
 /// A row: protocol, nodes, then `rest`.
-fn row(protocol: &str, nodes: usize, rest: Vec<String>) -> Vec<String> {
+pub(crate) fn row(protocol: &str, nodes: usize, rest: Vec<String>) -> Vec<String> {
     let mut cells = vec![protocol.to_string(), nodes.to_string()];
     cells.extend(rest);
     cells
@@ -69,13 +60,13 @@ pub(crate) fn measured(
     let keys = run_keys(results);
     election(doc, results, &keys, prefix)?;
     failover(doc, results, &keys, prefix)?;
-    throughput(doc, results, &keys, prefix)?;
-    messages(doc, results, &keys, prefix)?;
+    crate::steady_state::throughput(doc, results, &keys, prefix)?;
+    crate::steady_state::messages(doc, results, &keys, prefix)?;
     sweep(doc, results, prefix)?;
     Ok(())
 }
 
-fn sizes_of(keys: &[(String, usize)]) -> Vec<usize> {
+pub(crate) fn sizes_of(keys: &[(String, usize)]) -> Vec<usize> {
     let mut sizes: Vec<usize> = keys.iter().map(|k| k.1).collect();
     sizes.sort_unstable();
     sizes.dedup();
@@ -141,7 +132,7 @@ fn election(
 }
 
 /// Plot file-name prefix from the section prefix ("A: " -> "a-").
-fn file_prefix(prefix: &str) -> String {
+pub(crate) fn file_prefix(prefix: &str) -> String {
     let slug = crate::document::anchor_of(prefix);
     if slug.is_empty() {
         String::new()
@@ -267,270 +258,6 @@ fn failover(
             &bars,
         )?;
         doc.blocks.push(Block::Plot(plot));
-    }
-    Ok(())
-}
-
-/// Label of a throughput series: the protocol, plus value size and fsync when the run
-/// measured more than one workload shape.
-fn workload_label(protocol: &str, value_bytes: u64, fsync: &str, several: bool) -> String {
-    if several {
-        format!("{protocol} {value_bytes} B fsync={fsync}")
-    } else {
-        protocol.to_string()
-    }
-}
-
-fn throughput(
-    doc: &mut Document,
-    results: &Results,
-    keys: &[(String, usize)],
-    prefix: &str,
-) -> Result<(), ReportError> {
-    doc.heading(3, format!("{prefix}Commit throughput and latency"));
-    let mut rows = Vec::new();
-    for (protocol, nodes) in keys {
-        let points = results
-            .run(protocol, *nodes)
-            .map_or(&[][..], |r| &r.throughput[..]);
-        if points.is_empty() {
-            let mut cells = vec![NOT_MEASURED.to_string(); 8];
-            cells.insert(0, "-".into());
-            rows.push(row(protocol, *nodes, cells));
-        }
-        for p in points {
-            let l = &p.latency_us;
-            let latency = |v: f64| {
-                if l.is_measured() {
-                    number(v)
-                } else {
-                    NOT_MEASURED.to_string()
-                }
-            };
-            rows.push(row(
-                protocol,
-                *nodes,
-                vec![
-                    p.clients.to_string(),
-                    p.value_bytes.to_string(),
-                    p.fsync.clone(),
-                    number(p.ops_per_sec),
-                    latency(l.p50),
-                    latency(l.p99),
-                    latency(l.p999),
-                    p.ops.to_string(),
-                    p.errors.to_string(),
-                ],
-            ));
-        }
-    }
-    doc.table(
-        &[
-            "protocol", "nodes", "clients", "value B", "fsync", "ops/s", "p50 µs", "p99 µs",
-            "p999 µs", "ops", "errors",
-        ],
-        rows,
-        5,
-    );
-    for nodes in sizes_of(keys) {
-        let runs: Vec<&ProtocolRun> = results.runs.iter().filter(|r| r.nodes == nodes).collect();
-        let mut shapes: Vec<(u64, String)> = runs
-            .iter()
-            .flat_map(|r| {
-                r.throughput
-                    .iter()
-                    .map(|p| (p.value_bytes, p.fsync.clone()))
-            })
-            .collect();
-        shapes.sort();
-        shapes.dedup();
-        if shapes.is_empty() {
-            continue;
-        }
-        let several = shapes.len() > 1;
-        let mut ops = Vec::new();
-        let mut latency = Vec::new();
-        for run in &runs {
-            let base = protocol_color(&run.protocol, &results.settings.protocols);
-            for (value_bytes, fsync) in &shapes {
-                let mut pts: Vec<_> = run
-                    .throughput
-                    .iter()
-                    .filter(|p| p.value_bytes == *value_bytes && &p.fsync == fsync)
-                    .collect();
-                if pts.is_empty() {
-                    continue;
-                }
-                pts.sort_by_key(|p| p.clients);
-                let label = workload_label(&run.protocol, *value_bytes, fsync, several);
-                ops.push(ClientSeries {
-                    label: label.clone(),
-                    color: base,
-                    points: pts
-                        .iter()
-                        .map(|p| (f64::from(p.clients), p.ops_per_sec))
-                        .collect(),
-                    marker: 0,
-                });
-                let pick: [(&str, SummaryField); 3] =
-                    [("p50", |s| s.p50), ("p99", |s| s.p99), ("p999", |s| s.p999)];
-                for (marker, (name, get)) in pick.iter().enumerate() {
-                    latency.push(ClientSeries {
-                        label: format!("{label} {name}"),
-                        color: base,
-                        points: pts
-                            .iter()
-                            .filter(|p| p.latency_us.is_measured())
-                            .map(|p| (f64::from(p.clients), get(&p.latency_us)))
-                            .collect(),
-                        marker,
-                    });
-                }
-            }
-        }
-        let fp = file_prefix(prefix);
-        let plot = clients_plot(
-            &format!("{fp}throughput-n{nodes}.svg"),
-            &format!("Committed ops/s against clients, {nodes} nodes"),
-            "committed ops/s",
-            false,
-            &ops,
-        )?;
-        doc.blocks.push(Block::Plot(plot));
-        let plot = clients_plot(
-            &format!("{fp}latency-n{nodes}.svg"),
-            &format!("Commit latency p50 / p99 / p999 against clients, {nodes} nodes"),
-            "commit latency (µs, log scale)",
-            true,
-            &latency,
-        )?;
-        doc.blocks.push(Block::Plot(plot));
-    }
-    Ok(())
-}
-
-fn messages(
-    doc: &mut Document,
-    results: &Results,
-    keys: &[(String, usize)],
-    prefix: &str,
-) -> Result<(), ReportError> {
-    doc.heading(3, format!("{prefix}Messages by kind"));
-    let mut rows = Vec::new();
-    for (protocol, nodes) in keys {
-        let counts = results.run(protocol, *nodes).map(|r| &r.messages);
-        let mut kinds: Vec<&String> = counts
-            .map(|c| {
-                c.per_op
-                    .keys()
-                    .chain(c.per_election.keys())
-                    .chain(c.bytes_per_op.keys())
-                    .collect()
-            })
-            .unwrap_or_default();
-        kinds.sort();
-        kinds.dedup();
-        if kinds.is_empty() {
-            rows.push(row(
-                protocol,
-                *nodes,
-                vec![
-                    "-".into(),
-                    NOT_MEASURED.into(),
-                    NOT_MEASURED.into(),
-                    NOT_MEASURED.into(),
-                ],
-            ));
-        }
-        for kind in kinds {
-            let cell = |m: Option<&BTreeMap<String, f64>>| {
-                m.and_then(|m| m.get(kind))
-                    .map_or(NOT_MEASURED.to_string(), |v| number(*v))
-            };
-            rows.push(row(
-                protocol,
-                *nodes,
-                vec![
-                    kind.clone(),
-                    cell(counts.map(|c| &c.per_op)),
-                    cell(counts.map(|c| &c.bytes_per_op)),
-                    cell(counts.map(|c| &c.per_election)),
-                ],
-            ));
-        }
-    }
-    doc.table(
-        &[
-            "protocol",
-            "nodes",
-            "message kind",
-            "per op",
-            "bytes per op",
-            "per election",
-        ],
-        rows,
-        3,
-    );
-    let charts: [(&str, &str, KindCounts); 2] = [
-        (
-            "messages-per-op",
-            "Messages per committed operation, by kind",
-            |r| &r.messages.per_op,
-        ),
-        (
-            "messages-per-election",
-            "Messages per election (cold start to ready), by kind",
-            |r| &r.messages.per_election,
-        ),
-    ];
-    for (file, title, get) in charts {
-        let mut chart_kinds: Vec<&String> = Vec::new();
-        for kind in keys
-            .iter()
-            .filter_map(|(protocol, nodes)| results.run(protocol, *nodes))
-            .flat_map(|r| get(r).keys())
-        {
-            if !chart_kinds.contains(&kind) {
-                chart_kinds.push(kind);
-            }
-        }
-        let bars: Vec<StackedBar> = keys
-            .iter()
-            .map(|(protocol, nodes)| {
-                let map = results
-                    .run(protocol, *nodes)
-                    .map(get)
-                    .filter(|m| !m.is_empty());
-                StackedBar {
-                    label: format!("{protocol} n={nodes}"),
-                    segments: map.map(|m| {
-                        chart_kinds
-                            .iter()
-                            .map(|k| m.get(*k).copied().unwrap_or(0.0))
-                            .collect()
-                    }),
-                }
-            })
-            .collect();
-        // Only the kinds this chart shows, coloured in order of first appearance.
-        let kinds: Vec<SegmentKind> = chart_kinds
-            .iter()
-            .enumerate()
-            .map(|(i, k)| SegmentKind {
-                name: (*k).clone(),
-                color: color(i),
-            })
-            .collect();
-        if bars.iter().any(|b| b.segments.is_some()) {
-            let plot = stacked_bars(
-                &format!("{}{file}.svg", file_prefix(prefix)),
-                title,
-                "messages",
-                &kinds,
-                &bars,
-            )?;
-            doc.blocks.push(Block::Plot(plot));
-        }
     }
     Ok(())
 }
