@@ -23,7 +23,9 @@ tbody tr:nth-child(even) { background: #f8f8f8; }
 figure { margin: 1em 0 2em; }
 figure svg { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #555; }
-nav ul { columns: 2; font-size: 0.9em; }
+nav ul { columns: 2; font-size: 0.9em; list-style: none; padding-left: 0; }
+nav li.sub { padding-left: 1.4em; font-size: 0.95em; }
+nav li { break-inside: avoid; }
 code { font-size: 0.9em; }
 ";
 
@@ -82,13 +84,16 @@ pub(crate) fn render(doc: &Document) -> String {
         if let Block::Heading { level, text, .. } = block {
             let anchor = anchors.get(heading_index).cloned().unwrap_or_default();
             heading_index += 1;
-            if *level == 2 {
-                out.push_str(&format!(
-                    "<li><a href=\"#{}\">{}</a></li>\n",
-                    escape(&anchor),
-                    escape(text)
-                ));
-            }
+            let class = match level {
+                2 => "",
+                3 => " class=\"sub\"",
+                _ => continue,
+            };
+            out.push_str(&format!(
+                "<li{class}><a href=\"#{}\">{}</a></li>\n",
+                escape(&anchor),
+                escape(text)
+            ));
         }
     }
     out.push_str("</ul>\n</nav>\n");

@@ -265,7 +265,8 @@ pub struct SweepPoint {
 }
 
 /// Reads a results file, checking its schema version before anything else.
-pub fn load(path: &Path) -> Result<Results, ReportError> {
+pub fn load(path: impl AsRef<Path>) -> Result<Results, ReportError> {
+    let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|source| ReportError::Json {
@@ -294,7 +295,8 @@ pub fn load(path: &Path) -> Result<Results, ReportError> {
 
 /// Writes a results file as pretty JSON. The file is written beside its final name
 /// and renamed into place, so a crash never leaves a half-written results file.
-pub fn save(results: &Results, path: &Path) -> Result<(), ReportError> {
+pub fn save(results: &Results, path: impl AsRef<Path>) -> Result<(), ReportError> {
+    let path = path.as_ref();
     let text = serde_json::to_string_pretty(results).map_err(|source| ReportError::Json {
         path: path.to_path_buf(),
         source,
@@ -308,12 +310,12 @@ pub fn save(results: &Results, path: &Path) -> Result<(), ReportError> {
 
 impl Results {
     /// Reads a results file; see [`load`].
-    pub fn load(path: &Path) -> Result<Results, ReportError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<Results, ReportError> {
         load(path)
     }
 
     /// Writes this results file; see [`save`].
-    pub fn save(&self, path: &Path) -> Result<(), ReportError> {
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ReportError> {
         save(self, path)
     }
 
