@@ -13,7 +13,7 @@ fn fixture_path() -> PathBuf {
 }
 
 fn fixture() -> Results {
-    load(&fixture_path()).expect("the fixture loads")
+    load(fixture_path()).expect("the fixture loads")
 }
 
 /// Parses `text` as XML, failing on any mismatched or unclosed tag; returns the
