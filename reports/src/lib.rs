@@ -24,6 +24,8 @@
 //! # Ok::<(), reports::ReportError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod bars;
 mod compare;
 mod document;
@@ -132,7 +134,7 @@ fn build_document(inputs: &[(PathBuf, Results)]) -> Result<Document, ReportError
             String::new()
         };
         doc.heading(2, format!("{prefix}Results of {}", method::file_name(path)));
-        method::settings(&mut doc, path, results);
+        method::settings(&mut doc, path, results, &prefix);
         sections::measured(&mut doc, results, &prefix)?;
     }
     Ok(doc)

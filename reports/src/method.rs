@@ -43,7 +43,8 @@ pub(crate) fn method(doc: &mut Document) {
 }
 
 /// Settings, machine, timing mapping and baselines of one results file.
-pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results) {
+/// `prefix` ("A: ") tells the files apart when several are reported together.
+pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefix: &str) {
     let s = &results.settings;
     let t = &s.timing;
     let m = &results.machine;
@@ -99,7 +100,7 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results) {
         ("warm-up", format!("{} ms", s.warmup_ms)),
         ("measurement duration", format!("{} ms", s.duration_ms)),
     ];
-    doc.heading(3, format!("Settings of {}", file_name(path)));
+    doc.heading(3, format!("{prefix}Settings of {}", file_name(path)));
     doc.table(
         &["setting", "value"],
         rows.into_iter()
@@ -108,7 +109,10 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results) {
         2,
     );
 
-    doc.heading(3, format!("Timing per protocol ({})", file_name(path)));
+    doc.heading(
+        3,
+        format!("{prefix}Timing per protocol ({})", file_name(path)),
+    );
     doc.paragraph(
         "The shared heartbeat and timeout settings above, as mapped onto each \
          protocol's own parameters.",
@@ -137,7 +141,7 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results) {
     }
     doc.table(&["protocol", "parameter", "value"], mapping, 3);
 
-    doc.heading(3, format!("Baselines ({})", file_name(path)));
+    doc.heading(3, format!("{prefix}Baselines ({})", file_name(path)));
     doc.paragraph(
         "Lower bounds measured on the same machine in the same run: no protocol can \
          commit faster than one loopback round trip plus, with fsync on, one fsync.",
