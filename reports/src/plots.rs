@@ -1,0 +1,444 @@
+//! Line plots drawn with plotters' SVG backend: election-latency CDFs in the manner of
+//! Figure 16 of the Raft paper (Ongaro & Ousterhout, "In Search of an Understandable
+//! Consensus Algorithm", §9.3: x = time, y = cumulative percent of trials), the
+//! timeout sweep, throughput against clients and latency percentiles against clients.
+//! Bar plots (failover decomposition, message counts) are in `bars.rs`.
+
+use std::error::Error;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::document::Plot;
+use crate::error::ReportError;
+
+/// Result of a drawing closure; plotters' errors are boxed and turned into
+/// [`ReportError::Plot`] by [`render`].
+pub(crate) type DrawResult = Result<(), Box<dyn Error>>;
+
+/// Width and height of every plot, in pixels.
+pub(crate) const PLOT_SIZE: (u32, u32) = (820, 460);
+
+/// Font family of all plot text; SVG viewers pick their own sans-serif face.
+pub(crate) const FONT: &str = "sans-serif";
+
+/// Colours for series (Tableau 20: ten strong colours, then their light variants).
+const PALETTE: [RGBColor; 20] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(174, 199, 232),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(247, 182, 210),
+    RGBColor(199, 199, 199),
+    RGBColor(219, 219, 141),
+    RGBColor(158, 218, 229),
+];
+
+/// The i-th colour: the palette first, then plotters' 99-colour palette.
+pub(crate) fn color(index: usize) -> RGBColor {
+    match PALETTE.get(index) {
+        Some(c) => *c,
+        None => {
+            let (r, g, b) = Palette99::pick(index - PALETTE.len()).to_rgba().rgb();
+            RGBColor(r, g, b)
+        }
+    }
+}
+
+/// An axis tick label: no trailing zeros ("100", "2.5", "0.25").
+pub(crate) fn tick(value: f64) -> String {
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+/// The colour of a protocol, the same in every plot: raft, zab, paxos first.
+pub(crate) fn protocol_color(protocol: &str, protocols: &[String]) -> RGBColor {
+    match protocol {
+        "raft" => color(0),
+        "zab" => color(1),
+        "paxos" => color(2),
+        other => color(3 + protocols.iter().position(|p| p == other).unwrap_or(0)),
+    }
+}
+
+/// Draws one plot into an SVG string (registering fonts first, if this build needs
+/// them). `draw` gets the whole drawing area.
+pub(crate) fn render(
+    file_name: &str,
+    title: &str,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
+) -> Result<Plot, ReportError> {
+    crate::fonts::register_fonts();
+    let mut svg = String::new();
+    let outcome = {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        let drawn = root
+            .fill(&WHITE)
+            .map_err(|e| Box::new(e) as Box<dyn Error>)
+            .and_then(|()| draw(&root));
+        drawn.and_then(|()| root.present().map_err(|e| Box::new(e) as Box<dyn Error>))
+    };
+    match outcome {
+        Ok(()) => Ok(Plot {
+            file_name: file_name.to_string(),
+            title: title.to_string(),
+            svg,
+        }),
+        Err(e) => Err(ReportError::Plot {
+            plot: file_name.to_string(),
+            message: if cfg!(feature = "embedded-font") {
+                e.to_string()
+            } else {
+                format!(
+                    "{e} (if plotters' ab_glyph feature is on in this build, enable the \
+                     reports crate's `embedded-font` feature)"
+                )
+            },
+        }),
+    }
+}
+
+/// One line of a CDF plot: its legend label, colour and raw samples.
+pub(crate) struct CdfSeries<'a> {
+    /// Legend label.
+    pub label: String,
+    /// Line colour.
+    pub color: RGBColor,
+    /// Raw samples (any order; invalid values are skipped).
+    pub samples: &'a [f64],
+}
+
+/// The points of an empirical CDF drawn as a staircase: (value, cumulative percent).
+pub(crate) fn cdf_points(samples: &[f64]) -> Vec<(f64, f64)> {
+    let mut sorted: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len() as f64;
+    let mut points = Vec::with_capacity(sorted.len() * 2);
+    for (i, value) in sorted.iter().enumerate() {
+        points.push((*value, i as f64 / n * 100.0));
+        points.push((*value, (i + 1) as f64 / n * 100.0));
+    }
+    points
+}
+
+/// A CDF plot: x = `x_desc` (milliseconds), y = cumulative percent of trials.
+pub(crate) fn cdf_plot(
+    file_name: &str,
+    title: &str,
+    x_desc: &str,
+    series: &[CdfSeries<'_>],
+) -> Result<Plot, ReportError> {
+    let curves: Vec<(&CdfSeries<'_>, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|s| (s, cdf_points(s.samples)))
+        .filter(|(_, points)| !points.is_empty())
+        .collect();
+    let x_max = curves
+        .iter()
+        .flat_map(|(_, points)| points.iter().map(|p| p.0))
+        .fold(0.0_f64, f64::max);
+    let x_max = if x_max > 0.0 { x_max * 1.05 } else { 1.0 };
+    render(file_name, title, PLOT_SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..x_max, 0.0..100.0)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc("cumulative % of trials")
+            .label_style((FONT, 13))
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .draw()?;
+        for (s, points) in &curves {
+            let line_color = s.color;
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    line_color.stroke_width(2),
+                ))?
+                .label(s.label.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], line_color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// One line of an "against clients" plot.
+pub(crate) struct ClientSeries {
+    /// Legend label.
+    pub label: String,
+    /// Line colour.
+    pub color: RGBColor,
+    /// (clients, value) points, in increasing client order.
+    pub points: Vec<(f64, f64)>,
+    /// Marker: 0 circle, 1 triangle, 2 cross.
+    pub marker: usize,
+}
+
+/// A plot of values against client counts, both axes logarithmic when `log_y`,
+/// x always logarithmic (client counts grow geometrically in practice).
+pub(crate) fn clients_plot(
+    file_name: &str,
+    title: &str,
+    y_desc: &str,
+    log_y: bool,
+    series: &[ClientSeries],
+) -> Result<Plot, ReportError> {
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let x_min = all().map(|p| p.0).fold(f64::INFINITY, f64::min).max(1.0);
+    let x_max = all().map(|p| p.0).fold(1.0_f64, f64::max);
+    let (x_lo, x_hi) = (x_min / 1.3, x_max * 1.3);
+    let y_pos_min = all()
+        .map(|p| p.1)
+        .filter(|v| *v > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let y_max = all().map(|p| p.1).fold(0.0_f64, f64::max);
+    let y_max = if y_max > 0.0 { y_max } else { 1.0 };
+    render(file_name, title, PLOT_SIZE, |root| {
+        let mut builder = ChartBuilder::on(root);
+        builder
+            .caption(title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(70);
+        if log_y {
+            let y_lo = if y_pos_min.is_finite() {
+                y_pos_min / 1.5
+            } else {
+                y_max / 10.0
+            };
+            let mut chart = builder
+                .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_max * 1.5).log_scale())?;
+            chart
+                .configure_mesh()
+                .x_desc("closed-loop clients")
+                .y_desc(y_desc)
+                .label_style((FONT, 13))
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| tick(*y))
+                .draw()?;
+            draw_client_series(&mut chart, series)?;
+        } else {
+            let mut chart =
+                builder.build_cartesian_2d((x_lo..x_hi).log_scale(), 0.0..y_max * 1.1)?;
+            chart
+                .configure_mesh()
+                .x_desc("closed-loop clients")
+                .y_desc(y_desc)
+                .label_style((FONT, 13))
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| tick(*y))
+                .draw()?;
+            draw_client_series(&mut chart, series)?;
+        }
+        Ok(())
+    })
+}
+
+/// Draws lines with markers and the legend, on either kind of y axis.
+fn draw_client_series<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    series: &[ClientSeries],
+) -> DrawResult
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for s in series.iter().filter(|s| !s.points.is_empty()) {
+        let c = s.color;
+        let marker = s.marker;
+        let line = chart
+            .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))?
+            .label(s.label.as_str());
+        // The legend shows the marker too: it is what tells p50, p99 and p999 apart.
+        let stroke = c.stroke_width(2);
+        match marker {
+            0 => line.legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (20, 0)], stroke)
+                    + Circle::new((10, 0), 4, c.filled())
+            }),
+            1 => line.legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (20, 0)], stroke)
+                    + TriangleMarker::new((10, 0), 5, c.filled())
+            }),
+            _ => line.legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (20, 0)], stroke)
+                    + Cross::new((10, 0), 5, stroke)
+            }),
+        };
+        for &(x, y) in &s.points {
+            match marker {
+                0 => chart.draw_series(std::iter::once(Circle::new((x, y), 4, c.filled())))?,
+                1 => chart.draw_series(std::iter::once(TriangleMarker::new(
+                    (x, y),
+                    5,
+                    c.filled(),
+                )))?,
+                _ => {
+                    chart.draw_series(std::iter::once(Cross::new((x, y), 5, c.stroke_width(2))))?
+                }
+            };
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FONT, 12))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+/// One line of the timeout-sweep summary plot.
+pub(crate) struct SweepSeries {
+    /// Legend label.
+    pub label: String,
+    /// Line colour.
+    pub color: RGBColor,
+    /// (index into the settings, median ms, p99 ms).
+    pub points: Vec<(usize, f64, f64)>,
+}
+
+/// Election time against the timeout setting: median (solid line, circles) and p99
+/// (triangles) for each (protocol, cluster size) that has sweep points.
+pub(crate) fn sweep_plot(
+    file_name: &str,
+    title: &str,
+    settings: &[String],
+    series: &[SweepSeries],
+) -> Result<Plot, ReportError> {
+    let y_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1.max(p.2)))
+        .fold(0.0_f64, f64::max);
+    let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
+    // A segmented range 0..=k has k+1 slots: ask for one per setting (at least two).
+    let slots = settings.len().max(2);
+    render(file_name, title, PLOT_SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(56)
+            .build_cartesian_2d((0..slots - 1).into_segmented(), 0.0..y_max)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("election timeout setting (ms)")
+            .y_desc("election time (ms)")
+            .label_style((FONT, 13))
+            .y_label_formatter(&|v| tick(*v))
+            .x_labels(slots)
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => settings.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .draw()?;
+        for s in series {
+            let c = s.color;
+            let median: Vec<(SegmentValue<usize>, f64)> = s
+                .points
+                .iter()
+                .map(|&(i, p50, _)| (SegmentValue::CenterOf(i), p50))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(median.iter().cloned(), c.stroke_width(2)))?
+                .label(format!("{} median", s.label))
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+            chart.draw_series(
+                median
+                    .iter()
+                    .map(|(x, y)| Circle::new((x.clone(), *y), 4, c.filled())),
+            )?;
+            chart
+                .draw_series(s.points.iter().map(|&(i, _, p99)| {
+                    TriangleMarker::new((SegmentValue::CenterOf(i), p99), 5, c.filled())
+                }))?
+                .label(format!("{} p99", s.label))
+                .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 5, c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT, 12))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cdf_is_a_staircase_to_one_hundred_percent() {
+        let points = cdf_points(&[20.0, 10.0, f64::NAN]);
+        assert_eq!(
+            points,
+            vec![(10.0, 0.0), (10.0, 50.0), (20.0, 50.0), (20.0, 100.0)]
+        );
+        assert!(cdf_points(&[]).is_empty());
+    }
+
+    #[test]
+    fn protocols_keep_their_colour() {
+        let names = vec!["zab".to_string(), "raft".to_string()];
+        assert_eq!(protocol_color("raft", &names), color(0));
+        assert_eq!(protocol_color("zab", &names), color(1));
+    }
+
+    #[test]
+    fn a_cdf_plot_is_an_svg_with_its_title() {
+        let samples = [150.0, 160.0, 170.0];
+        let plot = cdf_plot(
+            "t.svg",
+            "Election <time> & more",
+            "ms",
+            &[CdfSeries {
+                label: "raft".into(),
+                color: color(0),
+                samples: &samples,
+            }],
+        )
+        .unwrap();
+        assert!(plot.svg.starts_with("<svg"), "{}", &plot.svg[..40]);
+        assert!(plot.svg.contains("Election &lt;time&gt; &amp; more"));
+    }
+}

@@ -1,0 +1,375 @@
+//! The results schema: what one `cwb bench` run measured, written as ONE JSON file and
+//! read back by `cwb report`. The measures follow the definitions of DESIGN.md ("Fair
+//! comparison rules"): election latency (cold start to leader ready, and to leader
+//! elected), failover decomposed into detection, election, recovery and first commit,
+//! commit throughput with latency percentiles, and message counts.
+//!
+//! The file carries [`SCHEMA_VERSION`]; [`load`] checks it before reading anything
+//! else, so a file from another version fails with a clear error instead of a
+//! confusing "missing field".
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ReportError;
+use crate::summary::Summary;
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Resolution of duration summaries: samples in milliseconds, histogram in microseconds.
+pub const MS_UNIT_SCALE: f64 = 1000.0;
+
+/// Everything one benchmark run measured, with the settings needed to reproduce it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// Schema version of this file; always [`SCHEMA_VERSION`] when written by this build.
+    pub schema_version: u32,
+    /// When the run started, RFC 3339 (given by the caller; this crate reads no clock).
+    pub created: String,
+    /// The machine the run was measured on.
+    pub machine: Machine,
+    /// Git commit of the workbench that ran the benchmark, when known.
+    #[serde(default)]
+    pub git_commit: Option<String>,
+    /// The settings of the run: protocols, sizes, timing, workload.
+    pub settings: Settings,
+    /// Lower bounds measured in the same run (loopback round trip, fsync).
+    pub baseline: Baseline,
+    /// One entry per (protocol, cluster size) measured.
+    #[serde(default)]
+    pub runs: Vec<ProtocolRun>,
+}
+
+/// The machine a run was measured on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// Number of CPU cores available to the run.
+    pub cores: u32,
+    /// CPU model name (e.g. from /proc/cpuinfo).
+    pub cpu_model: String,
+    /// Operating system kernel release.
+    pub kernel: String,
+    /// Host name, when the user agreed to record it.
+    #[serde(default)]
+    pub hostname: Option<String>,
+}
+
+/// How cluster nodes were hosted during the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// All nodes as tokio tasks in one process, real TCP on loopback.
+    InProcess,
+    /// One OS process per node.
+    MultiProcess,
+}
+
+impl Mode {
+    /// The name used in the JSON file and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::InProcess => "in-process",
+            Mode::MultiProcess => "multi-process",
+        }
+    }
+}
+
+/// The settings of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Protocols measured ("raft", "zab", "paxos").
+    pub protocols: Vec<String>,
+    /// Cluster sizes measured.
+    pub cluster_sizes: Vec<usize>,
+    /// Trials per election or failover measure.
+    pub trials: u32,
+    /// How the nodes were hosted.
+    pub mode: Mode,
+    /// The fsync policy of the write-ahead log (e.g. "always", "batch 2ms", "never").
+    pub fsync: String,
+    /// The shared timing vocabulary, set once for all protocols.
+    pub timing: Timing,
+    /// How the shared timing maps onto each protocol's own parameters:
+    /// protocol -> parameter -> value with unit (e.g. "zab" -> "tickTime" -> "50 ms").
+    #[serde(default)]
+    pub protocol_timing: BTreeMap<String, BTreeMap<String, String>>,
+    /// Closed-loop client counts measured for throughput.
+    #[serde(default)]
+    pub clients: Vec<u32>,
+    /// Size of each written value in bytes.
+    pub value_bytes: u64,
+    /// Size of each key in bytes.
+    pub key_bytes: u64,
+    /// Warm-up before a throughput measurement starts, in milliseconds.
+    pub warmup_ms: u64,
+    /// Length of one throughput measurement, in milliseconds.
+    pub duration_ms: u64,
+    /// The command line that produced this file.
+    pub command_line: String,
+}
+
+/// The shared timing vocabulary (DESIGN.md: "One timing vocabulary").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Leader heartbeat interval, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// Lower end of the randomized election / failure-detection timeout, in milliseconds.
+    pub election_timeout_min_ms: u64,
+    /// Upper end of the randomized election / failure-detection timeout, in milliseconds.
+    pub election_timeout_max_ms: u64,
+    /// ZAB's finalize wait after a quorum of votes agree, in milliseconds.
+    pub finalize_wait_ms: u64,
+}
+
+/// Lower bounds measured in the same run, to read the protocol numbers against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Loopback TCP round trip of a small message, in microseconds.
+    pub loopback_rtt_us: Summary,
+    /// One WAL append followed by fsync, in microseconds.
+    pub fsync_us: Summary,
+}
+
+/// Everything measured for one protocol at one cluster size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolRun {
+    /// Protocol name ("raft", "zab", "paxos").
+    pub protocol: String,
+    /// Number of voting nodes in the cluster.
+    pub nodes: usize,
+    /// Cold start to a leader READY to commit (DESIGN.md's election latency).
+    #[serde(default)]
+    pub election: Option<Measure>,
+    /// Cold start to a leader ELECTED (before it is ready).
+    #[serde(default)]
+    pub elected: Option<Measure>,
+    /// Failover after the leader's process is killed (peers see connections reset).
+    #[serde(default)]
+    pub failover_kill: Option<Failover>,
+    /// Failover after the leader is silently isolated (packets dropped).
+    #[serde(default)]
+    pub failover_isolate: Option<Failover>,
+    /// Commit throughput at each client count / value size measured.
+    #[serde(default)]
+    pub throughput: Vec<ThroughputPoint>,
+    /// Messages exchanged per committed operation and per election, by kind.
+    #[serde(default)]
+    pub messages: MessageCounts,
+    /// Election latency under other timeout settings (the Raft paper's Figure 16 sweep).
+    #[serde(default)]
+    pub sweep: Vec<SweepPoint>,
+}
+
+/// A measured quantity: its raw samples (one per trial) and their summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measure {
+    /// Unit of the samples: "ms" for durations (f64 milliseconds), "rounds" for counts.
+    pub unit: String,
+    /// Raw samples, one per trial, in measurement order.
+    pub samples: Vec<f64>,
+    /// Summary of `samples`.
+    pub summary: Summary,
+}
+
+impl Measure {
+    /// A duration measure from samples in milliseconds (summary at microsecond resolution).
+    pub fn from_ms(samples: Vec<f64>) -> Measure {
+        let summary = Summary::from_samples(&samples, MS_UNIT_SCALE);
+        Measure {
+            unit: "ms".to_string(),
+            samples,
+            summary,
+        }
+    }
+
+    /// A count measure (e.g. extra election rounds per trial) in the given unit.
+    pub fn from_counts(unit: &str, samples: Vec<f64>) -> Measure {
+        let summary = Summary::from_samples(&samples, MS_UNIT_SCALE);
+        Measure {
+            unit: unit.to_string(),
+            samples,
+            summary,
+        }
+    }
+}
+
+/// One failover experiment (crash or isolate the leader), decomposed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failover {
+    /// Leader loss -> a follower notices (timeout fires or connection reset seen).
+    pub detection: Measure,
+    /// Detection -> a new leader is elected.
+    pub election: Measure,
+    /// Elected -> ready (Raft: first entry of the term committed; ZAB: sync done;
+    /// Paxos: in-flight slots re-proposed).
+    pub recovery: Measure,
+    /// Ready -> first client write committed by the new leader.
+    pub first_commit: Measure,
+    /// Leader loss -> first client write committed by the new leader.
+    pub total: Measure,
+    /// Window in which clients saw no write commit (client-observed unavailability).
+    pub unavailability: Measure,
+    /// Trials thrown away because the fault could not be verified as injected.
+    pub trials_discarded: u32,
+}
+
+/// Commit throughput and latency at one workload point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThroughputPoint {
+    /// Closed-loop clients.
+    pub clients: u32,
+    /// Bytes per written value.
+    pub value_bytes: u64,
+    /// fsync policy in force for this point.
+    pub fsync: String,
+    /// Length of the measurement window, in milliseconds.
+    pub duration_ms: f64,
+    /// Operations committed in the window.
+    pub ops: u64,
+    /// Committed operations per second.
+    pub ops_per_sec: f64,
+    /// Client-observed commit latency, in microseconds.
+    pub latency_us: Summary,
+    /// Client requests that failed (timed out or rejected) in the window.
+    pub errors: u64,
+}
+
+/// Messages sent, by message kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageCounts {
+    /// Messages per committed operation in steady state, by kind.
+    #[serde(default)]
+    pub per_op: BTreeMap<String, f64>,
+    /// Bytes on the wire per committed operation, by kind.
+    #[serde(default)]
+    pub bytes_per_op: BTreeMap<String, f64>,
+    /// Messages per election (cold start to ready), by kind.
+    #[serde(default)]
+    pub per_election: BTreeMap<String, f64>,
+}
+
+/// Election latency under one election-timeout setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepPoint {
+    /// The setting, as printed (e.g. "150-155" for a 150 to 155 ms timeout range).
+    pub setting: String,
+    /// Election latency (leader loss -> ready) at this setting.
+    pub election_ms: Measure,
+    /// Split votes (Raft) or extra rounds (ZAB, Paxos) per trial.
+    pub split_votes_or_extra_rounds: Measure,
+    /// Trials run at this setting.
+    pub trials: u32,
+}
+
+/// Reads a results file, checking its schema version before anything else.
+pub fn load(path: impl AsRef<Path>) -> Result<Results, ReportError> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| ReportError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let found = value
+        .get("schema_version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| ReportError::MissingSchemaVersion {
+            path: path.to_path_buf(),
+            supported: SCHEMA_VERSION,
+        })?;
+    if found != u64::from(SCHEMA_VERSION) {
+        return Err(ReportError::UnsupportedSchemaVersion {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    serde_json::from_value(value).map_err(|source| ReportError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes a results file as pretty JSON. The file is written beside its final name
+/// and renamed into place, so a crash never leaves a half-written results file.
+pub fn save(results: &Results, path: impl AsRef<Path>) -> Result<(), ReportError> {
+    let path = path.as_ref();
+    let text = serde_json::to_string_pretty(results).map_err(|source| ReportError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut temp_name = path.as_os_str().to_owned();
+    temp_name.push(".tmp");
+    let temp = std::path::PathBuf::from(temp_name);
+    std::fs::write(&temp, text + "\n").map_err(|e| ReportError::io(&temp, e))?;
+    std::fs::rename(&temp, path).map_err(|e| ReportError::io(path, e))
+}
+
+impl Results {
+    /// Reads a results file; see [`load`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Results, ReportError> {
+        load(path)
+    }
+
+    /// Writes this results file; see [`save`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ReportError> {
+        save(self, path)
+    }
+
+    /// The run of `protocol` at `nodes`, if measured.
+    pub fn run(&self, protocol: &str, nodes: usize) -> Option<&ProtocolRun> {
+        self.runs
+            .iter()
+            .find(|r| r.protocol == protocol && r.nodes == nodes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_names_match_the_json() {
+        assert_eq!(
+            serde_json::to_string(&Mode::InProcess).unwrap(),
+            "\"in-process\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Mode::MultiProcess).unwrap(),
+            "\"multi-process\""
+        );
+        assert_eq!(Mode::MultiProcess.as_str(), "multi-process");
+    }
+
+    #[test]
+    fn measure_from_ms_keeps_samples_and_summarises() {
+        let m = Measure::from_ms(vec![3.0, 1.0, 2.0]);
+        assert_eq!(m.unit, "ms");
+        assert_eq!(m.samples, vec![3.0, 1.0, 2.0]);
+        assert_eq!(m.summary.count, 3);
+        assert_eq!(m.summary.p50, 2.0);
+    }
+
+    #[test]
+    fn a_file_without_schema_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        std::fs::write(&path, "{\"runs\": []}").unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(matches!(err, ReportError::MissingSchemaVersion { .. }));
+        assert!(err.to_string().contains("r.json"), "{err}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_json_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken.json");
+        std::fs::write(&path, "{not json").unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(matches!(err, ReportError::Json { .. }));
+        assert!(err.to_string().contains("broken.json"), "{err}");
+    }
+}

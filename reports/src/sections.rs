@@ -1,0 +1,364 @@
+//! The measured part of the report for one results file: election latency (cold
+//! start to leader ready / elected), failover decomposition and the timeout sweep
+//! (Raft paper §9.3, Figure 16); throughput and message counts are in
+//! `steady_state.rs`. Each is a table (median, p99, min, max) followed by its plots.
+//! A (protocol, cluster size) listed in the settings but absent from the results
+//! shows "not measured".
+
+use crate::bars::{stacked_bars, SegmentKind, StackedBar};
+use crate::document::{count_cell, number, summary_cells, Block, Document, NOT_MEASURED};
+use crate::error::ReportError;
+use crate::plots::{color, protocol_color, sweep_plot, CdfSeries, SweepSeries};
+use crate::results::{Failover, Measure, ProtocolRun, Results};
+
+/// Every (protocol, cluster size) the run set out to measure or did measure, in the
+/// settings' protocol order and increasing size.
+pub(crate) fn run_keys(results: &Results) -> Vec<(String, usize)> {
+    let mut protocols = results.settings.protocols.clone();
+    let mut sizes = results.settings.cluster_sizes.clone();
+    for run in &results.runs {
+        if !protocols.contains(&run.protocol) {
+            protocols.push(run.protocol.clone());
+        }
+        if !sizes.contains(&run.nodes) {
+            sizes.push(run.nodes);
+        }
+    }
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut keys = Vec::new();
+    for protocol in &protocols {
+        for &nodes in &sizes {
+            keys.push((protocol.clone(), nodes));
+        }
+    }
+    keys
+}
+
+/// A row: protocol, nodes, then `rest`.
+pub(crate) fn row(protocol: &str, nodes: usize, rest: Vec<String>) -> Vec<String> {
+    let mut cells = vec![protocol.to_string(), nodes.to_string()];
+    cells.extend(rest);
+    cells
+}
+
+/// Label, sample count and the four summary cells of an optional measure.
+fn measure_cells(label: &str, measure: Option<&Measure>) -> Vec<String> {
+    let summary = measure.map(|m| &m.summary);
+    let mut cells = vec![label.to_string(), count_cell(summary)];
+    cells.extend(summary_cells(summary));
+    cells
+}
+
+/// Adds all measured sections of one results file. `prefix` makes plot file names
+/// unique when several files are reported together.
+pub(crate) fn measured(
+    doc: &mut Document,
+    results: &Results,
+    prefix: &str,
+) -> Result<(), ReportError> {
+    let keys = run_keys(results);
+    election(doc, results, &keys, prefix)?;
+    failover(doc, results, &keys, prefix)?;
+    crate::steady_state::throughput(doc, results, &keys, prefix)?;
+    crate::steady_state::messages(doc, results, &keys, prefix)?;
+    sweep(doc, results, prefix)?;
+    Ok(())
+}
+
+pub(crate) fn sizes_of(keys: &[(String, usize)]) -> Vec<usize> {
+    let mut sizes: Vec<usize> = keys.iter().map(|k| k.1).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+}
+
+fn election(
+    doc: &mut Document,
+    results: &Results,
+    keys: &[(String, usize)],
+    prefix: &str,
+) -> Result<(), ReportError> {
+    doc.heading(3, format!("{prefix}Election latency (cold start)"));
+    let mut rows = Vec::new();
+    for (protocol, nodes) in keys {
+        let run = results.run(protocol, *nodes);
+        let ready = run.and_then(|r| r.election.as_ref());
+        let elected = run.and_then(|r| r.elected.as_ref());
+        rows.push(row(protocol, *nodes, measure_cells("leader ready", ready)));
+        rows.push(row(
+            protocol,
+            *nodes,
+            measure_cells("leader elected", elected),
+        ));
+    }
+    doc.table(
+        &[
+            "protocol",
+            "nodes",
+            "until",
+            "trials",
+            "median ms",
+            "p99 ms",
+            "min ms",
+            "max ms",
+        ],
+        rows,
+        3,
+    );
+    for nodes in sizes_of(keys) {
+        let series: Vec<CdfSeries<'_>> = keys
+            .iter()
+            .filter(|k| k.1 == nodes)
+            .filter_map(|(protocol, _)| {
+                let measure = results.run(protocol, nodes)?.election.as_ref()?;
+                Some(CdfSeries {
+                    label: protocol.clone(),
+                    color: protocol_color(protocol, &results.settings.protocols),
+                    samples: &measure.samples,
+                })
+            })
+            .collect();
+        if series.iter().all(|s| s.samples.is_empty()) {
+            continue;
+        }
+        let title = format!("Time to a ready leader from cold start, {nodes} nodes");
+        let file = format!("{}election-cdf-n{nodes}.svg", file_prefix(prefix));
+        let plot =
+            crate::plots::cdf_plot(&file, &title, "time without a ready leader (ms)", &series)?;
+        doc.blocks.push(Block::Plot(plot));
+    }
+    Ok(())
+}
+
+/// Plot file-name prefix from the section prefix ("A: " -> "a-").
+pub(crate) fn file_prefix(prefix: &str) -> String {
+    let slug = crate::document::anchor_of(prefix);
+    if slug.is_empty() {
+        String::new()
+    } else {
+        format!("{slug}-")
+    }
+}
+
+/// The four stacked phases of a failover, in time order.
+const PHASES: [&str; 4] = ["detection", "election", "recovery", "first commit"];
+
+fn phases_of(f: &Failover) -> [&Measure; 6] {
+    [
+        &f.detection,
+        &f.election,
+        &f.recovery,
+        &f.first_commit,
+        &f.total,
+        &f.unavailability,
+    ]
+}
+
+fn failover(
+    doc: &mut Document,
+    results: &Results,
+    keys: &[(String, usize)],
+    prefix: &str,
+) -> Result<(), ReportError> {
+    doc.heading(3, format!("{prefix}Failover (leader killed or isolated)"));
+    doc.paragraph(
+        "Per phase: trials, median, p99, min and max in ms. The plot stacks the phase \
+         medians as a timeline from the leader's loss; their sum can differ from the \
+         median total in the table.",
+    );
+    let names = [
+        "detection",
+        "election",
+        "recovery",
+        "first commit",
+        "total",
+        "unavailability",
+    ];
+    let mut rows = Vec::new();
+    let mut bars = Vec::new();
+    for (protocol, nodes) in keys {
+        let run = results.run(protocol, *nodes);
+        for (fault, failover) in [
+            ("kill", run.and_then(|r| r.failover_kill.as_ref())),
+            ("isolate", run.and_then(|r| r.failover_isolate.as_ref())),
+        ] {
+            let label = format!("{protocol} n={nodes} {fault}");
+            match failover {
+                Some(f) => {
+                    for (name, measure) in names.iter().zip(phases_of(f)) {
+                        let mut cells = vec![fault.to_string()];
+                        cells.extend(measure_cells(name, Some(measure)));
+                        cells.push(f.trials_discarded.to_string());
+                        rows.push(row(protocol, *nodes, cells));
+                    }
+                    let medians: Vec<f64> = phases_of(f)
+                        .iter()
+                        .take(PHASES.len())
+                        .map(|m| {
+                            if m.summary.is_measured() {
+                                m.summary.p50
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect();
+                    let any = phases_of(f)
+                        .iter()
+                        .take(PHASES.len())
+                        .any(|m| m.summary.is_measured());
+                    bars.push(StackedBar {
+                        label,
+                        segments: any.then_some(medians),
+                    });
+                }
+                None => {
+                    let mut cells = vec![fault.to_string()];
+                    cells.extend(measure_cells("all phases", None));
+                    cells.push(NOT_MEASURED.to_string());
+                    rows.push(row(protocol, *nodes, cells));
+                    bars.push(StackedBar {
+                        label,
+                        segments: None,
+                    });
+                }
+            }
+        }
+    }
+    doc.table(
+        &[
+            "protocol",
+            "nodes",
+            "fault",
+            "phase",
+            "trials",
+            "median ms",
+            "p99 ms",
+            "min ms",
+            "max ms",
+            "discarded trials",
+        ],
+        rows,
+        4,
+    );
+    if bars.iter().any(|b| b.segments.is_some()) {
+        let kinds: Vec<SegmentKind> = PHASES
+            .iter()
+            .enumerate()
+            .map(|(i, name)| SegmentKind {
+                name: name.to_string(),
+                color: [color(7), color(1), color(0), color(2)][i],
+            })
+            .collect();
+        let plot = stacked_bars(
+            &format!("{}failover.svg", file_prefix(prefix)),
+            "Failover decomposition (phase medians), kill and isolate",
+            "time since leader loss (ms)",
+            &kinds,
+            &bars,
+        )?;
+        doc.blocks.push(Block::Plot(plot));
+    }
+    Ok(())
+}
+
+fn sweep(doc: &mut Document, results: &Results, prefix: &str) -> Result<(), ReportError> {
+    let runs: Vec<&ProtocolRun> = results
+        .runs
+        .iter()
+        .filter(|r| !r.sweep.is_empty())
+        .collect();
+    if runs.is_empty() {
+        return Ok(());
+    }
+    doc.heading(3, format!("{prefix}Election timeout sweep"));
+    doc.paragraph(
+        "Election latency (leader loss to a ready leader) under other timeout settings, \
+         in the manner of Figure 16 of the Raft paper; the last column is the mean \
+         number of split votes (Raft) or extra rounds (ZAB, Paxos) per trial.",
+    );
+    let mut settings: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    for run in &runs {
+        let mut points = Vec::new();
+        for point in &run.sweep {
+            let index = match settings.iter().position(|s| s == &point.setting) {
+                Some(i) => i,
+                None => {
+                    settings.push(point.setting.clone());
+                    settings.len() - 1
+                }
+            };
+            let s = &point.election_ms.summary;
+            if s.is_measured() {
+                points.push((index, s.p50, s.p99));
+            }
+            let mut cells = measure_cells(&point.setting, Some(&point.election_ms));
+            cells.push(point.trials.to_string());
+            let extra = &point.split_votes_or_extra_rounds.summary;
+            cells.push(if extra.is_measured() {
+                number(extra.mean)
+            } else {
+                NOT_MEASURED.into()
+            });
+            rows.push(row(&run.protocol, run.nodes, cells));
+        }
+        lines.push(SweepSeries {
+            label: format!("{} n={}", run.protocol, run.nodes),
+            color: protocol_color(&run.protocol, &results.settings.protocols),
+            points,
+        });
+    }
+    doc.table(
+        &[
+            "protocol",
+            "nodes",
+            "setting ms",
+            "samples",
+            "median ms",
+            "p99 ms",
+            "min ms",
+            "max ms",
+            "trials",
+            "extra rounds",
+        ],
+        rows,
+        3,
+    );
+    let fp = file_prefix(prefix);
+    let plot = sweep_plot(
+        &format!("{fp}sweep.svg"),
+        "Election time against the timeout setting",
+        &settings,
+        &lines,
+    )?;
+    doc.blocks.push(Block::Plot(plot));
+    for run in &runs {
+        let series: Vec<CdfSeries<'_>> = run
+            .sweep
+            .iter()
+            .enumerate()
+            .map(|(i, p)| CdfSeries {
+                label: format!("{} ms", p.setting),
+                color: color(i),
+                samples: &p.election_ms.samples,
+            })
+            .collect();
+        let plot = crate::plots::cdf_plot(
+            &format!(
+                "{fp}sweep-cdf-{}-n{}.svg",
+                crate::document::anchor_of(&run.protocol),
+                run.nodes
+            ),
+            &format!(
+                "{} n={}: election time per timeout setting",
+                run.protocol, run.nodes
+            ),
+            "time without a ready leader (ms)",
+            &series,
+        )?;
+        doc.blocks.push(Block::Plot(plot));
+    }
+    Ok(())
+}

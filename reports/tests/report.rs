@@ -1,0 +1,225 @@
+//! End-to-end tests of the reports crate on the fixture `fixtures/small.json` (made-up
+//! but plausibly shaped numbers for raft, zab and paxos; paxos at 5 nodes and paxos's
+//! isolate failover are deliberately absent to exercise "not measured").
+
+use std::path::{Path, PathBuf};
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use reports::{load, save, write_report, Measure, ReportError, Results, SCHEMA_VERSION};
+
+fn fixture_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/small.json")
+}
+
+fn fixture() -> Results {
+    load(fixture_path()).expect("the fixture loads")
+}
+
+/// Parses `text` as XML, failing on any mismatched or unclosed tag; returns the
+/// number of elements opened.
+fn assert_well_formed(name: &str, text: &str) -> usize {
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut depth = 0usize;
+    let mut elements = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(_)) => {
+                depth += 1;
+                elements += 1;
+            }
+            Ok(Event::Empty(_)) => elements += 1,
+            Ok(Event::End(_)) => depth -= 1,
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!(
+                "{name} is not well-formed at byte {}: {e}",
+                reader.buffer_position()
+            ),
+        }
+    }
+    assert_eq!(depth, 0, "{name}: unclosed elements at end of file");
+    elements
+}
+
+#[test]
+fn one_file_gives_a_self_contained_well_formed_report() {
+    let out = tempfile::tempdir().unwrap();
+    let paths = write_report(&[(fixture_path(), fixture())], out.path()).unwrap();
+
+    let html = std::fs::read_to_string(&paths.html).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(assert_well_formed("index.html", &html) > 100);
+    // Self-contained: no scripts, no linked stylesheets, no remote anything.
+    for forbidden in ["<script", "<link", "src=\"http", "href=\"http", "<img"] {
+        assert!(!html.contains(forbidden), "index.html contains {forbidden}");
+    }
+    // Plots are inlined.
+    assert_eq!(html.matches("<svg").count(), paths.plots.len());
+    // A table row for each protocol, and the deliberately missing data says so.
+    for protocol in ["raft", "zab", "paxos"] {
+        assert!(
+            html.contains(&format!(
+                "<tr><td>{protocol}</td><td>3</td><td>leader ready</td>"
+            )),
+            "no election row for {protocol}"
+        );
+    }
+    assert!(html.contains("<tr><td>paxos</td><td>5</td><td>leader ready</td><td class=\"num\">0</td><td class=\"nm\">not measured</td>"));
+    assert!(html.contains("<td>paxos</td><td>3</td><td>isolate</td><td>all phases</td>"));
+    // Settings and method are printed.
+    for needle in [
+        "tickTime",
+        "batch 2ms",
+        "FIXTURE",
+        "loopback TCP round trip",
+        "Method",
+    ] {
+        assert!(html.contains(needle), "index.html lacks {needle}");
+    }
+    assert!(!html.contains("Comparison"));
+
+    // Every plot exists, parses as SVG, and report.md links it relatively.
+    let markdown = std::fs::read_to_string(&paths.markdown).unwrap();
+    let names: Vec<String> = paths
+        .plots
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for expected in [
+        "election-cdf-n3.svg",
+        "election-cdf-n5.svg",
+        "failover.svg",
+        "throughput-n3.svg",
+        "latency-n3.svg",
+        "messages-per-op.svg",
+        "messages-per-election.svg",
+        "sweep.svg",
+        "sweep-cdf-raft-n3.svg",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "missing plot {expected}: {names:?}"
+        );
+    }
+    for (path, name) in paths.plots.iter().zip(&names) {
+        let svg = std::fs::read_to_string(path).unwrap();
+        assert!(svg.trim_start().starts_with("<svg"), "{name}");
+        assert_well_formed(name, &svg);
+        assert!(
+            markdown.contains(&format!("]({name})")),
+            "report.md does not link {name}"
+        );
+    }
+    assert!(markdown.contains("| raft | 3 | leader ready |"));
+}
+
+#[test]
+fn results_round_trip_through_serde_and_files() {
+    let results = fixture();
+    let text = serde_json::to_string(&results).unwrap();
+    let back: Results = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, results);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("copy.json");
+    save(&results, &path).unwrap();
+    assert_eq!(load(&path).unwrap(), results);
+    assert_eq!(results.schema_version, SCHEMA_VERSION);
+    assert_eq!(results.runs.len(), 5);
+}
+
+#[test]
+fn an_unknown_schema_version_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.json");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture_path()).unwrap()).unwrap();
+    value["schema_version"] = serde_json::json!(99);
+    // Version 99 may have any shape: the rest must not even be looked at.
+    value["runs"] = serde_json::json!("changed shape");
+    std::fs::write(&path, value.to_string()).unwrap();
+
+    let err = load(&path).unwrap_err();
+    assert!(matches!(
+        err,
+        ReportError::UnsupportedSchemaVersion {
+            found: 99,
+            supported: 1,
+            ..
+        }
+    ));
+    let message = err.to_string();
+    for needle in ["future.json", "99", "schema version 1"] {
+        assert!(message.contains(needle), "{message}");
+    }
+}
+
+#[test]
+fn two_files_produce_the_comparison_section() {
+    let a = fixture();
+    let mut b = a.clone();
+    // File B: raft elects 20% faster; zab's kill failover was not measured.
+    for run in b.runs.iter_mut() {
+        if run.protocol == "raft" {
+            if let Some(m) = run.election.as_mut() {
+                *m = Measure::from_ms(m.samples.iter().map(|v| v * 0.8).collect());
+            }
+        }
+        if run.protocol == "zab" {
+            run.failover_kill = None;
+        }
+    }
+    let out = tempfile::tempdir().unwrap();
+    let paths = write_report(
+        &[
+            (PathBuf::from("before.json"), a),
+            (PathBuf::from("after.json"), b),
+        ],
+        out.path(),
+    )
+    .unwrap();
+    let html = std::fs::read_to_string(&paths.html).unwrap();
+    assert_well_formed("index.html", &html);
+    assert!(html.contains("id=\"comparison\""));
+    assert!(html.contains("<th>B vs A</th>"));
+    assert!(html.contains("A = before.json, B = after.json"));
+    let raft_row = html
+        .lines()
+        .find(|l| l.contains("<td>election: leader ready, median ms</td><td>raft</td><td>3</td>"))
+        .expect("a comparison row for raft's election");
+    assert!(
+        raft_row.contains("-20.0%") || raft_row.contains("-19.9%") || raft_row.contains("-20.1%"),
+        "{raft_row}"
+    );
+    let zab_row = html
+        .lines()
+        .find(|l| l.contains("<td>failover kill: total, median ms</td><td>zab</td><td>3</td>"))
+        .expect("a comparison row for zab's failover");
+    assert!(
+        zab_row.contains("not measured") && zab_row.contains("n/a"),
+        "{zab_row}"
+    );
+    // Both files keep their own sections and distinct plot files.
+    assert!(html.contains("A: Results of before.json"));
+    assert!(html.contains("B: Results of after.json"));
+    let names: Vec<_> = paths
+        .plots
+        .iter()
+        .map(|p| p.file_name().unwrap().to_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "a-failover.svg"));
+    assert!(names.iter().any(|n| n == "b-failover.svg"));
+    let markdown = std::fs::read_to_string(&paths.markdown).unwrap();
+    assert!(markdown.contains("## Comparison"));
+}
+
+#[test]
+fn no_inputs_is_an_error() {
+    let out = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        write_report(&[], out.path()),
+        Err(ReportError::NoInputs)
+    ));
+}
