@@ -128,14 +128,10 @@ async fn failover_on<P: Protocol>(
     failure: Failure,
     timeout: Duration,
 ) -> Result<FailoverSample, MeasureError> {
-    let first = cluster
+    cluster
         .wait_ready(0, None, 0, timeout)
         .await
         .ok_or(MeasureError::Timeout(timeout, "a first leader"))?;
-    let (old, old_term) = match first.event {
-        Event::LeaderReady { term } => (first.node, term),
-        _ => return Err(MeasureError::Timeout(timeout, "a first leader")),
-    };
     // One closed-loop writer; a short per-try timeout so it moves on from a silent
     // leader quickly (it bounds how precisely the client sees the new leader).
     let acks: Arc<Mutex<Vec<Ack>>> = Arc::default();
@@ -154,11 +150,26 @@ async fn failover_on<P: Protocol>(
         writer.abort();
         return Err(MeasureError::Timeout(timeout, "steady writes"));
     }
+    // The leader to fail is the one acknowledging writes now (leadership may have
+    // changed since the first election), in the term of its latest ready event.
+    let old = acks
+        .lock()
+        .ok()
+        .and_then(|a| a.last().map(|ack| ack.1))
+        .ok_or(MeasureError::Timeout(timeout, "steady writes"))?;
+    let old_term = cluster
+        .bus()
+        .snapshot()
+        .iter()
+        .rev()
+        .find_map(|s| match s.event {
+            Event::LeaderReady { term } if s.node == old => Some(term),
+            _ => None,
+        })
+        .ok_or(MeasureError::Timeout(timeout, "the leader's ready event"))?;
+    let old_addr = cluster.client_addrs()[&old];
     let cursor = cluster.bus().len();
-    let commit_before = cluster
-        .node(old)
-        .and_then(|h| h.status())
-        .map_or(0, |s| s.status.commit_index);
+    let commit_before = live_commit(old_addr).await;
     let t0 = match failure {
         Failure::Kill => cluster.kill(old).await?,
         Failure::Isolate => cluster.isolate(old),
@@ -202,10 +213,7 @@ async fn failover_on<P: Protocol>(
             }
         }
         Failure::Isolate => {
-            let commit_after = cluster
-                .node(old)
-                .and_then(|h| h.status())
-                .map_or(0, |s| s.status.commit_index);
+            let commit_after = live_commit(old_addr).await;
             if commit_after > commit_before + 8 {
                 return Err(MeasureError::FaultNotVerified(format!(
                     "isolated node {old} kept committing ({commit_before} -> {commit_after})"
@@ -234,6 +242,14 @@ async fn failover_on<P: Protocol>(
         phases,
         unavailability: first_write.saturating_duration_since(last_before),
     })
+}
+
+/// A node's commit index, asked through its client port (never stale). The client
+/// port is not subject to the fault filter, so an isolated node still answers.
+async fn live_commit(addr: std::net::SocketAddr) -> u64 {
+    crate::client::status(addr, Duration::from_secs(2))
+        .await
+        .map_or(0, |s| s.status.commit_index)
 }
 
 async fn write_forever(mut client: Client, acks: Arc<Mutex<Vec<Ack>>>) {

@@ -48,6 +48,8 @@ struct Samples {
     kill: Phases,
     isolate: Phases,
     discarded: u32,
+    /// Why trials were discarded.
+    reasons: Vec<String>,
 }
 
 #[derive(Default)]
@@ -136,6 +138,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 nodes,
                 s.discarded
             );
+            for r in &s.reasons {
+                println!("          {r}");
+            }
         }
     }
     Ok(())
@@ -168,7 +173,10 @@ async fn measure_one<P: Protocol>(
                         s.ready.record(e.election.ready);
                         s.campaigns.push(e.campaigns);
                     }
-                    Err(_) => s.discarded += 1,
+                    Err(e) => {
+                        s.discarded += 1;
+                        s.reasons.push(format!("election #{}: {e}", trial + 1));
+                    }
                 },
                 "kill" | "isolate" => {
                     let failure = if what == "kill" {
@@ -190,7 +198,10 @@ async fn measure_one<P: Protocol>(
                             p.total.record(f.phases.total);
                             p.unavailability.record(f.unavailability);
                         }
-                        Err(_) => s.discarded += 1,
+                        Err(e) => {
+                            s.discarded += 1;
+                            s.reasons.push(format!("{what} #{}: {e}", trial + 1));
+                        }
                     }
                 }
                 other => {
