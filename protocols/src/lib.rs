@@ -19,6 +19,7 @@
 //!   each protocol maps onto its own timers.
 //! - [`rng`]: the small seeded random source handed to protocols.
 //! - [`raft`]: Raft (Ongaro & Ousterhout, 2014), randomized election timeouts.
+//! - [`zab`]: ZAB with FastLeaderElection (Junqueira, Reed & Serafini, DSN 2011; ZooKeeper).
 //!
 //! # Example
 //! ```
@@ -44,6 +45,7 @@ pub mod raft;
 pub mod rng;
 pub mod timing;
 pub mod types;
+pub mod zab;
 
 pub use effect::{ClientError, Effect, Event, Role};
 pub use node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
