@@ -511,6 +511,16 @@ impl Zab {
         self.on_decided(leader, out);
     }
 
+    /// Our current vote (LOOKING) or the decided one.
+    pub fn current_vote(&self) -> Vote {
+        self.my_notification().vote
+    }
+
+    /// The election round (ZooKeeper's logical clock).
+    pub fn election_round(&self) -> u64 {
+        self.election.round
+    }
+
     /// ZOOKEEPER-1732: once the new epoch is established the decided vote reports it,
     /// so that every member answers latecomers with the same (leader, epoch).
     pub(super) fn update_election_vote(&mut self, epoch: u32) {

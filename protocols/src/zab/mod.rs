@@ -95,7 +95,7 @@ pub const SNAP_THRESHOLD: usize = 500;
 pub const MAX_NOTIFICATION_BACKOFF: u32 = 8;
 
 /// ZAB's timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ZabTimer {
     /// LOOKING: no notification arrived for the current interval; re-send the vote.
     NotificationTimeout,

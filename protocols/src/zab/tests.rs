@@ -1,1 +1,515 @@
+//! Scenario tests: a small deterministic message pump drives whole ZAB ensembles.
+//!
+//! The pump delivers queued messages in FIFO order and fires timers only on demand, so
+//! every scenario is exact. Scenarios A, A' and B are PROTOCOLS.md's; the others cover
+//! DIFF / TRUNC / SNAP, restarts, observers and failure detection.
 
+use super::*;
+use crate::types::Command;
+use bytes::Bytes;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+type Msg = (NodeId, NodeId, ZabMessage);
+
+/// A deterministic ensemble of ZAB nodes with a FIFO network and on-demand timers.
+struct Pump {
+    membership: Membership,
+    nodes: BTreeMap<NodeId, Option<Zab>>,
+    disk: BTreeMap<NodeId, Vec<ZabRecord>>,
+    queue: VecDeque<Msg>,
+    armed: BTreeMap<NodeId, BTreeSet<ZabTimer>>,
+    applied: BTreeMap<NodeId, Vec<Command>>,
+    events: BTreeMap<NodeId, Vec<Event>>,
+    rejected: Vec<(NodeId, RequestId, ClientError)>,
+    sent: Vec<Msg>,
+    /// Messages for which this returns true are lost.
+    drop_if: Box<dyn FnMut(&Msg) -> bool>,
+    next_seq: u64,
+    snap_threshold: usize,
+}
+
+impl Pump {
+    fn new(voters: &[NodeId], observers: &[NodeId]) -> Pump {
+        let membership = Membership::new(voters.iter().copied(), observers.iter().copied());
+        let nodes = membership.all().map(|id| (id, None)).collect();
+        Pump {
+            membership,
+            nodes,
+            disk: BTreeMap::new(),
+            queue: VecDeque::new(),
+            armed: BTreeMap::new(),
+            applied: BTreeMap::new(),
+            events: BTreeMap::new(),
+            rejected: Vec::new(),
+            sent: Vec::new(),
+            drop_if: Box::new(|_| false),
+            next_seq: 0,
+            snap_threshold: SNAP_THRESHOLD,
+        }
+    }
+
+    fn start(&mut self, id: NodeId) {
+        let setup = Setup {
+            id,
+            membership: self.membership.clone(),
+            timing: Timing::default(),
+            rng: crate::DetRng::for_node(1, id),
+            narrate: true,
+        };
+        let records = self.disk.get(&id).cloned().unwrap_or_default();
+        let mut node = Zab::recover(setup, records).expect("recoverable records");
+        node.set_snap_threshold(self.snap_threshold);
+        self.nodes.insert(id, Some(node));
+        self.step(id, Input::Start);
+    }
+
+    /// The node dies: its state machine and timers are gone, its disk stays.
+    fn crash(&mut self, id: NodeId) {
+        self.nodes.insert(id, None);
+        self.armed.remove(&id);
+        self.applied.remove(&id);
+    }
+
+    fn step(&mut self, id: NodeId, input: Input<ZabMessage, ZabTimer>) {
+        let Some(Some(node)) = self.nodes.get_mut(&id) else { return };
+        let mut out = Vec::new();
+        node.step(Time::ZERO, input, &mut out);
+        for effect in out {
+            match effect {
+                Effect::Send { to, msg } => self.queue.push_back((id, to, msg)),
+                Effect::Persist(r) => self.disk.entry(id).or_default().push(r),
+                Effect::SetTimer { timer, .. } => {
+                    self.armed.entry(id).or_default().insert(timer);
+                }
+                Effect::CancelTimer(timer) => {
+                    self.armed.entry(id).or_default().remove(&timer);
+                }
+                Effect::Apply { index, command } => {
+                    let applied = self.applied.entry(id).or_default();
+                    assert_eq!(index, applied.len() as u64 + 1, "node {id} applies with a gap");
+                    applied.push(command.expect("ZAB applies only client commands"));
+                }
+                Effect::Reject { id: req, error } => self.rejected.push((id, req, error)),
+                Effect::Event(e) => {
+                    if let (Event::Narrate(text), Ok(_)) = (&e, std::env::var("ZAB_TRACE")) {
+                        eprintln!("{text}");
+                    }
+                    self.events.entry(id).or_default().push(e);
+                }
+            }
+        }
+    }
+
+    fn deliver_all(&mut self) {
+        let mut budget = 100_000;
+        while let Some(m) = self.queue.pop_front() {
+            budget -= 1;
+            assert!(budget > 0, "messages never stop");
+            if (self.drop_if)(&m) {
+                continue;
+            }
+            self.sent.push(m.clone());
+            let (from, to, msg) = m;
+            self.step(to, Input::Message { from, msg });
+        }
+    }
+
+    fn fire(&mut self, id: NodeId, timer: ZabTimer) -> bool {
+        let armed = self.armed.get_mut(&id).is_some_and(|t| t.remove(&timer));
+        if armed {
+            self.step(id, Input::Timer(timer));
+        }
+        armed
+    }
+
+    fn fire_all(&mut self, timer: ZabTimer) -> bool {
+        let ids: Vec<NodeId> = self.armed.iter().filter(|(_, t)| t.contains(&timer)).map(|(&i, _)| i).collect();
+        ids.iter().fold(false, |any, &id| self.fire(id, timer) | any)
+    }
+
+    /// Delivers everything and lets every finalize wait expire, until quiet.
+    fn settle(&mut self) {
+        loop {
+            self.deliver_all();
+            if !self.fire_all(ZabTimer::FinalizeWait) {
+                break;
+            }
+        }
+    }
+
+    /// `n` heartbeat ticks on every node, settling in between.
+    fn run(&mut self, ticks: usize) {
+        self.settle();
+        for _ in 0..ticks {
+            self.fire_all(ZabTimer::Tick);
+            self.settle();
+        }
+    }
+
+    fn client(&mut self, at: NodeId, data: &str) -> RequestId {
+        self.next_seq += 1;
+        let id = RequestId { origin: at, seq: self.next_seq };
+        self.step(at, Input::Client(Command { id, data: Bytes::from(data.to_owned()) }));
+        id
+    }
+
+    fn node(&self, id: NodeId) -> &Zab {
+        self.nodes.get(&id).and_then(Option::as_ref).expect("node is up")
+    }
+
+    fn state(&self, id: NodeId) -> (ServerState, Option<NodeId>) {
+        let n = self.node(id);
+        (n.server_state(), n.status().leader)
+    }
+
+    fn applied_data(&self, id: NodeId) -> Vec<String> {
+        let cmds = self.applied.get(&id).map(Vec::as_slice).unwrap_or_default();
+        cmds.iter().map(|c| String::from_utf8_lossy(&c.data).into_owned()).collect()
+    }
+
+    fn narration(&self, id: NodeId) -> Vec<String> {
+        let events = self.events.get(&id).map(Vec::as_slice).unwrap_or_default();
+        events.iter().filter_map(|e| if let Event::Narrate(t) = e { Some(t.clone()) } else { None }).collect()
+    }
+
+    fn count_events(&self, id: NodeId, pred: impl Fn(&Event) -> bool) -> usize {
+        self.events.get(&id).map_or(0, |e| e.iter().filter(|e| pred(e)).count())
+    }
+
+    /// Records giving a node epochs 1 and proposals `<1, 1..=last>`.
+    fn preload(&mut self, id: NodeId, last: u32) {
+        let mut records = vec![ZabRecord::AcceptedEpoch(1), ZabRecord::CurrentEpoch(1)];
+        records.extend((1..=last).map(|c| ZabRecord::Proposal(txn(1, c))));
+        self.disk.insert(id, records);
+    }
+}
+
+fn txn(epoch: u32, counter: u32) -> Txn {
+    Txn {
+        zxid: Zxid::new(epoch, counter),
+        command: Command {
+            id: RequestId { origin: 99, seq: u64::from(epoch) << 32 | u64::from(counter) },
+            data: Bytes::from(format!("{epoch}:{counter}")),
+        },
+    }
+}
+
+use ServerState::{Following, Leading, Looking, Observing};
+
+/// Every server's (state, leader), epochs and delivered sequence.
+fn assert_ensemble(p: &Pump, leader: NodeId, members: &[NodeId], epoch: u32, delivered: &[&str]) {
+    for &id in members {
+        let expected = if id == leader {
+            Leading
+        } else if p.membership.is_voter(id) {
+            Following
+        } else {
+            Observing
+        };
+        assert_eq!(p.state(id), (expected, Some(leader)), "server {id}");
+        let h = p.node(id).history();
+        assert_eq!((h.accepted_epoch, h.current_epoch), (epoch, epoch), "epochs of {id}");
+        assert_eq!(p.applied_data(id), delivered, "delivered by {id}");
+        assert_eq!(h.delivered, delivered.len(), "delivered count of {id}");
+    }
+}
+
+#[test]
+fn scenario_a_five_servers_started_in_order_elect_3() {
+    let mut p = Pump::new(&[1, 2, 3, 4, 5], &[]);
+    p.start(1);
+    p.settle();
+    assert_eq!(p.state(1), (Looking, None));
+    p.start(2);
+    p.settle();
+    // 1 and 2 converge on 2 (higher sid), but 2 of 5 is no majority.
+    assert_eq!((p.state(1), p.state(2)), ((Looking, None), (Looking, None)));
+    assert_eq!((p.node(1).current_vote().leader, p.node(2).current_vote().leader), (2, 2));
+    assert!(p.narration(1).iter().any(|t| t.contains("vote for 2: same round 1, epoch and zxid equal, sid 2 > 1")));
+    p.start(3);
+    p.run(3);
+    assert_ensemble(&p, 3, &[1, 2, 3], 1, &[]);
+    assert_eq!(p.count_events(3, |e| matches!(e, Event::LeaderReady { term: 1 })), 1);
+    assert_eq!(p.count_events(3, |e| matches!(e, Event::LeaderElected { term: 1 })), 1);
+    // Latecomers follow 3 although their sids are higher, without a new election.
+    p.start(4);
+    p.run(2);
+    p.start(5);
+    p.run(2);
+    assert_ensemble(&p, 3, &[1, 2, 3, 4, 5], 1, &[]);
+    assert_eq!(p.node(3).election_round(), 1);
+    assert_eq!(p.count_events(3, |e| matches!(e, Event::RoleChanged { .. })), 2, "3 never left LEADING");
+    // Broadcast: writes at the leader and at a follower commit everywhere in one order.
+    p.client(3, "a");
+    p.client(5, "b");
+    p.client(1, "c");
+    p.run(1);
+    assert_ensemble(&p, 3, &[1, 2, 3, 4, 5], 1, &["a", "b", "c"]);
+    assert_eq!(p.node(4).history().last_zxid(), Zxid::new(1, 3));
+}
+
+#[test]
+fn scenario_a_prime_three_servers_elect_2() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    p.start(1);
+    p.settle();
+    p.start(2);
+    p.run(3);
+    // 2 of 3 is a majority: 2 leads, 1 follows.
+    assert_ensemble(&p, 2, &[1, 2], 1, &[]);
+    p.start(3);
+    p.run(2);
+    assert_ensemble(&p, 2, &[1, 2, 3], 1, &[]);
+    assert_eq!(p.count_events(2, |e| matches!(e, Event::LeaderReady { .. })), 1);
+}
+
+#[test]
+fn scenario_b_survivors_elect_the_highest_zxid() {
+    let mut p = Pump::new(&[1, 2, 3, 4, 5], &[]);
+    for (id, last) in [(1, 9), (2, 9), (3, 9), (4, 8), (5, 8)] {
+        p.preload(id, last);
+    }
+    // Server 2 led epoch 1; servers 1 and 2 crashed. 3, 4 and 5 elect again.
+    for id in [3, 4, 5] {
+        p.start(id);
+    }
+    p.run(3);
+    let nine: Vec<String> = (1..=9).map(|c| format!("1:{c}")).collect();
+    let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
+    assert_ensemble(&p, 3, &[3, 4, 5], 2, &nine);
+    assert!(p.narration(4).iter().any(|t| t.contains("vote for 3: same round 1, epoch equal (1), zxid 0x100000009 > 0x100000008")));
+    // 4 and 5 were one proposal behind: DIFF of 1:9.
+    let diffs: Vec<&Msg> = p.sent.iter().filter(|(f, _, m)| *f == 3 && matches!(m, ZabMessage::Diff { .. })).collect();
+    assert_eq!(diffs.len(), 2);
+    assert!(diffs.iter().all(|(_, _, m)| *m == ZabMessage::Diff { epoch: 2, txns: vec![txn(1, 9)] }));
+}
+
+/// 2 and 3 lead epoch 2 while 1, holding an uncommitted 1:3 of epoch 1, is down.
+fn trunc_setup() -> Pump {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    p.preload(1, 3);
+    p.preload(2, 2);
+    p.preload(3, 2);
+    p.start(2);
+    p.start(3);
+    p.run(3);
+    assert_ensemble(&p, 3, &[2, 3], 2, &["1:1", "1:2"]);
+    p.client(3, "x");
+    p.run(1);
+    p
+}
+
+#[test]
+fn trunc_drops_an_uncommitted_proposal_of_an_older_epoch() {
+    let mut p = trunc_setup();
+    let before = p.disk.get(&1).map_or(0, Vec::len);
+    p.start(1);
+    p.run(2);
+    // 1's vote (zxid 1:3) is "better", yet it joins the running ensemble.
+    assert_ensemble(&p, 3, &[1, 2, 3], 2, &["1:1", "1:2", "x"]);
+    let trunc = p.sent.iter().find(|(f, t, m)| (*f, *t) == (3, 1) && m.kind() == "TRUNC");
+    let expected_tail = p.node(3).history().txns[2..].to_vec();
+    assert_eq!(
+        trunc.map(|(_, _, m)| m.clone()),
+        Some(ZabMessage::Trunc { epoch: 2, truncate_to: Zxid::new(1, 2), txns: expected_tail })
+    );
+    let new_records = p.disk.get(&1).map(|d| d[before..].to_vec()).unwrap_or_default();
+    assert_eq!(new_records[0], ZabRecord::AcceptedEpoch(2));
+    assert_eq!(new_records[1], ZabRecord::Truncate { last_kept: Zxid::new(1, 2) });
+    assert!(matches!(&new_records[2], ZabRecord::Proposal(t) if t.zxid == Zxid::new(2, 1)));
+    assert_eq!(new_records[3], ZabRecord::CurrentEpoch(2));
+    assert_eq!(p.node(1).history().txns, p.node(3).history().txns);
+}
+
+#[test]
+fn diff_for_a_slightly_behind_follower_and_snap_for_a_far_behind_one() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    p.snap_threshold = 3;
+    p.start(1);
+    p.start(2);
+    p.start(3);
+    p.run(3);
+    assert_ensemble(&p, 3, &[1, 2, 3], 1, &[]);
+    p.client(3, "a");
+    p.run(1);
+    p.crash(1);
+    p.crash(2);
+    p.start(2);
+    p.run(2);
+    p.client(3, "b");
+    p.client(3, "c");
+    p.client(3, "d");
+    p.client(3, "e");
+    p.run(1);
+    // 1 missed four transactions (more than 3): SNAP; 2 missed none after rejoining.
+    p.start(1);
+    p.run(2);
+    let all = ["a", "b", "c", "d", "e"];
+    assert_ensemble(&p, 3, &[1, 2, 3], 1, &all);
+    let to1: Vec<&ZabMessage> = p.sent.iter().filter(|(f, t, _)| (*f, *t) == (3, 1)).map(|(_, _, m)| m).collect();
+    let snap = to1.iter().rev().find(|m| m.kind() == "SNAP").expect("a SNAP for 1");
+    assert!(matches!(snap, ZabMessage::Snap { epoch: 1, snapshot, txns } if snapshot.len() == 5 && txns.is_empty()));
+    // A restart of 2 one transaction behind gets a DIFF.
+    p.crash(2);
+    p.client(3, "f");
+    p.run(1);
+    p.start(2);
+    p.run(2);
+    let to2: Vec<&ZabMessage> = p.sent.iter().filter(|(f, t, _)| (*f, *t) == (3, 2)).map(|(_, _, m)| m).collect();
+    let diff = to2.iter().rev().find(|m| m.kind() == "DIFF").expect("a DIFF for 2");
+    assert!(matches!(diff, ZabMessage::Diff { epoch: 1, txns } if txns.len() == 1 && txns[0].zxid == Zxid::new(1, 6)));
+    assert_ensemble(&p, 3, &[1, 2, 3], 1, &["a", "b", "c", "d", "e", "f"]);
+}
+
+#[test]
+fn restart_recovers_epochs_and_history() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    p.start(1);
+    p.start(2);
+    p.run(3);
+    p.client(2, "a");
+    p.client(1, "b");
+    p.run(1);
+    let before = p.node(1).history().clone();
+    assert_eq!((before.accepted_epoch, before.current_epoch, before.txns.len()), (1, 1, 2));
+    p.crash(1);
+    p.start(1);
+    let after = p.node(1).history();
+    assert_eq!((after.accepted_epoch, after.current_epoch), (1, 1));
+    assert_eq!(after.txns, before.txns);
+    // Commit points are not persisted: the history is delivered again after sync.
+    assert_eq!(after.delivered, 0);
+    p.run(2);
+    assert_ensemble(&p, 2, &[1, 2], 1, &["a", "b"]);
+}
+
+#[test]
+fn the_leader_crashes_and_the_survivors_take_over_with_a_new_epoch() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    for id in [1, 2, 3] {
+        p.start(id);
+    }
+    p.run(3);
+    p.client(3, "a");
+    p.run(1);
+    p.crash(3);
+    p.step(1, Input::PeerLost(3));
+    p.step(2, Input::PeerLost(3));
+    p.run(3);
+    assert_ensemble(&p, 2, &[1, 2], 2, &["a"]);
+    assert_eq!(p.count_events(2, |e| matches!(e, Event::LeaderReady { term: 2 })), 1);
+    p.client(1, "b");
+    p.run(1);
+    p.start(3);
+    p.run(2);
+    assert_ensemble(&p, 2, &[1, 2, 3], 2, &["a", "b"]);
+}
+
+#[test]
+fn observers_apply_through_inform_but_never_count() {
+    let mut p = Pump::new(&[1, 2, 3], &[4, 5]);
+    for id in [4, 5, 1, 2, 3] {
+        p.start(id);
+    }
+    p.run(3);
+    assert_ensemble(&p, 3, &[1, 2, 3, 4, 5], 1, &[]);
+    p.client(4, "a");
+    p.client(3, "b");
+    p.run(1);
+    assert_ensemble(&p, 3, &[1, 2, 3, 4, 5], 1, &["a", "b"]);
+    let observer_acks = p.sent.iter().filter(|(f, _, m)| *f >= 4 && matches!(m, ZabMessage::Ack { zxid } if zxid.counter() > 0));
+    assert_eq!(observer_acks.count(), 0);
+    assert!(p.sent.iter().any(|(f, t, m)| (*f, *t) == (3, 4) && m.kind() == "INFORM"));
+    // With two voters down, two observers are no quorum: nothing commits and the leader
+    // steps down after syncLimit.
+    p.crash(1);
+    p.crash(2);
+    p.client(3, "c");
+    p.run(1);
+    assert_eq!(p.applied_data(3), ["a", "b"]);
+    p.run(p.node(3).timing().sync_limit as usize + 1);
+    assert_eq!(p.state(3), (Looking, None));
+    assert!(p.rejected.iter().any(|(at, _, e)| *at == 3 && *e == ClientError::LeadershipLost));
+}
+
+#[test]
+fn a_lost_proposal_sends_the_follower_back_through_election() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    for id in [1, 2, 3] {
+        p.start(id);
+    }
+    p.run(3);
+    let mut dropped = false;
+    p.drop_if = Box::new(move |(_, to, m)| {
+        let drop = !dropped && *to == 1 && m.kind() == "PROPOSAL";
+        dropped |= drop;
+        drop
+    });
+    p.client(3, "a");
+    p.client(3, "b");
+    p.run(2);
+    assert!(p.narration(1).iter().any(|t| t.contains("gap in the proposal stream")));
+    assert_ensemble(&p, 3, &[1, 2, 3], 1, &["a", "b"]);
+}
+
+#[test]
+fn a_silent_leader_is_abandoned_after_sync_limit() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    for id in [1, 2, 3] {
+        p.start(id);
+    }
+    p.run(3);
+    p.crash(3); // no PeerLost: an isolated leader
+    let limit = p.node(1).timing().sync_limit as usize;
+    for _ in 0..limit {
+        p.fire_all(ZabTimer::Tick);
+        p.deliver_all();
+    }
+    assert_eq!(p.state(1), (Following, Some(3)));
+    p.run(3);
+    assert_ensemble(&p, 2, &[1, 2], 2, &[]);
+}
+
+#[test]
+fn handlers_persist_before_the_dependent_send() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    for id in [1, 2, 3] {
+        p.start(id);
+    }
+    p.run(3);
+    let mut out = Vec::new();
+    let t = Txn { zxid: Zxid::new(1, 1), command: txn(1, 1).command };
+    let node = p.nodes.get_mut(&1).and_then(Option::as_mut).expect("up");
+    node.step(Time::ZERO, Input::Message { from: 3, msg: ZabMessage::Proposal { txn: t.clone() } }, &mut out);
+    assert_eq!(
+        out,
+        vec![
+            Effect::Persist(ZabRecord::Proposal(t)),
+            Effect::Send { to: 3, msg: ZabMessage::Ack { zxid: Zxid::new(1, 1) } },
+        ]
+    );
+    // A proposal from someone else than the leader, or a stale epoch, is ignored.
+    out.clear();
+    node.step(Time::ZERO, Input::Message { from: 2, msg: ZabMessage::Proposal { txn: txn(1, 2) } }, &mut out);
+    node.step(Time::ZERO, Input::Message { from: 3, msg: ZabMessage::Commit { zxid: Zxid::new(0, 1) } }, &mut out);
+    assert_eq!(out, vec![]);
+}
+
+#[test]
+fn clients_are_rejected_while_no_leader_is_established() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    p.start(1);
+    p.settle();
+    let id = p.client(1, "a");
+    assert_eq!(p.rejected, vec![(1, id, ClientError::NotLeader { leader: None })]);
+}
+
+#[test]
+fn a_single_voter_leads_alone() {
+    let mut p = Pump::new(&[7], &[]);
+    p.start(7);
+    p.settle();
+    assert_eq!(p.state(7), (Leading, Some(7)));
+    p.client(7, "a");
+    assert_eq!(p.applied_data(7), ["a"]);
+}
