@@ -11,9 +11,11 @@
 //!   an older epoch sends it back to LOOKING.
 //! - The leader checks every ACKEPOCH against its own state summary (current epoch, last
 //!   zxid): FastLeaderElection should have picked the most up-to-date server of the
-//!   quorum, and a learner that is ahead makes the leader give up (ZooKeeper: "Follower
-//!   is ahead of the leader"). Once a quorum (with itself) has acked, it records the new
-//!   epoch as current and synchronizes each learner (`sync.rs`).
+//!   quorum, and a learner that is ahead is dropped (ZooKeeper: "Follower is ahead of
+//!   the leader"); without a quorum the leader gives up after `initLimit`. Once a quorum
+//!   (with itself) has acked, it records the new epoch as current and synchronizes each
+//!   learner (`sync.rs`); learners arriving later are synchronized without the check,
+//!   as in ZooKeeper, and a TRUNC removes what they hold beyond the leader's history.
 
 use crate::effect::{Event, Role};
 use crate::types::NodeId;
@@ -52,6 +54,8 @@ pub(crate) enum HandleStage {
 /// The leader's view of one learner (ZooKeeper's `LearnerHandler`).
 #[derive(Clone, Debug)]
 pub(crate) struct LearnerHandle {
+    /// The learner's session id, from FOLLOWERINFO.
+    pub(crate) session: u64,
     /// A non-voting observer.
     pub(crate) observer: bool,
     /// Progress of its handshake.
@@ -126,6 +130,10 @@ pub(crate) struct LearnerState {
     pub(crate) epoch: Option<u32>,
     /// Ticks since the leader was last heard.
     pub(crate) silent_ticks: u64,
+    /// Ticks since this session started (bounded until UPTODATE).
+    pub(crate) handshake_ticks: u64,
+    /// This session's random id.
+    pub(crate) session: u64,
 }
 
 impl LearnerState {
@@ -169,12 +177,15 @@ impl Zab {
     /// FLE chose `leader`: connect to it.
     pub(super) fn become_learner(&mut self, leader: NodeId, out: &mut Out) {
         let observer = !self.is_voter(self.id);
+        let session = self.rng.next_u64() ^ self.now.as_nanos();
         self.phase = Phase::Learning(LearnerState {
             leader,
             observer,
             stage: LearnerStage::Connecting,
             epoch: None,
             silent_ticks: 0,
+            handshake_ticks: 0,
+            session,
         });
         let role = if observer {
             Role::Observing
@@ -200,11 +211,17 @@ impl Zab {
 
     pub(super) fn send_learner_info(&self, out: &mut Out) {
         if let Phase::Learning(l) = &self.phase {
-            let accepted_epoch = self.history.accepted_epoch;
+            let (accepted_epoch, session) = (self.history.accepted_epoch, l.session);
             let msg = if l.observer {
-                ZabMessage::ObserverInfo { accepted_epoch }
+                ZabMessage::ObserverInfo {
+                    accepted_epoch,
+                    session,
+                }
             } else {
-                ZabMessage::FollowerInfo { accepted_epoch }
+                ZabMessage::FollowerInfo {
+                    accepted_epoch,
+                    session,
+                }
             };
             self.send(out, l.leader, msg);
         }
@@ -226,12 +243,14 @@ impl Zab {
             h.last_heard = tick;
         }
         match msg {
-            ZabMessage::FollowerInfo { accepted_epoch } if !observer => {
-                self.on_learner_info(from, accepted_epoch, out)
-            }
-            ZabMessage::ObserverInfo { accepted_epoch } if observer => {
-                self.on_learner_info(from, accepted_epoch, out)
-            }
+            ZabMessage::FollowerInfo {
+                accepted_epoch,
+                session,
+            } if !observer => self.on_learner_info(from, accepted_epoch, session, out),
+            ZabMessage::ObserverInfo {
+                accepted_epoch,
+                session,
+            } if observer => self.on_learner_info(from, accepted_epoch, session, out),
             ZabMessage::AckEpoch {
                 current_epoch,
                 last_zxid,
@@ -275,14 +294,21 @@ impl Zab {
         }
     }
 
-    /// FOLLOWERINFO / OBSERVERINFO: a learner (re)registers; any earlier session of it
-    /// is forgotten.
-    fn on_learner_info(&mut self, from: NodeId, accepted_epoch: u32, out: &mut Out) {
+    /// FOLLOWERINFO / OBSERVERINFO: a learner registers; a new session replaces any
+    /// earlier one, a repeated one only gets LEADERINFO again if it still waits for it.
+    fn on_learner_info(&mut self, from: NodeId, accepted_epoch: u32, session: u64, out: &mut Out) {
         let observer = !self.is_voter(from);
         let Some(l) = self.leader() else { return };
+        if let Some(h) = l.learners.get(&from).filter(|h| h.session == session) {
+            if let (HandleStage::AwaitingAckEpoch, Some(new_epoch)) = (h.stage, l.new_epoch) {
+                self.send(out, from, ZabMessage::LeaderInfo { new_epoch });
+            }
+            return;
+        }
         l.learners.insert(
             from,
             LearnerHandle {
+                session,
                 observer,
                 stage: HandleStage::AwaitingAckEpoch,
                 last_zxid: Zxid::ZERO,
@@ -347,7 +373,9 @@ impl Zab {
         self.check_epoch_ack_quorum(out);
     }
 
-    /// ACKEPOCH: check the learner is not ahead of us, then count it.
+    /// ACKEPOCH: while the epoch quorum is still open, check the learner is not ahead
+    /// of us, then count it; afterwards just synchronize it (`Leader.waitForEpochAck`
+    /// returns at once once `electionFinished`).
     fn on_ack_epoch(
         &mut self,
         from: NodeId,
@@ -357,18 +385,25 @@ impl Zab {
     ) {
         let voter = self.is_voter(from);
         let Some(l) = self.leader() else { return };
+        let collecting = matches!(
+            l.phase,
+            LeaderPhase::CollectingEpochs | LeaderPhase::CollectingEpochAcks
+        );
+        let summary = l.summary;
         let (Some(_), Some(h)) = (l.new_epoch, l.learners.get_mut(&from)) else {
             return;
         };
         if h.stage != HandleStage::AwaitingAckEpoch {
             return;
         }
-        let summary = l.summary;
-        if let Some(epoch) = current_epoch {
+        if let (true, Some(epoch)) = (collecting, current_epoch) {
             if (epoch, last_zxid) > summary {
-                self.become_looking(out, || {
+                // ZooKeeper: "Follower is ahead of the leader"; the learner's connection
+                // is closed and it goes back to LOOKING once it hears nothing more.
+                l.learners.remove(&from);
+                self.narrate(out, || {
                     format!(
-                        "learner {from} is ahead of me (epoch {epoch}, zxid {last_zxid} > epoch {}, zxid {})",
+                        "drop learner {from}: it is ahead of me (epoch {epoch}, zxid {last_zxid} > epoch {}, zxid {})",
                         summary.0, summary.1
                     )
                 });
@@ -377,24 +412,23 @@ impl Zab {
         }
         h.last_zxid = last_zxid;
         h.stage = HandleStage::AwaitingSync;
-        if voter && current_epoch.is_some() {
+        if collecting && voter && current_epoch.is_some() {
             l.epoch_acks.insert(from);
         }
-        let phase = l.phase;
-        self.narrate(out, || match current_epoch {
-            Some(e) => format!(
+        self.narrate(out, || match (collecting, current_epoch) {
+            (true, Some(e)) => format!(
                 "ACKEPOCH from {from}: epoch {e}, last zxid {last_zxid}; mine (epoch {}, zxid {}) is at least as recent",
                 summary.0, summary.1
             ),
-            None => format!("ACKEPOCH from {from}: had already accepted this epoch (not counted), last zxid {last_zxid}"),
+            (true, None) => {
+                format!("ACKEPOCH from {from}: had already accepted this epoch (not counted), last zxid {last_zxid}")
+            }
+            (false, _) => format!("ACKEPOCH from late learner {from}: last zxid {last_zxid}"),
         });
-        match phase {
-            LeaderPhase::CollectingEpochs | LeaderPhase::CollectingEpochAcks => {
-                self.check_epoch_ack_quorum(out)
-            }
-            LeaderPhase::CollectingNewLeaderAcks | LeaderPhase::Established => {
-                self.sync_learner(from, out)
-            }
+        if collecting {
+            self.check_epoch_ack_quorum(out);
+        } else {
+            self.sync_learner(from, out);
         }
     }
 

@@ -71,11 +71,16 @@ pub enum ZabMessage {
     FollowerInfo {
         /// The follower's last accepted epoch.
         accepted_epoch: u32,
+        /// A random id of this connection attempt, so that a repeated FOLLOWERINFO is
+        /// not mistaken for a new session (stands in for ZooKeeper's TCP connection).
+        session: u64,
     },
     /// Observer to leader: same as FOLLOWERINFO, for a non-voting learner.
     ObserverInfo {
         /// The observer's last accepted epoch.
         accepted_epoch: u32,
+        /// As in FOLLOWERINFO.
+        session: u64,
     },
     /// Leader to learner: the proposed new epoch (NEWEPOCH in the paper).
     LeaderInfo {

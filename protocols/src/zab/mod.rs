@@ -53,7 +53,10 @@
 //!   in the proposal stream goes back to LOOKING and rejoins through FLE (which the
 //!   running ensemble answers with FOLLOWING/LEADING notifications).
 //! - A learner repeats FOLLOWERINFO every tick until LEADERINFO arrives (ZooKeeper
-//!   retries its TCP connect instead).
+//!   retries its TCP connect instead); a random session id in FOLLOWERINFO stands in
+//!   for the TCP connection. A learner that has not received UPTODATE within
+//!   `3 * initLimit` ticks (the leader's three bounded waits) starts over from LOOKING,
+//!   so a lost handshake message cannot leave it stuck while PINGs keep arriving.
 //! - SNAP carries the leader's committed history itself, since the state machine lives
 //!   in the harness; it is chosen when the learner is more than `snap_threshold`
 //!   ([`SNAP_THRESHOLD`] by default, ZooKeeper's `commitLogCount`) transactions behind.
@@ -80,6 +83,7 @@ pub use zxid::Zxid;
 use crate::effect::{ClientError, Effect, Event, Role};
 use crate::node::{Effects, Input, Protocol, RecoveryError, Setup, Status};
 use crate::quorum::Membership;
+use crate::rng::DetRng;
 use crate::timing::Timing;
 use crate::types::{Command, NodeId, RequestId, Time};
 use discovery::{LeaderState, LearnerState};
@@ -174,6 +178,11 @@ pub struct Zab {
     phase: Phase,
     /// Client commands received here, proposed or forwarded, not yet applied.
     pending_local: BTreeSet<RequestId>,
+    /// Seeded randomness (learner session ids only).
+    rng: DetRng,
+    /// The time of the input being handled (mixed into session ids, so that a
+    /// restarted node, whose random stream starts over, does not repeat one).
+    now: Time,
 }
 
 impl Zab {
@@ -381,10 +390,13 @@ impl Protocol for Zab {
             election,
             phase: Phase::Looking,
             pending_local: BTreeSet::new(),
+            rng: setup.rng,
+            now: Time::ZERO,
         })
     }
 
-    fn step(&mut self, _now: Time, input: Input<ZabMessage, ZabTimer>, out: &mut Out) {
+    fn step(&mut self, now: Time, input: Input<ZabMessage, ZabTimer>, out: &mut Out) {
+        self.now = now;
         match input {
             Input::Start => {
                 let known = self.history.delivered;

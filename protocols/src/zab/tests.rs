@@ -26,6 +26,8 @@ struct Pump {
     drop_if: Box<dyn FnMut(&Msg) -> bool>,
     next_seq: u64,
     snap_threshold: usize,
+    /// Advances by one nanosecond per step.
+    clock: u64,
 }
 
 impl Pump {
@@ -45,6 +47,7 @@ impl Pump {
             drop_if: Box::new(|_| false),
             next_seq: 0,
             snap_threshold: SNAP_THRESHOLD,
+            clock: 0,
         }
     }
 
@@ -71,9 +74,12 @@ impl Pump {
     }
 
     fn step(&mut self, id: NodeId, input: Input<ZabMessage, ZabTimer>) {
-        let Some(Some(node)) = self.nodes.get_mut(&id) else { return };
+        let Some(Some(node)) = self.nodes.get_mut(&id) else {
+            return;
+        };
         let mut out = Vec::new();
-        node.step(Time::ZERO, input, &mut out);
+        self.clock += 1;
+        node.step(Time(self.clock), input, &mut out);
         for effect in out {
             match effect {
                 Effect::Send { to, msg } => self.queue.push_back((id, to, msg)),
@@ -86,7 +92,11 @@ impl Pump {
                 }
                 Effect::Apply { index, command } => {
                     let applied = self.applied.entry(id).or_default();
-                    assert_eq!(index, applied.len() as u64 + 1, "node {id} applies with a gap");
+                    assert_eq!(
+                        index,
+                        applied.len() as u64 + 1,
+                        "node {id} applies with a gap"
+                    );
                     applied.push(command.expect("ZAB applies only client commands"));
                 }
                 Effect::Reject { id: req, error } => self.rejected.push((id, req, error)),
@@ -123,8 +133,14 @@ impl Pump {
     }
 
     fn fire_all(&mut self, timer: ZabTimer) -> bool {
-        let ids: Vec<NodeId> = self.armed.iter().filter(|(_, t)| t.contains(&timer)).map(|(&i, _)| i).collect();
-        ids.iter().fold(false, |any, &id| self.fire(id, timer) | any)
+        let ids: Vec<NodeId> = self
+            .armed
+            .iter()
+            .filter(|(_, t)| t.contains(&timer))
+            .map(|(&i, _)| i)
+            .collect();
+        ids.iter()
+            .fold(false, |any, &id| self.fire(id, timer) | any)
     }
 
     /// Delivers everything and lets every finalize wait expire, until quiet.
@@ -148,13 +164,25 @@ impl Pump {
 
     fn client(&mut self, at: NodeId, data: &str) -> RequestId {
         self.next_seq += 1;
-        let id = RequestId { origin: at, seq: self.next_seq };
-        self.step(at, Input::Client(Command { id, data: Bytes::from(data.to_owned()) }));
+        let id = RequestId {
+            origin: at,
+            seq: self.next_seq,
+        };
+        self.step(
+            at,
+            Input::Client(Command {
+                id,
+                data: Bytes::from(data.to_owned()),
+            }),
+        );
         id
     }
 
     fn node(&self, id: NodeId) -> &Zab {
-        self.nodes.get(&id).and_then(Option::as_ref).expect("node is up")
+        self.nodes
+            .get(&id)
+            .and_then(Option::as_ref)
+            .expect("node is up")
     }
 
     fn state(&self, id: NodeId) -> (ServerState, Option<NodeId>) {
@@ -164,16 +192,29 @@ impl Pump {
 
     fn applied_data(&self, id: NodeId) -> Vec<String> {
         let cmds = self.applied.get(&id).map(Vec::as_slice).unwrap_or_default();
-        cmds.iter().map(|c| String::from_utf8_lossy(&c.data).into_owned()).collect()
+        cmds.iter()
+            .map(|c| String::from_utf8_lossy(&c.data).into_owned())
+            .collect()
     }
 
     fn narration(&self, id: NodeId) -> Vec<String> {
         let events = self.events.get(&id).map(Vec::as_slice).unwrap_or_default();
-        events.iter().filter_map(|e| if let Event::Narrate(t) = e { Some(t.clone()) } else { None }).collect()
+        events
+            .iter()
+            .filter_map(|e| {
+                if let Event::Narrate(t) = e {
+                    Some(t.clone())
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     fn count_events(&self, id: NodeId, pred: impl Fn(&Event) -> bool) -> usize {
-        self.events.get(&id).map_or(0, |e| e.iter().filter(|e| pred(e)).count())
+        self.events
+            .get(&id)
+            .map_or(0, |e| e.iter().filter(|e| pred(e)).count())
     }
 
     /// Records giving a node epochs 1 and proposals `<1, 1..=last>`.
@@ -188,7 +229,10 @@ fn txn(epoch: u32, counter: u32) -> Txn {
     Txn {
         zxid: Zxid::new(epoch, counter),
         command: Command {
-            id: RequestId { origin: 99, seq: u64::from(epoch) << 32 | u64::from(counter) },
+            id: RequestId {
+                origin: 99,
+                seq: u64::from(epoch) << 32 | u64::from(counter),
+            },
             data: Bytes::from(format!("{epoch}:{counter}")),
         },
     }
@@ -208,7 +252,11 @@ fn assert_ensemble(p: &Pump, leader: NodeId, members: &[NodeId], epoch: u32, del
         };
         assert_eq!(p.state(id), (expected, Some(leader)), "server {id}");
         let h = p.node(id).history();
-        assert_eq!((h.accepted_epoch, h.current_epoch), (epoch, epoch), "epochs of {id}");
+        assert_eq!(
+            (h.accepted_epoch, h.current_epoch),
+            (epoch, epoch),
+            "epochs of {id}"
+        );
         assert_eq!(p.applied_data(id), delivered, "delivered by {id}");
         assert_eq!(h.delivered, delivered.len(), "delivered count of {id}");
     }
@@ -224,13 +272,28 @@ fn scenario_a_five_servers_started_in_order_elect_3() {
     p.settle();
     // 1 and 2 converge on 2 (higher sid), but 2 of 5 is no majority.
     assert_eq!((p.state(1), p.state(2)), ((Looking, None), (Looking, None)));
-    assert_eq!((p.node(1).current_vote().leader, p.node(2).current_vote().leader), (2, 2));
-    assert!(p.narration(1).iter().any(|t| t.contains("vote for 2: same round 1, epoch and zxid equal, sid 2 > 1")));
+    assert_eq!(
+        (
+            p.node(1).current_vote().leader,
+            p.node(2).current_vote().leader
+        ),
+        (2, 2)
+    );
+    assert!(p
+        .narration(1)
+        .iter()
+        .any(|t| t.contains("vote for 2: same round 1, epoch and zxid equal, sid 2 > 1")));
     p.start(3);
     p.run(3);
     assert_ensemble(&p, 3, &[1, 2, 3], 1, &[]);
-    assert_eq!(p.count_events(3, |e| matches!(e, Event::LeaderReady { term: 1 })), 1);
-    assert_eq!(p.count_events(3, |e| matches!(e, Event::LeaderElected { term: 1 })), 1);
+    assert_eq!(
+        p.count_events(3, |e| matches!(e, Event::LeaderReady { term: 1 })),
+        1
+    );
+    assert_eq!(
+        p.count_events(3, |e| matches!(e, Event::LeaderElected { term: 1 })),
+        1
+    );
     // Latecomers follow 3 although their sids are higher, without a new election.
     p.start(4);
     p.run(2);
@@ -238,7 +301,11 @@ fn scenario_a_five_servers_started_in_order_elect_3() {
     p.run(2);
     assert_ensemble(&p, 3, &[1, 2, 3, 4, 5], 1, &[]);
     assert_eq!(p.node(3).election_round(), 1);
-    assert_eq!(p.count_events(3, |e| matches!(e, Event::RoleChanged { .. })), 2, "3 never left LEADING");
+    assert_eq!(
+        p.count_events(3, |e| matches!(e, Event::RoleChanged { .. })),
+        2,
+        "3 never left LEADING"
+    );
     // Broadcast: writes at the leader and at a follower commit everywhere in one order.
     p.client(3, "a");
     p.client(5, "b");
@@ -260,7 +327,10 @@ fn scenario_a_prime_three_servers_elect_2() {
     p.start(3);
     p.run(2);
     assert_ensemble(&p, 2, &[1, 2, 3], 1, &[]);
-    assert_eq!(p.count_events(2, |e| matches!(e, Event::LeaderReady { .. })), 1);
+    assert_eq!(
+        p.count_events(2, |e| matches!(e, Event::LeaderReady { .. })),
+        1
+    );
 }
 
 #[test]
@@ -277,11 +347,21 @@ fn scenario_b_survivors_elect_the_highest_zxid() {
     let nine: Vec<String> = (1..=9).map(|c| format!("1:{c}")).collect();
     let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
     assert_ensemble(&p, 3, &[3, 4, 5], 2, &nine);
-    assert!(p.narration(4).iter().any(|t| t.contains("vote for 3: same round 1, epoch equal (1), zxid 0x100000009 > 0x100000008")));
+    assert!(p.narration(4).iter().any(
+        |t| t.contains("vote for 3: same round 1, epoch equal (1), zxid 0x100000009 > 0x100000008")
+    ));
     // 4 and 5 were one proposal behind: DIFF of 1:9.
-    let diffs: Vec<&Msg> = p.sent.iter().filter(|(f, _, m)| *f == 3 && matches!(m, ZabMessage::Diff { .. })).collect();
+    let diffs: Vec<&Msg> = p
+        .sent
+        .iter()
+        .filter(|(f, _, m)| *f == 3 && matches!(m, ZabMessage::Diff { .. }))
+        .collect();
     assert_eq!(diffs.len(), 2);
-    assert!(diffs.iter().all(|(_, _, m)| *m == ZabMessage::Diff { epoch: 2, txns: vec![txn(1, 9)] }));
+    assert!(diffs.iter().all(|(_, _, m)| *m
+        == ZabMessage::Diff {
+            epoch: 2,
+            txns: vec![txn(1, 9)]
+        }));
 }
 
 /// 2 and 3 lead epoch 2 while 1, holding an uncommitted 1:3 of epoch 1, is down.
@@ -307,71 +387,112 @@ fn trunc_drops_an_uncommitted_proposal_of_an_older_epoch() {
     p.run(2);
     // 1's vote (zxid 1:3) is "better", yet it joins the running ensemble.
     assert_ensemble(&p, 3, &[1, 2, 3], 2, &["1:1", "1:2", "x"]);
-    let trunc = p.sent.iter().find(|(f, t, m)| (*f, *t) == (3, 1) && m.kind() == "TRUNC");
+    let trunc = p
+        .sent
+        .iter()
+        .find(|(f, t, m)| (*f, *t) == (3, 1) && m.kind() == "TRUNC");
     let expected_tail = p.node(3).history().txns[2..].to_vec();
     assert_eq!(
         trunc.map(|(_, _, m)| m.clone()),
-        Some(ZabMessage::Trunc { epoch: 2, truncate_to: Zxid::new(1, 2), txns: expected_tail })
+        Some(ZabMessage::Trunc {
+            epoch: 2,
+            truncate_to: Zxid::new(1, 2),
+            txns: expected_tail
+        })
     );
-    let new_records = p.disk.get(&1).map(|d| d[before..].to_vec()).unwrap_or_default();
+    let new_records = p
+        .disk
+        .get(&1)
+        .map(|d| d[before..].to_vec())
+        .unwrap_or_default();
     assert_eq!(new_records[0], ZabRecord::AcceptedEpoch(2));
-    assert_eq!(new_records[1], ZabRecord::Truncate { last_kept: Zxid::new(1, 2) });
+    assert_eq!(
+        new_records[1],
+        ZabRecord::Truncate {
+            last_kept: Zxid::new(1, 2)
+        }
+    );
     assert!(matches!(&new_records[2], ZabRecord::Proposal(t) if t.zxid == Zxid::new(2, 1)));
     assert_eq!(new_records[3], ZabRecord::CurrentEpoch(2));
     assert_eq!(p.node(1).history().txns, p.node(3).history().txns);
 }
 
 #[test]
-fn diff_for_a_slightly_behind_follower_and_snap_for_a_far_behind_one() {
+fn snap_for_a_far_behind_follower_and_diff_for_a_slightly_behind_one() {
     let mut p = Pump::new(&[1, 2, 3], &[]);
     p.snap_threshold = 3;
-    p.start(1);
-    p.start(2);
-    p.start(3);
+    for id in [1, 2, 3] {
+        p.start(id);
+    }
     p.run(3);
     assert_ensemble(&p, 3, &[1, 2, 3], 1, &[]);
     p.client(3, "a");
     p.run(1);
     p.crash(1);
-    p.crash(2);
-    p.start(2);
-    p.run(2);
-    p.client(3, "b");
-    p.client(3, "c");
-    p.client(3, "d");
-    p.client(3, "e");
+    for data in ["b", "c", "d", "e"] {
+        p.client(3, data);
+    }
     p.run(1);
-    // 1 missed four transactions (more than 3): SNAP; 2 missed none after rejoining.
+    // 1 missed four transactions, more than the threshold of 3: SNAP.
     p.start(1);
     p.run(2);
     let all = ["a", "b", "c", "d", "e"];
     assert_ensemble(&p, 3, &[1, 2, 3], 1, &all);
-    let to1: Vec<&ZabMessage> = p.sent.iter().filter(|(f, t, _)| (*f, *t) == (3, 1)).map(|(_, _, m)| m).collect();
-    let snap = to1.iter().rev().find(|m| m.kind() == "SNAP").expect("a SNAP for 1");
-    assert!(matches!(snap, ZabMessage::Snap { epoch: 1, snapshot, txns } if snapshot.len() == 5 && txns.is_empty()));
-    // A restart of 2 one transaction behind gets a DIFF.
+    let last_to = |p: &Pump, to: NodeId, kind: &str| {
+        p.sent
+            .iter()
+            .rev()
+            .find(|(f, t, m)| (*f, *t) == (3, to) && m.kind() == kind)
+            .map(|(_, _, m)| m.clone())
+    };
+    let snap = last_to(&p, 1, "SNAP").expect("a SNAP for 1");
+    assert!(
+        matches!(snap, ZabMessage::Snap { epoch: 1, snapshot, txns } if snapshot.len() == 5 && txns.is_empty())
+    );
+    assert!(p.disk[&1]
+        .iter()
+        .any(|r| matches!(r, ZabRecord::Snapshot { txns } if txns.len() == 5)));
+    // After a crash the snapshot is known committed and applied again at once.
+    p.crash(1);
+    p.start(1);
+    assert_eq!(p.applied_data(1), all);
+    p.run(2);
+    // 2 restarts one transaction behind: DIFF.
     p.crash(2);
     p.client(3, "f");
     p.run(1);
     p.start(2);
     p.run(2);
-    let to2: Vec<&ZabMessage> = p.sent.iter().filter(|(f, t, _)| (*f, *t) == (3, 2)).map(|(_, _, m)| m).collect();
-    let diff = to2.iter().rev().find(|m| m.kind() == "DIFF").expect("a DIFF for 2");
-    assert!(matches!(diff, ZabMessage::Diff { epoch: 1, txns } if txns.len() == 1 && txns[0].zxid == Zxid::new(1, 6)));
+    let diff = last_to(&p, 2, "DIFF").expect("a DIFF for 2");
+    assert_eq!(
+        diff,
+        ZabMessage::Diff {
+            epoch: 1,
+            txns: p.node(3).history().txns[5..].to_vec()
+        }
+    );
     assert_ensemble(&p, 3, &[1, 2, 3], 1, &["a", "b", "c", "d", "e", "f"]);
 }
 
 #[test]
 fn restart_recovers_epochs_and_history() {
     let mut p = Pump::new(&[1, 2, 3], &[]);
-    p.start(1);
-    p.start(2);
+    for id in [1, 2, 3] {
+        p.start(id);
+    }
     p.run(3);
-    p.client(2, "a");
+    p.client(3, "a");
     p.client(1, "b");
     p.run(1);
     let before = p.node(1).history().clone();
-    assert_eq!((before.accepted_epoch, before.current_epoch, before.txns.len()), (1, 1, 2));
+    assert_eq!(
+        (
+            before.accepted_epoch,
+            before.current_epoch,
+            before.txns.len()
+        ),
+        (1, 1, 2)
+    );
     p.crash(1);
     p.start(1);
     let after = p.node(1).history();
@@ -380,7 +501,7 @@ fn restart_recovers_epochs_and_history() {
     // Commit points are not persisted: the history is delivered again after sync.
     assert_eq!(after.delivered, 0);
     p.run(2);
-    assert_ensemble(&p, 2, &[1, 2], 1, &["a", "b"]);
+    assert_ensemble(&p, 3, &[1, 2, 3], 1, &["a", "b"]);
 }
 
 #[test]
@@ -397,7 +518,10 @@ fn the_leader_crashes_and_the_survivors_take_over_with_a_new_epoch() {
     p.step(2, Input::PeerLost(3));
     p.run(3);
     assert_ensemble(&p, 2, &[1, 2], 2, &["a"]);
-    assert_eq!(p.count_events(2, |e| matches!(e, Event::LeaderReady { term: 2 })), 1);
+    assert_eq!(
+        p.count_events(2, |e| matches!(e, Event::LeaderReady { term: 2 })),
+        1
+    );
     p.client(1, "b");
     p.run(1);
     p.start(3);
@@ -413,23 +537,32 @@ fn observers_apply_through_inform_but_never_count() {
     }
     p.run(3);
     assert_ensemble(&p, 3, &[1, 2, 3, 4, 5], 1, &[]);
-    p.client(4, "a");
+    p.client(4, "a"); // forwarded: reaches the leader after "b"
     p.client(3, "b");
     p.run(1);
-    assert_ensemble(&p, 3, &[1, 2, 3, 4, 5], 1, &["a", "b"]);
-    let observer_acks = p.sent.iter().filter(|(f, _, m)| *f >= 4 && matches!(m, ZabMessage::Ack { zxid } if zxid.counter() > 0));
+    assert_ensemble(&p, 3, &[1, 2, 3, 4, 5], 1, &["b", "a"]);
+    let observer_acks = p
+        .sent
+        .iter()
+        .filter(|(f, _, m)| *f >= 4 && matches!(m, ZabMessage::Ack { zxid } if zxid.counter() > 0));
     assert_eq!(observer_acks.count(), 0);
-    assert!(p.sent.iter().any(|(f, t, m)| (*f, *t) == (3, 4) && m.kind() == "INFORM"));
+    assert!(p
+        .sent
+        .iter()
+        .any(|(f, t, m)| (*f, *t) == (3, 4) && m.kind() == "INFORM"));
     // With two voters down, two observers are no quorum: nothing commits and the leader
     // steps down after syncLimit.
     p.crash(1);
     p.crash(2);
     p.client(3, "c");
     p.run(1);
-    assert_eq!(p.applied_data(3), ["a", "b"]);
+    assert_eq!(p.applied_data(3), ["b", "a"]);
     p.run(p.node(3).timing().sync_limit as usize + 1);
     assert_eq!(p.state(3), (Looking, None));
-    assert!(p.rejected.iter().any(|(at, _, e)| *at == 3 && *e == ClientError::LeadershipLost));
+    assert!(p
+        .rejected
+        .iter()
+        .any(|(at, _, e)| *at == 3 && *e == ClientError::LeadershipLost));
 }
 
 #[test]
@@ -448,7 +581,10 @@ fn a_lost_proposal_sends_the_follower_back_through_election() {
     p.client(3, "a");
     p.client(3, "b");
     p.run(2);
-    assert!(p.narration(1).iter().any(|t| t.contains("gap in the proposal stream")));
+    assert!(p
+        .narration(1)
+        .iter()
+        .any(|t| t.contains("gap in the proposal stream")));
     assert_ensemble(&p, 3, &[1, 2, 3], 1, &["a", "b"]);
 }
 
@@ -478,20 +614,51 @@ fn handlers_persist_before_the_dependent_send() {
     }
     p.run(3);
     let mut out = Vec::new();
-    let t = Txn { zxid: Zxid::new(1, 1), command: txn(1, 1).command };
+    let t = Txn {
+        zxid: Zxid::new(1, 1),
+        command: txn(1, 1).command,
+    };
     let node = p.nodes.get_mut(&1).and_then(Option::as_mut).expect("up");
-    node.step(Time::ZERO, Input::Message { from: 3, msg: ZabMessage::Proposal { txn: t.clone() } }, &mut out);
+    node.step(
+        Time::ZERO,
+        Input::Message {
+            from: 3,
+            msg: ZabMessage::Proposal { txn: t.clone() },
+        },
+        &mut out,
+    );
     assert_eq!(
         out,
         vec![
             Effect::Persist(ZabRecord::Proposal(t)),
-            Effect::Send { to: 3, msg: ZabMessage::Ack { zxid: Zxid::new(1, 1) } },
+            Effect::Send {
+                to: 3,
+                msg: ZabMessage::Ack {
+                    zxid: Zxid::new(1, 1)
+                }
+            },
         ]
     );
     // A proposal from someone else than the leader, or a stale epoch, is ignored.
     out.clear();
-    node.step(Time::ZERO, Input::Message { from: 2, msg: ZabMessage::Proposal { txn: txn(1, 2) } }, &mut out);
-    node.step(Time::ZERO, Input::Message { from: 3, msg: ZabMessage::Commit { zxid: Zxid::new(0, 1) } }, &mut out);
+    node.step(
+        Time::ZERO,
+        Input::Message {
+            from: 2,
+            msg: ZabMessage::Proposal { txn: txn(1, 2) },
+        },
+        &mut out,
+    );
+    node.step(
+        Time::ZERO,
+        Input::Message {
+            from: 3,
+            msg: ZabMessage::Commit {
+                zxid: Zxid::new(0, 1),
+            },
+        },
+        &mut out,
+    );
     assert_eq!(out, vec![]);
 }
 
@@ -501,7 +668,10 @@ fn clients_are_rejected_while_no_leader_is_established() {
     p.start(1);
     p.settle();
     let id = p.client(1, "a");
-    assert_eq!(p.rejected, vec![(1, id, ClientError::NotLeader { leader: None })]);
+    assert_eq!(
+        p.rejected,
+        vec![(1, id, ClientError::NotLeader { leader: None })]
+    );
 }
 
 #[test]
