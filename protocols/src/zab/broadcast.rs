@@ -205,10 +205,21 @@ impl Zab {
     /// One tick of a learner: give up on a silent leader; repeat FOLLOWERINFO.
     pub(super) fn learner_tick(&mut self, out: &mut Out) {
         self.set_timer(out, ZabTimer::Tick, self.timing.tick);
+        let handshake_limit = 3 * self.timing.init_limit;
         let Phase::Learning(l) = &mut self.phase else {
             return;
         };
         l.silent_ticks += 1;
+        if !l.is_serving() {
+            l.handshake_ticks += 1;
+            if l.handshake_ticks > handshake_limit {
+                let (leader, stage) = (l.leader, l.stage);
+                self.become_looking(out, || {
+                    format!("no UPTODATE from {leader} within {handshake_limit} ticks (stuck in {stage:?})")
+                });
+                return;
+            }
+        }
         let (limit, name) = if l.is_serving() {
             (self.timing.sync_limit, "syncLimit")
         } else {
