@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | [`zxid`] | transaction ids | §III; `ZxidUtils` |
 //! | `election.rs` | Phase 0: FastLeaderElection | `FastLeaderElection.lookForLeader` |
+//! | `vote.rs` | vote ordering and agreement | `totalOrderPredicate`, `Vote.equals` |
 //! | `discovery.rs` | Phase 1: Discovery (FOLLOWERINFO, LEADERINFO, ACKEPOCH) | §IV-A; `Leader.getEpochToPropose`, `waitForEpochAck` |
 //! | `sync.rs` | Phase 2: Synchronization (DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE) | §IV-B; `LearnerHandler.syncFollower` |
 //! | `broadcast.rs` | Phase 3: Broadcast (PROPOSAL, ACK, COMMIT, INFORM, PING) | §IV-C; `Leader.processAck` |
@@ -70,14 +71,17 @@ mod discovery;
 mod election;
 pub mod messages;
 pub mod persist;
+#[cfg(test)]
+mod pump;
 mod sync;
 #[cfg(test)]
 mod tests;
+mod vote;
 pub mod zxid;
 
-pub use election::{explain_comparison, total_order_predicate};
 pub use messages::{Notification, ServerState, Txn, Vote, ZabMessage};
 pub use persist::{History, ZabRecord};
+pub use vote::{explain_comparison, total_order_predicate};
 pub use zxid::Zxid;
 
 use crate::effect::{ClientError, Effect, Event, Role};
