@@ -1,1 +1,66 @@
-fn main() {}
+//! `cwb`: the consensus workbench's command line.
+//!
+//! Runs Raft, ZAB and Paxos on one shared harness: in-process loopback clusters
+//! (`cwb cluster`), one node per OS process from a config file (`cwb node`), a client
+//! (`cwb put/get/status`), the deterministic simulator (`cwb sim`).
+
+mod cmd;
+mod dispatch;
+mod display;
+
+use clap::{Parser, Subcommand};
+
+/// The consensus workbench: Raft, ZAB and Paxos on one harness.
+#[derive(Parser, Debug)]
+#[command(name = "cwb", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start an in-process loopback cluster and watch it elect, fail and recover.
+    Cluster(cmd::cluster::Args),
+    /// Run one node of a cluster described by a config file, as its own process.
+    Node(cmd::node::Args),
+    /// Write a loopback cluster config file to stdout.
+    Config(cmd::client::ConfigArgs),
+    /// Set a key through the cluster's leader.
+    Put(cmd::client::PutArgs),
+    /// Read a key through the cluster's log (linearizable).
+    Get(cmd::client::GetArgs),
+    /// Show every node's role, term, leader and indexes.
+    Status(cmd::client::StatusArgs),
+    /// Replay a deterministic simulation seed and print its narrated timeline.
+    Sim(cmd::sim::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CWB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Sim(args) => cmd::sim::run(args),
+        Command::Config(args) => cmd::client::config(args),
+        other => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                match other {
+                    Command::Cluster(args) => cmd::cluster::run(args).await,
+                    Command::Node(args) => cmd::node::run(args).await,
+                    Command::Put(args) => cmd::client::put(args).await,
+                    Command::Get(args) => cmd::client::get(args).await,
+                    Command::Status(args) => cmd::client::status(args).await,
+                    Command::Sim(_) | Command::Config(_) => unreachable!("handled above"),
+                }
+            })
+        }
+    }
+}

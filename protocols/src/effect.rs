@@ -1,8 +1,8 @@
 //! What a protocol asks the harness to do, and what it reports.
 //!
 //! Effects are returned in order. The one ordering rule the harness must keep:
-//! every [`Effect::Persist`] is durable before any [`Effect::Send`] that follows it is
-//! put on the wire (Raft §5, Figure 2: "respond to RPCs only after updating stable
+//! every [`Effect::Persist`] is durable before any [`Effect::Send`], [`Effect::Apply`]
+//! or [`Effect::Reject`] that follows it is carried out (Raft §5, Figure 2: "respond to RPCs only after updating stable
 //! storage"; Zab's ACK only after logging; Paxos's promise only after recording it).
 //! The harness may group the persists of many inputs behind one fsync (group commit) as
 //! long as no dependent send overtakes them.
@@ -18,7 +18,7 @@ use std::time::Duration;
 pub enum Effect<M, R, T> {
     /// Send `msg` to peer `to` (best effort: the network may lose it).
     Send { to: NodeId, msg: M },
-    /// Append `R` to this node's durable log. Durable before any later `Send`.
+    /// Append `R` to this node's durable log. Durable before any later `Send`/`Apply`.
     Persist(R),
     /// Fire `timer` after `after`; re-arming an armed timer replaces its deadline.
     SetTimer { timer: T, after: Duration },
@@ -28,7 +28,10 @@ pub enum Effect<M, R, T> {
     /// delivered in strictly increasing order without gaps, the same on every node.
     /// `command` is `None` for a protocol's own entries (Raft's no-op, Paxos's gap
     /// filler), which the state machine skips.
-    Apply { index: u64, command: Option<Command> },
+    Apply {
+        index: u64,
+        command: Option<Command>,
+    },
     /// The client request `id`, received on this node, cannot be served here.
     Reject { id: RequestId, error: ClientError },
     /// Something a human or the metrics layer wants to see.
@@ -50,7 +53,9 @@ pub enum ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientError::NotLeader { leader: Some(l) } => write!(f, "not the leader (try node {l})"),
+            ClientError::NotLeader { leader: Some(l) } => {
+                write!(f, "not the leader (try node {l})")
+            }
             ClientError::NotLeader { leader: None } => write!(f, "not the leader (leader unknown)"),
             ClientError::LeadershipLost => write!(f, "leadership lost before commit"),
             ClientError::Overloaded => write!(f, "overloaded"),

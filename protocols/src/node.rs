@@ -33,7 +33,8 @@ pub enum Input<M, T> {
 }
 
 /// The effects buffer a step appends to.
-pub type Effects<P> = Vec<Effect<<P as Protocol>::Message, <P as Protocol>::Record, <P as Protocol>::Timer>>;
+pub type Effects<P> =
+    Vec<Effect<<P as Protocol>::Message, <P as Protocol>::Record, <P as Protocol>::Timer>>;
 
 /// A protocol's input type.
 pub type InputOf<P> = Input<<P as Protocol>::Message, <P as Protocol>::Timer>;

@@ -29,8 +29,10 @@ impl Membership {
         let mut voters: Vec<NodeId> = voters.into_iter().collect();
         voters.sort_unstable();
         voters.dedup();
-        let mut observers: Vec<NodeId> =
-            observers.into_iter().filter(|o| !voters.contains(o)).collect();
+        let mut observers: Vec<NodeId> = observers
+            .into_iter()
+            .filter(|o| !voters.contains(o))
+            .collect();
         observers.sort_unstable();
         observers.dedup();
         Membership { voters, observers }
@@ -74,7 +76,11 @@ impl Membership {
     /// Whether the voters among `ids` form a quorum. Non-voters and duplicates are
     /// ignored, so callers may pass any tally.
     pub fn is_quorum<'a>(&self, ids: impl IntoIterator<Item = &'a NodeId>) -> bool {
-        let mut seen: Vec<NodeId> = ids.into_iter().copied().filter(|&i| self.is_voter(i)).collect();
+        let mut seen: Vec<NodeId> = ids
+            .into_iter()
+            .copied()
+            .filter(|&i| self.is_voter(i))
+            .collect();
         seen.sort_unstable();
         seen.dedup();
         seen.len() >= self.quorum()

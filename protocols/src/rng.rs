@@ -77,7 +77,10 @@ mod tests {
 
     #[test]
     fn nodes_get_different_streams() {
-        assert_ne!(DetRng::for_node(1, 1).next_u64(), DetRng::for_node(1, 2).next_u64());
+        assert_ne!(
+            DetRng::for_node(1, 1).next_u64(),
+            DetRng::for_node(1, 2).next_u64()
+        );
     }
 
     #[test]

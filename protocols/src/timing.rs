@@ -115,6 +115,9 @@ mod tests {
             election_timeout_max: Duration::from_millis(150),
             ..Timing::default()
         };
-        assert!(matches!(t.validate(), Err(TimingError::InvertedRange { .. })));
+        assert!(matches!(
+            t.validate(),
+            Err(TimingError::InvertedRange { .. })
+        ));
     }
 }

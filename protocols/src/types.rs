@@ -12,7 +12,9 @@ pub type NodeId = u64;
 /// A point in time as the harness sees it: nanoseconds since an arbitrary origin (the
 /// runtime's start, or the simulator's virtual zero). Protocols only compare and add
 /// times; they never read a clock.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Time(pub u64);
 
 impl Time {
@@ -37,7 +39,12 @@ impl Time {
 
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:03}ms", self.0 / 1_000_000, (self.0 / 1_000) % 1_000)
+        write!(
+            f,
+            "{}.{:03}ms",
+            self.0 / 1_000_000,
+            (self.0 / 1_000) % 1_000
+        )
     }
 }
 

@@ -1,1 +1,414 @@
-//! Raft
+//! Raft (Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm",
+//! USENIX ATC 2014), with randomized election timeouts.
+//!
+//! What is implemented, by paper section:
+//! - §5.1 terms; step down on any message with a higher term.
+//! - §5.2 leader election: randomized timeout re-drawn on every reset
+//!   ([`crate::Timing`] `election_timeout_min..=max`, default 150-300 ms), at most one
+//!   vote per term, candidates vote for themselves ([`election`]).
+//! - §5.3 log replication: AppendEntries with the consistency check and conflict
+//!   truncation, pipelined, batched, heartbeats every `Timing::heartbeat`
+//!   ([`replication`], [`log`]).
+//! - §5.4.1 the up-to-date check on votes; §5.4.2 a leader only counts replicas for
+//!   entries of its own term, and commits earlier ones indirectly.
+//! - §8 a leader appends a no-op at the start of its term; it is [`crate::Event::LeaderReady`]
+//!   once that no-op is committed.
+//! - Figure 2 "persistent state": `currentTerm`, `votedFor` and the log go through
+//!   [`Effect::Persist`] before any reply that depends on them.
+//!
+//! Not implemented (and not part of §5): PreVote and CheckQuorum (thesis §9.6),
+//! membership changes (§6), log compaction (§7). Observers in the membership are
+//! replicated to as non-voting learners (thesis §4.2.1) and never campaign.
+//!
+//! After a restart the commit index is volatile (Figure 2), so a recovered node applies
+//! nothing until a leader tells it what is committed; the harness rebuilds its state
+//! machine from the `Apply` effects that follow, starting again at index 1.
+
+pub mod election;
+pub mod log;
+pub mod replication;
+
+use crate::effect::{ClientError, Effect, Event, Role};
+use crate::node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
+use crate::types::{NodeId, Time};
+use log::{Entry, RaftLog};
+use replication::Progress;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A Raft term (§5.1).
+pub type Term = u64;
+
+/// The RPCs of Figure 2, as one-way messages (the reply is a message of its own).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RaftMessage {
+    /// Candidate asks for a vote.
+    RequestVote {
+        /// Candidate's term.
+        term: Term,
+        /// Index of the candidate's last log entry.
+        last_log_index: u64,
+        /// Term of the candidate's last log entry.
+        last_log_term: Term,
+    },
+    /// Answer to RequestVote.
+    RequestVoteResponse {
+        /// Voter's current term, for the candidate to update itself.
+        term: Term,
+        /// True means the candidate received the vote.
+        granted: bool,
+    },
+    /// Leader replicates entries (empty: heartbeat).
+    AppendEntries {
+        /// Leader's term.
+        term: Term,
+        /// Index of the entry immediately preceding the new ones.
+        prev_log_index: u64,
+        /// Term of that entry.
+        prev_log_term: Term,
+        /// Entries to store (empty for a heartbeat).
+        entries: Vec<Entry>,
+        /// Leader's commit index.
+        leader_commit: u64,
+    },
+    /// Answer to AppendEntries.
+    AppendEntriesResponse {
+        /// Follower's current term.
+        term: Term,
+        /// True if the follower matched `prev_log_index`/`prev_log_term`.
+        success: bool,
+        /// On success: the last index the follower now shares with the leader.
+        /// On failure: the index the leader should try next.
+        index: u64,
+    },
+}
+
+/// What a Raft node writes to its write-ahead log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RaftRecord {
+    /// `currentTerm` and `votedFor` (Figure 2).
+    HardState {
+        /// The term.
+        term: Term,
+        /// Who got our vote in that term.
+        voted_for: Option<NodeId>,
+    },
+    /// Entries written starting at `first_index`; anything at or after `first_index`
+    /// in the log before this record is deleted (conflict truncation, §5.3).
+    Entries {
+        /// Index of the first entry.
+        first_index: u64,
+        /// The entries.
+        entries: Vec<Entry>,
+    },
+}
+
+/// Raft's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RaftTimer {
+    /// Follower/candidate: no leader heard from; start an election (§5.2).
+    Election,
+    /// Leader: time to send heartbeats.
+    Heartbeat,
+}
+
+/// Per-role volatile state.
+#[derive(Debug)]
+enum RoleState {
+    Follower,
+    Candidate {
+        votes: Vec<NodeId>,
+    },
+    Leader {
+        progress: BTreeMap<NodeId, Progress>,
+        ready: bool,
+        noop_index: u64,
+    },
+}
+
+/// One Raft server.
+#[derive(Debug)]
+pub struct Raft {
+    /// Identity, membership, timing, randomness, narration flag.
+    setup: Setup,
+    /// Latest term this server has seen (persistent).
+    term: Term,
+    /// Candidate voted for in `term` (persistent).
+    voted_for: Option<NodeId>,
+    /// The log (persistent).
+    log: RaftLog,
+    /// Highest index known committed (volatile).
+    commit_index: u64,
+    /// Highest index handed to the state machine (volatile).
+    last_applied: u64,
+    /// Who we believe leads `term`.
+    leader: Option<NodeId>,
+    /// Role-specific state.
+    role: RoleState,
+}
+
+impl Raft {
+    /// Our id.
+    pub fn id(&self) -> NodeId {
+        self.setup.id
+    }
+
+    /// Current term.
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
+    /// The log, for invariant checks and displays.
+    pub fn log(&self) -> &RaftLog {
+        &self.log
+    }
+
+    /// Highest committed index known here.
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+
+    /// The role this server plays now.
+    pub fn role(&self) -> Role {
+        match self.role {
+            RoleState::Follower => Role::Follower,
+            RoleState::Candidate { .. } => Role::Candidate,
+            RoleState::Leader { .. } => Role::Leader,
+        }
+    }
+
+    fn narrate(&self, out: &mut Effects<Self>, text: impl FnOnce() -> String) {
+        if self.setup.narrate {
+            out.push(Effect::Event(Event::Narrate(text())));
+        }
+    }
+
+    fn persist_hard_state(&self, out: &mut Effects<Self>) {
+        out.push(Effect::Persist(RaftRecord::HardState {
+            term: self.term,
+            voted_for: self.voted_for,
+        }));
+    }
+
+    fn reset_election_timer(&mut self, out: &mut Effects<Self>) {
+        let t = &self.setup.timing;
+        let after = self
+            .setup
+            .rng
+            .duration_between(t.election_timeout_min, t.election_timeout_max);
+        out.push(Effect::SetTimer {
+            timer: RaftTimer::Election,
+            after,
+        });
+    }
+
+    /// §5.1: on discovering a higher term, adopt it and revert to follower. Persists the
+    /// new term (with no vote) before anything that follows is sent.
+    fn observe_term(&mut self, term: Term, out: &mut Effects<Self>) {
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            self.persist_hard_state(out);
+            let was_follower = matches!(self.role, RoleState::Follower);
+            self.leader = None;
+            self.become_follower(out);
+            if was_follower {
+                out.push(Effect::Event(Event::RoleChanged {
+                    role: Role::Follower,
+                    term,
+                }));
+            }
+        }
+    }
+
+    fn become_follower(&mut self, out: &mut Effects<Self>) {
+        let was = self.role();
+        self.role = RoleState::Follower;
+        out.push(Effect::CancelTimer(RaftTimer::Heartbeat));
+        if self.setup.membership.is_voter(self.id()) {
+            self.reset_election_timer(out);
+        }
+        if was != Role::Follower {
+            out.push(Effect::Event(Event::RoleChanged {
+                role: Role::Follower,
+                term: self.term,
+            }));
+        }
+    }
+
+    fn reject_client(&self, cmd: &crate::Command, out: &mut Effects<Self>) {
+        out.push(Effect::Reject {
+            id: cmd.id,
+            error: ClientError::NotLeader {
+                leader: self.leader,
+            },
+        });
+    }
+
+    /// Hands newly committed entries to the state machine, in order.
+    fn apply_committed(&mut self, out: &mut Effects<Self>) {
+        if self.commit_index <= self.last_applied {
+            return;
+        }
+        while self.last_applied < self.commit_index {
+            self.last_applied += 1;
+            let command = self
+                .log
+                .get(self.last_applied)
+                .and_then(|e| e.command.clone());
+            out.push(Effect::Apply {
+                index: self.last_applied,
+                command,
+            });
+        }
+        out.push(Effect::Event(Event::Committed {
+            index: self.commit_index,
+        }));
+    }
+}
+
+impl Protocol for Raft {
+    const NAME: &'static str = "raft";
+    type Message = RaftMessage;
+    type Record = RaftRecord;
+    type Timer = RaftTimer;
+
+    fn recover(setup: Setup, records: Vec<RaftRecord>) -> Result<Raft, RecoveryError> {
+        if !setup.membership.contains(setup.id) {
+            return Err(RecoveryError::NotAMember(setup.id));
+        }
+        let mut node = Raft {
+            setup,
+            term: 0,
+            voted_for: None,
+            log: RaftLog::new(),
+            commit_index: 0,
+            last_applied: 0,
+            leader: None,
+            role: RoleState::Follower,
+        };
+        for (i, record) in records.into_iter().enumerate() {
+            match record {
+                RaftRecord::HardState { term, voted_for } => {
+                    if term < node.term {
+                        return Err(RecoveryError::Inconsistent {
+                            record: i,
+                            reason: format!("term went back from {} to {term}", node.term),
+                        });
+                    }
+                    node.term = term;
+                    node.voted_for = voted_for;
+                }
+                RaftRecord::Entries {
+                    first_index,
+                    entries,
+                } => {
+                    if first_index == 0 || first_index > node.log.last_index() + 1 {
+                        return Err(RecoveryError::Inconsistent {
+                            record: i,
+                            reason: format!(
+                                "entries start at {first_index} but the log ends at {}",
+                                node.log.last_index()
+                            ),
+                        });
+                    }
+                    node.log.truncate_from(first_index);
+                    for e in entries {
+                        node.log.push(e);
+                    }
+                }
+            }
+        }
+        Ok(node)
+    }
+
+    fn step(&mut self, now: Time, input: InputOf<Self>, out: &mut Effects<Self>) {
+        let _ = now; // Raft needs only relative timers.
+        match input {
+            Input::Start => {
+                out.push(Effect::Event(Event::RoleChanged {
+                    role: Role::Follower,
+                    term: self.term,
+                }));
+                if self.setup.membership.is_voter(self.id()) {
+                    self.reset_election_timer(out);
+                }
+            }
+            Input::Timer(RaftTimer::Election) => self.on_election_timeout(out),
+            Input::Timer(RaftTimer::Heartbeat) => self.on_heartbeat_timer(out),
+            Input::Client(cmd) => self.on_client(cmd, out),
+            Input::Message { from, msg } => {
+                if !self.setup.membership.contains(from) || from == self.id() {
+                    return; // not one of ours: ignore
+                }
+                self.on_message(from, msg, out);
+            }
+            Input::PeerLost(_) => {} // Raft detects failures by timeout only (§5.2).
+        }
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            role: self.role(),
+            term: self.term,
+            leader: self.leader,
+            commit_index: self.commit_index,
+            last_index: self.log.last_index(),
+        }
+    }
+
+    fn message_kind(msg: &RaftMessage) -> &'static str {
+        match msg {
+            RaftMessage::RequestVote { .. } => "RequestVote",
+            RaftMessage::RequestVoteResponse { .. } => "RequestVoteResponse",
+            RaftMessage::AppendEntries { entries, .. } if entries.is_empty() => "Heartbeat",
+            RaftMessage::AppendEntries { .. } => "AppendEntries",
+            RaftMessage::AppendEntriesResponse { .. } => "AppendEntriesResponse",
+        }
+    }
+}
+
+impl Raft {
+    fn on_message(&mut self, from: NodeId, msg: RaftMessage, out: &mut Effects<Self>) {
+        let msg_term = match &msg {
+            RaftMessage::RequestVote { term, .. }
+            | RaftMessage::RequestVoteResponse { term, .. }
+            | RaftMessage::AppendEntries { term, .. }
+            | RaftMessage::AppendEntriesResponse { term, .. } => *term,
+        };
+        self.observe_term(msg_term, out);
+        match msg {
+            RaftMessage::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => self.on_request_vote(from, term, last_log_index, last_log_term, out),
+            RaftMessage::RequestVoteResponse { term, granted } => {
+                self.on_vote(from, term, granted, out)
+            }
+            RaftMessage::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => self.on_append_entries(
+                from,
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                out,
+            ),
+            RaftMessage::AppendEntriesResponse {
+                term,
+                success,
+                index,
+            } => self.on_append_response(from, term, success, index, out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,352 @@
+//! The client side of a node's client port: the wire format and a small client that
+//! finds the leader.
+//!
+//! Requests and responses are postcard-encoded in the same frames as peer traffic
+//! ([`crate::transport::frame`]). A connection may pipeline requests; each response
+//! names the request id it answers, and responses may come back out of order.
+
+use crate::kv::KvOp;
+use crate::transport::{codec, frame};
+use bytes::{Bytes, BytesMut};
+use protocols::{NodeId, Status};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// Largest client frame accepted either way.
+pub const MAX_CLIENT_FRAME: usize = 4 << 20;
+
+/// What a client asks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientOp {
+    /// A state-machine command, committed through the protocol.
+    Kv(KvOp),
+    /// The node's role, term, leader and indexes (answered locally).
+    Status,
+    /// Fault injection for multi-process clusters: this node's transport drops all
+    /// traffic to and from `node` (itself: isolate itself).
+    Isolate {
+        /// The node to cut off.
+        node: NodeId,
+    },
+    /// Undo every injected fault on this node's transport.
+    Heal,
+}
+
+/// A framed request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRequest {
+    /// Chosen by the client; echoed in the response.
+    pub id: u64,
+    /// The operation.
+    pub op: ClientOp,
+}
+
+/// A node's status report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// The node.
+    pub id: NodeId,
+    /// Which protocol it runs.
+    pub protocol: String,
+    /// Its protocol state.
+    pub status: Status,
+    /// Entries applied to its state machine.
+    pub applied: u64,
+}
+
+/// The answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientReply {
+    /// The command committed; a put returns the previous value, a get the current.
+    Value(Option<Bytes>),
+    /// This node does not lead; try `leader` (id and client address) if known.
+    NotLeader {
+        /// The leader's id, if known.
+        leader: Option<NodeId>,
+        /// The leader's client address, if known.
+        addr: Option<SocketAddr>,
+    },
+    /// A status report.
+    Status(NodeStatus),
+    /// Done (fault commands).
+    Ok,
+    /// The node refused the request.
+    Error(String),
+}
+
+/// A framed response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientResponse {
+    /// The request answered.
+    pub id: u64,
+    /// The answer.
+    pub reply: ClientReply,
+}
+
+/// Why a client call failed.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// No node answered usefully before the deadline.
+    #[error("no leader answered within {0:?}")]
+    Timeout(Duration),
+    /// A node refused the request.
+    #[error("node refused: {0}")]
+    Refused(String),
+    /// A connection failed.
+    #[error("i/o error talking to {addr}: {source}")]
+    Io {
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The node sent something we cannot read.
+    #[error("bad response from {addr}: {reason}")]
+    Protocol {
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One framed connection to one node.
+pub struct Connection {
+    addr: SocketAddr,
+    stream: TcpStream,
+    buf: BytesMut,
+    out: BytesMut,
+}
+
+impl Connection {
+    /// Connects to a node's client port.
+    pub async fn connect(addr: SocketAddr) -> Result<Connection, ClientError> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Io { addr, source })?;
+        let _ = stream.set_nodelay(true);
+        Ok(Connection {
+            addr,
+            stream,
+            buf: BytesMut::with_capacity(8192),
+            out: BytesMut::new(),
+        })
+    }
+
+    /// Sends one request.
+    pub async fn send(&mut self, req: &ClientRequest) -> Result<(), ClientError> {
+        self.out.clear();
+        codec::encode_frame(req, MAX_CLIENT_FRAME, &mut self.out).map_err(|e| {
+            ClientError::Protocol {
+                addr: self.addr,
+                reason: e.to_string(),
+            }
+        })?;
+        let addr = self.addr;
+        self.stream
+            .write_all(&self.out)
+            .await
+            .map_err(|source| ClientError::Io { addr, source })
+    }
+
+    /// Receives one response.
+    pub async fn recv(&mut self) -> Result<ClientResponse, ClientError> {
+        let addr = self.addr;
+        match frame::read_frame(&mut self.stream, MAX_CLIENT_FRAME, &mut self.buf).await {
+            Ok(Some(payload)) => codec::decode(&payload).map_err(|e| ClientError::Protocol {
+                addr,
+                reason: e.to_string(),
+            }),
+            Ok(None) => Err(ClientError::Io {
+                addr,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "node closed the connection",
+                ),
+            }),
+            Err(e) => Err(ClientError::Protocol {
+                addr,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Sends a request and waits for its response.
+    pub async fn call(&mut self, req: &ClientRequest) -> Result<ClientReply, ClientError> {
+        self.send(req).await?;
+        loop {
+            let resp = self.recv().await?;
+            if resp.id == req.id {
+                return Ok(resp.reply);
+            }
+        }
+    }
+}
+
+/// Asks one node for its status.
+pub async fn status(addr: SocketAddr, timeout: Duration) -> Result<NodeStatus, ClientError> {
+    let call = async {
+        let mut c = Connection::connect(addr).await?;
+        match c
+            .call(&ClientRequest {
+                id: 1,
+                op: ClientOp::Status,
+            })
+            .await?
+        {
+            ClientReply::Status(s) => Ok(s),
+            other => Err(ClientError::Protocol {
+                addr,
+                reason: format!("expected a status, got {other:?}"),
+            }),
+        }
+    };
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| ClientError::Timeout(timeout))?
+}
+
+/// Sends a fault command to one node.
+pub async fn fault(addr: SocketAddr, op: ClientOp, timeout: Duration) -> Result<(), ClientError> {
+    let call = async {
+        let mut c = Connection::connect(addr).await?;
+        match c.call(&ClientRequest { id: 1, op }).await? {
+            ClientReply::Ok => Ok(()),
+            ClientReply::Error(e) => Err(ClientError::Refused(e)),
+            other => Err(ClientError::Protocol {
+                addr,
+                reason: format!("unexpected {other:?}"),
+            }),
+        }
+    };
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| ClientError::Timeout(timeout))?
+}
+
+/// A key-value client that finds the leader: it follows `NotLeader` hints, and on a
+/// timeout or a broken connection moves on to the next node.
+pub struct Client {
+    nodes: BTreeMap<NodeId, SocketAddr>,
+    current: Option<(NodeId, Connection)>,
+    next_id: u64,
+    /// Give up a call after this long.
+    pub deadline: Duration,
+    /// Wait at most this long for one node's answer before trying another.
+    pub try_timeout: Duration,
+    rotate: usize,
+}
+
+impl Client {
+    /// A client of the cluster whose client ports are `nodes`.
+    pub fn new(nodes: BTreeMap<NodeId, SocketAddr>) -> Client {
+        Client {
+            nodes,
+            current: None,
+            next_id: 0,
+            deadline: Duration::from_secs(10),
+            try_timeout: Duration::from_secs(1),
+            rotate: 0,
+        }
+    }
+
+    /// The node this client currently talks to.
+    pub fn leader_guess(&self) -> Option<NodeId> {
+        self.current.as_ref().map(|(id, _)| *id)
+    }
+
+    /// Sets `key` to `value`; returns the previous value.
+    pub async fn put(&mut self, key: Bytes, value: Bytes) -> Result<Option<Bytes>, ClientError> {
+        self.kv(KvOp::Put { key, value }).await
+    }
+
+    /// Reads `key` (through the log: linearizable).
+    pub async fn get(&mut self, key: Bytes) -> Result<Option<Bytes>, ClientError> {
+        self.kv(KvOp::Get { key }).await
+    }
+
+    /// Runs one state-machine command, retrying across nodes until the deadline.
+    pub async fn kv(&mut self, op: KvOp) -> Result<Option<Bytes>, ClientError> {
+        let start = tokio::time::Instant::now();
+        let mut hint: Option<NodeId> = None;
+        loop {
+            let left = self.deadline.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(ClientError::Timeout(self.deadline));
+            }
+            self.next_id += 1;
+            let req = ClientRequest {
+                id: self.next_id,
+                op: ClientOp::Kv(op.clone()),
+            };
+            let target = hint.take();
+            let attempt =
+                tokio::time::timeout(self.try_timeout.min(left), self.attempt(target, &req)).await;
+            match attempt {
+                Ok(Ok(ClientReply::Value(v))) => return Ok(v),
+                Ok(Ok(ClientReply::NotLeader { leader, .. })) => {
+                    let current = self.leader_guess();
+                    self.current = None;
+                    match leader {
+                        Some(l) if Some(l) != current && self.nodes.contains_key(&l) => {
+                            hint = Some(l)
+                        }
+                        _ => {
+                            self.rotate += 1;
+                            tokio::time::sleep(Duration::from_millis(5).min(left)).await;
+                        }
+                    }
+                }
+                Ok(Ok(ClientReply::Error(e))) => return Err(ClientError::Refused(e)),
+                Ok(Ok(other)) => {
+                    let addr = self
+                        .current
+                        .as_ref()
+                        .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |(_, c)| c.addr);
+                    return Err(ClientError::Protocol {
+                        addr,
+                        reason: format!("unexpected {other:?}"),
+                    });
+                }
+                Ok(Err(_)) | Err(_) => {
+                    // Broken connection or no answer in time: move on.
+                    self.current = None;
+                    self.rotate += 1;
+                    tokio::time::sleep(Duration::from_millis(2).min(left)).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &mut self,
+        target: Option<NodeId>,
+        req: &ClientRequest,
+    ) -> Result<ClientReply, ClientError> {
+        if let Some(t) = target {
+            if self.leader_guess() != Some(t) {
+                self.current = None;
+            }
+        }
+        if self.current.is_none() {
+            let id = match target {
+                Some(t) => t,
+                None => {
+                    let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+                    ids[self.rotate % ids.len().max(1)]
+                }
+            };
+            let addr = self.nodes[&id];
+            self.current = Some((id, Connection::connect(addr).await?));
+        }
+        match self.current.as_mut() {
+            Some((_, conn)) => conn.call(req).await,
+            None => Err(ClientError::Timeout(Duration::ZERO)),
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! Cluster configuration files (`cluster.toml`) and their validation.
+//!
+//! One file describes the whole cluster; the same file on several hosts makes a LAN
+//! cluster, each host running `cwb node --config cluster.toml --id N`. Everything is
+//! checked before anything starts: duplicate ids, clashing addresses, an unknown
+//! protocol or fsync policy, an impossible timing range, a missing file.
+//!
+//! ```toml
+//! protocol = "raft"          # raft | zab | paxos
+//! fsync = "batch"            # always | batch | never
+//! data_dir = "cwb-data"      # node N keeps its log in data_dir/node-N
+//! [timing]
+//! heartbeat_ms = 50
+//! election_timeout_min_ms = 150
+//! election_timeout_max_ms = 300
+//! finalize_wait_ms = 200
+//! [[node]]
+//! id = 1
+//! peer = "127.0.0.1:7001"    # node-to-node port
+//! client = "127.0.0.1:7101"  # client port (put/get/status)
+//! # observer = true          # ZAB observers: receive commits, never vote
+//! ```
+
+use crate::storage::FsyncPolicy;
+use protocols::{Membership, NodeId, Timing};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+use thiserror::Error;
+
+/// The protocols the workbench runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolKind {
+    /// Raft with randomized election timeouts.
+    Raft,
+    /// ZooKeeper's Zab with FastLeaderElection.
+    Zab,
+    /// Basic-Paxos leader election with Multi-Paxos commits.
+    Paxos,
+}
+
+impl ProtocolKind {
+    /// All protocols, in report order.
+    pub const ALL: [ProtocolKind; 3] = [ProtocolKind::Raft, ProtocolKind::Zab, ProtocolKind::Paxos];
+
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolKind::Raft => "raft",
+            ProtocolKind::Zab => "zab",
+            ProtocolKind::Paxos => "paxos",
+        }
+    }
+}
+
+impl fmt::Display for ProtocolKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProtocolKind {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<ProtocolKind, ConfigError> {
+        match s.to_ascii_lowercase().as_str() {
+            "raft" => Ok(ProtocolKind::Raft),
+            "zab" => Ok(ProtocolKind::Zab),
+            "paxos" => Ok(ProtocolKind::Paxos),
+            _ => Err(ConfigError::UnknownProtocol(s.to_string())),
+        }
+    }
+}
+
+/// Timer settings as written in a config file (milliseconds).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimingConfig {
+    /// Leader heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// Failure-detection (election) timeout, lower end.
+    pub election_timeout_min_ms: u64,
+    /// Failure-detection (election) timeout, upper end.
+    pub election_timeout_max_ms: u64,
+    /// ZAB's finalize wait.
+    pub finalize_wait_ms: u64,
+}
+
+impl Default for TimingConfig {
+    fn default() -> TimingConfig {
+        TimingConfig::from(&Timing::default())
+    }
+}
+
+impl From<&Timing> for TimingConfig {
+    fn from(t: &Timing) -> TimingConfig {
+        TimingConfig {
+            heartbeat_ms: t.heartbeat.as_millis() as u64,
+            election_timeout_min_ms: t.election_timeout_min.as_millis() as u64,
+            election_timeout_max_ms: t.election_timeout_max.as_millis() as u64,
+            finalize_wait_ms: t.finalize_wait.as_millis() as u64,
+        }
+    }
+}
+
+impl TimingConfig {
+    /// The protocol-facing timing.
+    pub fn to_timing(&self) -> Timing {
+        Timing {
+            heartbeat: Duration::from_millis(self.heartbeat_ms),
+            election_timeout_min: Duration::from_millis(self.election_timeout_min_ms),
+            election_timeout_max: Duration::from_millis(self.election_timeout_max_ms),
+            finalize_wait: Duration::from_millis(self.finalize_wait_ms),
+        }
+    }
+}
+
+/// One node's entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeEntry {
+    /// The node's id (> 0, unique; ZooKeeper's myid).
+    pub id: NodeId,
+    /// Address for node-to-node traffic.
+    pub peer: SocketAddr,
+    /// Address for clients.
+    pub client: SocketAddr,
+    /// A non-voting observer (ZAB).
+    #[serde(default)]
+    pub observer: bool,
+}
+
+/// A whole cluster file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Which protocol every node runs.
+    pub protocol: String,
+    /// WAL durability policy.
+    #[serde(default = "default_fsync")]
+    pub fsync: String,
+    /// Parent of the per-node data directories.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Seed for the nodes' random sources (election timeouts, back-off).
+    #[serde(default)]
+    pub seed: u64,
+    /// Timers.
+    #[serde(default)]
+    pub timing: TimingConfig,
+    /// The members.
+    #[serde(rename = "node")]
+    pub nodes: Vec<NodeEntry>,
+}
+
+fn default_fsync() -> String {
+    "batch".into()
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("cwb-data")
+}
+
+/// A configuration that cannot run, said plainly.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a cluster.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's words.
+        message: String,
+    },
+    /// Not raft, zab or paxos.
+    #[error("unknown protocol {0:?}: expected one of raft, zab, paxos")]
+    UnknownProtocol(String),
+    /// Not always, batch or never.
+    #[error("unknown fsync policy {0:?}: expected one of always, batch, never")]
+    UnknownFsync(String),
+    /// Two nodes share an id.
+    #[error("duplicate node id {0}")]
+    DuplicateId(NodeId),
+    /// Id 0 is reserved.
+    #[error("node id 0 is not allowed (ids start at 1)")]
+    ZeroId,
+    /// Two ports collide.
+    #[error("address {addr} is used twice ({first} and {second})")]
+    PortClash {
+        /// The address.
+        addr: SocketAddr,
+        /// Its first use.
+        first: String,
+        /// Its second use.
+        second: String,
+    },
+    /// Nobody votes.
+    #[error("the cluster has no voting nodes")]
+    NoVoters,
+    /// A bad timing range.
+    #[error("invalid timing: {0}")]
+    Timing(#[from] protocols::timing::TimingError),
+    /// `--id` names no node.
+    #[error("node {0} is not in the config file")]
+    UnknownNode(NodeId),
+}
+
+/// A checked configuration, ready to run.
+#[derive(Clone, Debug)]
+pub struct Validated {
+    /// The protocol.
+    pub protocol: ProtocolKind,
+    /// The WAL policy.
+    pub fsync: FsyncPolicy,
+    /// Timers.
+    pub timing: Timing,
+    /// Voters and observers.
+    pub membership: Membership,
+    /// Node-to-node addresses.
+    pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// Client addresses.
+    pub clients: BTreeMap<NodeId, SocketAddr>,
+    /// Parent of the data directories.
+    pub data_dir: PathBuf,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Validated {
+    /// Node `id`'s data directory.
+    pub fn node_dir(&self, id: NodeId) -> PathBuf {
+        self.data_dir.join(format!("node-{id}"))
+    }
+}
+
+impl ClusterConfig {
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Validated, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        ClusterConfig::parse(&text, path)?.validate()
+    }
+
+    /// Parses TOML text (`path` only names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<ClusterConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks everything that can be checked before starting.
+    pub fn validate(&self) -> Result<Validated, ConfigError> {
+        let protocol: ProtocolKind = self.protocol.parse()?;
+        let fsync: FsyncPolicy = self
+            .fsync
+            .parse()
+            .map_err(|_| ConfigError::UnknownFsync(self.fsync.clone()))?;
+        let timing = self.timing.to_timing();
+        timing.validate()?;
+        let mut ids = HashSet::new();
+        let mut addrs: BTreeMap<SocketAddr, String> = BTreeMap::new();
+        for n in &self.nodes {
+            if n.id == 0 {
+                return Err(ConfigError::ZeroId);
+            }
+            if !ids.insert(n.id) {
+                return Err(ConfigError::DuplicateId(n.id));
+            }
+            for (addr, what) in [
+                (n.peer, format!("node {} peer", n.id)),
+                (n.client, format!("node {} client", n.id)),
+            ] {
+                if let Some(first) = addrs.get(&addr) {
+                    return Err(ConfigError::PortClash {
+                        addr,
+                        first: first.clone(),
+                        second: what,
+                    });
+                }
+                addrs.insert(addr, what);
+            }
+        }
+        let voters: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|n| !n.observer)
+            .map(|n| n.id)
+            .collect();
+        if voters.is_empty() {
+            return Err(ConfigError::NoVoters);
+        }
+        let observers = self.nodes.iter().filter(|n| n.observer).map(|n| n.id);
+        Ok(Validated {
+            protocol,
+            fsync,
+            timing,
+            membership: Membership::new(voters, observers),
+            peers: self.nodes.iter().map(|n| (n.id, n.peer)).collect(),
+            clients: self.nodes.iter().map(|n| (n.id, n.client)).collect(),
+            data_dir: self.data_dir.clone(),
+            seed: self.seed,
+        })
+    }
+
+    /// A loopback config for `n` nodes on consecutive ports from `base_port`
+    /// (peers at base+i, clients at base+100+i), e.g. for `cwb config`.
+    pub fn loopback(protocol: ProtocolKind, n: u64, base_port: u16) -> ClusterConfig {
+        let nodes = (1..=n)
+            .map(|id| NodeEntry {
+                id,
+                peer: SocketAddr::from(([127, 0, 0, 1], base_port + id as u16)),
+                client: SocketAddr::from(([127, 0, 0, 1], base_port + 100 + id as u16)),
+                observer: false,
+            })
+            .collect();
+        ClusterConfig {
+            protocol: protocol.to_string(),
+            fsync: default_fsync(),
+            data_dir: default_data_dir(),
+            seed: 0,
+            timing: TimingConfig::default(),
+            nodes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Validated, ConfigError> {
+        ClusterConfig::parse(text, Path::new("test.toml"))?.validate()
+    }
+
+    const GOOD: &str = r#"
+protocol = "raft"
+[[node]]
+id = 1
+peer = "127.0.0.1:7001"
+client = "127.0.0.1:7101"
+[[node]]
+id = 2
+peer = "127.0.0.1:7002"
+client = "127.0.0.1:7102"
+[[node]]
+id = 3
+peer = "127.0.0.1:7003"
+client = "127.0.0.1:7103"
+observer = true
+"#;
+
+    #[test]
+    fn a_good_file_validates() {
+        let v = parse(GOOD).expect("valid");
+        assert_eq!(v.protocol, ProtocolKind::Raft);
+        assert_eq!(v.fsync, FsyncPolicy::Batch);
+        assert_eq!(v.membership.voter_ids(), &[1, 2]);
+        assert_eq!(v.membership.observer_ids(), &[3]);
+        assert_eq!(v.timing, Timing::default());
+    }
+
+    #[test]
+    fn generated_loopback_config_round_trips() {
+        let c = ClusterConfig::loopback(ProtocolKind::Zab, 5, 7000);
+        let text = toml::to_string(&c).expect("serializes");
+        let v = parse(&text).expect("valid");
+        assert_eq!(v.membership.voter_ids().len(), 5);
+    }
+
+    #[test]
+    fn bad_configs_are_clear_errors() {
+        let dup = GOOD.replace("id = 2", "id = 1");
+        assert!(matches!(parse(&dup), Err(ConfigError::DuplicateId(1))));
+        let clash = GOOD.replace("127.0.0.1:7102", "127.0.0.1:7001");
+        let err = parse(&clash).expect_err("clash");
+        assert!(
+            err.to_string().contains("127.0.0.1:7001 is used twice"),
+            "{err}"
+        );
+        let unknown = GOOD.replace("\"raft\"", "\"viewstamped\"");
+        assert!(parse(&unknown)
+            .expect_err("unknown")
+            .to_string()
+            .contains("unknown protocol \"viewstamped\""));
+        let inverted = GOOD.replace(
+            "protocol = \"raft\"\n",
+            "protocol = \"raft\"\n[timing]\nheartbeat_ms = 50\nelection_timeout_min_ms = 300\n\
+             election_timeout_max_ms = 150\nfinalize_wait_ms = 200\n",
+        );
+        assert!(parse(&inverted)
+            .expect_err("inverted")
+            .to_string()
+            .contains("greater than max"));
+        let fsync = GOOD.replace(
+            "protocol = \"raft\"",
+            "protocol = \"raft\"\nfsync = \"sometimes\"",
+        );
+        assert!(matches!(parse(&fsync), Err(ConfigError::UnknownFsync(_))));
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = ClusterConfig::load(Path::new("/nonexistent/cluster.toml")).expect_err("missing");
+        assert!(
+            err.to_string().contains("/nonexistent/cluster.toml"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! Harness-side timestamps of protocol events, and the measures built on them.
+//!
+//! Every number the workbench reports comes from here: the runtime stamps each
+//! [`Event`] a node emits with the harness clock ([`Instant`]) as it carries out the
+//! node's effects, and the measures below read those stamps. Definitions
+//! (DESIGN.md, "Fair comparison rules"):
+//! - election latency: trigger (cluster start) -> a leader is READY; "leader elected"
+//!   is reported separately;
+//! - failover: leader killed or isolated at `t0` -> the first client write committed by
+//!   the new leader, decomposed into detection (`t0` -> the first survivor leaves its
+//!   follower role), election (-> new leader elected), recovery/sync (-> new leader
+//!   ready) and first commit (-> a client write is acknowledged).
+
+use hdrhistogram::Histogram;
+use protocols::{Event, NodeId, Role};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// One event as the harness saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stamped {
+    /// When the harness carried out the effect.
+    pub at: Instant,
+    /// Which node emitted it.
+    pub node: NodeId,
+    /// What happened.
+    pub event: Event,
+}
+
+/// Where every node of a cluster reports its events; tests and benches wait on it.
+#[derive(Clone, Default)]
+pub struct EventBus {
+    inner: Arc<BusInner>,
+}
+
+#[derive(Default)]
+struct BusInner {
+    events: Mutex<Vec<Stamped>>,
+    notify: Notify,
+}
+
+impl EventBus {
+    /// An empty bus.
+    pub fn new() -> EventBus {
+        EventBus::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Stamped>> {
+        // A panic while holding this lock cannot leave the Vec inconsistent.
+        self.inner.events.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records an event (called by the runtime).
+    pub fn publish(&self, node: NodeId, event: Event) {
+        self.lock().push(Stamped {
+            at: Instant::now(),
+            node,
+            event,
+        });
+        self.inner.notify.notify_waiters();
+    }
+
+    /// A copy of every event so far.
+    pub fn snapshot(&self) -> Vec<Stamped> {
+        self.lock().clone()
+    }
+
+    /// Number of events so far (use as a cursor for [`EventBus::wait_for`]).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no event arrived yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Waits until an event at position >= `from` matches `pred`, or `timeout` passes.
+    pub async fn wait_for(
+        &self,
+        from: usize,
+        timeout: Duration,
+        mut pred: impl FnMut(&Stamped) -> bool,
+    ) -> Option<Stamped> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(found) = self.lock().iter().skip(from).find(|s| pred(s)).cloned() {
+                return Some(found);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+/// A latency recorder: microsecond resolution, 1 us .. 1 hour, 3 significant digits.
+#[derive(Clone, Debug)]
+pub struct Latencies {
+    hist: Histogram<u64>,
+    samples: Vec<Duration>,
+}
+
+impl Default for Latencies {
+    fn default() -> Latencies {
+        Latencies::new()
+    }
+}
+
+impl Latencies {
+    /// An empty recorder.
+    pub fn new() -> Latencies {
+        let hist =
+            Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant bounds are valid");
+        Latencies {
+            hist,
+            samples: Vec::new(),
+        }
+    }
+
+    /// Records one sample (kept raw as well, for CDFs).
+    pub fn record(&mut self, d: Duration) {
+        let us = (d.as_micros() as u64).clamp(1, 3_600_000_000);
+        let _ = self.hist.record(us);
+        self.samples.push(d);
+    }
+
+    /// Records without keeping the raw sample (for millions of commit latencies).
+    pub fn record_summary_only(&mut self, d: Duration) {
+        let us = (d.as_micros() as u64).clamp(1, 3_600_000_000);
+        let _ = self.hist.record(us);
+    }
+
+    /// Adds another recorder's samples.
+    pub fn merge(&mut self, other: &Latencies) {
+        let _ = self.hist.add(&other.hist);
+        self.samples.extend_from_slice(&other.samples);
+    }
+
+    /// Samples recorded.
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// The raw samples kept.
+    pub fn samples(&self) -> &[Duration] {
+        &self.samples
+    }
+
+    /// The value at quantile `q` (0.0..=1.0).
+    pub fn quantile(&self, q: f64) -> Duration {
+        Duration::from_micros(self.hist.value_at_quantile(q))
+    }
+
+    /// Smallest sample.
+    pub fn min(&self) -> Duration {
+        Duration::from_micros(self.hist.min())
+    }
+
+    /// Largest sample.
+    pub fn max(&self) -> Duration {
+        Duration::from_micros(self.hist.max())
+    }
+
+    /// Mean.
+    pub fn mean(&self) -> Duration {
+        Duration::from_micros(self.hist.mean() as u64)
+    }
+}
+
+/// Cluster start -> leader elected and -> leader ready, from a cluster's events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Election {
+    /// Who won.
+    pub leader: NodeId,
+    /// Its term (epoch, ballot).
+    pub term: u64,
+    /// Trigger -> `LeaderElected`.
+    pub elected: Duration,
+    /// Trigger -> `LeaderReady`.
+    pub ready: Duration,
+}
+
+/// Finds the first leader that became ready after `trigger`, excluding `except` (the
+/// failed leader) and terms `<= after_term`.
+pub fn election_after(
+    events: &[Stamped],
+    trigger: Instant,
+    except: Option<NodeId>,
+    after_term: u64,
+) -> Option<Election> {
+    let ready = events.iter().find(|s| {
+        s.at >= trigger
+            && Some(s.node) != except
+            && matches!(s.event, Event::LeaderReady { term } if term > after_term)
+    })?;
+    let Event::LeaderReady { term } = ready.event else {
+        return None;
+    };
+    let elected = events
+        .iter()
+        .find(|s| {
+            s.node == ready.node && s.at >= trigger && s.event == Event::LeaderElected { term }
+        })
+        .map_or(ready.at, |s| s.at);
+    Some(Election {
+        leader: ready.node,
+        term,
+        elected: elected.saturating_duration_since(trigger),
+        ready: ready.at.saturating_duration_since(trigger),
+    })
+}
+
+/// A failover split into its phases (all measured from harness timestamps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailoverPhases {
+    /// `t0` -> first survivor leaves the follower role (timeout fired / LOOKING).
+    pub detection: Duration,
+    /// Detection -> new leader elected.
+    pub election: Duration,
+    /// Elected -> ready (Raft: no-op committed; ZAB: discovery + sync; Paxos: phase 1
+    /// and re-proposals).
+    pub recovery: Duration,
+    /// Ready -> the first client write acknowledged.
+    pub first_commit: Duration,
+    /// `t0` -> the first client write acknowledged.
+    pub total: Duration,
+}
+
+/// Decomposes a failover that began at `t0` with the failure of `old` (leader of
+/// `old_term`), given when the first write was acknowledged by the new leader.
+pub fn failover_phases(
+    events: &[Stamped],
+    t0: Instant,
+    old: NodeId,
+    old_term: u64,
+    first_write: Instant,
+) -> Option<FailoverPhases> {
+    let new = election_after(events, t0, Some(old), old_term)?;
+    let detected = events
+        .iter()
+        .find(|s| {
+            s.at >= t0
+                && s.node != old
+                && matches!(s.event, Event::RoleChanged { role, .. } if matches!(role, Role::Candidate | Role::Looking))
+        })
+        .map_or(t0 + new.elected, |s| s.at);
+    let detection = detected.saturating_duration_since(t0);
+    let elected_at = t0 + new.elected;
+    let ready_at = t0 + new.ready;
+    Some(FailoverPhases {
+        detection,
+        election: elected_at.saturating_duration_since(detected),
+        recovery: ready_at.saturating_duration_since(elected_at),
+        first_commit: first_write.saturating_duration_since(ready_at),
+        total: first_write.saturating_duration_since(t0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(base: Instant, ms: u64) -> Instant {
+        base + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn failover_is_decomposed_from_event_stamps() {
+        let t0 = Instant::now();
+        let ev = |ms, node, event| Stamped {
+            at: at(t0, ms),
+            node,
+            event,
+        };
+        let events = vec![
+            ev(0, 1, Event::LeaderReady { term: 1 }),
+            ev(
+                180,
+                2,
+                Event::RoleChanged {
+                    role: Role::Candidate,
+                    term: 2,
+                },
+            ),
+            ev(182, 2, Event::LeaderElected { term: 2 }),
+            ev(185, 2, Event::LeaderReady { term: 2 }),
+        ];
+        let p = failover_phases(&events, at(t0, 10), 1, 1, at(t0, 190)).expect("found");
+        assert_eq!(p.detection, Duration::from_millis(170));
+        assert_eq!(p.election, Duration::from_millis(2));
+        assert_eq!(p.recovery, Duration::from_millis(3));
+        assert_eq!(p.first_commit, Duration::from_millis(5));
+        assert_eq!(p.total, Duration::from_millis(180));
+    }
+
+    #[test]
+    fn latencies_report_quantiles() {
+        let mut l = Latencies::new();
+        for ms in 1..=100 {
+            l.record(Duration::from_millis(ms));
+        }
+        assert_eq!(l.count(), 100);
+        let p50 = l.quantile(0.5).as_millis();
+        assert!((49..=51).contains(&p50), "{p50}");
+        assert_eq!(l.samples().len(), 100);
+    }
+
+    #[tokio::test]
+    async fn waiting_on_the_bus_sees_later_events() {
+        let bus = EventBus::new();
+        let b = bus.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            b.publish(3, Event::LeaderElected { term: 1 });
+        });
+        let got = bus
+            .wait_for(0, Duration::from_secs(10), |s| {
+                matches!(s.event, Event::LeaderElected { .. })
+            })
+            .await;
+        assert_eq!(got.map(|s| s.node), Some(3));
+    }
+}

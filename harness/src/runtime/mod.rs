@@ -1,0 +1,549 @@
+//! Hosts one protocol node on tokio: the node's event loop, its timers, its transport,
+//! its write-ahead log and its client port.
+//!
+//! The loop follows etcd-io/raft's Ready cycle. It waits for one input (a peer
+//! message, a client command, a due timer), then drains whatever else is already
+//! queued (up to [`MAX_BATCH`] inputs), stepping the protocol for each and collecting
+//! the effects. Then it carries them out:
+//! 1. every `Persist` record is appended to the WAL, followed by one `sync` for the whole
+//!    batch (group commit under `fsync = batch`);
+//! 2. only then the other effects, in order: sends, applies, client replies, timers,
+//!    events (stamped by [`crate::metrics::EventBus`]).
+//!
+//! Moving persists ahead of the batch's other effects keeps the protocols' one ordering
+//! rule (a record is durable before any later send or apply) while paying one fsync per
+//! batch instead of one per record.
+//!
+//! A storage failure stops the node (it cannot keep its promises any more); nothing a
+//! peer or a client sends can stop it.
+
+mod client_port;
+
+use crate::client::{ClientReply, ClientResponse, NodeStatus};
+use crate::kv::{KvOp, KvStore};
+use crate::metrics::EventBus;
+use crate::storage::{decode_record, encode_record, FsyncPolicy, StorageError, Wal};
+use crate::transport::{Faults, Transport, TransportConfig, TransportError, TransportEvent};
+use protocols::{
+    Command, DetRng, Effect, Event, Input, Membership, NodeId, Protocol, RecoveryError, RequestId,
+    Setup, Time, Timing,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use client_port::ClientMsg;
+
+/// Inputs handled per loop iteration at most (one WAL sync covers them all).
+pub const MAX_BATCH: usize = 1024;
+
+/// Everything one node needs to run.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// This node.
+    pub id: NodeId,
+    /// Voters and observers.
+    pub membership: Membership,
+    /// Timers.
+    pub timing: Timing,
+    /// WAL durability.
+    pub fsync: FsyncPolicy,
+    /// This node's data directory (its WAL).
+    pub data_dir: PathBuf,
+    /// Seed of the node's random source (mixed with its id and incarnation).
+    pub seed: u64,
+    /// Protocol narration into the log (`tracing` at info level).
+    pub narrate: bool,
+    /// Every node's peer address.
+    pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// Every node's client address (for leader hints).
+    pub clients: BTreeMap<NodeId, SocketAddr>,
+}
+
+/// Why a node could not start or had to stop.
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    /// The WAL failed.
+    #[error("node {node}: storage: {source}")]
+    Storage {
+        /// The node.
+        node: NodeId,
+        /// The failure.
+        source: StorageError,
+    },
+    /// Persisted records did not rebuild a node.
+    #[error("node {node}: recovery: {source}")]
+    Recovery {
+        /// The node.
+        node: NodeId,
+        /// The failure.
+        source: RecoveryError,
+    },
+    /// A record in the WAL is not one of this protocol's.
+    #[error("node {node}: record {index} in {dir} is not a {protocol} record: {source}")]
+    ForeignRecord {
+        /// The node.
+        node: NodeId,
+        /// Its position.
+        index: usize,
+        /// The WAL directory.
+        dir: PathBuf,
+        /// The protocol expected.
+        protocol: &'static str,
+        /// The decode failure.
+        source: StorageError,
+    },
+    /// The transport did not start.
+    #[error("node {node}: transport: {source}")]
+    Transport {
+        /// The node.
+        node: NodeId,
+        /// The failure.
+        source: TransportError,
+    },
+    /// A socket failed.
+    #[error("node {node}: {source}")]
+    Io {
+        /// The node.
+        node: NodeId,
+        /// The failure.
+        source: std::io::Error,
+    },
+}
+
+/// Message and byte counts by message kind, as sent by one node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    /// kind -> (messages, bytes including frame headers).
+    pub by_kind: BTreeMap<&'static str, (u64, u64)>,
+    /// Records and bytes appended to the WAL, and fsyncs.
+    pub wal_records: u64,
+    /// WAL bytes.
+    pub wal_bytes: u64,
+    /// WAL syncs.
+    pub wal_syncs: u64,
+}
+
+/// A running node. Dropping the handle does not stop the node; [`NodeHandle::kill`]
+/// does.
+pub struct NodeHandle {
+    /// The node's id.
+    pub id: NodeId,
+    /// Where its transport listens.
+    pub peer_addr: SocketAddr,
+    /// Where its client port listens.
+    pub client_addr: SocketAddr,
+    main: JoinHandle<Result<(), RuntimeError>>,
+    clients: JoinHandle<()>,
+    counts: Arc<Mutex<MessageCounts>>,
+    status: Arc<Mutex<Option<NodeStatus>>>,
+}
+
+impl NodeHandle {
+    /// Kills the node as a crash would: its tasks are aborted, its sockets reset, and
+    /// nothing unflushed is written. Waits until its ports are free again.
+    pub async fn kill(self) {
+        self.main.abort();
+        self.clients.abort();
+        let _ = self.main.await;
+        let _ = self.clients.await;
+    }
+
+    /// Whether the node's loop has stopped (only a storage failure stops it).
+    pub fn is_finished(&self) -> bool {
+        self.main.is_finished()
+    }
+
+    /// Messages sent so far, by kind.
+    pub fn message_counts(&self) -> MessageCounts {
+        self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The node's latest status (refreshed every loop iteration).
+    pub fn status(&self) -> Option<NodeStatus> {
+        self.status.lock().ok().and_then(|s| s.clone())
+    }
+}
+
+/// The process-wide origin of protocol [`Time`].
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+fn now() -> Time {
+    Time(origin().elapsed().as_nanos() as u64)
+}
+
+/// Starts node `opts.id` running protocol `P` on the given (already bound) listeners.
+/// Recovers its state from its WAL first; a corrupt WAL is an error here.
+pub fn spawn<P: Protocol>(
+    opts: NodeOptions,
+    peer_listener: TcpListener,
+    client_listener: TcpListener,
+    faults: Faults,
+    bus: EventBus,
+    incarnation: u64,
+) -> Result<NodeHandle, RuntimeError> {
+    let id = opts.id;
+    let (wal, payloads) = Wal::open(&opts.data_dir, opts.fsync)
+        .map_err(|source| RuntimeError::Storage { node: id, source })?;
+    let mut records = Vec::with_capacity(payloads.len());
+    for (index, p) in payloads.iter().enumerate() {
+        let r: P::Record = decode_record(p).map_err(|source| RuntimeError::ForeignRecord {
+            node: id,
+            index,
+            dir: opts.data_dir.clone(),
+            protocol: P::NAME,
+            source,
+        })?;
+        records.push(r);
+    }
+    let setup = Setup {
+        id,
+        membership: opts.membership.clone(),
+        timing: opts.timing.clone(),
+        rng: DetRng::for_node(opts.seed ^ incarnation.wrapping_mul(0x9E37_79B9), id),
+        narrate: opts.narrate,
+    };
+    let proto =
+        P::recover(setup, records).map_err(|source| RuntimeError::Recovery { node: id, source })?;
+    let peer_addr = peer_listener
+        .local_addr()
+        .map_err(|source| RuntimeError::Io { node: id, source })?;
+    let client_addr = client_listener
+        .local_addr()
+        .map_err(|source| RuntimeError::Io { node: id, source })?;
+    let (peer_tx, peer_rx) = mpsc::unbounded_channel();
+    let transport = Transport::start(
+        TransportConfig::new(id, opts.peers.clone()),
+        peer_listener,
+        faults.clone(),
+        peer_tx,
+    )
+    .map_err(|source| RuntimeError::Transport { node: id, source })?;
+    let (client_tx, client_rx) = mpsc::channel(65_536);
+    let clients = tokio::spawn(client_port::serve(id, client_listener, client_tx, faults));
+    let counts = Arc::new(Mutex::new(MessageCounts::default()));
+    let status = Arc::new(Mutex::new(None));
+    let node = NodeLoop::<P> {
+        id,
+        proto,
+        wal,
+        transport,
+        peer_rx,
+        client_rx,
+        timers: HashMap::new(),
+        kv: KvStore::new(),
+        pending: HashMap::new(),
+        next_seq: 0,
+        bus,
+        clients: opts.clients.clone(),
+        narrate: opts.narrate,
+        counts: counts.clone(),
+        local_counts: MessageCounts::default(),
+        status: status.clone(),
+        last_publish: Instant::now() - PUBLISH_EVERY,
+    };
+    let main = tokio::spawn(node.run());
+    Ok(NodeHandle {
+        id,
+        peer_addr,
+        client_addr,
+        main,
+        clients,
+        counts,
+        status,
+    })
+}
+
+/// A client waiting for its command to be applied.
+struct Waiting {
+    request: u64,
+    reply_to: mpsc::UnboundedSender<ClientResponse>,
+    since: Instant,
+}
+
+struct NodeLoop<P: Protocol> {
+    id: NodeId,
+    proto: P,
+    wal: Wal,
+    transport: Transport<P::Message>,
+    peer_rx: mpsc::UnboundedReceiver<TransportEvent<P::Message>>,
+    client_rx: mpsc::Receiver<ClientMsg>,
+    timers: HashMap<P::Timer, tokio::time::Instant>,
+    kv: KvStore,
+    /// Commands received here, by sequence number, until applied or rejected.
+    pending: HashMap<u64, Waiting>,
+    next_seq: u64,
+    bus: EventBus,
+    clients: BTreeMap<NodeId, SocketAddr>,
+    narrate: bool,
+    counts: Arc<Mutex<MessageCounts>>,
+    local_counts: MessageCounts,
+    status: Arc<Mutex<Option<NodeStatus>>>,
+    last_publish: Instant,
+}
+
+/// How often counters and status are shared with the [`NodeHandle`].
+const PUBLISH_EVERY: Duration = Duration::from_millis(5);
+
+/// Waiting clients are forgotten after this long (they have timed out themselves).
+const PENDING_TTL: Duration = Duration::from_secs(60);
+
+impl<P: Protocol> NodeLoop<P> {
+    async fn run(mut self) -> Result<(), RuntimeError> {
+        let mut out = Vec::with_capacity(256);
+        self.proto.step(now(), Input::Start, &mut out);
+        self.execute(&mut out)?;
+        let mut last_sweep = Instant::now();
+        loop {
+            let deadline = self.timers.values().min().copied();
+            tokio::select! {
+                ev = self.peer_rx.recv() => match ev {
+                    Some(ev) => self.on_transport(ev, &mut out),
+                    None => return Ok(()),
+                },
+                msg = self.client_rx.recv() => match msg {
+                    Some(msg) => self.on_client(msg, &mut out),
+                    None => return Ok(()),
+                },
+                _ = sleep_until(deadline) => {}
+                _ = tokio::time::sleep(PUBLISH_EVERY), if self.last_publish.elapsed() < PUBLISH_EVERY => {}
+            }
+            // Drain what is already queued, alternating sources so neither starves.
+            for _ in 0..MAX_BATCH {
+                let mut got = false;
+                if let Ok(ev) = self.peer_rx.try_recv() {
+                    self.on_transport(ev, &mut out);
+                    got = true;
+                }
+                if let Ok(msg) = self.client_rx.try_recv() {
+                    self.on_client(msg, &mut out);
+                    got = true;
+                }
+                if !got {
+                    break;
+                }
+            }
+            self.fire_due_timers(&mut out);
+            self.execute(&mut out)?;
+            if last_sweep.elapsed() > Duration::from_secs(1) {
+                last_sweep = Instant::now();
+                self.pending.retain(|_, w| w.since.elapsed() < PENDING_TTL);
+            }
+        }
+    }
+
+    fn on_transport(
+        &mut self,
+        ev: TransportEvent<P::Message>,
+        out: &mut Vec<Effect<P::Message, P::Record, P::Timer>>,
+    ) {
+        match ev {
+            TransportEvent::Message { from, msg } => {
+                self.proto.step(now(), Input::Message { from, msg }, out)
+            }
+            TransportEvent::PeerLost(peer) => self.proto.step(now(), Input::PeerLost(peer), out),
+            TransportEvent::PeerConnected(_) => {}
+        }
+    }
+
+    fn on_client(
+        &mut self,
+        msg: ClientMsg,
+        out: &mut Vec<Effect<P::Message, P::Record, P::Timer>>,
+    ) {
+        match msg {
+            ClientMsg::Command {
+                request,
+                op,
+                reply_to,
+            } => {
+                self.next_seq += 1;
+                let id = RequestId {
+                    origin: self.id,
+                    seq: self.next_seq,
+                };
+                self.pending.insert(
+                    self.next_seq,
+                    Waiting {
+                        request,
+                        reply_to,
+                        since: Instant::now(),
+                    },
+                );
+                self.proto.step(
+                    now(),
+                    Input::Client(Command {
+                        id,
+                        data: op.encode(),
+                    }),
+                    out,
+                );
+            }
+            ClientMsg::Status { request, reply_to } => {
+                let status = self.node_status();
+                let _ = reply_to.send(ClientResponse {
+                    id: request,
+                    reply: ClientReply::Status(status),
+                });
+            }
+        }
+    }
+
+    fn node_status(&self) -> NodeStatus {
+        NodeStatus {
+            id: self.id,
+            protocol: P::NAME.to_string(),
+            status: self.proto.status(),
+            applied: self.kv.applied(),
+        }
+    }
+
+    fn fire_due_timers(&mut self, out: &mut Vec<Effect<P::Message, P::Record, P::Timer>>) {
+        let now_i = tokio::time::Instant::now();
+        let due: Vec<P::Timer> = self
+            .timers
+            .iter()
+            .filter(|(_, &d)| d <= now_i)
+            .map(|(&t, _)| t)
+            .collect();
+        for t in due {
+            self.timers.remove(&t);
+            self.proto.step(now(), Input::Timer(t), out);
+        }
+    }
+
+    /// Carries out a batch of effects: persists (and one sync) first, then the rest.
+    fn execute(
+        &mut self,
+        out: &mut Vec<Effect<P::Message, P::Record, P::Timer>>,
+    ) -> Result<(), RuntimeError> {
+        let id = self.id;
+        let storage = |source| RuntimeError::Storage { node: id, source };
+        let mut persisted = false;
+        let mut role_news = false;
+        for e in out.iter() {
+            if let Effect::Persist(r) = e {
+                let bytes = encode_record(r).map_err(storage)?;
+                self.wal.append(&bytes).map_err(storage)?;
+                persisted = true;
+            }
+        }
+        if persisted {
+            self.wal.sync().map_err(storage)?;
+        }
+        for e in out.drain(..) {
+            match e {
+                Effect::Persist(_) => {}
+                Effect::Send { to, msg } => {
+                    if let Some(encoded) = self.transport.encode(&msg) {
+                        let c = self
+                            .local_counts
+                            .by_kind
+                            .entry(P::message_kind(&msg))
+                            .or_default();
+                        c.0 += 1;
+                        c.1 += encoded.len() as u64;
+                        self.transport.send_encoded(to, &encoded);
+                    }
+                }
+                Effect::SetTimer { timer, after } => {
+                    self.timers
+                        .insert(timer, tokio::time::Instant::now() + after);
+                }
+                Effect::CancelTimer(timer) => {
+                    self.timers.remove(&timer);
+                }
+                Effect::Apply { command, .. } => self.apply(command),
+                Effect::Reject { id: req, error } => {
+                    if req.origin == self.id {
+                        if let Some(w) = self.pending.remove(&req.seq) {
+                            let reply = match error {
+                                protocols::ClientError::NotLeader { leader } => {
+                                    ClientReply::NotLeader {
+                                        leader,
+                                        addr: leader.and_then(|l| self.clients.get(&l).copied()),
+                                    }
+                                }
+                                other => ClientReply::Error(other.to_string()),
+                            };
+                            let _ = w.reply_to.send(ClientResponse {
+                                id: w.request,
+                                reply,
+                            });
+                        }
+                    }
+                }
+                Effect::Event(Event::Narrate(text)) => {
+                    if self.narrate {
+                        tracing::info!(node = self.id, "{text}");
+                    }
+                }
+                Effect::Event(Event::Committed { .. }) => {}
+                Effect::Event(event) => {
+                    self.bus.publish(self.id, event);
+                    role_news = true;
+                }
+            }
+        }
+        if role_news || self.last_publish.elapsed() >= PUBLISH_EVERY {
+            self.publish();
+        }
+        Ok(())
+    }
+
+    /// Shares counters and status with the handle (rate-limited off the hot path).
+    fn publish(&mut self) {
+        self.last_publish = Instant::now();
+        let stats = self.wal.stats();
+        self.local_counts.wal_records = stats.records;
+        self.local_counts.wal_bytes = stats.bytes;
+        self.local_counts.wal_syncs = stats.syncs;
+        if let Ok(mut c) = self.counts.lock() {
+            c.clone_from(&self.local_counts);
+        }
+        if let Ok(mut s) = self.status.lock() {
+            *s = Some(self.node_status());
+        }
+    }
+
+    fn apply(&mut self, command: Option<Command>) {
+        let Some(cmd) = command else {
+            self.kv.skip();
+            return;
+        };
+        let result = self.kv.apply(&cmd.data);
+        if cmd.id.origin == self.id {
+            if let Some(w) = self.pending.remove(&cmd.id.seq) {
+                let _ = w.reply_to.send(ClientResponse {
+                    id: w.request,
+                    reply: ClientReply::Value(result),
+                });
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Decodes a state-machine op for display (e.g. in the CLI).
+pub fn describe_op(data: &[u8]) -> String {
+    match KvOp::decode(data) {
+        Some(KvOp::Put { key, value }) => format!("put {:?} ({} bytes)", key, value.len()),
+        Some(KvOp::Get { key }) => format!("get {key:?}"),
+        None => "<undecodable>".into(),
+    }
+}

@@ -1,0 +1,256 @@
+//! Random fault schedules for safety sweeps over many seeds.
+//!
+//! One seed fixes everything: the schedule of crashes, restarts, partitions, isolations
+//! and message loss during a faulty phase, the client commands, and the network's
+//! delays. After the faulty phase the network heals, every node restarts, and the run
+//! must make progress again (a liveness check) and converge: every running node applies
+//! the same sequence. Failures carry the seed so they can be replayed with
+//! `cwb sim --protocol P --seed N`.
+
+use super::check::Violation;
+use super::network::NetConfig;
+use super::{Action, SimConfig, Simulation};
+use protocols::{DetRng, Membership, NodeId, Protocol, Time, Timing};
+use std::fmt;
+use std::time::Duration;
+
+/// Shape of a chaos run.
+#[derive(Clone, Debug)]
+pub struct ChaosConfig {
+    /// Voting members (ids 1..=voters).
+    pub voters: u64,
+    /// Observers (ids after the voters); only protocols that have them use them.
+    pub observers: u64,
+    /// Length of the faulty phase.
+    pub faulty: Duration,
+    /// Length of the healed phase that must show progress.
+    pub settle: Duration,
+    /// Highest message-loss probability a fault may set.
+    pub max_loss: f64,
+    /// Probability that a message is duplicated.
+    pub duplicate: f64,
+    /// Mean gap between client commands.
+    pub client_gap: Duration,
+    /// Protocol timers.
+    pub timing: Timing,
+}
+
+impl Default for ChaosConfig {
+    fn default() -> ChaosConfig {
+        ChaosConfig {
+            voters: 5,
+            observers: 0,
+            faulty: Duration::from_secs(4),
+            settle: Duration::from_secs(4),
+            max_loss: 0.3,
+            duplicate: 0.05,
+            client_gap: Duration::from_millis(15),
+            timing: Timing::default(),
+        }
+    }
+}
+
+/// What a successful run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChaosReport {
+    /// The seed.
+    pub seed: u64,
+    /// Crashes injected.
+    pub crashes: u32,
+    /// Partitions and isolations injected.
+    pub partitions: u32,
+    /// Distinct leadership terms seen.
+    pub terms_with_leader: usize,
+    /// Entries committed in the end.
+    pub committed: usize,
+    /// Messages sent.
+    pub messages: u64,
+}
+
+/// A failed run: the seed to replay and what broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChaosFailure {
+    /// Replay with this seed.
+    pub seed: u64,
+    /// What broke.
+    pub violation: Violation,
+}
+
+impl fmt::Display for ChaosFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "seed {} failed {} (replay: cwb sim --seed {})",
+            self.seed, self.violation, self.seed
+        )
+    }
+}
+
+/// The simulator config a chaos seed runs with.
+pub fn sim_config(seed: u64, cfg: &ChaosConfig, trace: bool) -> SimConfig {
+    let voters = 1..=cfg.voters;
+    let observers = cfg.voters + 1..=cfg.voters + cfg.observers;
+    SimConfig {
+        membership: Membership::new(voters, observers),
+        timing: cfg.timing.clone(),
+        seed,
+        net: NetConfig {
+            duplicate: cfg.duplicate,
+            ..NetConfig::default()
+        },
+        trace,
+    }
+}
+
+/// Runs one seed. `check` is called after every step with the simulation and the step
+/// count; return `Err(reason)` for a protocol-specific violation.
+pub fn run_seed<P: Protocol>(
+    seed: u64,
+    cfg: &ChaosConfig,
+    trace: bool,
+    mut check: impl FnMut(&Simulation<P>, u64) -> Result<(), String>,
+) -> (Simulation<P>, Result<ChaosReport, ChaosFailure>) {
+    let mut sim = Simulation::<P>::new(sim_config(seed, cfg, trace));
+    let mut report = ChaosReport {
+        seed,
+        ..ChaosReport::default()
+    };
+    let result = drive(&mut sim, cfg, &mut report, &mut check);
+    let result = result
+        .map(|()| report)
+        .map_err(|violation| ChaosFailure { seed, violation });
+    (sim, result)
+}
+
+fn drive<P: Protocol>(
+    sim: &mut Simulation<P>,
+    cfg: &ChaosConfig,
+    report: &mut ChaosReport,
+    check: &mut impl FnMut(&Simulation<P>, u64) -> Result<(), String>,
+) -> Result<(), Violation> {
+    let mut plan = DetRng::new(sim.config.seed ^ 0xC4A0_5EED);
+    let ids = sim.ids();
+    schedule_faults(sim, cfg, &mut plan, &ids, report);
+    schedule_clients(sim, cfg, &mut plan, &ids, Time::ZERO, sim_end(cfg));
+    sim.start_all()?;
+
+    let faulty_end = Time::ZERO.plus(cfg.faulty);
+    run_checked(sim, faulty_end, check)?;
+    // Heal everything and bring every node back.
+    sim.act(Action::Heal)?;
+    sim.act(Action::SetLoss(0.0))?;
+    for &id in &ids {
+        sim.act(Action::Start(id))?;
+    }
+    let committed_before = sim.checker().committed().len();
+    run_checked(sim, sim_end(cfg), check)?;
+    let committed_after = sim.checker().committed().len();
+    if committed_after <= committed_before {
+        return Err(Violation::new(
+            sim.now(),
+            format!("no progress after healing: {committed_before} entries committed before, {committed_after} after"),
+        ));
+    }
+    // Quiet period: every node must converge on the same applied sequence.
+    let quiet_end = sim.now().plus(cfg.timing.election_timeout_max * 4);
+    run_checked(sim, quiet_end, check)?;
+    let longest = sim.checker().committed().len();
+    for id in sim.running() {
+        if sim.config.membership.contains(id) && sim.applied(id).len() != longest {
+            return Err(Violation::new(
+                sim.now(),
+                format!(
+                    "node {id} applied {} entries after the quiet period; {longest} are committed",
+                    sim.applied(id).len()
+                ),
+            ));
+        }
+    }
+    report.terms_with_leader = sim.checker().leaders().len();
+    report.committed = longest;
+    report.messages = sim.messages_sent();
+    Ok(())
+}
+
+fn sim_end(cfg: &ChaosConfig) -> Time {
+    Time::ZERO.plus(cfg.faulty + cfg.settle)
+}
+
+fn run_checked<P: Protocol>(
+    sim: &mut Simulation<P>,
+    until: Time,
+    check: &mut impl FnMut(&Simulation<P>, u64) -> Result<(), String>,
+) -> Result<(), Violation> {
+    let mut steps = 0u64;
+    while sim.queue.peek().is_some_and(|r| r.0 .0 <= until) {
+        sim.step()?;
+        steps += 1;
+        check(sim, steps).map_err(|what| Violation::new(sim.now(), what))?;
+    }
+    sim.now = sim.now.max(until);
+    Ok(())
+}
+
+fn schedule_faults<P: Protocol>(
+    sim: &mut Simulation<P>,
+    cfg: &ChaosConfig,
+    plan: &mut DetRng,
+    ids: &[NodeId],
+    report: &mut ChaosReport,
+) {
+    let end = Time::ZERO.plus(cfg.faulty);
+    let mut t = Time::ZERO
+        .plus(plan.duration_between(Duration::from_millis(100), Duration::from_millis(500)));
+    while t < end {
+        let pick = |plan: &mut DetRng| ids[plan.range_inclusive(0, ids.len() as u64 - 1) as usize];
+        let back =
+            t.plus(plan.duration_between(Duration::from_millis(50), Duration::from_millis(900)));
+        match plan.range_inclusive(0, 4) {
+            0 | 1 => {
+                let victim = pick(plan);
+                sim.schedule(t, Action::Crash(victim));
+                sim.schedule(back, Action::Start(victim));
+                report.crashes += 1;
+            }
+            2 => {
+                let mut groups = vec![Vec::new(), Vec::new()];
+                for &id in ids {
+                    groups[plan.range_inclusive(0, 1) as usize].push(id);
+                }
+                sim.schedule(t, Action::Partition(groups));
+                sim.schedule(back, Action::Heal);
+                report.partitions += 1;
+            }
+            3 => {
+                sim.schedule(t, Action::Isolate(pick(plan)));
+                sim.schedule(back, Action::Heal);
+                report.partitions += 1;
+            }
+            _ => {
+                let loss = (plan.range_inclusive(0, 100) as f64 / 100.0) * cfg.max_loss;
+                sim.schedule(t, Action::SetLoss(loss));
+                sim.schedule(back, Action::SetLoss(0.0));
+            }
+        }
+        t = t.plus(plan.duration_between(Duration::from_millis(100), Duration::from_millis(700)));
+    }
+}
+
+fn schedule_clients<P: Protocol>(
+    sim: &mut Simulation<P>,
+    cfg: &ChaosConfig,
+    plan: &mut DetRng,
+    ids: &[NodeId],
+    from: Time,
+    until: Time,
+) {
+    let mut t = from;
+    let mut n = 0u64;
+    while t < until {
+        let node = ids[plan.range_inclusive(0, ids.len() as u64 - 1) as usize];
+        n += 1;
+        let data = bytes::Bytes::from(format!("put k{} v{n}", n % 16));
+        sim.schedule(t, Action::Submit { node, data });
+        t = t.plus(plan.duration_between(cfg.client_gap / 2, cfg.client_gap * 3 / 2));
+    }
+}

@@ -1,0 +1,515 @@
+//! The deterministic simulator: a virtual clock, a seeded random source and a faulty
+//! network, driving the *same* protocol code that runs on the TCP runtime.
+//!
+//! Everything that happens is an entry in one time-ordered queue (message deliveries,
+//! timer firings, scheduled faults and client commands); ties break by insertion order.
+//! Given the same seed and the same schedule, a run is identical, which is what makes a
+//! failing seed replayable (`cwb sim --protocol raft --seed N`).
+//!
+//! Durability: a record a node persists is durable at once (the simulator carries out a
+//! step's effects atomically, so persist-before-send holds trivially). A crash throws
+//! away all volatile state; a restart rebuilds the node with [`Protocol::recover`] from
+//! its records, and rebuilds its state machine from the `Apply` effects that follow.
+//!
+//! Safety is checked after every step by [`check::Checker`]: at most one leader per term,
+//! and every node applies the same command at the same index (committed entries never
+//! change). Protocol-specific invariants are checked by the caller through
+//! [`Simulation::node`].
+
+pub mod chaos;
+pub mod check;
+pub mod network;
+
+use check::{Checker, Violation};
+use network::{NetConfig, Network};
+use protocols::{
+    Command, DetRng, Effect, Event, Input, InputOf, Membership, NodeId, Protocol, RequestId, Setup,
+    Time, Timing,
+};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Settings for one simulated run.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Who is in the cluster.
+    pub membership: Membership,
+    /// Protocol timers.
+    pub timing: Timing,
+    /// The seed every random choice derives from.
+    pub seed: u64,
+    /// Network behaviour.
+    pub net: NetConfig,
+    /// Ask protocols to narrate their decisions, and keep a readable trace.
+    pub trace: bool,
+}
+
+impl SimConfig {
+    /// `n` voters with ids 1..=n, default timing and a clean network.
+    pub fn voters(n: u64, seed: u64) -> SimConfig {
+        SimConfig {
+            membership: Membership::voters(1..=n),
+            timing: Timing::default(),
+            seed,
+            net: NetConfig::default(),
+            trace: false,
+        }
+    }
+}
+
+/// Something scheduled to happen to the cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Start (or restart after a crash) a node from its durable records.
+    Start(NodeId),
+    /// Kill a node: volatile state lost, durable records kept.
+    Crash(NodeId),
+    /// Split the network into groups.
+    Partition(Vec<Vec<NodeId>>),
+    /// Cut one node off from all others.
+    Isolate(NodeId),
+    /// Reconnect everything.
+    Heal,
+    /// Change the message-loss probability.
+    SetLoss(f64),
+    /// A client submits `data` to a node.
+    Submit { node: NodeId, data: bytes::Bytes },
+}
+
+enum Pending<P: Protocol> {
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        incarnation: u64,
+        msg: P::Message,
+    },
+    Timer {
+        node: NodeId,
+        timer: P::Timer,
+        incarnation: u64,
+        generation: u64,
+    },
+    Act(Action),
+}
+
+struct SimNode<P: Protocol> {
+    /// The protocol state while the node is up.
+    proto: Option<P>,
+    /// Bumped on every crash, so stale timers and in-flight messages to the old
+    /// incarnation are dropped.
+    incarnation: u64,
+    /// Everything the node ever persisted.
+    records: Vec<P::Record>,
+    /// Armed timers: generation of the latest arming.
+    timers: HashMap<P::Timer, u64>,
+    /// Commands applied by the current incarnation, in index order.
+    applied: Vec<Option<RequestId>>,
+}
+
+/// One node's observable event, timestamped with virtual time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimedEvent {
+    /// When.
+    pub at: Time,
+    /// Which node.
+    pub node: NodeId,
+    /// What.
+    pub event: Event,
+}
+
+/// A deterministic simulated cluster of protocol `P`.
+pub struct Simulation<P: Protocol> {
+    config: SimConfig,
+    now: Time,
+    rng: DetRng,
+    network: Network,
+    queue: BinaryHeap<Reverse<(Time, u64)>>,
+    pending: HashMap<u64, Pending<P>>,
+    next_seq: u64,
+    nodes: BTreeMap<NodeId, SimNode<P>>,
+    checker: Checker,
+    events: Vec<TimedEvent>,
+    trace: Vec<String>,
+    next_request: u64,
+    messages: u64,
+}
+
+impl<P: Protocol> Simulation<P> {
+    /// A cluster whose nodes all exist but none has started.
+    pub fn new(config: SimConfig) -> Simulation<P> {
+        let nodes = config
+            .membership
+            .all()
+            .map(|id| {
+                (
+                    id,
+                    SimNode {
+                        proto: None,
+                        incarnation: 0,
+                        records: Vec::new(),
+                        timers: HashMap::new(),
+                        applied: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        Simulation {
+            rng: DetRng::new(config.seed),
+            network: Network::new(config.net.clone()),
+            config,
+            now: Time::ZERO,
+            queue: BinaryHeap::new(),
+            pending: HashMap::new(),
+            next_seq: 0,
+            nodes,
+            checker: Checker::default(),
+            events: Vec::new(),
+            trace: Vec::new(),
+            next_request: 0,
+            messages: 0,
+        }
+    }
+
+    /// Gives node `id` durable records before it first starts (a scenario's initial log).
+    pub fn preload(&mut self, id: NodeId, records: Vec<P::Record>) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.records = records;
+        }
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// The protocol state of a running node.
+    pub fn node(&self, id: NodeId) -> Option<&P> {
+        self.nodes.get(&id).and_then(|n| n.proto.as_ref())
+    }
+
+    /// Ids of the nodes that are up.
+    pub fn running(&self) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.proto.is_some())
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    /// Every member's id.
+    pub fn ids(&self) -> Vec<NodeId> {
+        self.nodes.keys().copied().collect()
+    }
+
+    /// What node `id`'s current incarnation has applied, by index (from 1).
+    pub fn applied(&self, id: NodeId) -> &[Option<RequestId>] {
+        self.nodes.get(&id).map_or(&[], |n| &n.applied)
+    }
+
+    /// Every protocol event so far.
+    pub fn events(&self) -> &[TimedEvent] {
+        &self.events
+    }
+
+    /// The readable trace (only kept with `SimConfig::trace`).
+    pub fn trace(&self) -> &[String] {
+        &self.trace
+    }
+
+    /// Messages sent so far.
+    pub fn messages_sent(&self) -> u64 {
+        self.messages
+    }
+
+    /// The safety checker's view (highest committed index, leaders per term).
+    pub fn checker(&self) -> &Checker {
+        &self.checker
+    }
+
+    /// Schedules `action` at time `at` (or now, if `at` is in the past).
+    pub fn schedule(&mut self, at: Time, action: Action) {
+        self.push(at.max(self.now), Pending::Act(action));
+    }
+
+    /// Carries out `action` now.
+    pub fn act(&mut self, action: Action) -> Result<(), Violation> {
+        self.apply_action(action)
+    }
+
+    /// Starts every node now.
+    pub fn start_all(&mut self) -> Result<(), Violation> {
+        for id in self.ids() {
+            self.apply_action(Action::Start(id))?;
+        }
+        Ok(())
+    }
+
+    /// Runs until virtual time `until` or until nothing is left to do.
+    pub fn run_until(&mut self, until: Time) -> Result<(), Violation> {
+        while let Some(&Reverse((at, _))) = self.queue.peek() {
+            if at > until {
+                break;
+            }
+            self.step()?;
+        }
+        self.now = self.now.max(until);
+        Ok(())
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) -> Result<(), Violation> {
+        self.run_until(self.now.plus(d))
+    }
+
+    /// Runs until `pred` holds (checked after every step) or `limit` passes; returns
+    /// whether it held.
+    pub fn run_until_true(
+        &mut self,
+        limit: Duration,
+        mut pred: impl FnMut(&Simulation<P>) -> bool,
+    ) -> Result<bool, Violation> {
+        let until = self.now.plus(limit);
+        while !pred(self) {
+            match self.queue.peek() {
+                Some(&Reverse((at, _))) if at <= until => {
+                    self.step()?;
+                }
+                _ => {
+                    self.now = self.now.max(until);
+                    return Ok(pred(self));
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Processes the next queued happening. Returns false when the queue is empty.
+    pub fn step(&mut self) -> Result<bool, Violation> {
+        let Some(Reverse((at, seq))) = self.queue.pop() else {
+            return Ok(false);
+        };
+        self.now = at;
+        let Some(p) = self.pending.remove(&seq) else {
+            return Ok(true);
+        };
+        match p {
+            Pending::Deliver {
+                from,
+                to,
+                incarnation,
+                msg,
+            } => {
+                let alive = self
+                    .nodes
+                    .get(&to)
+                    .is_some_and(|n| n.proto.is_some() && n.incarnation == incarnation);
+                if alive && self.network.connected(from, to) {
+                    if self.config.trace {
+                        self.note(format!("n{from} -> n{to}: {msg:?}"));
+                    }
+                    self.input(to, Input::Message { from, msg })?;
+                }
+            }
+            Pending::Timer {
+                node,
+                timer,
+                incarnation,
+                generation,
+            } => {
+                let live = self.nodes.get(&node).is_some_and(|n| {
+                    n.proto.is_some()
+                        && n.incarnation == incarnation
+                        && n.timers.get(&timer) == Some(&generation)
+                });
+                if live {
+                    if let Some(n) = self.nodes.get_mut(&node) {
+                        n.timers.remove(&timer);
+                    }
+                    if self.config.trace {
+                        self.note(format!("n{node}: timer {timer:?} fires"));
+                    }
+                    self.input(node, Input::Timer(timer))?;
+                }
+            }
+            Pending::Act(action) => self.apply_action(action)?,
+        }
+        Ok(true)
+    }
+
+    /// Submits a client command to `node` now; returns its id.
+    pub fn submit(&mut self, node: NodeId, data: bytes::Bytes) -> Result<RequestId, Violation> {
+        self.next_request += 1;
+        let id = RequestId {
+            origin: node,
+            seq: self.next_request,
+        };
+        if self.nodes.get(&node).is_some_and(|n| n.proto.is_some()) {
+            self.input(node, Input::Client(Command { id, data }))?;
+        }
+        Ok(id)
+    }
+
+    fn push(&mut self, at: Time, p: Pending<P>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.queue.push(Reverse((at, seq)));
+        self.pending.insert(seq, p);
+    }
+
+    fn note(&mut self, line: String) {
+        let mut s = String::with_capacity(line.len() + 16);
+        let _ = write!(s, "[{:>10}] {line}", self.now.to_string());
+        self.trace.push(s);
+    }
+
+    fn apply_action(&mut self, action: Action) -> Result<(), Violation> {
+        if self.config.trace {
+            self.note(format!("** {action:?}"));
+        }
+        match action {
+            Action::Start(id) => {
+                let Some(n) = self.nodes.get_mut(&id) else {
+                    return Ok(());
+                };
+                if n.proto.is_some() {
+                    return Ok(());
+                }
+                let setup = Setup {
+                    id,
+                    membership: self.config.membership.clone(),
+                    timing: self.config.timing.clone(),
+                    rng: DetRng::for_node(self.config.seed ^ n.incarnation.wrapping_mul(0x51), id),
+                    narrate: self.config.trace,
+                };
+                let proto = P::recover(setup, n.records.clone()).map_err(|e| {
+                    Violation::new(self.now, format!("node {id} failed to recover: {e}"))
+                })?;
+                n.proto = Some(proto);
+                n.applied.clear();
+                n.timers.clear();
+                self.input(id, Input::Start)?;
+            }
+            Action::Crash(id) => {
+                if let Some(n) = self.nodes.get_mut(&id) {
+                    if n.proto.take().is_some() {
+                        n.incarnation += 1;
+                        n.timers.clear();
+                        let peers: Vec<NodeId> = self.config.membership.peers_of(id).collect();
+                        // A crash resets the TCP connections: live peers notice.
+                        for peer in peers {
+                            if self.network.connected(id, peer)
+                                && self.nodes.get(&peer).is_some_and(|p| p.proto.is_some())
+                            {
+                                self.input(peer, Input::PeerLost(id))?;
+                            }
+                        }
+                    }
+                }
+            }
+            Action::Partition(groups) => self.network.partition(groups),
+            Action::Isolate(id) => {
+                let all = self.ids();
+                self.network.isolate(id, &all);
+            }
+            Action::Heal => self.network.heal(),
+            Action::SetLoss(p) => self.network.config.loss = p,
+            Action::Submit { node, data } => {
+                self.submit(node, data)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds one input to a running node and carries out its effects.
+    fn input(&mut self, id: NodeId, input: InputOf<P>) -> Result<(), Violation> {
+        let now = self.now;
+        let mut out = Vec::new();
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return Ok(());
+        };
+        let Some(proto) = n.proto.as_mut() else {
+            return Ok(());
+        };
+        proto.step(now, input, &mut out);
+        let incarnation = n.incarnation;
+        for effect in out {
+            match effect {
+                Effect::Send { to, msg } => {
+                    self.messages += 1;
+                    let to_incarnation = self.nodes.get(&to).map_or(0, |n| n.incarnation);
+                    for delay in self.network.deliveries(id, to, &mut self.rng) {
+                        self.push(
+                            now.plus(delay),
+                            Pending::Deliver {
+                                from: id,
+                                to,
+                                incarnation: to_incarnation,
+                                msg: msg.clone(),
+                            },
+                        );
+                    }
+                }
+                Effect::Persist(r) => {
+                    if let Some(n) = self.nodes.get_mut(&id) {
+                        n.records.push(r);
+                    }
+                }
+                Effect::SetTimer { timer, after } => {
+                    let generation = self.next_seq;
+                    if let Some(n) = self.nodes.get_mut(&id) {
+                        n.timers.insert(timer, generation);
+                    }
+                    self.push(
+                        now.plus(after),
+                        Pending::Timer {
+                            node: id,
+                            timer,
+                            incarnation,
+                            generation,
+                        },
+                    );
+                }
+                Effect::CancelTimer(timer) => {
+                    if let Some(n) = self.nodes.get_mut(&id) {
+                        n.timers.remove(&timer);
+                    }
+                }
+                Effect::Apply { index, command } => {
+                    let req = command.map(|c| c.id);
+                    if let Some(n) = self.nodes.get_mut(&id) {
+                        let expected = n.applied.len() as u64 + 1;
+                        if index != expected {
+                            return Err(Violation::new(
+                                now,
+                                format!("node {id} applied index {index}, expected {expected} (gap or repeat)"),
+                            ));
+                        }
+                        n.applied.push(req);
+                    }
+                    self.checker.on_apply(now, id, index, req)?;
+                }
+                Effect::Reject { .. } => {}
+                Effect::Event(event) => {
+                    if let Event::Narrate(text) = &event {
+                        if self.config.trace {
+                            self.note(text.clone());
+                        }
+                        continue;
+                    }
+                    if self.config.trace {
+                        self.note(format!("n{id}: {event:?}"));
+                    }
+                    self.checker.on_event(now, id, &event)?;
+                    self.events.push(TimedEvent {
+                        at: now,
+                        node: id,
+                        event,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,305 @@
+//! The write-ahead log itself (storage concern): appending framed records to the
+//! current segment through a write buffer, rolling to a new segment at a size limit,
+//! and making appended records durable per [`FsyncPolicy`] with group commit.
+//!
+//! Durability follows Raft §5 / Figure 2 ("updated on stable storage before responding
+//! to RPCs") and Zab's "a follower acknowledges a proposal only after logging it": the
+//! runtime appends the records of a batch of protocol effects, calls [`Wal::sync`] once
+//! (one `write` + one `fdatasync`, the group commit of ZooKeeper's `SyncRequestProcessor`
+//! and etcd's Ready loop) and only then sends the messages that depend on them.
+//! After a failed write or fsync the page cache no longer says what is on disk (the
+//! 2018 "fsyncgate" lesson), so the log refuses further use until it is reopened.
+
+use super::error::StorageError;
+use super::record::{encode_into, HEADER_LEN};
+use super::recovery::recover;
+use super::segment::{segment_name, sync_dir};
+use super::FsyncPolicy;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Default size at which the log rolls to a new segment file: 64 MiB.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// Default largest payload accepted by [`Wal::append`]: 64 MiB.
+pub const DEFAULT_MAX_RECORD_BYTES: u32 = 64 * 1024 * 1024;
+/// Default size of the write buffer before it is handed to the OS unasked: 1 MiB.
+pub const DEFAULT_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Tunables of a [`Wal`]; [`WalOptions::default`] suits the runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalOptions {
+    /// A segment is closed and a new one started when the next record would take it
+    /// past this many bytes (a single larger record still gets a segment of its own).
+    pub segment_bytes: u64,
+    /// Largest payload [`Wal::append`] accepts, in bytes; larger ones are refused with
+    /// [`StorageError::RecordTooLarge`].
+    pub max_record_bytes: u32,
+    /// Appended bytes are written to the file (without fsync) once the write buffer
+    /// holds this many, bounding memory between two [`Wal::sync`] calls.
+    pub buffer_bytes: usize,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            buffer_bytes: DEFAULT_BUFFER_BYTES,
+        }
+    }
+}
+
+/// Counters since [`Wal::open`], for the metrics layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalStats {
+    /// Records appended since open.
+    pub records: u64,
+    /// Bytes the log grew by since open: payloads plus their 8-byte record headers.
+    pub bytes: u64,
+    /// `fdatasync` calls issued on segment files since open (0 under `Never`).
+    pub syncs: u64,
+}
+
+/// A write-ahead log of checksummed records in one node's data directory.
+#[derive(Debug)]
+pub struct Wal {
+    /// The data directory holding the segment files.
+    dir: PathBuf,
+    /// When appended records are fsynced.
+    policy: FsyncPolicy,
+    /// Segment size, maximum record size and buffer size.
+    options: WalOptions,
+    /// The segment being appended to.
+    file: File,
+    /// Path of `file`, for error messages.
+    path: PathBuf,
+    /// Size of the current segment including bytes still in `buffer`.
+    segment_len: u64,
+    /// Number the next appended record will get.
+    next_record: u64,
+    /// Framed records not yet handed to the OS.
+    buffer: Vec<u8>,
+    /// Bytes were written or buffered since the last fdatasync.
+    dirty: bool,
+    /// A write or fsync failed; the on-disk state is unknown.
+    poisoned: bool,
+    /// Counters since open.
+    stats: WalStats,
+}
+
+impl Wal {
+    /// Opens (creating if needed) the WAL in `dir` with default options, recovers it,
+    /// and returns it with every intact record payload, oldest first.
+    ///
+    /// A torn tail of the last segment is truncated away (logged with `tracing::warn`);
+    /// a damaged record followed by more data, or in an older segment, is refused with
+    /// [`StorageError::Corrupt`] naming the file and byte offset; a gap in the segment
+    /// sequence is [`StorageError::MissingSegment`].
+    pub fn open(dir: &Path, policy: FsyncPolicy) -> Result<(Wal, Vec<Vec<u8>>), StorageError> {
+        Wal::open_with(dir, policy, WalOptions::default())
+    }
+
+    /// [`Wal::open`] with explicit [`WalOptions`].
+    pub fn open_with(
+        dir: &Path,
+        policy: FsyncPolicy,
+        options: WalOptions,
+    ) -> Result<(Wal, Vec<Vec<u8>>), StorageError> {
+        let _span = tracing::info_span!("wal_open", dir = %dir.display(), %policy).entered();
+        create_dir(dir, policy)?;
+        let recovered = recover(dir)?;
+        let (file, path, segment_len) = match recovered.last_segment {
+            Some(segment) => {
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .open(&segment.path)
+                    .map_err(|e| StorageError::io(&segment.path, e))?;
+                file.seek(SeekFrom::Start(recovered.last_segment_len))
+                    .map_err(|e| StorageError::io(&segment.path, e))?;
+                (file, segment.path, recovered.last_segment_len)
+            }
+            None => {
+                let (file, path) = create_segment(dir, recovered.next_record, policy)?;
+                (file, path, 0)
+            }
+        };
+        tracing::debug!(
+            records = recovered.payloads.len(),
+            segment = %path.display(),
+            "WAL opened"
+        );
+        let wal = Wal {
+            dir: dir.to_path_buf(),
+            policy,
+            options,
+            file,
+            path,
+            segment_len,
+            next_record: recovered.next_record,
+            buffer: Vec::with_capacity(options.buffer_bytes.min(DEFAULT_BUFFER_BYTES)),
+            dirty: false,
+            poisoned: false,
+            stats: WalStats::default(),
+        };
+        Ok((wal, recovered.payloads))
+    }
+
+    /// Appends one record. It is buffered: durable once [`Wal::sync`] returns, except
+    /// under [`FsyncPolicy::Always`], where it is durable when this returns.
+    pub fn append(&mut self, payload: &[u8]) -> Result<(), StorageError> {
+        self.check_usable()?;
+        let payload_len = u32::try_from(payload.len())
+            .ok()
+            .filter(|&len| len <= self.options.max_record_bytes)
+            .ok_or(StorageError::RecordTooLarge {
+                len: payload.len(),
+                max: self.options.max_record_bytes,
+            })?;
+        let frame_len = (HEADER_LEN + payload.len()) as u64;
+        if self.segment_len > 0 && self.segment_len + frame_len > self.options.segment_bytes {
+            self.roll()?;
+        }
+        encode_into(&mut self.buffer, payload_len, payload);
+        self.segment_len += frame_len;
+        self.next_record += 1;
+        self.dirty = true;
+        self.stats.records += 1;
+        self.stats.bytes += frame_len;
+        if self.policy == FsyncPolicy::Always {
+            self.sync()
+        } else if self.buffer.len() >= self.options.buffer_bytes {
+            self.write_buffer()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Makes every appended record durable: writes out the buffer, then `fdatasync`s
+    /// under `Always`/`Batch` (one write and one fdatasync per call: group commit).
+    /// Under `Never` it only hands the bytes to the OS.
+    pub fn sync(&mut self) -> Result<(), StorageError> {
+        self.check_usable()?;
+        self.write_buffer()?;
+        if self.dirty && self.policy != FsyncPolicy::Never {
+            self.sync_file()?;
+        }
+        Ok(())
+    }
+
+    /// The fsync policy this log was opened with.
+    pub fn policy(&self) -> FsyncPolicy {
+        self.policy
+    }
+
+    /// Records, bytes and fdatasyncs since open (for metrics).
+    pub fn stats(&self) -> WalStats {
+        self.stats
+    }
+
+    /// The data directory holding the segment files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of records in the log (recovered plus appended); the next record's number.
+    pub fn next_record_number(&self) -> u64 {
+        self.next_record
+    }
+
+    /// Refuses use after a failed write or fsync.
+    fn check_usable(&self) -> Result<(), StorageError> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Hands the buffered bytes to the OS with one write (no fsync).
+    fn write_buffer(&mut self) -> Result<(), StorageError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.file.write_all(&self.buffer) {
+            self.poisoned = true;
+            return Err(StorageError::io(&self.path, e));
+        }
+        self.buffer.clear();
+        // A single huge record may have grown the buffer; give that memory back.
+        if self.buffer.capacity() > 2 * self.options.buffer_bytes.max(DEFAULT_BUFFER_BYTES) {
+            self.buffer.shrink_to(self.options.buffer_bytes);
+        }
+        Ok(())
+    }
+
+    /// One fdatasync of the current segment.
+    fn sync_file(&mut self) -> Result<(), StorageError> {
+        if let Err(e) = self.file.sync_data() {
+            self.poisoned = true;
+            return Err(StorageError::io(&self.path, e));
+        }
+        self.dirty = false;
+        self.stats.syncs += 1;
+        Ok(())
+    }
+
+    /// Closes the current segment (durably, unless `Never`) and starts the next one, so
+    /// that a crash can tear only the last segment.
+    fn roll(&mut self) -> Result<(), StorageError> {
+        self.write_buffer()?;
+        if self.dirty && self.policy != FsyncPolicy::Never {
+            self.sync_file()?;
+        }
+        let (file, path) = create_segment(&self.dir, self.next_record, self.policy)?;
+        tracing::debug!(segment = %path.display(), "WAL rolled to a new segment");
+        self.file = file;
+        self.path = path;
+        self.segment_len = 0;
+        Ok(())
+    }
+}
+
+impl Drop for Wal {
+    /// Hands still-buffered records to the OS, like `BufWriter`; never fsyncs.
+    fn drop(&mut self) {
+        if !self.poisoned {
+            if let Err(e) = self.write_buffer() {
+                tracing::warn!(error = %e, "WAL: could not write buffered records on close");
+            }
+        }
+    }
+}
+
+/// Creates the data directory if missing (durably, unless `Never`).
+fn create_dir(dir: &Path, policy: FsyncPolicy) -> Result<(), StorageError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+    if policy != FsyncPolicy::Never {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the segment starting at `first_record`; fsyncs the directory unless `Never`.
+fn create_segment(
+    dir: &Path,
+    first_record: u64,
+    policy: FsyncPolicy,
+) -> Result<(File, PathBuf), StorageError> {
+    let path = dir.join(segment_name(first_record));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| StorageError::io(&path, e))?;
+    if policy != FsyncPolicy::Never {
+        sync_dir(dir)?;
+    }
+    Ok((file, path))
+}

@@ -1,0 +1,316 @@
+//! Fault filter: silent network faults injected into the real TCP transport.
+//!
+//! Concern: the "isolate" kind of leader failure of DESIGN.md (packets dropped, sockets
+//! stay up), partitions, message loss and delay, on real sockets. The vocabulary follows
+//! tikv/raft-rs's test `Network` (`isolate`, `cut`, `recover`) and Jepsen's partition
+//! nemesis (a list of groups).
+//!
+//! Where each fault applies:
+//! - isolation and partitions are checked on BOTH the sending and the receiving side, so
+//!   a process's own filter can cut it off from peers that share no filter with it
+//!   (multi-process mode);
+//! - the drop rate and the delay apply once, on the sending side;
+//! - dropping is silent: connections stay up, no `PeerLost` is emitted.
+//!
+//! Drop decisions are reproducible: each directed link `from -> to` draws from its own
+//! [`DetRng`] stream derived from the filter's seed, so the k-th message on a link gets
+//! the same verdict whatever the interleaving of other links' traffic.
+
+use protocols::{DetRng, NodeId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// What the filter decides for one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Put the message on the wire after `delay` (zero: at once). Messages on one link
+    /// keep their order whatever their delays.
+    Deliver {
+        /// How long to hold the message back before sending it.
+        delay: Duration,
+    },
+    /// Lose the message silently.
+    Drop,
+}
+
+/// The network fault filter. Cheap to clone: clones share one state, so one `Faults`
+/// handed to every node of an in-process cluster controls the whole network; in
+/// multi-process mode each process has its own.
+///
+/// `Faults::default()` delivers everything at once and seeds drop decisions with 0.
+#[derive(Clone, Default)]
+pub struct Faults {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// False while no fault is configured: the hot path then skips the lock.
+    active: AtomicBool,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    seed: u64,
+    isolated: BTreeSet<NodeId>,
+    /// Node -> group index; `None` when the network is not partitioned.
+    groups: Option<BTreeMap<NodeId, usize>>,
+    delay: Duration,
+    drop_rate: f64,
+    link_rngs: HashMap<(NodeId, NodeId), DetRng>,
+}
+
+/// The group of nodes not named in a partition.
+const REST_GROUP: usize = usize::MAX;
+
+impl State {
+    fn any_fault(&self) -> bool {
+        !self.isolated.is_empty()
+            || self.groups.is_some()
+            || !self.delay.is_zero()
+            || self.drop_rate > 0.0
+    }
+
+    fn can_talk(&self, from: NodeId, to: NodeId) -> bool {
+        if from == to {
+            return true;
+        }
+        if self.isolated.contains(&from) || self.isolated.contains(&to) {
+            return false;
+        }
+        match &self.groups {
+            None => true,
+            Some(groups) => {
+                let group_of = |n: NodeId| groups.get(&n).copied().unwrap_or(REST_GROUP);
+                group_of(from) == group_of(to)
+            }
+        }
+    }
+}
+
+impl Faults {
+    /// A filter with no faults whose drop decisions are seeded with `seed`.
+    pub fn with_seed(seed: u64) -> Faults {
+        let faults = Faults::default();
+        faults.lock().seed = seed;
+        faults
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state inconsistent (every
+        // update is a single assignment), so a poisoned lock is still usable.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn update(&self, change: impl FnOnce(&mut State)) {
+        let mut state = self.lock();
+        change(&mut state);
+        self.shared
+            .active
+            .store(state.any_fault(), Ordering::Release);
+    }
+
+    /// Cuts `node` off from every other node, both ways, until [`Faults::rejoin`] or
+    /// [`Faults::heal`].
+    pub fn isolate(&self, node: NodeId) {
+        self.update(|s| {
+            s.isolated.insert(node);
+        });
+    }
+
+    /// Undoes [`Faults::isolate`] for `node` (partitions and other faults stay).
+    pub fn rejoin(&self, node: NodeId) {
+        self.update(|s| {
+            s.isolated.remove(&node);
+        });
+    }
+
+    /// Splits the network: nodes in different groups cannot talk. Nodes named in no
+    /// group form one more group together ("the rest"), so `partition(vec![vec![1]])`
+    /// separates node 1 from everyone else. A node named in several groups belongs to
+    /// the last one. Replaces any earlier partition; isolation is kept.
+    pub fn partition(&self, groups: Vec<Vec<NodeId>>) {
+        let mut group_of = BTreeMap::new();
+        for (index, group) in groups.into_iter().enumerate() {
+            for node in group {
+                group_of.insert(node, index);
+            }
+        }
+        self.update(|s| s.groups = Some(group_of));
+    }
+
+    /// Holds every message back by `delay` on the sending side (zero: no delay).
+    pub fn set_delay(&self, delay: Duration) {
+        self.update(|s| s.delay = delay);
+    }
+
+    /// Loses each message with probability `rate`, clamped to `0.0..=1.0` (NaN: 0).
+    pub fn set_drop_rate(&self, rate: f64) {
+        let rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        self.update(|s| s.drop_rate = rate);
+    }
+
+    /// Removes every fault: isolation, partition, delay and drop rate. The drop
+    /// decision streams continue where they were (they are not reseeded).
+    pub fn heal(&self) {
+        self.update(|s| {
+            s.isolated.clear();
+            s.groups = None;
+            s.delay = Duration::ZERO;
+            s.drop_rate = 0.0;
+        });
+    }
+
+    /// True if `node` is isolated.
+    pub fn is_isolated(&self, node: NodeId) -> bool {
+        self.shared.active.load(Ordering::Acquire) && self.lock().isolated.contains(&node)
+    }
+
+    /// True if isolation and partitions let `from` reach `to`. The receiving side's
+    /// check: it draws no random number and ignores delay.
+    pub fn can_talk(&self, from: NodeId, to: NodeId) -> bool {
+        !self.shared.active.load(Ordering::Acquire) || self.lock().can_talk(from, to)
+    }
+
+    /// The sending side's decision for the next message from `from` to `to`:
+    /// isolation and partitions first, then the seeded drop rate, then the delay.
+    pub fn verdict(&self, from: NodeId, to: NodeId) -> Verdict {
+        if !self.shared.active.load(Ordering::Acquire) {
+            return Verdict::Deliver {
+                delay: Duration::ZERO,
+            };
+        }
+        let mut state = self.lock();
+        if !state.can_talk(from, to) {
+            return Verdict::Drop;
+        }
+        if state.drop_rate > 0.0 {
+            let seed = state.seed;
+            let rate = state.drop_rate;
+            let rng = state
+                .link_rngs
+                .entry((from, to))
+                .or_insert_with(|| link_rng(seed, from, to));
+            if rng.chance(rate) {
+                return Verdict::Drop;
+            }
+        }
+        Verdict::Deliver { delay: state.delay }
+    }
+}
+
+/// The independent drop-decision stream of the directed link `from -> to`.
+fn link_rng(seed: u64, from: NodeId, to: NodeId) -> DetRng {
+    let mut per_sender = DetRng::for_node(seed, from);
+    DetRng::for_node(per_sender.next_u64(), to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DELIVER: Verdict = Verdict::Deliver {
+        delay: Duration::ZERO,
+    };
+
+    #[test]
+    fn default_delivers_everything_at_once() {
+        let f = Faults::default();
+        assert_eq!(f.verdict(1, 2), DELIVER);
+        assert!(f.can_talk(2, 1));
+    }
+
+    #[test]
+    fn isolation_cuts_both_ways_and_rejoin_or_heal_restores() {
+        let f = Faults::default();
+        f.isolate(2);
+        assert_eq!(f.verdict(1, 2), Verdict::Drop);
+        assert_eq!(f.verdict(2, 3), Verdict::Drop);
+        assert!(!f.can_talk(3, 2));
+        assert_eq!(f.verdict(1, 3), DELIVER);
+        assert!(f.is_isolated(2));
+        f.rejoin(2);
+        assert_eq!(f.verdict(1, 2), DELIVER);
+        f.isolate(2);
+        f.heal();
+        assert_eq!(f.verdict(2, 1), DELIVER);
+    }
+
+    #[test]
+    fn partition_groups_and_unlisted_nodes_form_the_rest() {
+        let f = Faults::default();
+        f.partition(vec![vec![1, 2], vec![3]]);
+        assert_eq!(f.verdict(1, 2), DELIVER);
+        assert_eq!(f.verdict(1, 3), Verdict::Drop);
+        assert_eq!(f.verdict(3, 2), Verdict::Drop);
+        // 4 and 5 are in no group: together, apart from everyone named.
+        assert_eq!(f.verdict(4, 5), DELIVER);
+        assert_eq!(f.verdict(4, 1), Verdict::Drop);
+        assert_eq!(f.verdict(3, 4), Verdict::Drop);
+        f.partition(vec![vec![1]]);
+        assert_eq!(f.verdict(2, 3), DELIVER);
+        assert_eq!(f.verdict(2, 1), Verdict::Drop);
+        f.heal();
+        assert_eq!(f.verdict(1, 3), DELIVER);
+    }
+
+    #[test]
+    fn clones_share_state() {
+        let f = Faults::default();
+        let g = f.clone();
+        g.isolate(1);
+        assert_eq!(f.verdict(1, 2), Verdict::Drop);
+    }
+
+    #[test]
+    fn drop_rate_extremes_and_delay() {
+        let f = Faults::default();
+        f.set_drop_rate(1.0);
+        assert!((0..100).all(|_| f.verdict(1, 2) == Verdict::Drop));
+        f.set_drop_rate(0.0);
+        f.set_delay(Duration::from_millis(5));
+        assert_eq!(
+            f.verdict(1, 2),
+            Verdict::Deliver {
+                delay: Duration::from_millis(5)
+            }
+        );
+        f.set_drop_rate(f64::NAN);
+        assert_eq!(
+            f.verdict(1, 2),
+            Verdict::Deliver {
+                delay: Duration::from_millis(5)
+            }
+        );
+    }
+
+    #[test]
+    fn drop_decisions_replay_per_link_whatever_the_interleaving() {
+        let pattern = |f: &Faults, noise: bool| {
+            f.set_drop_rate(0.5);
+            (0..200)
+                .map(|_| {
+                    if noise {
+                        f.verdict(3, 1);
+                    }
+                    f.verdict(1, 2) == Verdict::Drop
+                })
+                .collect::<Vec<_>>()
+        };
+        let quiet = pattern(&Faults::with_seed(9), false);
+        let noisy = pattern(&Faults::with_seed(9), true);
+        assert_eq!(quiet, noisy);
+        assert!(quiet.iter().any(|d| *d) && quiet.iter().any(|d| !*d));
+        assert_ne!(quiet, pattern(&Faults::with_seed(10), false));
+    }
+}

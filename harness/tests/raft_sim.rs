@@ -1,0 +1,162 @@
+//! Raft safety under random faults in the deterministic simulator, over many seeds.
+//!
+//! Checked after every step (Raft paper, Figure 3): election safety and state machine
+//! safety by the simulator's checker; log matching and leader completeness here.
+//! `CWB_SEEDS=100000 cargo nextest run -p harness --test raft_sim` runs a longer sweep.
+
+use harness::sim::chaos::{run_seed, ChaosConfig};
+use harness::sim::{SimConfig, Simulation};
+use protocols::raft::Raft;
+use protocols::{Event, Protocol};
+use std::time::Duration;
+
+fn seeds() -> u64 {
+    std::env::var("CWB_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000)
+}
+
+/// §5.3 Log Matching: if two logs hold an entry with the same index and term, the logs
+/// are identical in all entries up to that index.
+fn log_matching(sim: &Simulation<Raft>) -> Result<(), String> {
+    let nodes: Vec<&Raft> = sim
+        .running()
+        .iter()
+        .filter_map(|&id| sim.node(id))
+        .collect();
+    for (i, a) in nodes.iter().enumerate() {
+        for b in &nodes[i + 1..] {
+            let common = a.log().last_index().min(b.log().last_index());
+            // Find the highest index where the terms agree; everything below must match.
+            let Some(top) = (1..=common)
+                .rev()
+                .find(|&k| a.log().term_at(k) == b.log().term_at(k))
+            else {
+                continue;
+            };
+            for k in 1..=top {
+                if a.log().get(k) != b.log().get(k) {
+                    return Err(format!(
+                        "log matching: nodes {} and {} agree on term at {top} but differ at {k}",
+                        a.id(),
+                        b.id()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// §5.4 Leader Completeness: a newly elected leader holds every committed entry.
+fn leader_completeness(sim: &Simulation<Raft>, seen_events: &mut usize) -> Result<(), String> {
+    let events = sim.events();
+    for e in &events[*seen_events..] {
+        if let Event::LeaderElected { term } = e.event {
+            let Some(leader) = sim.node(e.node) else {
+                continue;
+            };
+            for (i, committed) in sim.checker().committed().iter().enumerate() {
+                let index = i as u64 + 1;
+                let held = leader
+                    .log()
+                    .get(index)
+                    .map(|entry| entry.command.as_ref().map(|c| c.id));
+                if held != Some(*committed) {
+                    return Err(format!(
+                        "leader completeness: leader {} of term {term} lacks committed index {index}",
+                        e.node
+                    ));
+                }
+            }
+        }
+    }
+    *seen_events = events.len();
+    Ok(())
+}
+
+#[test]
+fn raft_is_safe_under_random_faults() {
+    let cfg = ChaosConfig::default();
+    let n = seeds();
+    let mut elections = 0;
+    for seed in 0..n {
+        let mut seen = 0;
+        let (_, result) = run_seed::<Raft>(seed, &cfg, false, |sim, step| {
+            leader_completeness(sim, &mut seen)?;
+            if step % 50 == 0 {
+                log_matching(sim)?;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(report) => elections += report.terms_with_leader,
+            Err(failure) => {
+                panic!("{failure}\nreplay: cargo run -- sim --protocol raft --seed {seed}")
+            }
+        }
+    }
+    assert!(
+        elections as u64 >= n,
+        "faults must force elections: {elections} over {n} seeds"
+    );
+}
+
+#[test]
+fn three_node_clusters_too() {
+    let cfg = ChaosConfig {
+        voters: 3,
+        ..ChaosConfig::default()
+    };
+    for seed in 0..(seeds() / 4).max(10) {
+        let (_, result) = run_seed::<Raft>(seed, &cfg, false, |sim, step| {
+            if step % 50 == 0 {
+                log_matching(sim)?;
+            }
+            Ok(())
+        });
+        if let Err(failure) = result {
+            panic!("{failure}\nreplay: cargo run -- sim --protocol raft --nodes 3 --seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn a_seed_replays_identically() {
+    let cfg = ChaosConfig::default();
+    let (a, ra) = run_seed::<Raft>(42, &cfg, true, |_, _| Ok(()));
+    let (b, rb) = run_seed::<Raft>(42, &cfg, true, |_, _| Ok(()));
+    assert_eq!(ra, rb);
+    assert_eq!(a.trace(), b.trace());
+    assert!(a.trace().len() > 100, "a trace was recorded");
+}
+
+#[test]
+fn fresh_cluster_elects_exactly_one_leader_and_commits() {
+    let mut sim = Simulation::<Raft>::new(SimConfig::voters(3, 7));
+    sim.start_all().expect("safe");
+    let ready = sim
+        .run_until_true(Duration::from_secs(5), |s| {
+            s.events()
+                .iter()
+                .any(|e| matches!(e.event, Event::LeaderReady { .. }))
+        })
+        .expect("safe");
+    assert!(ready);
+    let leader = sim
+        .running()
+        .into_iter()
+        .find(|&id| sim.node(id).is_some_and(|r| r.status().role.is_leader()));
+    let leader = leader.expect("one leader");
+    sim.submit(leader, bytes::Bytes::from_static(b"put a 1"))
+        .expect("safe");
+    sim.run_for(Duration::from_secs(1)).expect("safe");
+    for id in sim.ids() {
+        assert_eq!(
+            sim.applied(id).len(),
+            2,
+            "node {id} applied the no-op and the command"
+        );
+    }
+}

@@ -1,0 +1,291 @@
+//! Log replication and commitment (Raft §5.3 and §5.4.2).
+//!
+//! The leader appends client commands to its log, persists them, and replicates them
+//! with AppendEntries. Replication is pipelined: up to [`MAX_INFLIGHT`] AppendEntries
+//! messages per follower may be unacknowledged, each carrying up to [`MAX_BATCH`]
+//! entries; commands that arrive while the pipeline is full wait and leave together
+//! in the next message, which is how the leader batches under load (as etcd-io/raft's
+//! inflight window does). A follower runs the consistency check and conflict
+//! truncation of Figure 2; a failed check makes the leader back up `nextIndex` to the
+//! follower's hint and resend. An entry is committed once stored on a majority *and*
+//! of the leader's current term (§5.4.2); earlier entries commit with it.
+
+use super::log::{AppendOutcome, Entry};
+use super::{Raft, RaftMessage, RaftRecord, RaftTimer, RoleState, Term};
+use crate::effect::{Effect, Event};
+use crate::node::Effects;
+use crate::types::{Command, NodeId};
+use std::collections::VecDeque;
+
+/// Unacknowledged AppendEntries messages allowed per follower.
+pub const MAX_INFLIGHT: usize = 4;
+/// Entries carried by one AppendEntries message at most.
+pub const MAX_BATCH: usize = 2048;
+
+/// The leader's view of one follower (Figure 2: `nextIndex`, `matchIndex`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Next index to send.
+    pub next_index: u64,
+    /// Highest index known replicated there.
+    pub match_index: u64,
+    /// Last index of each AppendEntries with entries that is not yet acknowledged.
+    inflight: VecDeque<u64>,
+}
+
+impl Progress {
+    /// A follower we know nothing about: start right after the leader's last entry
+    /// before this term (the no-op index), and back up on rejection.
+    pub fn new(noop_index: u64) -> Progress {
+        Progress {
+            next_index: noop_index,
+            match_index: 0,
+            inflight: VecDeque::new(),
+        }
+    }
+}
+
+impl Raft {
+    /// A client command arrives. Only the leader accepts it; others name the leader.
+    pub(super) fn on_client(&mut self, cmd: Command, out: &mut Effects<Self>) {
+        if !matches!(self.role, RoleState::Leader { .. }) {
+            self.reject_client(&cmd, out);
+            return;
+        }
+        let entry = Entry {
+            term: self.term,
+            command: Some(cmd),
+        };
+        let index = self.log.push(entry.clone());
+        out.push(Effect::Persist(RaftRecord::Entries {
+            first_index: index,
+            entries: vec![entry],
+        }));
+        self.broadcast_append(out);
+        self.advance_commit(out); // a single-voter cluster commits at once
+    }
+
+    /// Heartbeat timer: every follower hears from the leader at least this often.
+    pub(super) fn on_heartbeat_timer(&mut self, out: &mut Effects<Self>) {
+        if !matches!(self.role, RoleState::Leader { .. }) {
+            return;
+        }
+        let peers: Vec<NodeId> = self.setup.membership.peers_of(self.id()).collect();
+        for peer in peers {
+            self.send_append(peer, true, out);
+        }
+        out.push(Effect::SetTimer {
+            timer: RaftTimer::Heartbeat,
+            after: self.setup.timing.heartbeat,
+        });
+    }
+
+    /// Sends whatever each follower is missing, within its pipeline window.
+    pub(super) fn broadcast_append(&mut self, out: &mut Effects<Self>) {
+        let peers: Vec<NodeId> = self.setup.membership.peers_of(self.id()).collect();
+        for peer in peers {
+            self.send_append(peer, false, out);
+        }
+    }
+
+    /// Sends one AppendEntries to `peer`: new entries if the window allows, else (when
+    /// `heartbeat`) an empty one that proves liveness and probes `nextIndex`.
+    fn send_append(&mut self, peer: NodeId, heartbeat: bool, out: &mut Effects<Self>) {
+        let (term, commit, last) = (self.term, self.commit_index, self.log.last_index());
+        let RoleState::Leader { progress, .. } = &mut self.role else {
+            return;
+        };
+        let Some(p) = progress.get_mut(&peer) else {
+            return;
+        };
+        let window_open = p.inflight.len() < MAX_INFLIGHT && p.next_index <= last;
+        if !window_open && !heartbeat {
+            return;
+        }
+        let prev_log_index = p.next_index.saturating_sub(1).min(last);
+        let prev_log_term = self.log.term_at(prev_log_index).unwrap_or(0);
+        let entries: Vec<Entry> = if window_open {
+            self.log.slice(prev_log_index + 1, MAX_BATCH).to_vec()
+        } else {
+            Vec::new()
+        };
+        if !entries.is_empty() {
+            p.next_index = prev_log_index + 1 + entries.len() as u64;
+            p.inflight.push_back(p.next_index - 1);
+        }
+        out.push(Effect::Send {
+            to: peer,
+            msg: RaftMessage::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit: commit,
+            },
+        });
+    }
+
+    /// AppendEntries receiver (Figure 2). `term` has already been observed.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_append_entries(
+        &mut self,
+        from: NodeId,
+        term: Term,
+        prev_log_index: u64,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+        out: &mut Effects<Self>,
+    ) {
+        if term < self.term {
+            // Rule 1: reply false; our term tells the stale leader to step down.
+            let index = self.log.last_index() + 1;
+            out.push(Effect::Send {
+                to: from,
+                msg: RaftMessage::AppendEntriesResponse {
+                    term: self.term,
+                    success: false,
+                    index,
+                },
+            });
+            return;
+        }
+        if matches!(self.role, RoleState::Leader { .. }) {
+            return; // impossible by election safety; never let a peer break us
+        }
+        if matches!(self.role, RoleState::Candidate { .. }) {
+            // §5.2: a candidate that hears from a leader of its term steps back.
+            self.become_follower(out);
+        } else if self.setup.membership.is_voter(self.id()) {
+            self.reset_election_timer(out);
+        }
+        if self.leader != Some(from) {
+            self.leader = Some(from);
+            let me = self.id();
+            self.narrate(out, || {
+                format!("node {me}: follows leader {from} in term {term}")
+            });
+        }
+        let (success, index) = match self
+            .log
+            .append_after(prev_log_index, prev_log_term, &entries)
+        {
+            AppendOutcome::Mismatch { hint } => {
+                let me = self.id();
+                self.narrate(out, || {
+                    format!("node {me}: reject AppendEntries after {prev_log_index}: no entry of term {prev_log_term} there")
+                });
+                (false, hint)
+            }
+            AppendOutcome::Appended {
+                last_index,
+                new_from,
+            } => {
+                if let Some(first_index) = new_from {
+                    let skip = (first_index - prev_log_index - 1) as usize;
+                    let mut entries = entries;
+                    entries.drain(..skip.min(entries.len()));
+                    out.push(Effect::Persist(RaftRecord::Entries {
+                        first_index,
+                        entries,
+                    }));
+                }
+                let new_commit = leader_commit.min(last_index);
+                if new_commit > self.commit_index {
+                    self.commit_index = new_commit;
+                    self.apply_committed(out);
+                }
+                (true, last_index)
+            }
+        };
+        out.push(Effect::Send {
+            to: from,
+            msg: RaftMessage::AppendEntriesResponse {
+                term: self.term,
+                success,
+                index,
+            },
+        });
+    }
+
+    /// AppendEntriesResponse at the leader.
+    pub(super) fn on_append_response(
+        &mut self,
+        from: NodeId,
+        term: Term,
+        success: bool,
+        index: u64,
+        out: &mut Effects<Self>,
+    ) {
+        if term != self.term {
+            return;
+        }
+        let last = self.log.last_index();
+        let RoleState::Leader { progress, .. } = &mut self.role else {
+            return;
+        };
+        let Some(p) = progress.get_mut(&from) else {
+            return;
+        };
+        if success {
+            let index = index.min(last);
+            if index > p.match_index {
+                p.match_index = index;
+            }
+            p.next_index = p.next_index.max(p.match_index + 1);
+            while p.inflight.front().is_some_and(|&i| i <= index) {
+                p.inflight.pop_front();
+            }
+        } else {
+            // Back up to the follower's hint (never below what it already matched) and
+            // resend everything from there.
+            p.next_index = index.max(p.match_index + 1).min(last + 1);
+            p.inflight.clear();
+        }
+        self.send_append(from, false, out);
+        if success {
+            self.advance_commit(out);
+        }
+    }
+
+    /// §5.3/§5.4.2: the highest index stored on a majority of voters becomes committed
+    /// if it belongs to the current term.
+    pub(super) fn advance_commit(&mut self, out: &mut Effects<Self>) {
+        let me = self.id();
+        let RoleState::Leader { progress, .. } = &self.role else {
+            return;
+        };
+        let mut matched: Vec<u64> = self
+            .setup
+            .membership
+            .voter_ids()
+            .iter()
+            .map(|&v| {
+                if v == me {
+                    self.log.last_index()
+                } else {
+                    progress.get(&v).map_or(0, |p| p.match_index)
+                }
+            })
+            .collect();
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let Some(&candidate) = matched.get(self.setup.membership.quorum() - 1) else {
+            return;
+        };
+        if candidate <= self.commit_index || self.log.term_at(candidate) != Some(self.term) {
+            return;
+        }
+        self.commit_index = candidate;
+        self.apply_committed(out);
+        let term = self.term;
+        if let RoleState::Leader {
+            ready, noop_index, ..
+        } = &mut self.role
+        {
+            if !*ready && candidate >= *noop_index {
+                *ready = true;
+                out.push(Effect::Event(Event::LeaderReady { term }));
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! `cwb config`, `cwb put`, `cwb get`, `cwb status`: talk to a cluster described by a
+//! config file.
+
+use anyhow::Context;
+use bytes::Bytes;
+use harness::client::{self, Client};
+use harness::config::{ClusterConfig, ProtocolKind};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct ConfigArgs {
+    /// raft, zab or paxos.
+    #[arg(long, default_value = "raft")]
+    protocol: ProtocolKind,
+    /// Number of nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Node N gets peer port BASE+N and client port BASE+100+N.
+    #[arg(long, default_value_t = 7000)]
+    base_port: u16,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PutArgs {
+    /// The cluster's config file.
+    #[arg(long)]
+    config: PathBuf,
+    /// Key.
+    key: String,
+    /// Value.
+    value: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GetArgs {
+    /// The cluster's config file.
+    #[arg(long)]
+    config: PathBuf,
+    /// Key.
+    key: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// The cluster's config file.
+    #[arg(long)]
+    config: PathBuf,
+}
+
+pub fn config(args: ConfigArgs) -> anyhow::Result<()> {
+    let cfg = ClusterConfig::loopback(args.protocol, args.nodes, args.base_port);
+    cfg.validate()?;
+    print!(
+        "{}",
+        toml::to_string(&cfg).context("serializing the config")?
+    );
+    Ok(())
+}
+
+fn client_for(path: &std::path::Path) -> anyhow::Result<Client> {
+    let cfg = ClusterConfig::load(path)?;
+    Ok(Client::new(cfg.clients))
+}
+
+pub async fn put(args: PutArgs) -> anyhow::Result<()> {
+    let mut c = client_for(&args.config)?;
+    let prev = c
+        .put(Bytes::from(args.key), Bytes::from(args.value))
+        .await?;
+    println!(
+        "ok (committed via node {}; previous value: {})",
+        c.leader_guess().unwrap_or(0),
+        show(prev)
+    );
+    Ok(())
+}
+
+pub async fn get(args: GetArgs) -> anyhow::Result<()> {
+    let mut c = client_for(&args.config)?;
+    let v = c.get(Bytes::from(args.key.clone())).await?;
+    println!("{} = {}", args.key, show(v));
+    Ok(())
+}
+
+pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
+    let cfg = ClusterConfig::load(&args.config)?;
+    for (id, addr) in &cfg.clients {
+        match client::status(*addr, Duration::from_secs(2)).await {
+            Ok(s) => println!(
+                "node {id} ({addr}): {} {:<10} term {:<6} leader {:<6} commit {:<8} applied {}",
+                s.protocol,
+                s.status.role.to_string(),
+                s.status.term,
+                s.status.leader.map_or("-".to_string(), |l| l.to_string()),
+                s.status.commit_index,
+                s.applied
+            ),
+            Err(e) => println!("node {id} ({addr}): unreachable ({e})"),
+        }
+    }
+    Ok(())
+}
+
+fn show(v: Option<Bytes>) -> String {
+    v.map_or("(none)".to_string(), |b| {
+        String::from_utf8_lossy(&b).into_owned()
+    })
+}

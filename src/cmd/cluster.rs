@@ -1,0 +1,381 @@
+//! `cwb cluster`: an in-process loopback cluster to watch.
+//!
+//! Prints every role change as it happens (who leads which term/epoch/ballot, and
+//! when), runs a light client load, and takes commands on standard input: kill,
+//! restart, isolate and heal nodes, put and get keys, show status.
+
+use super::TimingArgs;
+use crate::dispatch::with_protocol;
+use crate::display::event_line;
+use anyhow::Context;
+use bytes::Bytes;
+use harness::cluster::{ClusterOptions, LocalCluster};
+use harness::config::ProtocolKind;
+use harness::storage::FsyncPolicy;
+use protocols::{NodeId, Protocol};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// raft, zab or paxos.
+    #[arg(long, default_value = "raft")]
+    protocol: ProtocolKind,
+    /// Voting nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Non-voting observers (ZAB).
+    #[arg(long, default_value_t = 0)]
+    observers: u64,
+    /// WAL durability: always, batch or never.
+    #[arg(long, default_value = "batch")]
+    fsync: FsyncPolicy,
+    #[command(flatten)]
+    timing: TimingArgs,
+    /// Seed for election timeouts and back-off.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print the protocols' own explanation of each decision.
+    #[arg(long)]
+    narrate: bool,
+    /// Client writes per second while the cluster runs (0: none).
+    #[arg(long, default_value_t = 20)]
+    writes_per_sec: u32,
+    /// Kill the leader this many seconds after start.
+    #[arg(long)]
+    kill_leader_after: Option<f64>,
+    /// Restart a killed node this many seconds after killing it.
+    #[arg(long, default_value_t = 2.0)]
+    restart_after: f64,
+    /// Stop after this many seconds (default: run until `quit` or Ctrl-C).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Keep node data here instead of a temporary directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    with_protocol!(args.protocol, P => watch::<P>(args).await)
+}
+
+const HELP: &str = "commands: kill N | kill-leader | restart N | isolate N | isolate-leader | heal | put KEY VALUE | get KEY | status | quit";
+
+async fn watch<P: Protocol>(args: Args) -> anyhow::Result<()> {
+    let timing = args.timing.timing()?;
+    let (dir, temporary) = match &args.data_dir {
+        Some(d) => (d.clone(), false),
+        None => (temp_dir(), true),
+    };
+    let mut opts = ClusterOptions::new(args.nodes, dir.clone());
+    opts.observers = args.observers;
+    opts.timing = timing.clone();
+    opts.fsync = args.fsync;
+    opts.seed = args.seed;
+    opts.narrate = args.narrate;
+    let origin = Instant::now();
+    let mut cluster = LocalCluster::<P>::start(opts)
+        .await
+        .context("starting the cluster")?;
+    println!(
+        "{} cluster: {} voters{} on 127.0.0.1, fsync={}, heartbeat {} ms, election timeout {}-{} ms, data in {}",
+        P::NAME,
+        args.nodes,
+        if args.observers > 0 { format!(" + {} observers", args.observers) } else { String::new() },
+        args.fsync,
+        timing.heartbeat.as_millis(),
+        timing.election_timeout_min.as_millis(),
+        timing.election_timeout_max.as_millis(),
+        dir.display()
+    );
+    for (id, addr) in cluster.client_addrs() {
+        println!(
+            "  node {id}: peer {}  client {addr}",
+            cluster.peer_addrs()[id]
+        );
+    }
+    println!("{HELP}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let printer = tokio::spawn(print_events(cluster.bus().clone(), origin, P::NAME));
+    let writer = (args.writes_per_sec > 0).then(|| {
+        tokio::spawn(write_load(
+            cluster.client(),
+            args.writes_per_sec,
+            origin,
+            stop.clone(),
+        ))
+    });
+
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    let deadline = args
+        .duration
+        .map(|d| tokio::time::Instant::now() + Duration::from_secs_f64(d));
+    let mut kill_at = args
+        .kill_leader_after
+        .map(|d| tokio::time::Instant::now() + Duration::from_secs_f64(d));
+    let mut restart_at: Option<(tokio::time::Instant, NodeId)> = None;
+    loop {
+        let next_timer = [deadline, kill_at, restart_at.map(|r| r.0)]
+            .into_iter()
+            .flatten()
+            .min();
+        tokio::select! {
+            line = lines.next_line(), if stdin_open => match line {
+                Ok(Some(line)) => {
+                    if !command(&mut cluster, line.trim(), origin).await {
+                        break;
+                    }
+                }
+                _ => stdin_open = false,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+            _ = sleep_until(next_timer) => {
+                let now = tokio::time::Instant::now();
+                if deadline.is_some_and(|d| d <= now) {
+                    break;
+                }
+                if kill_at.is_some_and(|k| k <= now) {
+                    kill_at = None;
+                    if let Some(id) = kill_leader(&mut cluster, origin).await {
+                        restart_at = Some((now + Duration::from_secs_f64(args.restart_after), id));
+                    }
+                }
+                if let Some((at, id)) = restart_at {
+                    if at <= now {
+                        restart_at = None;
+                        restart(&mut cluster, id, origin).await;
+                    }
+                }
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    if let Some(w) = writer {
+        let _ = w.await;
+    }
+    printer.abort();
+    let counts = cluster.message_counts();
+    cluster.shutdown().await;
+    println!("messages sent, by kind:");
+    for (kind, (n, bytes)) in &counts.by_kind {
+        println!("  {kind:<24} {n:>8} msgs {bytes:>10} bytes");
+    }
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+fn temp_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::env::temp_dir().join(format!("cwb-cluster-{}-{nanos}", std::process::id()))
+}
+
+fn stamp(origin: Instant) -> String {
+    format!("[{:>9.1} ms]", origin.elapsed().as_secs_f64() * 1000.0)
+}
+
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn print_events(bus: harness::metrics::EventBus, origin: Instant, protocol: &'static str) {
+    let mut cursor = 0;
+    loop {
+        if bus
+            .wait_for(cursor, Duration::from_secs(3600), |_| true)
+            .await
+            .is_none()
+        {
+            continue;
+        }
+        let events = bus.snapshot();
+        for s in &events[cursor..] {
+            if let Some(line) = event_line(origin, s, protocol) {
+                println!("{line}");
+            }
+        }
+        cursor = events.len();
+    }
+}
+
+/// A light closed-loop writer that reports when writes stop and start succeeding.
+async fn write_load(
+    mut client: harness::client::Client,
+    per_sec: u32,
+    origin: Instant,
+    stop: Arc<AtomicBool>,
+) {
+    client.deadline = Duration::from_millis(500);
+    client.try_timeout = Duration::from_millis(200);
+    let gap = Duration::from_secs_f64(1.0 / f64::from(per_sec.max(1)));
+    let mut failing_since: Option<Instant> = None;
+    let mut n: u64 = 0;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let key = Bytes::from(format!("key{}", n % 100));
+        let started = Instant::now();
+        match client.put(key, Bytes::from(format!("value{n}"))).await {
+            Ok(_) => {
+                let took = started.elapsed();
+                if took > Duration::from_millis(50) && failing_since.is_none() {
+                    println!(
+                        "{} client: a write waited {:.1} ms for a leader; committed via node {}",
+                        stamp(origin),
+                        took.as_secs_f64() * 1000.0,
+                        client.leader_guess().unwrap_or(0)
+                    );
+                }
+                if let Some(since) = failing_since.take() {
+                    println!(
+                        "{} client: writes succeed again (via node {}) after {:.1} ms without a commit",
+                        stamp(origin),
+                        client.leader_guess().unwrap_or(0),
+                        since.elapsed().as_secs_f64() * 1000.0
+                    );
+                }
+            }
+            Err(e) => {
+                if failing_since.is_none() {
+                    failing_since = Some(Instant::now());
+                    println!("{} client: write failed ({e}); retrying", stamp(origin));
+                }
+            }
+        }
+        tokio::time::sleep(gap).await;
+    }
+}
+
+async fn kill_leader<P: Protocol>(
+    cluster: &mut LocalCluster<P>,
+    origin: Instant,
+) -> Option<NodeId> {
+    let Some((leader, _)) = cluster.leader() else {
+        println!("{} no leader to kill", stamp(origin));
+        return None;
+    };
+    kill(cluster, leader, origin).await.then_some(leader)
+}
+
+async fn kill<P: Protocol>(cluster: &mut LocalCluster<P>, id: NodeId, origin: Instant) -> bool {
+    match cluster.kill(id).await {
+        Ok(_) => {
+            println!(
+                "{} *** killed node {id} (crash: its connections reset)",
+                stamp(origin)
+            );
+            true
+        }
+        Err(e) => {
+            println!("{} cannot kill node {id}: {e}", stamp(origin));
+            false
+        }
+    }
+}
+
+async fn restart<P: Protocol>(cluster: &mut LocalCluster<P>, id: NodeId, origin: Instant) {
+    match cluster.restart(id).await {
+        Ok(()) => println!(
+            "{} *** restarted node {id} from its data directory",
+            stamp(origin)
+        ),
+        Err(e) => println!("{} cannot restart node {id}: {e}", stamp(origin)),
+    }
+}
+
+/// Runs one typed command; returns false to quit.
+async fn command<P: Protocol>(cluster: &mut LocalCluster<P>, line: &str, origin: Instant) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let node = |i: usize| words.get(i).and_then(|w| w.parse::<NodeId>().ok());
+    match words.as_slice() {
+        [] => {}
+        ["quit" | "exit" | "q"] => return false,
+        ["kill-leader"] => {
+            kill_leader(cluster, origin).await;
+        }
+        ["kill", _] => match node(1) {
+            Some(id) => {
+                kill(cluster, id, origin).await;
+            }
+            None => println!("usage: kill N"),
+        },
+        ["restart", _] => match node(1) {
+            Some(id) => restart(cluster, id, origin).await,
+            None => println!("usage: restart N"),
+        },
+        ["isolate-leader"] => match cluster.leader() {
+            Some((id, _)) => {
+                cluster.isolate(id);
+                println!(
+                    "{} *** isolated node {id} (silent: packets dropped, sockets up)",
+                    stamp(origin)
+                );
+            }
+            None => println!("no leader to isolate"),
+        },
+        ["isolate", _] => match node(1) {
+            Some(id) => {
+                cluster.isolate(id);
+                println!(
+                    "{} *** isolated node {id} (silent: packets dropped, sockets up)",
+                    stamp(origin)
+                );
+            }
+            None => println!("usage: isolate N"),
+        },
+        ["heal"] => {
+            cluster.heal();
+            println!("{} *** healed all faults", stamp(origin));
+        }
+        ["put", k, v] => {
+            let mut c = cluster.client();
+            match c
+                .put(Bytes::from(k.to_string()), Bytes::from(v.to_string()))
+                .await
+            {
+                Ok(prev) => println!("ok (previous: {})", show(prev)),
+                Err(e) => println!("put failed: {e}"),
+            }
+        }
+        ["get", k] => {
+            let mut c = cluster.client();
+            match c.get(Bytes::from(k.to_string())).await {
+                Ok(v) => println!("{k} = {}", show(v)),
+                Err(e) => println!("get failed: {e}"),
+            }
+        }
+        ["status"] => {
+            for id in cluster.ids() {
+                match cluster.node(id).and_then(|h| h.status()) {
+                    Some(s) => println!(
+                        "  node {id}: {:<10} term {:<6} leader {:<6} commit {:<8} applied {}",
+                        s.status.role.to_string(),
+                        s.status.term,
+                        s.status.leader.map_or("-".to_string(), |l| l.to_string()),
+                        s.status.commit_index,
+                        s.applied
+                    ),
+                    None => println!("  node {id}: down"),
+                }
+            }
+        }
+        _ => println!("{HELP}"),
+    }
+    true
+}
+
+fn show(v: Option<Bytes>) -> String {
+    v.map_or("(none)".to_string(), |b| {
+        String::from_utf8_lossy(&b).into_owned()
+    })
+}
