@@ -350,12 +350,6 @@ impl Zab {
         self.narrate(out, || {
             format!("epoch quorum {voters:?}: highest accepted epoch {highest}, propose new epoch {new_epoch}")
         });
-        self.event(
-            out,
-            Event::LeaderElected {
-                term: u64::from(new_epoch),
-            },
-        );
         let Some(l) = self.leader() else { return };
         l.new_epoch = Some(new_epoch);
         l.phase = LeaderPhase::CollectingEpochAcks;
@@ -447,6 +441,14 @@ impl Zab {
         let acks: Vec<NodeId> = l.epoch_acks.iter().copied().collect();
         self.history.current_epoch = epoch;
         self.persist(out, ZabRecord::CurrentEpoch(epoch));
+        // Only now is this leader the unique one of `epoch`: every acker accepted the
+        // epoch for the first time, and no server does that twice.
+        self.event(
+            out,
+            Event::LeaderElected {
+                term: u64::from(epoch),
+            },
+        );
         self.narrate(out, || {
             format!("ACKEPOCH quorum {acks:?}: epoch {epoch} is current; synchronize learners")
         });

@@ -29,9 +29,13 @@
 //!   history before it, as ZooKeeper 3.6+ does).
 //! - **Events**: `RoleChanged { role, term }` with `term` = the server's current epoch
 //!   at the moment of the change (a new leader does not know its new epoch yet);
-//!   `LeaderElected { term }` with the new epoch, emitted by the leader as soon as
-//!   Discovery fixes it (one FOLLOWERINFO round trip after the FLE decision: the new
-//!   epoch is a function of a quorum's accepted epochs and cannot be known earlier);
+//!   `LeaderElected { term }` with the new epoch, emitted by the leader when Discovery
+//!   completes, i.e. when a quorum has acknowledged the new epoch (ACKEPOCH). That is
+//!   one FOLLOWERINFO + LEADERINFO exchange after the FLE decision (which
+//!   `RoleChanged { Leading }` marks): the new epoch is a function of a quorum's
+//!   accepted epochs, and two prospective leaders may both pick the same number; only
+//!   the ACKEPOCH quorum makes the leader of an epoch unique (each server accepts an
+//!   epoch for the first time only once), which the harness checks for every term;
 //!   `LeaderReady { term }` when a quorum has acknowledged NEWLEADER; `Committed {
 //!   index }` whenever delivery advances.
 //! - **Clients**: the established leader proposes; a FOLLOWING / OBSERVING server that
