@@ -19,7 +19,7 @@
 
 use crate::types::{Command, NodeId};
 use crate::zab::discovery::{HandleStage, LearnerStage};
-use crate::zab::messages::{Txn, ZabMessage};
+use crate::zab::messages::{PeerMessage, Txn};
 use crate::zab::persist::ZabRecord;
 use crate::zab::zxid::Zxid;
 use crate::zab::{Out, Phase, Zab, ZabTimer};
@@ -53,7 +53,7 @@ impl Zab {
         self.persist(out, ZabRecord::Proposal(txn.clone()));
         self.narrate(out, || format!("PROPOSAL {zxid} to {followers:?}"));
         for to in followers {
-            self.send(out, to, ZabMessage::Proposal { txn: txn.clone() });
+            self.send_to_learner(out, to, PeerMessage::Proposal { txn: txn.clone() });
         }
         self.maybe_commit(out);
     }
@@ -132,7 +132,7 @@ impl Zab {
         });
         self.deliver_through(self.history.count_through(quorum_zxid), out);
         for to in followers {
-            self.send(out, to, ZabMessage::Commit { zxid: quorum_zxid });
+            self.send_to_learner(out, to, PeerMessage::Commit { zxid: quorum_zxid });
         }
         for (to, informed) in observers {
             let txns: Vec<Txn> = self
@@ -142,10 +142,10 @@ impl Zab {
                 .filter(|t| t.zxid > informed && t.zxid <= quorum_zxid)
                 .cloned()
                 .collect();
-            self.send(
+            self.send_to_learner(
                 out,
                 to,
-                ZabMessage::Inform {
+                PeerMessage::Inform {
                     txns,
                     committed: quorum_zxid,
                 },
@@ -168,10 +168,26 @@ impl Zab {
         };
         l.tick += 1;
         let tick = l.tick;
+        let broken: Vec<NodeId> = l
+            .learners
+            .iter_mut()
+            .filter_map(|(&s, h)| h.inbox.broken_at_tick().then_some(s))
+            .collect();
+        for learner in &broken {
+            l.learners.remove(learner);
+        }
+        if !broken.is_empty() {
+            self.narrate(out, || {
+                format!("sessions broken by a lost message: {broken:?}")
+            });
+        }
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
         if let Some(epoch) = l.new_epoch {
             let learners: Vec<NodeId> = l.learners.keys().copied().collect();
             for to in learners {
-                self.send(out, to, ZabMessage::Ping { epoch });
+                self.send_to_learner(out, to, PeerMessage::Ping { epoch });
             }
         }
         let Phase::Leading(l) = &self.phase else {
@@ -210,6 +226,13 @@ impl Zab {
             return;
         };
         l.silent_ticks += 1;
+        if l.inbox.broken_at_tick() {
+            let leader = l.leader;
+            self.become_looking(out, || {
+                format!("session with leader {leader} broken: a message was lost")
+            });
+            return;
+        }
         if !l.is_serving() {
             l.handshake_ticks += 1;
             if l.handshake_ticks > handshake_limit {
@@ -241,7 +264,7 @@ impl Zab {
             return;
         };
         if l.epoch == Some(epoch) {
-            self.send(out, l.leader, ZabMessage::Ping { epoch });
+            self.send_to_leader(out, PeerMessage::Ping { epoch });
         }
     }
 
@@ -278,7 +301,7 @@ impl Zab {
 
     /// PROPOSAL: log it, then ACK.
     pub(super) fn on_proposal(&mut self, txn: Txn, out: &mut Out) {
-        let Some((leader, epoch)) = self.broadcast_epoch(false) else {
+        let Some((_, epoch)) = self.broadcast_epoch(false) else {
             return;
         };
         let zxid = txn.zxid;
@@ -286,7 +309,7 @@ impl Zab {
             return; // a duplicate
         }
         if self.log_in_order(txn, epoch, out).is_ok() {
-            self.send(out, leader, ZabMessage::Ack { zxid });
+            self.send_to_leader(out, PeerMessage::Ack { zxid });
         }
     }
 

@@ -17,10 +17,12 @@
 //!   learner (`sync.rs`); learners arriving later are synchronized without the check,
 //!   as in ZooKeeper, and a TRUNC removes what they hold beyond the leader's history.
 
+use crate::effect::Effect;
 use crate::effect::{Event, Role};
 use crate::types::NodeId;
-use crate::zab::messages::ZabMessage;
+use crate::zab::messages::{PeerMessage, ZabMessage};
 use crate::zab::persist::ZabRecord;
+use crate::zab::session::Inbox;
 use crate::zab::zxid::Zxid;
 use crate::zab::{Out, Phase, Zab, ZabTimer};
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +58,10 @@ pub(crate) enum HandleStage {
 pub(crate) struct LearnerHandle {
     /// The learner's session id, from FOLLOWERINFO.
     pub(crate) session: u64,
+    /// Orders the learner's messages.
+    pub(crate) inbox: Inbox,
+    /// The number of our next message to it.
+    pub(crate) out_seq: u64,
     /// A non-voting observer.
     pub(crate) observer: bool,
     /// Progress of its handshake.
@@ -134,6 +140,10 @@ pub(crate) struct LearnerState {
     pub(crate) handshake_ticks: u64,
     /// This session's random id.
     pub(crate) session: u64,
+    /// Orders the leader's messages.
+    pub(crate) inbox: Inbox,
+    /// The number of our next message to the leader (FOLLOWERINFO is 0).
+    pub(crate) out_seq: u64,
 }
 
 impl LearnerState {
@@ -186,6 +196,8 @@ impl Zab {
             silent_ticks: 0,
             handshake_ticks: 0,
             session,
+            inbox: Inbox::starting_at(0),
+            out_seq: 1,
         });
         let role = if observer {
             Role::Observing
@@ -209,21 +221,47 @@ impl Zab {
         self.send_learner_info(out);
     }
 
+    /// FOLLOWERINFO / OBSERVERINFO, always message 0 of the session.
     pub(super) fn send_learner_info(&self, out: &mut Out) {
         if let Phase::Learning(l) = &self.phase {
-            let (accepted_epoch, session) = (self.history.accepted_epoch, l.session);
-            let msg = if l.observer {
-                ZabMessage::ObserverInfo {
-                    accepted_epoch,
-                    session,
-                }
+            let accepted_epoch = self.history.accepted_epoch;
+            let body = if l.observer {
+                PeerMessage::ObserverInfo { accepted_epoch }
             } else {
-                ZabMessage::FollowerInfo {
-                    accepted_epoch,
-                    session,
-                }
+                PeerMessage::FollowerInfo { accepted_epoch }
+            };
+            let msg = ZabMessage::Peer {
+                session: l.session,
+                seq: 0,
+                body,
             };
             self.send(out, l.leader, msg);
+        }
+    }
+
+    /// Sends the next message of `learner`'s session.
+    pub(super) fn send_to_learner(&mut self, out: &mut Out, learner: NodeId, body: PeerMessage) {
+        if let Phase::Leading(l) = &mut self.phase {
+            if let Some(h) = l.learners.get_mut(&learner) {
+                let (session, seq) = (h.session, h.out_seq);
+                h.out_seq += 1;
+                out.push(Effect::Send {
+                    to: learner,
+                    msg: ZabMessage::Peer { session, seq, body },
+                });
+            }
+        }
+    }
+
+    /// Sends the next message of our session to our leader.
+    pub(super) fn send_to_leader(&mut self, out: &mut Out, body: PeerMessage) {
+        if let Phase::Learning(l) = &mut self.phase {
+            let (session, seq) = (l.session, l.out_seq);
+            l.out_seq += 1;
+            out.push(Effect::Send {
+                to: l.leader,
+                msg: ZabMessage::Peer { session, seq, body },
+            });
         }
     }
 
@@ -234,81 +272,119 @@ impl Zab {
         }
     }
 
-    /// A message to a leader from `from`.
-    pub(super) fn leader_receive(&mut self, from: NodeId, msg: ZabMessage, out: &mut Out) {
+    /// A session message to a leader from `from`.
+    pub(super) fn leader_receive(
+        &mut self,
+        from: NodeId,
+        session: u64,
+        seq: u64,
+        body: PeerMessage,
+        out: &mut Out,
+    ) {
         let observer = !self.is_voter(from);
+        if seq == 0 {
+            match body {
+                PeerMessage::FollowerInfo { accepted_epoch } if !observer => {
+                    self.on_learner_info(from, accepted_epoch, session, out)
+                }
+                PeerMessage::ObserverInfo { accepted_epoch } if observer => {
+                    self.on_learner_info(from, accepted_epoch, session, out)
+                }
+                _ => {}
+            }
+            return;
+        }
         let Some(l) = self.leader() else { return };
         let tick = l.tick;
-        if let Some(h) = l.learners.get_mut(&from) {
+        let Some(h) = l.learners.get_mut(&from).filter(|h| h.session == session) else {
+            return;
+        };
+        let ready = h.inbox.accept(seq, body);
+        if !ready.is_empty() {
             h.last_heard = tick;
         }
-        match msg {
-            ZabMessage::FollowerInfo {
-                accepted_epoch,
-                session,
-            } if !observer => self.on_learner_info(from, accepted_epoch, session, out),
-            ZabMessage::ObserverInfo {
-                accepted_epoch,
-                session,
-            } if observer => self.on_learner_info(from, accepted_epoch, session, out),
-            ZabMessage::AckEpoch {
-                current_epoch,
-                last_zxid,
-            } => self.on_ack_epoch(from, current_epoch, last_zxid, out),
-            ZabMessage::Ack { zxid } => self.on_ack(from, zxid, out),
-            ZabMessage::Request { command } => self.on_request(from, command, out),
-            // PINGs only refresh `last_heard`; anything else is not for a leader.
-            _ => {}
+        for body in ready {
+            let same_session = matches!(&self.phase, Phase::Leading(l)
+                if l.learners.get(&from).is_some_and(|h| h.session == session));
+            if !same_session {
+                break;
+            }
+            match body {
+                PeerMessage::AckEpoch {
+                    current_epoch,
+                    last_zxid,
+                } => self.on_ack_epoch(from, current_epoch, last_zxid, out),
+                PeerMessage::Ack { zxid } => self.on_ack(from, zxid, out),
+                PeerMessage::Request { command } => self.on_request(from, command, out),
+                // PINGs only refresh `last_heard`; anything else is not for a leader.
+                _ => {}
+            }
         }
     }
 
-    /// A message to a learner from `from`.
-    pub(super) fn learner_receive(&mut self, from: NodeId, msg: ZabMessage, out: &mut Out) {
+    /// A session message to a learner from `from`.
+    pub(super) fn learner_receive(
+        &mut self,
+        from: NodeId,
+        session: u64,
+        seq: u64,
+        body: PeerMessage,
+        out: &mut Out,
+    ) {
         let Phase::Learning(l) = &mut self.phase else {
             return;
         };
-        if from != l.leader {
+        if from != l.leader || session != l.session {
             return;
         }
-        l.silent_ticks = 0;
-        match msg {
-            ZabMessage::LeaderInfo { new_epoch } => self.on_leader_info(new_epoch, out),
-            ZabMessage::Diff { epoch, txns } => self.on_sync(epoch, None, None, txns, out),
-            ZabMessage::Trunc {
-                epoch,
-                truncate_to,
-                txns,
-            } => self.on_sync(epoch, Some(truncate_to), None, txns, out),
-            ZabMessage::Snap {
-                epoch,
-                snapshot,
-                txns,
-            } => self.on_sync(epoch, None, Some(snapshot), txns, out),
-            ZabMessage::NewLeader { epoch } => self.on_new_leader(epoch, out),
-            ZabMessage::UpToDate { epoch, committed } => self.on_up_to_date(epoch, committed, out),
-            ZabMessage::Proposal { txn } => self.on_proposal(txn, out),
-            ZabMessage::Commit { zxid } => self.on_commit(zxid, out),
-            ZabMessage::Inform { txns, committed } => self.on_inform(txns, committed, out),
-            ZabMessage::Ping { epoch } => self.on_leader_ping(epoch, out),
-            _ => {}
+        let ready = l.inbox.accept(seq, body);
+        if !ready.is_empty() {
+            l.silent_ticks = 0;
+        }
+        for body in ready {
+            if !matches!(&self.phase, Phase::Learning(l) if l.session == session) {
+                break;
+            }
+            match body {
+                PeerMessage::LeaderInfo { new_epoch } => self.on_leader_info(new_epoch, out),
+                PeerMessage::Diff { epoch, txns } => self.on_sync(epoch, None, None, txns, out),
+                PeerMessage::Trunc {
+                    epoch,
+                    truncate_to,
+                    txns,
+                } => self.on_sync(epoch, Some(truncate_to), None, txns, out),
+                PeerMessage::Snap {
+                    epoch,
+                    snapshot,
+                    txns,
+                } => self.on_sync(epoch, None, Some(snapshot), txns, out),
+                PeerMessage::NewLeader { epoch } => self.on_new_leader(epoch, out),
+                PeerMessage::UpToDate { epoch, committed } => {
+                    self.on_up_to_date(epoch, committed, out)
+                }
+                PeerMessage::Proposal { txn } => self.on_proposal(txn, out),
+                PeerMessage::Commit { zxid } => self.on_commit(zxid, out),
+                PeerMessage::Inform { txns, committed } => self.on_inform(txns, committed, out),
+                PeerMessage::Ping { epoch } => self.on_leader_ping(epoch, out),
+                _ => {}
+            }
         }
     }
 
     /// FOLLOWERINFO / OBSERVERINFO: a learner registers; a new session replaces any
-    /// earlier one, a repeated one only gets LEADERINFO again if it still waits for it.
+    /// earlier one.
     fn on_learner_info(&mut self, from: NodeId, accepted_epoch: u32, session: u64, out: &mut Out) {
         let observer = !self.is_voter(from);
         let Some(l) = self.leader() else { return };
-        if let Some(h) = l.learners.get(&from).filter(|h| h.session == session) {
-            if let (HandleStage::AwaitingAckEpoch, Some(new_epoch)) = (h.stage, l.new_epoch) {
-                self.send(out, from, ZabMessage::LeaderInfo { new_epoch });
-            }
-            return;
+        if l.learners.get(&from).is_some_and(|h| h.session == session) {
+            return; // a repeated FOLLOWERINFO of the session we have
         }
         l.learners.insert(
             from,
             LearnerHandle {
                 session,
+                inbox: Inbox::starting_at(1),
+                out_seq: 0,
                 observer,
                 stage: HandleStage::AwaitingAckEpoch,
                 last_zxid: Zxid::ZERO,
@@ -319,7 +395,9 @@ impl Zab {
             },
         );
         match l.new_epoch {
-            Some(new_epoch) => self.send(out, from, ZabMessage::LeaderInfo { new_epoch }),
+            Some(new_epoch) => {
+                self.send_to_learner(out, from, PeerMessage::LeaderInfo { new_epoch })
+            }
             None => {
                 l.connecting.insert(from, accepted_epoch);
                 self.narrate(out, || {
@@ -362,7 +440,7 @@ impl Zab {
             .map(|(&s, _)| s)
             .collect();
         for to in waiting {
-            self.send(out, to, ZabMessage::LeaderInfo { new_epoch });
+            self.send_to_learner(out, to, PeerMessage::LeaderInfo { new_epoch });
         }
         self.check_epoch_ack_quorum(out);
     }
@@ -500,7 +578,7 @@ impl Zab {
         if l.stage != LearnerStage::Connecting {
             return;
         }
-        let (leader, accepted) = (l.leader, self.history.accepted_epoch);
+        let accepted = self.history.accepted_epoch;
         let last_zxid = self.history.last_zxid();
         let current_epoch = if new_epoch > accepted {
             self.history.accepted_epoch = new_epoch;
@@ -521,10 +599,9 @@ impl Zab {
             l.stage = LearnerStage::AwaitingSync;
             l.epoch = Some(new_epoch);
         }
-        self.send(
+        self.send_to_leader(
             out,
-            leader,
-            ZabMessage::AckEpoch {
+            PeerMessage::AckEpoch {
                 current_epoch,
                 last_zxid,
             },

@@ -9,9 +9,10 @@
 //!
 //! One deviation in transport: ZooKeeper carries notifications on a separate election
 //! port (`QuorumCnxManager`) and the rest on per-learner TCP connections. Here every
-//! message travels on the harness's one transport, identified by sender id; messages of
-//! the learner protocol therefore carry the epoch they belong to, so that a learner can
-//! drop leftovers of an earlier leadership of the same server.
+//! message travels on the harness's one transport, identified by sender id; the
+//! learner protocol runs in numbered sessions that give it TCP's order and
+//! exactly-once delivery back (`session.rs`), and its messages also carry the epoch
+//! they belong to.
 
 use crate::types::{Command, NodeId};
 use crate::zab::zxid::Zxid;
@@ -66,21 +67,30 @@ pub struct Txn {
 pub enum ZabMessage {
     /// FastLeaderElection vote (NOTIFICATION).
     Notification(Notification),
+    /// A message of a learner session (see `session.rs`).
+    Peer {
+        /// The session, chosen at random by the learner.
+        session: u64,
+        /// The sender's number for this message within the session (FOLLOWERINFO is 0).
+        seq: u64,
+        /// The message.
+        body: PeerMessage,
+    },
+}
+
+/// The messages of the learner protocol (ZooKeeper's `QuorumPacket` types).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerMessage {
     /// Follower to prospective leader: "I follow you; my accepted epoch is this"
-    /// (Discovery, CEPOCH in the paper).
+    /// (Discovery, CEPOCH in the paper). Opens the session.
     FollowerInfo {
         /// The follower's last accepted epoch.
         accepted_epoch: u32,
-        /// A random id of this connection attempt, so that a repeated FOLLOWERINFO is
-        /// not mistaken for a new session (stands in for ZooKeeper's TCP connection).
-        session: u64,
     },
     /// Observer to leader: same as FOLLOWERINFO, for a non-voting learner.
     ObserverInfo {
         /// The observer's last accepted epoch.
         accepted_epoch: u32,
-        /// As in FOLLOWERINFO.
-        session: u64,
     },
     /// Leader to learner: the proposed new epoch (NEWEPOCH in the paper).
     LeaderInfo {
@@ -176,21 +186,38 @@ impl ZabMessage {
     pub fn kind(&self) -> &'static str {
         match self {
             ZabMessage::Notification(_) => "NOTIFICATION",
-            ZabMessage::FollowerInfo { .. } => "FOLLOWERINFO",
-            ZabMessage::ObserverInfo { .. } => "OBSERVERINFO",
-            ZabMessage::LeaderInfo { .. } => "LEADERINFO",
-            ZabMessage::AckEpoch { .. } => "ACKEPOCH",
-            ZabMessage::Diff { .. } => "DIFF",
-            ZabMessage::Trunc { .. } => "TRUNC",
-            ZabMessage::Snap { .. } => "SNAP",
-            ZabMessage::NewLeader { .. } => "NEWLEADER",
-            ZabMessage::Ack { .. } => "ACK",
-            ZabMessage::UpToDate { .. } => "UPTODATE",
-            ZabMessage::Proposal { .. } => "PROPOSAL",
-            ZabMessage::Commit { .. } => "COMMIT",
-            ZabMessage::Inform { .. } => "INFORM",
-            ZabMessage::Ping { .. } => "PING",
-            ZabMessage::Request { .. } => "REQUEST",
+            ZabMessage::Peer { body, .. } => body.kind(),
+        }
+    }
+
+    /// The learner-protocol message inside, if any.
+    pub fn body(&self) -> Option<&PeerMessage> {
+        match self {
+            ZabMessage::Notification(_) => None,
+            ZabMessage::Peer { body, .. } => Some(body),
+        }
+    }
+}
+
+impl PeerMessage {
+    /// ZooKeeper's name for the message type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PeerMessage::FollowerInfo { .. } => "FOLLOWERINFO",
+            PeerMessage::ObserverInfo { .. } => "OBSERVERINFO",
+            PeerMessage::LeaderInfo { .. } => "LEADERINFO",
+            PeerMessage::AckEpoch { .. } => "ACKEPOCH",
+            PeerMessage::Diff { .. } => "DIFF",
+            PeerMessage::Trunc { .. } => "TRUNC",
+            PeerMessage::Snap { .. } => "SNAP",
+            PeerMessage::NewLeader { .. } => "NEWLEADER",
+            PeerMessage::Ack { .. } => "ACK",
+            PeerMessage::UpToDate { .. } => "UPTODATE",
+            PeerMessage::Proposal { .. } => "PROPOSAL",
+            PeerMessage::Commit { .. } => "COMMIT",
+            PeerMessage::Inform { .. } => "INFORM",
+            PeerMessage::Ping { .. } => "PING",
+            PeerMessage::Request { .. } => "REQUEST",
         }
     }
 }

@@ -15,6 +15,7 @@
 //! | `broadcast.rs` | Phase 3: Broadcast (PROPOSAL, ACK, COMMIT, INFORM, PING) | §IV-C; `Leader.processAck` |
 //! | [`persist`] | durable epochs and history, recovery | §IV "persistent variables" |
 //! | [`messages`] | the wire vocabulary | `Leader.java` packet types |
+//! | `session.rs` | ordered, exactly-once learner sessions | stands in for `LearnerHandler`'s TCP stream |
 //!
 //! # Contract with the harness
 //! - **Apply**: every committed transaction is delivered as `Effect::Apply { index,
@@ -77,13 +78,14 @@ pub mod messages;
 pub mod persist;
 #[cfg(test)]
 mod pump;
+mod session;
 mod sync;
 #[cfg(test)]
 mod tests;
 mod vote;
 pub mod zxid;
 
-pub use messages::{Notification, ServerState, Txn, Vote, ZabMessage};
+pub use messages::{Notification, PeerMessage, ServerState, Txn, Vote, ZabMessage};
 pub use persist::{History, ZabRecord};
 pub use vote::{explain_comparison, total_order_predicate};
 pub use zxid::Zxid;
@@ -321,8 +323,7 @@ impl Zab {
             }
             Phase::Learning(l) if l.is_serving() => {
                 self.pending_local.insert(command.id);
-                let to = l.leader;
-                self.send(out, to, ZabMessage::Request { command });
+                self.send_to_leader(out, PeerMessage::Request { command });
                 return;
             }
             Phase::Learning(l) => Some(l.leader),
@@ -340,9 +341,9 @@ impl Zab {
         }
         match msg {
             ZabMessage::Notification(n) => self.on_notification(from, n, out),
-            msg => match self.phase {
-                Phase::Leading(_) => self.leader_receive(from, msg, out),
-                Phase::Learning(_) => self.learner_receive(from, msg, out),
+            ZabMessage::Peer { session, seq, body } => match self.phase {
+                Phase::Leading(_) => self.leader_receive(from, session, seq, body, out),
+                Phase::Learning(_) => self.learner_receive(from, session, seq, body, out),
                 Phase::Looking => {}
             },
         }

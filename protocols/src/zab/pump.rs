@@ -78,14 +78,14 @@ impl Pump {
         self.applied.remove(&id);
     }
 
-    pub(crate) fn step(&mut self, id: NodeId, input: Input<ZabMessage, ZabTimer>) {
+    pub(crate) fn step(&mut self, id: NodeId, input: Input<ZabMessage, ZabTimer>) -> Out {
         let Some(Some(node)) = self.nodes.get_mut(&id) else {
-            return;
+            return Vec::new();
         };
         let mut out = Vec::new();
         self.clock += 1;
         node.step(Time(self.clock), input, &mut out);
-        for effect in out {
+        for effect in out.clone() {
             match effect {
                 Effect::Send { to, msg } => self.queue.push_back((id, to, msg)),
                 Effect::Persist(r) => self.disk.entry(id).or_default().push(r),
@@ -113,6 +113,7 @@ impl Pump {
                 }
             }
         }
+        out
     }
 
     pub(crate) fn deliver_all(&mut self) {

@@ -20,7 +20,7 @@
 use crate::effect::Event;
 use crate::types::NodeId;
 use crate::zab::discovery::{HandleStage, LeaderPhase, LearnerStage};
-use crate::zab::messages::{Txn, ZabMessage};
+use crate::zab::messages::{PeerMessage, Txn};
 use crate::zab::persist::ZabRecord;
 use crate::zab::zxid::Zxid;
 use crate::zab::{Out, Phase, Zab};
@@ -82,7 +82,7 @@ impl Zab {
             SyncPlan::Diff { from } => {
                 let diff = txns.get(from..).unwrap_or_default().to_vec();
                 let what = format!("DIFF of {} proposals after {}", diff.len(), h.last_zxid);
-                (ZabMessage::Diff { epoch, txns: diff }, what)
+                (PeerMessage::Diff { epoch, txns: diff }, what)
             }
             SyncPlan::Trunc { to, from } => {
                 let diff = txns.get(from..).unwrap_or_default().to_vec();
@@ -92,7 +92,7 @@ impl Zab {
                     diff.len()
                 );
                 (
-                    ZabMessage::Trunc {
+                    PeerMessage::Trunc {
                         epoch,
                         truncate_to: to,
                         txns: diff,
@@ -109,7 +109,7 @@ impl Zab {
                     rest.len()
                 );
                 (
-                    ZabMessage::Snap {
+                    PeerMessage::Snap {
                         epoch,
                         snapshot: committed.to_vec(),
                         txns: rest.to_vec(),
@@ -122,8 +122,8 @@ impl Zab {
         self.narrate(out, || {
             format!("sync {learner}: {what}; then NEWLEADER {epoch}")
         });
-        self.send(out, learner, msg);
-        self.send(out, learner, ZabMessage::NewLeader { epoch });
+        self.send_to_learner(out, learner, msg);
+        self.send_to_learner(out, learner, PeerMessage::NewLeader { epoch });
         if let Phase::Leading(l) = &mut self.phase {
             if let Some(h) = l.learners.get_mut(&learner) {
                 h.stage = HandleStage::Syncing;
@@ -155,7 +155,7 @@ impl Zab {
             self.narrate(out, || {
                 format!("{from} acknowledged NEWLEADER: UPTODATE (committed through {committed})")
             });
-            self.send(out, from, ZabMessage::UpToDate { epoch, committed });
+            self.send_to_learner(out, from, PeerMessage::UpToDate { epoch, committed });
             self.maybe_commit(out);
         } else {
             self.check_newleader_quorum(out);
@@ -186,7 +186,7 @@ impl Zab {
         self.deliver_through(self.history.txns.len(), out);
         let committed = self.history.delivered_zxid();
         for to in synced {
-            self.send(out, to, ZabMessage::UpToDate { epoch, committed });
+            self.send_to_learner(out, to, PeerMessage::UpToDate { epoch, committed });
         }
     }
 
@@ -254,16 +254,14 @@ impl Zab {
         if l.stage != LearnerStage::AwaitingNewLeader || l.epoch != Some(epoch) {
             return;
         }
-        let leader = l.leader;
         if epoch > self.history.current_epoch {
             self.history.current_epoch = epoch;
             self.persist(out, ZabRecord::CurrentEpoch(epoch));
         }
         self.narrate(out, || format!("NEWLEADER: epoch {epoch} is current; ACK"));
-        self.send(
+        self.send_to_leader(
             out,
-            leader,
-            ZabMessage::Ack {
+            PeerMessage::Ack {
                 zxid: Zxid::new(epoch, 0),
             },
         );
