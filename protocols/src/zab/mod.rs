@@ -54,13 +54,14 @@
 //! | notification timeout | starts at `finalizeWait` and doubles while no vote arrives, up to [`MAX_NOTIFICATION_BACKOFF`] times `finalizeWait` (ZooKeeper caps at 60 s, 300 times its 200 ms; a smaller cap keeps partitioned benchmarks recovering in seconds) |
 //!
 //! # Deviations from ZooKeeper, all deliberate
-//! - One transport for everything (see [`messages`]); lost or reordered messages are
-//!   treated as ZooKeeper treats a broken learner connection: a learner that sees a gap
-//!   in the proposal stream goes back to LOOKING and rejoins through FLE (which the
-//!   running ensemble answers with FOLLOWING/LEADING notifications).
+//! - One transport for everything (see [`messages`]). The learner protocol runs in
+//!   numbered sessions (`session.rs`) that give back TCP's ordered, exactly-once
+//!   delivery; a message lost inside a session is treated as ZooKeeper treats a broken
+//!   learner connection: the learner goes back to LOOKING and rejoins through FLE
+//!   (which the running ensemble answers with FOLLOWING/LEADING notifications), the
+//!   leader forgets the session.
 //! - A learner repeats FOLLOWERINFO every tick until LEADERINFO arrives (ZooKeeper
-//!   retries its TCP connect instead); a random session id in FOLLOWERINFO stands in
-//!   for the TCP connection. A learner that has not received UPTODATE within
+//!   retries its TCP connect instead). A learner that has not received UPTODATE within
 //!   `3 * initLimit` ticks (the leader's three bounded waits) starts over from LOOKING,
 //!   so a lost handshake message cannot leave it stuck while PINGs keep arriving.
 //! - SNAP carries the leader's committed history itself, since the state machine lives
