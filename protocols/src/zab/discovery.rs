@@ -17,7 +17,6 @@
 //!   learner (`sync.rs`); learners arriving later are synchronized without the check,
 //!   as in ZooKeeper, and a TRUNC removes what they hold beyond the leader's history.
 
-use crate::effect::Effect;
 use crate::effect::{Event, Role};
 use crate::types::NodeId;
 use crate::zab::messages::{PeerMessage, ZabMessage};
@@ -239,141 +238,22 @@ impl Zab {
         }
     }
 
-    /// Sends the next message of `learner`'s session.
-    pub(super) fn send_to_learner(&mut self, out: &mut Out, learner: NodeId, body: PeerMessage) {
-        if let Phase::Leading(l) = &mut self.phase {
-            if let Some(h) = l.learners.get_mut(&learner) {
-                let (session, seq) = (h.session, h.out_seq);
-                h.out_seq += 1;
-                out.push(Effect::Send {
-                    to: learner,
-                    msg: ZabMessage::Peer { session, seq, body },
-                });
-            }
-        }
-    }
-
-    /// Sends the next message of our session to our leader.
-    pub(super) fn send_to_leader(&mut self, out: &mut Out, body: PeerMessage) {
-        if let Phase::Learning(l) = &mut self.phase {
-            let (session, seq) = (l.session, l.out_seq);
-            l.out_seq += 1;
-            out.push(Effect::Send {
-                to: l.leader,
-                msg: ZabMessage::Peer { session, seq, body },
-            });
-        }
-    }
-
-    fn leader(&mut self) -> Option<&mut LeaderState> {
+    pub(super) fn leader(&mut self) -> Option<&mut LeaderState> {
         match &mut self.phase {
             Phase::Leading(l) => Some(l),
             _ => None,
         }
     }
 
-    /// A session message to a leader from `from`.
-    pub(super) fn leader_receive(
-        &mut self,
-        from: NodeId,
-        session: u64,
-        seq: u64,
-        body: PeerMessage,
-        out: &mut Out,
-    ) {
-        let observer = !self.is_voter(from);
-        if seq == 0 {
-            match body {
-                PeerMessage::FollowerInfo { accepted_epoch } if !observer => {
-                    self.on_learner_info(from, accepted_epoch, session, out)
-                }
-                PeerMessage::ObserverInfo { accepted_epoch } if observer => {
-                    self.on_learner_info(from, accepted_epoch, session, out)
-                }
-                _ => {}
-            }
-            return;
-        }
-        let Some(l) = self.leader() else { return };
-        let tick = l.tick;
-        let Some(h) = l.learners.get_mut(&from).filter(|h| h.session == session) else {
-            return;
-        };
-        let ready = h.inbox.accept(seq, body);
-        if !ready.is_empty() {
-            h.last_heard = tick;
-        }
-        for body in ready {
-            let same_session = matches!(&self.phase, Phase::Leading(l)
-                if l.learners.get(&from).is_some_and(|h| h.session == session));
-            if !same_session {
-                break;
-            }
-            match body {
-                PeerMessage::AckEpoch {
-                    current_epoch,
-                    last_zxid,
-                } => self.on_ack_epoch(from, current_epoch, last_zxid, out),
-                PeerMessage::Ack { zxid } => self.on_ack(from, zxid, out),
-                PeerMessage::Request { command } => self.on_request(from, command, out),
-                // PINGs only refresh `last_heard`; anything else is not for a leader.
-                _ => {}
-            }
-        }
-    }
-
-    /// A session message to a learner from `from`.
-    pub(super) fn learner_receive(
-        &mut self,
-        from: NodeId,
-        session: u64,
-        seq: u64,
-        body: PeerMessage,
-        out: &mut Out,
-    ) {
-        let Phase::Learning(l) = &mut self.phase else {
-            return;
-        };
-        if from != l.leader || session != l.session {
-            return;
-        }
-        let ready = l.inbox.accept(seq, body);
-        if !ready.is_empty() {
-            l.silent_ticks = 0;
-        }
-        for body in ready {
-            if !matches!(&self.phase, Phase::Learning(l) if l.session == session) {
-                break;
-            }
-            match body {
-                PeerMessage::LeaderInfo { new_epoch } => self.on_leader_info(new_epoch, out),
-                PeerMessage::Diff { epoch, txns } => self.on_sync(epoch, None, None, txns, out),
-                PeerMessage::Trunc {
-                    epoch,
-                    truncate_to,
-                    txns,
-                } => self.on_sync(epoch, Some(truncate_to), None, txns, out),
-                PeerMessage::Snap {
-                    epoch,
-                    snapshot,
-                    txns,
-                } => self.on_sync(epoch, None, Some(snapshot), txns, out),
-                PeerMessage::NewLeader { epoch } => self.on_new_leader(epoch, out),
-                PeerMessage::UpToDate { epoch, committed } => {
-                    self.on_up_to_date(epoch, committed, out)
-                }
-                PeerMessage::Proposal { txn } => self.on_proposal(txn, out),
-                PeerMessage::Commit { zxid } => self.on_commit(zxid, out),
-                PeerMessage::Inform { txns, committed } => self.on_inform(txns, committed, out),
-                PeerMessage::Ping { epoch } => self.on_leader_ping(epoch, out),
-                _ => {}
-            }
-        }
-    }
-
     /// FOLLOWERINFO / OBSERVERINFO: a learner registers; a new session replaces any
     /// earlier one.
-    fn on_learner_info(&mut self, from: NodeId, accepted_epoch: u32, session: u64, out: &mut Out) {
+    pub(super) fn on_learner_info(
+        &mut self,
+        from: NodeId,
+        accepted_epoch: u32,
+        session: u64,
+        out: &mut Out,
+    ) {
         let observer = !self.is_voter(from);
         let Some(l) = self.leader() else { return };
         if l.learners.get(&from).is_some_and(|h| h.session == session) {
@@ -448,7 +328,7 @@ impl Zab {
     /// ACKEPOCH: while the epoch quorum is still open, check the learner is not ahead
     /// of us, then count it; afterwards just synchronize it (`Leader.waitForEpochAck`
     /// returns at once once `electionFinished`).
-    fn on_ack_epoch(
+    pub(super) fn on_ack_epoch(
         &mut self,
         from: NodeId,
         current_epoch: Option<u32>,
@@ -571,7 +451,7 @@ impl Zab {
     }
 
     /// LEADERINFO: accept the new epoch (durably) and answer ACKEPOCH.
-    fn on_leader_info(&mut self, new_epoch: u32, out: &mut Out) {
+    pub(super) fn on_leader_info(&mut self, new_epoch: u32, out: &mut Out) {
         let Phase::Learning(l) = &self.phase else {
             return;
         };
