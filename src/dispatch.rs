@@ -11,7 +11,8 @@ macro_rules! with_protocol {
                 $body
             }
             harness::config::ProtocolKind::Zab => {
-                anyhow::bail!("protocol zab is not available yet in this build")
+                type $P = protocols::zab::Zab;
+                $body
             }
             harness::config::ProtocolKind::Paxos => {
                 type $P = protocols::paxos::Paxos;

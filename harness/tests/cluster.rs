@@ -6,6 +6,7 @@ use harness::client::{status, Client};
 use harness::cluster::{ClusterOptions, LocalCluster};
 use protocols::paxos::Paxos;
 use protocols::raft::Raft;
+use protocols::zab::Zab;
 use protocols::{Event, Protocol};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -210,3 +211,4 @@ macro_rules! scenarios {
 
 scenarios!(raft, Raft);
 scenarios!(paxos, Paxos);
+scenarios!(zab, Zab);

@@ -21,6 +21,7 @@
 //! - [`raft`]: Raft (Ongaro & Ousterhout, 2014), randomized election timeouts.
 //! - [`paxos`]: a Basic-Paxos leader election with Multi-Paxos commits (Lamport, "Paxos
 //!   Made Simple", 2001).
+//! - [`zab`]: ZAB with FastLeaderElection (Junqueira, Reed & Serafini, DSN 2011; ZooKeeper).
 //!
 //! # Example
 //! ```
@@ -47,6 +48,7 @@ pub mod raft;
 pub mod rng;
 pub mod timing;
 pub mod types;
+pub mod zab;
 
 pub use effect::{ClientError, Effect, Event, Role};
 pub use node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};

@@ -1,0 +1,490 @@
+//! Phase 1: Discovery, and the per-role state of leaders and learners.
+//!
+//! Zab paper §IV-A (CEPOCH, NEWEPOCH, ACK-E) as ZooKeeper implements it in
+//! `Leader.getEpochToPropose` / `waitForEpochAck` and `Learner.registerWithLeader`:
+//! - Each learner sends FOLLOWERINFO (OBSERVERINFO) with its accepted epoch.
+//! - Once the leader and a quorum of voters have reported, the new epoch is the highest
+//!   accepted epoch + 1; the leader records it as accepted and sends LEADERINFO.
+//! - A learner accepts a newer epoch (recording it before answering) and answers
+//!   ACKEPOCH with its current epoch and last zxid; for the epoch it had already
+//!   accepted it answers with epoch -1 (`None`), which does not count toward the quorum;
+//!   an older epoch sends it back to LOOKING.
+//! - The leader checks every ACKEPOCH against its own state summary (current epoch, last
+//!   zxid): FastLeaderElection should have picked the most up-to-date server of the
+//!   quorum, and a learner that is ahead is dropped (ZooKeeper: "Follower is ahead of
+//!   the leader"); without a quorum the leader gives up after `initLimit`. Once a quorum
+//!   (with itself) has acked, it records the new epoch as current and synchronizes each
+//!   learner (`sync.rs`); learners arriving later are synchronized without the check,
+//!   as in ZooKeeper, and a TRUNC removes what they hold beyond the leader's history.
+
+use crate::effect::{Event, Role};
+use crate::types::NodeId;
+use crate::zab::messages::{PeerMessage, ZabMessage};
+use crate::zab::persist::ZabRecord;
+use crate::zab::session::Inbox;
+use crate::zab::zxid::Zxid;
+use crate::zab::{Out, Phase, Zab, ZabTimer};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Where a leader stands; each wait is bounded by `initLimit` ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LeaderPhase {
+    /// Waiting for a quorum of FOLLOWERINFO to fix the new epoch.
+    CollectingEpochs,
+    /// Waiting for a quorum of ACKEPOCH.
+    CollectingEpochAcks,
+    /// Synchronizing; waiting for a quorum of NEWLEADER acks.
+    CollectingNewLeaderAcks,
+    /// Established: broadcasting.
+    Established,
+}
+
+/// How far one learner got with this leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HandleStage {
+    /// LEADERINFO sent (or pending), waiting for ACKEPOCH.
+    AwaitingAckEpoch,
+    /// ACKEPOCH received; synchronization waits for the epoch quorum.
+    AwaitingSync,
+    /// DIFF/TRUNC/SNAP and NEWLEADER sent; proposals are forwarded from now on.
+    Syncing,
+    /// NEWLEADER acknowledged.
+    Synced,
+}
+
+/// The leader's view of one learner (ZooKeeper's `LearnerHandler`).
+#[derive(Clone, Debug)]
+pub(crate) struct LearnerHandle {
+    /// The learner's session id, from FOLLOWERINFO.
+    pub(crate) session: u64,
+    /// Orders the learner's messages.
+    pub(crate) inbox: Inbox,
+    /// The number of our next message to it.
+    pub(crate) out_seq: u64,
+    /// A non-voting observer.
+    pub(crate) observer: bool,
+    /// Progress of its handshake.
+    pub(crate) stage: HandleStage,
+    /// Its last zxid, from ACKEPOCH.
+    pub(crate) last_zxid: Zxid,
+    /// Our last zxid when we synchronized it.
+    pub(crate) synced_through: Zxid,
+    /// The highest zxid it acknowledged (cumulative).
+    pub(crate) acked: Zxid,
+    /// Observers: the highest zxid they hold from us.
+    pub(crate) informed: Zxid,
+    /// Our tick when we last heard from it.
+    pub(crate) last_heard: u64,
+}
+
+/// A leader's state.
+#[derive(Debug)]
+pub(crate) struct LeaderState {
+    /// Progress through Discovery and Synchronization.
+    pub(crate) phase: LeaderPhase,
+    /// The epoch being established, once a quorum reported its accepted epoch.
+    pub(crate) new_epoch: Option<u32>,
+    /// Our (current epoch, last zxid) when we started leading (`leaderStateSummary`).
+    summary: (u32, Zxid),
+    /// Accepted epochs reported in FOLLOWERINFO (ours included).
+    connecting: BTreeMap<NodeId, u32>,
+    /// Voters whose ACKEPOCH counts (ours included).
+    epoch_acks: BTreeSet<NodeId>,
+    /// Voters that acknowledged NEWLEADER (ours included).
+    newleader_acks: BTreeSet<NodeId>,
+    /// Every learner that registered with us.
+    pub(crate) learners: BTreeMap<NodeId, LearnerHandle>,
+    /// Ticks since we started leading.
+    pub(crate) tick: u64,
+    /// The tick at which the current phase started.
+    pub(crate) phase_tick: u64,
+}
+
+impl LeaderState {
+    /// Whether a quorum acknowledged NEWLEADER.
+    pub(crate) fn is_established(&self) -> bool {
+        self.phase == LeaderPhase::Established
+    }
+}
+
+/// How far a learner got with its leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LearnerStage {
+    /// FOLLOWERINFO sent, waiting for LEADERINFO.
+    Connecting,
+    /// ACKEPOCH sent, waiting for DIFF/TRUNC/SNAP.
+    AwaitingSync,
+    /// Synchronized, waiting for NEWLEADER.
+    AwaitingNewLeader,
+    /// NEWLEADER acknowledged, waiting for UPTODATE (proposals may already arrive).
+    AwaitingUpToDate,
+    /// UPTODATE received: serving clients.
+    Serving,
+}
+
+/// A follower's or observer's state.
+#[derive(Debug)]
+pub(crate) struct LearnerState {
+    /// The leader it follows.
+    pub(crate) leader: NodeId,
+    /// Whether it is a non-voting observer.
+    pub(crate) observer: bool,
+    /// Progress of its handshake.
+    pub(crate) stage: LearnerStage,
+    /// The leader's epoch, from LEADERINFO.
+    pub(crate) epoch: Option<u32>,
+    /// Ticks since the leader was last heard.
+    pub(crate) silent_ticks: u64,
+    /// Ticks since this session started (bounded until UPTODATE).
+    pub(crate) handshake_ticks: u64,
+    /// This session's random id.
+    pub(crate) session: u64,
+    /// Orders the leader's messages.
+    pub(crate) inbox: Inbox,
+    /// The number of our next message to the leader (FOLLOWERINFO is 0).
+    pub(crate) out_seq: u64,
+}
+
+impl LearnerState {
+    /// Whether it received UPTODATE and may serve clients.
+    pub(crate) fn is_serving(&self) -> bool {
+        self.stage == LearnerStage::Serving
+    }
+}
+
+impl Zab {
+    /// FLE chose us: start Discovery.
+    pub(super) fn become_leading(&mut self, out: &mut Out) {
+        let summary = (self.history.current_epoch, self.history.last_zxid());
+        let mut connecting = BTreeMap::new();
+        connecting.insert(self.id, self.history.accepted_epoch);
+        self.phase = Phase::Leading(Box::new(LeaderState {
+            phase: LeaderPhase::CollectingEpochs,
+            new_epoch: None,
+            summary,
+            connecting,
+            epoch_acks: BTreeSet::new(),
+            newleader_acks: BTreeSet::new(),
+            learners: BTreeMap::new(),
+            tick: 0,
+            phase_tick: 0,
+        }));
+        self.event(
+            out,
+            Event::RoleChanged {
+                role: Role::Leading,
+                term: u64::from(summary.0),
+            },
+        );
+        self.narrate(out, || {
+            "LEADING: wait for a quorum of FOLLOWERINFO to pick the new epoch".into()
+        });
+        self.set_timer(out, ZabTimer::Tick, self.timing.tick);
+        self.check_epoch_quorum(out);
+    }
+
+    /// FLE chose `leader`: connect to it.
+    pub(super) fn become_learner(&mut self, leader: NodeId, out: &mut Out) {
+        let observer = !self.is_voter(self.id);
+        let session = self.rng.next_u64() ^ self.now.as_nanos();
+        self.phase = Phase::Learning(LearnerState {
+            leader,
+            observer,
+            stage: LearnerStage::Connecting,
+            epoch: None,
+            silent_ticks: 0,
+            handshake_ticks: 0,
+            session,
+            inbox: Inbox::starting_at(0),
+            out_seq: 1,
+        });
+        let role = if observer {
+            Role::Observing
+        } else {
+            Role::Following
+        };
+        self.event(
+            out,
+            Event::RoleChanged {
+                role,
+                term: u64::from(self.history.current_epoch),
+            },
+        );
+        self.narrate(out, || {
+            format!(
+                "{role} {leader}: send my accepted epoch {}",
+                self.history.accepted_epoch
+            )
+        });
+        self.set_timer(out, ZabTimer::Tick, self.timing.tick);
+        self.send_learner_info(out);
+    }
+
+    /// FOLLOWERINFO / OBSERVERINFO, always message 0 of the session.
+    pub(super) fn send_learner_info(&self, out: &mut Out) {
+        if let Phase::Learning(l) = &self.phase {
+            let accepted_epoch = self.history.accepted_epoch;
+            let body = if l.observer {
+                PeerMessage::ObserverInfo { accepted_epoch }
+            } else {
+                PeerMessage::FollowerInfo { accepted_epoch }
+            };
+            let msg = ZabMessage::Peer {
+                session: l.session,
+                seq: 0,
+                body,
+            };
+            self.send(out, l.leader, msg);
+        }
+    }
+
+    pub(super) fn leader(&mut self) -> Option<&mut LeaderState> {
+        match &mut self.phase {
+            Phase::Leading(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// FOLLOWERINFO / OBSERVERINFO: a learner registers; a new session replaces any
+    /// earlier one.
+    pub(super) fn on_learner_info(
+        &mut self,
+        from: NodeId,
+        accepted_epoch: u32,
+        session: u64,
+        out: &mut Out,
+    ) {
+        let observer = !self.is_voter(from);
+        let Some(l) = self.leader() else { return };
+        if l.learners.get(&from).is_some_and(|h| h.session == session) {
+            return; // a repeated FOLLOWERINFO of the session we have
+        }
+        l.learners.insert(
+            from,
+            LearnerHandle {
+                session,
+                inbox: Inbox::starting_at(1),
+                out_seq: 0,
+                observer,
+                stage: HandleStage::AwaitingAckEpoch,
+                last_zxid: Zxid::ZERO,
+                synced_through: Zxid::ZERO,
+                acked: Zxid::ZERO,
+                informed: Zxid::ZERO,
+                last_heard: l.tick,
+            },
+        );
+        match l.new_epoch {
+            Some(new_epoch) => {
+                self.send_to_learner(out, from, PeerMessage::LeaderInfo { new_epoch })
+            }
+            None => {
+                l.connecting.insert(from, accepted_epoch);
+                self.narrate(out, || {
+                    format!("FOLLOWERINFO from {from}: accepted epoch {accepted_epoch}")
+                });
+                self.check_epoch_quorum(out);
+            }
+        }
+    }
+
+    /// With a quorum of accepted epochs, fix and announce the new epoch.
+    fn check_epoch_quorum(&mut self, out: &mut Out) {
+        let id = self.id;
+        let Phase::Leading(l) = &self.phase else {
+            return;
+        };
+        let voters: Vec<NodeId> = l.connecting.keys().copied().collect();
+        if l.phase != LeaderPhase::CollectingEpochs || !self.membership.is_quorum(&voters) {
+            return;
+        }
+        let highest = l.connecting.values().copied().max().unwrap_or(0);
+        let Some(new_epoch) = highest.checked_add(1) else {
+            self.become_looking(out, || "the epoch space is exhausted".into());
+            return;
+        };
+        self.history.accepted_epoch = new_epoch;
+        self.persist(out, ZabRecord::AcceptedEpoch(new_epoch));
+        self.narrate(out, || {
+            format!("epoch quorum {voters:?}: highest accepted epoch {highest}, propose new epoch {new_epoch}")
+        });
+        let Some(l) = self.leader() else { return };
+        l.new_epoch = Some(new_epoch);
+        l.phase = LeaderPhase::CollectingEpochAcks;
+        l.phase_tick = l.tick;
+        l.epoch_acks.insert(id);
+        let waiting: Vec<NodeId> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| h.stage == HandleStage::AwaitingAckEpoch)
+            .map(|(&s, _)| s)
+            .collect();
+        for to in waiting {
+            self.send_to_learner(out, to, PeerMessage::LeaderInfo { new_epoch });
+        }
+        self.check_epoch_ack_quorum(out);
+    }
+
+    /// ACKEPOCH: while the epoch quorum is still open, check the learner is not ahead
+    /// of us, then count it; afterwards just synchronize it (`Leader.waitForEpochAck`
+    /// returns at once once `electionFinished`).
+    pub(super) fn on_ack_epoch(
+        &mut self,
+        from: NodeId,
+        current_epoch: Option<u32>,
+        last_zxid: Zxid,
+        out: &mut Out,
+    ) {
+        let voter = self.is_voter(from);
+        let Some(l) = self.leader() else { return };
+        let collecting = matches!(
+            l.phase,
+            LeaderPhase::CollectingEpochs | LeaderPhase::CollectingEpochAcks
+        );
+        let summary = l.summary;
+        let (Some(_), Some(h)) = (l.new_epoch, l.learners.get_mut(&from)) else {
+            return;
+        };
+        if h.stage != HandleStage::AwaitingAckEpoch {
+            return;
+        }
+        if let (true, Some(epoch)) = (collecting, current_epoch) {
+            if (epoch, last_zxid) > summary {
+                // ZooKeeper: "Follower is ahead of the leader"; the learner's connection
+                // is closed and it goes back to LOOKING once it hears nothing more.
+                l.learners.remove(&from);
+                self.narrate(out, || {
+                    format!(
+                        "drop learner {from}: it is ahead of me (epoch {epoch}, zxid {last_zxid} > epoch {}, zxid {})",
+                        summary.0, summary.1
+                    )
+                });
+                return;
+            }
+        }
+        h.last_zxid = last_zxid;
+        h.stage = HandleStage::AwaitingSync;
+        if collecting && voter && current_epoch.is_some() {
+            l.epoch_acks.insert(from);
+        }
+        self.narrate(out, || match (collecting, current_epoch) {
+            (true, Some(e)) => format!(
+                "ACKEPOCH from {from}: epoch {e}, last zxid {last_zxid}; mine (epoch {}, zxid {}) is at least as recent",
+                summary.0, summary.1
+            ),
+            (true, None) => {
+                format!("ACKEPOCH from {from}: had already accepted this epoch (not counted), last zxid {last_zxid}")
+            }
+            (false, _) => format!("ACKEPOCH from late learner {from}: last zxid {last_zxid}"),
+        });
+        if collecting {
+            self.check_epoch_ack_quorum(out);
+        } else {
+            self.sync_learner(from, out);
+        }
+    }
+
+    /// With a quorum of ACKEPOCH, adopt the new epoch and synchronize everyone waiting.
+    fn check_epoch_ack_quorum(&mut self, out: &mut Out) {
+        let id = self.id;
+        let Phase::Leading(l) = &self.phase else {
+            return;
+        };
+        let (LeaderPhase::CollectingEpochAcks, Some(epoch)) = (l.phase, l.new_epoch) else {
+            return;
+        };
+        if !self.membership.is_quorum(&l.epoch_acks) {
+            return;
+        }
+        let acks: Vec<NodeId> = l.epoch_acks.iter().copied().collect();
+        self.history.current_epoch = epoch;
+        self.persist(out, ZabRecord::CurrentEpoch(epoch));
+        // Only now is this leader the unique one of `epoch`: every acker accepted the
+        // epoch for the first time, and no server does that twice.
+        self.event(
+            out,
+            Event::LeaderElected {
+                term: u64::from(epoch),
+            },
+        );
+        self.narrate(out, || {
+            format!("ACKEPOCH quorum {acks:?}: epoch {epoch} is current; synchronize learners")
+        });
+        let Some(l) = self.leader() else { return };
+        l.phase = LeaderPhase::CollectingNewLeaderAcks;
+        l.phase_tick = l.tick;
+        l.newleader_acks.insert(id);
+        let waiting: Vec<NodeId> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| h.stage == HandleStage::AwaitingSync)
+            .map(|(&s, _)| s)
+            .collect();
+        for learner in waiting {
+            self.sync_learner(learner, out);
+        }
+        self.check_newleader_quorum(out);
+    }
+
+    /// Counts a NEWLEADER ack.
+    pub(super) fn count_newleader_ack(&mut self, from: NodeId) {
+        let voter = self.is_voter(from);
+        if let Some(l) = self.leader() {
+            if voter {
+                l.newleader_acks.insert(from);
+            }
+        }
+    }
+
+    /// With a quorum of NEWLEADER acks, the leader is established.
+    pub(super) fn check_newleader_quorum(&mut self, out: &mut Out) {
+        let Phase::Leading(l) = &self.phase else {
+            return;
+        };
+        if l.phase == LeaderPhase::CollectingNewLeaderAcks
+            && self.membership.is_quorum(&l.newleader_acks)
+        {
+            let acks: Vec<NodeId> = l.newleader_acks.iter().copied().collect();
+            self.narrate(out, || format!("NEWLEADER acknowledged by quorum {acks:?}"));
+            self.establish(out);
+        }
+    }
+
+    /// LEADERINFO: accept the new epoch (durably) and answer ACKEPOCH.
+    pub(super) fn on_leader_info(&mut self, new_epoch: u32, out: &mut Out) {
+        let Phase::Learning(l) = &self.phase else {
+            return;
+        };
+        if l.stage != LearnerStage::Connecting {
+            return;
+        }
+        let accepted = self.history.accepted_epoch;
+        let last_zxid = self.history.last_zxid();
+        let current_epoch = if new_epoch > accepted {
+            self.history.accepted_epoch = new_epoch;
+            self.persist(out, ZabRecord::AcceptedEpoch(new_epoch));
+            Some(self.history.current_epoch)
+        } else if new_epoch == accepted {
+            None
+        } else {
+            self.become_looking(out, || {
+                format!("leader's epoch {new_epoch} is older than my accepted epoch {accepted}")
+            });
+            return;
+        };
+        self.narrate(out, || {
+            format!("accept epoch {new_epoch}; ACKEPOCH with last zxid {last_zxid}")
+        });
+        if let Phase::Learning(l) = &mut self.phase {
+            l.stage = LearnerStage::AwaitingSync;
+            l.epoch = Some(new_epoch);
+        }
+        self.send_to_leader(
+            out,
+            PeerMessage::AckEpoch {
+                current_epoch,
+                last_zxid,
+            },
+        );
+    }
+}

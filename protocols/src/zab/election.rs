@@ -1,0 +1,462 @@
+//! Phase 0: FastLeaderElection (ZooKeeper's default election).
+//!
+//! Source: ZooKeeper `FastLeaderElection.java` (`lookForLeader`, `totalOrderPredicate`,
+//! `getVoteTracker`, `checkLeader`, and the `WorkerReceiver` replies); PROTOCOLS.md,
+//! "FastLeaderElection". The rules, in the order `lookForLeader` applies them:
+//! - A new round (`logicalclock + 1`) starts with a vote for oneself (sid, last logged
+//!   zxid, current epoch), sent to every voter.
+//! - A LOOKING vote from an older round is ignored (and the sender is told our round); a
+//!   newer round is adopted: the tally is cleared and we vote for the better of the
+//!   received vote and our own initial vote. In the same round the received vote
+//!   replaces ours when it is better: higher epoch, then higher zxid, then higher sid
+//!   (`totalOrderPredicate`). A changed vote is sent to every voter.
+//! - When a quorum of the round's votes equals ours, wait `finalizeWait`: a better vote
+//!   resumes the election; any other notification is consumed and the wait restarts;
+//!   silence decides (LEADING if we are the candidate, else FOLLOWING / OBSERVING).
+//! - FOLLOWING / LEADING notifications describe an established ensemble: a quorum of
+//!   them naming one leader that itself reports LEADING (`checkLeader`) makes a
+//!   latecomer follow it without disturbing anyone (`outofelection`).
+//! - A voter that is not LOOKING answers a LOOKING voter with its last decided vote and
+//!   its state; everybody answers a non-voter's notification at once; observers never
+//!   count toward a quorum and cannot be voted for.
+//! - When no notification arrives for the current interval, the vote is sent again and
+//!   the interval doubles, up to a cap.
+
+use crate::effect::Effect;
+use crate::types::NodeId;
+use crate::zab::messages::{Notification, ServerState, Vote, ZabMessage};
+use crate::zab::vote::{explain_comparison, total_order_predicate, Ballot};
+use crate::zab::zxid::Zxid;
+use crate::zab::{Out, Phase, Zab, ZabTimer};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// FastLeaderElection state, kept across rounds.
+#[derive(Debug)]
+pub(crate) struct Election {
+    /// The election round (`logicalclock`); not persisted, as in ZooKeeper.
+    pub(crate) round: u64,
+    /// Our current vote in this round.
+    proposal: Vote,
+    /// Votes of this round (`recvset`), including our own.
+    received: BTreeMap<NodeId, Ballot>,
+    /// FOLLOWING / LEADING reports of any round (`outofelection`).
+    out_of_election: BTreeMap<NodeId, Ballot>,
+    /// The current notification timeout.
+    interval: Duration,
+    /// A quorum agrees and the finalize wait runs.
+    finalizing: bool,
+    /// The last decided vote, reported to LOOKING servers while not LOOKING.
+    pub(crate) decided: Ballot,
+}
+
+impl Election {
+    pub(crate) fn new(first_interval: Duration) -> Election {
+        let none = Vote {
+            leader: 0,
+            zxid: Zxid::ZERO,
+            peer_epoch: 0,
+        };
+        Election {
+            round: 0,
+            proposal: none,
+            received: BTreeMap::new(),
+            out_of_election: BTreeMap::new(),
+            interval: first_interval,
+            finalizing: false,
+            decided: Ballot {
+                vote: none,
+                round: 0,
+                state: ServerState::Looking,
+            },
+        }
+    }
+}
+
+impl Zab {
+    /// Our initial vote: ourselves, or nobody for an observer.
+    fn initial_vote(&self) -> Vote {
+        if self.is_voter(self.id) {
+            Vote {
+                leader: self.id,
+                zxid: self.history.last_zxid(),
+                peer_epoch: self.history.current_epoch,
+            }
+        } else {
+            Vote {
+                leader: 0,
+                zxid: Zxid::ZERO,
+                peer_epoch: 0,
+            }
+        }
+    }
+
+    fn beats(&self, new: &Vote, current: &Vote) -> bool {
+        total_order_predicate(new, current, &self.membership)
+    }
+
+    /// Starts a new election round (`lookForLeader`'s preamble).
+    pub(super) fn start_round(&mut self, out: &mut Out) {
+        let initial = self.initial_vote();
+        let e = &mut self.election;
+        e.round += 1;
+        e.received.clear();
+        e.out_of_election.clear();
+        e.finalizing = false;
+        e.interval = self.timing.finalize_wait;
+        e.proposal = initial;
+        let (round, v) = (e.round, e.proposal);
+        self.narrate(out, || {
+            if v.leader == 0 {
+                format!("round {round}: observer, no vote of its own")
+            } else {
+                format!(
+                    "round {round}: vote for myself (zxid {}, epoch {})",
+                    v.zxid, v.peer_epoch
+                )
+            }
+        });
+        out.push(Effect::CancelTimer(ZabTimer::FinalizeWait));
+        self.set_timer(out, ZabTimer::NotificationTimeout, self.election.interval);
+        self.send_notifications(out);
+        self.check_round_quorum(out);
+    }
+
+    /// Sends our vote to every voter and records it in our own tally (ZooKeeper sends
+    /// it to itself through the loopback).
+    fn send_notifications(&mut self, out: &mut Out) {
+        let n = Notification {
+            vote: self.election.proposal,
+            round: self.election.round,
+            state: ServerState::Looking,
+        };
+        for to in self
+            .membership
+            .voter_ids()
+            .iter()
+            .copied()
+            .filter(|&v| v != self.id)
+        {
+            self.send(out, to, ZabMessage::Notification(n));
+        }
+        if self.is_voter(self.id) {
+            self.election.received.insert(
+                self.id,
+                Ballot {
+                    vote: n.vote,
+                    round: n.round,
+                    state: n.state,
+                },
+            );
+        }
+    }
+
+    /// What we report to others: our proposal while LOOKING, else the decided vote.
+    fn my_notification(&self) -> Notification {
+        match self.phase {
+            Phase::Looking => Notification {
+                vote: self.election.proposal,
+                round: self.election.round,
+                state: ServerState::Looking,
+            },
+            _ => {
+                let d = self.election.decided;
+                Notification {
+                    vote: d.vote,
+                    round: d.round,
+                    state: self.server_state(),
+                }
+            }
+        }
+    }
+
+    /// A notification arrived (ZooKeeper's `WorkerReceiver`, then the main loop).
+    pub(super) fn on_notification(&mut self, from: NodeId, n: Notification, out: &mut Out) {
+        if !self.is_voter(from) {
+            // Non-voters get our view at once and are never tallied.
+            if self.is_voter(self.id) {
+                let reply = self.my_notification();
+                self.send(out, from, ZabMessage::Notification(reply));
+            }
+            return;
+        }
+        if !matches!(self.phase, Phase::Looking) {
+            if n.state == ServerState::Looking && self.is_voter(self.id) {
+                let reply = self.my_notification();
+                self.narrate(out, || {
+                    format!(
+                        "{from} is LOOKING: tell it {:?} leader is {}",
+                        reply.state, reply.vote.leader
+                    )
+                });
+                self.send(out, from, ZabMessage::Notification(reply));
+            }
+            return;
+        }
+        if n.state == ServerState::Looking
+            && n.round < self.election.round
+            && self.is_voter(self.id)
+        {
+            let reply = self.my_notification();
+            self.send(out, from, ZabMessage::Notification(reply));
+        }
+        self.election_loop(from, n, out);
+    }
+
+    /// The body of `lookForLeader`'s loop for one notification.
+    fn election_loop(&mut self, from: NodeId, n: Notification, out: &mut Out) {
+        if self.election.finalizing {
+            let current = self.election.proposal;
+            if self.beats(&n.vote, &current) {
+                self.election.finalizing = false;
+                out.push(Effect::CancelTimer(ZabTimer::FinalizeWait));
+                self.narrate(out, || {
+                    format!(
+                        "finalize wait interrupted by a better vote from {from}: {}",
+                        explain_comparison(&n.vote, &current)
+                    )
+                });
+            } else {
+                self.narrate(out, || {
+                    format!("finalize wait: vote from {from} is not better, wait again")
+                });
+                self.set_timer(out, ZabTimer::FinalizeWait, self.timing.finalize_wait);
+                return;
+            }
+        }
+        self.set_timer(out, ZabTimer::NotificationTimeout, self.election.interval);
+        if !self.is_voter(n.vote.leader) {
+            self.narrate(out, || {
+                format!("ignore vote from {from} for non-voter {}", n.vote.leader)
+            });
+            return;
+        }
+        match n.state {
+            ServerState::Looking => self.on_looking_vote(from, n, out),
+            ServerState::Observing => {}
+            ServerState::Following | ServerState::Leading => self.on_leader_report(from, n, out),
+        }
+    }
+
+    fn on_looking_vote(&mut self, from: NodeId, n: Notification, out: &mut Out) {
+        let round = self.election.round;
+        if n.round > round {
+            self.election.round = n.round;
+            self.election.received.clear();
+            let mine = self.initial_vote();
+            let adopt = self.beats(&n.vote, &mine);
+            self.election.proposal = if adopt { n.vote } else { mine };
+            self.narrate(out, || {
+                let rule = explain_comparison(&n.vote, &mine);
+                if adopt {
+                    format!(
+                        "adopt round {} from {from}, clear the tally; vote for {}: {rule}",
+                        n.round, n.vote.leader
+                    )
+                } else {
+                    format!(
+                        "adopt round {} from {from}, clear the tally; keep my own vote: {rule}",
+                        n.round
+                    )
+                }
+            });
+            self.send_notifications(out);
+        } else if n.round < round {
+            self.narrate(out, || {
+                format!("ignore vote from {from}: old round {} < {round}", n.round)
+            });
+            return;
+        } else {
+            let current = self.election.proposal;
+            if self.beats(&n.vote, &current) {
+                self.election.proposal = n.vote;
+                self.narrate(out, || {
+                    format!(
+                        "vote for {}: same round {round}, {}",
+                        n.vote.leader,
+                        explain_comparison(&n.vote, &current)
+                    )
+                });
+                self.send_notifications(out);
+            } else if n.vote != current {
+                self.narrate(out, || {
+                    format!(
+                        "keep voting for {} over {from}'s vote for {}: {}",
+                        current.leader,
+                        n.vote.leader,
+                        explain_comparison(&n.vote, &current)
+                    )
+                });
+            }
+        }
+        self.election.received.insert(
+            from,
+            Ballot {
+                vote: n.vote,
+                round: n.round,
+                state: n.state,
+            },
+        );
+        self.check_round_quorum(out);
+    }
+
+    /// Whether a quorum of this round's votes equals our vote; if so, start finalizing.
+    fn check_round_quorum(&mut self, out: &mut Out) {
+        let e = &self.election;
+        if e.finalizing {
+            return;
+        }
+        let mine = Ballot {
+            vote: e.proposal,
+            round: e.round,
+            state: ServerState::Looking,
+        };
+        let agreeing: Vec<NodeId> = e
+            .received
+            .iter()
+            .filter(|(_, b)| b.agrees(&mine))
+            .map(|(&s, _)| s)
+            .collect();
+        if !self.membership.is_quorum(&agreeing) {
+            return;
+        }
+        self.election.finalizing = true;
+        self.narrate(out, || {
+            format!(
+                "quorum {agreeing:?} agrees on {}: wait {:?} for a better vote",
+                mine.vote.leader, self.timing.finalize_wait
+            )
+        });
+        out.push(Effect::CancelTimer(ZabTimer::NotificationTimeout));
+        self.set_timer(out, ZabTimer::FinalizeWait, self.timing.finalize_wait);
+    }
+
+    /// A FOLLOWING / LEADING notification while LOOKING.
+    fn on_leader_report(&mut self, from: NodeId, n: Notification, out: &mut Out) {
+        let report = Ballot {
+            vote: n.vote,
+            round: n.round,
+            state: n.state,
+        };
+        if n.round == self.election.round {
+            self.election.received.insert(from, report);
+            if self.established_quorum(&self.election.received, &report) {
+                self.narrate(out, || {
+                    format!(
+                        "a quorum of round {} reports leader {}",
+                        n.round, n.vote.leader
+                    )
+                });
+                self.decide(report, out);
+                return;
+            }
+        }
+        self.election.out_of_election.insert(from, report);
+        if self.established_quorum(&self.election.out_of_election, &report) {
+            self.narrate(out, || {
+                format!(
+                    "latecomer: a quorum follows leader {} (round {}): join it",
+                    n.vote.leader, n.round
+                )
+            });
+            self.election.round = n.round;
+            self.decide(report, out);
+        }
+    }
+
+    /// `getVoteTracker(..).hasAllQuorums() && checkLeader(..)`.
+    fn established_quorum(&self, votes: &BTreeMap<NodeId, Ballot>, report: &Ballot) -> bool {
+        let agreeing: Vec<NodeId> = votes
+            .iter()
+            .filter(|(_, b)| b.agrees(report))
+            .map(|(&s, _)| s)
+            .collect();
+        if !self.membership.is_quorum(&agreeing) {
+            return false;
+        }
+        let leader = report.vote.leader;
+        if leader == self.id {
+            self.election.round == report.round
+        } else {
+            votes
+                .get(&leader)
+                .is_some_and(|b| b.state == ServerState::Leading)
+        }
+    }
+
+    pub(super) fn on_finalize_wait(&mut self, out: &mut Out) {
+        if !self.election.finalizing {
+            return;
+        }
+        let e = &self.election;
+        let vote = Ballot {
+            vote: e.proposal,
+            round: e.round,
+            state: ServerState::Looking,
+        };
+        self.narrate(out, || {
+            format!(
+                "no better vote within the finalize wait: {} leads",
+                vote.vote.leader
+            )
+        });
+        self.decide(vote, out);
+    }
+
+    pub(super) fn on_notification_timeout(&mut self, out: &mut Out) {
+        if self.election.finalizing {
+            return;
+        }
+        let next = (self.election.interval * 2).min(self.timing.max_notification_interval);
+        self.narrate(out, || {
+            format!(
+                "no notification for {:?}: send my vote again, next timeout {next:?}",
+                self.election.interval
+            )
+        });
+        self.election.interval = next;
+        self.send_notifications(out);
+        self.set_timer(out, ZabTimer::NotificationTimeout, next);
+    }
+
+    /// Leaves the election with `vote` as the decided vote.
+    fn decide(&mut self, vote: Ballot, out: &mut Out) {
+        let voter = self.is_voter(self.id);
+        let e = &mut self.election;
+        e.finalizing = false;
+        e.received.clear();
+        e.out_of_election.clear();
+        let leader = vote.vote.leader;
+        let state = if leader == self.id {
+            ServerState::Leading
+        } else if voter {
+            ServerState::Following
+        } else {
+            ServerState::Observing
+        };
+        e.decided = Ballot {
+            vote: vote.vote,
+            round: e.round,
+            state,
+        };
+        out.push(Effect::CancelTimer(ZabTimer::NotificationTimeout));
+        out.push(Effect::CancelTimer(ZabTimer::FinalizeWait));
+        self.on_decided(leader, out);
+    }
+
+    /// Our current vote (LOOKING) or the decided one.
+    pub fn current_vote(&self) -> Vote {
+        self.my_notification().vote
+    }
+
+    /// The election round (ZooKeeper's logical clock).
+    pub fn election_round(&self) -> u64 {
+        self.election.round
+    }
+
+    /// ZOOKEEPER-1732: once the new epoch is established the decided vote reports it,
+    /// so that every member answers latecomers with the same (leader, epoch).
+    pub(super) fn update_election_vote(&mut self, epoch: u32) {
+        self.election.decided.vote.peer_epoch = epoch;
+    }
+}

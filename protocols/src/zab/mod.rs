@@ -1,0 +1,462 @@
+//! ZAB (ZooKeeper Atomic Broadcast) with FastLeaderElection, as a pure state machine.
+//!
+//! Sources: Junqueira, Reed, Serafini, "Zab: High-performance broadcast for
+//! primary-backup systems" (DSN 2011), and ZooKeeper's `FastLeaderElection.java`,
+//! `Leader.java`, `LearnerHandler.java`, `Learner.java` / `Follower.java` /
+//! `Observer.java`. One file per phase:
+//!
+//! | file | phase | paper / source |
+//! |---|---|---|
+//! | [`zxid`] | transaction ids | §III; `ZxidUtils` |
+//! | `election.rs` | Phase 0: FastLeaderElection | `FastLeaderElection.lookForLeader` |
+//! | `vote.rs` | vote ordering and agreement | `totalOrderPredicate`, `Vote.equals` |
+//! | `discovery.rs` | Phase 1: Discovery (FOLLOWERINFO, LEADERINFO, ACKEPOCH) | §IV-A; `Leader.getEpochToPropose`, `waitForEpochAck` |
+//! | `sync.rs` | Phase 2: Synchronization (DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE) | §IV-B; `LearnerHandler.syncFollower` |
+//! | `broadcast.rs` | Phase 3: Broadcast (PROPOSAL, ACK, COMMIT, INFORM, PING) | §IV-C; `Leader.processAck` |
+//! | [`persist`] | durable epochs and history, recovery | §IV "persistent variables" |
+//! | [`messages`] | the wire vocabulary | `Leader.java` packet types |
+//! | `session.rs` | ordered, exactly-once learner sessions | stands in for `LearnerHandler`'s TCP stream |
+//!
+//! # Contract with the harness
+//! - **Apply**: every committed transaction is delivered as `Effect::Apply { index,
+//!   command }` in zxid order; `index` is the 1-based position in the delivered
+//!   sequence, which is the same on every server because all deliver the same zxid
+//!   sequence. Zxids appear in narration only. After `recover` + `Input::Start` the
+//!   node emits `Apply` again, from index 1, for everything it knows committed (the last
+//!   SNAP snapshot it received), because the harness rebuilds its state machine from
+//!   scratch on restart; the rest is delivered again once a leader re-synchronizes it.
+//! - **Persist before send**: ACK after logging a PROPOSAL, ACKEPOCH after recording the
+//!   accepted epoch, the NEWLEADER ACK after recording the current epoch (and the synced
+//!   history before it, as ZooKeeper 3.6+ does).
+//! - **Events**: `RoleChanged { role, term }` with `term` = the server's current epoch
+//!   at the moment of the change (a new leader does not know its new epoch yet);
+//!   `LeaderElected { term }` with the new epoch, emitted by the leader when Discovery
+//!   completes, i.e. when a quorum has acknowledged the new epoch (ACKEPOCH). That is
+//!   one FOLLOWERINFO + LEADERINFO exchange after the FLE decision (which
+//!   `RoleChanged { Leading }` marks): the new epoch is a function of a quorum's
+//!   accepted epochs, and two prospective leaders may both pick the same number; only
+//!   the ACKEPOCH quorum makes the leader of an epoch unique (each server accepts an
+//!   epoch for the first time only once), which the harness checks for every term;
+//!   `LeaderReady { term }` when a quorum has acknowledged NEWLEADER; `Committed {
+//!   index }` whenever delivery advances.
+//! - **Clients**: the established leader proposes; a FOLLOWING / OBSERVING server that
+//!   received UPTODATE forwards the command (REQUEST) and answers when its `Apply`
+//!   appears; any other server rejects with `NotLeader`. Commands received here and not
+//!   yet applied are rejected with `LeadershipLost` when the server leaves its role.
+//!
+//! # Timing mapping
+//! | ZooKeeper | here |
+//! |---|---|
+//! | `tickTime` | `timing.heartbeat`: the leader PINGs its learners every tick |
+//! | `syncLimit` | `ceil(election_timeout_min / tickTime)` ticks (at least 1): a learner that hears nothing from its leader for that long, or a leader that does not hear from a quorum (counting itself), goes back to LOOKING |
+//! | `initLimit` | `2 * syncLimit` ticks (ZooKeeper's defaults are 10 and 5): each Discovery / Synchronization wait of the leader, and a learner's silence before UPTODATE |
+//! | `finalizeWait` | `timing.finalize_wait` (ZooKeeper: 200 ms) |
+//! | notification timeout | starts at `finalizeWait` and doubles while no vote arrives, up to [`MAX_NOTIFICATION_BACKOFF`] times `finalizeWait` (ZooKeeper caps at 60 s, 300 times its 200 ms; a smaller cap keeps partitioned benchmarks recovering in seconds) |
+//!
+//! # Deviations from ZooKeeper, all deliberate
+//! - One transport for everything (see [`messages`]). The learner protocol runs in
+//!   numbered sessions (`session.rs`) that give back TCP's ordered, exactly-once
+//!   delivery; a message lost inside a session is treated as ZooKeeper treats a broken
+//!   learner connection: the learner goes back to LOOKING and rejoins through FLE
+//!   (which the running ensemble answers with FOLLOWING/LEADING notifications), the
+//!   leader forgets the session.
+//! - A learner repeats FOLLOWERINFO every tick until LEADERINFO arrives (ZooKeeper
+//!   retries its TCP connect instead). A learner that has not received UPTODATE within
+//!   `3 * initLimit` ticks (the leader's three bounded waits) starts over from LOOKING,
+//!   so a lost handshake message cannot leave it stuck while PINGs keep arriving.
+//! - SNAP carries the leader's committed history itself, since the state machine lives
+//!   in the harness; it is chosen when the learner is more than `snap_threshold`
+//!   ([`SNAP_THRESHOLD`] by default, ZooKeeper's `commitLogCount`) transactions behind.
+//! - ACKs are cumulative and COMMIT / INFORM commit every proposal up to their zxid;
+//!   INFORM carries a batch of proposals with their commit.
+//! - A LOOKING voter answers an observer with its current proposal (ZooKeeper answers
+//!   with its last decided vote); observers never answer votes.
+
+mod broadcast;
+mod discovery;
+mod election;
+pub mod messages;
+pub mod persist;
+#[cfg(test)]
+mod pump;
+mod session;
+mod sync;
+#[cfg(test)]
+mod tests;
+mod vote;
+pub mod zxid;
+
+pub use messages::{Notification, PeerMessage, ServerState, Txn, Vote, ZabMessage};
+pub use persist::{History, ZabRecord};
+pub use vote::{explain_comparison, total_order_predicate};
+pub use zxid::Zxid;
+
+use crate::effect::{ClientError, Effect, Event, Role};
+use crate::node::{Effects, Input, Protocol, RecoveryError, Setup, Status};
+use crate::quorum::Membership;
+use crate::rng::DetRng;
+use crate::timing::Timing;
+use crate::types::{Command, NodeId, RequestId, Time};
+use discovery::{LeaderState, LearnerState};
+use election::Election;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Default number of missing transactions above which a learner gets SNAP instead of
+/// DIFF (ZooKeeper keeps the last 500 committed proposals in memory for DIFF).
+pub const SNAP_THRESHOLD: usize = 500;
+
+/// The notification timeout never grows beyond this many finalize waits.
+pub const MAX_NOTIFICATION_BACKOFF: u32 = 8;
+
+/// ZAB's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ZabTimer {
+    /// LOOKING: no notification arrived for the current interval; re-send the vote.
+    NotificationTimeout,
+    /// LOOKING: a quorum agrees; decide unless a better vote arrives first.
+    FinalizeWait,
+    /// FOLLOWING / LEADING / OBSERVING: one `tickTime` passed (PINGs, limits).
+    Tick,
+}
+
+/// The run's timing mapped onto ZooKeeper's knobs (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZabTiming {
+    /// `tickTime`.
+    pub tick: Duration,
+    /// `syncLimit`, in ticks.
+    pub sync_limit: u64,
+    /// `initLimit`, in ticks.
+    pub init_limit: u64,
+    /// FastLeaderElection's `finalizeWait` (also the first notification timeout).
+    pub finalize_wait: Duration,
+    /// FastLeaderElection's `maxNotificationInterval`.
+    pub max_notification_interval: Duration,
+}
+
+impl ZabTiming {
+    /// Maps the shared timing vocabulary onto ZAB.
+    pub fn from_timing(t: &Timing) -> ZabTiming {
+        let tick = t.heartbeat.max(Duration::from_micros(1));
+        let sync_limit = t
+            .election_timeout_min
+            .as_nanos()
+            .div_ceil(tick.as_nanos())
+            .max(1) as u64;
+        let finalize_wait = t.finalize_wait.max(Duration::from_micros(1));
+        ZabTiming {
+            tick,
+            sync_limit,
+            init_limit: 2 * sync_limit,
+            finalize_wait,
+            max_notification_interval: finalize_wait * MAX_NOTIFICATION_BACKOFF,
+        }
+    }
+}
+
+type Out = Effects<Zab>;
+
+/// What the server is doing now.
+#[derive(Debug)]
+enum Phase {
+    /// LOOKING: running FastLeaderElection.
+    Looking,
+    /// LEADING: Discovery, Synchronization, then Broadcast.
+    Leading(Box<LeaderState>),
+    /// FOLLOWING or OBSERVING a leader.
+    Learning(LearnerState),
+}
+
+/// One ZAB server.
+#[derive(Debug)]
+pub struct Zab {
+    /// This server's sid.
+    id: NodeId,
+    /// Voters and observers.
+    membership: Membership,
+    /// ZooKeeper's timing knobs.
+    timing: ZabTiming,
+    /// Emit narration events.
+    narrate: bool,
+    /// Learners further behind than this get SNAP.
+    snap_threshold: usize,
+    /// Durable epochs and history, and the delivered prefix.
+    history: History,
+    /// FastLeaderElection state (kept across rounds: the logical clock and last vote).
+    election: Election,
+    /// The current role's state.
+    phase: Phase,
+    /// Client commands received here, proposed or forwarded, not yet applied.
+    pending_local: BTreeSet<RequestId>,
+    /// Seeded randomness (learner session ids only).
+    rng: DetRng,
+    /// The time of the input being handled (mixed into session ids, so that a
+    /// restarted node, whose random stream starts over, does not repeat one).
+    now: Time,
+}
+
+impl Zab {
+    /// Overrides [`SNAP_THRESHOLD`] for this server when it leads.
+    pub fn set_snap_threshold(&mut self, txns: usize) {
+        self.snap_threshold = txns;
+    }
+
+    /// The durable state and the delivered prefix.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// ZooKeeper's name for this server's state.
+    pub fn server_state(&self) -> ServerState {
+        match &self.phase {
+            Phase::Looking => ServerState::Looking,
+            Phase::Leading(_) => ServerState::Leading,
+            Phase::Learning(l) if l.observer => ServerState::Observing,
+            Phase::Learning(_) => ServerState::Following,
+        }
+    }
+
+    /// The timing this server runs with.
+    pub fn timing(&self) -> &ZabTiming {
+        &self.timing
+    }
+
+    fn is_voter(&self, id: NodeId) -> bool {
+        self.membership.is_voter(id)
+    }
+
+    fn send(&self, out: &mut Out, to: NodeId, msg: ZabMessage) {
+        out.push(Effect::Send { to, msg });
+    }
+
+    fn persist(&self, out: &mut Out, record: ZabRecord) {
+        out.push(Effect::Persist(record));
+    }
+
+    fn set_timer(&self, out: &mut Out, timer: ZabTimer, after: Duration) {
+        out.push(Effect::SetTimer { timer, after });
+    }
+
+    fn event(&self, out: &mut Out, event: Event) {
+        out.push(Effect::Event(event));
+    }
+
+    fn narrate(&self, out: &mut Out, text: impl FnOnce() -> String) {
+        if self.narrate {
+            out.push(Effect::Event(Event::Narrate(format!(
+                "[{}] {}",
+                self.id,
+                text()
+            ))));
+        }
+    }
+
+    /// Delivers every logged transaction up to the 1-based position `count`, in order.
+    fn deliver_through(&mut self, count: usize, out: &mut Out) {
+        let count = count.min(self.history.txns.len());
+        if count <= self.history.delivered {
+            return;
+        }
+        let first = self.history.delivered;
+        for (i, txn) in self.history.txns.iter().enumerate().take(count).skip(first) {
+            self.pending_local.remove(&txn.command.id);
+            out.push(Effect::Apply {
+                index: i as u64 + 1,
+                command: Some(txn.command.clone()),
+            });
+        }
+        self.history.delivered = count;
+        let last = self.history.delivered_zxid();
+        self.narrate(out, || {
+            format!(
+                "deliver indexes {}..={count} (through zxid {last})",
+                first + 1
+            )
+        });
+        self.event(
+            out,
+            Event::Committed {
+                index: count as u64,
+            },
+        );
+    }
+
+    /// Leaves any role for LOOKING and starts a new election round.
+    fn become_looking(&mut self, out: &mut Out, why: impl FnOnce() -> String) {
+        if self.narrate {
+            let why = why();
+            self.narrate(out, || format!("back to LOOKING: {why}"));
+        }
+        out.push(Effect::CancelTimer(ZabTimer::Tick));
+        for id in std::mem::take(&mut self.pending_local) {
+            out.push(Effect::Reject {
+                id,
+                error: ClientError::LeadershipLost,
+            });
+        }
+        self.phase = Phase::Looking;
+        self.event(
+            out,
+            Event::RoleChanged {
+                role: Role::Looking,
+                term: u64::from(self.history.current_epoch),
+            },
+        );
+        self.start_round(out);
+    }
+
+    /// FLE decided: lead, follow or observe `leader`.
+    fn on_decided(&mut self, leader: NodeId, out: &mut Out) {
+        if leader == self.id {
+            self.become_leading(out);
+        } else {
+            self.become_learner(leader, out);
+        }
+    }
+
+    fn on_client(&mut self, command: Command, out: &mut Out) {
+        let leader = match &self.phase {
+            Phase::Leading(l) if l.is_established() => {
+                self.pending_local.insert(command.id);
+                self.propose(command, out);
+                return;
+            }
+            Phase::Learning(l) if l.is_serving() => {
+                self.pending_local.insert(command.id);
+                self.send_to_leader(out, PeerMessage::Request { command });
+                return;
+            }
+            Phase::Learning(l) => Some(l.leader),
+            Phase::Leading(_) | Phase::Looking => None,
+        };
+        out.push(Effect::Reject {
+            id: command.id,
+            error: ClientError::NotLeader { leader },
+        });
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: ZabMessage, out: &mut Out) {
+        if from == self.id || !self.membership.contains(from) {
+            return;
+        }
+        match msg {
+            ZabMessage::Notification(n) => self.on_notification(from, n, out),
+            ZabMessage::Peer { session, seq, body } => match self.phase {
+                Phase::Leading(_) => self.leader_receive(from, session, seq, body, out),
+                Phase::Learning(_) => self.learner_receive(from, session, seq, body, out),
+                Phase::Looking => {}
+            },
+        }
+    }
+
+    fn on_timer(&mut self, timer: ZabTimer, out: &mut Out) {
+        match (timer, &self.phase) {
+            (ZabTimer::NotificationTimeout, Phase::Looking) => self.on_notification_timeout(out),
+            (ZabTimer::FinalizeWait, Phase::Looking) => self.on_finalize_wait(out),
+            (ZabTimer::Tick, Phase::Leading(_)) => self.leader_tick(out),
+            (ZabTimer::Tick, Phase::Learning(_)) => self.learner_tick(out),
+            // A timer of a role this server has left: stale.
+            _ => {}
+        }
+    }
+
+    fn on_peer_lost(&mut self, peer: NodeId, out: &mut Out) {
+        match &mut self.phase {
+            Phase::Learning(l) if l.leader == peer => {
+                self.become_looking(out, || format!("lost the connection to leader {peer}"));
+            }
+            Phase::Leading(l) => {
+                let known = l.learners.remove(&peer).is_some();
+                if known {
+                    self.narrate(out, || format!("learner {peer} disconnected"));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Protocol for Zab {
+    const NAME: &'static str = "zab";
+    type Message = ZabMessage;
+    type Record = ZabRecord;
+    type Timer = ZabTimer;
+
+    fn recover(setup: Setup, records: Vec<ZabRecord>) -> Result<Zab, RecoveryError> {
+        if !setup.membership.contains(setup.id) {
+            return Err(RecoveryError::NotAMember(setup.id));
+        }
+        let history = History::replay(records)?;
+        let timing = ZabTiming::from_timing(&setup.timing);
+        let election = Election::new(timing.finalize_wait);
+        Ok(Zab {
+            id: setup.id,
+            membership: setup.membership,
+            timing,
+            narrate: setup.narrate,
+            snap_threshold: SNAP_THRESHOLD,
+            history,
+            election,
+            phase: Phase::Looking,
+            pending_local: BTreeSet::new(),
+            rng: setup.rng,
+            now: Time::ZERO,
+        })
+    }
+
+    fn step(&mut self, now: Time, input: Input<ZabMessage, ZabTimer>, out: &mut Out) {
+        self.now = now;
+        match input {
+            Input::Start => {
+                let known = self.history.delivered;
+                for (i, txn) in self.history.txns.iter().enumerate().take(known) {
+                    out.push(Effect::Apply {
+                        index: i as u64 + 1,
+                        command: Some(txn.command.clone()),
+                    });
+                }
+                if known > 0 {
+                    self.event(
+                        out,
+                        Event::Committed {
+                            index: known as u64,
+                        },
+                    );
+                }
+                self.event(
+                    out,
+                    Event::RoleChanged {
+                        role: Role::Looking,
+                        term: u64::from(self.history.current_epoch),
+                    },
+                );
+                self.start_round(out);
+            }
+            Input::Message { from, msg } => self.on_message(from, msg, out),
+            Input::Timer(timer) => self.on_timer(timer, out),
+            Input::Client(command) => self.on_client(command, out),
+            Input::PeerLost(peer) => self.on_peer_lost(peer, out),
+        }
+    }
+
+    fn status(&self) -> Status {
+        let (role, leader) = match &self.phase {
+            Phase::Looking => (Role::Looking, None),
+            Phase::Leading(_) => (Role::Leading, Some(self.id)),
+            Phase::Learning(l) if l.observer => (Role::Observing, Some(l.leader)),
+            Phase::Learning(l) => (Role::Following, Some(l.leader)),
+        };
+        Status {
+            role,
+            term: u64::from(self.history.current_epoch),
+            leader,
+            commit_index: self.history.delivered as u64,
+            last_index: self.history.txns.len() as u64,
+        }
+    }
+
+    fn message_kind(msg: &ZabMessage) -> &'static str {
+        msg.kind()
+    }
+}
