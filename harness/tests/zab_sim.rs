@@ -21,7 +21,7 @@ fn seeds() -> u64 {
     std::env::var("CWB_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(300)
+        .unwrap_or(1000)
 }
 
 /// Each zxid is assigned once, by the one leader of its epoch: every server that logged
