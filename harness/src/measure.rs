@@ -265,3 +265,40 @@ async fn write_forever(mut client: Client, acks: Arc<Mutex<Vec<Ack>>>) {
         }
     }
 }
+
+/// One throughput point.
+#[derive(Clone, Debug)]
+pub struct ThroughputSample {
+    /// The closed-loop run.
+    pub result: crate::workload::WorkloadResult,
+    /// Messages and WAL traffic during the counted period (all nodes).
+    pub messages: MessageCounts,
+}
+
+/// Starts a cluster, waits for a ready leader, runs the closed-loop workload.
+pub async fn throughput<P: Protocol>(
+    opts: ClusterOptions,
+    workload: &crate::workload::Workload,
+    timeout: Duration,
+) -> Result<ThroughputSample, MeasureError> {
+    let cluster = LocalCluster::<P>::start(opts).await?;
+    if cluster.wait_ready(0, None, 0, timeout).await.is_none() {
+        cluster.shutdown().await;
+        return Err(MeasureError::Timeout(timeout, "a leader"));
+    }
+    let warm = crate::workload::Workload {
+        duration: Duration::ZERO,
+        ..workload.clone()
+    };
+    let _ = crate::workload::run(cluster.client_addrs(), &warm).await;
+    let before = cluster.message_counts();
+    let counted = crate::workload::Workload {
+        warmup: Duration::ZERO,
+        ..workload.clone()
+    };
+    let result = crate::workload::run(cluster.client_addrs(), &counted).await;
+    tokio::time::sleep(Duration::from_millis(10)).await; // let counters publish
+    let messages = cluster.message_counts().minus(&before);
+    cluster.shutdown().await;
+    Ok(ThroughputSample { result, messages })
+}

@@ -14,6 +14,7 @@ use harness::config::ProtocolKind;
 use harness::measure::{self, Failure};
 use harness::metrics::Latencies;
 use harness::storage::FsyncPolicy;
+use harness::workload::Workload;
 use indicatif::{ProgressBar, ProgressStyle};
 use protocols::{Protocol, Timing};
 use std::time::Duration;
@@ -29,9 +30,25 @@ pub struct Args {
     /// Trials per measure.
     #[arg(long, default_value_t = 20)]
     trials: u32,
-    /// What to measure: election, kill, isolate (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "election,kill,isolate")]
+    /// What to measure: election, kill, isolate, throughput (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "election,kill,isolate,throughput"
+    )]
     measure: Vec<String>,
+    /// Closed-loop client counts for throughput, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    clients: Vec<u32>,
+    /// Value size in bytes (keys are 8 bytes).
+    #[arg(long, default_value_t = 256)]
+    value_bytes: usize,
+    /// Throughput warm-up (ms), not counted.
+    #[arg(long, default_value_t = 500)]
+    warmup_ms: u64,
+    /// Throughput counted period (ms).
+    #[arg(long, default_value_t = 3000)]
+    duration_ms: u64,
     /// WAL durability: always, batch or never.
     #[arg(long, default_value = "batch")]
     fsync: FsyncPolicy,
@@ -48,6 +65,7 @@ struct Samples {
     kill: Phases,
     isolate: Phases,
     discarded: u32,
+    throughput: Vec<(u32, harness::measure::ThroughputSample)>,
     /// Why trials were discarded.
     reasons: Vec<String>,
 }
@@ -121,6 +139,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             line(&format!("{name}: first commit"), &p.first_commit);
             line(&format!("{name}: total (-> 1st commit)"), &p.total);
             line(&format!("{name}: client unavailability"), &p.unavailability);
+        }
+        for (clients, t) in &s.throughput {
+            let ops = t.result.ops.max(1) as f64;
+            let msgs: u64 = t.messages.by_kind.values().map(|v| v.0).sum();
+            println!(
+                "{:<7} {:>5} throughput {clients:>3} clients: {:>9.0} ops/s  latency us p50 {:>7} p99 {:>7} p999 {:>7}  {:.2} msgs/op  {:.3} fsyncs/op  errors {}",
+                protocol.as_str(),
+                nodes,
+                t.result.ops_per_sec(),
+                t.result.latency.quantile(0.5).as_micros(),
+                t.result.latency.quantile(0.99).as_micros(),
+                t.result.latency.quantile(0.999).as_micros(),
+                msgs as f64 / ops,
+                t.messages.wal_syncs as f64 / ops,
+                t.result.errors
+            );
         }
         if !s.campaigns.is_empty() {
             let extra = s.campaigns.iter().filter(|&&c| c > 1).count();
@@ -204,8 +238,36 @@ async fn measure_one<P: Protocol>(
                         }
                     }
                 }
+                "throughput" => {
+                    if trial > 0 {
+                        bar.inc(1);
+                        continue; // one run per client count (each runs for --duration-ms)
+                    }
+                    for &clients in &args.clients {
+                        bar.set_message(format!("{} n={nodes} throughput c={clients}", P::NAME));
+                        let dir = tempfile::tempdir().context("temporary data directory")?;
+                        let mut opts = ClusterOptions::new(nodes, dir.path().to_path_buf());
+                        opts.timing = timing.clone();
+                        opts.fsync = args.fsync;
+                        let w = Workload {
+                            clients,
+                            value_bytes: args.value_bytes,
+                            warmup: Duration::from_millis(args.warmup_ms),
+                            duration: Duration::from_millis(args.duration_ms),
+                        };
+                        match measure::throughput::<P>(opts, &w, timeout).await {
+                            Ok(t) => s.throughput.push((clients, t)),
+                            Err(e) => {
+                                s.discarded += 1;
+                                s.reasons.push(format!("throughput c={clients}: {e}"));
+                            }
+                        }
+                    }
+                }
                 other => {
-                    anyhow::bail!("unknown measure {other:?}: expected election, kill or isolate")
+                    anyhow::bail!(
+                        "unknown measure {other:?}: expected election, kill, isolate or throughput"
+                    )
                 }
             }
             bar.inc(1);

@@ -130,6 +130,26 @@ pub struct MessageCounts {
     pub wal_syncs: u64,
 }
 
+impl MessageCounts {
+    /// These counts less an earlier snapshot of them.
+    pub fn minus(&self, earlier: &MessageCounts) -> MessageCounts {
+        let by_kind = self
+            .by_kind
+            .iter()
+            .map(|(k, &(n, b))| {
+                let (n0, b0) = earlier.by_kind.get(k).copied().unwrap_or_default();
+                (*k, (n.saturating_sub(n0), b.saturating_sub(b0)))
+            })
+            .collect();
+        MessageCounts {
+            by_kind,
+            wal_records: self.wal_records.saturating_sub(earlier.wal_records),
+            wal_bytes: self.wal_bytes.saturating_sub(earlier.wal_bytes),
+            wal_syncs: self.wal_syncs.saturating_sub(earlier.wal_syncs),
+        }
+    }
+}
+
 /// A running node. Dropping the handle does not stop the node; [`NodeHandle::kill`]
 /// does.
 pub struct NodeHandle {
