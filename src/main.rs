@@ -32,8 +32,12 @@ enum Command {
     Get(cmd::client::GetArgs),
     /// Show every node's role, term, leader and indexes.
     Status(cmd::client::StatusArgs),
-    /// Measure election latency and failover on real loopback clusters.
+    /// Quick comparison of all three protocols with a summary and an HTML report (the default job).
+    Compare(cmd::compare::Args),
+    /// Measure elections, failovers and throughput on real loopback clusters; write JSON results.
     Bench(cmd::bench::Args),
+    /// Turn results files into an HTML and Markdown report with plots.
+    Report(cmd::report::Args),
     /// Replay a deterministic simulation seed and print its narrated timeline.
     Sim(cmd::sim::Args),
 }
@@ -49,6 +53,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Config(args) => cmd::client::config(args),
+        Command::Report(args) => cmd::report::run(args),
         other => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -57,11 +62,14 @@ fn main() -> anyhow::Result<()> {
                 match other {
                     Command::Cluster(args) => cmd::cluster::run(args).await,
                     Command::Bench(args) => cmd::bench::run(args).await,
+                    Command::Compare(args) => cmd::compare::run(args).await,
                     Command::Node(args) => cmd::node::run(args).await,
                     Command::Put(args) => cmd::client::put(args).await,
                     Command::Get(args) => cmd::client::get(args).await,
                     Command::Status(args) => cmd::client::status(args).await,
-                    Command::Sim(_) | Command::Config(_) => unreachable!("handled above"),
+                    Command::Sim(_) | Command::Config(_) | Command::Report(_) => {
+                        unreachable!("handled above")
+                    }
                 }
             })
         }

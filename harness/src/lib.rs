@@ -13,6 +13,7 @@
 //! - [`metrics`]: harness-stamped protocol events; election and failover measures.
 //! - [`sim`]: the deterministic simulator (virtual clock, seeded faults, safety checks).
 
+pub mod baseline;
 pub mod client;
 pub mod cluster;
 pub mod config;

@@ -56,9 +56,11 @@ pub struct ElectionSample {
     pub election: Election,
     /// Messages sent by all nodes from start until the leader was ready.
     pub messages: MessageCounts,
-    /// Candidacies (or LOOKING rounds / ballots) started before the winner was ready:
-    /// more than one means split votes, duels or extra rounds.
-    pub campaigns: u32,
+    /// Extra election rounds before the winner was ready: Raft terms with a split vote,
+    /// Paxos ballots pre-empted in a duel (distinct campaign terms minus one). ZAB's
+    /// FastLeaderElection converges within its round, so it shows 0 unless a round is
+    /// restarted.
+    pub extra_rounds: u32,
 }
 
 /// Starts a cluster, waits for its first ready leader, stops it.
@@ -74,15 +76,26 @@ pub async fn cold_election<P: Protocol>(
             let election = election_after(&events, cluster.started(), None, 0)
                 .ok_or(MeasureError::Timeout(timeout, "a leader"))?;
             let ready_at = cluster.started() + election.ready;
-            let campaigns = events
+            // Distinct terms (ballots) in which someone campaigned before the winner was
+            // ready: one means a clean election, more mean split votes or duels.
+            let mut terms: Vec<u64> = events
                 .iter()
                 .filter(|s| s.at <= ready_at)
-                .filter(|s| matches!(s.event, Event::RoleChanged { role, .. } if role == protocols::Role::Candidate || role == protocols::Role::Looking))
-                .count() as u32;
+                .filter_map(|s| match s.event {
+                    Event::RoleChanged {
+                        role: protocols::Role::Candidate,
+                        term,
+                    } => Some(term),
+                    _ => None,
+                })
+                .collect();
+            terms.sort_unstable();
+            terms.dedup();
+            let extra_rounds = (terms.len() as u32).saturating_sub(1);
             Ok(ElectionSample {
                 election,
                 messages: cluster.message_counts(),
-                campaigns,
+                extra_rounds,
             })
         }
         None => Err(MeasureError::Timeout(timeout, "a leader")),
@@ -150,22 +163,18 @@ async fn failover_on<P: Protocol>(
         writer.abort();
         return Err(MeasureError::Timeout(timeout, "steady writes"));
     }
-    // The leader to fail is the one acknowledging writes now (leadership may have
-    // changed since the first election), in the term of its latest ready event.
-    let old = acks
-        .lock()
-        .ok()
-        .and_then(|a| a.last().map(|ack| ack.1))
-        .ok_or(MeasureError::Timeout(timeout, "steady writes"))?;
-    let old_term = cluster
+    // The leader to fail is the latest one to become ready (leadership may have changed
+    // since the first election). Clients may talk to followers (ZAB forwards writes),
+    // so which node acknowledged a write does not say who leads.
+    let (old, old_term) = cluster
         .bus()
         .snapshot()
         .iter()
-        .rev()
-        .find_map(|s| match s.event {
-            Event::LeaderReady { term } if s.node == old => Some(term),
+        .filter_map(|s| match s.event {
+            Event::LeaderReady { term } => Some((s.node, term)),
             _ => None,
         })
+        .max_by_key(|&(_, term)| term)
         .ok_or(MeasureError::Timeout(timeout, "the leader's ready event"))?;
     let old_addr = cluster.client_addrs()[&old];
     let cursor = cluster.bus().len();
@@ -182,13 +191,14 @@ async fn failover_on<P: Protocol>(
         return Err(MeasureError::Timeout(timeout, "a new leader"));
     };
     let new_leader = new.node;
+    // The first write acknowledged once the new leader is ready: only it can commit now
+    // (the old one is dead or cut off from every quorum).
     let deadline = Instant::now() + timeout;
     let first_write = loop {
-        let found = acks.lock().ok().and_then(|a| {
-            a.iter()
-                .find(|(at, via)| *at > t0 && *via == new_leader)
-                .copied()
-        });
+        let found = acks
+            .lock()
+            .ok()
+            .and_then(|a| a.iter().find(|(at, _)| *at >= new.at).copied());
         if let Some(ack) = found {
             break ack.0;
         }

@@ -141,6 +141,11 @@ impl Latencies {
         self.samples.extend_from_slice(&other.samples);
     }
 
+    /// The histogram (microseconds).
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.hist
+    }
+
     /// Samples recorded.
     pub fn count(&self) -> u64 {
         self.hist.len()

@@ -109,6 +109,13 @@ pub trait Protocol: Sized + Send + 'static {
     /// Current role, term, leader and indexes.
     fn status(&self) -> Status;
 
+    /// How this protocol maps the shared [`Timing`] onto its own timers, as
+    /// (setting, value) lines for reports and displays.
+    fn timing_mapping(timing: &Timing) -> Vec<(String, String)> {
+        let _ = timing;
+        Vec::new()
+    }
+
     /// A short name for a message's type ("AppendEntries", "PROPOSAL"), used to count
     /// messages and bytes per type.
     fn message_kind(msg: &Self::Message) -> &'static str;

@@ -1,277 +1,452 @@
-//! `cwb bench`: measure protocols on real loopback TCP clusters.
+//! `cwb bench`: the measurement matrix on real loopback TCP clusters, written to one
+//! schema-versioned JSON results file (see the `reports` crate and docs/METHOD.md).
 //!
-//! Each trial runs on a fresh in-process cluster. Election: cold start -> leader
-//! elected and -> leader ready. Failover after a kill and after an isolation,
-//! decomposed into detection, election, recovery and first commit, plus the
-//! client-observed unavailability window. Every injected fault is verified before its
-//! trial counts (see `harness::measure`).
+//! Each trial runs on a fresh in-process cluster (real sockets on 127.0.0.1, real WAL
+//! files in a temporary directory):
+//! - election: cold start -> leader elected, and -> leader ready;
+//! - failover after a kill and after an isolation of the leader, decomposed into
+//!   detection, election, recovery and first commit, plus the client-observed window
+//!   without a commit; a trial whose fault is not verified is discarded and counted;
+//! - throughput: C closed-loop clients, P-byte values, after a warm-up;
+//! - message counts per committed operation and per election, by message type;
+//! - optionally a timeout sweep (`--sweep election-timeout=150-151,150-155,...`).
+//!
+//! The machine's loopback round trip and fsync latency are measured in the same run.
 
-use super::TimingArgs;
+use super::{parse_range, TimingArgs};
 use crate::dispatch::with_protocol;
 use anyhow::Context;
 use harness::cluster::ClusterOptions;
 use harness::config::ProtocolKind;
-use harness::measure::{self, Failure};
-use harness::metrics::Latencies;
+use harness::measure::{self, FailoverSample, Failure};
+use harness::runtime::MessageCounts;
 use harness::storage::FsyncPolicy;
 use harness::workload::Workload;
 use indicatif::{ProgressBar, ProgressStyle};
 use protocols::{Protocol, Timing};
+use reports::results as r;
+use reports::Summary;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Protocols to measure, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "raft")]
-    protocols: Vec<ProtocolKind>,
+    #[arg(long, value_delimiter = ',', default_value = "raft,zab,paxos")]
+    pub protocols: Vec<ProtocolKind>,
     /// Cluster sizes, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "3,5")]
-    nodes: Vec<u64>,
-    /// Trials per measure.
-    #[arg(long, default_value_t = 20)]
-    trials: u32,
+    pub nodes: Vec<u64>,
+    /// Trials per election and failover measure.
+    #[arg(long, default_value_t = 10)]
+    pub trials: u32,
     /// What to measure: election, kill, isolate, throughput (comma-separated).
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "election,kill,isolate,throughput"
     )]
-    measure: Vec<String>,
+    pub measure: Vec<String>,
     /// Closed-loop client counts for throughput, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
-    clients: Vec<u32>,
+    pub clients: Vec<u32>,
     /// Value size in bytes (keys are 8 bytes).
     #[arg(long, default_value_t = 256)]
-    value_bytes: usize,
+    pub value_bytes: usize,
     /// Throughput warm-up (ms), not counted.
     #[arg(long, default_value_t = 500)]
-    warmup_ms: u64,
+    pub warmup_ms: u64,
     /// Throughput counted period (ms).
-    #[arg(long, default_value_t = 3000)]
-    duration_ms: u64,
+    #[arg(long, default_value_t = 2000)]
+    pub duration_ms: u64,
     /// WAL durability: always, batch or never.
     #[arg(long, default_value = "batch")]
-    fsync: FsyncPolicy,
+    pub fsync: FsyncPolicy,
     #[command(flatten)]
-    timing: TimingArgs,
+    pub timing: TimingArgs,
+    /// Timeout sweep: `election-timeout=150-151,150-155,150-175,150-200,150-300`
+    /// (Raft's range; Paxos's failure timeout and back-off) or
+    /// `finalize-wait=50,100,200` (ZAB). Runs `--trials` cold elections per setting.
+    #[arg(long)]
+    pub sweep: Option<String>,
+    /// Where to write the JSON results.
+    #[arg(long, short, default_value = "reports/out/results.json")]
+    pub out: PathBuf,
+    /// Run each node as its own OS process (`cwb node`) instead of in-process.
+    #[arg(long)]
+    pub processes: bool,
 }
 
-/// One protocol x size's samples.
-#[derive(Default)]
-struct Samples {
-    elected: Latencies,
-    ready: Latencies,
-    campaigns: Vec<u32>,
-    kill: Phases,
-    isolate: Phases,
-    discarded: u32,
-    throughput: Vec<(u32, harness::measure::ThroughputSample)>,
-    /// Why trials were discarded.
-    reasons: Vec<String>,
+/// What a sweep varies.
+#[derive(Clone, Debug)]
+enum Sweep {
+    ElectionTimeout(Vec<(u64, u64)>),
+    FinalizeWait(Vec<u64>),
 }
 
-#[derive(Default)]
-struct Phases {
-    detection: Latencies,
-    election: Latencies,
-    recovery: Latencies,
-    first_commit: Latencies,
-    total: Latencies,
-    unavailability: Latencies,
+fn parse_sweep(s: &str) -> anyhow::Result<Sweep> {
+    let (key, values) = s.split_once('=').context("--sweep takes KEY=V1,V2,...")?;
+    let values: Vec<&str> = values
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    match key.trim() {
+        "election-timeout" => Ok(Sweep::ElectionTimeout(
+            values
+                .iter()
+                .map(|v| parse_range(v))
+                .collect::<Result<_, _>>()?,
+        )),
+        "finalize-wait" => Ok(Sweep::FinalizeWait(
+            values
+                .iter()
+                .map(|v| {
+                    v.parse()
+                        .with_context(|| format!("bad finalize wait {v:?}"))
+                })
+                .collect::<Result<_, _>>()?,
+        )),
+        other => {
+            anyhow::bail!("unknown sweep {other:?}: expected election-timeout or finalize-wait")
+        }
+    }
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    let results = collect(&args).await?;
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    results
+        .save(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    super::summary::print(&results);
+    println!("\nresults written to {}", args.out.display());
+    Ok(())
+}
+
+/// Runs the whole matrix and returns the results document.
+pub async fn collect(args: &Args) -> anyhow::Result<r::Results> {
+    if args.processes {
+        anyhow::bail!("--processes (one OS process per node) is not implemented yet; use the default in-process mode");
+    }
+    for m in &args.measure {
+        if !["election", "kill", "isolate", "throughput"].contains(&m.as_str()) {
+            anyhow::bail!("unknown measure {m:?}: expected election, kill, isolate or throughput");
+        }
+    }
     let timing = args.timing.timing()?;
-    let total_trials = args.protocols.len() as u64
-        * args.nodes.len() as u64
-        * args.measure.len() as u64
-        * u64::from(args.trials);
-    let bar = ProgressBar::new(total_trials);
+    let sweep = args.sweep.as_deref().map(parse_sweep).transpose()?;
+    let baseline = measure_baseline().await?;
+    let bar = ProgressBar::new(planned_steps(args, sweep.as_ref()));
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
             .context("progress template")?
             .progress_chars("=> "),
     );
-    let mut rows = Vec::new();
+    let mut runs = Vec::new();
+    let mut protocol_timing = BTreeMap::new();
     for &protocol in &args.protocols {
+        let mapping = with_protocol!(protocol, P => P::timing_mapping(&timing));
+        protocol_timing.insert(protocol.to_string(), mapping.into_iter().collect());
         for &nodes in &args.nodes {
-            let samples =
-                with_protocol!(protocol, P => measure_one::<P>(&args, &timing, nodes, &bar).await?);
-            rows.push((protocol, nodes, samples));
+            let run = with_protocol!(protocol, P => measure_protocol::<P>(args, &timing, sweep.as_ref(), nodes, &bar).await?);
+            runs.push(run);
         }
     }
     bar.finish_and_clear();
-    println!(
-        "method: fresh in-process loopback TCP cluster per trial, fsync={}, heartbeat {} ms, election timeout {}-{} ms, {} trials",
-        args.fsync,
-        timing.heartbeat.as_millis(),
-        timing.election_timeout_min.as_millis(),
-        timing.election_timeout_max.as_millis(),
-        args.trials
-    );
-    println!(
-        "{:<7} {:>5} {:<30} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "proto", "nodes", "measure (ms)", "n", "min", "p50", "p90", "p99", "max"
-    );
-    for (protocol, nodes, s) in &rows {
-        let line = |name: &str, l: &Latencies| {
-            if l.count() > 0 {
-                println!(
-                    "{:<7} {:>5} {:<30} {:>5} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
-                    protocol.as_str(),
-                    nodes,
-                    name,
-                    l.count(),
-                    ms(l.min()),
-                    ms(l.quantile(0.5)),
-                    ms(l.quantile(0.9)),
-                    ms(l.quantile(0.99)),
-                    ms(l.max())
-                );
+    Ok(r::Results {
+        schema_version: r::SCHEMA_VERSION,
+        created: super::now_rfc3339(),
+        machine: super::machine(),
+        git_commit: super::git_commit(),
+        settings: r::Settings {
+            protocols: args.protocols.iter().map(|p| p.to_string()).collect(),
+            cluster_sizes: args.nodes.iter().map(|&n| n as usize).collect(),
+            trials: args.trials,
+            mode: r::Mode::InProcess,
+            fsync: args.fsync.to_string(),
+            timing: r::Timing {
+                heartbeat_ms: timing.heartbeat.as_millis() as u64,
+                election_timeout_min_ms: timing.election_timeout_min.as_millis() as u64,
+                election_timeout_max_ms: timing.election_timeout_max.as_millis() as u64,
+                finalize_wait_ms: timing.finalize_wait.as_millis() as u64,
+            },
+            protocol_timing,
+            clients: if args.measure.iter().any(|m| m == "throughput") {
+                args.clients.clone()
+            } else {
+                Vec::new()
+            },
+            value_bytes: args.value_bytes as u64,
+            key_bytes: 8,
+            warmup_ms: args.warmup_ms,
+            duration_ms: args.duration_ms,
+            command_line: std::env::args().collect::<Vec<_>>().join(" "),
+        },
+        baseline,
+        runs,
+    })
+}
+
+fn planned_steps(args: &Args, sweep: Option<&Sweep>) -> u64 {
+    let per_size: u64 = args
+        .measure
+        .iter()
+        .map(|m| {
+            if m == "throughput" {
+                args.clients.len() as u64
+            } else {
+                u64::from(args.trials)
             }
+        })
+        .sum::<u64>()
+        + match sweep {
+            Some(Sweep::ElectionTimeout(v)) => v.len() as u64 * u64::from(args.trials),
+            Some(Sweep::FinalizeWait(v)) => v.len() as u64 * u64::from(args.trials),
+            None => 0,
         };
-        line("cold start -> elected", &s.elected);
-        line("cold start -> ready", &s.ready);
-        for (name, p) in [("kill", &s.kill), ("isolate", &s.isolate)] {
-            line(&format!("{name}: detection"), &p.detection);
-            line(&format!("{name}: election"), &p.election);
-            line(&format!("{name}: recovery"), &p.recovery);
-            line(&format!("{name}: first commit"), &p.first_commit);
-            line(&format!("{name}: total (-> 1st commit)"), &p.total);
-            line(&format!("{name}: client unavailability"), &p.unavailability);
-        }
-        for (clients, t) in &s.throughput {
-            let ops = t.result.ops.max(1) as f64;
-            let msgs: u64 = t.messages.by_kind.values().map(|v| v.0).sum();
-            println!(
-                "{:<7} {:>5} throughput {clients:>3} clients: {:>9.0} ops/s  latency us p50 {:>7} p99 {:>7} p999 {:>7}  {:.2} msgs/op  {:.3} fsyncs/op  errors {}",
-                protocol.as_str(),
-                nodes,
-                t.result.ops_per_sec(),
-                t.result.latency.quantile(0.5).as_micros(),
-                t.result.latency.quantile(0.99).as_micros(),
-                t.result.latency.quantile(0.999).as_micros(),
-                msgs as f64 / ops,
-                t.messages.wal_syncs as f64 / ops,
-                t.result.errors
-            );
-        }
-        if !s.campaigns.is_empty() {
-            let extra = s.campaigns.iter().filter(|&&c| c > 1).count();
-            println!(
-                "{:<7} {:>5} cold starts needing more than one campaign (split votes / extra rounds): {extra} of {}",
-                protocol.as_str(),
-                nodes,
-                s.campaigns.len()
-            );
-        }
-        if s.discarded > 0 {
-            println!(
-                "{:<7} {:>5} trials discarded (fault not verified or timed out): {}",
-                protocol.as_str(),
-                nodes,
-                s.discarded
-            );
-            for r in &s.reasons {
-                println!("          {r}");
-            }
-        }
+    args.protocols.len() as u64 * args.nodes.len() as u64 * per_size
+}
+
+async fn measure_baseline() -> anyhow::Result<r::Baseline> {
+    let rtt = harness::baseline::loopback_rtt(2000)
+        .await
+        .context("measuring the loopback round trip")?;
+    let dir = tempfile::tempdir().context("temporary directory")?;
+    let fsync = harness::baseline::fsync(dir.path(), 200).context("measuring fsync")?;
+    Ok(r::Baseline {
+        loopback_rtt_us: Summary::from_histogram(rtt.histogram(), 1.0),
+        fsync_us: Summary::from_histogram(fsync.histogram(), 1.0),
+    })
+}
+
+/// A line above the progress bar (or on stderr when there is no terminal).
+fn note(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
     }
-    Ok(())
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-async fn measure_one<P: Protocol>(
+fn cluster_options(
     args: &Args,
     timing: &Timing,
     nodes: u64,
+    seed: u64,
+    dir: &tempfile::TempDir,
+) -> ClusterOptions {
+    let mut opts = ClusterOptions::new(nodes, dir.path().to_path_buf());
+    opts.timing = timing.clone();
+    opts.fsync = args.fsync;
+    opts.seed = seed;
+    opts
+}
+
+async fn measure_protocol<P: Protocol>(
+    args: &Args,
+    timing: &Timing,
+    sweep: Option<&Sweep>,
+    nodes: u64,
     bar: &ProgressBar,
-) -> anyhow::Result<Samples> {
-    let mut s = Samples::default();
+) -> anyhow::Result<r::ProtocolRun> {
     let timeout = Duration::from_secs(30);
-    for what in &args.measure {
+    let wants = |m: &str| args.measure.iter().any(|x| x == m);
+    let mut run = r::ProtocolRun {
+        protocol: P::NAME.to_string(),
+        nodes: nodes as usize,
+        election: None,
+        elected: None,
+        failover_kill: None,
+        failover_isolate: None,
+        throughput: Vec::new(),
+        messages: r::MessageCounts::default(),
+        sweep: Vec::new(),
+    };
+    if wants("election") {
+        let (mut ready, mut elected, mut per_election) = (Vec::new(), Vec::new(), Vec::new());
         for trial in 0..args.trials {
-            bar.set_message(format!("{} n={nodes} {what} #{}", P::NAME, trial + 1));
+            bar.set_message(format!("{} n={nodes} election #{}", P::NAME, trial + 1));
             let dir = tempfile::tempdir().context("temporary data directory")?;
-            let mut opts = ClusterOptions::new(nodes, dir.path().to_path_buf());
-            opts.timing = timing.clone();
-            opts.fsync = args.fsync;
-            opts.seed = u64::from(trial) + 1;
-            match what.as_str() {
-                "election" => match measure::cold_election::<P>(opts, timeout).await {
-                    Ok(e) => {
-                        s.elected.record(e.election.elected);
-                        s.ready.record(e.election.ready);
-                        s.campaigns.push(e.campaigns);
-                    }
-                    Err(e) => {
-                        s.discarded += 1;
-                        s.reasons.push(format!("election #{}: {e}", trial + 1));
-                    }
-                },
-                "kill" | "isolate" => {
-                    let failure = if what == "kill" {
-                        Failure::Kill
-                    } else {
-                        Failure::Isolate
-                    };
-                    match measure::failover::<P>(opts, failure, timeout).await {
-                        Ok(f) => {
-                            let p = if failure == Failure::Kill {
-                                &mut s.kill
-                            } else {
-                                &mut s.isolate
-                            };
-                            p.detection.record(f.phases.detection);
-                            p.election.record(f.phases.election);
-                            p.recovery.record(f.phases.recovery);
-                            p.first_commit.record(f.phases.first_commit);
-                            p.total.record(f.phases.total);
-                            p.unavailability.record(f.unavailability);
-                        }
-                        Err(e) => {
-                            s.discarded += 1;
-                            s.reasons.push(format!("{what} #{}: {e}", trial + 1));
-                        }
-                    }
-                }
-                "throughput" => {
-                    if trial > 0 {
-                        bar.inc(1);
-                        continue; // one run per client count (each runs for --duration-ms)
-                    }
-                    for &clients in &args.clients {
-                        bar.set_message(format!("{} n={nodes} throughput c={clients}", P::NAME));
-                        let dir = tempfile::tempdir().context("temporary data directory")?;
-                        let mut opts = ClusterOptions::new(nodes, dir.path().to_path_buf());
-                        opts.timing = timing.clone();
-                        opts.fsync = args.fsync;
-                        let w = Workload {
-                            clients,
-                            value_bytes: args.value_bytes,
-                            warmup: Duration::from_millis(args.warmup_ms),
-                            duration: Duration::from_millis(args.duration_ms),
-                        };
-                        match measure::throughput::<P>(opts, &w, timeout).await {
-                            Ok(t) => s.throughput.push((clients, t)),
-                            Err(e) => {
-                                s.discarded += 1;
-                                s.reasons.push(format!("throughput c={clients}: {e}"));
-                            }
-                        }
-                    }
-                }
-                other => {
-                    anyhow::bail!(
-                        "unknown measure {other:?}: expected election, kill, isolate or throughput"
-                    )
+            let opts = cluster_options(args, timing, nodes, u64::from(trial) + 1, &dir);
+            if let Ok(e) = measure::cold_election::<P>(opts, timeout).await {
+                ready.push(ms(e.election.ready));
+                elected.push(ms(e.election.elected));
+                per_election.push(e.messages);
+            }
+            bar.inc(1);
+        }
+        run.messages.per_election = average_counts(&per_election).0;
+        run.election = Some(r::Measure::from_ms(ready));
+        run.elected = Some(r::Measure::from_ms(elected));
+    }
+    for (name, failure) in [("kill", Failure::Kill), ("isolate", Failure::Isolate)] {
+        if !wants(name) {
+            continue;
+        }
+        let mut samples = Vec::new();
+        let mut discarded = 0;
+        for trial in 0..args.trials {
+            bar.set_message(format!("{} n={nodes} {name} #{}", P::NAME, trial + 1));
+            let dir = tempfile::tempdir().context("temporary data directory")?;
+            let opts = cluster_options(args, timing, nodes, u64::from(trial) + 1, &dir);
+            match measure::failover::<P>(opts, failure, timeout).await {
+                Ok(f) => samples.push(f),
+                Err(e) => {
+                    discarded += 1;
+                    note(
+                        bar,
+                        format!(
+                            "{} n={nodes} {name} trial {} discarded: {e}",
+                            P::NAME,
+                            trial + 1
+                        ),
+                    );
                 }
             }
             bar.inc(1);
         }
+        let f = failover_measures(&samples, discarded);
+        match failure {
+            Failure::Kill => run.failover_kill = Some(f),
+            Failure::Isolate => run.failover_isolate = Some(f),
+        }
     }
-    Ok(s)
+    if wants("throughput") {
+        let mut largest: Option<(u32, MessageCounts, u64)> = None;
+        for &clients in &args.clients {
+            bar.set_message(format!("{} n={nodes} throughput c={clients}", P::NAME));
+            let dir = tempfile::tempdir().context("temporary data directory")?;
+            let opts = cluster_options(args, timing, nodes, 1, &dir);
+            let w = Workload {
+                clients,
+                value_bytes: args.value_bytes,
+                warmup: Duration::from_millis(args.warmup_ms),
+                duration: Duration::from_millis(args.duration_ms),
+            };
+            match measure::throughput::<P>(opts, &w, timeout).await {
+                Ok(t) => {
+                    run.throughput.push(r::ThroughputPoint {
+                        clients,
+                        value_bytes: args.value_bytes as u64,
+                        fsync: args.fsync.to_string(),
+                        duration_ms: ms(t.result.elapsed),
+                        ops: t.result.ops,
+                        ops_per_sec: t.result.ops_per_sec(),
+                        latency_us: Summary::from_histogram(t.result.latency.histogram(), 1.0),
+                        errors: t.result.errors,
+                    });
+                    if largest.as_ref().is_none_or(|l| clients >= l.0) {
+                        largest = Some((clients, t.messages, t.result.ops));
+                    }
+                }
+                Err(e) => note(
+                    bar,
+                    format!("{} n={nodes} throughput c={clients} failed: {e}", P::NAME),
+                ),
+            }
+            bar.inc(1);
+        }
+        if let Some((_, counts, ops)) = largest {
+            let ops = ops.max(1) as f64;
+            for (kind, (n, b)) in counts.by_kind {
+                run.messages.per_op.insert(kind.to_string(), n as f64 / ops);
+                run.messages
+                    .bytes_per_op
+                    .insert(kind.to_string(), b as f64 / ops);
+            }
+        }
+    }
+    if let Some(sweep) = sweep {
+        let settings: Vec<(String, Timing)> = match sweep {
+            Sweep::ElectionTimeout(ranges) => ranges
+                .iter()
+                .map(|&(lo, hi)| {
+                    let t = Timing {
+                        election_timeout_min: Duration::from_millis(lo),
+                        election_timeout_max: Duration::from_millis(hi),
+                        ..timing.clone()
+                    };
+                    (format!("{lo}-{hi}"), t)
+                })
+                .collect(),
+            Sweep::FinalizeWait(waits) => waits
+                .iter()
+                .map(|&w| {
+                    (
+                        format!("{w}"),
+                        Timing {
+                            finalize_wait: Duration::from_millis(w),
+                            ..timing.clone()
+                        },
+                    )
+                })
+                .collect(),
+        };
+        for (label, t) in settings {
+            if t.validate().is_err() {
+                anyhow::bail!(
+                    "sweep setting {label} is not a valid timing with heartbeat {} ms",
+                    t.heartbeat.as_millis()
+                );
+            }
+            let (mut times, mut rounds) = (Vec::new(), Vec::new());
+            for trial in 0..args.trials {
+                bar.set_message(format!(
+                    "{} n={nodes} sweep {label} #{}",
+                    P::NAME,
+                    trial + 1
+                ));
+                let dir = tempfile::tempdir().context("temporary data directory")?;
+                let opts = cluster_options(args, &t, nodes, u64::from(trial) + 1, &dir);
+                if let Ok(e) = measure::cold_election::<P>(opts, timeout).await {
+                    times.push(ms(e.election.ready));
+                    rounds.push(f64::from(e.extra_rounds));
+                }
+                bar.inc(1);
+            }
+            run.sweep.push(r::SweepPoint {
+                setting: label,
+                trials: times.len() as u32,
+                election_ms: r::Measure::from_ms(times),
+                split_votes_or_extra_rounds: r::Measure::from_counts("rounds", rounds),
+            });
+        }
+    }
+    Ok(run)
+}
+
+fn failover_measures(samples: &[FailoverSample], discarded: u32) -> r::Failover {
+    let pick = |f: fn(&FailoverSample) -> Duration| {
+        r::Measure::from_ms(samples.iter().map(|s| ms(f(s))).collect())
+    };
+    r::Failover {
+        detection: pick(|s| s.phases.detection),
+        election: pick(|s| s.phases.election),
+        recovery: pick(|s| s.phases.recovery),
+        first_commit: pick(|s| s.phases.first_commit),
+        total: pick(|s| s.phases.total),
+        unavailability: pick(|s| s.unavailability),
+        trials_discarded: discarded,
+    }
+}
+
+/// Mean messages (and bytes) per trial, by kind.
+fn average_counts(trials: &[MessageCounts]) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
+    let (mut msgs, mut bytes) = (BTreeMap::new(), BTreeMap::new());
+    let n = trials.len().max(1) as f64;
+    for t in trials {
+        for (kind, (m, b)) in &t.by_kind {
+            *msgs.entry(kind.to_string()).or_insert(0.0) += *m as f64 / n;
+            *bytes.entry(kind.to_string()).or_insert(0.0) += *b as f64 / n;
+        }
+    }
+    (msgs, bytes)
 }

@@ -396,6 +396,35 @@ impl Protocol for Paxos {
         }
     }
 
+    fn timing_mapping(t: &crate::Timing) -> Vec<(String, String)> {
+        let (min, max) = (
+            t.election_timeout_min.as_millis(),
+            t.election_timeout_max.as_millis(),
+        );
+        vec![
+            (
+                "leader heartbeat (carries the commit point)".into(),
+                format!("every {} ms", t.heartbeat.as_millis()),
+            ),
+            (
+                "leader-failure timeout".into(),
+                format!("uniform in {min}-{max} ms, re-drawn on every reset"),
+            ),
+            (
+                "back-off after a lost ballot".into(),
+                format!("uniform in {min}-{max} ms"),
+            ),
+            (
+                "failure detection".into(),
+                if ELECT_ON_PEER_LOST {
+                    "heartbeat timeout, or the leader's connection dropping".into()
+                } else {
+                    "heartbeat timeout only (elect_on_peer_lost is off)".into()
+                },
+            ),
+        ]
+    }
+
     fn message_kind(msg: &PaxosMessage) -> &'static str {
         msg.kind()
     }

@@ -357,6 +357,27 @@ impl Protocol for Raft {
         }
     }
 
+    fn timing_mapping(t: &crate::Timing) -> Vec<(String, String)> {
+        vec![
+            (
+                "election timeout".into(),
+                format!(
+                    "uniform in {}-{} ms, re-drawn on every reset (§5.2)",
+                    t.election_timeout_min.as_millis(),
+                    t.election_timeout_max.as_millis()
+                ),
+            ),
+            (
+                "heartbeat (empty AppendEntries)".into(),
+                format!("every {} ms", t.heartbeat.as_millis()),
+            ),
+            (
+                "failure detection".into(),
+                "election timeout only (connection loss is ignored)".into(),
+            ),
+        ]
+    }
+
     fn message_kind(msg: &RaftMessage) -> &'static str {
         match msg {
             RaftMessage::RequestVote { .. } => "RequestVote",

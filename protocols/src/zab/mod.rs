@@ -456,6 +456,31 @@ impl Protocol for Zab {
         }
     }
 
+    fn timing_mapping(t: &Timing) -> Vec<(String, String)> {
+        let z = ZabTiming::from_timing(t);
+        vec![
+            ("tickTime (PING interval)".into(), format!("{} ms = heartbeat", z.tick.as_millis())),
+            (
+                "syncLimit".into(),
+                format!(
+                    "{} ticks = ceil(election timeout min {} ms / tick): silence before a follower (or a leader short of a quorum) gives up",
+                    z.sync_limit,
+                    t.election_timeout_min.as_millis()
+                ),
+            ),
+            ("initLimit".into(), format!("{} ticks = 2 x syncLimit", z.init_limit)),
+            ("finalizeWait".into(), format!("{} ms", z.finalize_wait.as_millis())),
+            (
+                "notification timeout".into(),
+                format!(
+                    "starts at finalizeWait, doubles to {} ms when no votes arrive",
+                    z.max_notification_interval.as_millis()
+                ),
+            ),
+            ("failure detection".into(), "syncLimit ticks of silence, or the leader's connection dropping".into()),
+        ]
+    }
+
     fn message_kind(msg: &ZabMessage) -> &'static str {
         msg.kind()
     }

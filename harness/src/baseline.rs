@@ -1,0 +1,90 @@
+//! The machine's own lower bounds, measured in the same run as the protocols so that a
+//! report can say how far each protocol is from them (docs/METHOD.md):
+//! - one loopback TCP round trip (a small frame there and back, Nagle off);
+//! - one `fdatasync` of a 256-byte append to a file in the data directory's
+//!   filesystem.
+//!
+//! A commit cannot be faster than one round trip plus one fsync; an election cannot be
+//! faster than the election timeout plus a round trip plus an fsync.
+
+use crate::metrics::Latencies;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Measures `n` loopback round trips of a 64-byte message.
+pub async fn loopback_rtt(n: usize) -> std::io::Result<Latencies> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let echo = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await?;
+        s.set_nodelay(true)?;
+        let mut buf = [0u8; 64];
+        loop {
+            if s.read_exact(&mut buf).await.is_err() {
+                return Ok::<(), std::io::Error>(());
+            }
+            s.write_all(&buf).await?;
+        }
+    });
+    let mut c = TcpStream::connect(addr).await?;
+    c.set_nodelay(true)?;
+    let mut lat = Latencies::new();
+    let mut buf = [7u8; 64];
+    for i in 0..n + 100 {
+        let t = Instant::now();
+        c.write_all(&buf).await?;
+        c.read_exact(&mut buf).await?;
+        if i >= 100 {
+            lat.record(t.elapsed());
+        }
+    }
+    drop(c);
+    let _ = echo.await;
+    Ok(lat)
+}
+
+/// Measures `n` appends of 256 bytes, each followed by `fdatasync`, in `dir`.
+pub fn fsync(dir: &Path, n: usize) -> std::io::Result<Latencies> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("fsync-baseline.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)?;
+    let record = [0x5a_u8; 256];
+    let mut lat = Latencies::new();
+    for i in 0..n + 10 {
+        let t = Instant::now();
+        f.write_all(&record)?;
+        f.sync_data()?;
+        if i >= 10 {
+            lat.record(t.elapsed());
+        }
+    }
+    drop(f);
+    std::fs::remove_file(&path)?;
+    Ok(lat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn loopback_round_trips_are_measured() {
+        let l = loopback_rtt(50).await.expect("loopback works");
+        assert_eq!(l.count(), 50);
+    }
+
+    #[test]
+    fn fsyncs_are_measured_and_the_file_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let l = fsync(dir.path(), 5).expect("fsync works");
+        assert_eq!(l.count(), 5);
+        assert!(!dir.path().join("fsync-baseline.tmp").exists());
+    }
+}

@@ -1,0 +1,98 @@
+//! The summary table printed after `cwb bench` and `cwb compare`.
+
+use reports::results::{Failover, Measure, Results};
+
+fn cell(m: Option<&Measure>) -> String {
+    match m {
+        Some(m) if m.summary.count > 0 => {
+            format!(
+                "{:>8.1} {:>8.1} {:>8.1} {:>8.1}",
+                m.summary.p50, m.summary.p99, m.summary.min, m.summary.max
+            )
+        }
+        _ => format!("{:>35}", "not measured"),
+    }
+}
+
+/// Picks one phase out of a failover.
+type Part = fn(&Failover) -> &Measure;
+
+/// Prints median / p99 / min / max of every measure, then throughput, then baselines.
+pub fn print(results: &Results) {
+    println!(
+        "{:<6} {:>5}  {:<34} {:>8} {:>8} {:>8} {:>8}",
+        "proto", "nodes", "measure (ms)", "median", "p99", "min", "max"
+    );
+    for run in &results.runs {
+        let row = |name: &str, m: Option<&Measure>| {
+            println!(
+                "{:<6} {:>5}  {:<34} {}",
+                run.protocol,
+                run.nodes,
+                name,
+                cell(m)
+            );
+        };
+        row("cold start -> leader elected", run.elected.as_ref());
+        row("cold start -> leader ready", run.election.as_ref());
+        for (name, f) in [
+            ("kill", &run.failover_kill),
+            ("isolate", &run.failover_isolate),
+        ] {
+            let Some(f) = f else { continue };
+            let parts: [(&str, Part); 6] = [
+                ("detection", |f| &f.detection),
+                ("election", |f| &f.election),
+                ("recovery/sync", |f| &f.recovery),
+                ("first commit", |f| &f.first_commit),
+                ("total (-> first commit)", |f| &f.total),
+                ("client unavailability", |f| &f.unavailability),
+            ];
+            for (part, get) in parts {
+                row(&format!("{name}: {part}"), Some(get(f)));
+            }
+            if f.trials_discarded > 0 {
+                println!(
+                    "{:<6} {:>5}  {name}: {} trials discarded (fault not verified or timed out)",
+                    run.protocol, run.nodes, f.trials_discarded
+                );
+            }
+        }
+        for s in &run.sweep {
+            row(
+                &format!("sweep {}: election", s.setting),
+                Some(&s.election_ms),
+            );
+            let rounds = &s.split_votes_or_extra_rounds;
+            println!(
+                "{:<6} {:>5}  sweep {}: extra rounds (split votes/duels) mean {:.2}, max {}",
+                run.protocol, run.nodes, s.setting, rounds.summary.mean, rounds.summary.max
+            );
+        }
+    }
+    println!(
+        "\n{:<6} {:>5}  {:>7} {:>12} {:>9} {:>9} {:>9} {:>9}",
+        "proto", "nodes", "clients", "ops/s", "p50 us", "p99 us", "p999 us", "msgs/op"
+    );
+    for run in &results.runs {
+        let msgs: f64 = run.messages.per_op.values().sum();
+        for t in &run.throughput {
+            println!(
+                "{:<6} {:>5}  {:>7} {:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.2}",
+                run.protocol,
+                run.nodes,
+                t.clients,
+                t.ops_per_sec,
+                t.latency_us.p50,
+                t.latency_us.p99,
+                t.latency_us.p999,
+                msgs
+            );
+        }
+    }
+    let b = &results.baseline;
+    println!(
+        "\nbaseline (same run): loopback RTT p50 {:.1} us, p99 {:.1} us; fdatasync of 256 B p50 {:.1} us, p99 {:.1} us; fsync = {}",
+        b.loopback_rtt_us.p50, b.loopback_rtt_us.p99, b.fsync_us.p50, b.fsync_us.p99, results.settings.fsync
+    );
+}
