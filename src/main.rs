@@ -38,6 +38,10 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Turn results files into an HTML and Markdown report with plots.
     Report(cmd::report::Args),
+    /// Silently cut one node of a process cluster off (packets dropped, sockets up).
+    Isolate(cmd::client::IsolateArgs),
+    /// Remove injected faults on every node of a process cluster.
+    Heal(cmd::client::StatusArgs),
     /// Replay a deterministic simulation seed and print its narrated timeline.
     Sim(cmd::sim::Args),
 }
@@ -67,6 +71,8 @@ fn main() -> anyhow::Result<()> {
                     Command::Put(args) => cmd::client::put(args).await,
                     Command::Get(args) => cmd::client::get(args).await,
                     Command::Status(args) => cmd::client::status(args).await,
+                    Command::Isolate(args) => cmd::client::isolate(args).await,
+                    Command::Heal(args) => cmd::client::heal(args).await,
                     Command::Sim(_) | Command::Config(_) | Command::Report(_) => {
                         unreachable!("handled above")
                     }

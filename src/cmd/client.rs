@@ -107,3 +107,43 @@ fn show(v: Option<Bytes>) -> String {
         String::from_utf8_lossy(&b).into_owned()
     })
 }
+
+#[derive(clap::Args, Debug)]
+pub struct IsolateArgs {
+    /// The cluster's config file.
+    #[arg(long)]
+    config: PathBuf,
+    /// The node to cut off: its own transport drops all its traffic both ways (silent;
+    /// sockets stay up).
+    #[arg(long)]
+    id: protocols::NodeId,
+}
+
+/// Isolates one node of a process cluster (through its own fault filter).
+pub async fn isolate(args: IsolateArgs) -> anyhow::Result<()> {
+    let cfg = ClusterConfig::load(&args.config)?;
+    let addr = *cfg
+        .clients
+        .get(&args.id)
+        .ok_or(harness::config::ConfigError::UnknownNode(args.id))?;
+    client::fault(
+        addr,
+        client::ClientOp::Isolate { node: args.id },
+        Duration::from_secs(2),
+    )
+    .await?;
+    println!("node {} isolated", args.id);
+    Ok(())
+}
+
+/// Removes injected faults on every node of a process cluster.
+pub async fn heal(args: StatusArgs) -> anyhow::Result<()> {
+    let cfg = ClusterConfig::load(&args.config)?;
+    for (id, addr) in &cfg.clients {
+        match client::fault(*addr, client::ClientOp::Heal, Duration::from_secs(2)).await {
+            Ok(()) => println!("node {id} healed"),
+            Err(e) => println!("node {id}: {e}"),
+        }
+    }
+    Ok(())
+}

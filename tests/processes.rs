@@ -1,0 +1,217 @@
+//! Multi-process mode: each node is its own `cwb node` OS process, configured by one
+//! cluster.toml; killing a process (SIGKILL) is a crash; a restarted process recovers
+//! from its data directory. Also: the CLI refuses bad configuration before starting.
+
+use bytes::Bytes;
+use harness::client::{status, Client};
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const CWB: &str = env!("CARGO_BIN_EXE_cwb");
+
+/// Child processes killed when the test ends, whatever happens.
+struct Nodes(BTreeMap<u64, Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in self.0.values_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Free loopback ports, found by binding port 0 (the OS picks), then released.
+fn free_ports(n: usize) -> Vec<SocketAddr> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind port 0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local addr"))
+        .collect()
+}
+
+fn write_config(
+    dir: &Path,
+    protocol: &str,
+    n: u64,
+) -> (std::path::PathBuf, BTreeMap<u64, SocketAddr>) {
+    let ports = free_ports(2 * n as usize);
+    let mut text = format!(
+        "protocol = \"{protocol}\"\nfsync = \"batch\"\ndata_dir = {:?}\n",
+        dir.join("data").display().to_string()
+    );
+    let mut clients = BTreeMap::new();
+    for id in 1..=n {
+        let (peer, client) = (
+            ports[2 * (id as usize - 1)],
+            ports[2 * (id as usize - 1) + 1],
+        );
+        text.push_str(&format!(
+            "[[node]]\nid = {id}\npeer = \"{peer}\"\nclient = \"{client}\"\n"
+        ));
+        clients.insert(id, client);
+    }
+    let path = dir.join("cluster.toml");
+    std::fs::write(&path, text).expect("write config");
+    (path, clients)
+}
+
+fn spawn_node(config: &Path, id: u64) -> Child {
+    Command::new(CWB)
+        .args(["node", "--config"])
+        .arg(config)
+        .args(["--id", &id.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn cwb node")
+}
+
+async fn leader(clients: &BTreeMap<u64, SocketAddr>) -> Option<u64> {
+    for _ in 0..400 {
+        for addr in clients.values() {
+            if let Ok(s) = status(*addr, Duration::from_millis(500)).await {
+                if s.status.role.is_leader() {
+                    return Some(s.id);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+async fn sigkill_leader_and_keep_writing(protocol: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, clients) = write_config(dir.path(), protocol, 3);
+    let mut nodes = Nodes((1..=3).map(|id| (id, spawn_node(&config, id))).collect());
+    let mut client = Client::new(clients.clone());
+    client.deadline = Duration::from_secs(20);
+    for i in 0..10 {
+        client
+            .put(Bytes::from(format!("k{i}")), Bytes::from(format!("v{i}")))
+            .await
+            .expect("put");
+    }
+    let old = leader(&clients).await.expect("a leader");
+    let mut victim = nodes.0.remove(&old).expect("leader process");
+    victim.kill().expect("SIGKILL");
+    victim.wait().expect("reaped");
+    for i in 10..20 {
+        client
+            .put(Bytes::from(format!("k{i}")), Bytes::from(format!("v{i}")))
+            .await
+            .expect("put after the kill");
+    }
+    let new = leader(&clients).await.expect("a new leader");
+    assert_ne!(new, old);
+    for i in 0..20 {
+        let v = client.get(Bytes::from(format!("k{i}"))).await.expect("get");
+        assert_eq!(
+            v,
+            Some(Bytes::from(format!("v{i}"))),
+            "acknowledged write {i} survives"
+        );
+    }
+    // The killed process restarts from its data directory and catches up.
+    nodes.0.insert(old, spawn_node(&config, old));
+    let mut caught_up = false;
+    for _ in 0..200 {
+        if let Ok(s) = status(clients[&old], Duration::from_millis(500)).await {
+            if s.applied >= 40 {
+                caught_up = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        caught_up,
+        "restarted node {old} applied every committed command"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raft_processes_survive_a_sigkilled_leader() {
+    sigkill_leader_and_keep_writing("raft").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zab_processes_survive_a_sigkilled_leader() {
+    sigkill_leader_and_keep_writing("zab").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paxos_processes_survive_a_sigkilled_leader() {
+    sigkill_leader_and_keep_writing("paxos").await;
+}
+
+#[test]
+fn bad_configs_fail_before_starting_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        ("protocol = \"raft\"\n[[node]]\nid = 1\npeer = \"127.0.0.1:1\"\nclient = \"127.0.0.1:2\"\n[[node]]\nid = 1\npeer = \"127.0.0.1:3\"\nclient = \"127.0.0.1:4\"\n", "duplicate node id 1"),
+        ("protocol = \"raft\"\n[[node]]\nid = 1\npeer = \"127.0.0.1:1\"\nclient = \"127.0.0.1:1\"\n", "is used twice"),
+        ("protocol = \"vr\"\n[[node]]\nid = 1\npeer = \"127.0.0.1:1\"\nclient = \"127.0.0.1:2\"\n", "unknown protocol"),
+        ("protocol = \"raft\"\n[timing]\nheartbeat_ms = 50\nelection_timeout_min_ms = 300\nelection_timeout_max_ms = 150\nfinalize_wait_ms = 200\n[[node]]\nid = 1\npeer = \"127.0.0.1:1\"\nclient = \"127.0.0.1:2\"\n", "greater than max"),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&path, text).expect("write");
+        let out = Command::new(CWB)
+            .args(["node", "--config"])
+            .arg(&path)
+            .args(["--id", "1"])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "case {i} must fail");
+        assert!(
+            stderr.contains(expected),
+            "case {i}: expected {expected:?} in {stderr}"
+        );
+    }
+    let out = Command::new(CWB)
+        .args(["node", "--config", "/nonexistent/cluster.toml", "--id", "1"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cluster.toml"));
+    let out = Command::new(CWB)
+        .args(["cluster", "--election-timeout", "300-150"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("greater than max"));
+}
+
+#[test]
+fn a_simulation_seed_replays_from_the_cli() {
+    for protocol in ["raft", "zab", "paxos"] {
+        let out = Command::new(CWB)
+            .args([
+                "sim",
+                "--protocol",
+                protocol,
+                "--seed",
+                "3",
+                "--quiet",
+                "--faulty-secs",
+                "1",
+            ])
+            .output()
+            .expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{protocol}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("seed 3 OK"), "{protocol}: {stdout}");
+    }
+}
