@@ -75,6 +75,10 @@ pub enum ClientReply {
     Status(NodeStatus),
     /// Done (fault commands).
     Ok,
+    /// Not served this time, for a passing reason (leadership lost before the command
+    /// committed, overload): the client may retry, here or elsewhere. The command may
+    /// still commit.
+    Retry(String),
     /// The node refused the request.
     Error(String),
 }
@@ -303,6 +307,11 @@ impl Client {
                     }
                 }
                 Ok(Ok(ClientReply::Error(e))) => return Err(ClientError::Refused(e)),
+                Ok(Ok(ClientReply::Retry(_))) => {
+                    self.current = None;
+                    self.rotate += 1;
+                    tokio::time::sleep(Duration::from_millis(5).min(left)).await;
+                }
                 Ok(Ok(other)) => {
                     let addr = self
                         .current

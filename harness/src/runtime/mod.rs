@@ -493,7 +493,7 @@ impl<P: Protocol> NodeLoop<P> {
                                         addr: leader.and_then(|l| self.clients.get(&l).copied()),
                                     }
                                 }
-                                other => ClientReply::Error(other.to_string()),
+                                other => ClientReply::Retry(other.to_string()),
                             };
                             let _ = w.reply_to.send(ClientResponse {
                                 id: w.request,
