@@ -13,7 +13,8 @@
 //! the left margin prints each row's virtual time.
 
 use super::scenario::describe::Vocabulary;
-use super::scenario::run::{CheckReport, Fate, Item, ItemKind, Message};
+use super::scenario::expect::CheckReport;
+use super::scenario::run::{Fate, Item, ItemKind, Message};
 use super::Action;
 use protocols::{Event, NodeId, Role, Time};
 use std::collections::{BTreeMap, BTreeSet};

@@ -66,17 +66,21 @@
 //! say whether the node runs.
 //!
 //! # Layout
-//! - [`spec`]: the file format, parsed and validated into a [`Scenario`].
+//! - [`spec`]: a validated [`Scenario`]; [`file`]: the TOML format, parsed and checked.
 //! - [`describe`]: short readable forms of each protocol's messages ([`Scripted`]).
-//! - [`run`]: drives the simulator, records the timeline, checks expectations.
+//! - [`run`]: drives the simulator and records the timeline.
+//! - [`expect`]: checks the expectations against the running cluster.
 //! - [`text`]: renders the narrated timeline; [`super::lamport`] the SVG diagram.
 
 pub mod describe;
+pub mod expect;
+pub mod file;
 pub mod run;
 pub mod spec;
 pub mod text;
 
 pub use describe::{Scripted, Vocabulary};
-pub use run::{run, CheckReport, Item, ItemKind, NodeSummary, Outcome, Verdict};
+pub use expect::{CheckLine, CheckReport, Verdict};
+pub use run::{run, Item, ItemKind, NodeSummary, Outcome};
 pub use spec::{Scenario, ScenarioError};
 pub use text::{render, TextOptions};

@@ -9,14 +9,15 @@
 //! `SimConfig::trace`); the runner only attaches it to the right instant.
 
 use super::describe::{Scripted, Vocabulary};
-use super::spec::{DeliveredIs, Expect, LeaderIs, Scenario, ScenarioError, StateIs, Step};
+use super::expect::CheckReport;
+use super::spec::{Scenario, ScenarioError, Step};
 use super::spec::{StepAction, Target};
 use crate::kv::KvOp;
 use crate::sim::check::Violation;
 use crate::sim::{Action, Pending, SimConfig, Simulation};
-use protocols::{Event, Membership, NodeId, Protocol, RequestId, Role, Status, Time};
+use protocols::{Event, Membership, NodeId, Protocol, RequestId, Status, Time};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// What became of a message the network carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,42 +92,6 @@ pub struct Item {
     pub at: Time,
     /// What happened.
     pub kind: ItemKind,
-}
-
-/// The verdict on one line of a check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Holds.
-    Pass,
-    /// Does not hold.
-    Fail,
-    /// Information, not a condition.
-    Note,
-}
-
-/// One checked condition.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckLine {
-    /// Whether it held.
-    pub verdict: Verdict,
-    /// What was checked and seen.
-    pub text: String,
-}
-
-/// The result of one `[[expect]]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckReport {
-    /// When it was checked.
-    pub at: Time,
-    /// Every condition.
-    pub lines: Vec<CheckLine>,
-}
-
-impl CheckReport {
-    /// Whether every condition held.
-    pub fn passed(&self) -> bool {
-        self.lines.iter().all(|l| l.verdict != Verdict::Fail)
-    }
 }
 
 /// A node at the end of the run.
@@ -266,20 +231,20 @@ struct Mark {
     seq: u64,
 }
 
-struct Runner<P: Protocol> {
-    outcome: Outcome<P>,
+pub(super) struct Runner<P: Protocol> {
+    pub(super) outcome: Outcome<P>,
     /// Send times of messages in flight, by queue sequence number.
     sent: HashMap<u64, Time>,
     /// The leader found by the latest expectation that found one.
-    last_leader: Option<NodeId>,
+    pub(super) last_leader: Option<NodeId>,
 }
 
 impl<P: Scripted> Runner<P> {
-    fn sim(&self) -> &Simulation<P> {
+    pub(super) fn sim(&self) -> &Simulation<P> {
         &self.outcome.sim
     }
 
-    fn push(&mut self, kind: ItemKind) {
+    pub(super) fn push(&mut self, kind: ItemKind) {
         let at = self.outcome.sim.now;
         self.outcome.timeline.push(Item { at, kind });
     }
@@ -456,7 +421,7 @@ impl<P: Scripted> Runner<P> {
     }
 
     /// The running node that leads the highest term, with its status.
-    fn leader(&self) -> Option<(NodeId, Status)> {
+    pub(super) fn leader(&self) -> Option<(NodeId, Status)> {
         self.sim()
             .running()
             .into_iter()
@@ -564,227 +529,6 @@ impl<P: Scripted> Runner<P> {
         }
         Ok(())
     }
-
-    fn unchecked(&mut self, e: &Expect) {
-        self.outcome.checks.push(CheckReport {
-            at: e.at,
-            lines: vec![CheckLine {
-                verdict: Verdict::Fail,
-                text: "not checked: the run stopped before this instant".into(),
-            }],
-        });
-    }
-
-    fn check(&mut self, e: &Expect) {
-        let mut lines = Vec::new();
-        let mut line = |ok: bool, text: String| {
-            lines.push(CheckLine {
-                verdict: if ok { Verdict::Pass } else { Verdict::Fail },
-                text,
-            })
-        };
-        let vocab = self.outcome.vocabulary;
-        let show = |s: &Status| {
-            format!(
-                "{}, {} {}",
-                s.role,
-                vocab.generation,
-                (vocab.show_term)(s.term)
-            )
-        };
-        let leader = self.leader();
-        let leader_text = match &leader {
-            Some((id, s)) => format!("node {id} leads ({})", show(s)),
-            None => "no node leads".to_string(),
-        };
-        match e.leader {
-            None => {}
-            Some(LeaderIs::Node(want)) => {
-                let ok = leader.as_ref().is_some_and(|(id, _)| *id == want);
-                line(
-                    ok,
-                    if ok {
-                        leader_text.clone()
-                    } else {
-                        format!("expected node {want} to lead, but {leader_text}")
-                    },
-                );
-            }
-            Some(LeaderIs::Any) => line(leader.is_some(), leader_text.clone()),
-            Some(LeaderIs::Nobody) => line(
-                leader.is_none(),
-                if leader.is_none() {
-                    leader_text.clone()
-                } else {
-                    format!("expected no leader, but {leader_text}")
-                },
-            ),
-            Some(LeaderIs::Changed) => match (&leader, self.last_leader) {
-                (Some((id, _)), Some(before)) if *id == before => line(
-                    false,
-                    format!("expected a new leader, but node {id} still leads"),
-                ),
-                (Some(_), Some(before)) => {
-                    line(true, format!("{leader_text}, replacing node {before}"))
-                }
-                (Some(_), None) => line(true, format!("{leader_text} (no earlier leader)")),
-                (None, _) => line(false, format!("expected a new leader, but {leader_text}")),
-            },
-        }
-        if let Some(want) = &e.term {
-            match &leader {
-                Some((_, s)) => {
-                    let got = (vocab.show_term)(s.term);
-                    line(
-                        &got == want,
-                        format!(
-                            "the leader's {} is {got} (expected {want})",
-                            vocab.generation
-                        ),
-                    );
-                }
-                None => line(
-                    false,
-                    format!("no leader, so no {} {want}", vocab.generation),
-                ),
-            }
-        }
-        let leader_id = leader.as_ref().map(|(id, _)| *id);
-        let mut followers: Vec<NodeId> = e.following.clone();
-        if e.others_follow {
-            for id in self.sim().running() {
-                if Some(id) != leader_id && !followers.contains(&id) {
-                    followers.push(id);
-                }
-            }
-        }
-        for id in followers {
-            let (ok, text) = self.follows(id, leader_id);
-            line(ok, text);
-        }
-        for (&id, &want) in &e.states {
-            let status = self.sim().node(id).map(Protocol::status);
-            let ok = match (&status, want) {
-                (None, StateIs::Down) => true,
-                (None, _) | (Some(_), StateIs::Down) => false,
-                (Some(_), StateIs::Up) => true,
-                (Some(s), want) => role_is(s.role, want),
-            };
-            let seen = status.as_ref().map_or("down".to_string(), show);
-            line(
-                ok,
-                format!("node {id} is {seen} (expected {})", state_name(want)),
-            );
-        }
-        match &e.delivered {
-            None => {}
-            Some(DeliveredIs::All(n)) => {
-                for id in self.sim().running() {
-                    let got = self.delivered_commands(id);
-                    line(
-                        got == *n,
-                        format!("node {id} delivered {got} entries (expected {n})"),
-                    );
-                }
-            }
-            Some(DeliveredIs::PerNode(per)) => {
-                for (&id, n) in per {
-                    if self.sim().node(id).is_none() {
-                        line(
-                            false,
-                            format!("node {id} is down (expected {n} delivered entries)"),
-                        );
-                    } else {
-                        let got = self.delivered_commands(id);
-                        line(
-                            got == *n,
-                            format!("node {id} delivered {got} entries (expected {n})"),
-                        );
-                    }
-                }
-            }
-        }
-        for id in self.sim().running() {
-            if let Some(p) = self.sim().node(id) {
-                let s = p.status();
-                if s.role.is_leader() && Some(id) != leader_id {
-                    lines.push(CheckLine {
-                        verdict: Verdict::Note,
-                        text: format!("node {id} still believes it leads ({}): stale", show(&s)),
-                    });
-                }
-            }
-        }
-        if leader_id.is_some() {
-            self.last_leader = leader_id;
-        }
-        self.outcome.checks.push(CheckReport { at: e.at, lines });
-        let index = self.outcome.checks.len() - 1;
-        self.push(ItemKind::Check(index));
-    }
-
-    fn follows(&self, id: NodeId, leader: Option<NodeId>) -> (bool, String) {
-        let Some(s) = self.sim().node(id).map(Protocol::status) else {
-            return (false, format!("node {id} is down, not following"));
-        };
-        let vocab = self.outcome.vocabulary;
-        let role_ok = role_is(s.role, StateIs::Follower);
-        match leader {
-            Some(l) if role_ok && s.leader == Some(l) => (
-                true,
-                format!(
-                    "node {id} follows node {l} ({}, {} {})",
-                    s.role,
-                    vocab.generation,
-                    (vocab.show_term)(s.term)
-                ),
-            ),
-            Some(l) => (
-                false,
-                format!(
-                    "node {id} does not follow node {l}: it is {} and believes the leader is {}",
-                    s.role,
-                    s.leader
-                        .map_or("unknown".to_string(), |x| format!("node {x}"))
-                ),
-            ),
-            None => (
-                false,
-                format!("node {id} is {}: there is no leader to follow", s.role),
-            ),
-        }
-    }
-
-    /// Entries delivered by `id`'s current incarnation, protocol no-ops excluded.
-    fn delivered_commands(&self, id: NodeId) -> u64 {
-        self.sim()
-            .applied(id)
-            .iter()
-            .filter(|e| e.is_some())
-            .count() as u64
-    }
-}
-
-fn role_is(role: Role, want: StateIs) -> bool {
-    match want {
-        StateIs::Down => false,
-        StateIs::Up => true,
-        StateIs::Leader => matches!(role, Role::Leader | Role::Leading),
-        StateIs::Follower => matches!(role, Role::Follower | Role::Following),
-        StateIs::Electing => matches!(role, Role::Candidate | Role::Looking),
-        StateIs::Observer => role == Role::Observing,
-    }
-}
-
-fn state_name(s: StateIs) -> &'static str {
-    match s {
-        StateIs::Down => "down",
-        StateIs::Up => "up",
-        StateIs::Leader => "leader",
-        StateIs::Follower => "follower",
-        StateIs::Electing => "candidate/looking",
-        StateIs::Observer => "observer",
-    }
 }
 
 /// A trace line without its `[   1.234ms] ` prefix.
@@ -793,14 +537,4 @@ fn strip_time(line: &str) -> &str {
         Some((_, rest)) if line.starts_with('[') => rest,
         _ => line,
     }
-}
-
-/// Node ids and their delivered entries, grouped: nodes that delivered the same
-/// sequence share a line. Used by summaries.
-pub fn group_by_sequence(summary: &[NodeSummary]) -> BTreeMap<Vec<Option<RequestId>>, Vec<NodeId>> {
-    let mut groups: BTreeMap<Vec<Option<RequestId>>, Vec<NodeId>> = BTreeMap::new();
-    for n in summary {
-        groups.entry(n.delivered.clone()).or_default().push(n.node);
-    }
-    groups
 }

@@ -6,7 +6,8 @@
 //! node's final state.
 
 use super::describe::Vocabulary;
-use super::run::{Fate, Item, ItemKind, Outcome, Verdict};
+use super::expect::Verdict;
+use super::run::{Fate, Item, ItemKind, Outcome};
 use super::spec::Scenario;
 use protocols::{Event, Protocol, Time};
 use std::fmt::Write as _;
