@@ -319,8 +319,13 @@ fn bad_files_are_refused_with_the_place_named() {
     );
     let e = parse_err("[timing]\nelection_timeout_min_ms = 300\nelection_timeout_max_ms = 100\n");
     assert!(e.contains("[timing]"), "{e}");
-    let e = parse_err("typo = 1\n");
-    assert!(e.contains("typo"), "{e}");
+    // Top-level keys go before SMALL's tables.
+    for (top, says) in [("end_ms = 99999999", "virtual time"), ("typo = 1", "typo")] {
+        match Scenario::parse(&format!("{top}\n{SMALL}")) {
+            Ok(_) => panic!("accepted {top}"),
+            Err(e) => assert!(e.to_string().contains(says), "{e}"),
+        }
+    }
     assert!(Scenario::load(&dir().join("no-such-file.toml")).is_err());
 }
 

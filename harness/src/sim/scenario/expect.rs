@@ -167,7 +167,7 @@ impl<P: Scripted> Runner<P> {
                     let got = self.delivered_commands(id);
                     line(
                         got == *n,
-                        format!("node {id} delivered {got} entries (expected {n})"),
+                        format!("node {id} delivered {} (expected {n})", entries(got)),
                     );
                 }
             }
@@ -182,7 +182,7 @@ impl<P: Scripted> Runner<P> {
                         let got = self.delivered_commands(id);
                         line(
                             got == *n,
-                            format!("node {id} delivered {got} entries (expected {n})"),
+                            format!("node {id} delivered {} (expected {n})", entries(got)),
                         );
                     }
                 }
@@ -246,6 +246,15 @@ impl<P: Scripted> Runner<P> {
             .iter()
             .filter(|e| e.is_some())
             .count() as u64
+    }
+}
+
+/// "1 entry", "5 entries".
+fn entries(n: u64) -> String {
+    if n == 1 {
+        "1 entry".into()
+    } else {
+        format!("{n} entries")
     }
 }
 

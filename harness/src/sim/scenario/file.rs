@@ -6,7 +6,7 @@
 //! silently change a scenario), and so are fields that mean nothing to a step's action.
 
 use super::spec::{DeliveredIs, Expect, LeaderIs, Scenario, ScenarioError, StateIs, Step};
-use super::spec::{StepAction, Target, MAX_PUT_COUNT};
+use super::spec::{StepAction, Target, MAX_END_MS, MAX_PUT_COUNT};
 use crate::config::ProtocolKind;
 use crate::sim::network::NetConfig;
 use protocols::{NodeId, Time, Timing};
@@ -209,6 +209,11 @@ impl FileScenario {
             .max()
             .unwrap_or(Time::ZERO);
         let end = self.end_ms.map_or(last, ms);
+        if end > ms(MAX_END_MS) {
+            return Err(invalid(format!(
+                "the run would last {end}; scenarios stop within {MAX_END_MS} ms of virtual time"
+            )));
+        }
         if end < last {
             return Err(invalid(format!(
                 "end_ms = {}: a step or expectation comes later, at {last}",

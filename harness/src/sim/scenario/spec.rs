@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
+/// The latest virtual time a scenario may run to (ten minutes): a guard against typos
+/// in hand-written files, which would otherwise simulate heartbeats for ages.
+pub const MAX_END_MS: u64 = 600_000;
+
 /// The most client commands one `put` step may expand to.
 pub const MAX_PUT_COUNT: u64 = 10_000;
 
