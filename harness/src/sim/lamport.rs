@@ -49,11 +49,33 @@ const NOTES: f64 = 330.0;
 /// cause, then the sends that follow, then checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Slot {
-    Step,
+    /// Steps at one instant get a row each, in order.
+    Step(usize),
     Receive,
     Event,
     Send,
     Check,
+}
+
+/// The slot of every step in `timeline` (by item index): steps at the same instant get
+/// consecutive rows so that their annotations do not overlap.
+fn step_slots(timeline: &[Item]) -> Vec<Slot> {
+    let mut previous: Option<Time> = None;
+    let mut sub = 0;
+    timeline
+        .iter()
+        .map(|item| {
+            if matches!(item.kind, ItemKind::Step { .. }) {
+                sub = if previous == Some(item.at) {
+                    sub + 1
+                } else {
+                    0
+                };
+                previous = Some(item.at);
+            }
+            Slot::Step(sub)
+        })
+        .collect()
 }
 
 /// Escapes text for SVG content and attribute values.
@@ -105,7 +127,9 @@ pub fn render_svg(
     let mut messages: Vec<&Message> = Vec::new();
     let mut skipped = 0usize;
     let mut rows: BTreeSet<(Time, Slot)> = BTreeSet::new();
-    for item in timeline {
+    let steps = step_slots(timeline);
+    let step_slot = |i: usize| steps.get(i).copied().unwrap_or(Slot::Step(0));
+    for (i, item) in timeline.iter().enumerate() {
         let slot = match &item.kind {
             ItemKind::Message(m) => {
                 if (m.routine || m.fate != Fate::Delivered) && !opts.verbose {
@@ -119,7 +143,7 @@ pub fn render_svg(
                 rows.insert((m.sent, Slot::Send));
                 Slot::Receive
             }
-            ItemKind::Step { .. } => Slot::Step,
+            ItemKind::Step { .. } => step_slot(i),
             ItemKind::Event { event, .. } if !matches!(event, Event::Committed { .. }) => {
                 Slot::Event
             }
@@ -188,7 +212,7 @@ pub fn render_svg(
         }
     }
 
-    lifelines(&mut svg, nodes, timeline, &x, &y, bottom);
+    lifelines(&mut svg, nodes, timeline, &step_slot, &x, &y, bottom);
 
     for m in &messages {
         let (x1, y1, x2, y2) = (
@@ -220,7 +244,7 @@ pub fn render_svg(
     }
 
     let notes_x = GUTTER + COLUMN * nodes.len() as f64 + 10.0;
-    for item in timeline {
+    for (i, item) in timeline.iter().enumerate() {
         match &item.kind {
             ItemKind::Event { node, event } => {
                 let (cx, cy) = (x(*node), y(item.at, Slot::Event));
@@ -257,7 +281,7 @@ pub fn render_svg(
                 }
             }
             ItemKind::Step { text, action } => {
-                let cy = y(item.at, Slot::Step);
+                let cy = y(item.at, step_slot(i));
                 step_marks(&mut svg, action, cy, &x, nodes);
                 let _ = writeln!(
                     svg,
@@ -314,6 +338,7 @@ fn lifelines(
     svg: &mut String,
     nodes: &[NodeId],
     timeline: &[Item],
+    step_slot: &impl Fn(usize) -> Slot,
     x: &impl Fn(NodeId) -> f64,
     y: &impl Fn(Time, Slot) -> f64,
     bottom: f64,
@@ -328,11 +353,11 @@ fn lifelines(
         let mut up_since: Option<f64> = None;
         let mut from = TOP;
         let mut segments: Vec<(f64, f64, bool)> = Vec::new();
-        for item in timeline {
+        for (i, item) in timeline.iter().enumerate() {
             let ItemKind::Step { action, .. } = &item.kind else {
                 continue;
             };
-            let at = y(item.at, Slot::Step);
+            let at = y(item.at, step_slot(i));
             match action {
                 Action::Start(n) if *n == id && up_since.is_none() => {
                     segments.push((from, at, false));

@@ -20,7 +20,7 @@ pub const MAX_PUT_COUNT: u64 = 10_000;
 #[derive(Debug, Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("cannot read scenario {path}: {source}")]
+    #[error("cannot read scenario {path}")]
     Io {
         /// The file.
         path: PathBuf,
