@@ -66,9 +66,9 @@
 //! say whether the node runs.
 //!
 //! # Layout
-//! - [`spec`]: a validated [`Scenario`]; [`file`]: the TOML format, parsed and checked.
+//! - [`spec`]: a validated [`Scenario`]; [`mod@file`]: the TOML format, parsed and checked.
 //! - [`describe`]: short readable forms of each protocol's messages ([`Scripted`]).
-//! - [`run`]: drives the simulator and records the timeline.
+//! - [`mod@run`]: drives the simulator and records the timeline.
 //! - [`expect`]: checks the expectations against the running cluster.
 //! - [`text`]: renders the narrated timeline; [`super::lamport`] the SVG diagram.
 
