@@ -122,6 +122,25 @@ fn scenario_a_five_servers_in_order_three_leads() {
         .map(|e| e.node)
         .collect();
     assert_eq!(elected, vec![3]);
+    // The timeline attaches the same events (not as narration text) at their instants.
+    let in_timeline = o
+        .timeline
+        .iter()
+        .filter(|i| {
+            matches!(
+                &i.kind,
+                ItemKind::Event {
+                    node: 3,
+                    event: Event::LeaderElected { term: 1 }
+                }
+            )
+        })
+        .count();
+    assert_eq!(in_timeline, 1);
+    assert!(
+        !n.iter().any(|t| t.contains("RoleChanged")),
+        "events leaked into narration"
+    );
 }
 
 #[test]
