@@ -43,6 +43,7 @@
 pub mod effect;
 pub mod node;
 pub mod paxos;
+pub mod preload;
 pub mod quorum;
 pub mod raft;
 pub mod rng;

@@ -1,62 +1,156 @@
-//! `cwb sim`: replay one deterministic simulation seed and print what happened.
+//! `cwb sim`: the deterministic simulator from the command line.
 //!
-//! The same random-fault schedule the safety tests sweep (crashes, restarts,
-//! partitions, loss, duplication), narrated: every message delivered, every timer, and
-//! each protocol decision with the rule that made it. A seed that failed a test
-//! replays exactly here.
+//! Two modes:
+//! - `--scenario FILE`: run a scripted teaching scenario (scenarios/*.toml: cluster size,
+//!   initial histories, start order, faults, expectations) and print its narrated
+//!   timeline: each message in a short readable form, each vote with the rule that
+//!   decided it, each role change, then the expectations' results (non-zero exit if one
+//!   fails). `--svg OUT.svg` also writes its message-sequence (Lamport) diagram.
+//! - `--seed N` (the default): replay one seed of the random-fault schedule the safety
+//!   tests sweep (crashes, restarts, partitions, loss, duplication), narrated the same
+//!   way. A seed that failed a test replays exactly here.
 
 use crate::dispatch::with_protocol;
+use anyhow::Context;
 use harness::config::ProtocolKind;
 use harness::sim::chaos::{run_seed, ChaosConfig};
+use harness::sim::lamport::{render_svg, SvgOptions};
+use harness::sim::scenario::{self, Scenario, Scripted, TextOptions};
 use protocols::Protocol;
+use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// raft, zab or paxos.
-    #[arg(long, default_value = "raft")]
-    protocol: ProtocolKind,
-    /// The seed to replay.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Voting nodes.
+    /// raft, zab or paxos. Seed mode: default raft. Scenario mode: overrides the file's.
+    #[arg(long)]
+    protocol: Option<ProtocolKind>,
+    /// Run this scenario file instead of a random-fault seed.
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    /// With --scenario: write the run's message-sequence diagram to this SVG file.
+    #[arg(long, value_name = "OUT.svg", requires = "scenario")]
+    svg: Option<PathBuf>,
+    /// The seed to replay (default 0); with --scenario, overrides the file's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Seed mode: voting nodes.
     #[arg(long, default_value_t = 5)]
     nodes: u64,
-    /// Seconds of virtual time with faults, then as long healed.
+    /// Seed mode: seconds of virtual time with faults, then as long healed.
     #[arg(long, default_value_t = 4.0)]
     faulty_secs: f64,
     /// Print only protocol events and decisions, not every message.
     #[arg(long)]
     quiet: bool,
+    /// With --scenario: also heartbeats, timers, commit advances and lost messages (in
+    /// the SVG too).
+    #[arg(long)]
+    verbose: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    with_protocol!(args.protocol, P => replay::<P>(args))
+    match args.scenario.clone() {
+        Some(path) => {
+            let mut scenario = Scenario::load(&path)?;
+            if let Some(seed) = args.seed {
+                scenario.seed = seed;
+            }
+            let protocol = args.protocol.or(scenario.protocol).with_context(|| {
+                format!(
+                    "{} names no protocol: pass --protocol raft|zab|paxos",
+                    path.display()
+                )
+            })?;
+            with_protocol!(protocol, P => run_scenario::<P>(&args, &scenario))
+        }
+        None => {
+            let protocol = args.protocol.unwrap_or(ProtocolKind::Raft);
+            with_protocol!(protocol, P => replay::<P>(&args))
+        }
+    }
 }
 
-fn replay<P: Protocol>(args: Args) -> anyhow::Result<()> {
+/// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn run_scenario<P: Scripted>(args: &Args, scenario: &Scenario) -> anyhow::Result<()> {
+    let outcome = scenario::run::<P>(scenario)?;
+    let text = scenario::render(
+        scenario,
+        &outcome,
+        TextOptions {
+            verbose: args.verbose,
+            quiet: args.quiet,
+        },
+    );
+    print(&text)?;
+    if let Some(path) = &args.svg {
+        let svg = render_svg(
+            &format!("{} ({})", scenario.name, P::NAME),
+            &outcome.sim.ids(),
+            &outcome.vocabulary,
+            &outcome.timeline,
+            &outcome.checks,
+            SvgOptions {
+                verbose: args.verbose,
+                ..SvgOptions::default()
+            },
+        );
+        std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote the message-sequence diagram to {}", path.display());
+    }
+    if outcome.passed() {
+        Ok(())
+    } else {
+        let failed = outcome.checks.iter().filter(|c| !c.passed()).count();
+        anyhow::bail!(
+            "scenario failed: {failed} of {} expectations failed, {} problem(s)",
+            outcome.checks.len(),
+            outcome.problems.len()
+        )
+    }
+}
+
+fn replay<P: Protocol>(args: &Args) -> anyhow::Result<()> {
+    let seed = args.seed.unwrap_or(0);
     let cfg = ChaosConfig {
         voters: args.nodes,
         faulty: Duration::from_secs_f64(args.faulty_secs),
         settle: Duration::from_secs_f64(args.faulty_secs),
         ..ChaosConfig::default()
     };
-    let (sim, result) = run_seed::<P>(args.seed, &cfg, true, |_, _| Ok(()));
+    let (sim, result) = run_seed::<P>(seed, &cfg, true, |_, _| Ok(()));
+    let mut text = String::new();
     for line in sim.trace() {
         if args.quiet && (line.contains(" -> n") || line.contains("timer")) {
             continue;
         }
-        println!("{line}");
+        text.push_str(line);
+        text.push('\n');
     }
-    println!("\nleaders by term: {:?}", sim.checker().leaders());
+    text.push_str(&format!(
+        "\nleaders by term: {:?}\n",
+        sim.checker().leaders()
+    ));
     match result {
         Ok(r) => {
-            println!(
-                "seed {} OK: {} crashes, {} partitions, {} terms with a leader, {} entries committed, {} messages",
+            text.push_str(&format!(
+                "seed {} OK: {} crashes, {} partitions, {} terms with a leader, {} entries committed, {} messages\n",
                 r.seed, r.crashes, r.partitions, r.terms_with_leader, r.committed, r.messages
-            );
-            Ok(())
+            ));
+            print(&text)
         }
-        Err(f) => anyhow::bail!("{f}"),
+        Err(f) => {
+            print(&text)?;
+            anyhow::bail!("{f}")
+        }
     }
 }

@@ -18,7 +18,9 @@
 
 pub mod chaos;
 pub mod check;
+pub mod lamport;
 pub mod network;
+pub mod scenario;
 
 use check::{Checker, Violation};
 use network::{NetConfig, Network};

@@ -38,6 +38,7 @@ pub mod learner;
 pub mod messages;
 pub mod multi;
 pub mod persist;
+mod preload;
 pub mod proposer;
 
 #[cfg(test)]

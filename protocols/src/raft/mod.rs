@@ -26,6 +26,7 @@
 
 pub mod election;
 pub mod log;
+mod preload;
 pub mod replication;
 
 use crate::effect::{ClientError, Effect, Event, Role};

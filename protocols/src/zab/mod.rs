@@ -77,6 +77,7 @@ mod discovery;
 mod election;
 pub mod messages;
 pub mod persist;
+mod preload;
 #[cfg(test)]
 mod pump;
 mod session;

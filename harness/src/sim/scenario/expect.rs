@@ -1,0 +1,281 @@
+//! Checking a scenario's expectations (`[[expect]]`) against the running cluster.
+//!
+//! One vocabulary for all protocols: "the leader" is the running node in a leader role
+//! with the highest term (a Raft leader cut off from its peers may still believe it
+//! leads an older term; it is reported as stale, not as the leader); "follows" means a
+//! follower role whose status names that leader; delivered counts exclude protocol
+//! no-ops, so that the same expectation holds for Raft (whose leaders append one per
+//! term), ZAB and Paxos.
+
+use super::describe::Scripted;
+use super::run::{ItemKind, Runner};
+use super::spec::{DeliveredIs, Expect, LeaderIs, StateIs};
+use protocols::{NodeId, Protocol, Role, Status, Time};
+
+/// The verdict on one line of a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Holds.
+    Pass,
+    /// Does not hold.
+    Fail,
+    /// Information, not a condition.
+    Note,
+}
+
+/// One checked condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckLine {
+    /// Whether it held.
+    pub verdict: Verdict,
+    /// What was checked and seen.
+    pub text: String,
+}
+
+/// The result of one `[[expect]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckReport {
+    /// When it was checked.
+    pub at: Time,
+    /// Every condition.
+    pub lines: Vec<CheckLine>,
+}
+
+impl CheckReport {
+    /// Whether every condition held.
+    pub fn passed(&self) -> bool {
+        self.lines.iter().all(|l| l.verdict != Verdict::Fail)
+    }
+}
+
+impl<P: Scripted> Runner<P> {
+    pub(super) fn unchecked(&mut self, e: &Expect) {
+        self.outcome.checks.push(CheckReport {
+            at: e.at,
+            lines: vec![CheckLine {
+                verdict: Verdict::Fail,
+                text: "not checked: the run stopped before this instant".into(),
+            }],
+        });
+    }
+
+    pub(super) fn check(&mut self, e: &Expect) {
+        let mut lines = Vec::new();
+        let mut line = |ok: bool, text: String| {
+            lines.push(CheckLine {
+                verdict: if ok { Verdict::Pass } else { Verdict::Fail },
+                text,
+            })
+        };
+        let vocab = self.outcome.vocabulary;
+        let show = |s: &Status| {
+            format!(
+                "{}, {} {}",
+                s.role,
+                vocab.generation,
+                (vocab.show_term)(s.term)
+            )
+        };
+        let leader = self.leader();
+        let leader_text = match &leader {
+            Some((id, s)) => format!("node {id} leads ({})", show(s)),
+            None => "no node leads".to_string(),
+        };
+        match e.leader {
+            None => {}
+            Some(LeaderIs::Node(want)) => {
+                let ok = leader.as_ref().is_some_and(|(id, _)| *id == want);
+                line(
+                    ok,
+                    if ok {
+                        leader_text.clone()
+                    } else {
+                        format!("expected node {want} to lead, but {leader_text}")
+                    },
+                );
+            }
+            Some(LeaderIs::Any) => line(leader.is_some(), leader_text.clone()),
+            Some(LeaderIs::Nobody) => line(
+                leader.is_none(),
+                if leader.is_none() {
+                    leader_text.clone()
+                } else {
+                    format!("expected no leader, but {leader_text}")
+                },
+            ),
+            Some(LeaderIs::Changed) => match (&leader, self.last_leader) {
+                (Some((id, _)), Some(before)) if *id == before => line(
+                    false,
+                    format!("expected a new leader, but node {id} still leads"),
+                ),
+                (Some(_), Some(before)) => {
+                    line(true, format!("{leader_text}, replacing node {before}"))
+                }
+                (Some(_), None) => line(true, format!("{leader_text} (no earlier leader)")),
+                (None, _) => line(false, format!("expected a new leader, but {leader_text}")),
+            },
+        }
+        if let Some(want) = &e.term {
+            match &leader {
+                Some((_, s)) => {
+                    let got = (vocab.show_term)(s.term);
+                    line(
+                        &got == want,
+                        format!(
+                            "the leader's {} is {got} (expected {want})",
+                            vocab.generation
+                        ),
+                    );
+                }
+                None => line(
+                    false,
+                    format!("no leader, so no {} {want}", vocab.generation),
+                ),
+            }
+        }
+        let leader_id = leader.as_ref().map(|(id, _)| *id);
+        let mut followers: Vec<NodeId> = e.following.clone();
+        if e.others_follow {
+            for id in self.sim().running() {
+                if Some(id) != leader_id && !followers.contains(&id) {
+                    followers.push(id);
+                }
+            }
+        }
+        for id in followers {
+            let (ok, text) = self.follows(id, leader_id);
+            line(ok, text);
+        }
+        for (&id, &want) in &e.states {
+            let status = self.sim().node(id).map(Protocol::status);
+            let ok = match (&status, want) {
+                (None, StateIs::Down) => true,
+                (None, _) | (Some(_), StateIs::Down) => false,
+                (Some(_), StateIs::Up) => true,
+                (Some(s), want) => role_is(s.role, want),
+            };
+            let seen = status.as_ref().map_or("down".to_string(), show);
+            line(
+                ok,
+                format!("node {id} is {seen} (expected {})", state_name(want)),
+            );
+        }
+        match &e.delivered {
+            None => {}
+            Some(DeliveredIs::All(n)) => {
+                for id in self.sim().running() {
+                    let got = self.delivered_commands(id);
+                    line(
+                        got == *n,
+                        format!("node {id} delivered {} (expected {n})", entries(got)),
+                    );
+                }
+            }
+            Some(DeliveredIs::PerNode(per)) => {
+                for (&id, n) in per {
+                    if self.sim().node(id).is_none() {
+                        line(
+                            false,
+                            format!("node {id} is down (expected {n} delivered entries)"),
+                        );
+                    } else {
+                        let got = self.delivered_commands(id);
+                        line(
+                            got == *n,
+                            format!("node {id} delivered {} (expected {n})", entries(got)),
+                        );
+                    }
+                }
+            }
+        }
+        for id in self.sim().running() {
+            if let Some(p) = self.sim().node(id) {
+                let s = p.status();
+                if s.role.is_leader() && Some(id) != leader_id {
+                    lines.push(CheckLine {
+                        verdict: Verdict::Note,
+                        text: format!("node {id} still believes it leads ({}): stale", show(&s)),
+                    });
+                }
+            }
+        }
+        if leader_id.is_some() {
+            self.last_leader = leader_id;
+        }
+        self.outcome.checks.push(CheckReport { at: e.at, lines });
+        let index = self.outcome.checks.len() - 1;
+        self.push(ItemKind::Check(index));
+    }
+
+    fn follows(&self, id: NodeId, leader: Option<NodeId>) -> (bool, String) {
+        let Some(s) = self.sim().node(id).map(Protocol::status) else {
+            return (false, format!("node {id} is down, not following"));
+        };
+        let vocab = self.outcome.vocabulary;
+        let role_ok = role_is(s.role, StateIs::Follower);
+        match leader {
+            Some(l) if role_ok && s.leader == Some(l) => (
+                true,
+                format!(
+                    "node {id} follows node {l} ({}, {} {})",
+                    s.role,
+                    vocab.generation,
+                    (vocab.show_term)(s.term)
+                ),
+            ),
+            Some(l) => (
+                false,
+                format!(
+                    "node {id} does not follow node {l}: it is {} and believes the leader is {}",
+                    s.role,
+                    s.leader
+                        .map_or("unknown".to_string(), |x| format!("node {x}"))
+                ),
+            ),
+            None => (
+                false,
+                format!("node {id} is {}: there is no leader to follow", s.role),
+            ),
+        }
+    }
+
+    /// Entries delivered by `id`'s current incarnation, protocol no-ops excluded.
+    fn delivered_commands(&self, id: NodeId) -> u64 {
+        self.sim()
+            .applied(id)
+            .iter()
+            .filter(|e| e.is_some())
+            .count() as u64
+    }
+}
+
+/// "1 entry", "5 entries".
+fn entries(n: u64) -> String {
+    if n == 1 {
+        "1 entry".into()
+    } else {
+        format!("{n} entries")
+    }
+}
+
+fn role_is(role: Role, want: StateIs) -> bool {
+    match want {
+        StateIs::Down => false,
+        StateIs::Up => true,
+        StateIs::Leader => matches!(role, Role::Leader | Role::Leading),
+        StateIs::Follower => matches!(role, Role::Follower | Role::Following),
+        StateIs::Electing => matches!(role, Role::Candidate | Role::Looking),
+        StateIs::Observer => role == Role::Observing,
+    }
+}
+
+fn state_name(s: StateIs) -> &'static str {
+    match s {
+        StateIs::Down => "down",
+        StateIs::Up => "up",
+        StateIs::Leader => "leader",
+        StateIs::Follower => "follower",
+        StateIs::Electing => "candidate/looking",
+        StateIs::Observer => "observer",
+    }
+}

@@ -1,0 +1,79 @@
+//! Preloaded history for teaching scenarios (see [`crate::preload`]): the records a
+//! Paxos node would hold after the described slots were chosen.
+//!
+//! Lamport, "Paxos Made Simple" (2001) §3: a leader fills consecutive instances (slots)
+//! with Phase 2 at its ballot. `[(1, 5), (2, 4)]` is a node whose acceptor accepted slots
+//! 1..=5 at a ballot of round 1 and slots 6..=9 at a ballot of round 2, and whose learner
+//! recorded all nine as chosen (this implementation persists the learner's commit point,
+//! see [`super::persist`]). The ballots belong to node 0, which stands for "a leader of
+//! the past": no configured node ever holds them, so every live proposer's ballots are
+//! distinct from them. Since the slots are chosen, histories preloaded on different
+//! nodes must agree where they overlap; two histories built here always do.
+
+use crate::paxos::ballot::Ballot;
+use crate::paxos::persist::PaxosRecord;
+use crate::paxos::Paxos;
+use crate::preload::{preloaded_command, validate, Preload, PreloadError};
+
+/// The records of a node that accepted and learned chosen `count` slots at a ballot of
+/// round `round` for each `(round, count)` of `history`, oldest first.
+pub fn history_records(history: &[(u64, u64)]) -> Result<Vec<PaxosRecord>, PreloadError> {
+    validate(history)?;
+    let mut records = Vec::new();
+    let mut slot = 0;
+    for &(round, count) in history {
+        let slots = (0..count)
+            .map(|_| {
+                slot += 1;
+                (slot, Some(preloaded_command(round, slot)))
+            })
+            .collect();
+        records.push(PaxosRecord::Accepted {
+            ballot: Ballot::new(round, 0),
+            era: None,
+            slots,
+        });
+    }
+    if slot > 0 {
+        records.push(PaxosRecord::Committed {
+            upto: slot,
+            values: Vec::new(),
+        });
+    }
+    Ok(records)
+}
+
+impl Preload for Paxos {
+    fn preload(history: &[(u64, u64)]) -> Result<Vec<PaxosRecord>, PreloadError> {
+        history_records(history)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paxos::persist::replay;
+
+    #[test]
+    fn a_history_replays_to_a_chosen_prefix() {
+        let (acceptor, learner) =
+            replay(&history_records(&[(1, 5), (2, 4)]).expect("valid")).expect("replays");
+        assert_eq!(learner.commit(), 9);
+        assert_eq!(acceptor.promised(), Ballot::new(2, 0));
+        assert_eq!(
+            learner.chosen(6),
+            Some(&Some(preloaded_command(2, 6))),
+            "slot 6 was filled in round 2"
+        );
+        assert!(history_records(&[]).expect("valid").is_empty());
+    }
+
+    #[test]
+    fn common_prefixes_choose_the_same_values() {
+        let (_, nine) = replay(&history_records(&[(1, 9)]).expect("valid")).expect("replays");
+        let (_, eight) = replay(&history_records(&[(1, 8)]).expect("valid")).expect("replays");
+        for slot in 1..=8 {
+            assert_eq!(nine.chosen(slot), eight.chosen(slot));
+        }
+    }
+}
