@@ -42,7 +42,7 @@ enum Command {
     Isolate(cmd::client::IsolateArgs),
     /// Remove injected faults on every node of a process cluster.
     Heal(cmd::client::StatusArgs),
-    /// Replay a deterministic simulation seed and print its narrated timeline.
+    /// Run a scripted scenario (--scenario FILE) or replay a chaos seed, narrated.
     Sim(cmd::sim::Args),
 }
 
