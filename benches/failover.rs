@@ -14,8 +14,8 @@
 //! Criterion gets the MEASURED failover time (`phases.total`: fault injected -> first
 //! write acknowledged by the new leader) through `iter_custom`; start-up, the first
 //! election, the steady writes and tear-down are not counted. Flat sampling with 10
-//! samples of one trial each: criterion warns that 10 samples do not fit in the target
-//! time, which is expected for second-long iterations.
+//! samples of one trial each (and a 1 ms warm-up, i.e. one trial): criterion warns
+//! that 10 samples do not fit in the target time, which is expected here.
 
 use criterion::measurement::WallTime;
 use criterion::{
