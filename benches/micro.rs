@@ -1,0 +1,233 @@
+//! Micro-benchmarks of the hot paths every message, commit and vote goes through:
+//!
+//! - `codec/*`: the postcard codec shared by all protocols
+//!   ([`harness::transport::codec`]): encode and decode of a Raft AppendEntries carrying
+//!   64 entries of 256-byte commands (Raft §5.3, a full replication batch) and of a ZAB
+//!   PROPOSAL of one 256-byte transaction (Zab §IV-C, Broadcast).
+//! - `wal/*`: [`harness::storage::Wal`] append + sync of 256-byte records in batches of
+//!   64 per sync (the runtime's group commit), under `fsync = never` (one `write` per
+//!   batch) and `fsync = batch` (one `write` + one `fdatasync` per batch), in a
+//!   temporary directory that is replaced every [`WAL_BATCHES_PER_DIR`] batches so the
+//!   benchmark never holds more than a few megabytes on disk.
+//! - `vote/*`: ZooKeeper's `totalOrderPredicate` ([`protocols::zab::total_order_predicate`],
+//!   one pair of votes per deciding rule: epoch, zxid, sid) and Raft's "at least as up
+//!   to date" check (§5.4.1, [`protocols::raft::log::RaftLog::candidate_is_up_to_date`]).
+
+use bytes::{Bytes, BytesMut};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use harness::storage::{FsyncPolicy, Wal};
+use harness::transport::codec::{decode, encode};
+use protocols::raft::log::{Entry, RaftLog};
+use protocols::raft::RaftMessage;
+use protocols::zab::{PeerMessage, Txn, Vote, ZabMessage, Zxid};
+use protocols::{Command, Membership, RequestId};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Size of every command payload and WAL record, in bytes.
+const PAYLOAD_BYTES: usize = 256;
+/// Entries in the AppendEntries batch.
+const ENTRIES: usize = 64;
+/// WAL records appended between two syncs.
+const WAL_BATCH: u64 = 64;
+/// WAL batches written to one directory before it is replaced (about 17 MB).
+const WAL_BATCHES_PER_DIR: u64 = 1024;
+
+fn command(seq: u64) -> Command {
+    Command {
+        id: RequestId { origin: 1, seq },
+        data: Bytes::from(vec![b'x'; PAYLOAD_BYTES]),
+    }
+}
+
+/// A leader's full replication batch: 64 entries of the current term.
+fn append_entries() -> RaftMessage {
+    RaftMessage::AppendEntries {
+        term: 7,
+        prev_log_index: 10_000,
+        prev_log_term: 7,
+        entries: (0..ENTRIES as u64)
+            .map(|i| Entry {
+                term: 7,
+                command: Some(command(10_001 + i)),
+            })
+            .collect(),
+        leader_commit: 9_990,
+    }
+}
+
+/// A ZAB leader's PROPOSAL of one transaction, inside its learner session.
+fn proposal() -> ZabMessage {
+    ZabMessage::Peer {
+        session: 0x5eed_cafe_f00d,
+        seq: 10_000,
+        body: PeerMessage::Proposal {
+            txn: Txn {
+                zxid: Zxid::new(3, 10_000),
+                command: command(10_000),
+            },
+        },
+    }
+}
+
+/// Encode and decode of one message type; throughput in encoded bytes.
+fn bench_codec<M>(c: &mut Criterion, name: &str, msg: &M)
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let mut encoded = BytesMut::new();
+    if let Err(e) = encode(msg, &mut encoded) {
+        panic!("{name}: encode failed: {e}");
+    }
+    match decode::<M>(&encoded) {
+        Ok(back) => assert_eq!(&back, msg, "{name}: codec round trip"),
+        Err(e) => panic!("{name}: decode failed: {e}"),
+    }
+    let encoded = encoded.freeze();
+    let mut group = c.benchmark_group("codec");
+    group.throughput(Throughput::Bytes(encoded.len() as u64));
+    let mut out = BytesMut::with_capacity(encoded.len());
+    group.bench_function(BenchmarkId::new("encode", name), |b| {
+        b.iter(|| {
+            out.clear();
+            encode(black_box(msg), &mut out).is_ok()
+        })
+    });
+    group.bench_function(BenchmarkId::new("decode", name), |b| {
+        b.iter(|| decode::<M>(black_box(&encoded)).is_ok())
+    });
+    group.finish();
+}
+
+fn codec(c: &mut Criterion) {
+    bench_codec(c, "raft_append_entries_64x256B", &append_entries());
+    bench_codec(c, "zab_proposal_256B", &proposal());
+}
+
+/// `iters` batches of [`WAL_BATCH`] appends + one sync under `policy`; only the appends
+/// and syncs are timed, not opening and removing the directories.
+fn wal_batches(policy: FsyncPolicy, iters: u64) -> Duration {
+    let payload = vec![b'r'; PAYLOAD_BYTES];
+    let mut measured = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let chunk = left.min(WAL_BATCHES_PER_DIR);
+        let dir = match tempfile::tempdir() {
+            Ok(d) => d,
+            Err(e) => panic!("temporary directory: {e}"),
+        };
+        let mut wal = match Wal::open(dir.path(), policy) {
+            Ok((wal, _)) => wal,
+            Err(e) => panic!("WAL open: {e}"),
+        };
+        let start = Instant::now();
+        for _ in 0..chunk {
+            for _ in 0..WAL_BATCH {
+                if let Err(e) = wal.append(black_box(&payload)) {
+                    panic!("WAL append: {e}");
+                }
+            }
+            if let Err(e) = wal.sync() {
+                panic!("WAL sync: {e}");
+            }
+        }
+        measured += start.elapsed();
+        left -= chunk;
+    }
+    measured
+}
+
+fn wal(c: &mut Criterion) {
+    let mut group = c.benchmark_group(format!("wal/append_sync_{PAYLOAD_BYTES}B"));
+    group.throughput(Throughput::Elements(WAL_BATCH));
+    // An fdatasync costs milliseconds: fewer samples keep the group short.
+    group.sample_size(20);
+    for policy in [FsyncPolicy::Never, FsyncPolicy::Batch] {
+        group.bench_function(BenchmarkId::new(policy.as_str(), WAL_BATCH), |b| {
+            b.iter_custom(|iters| wal_batches(policy, iters))
+        });
+    }
+    group.finish();
+}
+
+fn vote(seq: u64, zxid: Zxid, peer_epoch: u32) -> Vote {
+    Vote {
+        leader: seq,
+        zxid,
+        peer_epoch,
+    }
+}
+
+fn votes(c: &mut Criterion) {
+    let membership = Membership::voters([1, 2, 3, 4, 5]);
+    let pairs = [
+        // (deciding rule, new, current)
+        (
+            "epoch",
+            vote(1, Zxid::new(2, 1), 3),
+            vote(5, Zxid::new(2, 9), 2),
+        ),
+        (
+            "zxid",
+            vote(2, Zxid::new(3, 12), 3),
+            vote(4, Zxid::new(3, 11), 3),
+        ),
+        (
+            "sid",
+            vote(5, Zxid::new(3, 12), 3),
+            vote(4, Zxid::new(3, 12), 3),
+        ),
+    ];
+    let mut group = c.benchmark_group("vote/zab_total_order_predicate");
+    for (rule, new, current) in pairs {
+        group.bench_function(rule, |b| {
+            b.iter(|| {
+                protocols::zab::total_order_predicate(
+                    black_box(&new),
+                    black_box(&current),
+                    &membership,
+                )
+            })
+        });
+    }
+    group.finish();
+
+    // A follower's log of 1024 entries over 8 terms; the candidates differ in how the
+    // comparison is decided.
+    let mut log = RaftLog::new();
+    for i in 0..1024u64 {
+        log.push(Entry {
+            term: 1 + i / 128,
+            command: None,
+        });
+    }
+    let (term, index) = (log.last_term(), log.last_index());
+    let candidates = [
+        ("higher_term", term + 1, 10),
+        ("same_term_longer", term, index + 1),
+        ("same_term_shorter", term, index - 1),
+        ("lower_term", term - 1, index + 100),
+    ];
+    let mut group = c.benchmark_group("vote/raft_candidate_is_up_to_date");
+    for (case, last_term, last_index) in candidates {
+        group.bench_function(case, |b| {
+            b.iter(|| log.candidate_is_up_to_date(black_box(last_term), black_box(last_index)))
+        });
+    }
+    group.finish();
+}
+
+/// Short times so the whole suite stays within minutes on a 2-core machine;
+/// command-line flags such as `--measurement-time` or `--quick` override them.
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = codec, wal, votes
+}
+criterion_main!(benches);
