@@ -16,10 +16,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 fn seeds() -> u64 {
-    std::env::var("CWB_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000)
+    harness::sim::chaos::seeds(1000)
 }
 
 /// What has been seen chosen so far, across every node and incarnation.
@@ -134,12 +131,7 @@ fn observers_learn_the_same_sequence() {
 
 #[test]
 fn a_seed_replays_identically() {
-    let cfg = ChaosConfig::default();
-    let (a, ra) = run_seed::<Paxos>(42, &cfg, true, |_, _| Ok(()));
-    let (b, rb) = run_seed::<Paxos>(42, &cfg, true, |_, _| Ok(()));
-    assert_eq!(ra, rb);
-    assert_eq!(a.trace(), b.trace());
-    assert!(a.trace().len() > 100, "a trace was recorded");
+    harness::sim::chaos::assert_replays_identically::<Paxos>(42);
 }
 
 #[test]

@@ -11,10 +11,7 @@ use protocols::{Event, Protocol};
 use std::time::Duration;
 
 fn seeds() -> u64 {
-    std::env::var("CWB_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000)
+    harness::sim::chaos::seeds(1000)
 }
 
 /// §5.3 Log Matching: if two logs hold an entry with the same index and term, the logs
@@ -124,12 +121,7 @@ fn three_node_clusters_too() {
 
 #[test]
 fn a_seed_replays_identically() {
-    let cfg = ChaosConfig::default();
-    let (a, ra) = run_seed::<Raft>(42, &cfg, true, |_, _| Ok(()));
-    let (b, rb) = run_seed::<Raft>(42, &cfg, true, |_, _| Ok(()));
-    assert_eq!(ra, rb);
-    assert_eq!(a.trace(), b.trace());
-    assert!(a.trace().len() > 100, "a trace was recorded");
+    harness::sim::chaos::assert_replays_identically::<Raft>(42);
 }
 
 #[test]

@@ -18,10 +18,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 fn seeds() -> u64 {
-    std::env::var("CWB_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000)
+    harness::sim::chaos::seeds(1000)
 }
 
 /// Each zxid is assigned once, by the one leader of its epoch: every server that logged
@@ -152,19 +149,7 @@ fn observers_too() {
 
 #[test]
 fn a_seed_replays_identically() {
-    let cfg = ChaosConfig::default();
-    let (a, ra) = run_seed::<Zab>(42, &cfg, true, |_, _| Ok(()));
-    let (b, rb) = run_seed::<Zab>(42, &cfg, true, |_, _| Ok(()));
-    assert_eq!(ra, rb);
-    assert_eq!(a.trace(), b.trace());
-    assert!(a.trace().len() > 100, "a trace was recorded");
-}
-
-fn ready(sim: &Simulation<Zab>) -> Option<u64> {
-    sim.events().iter().rev().find_map(|e| match e.event {
-        Event::LeaderReady { .. } => Some(e.node),
-        _ => None,
-    })
+    harness::sim::chaos::assert_replays_identically::<Zab>(42);
 }
 
 #[test]
@@ -172,9 +157,9 @@ fn fresh_cluster_elects_one_leader_and_commits() {
     let mut sim = Simulation::<Zab>::new(SimConfig::voters(3, 7));
     sim.start_all().expect("safe");
     assert!(sim
-        .run_until_true(Duration::from_secs(5), |s| ready(s).is_some())
+        .run_until_true(Duration::from_secs(5), |s| s.ready_leader().is_some())
         .expect("safe"));
-    let leader = ready(&sim).expect("a leader");
+    let leader = sim.ready_leader().expect("a leader");
     sim.run_for(Duration::from_millis(100)).expect("safe"); // UPTODATE reaches followers
                                                             // A write at a follower is forwarded; all three deliver it.
     let follower = sim
@@ -199,9 +184,9 @@ fn observers_never_count_toward_a_quorum() {
     let mut sim = Simulation::<Zab>::new(config);
     sim.start_all().expect("safe");
     assert!(sim
-        .run_until_true(Duration::from_secs(5), |s| ready(s).is_some())
+        .run_until_true(Duration::from_secs(5), |s| s.ready_leader().is_some())
         .expect("safe"));
-    let leader = ready(&sim).expect("a leader");
+    let leader = sim.ready_leader().expect("a leader");
     sim.run_for(Duration::from_millis(500)).expect("safe"); // observers join and sync
     sim.submit(4, bytes::Bytes::from_static(b"put a 1"))
         .expect("safe");

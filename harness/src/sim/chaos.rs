@@ -254,3 +254,30 @@ fn schedule_clients<P: Protocol>(
         t = t.plus(plan.duration_between(cfg.client_gap / 2, cfg.client_gap * 3 / 2));
     }
 }
+
+/// How many seeds a sweep runs: `CWB_SEEDS` from the environment, else `default`.
+pub fn seeds(default: u64) -> u64 {
+    std::env::var("CWB_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `seed` twice with tracing on and panics unless both runs are identical: same
+/// outcome, same trace, and a trace long enough to mean something.
+pub fn assert_replays_identically<P: Protocol>(seed: u64) {
+    let cfg = ChaosConfig::default();
+    let (a, ra) = run_seed::<P>(seed, &cfg, true, |_, _| Ok(()));
+    let (b, rb) = run_seed::<P>(seed, &cfg, true, |_, _| Ok(()));
+    assert_eq!(ra, rb, "{}: seed {seed} has two outcomes", P::NAME);
+    assert!(
+        a.trace() == b.trace(),
+        "{}: seed {seed} has two traces",
+        P::NAME
+    );
+    assert!(
+        a.trace().len() > 100,
+        "{}: seed {seed} recorded no real trace",
+        P::NAME
+    );
+}

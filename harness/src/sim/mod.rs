@@ -210,6 +210,14 @@ impl<P: Protocol> Simulation<P> {
         self.nodes.get(&id).map_or(&[], |n| &n.applied)
     }
 
+    /// The node that most recently became a ready leader, if any.
+    pub fn ready_leader(&self) -> Option<NodeId> {
+        self.events.iter().rev().find_map(|e| match e.event {
+            Event::LeaderReady { .. } => Some(e.node),
+            _ => None,
+        })
+    }
+
     /// Every protocol event so far.
     pub fn events(&self) -> &[TimedEvent] {
         &self.events
