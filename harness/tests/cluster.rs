@@ -212,3 +212,49 @@ macro_rules! scenarios {
 scenarios!(raft, Raft);
 scenarios!(paxos, Paxos);
 scenarios!(zab, Zab);
+
+/// ZAB observers on the real runtime: they apply the committed stream (INFORM) and a
+/// write sent to an observer is forwarded and commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zab_observer_applies_the_committed_stream() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = ClusterOptions::new(3, dir.path().to_path_buf());
+    opts.observers = 1;
+    let cluster = LocalCluster::<Zab>::start(opts)
+        .await
+        .expect("cluster starts");
+    cluster
+        .wait_ready(0, None, 0, WAIT)
+        .await
+        .expect("a leader becomes ready");
+    let observer = 4;
+    let mut via_observer = Client::new(
+        [(observer, cluster.client_addrs()[&observer])]
+            .into_iter()
+            .collect(),
+    );
+    via_observer
+        .put(key(1), Bytes::from_static(b"through the observer"))
+        .await
+        .expect("forwarded write commits");
+    let mut client = cluster.client();
+    for i in 2..12 {
+        client
+            .put(key(i), Bytes::from(format!("v{i}")))
+            .await
+            .expect("put");
+    }
+    let addr = cluster.client_addrs()[&observer];
+    let mut applied = 0;
+    for _ in 0..200 {
+        let s = status(addr, Duration::from_secs(2)).await.expect("status");
+        assert_eq!(s.status.role, protocols::Role::Observing);
+        applied = s.applied;
+        if applied >= 11 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(applied >= 11, "observer applied {applied} of 11 commands");
+    cluster.shutdown().await;
+}
