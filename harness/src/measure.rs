@@ -86,8 +86,8 @@ pub trait Cluster {
         }
     }
 
-    /// Crashes node `id` (its peers see connections reset); returns when the kill was
-    /// issued. Returns once the node is gone.
+    /// Crashes node `id` (its peers see connections reset) and resolves once it is
+    /// gone, to the instant the kill was issued.
     fn kill(&mut self, id: NodeId) -> impl Future<Output = Result<Instant, Self::Error>> + Send;
 
     /// Restarts a killed node on its old ports, from its data directory.

@@ -74,16 +74,36 @@ pub struct ClockReference {
 }
 
 impl ClockReference {
-    /// Reads both clocks now.
+    /// Reads both clocks now. A thread preempted between the two readings would skew
+    /// every conversion by the pause, so the wall clock is read between two monotonic
+    /// readings, a few times, and the tightest pair is kept (its monotonic midpoint).
     pub fn now() -> ClockReference {
-        let instant = Instant::now();
-        let unix_nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        ClockReference {
-            instant,
-            unix_nanos,
+        let unix = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        };
+        let mut best: Option<(Duration, ClockReference)> = None;
+        for _ in 0..5 {
+            let before = Instant::now();
+            let unix_nanos = unix();
+            let after = Instant::now();
+            let gap = after.duration_since(before);
+            if best.as_ref().is_none_or(|(g, _)| gap < *g) {
+                let reference = ClockReference {
+                    instant: before + gap / 2,
+                    unix_nanos,
+                };
+                best = Some((gap, reference));
+            }
         }
+        best.map_or_else(
+            || ClockReference {
+                instant: Instant::now(),
+                unix_nanos: unix(),
+            },
+            |(_, reference)| reference,
+        )
     }
 
     /// The wall-clock time, unix nanoseconds, of the monotonic instant `at`.

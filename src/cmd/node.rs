@@ -145,7 +145,7 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
     } else {
         println!("{banner}");
     }
-    let mut stdin_closed = if args.exit_on_stdin_close {
+    let mut stdin_watch = if args.exit_on_stdin_close {
         Some(stdin_closed()?)
     } else {
         None
@@ -156,7 +156,7 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
-            _ = async { stdin_closed.as_mut()?.await.ok() }, if stdin_closed.is_some() => break,
+            _ = async { stdin_watch.as_mut()?.await.ok() }, if stdin_watch.is_some() => break,
             got = bus.wait_for(cursor, Duration::from_millis(500), |_| true) => {
                 if got.is_some() {
                     let events = bus.snapshot();
