@@ -215,3 +215,211 @@ fn a_simulation_seed_replays_from_the_cli() {
         assert!(stdout.contains("seed 3 OK"), "{protocol}: {stdout}");
     }
 }
+
+/// Every `cwb node` process whose command line mentions `dir`.
+fn nodes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .filter(|cmd| cmd.contains(" node ") && cmd.contains(&needle))
+        .collect()
+}
+
+#[test]
+fn bench_with_processes_measures_everything_and_idle_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let results = dir.path().join("results.json");
+    let out = Command::new(CWB)
+        .args([
+            "bench",
+            "--processes",
+            "--protocols",
+            "raft,zab,paxos",
+            "--nodes",
+            "3",
+            "--trials",
+            "1",
+            "--clients",
+            "2",
+            "--warmup-ms",
+            "50",
+            "--duration-ms",
+            "200",
+            "-o",
+        ])
+        .arg(&results)
+        // The node processes' data and config go under `dir` too, to find them below.
+        .env("TMPDIR", dir.path())
+        .output()
+        .expect("run cwb bench --processes");
+    assert!(
+        out.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = reports::results::load(&results).expect("results load with the current schema");
+    assert_eq!(r.settings.mode, reports::results::Mode::MultiProcess);
+    assert_eq!(r.runs.len(), 3);
+    for run in &r.runs {
+        let p = &run.protocol;
+        for (what, m) in [("election", &run.election), ("elected", &run.elected)] {
+            assert_eq!(
+                m.as_ref().map(|m| m.samples.len()),
+                Some(1),
+                "{p}: one {what} trial"
+            );
+        }
+        for f in [&run.failover_kill, &run.failover_isolate] {
+            let f = f.as_ref().expect("failover measured");
+            assert_eq!(
+                f.total.samples.len() as u32 + f.trials_discarded,
+                1,
+                "{p}: one failover trial"
+            );
+        }
+        assert_eq!(run.throughput.len(), 1, "{p}: one throughput point");
+        assert!(run.throughput[0].ops > 0, "{p}: operations committed");
+        // Counters live in the node processes: not collected in this mode.
+        assert!(run.messages.per_op.is_empty(), "{p}: no message counts");
+        let rss = run.idle_rss_kb.as_ref().expect("idle memory measured");
+        assert_eq!(rss.unit, "kB");
+        assert_eq!(rss.samples.len(), 3, "{p}: one sample per node");
+        assert!(rss.samples.iter().all(|&kb| kb > 0.0), "{p}: {rss:?}");
+    }
+    let leftovers = nodes_under(dir.path());
+    assert!(
+        leftovers.is_empty(),
+        "nodes outlived the bench: {leftovers:?}"
+    );
+    let report_dir = dir.path().join("report");
+    let out = Command::new(CWB)
+        .arg("report")
+        .arg(&results)
+        .arg("-o")
+        .arg(&report_dir)
+        .output()
+        .expect("run cwb report");
+    assert!(out.status.success());
+    let markdown = std::fs::read_to_string(report_dir.join("report.md")).expect("report.md");
+    assert!(
+        markdown.contains("idle resident memory per node"),
+        "the report shows the memory row"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_cluster_kills_restarts_isolates_and_heals_through_the_shared_trait() {
+    use harness::cluster::ClusterOptions;
+    use harness::config::ProtocolKind;
+    use harness::measure::Cluster;
+    use harness::process_cluster::ProcessCluster;
+    use protocols::Event;
+
+    let wait = Duration::from_secs(20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = ClusterOptions::new(3, dir.path().join("cluster"));
+    let mut cluster = ProcessCluster::start(Path::new(CWB), ProtocolKind::Raft, &opts)
+        .await
+        .expect("start three node processes");
+    assert!(cluster.config_path().exists());
+    let first = cluster
+        .wait_ready(0, None, 0, wait)
+        .await
+        .expect("a leader");
+    assert!(first.at >= cluster.started(), "stamps map onto our clock");
+    let Event::LeaderReady { term } = first.event else {
+        unreachable!("wait_ready returns a LeaderReady event")
+    };
+    let rss = cluster.resident_kb();
+    assert_eq!(rss.len(), 3, "{rss:?}");
+
+    let old = first.node;
+    let old_addr = cluster.client_addrs()[&old];
+    let cursor = cluster.bus().len();
+    cluster.kill(old).await.expect("SIGKILL");
+    assert!(!cluster.running().contains(&old));
+    assert!(tokio::net::TcpStream::connect(old_addr).await.is_err());
+    let second = cluster
+        .wait_ready(cursor, Some(old), term, wait)
+        .await
+        .expect("a new leader");
+
+    // The restarted process reports its events again, recovers and catches up.
+    let cursor = cluster.bus().len();
+    cluster.restart(old).await.expect("restart");
+    cluster
+        .bus()
+        .wait_for(cursor, wait, |s| s.node == old)
+        .await
+        .expect("the restarted node's events reach the bus");
+    let mut client = cluster.client();
+    client.deadline = wait;
+    for i in 0..5 {
+        client
+            .put(Bytes::from(format!("k{i}")), Bytes::from("v"))
+            .await
+            .expect("put");
+    }
+    let leader_addr = cluster.client_addrs()[&second.node];
+    let target = status(leader_addr, Duration::from_secs(2))
+        .await
+        .expect("leader status")
+        .applied;
+    assert!(target >= 5);
+    let mut applied = 0;
+    for _ in 0..200 {
+        applied = status(old_addr, Duration::from_millis(500))
+            .await
+            .map_or(0, |s| s.applied);
+        if applied >= target {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        applied >= target,
+        "restarted node {old} caught up: {applied} of {target}"
+    );
+
+    cluster.isolate(second.node).await.expect("isolate");
+    cluster.heal().await.expect("heal");
+    cluster.shutdown().await;
+}
+
+#[test]
+fn a_node_exits_when_its_parent_closes_stdin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, _) = write_config(dir.path(), "raft", 1);
+    let mut child = Command::new(CWB)
+        .args(["node", "--config"])
+        .arg(&config)
+        .args(["--id", "1", "--events-json", "--exit-on-stdin-close"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn cwb node");
+    drop(child.stdin.take());
+    // Generous bound: this checks that it exits, not how fast.
+    let mut status = None;
+    for _ in 0..600 {
+        status = child.try_wait().expect("try_wait");
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "node exits cleanly: {status:?}"
+    );
+}

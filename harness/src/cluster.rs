@@ -319,3 +319,45 @@ impl<P: Protocol> LocalCluster<P> {
         }
     }
 }
+
+/// The measures ([`crate::measure`]) run on in-process clusters through this.
+impl<P: Protocol> crate::measure::Cluster for LocalCluster<P> {
+    type Error = ClusterError;
+
+    fn started(&self) -> Instant {
+        self.started
+    }
+
+    fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    fn client_addrs(&self) -> &BTreeMap<NodeId, SocketAddr> {
+        &self.clients
+    }
+
+    async fn kill(&mut self, id: NodeId) -> Result<Instant, ClusterError> {
+        LocalCluster::kill(self, id).await
+    }
+
+    async fn restart(&mut self, id: NodeId) -> Result<(), ClusterError> {
+        LocalCluster::restart(self, id).await
+    }
+
+    async fn isolate(&mut self, id: NodeId) -> Result<Instant, ClusterError> {
+        Ok(LocalCluster::isolate(self, id))
+    }
+
+    async fn heal(&mut self) -> Result<(), ClusterError> {
+        LocalCluster::heal(self);
+        Ok(())
+    }
+
+    fn message_counts(&self) -> MessageCounts {
+        LocalCluster::message_counts(self)
+    }
+
+    async fn shutdown(self) {
+        LocalCluster::shutdown(self).await
+    }
+}

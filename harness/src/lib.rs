@@ -9,6 +9,7 @@
 //! - [`client`]: the client port's wire format and a leader-finding client.
 //! - [`runtime`]: hosts one protocol node on tokio: timers, transport, WAL, client port.
 //! - [`cluster`]: in-process loopback clusters: start, kill, restart, isolate, heal.
+//! - [`process_cluster`]: the same with one `cwb node` OS process per node.
 //! - [`config`]: `cluster.toml` files and their validation.
 //! - [`metrics`]: harness-stamped protocol events; election and failover measures.
 //! - [`sim`]: the deterministic simulator (virtual clock, seeded faults, safety checks).
@@ -20,6 +21,7 @@ pub mod config;
 pub mod kv;
 pub mod measure;
 pub mod metrics;
+pub mod process_cluster;
 pub mod runtime;
 pub mod sim;
 pub mod storage;

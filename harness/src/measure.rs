@@ -1,5 +1,12 @@
-//! The measurements the CLI and the benches share: cold-start election and failover
-//! after a kill or an isolation, each on a fresh in-process loopback cluster.
+//! The measurements the CLI and the benches share: cold-start election, failover after
+//! a kill or an isolation, and closed-loop throughput, each on a fresh loopback cluster.
+//!
+//! The measures run on any [`Cluster`]: an in-process [`LocalCluster`] (DESIGN.md,
+//! cluster mode 1) or a [`ProcessCluster`](crate::process_cluster::ProcessCluster) of
+//! `cwb node` processes (mode 2). They read only harness-stamped events from the
+//! cluster's [`EventBus`] and client acknowledgements, so both hostings are measured
+//! by the same code. `cold_election`, `failover` and `throughput` start and stop an
+//! in-process cluster; the `*_on` variants take a cluster already started.
 //!
 //! Every trial verifies that its fault took effect before it counts: a killed leader's
 //! client port must refuse connections; an isolated leader must not commit anything
@@ -8,10 +15,16 @@
 
 use crate::client::Client;
 use crate::cluster::{ClusterError, ClusterOptions, LocalCluster};
-use crate::metrics::{election_after, failover_phases, Election, FailoverPhases};
+use crate::metrics::{
+    election_after, failover_phases, Election, EventBus, FailoverPhases, Stamped,
+};
+use crate::process_cluster::ProcessClusterError;
 use crate::runtime::MessageCounts;
 use bytes::Bytes;
 use protocols::{Event, NodeId, Protocol};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -22,12 +35,78 @@ pub enum MeasureError {
     /// The cluster failed.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    /// A process cluster failed (spawn, fault command).
+    #[error(transparent)]
+    Processes(#[from] ProcessClusterError),
     /// Nothing happened in time.
     #[error("timed out after {0:?} waiting for {1}")]
     Timeout(Duration, &'static str),
     /// The fault did not take effect; the trial is discarded.
     #[error("fault not verified: {0}")]
     FaultNotVerified(String),
+}
+
+/// What the measures need from a running cluster, however its nodes are hosted.
+/// Starting one is particular to each kind ([`LocalCluster::start`],
+/// [`ProcessCluster::start`](crate::process_cluster::ProcessCluster::start)).
+pub trait Cluster {
+    /// Why an operation on the cluster failed.
+    type Error: Into<MeasureError>;
+
+    /// The instant just before the nodes were started: a cold start's trigger.
+    fn started(&self) -> Instant;
+
+    /// Every node's events, stamped on the harness clock.
+    fn bus(&self) -> &EventBus;
+
+    /// Every node's client address.
+    fn client_addrs(&self) -> &BTreeMap<NodeId, SocketAddr>;
+
+    /// A leader-finding client of this cluster.
+    fn client(&self) -> Client {
+        Client::new(self.client_addrs().clone())
+    }
+
+    /// Waits for a leader to become ready after event position `cursor`, other than
+    /// `except`, in a term above `after_term`.
+    fn wait_ready(
+        &self,
+        cursor: usize,
+        except: Option<NodeId>,
+        after_term: u64,
+        timeout: Duration,
+    ) -> impl Future<Output = Option<Stamped>> + Send {
+        let bus = self.bus().clone();
+        async move {
+            bus.wait_for(cursor, timeout, |s| {
+                Some(s.node) != except
+                    && matches!(s.event, Event::LeaderReady { term } if term > after_term)
+            })
+            .await
+        }
+    }
+
+    /// Crashes node `id` (its peers see connections reset) and resolves once it is
+    /// gone, to the instant the kill was issued.
+    fn kill(&mut self, id: NodeId) -> impl Future<Output = Result<Instant, Self::Error>> + Send;
+
+    /// Restarts a killed node on its old ports, from its data directory.
+    fn restart(&mut self, id: NodeId) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Silently cuts node `id` off: everything to and from it is dropped, its sockets
+    /// stay up. Returns the instant the fault was issued.
+    fn isolate(&mut self, id: NodeId) -> impl Future<Output = Result<Instant, Self::Error>> + Send;
+
+    /// Removes every injected fault.
+    fn heal(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Messages and WAL traffic summed over running nodes since they started. Empty
+    /// when the cluster cannot count them (a process cluster: the counters live in
+    /// the node processes).
+    fn message_counts(&self) -> MessageCounts;
+
+    /// Stops every node.
+    fn shutdown(self) -> impl Future<Output = ()> + Send;
 }
 
 /// How the leader fails.
@@ -63,45 +142,52 @@ pub struct ElectionSample {
     pub extra_rounds: u32,
 }
 
-/// Starts a cluster, waits for its first ready leader, stops it.
+/// Starts an in-process cluster, waits for its first ready leader, stops it.
 pub async fn cold_election<P: Protocol>(
     opts: ClusterOptions,
     timeout: Duration,
 ) -> Result<ElectionSample, MeasureError> {
     let cluster = LocalCluster::<P>::start(opts).await?;
-    let ready = cluster.wait_ready(0, None, 0, timeout).await;
-    let result = match ready {
-        Some(_) => {
-            let events = cluster.bus().snapshot();
-            let election = election_after(&events, cluster.started(), None, 0)
-                .ok_or(MeasureError::Timeout(timeout, "a leader"))?;
-            let ready_at = cluster.started() + election.ready;
-            // Distinct terms (ballots) in which someone campaigned before the winner was
-            // ready: one means a clean election, more mean split votes or duels.
-            let mut terms: Vec<u64> = events
-                .iter()
-                .filter(|s| s.at <= ready_at)
-                .filter_map(|s| match s.event {
-                    Event::RoleChanged {
-                        role: protocols::Role::Candidate,
-                        term,
-                    } => Some(term),
-                    _ => None,
-                })
-                .collect();
-            terms.sort_unstable();
-            terms.dedup();
-            let extra_rounds = (terms.len() as u32).saturating_sub(1);
-            Ok(ElectionSample {
-                election,
-                messages: cluster.message_counts(),
-                extra_rounds,
-            })
-        }
-        None => Err(MeasureError::Timeout(timeout, "a leader")),
-    };
-    cluster.shutdown().await;
+    let result = cold_election_on(&cluster, timeout).await;
+    Cluster::shutdown(cluster).await;
     result
+}
+
+/// Waits for the first ready leader of a cluster just started, and measures its
+/// election from [`Cluster::started`]. The caller stops the cluster.
+pub async fn cold_election_on<C: Cluster>(
+    cluster: &C,
+    timeout: Duration,
+) -> Result<ElectionSample, MeasureError> {
+    cluster
+        .wait_ready(0, None, 0, timeout)
+        .await
+        .ok_or(MeasureError::Timeout(timeout, "a leader"))?;
+    let events = cluster.bus().snapshot();
+    let election = election_after(&events, cluster.started(), None, 0)
+        .ok_or(MeasureError::Timeout(timeout, "a leader"))?;
+    let ready_at = cluster.started() + election.ready;
+    // Distinct terms (ballots) in which someone campaigned before the winner was
+    // ready: one means a clean election, more mean split votes or duels.
+    let mut terms: Vec<u64> = events
+        .iter()
+        .filter(|s| s.at <= ready_at)
+        .filter_map(|s| match s.event {
+            Event::RoleChanged {
+                role: protocols::Role::Candidate,
+                term,
+            } => Some(term),
+            _ => None,
+        })
+        .collect();
+    terms.sort_unstable();
+    terms.dedup();
+    let extra_rounds = (terms.len() as u32).saturating_sub(1);
+    Ok(ElectionSample {
+        election,
+        messages: cluster.message_counts(),
+        extra_rounds,
+    })
 }
 
 /// One failover.
@@ -123,8 +209,8 @@ pub struct FailoverSample {
 /// One acknowledged write: when it was acknowledged and by which node.
 type Ack = (Instant, NodeId);
 
-/// Starts a cluster, keeps one client writing, fails the leader, and measures until
-/// the new leader acknowledges a write.
+/// Starts an in-process cluster, keeps one client writing, fails the leader, and
+/// measures until the new leader acknowledges a write.
 pub async fn failover<P: Protocol>(
     opts: ClusterOptions,
     failure: Failure,
@@ -132,12 +218,14 @@ pub async fn failover<P: Protocol>(
 ) -> Result<FailoverSample, MeasureError> {
     let mut cluster = LocalCluster::<P>::start(opts).await?;
     let result = failover_on(&mut cluster, failure, timeout).await;
-    cluster.shutdown().await;
+    Cluster::shutdown(cluster).await;
     result
 }
 
-async fn failover_on<P: Protocol>(
-    cluster: &mut LocalCluster<P>,
+/// [`failover`] on a cluster just started; the caller stops the cluster. An isolated
+/// leader is healed before this returns a sample.
+pub async fn failover_on<C: Cluster>(
+    cluster: &mut C,
     failure: Failure,
     timeout: Duration,
 ) -> Result<FailoverSample, MeasureError> {
@@ -176,12 +264,22 @@ async fn failover_on<P: Protocol>(
         })
         .max_by_key(|&(_, term)| term)
         .ok_or(MeasureError::Timeout(timeout, "the leader's ready event"))?;
-    let old_addr = cluster.client_addrs()[&old];
+    let old_addr = *cluster
+        .client_addrs()
+        .get(&old)
+        .ok_or(ClusterError::UnknownNode(old))?;
     let cursor = cluster.bus().len();
     let commit_before = live_commit(old_addr).await;
-    let t0 = match failure {
-        Failure::Kill => cluster.kill(old).await?,
-        Failure::Isolate => cluster.isolate(old),
+    let fault = match failure {
+        Failure::Kill => cluster.kill(old).await,
+        Failure::Isolate => cluster.isolate(old).await,
+    };
+    let t0 = match fault {
+        Ok(t0) => t0,
+        Err(e) => {
+            writer.abort();
+            return Err(e.into());
+        }
     };
     let new = cluster
         .wait_ready(cursor, Some(old), old_term, timeout)
@@ -215,8 +313,7 @@ async fn failover_on<P: Protocol>(
     // Verify the fault took effect.
     match failure {
         Failure::Kill => {
-            let addr = cluster.client_addrs()[&old];
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            if tokio::net::TcpStream::connect(old_addr).await.is_ok() {
                 return Err(MeasureError::FaultNotVerified(format!(
                     "killed node {old} still accepts clients"
                 )));
@@ -229,7 +326,7 @@ async fn failover_on<P: Protocol>(
                     "isolated node {old} kept committing ({commit_before} -> {commit_after})"
                 )));
             }
-            cluster.heal();
+            cluster.heal().await.map_err(Into::into)?;
         }
     }
     let events = cluster.bus().snapshot();
@@ -285,15 +382,26 @@ pub struct ThroughputSample {
     pub messages: MessageCounts,
 }
 
-/// Starts a cluster, waits for a ready leader, runs the closed-loop workload.
+/// Starts an in-process cluster, waits for a ready leader, runs the closed-loop
+/// workload.
 pub async fn throughput<P: Protocol>(
     opts: ClusterOptions,
     workload: &crate::workload::Workload,
     timeout: Duration,
 ) -> Result<ThroughputSample, MeasureError> {
     let cluster = LocalCluster::<P>::start(opts).await?;
+    let result = throughput_on(&cluster, workload, timeout).await;
+    Cluster::shutdown(cluster).await;
+    result
+}
+
+/// [`throughput`] on a cluster just started; the caller stops the cluster.
+pub async fn throughput_on<C: Cluster>(
+    cluster: &C,
+    workload: &crate::workload::Workload,
+    timeout: Duration,
+) -> Result<ThroughputSample, MeasureError> {
     if cluster.wait_ready(0, None, 0, timeout).await.is_none() {
-        cluster.shutdown().await;
         return Err(MeasureError::Timeout(timeout, "a leader"));
     }
     let warm = crate::workload::Workload {
@@ -309,6 +417,5 @@ pub async fn throughput<P: Protocol>(
     let result = crate::workload::run(cluster.client_addrs(), &counted).await;
     tokio::time::sleep(Duration::from_millis(10)).await; // let counters publish
     let messages = cluster.message_counts().minus(&before);
-    cluster.shutdown().await;
     Ok(ThroughputSample { result, messages })
 }

@@ -61,6 +61,15 @@ impl EventBus {
         self.inner.notify.notify_waiters();
     }
 
+    /// Records an event stamped elsewhere: a node process's event, its wall-clock
+    /// stamp already converted to this process's [`Instant`] (multi-process mode).
+    /// Events are kept in arrival order, which may differ slightly from `at` order
+    /// when several processes report at once.
+    pub fn publish_at(&self, at: Instant, node: NodeId, event: Event) {
+        self.lock().push(Stamped { at, node, event });
+        self.inner.notify.notify_waiters();
+    }
+
     /// A copy of every event so far.
     pub fn snapshot(&self) -> Vec<Stamped> {
         self.lock().clone()

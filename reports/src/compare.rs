@@ -91,7 +91,7 @@ pub(crate) fn comparison(doc: &mut Document, inputs: &[(PathBuf, Results)]) {
         .collect();
     doc.paragraph(format!(
         "Medians of each measure in file A against the other files ({}); the change is \
-         relative to A. For times and message counts a negative change is an \
+         relative to A. For times, message counts and memory a negative change is an \
          improvement; for throughput a positive one is.",
         names.join(", ")
     ));
@@ -135,6 +135,19 @@ pub(crate) fn comparison(doc: &mut Document, inputs: &[(PathBuf, Results)]) {
         for (label, get) in &measures {
             let values = runs.iter().map(|r| r.and_then(get)).collect();
             push(label.to_string(), protocol, *nodes, values);
+        }
+        // Only multi-process runs measure memory: no row of "not measured" otherwise.
+        let rss: Vec<Option<f64>> = runs
+            .iter()
+            .map(|r| r.and_then(|r| median(r.idle_rss_kb.as_ref())))
+            .collect();
+        if rss.iter().any(Option::is_some) {
+            push(
+                "idle resident memory per node, median kB".into(),
+                protocol,
+                *nodes,
+                rss,
+            );
         }
         // Throughput points are matched by workload shape across files.
         let mut shapes: Vec<(u32, u64, String)> = runs

@@ -161,6 +161,11 @@ pub struct ProtocolRun {
     /// Election latency under other timeout settings (the Raft paper's Figure 16 sweep).
     #[serde(default)]
     pub sweep: Vec<SweepPoint>,
+    /// Resident memory (VmRSS, unit "kB") of each node process about a second after a
+    /// cold-start election settled, one sample per node. Multi-process runs only;
+    /// `None` when not measured (in-process runs, files from older builds).
+    #[serde(default)]
+    pub idle_rss_kb: Option<Measure>,
 }
 
 /// A measured quantity: its raw samples (one per trial) and their summary.
@@ -180,6 +185,16 @@ impl Measure {
         let summary = Summary::from_samples(&samples, MS_UNIT_SCALE);
         Measure {
             unit: "ms".to_string(),
+            samples,
+            summary,
+        }
+    }
+
+    /// A memory measure from samples in kilobytes ("kB"), summarised at 1 kB.
+    pub fn from_kb(samples: Vec<f64>) -> Measure {
+        let summary = Summary::from_samples(&samples, 1.0);
+        Measure {
+            unit: "kB".to_string(),
             samples,
             summary,
         }
@@ -351,6 +366,33 @@ mod tests {
         assert_eq!(m.samples, vec![3.0, 1.0, 2.0]);
         assert_eq!(m.summary.count, 3);
         assert_eq!(m.summary.p50, 2.0);
+    }
+
+    #[test]
+    fn idle_memory_is_optional_in_version_1_files() {
+        let run = ProtocolRun {
+            protocol: "raft".into(),
+            nodes: 3,
+            election: None,
+            elected: None,
+            failover_kill: None,
+            failover_isolate: None,
+            throughput: Vec::new(),
+            messages: MessageCounts::default(),
+            sweep: Vec::new(),
+            idle_rss_kb: Some(Measure::from_kb(vec![7100.0, 7300.0, 7200.0])),
+        };
+        let mut value = serde_json::to_value(&run).unwrap();
+        assert_eq!(value["idle_rss_kb"]["unit"], "kB");
+        // HdrHistogram keeps 3 significant digits: 7200 kB reads back within 0.1%.
+        let p50 = value["idle_rss_kb"]["summary"]["p50"].as_f64().unwrap();
+        assert!((7200.0..7208.0).contains(&p50), "{p50}");
+        let back: ProtocolRun = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(back, run);
+        // A file written before the field existed still reads: "not measured".
+        value.as_object_mut().unwrap().remove("idle_rss_kb");
+        let old: ProtocolRun = serde_json::from_value(value).unwrap();
+        assert_eq!(old.idle_rss_kb, None);
     }
 
     #[test]

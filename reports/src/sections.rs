@@ -1,7 +1,7 @@
 //! The measured part of the report for one results file: election latency (cold
-//! start to leader ready / elected), failover decomposition and the timeout sweep
-//! (Raft paper §9.3, Figure 16); throughput and message counts are in
-//! `steady_state.rs`. Each is a table (median, p99, min, max) followed by its plots.
+//! start to leader ready / elected), idle resident memory of node processes (when
+//! measured), failover decomposition and the timeout sweep (Raft paper §9.3,
+//! Figure 16); throughput and message counts are in `steady_state.rs`. Each is a table (median, p99, min, max) followed by its plots.
 //! A (protocol, cluster size) listed in the settings but absent from the results
 //! shows "not measured".
 
@@ -59,6 +59,7 @@ pub(crate) fn measured(
 ) -> Result<(), ReportError> {
     let keys = run_keys(results);
     election(doc, results, &keys, prefix)?;
+    idle_memory(doc, results, &keys, prefix);
     failover(doc, results, &keys, prefix)?;
     crate::steady_state::throughput(doc, results, &keys, prefix)?;
     crate::steady_state::messages(doc, results, &keys, prefix)?;
@@ -129,6 +130,59 @@ fn election(
         doc.blocks.push(Block::Plot(plot));
     }
     Ok(())
+}
+
+/// The performance target for one idle node of a 3-node cluster, in kB (30 MB).
+const IDLE_RSS_TARGET_KB: f64 = 30.0 * 1024.0;
+
+/// Resident memory per node process at idle, when the run measured it (multi-process
+/// mode); nothing at all otherwise.
+fn idle_memory(doc: &mut Document, results: &Results, keys: &[(String, usize)], prefix: &str) {
+    if results.runs.iter().all(|r| r.idle_rss_kb.is_none()) {
+        return;
+    }
+    doc.heading(3, format!("{prefix}Idle resident memory"));
+    doc.paragraph(format!(
+        "Resident memory (VmRSS) of each node process about one second after a \
+         cold-start election settled, one sample per node. Target: under {} kB \
+         ({} MB) per node at idle in a 3-node cluster.",
+        number(IDLE_RSS_TARGET_KB),
+        number(IDLE_RSS_TARGET_KB / 1024.0)
+    ));
+    let mut rows = Vec::new();
+    for (protocol, nodes) in keys {
+        let rss = results
+            .run(protocol, *nodes)
+            .and_then(|r| r.idle_rss_kb.as_ref());
+        let mut cells = measure_cells("idle resident memory per node", rss);
+        let within = rss.map(|m| &m.summary).filter(|s| s.is_measured()).map_or(
+            NOT_MEASURED.to_string(),
+            |s| {
+                if s.max < IDLE_RSS_TARGET_KB {
+                    "yes".to_string()
+                } else {
+                    "no".to_string()
+                }
+            },
+        );
+        cells.push(within);
+        rows.push(row(protocol, *nodes, cells));
+    }
+    doc.table(
+        &[
+            "protocol",
+            "nodes",
+            "measure",
+            "samples",
+            "median kB",
+            "p99 kB",
+            "min kB",
+            "max kB",
+            "every node under target",
+        ],
+        rows,
+        3,
+    );
 }
 
 /// Plot file-name prefix from the section prefix ("A: " -> "a-").
@@ -361,4 +415,60 @@ fn sweep(doc: &mut Document, results: &Results, prefix: &str) -> Result<(), Repo
         doc.blocks.push(Block::Plot(plot));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables(doc: &Document) -> Vec<&crate::document::Table> {
+        doc.blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::Table(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn fixture() -> Results {
+        crate::results::load(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/small.json"))
+            .expect("fixture loads")
+    }
+
+    #[test]
+    fn idle_memory_shows_only_when_measured() {
+        let mut results = fixture();
+        let mut doc = Document {
+            title: "t".into(),
+            blocks: Vec::new(),
+        };
+        idle_memory(&mut doc, &results, &run_keys(&results), "");
+        assert!(doc.blocks.is_empty(), "in-process runs: no memory section");
+
+        let first = &mut results.runs[0];
+        first.idle_rss_kb = Some(Measure::from_kb(vec![7000.0, 7200.0, 40000.0]));
+        let (protocol, nodes) = (first.protocol.clone(), first.nodes);
+        let mut doc = Document {
+            title: "t".into(),
+            blocks: Vec::new(),
+        };
+        idle_memory(&mut doc, &results, &run_keys(&results), "");
+        let table = tables(&doc)[0];
+        let measured = table
+            .rows
+            .iter()
+            .find(|r| r[0] == protocol && r[1] == nodes.to_string())
+            .expect("a row for the measured run");
+        assert_eq!(measured[2], "idle resident memory per node");
+        assert_eq!(measured[3], "3");
+        let median: f64 = measured[4].parse().expect("a number of kB");
+        assert!((7200.0..7208.0).contains(&median), "{median}");
+        assert_eq!(measured[8], "no", "one node is above 30 MB");
+        assert!(table
+            .rows
+            .iter()
+            .filter(|r| r[0] != protocol || r[1] != nodes.to_string())
+            .all(|r| r[4] == NOT_MEASURED));
+    }
 }

@@ -1,8 +1,11 @@
 //! `cwb bench`: the measurement matrix on real loopback TCP clusters, written to one
 //! schema-versioned JSON results file (see the `reports` crate and docs/METHOD.md).
 //!
-//! Each trial runs on a fresh in-process cluster (real sockets on 127.0.0.1, real WAL
-//! files in a temporary directory):
+//! Each trial runs on a fresh cluster (real sockets on 127.0.0.1, real WAL files in a
+//! temporary directory), in-process by default or, with `--processes`, one `cwb node`
+//! OS process per node (`harness::process_cluster`; there message counts are not
+//! collected, and the idle resident memory of every node process is recorded once per
+//! protocol and size, about a second after a cold-start election):
 //! - election: cold start -> leader elected, and -> leader ready;
 //! - failover after a kill and after an isolation of the leader, decomposed into
 //!   detection, election, recovery and first commit, plus the client-observed window
@@ -18,7 +21,8 @@ use crate::dispatch::with_protocol;
 use anyhow::Context;
 use harness::cluster::ClusterOptions;
 use harness::config::ProtocolKind;
-use harness::measure::{self, FailoverSample, Failure};
+use harness::measure::{self, Cluster, ElectionSample, FailoverSample, Failure, MeasureError};
+use harness::process_cluster::ProcessCluster;
 use harness::runtime::MessageCounts;
 use harness::storage::FsyncPolicy;
 use harness::workload::Workload;
@@ -129,9 +133,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// Runs the whole matrix and returns the results document.
 pub async fn collect(args: &Args) -> anyhow::Result<r::Results> {
-    if args.processes {
-        anyhow::bail!("--processes (one OS process per node) is not implemented yet; use the default in-process mode");
-    }
+    let exe = if args.processes {
+        Some(std::env::current_exe().context("finding the cwb executable to run nodes")?)
+    } else {
+        None
+    };
     for m in &args.measure {
         if !["election", "kill", "isolate", "throughput"].contains(&m.as_str()) {
             anyhow::bail!("unknown measure {m:?}: expected election, kill, isolate or throughput");
@@ -151,8 +157,15 @@ pub async fn collect(args: &Args) -> anyhow::Result<r::Results> {
     for &protocol in &args.protocols {
         let mapping = with_protocol!(protocol, P => P::timing_mapping(&timing));
         protocol_timing.insert(protocol.to_string(), mapping.into_iter().collect());
+        let hosting = match &exe {
+            Some(exe) => Hosting::Processes {
+                exe: exe.clone(),
+                protocol,
+            },
+            None => Hosting::InProcess,
+        };
         for &nodes in &args.nodes {
-            let run = with_protocol!(protocol, P => measure_protocol::<P>(args, &timing, sweep.as_ref(), nodes, &bar).await?);
+            let run = with_protocol!(protocol, P => measure_protocol::<P>(args, &hosting, &timing, sweep.as_ref(), nodes, &bar).await?);
             runs.push(run);
         }
     }
@@ -166,7 +179,11 @@ pub async fn collect(args: &Args) -> anyhow::Result<r::Results> {
             protocols: args.protocols.iter().map(|p| p.to_string()).collect(),
             cluster_sizes: args.nodes.iter().map(|&n| n as usize).collect(),
             trials: args.trials,
-            mode: r::Mode::InProcess,
+            mode: if args.processes {
+                r::Mode::MultiProcess
+            } else {
+                r::Mode::InProcess
+            },
             fsync: args.fsync.to_string(),
             timing: r::Timing {
                 heartbeat_ms: timing.heartbeat.as_millis() as u64,
@@ -250,8 +267,82 @@ fn cluster_options(
     opts
 }
 
+/// Where each trial's cluster runs.
+#[derive(Clone, Debug)]
+enum Hosting {
+    /// Nodes as tokio tasks in this process.
+    InProcess,
+    /// One `exe node` OS process per node, running `protocol`.
+    Processes {
+        /// The cwb executable.
+        exe: PathBuf,
+        /// What the nodes run.
+        protocol: ProtocolKind,
+    },
+}
+
+/// How long a process cluster idles after its cold-start election before its
+/// resident memory is read.
+const IDLE_SETTLE: Duration = Duration::from_secs(1);
+
+/// One cold-start election; with `idle_rss` (process clusters only), also the
+/// resident memory of every node, in kB, once the cluster idled for [`IDLE_SETTLE`].
+async fn election_trial<P: Protocol>(
+    hosting: &Hosting,
+    opts: ClusterOptions,
+    timeout: Duration,
+    idle_rss: bool,
+) -> Result<(ElectionSample, Vec<u64>), MeasureError> {
+    let Hosting::Processes { exe, protocol } = hosting else {
+        return Ok((
+            measure::cold_election::<P>(opts, timeout).await?,
+            Vec::new(),
+        ));
+    };
+    let cluster = ProcessCluster::start(exe, *protocol, &opts).await?;
+    let sample = measure::cold_election_on(&cluster, timeout).await;
+    let mut rss = Vec::new();
+    if idle_rss && sample.is_ok() {
+        tokio::time::sleep(IDLE_SETTLE).await;
+        rss = cluster.resident_kb().into_values().collect();
+    }
+    cluster.shutdown().await;
+    Ok((sample?, rss))
+}
+
+async fn failover_trial<P: Protocol>(
+    hosting: &Hosting,
+    opts: ClusterOptions,
+    failure: Failure,
+    timeout: Duration,
+) -> Result<FailoverSample, MeasureError> {
+    let Hosting::Processes { exe, protocol } = hosting else {
+        return measure::failover::<P>(opts, failure, timeout).await;
+    };
+    let mut cluster = ProcessCluster::start(exe, *protocol, &opts).await?;
+    let sample = measure::failover_on(&mut cluster, failure, timeout).await;
+    cluster.shutdown().await;
+    sample
+}
+
+async fn throughput_trial<P: Protocol>(
+    hosting: &Hosting,
+    opts: ClusterOptions,
+    workload: &Workload,
+    timeout: Duration,
+) -> Result<measure::ThroughputSample, MeasureError> {
+    let Hosting::Processes { exe, protocol } = hosting else {
+        return measure::throughput::<P>(opts, workload, timeout).await;
+    };
+    let cluster = ProcessCluster::start(exe, *protocol, &opts).await?;
+    let sample = measure::throughput_on(&cluster, workload, timeout).await;
+    cluster.shutdown().await;
+    sample
+}
+
 async fn measure_protocol<P: Protocol>(
     args: &Args,
+    hosting: &Hosting,
     timing: &Timing,
     sweep: Option<&Sweep>,
     nodes: u64,
@@ -269,23 +360,55 @@ async fn measure_protocol<P: Protocol>(
         throughput: Vec::new(),
         messages: r::MessageCounts::default(),
         sweep: Vec::new(),
+        idle_rss_kb: None,
     };
+    let processes = matches!(hosting, Hosting::Processes { .. });
+    let mut idle_rss: Vec<u64> = Vec::new();
     if wants("election") {
         let (mut ready, mut elected, mut per_election) = (Vec::new(), Vec::new(), Vec::new());
         for trial in 0..args.trials {
             bar.set_message(format!("{} n={nodes} election #{}", P::NAME, trial + 1));
             let dir = tempfile::tempdir().context("temporary data directory")?;
             let opts = cluster_options(args, timing, nodes, u64::from(trial) + 1, &dir);
-            if let Ok(e) = measure::cold_election::<P>(opts, timeout).await {
-                ready.push(ms(e.election.ready));
-                elected.push(ms(e.election.elected));
-                per_election.push(e.messages);
+            let want_rss = processes && idle_rss.is_empty();
+            match election_trial::<P>(hosting, opts, timeout, want_rss).await {
+                Ok((e, rss)) => {
+                    ready.push(ms(e.election.ready));
+                    elected.push(ms(e.election.elected));
+                    per_election.push(e.messages);
+                    if want_rss {
+                        idle_rss = rss;
+                    }
+                }
+                Err(e) => note(
+                    bar,
+                    format!(
+                        "{} n={nodes} election trial {} failed: {e}",
+                        P::NAME,
+                        trial + 1
+                    ),
+                ),
             }
             bar.inc(1);
         }
         run.messages.per_election = average_counts(&per_election).0;
         run.election = Some(r::Measure::from_ms(ready));
         run.elected = Some(r::Measure::from_ms(elected));
+    }
+    if processes && idle_rss.is_empty() {
+        // Memory is measured even when elections are not (one extra cold start).
+        bar.set_message(format!("{} n={nodes} idle memory", P::NAME));
+        let dir = tempfile::tempdir().context("temporary data directory")?;
+        let opts = cluster_options(args, timing, nodes, 1, &dir);
+        match election_trial::<P>(hosting, opts, timeout, true).await {
+            Ok((_, rss)) => idle_rss = rss,
+            Err(e) => note(bar, format!("{} n={nodes} idle memory: {e}", P::NAME)),
+        }
+    }
+    if !idle_rss.is_empty() {
+        run.idle_rss_kb = Some(r::Measure::from_kb(
+            idle_rss.iter().map(|&kb| kb as f64).collect(),
+        ));
     }
     for (name, failure) in [("kill", Failure::Kill), ("isolate", Failure::Isolate)] {
         if !wants(name) {
@@ -297,7 +420,7 @@ async fn measure_protocol<P: Protocol>(
             bar.set_message(format!("{} n={nodes} {name} #{}", P::NAME, trial + 1));
             let dir = tempfile::tempdir().context("temporary data directory")?;
             let opts = cluster_options(args, timing, nodes, u64::from(trial) + 1, &dir);
-            match measure::failover::<P>(opts, failure, timeout).await {
+            match failover_trial::<P>(hosting, opts, failure, timeout).await {
                 Ok(f) => samples.push(f),
                 Err(e) => {
                     discarded += 1;
@@ -331,7 +454,7 @@ async fn measure_protocol<P: Protocol>(
                 warmup: Duration::from_millis(args.warmup_ms),
                 duration: Duration::from_millis(args.duration_ms),
             };
-            match measure::throughput::<P>(opts, &w, timeout).await {
+            match throughput_trial::<P>(hosting, opts, &w, timeout).await {
                 Ok(t) => {
                     run.throughput.push(r::ThroughputPoint {
                         clients,
@@ -406,7 +529,7 @@ async fn measure_protocol<P: Protocol>(
                 ));
                 let dir = tempfile::tempdir().context("temporary data directory")?;
                 let opts = cluster_options(args, &t, nodes, u64::from(trial) + 1, &dir);
-                if let Ok(e) = measure::cold_election::<P>(opts, timeout).await {
+                if let Ok((e, _)) = election_trial::<P>(hosting, opts, timeout, false).await {
                     times.push(ms(e.election.ready));
                     rounds.push(f64::from(e.extra_rounds));
                 }

@@ -3,18 +3,27 @@
 //! Every node is started with the same config file; `--id` picks which one this
 //! process is. Killing the process (SIGKILL) is a crash: peers see its connections
 //! reset, and a restart recovers from its data directory.
+//!
+//! With `--events-json` the node prints, instead of readable lines, one JSON
+//! [`EventLine`] per protocol event on standard output (its banner goes to standard
+//! error): the wall-clock time its runtime carried out the effect, in unix nanoseconds,
+//! so another process on the machine can measure it (`cwb bench --processes`, see
+//! `harness::process_cluster`).
 
 use crate::dispatch::with_protocol;
 use crate::display::event_line;
 use anyhow::Context;
 use harness::config::{ClusterConfig, ConfigError, Validated};
-use harness::metrics::EventBus;
+use harness::metrics::{EventBus, Stamped};
+use harness::process_cluster::{ClockReference, EventLine};
 use harness::runtime::{self, NodeOptions};
 use harness::transport::Faults;
 use protocols::{NodeId, Protocol};
+use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,6 +36,53 @@ pub struct Args {
     /// Print the protocol's explanation of each decision.
     #[arg(long)]
     narrate: bool,
+    /// Print each protocol event as one JSON line (unix-nanosecond wall-clock stamp,
+    /// node, event) for a measuring process.
+    #[arg(long)]
+    events_json: bool,
+    /// Stop when standard input closes: a node started by another program
+    /// (`cwb bench --processes`) then never outlives it.
+    #[arg(long)]
+    exit_on_stdin_close: bool,
+}
+
+/// Resolves once standard input reaches its end (or fails). The reading thread is a
+/// plain thread, so it never holds up the runtime's shutdown.
+fn stdin_closed() -> anyhow::Result<oneshot::Receiver<()>> {
+    let (tx, rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("stdin-watch".into())
+        .spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = tx.send(());
+        })
+        .context("starting the stdin watcher")?;
+    Ok(rx)
+}
+
+/// Writes the events as the user asked: readable lines, or JSON lines. A closed
+/// standard output is an error (nobody is listening any more).
+fn print_events(
+    events: &[Stamped],
+    clock: &ClockReference,
+    json: bool,
+    protocol: &str,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for s in events {
+        if json {
+            let line = EventLine {
+                unix_nanos: clock.unix_nanos_at(s.at),
+                node: s.node,
+                event: s.event.clone(),
+            };
+            serde_json::to_writer(&mut out, &line).context("writing an event line")?;
+            out.write_all(b"\n").context("writing an event line")?;
+        } else if let Some(line) = event_line(clock.instant, s, protocol) {
+            writeln!(out, "{line}").context("writing an event line")?;
+        }
+    }
+    out.flush().context("writing event lines")
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -59,7 +115,7 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
         clients: cfg.clients.clone(),
     };
     let bus = EventBus::new();
-    let origin = Instant::now();
+    let clock = ClockReference::now();
     // A process restart is a new incarnation: mix the start time into the seed so a
     // restarted node does not replay its previous timeouts.
     let incarnation = std::time::SystemTime::now()
@@ -73,7 +129,7 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
         bus.clone(),
         incarnation,
     )?;
-    println!(
+    let banner = format!(
         "node {id}: {} {} on peer {peer}, client {client}, data {}, fsync={}",
         P::NAME,
         if cfg.membership.is_voter(id) {
@@ -84,19 +140,30 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
         cfg.node_dir(id).display(),
         cfg.fsync
     );
+    if args.events_json {
+        eprintln!("{banner}");
+    } else {
+        println!("{banner}");
+    }
+    let mut stdin_watch = if args.exit_on_stdin_close {
+        Some(stdin_closed()?)
+    } else {
+        None
+    };
     let mut cursor = 0;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
+            _ = async { stdin_watch.as_mut()?.await.ok() }, if stdin_watch.is_some() => break,
             got = bus.wait_for(cursor, Duration::from_millis(500), |_| true) => {
                 if got.is_some() {
                     let events = bus.snapshot();
-                    for s in &events[cursor..] {
-                        if let Some(line) = event_line(origin, s, P::NAME) {
-                            println!("{line}");
-                        }
+                    let fresh = events.get(cursor..).unwrap_or_default();
+                    if let Err(e) = print_events(fresh, &clock, args.events_json, P::NAME) {
+                        handle.kill().await;
+                        return Err(e);
                     }
                     cursor = events.len();
                 }
