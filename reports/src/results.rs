@@ -166,6 +166,10 @@ pub struct ProtocolRun {
     /// `None` when not measured (in-process runs, files from older builds).
     #[serde(default)]
     pub idle_rss_kb: Option<Measure>,
+    /// Extra election rounds per cold start (unit "rounds"): Raft terms lost to a split
+    /// vote, Paxos ballots pre-empted in a duel. `None` when not measured.
+    #[serde(default)]
+    pub election_extra_rounds: Option<Measure>,
 }
 
 /// A measured quantity: its raw samples (one per trial) and their summary.
@@ -381,6 +385,7 @@ mod tests {
             messages: MessageCounts::default(),
             sweep: Vec::new(),
             idle_rss_kb: Some(Measure::from_kb(vec![7100.0, 7300.0, 7200.0])),
+            election_extra_rounds: None,
         };
         let mut value = serde_json::to_value(&run).unwrap();
         assert_eq!(value["idle_rss_kb"]["unit"], "kB");

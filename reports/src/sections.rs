@@ -107,6 +107,27 @@ fn election(
         rows,
         3,
     );
+    let rounds: Vec<String> = keys
+        .iter()
+        .filter_map(|(protocol, nodes)| {
+            let m = results
+                .run(protocol, *nodes)?
+                .election_extra_rounds
+                .as_ref()?;
+            let extra = m.samples.iter().filter(|&&r| r > 0.0).count();
+            Some(format!(
+                "{protocol} n={nodes}: {extra} of {} cold starts",
+                m.samples.len()
+            ))
+        })
+        .collect();
+    if !rounds.is_empty() {
+        doc.paragraph(format!(
+            "Cold starts that needed more than one election round (Raft split votes, Paxos \
+             duels; ZAB's FastLeaderElection settles within its round): {}.",
+            rounds.join("; ")
+        ));
+    }
     for nodes in sizes_of(keys) {
         let series: Vec<CdfSeries<'_>> = keys
             .iter()

@@ -361,11 +361,13 @@ async fn measure_protocol<P: Protocol>(
         messages: r::MessageCounts::default(),
         sweep: Vec::new(),
         idle_rss_kb: None,
+        election_extra_rounds: None,
     };
     let processes = matches!(hosting, Hosting::Processes { .. });
     let mut idle_rss: Vec<u64> = Vec::new();
     if wants("election") {
         let (mut ready, mut elected, mut per_election) = (Vec::new(), Vec::new(), Vec::new());
+        let mut rounds = Vec::new();
         for trial in 0..args.trials {
             bar.set_message(format!("{} n={nodes} election #{}", P::NAME, trial + 1));
             let dir = tempfile::tempdir().context("temporary data directory")?;
@@ -376,6 +378,7 @@ async fn measure_protocol<P: Protocol>(
                     ready.push(ms(e.election.ready));
                     elected.push(ms(e.election.elected));
                     per_election.push(e.messages);
+                    rounds.push(f64::from(e.extra_rounds));
                     if want_rss {
                         idle_rss = rss;
                     }
@@ -393,6 +396,7 @@ async fn measure_protocol<P: Protocol>(
         }
         run.messages.per_election = average_counts(&per_election).0;
         run.election = Some(r::Measure::from_ms(ready));
+        run.election_extra_rounds = Some(r::Measure::from_counts("rounds", rounds));
         run.elected = Some(r::Measure::from_ms(elected));
     }
     if processes && idle_rss.is_empty() {

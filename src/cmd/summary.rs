@@ -35,6 +35,15 @@ pub fn print(results: &Results) {
         };
         row("cold start -> leader elected", run.elected.as_ref());
         row("cold start -> leader ready", run.election.as_ref());
+        if let Some(rounds) = &run.election_extra_rounds {
+            let extra = rounds.samples.iter().filter(|&&r| r > 0.0).count();
+            println!(
+                "{:<6} {:>5}  cold starts needing more than one round (split votes/duels): {extra} of {}",
+                run.protocol,
+                run.nodes,
+                rounds.samples.len()
+            );
+        }
         for (name, f) in [
             ("kill", &run.failover_kill),
             ("isolate", &run.failover_isolate),
@@ -76,9 +85,14 @@ pub fn print(results: &Results) {
     );
     for run in &results.runs {
         let msgs: f64 = run.messages.per_op.values().sum();
+        let msgs = if run.messages.per_op.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{msgs:.2}")
+        };
         for t in &run.throughput {
             println!(
-                "{:<6} {:>5}  {:>7} {:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.2}",
+                "{:<6} {:>5}  {:>7} {:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9}",
                 run.protocol,
                 run.nodes,
                 t.clients,
