@@ -2,41 +2,51 @@
 //! its write-ahead log and its client port.
 //!
 //! The loop follows etcd-io/raft's Ready cycle. It waits for one input (a peer
-//! message, a client command, a due timer), then drains whatever else is already
-//! queued (up to [`MAX_BATCH`] inputs), stepping the protocol for each and collecting
-//! the effects. Then it carries them out:
-//! 1. every `Persist` record is appended to the WAL, followed by one `sync` for the whole
-//!    batch (group commit under `fsync = batch`);
-//! 2. only then the other effects, in order: sends, applies, client replies, timers,
-//!    events (stamped by [`crate::metrics::EventBus`]).
+//! message, a client command, a due timer, a durability report of its WAL writer), then
+//! drains whatever else is already queued (up to [`MAX_BATCH`] inputs), stepping the
+//! protocol for each and collecting the effects. Then it carries them out:
+//! 1. every `Persist` record of the batch is encoded and handed to the log as one job;
+//!    under `fsync = batch`/`always` a writer thread appends and syncs it while the loop
+//!    keeps stepping new inputs (`wal_writer`), coalescing every job queued meanwhile
+//!    behind one fdatasync (group commit across loop iterations); under `never` the
+//!    loop appends and `write`s it itself;
+//! 2. timers are (re)armed at once (they are local and observable by nobody);
+//! 3. every other effect (sends, applies, client replies, events) is carried out in
+//!    the protocol's order, but only once every job submitted up to the end of its
+//!    batch is durable; until then it waits in a FIFO.
 //!
-//! Moving persists ahead of the batch's other effects keeps the protocols' one ordering
-//! rule (a record is durable before any later send or apply) while paying one fsync per
-//! batch instead of one per record.
+//! This keeps the protocols' one ordering rule exactly: a record is durable before any
+//! send, apply or reject that followed it. A crash loses the not-yet-durable records
+//! together with every effect waiting for them, which is indistinguishable from the node
+//! crashing before it received the inputs that produced them (inputs the network may
+//! lose anyway). The protocol's in-memory state runs ahead of its durable state only
+//! inside the node, where nobody can observe it.
 //!
 //! A storage failure stops the node (it cannot keep its promises any more); nothing a
 //! peer or a client sends can stop it.
 
 mod client_port;
+mod wal_writer;
 
 use crate::client::{ClientReply, ClientResponse, NodeStatus};
 use crate::kv::{KvOp, KvStore};
 use crate::metrics::EventBus;
-use crate::storage::{decode_record, encode_record, FsyncPolicy, StorageError, Wal};
+use crate::storage::{decode_record, encode_record, FsyncPolicy, StorageError, Wal, WalStats};
 use crate::transport::{Faults, Transport, TransportConfig, TransportError, TransportEvent};
 use protocols::{
     Command, DetRng, Effect, Event, Input, Membership, NodeId, Protocol, RecoveryError, RequestId,
     Setup, Time, Timing,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use wal_writer::{WalReport, WalWriter};
 
 pub use client_port::ClientMsg;
 
@@ -163,16 +173,22 @@ pub struct NodeHandle {
     clients: JoinHandle<()>,
     counts: Arc<Mutex<MessageCounts>>,
     status: Arc<Mutex<Option<NodeStatus>>>,
+    /// Resolves once the WAL writer thread (if any) has released the log.
+    wal_released: Option<oneshot::Receiver<()>>,
 }
 
 impl NodeHandle {
     /// Kills the node as a crash would: its tasks are aborted, its sockets reset, and
-    /// nothing unflushed is written. Waits until its ports are free again.
+    /// nothing unflushed is written. Waits until its ports are free again and its WAL
+    /// writer thread has let go of the log (at most the length of one fsync).
     pub async fn kill(self) {
         self.main.abort();
         self.clients.abort();
         let _ = self.main.await;
         let _ = self.clients.await;
+        if let Some(released) = self.wal_released {
+            let _ = released.await;
+        }
     }
 
     /// Whether the node's loop has stopped (only a storage failure stops it).
@@ -240,6 +256,13 @@ pub fn spawn<P: Protocol>(
     let client_addr = client_listener
         .local_addr()
         .map_err(|source| RuntimeError::Io { node: id, source })?;
+    let (log, wal_released) = if opts.fsync == FsyncPolicy::Never {
+        (Log::Inline(wal), None)
+    } else {
+        let (writer, reports, released) =
+            WalWriter::start(id, wal).map_err(|source| RuntimeError::Io { node: id, source })?;
+        (Log::Threaded { writer, reports }, Some(released))
+    };
     let (peer_tx, peer_rx) = mpsc::unbounded_channel();
     let transport = Transport::start(
         TransportConfig::new(id, opts.peers.clone()),
@@ -255,7 +278,11 @@ pub fn spawn<P: Protocol>(
     let node = NodeLoop::<P> {
         id,
         proto,
-        wal,
+        log,
+        submitted: 0,
+        durable: 0,
+        held: VecDeque::new(),
+        wal_stats: WalStats::default(),
         transport,
         peer_rx,
         client_rx,
@@ -280,7 +307,22 @@ pub fn spawn<P: Protocol>(
         clients,
         counts,
         status,
+        wal_released,
     })
+}
+
+/// Where the node's records go.
+enum Log {
+    /// Appended and handed to the OS inside the loop (`fsync = never`: a `write` is
+    /// cheaper than a hop to another thread, and there is no fsync to wait for).
+    Inline(Wal),
+    /// Appended and synced by a writer thread while the loop keeps stepping.
+    Threaded {
+        /// The thread's handle.
+        writer: WalWriter,
+        /// Its durability reports.
+        reports: mpsc::UnboundedReceiver<WalReport>,
+    },
 }
 
 /// A client waiting for its command to be applied.
@@ -293,7 +335,16 @@ struct Waiting {
 struct NodeLoop<P: Protocol> {
     id: NodeId,
     proto: P,
-    wal: Wal,
+    log: Log,
+    /// Number of the last batch of records handed to the log.
+    submitted: u64,
+    /// Every batch up to this number is durable.
+    durable: u64,
+    /// Effects waiting for a batch of records to become durable: (batch, effect), in
+    /// the order the protocol produced them.
+    held: VecDeque<(u64, Effect<P::Message, P::Record, P::Timer>)>,
+    /// The log's counters as last reported.
+    wal_stats: WalStats,
     transport: Transport<P::Message>,
     peer_rx: mpsc::UnboundedReceiver<TransportEvent<P::Message>>,
     client_rx: mpsc::Receiver<ClientMsg>,
@@ -334,6 +385,7 @@ impl<P: Protocol> NodeLoop<P> {
                     Some(msg) => self.on_client(msg, &mut out),
                     None => return Ok(()),
                 },
+                report = wal_report(&mut self.log) => self.on_wal_report(report)?,
                 _ = sleep_until(deadline) => {}
                 _ = tokio::time::sleep(PUBLISH_EVERY), if self.last_publish.elapsed() < PUBLISH_EVERY => {}
             }
@@ -441,40 +493,38 @@ impl<P: Protocol> NodeLoop<P> {
         }
     }
 
-    /// Carries out a batch of effects: persists (and one sync) first, then the rest.
+    /// Takes a batch of effects: its persists go to the log as one job, its timers
+    /// are (re)armed at once, and everything else is held until that job (and every
+    /// earlier one) is durable; then whatever is durable is carried out.
     fn execute(
         &mut self,
         out: &mut Vec<Effect<P::Message, P::Record, P::Timer>>,
     ) -> Result<(), RuntimeError> {
         let id = self.id;
         let storage = |source| RuntimeError::Storage { node: id, source };
-        let mut persisted = false;
-        let mut role_news = false;
+        let mut payloads = Vec::new();
         for e in out.iter() {
             if let Effect::Persist(r) = e {
-                let bytes = encode_record(r).map_err(storage)?;
-                self.wal.append(&bytes).map_err(storage)?;
-                persisted = true;
+                payloads.push(encode_record(r).map_err(storage)?);
             }
         }
-        if persisted {
-            self.wal.sync().map_err(storage)?;
+        if !payloads.is_empty() {
+            match &mut self.log {
+                Log::Inline(wal) => {
+                    for p in &payloads {
+                        wal.append(p).map_err(storage)?;
+                    }
+                    wal.sync().map_err(storage)?;
+                    self.wal_stats = wal.stats();
+                    self.submitted += 1;
+                    self.durable = self.submitted;
+                }
+                Log::Threaded { writer, .. } => self.submitted = writer.submit(payloads),
+            }
         }
         for e in out.drain(..) {
             match e {
                 Effect::Persist(_) => {}
-                Effect::Send { to, msg } => {
-                    if let Some(encoded) = self.transport.encode(&msg) {
-                        let c = self
-                            .local_counts
-                            .by_kind
-                            .entry(P::message_kind(&msg))
-                            .or_default();
-                        c.0 += 1;
-                        c.1 += encoded.len() as u64;
-                        self.transport.send_encoded(to, &encoded);
-                    }
-                }
                 Effect::SetTimer { timer, after } => {
                     self.timers
                         .insert(timer, tokio::time::Instant::now() + after);
@@ -482,48 +532,97 @@ impl<P: Protocol> NodeLoop<P> {
                 Effect::CancelTimer(timer) => {
                     self.timers.remove(&timer);
                 }
-                Effect::Apply { command, .. } => self.apply(command),
-                Effect::Reject { id: req, error } => {
-                    if req.origin == self.id {
-                        if let Some(w) = self.pending.remove(&req.seq) {
-                            let reply = match error {
-                                protocols::ClientError::NotLeader { leader } => {
-                                    ClientReply::NotLeader {
-                                        leader,
-                                        addr: leader.and_then(|l| self.clients.get(&l).copied()),
-                                    }
-                                }
-                                other => ClientReply::Error(other.to_string()),
-                            };
-                            let _ = w.reply_to.send(ClientResponse {
-                                id: w.request,
-                                reply,
-                            });
-                        }
+                other => {
+                    if self.held.is_empty() && self.durable >= self.submitted {
+                        self.carry_out(other);
+                    } else {
+                        self.held.push_back((self.submitted, other));
                     }
-                }
-                Effect::Event(Event::Narrate(text)) => {
-                    if self.narrate {
-                        tracing::info!(node = self.id, "{text}");
-                    }
-                }
-                Effect::Event(Event::Committed { .. }) => {}
-                Effect::Event(event) => {
-                    self.bus.publish(self.id, event);
-                    role_news = true;
                 }
             }
         }
-        if role_news || self.last_publish.elapsed() >= PUBLISH_EVERY {
+        if self.last_publish.elapsed() >= PUBLISH_EVERY {
             self.publish();
         }
         Ok(())
     }
 
+    /// Takes a report of the WAL writer: carries out what became durable.
+    fn on_wal_report(&mut self, report: WalReport) -> Result<(), RuntimeError> {
+        match report {
+            WalReport::Durable { seq, stats } => {
+                self.durable = self.durable.max(seq);
+                self.wal_stats = stats;
+                while let Some((batch, _)) = self.held.front() {
+                    if *batch > self.durable {
+                        break;
+                    }
+                    if let Some((_, e)) = self.held.pop_front() {
+                        self.carry_out(e);
+                    }
+                }
+                Ok(())
+            }
+            WalReport::Failed(source) => Err(RuntimeError::Storage {
+                node: self.id,
+                source,
+            }),
+        }
+    }
+
+    /// Carries out one effect whose records are durable (never a persist or a timer).
+    fn carry_out(&mut self, e: Effect<P::Message, P::Record, P::Timer>) {
+        match e {
+            Effect::Persist(_) | Effect::SetTimer { .. } | Effect::CancelTimer(_) => {}
+            Effect::Send { to, msg } => {
+                if let Some(encoded) = self.transport.encode(&msg) {
+                    let c = self
+                        .local_counts
+                        .by_kind
+                        .entry(P::message_kind(&msg))
+                        .or_default();
+                    c.0 += 1;
+                    c.1 += encoded.len() as u64;
+                    self.transport.send_encoded(to, &encoded);
+                }
+            }
+            Effect::Apply { command, .. } => self.apply(command),
+            Effect::Reject { id: req, error } => {
+                if req.origin == self.id {
+                    if let Some(w) = self.pending.remove(&req.seq) {
+                        let reply = match error {
+                            protocols::ClientError::NotLeader { leader } => {
+                                ClientReply::NotLeader {
+                                    leader,
+                                    addr: leader.and_then(|l| self.clients.get(&l).copied()),
+                                }
+                            }
+                            other => ClientReply::Error(other.to_string()),
+                        };
+                        let _ = w.reply_to.send(ClientResponse {
+                            id: w.request,
+                            reply,
+                        });
+                    }
+                }
+            }
+            Effect::Event(Event::Narrate(text)) => {
+                if self.narrate {
+                    tracing::info!(node = self.id, "{text}");
+                }
+            }
+            Effect::Event(Event::Committed { .. }) => {}
+            Effect::Event(event) => {
+                self.bus.publish(self.id, event);
+                self.publish();
+            }
+        }
+    }
+
     /// Shares counters and status with the handle (rate-limited off the hot path).
     fn publish(&mut self) {
         self.last_publish = Instant::now();
-        let stats = self.wal.stats();
+        let stats = self.wal_stats;
         self.local_counts.wal_records = stats.records;
         self.local_counts.wal_bytes = stats.bytes;
         self.local_counts.wal_syncs = stats.syncs;
@@ -549,6 +648,17 @@ impl<P: Protocol> NodeLoop<P> {
                 });
             }
         }
+    }
+}
+
+/// The next report of the WAL writer thread (never, for an inline log).
+async fn wal_report(log: &mut Log) -> WalReport {
+    match log {
+        Log::Threaded { reports, .. } => match reports.recv().await {
+            Some(report) => report,
+            None => std::future::pending().await,
+        },
+        Log::Inline(_) => std::future::pending().await,
     }
 }
 
