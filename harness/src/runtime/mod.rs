@@ -541,6 +541,7 @@ impl<P: Protocol> NodeLoop<P> {
                 }
             }
         }
+        self.transport.flush();
         if self.last_publish.elapsed() >= PUBLISH_EVERY {
             self.publish();
         }
@@ -561,6 +562,7 @@ impl<P: Protocol> NodeLoop<P> {
                         self.carry_out(e);
                     }
                 }
+                self.transport.flush();
                 Ok(())
             }
             WalReport::Failed(source) => Err(RuntimeError::Storage {
@@ -571,19 +573,19 @@ impl<P: Protocol> NodeLoop<P> {
     }
 
     /// Carries out one effect whose records are durable (never a persist or a timer).
+    /// Sends are deferred into per-peer batches; the caller flushes them.
     fn carry_out(&mut self, e: Effect<P::Message, P::Record, P::Timer>) {
         match e {
             Effect::Persist(_) | Effect::SetTimer { .. } | Effect::CancelTimer(_) => {}
             Effect::Send { to, msg } => {
-                if let Some(encoded) = self.transport.encode(&msg) {
+                if let Some(len) = self.transport.send_deferred(to, &msg) {
                     let c = self
                         .local_counts
                         .by_kind
                         .entry(P::message_kind(&msg))
                         .or_default();
                     c.0 += 1;
-                    c.1 += encoded.len() as u64;
-                    self.transport.send_encoded(to, &encoded);
+                    c.1 += len as u64;
                 }
             }
             Effect::Apply { command, .. } => self.apply(command),

@@ -59,8 +59,10 @@ struct Counters {
 struct Outgoing {
     /// Not before this instant (the fault filter's delay); `None`: at once.
     due: Option<Instant>,
-    /// The complete frame.
+    /// One complete frame, or several back to back.
     frame: Bytes,
+    /// How many frames `frame` holds.
+    frames: u64,
 }
 
 /// The connection currently serving a peer.
@@ -152,6 +154,14 @@ impl Peer {
     /// Queues `frame` for the peer, to be written not before `due`. Returns false (and
     /// counts a drop) when the queue is full.
     pub fn enqueue(&self, frame: Bytes, due: Option<Instant>) -> bool {
+        self.enqueue_frames(frame, 1, due)
+    }
+
+    /// Queues `frames` complete frames laid back to back in `bytes` as one unit (they
+    /// are written together, in order). Returns false (and counts the drops) when the
+    /// queue is full.
+    pub fn enqueue_frames(&self, bytes: Bytes, frames: u64, due: Option<Instant>) -> bool {
+        let frame = bytes;
         let mut state = self.state();
         let full = if state.connection.is_some() {
             !state.queue.is_empty() && state.queued_bytes + frame.len() > MAX_QUEUED_BYTES
@@ -162,11 +172,11 @@ impl Peer {
             drop(state);
             self.counters
                 .dropped_unconnected
-                .fetch_add(1, Ordering::Relaxed);
+                .fetch_add(frames, Ordering::Relaxed);
             return false;
         }
         state.queued_bytes += frame.len();
-        state.queue.push_back(Outgoing { due, frame });
+        state.queue.push_back(Outgoing { due, frame, frames });
         drop(state);
         self.outbox_ready.notify_one();
         true
@@ -195,7 +205,7 @@ impl Peer {
                 break;
             };
             buf.extend_from_slice(&item.frame);
-            messages += 1;
+            messages += item.frames;
             bytes += item.frame.len();
         }
         state.queued_bytes = state.queued_bytes.saturating_sub(bytes);
@@ -238,7 +248,7 @@ impl Peer {
             return false;
         }
         state.connection = None;
-        let lost = state.queue.len() as u64;
+        let lost = state.queue.iter().map(|o| o.frames).sum();
         state.queue.clear();
         state.queued_bytes = 0;
         announce();
@@ -338,6 +348,22 @@ mod tests {
         ));
         assert_eq!(&buf[..], b"abcd");
         assert!(matches!(p.take_batch(&mut buf), Batch::Empty));
+    }
+
+    #[test]
+    fn a_unit_of_several_frames_counts_each_frame() {
+        let p = peer();
+        p.enqueue_frames(Bytes::from_static(b"abcd"), 2, None);
+        p.enqueue(Bytes::from_static(b"e"), None);
+        let mut buf = BytesMut::new();
+        assert!(matches!(
+            p.take_batch(&mut buf),
+            Batch::Ready {
+                messages: 3,
+                bytes: 5
+            }
+        ));
+        assert_eq!(&buf[..], b"abcde");
     }
 
     #[test]
