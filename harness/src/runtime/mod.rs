@@ -48,7 +48,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use wal_writer::{WalReport, WalWriter};
 
-pub use client_port::ClientMsg;
+pub use client_port::{ClientMsg, ReplyTo};
 
 /// Inputs handled per loop iteration at most (one WAL sync covers them all).
 pub const MAX_BATCH: usize = 1024;
@@ -289,6 +289,7 @@ pub fn spawn<P: Protocol>(
         timers: HashMap::new(),
         kv: KvStore::new(),
         pending: HashMap::new(),
+        replies: HashMap::new(),
         next_seq: 0,
         bus,
         clients: opts.clients.clone(),
@@ -328,7 +329,7 @@ enum Log {
 /// A client waiting for its command to be applied.
 struct Waiting {
     request: u64,
-    reply_to: mpsc::UnboundedSender<ClientResponse>,
+    reply_to: ReplyTo,
     since: Instant,
 }
 
@@ -350,6 +351,14 @@ struct NodeLoop<P: Protocol> {
     client_rx: mpsc::Receiver<ClientMsg>,
     timers: HashMap<P::Timer, tokio::time::Instant>,
     kv: KvStore,
+    /// Answers collected this iteration, by client connection.
+    replies: HashMap<
+        u64,
+        (
+            mpsc::UnboundedSender<Vec<ClientResponse>>,
+            Vec<ClientResponse>,
+        ),
+    >,
     /// Commands received here, by sequence number, until applied or rejected.
     pending: HashMap<u64, Waiting>,
     next_seq: u64,
@@ -462,7 +471,7 @@ impl<P: Protocol> NodeLoop<P> {
             }
             ClientMsg::Status { request, reply_to } => {
                 let status = self.node_status();
-                let _ = reply_to.send(ClientResponse {
+                reply_to.send(ClientResponse {
                     id: request,
                     reply: ClientReply::Status(status),
                 });
@@ -541,7 +550,7 @@ impl<P: Protocol> NodeLoop<P> {
                 }
             }
         }
-        self.transport.flush();
+        self.flush();
         if self.last_publish.elapsed() >= PUBLISH_EVERY {
             self.publish();
         }
@@ -562,7 +571,7 @@ impl<P: Protocol> NodeLoop<P> {
                         self.carry_out(e);
                     }
                 }
-                self.transport.flush();
+                self.flush();
                 Ok(())
             }
             WalReport::Failed(source) => Err(RuntimeError::Storage {
@@ -601,10 +610,13 @@ impl<P: Protocol> NodeLoop<P> {
                             }
                             other => ClientReply::Error(other.to_string()),
                         };
-                        let _ = w.reply_to.send(ClientResponse {
-                            id: w.request,
-                            reply,
-                        });
+                        self.reply(
+                            w.reply_to,
+                            ClientResponse {
+                                id: w.request,
+                                reply,
+                            },
+                        );
                     }
                 }
             }
@@ -618,6 +630,24 @@ impl<P: Protocol> NodeLoop<P> {
                 self.bus.publish(self.id, event);
                 self.publish();
             }
+        }
+    }
+
+    /// Collects an answer for its connection until [`Self::flush`].
+    fn reply(&mut self, to: ReplyTo, resp: ClientResponse) {
+        self.replies
+            .entry(to.conn)
+            .or_insert_with(|| (to.tx, Vec::new()))
+            .1
+            .push(resp);
+    }
+
+    /// Hands this iteration's sends to the transport and its answers to the client
+    /// connections, one unit per peer and per connection.
+    fn flush(&mut self) {
+        self.transport.flush();
+        for (_, (tx, batch)) in self.replies.drain() {
+            let _ = tx.send(batch);
         }
     }
 
@@ -644,10 +674,13 @@ impl<P: Protocol> NodeLoop<P> {
         let result = self.kv.apply(&cmd.data);
         if cmd.id.origin == self.id {
             if let Some(w) = self.pending.remove(&cmd.id.seq) {
-                let _ = w.reply_to.send(ClientResponse {
-                    id: w.request,
-                    reply: ClientReply::Value(result),
-                });
+                self.reply(
+                    w.reply_to,
+                    ClientResponse {
+                        id: w.request,
+                        reply: ClientReply::Value(result),
+                    },
+                );
             }
         }
     }
