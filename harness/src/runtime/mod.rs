@@ -38,6 +38,7 @@ use protocols::{
     Setup, Time, Timing,
 };
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -286,9 +287,9 @@ pub fn spawn<P: Protocol>(
         transport,
         peer_rx,
         client_rx,
-        timers: HashMap::new(),
+        timers: Vec::new(),
         kv: KvStore::new(),
-        pending: HashMap::new(),
+        pending: HashMap::default(),
         replies: HashMap::new(),
         next_seq: 0,
         bus,
@@ -326,6 +327,27 @@ enum Log {
     },
 }
 
+/// Hashes the loop's own sequence numbers: they are distinct and nobody else picks
+/// them, so the number itself (spread by a multiplication) is a good hash.
+#[derive(Default)]
+struct SeqHasher(u64);
+
+impl Hasher for SeqHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// A client waiting for its command to be applied.
 struct Waiting {
     request: u64,
@@ -349,7 +371,9 @@ struct NodeLoop<P: Protocol> {
     transport: Transport<P::Message>,
     peer_rx: mpsc::UnboundedReceiver<TransportEvent<P::Message>>,
     client_rx: mpsc::Receiver<ClientMsg>,
-    timers: HashMap<P::Timer, tokio::time::Instant>,
+    /// Armed timers and their deadlines (a protocol has a handful: a linear scan beats
+    /// hashing).
+    timers: Vec<(P::Timer, tokio::time::Instant)>,
     kv: KvStore,
     /// Answers collected this iteration, by client connection.
     replies: HashMap<
@@ -360,7 +384,7 @@ struct NodeLoop<P: Protocol> {
         ),
     >,
     /// Commands received here, by sequence number, until applied or rejected.
-    pending: HashMap<u64, Waiting>,
+    pending: HashMap<u64, Waiting, BuildHasherDefault<SeqHasher>>,
     next_seq: u64,
     bus: EventBus,
     clients: BTreeMap<NodeId, SocketAddr>,
@@ -384,7 +408,7 @@ impl<P: Protocol> NodeLoop<P> {
         self.execute(&mut out)?;
         let mut last_sweep = Instant::now();
         loop {
-            let deadline = self.timers.values().min().copied();
+            let deadline = self.timers.iter().map(|(_, d)| *d).min();
             tokio::select! {
                 ev = self.peer_rx.recv() => match ev {
                     Some(ev) => self.on_transport(ev, &mut out),
@@ -490,14 +514,8 @@ impl<P: Protocol> NodeLoop<P> {
 
     fn fire_due_timers(&mut self, out: &mut Vec<Effect<P::Message, P::Record, P::Timer>>) {
         let now_i = tokio::time::Instant::now();
-        let due: Vec<P::Timer> = self
-            .timers
-            .iter()
-            .filter(|(_, &d)| d <= now_i)
-            .map(|(&t, _)| t)
-            .collect();
-        for t in due {
-            self.timers.remove(&t);
+        while let Some(i) = self.timers.iter().position(|(_, d)| *d <= now_i) {
+            let (t, _) = self.timers.swap_remove(i);
             self.proto.step(now(), Input::Timer(t), out);
         }
     }
@@ -535,11 +553,14 @@ impl<P: Protocol> NodeLoop<P> {
             match e {
                 Effect::Persist(_) => {}
                 Effect::SetTimer { timer, after } => {
-                    self.timers
-                        .insert(timer, tokio::time::Instant::now() + after);
+                    let deadline = tokio::time::Instant::now() + after;
+                    match self.timers.iter_mut().find(|(t, _)| *t == timer) {
+                        Some(slot) => slot.1 = deadline,
+                        None => self.timers.push((timer, deadline)),
+                    }
                 }
                 Effect::CancelTimer(timer) => {
-                    self.timers.remove(&timer);
+                    self.timers.retain(|(t, _)| *t != timer);
                 }
                 other => {
                     if self.held.is_empty() && self.durable >= self.submitted {
