@@ -409,18 +409,23 @@ impl<P: Protocol> NodeLoop<P> {
         let mut last_sweep = Instant::now();
         loop {
             let deadline = self.timers.iter().map(|(_, d)| *d).min();
-            tokio::select! {
-                ev = self.peer_rx.recv() => match ev {
-                    Some(ev) => self.on_transport(ev, &mut out),
-                    None => return Ok(()),
-                },
-                msg = self.client_rx.recv() => match msg {
-                    Some(msg) => self.on_client(msg, &mut out),
-                    None => return Ok(()),
-                },
-                report = wal_report(&mut self.log) => self.on_wal_report(report)?,
-                _ = sleep_until(deadline) => {}
-                _ = tokio::time::sleep(PUBLISH_EVERY), if self.last_publish.elapsed() < PUBLISH_EVERY => {}
+            // A timer already due (a protocol's zero-delay flush) must not wait for the
+            // tokio timer wheel's next millisecond tick: go straight to the drain.
+            let due_now = deadline.is_some_and(|d| d <= tokio::time::Instant::now());
+            if !due_now {
+                tokio::select! {
+                    ev = self.peer_rx.recv() => match ev {
+                        Some(ev) => self.on_transport(ev, &mut out),
+                        None => return Ok(()),
+                    },
+                    msg = self.client_rx.recv() => match msg {
+                        Some(msg) => self.on_client(msg, &mut out),
+                        None => return Ok(()),
+                    },
+                    report = wal_report(&mut self.log) => self.on_wal_report(report)?,
+                    _ = sleep_until(deadline) => {}
+                    _ = tokio::time::sleep(PUBLISH_EVERY), if self.last_publish.elapsed() < PUBLISH_EVERY => {}
+                }
             }
             // Drain what is already queued, alternating sources so neither starves.
             for _ in 0..MAX_BATCH {
@@ -432,6 +437,12 @@ impl<P: Protocol> NodeLoop<P> {
                 if let Ok(msg) = self.client_rx.try_recv() {
                     self.on_client(msg, &mut out);
                     got = true;
+                }
+                if let Log::Threaded { reports, .. } = &mut self.log {
+                    if let Ok(report) = reports.try_recv() {
+                        self.on_wal_report(report)?;
+                        got = true;
+                    }
                 }
                 if !got {
                     break;
