@@ -395,6 +395,9 @@ struct NodeLoop<P: Protocol> {
     last_publish: Instant,
 }
 
+/// Rounds of already-due timers fired after a batch, in the same iteration.
+const ZERO_DELAY_ROUNDS: usize = 4;
+
 /// How often counters and status are shared with the [`NodeHandle`].
 const PUBLISH_EVERY: Duration = Duration::from_millis(5);
 
@@ -450,6 +453,15 @@ impl<P: Protocol> NodeLoop<P> {
             }
             self.fire_due_timers(&mut out);
             self.execute(&mut out)?;
+            // Zero-delay timers armed just now (a protocol's flush of the batch it has
+            // taken) fire in the same iteration; a few rounds at most.
+            for _ in 0..ZERO_DELAY_ROUNDS {
+                self.fire_due_timers(&mut out);
+                if out.is_empty() {
+                    break;
+                }
+                self.execute(&mut out)?;
+            }
             if last_sweep.elapsed() > Duration::from_secs(1) {
                 last_sweep = Instant::now();
                 self.pending.retain(|_, w| w.since.elapsed() < PENDING_TTL);
