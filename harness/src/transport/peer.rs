@@ -7,7 +7,9 @@
 //! retransmit); once connected, its bound is in bytes. A connection that drops takes
 //! its unsent messages with it, as a crashed TCP connection would.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+#[cfg(test)]
+use bytes::BytesMut;
 use protocols::NodeId;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -182,9 +184,22 @@ impl Peer {
         true
     }
 
+    #[cfg(test)]
     /// Moves the frames that are due, in order, into `buf` (up to a batch's worth).
     /// A frame that is not yet due holds back every frame behind it (FIFO per peer).
     pub fn take_batch(&self, buf: &mut BytesMut) -> Batch {
+        let mut chunks = Vec::new();
+        let batch = self.take_chunks(&mut chunks);
+        for chunk in &chunks {
+            buf.extend_from_slice(chunk);
+        }
+        batch
+    }
+
+    /// Like [`Peer::take_batch`], but hands over the queued units themselves (each one
+    /// frame or several back to back), so a writer with a single unit can write it
+    /// without copying.
+    pub fn take_chunks(&self, chunks: &mut Vec<Bytes>) -> Batch {
         let mut state = self.state();
         let mut now: Option<Instant> = None;
         let (mut messages, mut bytes) = (0u64, 0usize);
@@ -204,9 +219,9 @@ impl Peer {
             let Some(item) = state.queue.pop_front() else {
                 break;
             };
-            buf.extend_from_slice(&item.frame);
             messages += item.frames;
             bytes += item.frame.len();
+            chunks.push(item.frame);
         }
         state.queued_bytes = state.queued_bytes.saturating_sub(bytes);
         if messages == 0 {
