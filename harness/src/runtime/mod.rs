@@ -32,7 +32,9 @@ mod wal_writer;
 use crate::client::{ClientReply, ClientResponse, NodeStatus};
 use crate::kv::{KvOp, KvStore};
 use crate::metrics::EventBus;
-use crate::storage::{decode_record, FsyncPolicy, StorageError, Wal, WalStats};
+use crate::storage::{
+    decode_record, FsyncPolicy, StorageError, Wal, WalOptions, WalStats, PREALLOCATE_BYTES,
+};
 use crate::transport::{Faults, Transport, TransportConfig, TransportError, TransportEvent};
 use protocols::{
     Command, DetRng, Effect, Input, Membership, NodeId, Protocol, RecoveryError, RequestId, Setup,
@@ -230,7 +232,17 @@ pub fn spawn<P: Protocol>(
     incarnation: u64,
 ) -> Result<NodeHandle, RuntimeError> {
     let id = opts.id;
-    let (wal, payloads) = Wal::open(&opts.data_dir, opts.fsync)
+    let wal_options = WalOptions {
+        // fdatasync of appends inside zero-filled room skips the file-size journal
+        // commit (measured on this kind of disk: ~150 us instead of ~205 us).
+        preallocate_bytes: if opts.fsync == FsyncPolicy::Never {
+            0
+        } else {
+            PREALLOCATE_BYTES
+        },
+        ..WalOptions::default()
+    };
+    let (wal, payloads) = Wal::open_with(&opts.data_dir, opts.fsync, wal_options)
         .map_err(|source| RuntimeError::Storage { node: id, source })?;
     let mut records = Vec::with_capacity(payloads.len());
     for (index, p) in payloads.iter().enumerate() {
