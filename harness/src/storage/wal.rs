@@ -254,7 +254,7 @@ impl Wal {
     /// records (positional writes: the append position does not move).
     fn preallocate(&mut self) -> Result<(), StorageError> {
         use std::os::unix::fs::FileExt;
-        const ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
         let target = self.segment_len + self.options.preallocate_bytes;
         let mut at = self
             .allocated
