@@ -15,6 +15,12 @@
 //!    the protocol's order, but only once every job submitted up to the end of its
 //!    batch is durable; until then it waits in a FIFO.
 //!
+//! 4. timers that are already due after that (a protocol's zero-delay flush of the
+//!    inputs it has just taken: Raft's AppendEntries, ZAB's ACK/COMMIT, Paxos's
+//!    Accept) fire in the same iteration, and their effects go through 1-3 again;
+//! 5. the iteration's sends are handed to the transport as one batch per peer, and
+//!    its client answers as one batch per client connection.
+//!
 //! This keeps the protocols' one ordering rule exactly: a record is durable before any
 //! send, apply or reject that followed it. A crash loses the not-yet-durable records
 //! together with every effect waiting for them, which is indistinguishable from the node

@@ -394,7 +394,11 @@ mod tests {
         assert!(segments.len() > 1, "the log rolled");
         for closed in &segments[..segments.len() - 1] {
             let bytes = std::fs::read(closed).unwrap();
-            assert_ne!(bytes.last(), Some(&0), "a closed segment ends with a record");
+            assert_ne!(
+                bytes.last(),
+                Some(&0),
+                "a closed segment ends with a record"
+            );
         }
     }
 

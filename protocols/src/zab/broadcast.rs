@@ -161,6 +161,9 @@ impl Zab {
                 _ => {}
             }
         }
+        self.narrate(out, || {
+            format!("flush: COMMIT {committed} to {followers:?}")
+        });
         for to in followers {
             self.send_to_learner(out, to, PeerMessage::Commit { zxid: committed });
         }
