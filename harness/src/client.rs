@@ -4,6 +4,8 @@
 //! Requests and responses are postcard-encoded in the same frames as peer traffic
 //! ([`crate::transport::frame`]). A connection may pipeline requests; each response
 //! names the request id it answers, and responses may come back out of order.
+//! [`Pipeline`] and [`SharedClient`] use that to let many concurrent callers share one
+//! connection per node.
 
 use crate::kv::KvOp;
 use crate::transport::{codec, frame};
@@ -16,6 +18,9 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+
+mod shared;
+pub use shared::{Pipeline, SharedClient};
 
 /// Largest client frame accepted either way.
 pub const MAX_CLIENT_FRAME: usize = 4 << 20;

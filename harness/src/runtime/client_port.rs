@@ -2,7 +2,8 @@
 //!
 //! One task accepts connections; each connection gets a reader (decodes requests and
 //! hands commands to the node loop) and a writer (encodes the loop's answers, writing
-//! whatever has accumulated in one `write_all`). A malformed, truncated or oversized
+//! whatever has accumulated in one `write_all`). The loop hands a connection all the
+//! answers of one iteration at once ([`ReplyTo`]), so its writer wakes once for them. A malformed, truncated or oversized
 //! frame closes that connection with a logged reason; the node keeps serving.
 
 use crate::client::{ClientOp, ClientReply, ClientRequest, ClientResponse, MAX_CLIENT_FRAME};
@@ -10,10 +11,30 @@ use crate::kv::KvOp;
 use crate::transport::{codec, frame, Faults};
 use bytes::BytesMut;
 use protocols::NodeId;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+
+/// Where the answers for one client connection go.
+#[derive(Clone, Debug)]
+pub struct ReplyTo {
+    /// The connection's number, unique in this process.
+    pub conn: u64,
+    /// The connection writer's queue; each item is written with one `write_all`.
+    pub tx: mpsc::UnboundedSender<Vec<ClientResponse>>,
+}
+
+impl ReplyTo {
+    /// Sends one answer on its own (best effort: the client may be gone).
+    pub fn send(&self, resp: ClientResponse) {
+        let _ = self.tx.send(vec![resp]);
+    }
+}
+
+/// Numbers client connections.
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 /// What the client port hands the node loop.
 #[derive(Debug)]
@@ -25,14 +46,14 @@ pub enum ClientMsg {
         /// The operation.
         op: KvOp,
         /// Where the answer goes.
-        reply_to: mpsc::UnboundedSender<ClientResponse>,
+        reply_to: ReplyTo,
     },
     /// A status query.
     Status {
         /// The client's request id.
         request: u64,
         /// Where the answer goes.
-        reply_to: mpsc::UnboundedSender<ClientResponse>,
+        reply_to: ReplyTo,
     },
 }
 
@@ -73,15 +94,21 @@ async fn connection(
     faults: Faults,
 ) {
     let (mut reader, mut writer) = stream.into_split();
-    let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<ClientResponse>();
+    let (tx, mut reply_rx) = mpsc::unbounded_channel::<Vec<ClientResponse>>();
+    let reply_tx = ReplyTo {
+        conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed),
+        tx,
+    };
     let write = async move {
         let mut out = BytesMut::with_capacity(4096);
         while let Some(first) = reply_rx.recv().await {
             out.clear();
             let mut next = Some(first);
-            while let Some(resp) = next {
-                if let Err(e) = codec::encode_frame(&resp, MAX_CLIENT_FRAME, &mut out) {
-                    tracing::warn!(node, %addr, error = %e, "client response not encodable");
+            while let Some(batch) = next {
+                for resp in &batch {
+                    if let Err(e) = codec::encode_frame(resp, MAX_CLIENT_FRAME, &mut out) {
+                        tracing::warn!(node, %addr, error = %e, "client response not encodable");
+                    }
                 }
                 next = reply_rx.try_recv().ok();
             }
@@ -122,7 +149,7 @@ async fn connection(
                 ClientOp::Isolate { node: victim } => {
                     faults.isolate(victim);
                     tracing::info!(node, victim, "fault injected: isolate");
-                    let _ = reply_to.send(ClientResponse {
+                    reply_to.send(ClientResponse {
                         id: req.id,
                         reply: ClientReply::Ok,
                     });
@@ -131,7 +158,7 @@ async fn connection(
                 ClientOp::Heal => {
                     faults.heal();
                     tracing::info!(node, "faults healed");
-                    let _ = reply_to.send(ClientResponse {
+                    reply_to.send(ClientResponse {
                         id: req.id,
                         reply: ClientReply::Ok,
                     });

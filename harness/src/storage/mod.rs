@@ -44,7 +44,7 @@ pub use error::{StorageError, UnknownFsyncPolicy};
 pub use record::HEADER_LEN;
 pub use wal::{
     Wal, WalOptions, WalStats, DEFAULT_BUFFER_BYTES, DEFAULT_MAX_RECORD_BYTES,
-    DEFAULT_SEGMENT_BYTES,
+    DEFAULT_SEGMENT_BYTES, PREALLOCATE_BYTES,
 };
 
 use serde::de::DeserializeOwned;

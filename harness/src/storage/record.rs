@@ -8,7 +8,8 @@
 //! Systems Are Not Created Equal" (OSDI 2014, §3: appends may persist partially or as
 //! zeros/garbage after a crash):
 //! - a header cut short, a record whose length runs past the end of the file, a record
-//!   whose checksum fails with nothing after it, or an all-zero tail: a **torn tail**,
+//!   whose checksum fails with nothing but zeros after it (preallocated room), or an
+//!   all-zero tail: a **torn tail**,
 //!   which recovery may cut away if it is in the last segment;
 //! - a record that fails its checks and is followed by more bytes: **corruption**, which
 //!   recovery refuses.
@@ -134,7 +135,12 @@ pub(crate) fn scan(bytes: &[u8]) -> Scan {
         let after = body_start + payload.len();
         if actual != crc {
             let reason = format!("checksum mismatch (stored {crc:#010x}, computed {actual:#010x})");
-            break if after == bytes.len() {
+            // Nothing but zeros after it: the record was torn inside preallocated room
+            // (as etcd's WAL decoder judges a torn entry followed by zeroed sectors).
+            let only_zeros_after = bytes
+                .get(after..)
+                .is_some_and(|t| t.iter().all(|&b| b == 0));
+            break if only_zeros_after {
                 ScanEnd::Torn { offset, reason }
             } else {
                 ScanEnd::Corrupt { offset, reason }
@@ -224,6 +230,15 @@ mod tests {
         let scan = scan(&buf);
         assert!(matches!(scan.end, ScanEnd::Corrupt { offset: 11, .. }));
         assert_eq!(scan.payloads.len(), 1);
+    }
+
+    #[test]
+    fn bad_record_followed_only_by_zeros_is_torn() {
+        let mut buf = framed(&[b"one", b"two"]);
+        let last = buf.len() - 1;
+        buf[last] ^= 0x40;
+        buf.extend_from_slice(&[0; 32]);
+        assert!(matches!(scan(&buf).end, ScanEnd::Torn { offset: 11, .. }));
     }
 
     #[test]

@@ -43,6 +43,20 @@ pub(crate) fn recover(dir: &Path) -> Result<Recovered, StorageError> {
         let is_last = position + 1 == count;
         match &scan.end {
             ScanEnd::Clean => {}
+            ScanEnd::Torn { offset, .. }
+                if is_last
+                    && bytes
+                        .get(*offset as usize..)
+                        .is_some_and(|t| t.iter().all(|&b| b == 0)) =>
+            {
+                // Zero-filled room preallocated ahead of the records: expected, quiet.
+                tracing::debug!(
+                    file = %segment.path.display(),
+                    offset,
+                    "WAL recovery: cutting the preallocated zero tail"
+                );
+                truncate(&segment.path, *offset)?;
+            }
             ScanEnd::Torn { offset, reason } if is_last => {
                 tracing::warn!(
                     file = %segment.path.display(),

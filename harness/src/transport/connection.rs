@@ -309,14 +309,27 @@ where
 }
 
 async fn write_loop(peer: &Peer, mut writer: OwnedWriteHalf) -> ConnectionEnd {
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = BytesMut::new();
+    let mut chunks = Vec::new();
     loop {
-        match peer.take_batch(&mut buf) {
+        match peer.take_chunks(&mut chunks) {
             Batch::Ready { messages, bytes } => {
-                if let Err(e) = writer.write_all(&buf).await {
+                // One unit (the usual case: a node loop's batch) is written as it is;
+                // several are gathered into one buffer for one syscall.
+                let written = match chunks.as_slice() {
+                    [one] => writer.write_all(one).await,
+                    many => {
+                        buf.clear();
+                        for chunk in many {
+                            buf.extend_from_slice(chunk);
+                        }
+                        writer.write_all(&buf).await
+                    }
+                };
+                chunks.clear();
+                if let Err(e) = written {
                     return ConnectionEnd::Io(e);
                 }
-                buf.clear();
                 peer.count_sent(messages, bytes);
             }
             Batch::WaitUntil(due) => {

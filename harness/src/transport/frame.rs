@@ -113,6 +113,20 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     }
 }
 
+/// Takes the next complete frame's payload out of `buf` without reading: `Ok(None)`
+/// until one is wholly buffered. Lets a reader handle every frame one `read` brought
+/// in before it waits again.
+pub fn take_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, FrameError> {
+    match parse_header(buf, max)? {
+        Some(len) if buf.len() >= FRAME_HEADER_LEN + len => {
+            let mut frame = buf.split_to(FRAME_HEADER_LEN + len);
+            frame.advance(FRAME_HEADER_LEN);
+            Ok(Some(frame.freeze()))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Appends one frame carrying `payload` to `out`.
 ///
 /// Fails only if the payload cannot be described by a `u32` length.
@@ -198,6 +212,17 @@ mod tests {
             .await
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn take_frame_returns_only_whole_frames() {
+        let mut buf = frames(&[b"ab", b"cde"]);
+        buf.truncate(buf.len() - 1);
+        assert_eq!(take_frame(&mut buf, 64).unwrap().unwrap(), &b"ab"[..]);
+        assert!(take_frame(&mut buf, 64).unwrap().is_none());
+        buf.extend_from_slice(b"e");
+        assert_eq!(take_frame(&mut buf, 64).unwrap().unwrap(), &b"cde"[..]);
+        assert!(buf.is_empty());
     }
 
     #[test]

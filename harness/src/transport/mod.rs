@@ -23,7 +23,10 @@
 //! # Sending
 //! [`Transport::send`] never blocks and never fails loudly: it encodes the message once
 //! and queues the frame for the peer's writer, which writes whatever has accumulated
-//! with one `write_all`. A peer that is not connected gets a small bounded queue; beyond
+//! with one `write_all`. [`Transport::send_deferred`] encodes straight into a per-peer
+//! batch that [`Transport::flush`] queues as one unit: a node loop that defers all the
+//! sends of one iteration and flushes at its end wakes each peer's writer once and lets
+//! it write them with one syscall, however many messages the iteration produced. A peer that is not connected gets a small bounded queue; beyond
 //! it, messages are dropped (protocols retransmit).
 
 pub mod codec;
@@ -195,6 +198,9 @@ impl<M: Send + 'static> Shared<M> {
 pub struct Transport<M> {
     shared: Arc<Shared<M>>,
     local_addr: SocketAddr,
+    /// Frames encoded by [`Transport::send_deferred`] and not yet flushed, by peer:
+    /// (the frames back to back, how many).
+    deferred: BTreeMap<NodeId, (BytesMut, u64)>,
     _messages: PhantomData<fn(M) -> M>,
 }
 
@@ -239,6 +245,7 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
         Ok(Transport {
             shared,
             local_addr,
+            deferred: BTreeMap::new(),
             _messages: PhantomData,
         })
     }
@@ -310,6 +317,79 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
         match self.shared.faults.verdict(self.shared.id, to) {
             Verdict::Drop => peer.count_fault_drop(),
             Verdict::Deliver { delay } => enqueue(peer, msg.frame.clone(), delay),
+        }
+    }
+
+    /// Like [`Transport::send`], but a message to a connected-or-not peer that the
+    /// fault filter lets through undelayed is only encoded into that peer's pending
+    /// batch; [`Transport::flush`] queues the batch. Messages to one peer keep their
+    /// order whichever way they go. Returns the frame's length if it was encoded.
+    pub fn send_deferred(&mut self, to: NodeId, msg: &M) -> Option<usize> {
+        if to == self.shared.id || !self.shared.peers.contains_key(&to) {
+            let encoded = self.encode(msg)?;
+            self.send_encoded(to, &encoded);
+            return Some(encoded.len());
+        }
+        match self.shared.faults.verdict(self.shared.id, to) {
+            Verdict::Drop => {
+                if let Some(peer) = self.shared.peers.get(&to) {
+                    peer.count_fault_drop();
+                }
+                None
+            }
+            Verdict::Deliver { delay } if !delay.is_zero() => {
+                self.flush_peer(to);
+                let encoded = self.encode(msg)?;
+                if let Some(peer) = self.shared.peers.get(&to) {
+                    enqueue(peer, encoded.frame.clone(), delay);
+                }
+                Some(encoded.len())
+            }
+            Verdict::Deliver { .. } => {
+                let max_frame = self.shared.max_frame;
+                let (buf, frames) = self.deferred.entry(to).or_default();
+                if buf.capacity() - buf.len() < SCRATCH_BLOCK / 4 {
+                    buf.reserve(SCRATCH_BLOCK);
+                }
+                let before = buf.len();
+                match codec::encode_frame(msg, max_frame, buf) {
+                    Ok(()) => {
+                        *frames += 1;
+                        Some(buf.len() - before)
+                    }
+                    Err(e) => {
+                        tracing::warn!(node = self.shared.id, reason = %e, "message not sent: cannot encode");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues every deferred batch for its peer's writer (one unit per peer).
+    pub fn flush(&mut self) {
+        let ids: Vec<NodeId> = self
+            .deferred
+            .iter()
+            .filter(|(_, (_, n))| *n > 0)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.flush_peer(id);
+        }
+    }
+
+    fn flush_peer(&mut self, to: NodeId) {
+        let Some((buf, frames)) = self.deferred.get_mut(&to) else {
+            return;
+        };
+        if *frames == 0 {
+            return;
+        }
+        let bytes = buf.split().freeze();
+        let n = std::mem::take(frames);
+        if let Some(peer) = self.shared.peers.get(&to) {
+            peer.enqueue_frames(bytes, n, None);
         }
     }
 

@@ -7,7 +7,9 @@
 //! retransmit); once connected, its bound is in bytes. A connection that drops takes
 //! its unsent messages with it, as a crashed TCP connection would.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+#[cfg(test)]
+use bytes::BytesMut;
 use protocols::NodeId;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -59,8 +61,10 @@ struct Counters {
 struct Outgoing {
     /// Not before this instant (the fault filter's delay); `None`: at once.
     due: Option<Instant>,
-    /// The complete frame.
+    /// One complete frame, or several back to back.
     frame: Bytes,
+    /// How many frames `frame` holds.
+    frames: u64,
 }
 
 /// The connection currently serving a peer.
@@ -152,6 +156,14 @@ impl Peer {
     /// Queues `frame` for the peer, to be written not before `due`. Returns false (and
     /// counts a drop) when the queue is full.
     pub fn enqueue(&self, frame: Bytes, due: Option<Instant>) -> bool {
+        self.enqueue_frames(frame, 1, due)
+    }
+
+    /// Queues `frames` complete frames laid back to back in `bytes` as one unit (they
+    /// are written together, in order). Returns false (and counts the drops) when the
+    /// queue is full.
+    pub fn enqueue_frames(&self, bytes: Bytes, frames: u64, due: Option<Instant>) -> bool {
+        let frame = bytes;
         let mut state = self.state();
         let full = if state.connection.is_some() {
             !state.queue.is_empty() && state.queued_bytes + frame.len() > MAX_QUEUED_BYTES
@@ -162,19 +174,32 @@ impl Peer {
             drop(state);
             self.counters
                 .dropped_unconnected
-                .fetch_add(1, Ordering::Relaxed);
+                .fetch_add(frames, Ordering::Relaxed);
             return false;
         }
         state.queued_bytes += frame.len();
-        state.queue.push_back(Outgoing { due, frame });
+        state.queue.push_back(Outgoing { due, frame, frames });
         drop(state);
         self.outbox_ready.notify_one();
         true
     }
 
+    #[cfg(test)]
     /// Moves the frames that are due, in order, into `buf` (up to a batch's worth).
     /// A frame that is not yet due holds back every frame behind it (FIFO per peer).
     pub fn take_batch(&self, buf: &mut BytesMut) -> Batch {
+        let mut chunks = Vec::new();
+        let batch = self.take_chunks(&mut chunks);
+        for chunk in &chunks {
+            buf.extend_from_slice(chunk);
+        }
+        batch
+    }
+
+    /// Like [`Peer::take_batch`], but hands over the queued units themselves (each one
+    /// frame or several back to back), so a writer with a single unit can write it
+    /// without copying.
+    pub fn take_chunks(&self, chunks: &mut Vec<Bytes>) -> Batch {
         let mut state = self.state();
         let mut now: Option<Instant> = None;
         let (mut messages, mut bytes) = (0u64, 0usize);
@@ -194,9 +219,9 @@ impl Peer {
             let Some(item) = state.queue.pop_front() else {
                 break;
             };
-            buf.extend_from_slice(&item.frame);
-            messages += 1;
+            messages += item.frames;
             bytes += item.frame.len();
+            chunks.push(item.frame);
         }
         state.queued_bytes = state.queued_bytes.saturating_sub(bytes);
         if messages == 0 {
@@ -238,7 +263,7 @@ impl Peer {
             return false;
         }
         state.connection = None;
-        let lost = state.queue.len() as u64;
+        let lost = state.queue.iter().map(|o| o.frames).sum();
         state.queue.clear();
         state.queued_bytes = 0;
         announce();
@@ -338,6 +363,22 @@ mod tests {
         ));
         assert_eq!(&buf[..], b"abcd");
         assert!(matches!(p.take_batch(&mut buf), Batch::Empty));
+    }
+
+    #[test]
+    fn a_unit_of_several_frames_counts_each_frame() {
+        let p = peer();
+        p.enqueue_frames(Bytes::from_static(b"abcd"), 2, None);
+        p.enqueue(Bytes::from_static(b"e"), None);
+        let mut buf = BytesMut::new();
+        assert!(matches!(
+            p.take_batch(&mut buf),
+            Batch::Ready {
+                messages: 3,
+                bytes: 5
+            }
+        ));
+        assert_eq!(&buf[..], b"abcde");
     }
 
     #[test]

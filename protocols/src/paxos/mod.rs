@@ -293,6 +293,7 @@ impl Paxos {
                 self.start_election("back-off over and still no leader", out)
             }
             (PaxosTimer::Heartbeat, Stance::Leader(_)) => self.send_heartbeats(out),
+            (PaxosTimer::Flush, Stance::Leader(_)) => self.flush_accepts(out),
             (PaxosTimer::Retransmit, Stance::Candidate(_) | Stance::Leader(_)) => {
                 self.retransmit_campaign(out);
                 self.retransmit_slots(out);

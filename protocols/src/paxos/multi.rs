@@ -4,8 +4,11 @@
 //! instance at once, each new command costs one Phase 2 round trip. The leader assigns
 //! the next slot, sends `Accept(b, slot, cmd)` to every acceptor and counts Accepted
 //! replies; a quorum makes the slot chosen. Many slots are in flight at once
-//! (pipelining); slots found on takeover are re-proposed in batches of up to
-//! [`MAX_BATCH`] per Accept message, as are retransmissions. Nothing is re-ordered:
+//! (pipelining). New slots are batched: a client command only queues its slot and
+//! arms the zero-delay `Flush` timer, which sends every slot queued meanwhile in one
+//! Accept per acceptor (up to [`MAX_BATCH`] slots each), so a burst of commands costs
+//! one Phase 2 round of messages, not one per command. Slots found on takeover are
+//! re-proposed in batches the same way, as are retransmissions. Nothing is re-ordered:
 //! chosen slots are applied in slot order by the learner.
 //!
 //! A leader that is pre-empted simply stops: its in-flight commands may still be chosen
@@ -20,6 +23,7 @@ use crate::node::Effects;
 use crate::quorum::Membership;
 use crate::types::{Command, NodeId, Time};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 /// Most slot proposals carried by one Accept message.
 pub const MAX_BATCH: usize = 64;
@@ -152,13 +156,14 @@ pub struct Leading {
     pub pipeline: Pipeline,
     /// Whether every slot found on takeover is chosen (LeaderReady was emitted).
     pub ready: bool,
+    /// Slots proposed since the last `Flush`, not yet sent, in slot order.
+    pub unsent: Vec<(u64, SlotValue)>,
 }
 
 impl Paxos {
     /// A client command: the ready leader proposes it in the next slot.
     pub(super) fn on_client(&mut self, command: Command, out: &mut Effects<Paxos>) {
         let hint = self.leader_hint();
-        let commit = self.learner.commit();
         let Stance::Leader(lead) = &mut self.stance else {
             out.push(Effect::Reject {
                 id: command.id,
@@ -193,16 +198,41 @@ impl Paxos {
                 sent_at: self.now,
             },
         );
+        if lead.unsent.is_empty() {
+            out.push(Effect::SetTimer {
+                timer: PaxosTimer::Flush,
+                after: Duration::ZERO,
+            });
+        }
+        lead.unsent.push((slot, value));
+    }
+
+    /// `Flush`: the slots queued since the last flush go out, one Accept per acceptor
+    /// for up to [`MAX_BATCH`] of them.
+    pub(super) fn flush_accepts(&mut self, out: &mut Effects<Paxos>) {
+        let commit = self.learner.commit();
+        let now = self.now;
+        let Stance::Leader(lead) = &mut self.stance else {
+            return;
+        };
+        let unsent = std::mem::take(&mut lead.unsent);
         let ballot = lead.ballot;
-        self.broadcast(
-            PaxosMessage::Accept {
-                ballot,
-                era: None,
-                slots: vec![(slot, value)],
-                commit,
-            },
-            out,
-        );
+        for (slot, _) in &unsent {
+            if let Some(entry) = lead.pipeline.in_flight.get_mut(slot) {
+                entry.sent_at = now;
+            }
+        }
+        for batch in unsent.chunks(MAX_BATCH) {
+            self.broadcast(
+                PaxosMessage::Accept {
+                    ballot,
+                    era: None,
+                    slots: batch.to_vec(),
+                    commit,
+                },
+                out,
+            );
+        }
     }
 
     /// Phase 2b replies: count them toward the leadership value and the slots.
@@ -353,5 +383,36 @@ mod tests {
         assert_eq!(p.ack(3, &[1, 9], &m), vec![(1, None)]);
         assert!(p.ack(2, &[1], &m).is_empty());
         assert_eq!((p.ready_at(), p.last_slot()), (1, 1));
+    }
+
+    #[test]
+    fn commands_taken_before_a_flush_share_one_accept_per_acceptor() {
+        use crate::node::Input;
+        use crate::paxos::pump::{cmd, Net};
+        let mut net = Net::new(3, false);
+        net.elect(1);
+        net.step(1, Input::Client(cmd(1, 1)));
+        net.step(1, Input::Client(cmd(1, 2)));
+        assert!(net.armed(1, PaxosTimer::Flush));
+        assert!(
+            !net.queue
+                .iter()
+                .any(|(_, _, m)| matches!(m, PaxosMessage::Accept { .. })),
+            "nothing is sent before the flush"
+        );
+        net.fire(1, PaxosTimer::Flush);
+        let accepts: Vec<_> = net
+            .queue
+            .iter()
+            .filter_map(|(_, to, m)| match m {
+                PaxosMessage::Accept { slots, .. } => Some((*to, slots.len())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(accepts, vec![(2, 2), (3, 2)]);
+        net.deliver_all();
+        assert!(net.applied[&1].contains(&Some(cmd(1, 2))));
+        net.heartbeat();
+        assert_eq!(net.applied[&2], net.applied[&1]);
     }
 }

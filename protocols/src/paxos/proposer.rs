@@ -347,6 +347,7 @@ impl Paxos {
             era,
             pipeline,
             ready: false,
+            unsent: Vec::new(),
         });
         self.report_role(out);
         out.push(Effect::Event(Event::LeaderElected {

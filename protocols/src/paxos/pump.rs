@@ -154,9 +154,14 @@ impl Net {
         self.queue.retain(|w| !pick(w));
     }
 
-    /// Client command `c` submitted at node `id`.
+    /// Client command `c` submitted at node `id`; a leader's zero-delay `Flush` then
+    /// fires at once, as it does in the runtime and the simulator when no other input
+    /// is waiting.
     pub fn client(&mut self, id: NodeId, c: Command) {
         self.step(id, Input::Client(c));
+        if self.armed(id, PaxosTimer::Flush) {
+            self.fire(id, PaxosTimer::Flush);
+        }
     }
 
     /// Node `id` crashes: its volatile state and the messages to it are lost.

@@ -111,6 +111,11 @@ pub enum RaftTimer {
     Election,
     /// Leader: time to send heartbeats.
     Heartbeat,
+    /// Leader: send the entries appended since the last flush, in one AppendEntries
+    /// per follower (within its window). Re-armed with a zero delay by every client
+    /// command, so it fires once the harness has handed over the inputs already
+    /// waiting (see `replication.rs`).
+    Flush,
 }
 
 /// Per-role volatile state.
@@ -337,6 +342,7 @@ impl Protocol for Raft {
             }
             Input::Timer(RaftTimer::Election) => self.on_election_timeout(out),
             Input::Timer(RaftTimer::Heartbeat) => self.on_heartbeat_timer(out),
+            Input::Timer(RaftTimer::Flush) => self.on_flush_timer(out),
             Input::Client(cmd) => self.on_client(cmd, out),
             Input::Message { from, msg } => {
                 if !self.setup.membership.contains(from) || from == self.id() {

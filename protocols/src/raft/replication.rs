@@ -5,7 +5,10 @@
 //! messages per follower may be unacknowledged, each carrying up to [`MAX_BATCH`]
 //! entries; commands that arrive while the pipeline is full wait and leave together
 //! in the next message, which is how the leader batches under load (as etcd-io/raft's
-//! inflight window does). A follower runs the consistency check and conflict
+//! inflight window does). Client commands are also batched in time: each one is
+//! logged and persisted at once, but the AppendEntries go out on the zero-delay
+//! `Flush` timer, after the harness has handed over the inputs already waiting, so a
+//! burst of commands shares one message per follower. A follower runs the consistency check and conflict
 //! truncation of Figure 2; a failed check makes the leader back up `nextIndex` to the
 //! follower's hint and resend. An entry is committed once stored on a majority *and*
 //! of the leader's current term (§5.4.2); earlier entries commit with it.
@@ -16,6 +19,7 @@ use crate::effect::{Effect, Event};
 use crate::node::Effects;
 use crate::types::{Command, NodeId};
 use std::collections::VecDeque;
+use std::time::Duration;
 
 /// Unacknowledged AppendEntries messages allowed per follower.
 pub const MAX_INFLIGHT: usize = 4;
@@ -61,8 +65,20 @@ impl Raft {
             first_index: index,
             entries: vec![entry],
         }));
-        self.broadcast_append(out);
+        // Batching: the AppendEntries go out on the zero-delay Flush, so a burst of
+        // commands shares one message per follower.
+        out.push(Effect::SetTimer {
+            timer: RaftTimer::Flush,
+            after: Duration::ZERO,
+        });
         self.advance_commit(out); // a single-voter cluster commits at once
+    }
+
+    /// Flush timer: the entries appended since the last flush go to every follower.
+    pub(super) fn on_flush_timer(&mut self, out: &mut Effects<Self>) {
+        if matches!(self.role, RoleState::Leader { .. }) {
+            self.broadcast_append(out);
+        }
     }
 
     /// Heartbeat timer: every follower hears from the leader at least this often.

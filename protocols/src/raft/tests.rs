@@ -568,3 +568,40 @@ fn single_node_cluster_elects_itself_and_commits() {
         command: Some(cmd(1))
     }));
 }
+
+#[test]
+fn a_burst_of_commands_is_persisted_at_once_and_replicated_on_the_flush() {
+    let mut r = leader(3);
+    // Acknowledge the no-op so the window is empty.
+    for peer in [2, 3] {
+        step(
+            &mut r,
+            msg(
+                peer,
+                RaftMessage::AppendEntriesResponse {
+                    term: 1,
+                    success: true,
+                    index: 1,
+                },
+            ),
+        );
+    }
+    let flush = Effect::SetTimer {
+        timer: RaftTimer::Flush,
+        after: std::time::Duration::ZERO,
+    };
+    for seq in [1, 2] {
+        let out = step(&mut r, Input::Client(cmd(seq)));
+        assert!(sends(&out).is_empty(), "nothing is sent before the flush");
+        assert!(pos(&out, |e| matches!(e, Effect::Persist(_))) < pos(&out, |e| *e == flush));
+    }
+    let out = step(&mut r, Input::Timer(RaftTimer::Flush));
+    let appends: Vec<(NodeId, usize)> = sends(&out)
+        .into_iter()
+        .map(|(to, m)| match m {
+            RaftMessage::AppendEntries { entries, .. } => (to, entries.len()),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(appends, vec![(2, 2), (3, 2)]);
+}

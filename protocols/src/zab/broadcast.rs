@@ -11,18 +11,27 @@
 //! - When a quorum of voters (the leader included) has acked up to some zxid, the
 //!   leader delivers everything up to it, sends COMMIT to followers and INFORM (the
 //!   proposals and their commit in one message) to observers, which never ACK.
+//! - Coalescing (a deviation in message count only): because ACK and COMMIT are
+//!   cumulative, a follower ACKs once per burst of proposals and a leader COMMITs once
+//!   per burst of quorum ACKs. Both arm the zero-delay `Flush` timer and send on it,
+//!   after the harness has handed over the inputs already waiting. ZooKeeper sends one
+//!   ACK and one COMMIT per zxid (and relies on its buffered streams to share the
+//!   syscalls); the acknowledged and committed prefixes are the same, only later by at
+//!   most the inputs already queued. PROPOSALs stay one per command.
 //! - Every tick the leader PINGs its learners, which answer with PING. A learner that
 //!   hears nothing from its leader for `syncLimit` ticks (`initLimit` before UPTODATE),
 //!   and a leader that has not heard from a quorum within `syncLimit` ticks, or cannot
 //!   finish a Discovery / Synchronization wait within `initLimit` ticks, go back to
 //!   LOOKING (ZooKeeper: "Not sufficient followers synced").
 
+use crate::effect::Effect;
 use crate::types::{Command, NodeId};
 use crate::zab::discovery::{HandleStage, LearnerStage};
 use crate::zab::messages::{PeerMessage, Txn};
 use crate::zab::persist::ZabRecord;
 use crate::zab::zxid::Zxid;
 use crate::zab::{Out, Phase, Zab, ZabTimer};
+use std::time::Duration;
 
 impl Zab {
     /// The established leader proposes `command`.
@@ -116,6 +125,31 @@ impl Zab {
         if quorum_zxid <= self.history.delivered_zxid() {
             return;
         }
+        self.narrate(out, || {
+            format!("quorum logged through {quorum_zxid}: deliver, COMMIT at the flush")
+        });
+        self.deliver_through(self.history.count_through(quorum_zxid), out);
+        if let Phase::Leading(l) = &mut self.phase {
+            if !l.commit_unsent {
+                l.commit_unsent = true;
+                out.push(Effect::SetTimer {
+                    timer: ZabTimer::Flush,
+                    after: Duration::ZERO,
+                });
+            }
+        }
+    }
+
+    /// `Flush` of a leader: one COMMIT to each follower and one INFORM to each observer
+    /// for everything delivered so far.
+    pub(super) fn flush_commits(&mut self, out: &mut Out) {
+        let committed = self.history.delivered_zxid();
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        if !std::mem::take(&mut l.commit_unsent) {
+            return;
+        }
         let mut followers = Vec::new();
         let mut observers = Vec::new();
         for (&s, h) in &l.learners {
@@ -128,33 +162,35 @@ impl Zab {
             }
         }
         self.narrate(out, || {
-            format!("quorum logged through {quorum_zxid}: COMMIT")
+            format!("flush: COMMIT {committed} to {followers:?}")
         });
-        self.deliver_through(self.history.count_through(quorum_zxid), out);
         for to in followers {
-            self.send_to_learner(out, to, PeerMessage::Commit { zxid: quorum_zxid });
+            self.send_to_learner(out, to, PeerMessage::Commit { zxid: committed });
         }
         for (to, informed) in observers {
             let txns: Vec<Txn> = self
                 .history
                 .txns
                 .iter()
-                .filter(|t| t.zxid > informed && t.zxid <= quorum_zxid)
+                .filter(|t| t.zxid > informed && t.zxid <= committed)
                 .cloned()
                 .collect();
-            self.send_to_learner(
-                out,
-                to,
-                PeerMessage::Inform {
-                    txns,
-                    committed: quorum_zxid,
-                },
-            );
+            self.send_to_learner(out, to, PeerMessage::Inform { txns, committed });
         }
         if let Phase::Leading(l) = &mut self.phase {
             for h in l.learners.values_mut().filter(|h| h.observer) {
-                h.informed = h.informed.max(quorum_zxid);
+                h.informed = h.informed.max(committed);
             }
+        }
+    }
+
+    /// `Flush` of a follower: the one cumulative ACK for the proposals logged since.
+    pub(super) fn flush_ack(&mut self, out: &mut Out) {
+        let Phase::Learning(l) = &mut self.phase else {
+            return;
+        };
+        if let Some(zxid) = l.ack_unsent.take() {
+            self.send_to_leader(out, PeerMessage::Ack { zxid });
         }
     }
 
@@ -309,7 +345,14 @@ impl Zab {
             return; // a duplicate
         }
         if self.log_in_order(txn, epoch, out).is_ok() {
-            self.send_to_leader(out, PeerMessage::Ack { zxid });
+            if let Phase::Learning(l) = &mut self.phase {
+                if l.ack_unsent.replace(zxid).is_none() {
+                    out.push(Effect::SetTimer {
+                        timer: ZabTimer::Flush,
+                        after: Duration::ZERO,
+                    });
+                }
+            }
         }
     }
 

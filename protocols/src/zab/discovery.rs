@@ -98,6 +98,8 @@ pub(crate) struct LeaderState {
     pub(crate) tick: u64,
     /// The tick at which the current phase started.
     pub(crate) phase_tick: u64,
+    /// A COMMIT/INFORM of what was delivered waits for the next `Flush`.
+    pub(crate) commit_unsent: bool,
 }
 
 impl LeaderState {
@@ -143,6 +145,8 @@ pub(crate) struct LearnerState {
     pub(crate) inbox: Inbox,
     /// The number of our next message to the leader (FOLLOWERINFO is 0).
     pub(crate) out_seq: u64,
+    /// The last proposal logged whose ACK waits for the next `Flush`.
+    pub(crate) ack_unsent: Option<Zxid>,
 }
 
 impl LearnerState {
@@ -168,6 +172,7 @@ impl Zab {
             learners: BTreeMap::new(),
             tick: 0,
             phase_tick: 0,
+            commit_unsent: false,
         }));
         self.event(
             out,
@@ -197,6 +202,7 @@ impl Zab {
             session,
             inbox: Inbox::starting_at(0),
             out_seq: 1,
+            ack_unsent: None,
         });
         let role = if observer {
             Role::Observing

@@ -119,6 +119,11 @@ pub enum ZabTimer {
     FinalizeWait,
     /// FOLLOWING / LEADING / OBSERVING: one `tickTime` passed (PINGs, limits).
     Tick,
+    /// FOLLOWING: send the one cumulative ACK for every proposal logged since the last
+    /// flush. LEADING: send the one COMMIT (INFORM) for everything delivered since.
+    /// Armed with a zero delay, so it fires once the harness has handed over the inputs
+    /// already waiting (see `broadcast.rs`).
+    Flush,
 }
 
 /// The run's timing mapped onto ZooKeeper's knobs (see the module docs).
@@ -357,6 +362,8 @@ impl Zab {
             (ZabTimer::FinalizeWait, Phase::Looking) => self.on_finalize_wait(out),
             (ZabTimer::Tick, Phase::Leading(_)) => self.leader_tick(out),
             (ZabTimer::Tick, Phase::Learning(_)) => self.learner_tick(out),
+            (ZabTimer::Flush, Phase::Leading(_)) => self.flush_commits(out),
+            (ZabTimer::Flush, Phase::Learning(_)) => self.flush_ack(out),
             // A timer of a role this server has left: stale.
             _ => {}
         }

@@ -85,10 +85,22 @@ impl Pump {
         let mut out = Vec::new();
         self.clock += 1;
         node.step(Time(self.clock), input, &mut out);
+        // A zero-delay `Flush` fires right after the input that armed it, as it does in
+        // the runtime and the simulator when nothing else is waiting.
+        let flush = out.iter().any(
+            |e| matches!(e, Effect::SetTimer { timer: ZabTimer::Flush, after } if after.is_zero()),
+        );
+        if flush {
+            node.step(Time(self.clock), Input::Timer(ZabTimer::Flush), &mut out);
+        }
         for effect in out.clone() {
             match effect {
                 Effect::Send { to, msg } => self.queue.push_back((id, to, msg)),
                 Effect::Persist(r) => self.disk.entry(id).or_default().push(r),
+                Effect::SetTimer {
+                    timer: ZabTimer::Flush,
+                    ..
+                } if flush => {}
                 Effect::SetTimer { timer, .. } => {
                     self.armed.entry(id).or_default().insert(timer);
                 }

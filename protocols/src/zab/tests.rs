@@ -392,9 +392,17 @@ fn handlers_persist_before_the_dependent_send() {
     };
     let logged = p.node(1).history().txns[0].clone();
     assert_eq!(logged.zxid, Zxid::new(1, 1));
-    assert_eq!(effects.len(), 2);
+    // The ACK waits for the zero-delay Flush (the pump fires it at once).
+    assert_eq!(effects.len(), 3);
     assert_eq!(effects[0], Effect::Persist(ZabRecord::Proposal(logged)));
-    assert!(matches!(&effects[1], Effect::Send { to: 3, msg }
+    assert_eq!(
+        effects[1],
+        Effect::SetTimer {
+            timer: ZabTimer::Flush,
+            after: std::time::Duration::ZERO
+        }
+    );
+    assert!(matches!(&effects[2], Effect::Send { to: 3, msg }
         if msg.body() == Some(&PeerMessage::Ack { zxid: Zxid::new(1, 1) })));
     // Messages of another session, or from someone else than the leader, are ignored.
     let stray = |session| ZabMessage::Peer {

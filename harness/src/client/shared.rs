@@ -1,0 +1,343 @@
+//! Many concurrent callers sharing one connection per node (client side of the
+//! workload): [`Pipeline`] pipelines requests on one connection and matches answers by
+//! request id; [`SharedClient`] finds the leader for all its callers at once.
+
+use super::{ClientError, ClientOp, ClientReply, ClientRequest, ClientResponse, MAX_CLIENT_FRAME};
+use crate::kv::KvOp;
+use crate::transport::{codec, frame};
+use bytes::{Bytes, BytesMut};
+use protocols::NodeId;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+/// One request waiting on a [`Pipeline`].
+struct PipelinedRequest {
+    op: ClientOp,
+    reply: oneshot::Sender<ClientReply>,
+}
+
+/// A connection shared by many concurrent callers: requests are pipelined (every
+/// request queued while the previous write was in progress goes out in one `write`),
+/// and responses are matched to callers by request id. Many closed-loop clients can
+/// share one, as etcd's benchmark tool multiplexes `--clients` over `--conns`; it
+/// saves a pair of syscalls per operation on both ends.
+#[derive(Clone)]
+pub struct Pipeline {
+    requests: mpsc::UnboundedSender<PipelinedRequest>,
+}
+
+impl Pipeline {
+    /// Connects to a node's client port and starts the connection's task.
+    pub async fn connect(addr: SocketAddr) -> Result<Pipeline, ClientError> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Io { addr, source })?;
+        let _ = stream.set_nodelay(true);
+        let (requests, queue) = mpsc::unbounded_channel();
+        tokio::spawn(run_pipeline(addr, stream, queue));
+        Ok(Pipeline { requests })
+    }
+
+    /// Sends `op` and waits for its answer.
+    pub async fn call(&self, op: ClientOp) -> Result<ClientReply, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        let closed = || ClientError::Refused("pipelined connection closed".into());
+        self.requests
+            .send(PipelinedRequest { op, reply })
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.requests.is_closed()
+    }
+}
+
+/// Serves one pipelined connection until it breaks or every [`Pipeline`] is dropped.
+async fn run_pipeline(
+    addr: SocketAddr,
+    stream: TcpStream,
+    mut queue: mpsc::UnboundedReceiver<PipelinedRequest>,
+) {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut waiting: HashMap<u64, oneshot::Sender<ClientReply>> = HashMap::new();
+    let mut next_id = 0u64;
+    let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        tokio::select! {
+            first = queue.recv() => {
+                let Some(first) = first else { return };
+                // Let the callers just woken by answers queue their next requests, so
+                // that they leave together.
+                tokio::task::yield_now().await;
+                out.clear();
+                let mut next = Some(first);
+                while let Some(req) = next {
+                    next_id += 1;
+                    let frame = ClientRequest { id: next_id, op: req.op };
+                    if codec::encode_frame(&frame, MAX_CLIENT_FRAME, &mut out).is_ok() {
+                        waiting.insert(next_id, req.reply);
+                    }
+                    next = queue.try_recv().ok();
+                }
+                if writer.write_all(&out).await.is_err() {
+                    return;
+                }
+            }
+            // Cancel-safe: a partly read frame stays in `buf` for the next call.
+            payload = frame::read_frame(&mut reader, MAX_CLIENT_FRAME, &mut buf) => {
+                let Ok(Some(mut payload)) = payload else { return };
+                // Answer every response this read brought in before waiting again.
+                loop {
+                    match codec::decode::<ClientResponse>(&payload) {
+                        Ok(resp) => {
+                            if let Some(reply) = waiting.remove(&resp.id) {
+                                let _ = reply.send(resp.reply);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(%addr, reason = %e, "closing pipelined connection: bad response");
+                            return;
+                        }
+                    }
+                    match frame::take_frame(&mut buf, MAX_CLIENT_FRAME) {
+                        Ok(Some(p)) => payload = p,
+                        Ok(None) => break,
+                        Err(_) => return,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A key-value client for many concurrent callers sharing one [`Pipeline`] per node.
+/// It finds the leader like [`super::Client`]: it follows `NotLeader` hints, and on a timeout
+/// or a broken connection moves on to the next node.
+pub struct SharedClient {
+    nodes: BTreeMap<NodeId, SocketAddr>,
+    route: Mutex<Route>,
+    /// Give up a call after this long.
+    pub deadline: Duration,
+    /// Wait at most this long for one node's answer before trying another.
+    pub try_timeout: Duration,
+}
+
+/// Where a [`SharedClient`] sends its requests.
+#[derive(Default)]
+struct Route {
+    /// The node believed to lead.
+    leader: Option<NodeId>,
+    /// Round-robin position when no leader is known.
+    rotate: usize,
+    /// Open connections, by node.
+    conns: BTreeMap<NodeId, Pipeline>,
+}
+
+impl SharedClient {
+    /// A client of the cluster whose client ports are `nodes`.
+    pub fn new(nodes: BTreeMap<NodeId, SocketAddr>) -> SharedClient {
+        SharedClient {
+            nodes,
+            route: Mutex::new(Route::default()),
+            deadline: Duration::from_secs(10),
+            try_timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn route(&self) -> std::sync::MutexGuard<'_, Route> {
+        self.route.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The node to try next and its open connection, if any.
+    fn target(&self) -> Option<(NodeId, Option<Pipeline>)> {
+        let route = self.route();
+        let id = match route.leader {
+            Some(l) => l,
+            None => *self
+                .nodes
+                .keys()
+                .nth(route.rotate % self.nodes.len().max(1))?,
+        };
+        let conn = route.conns.get(&id).filter(|c| !c.is_closed()).cloned();
+        Some((id, conn))
+    }
+
+    /// Forgets `node` as the leader (and its connection if `broken`); moves on.
+    fn give_up_on(&self, node: NodeId, hint: Option<NodeId>, broken: bool) {
+        let mut route = self.route();
+        if broken {
+            route.conns.remove(&node);
+        }
+        if route.leader == Some(node) || route.leader.is_none() {
+            match hint.filter(|h| *h != node && self.nodes.contains_key(h)) {
+                Some(h) => route.leader = Some(h),
+                None => {
+                    route.leader = None;
+                    route.rotate += 1;
+                }
+            }
+        }
+    }
+
+    /// Sets `key` to `value`; returns the previous value.
+    pub async fn put(&self, key: Bytes, value: Bytes) -> Result<Option<Bytes>, ClientError> {
+        self.kv(KvOp::Put { key, value }).await
+    }
+
+    /// Runs one state-machine command, retrying across nodes until the deadline.
+    pub async fn kv(&self, op: KvOp) -> Result<Option<Bytes>, ClientError> {
+        let start = tokio::time::Instant::now();
+        loop {
+            let left = self.deadline.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(ClientError::Timeout(self.deadline));
+            }
+            let Some((node, conn)) = self.target() else {
+                return Err(ClientError::Timeout(self.deadline));
+            };
+            let conn = match conn {
+                Some(c) => c,
+                None => {
+                    let Some(addr) = self.nodes.get(&node).copied() else {
+                        return Err(ClientError::Timeout(self.deadline));
+                    };
+                    match Pipeline::connect(addr).await {
+                        Ok(c) => {
+                            let mut route = self.route();
+                            route.conns.entry(node).or_insert(c).clone()
+                        }
+                        Err(_) => {
+                            self.give_up_on(node, None, true);
+                            tokio::time::sleep(Duration::from_millis(2).min(left)).await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let attempt = tokio::time::timeout(
+                self.try_timeout.min(left),
+                conn.call(ClientOp::Kv(op.clone())),
+            )
+            .await;
+            match attempt {
+                Ok(Ok(ClientReply::Value(v))) => {
+                    let mut route = self.route();
+                    if route.leader.is_none() {
+                        route.leader = Some(node);
+                    }
+                    return Ok(v);
+                }
+                Ok(Ok(ClientReply::NotLeader { leader, .. })) => {
+                    self.give_up_on(node, leader, false);
+                    if leader.is_none() {
+                        tokio::time::sleep(Duration::from_millis(5).min(left)).await;
+                    }
+                }
+                Ok(Ok(ClientReply::Error(e))) => return Err(ClientError::Refused(e)),
+                Ok(Ok(ClientReply::Retry(_))) => {
+                    self.give_up_on(node, None, false);
+                    tokio::time::sleep(Duration::from_millis(5).min(left)).await;
+                }
+                Ok(Ok(other)) => {
+                    return Err(ClientError::Protocol {
+                        addr: self
+                            .nodes
+                            .get(&node)
+                            .copied()
+                            .unwrap_or(([0, 0, 0, 0], 0).into()),
+                        reason: format!("unexpected {other:?}"),
+                    })
+                }
+                Ok(Err(_)) | Err(_) => {
+                    self.give_up_on(node, None, true);
+                    tokio::time::sleep(Duration::from_millis(2).min(left)).await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::net::TcpListener;
+
+    /// A fake node: answers each put with its key (in reverse order within a read),
+    /// or with `NotLeader { leader }` when `redirect` is set.
+    async fn fake_node(redirect: Option<NodeId>) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = BytesMut::new();
+                    loop {
+                        let Ok(Some(first)) =
+                            frame::read_frame(&mut stream, MAX_CLIENT_FRAME, &mut buf).await
+                        else {
+                            return;
+                        };
+                        let mut reqs = vec![first];
+                        while let Ok(Some(p)) = frame::take_frame(&mut buf, MAX_CLIENT_FRAME) {
+                            reqs.push(p);
+                        }
+                        let mut out = BytesMut::new();
+                        for p in reqs.iter().rev() {
+                            let req: ClientRequest = codec::decode(p).unwrap();
+                            let reply = match (&req.op, redirect) {
+                                (_, Some(l)) => ClientReply::NotLeader {
+                                    leader: Some(l),
+                                    addr: None,
+                                },
+                                (ClientOp::Kv(KvOp::Put { key, .. }), None) => {
+                                    ClientReply::Value(Some(key.clone()))
+                                }
+                                _ => ClientReply::Error("unexpected".into()),
+                            };
+                            let resp = ClientResponse { id: req.id, reply };
+                            codec::encode_frame(&resp, MAX_CLIENT_FRAME, &mut out).unwrap();
+                        }
+                        if stream.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_callers_share_a_connection_and_follow_the_leader_hint() {
+        let follower = fake_node(Some(2)).await;
+        let leader = fake_node(None).await;
+        let nodes = BTreeMap::from([(1, follower), (2, leader)]);
+        let client = Arc::new(SharedClient::new(nodes));
+        let calls: Vec<_> = (0..20u8)
+            .map(|i| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let key = Bytes::from(vec![b'k', i]);
+                    let got = client.put(key.clone(), Bytes::from_static(b"v")).await;
+                    (key, got)
+                })
+            })
+            .collect();
+        for call in calls {
+            let (key, got) = call.await.unwrap();
+            assert_eq!(got.unwrap(), Some(key), "each caller gets its own answer");
+        }
+        let route = client.route();
+        assert_eq!(route.leader, Some(2), "the hint was followed");
+        assert!(route.conns.len() <= 2, "at most one connection per node");
+    }
+}
