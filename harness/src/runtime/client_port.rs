@@ -123,6 +123,11 @@ async fn connection(
             let payload = match frame::read_frame(&mut reader, MAX_CLIENT_FRAME, &mut buf).await {
                 Ok(Some(p)) => p,
                 Ok(None) => return,
+                Err(frame::FrameError::Io(e)) => {
+                    // The client went away (reset, broken pipe): not a protocol error.
+                    tracing::debug!(node, %addr, error = %e, "client connection closed");
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(node, %addr, reason = %e, "closing client connection: bad frame");
                     return;
