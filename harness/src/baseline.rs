@@ -8,41 +8,45 @@
 //! faster than the election timeout plus a round trip plus an fsync.
 
 use crate::metrics::Latencies;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
-/// Measures `n` loopback round trips of a 64-byte message.
+/// Measures `n` loopback round trips of a 64-byte message between two threads with
+/// blocking sockets: the raw kernel round trip, without any async runtime's wake-ups
+/// (those belong to the harness, and the protocols pay them like any other cost).
 pub async fn loopback_rtt(n: usize) -> std::io::Result<Latencies> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    tokio::task::spawn_blocking(move || blocking_rtt(n))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+fn blocking_rtt(n: usize) -> std::io::Result<Latencies> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     let addr = listener.local_addr()?;
-    let echo = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut s, _) = listener.accept()?;
         s.set_nodelay(true)?;
         let mut buf = [0u8; 64];
-        loop {
-            if s.read_exact(&mut buf).await.is_err() {
-                return Ok::<(), std::io::Error>(());
-            }
-            s.write_all(&buf).await?;
+        while s.read_exact(&mut buf).is_ok() {
+            s.write_all(&buf)?;
         }
+        Ok(())
     });
-    let mut c = TcpStream::connect(addr).await?;
+    let mut c = std::net::TcpStream::connect(addr)?;
     c.set_nodelay(true)?;
     let mut lat = Latencies::new();
     let mut buf = [7u8; 64];
     for i in 0..n + 100 {
         let t = Instant::now();
-        c.write_all(&buf).await?;
-        c.read_exact(&mut buf).await?;
+        c.write_all(&buf)?;
+        c.read_exact(&mut buf)?;
         if i >= 100 {
             lat.record(t.elapsed());
         }
     }
     drop(c);
-    let _ = echo.await;
+    let _ = echo.join();
     Ok(lat)
 }
 
