@@ -130,9 +130,9 @@ impl<P: Protocol> NodeLoop<P> {
                 }
             }
             Effect::Event(Event::Narrate(text)) => {
-                if self.narrate {
-                    tracing::info!(node = self.id, "{text}");
-                }
+                // Protocols narrate only when asked to: show it wherever events are shown.
+                tracing::debug!(node = self.id, "{text}");
+                self.bus.publish(self.id, Event::Narrate(text));
             }
             Effect::Event(Event::Committed { .. }) => {}
             Effect::Event(event) => {
