@@ -1,14 +1,18 @@
-//! A tiny real-cluster `cwb bench` run for every protocol, then `cwb report` on its
-//! results: proves the matrix wiring end to end. It asserts structure, never speed.
+//! Tiny real-cluster `cwb bench` runs for every protocol, in-process and with one OS
+//! process per node, then `cwb report` on their results: proves the matrix wiring end
+//! to end. They assert structure, never speed.
 
+use reports::results::{Mode, ProtocolRun, Results};
+use std::path::Path;
 use std::process::Command;
 
 const CWB: &str = env!("CARGO_BIN_EXE_cwb");
 
-#[test]
-fn tiny_bench_matrix_writes_results_that_report_renders() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let results = dir.path().join("results.json");
+/// Runs a one-trial bench of all three protocols on 3 nodes with `extra` arguments and
+/// loads its results. Node data (and, with `--processes`, node processes' configs) go
+/// under `dir`.
+fn tiny_bench(dir: &Path, extra: &[&str]) -> Results {
+    let results = dir.join("results.json");
     let out = Command::new(CWB)
         .args([
             "bench",
@@ -18,17 +22,19 @@ fn tiny_bench_matrix_writes_results_that_report_renders() {
             "3",
             "--trials",
             "1",
+        ])
+        .args([
             "--clients",
             "2",
             "--warmup-ms",
             "50",
             "--duration-ms",
             "200",
-            "--sweep",
-            "election-timeout=150-155,150-300",
-            "-o",
         ])
+        .args(extra)
+        .arg("-o")
         .arg(&results)
+        .env("TMPDIR", dir)
         .output()
         .expect("run cwb bench");
     assert!(
@@ -43,39 +49,46 @@ fn tiny_bench_matrix_writes_results_that_report_renders() {
     assert!(r.baseline.loopback_rtt_us.count > 0 && r.baseline.fsync_us.count > 0);
     assert_eq!(r.runs.len(), 3);
     for run in &r.runs {
-        let p = &run.protocol;
-        assert!(
-            r.settings
-                .protocol_timing
-                .get(p)
-                .is_some_and(|m| !m.is_empty()),
-            "{p}: timing mapping"
-        );
-        assert_eq!(
-            run.election.as_ref().map(|m| m.samples.len()),
-            Some(1),
-            "{p}: one election trial"
-        );
-        for f in [&run.failover_kill, &run.failover_isolate] {
-            let f = f.as_ref().expect("failover measured");
-            assert_eq!(
-                f.total.samples.len() as u32 + f.trials_discarded,
-                1,
-                "{p}: one failover trial"
-            );
-        }
-        assert_eq!(run.throughput.len(), 1, "{p}: one throughput point");
-        assert!(run.throughput[0].ops > 0, "{p}: operations committed");
-        assert!(
-            !run.messages.per_op.is_empty() && !run.messages.per_election.is_empty(),
-            "{p}: message counts"
-        );
-        assert_eq!(run.sweep.len(), 2, "{p}: two sweep settings");
+        every_measure_once(&r, run);
     }
-    let report_dir = dir.path().join("report");
+    r
+}
+
+/// One trial of every measure, and the timing mapping, for one protocol.
+fn every_measure_once(r: &Results, run: &ProtocolRun) {
+    let p = &run.protocol;
+    assert!(
+        r.settings
+            .protocol_timing
+            .get(p)
+            .is_some_and(|m| !m.is_empty()),
+        "{p}: timing mapping"
+    );
+    for (what, m) in [("election", &run.election), ("elected", &run.elected)] {
+        assert_eq!(
+            m.as_ref().map(|m| m.samples.len()),
+            Some(1),
+            "{p}: one {what} trial"
+        );
+    }
+    for f in [&run.failover_kill, &run.failover_isolate] {
+        let f = f.as_ref().expect("failover measured");
+        assert_eq!(
+            f.total.samples.len() as u32 + f.trials_discarded,
+            1,
+            "{p}: one failover trial"
+        );
+    }
+    assert_eq!(run.throughput.len(), 1, "{p}: one throughput point");
+    assert!(run.throughput[0].ops > 0, "{p}: operations committed");
+}
+
+/// Renders `results` with `cwb report` and returns the Markdown report.
+fn report(dir: &Path, results: &Path) -> String {
+    let report_dir = dir.join("report");
     let out = Command::new(CWB)
         .arg("report")
-        .arg(&results)
+        .arg(results)
         .arg("-o")
         .arg(&report_dir)
         .output()
@@ -89,7 +102,53 @@ fn tiny_bench_matrix_writes_results_that_report_renders() {
     for p in ["raft", "zab", "paxos"] {
         assert!(html.contains(p), "report mentions {p}");
     }
-    assert!(report_dir.join("report.md").exists());
+    std::fs::read_to_string(report_dir.join("report.md")).expect("report.md")
+}
+
+#[test]
+fn tiny_in_process_matrix_writes_results_that_report_renders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = tiny_bench(dir.path(), &["--sweep", "election-timeout=150-155,150-300"]);
+    assert_eq!(r.settings.mode, Mode::InProcess);
+    for run in &r.runs {
+        let p = &run.protocol;
+        assert!(
+            !run.messages.per_op.is_empty() && !run.messages.per_election.is_empty(),
+            "{p}: message counts"
+        );
+        assert_eq!(run.sweep.len(), 2, "{p}: two sweep settings");
+        assert!(
+            run.idle_rss_kb.is_none(),
+            "{p}: memory is measured in process mode only"
+        );
+    }
+    report(dir.path(), &dir.path().join("results.json"));
+}
+
+#[test]
+fn tiny_process_matrix_measures_idle_memory_and_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = tiny_bench(dir.path(), &["--processes"]);
+    assert_eq!(r.settings.mode, Mode::MultiProcess);
+    for run in &r.runs {
+        let p = &run.protocol;
+        // Counters live in the node processes: not collected in this mode.
+        assert!(run.messages.per_op.is_empty(), "{p}: no message counts");
+        let rss = run.idle_rss_kb.as_ref().expect("idle memory measured");
+        assert_eq!(rss.unit, "kB");
+        assert_eq!(rss.samples.len(), 3, "{p}: one sample per node");
+        assert!(rss.samples.iter().all(|&kb| kb > 0.0), "{p}: {rss:?}");
+    }
+    let leftovers = nodes_under(dir.path());
+    assert!(
+        leftovers.is_empty(),
+        "nodes outlived the bench: {leftovers:?}"
+    );
+    let markdown = report(dir.path(), &dir.path().join("results.json"));
+    assert!(
+        markdown.contains("idle resident memory per node"),
+        "the report shows the memory row"
+    );
 }
 
 #[test]
@@ -107,4 +166,18 @@ fn report_refuses_an_unknown_schema_version() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("99"), "{stderr}");
+}
+
+/// Every `cwb node` process whose command line mentions `dir`.
+fn nodes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .filter(|cmd| cmd.contains(" node ") && cmd.contains(&needle))
+        .collect()
 }
