@@ -128,19 +128,13 @@ fn a_seed_replays_identically() {
 fn fresh_cluster_elects_exactly_one_leader_and_commits() {
     let mut sim = Simulation::<Raft>::new(SimConfig::voters(3, 7));
     sim.start_all().expect("safe");
-    let ready = sim
-        .run_until_true(Duration::from_secs(5), |s| {
-            s.events()
-                .iter()
-                .any(|e| matches!(e.event, Event::LeaderReady { .. }))
-        })
-        .expect("safe");
-    assert!(ready);
     let leader = sim
-        .running()
-        .into_iter()
-        .find(|&id| sim.node(id).is_some_and(|r| r.status().role.is_leader()));
-    let leader = leader.expect("one leader");
+        .run_until_ready(Duration::from_secs(5))
+        .expect("safe")
+        .expect("one leader");
+    assert!(sim
+        .node(leader)
+        .is_some_and(|n| n.status().role.is_leader()));
     sim.submit(leader, bytes::Bytes::from_static(b"put a 1"))
         .expect("safe");
     sim.run_for(Duration::from_secs(1)).expect("safe");

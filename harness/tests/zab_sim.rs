@@ -156,10 +156,10 @@ fn a_seed_replays_identically() {
 fn fresh_cluster_elects_one_leader_and_commits() {
     let mut sim = Simulation::<Zab>::new(SimConfig::voters(3, 7));
     sim.start_all().expect("safe");
-    assert!(sim
-        .run_until_true(Duration::from_secs(5), |s| s.ready_leader().is_some())
-        .expect("safe"));
-    let leader = sim.ready_leader().expect("a leader");
+    let leader = sim
+        .run_until_ready(Duration::from_secs(5))
+        .expect("safe")
+        .expect("a leader");
     sim.run_for(Duration::from_millis(100)).expect("safe"); // UPTODATE reaches followers
                                                             // A write at a follower is forwarded; all three deliver it.
     let follower = sim
@@ -183,10 +183,10 @@ fn observers_never_count_toward_a_quorum() {
     };
     let mut sim = Simulation::<Zab>::new(config);
     sim.start_all().expect("safe");
-    assert!(sim
-        .run_until_true(Duration::from_secs(5), |s| s.ready_leader().is_some())
-        .expect("safe"));
-    let leader = sim.ready_leader().expect("a leader");
+    let leader = sim
+        .run_until_ready(Duration::from_secs(5))
+        .expect("safe")
+        .expect("a leader");
     sim.run_for(Duration::from_millis(500)).expect("safe"); // observers join and sync
     sim.submit(4, bytes::Bytes::from_static(b"put a 1"))
         .expect("safe");

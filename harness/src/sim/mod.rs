@@ -218,6 +218,12 @@ impl<P: Protocol> Simulation<P> {
         })
     }
 
+    /// Runs until some node is a ready leader (or `limit` passes) and returns it.
+    pub fn run_until_ready(&mut self, limit: Duration) -> Result<Option<NodeId>, Violation> {
+        self.run_until_true(limit, |s| s.ready_leader().is_some())?;
+        Ok(self.ready_leader())
+    }
+
     /// Every protocol event so far.
     pub fn events(&self) -> &[TimedEvent] {
         &self.events

@@ -142,17 +142,7 @@ impl Paxos {
         }
         match self.acceptor.promise(ballot) {
             Err(promised) => {
-                self.narrate(out, || {
-                    format!("reject Prepare({ballot}) from {from}: promised {promised}")
-                });
-                self.send(
-                    from,
-                    PaxosMessage::Nack {
-                        ballot,
-                        higher: promised,
-                    },
-                    out,
-                );
+                self.reject(from, "Prepare", ballot, promised, out);
             }
             Ok(raised) => {
                 if raised {
@@ -216,17 +206,7 @@ impl Paxos {
         }
         let raised = match self.acceptor.admit(ballot) {
             Err(promised) => {
-                self.narrate(out, || {
-                    format!("reject Accept({ballot}) from {from}: promised {promised}")
-                });
-                self.send(
-                    from,
-                    PaxosMessage::Nack {
-                        ballot,
-                        higher: promised,
-                    },
-                    out,
-                );
+                self.reject(from, "Accept", ballot, promised, out);
                 return;
             }
             Ok(raised) => raised,

@@ -144,17 +144,7 @@ impl Paxos {
         }
         let promised = self.acceptor.promised();
         if ballot < promised {
-            self.narrate(out, || {
-                format!("reject Heartbeat({ballot}) from {from}: promised {promised}")
-            });
-            self.send(
-                from,
-                PaxosMessage::Nack {
-                    ballot,
-                    higher: promised,
-                },
-                out,
-            );
+            self.reject(from, "Heartbeat", ballot, promised, out);
             return;
         }
         let value = Leadership {

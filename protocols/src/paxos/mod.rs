@@ -147,6 +147,29 @@ impl Paxos {
     }
 
     /// Sends `msg` to `to`; messages to ourselves go through the inbox.
+    /// Refuses `what` (Prepare, Accept, Heartbeat) at `ballot` from `from` because a
+    /// higher ballot was promised: narrated, and a Nack tells the proposer which.
+    fn reject(
+        &mut self,
+        from: NodeId,
+        what: &str,
+        ballot: Ballot,
+        promised: Ballot,
+        out: &mut Effects<Paxos>,
+    ) {
+        self.narrate(out, || {
+            format!("reject {what}({ballot}) from {from}: promised {promised}")
+        });
+        self.send(
+            from,
+            PaxosMessage::Nack {
+                ballot,
+                higher: promised,
+            },
+            out,
+        );
+    }
+
     fn send(&mut self, to: NodeId, msg: PaxosMessage, out: &mut Effects<Paxos>) {
         if to == self.id {
             self.inbox.push_back(msg);
