@@ -186,6 +186,7 @@ impl Paxos {
                 );
                 if raised {
                     self.check_own_ballot(ballot, out);
+                    self.give_candidate_time(out);
                 }
             }
         }
@@ -303,8 +304,8 @@ mod tests {
         let out = step(&mut p, 1, prepare(1, 1));
         let b = Ballot::new(1, 1);
         assert_eq!(
-            out,
-            vec![
+            out[..2],
+            [
                 Effect::Persist(PaxosRecord::Promised { ballot: b }),
                 Effect::Send {
                     to: 1,
@@ -318,6 +319,14 @@ mod tests {
                 },
             ]
         );
+        // ...and gives the proposer a full timeout before campaigning itself.
+        assert!(matches!(
+            out[2..],
+            [Effect::SetTimer {
+                timer: PaxosTimer::LeaderTimeout,
+                ..
+            }]
+        ));
     }
 
     #[test]
@@ -422,10 +431,11 @@ mod tests {
         let Some(Effect::Send {
             msg: PaxosMessage::Promise { eras, accepted, .. },
             ..
-        }) = out.last()
+        }) = out.iter().find(|e| matches!(e, Effect::Send { .. }))
         else {
             panic!("expected a promise, got {out:?}");
         };
+
         assert_eq!(
             eras,
             &vec![AcceptedEra {

@@ -37,6 +37,11 @@
 //! chosen eras are skipped using the promises' `chosen_era` facts). Duels, where two
 //! proposers keep pre-empting each other, are broken by a random back-off drawn from
 //! `election_timeout_min..=max` before a proposer retries, as Raft breaks split votes.
+//! And a follower that promises a new ballot restarts its own leader timeout, as a Raft
+//! vote grant restarts the election timer (Figure 2), so the proposer it promised gets
+//! a full timeout to finish before that follower campaigns. Without it a follower whose
+//! promise is slow to become durable pre-empts the very ballot it is promising, and
+//! on a slow enough disk the duel never ends.
 
 use super::ballot::Ballot;
 use super::learner::MAX_SLOT_GAP;
@@ -386,6 +391,20 @@ impl Paxos {
     pub(super) fn check_own_ballot(&mut self, promised: Ballot, out: &mut Effects<Paxos>) {
         if self.own_ballot().is_some_and(|mine| promised > mine) {
             self.preempted(promised, "our acceptor promised it", out);
+        }
+    }
+
+    /// A follower that promised a new ballot gives its candidate a full timeout to
+    /// finish before campaigning itself (as a Raft vote grant resets the election
+    /// timer, Figure 2): a follower whose promise is slow to become durable would
+    /// otherwise pre-empt the very ballot it is promising.
+    pub(super) fn give_candidate_time(&mut self, out: &mut Effects<Paxos>) {
+        if matches!(self.stance, Stance::Follower) {
+            let after = self.election_timeout();
+            out.push(Effect::SetTimer {
+                timer: PaxosTimer::LeaderTimeout,
+                after,
+            });
         }
     }
 
