@@ -1,11 +1,23 @@
 //! What a protocol asks the harness to do, and what it reports.
 //!
 //! Effects are returned in order. The one ordering rule the harness must keep:
-//! every [`Effect::Persist`] is durable before any [`Effect::Send`], [`Effect::Apply`]
-//! or [`Effect::Reject`] that follows it is carried out (Raft §5, Figure 2: "respond to RPCs only after updating stable
-//! storage"; Zab's ACK only after logging; Paxos's promise only after recording it).
-//! The harness may group the persists of many inputs behind one fsync (group commit) as
-//! long as no dependent send overtakes them.
+//! every [`Effect::Persist`] is durable before any [`Effect::Send`], [`Effect::Reject`],
+//! [`Effect::Event`] or [`Effect::SignalWhenDurable`] that follows it is carried out
+//! (Raft §5, Figure 2: "respond to RPCs only after updating stable storage"; Zab's ACK
+//! only after logging; Paxos's promise only after recording it). The harness may group
+//! the persists of many inputs behind one fsync (group commit) as long as no dependent
+//! effect overtakes them.
+//!
+//! Two effects are exempt, so that a leader can write its log in parallel with
+//! replicating it (Raft thesis §10.2.1; ZooKeeper's leader hands a proposal to its
+//! `SyncRequestProcessor` and to its followers at the same time):
+//! - [`Effect::SendAhead`] leaves at once. The protocol vouches that the message
+//!   promises nothing about this node's not-yet-durable records (a leader's
+//!   replication, not a vote or an acknowledgement). It still never overtakes an
+//!   earlier held message to the same peer: per-peer order is kept, as TCP keeps it.
+//! - [`Effect::Apply`] is carried out at once. A protocol emits it only for entries
+//!   committed by *durable* copies on a quorum, so it counts its own copy only once
+//!   [`crate::Input::Durable`] says that copy is durable.
 
 use crate::types::{Command, NodeId, RequestId};
 use serde::{Deserialize, Serialize};
@@ -16,15 +28,24 @@ use std::time::Duration;
 /// durable record type and `T` its timer name.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect<M, R, T> {
-    /// Send `msg` to peer `to` (best effort: the network may lose it).
+    /// Send `msg` to peer `to` (best effort: the network may lose it), once every
+    /// record persisted before it is durable.
     Send { to: NodeId, msg: M },
+    /// Send `msg` to peer `to` without waiting for the records persisted before it to
+    /// become durable (see the module docs): a leader's replication of its log.
+    SendAhead { to: NodeId, msg: M },
+    /// Once every record persisted before this effect is durable, step the node with
+    /// [`crate::Input::Durable`]`(token)`. Tokens a node issues increase; the harness
+    /// may report only the latest of several that became durable together.
+    SignalWhenDurable(u64),
     /// Append `R` to this node's durable log. Durable before any later `Send`/`Apply`.
     Persist(R),
     /// Fire `timer` after `after`; re-arming an armed timer replaces its deadline.
     SetTimer { timer: T, after: Duration },
     /// Disarm `timer` if armed.
     CancelTimer(T),
-    /// `command` is committed at `index`; apply it to the state machine. Indexes are
+    /// `command` is committed at `index`; apply it to the state machine (at once: it is
+    /// durable on a quorum, see the module docs). Indexes are
     /// delivered in strictly increasing order without gaps, the same on every node.
     /// `command` is `None` for a protocol's own entries (Raft's no-op, Paxos's gap
     /// filler), which the state machine skips.

@@ -12,6 +12,8 @@
 //! # Layout
 //! - [`node`]: the [`Protocol`] trait every protocol implements, and [`Input`].
 //! - [`effect`]: [`Effect`] and the observable [`Event`]s the metrics layer timestamps.
+//! - [`durable`]: [`DurableMarks`], for a leader that counts its own copy only once it
+//!   is durable.
 //! - [`types`]: identifiers shared by all protocols ([`NodeId`], [`RequestId`],
 //!   [`Command`], [`Time`]).
 //! - [`quorum`]: majority arithmetic over a membership of voters and observers.
@@ -40,6 +42,7 @@
 //! assert!(!effects.is_empty());
 //! ```
 
+pub mod durable;
 pub mod effect;
 pub mod node;
 pub mod paxos;
@@ -51,6 +54,7 @@ pub mod timing;
 pub mod types;
 pub mod zab;
 
+pub use durable::DurableMarks;
 pub use effect::{ClientError, Effect, Event, Role};
 pub use node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
 pub use quorum::Membership;

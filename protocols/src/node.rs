@@ -27,6 +27,9 @@ pub enum Input<M, T> {
     Timer(T),
     /// A client submitted a command to this node.
     Client(Command),
+    /// Every record persisted before the [`crate::Effect::SignalWhenDurable`] with this
+    /// token (and so before every lower token) is durable.
+    Durable(u64),
     /// The transport saw the connection to `peer` drop (a crash resets it; a silent
     /// partition does not). Protocols may use it as a failure hint or ignore it.
     PeerLost(NodeId),

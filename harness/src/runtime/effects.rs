@@ -1,7 +1,7 @@
-//! Carrying out a node's effects (runtime concern): persists to the log, timers at
-//! once, everything else held in protocol order until the records before it are
-//! durable; sends and client answers batched per iteration (see the module docs of
-//! [`super`]).
+//! Carrying out a node's effects (runtime concern): persists to the log, timers,
+//! applies and sends ahead at once, everything else held in protocol order until the
+//! records before it are durable; sends and client answers batched per iteration (see
+//! the module docs of [`super`]).
 
 use super::wal_writer::WalReport;
 use super::{EffectOf, Log, NodeLoop, ReplyTo, RuntimeError, PUBLISH_EVERY};
@@ -50,11 +50,19 @@ impl<P: Protocol> NodeLoop<P> {
                 Effect::CancelTimer(timer) => {
                     self.timers.retain(|(t, _)| *t != timer);
                 }
+                // Committed by durable copies on a quorum: nothing local to wait for.
+                apply @ Effect::Apply { .. } => self.carry_out(apply),
+                // A leader's replication leaves at once, unless an earlier message to
+                // the same peer is still held: per-peer order is kept.
+                Effect::SendAhead { to, msg } if !self.held_to.contains_key(&to) => {
+                    self.carry_out(Effect::Send { to, msg });
+                }
+                Effect::SendAhead { to, msg } => self.hold(Effect::Send { to, msg }),
                 other => {
                     if self.held.is_empty() && self.durable >= self.submitted {
                         self.carry_out(other);
                     } else {
-                        self.held.push_back((self.submitted, other));
+                        self.hold(other);
                     }
                 }
             }
@@ -64,6 +72,14 @@ impl<P: Protocol> NodeLoop<P> {
             self.publish();
         }
         Ok(())
+    }
+
+    /// Queues `e` until the records submitted so far are durable.
+    fn hold(&mut self, e: EffectOf<P>) {
+        if let Effect::Send { to, .. } = &e {
+            *self.held_to.entry(*to).or_default() += 1;
+        }
+        self.held.push_back((self.submitted, e));
     }
 
     /// Takes a report of the WAL writer: carries out what became durable.
@@ -77,6 +93,14 @@ impl<P: Protocol> NodeLoop<P> {
                         break;
                     }
                     if let Some((_, e)) = self.held.pop_front() {
+                        if let Effect::Send { to, .. } = &e {
+                            if let Some(n) = self.held_to.get_mut(to) {
+                                *n -= 1;
+                                if *n == 0 {
+                                    self.held_to.remove(to);
+                                }
+                            }
+                        }
                         self.carry_out(e);
                     }
                 }
@@ -95,7 +119,10 @@ impl<P: Protocol> NodeLoop<P> {
     fn carry_out(&mut self, e: EffectOf<P>) {
         match e {
             Effect::Persist(_) | Effect::SetTimer { .. } | Effect::CancelTimer(_) => {}
-            Effect::Send { to, msg } => {
+            Effect::SignalWhenDurable(token) => {
+                self.durable_signal = self.durable_signal.max(Some(token));
+            }
+            Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
                 if let Some(len) = self.transport.send_deferred(to, &msg) {
                     let c = self
                         .local_counts

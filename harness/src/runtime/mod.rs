@@ -11,9 +11,13 @@
 //!    behind one fdatasync (group commit across loop iterations); under `never` the
 //!    loop appends and `write`s it itself;
 //! 2. timers are (re)armed at once (they are local and observable by nobody);
-//! 3. every other effect (sends, applies, client replies, events) is carried out in
-//!    the protocol's order, but only once every job submitted up to the end of its
-//!    batch is durable; until then it waits in a FIFO.
+//! 3. applies (committed by durable copies on a quorum) are carried out at once, and
+//!    so are a leader's sends ahead of its log (`Effect::SendAhead`, Raft thesis
+//!    §10.2.1) unless an earlier send to the same peer still waits; every other effect
+//!    (sends, client rejections, events, durability signals) is carried out in the
+//!    protocol's order, but only once every job submitted up to the end of its batch
+//!    is durable; until then it waits in a FIFO. A durability signal that comes due
+//!    is stepped into the protocol as `Input::Durable` before the next inputs.
 //!
 //! 4. timers that are already due after that (a protocol's zero-delay flush of the
 //!    inputs it has just taken: Raft's AppendEntries, ZAB's ACK/COMMIT, Paxos's
@@ -22,7 +26,8 @@
 //!    its client answers as one batch per client connection.
 //!
 //! This keeps the protocols' one ordering rule exactly: a record is durable before any
-//! send, apply or reject that followed it. A crash loses the not-yet-durable records
+//! send, reject or signal that followed it (the exempt effects are the protocol's
+//! responsibility, see `protocols::effect`). A crash loses the not-yet-durable records
 //! together with every effect waiting for them, which is indistinguishable from the node
 //! crashing before it received the inputs that produced them (inputs the network may
 //! lose anyway). The protocol's in-memory state runs ahead of its durable state only
@@ -302,6 +307,8 @@ pub fn spawn<P: Protocol>(
         submitted: 0,
         durable: 0,
         held: VecDeque::new(),
+        held_to: HashMap::new(),
+        durable_signal: None,
         wal_stats: WalStats::default(),
         transport,
         peer_rx,
@@ -388,6 +395,10 @@ struct NodeLoop<P: Protocol> {
     /// Effects waiting for a batch of records to become durable: (batch, effect), in
     /// the order the protocol produced them.
     held: VecDeque<(u64, EffectOf<P>)>,
+    /// Sends in `held`, by peer (a send ahead must not overtake them).
+    held_to: HashMap<NodeId, usize>,
+    /// The latest durability token that came due and is not yet stepped.
+    durable_signal: Option<u64>,
     /// The log's counters as last reported.
     wal_stats: WalStats,
     transport: Transport<P::Message>,
@@ -435,7 +446,8 @@ impl<P: Protocol> NodeLoop<P> {
             let deadline = self.timers.iter().map(|(_, d)| *d).min();
             // A timer already due (a protocol's zero-delay flush) must not wait for the
             // tokio timer wheel's next millisecond tick: go straight to the drain.
-            let due_now = deadline.is_some_and(|d| d <= tokio::time::Instant::now());
+            let due_now = self.durable_signal.is_some()
+                || deadline.is_some_and(|d| d <= tokio::time::Instant::now());
             if !due_now {
                 tokio::select! {
                     ev = self.peer_rx.recv() => match ev {
@@ -556,7 +568,12 @@ impl<P: Protocol> NodeLoop<P> {
         }
     }
 
+    /// Steps the inputs the node owes itself: a durability signal that came due, then
+    /// every timer that is due.
     fn fire_due_timers(&mut self, out: &mut Vec<Effect<P::Message, P::Record, P::Timer>>) {
+        if let Some(token) = self.durable_signal.take() {
+            self.proto.step(now(), Input::Durable(token), out);
+        }
         let now_i = tokio::time::Instant::now();
         while let Some(i) = self.timers.iter().position(|(_, d)| *d <= now_i) {
             let (t, _) = self.timers.swap_remove(i);

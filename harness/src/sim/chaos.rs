@@ -9,7 +9,7 @@
 
 use super::check::Violation;
 use super::network::NetConfig;
-use super::{Action, SimConfig, Simulation};
+use super::{Action, DiskConfig, SimConfig, Simulation};
 use protocols::{DetRng, Membership, NodeId, Protocol, Time, Timing};
 use std::fmt;
 use std::time::Duration;
@@ -33,6 +33,9 @@ pub struct ChaosConfig {
     pub client_gap: Duration,
     /// Protocol timers.
     pub timing: Timing,
+    /// Sync delays: slow enough that crashes land between a write and its sync, and
+    /// that a leader's sends ahead of its log race with its own sync.
+    pub disk: DiskConfig,
 }
 
 impl Default for ChaosConfig {
@@ -46,6 +49,10 @@ impl Default for ChaosConfig {
             duplicate: 0.05,
             client_gap: Duration::from_millis(15),
             timing: Timing::default(),
+            disk: DiskConfig {
+                sync_min: Duration::from_micros(100),
+                sync_max: Duration::from_millis(3),
+            },
         }
     }
 }
@@ -99,6 +106,7 @@ pub fn sim_config(seed: u64, cfg: &ChaosConfig, trace: bool) -> SimConfig {
             ..NetConfig::default()
         },
         trace,
+        disk: cfg.disk.clone(),
     }
 }
 

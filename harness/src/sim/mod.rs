@@ -6,10 +6,16 @@
 //! Given the same seed and the same schedule, a run is identical, which is what makes a
 //! failing seed replayable (`cwb sim --protocol raft --seed N`).
 //!
-//! Durability: a record a node persists is durable at once (the simulator carries out a
-//! step's effects atomically, so persist-before-send holds trivially). A crash throws
-//! away all volatile state; a restart rebuilds the node with [`Protocol::recover`] from
-//! its records, and rebuilds its state machine from the `Apply` effects that follow.
+//! Durability is modelled as the runtime does it ([`DiskConfig`]). The records one step
+//! persists are written at once and become durable one sync later (syncs finish in
+//! order, after a random delay; zero by default, which makes every record durable within
+//! its step). Until then the step's held effects wait: `Send`, `Reject`, `Event` and
+//! `SignalWhenDurable`, which becomes an `Input::Durable` for the node once its sync is
+//! done. `SendAhead` (unless an earlier send to the same peer waits) and `Apply` are
+//! carried out at once. A crash throws away all volatile state *and every record not yet
+//! durable*, with the effects waiting for it; a restart rebuilds the node with
+//! [`Protocol::recover`] from its durable records, and rebuilds its state machine from
+//! the `Apply` effects that follow.
 //!
 //! Safety is checked after every step by [`check::Checker`]: at most one leader per term,
 //! and every node applies the same command at the same index (committed entries never
@@ -46,6 +52,18 @@ pub struct SimConfig {
     pub net: NetConfig,
     /// Ask protocols to narrate their decisions, and keep a readable trace.
     pub trace: bool,
+    /// How long a node's log takes to make a write durable.
+    pub disk: DiskConfig,
+}
+
+/// How the simulated disks behave: each sync takes a delay uniform in
+/// `sync_min..=sync_max`, and a node's syncs finish in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DiskConfig {
+    /// Shortest sync.
+    pub sync_min: Duration,
+    /// Longest sync; zero (the default) makes every write durable within its step.
+    pub sync_max: Duration,
 }
 
 impl SimConfig {
@@ -57,6 +75,7 @@ impl SimConfig {
             seed,
             net: NetConfig::default(),
             trace: false,
+            disk: DiskConfig::default(),
         }
     }
 }
@@ -80,6 +99,10 @@ pub enum Action {
     Submit { node: NodeId, data: bytes::Bytes },
 }
 
+/// One effect of protocol `P`.
+type EffectOf<P> =
+    Effect<<P as Protocol>::Message, <P as Protocol>::Record, <P as Protocol>::Timer>;
+
 enum Pending<P: Protocol> {
     Deliver {
         from: NodeId,
@@ -94,6 +117,12 @@ enum Pending<P: Protocol> {
         generation: u64,
     },
     Act(Action),
+    /// A node's log finished syncing every write up to batch `batch`.
+    Synced {
+        node: NodeId,
+        incarnation: u64,
+        batch: u64,
+    },
 }
 
 struct SimNode<P: Protocol> {
@@ -102,8 +131,19 @@ struct SimNode<P: Protocol> {
     /// Bumped on every crash, so stale timers and in-flight messages to the old
     /// incarnation are dropped.
     incarnation: u64,
-    /// Everything the node ever persisted.
+    /// Everything the node persisted that is durable.
     records: Vec<P::Record>,
+    /// Records written but not yet durable, with their batch (lost in a crash).
+    unsynced: Vec<(u64, P::Record)>,
+    /// Effects waiting for a batch to be durable, in the protocol's order.
+    held: Vec<(u64, EffectOf<P>)>,
+    /// The last batch of records written, and the last one durable.
+    written: u64,
+    durable: u64,
+    /// When the last sync scheduled finishes (syncs finish in order).
+    last_sync_at: Time,
+    /// This node's disk, if not the cluster's ([`Simulation::set_disk`]).
+    disk: Option<DiskConfig>,
     /// Armed timers: generation of the latest arming.
     timers: HashMap<P::Timer, u64>,
     /// Commands applied by the current incarnation, in index order.
@@ -151,6 +191,12 @@ impl<P: Protocol> Simulation<P> {
                         proto: None,
                         incarnation: 0,
                         records: Vec::new(),
+                        unsynced: Vec::new(),
+                        held: Vec::new(),
+                        written: 0,
+                        durable: 0,
+                        last_sync_at: Time::ZERO,
+                        disk: None,
                         timers: HashMap::new(),
                         applied: Vec::new(),
                     },
@@ -178,6 +224,13 @@ impl<P: Protocol> Simulation<P> {
     pub fn preload(&mut self, id: NodeId, records: Vec<P::Record>) {
         if let Some(n) = self.nodes.get_mut(&id) {
             n.records = records;
+        }
+    }
+
+    /// Gives node `id` a disk of its own (a slow leader disk, say), from now on.
+    pub fn set_disk(&mut self, id: NodeId, disk: DiskConfig) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.disk = Some(disk);
         }
     }
 
@@ -350,8 +403,34 @@ impl<P: Protocol> Simulation<P> {
                 }
             }
             Pending::Act(action) => self.apply_action(action)?,
+            Pending::Synced {
+                node,
+                incarnation,
+                batch,
+            } => self.synced(node, incarnation, batch)?,
         }
         Ok(true)
+    }
+
+    /// Node `id`'s log made every batch up to `batch` durable: keep those records and
+    /// carry out what waited for them.
+    fn synced(&mut self, id: NodeId, incarnation: u64, batch: u64) -> Result<(), Violation> {
+        let Some(n) = self
+            .nodes
+            .get_mut(&id)
+            .filter(|n| n.proto.is_some() && n.incarnation == incarnation)
+        else {
+            return Ok(());
+        };
+        n.durable = n.durable.max(batch);
+        let done = n.unsynced.partition_point(|(b, _)| *b <= batch);
+        n.records.extend(n.unsynced.drain(..done).map(|(_, r)| r));
+        let ready = n.held.partition_point(|(b, _)| *b <= batch);
+        let released: Vec<_> = n.held.drain(..ready).map(|(_, e)| e).collect();
+        if self.config.trace && !released.is_empty() {
+            self.note(format!("n{id}: log synced through batch {batch}"));
+        }
+        self.carry_out(id, released)
     }
 
     /// Submits a client command to `node` now; returns its id.
@@ -412,6 +491,10 @@ impl<P: Protocol> Simulation<P> {
                     if n.proto.take().is_some() {
                         n.incarnation += 1;
                         n.timers.clear();
+                        // What the disk had not synced is gone, with what waited for it.
+                        n.unsynced.clear();
+                        n.held.clear();
+                        n.durable = n.written;
                         let peers: Vec<NodeId> = self.config.membership.peers_of(id).collect();
                         // A crash resets the TCP connections: live peers notice.
                         for peer in peers {
@@ -438,7 +521,9 @@ impl<P: Protocol> Simulation<P> {
         Ok(())
     }
 
-    /// Feeds one input to a running node and carries out its effects.
+    /// Feeds one input to a running node and carries out its effects: persists are
+    /// written as one batch, timers, applies and sends ahead happen at once, the rest
+    /// waits for the batch to be durable (at once when the disk has no delay).
     fn input(&mut self, id: NodeId, input: InputOf<P>) -> Result<(), Violation> {
         let now = self.now;
         let mut out = Vec::new();
@@ -450,9 +535,66 @@ impl<P: Protocol> Simulation<P> {
         };
         proto.step(now, input, &mut out);
         let incarnation = n.incarnation;
+        let writes = out.iter().any(|e| matches!(e, Effect::Persist(_)));
+        let disk = n.disk.as_ref().unwrap_or(&self.config.disk);
+        let (sync_min, sync_max) = (disk.sync_min, disk.sync_max);
+        let instant = sync_max.is_zero() && n.unsynced.is_empty();
+        if writes {
+            n.written += 1;
+        }
+        let batch = n.written;
+        let mut now_effects = Vec::new();
         for effect in out {
             match effect {
-                Effect::Send { to, msg } => {
+                Effect::Persist(r) if instant => n.records.push(r),
+                Effect::Persist(r) => n.unsynced.push((batch, r)),
+                Effect::SetTimer { .. } | Effect::CancelTimer(_) | Effect::Apply { .. } => {
+                    now_effects.push(effect)
+                }
+                Effect::SendAhead { to, msg }
+                    if !n
+                        .held
+                        .iter()
+                        .any(|(_, e)| matches!(e, Effect::Send { to: t, .. } if *t == to)) =>
+                {
+                    now_effects.push(Effect::Send { to, msg })
+                }
+                Effect::SendAhead { to, msg } => n.held.push((batch, Effect::Send { to, msg })),
+                other if instant || (n.held.is_empty() && n.durable >= batch) => {
+                    now_effects.push(other)
+                }
+                other => n.held.push((batch, other)),
+            }
+        }
+        if instant {
+            n.durable = batch;
+        } else if writes {
+            let delay = self.rng.duration_between(sync_min, sync_max);
+            let at = now.plus(delay).max(n.last_sync_at);
+            n.last_sync_at = at;
+            self.push(
+                at,
+                Pending::Synced {
+                    node: id,
+                    incarnation,
+                    batch,
+                },
+            );
+        }
+        self.carry_out(id, now_effects)
+    }
+
+    /// Carries out effects of node `id` whose records are durable (or that need not
+    /// wait), in order; a durability signal among them is stepped last.
+    fn carry_out(&mut self, id: NodeId, effects: Vec<EffectOf<P>>) -> Result<(), Violation> {
+        let now = self.now;
+        let Some(incarnation) = self.nodes.get(&id).map(|n| n.incarnation) else {
+            return Ok(());
+        };
+        let mut signal = None;
+        for effect in effects {
+            match effect {
+                Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
                     self.messages += 1;
                     let to_incarnation = self.nodes.get(&to).map_or(0, |n| n.incarnation);
                     for delay in self.network.deliveries(id, to, &mut self.rng) {
@@ -467,11 +609,8 @@ impl<P: Protocol> Simulation<P> {
                         );
                     }
                 }
-                Effect::Persist(r) => {
-                    if let Some(n) = self.nodes.get_mut(&id) {
-                        n.records.push(r);
-                    }
-                }
+                Effect::Persist(_) => {}
+                Effect::SignalWhenDurable(token) => signal = signal.max(Some(token)),
                 Effect::SetTimer { timer, after } => {
                     let generation = self.next_seq;
                     if let Some(n) = self.nodes.get_mut(&id) {
@@ -526,6 +665,9 @@ impl<P: Protocol> Simulation<P> {
                 }
             }
         }
-        Ok(())
+        match signal {
+            Some(token) => self.input(id, Input::Durable(token)),
+            None => Ok(()),
+        }
     }
 }

@@ -50,6 +50,7 @@ pub use ballot::Ballot;
 pub use messages::{Leadership, PaxosMessage, PaxosTimer, SlotValue};
 pub use persist::PaxosRecord;
 
+use crate::durable::DurableMarks;
 use crate::effect::{Effect, Event, Role};
 use crate::node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
 use crate::quorum::Membership;
@@ -107,6 +108,9 @@ pub struct Paxos {
     now: Time,
     /// Messages to ourselves, handled at the end of the step.
     inbox: VecDeque<PaxosMessage>,
+    /// Our acceptor's replies to our proposer (Promise, Accepted), waiting for the
+    /// records they report to be durable before they count.
+    durable_marks: DurableMarks<PaxosMessage>,
     /// Slots up to here were handed to the state machine since (re)start.
     applied: u64,
     /// Slots up to here are recorded as committed on disk.
@@ -146,7 +150,6 @@ impl Paxos {
         self.learner.last_known()
     }
 
-    /// Sends `msg` to `to`; messages to ourselves go through the inbox.
     /// Refuses `what` (Prepare, Accept, Heartbeat) at `ballot` from `from` because a
     /// higher ballot was promised: narrated, and a Nack tells the proposer which.
     fn reject(
@@ -170,11 +173,19 @@ impl Paxos {
         );
     }
 
+    /// Sends `msg` to `to`. A message to ourselves goes through the inbox; if it is
+    /// our acceptor's Promise or Accepted, only once what it reports is durable, as it
+    /// would reach any other proposer.
     fn send(&mut self, to: NodeId, msg: PaxosMessage, out: &mut Effects<Paxos>) {
-        if to == self.id {
-            self.inbox.push_back(msg);
-        } else {
+        if to != self.id {
             out.push(Effect::Send { to, msg });
+        } else if matches!(
+            msg,
+            PaxosMessage::Promise { .. } | PaxosMessage::Accepted { .. }
+        ) {
+            self.durable_marks.mark(msg, out);
+        } else {
+            self.inbox.push_back(msg);
         }
     }
 
@@ -183,6 +194,22 @@ impl Paxos {
         let voters: Vec<NodeId> = self.membership.voter_ids().to_vec();
         for voter in voters {
             self.send(voter, msg.clone(), out);
+        }
+    }
+
+    /// Sends `msg` to every voter without waiting for our log (the elected leader's
+    /// Accepts, see `multi.rs`); ours goes through the inbox.
+    fn broadcast_ahead(&mut self, msg: PaxosMessage, out: &mut Effects<Paxos>) {
+        let voters: Vec<NodeId> = self.membership.voter_ids().to_vec();
+        for voter in voters {
+            if voter == self.id {
+                self.inbox.push_back(msg.clone());
+            } else {
+                out.push(Effect::SendAhead {
+                    to: voter,
+                    msg: msg.clone(),
+                });
+            }
         }
     }
 
@@ -388,6 +415,7 @@ impl Protocol for Paxos {
             duels: 0,
             now: Time::ZERO,
             inbox: VecDeque::new(),
+            durable_marks: DurableMarks::default(),
             applied: 0,
             persisted_commit,
             reported: None,
@@ -402,6 +430,7 @@ impl Protocol for Paxos {
             Input::Timer(timer) => self.on_timer(timer, out),
             Input::Client(command) => self.on_client(command, out),
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
+            Input::Durable(token) => self.inbox.extend(self.durable_marks.reached(token)),
         }
         self.finish(out);
     }

@@ -11,6 +11,12 @@
 //! re-proposed in batches the same way, as are retransmissions. Nothing is re-ordered:
 //! chosen slots are applied in slot order by the learner.
 //!
+//! The leader writes its own acceptance in parallel with the other acceptors' (as in
+//! Raft thesis §10.2.1): its Accepts leave as `Effect::SendAhead`, and its own
+//! acceptor's Accepted counts only once that acceptance is durable (`Paxos::send`).
+//! This is safe because its ballot was promised durably before its first Accept left
+//! (in Phase 1, as a candidate): a restart can never reuse that ballot.
+//!
 //! A leader that is pre-empted simply stops: its in-flight commands may still be chosen
 //! by the next leader (who finds them in the promises) or may be lost, so it neither
 //! answers nor rejects them; the harness times those clients out and they retry.
@@ -223,7 +229,7 @@ impl Paxos {
             }
         }
         for batch in unsent.chunks(MAX_BATCH) {
-            self.broadcast(
+            self.broadcast_ahead(
                 PaxosMessage::Accept {
                     ballot,
                     era: None,

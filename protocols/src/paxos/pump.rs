@@ -88,9 +88,14 @@ impl Net {
         };
         let mut out = Vec::new();
         node.step(self.now, input, &mut out);
+        // Disks here are instant: a durability signal comes due within the step.
+        let mut signal = None;
         for effect in out {
             match effect {
-                Effect::Send { to, msg } => self.queue.push((id, to, msg)),
+                Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
+                    self.queue.push((id, to, msg))
+                }
+                Effect::SignalWhenDurable(token) => signal = Some(token),
                 Effect::Persist(r) => self.disks.entry(id).or_default().push(r),
                 Effect::SetTimer { timer, .. } => {
                     self.timers.entry(id).or_default().insert(timer);
@@ -110,6 +115,9 @@ impl Net {
                 Effect::Reject { .. } => {}
                 Effect::Event(e) => self.events.push((id, e)),
             }
+        }
+        if let Some(token) = signal {
+            self.step(id, Input::Durable(token));
         }
     }
 

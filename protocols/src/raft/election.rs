@@ -174,7 +174,11 @@ impl Raft {
             progress,
             ready: false,
             noop_index,
+            durable_index: 0,
         };
+        // Our own copy counts toward a quorum once it is durable (thesis §10.2.1).
+        self.durable_marks.forget();
+        self.durable_marks.mark(noop_index, out);
         out.push(Effect::CancelTimer(RaftTimer::Election));
         out.push(Effect::Event(Event::RoleChanged {
             role: Role::Leader,
@@ -186,6 +190,5 @@ impl Raft {
             timer: RaftTimer::Heartbeat,
             after: self.setup.timing.heartbeat,
         });
-        self.advance_commit(out); // a single-voter cluster commits at once
     }
 }

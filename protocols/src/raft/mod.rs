@@ -15,6 +15,10 @@
 //!   once that no-op is committed.
 //! - Figure 2 "persistent state": `currentTerm`, `votedFor` and the log go through
 //!   [`Effect::Persist`] before any reply that depends on them.
+//! - Thesis §10.2.1 "write to its disk in parallel": the leader sends AppendEntries
+//!   ([`Effect::SendAhead`]) while its own copy is still being written, and counts
+//!   itself toward a quorum only up to the index its log reports durable
+//!   ([`crate::Input::Durable`]).
 //!
 //! Not implemented (and not part of §5): PreVote and CheckQuorum (thesis §9.6),
 //! membership changes (§6), log compaction (§7). Observers in the membership are
@@ -29,6 +33,7 @@ pub mod log;
 mod preload;
 pub mod replication;
 
+use crate::durable::DurableMarks;
 use crate::effect::{ClientError, Effect, Event, Role};
 use crate::node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
 use crate::types::{NodeId, Time};
@@ -129,6 +134,8 @@ enum RoleState {
         progress: BTreeMap<NodeId, Progress>,
         ready: bool,
         noop_index: u64,
+        /// Our own `matchIndex`: the last index of our log known durable here.
+        durable_index: u64,
     },
 }
 
@@ -151,6 +158,8 @@ pub struct Raft {
     leader: Option<NodeId>,
     /// Role-specific state.
     role: RoleState,
+    /// Log indexes waiting for our own copy to be durable (leader only).
+    durable_marks: DurableMarks<u64>,
 }
 
 impl Raft {
@@ -292,6 +301,7 @@ impl Protocol for Raft {
             last_applied: 0,
             leader: None,
             role: RoleState::Follower,
+            durable_marks: DurableMarks::default(),
         };
         for (i, record) in records.into_iter().enumerate() {
             match record {
@@ -350,6 +360,7 @@ impl Protocol for Raft {
                 }
                 self.on_message(from, msg, out);
             }
+            Input::Durable(token) => self.on_durable(token, out),
             Input::PeerLost(_) => {} // Raft detects failures by timeout only (§5.2).
         }
     }

@@ -12,6 +12,12 @@
 //! truncation of Figure 2; a failed check makes the leader back up `nextIndex` to the
 //! follower's hint and resend. An entry is committed once stored on a majority *and*
 //! of the leader's current term (§5.4.2); earlier entries commit with it.
+//!
+//! The leader writes its own log in parallel with replicating it (thesis §10.2.1):
+//! AppendEntries leave as [`Effect::SendAhead`], each flush marks the log's last index
+//! with [`Effect::SignalWhenDurable`], and the leader's own `matchIndex` is the last
+//! index reported durable. "Stored on a majority" therefore always means durably
+//! stored, and a leader that crashes before its write finishes loses nothing committed.
 
 use super::log::{AppendOutcome, Entry};
 use super::{Raft, RaftMessage, RaftRecord, RaftTimer, RoleState, Term};
@@ -71,13 +77,26 @@ impl Raft {
             timer: RaftTimer::Flush,
             after: Duration::ZERO,
         });
-        self.advance_commit(out); // a single-voter cluster commits at once
     }
 
-    /// Flush timer: the entries appended since the last flush go to every follower.
+    /// Flush timer: the entries appended since the last flush go to every follower,
+    /// while our own copy is written (thesis §10.2.1); we count it once it is durable.
     pub(super) fn on_flush_timer(&mut self, out: &mut Effects<Self>) {
         if matches!(self.role, RoleState::Leader { .. }) {
+            self.durable_marks.mark(self.log.last_index(), out);
             self.broadcast_append(out);
+        }
+    }
+
+    /// Our log is durable up to the index marked with `token`: as leader, that is our
+    /// own `matchIndex`.
+    pub(super) fn on_durable(&mut self, token: u64, out: &mut Effects<Self>) {
+        let Some(index) = self.durable_marks.reached(token).last() else {
+            return;
+        };
+        if let RoleState::Leader { durable_index, .. } = &mut self.role {
+            *durable_index = (*durable_index).max(index);
+            self.advance_commit(out);
         }
     }
 
@@ -129,7 +148,7 @@ impl Raft {
             p.next_index = prev_log_index + 1 + entries.len() as u64;
             p.inflight.push_back(p.next_index - 1);
         }
-        out.push(Effect::Send {
+        out.push(Effect::SendAhead {
             to: peer,
             msg: RaftMessage::AppendEntries {
                 term,
@@ -268,7 +287,12 @@ impl Raft {
     /// if it belongs to the current term.
     pub(super) fn advance_commit(&mut self, out: &mut Effects<Self>) {
         let me = self.id();
-        let RoleState::Leader { progress, .. } = &self.role else {
+        let RoleState::Leader {
+            progress,
+            durable_index,
+            ..
+        } = &self.role
+        else {
             return;
         };
         let mut matched: Vec<u64> = self
@@ -278,7 +302,7 @@ impl Raft {
             .iter()
             .map(|&v| {
                 if v == me {
-                    self.log.last_index()
+                    *durable_index
                 } else {
                     progress.get(&v).map_or(0, |p| p.match_index)
                 }

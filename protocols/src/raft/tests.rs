@@ -35,7 +35,7 @@ fn msg(from: NodeId, msg: RaftMessage) -> InputOf<Raft> {
 fn sends(out: &Out) -> Vec<(NodeId, RaftMessage)> {
     out.iter()
         .filter_map(|e| match e {
-            Effect::Send { to, msg } => Some((*to, msg.clone())),
+            Effect::Send { to, msg } | Effect::SendAhead { to, msg } => Some((*to, msg.clone())),
             _ => None,
         })
         .collect()
@@ -245,8 +245,11 @@ fn majority_makes_a_leader_that_appends_a_noop_and_replicates_it() {
             Effect::Persist(RaftRecord::Entries { first_index: 1, .. })
         )
     });
-    let s = pos(&out, |e| matches!(e, Effect::Send { .. }));
-    assert!(p < s);
+    // Thesis §10.2.1: the no-op is written and sent in parallel; the leader asks to
+    // hear when its own copy is durable.
+    let s = pos(&out, |e| matches!(e, Effect::SendAhead { .. }));
+    let d = pos(&out, |e| matches!(e, Effect::SignalWhenDurable(_)));
+    assert!(p < d && p < s);
     let ae = RaftMessage::AppendEntries {
         term: 1,
         prev_log_index: 0,
@@ -255,6 +258,11 @@ fn majority_makes_a_leader_that_appends_a_noop_and_replicates_it() {
         leader_commit: 0,
     };
     assert_eq!(sends(&out), vec![(2, ae.clone()), (3, ae)]);
+}
+
+/// Reports everything the node has written so far durable.
+fn all_durable(r: &mut Raft) -> Out {
+    step(r, Input::Durable(u64::MAX))
 }
 
 #[test]
@@ -271,6 +279,14 @@ fn leader_is_ready_when_its_noop_commits_on_a_majority() {
             },
         ),
     );
+    // Thesis §10.2.1: the leader counts its own copy only once it is durable.
+    assert_eq!(
+        r.commit_index(),
+        0,
+        "the leader's own no-op is not durable yet"
+    );
+    assert!(!out.iter().any(|e| matches!(e, Effect::Apply { .. })));
+    let out = all_durable(&mut r);
     assert_eq!(r.commit_index(), 1);
     assert!(out.contains(&Effect::Apply {
         index: 1,
@@ -362,6 +378,7 @@ fn only_current_term_entries_commit_by_counting_replicas() {
         ),
     );
     assert_eq!(r.log().last_index(), 3, "no-op of term 3 appended at 3");
+    all_durable(&mut r);
     // Follower 2 acknowledges only index 2 (an entry of term 2): nothing commits.
     step(
         &mut r,
@@ -560,9 +577,14 @@ fn recovery_rejects_a_gap_in_the_log() {
 fn single_node_cluster_elects_itself_and_commits() {
     let mut r = node(1, 1, vec![]);
     step(&mut r, Input::Start);
-    let out = step(&mut r, Input::Timer(RaftTimer::Election));
+    step(&mut r, Input::Timer(RaftTimer::Election));
+    // Its own durable copy is a majority of one.
+    let out = all_durable(&mut r);
     assert!(out.contains(&Effect::Event(Event::LeaderReady { term: 1 })));
-    let out = step(&mut r, Input::Client(cmd(1)));
+    step(&mut r, Input::Client(cmd(1)));
+    let out = step(&mut r, Input::Timer(RaftTimer::Flush));
+    assert!(!out.iter().any(|e| matches!(e, Effect::Apply { .. })));
+    let out = all_durable(&mut r);
     assert!(out.contains(&Effect::Apply {
         index: 2,
         command: Some(cmd(1))

@@ -8,9 +8,15 @@
 //! - A follower logs a proposal (durably) before ACKing it; proposals arrive in zxid
 //!   order, so ACKs are cumulative. A gap means a message was lost: like a broken
 //!   ZooKeeper connection, the follower goes back to LOOKING and rejoins.
+//! - The leader logs a proposal and sends it at the same time, as ZooKeeper's leader
+//!   hands it to its `SyncRequestProcessor` and its followers at once: PROPOSAL leaves
+//!   as `Effect::SendAhead`. Its own ACK is the last zxid its log reports durable
+//!   (each leader `Flush` marks the proposals logged since the last one), as
+//!   ZooKeeper's `AckRequestProcessor` acks only after the flush.
 //! - When a quorum of voters (the leader included) has acked up to some zxid, the
 //!   leader delivers everything up to it, sends COMMIT to followers and INFORM (the
-//!   proposals and their commit in one message) to observers, which never ACK.
+//!   proposals and their commit in one message) to observers, which never ACK. These
+//!   are decided by durable copies only, so they leave ahead of the log too.
 //! - Coalescing (a deviation in message count only): because ACK and COMMIT are
 //!   cumulative, a follower ACKs once per burst of proposals and a leader COMMITs once
 //!   per burst of quorum ACKs. Both arm the zero-delay `Flush` timer and send on it,
@@ -26,7 +32,7 @@
 
 use crate::effect::Effect;
 use crate::types::{Command, NodeId};
-use crate::zab::discovery::{HandleStage, LearnerStage};
+use crate::zab::discovery::{HandleStage, LeaderState, LearnerStage};
 use crate::zab::messages::{PeerMessage, Txn};
 use crate::zab::persist::ZabRecord;
 use crate::zab::zxid::Zxid;
@@ -62,9 +68,37 @@ impl Zab {
         self.persist(out, ZabRecord::Proposal(txn.clone()));
         self.narrate(out, || format!("PROPOSAL {zxid} to {followers:?}"));
         for to in followers {
-            self.send_to_learner(out, to, PeerMessage::Proposal { txn: txn.clone() });
+            self.send_ahead_to_learner(out, to, PeerMessage::Proposal { txn: txn.clone() });
         }
-        self.maybe_commit(out);
+        // Our own ACK waits for our log: the next Flush asks for a durability report.
+        self.arm_flush(out, |l| &mut l.mark_unsent);
+    }
+
+    /// Arms the zero-delay `Flush` (once) for the leader duty `duty` selects.
+    fn arm_flush(&mut self, out: &mut Out, duty: impl FnOnce(&mut LeaderState) -> &mut bool) {
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        let armed = l.commit_unsent || l.mark_unsent;
+        *duty(l) = true;
+        if !armed {
+            out.push(Effect::SetTimer {
+                timer: ZabTimer::Flush,
+                after: Duration::ZERO,
+            });
+        }
+    }
+
+    /// Our log reports the zxids marked with tokens up to `token` durable: as leader,
+    /// that is our own ACK.
+    pub(super) fn on_durable(&mut self, token: u64, out: &mut Out) {
+        let Some(zxid) = self.durable_marks.reached(token).last() else {
+            return;
+        };
+        if let Phase::Leading(l) = &mut self.phase {
+            l.self_acked = l.self_acked.max(zxid);
+            self.maybe_commit(out);
+        }
     }
 
     /// A command forwarded by a learner.
@@ -117,7 +151,7 @@ impl Zab {
             .filter(|(&s, h)| !h.observer && self.membership.is_voter(s))
             .map(|(_, h)| h.acked)
             .collect();
-        acked.push(self.history.last_zxid());
+        acked.push(l.self_acked);
         acked.sort_unstable_by(|a, b| b.cmp(a));
         let Some(&quorum_zxid) = acked.get(self.membership.quorum() - 1) else {
             return;
@@ -129,24 +163,20 @@ impl Zab {
             format!("quorum logged through {quorum_zxid}: deliver, COMMIT at the flush")
         });
         self.deliver_through(self.history.count_through(quorum_zxid), out);
-        if let Phase::Leading(l) = &mut self.phase {
-            if !l.commit_unsent {
-                l.commit_unsent = true;
-                out.push(Effect::SetTimer {
-                    timer: ZabTimer::Flush,
-                    after: Duration::ZERO,
-                });
-            }
-        }
+        self.arm_flush(out, |l| &mut l.commit_unsent);
     }
 
-    /// `Flush` of a leader: one COMMIT to each follower and one INFORM to each observer
-    /// for everything delivered so far.
+    /// `Flush` of a leader: a durability mark for the proposals logged since the last
+    /// one, then one COMMIT to each follower and one INFORM to each observer for
+    /// everything delivered so far.
     pub(super) fn flush_commits(&mut self, out: &mut Out) {
-        let committed = self.history.delivered_zxid();
+        let (committed, last) = (self.history.delivered_zxid(), self.history.last_zxid());
         let Phase::Leading(l) = &mut self.phase else {
             return;
         };
+        if std::mem::take(&mut l.mark_unsent) {
+            self.durable_marks.mark(last, out);
+        }
         if !std::mem::take(&mut l.commit_unsent) {
             return;
         }
@@ -165,7 +195,7 @@ impl Zab {
             format!("flush: COMMIT {committed} to {followers:?}")
         });
         for to in followers {
-            self.send_to_learner(out, to, PeerMessage::Commit { zxid: committed });
+            self.send_ahead_to_learner(out, to, PeerMessage::Commit { zxid: committed });
         }
         for (to, informed) in observers {
             let txns: Vec<Txn> = self
@@ -175,7 +205,7 @@ impl Zab {
                 .filter(|t| t.zxid > informed && t.zxid <= committed)
                 .cloned()
                 .collect();
-            self.send_to_learner(out, to, PeerMessage::Inform { txns, committed });
+            self.send_ahead_to_learner(out, to, PeerMessage::Inform { txns, committed });
         }
         if let Phase::Leading(l) = &mut self.phase {
             for h in l.learners.values_mut().filter(|h| h.observer) {

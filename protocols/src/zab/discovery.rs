@@ -100,6 +100,12 @@ pub(crate) struct LeaderState {
     pub(crate) phase_tick: u64,
     /// A COMMIT/INFORM of what was delivered waits for the next `Flush`.
     pub(crate) commit_unsent: bool,
+    /// The last zxid of this epoch our own log reports durable: our own ACK, which
+    /// ZooKeeper's leader gives itself once its `SyncRequestProcessor` has flushed.
+    pub(crate) self_acked: Zxid,
+    /// Proposals were logged since the last `Flush`, which marks them for a durability
+    /// report.
+    pub(crate) mark_unsent: bool,
 }
 
 impl LeaderState {
@@ -173,7 +179,10 @@ impl Zab {
             tick: 0,
             phase_tick: 0,
             commit_unsent: false,
+            self_acked: Zxid::ZERO,
+            mark_unsent: false,
         }));
+        self.durable_marks.forget();
         self.event(
             out,
             Event::RoleChanged {

@@ -92,6 +92,7 @@ pub use persist::{History, ZabRecord};
 pub use vote::{explain_comparison, total_order_predicate};
 pub use zxid::Zxid;
 
+use crate::durable::DurableMarks;
 use crate::effect::{ClientError, Effect, Event, Role};
 use crate::node::{Effects, Input, Protocol, RecoveryError, Setup, Status};
 use crate::quorum::Membership;
@@ -193,6 +194,8 @@ pub struct Zab {
     election: Election,
     /// The current role's state.
     phase: Phase,
+    /// Zxids waiting for our own log to report them durable (leader only).
+    durable_marks: DurableMarks<Zxid>,
     /// Client commands received here, proposed or forwarded, not yet applied.
     pending_local: BTreeSet<RequestId>,
     /// Seeded randomness (learner session ids only).
@@ -410,6 +413,7 @@ impl Protocol for Zab {
             pending_local: BTreeSet::new(),
             rng: setup.rng,
             now: Time::ZERO,
+            durable_marks: DurableMarks::default(),
         })
     }
 
@@ -445,6 +449,7 @@ impl Protocol for Zab {
             Input::Timer(timer) => self.on_timer(timer, out),
             Input::Client(command) => self.on_client(command, out),
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
+            Input::Durable(token) => self.on_durable(token, out),
         }
     }
 

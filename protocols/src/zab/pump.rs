@@ -93,9 +93,15 @@ impl Pump {
         if flush {
             node.step(Time(self.clock), Input::Timer(ZabTimer::Flush), &mut out);
         }
+        // Disks here are instant: a durability signal comes due within the step, and
+        // its effects are returned with the step's own.
+        let mut signal = None;
         for effect in out.clone() {
             match effect {
-                Effect::Send { to, msg } => self.queue.push_back((id, to, msg)),
+                Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
+                    self.queue.push_back((id, to, msg))
+                }
+                Effect::SignalWhenDurable(token) => signal = Some(token),
                 Effect::Persist(r) => self.disk.entry(id).or_default().push(r),
                 Effect::SetTimer {
                     timer: ZabTimer::Flush,
@@ -124,6 +130,10 @@ impl Pump {
                     self.events.entry(id).or_default().push(e);
                 }
             }
+        }
+        if let Some(token) = signal {
+            let more = self.step(id, Input::Durable(token));
+            out.extend(more);
         }
         out
     }

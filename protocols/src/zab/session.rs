@@ -78,16 +78,33 @@ impl Inbox {
 impl Zab {
     /// Sends the next message of `learner`'s session.
     pub(super) fn send_to_learner(&mut self, out: &mut Out, learner: NodeId, body: PeerMessage) {
-        if let Phase::Leading(l) = &mut self.phase {
-            if let Some(h) = l.learners.get_mut(&learner) {
-                let (session, seq) = (h.session, h.out_seq);
-                h.out_seq += 1;
-                out.push(Effect::Send {
-                    to: learner,
-                    msg: ZabMessage::Peer { session, seq, body },
-                });
-            }
+        if let Some(msg) = self.next_to_learner(learner, body) {
+            out.push(Effect::Send { to: learner, msg });
         }
+    }
+
+    /// Sends the next message of `learner`'s session without waiting for our log
+    /// (PROPOSAL, COMMIT, INFORM: see `broadcast.rs`).
+    pub(super) fn send_ahead_to_learner(
+        &mut self,
+        out: &mut Out,
+        learner: NodeId,
+        body: PeerMessage,
+    ) {
+        if let Some(msg) = self.next_to_learner(learner, body) {
+            out.push(Effect::SendAhead { to: learner, msg });
+        }
+    }
+
+    /// Numbers `body` as the next message of `learner`'s session.
+    fn next_to_learner(&mut self, learner: NodeId, body: PeerMessage) -> Option<ZabMessage> {
+        let Phase::Leading(l) = &mut self.phase else {
+            return None;
+        };
+        let h = l.learners.get_mut(&learner)?;
+        let (session, seq) = (h.session, h.out_seq);
+        h.out_seq += 1;
+        Some(ZabMessage::Peer { session, seq, body })
     }
 
     /// Sends the next message of our session to our leader.

@@ -162,6 +162,7 @@ pub fn run<P: Scripted>(scenario: &Scenario) -> Result<Outcome<P>, ScenarioError
         seed: scenario.seed,
         net: scenario.net.clone(),
         trace: true,
+        disk: Default::default(),
     };
     let mut sim = Simulation::<P>::new(config);
     for (&node, history) in &scenario.histories {
@@ -333,7 +334,7 @@ impl<P: Scripted> Runner<P> {
                     Upcoming::Other
                 }
             }
-            Some(Pending::Act(_)) | None => Upcoming::Other,
+            Some(Pending::Act(_) | Pending::Synced { .. }) | None => Upcoming::Other,
         }
     }
 
