@@ -7,8 +7,8 @@
 //! same for all three protocols.
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// A state-machine operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +28,8 @@ pub enum KvOp {
 }
 
 impl KvOp {
-    /// The bytes the protocols replicate.
+    /// The bytes the protocols replicate (postcard: the variant, then each field as a
+    /// varint length and its bytes).
     pub fn encode(&self) -> Bytes {
         // Serializing this enum into a Vec cannot fail.
         Bytes::from(postcard::to_stdvec(self).unwrap_or_default())
@@ -38,12 +39,78 @@ impl KvOp {
     pub fn decode(data: &[u8]) -> Option<KvOp> {
         postcard::from_bytes(data).ok()
     }
+
+    /// Decodes replicated bytes without copying: the key and value are slices of
+    /// `data` (the committed command the log already holds). Same format and result
+    /// as [`KvOp::decode`].
+    pub fn decode_shared(data: &Bytes) -> Option<KvOp> {
+        let mut at = 0;
+        let variant = varint(data, &mut at)?;
+        let field = |at: &mut usize| -> Option<Bytes> {
+            let len = usize::try_from(varint(data, at)?).ok()?;
+            let end = at.checked_add(len).filter(|&e| e <= data.len())?;
+            let b = data.slice(*at..end);
+            *at = end;
+            Some(b)
+        };
+        let op = match variant {
+            0 => KvOp::Put {
+                key: field(&mut at)?,
+                value: field(&mut at)?,
+            },
+            1 => KvOp::Get {
+                key: field(&mut at)?,
+            },
+            _ => return None,
+        };
+        (at == data.len()).then_some(op)
+    }
+}
+
+/// Reads one postcard varint (LEB128, at most 10 bytes) at `*at`.
+fn varint(data: &[u8], at: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..70).step_by(7) {
+        let byte = *data.get(*at)?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f).checked_shl(shift)?;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// A key, stored inside the map's table when short (the workload's keys are 8 bytes),
+/// so that a lookup compares it without following a pointer to another allocation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    /// Up to [`SHORT_KEY`] bytes.
+    Short { len: u8, bytes: [u8; SHORT_KEY] },
+    /// Longer keys.
+    Long(Bytes),
+}
+
+/// The longest key stored inline.
+const SHORT_KEY: usize = 22;
+
+impl Key {
+    fn new(key: &[u8]) -> Key {
+        match u8::try_from(key.len()) {
+            Ok(len) if key.len() <= SHORT_KEY => {
+                let mut bytes = [0; SHORT_KEY];
+                bytes[..key.len()].copy_from_slice(key);
+                Key::Short { len, bytes }
+            }
+            _ => Key::Long(Bytes::copy_from_slice(key)),
+        }
+    }
 }
 
 /// The in-memory store.
 #[derive(Debug, Default)]
 pub struct KvStore {
-    map: HashMap<Bytes, Bytes>,
+    map: FxHashMap<Key, Bytes>,
     applied: u64,
 }
 
@@ -55,11 +122,11 @@ impl KvStore {
 
     /// Applies one committed command: a put returns the previous value, a get the
     /// current one. Undecodable data (never produced by this harness) changes nothing.
-    pub fn apply(&mut self, data: &[u8]) -> Option<Bytes> {
+    pub fn apply(&mut self, data: &Bytes) -> Option<Bytes> {
         self.applied += 1;
-        match KvOp::decode(data)? {
-            KvOp::Put { key, value } => self.map.insert(key, value),
-            KvOp::Get { key } => self.map.get(&key).cloned(),
+        match KvOp::decode_shared(data)? {
+            KvOp::Put { key, value } => self.map.insert(Key::new(&key), value),
+            KvOp::Get { key } => self.map.get(&Key::new(&key)).cloned(),
         }
     }
 
@@ -75,7 +142,7 @@ impl KvStore {
 
     /// Reads a key directly (tests and displays only; clients read through the log).
     pub fn peek(&self, key: &[u8]) -> Option<&Bytes> {
-        self.map.get(key)
+        self.map.get(&Key::new(key))
     }
 
     /// Number of keys.
@@ -111,7 +178,62 @@ mod tests {
     #[test]
     fn garbage_changes_nothing() {
         let mut kv = KvStore::new();
-        assert_eq!(kv.apply(&[0xff, 0xff, 0xff]), None);
+        assert_eq!(kv.apply(&Bytes::from_static(&[0xff, 0xff, 0xff])), None);
         assert!(kv.is_empty());
+    }
+
+    #[test]
+    fn shared_decode_agrees_with_postcard() {
+        let long = Bytes::from(vec![7u8; 300]); // two-byte varint lengths
+        let ops = [
+            KvOp::Put {
+                key: Bytes::from_static(b"00000001"),
+                value: long.clone(),
+            },
+            KvOp::Put {
+                key: long.clone(),
+                value: Bytes::new(),
+            },
+            KvOp::Get {
+                key: Bytes::from_static(b""),
+            },
+        ];
+        for op in ops {
+            let data = op.encode();
+            assert_eq!(KvOp::decode_shared(&data), Some(op.clone()));
+            assert_eq!(KvOp::decode(&data), Some(op));
+            // Every truncation and a trailing byte are refused, as postcard refuses
+            // truncations.
+            for cut in 0..data.len() {
+                assert_eq!(KvOp::decode_shared(&data.slice(..cut)), None, "cut {cut}");
+            }
+            let mut longer = data.to_vec();
+            longer.push(0);
+            assert_eq!(KvOp::decode_shared(&Bytes::from(longer)), None);
+        }
+        assert_eq!(KvOp::decode_shared(&Bytes::from_static(&[2, 0])), None);
+        assert_eq!(KvOp::decode_shared(&Bytes::from_static(&[0xff; 12])), None);
+    }
+
+    #[test]
+    fn short_and_long_keys_are_distinct_and_found() {
+        let mut kv = KvStore::new();
+        let long = vec![b'k'; 40];
+        for key in [
+            &b"k"[..],
+            &b""[..],
+            &long[..],
+            &[b'k'; 22][..],
+            &[b'k'; 23][..],
+        ] {
+            let put = KvOp::Put {
+                key: Bytes::copy_from_slice(key),
+                value: Bytes::copy_from_slice(key),
+            };
+            kv.apply(&put.encode());
+        }
+        assert_eq!(kv.len(), 5);
+        assert_eq!(kv.peek(&[b'k'; 23]).map(|v| v.len()), Some(23));
+        assert_eq!(kv.peek(b"").map(|v| v.len()), Some(0));
     }
 }
