@@ -10,12 +10,6 @@ mod display;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of glibc malloc: a node allocates and frees a few small buffers per
-/// message and per command, and glibc's arena locking and consolidation showed up as
-/// ~12% of the CPU of a loopback throughput run.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The consensus workbench: Raft, ZAB and Paxos on one harness.
 #[derive(Parser, Debug)]
 #[command(name = "cwb", version, about, long_about = None)]
