@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn short_and_long_keys_are_distinct_and_found() {
         let mut kv = KvStore::new();
-        let long = vec![b'k'; 40];
+        let long = [b'k'; 40];
         for key in [
             &b"k"[..],
             &b""[..],
