@@ -39,6 +39,7 @@ pub mod results;
 mod sections;
 mod steady_state;
 pub mod summary;
+mod targets;
 
 use std::path::{Path, PathBuf};
 
@@ -135,6 +136,7 @@ fn build_document(inputs: &[(PathBuf, Results)]) -> Result<Document, ReportError
         };
         doc.heading(2, format!("{prefix}Results of {}", method::file_name(path)));
         method::settings(&mut doc, path, results, &prefix);
+        targets::targets(&mut doc, results, &prefix);
         sections::measured(&mut doc, results, &prefix)?;
     }
     Ok(doc)

@@ -154,7 +154,7 @@ fn election(
 }
 
 /// The performance target for one idle node of a 3-node cluster, in kB (30 MB).
-const IDLE_RSS_TARGET_KB: f64 = 30.0 * 1024.0;
+pub(crate) const IDLE_RSS_TARGET_KB: f64 = 30.0 * 1024.0;
 
 /// Resident memory per node process at idle, when the run measured it (multi-process
 /// mode); nothing at all otherwise.
