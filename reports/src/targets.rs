@@ -107,7 +107,7 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
     if fsync != "never" {
         let base = &results.baseline;
         let bound = (base.loopback_rtt_us.is_measured() && base.fsync_us.is_measured())
-            .then(|| LATENCY_FACTOR * (base.loopback_rtt_us.p50 + base.fsync_us.p50));
+            .then_some(LATENCY_FACTOR * (base.loopback_rtt_us.p50 + base.fsync_us.p50));
         checks.push(Check::at_most(
             "single-client p50 us (<= 3x (RTT + fdatasync) of this run)".to_string(),
             point(run, 1).map(|p| p.latency_us.p50),
@@ -121,7 +121,7 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
     };
     let overhead = run.and_then(|r| r.failover_kill.as_ref()).and_then(|f| {
         let (e, r) = (&f.election.summary, &f.recovery.summary);
-        (e.is_measured() && r.is_measured()).then(|| e.p50 + r.p50 - waited)
+        (e.is_measured() && r.is_measured()).then_some(e.p50 + r.p50 - waited)
     });
     checks.push(Check::at_most(
         if waited > 0.0 {
