@@ -319,9 +319,14 @@ impl Paxos {
             era: lead.era,
             commit: self.learner.commit(),
         };
+        // Liveness must not wait for our own disk: a heartbeat promises nothing about
+        // our unsynced records (its commit point counts durable copies only).
         let peers: Vec<NodeId> = self.membership.peers_of(self.id).collect();
         for peer in peers {
-            self.send(peer, msg.clone(), out);
+            out.push(Effect::SendAhead {
+                to: peer,
+                msg: msg.clone(),
+            });
         }
         out.push(Effect::SetTimer {
             timer: PaxosTimer::Heartbeat,

@@ -253,7 +253,9 @@ impl Zab {
         if let Some(epoch) = l.new_epoch {
             let learners: Vec<NodeId> = l.learners.keys().copied().collect();
             for to in learners {
-                self.send_to_learner(out, to, PeerMessage::Ping { epoch });
+                // Liveness does not wait for our disk (ZooKeeper's leader PINGs from
+                // its own thread, whatever its SyncRequestProcessor is doing).
+                self.send_ahead_to_learner(out, to, PeerMessage::Ping { epoch });
             }
         }
         let Phase::Leading(l) = &self.phase else {
