@@ -77,8 +77,10 @@ fn every_shipped_scenario_parses_and_runs() {
     assert!(files.len() >= 7, "shipped scenarios: {files:?}");
     for path in files {
         let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let cross =
-            s.name.starts_with("Leader isolation") || s.name.starts_with("Raft leader crash");
+        let cross = s.name.starts_with("Leader isolation")
+            || s.name.starts_with("Raft leader crash")
+            || s.name
+                .starts_with("The leader crashes before its own write");
         let protocol = s.protocol.map(|p| p.as_str());
         if cross || protocol == Some("raft") {
             run::<Raft>(&s);

@@ -429,6 +429,15 @@ fn step_marks(
                 cy - 4.0
             );
         }
+        Action::SetDisk { node, .. } => {
+            // A slow disk: a grey square outline on the node's line.
+            let _ = writeln!(
+                svg,
+                r##"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="none" stroke="#7f7f7f" stroke-width="2"/>"##,
+                x(*node) - 5.0,
+                cy - 5.0
+            );
+        }
         Action::Isolate(_) | Action::Partition(_) | Action::Heal | Action::SetLoss(_) => {
             let (Some(first), Some(last)) = (nodes.first(), nodes.last()) else {
                 return;

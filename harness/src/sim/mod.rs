@@ -97,6 +97,8 @@ pub enum Action {
     SetLoss(f64),
     /// A client submits `data` to a node.
     Submit { node: NodeId, data: bytes::Bytes },
+    /// Give a node a disk of its own ([`Simulation::set_disk`]).
+    SetDisk { node: NodeId, disk: DiskConfig },
 }
 
 /// One effect of protocol `P`.
@@ -428,7 +430,7 @@ impl<P: Protocol> Simulation<P> {
         let ready = n.held.partition_point(|(b, _)| *b <= batch);
         let released: Vec<_> = n.held.drain(..ready).map(|(_, e)| e).collect();
         if self.config.trace && !released.is_empty() {
-            self.note(format!("n{id}: log synced through batch {batch}"));
+            self.note(format!("n{id}: log synced (writes 1..={batch} durable)"));
         }
         self.carry_out(id, released)
     }
@@ -517,6 +519,7 @@ impl<P: Protocol> Simulation<P> {
             Action::Submit { node, data } => {
                 self.submit(node, data)?;
             }
+            Action::SetDisk { node, disk } => self.set_disk(node, disk),
         }
         Ok(())
     }

@@ -86,6 +86,7 @@ struct FileStep {
     value: Option<String>,
     count: Option<u64>,
     every_ms: Option<u64>,
+    sync_ms: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -295,13 +296,14 @@ fn step(
     let allowed: &[&str] = match s.action.as_str() {
         "start" | "crash" | "restart" => &["node", "nodes"],
         "isolate" => &["node"],
+        "slow_disk" => &["node", "sync_ms"],
         "partition" => &["groups"],
         "heal" => &[],
         "put" => &["node", "key", "value", "count", "every_ms"],
         "set_loss" => &["loss"],
         other => {
             return Err(invalid(format!(
-                "unknown action {other:?} (start, crash, restart, isolate, partition, heal, put, set_loss)"
+                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, put, set_loss)"
             )))
         }
     };
@@ -314,6 +316,7 @@ fn step(
         ("value", s.value.is_some()),
         ("count", s.count.is_some()),
         ("every_ms", s.every_ms.is_some()),
+        ("sync_ms", s.sync_ms.is_some()),
     ];
     for (field, set) in given {
         if set && !allowed.contains(&field) {
@@ -351,6 +354,17 @@ fn step(
         "isolate" => match targets()?.as_slice() {
             [t] => one(StepAction::Isolate(*t)),
             _ => Err(invalid("isolate takes one `node`".into())),
+        },
+        "slow_disk" => match (targets()?.as_slice(), s.sync_ms) {
+            ([node], Some(ms)) if ms.is_finite() && (0.0..=60_000.0).contains(&ms) => {
+                one(StepAction::SlowDisk {
+                    node: *node,
+                    sync: Duration::from_secs_f64(ms / 1000.0),
+                })
+            }
+            _ => Err(invalid(
+                "slow_disk takes one `node` and `sync_ms` between 0 and 60000".into(),
+            )),
         },
         "partition" => {
             let groups = s.groups.clone().unwrap_or_default();

@@ -14,7 +14,7 @@ use super::spec::{Scenario, ScenarioError, Step};
 use super::spec::{StepAction, Target};
 use crate::kv::KvOp;
 use crate::sim::check::Violation;
-use crate::sim::{Action, Pending, SimConfig, Simulation};
+use crate::sim::{Action, DiskConfig, Pending, SimConfig, Simulation};
 use protocols::{Event, Membership, NodeId, Protocol, RequestId, Status, Time};
 use std::cmp::Reverse;
 use std::collections::HashMap;
@@ -483,6 +483,23 @@ impl<P: Scripted> Runner<P> {
                     self.act(
                         format!("isolate node {id}{who}: its messages are silently dropped"),
                         Action::Isolate(id),
+                    )?;
+                }
+            }
+            StepAction::SlowDisk { node, sync } => {
+                if let Some((id, who)) = self.resolve(*node, "slow the disk of") {
+                    self.act(
+                        format!(
+                            "node {id}{who}: its disk now takes {} ms per sync",
+                            sync.as_secs_f64() * 1000.0
+                        ),
+                        Action::SetDisk {
+                            node: id,
+                            disk: DiskConfig {
+                                sync_min: *sync,
+                                sync_max: *sync,
+                            },
+                        },
                     )?;
                 }
             }

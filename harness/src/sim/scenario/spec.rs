@@ -99,6 +99,14 @@ pub enum StepAction {
     Restart(Vec<Target>),
     /// Cut one node off from all others (silently: packets dropped).
     Isolate(Target),
+    /// From now on, every sync of this node's log takes `sync` (until then its writes
+    /// are not durable, and a crash loses them).
+    SlowDisk {
+        /// The node.
+        node: Target,
+        /// How long each sync takes.
+        sync: std::time::Duration,
+    },
     /// Split the network into groups that cannot talk to each other.
     Partition(Vec<Vec<NodeId>>),
     /// Reconnect everything.
