@@ -30,6 +30,8 @@ fn tiny_bench(dir: &Path, extra: &[&str]) -> Results {
             "50",
             "--duration-ms",
             "200",
+            "--rounds",
+            "2",
         ])
         .args(extra)
         .arg("-o")
@@ -80,7 +82,17 @@ fn every_measure_once(r: &Results, run: &ProtocolRun) {
         );
     }
     assert_eq!(run.throughput.len(), 1, "{p}: one throughput point");
-    assert!(run.throughput[0].ops > 0, "{p}: operations committed");
+    let point = &run.throughput[0];
+    assert!(point.ops > 0, "{p}: operations committed");
+    assert_eq!(
+        point.rounds_ops_per_sec.len(),
+        2,
+        "{p}: one figure per round"
+    );
+    assert!(
+        point.rounds_ops_per_sec.contains(&point.ops_per_sec),
+        "{p}: the point is one of its rounds"
+    );
 }
 
 /// Renders `results` with `cwb report` and returns the Markdown report.

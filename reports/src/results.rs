@@ -254,6 +254,10 @@ pub struct ThroughputPoint {
     pub latency_us: Summary,
     /// Client requests that failed (timed out or rejected) in the window.
     pub errors: u64,
+    /// Ops/s of every round this point was measured in (`cwb bench --rounds`), lowest
+    /// first; the fields above are the median round's. Empty in older files.
+    #[serde(default)]
+    pub rounds_ops_per_sec: Vec<f64>,
 }
 
 /// Messages sent, by message kind.

@@ -1,5 +1,6 @@
 //! The steady-state part of the report for one results file: commit throughput and
-//! client-observed latency against the number of closed-loop clients, and messages
+//! client-observed latency against the number of closed-loop clients (the median of
+//! `cwb bench --rounds` interleaved rounds, with their spread), and messages
 //! (and bytes) per committed operation and per election by message kind (DESIGN.md,
 //! "Fair comparison rules": "commit throughput ... with latency p50/p99/p999").
 
@@ -29,6 +30,18 @@ fn workload_label(protocol: &str, value_bytes: u64, fsync: &str, several: bool) 
     }
 }
 
+/// "n: min-max" over the rounds a point was measured in ("-" when only once, or in
+/// a file from before rounds were recorded).
+fn rounds_cell(rounds: &[f64]) -> String {
+    let min = rounds.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = rounds.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if rounds.len() < 2 {
+        "-".to_string()
+    } else {
+        format!("{}: {}-{}", rounds.len(), number(min), number(max))
+    }
+}
+
 pub(crate) fn throughput(
     doc: &mut Document,
     results: &Results,
@@ -42,7 +55,7 @@ pub(crate) fn throughput(
             .run(protocol, *nodes)
             .map_or(&[][..], |r| &r.throughput[..]);
         if points.is_empty() {
-            let mut cells = vec![NOT_MEASURED.to_string(); 8];
+            let mut cells = vec![NOT_MEASURED.to_string(); 9];
             cells.insert(0, "-".into());
             rows.push(row(protocol, *nodes, cells));
         }
@@ -63,6 +76,7 @@ pub(crate) fn throughput(
                     p.value_bytes.to_string(),
                     p.fsync.clone(),
                     number(p.ops_per_sec),
+                    rounds_cell(&p.rounds_ops_per_sec),
                     latency(l.p50),
                     latency(l.p99),
                     latency(l.p999),
@@ -74,8 +88,18 @@ pub(crate) fn throughput(
     }
     doc.table(
         &[
-            "protocol", "nodes", "clients", "value B", "fsync", "ops/s", "p50 µs", "p99 µs",
-            "p999 µs", "ops", "errors",
+            "protocol",
+            "nodes",
+            "clients",
+            "value B",
+            "fsync",
+            "ops/s",
+            "rounds: min-max ops/s",
+            "p50 µs",
+            "p99 µs",
+            "p999 µs",
+            "ops",
+            "errors",
         ],
         rows,
         5,

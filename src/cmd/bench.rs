@@ -10,7 +10,10 @@
 //! - failover after a kill and after an isolation of the leader, decomposed into
 //!   detection, election, recovery and first commit, plus the client-observed window
 //!   without a commit; a trial whose fault is not verified is discarded and counted;
-//! - throughput: C closed-loop clients, P-byte values, after a warm-up;
+//! - throughput: C closed-loop clients, P-byte values, after a warm-up; measured in
+//!   `--rounds` rounds after everything else, each round visiting every protocol,
+//!   size and client count in turn, so that a noisy minute on a shared machine hits
+//!   every protocol alike; the median round is reported, with every round's figure;
 //! - message counts per committed operation and per election, by message type;
 //! - optionally a timeout sweep (`--sweep election-timeout=150-151,150-155,...`).
 //!
@@ -64,6 +67,10 @@ pub struct Args {
     /// Throughput counted period (ms).
     #[arg(long, default_value_t = 2000)]
     pub duration_ms: u64,
+    /// Throughput rounds: every throughput point is measured once per round, the
+    /// protocols interleaved; the median round is reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
     /// WAL durability: always, batch or never.
     #[arg(long, default_value = "batch")]
     pub fsync: FsyncPolicy,
@@ -153,6 +160,7 @@ pub async fn collect(args: &Args) -> anyhow::Result<r::Results> {
             .progress_chars("=> "),
     );
     let mut runs = Vec::new();
+    let mut hosts = Vec::new();
     let mut protocol_timing = BTreeMap::new();
     for &protocol in &args.protocols {
         let mapping = with_protocol!(protocol, P => P::timing_mapping(&timing));
@@ -167,7 +175,11 @@ pub async fn collect(args: &Args) -> anyhow::Result<r::Results> {
         for &nodes in &args.nodes {
             let run = with_protocol!(protocol, P => measure_protocol::<P>(args, &hosting, &timing, sweep.as_ref(), nodes, &bar).await?);
             runs.push(run);
+            hosts.push((protocol, hosting.clone()));
         }
+    }
+    if args.measure.iter().any(|m| m == "throughput") {
+        throughput_rounds(args, &timing, &hosts, &mut runs, &bar).await?;
     }
     bar.finish_and_clear();
     Ok(r::Results {
@@ -214,7 +226,7 @@ fn planned_steps(args: &Args, sweep: Option<&Sweep>) -> u64 {
         .iter()
         .map(|m| {
             if m == "throughput" {
-                args.clients.len() as u64
+                args.clients.len() as u64 * u64::from(args.rounds)
             } else {
                 u64::from(args.trials)
             }
@@ -446,51 +458,6 @@ async fn measure_protocol<P: Protocol>(
             Failure::Isolate => run.failover_isolate = Some(f),
         }
     }
-    if wants("throughput") {
-        let mut largest: Option<(u32, MessageCounts, u64)> = None;
-        for &clients in &args.clients {
-            bar.set_message(format!("{} n={nodes} throughput c={clients}", P::NAME));
-            let dir = tempfile::tempdir().context("temporary data directory")?;
-            let opts = cluster_options(args, timing, nodes, 1, &dir);
-            let w = Workload {
-                clients,
-                value_bytes: args.value_bytes,
-                warmup: Duration::from_millis(args.warmup_ms),
-                duration: Duration::from_millis(args.duration_ms),
-            };
-            match throughput_trial::<P>(hosting, opts, &w, timeout).await {
-                Ok(t) => {
-                    run.throughput.push(r::ThroughputPoint {
-                        clients,
-                        value_bytes: args.value_bytes as u64,
-                        fsync: args.fsync.to_string(),
-                        duration_ms: ms(t.result.elapsed),
-                        ops: t.result.ops,
-                        ops_per_sec: t.result.ops_per_sec(),
-                        latency_us: Summary::from_histogram(t.result.latency.histogram(), 1.0),
-                        errors: t.result.errors,
-                    });
-                    if largest.as_ref().is_none_or(|l| clients >= l.0) {
-                        largest = Some((clients, t.messages, t.result.ops));
-                    }
-                }
-                Err(e) => note(
-                    bar,
-                    format!("{} n={nodes} throughput c={clients} failed: {e}", P::NAME),
-                ),
-            }
-            bar.inc(1);
-        }
-        if let Some((_, counts, ops)) = largest {
-            let ops = ops.max(1) as f64;
-            for (kind, (n, b)) in counts.by_kind {
-                run.messages.per_op.insert(kind.to_string(), n as f64 / ops);
-                run.messages
-                    .bytes_per_op
-                    .insert(kind.to_string(), b as f64 / ops);
-            }
-        }
-    }
     if let Some(sweep) = sweep {
         let settings: Vec<(String, Timing)> = match sweep {
             Sweep::ElectionTimeout(ranges) => ranges
@@ -548,6 +515,89 @@ async fn measure_protocol<P: Protocol>(
         }
     }
     Ok(run)
+}
+
+/// Measures every throughput point of every run, `args.rounds` times, round-robin over
+/// the runs (protocols and sizes), so that machine noise is spread over all of them;
+/// each point reports its median round and keeps every round's ops/s.
+async fn throughput_rounds(
+    args: &Args,
+    timing: &Timing,
+    hosts: &[(ProtocolKind, Hosting)],
+    runs: &mut [r::ProtocolRun],
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(30);
+    // samples[run][client index]: one per successful round.
+    let mut samples: Vec<Vec<Vec<measure::ThroughputSample>>> = runs
+        .iter()
+        .map(|_| vec![Vec::new(); args.clients.len()])
+        .collect();
+    for round in 1..=args.rounds {
+        for (i, ((protocol, hosting), run)) in hosts.iter().zip(runs.iter()).enumerate() {
+            let nodes = run.nodes as u64;
+            for (c, &clients) in args.clients.iter().enumerate() {
+                bar.set_message(format!(
+                    "{protocol} n={nodes} throughput c={clients} round {round}/{}",
+                    args.rounds
+                ));
+                let dir = tempfile::tempdir().context("temporary data directory")?;
+                let opts = cluster_options(args, timing, nodes, u64::from(round), &dir);
+                let w = Workload {
+                    clients,
+                    value_bytes: args.value_bytes,
+                    warmup: Duration::from_millis(args.warmup_ms),
+                    duration: Duration::from_millis(args.duration_ms),
+                };
+                let sample = with_protocol!(*protocol, P => throughput_trial::<P>(hosting, opts, &w, timeout).await);
+                match sample {
+                    Ok(t) => samples[i][c].push(t),
+                    Err(e) => note(
+                        bar,
+                        format!(
+                            "{protocol} n={nodes} throughput c={clients} round {round} failed: {e}"
+                        ),
+                    ),
+                }
+                bar.inc(1);
+            }
+        }
+    }
+    for (run, per_clients) in runs.iter_mut().zip(samples) {
+        let mut largest: Option<(MessageCounts, u64)> = None;
+        for (&clients, mut rounds) in args.clients.iter().zip(per_clients) {
+            if rounds.is_empty() {
+                continue;
+            }
+            rounds.sort_by(|a, b| a.result.ops_per_sec().total_cmp(&b.result.ops_per_sec()));
+            let all: Vec<f64> = rounds.iter().map(|t| t.result.ops_per_sec()).collect();
+            let median = rounds.swap_remove(rounds.len() / 2);
+            let t = &median.result;
+            run.throughput.push(r::ThroughputPoint {
+                clients,
+                value_bytes: args.value_bytes as u64,
+                fsync: args.fsync.to_string(),
+                duration_ms: ms(t.elapsed),
+                ops: t.ops,
+                ops_per_sec: t.ops_per_sec(),
+                latency_us: Summary::from_histogram(t.latency.histogram(), 1.0),
+                errors: t.errors,
+                rounds_ops_per_sec: all,
+            });
+            // Clients are listed in increasing order: the last point has the most.
+            largest = Some((median.messages, t.ops));
+        }
+        if let Some((counts, ops)) = largest {
+            let ops = ops.max(1) as f64;
+            for (kind, (n, b)) in counts.by_kind {
+                run.messages.per_op.insert(kind.to_string(), n as f64 / ops);
+                run.messages
+                    .bytes_per_op
+                    .insert(kind.to_string(), b as f64 / ops);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn failover_measures(samples: &[FailoverSample], discarded: u32) -> r::Failover {

@@ -27,6 +27,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         value_bytes: 256,
         warmup_ms: 300,
         duration_ms: 1500,
+        rounds: 3,
         fsync: harness::storage::FsyncPolicy::Batch,
         timing: super::TimingArgs {
             heartbeat_ms: 50,

@@ -80,8 +80,16 @@ pub fn print(results: &Results) {
         }
     }
     println!(
-        "\n{:<6} {:>5}  {:>7} {:>12} {:>9} {:>9} {:>9} {:>9}",
-        "proto", "nodes", "clients", "ops/s", "p50 us", "p99 us", "p999 us", "msgs/op"
+        "\n{:<6} {:>5}  {:>7} {:>12} {:>17} {:>9} {:>9} {:>9} {:>9}",
+        "proto",
+        "nodes",
+        "clients",
+        "ops/s",
+        "rounds min-max",
+        "p50 us",
+        "p99 us",
+        "p999 us",
+        "msgs/op"
     );
     for run in &results.runs {
         let msgs: f64 = run.messages.per_op.values().sum();
@@ -91,12 +99,24 @@ pub fn print(results: &Results) {
             format!("{msgs:.2}")
         };
         for t in &run.throughput {
+            let lo = t
+                .rounds_ops_per_sec
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
+            let hi = t.rounds_ops_per_sec.iter().copied().fold(0.0, f64::max);
+            let spread = if t.rounds_ops_per_sec.len() > 1 {
+                format!("{lo:.0}-{hi:.0}")
+            } else {
+                "-".to_string()
+            };
             println!(
-                "{:<6} {:>5}  {:>7} {:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9}",
+                "{:<6} {:>5}  {:>7} {:>12.0} {:>17} {:>9.0} {:>9.0} {:>9.0} {:>9}",
                 run.protocol,
                 run.nodes,
                 t.clients,
                 t.ops_per_sec,
+                spread,
                 t.latency_us.p50,
                 t.latency_us.p99,
                 t.latency_us.p999,
