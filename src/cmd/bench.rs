@@ -564,7 +564,7 @@ async fn throughput_rounds(
         }
     }
     for (run, per_clients) in runs.iter_mut().zip(samples) {
-        let mut largest: Option<(MessageCounts, u64)> = None;
+        let mut largest: Option<(u32, MessageCounts, u64)> = None;
         for (&clients, mut rounds) in args.clients.iter().zip(per_clients) {
             if rounds.is_empty() {
                 continue;
@@ -584,10 +584,11 @@ async fn throughput_rounds(
                 errors: t.errors,
                 rounds_ops_per_sec: all,
             });
-            // Clients are listed in increasing order: the last point has the most.
-            largest = Some((median.messages, t.ops));
+            if largest.as_ref().is_none_or(|l| clients >= l.0) {
+                largest = Some((clients, median.messages, t.ops));
+            }
         }
-        if let Some((counts, ops)) = largest {
+        if let Some((_, counts, ops)) = largest {
             let ops = ops.max(1) as f64;
             for (kind, (n, b)) in counts.by_kind {
                 run.messages.per_op.insert(kind.to_string(), n as f64 / ops);
