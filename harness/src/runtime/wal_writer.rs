@@ -111,6 +111,12 @@ fn write_loop(
     reports: &mpsc::UnboundedSender<WalReport>,
     stop: &AtomicBool,
 ) {
+    // Jobs queue meanwhile; the first one usually arrives long after (an election
+    // timeout or a finalize wait later).
+    if let Err(e) = wal.make_room() {
+        let _ = reports.send(WalReport::Failed(e));
+        return;
+    }
     while let Ok(first) = jobs.recv() {
         let mut next = Some(first);
         let mut last = 0;
