@@ -462,7 +462,9 @@ impl Protocol for Paxos {
             ),
             (
                 "leader-failure timeout".into(),
-                format!("uniform in {min}-{max} ms, re-drawn on every reset"),
+                format!(
+                    "uniform in {min}-{max} ms, re-drawn on every reset (a heartbeat, or a promise to a new ballot)"
+                ),
             ),
             (
                 "back-off after a lost ballot".into(),
