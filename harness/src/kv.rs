@@ -41,8 +41,8 @@ impl KvOp {
     }
 
     /// Decodes replicated bytes without copying: the key and value are slices of
-    /// `data` (the committed command the log already holds). Same format and result
-    /// as [`KvOp::decode`].
+    /// `data` (the committed command the log already holds). Same format as
+    /// [`KvOp::decode`], but stricter: trailing bytes are refused.
     pub fn decode_shared(data: &Bytes) -> Option<KvOp> {
         let mut at = 0;
         let variant = varint(data, &mut at)?;
@@ -95,14 +95,17 @@ enum Key {
 const SHORT_KEY: usize = 22;
 
 impl Key {
-    fn new(key: &[u8]) -> Key {
-        match u8::try_from(key.len()) {
-            Ok(len) if key.len() <= SHORT_KEY => {
-                let mut bytes = [0; SHORT_KEY];
-                bytes[..key.len()].copy_from_slice(key);
-                Key::Short { len, bytes }
+    /// A key from a slice of a command (no copy for a long key).
+    fn from_bytes(key: Bytes) -> Key {
+        if key.len() <= SHORT_KEY {
+            let mut bytes = [0; SHORT_KEY];
+            bytes[..key.len()].copy_from_slice(&key);
+            Key::Short {
+                len: key.len() as u8,
+                bytes,
             }
-            _ => Key::Long(Bytes::copy_from_slice(key)),
+        } else {
+            Key::Long(key)
         }
     }
 }
@@ -125,8 +128,8 @@ impl KvStore {
     pub fn apply(&mut self, data: &Bytes) -> Option<Bytes> {
         self.applied += 1;
         match KvOp::decode_shared(data)? {
-            KvOp::Put { key, value } => self.map.insert(Key::new(&key), value),
-            KvOp::Get { key } => self.map.get(&Key::new(&key)).cloned(),
+            KvOp::Put { key, value } => self.map.insert(Key::from_bytes(key), value),
+            KvOp::Get { key } => self.map.get(&Key::from_bytes(key)).cloned(),
         }
     }
 
@@ -142,7 +145,7 @@ impl KvStore {
 
     /// Reads a key directly (tests and displays only; clients read through the log).
     pub fn peek(&self, key: &[u8]) -> Option<&Bytes> {
-        self.map.get(&Key::new(key))
+        self.map.get(&Key::from_bytes(Bytes::copy_from_slice(key)))
     }
 
     /// Number of keys.

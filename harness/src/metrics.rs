@@ -75,6 +75,15 @@ impl EventBus {
         self.lock().clone()
     }
 
+    /// The events from position `from` on (a display's cursor), without copying the
+    /// ones before it.
+    pub fn since(&self, from: usize) -> Vec<Stamped> {
+        self.lock()
+            .get(from..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// Number of events so far (use as a cursor for [`EventBus::wait_for`]).
     pub fn len(&self) -> usize {
         self.lock().len()

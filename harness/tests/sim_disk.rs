@@ -69,13 +69,7 @@ const SYNC: Duration = Duration::from_millis(10);
 fn probe_cluster() -> Simulation<Probe> {
     let mut sim = Simulation::<Probe>::new(SimConfig::voters(3, 5));
     sim.start_all().expect("starts");
-    sim.set_disk(
-        1,
-        DiskConfig {
-            sync_min: SYNC,
-            sync_max: SYNC,
-        },
-    );
+    sim.set_disk(1, DiskConfig::fixed(SYNC));
     sim.submit(1, bytes::Bytes::from_static(b"go"))
         .expect("submitted");
     sim

@@ -57,6 +57,18 @@ pub struct Setup {
     pub narrate: bool,
 }
 
+impl Setup {
+    /// Refuses a node that is not in the membership it was given (every protocol's
+    /// `recover` starts with this).
+    pub fn ensure_member(&self) -> Result<(), RecoveryError> {
+        if self.membership.contains(self.id) {
+            Ok(())
+        } else {
+            Err(RecoveryError::NotAMember(self.id))
+        }
+    }
+}
+
 /// A snapshot of a node's state for displays and checks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {

@@ -13,7 +13,7 @@ use crate::sections::run_keys;
 type Getter = Box<dyn Fn(&ProtocolRun) -> Option<f64>>;
 
 /// The median of a measure, if it has samples.
-fn median(measure: Option<&crate::results::Measure>) -> Option<f64> {
+pub(crate) fn median(measure: Option<&crate::results::Measure>) -> Option<f64> {
     measure
         .map(|m| &m.summary)
         .filter(|s| s.is_measured())
@@ -67,7 +67,7 @@ fn fixed_measures() -> Vec<(&'static str, Getter)> {
 }
 
 /// The throughput point of `run` with this workload shape, if measured.
-fn find_point<'a>(
+pub(crate) fn find_point<'a>(
     run: Option<&'a ProtocolRun>,
     clients: u32,
     value_bytes: u64,

@@ -260,6 +260,19 @@ pub struct ThroughputPoint {
     pub rounds_ops_per_sec: Vec<f64>,
 }
 
+impl ThroughputPoint {
+    /// Lowest and highest ops/s over the rounds, when measured in two or more.
+    pub fn rounds_range(&self) -> Option<(f64, f64)> {
+        let r = &self.rounds_ops_per_sec;
+        (r.len() >= 2).then(|| {
+            (
+                r.iter().copied().fold(f64::INFINITY, f64::min),
+                r.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            )
+        })
+    }
+}
+
 /// Messages sent, by message kind.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MessageCounts {

@@ -30,18 +30,6 @@ fn workload_label(protocol: &str, value_bytes: u64, fsync: &str, several: bool) 
     }
 }
 
-/// "n: min-max" over the rounds a point was measured in ("-" when only once, or in
-/// a file from before rounds were recorded).
-fn rounds_cell(rounds: &[f64]) -> String {
-    let min = rounds.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = rounds.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if rounds.len() < 2 {
-        "-".to_string()
-    } else {
-        format!("{}: {}-{}", rounds.len(), number(min), number(max))
-    }
-}
-
 pub(crate) fn throughput(
     doc: &mut Document,
     results: &Results,
@@ -76,7 +64,15 @@ pub(crate) fn throughput(
                     p.value_bytes.to_string(),
                     p.fsync.clone(),
                     number(p.ops_per_sec),
-                    rounds_cell(&p.rounds_ops_per_sec),
+                    // "n: min-max" over the rounds ("-" when measured once).
+                    p.rounds_range().map_or("-".to_string(), |(lo, hi)| {
+                        format!(
+                            "{}: {}-{}",
+                            p.rounds_ops_per_sec.len(),
+                            number(lo),
+                            number(hi)
+                        )
+                    }),
                     latency(l.p50),
                     latency(l.p99),
                     latency(l.p999),

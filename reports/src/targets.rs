@@ -13,8 +13,9 @@
 //!   Paxos, whose timers all run in the detection phase);
 //! - a node's resident memory under 30 MB at idle (multi-process runs only).
 
+use crate::compare::{find_point, median};
 use crate::document::{number, Document, NOT_MEASURED};
-use crate::results::{ProtocolRun, Results};
+use crate::results::Results;
 use crate::sections::IDLE_RSS_TARGET_KB;
 
 /// Cluster size the targets are set for.
@@ -74,13 +75,6 @@ impl Check {
     }
 }
 
-/// The throughput point with `clients` clients and the target's value size.
-fn point(run: Option<&ProtocolRun>, clients: u32) -> Option<&crate::results::ThroughputPoint> {
-    run?.throughput
-        .iter()
-        .find(|p| p.clients == clients && p.value_bytes == VALUE_BYTES && p.ops > 0)
-}
-
 fn checks(results: &Results, protocol: &str) -> Vec<Check> {
     let run = results.run(protocol, NODES);
     // The policy's name ("batch"), without any detail a writer appended to it.
@@ -91,7 +85,11 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
         .next()
         .unwrap_or_default();
     let mut checks = Vec::new();
-    let ops = point(run, CLIENTS).map(|p| p.ops_per_sec);
+    // The point with `clients` clients and the target's value size, if it committed.
+    let point = |clients| {
+        find_point(run, clients, VALUE_BYTES, &results.settings.fsync).filter(|p| p.ops > 0)
+    };
+    let ops = point(CLIENTS).map(|p| p.ops_per_sec);
     let throughput = |min| {
         Check::at_least(
             format!("ops/s, {CLIENTS} clients, {VALUE_BYTES} B, fsync {fsync}"),
@@ -110,7 +108,7 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
             .then_some(LATENCY_FACTOR * (base.loopback_rtt_us.p50 + base.fsync_us.p50));
         checks.push(Check::at_most(
             "single-client p50 us (<= 3x (RTT + fdatasync) of this run)".to_string(),
-            point(run, 1).map(|p| p.latency_us.p50),
+            point(1).map(|p| p.latency_us.p50),
             bound,
         ));
     }
@@ -119,10 +117,9 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
     } else {
         0.0
     };
-    let overhead = run.and_then(|r| r.failover_kill.as_ref()).and_then(|f| {
-        let (e, r) = (&f.election.summary, &f.recovery.summary);
-        (e.is_measured() && r.is_measured()).then_some(e.p50 + r.p50 - waited)
-    });
+    let overhead = run
+        .and_then(|r| r.failover_kill.as_ref())
+        .and_then(|f| Some(median(Some(&f.election))? + median(Some(&f.recovery))? - waited));
     checks.push(Check::at_most(
         if waited > 0.0 {
             format!("ms a kill's election + recovery exceed the {waited} ms finalize wait")

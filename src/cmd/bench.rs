@@ -406,7 +406,7 @@ async fn measure_protocol<P: Protocol>(
             }
             bar.inc(1);
         }
-        run.messages.per_election = average_counts(&per_election).0;
+        run.messages.per_election = average_counts(&per_election);
         run.election = Some(r::Measure::from_ms(ready));
         run.election_extra_rounds = Some(r::Measure::from_counts("rounds", rounds));
         run.elected = Some(r::Measure::from_ms(elected));
@@ -617,14 +617,13 @@ fn failover_measures(samples: &[FailoverSample], discarded: u32) -> r::Failover 
 }
 
 /// Mean messages (and bytes) per trial, by kind.
-fn average_counts(trials: &[MessageCounts]) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
-    let (mut msgs, mut bytes) = (BTreeMap::new(), BTreeMap::new());
+fn average_counts(trials: &[MessageCounts]) -> BTreeMap<String, f64> {
+    let mut msgs = BTreeMap::new();
     let n = trials.len().max(1) as f64;
     for t in trials {
-        for (kind, (m, b)) in &t.by_kind {
+        for (kind, (m, _)) in &t.by_kind {
             *msgs.entry(kind.to_string()).or_insert(0.0) += *m as f64 / n;
-            *bytes.entry(kind.to_string()).or_insert(0.0) += *b as f64 / n;
         }
     }
-    (msgs, bytes)
+    msgs
 }

@@ -199,13 +199,13 @@ async fn print_events(bus: harness::metrics::EventBus, origin: Instant, protocol
         {
             continue;
         }
-        let events = bus.snapshot();
-        for s in &events[cursor..] {
+        let fresh = bus.since(cursor);
+        for s in &fresh {
             if let Some(line) = event_line(origin, s, protocol) {
                 println!("{line}");
             }
         }
-        cursor = events.len();
+        cursor += fresh.len();
     }
 }
 

@@ -159,13 +159,12 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
             _ = async { stdin_watch.as_mut()?.await.ok() }, if stdin_watch.is_some() => break,
             got = bus.wait_for(cursor, Duration::from_millis(500), |_| true) => {
                 if got.is_some() {
-                    let events = bus.snapshot();
-                    let fresh = events.get(cursor..).unwrap_or_default();
-                    if let Err(e) = print_events(fresh, &clock, args.events_json, P::NAME) {
+                    let fresh = bus.since(cursor);
+                    if let Err(e) = print_events(&fresh, &clock, args.events_json, P::NAME) {
                         handle.kill().await;
                         return Err(e);
                     }
-                    cursor = events.len();
+                    cursor += fresh.len();
                 }
                 if handle.is_finished() {
                     anyhow::bail!("node {id} stopped: its storage failed (see the log above)");

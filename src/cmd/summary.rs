@@ -99,17 +99,9 @@ pub fn print(results: &Results) {
             format!("{msgs:.2}")
         };
         for t in &run.throughput {
-            let lo = t
-                .rounds_ops_per_sec
-                .iter()
-                .copied()
-                .fold(f64::INFINITY, f64::min);
-            let hi = t.rounds_ops_per_sec.iter().copied().fold(0.0, f64::max);
-            let spread = if t.rounds_ops_per_sec.len() > 1 {
-                format!("{lo:.0}-{hi:.0}")
-            } else {
-                "-".to_string()
-            };
+            let spread = t
+                .rounds_range()
+                .map_or("-".to_string(), |(lo, hi)| format!("{lo:.0}-{hi:.0}"));
             println!(
                 "{:<6} {:>5}  {:>7} {:>12.0} {:>17} {:>9.0} {:>9.0} {:>9.0} {:>9}",
                 run.protocol,

@@ -68,6 +68,7 @@ impl<P: Protocol> NodeLoop<P> {
             }
         }
         self.flush();
+        self.unpublished = true;
         if self.last_publish.elapsed() >= PUBLISH_EVERY {
             self.publish();
         }
@@ -82,27 +83,31 @@ impl<P: Protocol> NodeLoop<P> {
         self.held.push_back((self.submitted, e));
     }
 
+    /// Undoes [`Self::hold`]'s bookkeeping for an effect leaving the queue.
+    fn unhold(&mut self, e: &EffectOf<P>) {
+        if let Effect::Send { to, .. } = e {
+            if let Some(n) = self.held_to.get_mut(to) {
+                *n -= 1;
+                if *n == 0 {
+                    self.held_to.remove(to);
+                }
+            }
+        }
+    }
+
     /// Takes a report of the WAL writer: carries out what became durable.
     pub(super) fn on_wal_report(&mut self, report: WalReport) -> Result<(), RuntimeError> {
+        self.unpublished = true;
         match report {
             WalReport::Durable { seq, stats } => {
                 self.durable = self.durable.max(seq);
                 self.wal_stats = stats;
-                while let Some((batch, _)) = self.held.front() {
-                    if *batch > self.durable {
+                while self.held.front().is_some_and(|(b, _)| *b <= self.durable) {
+                    let Some((_, e)) = self.held.pop_front() else {
                         break;
-                    }
-                    if let Some((_, e)) = self.held.pop_front() {
-                        if let Effect::Send { to, .. } = &e {
-                            if let Some(n) = self.held_to.get_mut(to) {
-                                *n -= 1;
-                                if *n == 0 {
-                                    self.held_to.remove(to);
-                                }
-                            }
-                        }
-                        self.carry_out(e);
-                    }
+                    };
+                    self.unhold(&e);
+                    self.carry_out(e);
                 }
                 self.flush();
                 Ok(())
@@ -187,9 +192,17 @@ impl<P: Protocol> NodeLoop<P> {
         }
     }
 
+    /// When the loop must wake to share what changed since the last publish (at most
+    /// [`PUBLISH_EVERY`] after it); `None` when nothing is waiting to be shared.
+    pub(super) fn publish_due(&self) -> Option<tokio::time::Instant> {
+        self.unpublished
+            .then(|| tokio::time::Instant::from_std(self.last_publish + PUBLISH_EVERY))
+    }
+
     /// Shares counters and status with the handle (rate-limited off the hot path).
     pub(super) fn publish(&mut self) {
         self.last_publish = Instant::now();
+        self.unpublished = false;
         let stats = self.wal_stats;
         self.local_counts.wal_records = stats.records;
         self.local_counts.wal_bytes = stats.bytes;

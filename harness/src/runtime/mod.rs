@@ -324,6 +324,7 @@ pub fn spawn<P: Protocol>(
         local_counts: MessageCounts::default(),
         status: status.clone(),
         last_publish: Instant::now() - PUBLISH_EVERY,
+        unpublished: false,
     };
     let main = tokio::spawn(node.run());
     Ok(NodeHandle {
@@ -425,6 +426,8 @@ struct NodeLoop<P: Protocol> {
     local_counts: MessageCounts,
     status: Arc<Mutex<Option<NodeStatus>>>,
     last_publish: Instant,
+    /// Something changed since the last [`Self::publish`].
+    unpublished: bool,
 }
 
 /// Rounds of already-due timers fired after a batch, in the same iteration.
@@ -444,6 +447,8 @@ impl<P: Protocol> NodeLoop<P> {
         let mut last_sweep = Instant::now();
         loop {
             let deadline = self.timers.iter().map(|(_, d)| *d).min();
+            // One sleep: the next timer, or the moment to share what changed.
+            let wake = deadline.into_iter().chain(self.publish_due()).min();
             // A timer already due (a protocol's zero-delay flush) must not wait for the
             // tokio timer wheel's next millisecond tick: go straight to the drain.
             let due_now = self.durable_signal.is_some()
@@ -459,8 +464,7 @@ impl<P: Protocol> NodeLoop<P> {
                         None => return Ok(()),
                     },
                     report = wal_report(&mut self.log) => self.on_wal_report(report)?,
-                    _ = sleep_until(deadline) => {}
-                    _ = tokio::time::sleep(PUBLISH_EVERY), if self.last_publish.elapsed() < PUBLISH_EVERY => {}
+                    _ = sleep_until(wake) => {}
                 }
             }
             // Drain what is already queued, alternating sources so neither starves.

@@ -79,8 +79,21 @@ pub struct ChaosReport {
 pub struct ChaosFailure {
     /// Replay with this seed.
     pub seed: u64,
+    /// Which check failed.
+    pub stage: Stage,
     /// What broke.
     pub violation: Violation,
+}
+
+/// Which of a chaos run's checks failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// A safety check, after some step.
+    Safety,
+    /// Nothing was committed after the network healed.
+    Progress,
+    /// A running node had not applied every committed entry after the quiet period.
+    Convergence,
 }
 
 impl fmt::Display for ChaosFailure {
@@ -126,7 +139,11 @@ pub fn run_seed<P: Protocol>(
     let result = drive(&mut sim, cfg, &mut report, &mut check);
     let result = result
         .map(|()| report)
-        .map_err(|violation| ChaosFailure { seed, violation });
+        .map_err(|(stage, violation)| ChaosFailure {
+            seed,
+            stage,
+            violation,
+        });
     (sim, result)
 }
 
@@ -135,41 +152,45 @@ fn drive<P: Protocol>(
     cfg: &ChaosConfig,
     report: &mut ChaosReport,
     check: &mut impl FnMut(&Simulation<P>, u64) -> Result<(), String>,
-) -> Result<(), Violation> {
+) -> Result<(), (Stage, Violation)> {
+    let safety = |v| (Stage::Safety, v);
     let mut plan = DetRng::new(sim.config.seed ^ 0xC4A0_5EED);
     let ids = sim.ids();
     schedule_faults(sim, cfg, &mut plan, &ids, report);
     schedule_clients(sim, cfg, &mut plan, &ids, Time::ZERO, sim_end(cfg));
-    sim.start_all()?;
+    sim.start_all().map_err(safety)?;
 
     let faulty_end = Time::ZERO.plus(cfg.faulty);
-    run_checked(sim, faulty_end, check)?;
+    run_checked(sim, faulty_end, check).map_err(safety)?;
     // Heal everything and bring every node back.
-    sim.act(Action::Heal)?;
-    sim.act(Action::SetLoss(0.0))?;
-    for &id in &ids {
-        sim.act(Action::Start(id))?;
-    }
+    sim.act(Action::Heal).map_err(safety)?;
+    sim.act(Action::SetLoss(0.0)).map_err(safety)?;
+    sim.start_all().map_err(safety)?;
     let committed_before = sim.checker().committed().len();
-    run_checked(sim, sim_end(cfg), check)?;
+    run_checked(sim, sim_end(cfg), check).map_err(safety)?;
     let committed_after = sim.checker().committed().len();
     if committed_after <= committed_before {
-        return Err(Violation::new(
+        return Err((
+            Stage::Progress,
+            Violation::new(
             sim.now(),
             format!("no progress after healing: {committed_before} entries committed before, {committed_after} after"),
-        ));
+        )));
     }
     // Quiet period: every node must converge on the same applied sequence.
     let quiet_end = sim.now().plus(cfg.timing.election_timeout_max * 4);
-    run_checked(sim, quiet_end, check)?;
+    run_checked(sim, quiet_end, check).map_err(safety)?;
     let longest = sim.checker().committed().len();
     for id in sim.running() {
-        if sim.config.membership.contains(id) && sim.applied(id).len() != longest {
-            return Err(Violation::new(
-                sim.now(),
-                format!(
+        if sim.applied(id).len() != longest {
+            return Err((
+                Stage::Convergence,
+                Violation::new(
+                    sim.now(),
+                    format!(
                     "node {id} applied {} entries after the quiet period; {longest} are committed",
                     sim.applied(id).len()
+                ),
                 ),
             ));
         }

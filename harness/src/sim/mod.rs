@@ -66,6 +66,16 @@ pub struct DiskConfig {
     pub sync_max: Duration,
 }
 
+impl DiskConfig {
+    /// Every sync takes exactly `sync`.
+    pub fn fixed(sync: Duration) -> DiskConfig {
+        DiskConfig {
+            sync_min: sync,
+            sync_max: sync,
+        }
+    }
+}
+
 impl SimConfig {
     /// `n` voters with ids 1..=n, default timing and a clean network.
     pub fn voters(n: u64, seed: u64) -> SimConfig {

@@ -300,10 +300,7 @@ impl Wal {
     /// Closes the current segment (durably, unless `Never`) and starts the next one, so
     /// that a crash can tear only the last segment.
     fn roll(&mut self) -> Result<(), StorageError> {
-        self.write_buffer()?;
-        if self.dirty && self.policy != FsyncPolicy::Never {
-            self.sync_file()?;
-        }
+        self.sync()?;
         if self.allocated > self.segment_len {
             // A closed segment must end with its last record: recovery refuses a torn
             // tail anywhere but in the last segment.

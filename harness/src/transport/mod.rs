@@ -368,28 +368,14 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
 
     /// Queues every deferred batch for its peer's writer (one unit per peer).
     pub fn flush(&mut self) {
-        let ids: Vec<NodeId> = self
-            .deferred
-            .iter()
-            .filter(|(_, (_, n))| *n > 0)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            self.flush_peer(id);
+        for (&to, (buf, frames)) in &mut self.deferred {
+            hand_over(&self.shared, to, buf, frames);
         }
     }
 
     fn flush_peer(&mut self, to: NodeId) {
-        let Some((buf, frames)) = self.deferred.get_mut(&to) else {
-            return;
-        };
-        if *frames == 0 {
-            return;
-        }
-        let bytes = buf.split().freeze();
-        let n = std::mem::take(frames);
-        if let Some(peer) = self.shared.peers.get(&to) {
-            peer.enqueue_frames(bytes, n, None);
+        if let Some((buf, frames)) = self.deferred.get_mut(&to) {
+            hand_over(&self.shared, to, buf, frames);
         }
     }
 
@@ -493,4 +479,16 @@ impl<M> Drop for Transport<M> {
 fn enqueue(peer: &Peer, frame: Bytes, delay: Duration) {
     let due = (!delay.is_zero()).then(|| tokio::time::Instant::now() + delay);
     peer.enqueue(frame, due);
+}
+
+/// Hands `to`'s deferred frames, if any, to its writer as one unit.
+fn hand_over<M>(shared: &Shared<M>, to: NodeId, buf: &mut BytesMut, frames: &mut u64) {
+    if *frames == 0 {
+        return;
+    }
+    let bytes = buf.split().freeze();
+    let n = std::mem::take(frames);
+    if let Some(peer) = shared.peers.get(&to) {
+        peer.enqueue_frames(bytes, n, None);
+    }
 }

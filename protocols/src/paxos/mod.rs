@@ -200,8 +200,7 @@ impl Paxos {
     /// Sends `msg` to every voter without waiting for our log (the elected leader's
     /// Accepts, see `multi.rs`); ours goes through the inbox.
     fn broadcast_ahead(&mut self, msg: PaxosMessage, out: &mut Effects<Paxos>) {
-        let voters: Vec<NodeId> = self.membership.voter_ids().to_vec();
-        for voter in voters {
+        for &voter in self.membership.voter_ids() {
             if voter == self.id {
                 self.inbox.push_back(msg.clone());
             } else {
@@ -396,9 +395,7 @@ impl Protocol for Paxos {
     type Timer = PaxosTimer;
 
     fn recover(setup: Setup, records: Vec<PaxosRecord>) -> Result<Paxos, RecoveryError> {
-        if !setup.membership.contains(setup.id) {
-            return Err(RecoveryError::NotAMember(setup.id));
-        }
+        setup.ensure_member()?;
         let (acceptor, learner) = persist::replay(&records)?;
         let persisted_commit = learner.commit();
         Ok(Paxos {

@@ -321,8 +321,7 @@ impl Paxos {
         };
         // Liveness must not wait for our own disk: a heartbeat promises nothing about
         // our unsynced records (its commit point counts durable copies only).
-        let peers: Vec<NodeId> = self.membership.peers_of(self.id).collect();
-        for peer in peers {
+        for peer in self.membership.peers_of(self.id) {
             out.push(Effect::SendAhead {
                 to: peer,
                 msg: msg.clone(),

@@ -289,9 +289,7 @@ impl Protocol for Raft {
     type Timer = RaftTimer;
 
     fn recover(setup: Setup, records: Vec<RaftRecord>) -> Result<Raft, RecoveryError> {
-        if !setup.membership.contains(setup.id) {
-            return Err(RecoveryError::NotAMember(setup.id));
-        }
+        setup.ensure_member()?;
         let mut node = Raft {
             setup,
             term: 0,

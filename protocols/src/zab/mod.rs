@@ -408,9 +408,7 @@ impl Protocol for Zab {
     type Timer = ZabTimer;
 
     fn recover(setup: Setup, records: Vec<ZabRecord>) -> Result<Zab, RecoveryError> {
-        if !setup.membership.contains(setup.id) {
-            return Err(RecoveryError::NotAMember(setup.id));
-        }
+        setup.ensure_member()?;
         let history = History::replay(records)?;
         let timing = ZabTiming::from_timing(&setup.timing);
         let election = Election::new(timing.finalize_wait);

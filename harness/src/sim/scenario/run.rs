@@ -495,10 +495,7 @@ impl<P: Scripted> Runner<P> {
                         ),
                         Action::SetDisk {
                             node: id,
-                            disk: DiskConfig {
-                                sync_min: *sync,
-                                sync_max: *sync,
-                            },
+                            disk: DiskConfig::fixed(*sync),
                         },
                     )?;
                 }
