@@ -51,6 +51,25 @@ pub struct ClientRequest {
     pub op: ClientOp,
 }
 
+impl ClientRequest {
+    /// Splits a request frame for a state-machine command without copying: its id and
+    /// the command's bytes, a slice of `frame` that is exactly [`KvOp::encode`]'s
+    /// (postcard writes the id, the [`ClientOp`] variant, then the `KvOp`). `None` for
+    /// any other request, or a command that does not decode; decode those with
+    /// [`codec::decode`].
+    pub fn split_command(frame: &Bytes) -> Option<(u64, Bytes)> {
+        let mut at = 0;
+        let id = crate::kv::varint(frame, &mut at)?;
+        // `ClientOp::Kv` is the enum's first variant.
+        if crate::kv::varint(frame, &mut at)? != 0 {
+            return None;
+        }
+        let command = frame.slice(at..);
+        KvOp::decode_shared(&command)?;
+        Some((id, command))
+    }
+}
+
 /// A node's status report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
@@ -362,5 +381,58 @@ impl Client {
             Some((_, conn)) => conn.call(req).await,
             None => Err(ClientError::Timeout(Duration::ZERO)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_bytes(id: u64, op: ClientOp) -> Bytes {
+        Bytes::from(postcard::to_stdvec(&ClientRequest { id, op }).unwrap())
+    }
+
+    #[test]
+    fn a_command_request_splits_into_its_id_and_the_replicated_bytes() {
+        let ops = [
+            KvOp::Put {
+                key: Bytes::from_static(b"0000abcd"),
+                value: Bytes::from(vec![b'x'; 300]),
+            },
+            KvOp::Get {
+                key: Bytes::from_static(b"k"),
+            },
+        ];
+        for (id, op) in [u64::MAX, 7].into_iter().zip(ops) {
+            let frame = request_bytes(id, ClientOp::Kv(op.clone()));
+            let (got_id, command) = ClientRequest::split_command(&frame).unwrap();
+            assert_eq!(got_id, id);
+            assert_eq!(command, op.encode());
+        }
+    }
+
+    #[test]
+    fn other_requests_and_broken_commands_do_not_split() {
+        assert_eq!(
+            ClientRequest::split_command(&request_bytes(1, ClientOp::Status)),
+            None
+        );
+        assert_eq!(
+            ClientRequest::split_command(&request_bytes(1, ClientOp::Heal)),
+            None
+        );
+        let whole = request_bytes(
+            3,
+            ClientOp::Kv(KvOp::Put {
+                key: Bytes::from_static(b"key"),
+                value: Bytes::from_static(b"value"),
+            }),
+        );
+        for cut in 0..whole.len() {
+            assert_eq!(ClientRequest::split_command(&whole.slice(..cut)), None);
+        }
+        let mut trailing = whole.to_vec();
+        trailing.push(0);
+        assert_eq!(ClientRequest::split_command(&Bytes::from(trailing)), None);
     }
 }

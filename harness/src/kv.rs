@@ -68,7 +68,7 @@ impl KvOp {
 }
 
 /// Reads one postcard varint (LEB128, at most 10 bytes) at `*at`.
-fn varint(data: &[u8], at: &mut usize) -> Option<u64> {
+pub(crate) fn varint(data: &[u8], at: &mut usize) -> Option<u64> {
     let mut value = 0u64;
     for shift in (0..70).step_by(7) {
         let byte = *data.get(*at)?;

@@ -401,20 +401,20 @@ pub async fn throughput_on<C: Cluster>(
     workload: &crate::workload::Workload,
     timeout: Duration,
 ) -> Result<ThroughputSample, MeasureError> {
-    if cluster.wait_ready(0, None, 0, timeout).await.is_none() {
+    let Some(ready) = cluster.wait_ready(0, None, 0, timeout).await else {
         return Err(MeasureError::Timeout(timeout, "a leader"));
-    }
+    };
     let warm = crate::workload::Workload {
         duration: Duration::ZERO,
         ..workload.clone()
     };
-    let _ = crate::workload::run(cluster.client_addrs(), &warm).await;
+    let _ = crate::workload::run(cluster.client_addrs(), Some(ready.node), &warm).await;
     let before = cluster.message_counts();
     let counted = crate::workload::Workload {
         warmup: Duration::ZERO,
         ..workload.clone()
     };
-    let result = crate::workload::run(cluster.client_addrs(), &counted).await;
+    let result = crate::workload::run(cluster.client_addrs(), Some(ready.node), &counted).await;
     tokio::time::sleep(Duration::from_millis(10)).await; // let counters publish
     let messages = cluster.message_counts().minus(&before);
     Ok(ThroughputSample { result, messages })

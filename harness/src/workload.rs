@@ -70,8 +70,17 @@ fn key(c: u32, n: u64) -> Bytes {
     Bytes::copy_from_slice(&k)
 }
 
-/// Runs the workload against the cluster whose client ports are `nodes`.
-pub async fn run(nodes: &BTreeMap<NodeId, SocketAddr>, w: &Workload) -> WorkloadResult {
+/// Runs the workload against the cluster whose client ports are `nodes`. Every
+/// client starts at `leader` when it is known: the clients of all three protocols
+/// then send straight to the leader, as Raft's and Paxos's end up doing after one
+/// `NotLeader` answer. (A ZAB follower would serve them too, by forwarding each
+/// command to its leader as ZooKeeper does; that extra hop is not the commit path
+/// being compared.)
+pub async fn run(
+    nodes: &BTreeMap<NodeId, SocketAddr>,
+    leader: Option<NodeId>,
+    w: &Workload,
+) -> WorkloadResult {
     let value = Bytes::from(vec![b'x'; w.value_bytes]);
     let start = Instant::now();
     let counted_from = start + w.warmup;
@@ -82,6 +91,9 @@ pub async fn run(nodes: &BTreeMap<NodeId, SocketAddr>, w: &Workload) -> Workload
         .map(|_| {
             let mut client = SharedClient::new(nodes.clone());
             client.deadline = Duration::from_secs(5);
+            if let Some(leader) = leader {
+                client.start_at(leader);
+            }
             Arc::new(client)
         })
         .collect();

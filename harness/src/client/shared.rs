@@ -7,13 +7,14 @@ use crate::kv::KvOp;
 use crate::transport::{codec, frame};
 use bytes::{Bytes, BytesMut};
 use protocols::NodeId;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 /// One request waiting on a [`Pipeline`].
 struct PipelinedRequest {
@@ -32,14 +33,20 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Connects to a node's client port and starts the connection's task.
-    pub async fn connect(addr: SocketAddr) -> Result<Pipeline, ClientError> {
+    /// Connects to a node's client port and starts the connection's task. A request
+    /// not answered within `answer_timeout` gives up the whole connection: its callers
+    /// get an error, as from a broken connection. (One timer per connection, not one
+    /// per call.)
+    pub async fn connect(
+        addr: SocketAddr,
+        answer_timeout: Duration,
+    ) -> Result<Pipeline, ClientError> {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|source| ClientError::Io { addr, source })?;
         let _ = stream.set_nodelay(true);
         let (requests, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run_pipeline(addr, stream, queue));
+        tokio::spawn(run_pipeline(addr, stream, queue, answer_timeout));
         Ok(Pipeline { requests })
     }
 
@@ -64,26 +71,48 @@ async fn run_pipeline(
     addr: SocketAddr,
     stream: TcpStream,
     mut queue: mpsc::UnboundedReceiver<PipelinedRequest>,
+    answer_timeout: Duration,
 ) {
     let (mut reader, mut writer) = stream.into_split();
-    let mut waiting: HashMap<u64, oneshot::Sender<ClientReply>> = HashMap::new();
+    // Unanswered requests by id (ids grow, so the first is the oldest), with when
+    // they were sent.
+    let mut waiting: BTreeMap<u64, (Instant, oneshot::Sender<ClientReply>)> = BTreeMap::new();
     let mut next_id = 0u64;
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut buf = BytesMut::with_capacity(16 * 1024);
+    // Fires no earlier than the oldest request's answer is due; moved only when it
+    // fires early or finds nothing waiting.
+    let due = tokio::time::sleep(answer_timeout);
+    tokio::pin!(due);
     loop {
         tokio::select! {
+            () = &mut due, if !waiting.is_empty() => {
+                let oldest = waiting.first_key_value().map(|(_, (sent, _))| *sent + answer_timeout);
+                match oldest {
+                    Some(at) if Instant::now() >= at => {
+                        tracing::debug!(%addr, waiting = waiting.len(), "giving up a connection: an answer is overdue");
+                        return;
+                    }
+                    Some(at) => due.as_mut().reset(at),
+                    None => {}
+                }
+            }
             first = queue.recv() => {
                 let Some(first) = first else { return };
                 // Let the callers just woken by answers queue their next requests, so
                 // that they leave together.
                 tokio::task::yield_now().await;
                 out.clear();
+                let sent = Instant::now();
+                if waiting.is_empty() && due.is_elapsed() {
+                    due.as_mut().reset(sent + answer_timeout);
+                }
                 let mut next = Some(first);
                 while let Some(req) = next {
                     next_id += 1;
                     let frame = ClientRequest { id: next_id, op: req.op };
                     if codec::encode_frame(&frame, MAX_CLIENT_FRAME, &mut out).is_ok() {
-                        waiting.insert(next_id, req.reply);
+                        waiting.insert(next_id, (sent, req.reply));
                     }
                     next = queue.try_recv().ok();
                 }
@@ -98,7 +127,7 @@ async fn run_pipeline(
                 loop {
                     match codec::decode::<ClientResponse>(&payload) {
                         Ok(resp) => {
-                            if let Some(reply) = waiting.remove(&resp.id) {
+                            if let Some((_, reply)) = waiting.remove(&resp.id) {
                                 let _ = reply.send(resp.reply);
                             }
                         }
@@ -149,6 +178,14 @@ impl SharedClient {
             route: Mutex::new(Route::default()),
             deadline: Duration::from_secs(10),
             try_timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// Starts by sending to `node`, believed to lead (a hint: a `NotLeader` answer or
+    /// a failure still moves the client on).
+    pub fn start_at(&self, node: NodeId) {
+        if self.nodes.contains_key(&node) {
+            self.route().leader = Some(node);
         }
     }
 
@@ -209,7 +246,7 @@ impl SharedClient {
                     let Some(addr) = self.nodes.get(&node).copied() else {
                         return Err(ClientError::Timeout(self.deadline));
                     };
-                    match Pipeline::connect(addr).await {
+                    match Pipeline::connect(addr, self.try_timeout).await {
                         Ok(c) => {
                             let mut route = self.route();
                             route.conns.entry(node).or_insert(c).clone()
@@ -222,31 +259,26 @@ impl SharedClient {
                     }
                 }
             };
-            let attempt = tokio::time::timeout(
-                self.try_timeout.min(left),
-                conn.call(ClientOp::Kv(op.clone())),
-            )
-            .await;
-            match attempt {
-                Ok(Ok(ClientReply::Value(v))) => {
+            match conn.call(ClientOp::Kv(op.clone())).await {
+                Ok(ClientReply::Value(v)) => {
                     let mut route = self.route();
                     if route.leader.is_none() {
                         route.leader = Some(node);
                     }
                     return Ok(v);
                 }
-                Ok(Ok(ClientReply::NotLeader { leader, .. })) => {
+                Ok(ClientReply::NotLeader { leader, .. }) => {
                     self.give_up_on(node, leader, false);
                     if leader.is_none() {
                         tokio::time::sleep(Duration::from_millis(5).min(left)).await;
                     }
                 }
-                Ok(Ok(ClientReply::Error(e))) => return Err(ClientError::Refused(e)),
-                Ok(Ok(ClientReply::Retry(_))) => {
+                Ok(ClientReply::Error(e)) => return Err(ClientError::Refused(e)),
+                Ok(ClientReply::Retry(_)) => {
                     self.give_up_on(node, None, false);
                     tokio::time::sleep(Duration::from_millis(5).min(left)).await;
                 }
-                Ok(Ok(other)) => {
+                Ok(other) => {
                     return Err(ClientError::Protocol {
                         addr: self
                             .nodes
@@ -256,7 +288,7 @@ impl SharedClient {
                         reason: format!("unexpected {other:?}"),
                     })
                 }
-                Ok(Err(_)) | Err(_) => {
+                Err(_) => {
                     self.give_up_on(node, None, true);
                     tokio::time::sleep(Duration::from_millis(2).min(left)).await;
                 }
@@ -339,5 +371,57 @@ mod tests {
         let route = client.route();
         assert_eq!(route.leader, Some(2), "the hint was followed");
         assert!(route.conns.len() <= 2, "at most one connection per node");
+    }
+
+    /// A node that reads requests and never answers.
+    async fn silent_node() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = BytesMut::new();
+                    while let Ok(Some(_)) =
+                        frame::read_frame(&mut stream, MAX_CLIENT_FRAME, &mut buf).await
+                    {
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_request_gives_up_the_node_after_the_try_timeout() {
+        let nodes = BTreeMap::from([(1, silent_node().await), (2, fake_node(None).await)]);
+        let mut client = SharedClient::new(nodes);
+        client.try_timeout = Duration::from_millis(100);
+        let start = Instant::now();
+        let key = Bytes::from_static(b"k");
+        let got = client.put(key.clone(), Bytes::from_static(b"v")).await;
+        assert_eq!(got.unwrap(), Some(key), "answered by the next node");
+        assert!(
+            start.elapsed() >= client.try_timeout,
+            "node 1 was waited for"
+        );
+        let route = client.route();
+        assert_eq!(route.leader, Some(2));
+        assert!(
+            !route.conns.contains_key(&1),
+            "the silent connection is dropped"
+        );
+    }
+
+    #[tokio::test]
+    async fn start_at_sends_to_that_node_first() {
+        let nodes = BTreeMap::from([(1, silent_node().await), (2, fake_node(None).await)]);
+        let client = SharedClient::new(nodes);
+        client.start_at(2);
+        client.start_at(9); // not a member: ignored
+        let key = Bytes::from_static(b"k");
+        let got = client.put(key.clone(), Bytes::from_static(b"v")).await;
+        assert_eq!(got.unwrap(), Some(key));
+        let route = client.route();
+        assert_eq!(route.conns.keys().copied().collect::<Vec<_>>(), [2]);
     }
 }

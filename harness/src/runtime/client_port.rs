@@ -7,9 +7,8 @@
 //! frame closes that connection with a logged reason; the node keeps serving.
 
 use crate::client::{ClientOp, ClientReply, ClientRequest, ClientResponse, MAX_CLIENT_FRAME};
-use crate::kv::KvOp;
 use crate::transport::{codec, frame, Faults};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use protocols::NodeId;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
@@ -43,8 +42,9 @@ pub enum ClientMsg {
     Command {
         /// The client's request id.
         request: u64,
-        /// The operation.
-        op: KvOp,
+        /// The operation as the protocols replicate it ([`crate::kv::KvOp::encode`]'s
+        /// bytes, checked to decode), a slice of the request's frame.
+        command: Bytes,
         /// Where the answer goes.
         reply_to: ReplyTo,
     },
@@ -133,6 +133,18 @@ async fn connection(
                     return;
                 }
             };
+            // The hot path: a command goes to the node as the bytes it came in.
+            if let Some((request, command)) = ClientRequest::split_command(&payload) {
+                let msg = ClientMsg::Command {
+                    request,
+                    command,
+                    reply_to: reply_tx.clone(),
+                };
+                if to_node.send(msg).await.is_err() {
+                    return; // the node is stopping
+                }
+                continue;
+            }
             let req: ClientRequest = match codec::decode(&payload) {
                 Ok(r) => r,
                 Err(e) => {
@@ -142,9 +154,10 @@ async fn connection(
             };
             let reply_to = reply_tx.clone();
             let msg = match req.op {
+                // `split_command` takes every command that decodes; kept for safety.
                 ClientOp::Kv(op) => ClientMsg::Command {
                     request: req.id,
-                    op,
+                    command: op.encode(),
                     reply_to,
                 },
                 ClientOp::Status => ClientMsg::Status {

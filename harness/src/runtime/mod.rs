@@ -528,7 +528,7 @@ impl<P: Protocol> NodeLoop<P> {
         match msg {
             ClientMsg::Command {
                 request,
-                op,
+                command,
                 reply_to,
             } => {
                 self.next_seq += 1;
@@ -544,14 +544,8 @@ impl<P: Protocol> NodeLoop<P> {
                         since: Instant::now(),
                     },
                 );
-                self.proto.step(
-                    now(),
-                    Input::Client(Command {
-                        id,
-                        data: op.encode(),
-                    }),
-                    out,
-                );
+                self.proto
+                    .step(now(), Input::Client(Command { id, data: command }), out);
             }
             ClientMsg::Status { request, reply_to } => {
                 let status = self.node_status();
