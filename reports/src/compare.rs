@@ -63,6 +63,10 @@ fn fixed_measures() -> Vec<(&'static str, Getter)> {
             "messages per election (all kinds)",
             sum(|r| &r.messages.per_election),
         ),
+        (
+            "WAL fsyncs per op (all nodes)",
+            Box::new(|r| r.messages.wal_syncs_per_op),
+        ),
     ]
 }
 
@@ -91,7 +95,7 @@ pub(crate) fn comparison(doc: &mut Document, inputs: &[(PathBuf, Results)]) {
         .collect();
     doc.paragraph(format!(
         "Medians of each measure in file A against the other files ({}); the change is \
-         relative to A. For times, message counts and memory a negative change is an \
+         relative to A. For times, message and fsync counts and memory a negative change is an \
          improvement; for throughput a positive one is.",
         names.join(", ")
     ));

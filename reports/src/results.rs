@@ -285,6 +285,14 @@ pub struct MessageCounts {
     /// Messages per election (cold start to ready), by kind.
     #[serde(default)]
     pub per_election: BTreeMap<String, f64>,
+    /// Records appended to the WAL per committed operation, all nodes together (the
+    /// same point as `per_op`). Absent from files written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_records_per_op: Option<f64>,
+    /// WAL fsyncs (fdatasync) per committed operation, all nodes together: how well
+    /// group commit batches. Absent from files written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_syncs_per_op: Option<f64>,
 }
 
 /// Election latency under one election-timeout setting.

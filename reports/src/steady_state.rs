@@ -239,6 +239,7 @@ pub(crate) fn messages(
         rows,
         3,
     );
+    wal_writes(doc, results, keys);
     let charts: [(&str, &str, KindCounts); 2] = [
         (
             "messages-per-op",
@@ -301,4 +302,48 @@ pub(crate) fn messages(
         }
     }
     Ok(())
+}
+
+/// WAL records and fsyncs per committed operation (all nodes), when measured: how
+/// much each protocol writes and how well group commit batches its syncs.
+fn wal_writes(doc: &mut Document, results: &Results, keys: &[(String, usize)]) {
+    let runs: Vec<_> = keys
+        .iter()
+        .filter_map(|(protocol, nodes)| results.run(protocol, *nodes))
+        .filter(|r| r.messages.wal_syncs_per_op.is_some())
+        .collect();
+    if runs.is_empty() {
+        return;
+    }
+    let cell = |v: Option<f64>| v.map_or(NOT_MEASURED.to_string(), number);
+    let rows = runs
+        .iter()
+        .map(|r| {
+            let m = &r.messages;
+            row(
+                &r.protocol,
+                r.nodes,
+                vec![
+                    cell(m.wal_records_per_op),
+                    cell(m.wal_syncs_per_op),
+                    cell(m.wal_syncs_per_op.filter(|s| *s > 0.0).map(|s| 1.0 / s)),
+                ],
+            )
+        })
+        .collect();
+    doc.paragraph(
+        "WAL writes per committed operation, all nodes together, at the same point as \
+         the messages (fsync policy as stated in the settings):",
+    );
+    doc.table(
+        &[
+            "protocol",
+            "nodes",
+            "WAL records per op",
+            "fsyncs per op",
+            "ops per fsync",
+        ],
+        rows,
+        2,
+    );
 }

@@ -68,6 +68,9 @@ fn one_file_gives_a_self_contained_well_formed_report() {
     }
     assert!(html.contains("<tr><td>paxos</td><td>5</td><td>leader ready</td><td class=\"num\">0</td><td class=\"nm\">not measured</td>"));
     assert!(html.contains("<td>paxos</td><td>3</td><td>isolate</td><td>all phases</td>"));
+    // WAL writes per op: a row for the run that measured them, none for the others.
+    assert!(html.contains("<tr><td>raft</td><td>3</td><td class=\"num\">1.10</td><td class=\"num\">0.125</td><td class=\"num\">8.00</td></tr>"));
+    assert_eq!(html.matches("ops per fsync").count(), 1);
     // Settings and method are printed.
     for needle in [
         "tickTime",

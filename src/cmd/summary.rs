@@ -80,7 +80,7 @@ pub fn print(results: &Results) {
         }
     }
     println!(
-        "\n{:<6} {:>5}  {:>7} {:>12} {:>17} {:>9} {:>9} {:>9} {:>9}",
+        "\n{:<6} {:>5}  {:>7} {:>12} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "proto",
         "nodes",
         "clients",
@@ -89,7 +89,8 @@ pub fn print(results: &Results) {
         "p50 us",
         "p99 us",
         "p999 us",
-        "msgs/op"
+        "msgs/op",
+        "syncs/op"
     );
     for run in &results.runs {
         let msgs: f64 = run.messages.per_op.values().sum();
@@ -98,12 +99,16 @@ pub fn print(results: &Results) {
         } else {
             format!("{msgs:.2}")
         };
+        let syncs = run
+            .messages
+            .wal_syncs_per_op
+            .map_or("-".to_string(), |s| format!("{s:.3}"));
         for t in &run.throughput {
             let spread = t
                 .rounds_range()
                 .map_or("-".to_string(), |(lo, hi)| format!("{lo:.0}-{hi:.0}"));
             println!(
-                "{:<6} {:>5}  {:>7} {:>12.0} {:>17} {:>9.0} {:>9.0} {:>9.0} {:>9}",
+                "{:<6} {:>5}  {:>7} {:>12.0} {:>17} {:>9.0} {:>9.0} {:>9.0} {:>9} {:>9}",
                 run.protocol,
                 run.nodes,
                 t.clients,
@@ -112,7 +117,8 @@ pub fn print(results: &Results) {
                 t.latency_us.p50,
                 t.latency_us.p99,
                 t.latency_us.p999,
-                msgs
+                msgs,
+                syncs
             );
         }
     }
