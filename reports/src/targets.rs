@@ -60,6 +60,16 @@ impl Check {
         }
     }
 
+    /// Strictly below `limit` (the "under").
+    fn under(target: String, measured: Option<f64>, limit: f64) -> Check {
+        Check {
+            target,
+            measured,
+            bound: format!("< {}", number(limit)),
+            met: measured.map(|m| m < limit),
+        }
+    }
+
     fn cells(&self, protocol: &str) -> Vec<String> {
         vec![
             protocol.to_string(),
@@ -130,10 +140,10 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
         Some(ELECTION_OVERHEAD_MS),
     ));
     if let Some(rss) = run.and_then(|r| r.idle_rss_kb.as_ref()) {
-        checks.push(Check::at_most(
+        checks.push(Check::under(
             "idle resident memory per node, kB (largest node)".to_string(),
             rss.summary.is_measured().then_some(rss.summary.max),
-            Some(IDLE_RSS_TARGET_KB),
+            IDLE_RSS_TARGET_KB,
         ));
     }
     checks
@@ -228,6 +238,26 @@ mod tests {
         let raft: Vec<_> = rows.iter().filter(|r| r[0] == "raft").collect();
         assert_eq!(raft[0][4], "met", "exactly at the bound is met");
         assert_eq!(raft[1][4], "MISSED", "1 us over the latency bound");
+    }
+
+    #[test]
+    fn idle_memory_must_be_under_the_limit_not_at_it() {
+        for (kb, met) in [
+            (IDLE_RSS_TARGET_KB - 1.0, "met"),
+            (IDLE_RSS_TARGET_KB, "MISSED"),
+        ] {
+            let mut results = fixture();
+            for run in &mut results.runs {
+                run.idle_rss_kb = Some(crate::results::Measure::from_kb(vec![7000.0, kb]));
+            }
+            let rows = rows(&results);
+            let rss = rows
+                .iter()
+                .find(|r| r[0] == "raft" && r[1].starts_with("idle resident"))
+                .expect("an idle memory row");
+            assert_eq!(rss[3], format!("< {}", number(IDLE_RSS_TARGET_KB)));
+            assert_eq!(rss[4], met, "{kb} kB");
+        }
     }
 
     #[test]
