@@ -5,7 +5,8 @@
 //! Each benchmark starts ONE 3-node in-process cluster (real sockets, WAL files in a
 //! temporary directory, `fsync = batch`, default timing), waits for a ready leader and
 //! connects C clients, each with one acknowledged warm-up put (so finding the leader
-//! and connecting is not counted). Every criterion iteration is then a fixed number of
+//! and connecting is not counted). Keys are the workload's ([`harness::workload::key`]);
+//! unlike `cwb bench`, each client has a connection of its own. Every criterion iteration is then a fixed number of
 //! operations ([`ops_per_iteration`]) shared by the C clients: each client takes the
 //! next operation as soon as its previous put is acknowledged (closed loop), and the
 //! iteration's measured time is first operation sent -> last operation acknowledged.
@@ -21,6 +22,7 @@ use criterion::{
 };
 use harness::client::Client;
 use harness::cluster::{ClusterOptions, LocalCluster};
+use harness::workload::key;
 use protocols::paxos::Paxos;
 use protocols::raft::Raft;
 use protocols::zab::Zab;
@@ -47,15 +49,6 @@ fn ops_per_iteration(clients: u32) -> u64 {
     16 * u64::from(clients)
 }
 
-/// An 8-byte key for operation `n` of client `c`, as the harness workload makes them
-/// (client in the high half, 64k slots per client).
-fn key(c: usize, n: u64) -> Bytes {
-    Bytes::from(format!(
-        "{:08x}",
-        ((c as u64) << 16 | (n & 0xffff)) & 0xffff_ffff
-    ))
-}
-
 /// C connected clients of one cluster, kept across criterion's calls.
 struct ClosedLoop {
     /// One client per closed loop, each already talking to the leader.
@@ -80,7 +73,7 @@ impl ClosedLoop {
             let value = value.clone();
             tasks.push(tokio::spawn(async move {
                 client
-                    .put(key(c, 0), value)
+                    .put(key(c as u32, 0), value)
                     .await
                     .map(|_| client)
                     .map_err(|e| format!("warm-up put of client {c}: {e}"))
@@ -113,7 +106,7 @@ impl ClosedLoop {
                     .is_ok()
                 {
                     n += 1;
-                    if let Err(e) = client.put(key(c, n), value.clone()).await {
+                    if let Err(e) = client.put(key(c as u32, n), value.clone()).await {
                         return Err(format!("put {n} of client {c}: {e}"));
                     }
                 }

@@ -60,7 +60,7 @@ pub const CLIENTS_PER_CONNECTION: u32 = 16;
 /// space of 64k slots (client `c` cycles through 1024 of them; with more than 64
 /// clients they overlap), so the state machine reaches a steady size instead of
 /// growing with the run's length. The slot in lower-case hex.
-fn key(c: u32, n: u64) -> Bytes {
+pub fn key(c: u32, n: u64) -> Bytes {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let v = (u64::from(c) << 10 | (n & 0x3ff)) & 0xffff;
     let mut k = [0u8; 8];
