@@ -8,7 +8,7 @@
 //! at most one value chosen per slot, and at most one leadership value per era, across
 //! all nodes and all incarnations. `CWB_SEEDS=N` sets the number of seeds (default 1000).
 
-use harness::sim::chaos::{run_seed, ChaosConfig};
+use harness::sim::chaos::{self, ChaosConfig};
 use harness::sim::{SimConfig, Simulation};
 use protocols::paxos::{Leadership, Paxos};
 use protocols::{Event, NodeId, Protocol, RequestId};
@@ -77,27 +77,24 @@ impl Chosen {
     }
 }
 
+/// Seeds `0..n` under `cfg`, with [`Chosen`] checked too; returns the leader ballots
+/// and messages seen.
 fn sweep(cfg: &ChaosConfig, n: u64) -> (usize, u64) {
-    let (mut leaders, mut messages) = (0, 0);
-    for seed in 0..n {
-        let mut chosen = Chosen::default();
-        let (_, result) = run_seed::<Paxos>(seed, cfg, false, |sim, step| {
-            if step % 16 == 0 {
-                chosen.check(sim)?;
+    let report = chaos::sweep::<Paxos, _>(
+        cfg,
+        n,
+        || {
+            let mut chosen = Chosen::default();
+            move |sim: &Simulation<Paxos>, step| {
+                if step % 16 == 0 {
+                    chosen.check(sim)?;
+                }
+                Ok(())
             }
-            Ok(())
-        });
-        match result {
-            Ok(report) => {
-                leaders += report.terms_with_leader;
-                messages += report.messages;
-            }
-            Err(failure) => {
-                panic!("paxos failing seed {seed}: {failure}\nreplay: cargo run -- sim --protocol paxos --seed {seed}")
-            }
-        }
-    }
-    (leaders, messages)
+        },
+        |_, _| false,
+    );
+    (report.terms_with_leader, report.messages)
 }
 
 #[test]

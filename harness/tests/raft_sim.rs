@@ -4,7 +4,7 @@
 //! safety by the simulator's checker; log matching and leader completeness here.
 //! `CWB_SEEDS=100000 cargo nextest run -p harness --test raft_sim` runs a longer sweep.
 
-use harness::sim::chaos::{run_seed, ChaosConfig};
+use harness::sim::chaos::{self, ChaosConfig};
 use harness::sim::{SimConfig, Simulation};
 use protocols::raft::Raft;
 use protocols::{Event, Protocol};
@@ -73,27 +73,30 @@ fn leader_completeness(sim: &Simulation<Raft>, seen_events: &mut usize) -> Resul
     Ok(())
 }
 
+/// Seeds `0..n` under `cfg`, with log matching and leader completeness checked too.
+fn sweep(cfg: &ChaosConfig, n: u64) -> usize {
+    let report = chaos::sweep::<Raft, _>(
+        cfg,
+        n,
+        || {
+            let mut seen = 0;
+            move |sim: &Simulation<Raft>, step| {
+                leader_completeness(sim, &mut seen)?;
+                if step % 50 == 0 {
+                    log_matching(sim)?;
+                }
+                Ok(())
+            }
+        },
+        |_, _| false,
+    );
+    report.terms_with_leader
+}
+
 #[test]
 fn raft_is_safe_under_random_faults() {
-    let cfg = ChaosConfig::default();
     let n = seeds();
-    let mut elections = 0;
-    for seed in 0..n {
-        let mut seen = 0;
-        let (_, result) = run_seed::<Raft>(seed, &cfg, false, |sim, step| {
-            leader_completeness(sim, &mut seen)?;
-            if step % 50 == 0 {
-                log_matching(sim)?;
-            }
-            Ok(())
-        });
-        match result {
-            Ok(report) => elections += report.terms_with_leader,
-            Err(failure) => {
-                panic!("{failure}\nreplay: cargo run -- sim --protocol raft --seed {seed}")
-            }
-        }
-    }
+    let elections = sweep(&ChaosConfig::default(), n);
     assert!(
         elections as u64 >= n,
         "faults must force elections: {elections} over {n} seeds"
@@ -106,17 +109,7 @@ fn three_node_clusters_too() {
         voters: 3,
         ..ChaosConfig::default()
     };
-    for seed in 0..(seeds() / 4).max(10) {
-        let (_, result) = run_seed::<Raft>(seed, &cfg, false, |sim, step| {
-            if step % 50 == 0 {
-                log_matching(sim)?;
-            }
-            Ok(())
-        });
-        if let Err(failure) = result {
-            panic!("{failure}\nreplay: cargo run -- sim --protocol raft --nodes 3 --seed {seed}");
-        }
-    }
+    sweep(&cfg, (seeds() / 4).max(10));
 }
 
 #[test]

@@ -38,6 +38,9 @@ pub struct Args {
     /// Seed mode: voting nodes.
     #[arg(long, default_value_t = 5)]
     nodes: u64,
+    /// Seed mode: observers (non-voting members; ZAB and Paxos have them).
+    #[arg(long, default_value_t = 0)]
+    observers: u64,
     /// Seed mode: seconds of virtual time with faults, then as long healed.
     #[arg(long, default_value_t = 4.0)]
     faulty_secs: f64,
@@ -123,6 +126,7 @@ fn replay<P: Protocol>(args: &Args) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or(0);
     let cfg = ChaosConfig {
         voters: args.nodes,
+        observers: args.observers,
         faulty: Duration::from_secs_f64(args.faulty_secs),
         settle: Duration::from_secs_f64(args.faulty_secs),
         ..ChaosConfig::default()

@@ -4,8 +4,8 @@
 //! and message loss during a faulty phase, the client commands, and the network's
 //! delays. After the faulty phase the network heals, every node restarts, and the run
 //! must make progress again (a liveness check) and converge: every running node applies
-//! the same sequence. Failures carry the seed so they can be replayed with
-//! `cwb sim --protocol P --seed N`.
+//! the same sequence. Failures carry the `cwb sim` command that replays them
+//! ([`replay_command`]); [`sweep`] runs many seeds and prints it for a failing one.
 
 use super::check::Violation;
 use super::network::NetConfig;
@@ -79,6 +79,8 @@ pub struct ChaosReport {
 pub struct ChaosFailure {
     /// Replay with this seed.
     pub seed: u64,
+    /// The command that replays it ([`replay_command`]).
+    pub replay: String,
     /// Which check failed.
     pub stage: Stage,
     /// What broke.
@@ -100,10 +102,27 @@ impl fmt::Display for ChaosFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seed {} failed {} (replay: cwb sim --seed {})",
-            self.seed, self.violation, self.seed
+            "seed {} failed {}\nreplay: {}",
+            self.seed, self.violation, self.replay
         )
     }
+}
+
+/// The `cwb sim` command that replays `seed` of `P` under `cfg`, with its trace.
+pub fn replay_command<P: Protocol>(cfg: &ChaosConfig, seed: u64) -> String {
+    let mut cmd = format!(
+        "cargo run --release -- sim --protocol {} --nodes {}",
+        P::NAME,
+        cfg.voters
+    );
+    if cfg.observers > 0 {
+        cmd.push_str(&format!(" --observers {}", cfg.observers));
+    }
+    if cfg.faulty != ChaosConfig::default().faulty {
+        cmd.push_str(&format!(" --faulty-secs {}", cfg.faulty.as_secs_f64()));
+    }
+    cmd.push_str(&format!(" --seed {seed}"));
+    cmd
 }
 
 /// The simulator config a chaos seed runs with.
@@ -141,6 +160,7 @@ pub fn run_seed<P: Protocol>(
         .map(|()| report)
         .map_err(|(stage, violation)| ChaosFailure {
             seed,
+            replay: replay_command::<P>(cfg, seed),
             stage,
             violation,
         });
@@ -292,6 +312,44 @@ pub fn seeds(default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// What a [`sweep`] saw over its seeds.
+#[derive(Clone, Debug, Default)]
+pub struct SweepReport {
+    /// Distinct leadership terms seen, summed over the seeds.
+    pub terms_with_leader: usize,
+    /// Messages sent, summed over the seeds.
+    pub messages: u64,
+    /// Seeds whose failure `tolerate` accepted.
+    pub tolerated: Vec<u64>,
+}
+
+/// Runs seeds `0..n` of `P` under `cfg`. `new_check` makes each seed's own check
+/// (called after every step, as in [`run_seed`]). A failure that `tolerate` accepts is
+/// recorded; any other panics with the failure and the command that replays it.
+pub fn sweep<P: Protocol, C>(
+    cfg: &ChaosConfig,
+    n: u64,
+    mut new_check: impl FnMut() -> C,
+    tolerate: impl Fn(&Simulation<P>, &ChaosFailure) -> bool,
+) -> SweepReport
+where
+    C: FnMut(&Simulation<P>, u64) -> Result<(), String>,
+{
+    let mut report = SweepReport::default();
+    for seed in 0..n {
+        let (sim, result) = run_seed::<P>(seed, cfg, false, new_check());
+        match result {
+            Ok(r) => {
+                report.terms_with_leader += r.terms_with_leader;
+                report.messages += r.messages;
+            }
+            Err(failure) if tolerate(&sim, &failure) => report.tolerated.push(seed),
+            Err(failure) => panic!("{}: {failure}", P::NAME),
+        }
+    }
+    report
+}
+
 /// Runs `seed` twice with tracing on and panics unless both runs are identical: same
 /// outcome, same trace, and a trace long enough to mean something.
 pub fn assert_replays_identically<P: Protocol>(seed: u64) {
@@ -309,4 +367,78 @@ pub fn assert_replays_identically<P: Protocol>(seed: u64) {
         "{}: seed {seed} recorded no real trace",
         P::NAME
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocols::raft::Raft;
+    use protocols::zab::Zab;
+
+    #[test]
+    fn the_replay_command_names_everything_the_run_depends_on() {
+        let default = ChaosConfig::default();
+        assert_eq!(
+            replay_command::<Raft>(&default, 7),
+            "cargo run --release -- sim --protocol raft --nodes 5 --seed 7"
+        );
+        let custom = ChaosConfig {
+            voters: 3,
+            observers: 2,
+            faulty: Duration::from_millis(2500),
+            ..ChaosConfig::default()
+        };
+        assert_eq!(
+            replay_command::<Zab>(&custom, 9),
+            "cargo run --release -- sim --protocol zab --nodes 3 --observers 2 --faulty-secs 2.5 --seed 9"
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "replay: cargo run --release -- sim --protocol raft --nodes 3 --seed 0"
+    )]
+    fn a_failing_seed_panics_with_its_replay_command() {
+        let cfg = ChaosConfig {
+            voters: 3,
+            ..ChaosConfig::default()
+        };
+        sweep::<Raft, _>(
+            &cfg,
+            2,
+            || {
+                |_: &Simulation<Raft>, step| {
+                    if step > 10 {
+                        Err("made up".into())
+                    } else {
+                        Ok(())
+                    }
+                }
+            },
+            |_, _| false,
+        );
+    }
+
+    #[test]
+    fn a_tolerated_failure_is_recorded_not_raised() {
+        let cfg = ChaosConfig {
+            voters: 3,
+            ..ChaosConfig::default()
+        };
+        let report = sweep::<Raft, _>(
+            &cfg,
+            2,
+            || {
+                |_: &Simulation<Raft>, step| {
+                    if step > 10 {
+                        Err("made up".into())
+                    } else {
+                        Ok(())
+                    }
+                }
+            },
+            |_, failure| failure.stage == Stage::Safety,
+        );
+        assert_eq!(report.tolerated, [0, 1]);
+    }
 }
