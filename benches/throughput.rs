@@ -73,9 +73,9 @@ impl ClosedLoop {
             let value = value.clone();
             tasks.push(tokio::spawn(async move {
                 client
-                    .put(key(c as u32, 0), value)
+                    .set(key(c as u32, 0), value)
                     .await
-                    .map(|_| client)
+                    .map(|()| client)
                     .map_err(|e| format!("warm-up put of client {c}: {e}"))
             }));
         }
@@ -106,7 +106,7 @@ impl ClosedLoop {
                     .is_ok()
                 {
                     n += 1;
-                    if let Err(e) = client.put(key(c as u32, n), value.clone()).await {
+                    if let Err(e) = client.set(key(c as u32, n), value.clone()).await {
                         return Err(format!("put {n} of client {c}: {e}"));
                     }
                 }

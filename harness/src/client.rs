@@ -293,6 +293,11 @@ impl Client {
         self.kv(KvOp::Put { key, value }).await
     }
 
+    /// Sets `key` to `value` without asking for the previous value.
+    pub async fn set(&mut self, key: Bytes, value: Bytes) -> Result<(), ClientError> {
+        self.kv(KvOp::Set { key, value }).await.map(drop)
+    }
+
     /// Reads `key` (through the log: linearizable).
     pub async fn get(&mut self, key: Bytes) -> Result<Option<Bytes>, ClientError> {
         self.kv(KvOp::Get { key }).await

@@ -25,6 +25,14 @@ pub enum KvOp {
         /// The key.
         key: Bytes,
     },
+    /// Set `key` to `value` and answer nothing back: etcd's put without `prev_kv`,
+    /// what the benchmark workload sends (its answer carries no value).
+    Set {
+        /// The key.
+        key: Bytes,
+        /// The new value.
+        value: Bytes,
+    },
 }
 
 impl KvOp {
@@ -60,6 +68,10 @@ impl KvOp {
             },
             1 => KvOp::Get {
                 key: field(&mut at)?,
+            },
+            2 => KvOp::Set {
+                key: field(&mut at)?,
+                value: field(&mut at)?,
             },
             _ => return None,
         };
@@ -123,13 +135,17 @@ impl KvStore {
         KvStore::default()
     }
 
-    /// Applies one committed command: a put returns the previous value, a get the
+    /// Applies one committed command: a put returns the previous value, a set nothing, a get the
     /// current one. Undecodable data (never produced by this harness) changes nothing.
     pub fn apply(&mut self, data: &Bytes) -> Option<Bytes> {
         self.applied += 1;
         match KvOp::decode_shared(data)? {
             KvOp::Put { key, value } => self.map.insert(Key::from_bytes(key), value),
             KvOp::Get { key } => self.map.get(&Key::from_bytes(key)).cloned(),
+            KvOp::Set { key, value } => {
+                self.map.insert(Key::from_bytes(key), value);
+                None
+            }
         }
     }
 
@@ -175,7 +191,13 @@ mod tests {
             key: Bytes::from_static(b"k"),
         };
         assert_eq!(kv.apply(&get.encode()), Some(Bytes::from_static(b"v")));
-        assert_eq!(kv.applied(), 2);
+        let set = KvOp::Set {
+            key: Bytes::from_static(b"k"),
+            value: Bytes::from_static(b"w"),
+        };
+        assert_eq!(kv.apply(&set.encode()), None, "a set answers nothing");
+        assert_eq!(kv.apply(&get.encode()), Some(Bytes::from_static(b"w")));
+        assert_eq!(kv.applied(), 4);
     }
 
     #[test]
@@ -200,6 +222,10 @@ mod tests {
             KvOp::Get {
                 key: Bytes::from_static(b""),
             },
+            KvOp::Set {
+                key: Bytes::from_static(b"0000abcd"),
+                value: long.clone(),
+            },
         ];
         for op in ops {
             let data = op.encode();
@@ -215,6 +241,7 @@ mod tests {
             assert_eq!(KvOp::decode_shared(&Bytes::from(longer)), None);
         }
         assert_eq!(KvOp::decode_shared(&Bytes::from_static(&[2, 0])), None);
+        assert_eq!(KvOp::decode_shared(&Bytes::from_static(&[3, 0])), None);
         assert_eq!(KvOp::decode_shared(&Bytes::from_static(&[0xff; 12])), None);
     }
 

@@ -1,6 +1,7 @@
 //! The client workload shared by every benchmark: C closed-loop clients, each sending
-//! one put of a P-byte value with an 8-byte key (as etcd's benchmark tool does), waiting
-//! for the answer, then sending the next. Latency is measured per operation, client
+//! one put of a P-byte value with an 8-byte key (as etcd's benchmark tool does, a
+//! [`KvOp::Set`](crate::kv::KvOp::Set): like etcd's put without `prev_kv`, the answer
+//! carries no value), waiting for the answer, then sending the next. Latency is measured per operation, client
 //! side, from send to acknowledged commit.
 //!
 //! Clients share connections, [`CLIENTS_PER_CONNECTION`] to a connection (like etcd's
@@ -107,7 +108,7 @@ pub async fn run(
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let sent = Instant::now();
-                let ok = client.put(key(c, n), value.clone()).await.is_ok();
+                let ok = client.set(key(c, n), value.clone()).await.is_ok();
                 let done = Instant::now();
                 if done >= end {
                     break;

@@ -229,6 +229,11 @@ impl SharedClient {
         self.kv(KvOp::Put { key, value }).await
     }
 
+    /// Sets `key` to `value` without asking for the previous value.
+    pub async fn set(&self, key: Bytes, value: Bytes) -> Result<(), ClientError> {
+        self.kv(KvOp::Set { key, value }).await.map(drop)
+    }
+
     /// Runs one state-machine command, retrying across nodes until the deadline.
     pub async fn kv(&self, op: KvOp) -> Result<Option<Bytes>, ClientError> {
         let start = tokio::time::Instant::now();

@@ -603,6 +603,7 @@ pub fn describe_op(data: &[u8]) -> String {
     match KvOp::decode(data) {
         Some(KvOp::Put { key, value }) => format!("put {:?} ({} bytes)", key, value.len()),
         Some(KvOp::Get { key }) => format!("get {key:?}"),
+        Some(KvOp::Set { key, value }) => format!("set {:?} ({} bytes)", key, value.len()),
         None => "<undecodable>".into(),
     }
 }

@@ -45,6 +45,11 @@ pub fn command(c: &Command) -> String {
             String::from_utf8_lossy(&value)
         ),
         Some(KvOp::Get { key }) => format!("get {}", String::from_utf8_lossy(&key)),
+        Some(KvOp::Set { key, value }) => format!(
+            "set {}={}",
+            String::from_utf8_lossy(&key),
+            String::from_utf8_lossy(&value)
+        ),
         None => {
             let text = String::from_utf8_lossy(&c.data);
             if text.chars().count() > 24 {
