@@ -163,7 +163,7 @@ fn sweep(cfg: &ChaosConfig, n: u64) -> (usize, Vec<u64>) {
         },
     );
     let locked_out = report.tolerated;
-    // Rare by construction (found once in 20,000 seeds); many would mean a regression.
+    // Rare by construction (two in 30,000 seeds); many would mean a regression.
     assert!(
         locked_out.len() as u64 * 1000 <= n.max(1000),
         "servers locked out by a newer accepted epoch in too many seeds: {locked_out:?}"
@@ -271,9 +271,12 @@ fn observers_never_count_toward_a_quorum() {
 
 #[test]
 fn a_server_locked_out_by_a_newer_accepted_epoch_is_told_apart() {
-    // Found by a 20,000-seed sweep: server 4 proposed epoch 4 (accepted by 1) without a
-    // quorum, while 3 established epoch 3 with 2 and 5; 1 and 4 cannot follow epoch 3.
-    let seed = 17626;
+    // Found by a 30,000-seed sweep: servers 2 and 4 accepted epoch 5 from a prospective
+    // leader that never won its ACKEPOCH quorum, while 5 established epoch 4 with 1 and
+    // 3; 2 and 4 cannot follow epoch 4. (Seeds change with the protocol's behaviour:
+    // re-find one with `CWB_SEEDS=30000 cargo nextest run --release -p harness --test
+    // zab_sim zab_is_safe --no-capture` if this one stops locking servers out.)
+    let seed = 14015;
     let cfg = ChaosConfig::default();
     let mut seen = 0;
     let (sim, result) = run_seed::<Zab>(seed, &cfg, false, |sim, step| check(sim, step, &mut seen));

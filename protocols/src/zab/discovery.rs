@@ -195,10 +195,17 @@ impl Zab {
         });
         self.set_timer(out, ZabTimer::Tick, self.timing.tick);
         self.check_epoch_quorum(out);
+        // Learners that decided for us before we did (see "Deviations" in mod.rs).
+        for (from, (session, body)) in std::mem::take(&mut self.learner_backlog) {
+            if matches!(self.phase, Phase::Leading(_)) {
+                self.leader_receive(from, session, 0, body, out);
+            }
+        }
     }
 
     /// FLE chose `leader`: connect to it.
     pub(super) fn become_learner(&mut self, leader: NodeId, out: &mut Out) {
+        self.learner_backlog.clear();
         let observer = !self.is_voter(self.id);
         let session = self.rng.next_u64() ^ self.now.as_nanos();
         self.phase = Phase::Learning(LearnerState {

@@ -102,6 +102,57 @@ fn scenario_a_prime_three_servers_elect_2() {
 }
 
 #[test]
+fn a_follower_that_decides_before_its_leader_is_heard_without_a_retry() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    for id in [1, 2, 3] {
+        p.start(id);
+    }
+    p.deliver_all();
+    // 1 and 2 finish their finalize waits first: their FOLLOWERINFOs reach 3 while it
+    // is still LOOKING.
+    for id in [1, 2] {
+        assert!(p.fire(id, ZabTimer::FinalizeWait));
+        p.deliver_all();
+        assert_eq!(p.state(id), (Following, Some(3)));
+    }
+    assert_eq!(p.state(3), (Looking, None));
+    assert_eq!(p.node(3).learner_backlog.len(), 2);
+    // 3 decides and handles them at once: established with no tick (no FOLLOWERINFO
+    // retry) in between.
+    assert!(p.fire(3, ZabTimer::FinalizeWait));
+    p.deliver_all();
+    assert!(p.node(3).learner_backlog.is_empty());
+    assert_eq!(
+        p.count_events(3, |e| matches!(e, Event::LeaderReady { term: 1 })),
+        1
+    );
+    let infos = p.sent.iter().filter(|(_, _, m)| m.kind() == "FOLLOWERINFO");
+    assert_eq!(infos.count(), 2, "each follower sent FOLLOWERINFO once");
+}
+
+#[test]
+fn a_learner_backlog_is_dropped_when_another_server_leads() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    for id in [1, 2, 3] {
+        p.start(id);
+    }
+    p.deliver_all();
+    // A stray FOLLOWERINFO reaches 2, which will follow 3: it must not keep it.
+    assert!(p.fire(1, ZabTimer::FinalizeWait));
+    let info = p
+        .queue
+        .iter()
+        .find(|(_, _, m)| m.kind() == "FOLLOWERINFO")
+        .map(|(_, _, m)| m.clone())
+        .expect("1 sends FOLLOWERINFO to 3");
+    p.step(2, Input::Message { from: 1, msg: info });
+    assert_eq!(p.node(2).learner_backlog.len(), 1);
+    assert!(p.fire(2, ZabTimer::FinalizeWait));
+    assert_eq!(p.state(2), (Following, Some(3)));
+    assert!(p.node(2).learner_backlog.is_empty());
+}
+
+#[test]
 fn scenario_b_survivors_elect_the_highest_zxid() {
     let mut p = Pump::new(&[1, 2, 3, 4, 5], &[]);
     for (id, last) in [(1, 9), (2, 9), (3, 9), (4, 8), (5, 8)] {
