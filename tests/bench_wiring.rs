@@ -128,6 +128,12 @@ fn tiny_in_process_matrix_writes_results_that_report_renders() {
             !run.messages.per_op.is_empty() && !run.messages.per_election.is_empty(),
             "{p}: message counts"
         );
+        let records = run.messages.wal_records_per_op.expect("WAL records per op");
+        let syncs = run.messages.wal_syncs_per_op.expect("WAL fsyncs per op");
+        assert!(
+            records > 0.0 && syncs > 0.0,
+            "{p}: {records} records, {syncs} syncs per op"
+        );
         assert_eq!(run.sweep.len(), 2, "{p}: two sweep settings");
         assert!(
             run.idle_rss_kb.is_none(),
@@ -146,6 +152,10 @@ fn tiny_process_matrix_measures_idle_memory_and_leaves_no_process_behind() {
         let p = &run.protocol;
         // Counters live in the node processes: not collected in this mode.
         assert!(run.messages.per_op.is_empty(), "{p}: no message counts");
+        assert_eq!(
+            run.messages.wal_syncs_per_op, None,
+            "{p}: no WAL counts either"
+        );
         let rss = run.idle_rss_kb.as_ref().expect("idle memory measured");
         assert_eq!(rss.unit, "kB");
         assert_eq!(rss.samples.len(), 3, "{p}: one sample per node");

@@ -590,8 +590,11 @@ async fn throughput_rounds(
         }
         if let Some((_, counts, ops)) = largest {
             let ops = ops.max(1) as f64;
-            run.messages.wal_records_per_op = Some(counts.wal_records as f64 / ops);
-            run.messages.wal_syncs_per_op = Some(counts.wal_syncs as f64 / ops);
+            // Multi-process runs count nothing (`by_kind` stays empty): not measured.
+            if !counts.by_kind.is_empty() {
+                run.messages.wal_records_per_op = Some(counts.wal_records as f64 / ops);
+                run.messages.wal_syncs_per_op = Some(counts.wal_syncs as f64 / ops);
+            }
             for (kind, (n, b)) in counts.by_kind {
                 run.messages.per_op.insert(kind.to_string(), n as f64 / ops);
                 run.messages

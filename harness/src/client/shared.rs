@@ -153,7 +153,8 @@ async fn run_pipeline(
 pub struct SharedClient {
     nodes: BTreeMap<NodeId, SocketAddr>,
     route: Mutex<Route>,
-    /// Give up a call after this long.
+    /// Give up a call after this long (checked between tries: the last try may run up
+    /// to `try_timeout` past it).
     pub deadline: Duration,
     /// Wait at most this long for one node's answer before trying another.
     pub try_timeout: Duration,
