@@ -5,8 +5,9 @@
 //! Each benchmark starts ONE 3-node in-process cluster (real sockets, WAL files in a
 //! temporary directory, `fsync = batch`, default timing), waits for a ready leader and
 //! connects C clients, each with one acknowledged warm-up put (so finding the leader
-//! and connecting is not counted). Keys are the workload's ([`harness::workload::key`]);
-//! unlike `cwb bench`, each client has a connection of its own. Every criterion iteration is then a fixed number of
+//! and connecting is not counted). As in `cwb bench`, clients start at the leader that
+//! became ready and keys are the workload's ([`harness::workload::key`]); unlike it,
+//! each client has a connection of its own. Every criterion iteration is then a fixed number of
 //! operations ([`ops_per_iteration`]) shared by the C clients: each client takes the
 //! next operation as soon as its previous put is acknowledged (closed loop), and the
 //! iteration's measured time is first operation sent -> last operation acknowledged.
@@ -26,7 +27,7 @@ use harness::workload::key;
 use protocols::paxos::Paxos;
 use protocols::raft::Raft;
 use protocols::zab::Zab;
-use protocols::Protocol;
+use protocols::{NodeId, Protocol};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +64,7 @@ impl ClosedLoop {
     /// Connects `clients` clients to the cluster, each with one acknowledged put.
     async fn connect<P: Protocol>(
         cluster: &LocalCluster<P>,
+        leader: NodeId,
         clients: u32,
     ) -> Result<ClosedLoop, String> {
         let value = Bytes::from(vec![b'x'; VALUE_BYTES]);
@@ -70,6 +72,7 @@ impl ClosedLoop {
         for c in 0..clients as usize {
             let mut client = cluster.client();
             client.deadline = TIMEOUT;
+            client.start_at(leader);
             let value = value.clone();
             tasks.push(tokio::spawn(async move {
                 client
@@ -140,11 +143,11 @@ async fn start<P: Protocol>(clients: u32) -> Result<Running<P>, String> {
     let cluster = LocalCluster::<P>::start(opts)
         .await
         .map_err(|e| format!("cluster start: {e}"))?;
-    if cluster.wait_ready(0, None, 0, TIMEOUT).await.is_none() {
+    let Some(ready) = cluster.wait_ready(0, None, 0, TIMEOUT).await else {
         cluster.shutdown().await;
         return Err(format!("no leader ready within {TIMEOUT:?}"));
-    }
-    match ClosedLoop::connect(&cluster, clients).await {
+    };
+    match ClosedLoop::connect(&cluster, ready.node, clients).await {
         Ok(clients) => Ok(Running {
             cluster,
             clients,

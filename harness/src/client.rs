@@ -268,6 +268,8 @@ pub struct Client {
     /// Wait at most this long for one node's answer before trying another.
     pub try_timeout: Duration,
     rotate: usize,
+    /// The node to try first, before any other (see [`Client::start_at`]).
+    first: Option<NodeId>,
 }
 
 impl Client {
@@ -280,6 +282,15 @@ impl Client {
             deadline: Duration::from_secs(10),
             try_timeout: Duration::from_secs(1),
             rotate: 0,
+            first: None,
+        }
+    }
+
+    /// Starts by sending to `node`, believed to lead (a hint: a `NotLeader` answer or
+    /// a failure still moves the client on).
+    pub fn start_at(&mut self, node: NodeId) {
+        if self.nodes.contains_key(&node) {
+            self.first = Some(node);
         }
     }
 
@@ -306,7 +317,7 @@ impl Client {
     /// Runs one state-machine command, retrying across nodes until the deadline.
     pub async fn kv(&mut self, op: KvOp) -> Result<Option<Bytes>, ClientError> {
         let start = tokio::time::Instant::now();
-        let mut hint: Option<NodeId> = None;
+        let mut hint: Option<NodeId> = self.first.take();
         loop {
             let left = self.deadline.saturating_sub(start.elapsed());
             if left.is_zero() {

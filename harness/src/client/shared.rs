@@ -430,4 +430,15 @@ mod tests {
         let route = client.route();
         assert_eq!(route.conns.keys().copied().collect::<Vec<_>>(), [2]);
     }
+
+    #[tokio::test]
+    async fn the_single_connection_client_starts_at_that_node_too() {
+        let nodes = BTreeMap::from([(1, silent_node().await), (2, fake_node(None).await)]);
+        let mut client = crate::client::Client::new(nodes);
+        client.start_at(2);
+        let key = Bytes::from_static(b"k");
+        let got = client.put(key.clone(), Bytes::from_static(b"v")).await;
+        assert_eq!(got.unwrap(), Some(key));
+        assert_eq!(client.leader_guess(), Some(2));
+    }
 }
