@@ -408,13 +408,13 @@ pub async fn throughput_on<C: Cluster>(
         duration: Duration::ZERO,
         ..workload.clone()
     };
-    let _ = crate::workload::run(cluster.client_addrs(), Some(ready.node), &warm).await;
+    let _ = crate::workload::run(cluster.client_addrs(), ready.node, &warm).await;
     let before = cluster.message_counts();
     let counted = crate::workload::Workload {
         warmup: Duration::ZERO,
         ..workload.clone()
     };
-    let result = crate::workload::run(cluster.client_addrs(), Some(ready.node), &counted).await;
+    let result = crate::workload::run(cluster.client_addrs(), ready.node, &counted).await;
     tokio::time::sleep(Duration::from_millis(10)).await; // let counters publish
     let messages = cluster.message_counts().minus(&before);
     Ok(ThroughputSample { result, messages })

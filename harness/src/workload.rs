@@ -1,8 +1,8 @@
 //! The client workload shared by every benchmark: C closed-loop clients, each sending
 //! one put of a P-byte value with an 8-byte key (as etcd's benchmark tool does, a
 //! [`KvOp::Set`](crate::kv::KvOp::Set): like etcd's put without `prev_kv`, the answer
-//! carries no value), waiting for the answer, then sending the next. Latency is measured per operation, client
-//! side, from send to acknowledged commit.
+//! carries no value), waiting for the answer, then sending the next. Latency is
+//! measured per operation, client side, from send to acknowledged commit.
 //!
 //! Clients share connections, [`CLIENTS_PER_CONNECTION`] to a connection (like etcd's
 //! benchmark tool, whose `--clients` are multiplexed over `--conns`): each client still
@@ -72,14 +72,14 @@ pub fn key(c: u32, n: u64) -> Bytes {
 }
 
 /// Runs the workload against the cluster whose client ports are `nodes`. Every
-/// client starts at `leader` when it is known: the clients of all three protocols
+/// client starts at `leader`: the clients of all three protocols
 /// then send straight to the leader, as Raft's and Paxos's end up doing after one
 /// `NotLeader` answer. (A ZAB follower would serve them too, by forwarding each
 /// command to its leader as ZooKeeper does; that extra hop is not the commit path
 /// being compared.)
 pub async fn run(
     nodes: &BTreeMap<NodeId, SocketAddr>,
-    leader: Option<NodeId>,
+    leader: NodeId,
     w: &Workload,
 ) -> WorkloadResult {
     let value = Bytes::from(vec![b'x'; w.value_bytes]);
@@ -92,9 +92,7 @@ pub async fn run(
         .map(|_| {
             let mut client = SharedClient::new(nodes.clone());
             client.deadline = Duration::from_secs(5);
-            if let Some(leader) = leader {
-                client.start_at(leader);
-            }
+            client.start_at(leader);
             Arc::new(client)
         })
         .collect();

@@ -621,7 +621,7 @@ fn failover_measures(samples: &[FailoverSample], discarded: u32) -> r::Failover 
     }
 }
 
-/// Mean messages (and bytes) per trial, by kind.
+/// Mean messages per trial, by kind.
 fn average_counts(trials: &[MessageCounts]) -> BTreeMap<String, f64> {
     let mut msgs = BTreeMap::new();
     let n = trials.len().max(1) as f64;

@@ -309,49 +309,59 @@ mod tests {
     use std::sync::Arc;
     use tokio::net::TcpListener;
 
-    /// A fake node: answers each put with its key (in reverse order within a read),
-    /// or with `NotLeader { leader }` when `redirect` is set.
-    async fn fake_node(redirect: Option<NodeId>) -> SocketAddr {
+    /// Listens on a free loopback port and serves every connection with `serve`.
+    async fn listen<F, Fut>(serve: F) -> SocketAddr
+    where
+        F: Fn(TcpStream) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buf = BytesMut::new();
-                    loop {
-                        let Ok(Some(first)) =
-                            frame::read_frame(&mut stream, MAX_CLIENT_FRAME, &mut buf).await
-                        else {
-                            return;
-                        };
-                        let mut reqs = vec![first];
-                        while let Ok(Some(p)) = frame::take_frame(&mut buf, MAX_CLIENT_FRAME) {
-                            reqs.push(p);
-                        }
-                        let mut out = BytesMut::new();
-                        for p in reqs.iter().rev() {
-                            let req: ClientRequest = codec::decode(p).unwrap();
-                            let reply = match (&req.op, redirect) {
-                                (_, Some(l)) => ClientReply::NotLeader {
-                                    leader: Some(l),
-                                    addr: None,
-                                },
-                                (ClientOp::Kv(KvOp::Put { key, .. }), None) => {
-                                    ClientReply::Value(Some(key.clone()))
-                                }
-                                _ => ClientReply::Error("unexpected".into()),
-                            };
-                            let resp = ClientResponse { id: req.id, reply };
-                            codec::encode_frame(&resp, MAX_CLIENT_FRAME, &mut out).unwrap();
-                        }
-                        if stream.write_all(&out).await.is_err() {
-                            return;
-                        }
-                    }
-                });
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream));
             }
         });
         addr
+    }
+
+    /// A fake node: answers each put with its key (in reverse order within a read),
+    /// or with `NotLeader { leader }` when `redirect` is set.
+    async fn fake_node(redirect: Option<NodeId>) -> SocketAddr {
+        listen(move |mut stream| async move {
+            let mut buf = BytesMut::new();
+            loop {
+                let Ok(Some(first)) =
+                    frame::read_frame(&mut stream, MAX_CLIENT_FRAME, &mut buf).await
+                else {
+                    return;
+                };
+                let mut reqs = vec![first];
+                while let Ok(Some(p)) = frame::take_frame(&mut buf, MAX_CLIENT_FRAME) {
+                    reqs.push(p);
+                }
+                let mut out = BytesMut::new();
+                for p in reqs.iter().rev() {
+                    let req: ClientRequest = codec::decode(p).unwrap();
+                    let reply = match (&req.op, redirect) {
+                        (_, Some(l)) => ClientReply::NotLeader {
+                            leader: Some(l),
+                            addr: None,
+                        },
+                        (ClientOp::Kv(KvOp::Put { key, .. }), None) => {
+                            ClientReply::Value(Some(key.clone()))
+                        }
+                        _ => ClientReply::Error("unexpected".into()),
+                    };
+                    let resp = ClientResponse { id: req.id, reply };
+                    codec::encode_frame(&resp, MAX_CLIENT_FRAME, &mut out).unwrap();
+                }
+                if stream.write_all(&out).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,20 +391,13 @@ mod tests {
 
     /// A node that reads requests and never answers.
     async fn silent_node() -> SocketAddr {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buf = BytesMut::new();
-                    while let Ok(Some(_)) =
-                        frame::read_frame(&mut stream, MAX_CLIENT_FRAME, &mut buf).await
-                    {
-                    }
-                });
+        listen(|mut stream| async move {
+            let mut buf = BytesMut::new();
+            while let Ok(Some(_)) = frame::read_frame(&mut stream, MAX_CLIENT_FRAME, &mut buf).await
+            {
             }
-        });
-        addr
+        })
+        .await
     }
 
     #[tokio::test]

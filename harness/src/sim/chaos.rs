@@ -394,49 +394,38 @@ mod tests {
         );
     }
 
+    fn three_voters() -> ChaosConfig {
+        ChaosConfig {
+            voters: 3,
+            ..ChaosConfig::default()
+        }
+    }
+
+    /// A made-up check that fails every seed a few steps in.
+    fn fails_after_ten_steps(_: &Simulation<Raft>, step: u64) -> Result<(), String> {
+        if step > 10 {
+            Err("made up".into())
+        } else {
+            Ok(())
+        }
+    }
+
     #[test]
     #[should_panic(
         expected = "replay: cargo run --release -- sim --protocol raft --nodes 3 --seed 0"
     )]
     fn a_failing_seed_panics_with_its_replay_command() {
-        let cfg = ChaosConfig {
-            voters: 3,
-            ..ChaosConfig::default()
-        };
-        sweep::<Raft, _>(
-            &cfg,
-            2,
-            || {
-                |_: &Simulation<Raft>, step| {
-                    if step > 10 {
-                        Err("made up".into())
-                    } else {
-                        Ok(())
-                    }
-                }
-            },
-            |_, _| false,
-        );
+        let cfg = three_voters();
+        sweep::<Raft, _>(&cfg, 2, || fails_after_ten_steps, |_, _| false);
     }
 
     #[test]
     fn a_tolerated_failure_is_recorded_not_raised() {
-        let cfg = ChaosConfig {
-            voters: 3,
-            ..ChaosConfig::default()
-        };
+        let cfg = three_voters();
         let report = sweep::<Raft, _>(
             &cfg,
             2,
-            || {
-                |_: &Simulation<Raft>, step| {
-                    if step > 10 {
-                        Err("made up".into())
-                    } else {
-                        Ok(())
-                    }
-                }
-            },
+            || fails_after_ten_steps,
             |_, failure| failure.stage == Stage::Safety,
         );
         assert_eq!(report.tolerated, [0, 1]);

@@ -69,9 +69,10 @@
 //!   the leader, as a listen backlog would: a follower that decides a little before its
 //!   leader (half the time, the two finalize waits starting an RTT apart) does not wait
 //!   a tick to be heard. Handling a message later is something the network could have
-//!   done anyway (it delays), so this keeps every safety argument as it was. A learner that has not received UPTODATE within
-//!   `3 * initLimit` ticks (the leader's three bounded waits) starts over from LOOKING,
-//!   so a lost handshake message cannot leave it stuck while PINGs keep arriving.
+//!   done anyway (it delays), so this keeps every safety argument as it was.
+//! - A learner that has not received UPTODATE within `3 * initLimit` ticks (the
+//!   leader's three bounded waits) starts over from LOOKING, so a lost handshake
+//!   message cannot leave it stuck while PINGs keep arriving.
 //! - SNAP carries the leader's committed history itself, since the state machine lives
 //!   in the harness; it is chosen when the learner is more than `snap_threshold`
 //!   ([`SNAP_THRESHOLD`] by default, ZooKeeper's `commitLogCount`) transactions behind.
