@@ -38,6 +38,7 @@
 
 mod client_port;
 mod effects;
+mod timer;
 mod wal_writer;
 
 use crate::client::{ClientReply, ClientResponse, NodeStatus};
@@ -58,6 +59,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use thiserror::Error;
+use timer::LoopTimer;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -314,6 +316,7 @@ pub fn spawn<P: Protocol>(
         peer_rx,
         client_rx,
         timers: Vec::new(),
+        wake: LoopTimer::new(),
         kv: KvStore::new(),
         pending: HashMap::default(),
         replies: HashMap::new(),
@@ -408,6 +411,8 @@ struct NodeLoop<P: Protocol> {
     /// Armed timers and their deadlines (a protocol has a handful: a linear scan beats
     /// hashing).
     timers: Vec<(P::Timer, tokio::time::Instant)>,
+    /// Wakes the loop at the earliest of them.
+    wake: LoopTimer,
     kv: KvStore,
     /// Answers collected this iteration, by client connection.
     replies: HashMap<
@@ -464,7 +469,7 @@ impl<P: Protocol> NodeLoop<P> {
                         None => return Ok(()),
                     },
                     report = wal_report(&mut self.log) => self.on_wal_report(report)?,
-                    _ = sleep_until(wake) => {}
+                    _ = self.wake.sleep_until(wake) => {}
                 }
             }
             // Drain what is already queued, alternating sources so neither starves.
@@ -588,13 +593,6 @@ async fn wal_report(log: &mut Log) -> WalReport {
             None => std::future::pending().await,
         },
         Log::Inline(_) => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
 
