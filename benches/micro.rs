@@ -13,6 +13,10 @@
 //!   one pair of votes per deciding rule: epoch, zxid, sid) and Raft's "at least as up
 //!   to date" check (§5.4.1, [`protocols::raft::log::RaftLog::candidate_is_up_to_date`]).
 
+/// The allocator `cwb` runs with (src/main.rs), so both measure the same hot path.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use harness::storage::{FsyncPolicy, Wal};

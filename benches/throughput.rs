@@ -15,6 +15,10 @@
 //! operations per second (`Throughput::Elements`). The cluster is started lazily, on
 //! the benchmark's first iteration, so a filtered-out benchmark starts nothing.
 
+/// The allocator `cwb` runs with (src/main.rs), so both measure the same hot path.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use bytes::Bytes;
 use criterion::measurement::WallTime;
 use criterion::{

@@ -4,6 +4,15 @@
 //! (`cwb cluster`), one node per OS process from a config file (`cwb node`), a client
 //! (`cwb put/get/status`), the deterministic simulator (`cwb sim`).
 
+/// jemalloc (as TiKV and many Rust servers use): per-thread caches that take no
+/// lock when one tokio worker frees a buffer another allocated, which the nodes, their
+/// transports and the workload's clients do on every operation. glibc's malloc
+/// contends on its arena locks there (about 5% of a `fsync = never` run's profile in
+/// futex waits and wakes). Measured: `never` throughput +5-40% depending on protocol
+/// (docs/METHOD.md, "The hot path").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod cmd;
 mod dispatch;
 mod display;
