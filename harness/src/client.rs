@@ -8,6 +8,7 @@
 //! connection per node.
 
 use crate::kv::KvOp;
+use crate::runtime::timer::sleep_precisely;
 use crate::transport::{codec, frame};
 use bytes::{Bytes, BytesMut};
 use protocols::{NodeId, Status};
@@ -267,6 +268,10 @@ pub struct Client {
     pub deadline: Duration,
     /// Wait at most this long for one node's answer before trying another.
     pub try_timeout: Duration,
+    /// Pause before the next try when no node is known to lead (an answer without a
+    /// leader hint, or "retry"); after a broken connection, at most 2 ms. It bounds
+    /// how precisely a client sees a new leader become ready.
+    pub retry_pause: Duration,
     rotate: usize,
     /// The node to try first, before any other (see [`Client::start_at`]).
     first: Option<NodeId>,
@@ -281,6 +286,7 @@ impl Client {
             next_id: 0,
             deadline: Duration::from_secs(10),
             try_timeout: Duration::from_secs(1),
+            retry_pause: Duration::from_millis(5),
             rotate: 0,
             first: None,
         }
@@ -342,7 +348,7 @@ impl Client {
                         }
                         _ => {
                             self.rotate += 1;
-                            tokio::time::sleep(Duration::from_millis(5).min(left)).await;
+                            sleep_precisely(self.retry_pause.min(left)).await;
                         }
                     }
                 }
@@ -350,7 +356,7 @@ impl Client {
                 Ok(Ok(ClientReply::Retry(_))) => {
                     self.current = None;
                     self.rotate += 1;
-                    tokio::time::sleep(Duration::from_millis(5).min(left)).await;
+                    sleep_precisely(self.retry_pause.min(left)).await;
                 }
                 Ok(Ok(other)) => {
                     let addr = self
@@ -366,7 +372,8 @@ impl Client {
                     // Broken connection or no answer in time: move on.
                     self.current = None;
                     self.rotate += 1;
-                    tokio::time::sleep(Duration::from_millis(2).min(left)).await;
+                    let pause = self.retry_pause.min(Duration::from_millis(2));
+                    sleep_precisely(pause.min(left)).await;
                 }
             }
         }
@@ -403,6 +410,56 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn without_a_leader_hint_the_client_pauses_retry_pause_before_the_next_try() {
+        // A node that knows no leader for its first two answers, then commits.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answered = Arc::new(AtomicUsize::new(0));
+        let count = answered.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let (mut stream, mut buf) = (stream, BytesMut::new());
+                    while let Ok(Some(frame)) =
+                        frame::read_frame(&mut stream, MAX_CLIENT_FRAME, &mut buf).await
+                    {
+                        let req: ClientRequest = codec::decode(&frame).unwrap();
+                        let reply = if count.fetch_add(1, Ordering::SeqCst) < 2 {
+                            ClientReply::NotLeader {
+                                leader: None,
+                                addr: None,
+                            }
+                        } else {
+                            ClientReply::Value(None)
+                        };
+                        let mut out = BytesMut::new();
+                        let resp = ClientResponse { id: req.id, reply };
+                        codec::encode_frame(&resp, MAX_CLIENT_FRAME, &mut out).unwrap();
+                        if stream.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let mut client = Client::new(BTreeMap::from([(1, addr)]));
+        client.retry_pause = Duration::from_millis(40);
+        let start = std::time::Instant::now();
+        client
+            .set(Bytes::from_static(b"k"), Bytes::from_static(b"v"))
+            .await
+            .unwrap();
+        assert_eq!(answered.load(Ordering::SeqCst), 3);
+        assert!(
+            start.elapsed() >= Duration::from_millis(80),
+            "two answers without a leader, two pauses"
+        );
+    }
 
     fn request_bytes(id: u64, op: ClientOp) -> Bytes {
         Bytes::from(postcard::to_stdvec(&ClientRequest { id, op }).unwrap())

@@ -190,6 +190,10 @@ pub async fn cold_election_on<C: Cluster>(
     })
 }
 
+/// The failover writer's pause between tries while no node knows a leader: the
+/// resolution of the "first commit" phase.
+pub const FAILOVER_RETRY_PAUSE: Duration = Duration::from_millis(1);
+
 /// One failover.
 #[derive(Clone, Debug)]
 pub struct FailoverSample {
@@ -234,10 +238,12 @@ pub async fn failover_on<C: Cluster>(
         .await
         .ok_or(MeasureError::Timeout(timeout, "a first leader"))?;
     // One closed-loop writer; a short per-try timeout so it moves on from a silent
-    // leader quickly (it bounds how precisely the client sees the new leader).
+    // leader quickly, and a short pause between tries while no node knows a leader
+    // (both bound how precisely the client sees the new leader).
     let acks: Arc<Mutex<Vec<Ack>>> = Arc::default();
     let mut client = cluster.client();
     client.try_timeout = Duration::from_millis(20);
+    client.retry_pause = FAILOVER_RETRY_PAUSE;
     client.deadline = timeout;
     let writer = tokio::spawn(write_forever(client, acks.clone()));
     // Steady state: some writes acknowledged by the old leader first.

@@ -38,7 +38,7 @@
 
 mod client_port;
 mod effects;
-mod timer;
+pub(crate) mod timer;
 mod wal_writer;
 
 use crate::client::{ClientReply, ClientResponse, NodeStatus};
@@ -59,7 +59,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use thiserror::Error;
-use timer::LoopTimer;
+use timer::PreciseTimer;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -316,7 +316,7 @@ pub fn spawn<P: Protocol>(
         peer_rx,
         client_rx,
         timers: Vec::new(),
-        wake: LoopTimer::new(),
+        wake: PreciseTimer::new(),
         kv: KvStore::new(),
         pending: HashMap::default(),
         replies: HashMap::new(),
@@ -412,7 +412,7 @@ struct NodeLoop<P: Protocol> {
     /// hashing).
     timers: Vec<(P::Timer, tokio::time::Instant)>,
     /// Wakes the loop at the earliest of them.
-    wake: LoopTimer,
+    wake: PreciseTimer,
     kv: KvStore,
     /// Answers collected this iteration, by client connection.
     replies: HashMap<

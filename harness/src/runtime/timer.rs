@@ -1,5 +1,6 @@
-//! The node loop's wake-up for its next protocol timer, precise to the kernel's
-//! high-resolution timers rather than to tokio's millisecond wheel.
+//! Sleeps precise to the kernel's high-resolution timers rather than to tokio's
+//! millisecond wheel: the node loop's wake-up for its next protocol timer, and the
+//! failover client's pause between tries.
 //!
 //! tokio rounds every sleep up to its next millisecond tick and parks in `epoll_wait`,
 //! whose timeout is whole milliseconds, so a sleep ends 1-2 ms after its deadline
@@ -13,16 +14,23 @@
 
 use tokio::time::Instant;
 
-/// Wakes the loop at its next deadline.
-pub(crate) struct LoopTimer {
+/// Sleeps `duration`, precisely (see [`PreciseTimer`]).
+pub(crate) async fn sleep_precisely(duration: std::time::Duration) {
+    PreciseTimer::new()
+        .sleep_until(Some(Instant::now() + duration))
+        .await
+}
+
+/// Wakes its owner at a deadline.
+pub(crate) struct PreciseTimer {
     #[cfg(target_os = "linux")]
     fd: Option<tokio::io::unix::AsyncFd<linux::TimerFd>>,
 }
 
-impl LoopTimer {
+impl PreciseTimer {
     /// A timer for the current tokio runtime (must be called inside it).
-    pub(crate) fn new() -> LoopTimer {
-        LoopTimer {
+    pub(crate) fn new() -> PreciseTimer {
+        PreciseTimer {
             #[cfg(target_os = "linux")]
             fd: linux::TimerFd::new()
                 .and_then(linux::TimerFd::register)
@@ -131,7 +139,7 @@ mod tests {
 
     #[tokio::test]
     async fn wakes_at_the_deadline_not_before() {
-        let mut timer = LoopTimer::new();
+        let mut timer = PreciseTimer::new();
         for after_us in [300, 2_500, 10_000] {
             let start = Instant::now();
             let deadline = start + Duration::from_micros(after_us);
@@ -142,7 +150,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_wait_does_not_wake_the_next_one_early() {
-        let mut timer = LoopTimer::new();
+        let mut timer = PreciseTimer::new();
         // Arm for 1 ms, give up once it is armed, let that deadline pass unread.
         let first = Instant::now() + Duration::from_millis(1);
         tokio::select! {
@@ -161,7 +169,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_past_deadline_returns_at_once_and_none_never_does() {
-        let mut timer = LoopTimer::new();
+        let mut timer = PreciseTimer::new();
         timer.sleep_until(Some(Instant::now())).await;
         let never = tokio::time::timeout(Duration::from_millis(5), timer.sleep_until(None)).await;
         assert!(never.is_err());
