@@ -49,6 +49,18 @@ fn tiny_bench(dir: &Path, extra: &[&str]) -> Results {
     assert_eq!(r.settings.protocols, ["raft", "zab", "paxos"]);
     assert_eq!(r.settings.fsync, "batch");
     assert!(r.baseline.loopback_rtt_us.count > 0 && r.baseline.fsync_us.count > 0);
+    let concurrent = &r.baseline.concurrent_fsync;
+    assert_eq!(
+        concurrent.len(),
+        1,
+        "one concurrent fsync baseline per cluster size"
+    );
+    assert_eq!(concurrent[0].writers, 3);
+    assert_eq!(
+        concurrent[0].latency_us.count,
+        3 * 200,
+        "every writer's samples"
+    );
     assert_eq!(r.runs.len(), 3);
     for run in &r.runs {
         every_measure_once(&r, run);

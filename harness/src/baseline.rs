@@ -2,10 +2,14 @@
 //! report can say how far each protocol is from them (docs/METHOD.md):
 //! - one loopback TCP round trip (a small frame there and back, Nagle off);
 //! - one `fdatasync` of a 256-byte append to a file in the data directory's
-//!   filesystem.
+//!   filesystem;
+//! - the same append and `fdatasync` made by N writers at once, one per node of the
+//!   cluster, each on its own file: what a cluster whose nodes share one disk pays.
 //!
 //! A commit cannot be faster than one round trip plus one fsync; an election cannot be
-//! faster than the election timeout plus a round trip plus an fsync.
+//! faster than the election timeout plus a round trip plus an fsync. On one machine the
+//! nodes' fsyncs also wait for each other (a disk flush is device-wide), which the
+//! concurrent figure shows; on a LAN every node has a disk of its own.
 
 use crate::metrics::Latencies;
 use std::io::{Read, Write};
@@ -52,15 +56,53 @@ fn blocking_rtt(n: usize) -> std::io::Result<Latencies> {
 
 /// Measures `n` appends of 256 bytes, each followed by `fdatasync`, in `dir`.
 pub fn fsync(dir: &Path, n: usize) -> std::io::Result<Latencies> {
+    fsync_concurrent(dir, 1, n)
+}
+
+/// Measures `n` appends of 256 bytes, each followed by `fdatasync`, made by `writers`
+/// threads at once, each on its own file in `dir` (as each node has its own WAL). The
+/// writers start together; the result holds all `writers * n` samples.
+pub fn fsync_concurrent(dir: &Path, writers: usize, n: usize) -> std::io::Result<Latencies> {
     std::fs::create_dir_all(dir)?;
-    let path = dir.join("fsync-baseline.tmp");
+    let start = std::sync::Barrier::new(writers);
+    let per_writer: Vec<std::io::Result<Latencies>> = std::thread::scope(|s| {
+        let start = &start;
+        let threads: Vec<_> = (0..writers)
+            .map(|w| {
+                let path = dir.join(format!("fsync-baseline-{w}.tmp"));
+                s.spawn(move || append_and_sync(&path, n, start))
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")))
+            })
+            .collect()
+    });
+    let mut all = Latencies::new();
+    for lat in per_writer {
+        all.merge(&lat?);
+    }
+    Ok(all)
+}
+
+/// One writer of [`fsync_concurrent`]: waits at `start`, then times `n` appends with
+/// their fdatasync (after 10 not counted), then removes its file.
+fn append_and_sync(
+    path: &Path,
+    n: usize,
+    start: &std::sync::Barrier,
+) -> std::io::Result<Latencies> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(true)
         .write(true)
-        .open(&path)?;
+        .open(path)?;
     let record = [0x5a_u8; 256];
     let mut lat = Latencies::new();
+    start.wait();
     for i in 0..n + 10 {
         let t = Instant::now();
         f.write_all(&record)?;
@@ -70,7 +112,7 @@ pub fn fsync(dir: &Path, n: usize) -> std::io::Result<Latencies> {
         }
     }
     drop(f);
-    std::fs::remove_file(&path)?;
+    std::fs::remove_file(path)?;
     Ok(lat)
 }
 
@@ -89,6 +131,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let l = fsync(dir.path(), 5).expect("fsync works");
         assert_eq!(l.count(), 5);
-        assert!(!dir.path().join("fsync-baseline.tmp").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn concurrent_fsyncs_hold_every_writers_samples_and_remove_the_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let l = fsync_concurrent(dir.path(), 3, 4).expect("fsync works");
+        assert_eq!(l.count(), 12, "4 samples from each of 3 writers");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

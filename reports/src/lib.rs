@@ -46,8 +46,9 @@ use std::path::{Path, PathBuf};
 pub use error::ReportError;
 pub use fonts::register_fonts;
 pub use results::{
-    load, save, Baseline, Failover, Machine, Measure, MessageCounts, Mode, ProtocolRun, Results,
-    Settings, SweepPoint, ThroughputPoint, Timing, MS_UNIT_SCALE, SCHEMA_VERSION,
+    load, save, Baseline, ConcurrentFsync, Failover, Machine, Measure, MessageCounts, Mode,
+    ProtocolRun, Results, Settings, SweepPoint, ThroughputPoint, Timing, MS_UNIT_SCALE,
+    SCHEMA_VERSION,
 };
 pub use summary::Summary;
 

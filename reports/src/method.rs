@@ -144,7 +144,10 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
     doc.heading(3, format!("{prefix}Baselines ({})", file_name(path)));
     doc.paragraph(
         "Lower bounds measured on the same machine in the same run: no protocol can \
-         commit faster than one loopback round trip plus, with fsync on, one fsync.",
+         commit faster than one loopback round trip plus, with fsync on, one fsync. \
+         The nodes of a cluster on one machine share its disk: the rows with several \
+         writers at once (one per node, each on its own file) show what an fsync costs \
+         when every node syncs together, as under load.",
     );
     let b = &results.baseline;
     let baseline_row = |name: &str, summary| {
@@ -161,10 +164,18 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
             "min µs",
             "max µs",
         ],
-        vec![
+        [
             baseline_row("loopback TCP round trip", &b.loopback_rtt_us),
             baseline_row("WAL append + fsync", &b.fsync_us),
-        ],
+        ]
+        .into_iter()
+        .chain(b.concurrent_fsync.iter().map(|c| {
+            baseline_row(
+                &format!("WAL append + fsync, {} writers at once", c.writers),
+                &c.latency_us,
+            )
+        }))
+        .collect(),
         1,
     );
 }

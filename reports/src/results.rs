@@ -125,12 +125,26 @@ pub struct Timing {
 }
 
 /// Lower bounds measured in the same run, to read the protocol numbers against.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     /// Loopback TCP round trip of a small message, in microseconds.
     pub loopback_rtt_us: Summary,
     /// One WAL append followed by fsync, in microseconds.
     pub fsync_us: Summary,
+    /// The same append and fsync made by one writer per node at once, for each cluster
+    /// size of the run: the nodes of an in-process cluster share one disk. Empty in
+    /// files written before it was measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concurrent_fsync: Vec<ConcurrentFsync>,
+}
+
+/// [`Baseline::concurrent_fsync`] for one number of writers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ConcurrentFsync {
+    /// Writers at once (a cluster size), each appending to its own file.
+    pub writers: usize,
+    /// Every writer's append + fsync, in microseconds.
+    pub latency_us: Summary,
 }
 
 /// Everything measured for one protocol at one cluster size.
@@ -423,6 +437,34 @@ mod tests {
         value.as_object_mut().unwrap().remove("idle_rss_kb");
         let old: ProtocolRun = serde_json::from_value(value).unwrap();
         assert_eq!(old.idle_rss_kb, None);
+    }
+
+    #[test]
+    fn the_concurrent_fsync_baseline_is_optional_in_version_1_files() {
+        let summary = Summary {
+            count: 600,
+            p50: 210.0,
+            ..Summary::default()
+        };
+        let baseline = Baseline {
+            concurrent_fsync: vec![ConcurrentFsync {
+                writers: 3,
+                latency_us: summary,
+            }],
+            ..Baseline::default()
+        };
+        let mut value = serde_json::to_value(&baseline).unwrap();
+        assert_eq!(value["concurrent_fsync"][0]["writers"], 3);
+        let back: Baseline = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(back, baseline);
+        // A file written before the field existed still reads: nothing measured.
+        value.as_object_mut().unwrap().remove("concurrent_fsync");
+        let old: Baseline = serde_json::from_value(value).unwrap();
+        assert!(old.concurrent_fsync.is_empty());
+        assert!(serde_json::to_value(&old)
+            .unwrap()
+            .get("concurrent_fsync")
+            .is_none());
     }
 
     #[test]

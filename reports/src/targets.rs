@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn a_target_is_met_or_missed_by_its_bound() {
         let mut results = fixture();
-        let base = results.baseline;
+        let base = &results.baseline;
         let bound = 3.0 * (base.loopback_rtt_us.p50 + base.fsync_us.p50);
         if let Some(run) = results
             .runs

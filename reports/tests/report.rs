@@ -77,6 +77,7 @@ fn one_file_gives_a_self_contained_well_formed_report() {
         "batch 2ms",
         "FIXTURE",
         "loopback TCP round trip",
+        "<td>WAL append + fsync, 3 writers at once</td><td class=\"num\">600</td>",
         "Method",
     ] {
         assert!(html.contains(needle), "index.html lacks {needle}");

@@ -152,7 +152,10 @@ pub async fn collect(args: &Args) -> anyhow::Result<r::Results> {
     }
     let timing = args.timing.timing()?;
     let sweep = args.sweep.as_deref().map(parse_sweep).transpose()?;
-    let baseline = measure_baseline().await?;
+    let mut sizes: Vec<usize> = args.nodes.iter().map(|&n| n as usize).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let baseline = measure_baseline(&sizes).await?;
     let bar = ProgressBar::new(planned_steps(args, sweep.as_ref()));
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
@@ -240,15 +243,26 @@ fn planned_steps(args: &Args, sweep: Option<&Sweep>) -> u64 {
     args.protocols.len() as u64 * args.nodes.len() as u64 * per_size
 }
 
-async fn measure_baseline() -> anyhow::Result<r::Baseline> {
+/// The machine's lower bounds; the concurrent fsync once per cluster size of the run.
+async fn measure_baseline(cluster_sizes: &[usize]) -> anyhow::Result<r::Baseline> {
     let rtt = harness::baseline::loopback_rtt(2000)
         .await
         .context("measuring the loopback round trip")?;
     let dir = tempfile::tempdir().context("temporary directory")?;
     let fsync = harness::baseline::fsync(dir.path(), 200).context("measuring fsync")?;
+    let mut concurrent_fsync = Vec::new();
+    for &writers in cluster_sizes {
+        let lat = harness::baseline::fsync_concurrent(dir.path(), writers, 200)
+            .with_context(|| format!("measuring fsync with {writers} writers at once"))?;
+        concurrent_fsync.push(r::ConcurrentFsync {
+            writers,
+            latency_us: Summary::from_histogram(lat.histogram(), 1.0),
+        });
+    }
     Ok(r::Baseline {
         loopback_rtt_us: Summary::from_histogram(rtt.histogram(), 1.0),
         fsync_us: Summary::from_histogram(fsync.histogram(), 1.0),
+        concurrent_fsync,
     })
 }
 

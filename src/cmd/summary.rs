@@ -123,8 +123,18 @@ pub fn print(results: &Results) {
         }
     }
     let b = &results.baseline;
+    let concurrent: String = b
+        .concurrent_fsync
+        .iter()
+        .map(|c| {
+            format!(
+                "; {} writers at once p50 {:.1} us, p99 {:.1} us",
+                c.writers, c.latency_us.p50, c.latency_us.p99
+            )
+        })
+        .collect();
     println!(
-        "\nbaseline (same run): loopback RTT p50 {:.1} us, p99 {:.1} us; fdatasync of 256 B p50 {:.1} us, p99 {:.1} us; fsync = {}",
+        "\nbaseline (same run): loopback RTT p50 {:.1} us, p99 {:.1} us; fdatasync of 256 B p50 {:.1} us, p99 {:.1} us{concurrent}; fsync = {}",
         b.loopback_rtt_us.p50, b.loopback_rtt_us.p99, b.fsync_us.p50, b.fsync_us.p99, results.settings.fsync
     );
 }
