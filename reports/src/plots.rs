@@ -207,7 +207,10 @@ pub(crate) struct ClientSeries {
 }
 
 /// A plot of values against client counts, both axes logarithmic when `log_y`,
-/// x always logarithmic (client counts grow geometrically in practice).
+/// x always logarithmic (client counts grow geometrically in practice). The x axis is
+/// labelled at the measured client counts, a logarithmic y axis at 1, 2 and 5 times
+/// each power of ten; the legend stands to the right of the plotting area, off the
+/// data.
 pub(crate) fn clients_plot(
     file_name: &str,
     title: &str,
@@ -219,17 +222,22 @@ pub(crate) fn clients_plot(
     let x_min = all().map(|p| p.0).fold(f64::INFINITY, f64::min).max(1.0);
     let x_max = all().map(|p| p.0).fold(1.0_f64, f64::max);
     let (x_lo, x_hi) = (x_min / 1.3, x_max * 1.3);
+    let mut client_counts: Vec<f64> = all().map(|p| p.0).filter(|x| *x >= 1.0).collect();
+    client_counts.sort_by(f64::total_cmp);
+    client_counts.dedup();
     let y_pos_min = all()
         .map(|p| p.1)
         .filter(|v| *v > 0.0)
         .fold(f64::INFINITY, f64::min);
     let y_max = all().map(|p| p.1).fold(0.0_f64, f64::max);
     let y_max = if y_max > 0.0 { y_max } else { 1.0 };
+    let x_axis = (x_lo..x_hi).log_scale().with_key_points(client_counts);
     render(file_name, title, PLOT_SIZE, |root| {
         let mut builder = ChartBuilder::on(root);
         builder
             .caption(title, (FONT, 20))
             .margin(12)
+            .margin_right(LEGEND_WIDTH)
             .x_label_area_size(42)
             .y_label_area_size(70);
         if log_y {
@@ -238,8 +246,11 @@ pub(crate) fn clients_plot(
             } else {
                 y_max / 10.0
             };
-            let mut chart = builder
-                .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_max * 1.5).log_scale())?;
+            let y_hi = y_max * 1.5;
+            let y_axis = (y_lo..y_hi)
+                .log_scale()
+                .with_key_points(log_ticks(y_lo, y_hi));
+            let mut chart = builder.build_cartesian_2d(x_axis, y_axis)?;
             chart
                 .configure_mesh()
                 .x_desc("closed-loop clients")
@@ -250,8 +261,7 @@ pub(crate) fn clients_plot(
                 .draw()?;
             draw_client_series(&mut chart, series)?;
         } else {
-            let mut chart =
-                builder.build_cartesian_2d((x_lo..x_hi).log_scale(), 0.0..y_max * 1.1)?;
+            let mut chart = builder.build_cartesian_2d(x_axis, 0.0..y_max * 1.1)?;
             chart
                 .configure_mesh()
                 .x_desc("closed-loop clients")
@@ -262,11 +272,37 @@ pub(crate) fn clients_plot(
                 .draw()?;
             draw_client_series(&mut chart, series)?;
         }
-        Ok(())
+        draw_client_legend(root, series)
     })
 }
 
-/// Draws lines with markers and the legend, on either kind of y axis.
+/// Room at the right of a [`clients_plot`] for its legend, in pixels.
+const LEGEND_WIDTH: u32 = 130;
+
+/// Ticks for a logarithmic axis over `lo..=hi`: 1, 2 and 5 times each power of ten
+/// in the range, or the range's ends if it holds none of them.
+pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powi(lo.log10().floor() as i32);
+    while decade <= hi {
+        for m in [1.0, 2.0, 5.0] {
+            let t = m * decade;
+            if t >= lo && t <= hi {
+                ticks.push(t);
+            }
+        }
+        decade *= 10.0;
+    }
+    if ticks.is_empty() {
+        ticks = vec![lo, hi];
+    }
+    ticks
+}
+
+/// Draws lines with markers, on either kind of y axis.
 fn draw_client_series<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
     series: &[ClientSeries],
@@ -276,52 +312,50 @@ where
     Y: Ranged<ValueType = f64>,
 {
     for s in series.iter().filter(|s| !s.points.is_empty()) {
-        let c = s.color;
-        let marker = s.marker;
-        let line = chart
-            .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))?
-            .label(s.label.as_str());
-        // The legend shows the marker too: it is what tells p50, p99 and p999 apart.
-        let stroke = c.stroke_width(2);
-        match marker {
-            0 => line.legend(move |(x, y)| {
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(0, 0), (20, 0)], stroke)
-                    + Circle::new((10, 0), 4, c.filled())
-            }),
-            1 => line.legend(move |(x, y)| {
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(0, 0), (20, 0)], stroke)
-                    + TriangleMarker::new((10, 0), 5, c.filled())
-            }),
-            _ => line.legend(move |(x, y)| {
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(0, 0), (20, 0)], stroke)
-                    + Cross::new((10, 0), 5, stroke)
-            }),
-        };
-        for &(x, y) in &s.points {
-            match marker {
-                0 => chart.draw_series(std::iter::once(Circle::new((x, y), 4, c.filled())))?,
-                1 => chart.draw_series(std::iter::once(TriangleMarker::new(
-                    (x, y),
-                    5,
-                    c.filled(),
-                )))?,
-                _ => {
-                    chart.draw_series(std::iter::once(Cross::new((x, y), 5, c.stroke_width(2))))?
-                }
-            };
-        }
+        chart.draw_series(LineSeries::new(
+            s.points.iter().copied(),
+            s.color.stroke_width(2),
+        ))?;
+        chart.draw_series(s.points.iter().map(|&p| marker(s.marker, p, s.color)))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 12))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
     Ok(())
+}
+
+/// The legend of a [`clients_plot`], in the room right of its plotting area: a short
+/// line with the series' marker, then its label. The marker is what tells p50, p99
+/// and p999 apart.
+fn draw_client_legend(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    series: &[ClientSeries],
+) -> DrawResult {
+    let x = PLOT_SIZE.0 as i32 - LEGEND_WIDTH as i32 + 4;
+    let mut y = 48;
+    for s in series.iter().filter(|s| !s.points.is_empty()) {
+        root.draw(&PathElement::new(
+            vec![(x, y), (x + 20, y)],
+            s.color.stroke_width(2),
+        ))?;
+        root.draw(&marker(s.marker, (x + 10, y), s.color))?;
+        root.draw(&Text::new(
+            s.label.as_str(),
+            (x + 26, y - 7),
+            (FONT, 12).into_font().color(&BLACK),
+        ))?;
+        y += 18;
+    }
+    Ok(())
+}
+
+/// A series marker at `at`: 0 circle, 1 triangle, anything else a cross.
+fn marker<C, DB: DrawingBackend>(kind: usize, at: C, color: RGBColor) -> DynElement<'static, DB, C>
+where
+    C: Clone + 'static,
+{
+    match kind {
+        0 => Circle::new(at, 4, color.filled()).into_dyn(),
+        1 => TriangleMarker::new(at, 5, color.filled()).into_dyn(),
+        _ => Cross::new(at, 5, color.stroke_width(2)).into_dyn(),
+    }
 }
 
 /// One line of the timeout-sweep summary plot.
@@ -406,6 +440,17 @@ pub(crate) fn sweep_plot(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_ticks_are_one_two_five_per_decade_inside_the_range() {
+        assert_eq!(
+            log_ticks(150.0, 12_000.0),
+            [200.0, 500.0, 1000.0, 2000.0, 5000.0, 10_000.0]
+        );
+        assert_eq!(log_ticks(0.7, 1.5), [1.0]);
+        assert_eq!(log_ticks(3.0, 4.0), [3.0, 4.0], "no 1-2-5 tick: the ends");
+        assert!(log_ticks(0.0, 4.0).is_empty());
+    }
 
     #[test]
     fn cdf_is_a_staircase_to_one_hundred_percent() {
