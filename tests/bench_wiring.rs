@@ -140,6 +140,21 @@ fn tiny_in_process_matrix_writes_results_that_report_renders() {
             !run.messages.per_op.is_empty() && !run.messages.per_election.is_empty(),
             "{p}: message counts"
         );
+        // A cold election's count holds the followers' answers too (a vote granted, an
+        // epoch acknowledged, a promise), not only what the new leader sent.
+        let answer = match p.as_str() {
+            "raft" => "RequestVoteResponse",
+            "zab" => "ACKEPOCH",
+            _ => "Promise",
+        };
+        assert!(
+            run.messages
+                .per_election
+                .get(answer)
+                .is_some_and(|n| *n >= 1.0),
+            "{p}: no {answer} in {:?}",
+            run.messages.per_election
+        );
         let records = run.messages.wal_records_per_op.expect("WAL records per op");
         let syncs = run.messages.wal_syncs_per_op.expect("WAL fsyncs per op");
         assert!(

@@ -133,7 +133,9 @@ impl Failure {
 pub struct ElectionSample {
     /// Timings.
     pub election: Election,
-    /// Messages sent by all nodes from start until the leader was ready.
+    /// Messages sent by all nodes from start until the leader was ready, with the
+    /// election's answers still in flight then (counted [`COUNTS_SETTLE`]
+    /// after it).
     pub messages: MessageCounts,
     /// Extra election rounds before the winner was ready: Raft terms with a split vote,
     /// Paxos ballots pre-empted in a duel (distinct campaign terms minus one). ZAB's
@@ -152,6 +154,11 @@ pub async fn cold_election<P: Protocol>(
     Cluster::shutdown(cluster).await;
     result
 }
+
+/// How long to wait before reading a cluster's message counts so that every node has
+/// shared its counters since (see [`crate::runtime::PUBLISH_EVERY`]).
+pub const COUNTS_SETTLE: Duration =
+    crate::runtime::PUBLISH_EVERY.saturating_add(Duration::from_millis(2));
 
 /// Waits for the first ready leader of a cluster just started, and measures its
 /// election from [`Cluster::started`]. The caller stops the cluster.
@@ -183,6 +190,12 @@ pub async fn cold_election_on<C: Cluster>(
     terms.sort_unstable();
     terms.dedup();
     let extra_rounds = (terms.len() as u32).saturating_sub(1);
+    // Nodes share their counters at most every PUBLISH_EVERY: counted at once, the
+    // messages a node sent just before (a vote, an answer held for its fsync) would be
+    // missing. After the wait the counts hold everything sent up to the ready leader,
+    // the election's answers still in flight, and a heartbeat only if one falls in
+    // those few milliseconds.
+    tokio::time::sleep(COUNTS_SETTLE).await;
     Ok(ElectionSample {
         election,
         messages: cluster.message_counts(),
@@ -421,7 +434,7 @@ pub async fn throughput_on<C: Cluster>(
         ..workload.clone()
     };
     let result = crate::workload::run(cluster.client_addrs(), ready.node, &counted).await;
-    tokio::time::sleep(Duration::from_millis(10)).await; // let counters publish
+    tokio::time::sleep(COUNTS_SETTLE).await;
     let messages = cluster.message_counts().minus(&before);
     Ok(ThroughputSample { result, messages })
 }

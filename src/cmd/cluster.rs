@@ -159,6 +159,7 @@ async fn watch<P: Protocol>(args: Args) -> anyhow::Result<()> {
         let _ = w.await;
     }
     printer.abort();
+    tokio::time::sleep(harness::measure::COUNTS_SETTLE).await;
     let counts = cluster.message_counts();
     cluster.shutdown().await;
     println!("messages sent, by kind:");

@@ -438,8 +438,9 @@ struct NodeLoop<P: Protocol> {
 /// Rounds of already-due timers fired after a batch, in the same iteration.
 const ZERO_DELAY_ROUNDS: usize = 4;
 
-/// How often counters and status are shared with the [`NodeHandle`].
-const PUBLISH_EVERY: Duration = Duration::from_millis(5);
+/// How often counters and status are shared with the [`NodeHandle`]: a node's
+/// [`NodeHandle::message_counts`] may lag what it has sent by up to this long.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(5);
 
 /// Waiting clients are forgotten after this long (they have timed out themselves).
 const PENDING_TTL: Duration = Duration::from_secs(60);
