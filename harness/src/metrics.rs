@@ -61,10 +61,11 @@ impl EventBus {
         self.inner.notify.notify_waiters();
     }
 
-    /// Records an event stamped elsewhere: a node process's event, its wall-clock
-    /// stamp already converted to this process's [`Instant`] (multi-process mode).
-    /// Events are kept in arrival order, which may differ slightly from `at` order
-    /// when several processes report at once.
+    /// Records an event stamped elsewhere: when a node's protocol produced it (an
+    /// event held behind an fsync is published after it), or a node process's event,
+    /// its wall-clock stamp already converted to this process's [`Instant`]
+    /// (multi-process mode). Events are kept in arrival order, which may differ
+    /// slightly from `at` order; the measures take the earliest stamp.
     pub fn publish_at(&self, at: Instant, node: NodeId, event: Event) {
         self.lock().push(Stamped { at, node, event });
         self.inner.notify.notify_waiters();
@@ -216,20 +217,27 @@ pub fn election_after(
     except: Option<NodeId>,
     after_term: u64,
 ) -> Option<Election> {
-    let ready = events.iter().find(|s| {
-        s.at >= trigger
-            && Some(s.node) != except
-            && matches!(s.event, Event::LeaderReady { term } if term > after_term)
-    })?;
+    // Earliest by stamp, not by arrival: an event that waited behind an fsync, or
+    // came from another process, may arrive after later-stamped ones.
+    let ready = events
+        .iter()
+        .filter(|s| {
+            s.at >= trigger
+                && Some(s.node) != except
+                && matches!(s.event, Event::LeaderReady { term } if term > after_term)
+        })
+        .min_by_key(|s| s.at)?;
     let Event::LeaderReady { term } = ready.event else {
         return None;
     };
     let elected = events
         .iter()
-        .find(|s| {
+        .filter(|s| {
             s.node == ready.node && s.at >= trigger && s.event == Event::LeaderElected { term }
         })
-        .map_or(ready.at, |s| s.at);
+        .map(|s| s.at)
+        .min()
+        .unwrap_or(ready.at);
     Some(Election {
         leader: ready.node,
         term,
@@ -266,12 +274,14 @@ pub fn failover_phases(
     let new = election_after(events, t0, Some(old), old_term)?;
     let detected = events
         .iter()
-        .find(|s| {
+        .filter(|s| {
             s.at >= t0
                 && s.node != old
                 && matches!(s.event, Event::RoleChanged { role, .. } if matches!(role, Role::Candidate | Role::Looking))
         })
-        .map_or(t0 + new.elected, |s| s.at);
+        .map(|s| s.at)
+        .min()
+        .unwrap_or(t0 + new.elected);
     let detection = detected.saturating_duration_since(t0);
     let elected_at = t0 + new.elected;
     let ready_at = t0 + new.ready;
@@ -319,6 +329,33 @@ mod tests {
         assert_eq!(p.recovery, Duration::from_millis(3));
         assert_eq!(p.first_commit, Duration::from_millis(5));
         assert_eq!(p.total, Duration::from_millis(180));
+    }
+
+    #[test]
+    fn the_earliest_stamp_counts_not_the_first_to_arrive() {
+        let t0 = Instant::now();
+        let ev = |ms, node, event| Stamped {
+            at: at(t0, ms),
+            node,
+            event,
+        };
+        let candidate = || Event::RoleChanged {
+            role: Role::Candidate,
+            term: 2,
+        };
+        // Node 3's candidacy waited behind an fsync: it arrived after node 2's but was
+        // produced first; node 2's election likewise.
+        let events = vec![
+            ev(0, 1, Event::LeaderReady { term: 1 }),
+            ev(181, 2, candidate()),
+            ev(179, 3, candidate()),
+            ev(186, 2, Event::LeaderReady { term: 2 }),
+            ev(183, 2, Event::LeaderElected { term: 2 }),
+        ];
+        let p = failover_phases(&events, at(t0, 10), 1, 1, at(t0, 190)).expect("found");
+        assert_eq!(p.detection, Duration::from_millis(169));
+        assert_eq!(p.election, Duration::from_millis(4));
+        assert_eq!(p.recovery, Duration::from_millis(3));
     }
 
     #[test]

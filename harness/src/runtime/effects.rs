@@ -4,7 +4,7 @@
 //! the module docs of [`super`]).
 
 use super::wal_writer::WalReport;
-use super::{EffectOf, Log, NodeLoop, ReplyTo, RuntimeError, PUBLISH_EVERY};
+use super::{EffectOf, Held, Log, NodeLoop, ReplyTo, RuntimeError, PUBLISH_EVERY};
 use crate::client::{ClientReply, ClientResponse};
 use crate::storage::encode_record;
 use protocols::{Command, Effect, Event, Protocol};
@@ -80,7 +80,11 @@ impl<P: Protocol> NodeLoop<P> {
         if let Effect::Send { to, .. } = &e {
             *self.held_to.entry(*to).or_default() += 1;
         }
-        self.held.push_back((self.submitted, e));
+        self.held.push_back(Held {
+            job: self.submitted,
+            produced: matches!(e, Effect::Event(_)).then(Instant::now),
+            effect: e,
+        });
     }
 
     /// Undoes [`Self::hold`]'s bookkeeping for an effect leaving the queue.
@@ -102,12 +106,15 @@ impl<P: Protocol> NodeLoop<P> {
             WalReport::Durable { seq, stats } => {
                 self.durable = self.durable.max(seq);
                 self.wal_stats = stats;
-                while self.held.front().is_some_and(|(b, _)| *b <= self.durable) {
-                    let Some((_, e)) = self.held.pop_front() else {
+                while self.held.front().is_some_and(|h| h.job <= self.durable) {
+                    let Some(h) = self.held.pop_front() else {
                         break;
                     };
-                    self.unhold(&e);
-                    self.carry_out(e);
+                    self.unhold(&h.effect);
+                    match (h.effect, h.produced) {
+                        (Effect::Event(event), Some(at)) => self.publish_event(event, at),
+                        (e, _) => self.carry_out(e),
+                    }
                 }
                 self.flush();
                 Ok(())
@@ -161,14 +168,21 @@ impl<P: Protocol> NodeLoop<P> {
                     }
                 }
             }
-            Effect::Event(Event::Narrate(text)) => {
+            Effect::Event(event) => self.publish_event(event, Instant::now()),
+        }
+    }
+
+    /// Puts a protocol event on the bus, stamped `at` (when the protocol produced it).
+    fn publish_event(&mut self, event: Event, at: Instant) {
+        match event {
+            Event::Narrate(text) => {
                 // Protocols narrate only when asked to: show it wherever events are shown.
                 tracing::debug!(node = self.id, "{text}");
-                self.bus.publish(self.id, Event::Narrate(text));
+                self.bus.publish_at(at, self.id, Event::Narrate(text));
             }
-            Effect::Event(Event::Committed { .. }) => {}
-            Effect::Event(event) => {
-                self.bus.publish(self.id, event);
+            Event::Committed { .. } => {}
+            event => {
+                self.bus.publish_at(at, self.id, event);
                 self.publish();
             }
         }

@@ -396,9 +396,9 @@ struct NodeLoop<P: Protocol> {
     submitted: u64,
     /// Every batch up to this number is durable.
     durable: u64,
-    /// Effects waiting for a batch of records to become durable: (batch, effect), in
-    /// the order the protocol produced them.
-    held: VecDeque<(u64, EffectOf<P>)>,
+    /// Effects waiting for a batch of records to become durable, in the order the
+    /// protocol produced them.
+    held: VecDeque<Held<P>>,
     /// Sends in `held`, by peer (a send ahead must not overtake them).
     held_to: HashMap<NodeId, usize>,
     /// The latest durability token that came due and is not yet stepped.
@@ -433,6 +433,18 @@ struct NodeLoop<P: Protocol> {
     last_publish: Instant,
     /// Something changed since the last [`Self::publish`].
     unpublished: bool,
+}
+
+/// An effect waiting for its records to be durable.
+struct Held<P: Protocol> {
+    /// The WAL job that must be durable first.
+    job: u64,
+    /// For an event: when the protocol produced it. Its stamp on the bus is this
+    /// moment (the node was elected, or became a candidate, then), not the end of the
+    /// fsync it waited behind.
+    produced: Option<Instant>,
+    /// The effect.
+    effect: EffectOf<P>,
 }
 
 /// Rounds of already-due timers fired after a batch, in the same iteration.
