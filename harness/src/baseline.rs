@@ -2,7 +2,8 @@
 //! report can say how far each protocol is from them (docs/METHOD.md):
 //! - one loopback TCP round trip (a small frame there and back, Nagle off);
 //! - one `fdatasync` of a 256-byte append to a file in the data directory's
-//!   filesystem;
+//!   filesystem, written into zero-filled room as the WAL's appends are (so the
+//!   fdatasync, like the WAL's, commits no new file size);
 //! - the same append and `fdatasync` made by N writers at once, one per node of the
 //!   cluster, each on its own file: what a cluster whose nodes share one disk pays.
 //!
@@ -88,21 +89,32 @@ pub fn fsync_concurrent(dir: &Path, writers: usize, n: usize) -> std::io::Result
     Ok(all)
 }
 
-/// One writer of [`fsync_concurrent`]: waits at `start`, then times `n` appends with
-/// their fdatasync (after 10 not counted), then removes its file.
+/// One writer of [`fsync_concurrent`]: zero-fills room for its records and syncs it
+/// (as the WAL preallocates), waits at `start`, then times `n` appends with their
+/// fdatasync (after 10 not counted), then removes its file.
 fn append_and_sync(
     path: &Path,
     n: usize,
     start: &std::sync::Barrier,
 ) -> std::io::Result<Latencies> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(path)?;
+    use std::io::{Seek, SeekFrom};
     let record = [0x5a_u8; 256];
-    let mut lat = Latencies::new();
+    let prepared = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(path)?;
+        f.write_all(&vec![0u8; (n + 10) * record.len()])?;
+        f.sync_all()?;
+        f.seek(SeekFrom::Start(0))?;
+        Ok::<_, std::io::Error>(f)
+    })();
+    // Every writer reaches the barrier, even one whose file failed, so none waits
+    // forever.
     start.wait();
+    let mut f = prepared?;
+    let mut lat = Latencies::new();
     for i in 0..n + 10 {
         let t = Instant::now();
         f.write_all(&record)?;
