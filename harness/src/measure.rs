@@ -21,7 +21,7 @@ use crate::metrics::{
 use crate::process_cluster::ProcessClusterError;
 use crate::runtime::MessageCounts;
 use bytes::Bytes;
-use protocols::{Event, NodeId, Protocol};
+use protocols::{Event, NodeId, Protocol, Role};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -137,10 +137,7 @@ pub struct ElectionSample {
     /// election's answers still in flight then (counted [`COUNTS_SETTLE`]
     /// after it).
     pub messages: MessageCounts,
-    /// Extra election rounds before the winner was ready: Raft terms with a split vote,
-    /// Paxos ballots pre-empted in a duel (distinct campaign terms minus one). ZAB's
-    /// FastLeaderElection converges within its round, so it shows 0 unless a round is
-    /// restarted.
+    /// Extra election rounds before the winner was ready (see [`extra_rounds`]).
     pub extra_rounds: u32,
 }
 
@@ -153,6 +150,34 @@ pub async fn cold_election<P: Protocol>(
     let result = cold_election_on(&cluster, timeout).await;
     Cluster::shutdown(cluster).await;
     result
+}
+
+/// Extra election rounds among `events` up to `ready_at`: Raft terms with a split
+/// vote and Paxos ballots pre-empted in a duel (distinct campaign terms minus one), or
+/// ZAB FastLeaderElections started over (a server LOOKING again before the leader was
+/// ready, e.g. a prospective leader that found no quorum of followers). A vote changed
+/// inside one FastLeaderElection round is not a round: FLE converges within it.
+pub fn extra_rounds(events: &[Stamped], ready_at: Instant) -> u32 {
+    let mut terms = Vec::new();
+    let mut lookings: BTreeMap<NodeId, u32> = BTreeMap::new();
+    for s in events.iter().filter(|s| s.at <= ready_at) {
+        match s.event {
+            Event::RoleChanged {
+                role: Role::Candidate,
+                term,
+            } => terms.push(term),
+            Event::RoleChanged {
+                role: Role::Looking,
+                ..
+            } => *lookings.entry(s.node).or_default() += 1,
+            _ => {}
+        }
+    }
+    terms.sort_unstable();
+    terms.dedup();
+    let campaigns = terms.len() as u32;
+    let restarts = lookings.values().copied().max().unwrap_or(0);
+    campaigns.max(restarts).saturating_sub(1)
 }
 
 /// How long to wait before reading a cluster's message counts so that every node has
@@ -174,22 +199,7 @@ pub async fn cold_election_on<C: Cluster>(
     let election = election_after(&events, cluster.started(), None, 0)
         .ok_or(MeasureError::Timeout(timeout, "a leader"))?;
     let ready_at = cluster.started() + election.ready;
-    // Distinct terms (ballots) in which someone campaigned before the winner was
-    // ready: one means a clean election, more mean split votes or duels.
-    let mut terms: Vec<u64> = events
-        .iter()
-        .filter(|s| s.at <= ready_at)
-        .filter_map(|s| match s.event {
-            Event::RoleChanged {
-                role: protocols::Role::Candidate,
-                term,
-            } => Some(term),
-            _ => None,
-        })
-        .collect();
-    terms.sort_unstable();
-    terms.dedup();
-    let extra_rounds = (terms.len() as u32).saturating_sub(1);
+    let extra_rounds = extra_rounds(&events, ready_at);
     // Nodes share their counters at most every PUBLISH_EVERY: counted at once, the
     // messages a node sent just before (a vote, an answer held for its fsync) would be
     // missing. After the wait the counts hold everything sent up to the ready leader,
@@ -428,6 +438,9 @@ pub async fn throughput_on<C: Cluster>(
         ..workload.clone()
     };
     let _ = crate::workload::run(cluster.client_addrs(), ready.node, &warm).await;
+    // The warm-up's clients have stopped: once every node has shared its counters,
+    // none of the warm-up's messages is left to fall into the counted window.
+    tokio::time::sleep(COUNTS_SETTLE).await;
     let before = cluster.message_counts();
     let counted = crate::workload::Workload {
         warmup: Duration::ZERO,
@@ -437,4 +450,42 @@ pub async fn throughput_on<C: Cluster>(
     tokio::time::sleep(COUNTS_SETTLE).await;
     let messages = cluster.message_counts().minus(&before);
     Ok(ThroughputSample { result, messages })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(ms: u64, node: NodeId, role: Role, term: u64, t0: Instant) -> Stamped {
+        Stamped {
+            at: t0 + Duration::from_millis(ms),
+            node,
+            event: Event::RoleChanged { role, term },
+        }
+    }
+
+    #[test]
+    fn extra_rounds_count_campaign_terms_and_restarted_elections() {
+        let t0 = Instant::now();
+        let ready = t0 + Duration::from_millis(100);
+        // Raft: a split vote in term 1, won in term 2; a term-3 campaign after ready
+        // does not count.
+        let raft = [
+            role(10, 1, Role::Candidate, 1, t0),
+            role(11, 2, Role::Candidate, 1, t0),
+            role(60, 2, Role::Candidate, 2, t0),
+            role(150, 3, Role::Candidate, 3, t0),
+        ];
+        assert_eq!(extra_rounds(&raft, ready), 1);
+        // ZAB: every server LOOKING once is one clean FastLeaderElection ...
+        let zab = [
+            role(0, 1, Role::Looking, 0, t0),
+            role(0, 2, Role::Looking, 0, t0),
+            role(0, 3, Role::Looking, 0, t0),
+        ];
+        assert_eq!(extra_rounds(&zab, ready), 0);
+        // ... and a server LOOKING again before the leader was ready started over.
+        let restarted = [zab.as_slice(), &[role(80, 3, Role::Looking, 0, t0)]].concat();
+        assert_eq!(extra_rounds(&restarted, ready), 1);
+    }
 }

@@ -99,6 +99,22 @@ pub(crate) fn comparison(doc: &mut Document, inputs: &[(PathBuf, Results)]) {
          improvement; for throughput a positive one is.",
         names.join(", ")
     ));
+    let points: Vec<String> = inputs
+        .iter()
+        .map(|(_, results)| crate::steady_state::per_op_point(results, &run_keys(results)))
+        .collect();
+    if points.iter().any(|p| *p != points[0]) {
+        doc.paragraph(format!(
+            "The per-op message and fsync counts come from different workloads in these \
+             files ({}): compare them with care.",
+            points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| format!("{}: {p}", file_label(i)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
 
     let mut keys: Vec<(String, usize)> = Vec::new();
     for (_, results) in inputs {

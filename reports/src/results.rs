@@ -307,6 +307,11 @@ pub struct MessageCounts {
     /// group commit batches. Absent from files written before it was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal_syncs_per_op: Option<f64>,
+    /// The client count of the throughput point that the per-op figures above come
+    /// from (the largest one measured). Absent from files written before it was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_op_clients: Option<u32>,
 }
 
 /// Election latency under one election-timeout setting.
@@ -314,7 +319,7 @@ pub struct MessageCounts {
 pub struct SweepPoint {
     /// The setting, as printed (e.g. "150-155" for a 150 to 155 ms timeout range).
     pub setting: String,
-    /// Election latency (leader loss -> ready) at this setting.
+    /// Election latency (cold start -> ready) at this setting.
     pub election_ms: Measure,
     /// Split votes (Raft) or extra rounds (ZAB, Paxos) per trial.
     pub split_votes_or_extra_rounds: Measure,

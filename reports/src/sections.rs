@@ -124,7 +124,8 @@ fn election(
     if !rounds.is_empty() {
         doc.paragraph(format!(
             "Cold starts that needed more than one election round (Raft split votes, Paxos \
-             duels; ZAB's FastLeaderElection settles within its round): {}.",
+             duels, ZAB FastLeaderElections started over; a vote changed within one FLE \
+             round is no extra round): {}.",
             rounds.join("; ")
         ));
     }
@@ -348,9 +349,12 @@ fn sweep(doc: &mut Document, results: &Results, prefix: &str) -> Result<(), Repo
     }
     doc.heading(3, format!("{prefix}Election timeout sweep"));
     doc.paragraph(
-        "Election latency (leader loss to a ready leader) under other timeout settings, \
-         in the manner of Figure 16 of the Raft paper; the last column is the mean \
-         number of split votes (Raft) or extra rounds (ZAB, Paxos) per trial.",
+        "Election latency (cold start to a ready leader) under other timeout settings, \
+         in the manner of Figure 16 of the Raft paper: at a cold start every node's \
+         timer starts at once, as every follower's does at the last heartbeat of a \
+         leader that then crashes (the paper's setting), but the time also holds node \
+         start-up. The last column is the mean number of split votes (Raft), duels \
+         (Paxos) or restarted elections (ZAB) per trial.",
     );
     let mut settings: Vec<String> = Vec::new();
     let mut rows = Vec::new();

@@ -184,6 +184,12 @@ pub(crate) fn messages(
     prefix: &str,
 ) -> Result<(), ReportError> {
     doc.heading(3, format!("{prefix}Messages by kind"));
+    doc.paragraph(format!(
+        "Per op: messages sent by all nodes in steady state, divided by the operations \
+         committed, at {}. Per election: from cold start to a ready leader, averaged over \
+         the trials.",
+        per_op_point(results, keys)
+    ));
     let mut rows = Vec::new();
     for (protocol, nodes) in keys {
         let counts = results.run(protocol, *nodes).map(|r| &r.messages);
@@ -211,9 +217,10 @@ pub(crate) fn messages(
             ));
         }
         for kind in kinds {
-            let cell = |m: Option<&BTreeMap<String, f64>>| {
-                m.and_then(|m| m.get(kind))
-                    .map_or(NOT_MEASURED.to_string(), |v| number(*v))
+            // A kind missing from a map that was measured was not sent there: zero.
+            let cell = |m: Option<&BTreeMap<String, f64>>| match m {
+                Some(m) if !m.is_empty() => number(m.get(kind).copied().unwrap_or(0.0)),
+                _ => NOT_MEASURED.to_string(),
             };
             rows.push(row(
                 protocol,
@@ -302,6 +309,28 @@ pub(crate) fn messages(
         }
     }
     Ok(())
+}
+
+/// Which throughput point the per-op counts of these runs come from, in words.
+pub(crate) fn per_op_point(results: &Results, keys: &[(String, usize)]) -> String {
+    let mut clients: Vec<u32> = keys
+        .iter()
+        .filter_map(|(protocol, nodes)| results.run(protocol, *nodes))
+        .filter_map(|r| r.messages.per_op_clients)
+        .collect();
+    clients.sort_unstable();
+    clients.dedup();
+    match clients.as_slice() {
+        [c] => format!("the throughput point with {c} closed-loop clients"),
+        [] => "the throughput point with the most clients".to_string(),
+        many => format!(
+            "the throughput point with the most clients ({} clients, by run)",
+            many.iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// WAL records and fsyncs per committed operation (all nodes), when measured: how

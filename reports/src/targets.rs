@@ -8,14 +8,14 @@
 //! - single-client commit latency p50 within 3x (loopback RTT p50 + fdatasync p50),
 //!   both measured in the same run (the `baseline`);
 //! - the harness adds at most 2 ms to a failover's election over the protocol's own
-//!   timers: the medians of the election and recovery phases after a leader kill, less
-//!   the timer the protocol waits on in them (ZAB's finalize wait; none for Raft and
-//!   Paxos, whose timers all run in the detection phase);
+//!   timers: the median over leader-kill trials of the election and recovery phases,
+//!   less the timer the protocol waits on in them (ZAB's finalize wait; none for Raft
+//!   and Paxos, whose timers all run in the detection phase);
 //! - a node's resident memory under 30 MB at idle (multi-process runs only).
 
-use crate::compare::{find_point, median};
+use crate::compare::find_point;
 use crate::document::{number, Document, NOT_MEASURED};
-use crate::results::Results;
+use crate::results::{Failover, Results};
 use crate::sections::IDLE_RSS_TARGET_KB;
 
 /// Cluster size the targets are set for.
@@ -99,7 +99,8 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
     let point = |clients| {
         find_point(run, clients, VALUE_BYTES, &results.settings.fsync).filter(|p| p.ops > 0)
     };
-    let ops = point(CLIENTS).map(|p| p.ops_per_sec);
+    // A point that ran but committed nothing is measured: 0 ops/s misses the target.
+    let ops = find_point(run, CLIENTS, VALUE_BYTES, &results.settings.fsync).map(|p| p.ops_per_sec);
     let throughput = |min| {
         Check::at_least(
             format!("ops/s, {CLIENTS} clients, {VALUE_BYTES} B, fsync {fsync}"),
@@ -129,7 +130,7 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
     };
     let overhead = run
         .and_then(|r| r.failover_kill.as_ref())
-        .and_then(|f| Some(median(Some(&f.election))? + median(Some(&f.recovery))? - waited));
+        .and_then(|f| election_overhead_ms(f, waited));
     checks.push(Check::at_most(
         if waited > 0.0 {
             format!("ms a kill's election + recovery exceed the {waited} ms finalize wait")
@@ -147,6 +148,25 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
         ));
     }
     checks
+}
+
+/// The median over a failover's kill trials of election + recovery less `waited`, in
+/// ms, from the raw samples: each trial's own sum (a sum of two medians could pair
+/// different trials), and exact (a histogram's 3 significant digits would blur a
+/// 200 ms phase by 0.2 ms, a tenth of the 2 ms bound). The median is the lower middle
+/// of an even count, as every p50 here.
+fn election_overhead_ms(f: &Failover, waited: f64) -> Option<f64> {
+    let (election, recovery) = (&f.election.samples, &f.recovery.samples);
+    if election.is_empty() || election.len() != recovery.len() {
+        return None;
+    }
+    let mut per_trial: Vec<f64> = election
+        .iter()
+        .zip(recovery)
+        .map(|(e, r)| e + r - waited)
+        .collect();
+    per_trial.sort_by(f64::total_cmp);
+    Some(per_trial[(per_trial.len() - 1) / 2])
 }
 
 /// Adds the targets table for one results file.
@@ -238,6 +258,47 @@ mod tests {
         let raft: Vec<_> = rows.iter().filter(|r| r[0] == "raft").collect();
         assert_eq!(raft[0][4], "met", "exactly at the bound is met");
         assert_eq!(raft[1][4], "MISSED", "1 us over the latency bound");
+    }
+
+    #[test]
+    fn a_point_that_committed_nothing_misses_the_throughput_target() {
+        let mut results = fixture();
+        for run in results.runs.iter_mut().filter(|r| r.protocol == "raft") {
+            for p in run.throughput.iter_mut().filter(|p| p.clients == 64) {
+                p.ops = 0;
+                p.ops_per_sec = 0.0;
+            }
+        }
+        let rows = rows(&results);
+        let raft = rows
+            .iter()
+            .find(|r| r[0] == "raft" && r[1].starts_with("ops/s"))
+            .expect("raft throughput row");
+        assert_eq!((raft[2].as_str(), raft[4].as_str()), ("0", "MISSED"));
+    }
+
+    #[test]
+    fn election_overhead_is_the_median_of_each_trials_own_phases() {
+        use crate::results::Measure;
+        let phases = |v: Vec<f64>| Measure::from_ms(v);
+        let f = Failover {
+            detection: phases(vec![0.2, 0.2, 0.2]),
+            election: phases(vec![201.0, 203.0, 201.5]),
+            recovery: phases(vec![2.0, 0.5, 0.4]),
+            first_commit: phases(vec![1.0, 1.0, 1.0]),
+            total: phases(vec![204.0, 205.0, 203.0]),
+            unavailability: phases(vec![204.0, 205.0, 203.0]),
+            trials_discarded: 0,
+        };
+        // Per trial 3.0, 3.5 and 1.9 ms over the wait: median 3.0. The medians of the
+        // two phases apart (201.5 + 0.5) would pair trials that never happened: 2.0.
+        assert_eq!(election_overhead_ms(&f, 200.0), Some(3.0));
+        let none = Failover {
+            election: phases(Vec::new()),
+            recovery: phases(Vec::new()),
+            ..f
+        };
+        assert_eq!(election_overhead_ms(&none, 200.0), None);
     }
 
     #[test]

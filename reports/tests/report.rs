@@ -71,6 +71,8 @@ fn one_file_gives_a_self_contained_well_formed_report() {
     // WAL writes per op: a row for the run that measured them, none for the others.
     assert!(html.contains("<tr><td>raft</td><td>3</td><td class=\"num\">1.10</td><td class=\"num\">0.125</td><td class=\"num\">8.00</td></tr>"));
     assert_eq!(html.matches("ops per fsync").count(), 1);
+    // A kind sent in elections but not in steady state is zero per op, not unmeasured.
+    assert!(html.contains("<tr><td>raft</td><td>3</td><td>RequestVote</td><td class=\"num\">0</td><td class=\"num\">0</td><td class=\"num\">2.40</td></tr>"));
     // Settings and method are printed.
     for needle in [
         "tickTime",
@@ -174,6 +176,8 @@ fn two_files_produce_the_comparison_section() {
         if run.protocol == "zab" {
             run.failover_kill = None;
         }
+        // B's per-op counts were taken at 8 clients, A's (unrecorded) at the most.
+        run.messages.per_op_clients = Some(8);
     }
     let out = tempfile::tempdir().unwrap();
     let paths = write_report(
@@ -217,6 +221,12 @@ fn two_files_produce_the_comparison_section() {
     assert!(names.iter().any(|n| n == "b-failover.svg"));
     let markdown = std::fs::read_to_string(&paths.markdown).unwrap();
     assert!(markdown.contains("## Comparison"));
+    assert!(
+        markdown.contains("from different workloads in these files")
+            && markdown.contains("B: the throughput point with 8 closed-loop clients"),
+        "the comparison warns that per-op counts come from different points"
+    );
+    assert!(markdown.contains("at the throughput point with the most clients."));
 }
 
 #[test]

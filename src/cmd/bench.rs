@@ -585,7 +585,8 @@ async fn throughput_rounds(
             }
             rounds.sort_by(|a, b| a.result.ops_per_sec().total_cmp(&b.result.ops_per_sec()));
             let all: Vec<f64> = rounds.iter().map(|t| t.result.ops_per_sec()).collect();
-            let median = rounds.swap_remove(rounds.len() / 2);
+            // The median round; of an even number, the lower of the middle two.
+            let median = rounds.swap_remove((rounds.len() - 1) / 2);
             let t = &median.result;
             run.throughput.push(r::ThroughputPoint {
                 clients,
@@ -602,7 +603,8 @@ async fn throughput_rounds(
                 largest = Some((clients, median.messages, t.ops));
             }
         }
-        if let Some((_, counts, ops)) = largest {
+        if let Some((clients, counts, ops)) = largest {
+            run.messages.per_op_clients = Some(clients);
             let ops = ops.max(1) as f64;
             // Multi-process runs count nothing (`by_kind` stays empty): not measured.
             if !counts.by_kind.is_empty() {

@@ -72,10 +72,15 @@ pub fn print(results: &Results) {
                 &format!("sweep {}: election", s.setting),
                 Some(&s.election_ms),
             );
-            let rounds = &s.split_votes_or_extra_rounds;
+            let rounds = &s.split_votes_or_extra_rounds.summary;
+            let extra = if rounds.is_measured() {
+                format!("mean {:.2}, max {}", rounds.mean, rounds.max)
+            } else {
+                "not measured".to_string()
+            };
             println!(
-                "{:<6} {:>5}  sweep {}: extra rounds (split votes/duels) mean {:.2}, max {}",
-                run.protocol, run.nodes, s.setting, rounds.summary.mean, rounds.summary.max
+                "{:<6} {:>5}  sweep {}: extra rounds (split votes/duels) {extra}",
+                run.protocol, run.nodes, s.setting
             );
         }
     }
@@ -103,20 +108,37 @@ pub fn print(results: &Results) {
             .messages
             .wal_syncs_per_op
             .map_or("-".to_string(), |s| format!("{s:.3}"));
+        // The counts come from one point (the largest client count); other rows show "-".
+        let counted_at = run
+            .messages
+            .per_op_clients
+            .or_else(|| run.throughput.iter().map(|t| t.clients).max());
         for t in &run.throughput {
+            let (msgs, syncs) = if Some(t.clients) == counted_at {
+                (msgs.as_str(), syncs.as_str())
+            } else {
+                ("-", "-")
+            };
             let spread = t
                 .rounds_range()
                 .map_or("-".to_string(), |(lo, hi)| format!("{lo:.0}-{hi:.0}"));
+            let lat = |v: f64| {
+                if t.latency_us.is_measured() {
+                    format!("{v:.0}")
+                } else {
+                    "-".to_string()
+                }
+            };
             println!(
-                "{:<6} {:>5}  {:>7} {:>12.0} {:>17} {:>9.0} {:>9.0} {:>9.0} {:>9} {:>9}",
+                "{:<6} {:>5}  {:>7} {:>12.0} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 run.protocol,
                 run.nodes,
                 t.clients,
                 t.ops_per_sec,
                 spread,
-                t.latency_us.p50,
-                t.latency_us.p99,
-                t.latency_us.p999,
+                lat(t.latency_us.p50),
+                lat(t.latency_us.p99),
+                lat(t.latency_us.p999),
                 msgs,
                 syncs
             );
