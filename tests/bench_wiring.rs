@@ -140,6 +140,10 @@ fn tiny_in_process_matrix_writes_results_that_report_renders() {
             !run.messages.per_op.is_empty() && !run.messages.per_election.is_empty(),
             "{p}: message counts"
         );
+        let late = run
+            .timer_lateness_us
+            .expect("timer lateness measured in-process");
+        assert!(late.count > 0, "{p}: timers fired");
         // A cold election's count holds the followers' answers too (a vote granted, an
         // epoch acknowledged, a promise), not only what the new leader sent.
         let answer = match p.as_str() {
@@ -183,6 +187,7 @@ fn tiny_process_matrix_measures_idle_memory_and_leaves_no_process_behind() {
             run.messages.wal_syncs_per_op, None,
             "{p}: no WAL counts either"
         );
+        assert_eq!(run.timer_lateness_us, None, "{p}: nor timer lateness");
         let rss = run.idle_rss_kb.as_ref().expect("idle memory measured");
         assert_eq!(rss.unit, "kB");
         assert_eq!(rss.samples.len(), 3, "{p}: one sample per node");

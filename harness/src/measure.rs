@@ -16,7 +16,7 @@
 use crate::client::Client;
 use crate::cluster::{ClusterError, ClusterOptions, LocalCluster};
 use crate::metrics::{
-    election_after, failover_phases, Election, EventBus, FailoverPhases, Stamped,
+    election_after, failover_phases, Election, EventBus, FailoverPhases, Latencies, Stamped,
 };
 use crate::process_cluster::ProcessClusterError;
 use crate::runtime::MessageCounts;
@@ -139,6 +139,9 @@ pub struct ElectionSample {
     pub messages: MessageCounts,
     /// Extra election rounds before the winner was ready (see [`extra_rounds`]).
     pub extra_rounds: u32,
+    /// How late the nodes' timers fired in the trial (empty for node processes,
+    /// which do not report it).
+    pub timer_lateness: Latencies,
 }
 
 /// Starts an in-process cluster, waits for its first ready leader, stops it.
@@ -210,6 +213,7 @@ pub async fn cold_election_on<C: Cluster>(
         election,
         messages: cluster.message_counts(),
         extra_rounds,
+        timer_lateness: cluster.bus().timer_lateness(),
     })
 }
 
@@ -231,6 +235,9 @@ pub struct FailoverSample {
     /// Client-observed window without a commit: last acknowledged write before the
     /// failure -> first acknowledged write after it.
     pub unavailability: Duration,
+    /// How late the nodes' timers fired in the trial (empty for node processes,
+    /// which do not report it).
+    pub timer_lateness: Latencies,
 }
 
 /// One acknowledged write: when it was acknowledged and by which node.
@@ -377,6 +384,7 @@ pub async fn failover_on<C: Cluster>(
         new_leader,
         phases,
         unavailability: first_write.saturating_duration_since(last_before),
+        timer_lateness: cluster.bus().timer_lateness(),
     })
 }
 

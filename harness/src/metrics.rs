@@ -28,6 +28,10 @@ pub struct Stamped {
     pub event: Event,
 }
 
+/// A timer armed this long or longer ahead is a protocol's wait (an election timeout,
+/// a heartbeat, a finalize wait), whose lateness the bus records.
+pub const TIMED_WAIT: Duration = Duration::from_millis(1);
+
 /// Where every node of a cluster reports its events; tests and benches wait on it.
 #[derive(Clone, Default)]
 pub struct EventBus {
@@ -38,6 +42,8 @@ pub struct EventBus {
 struct BusInner {
     events: Mutex<Vec<Stamped>>,
     notify: Notify,
+    /// How late the nodes' timers fired (see [`EventBus::record_timer_lateness`]).
+    timer_lateness: Mutex<Latencies>,
 }
 
 impl EventBus {
@@ -69,6 +75,27 @@ impl EventBus {
     pub fn publish_at(&self, at: Instant, node: NodeId, event: Event) {
         self.lock().push(Stamped { at, node, event });
         self.inner.notify.notify_waiters();
+    }
+
+    /// Records how long after its deadline a node's timer fired (called by the
+    /// runtime, for timers that waited at least [`TIMED_WAIT`]: a protocol's
+    /// zero-delay flushes are not waits). This is time the harness adds to the
+    /// protocol's own timers; 1 us or less reads as 1 us.
+    pub fn record_timer_lateness(&self, late: Duration) {
+        self.inner
+            .timer_lateness
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record_summary_only(late);
+    }
+
+    /// Every timer lateness recorded on this bus (all nodes, since it was made).
+    pub fn timer_lateness(&self) -> Latencies {
+        self.inner
+            .timer_lateness
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// A copy of every event so far.

@@ -181,9 +181,16 @@ pub struct ProtocolRun {
     #[serde(default)]
     pub idle_rss_kb: Option<Measure>,
     /// Extra election rounds per cold start (unit "rounds"): Raft terms lost to a split
-    /// vote, Paxos ballots pre-empted in a duel. `None` when not measured.
+    /// vote, Paxos ballots pre-empted in a duel, ZAB elections started over. `None`
+    /// when not measured.
     #[serde(default)]
     pub election_extra_rounds: Option<Measure>,
+    /// How late the nodes' timers that waited 1 ms or more (election timeouts,
+    /// heartbeats, finalize waits) fired after their deadline, in microseconds, over
+    /// every election and failover trial: time the harness adds to the protocol's own
+    /// timers. Absent from multi-process runs and from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_lateness_us: Option<Summary>,
 }
 
 /// A measured quantity: its raw samples (one per trial) and their summary.
@@ -430,6 +437,7 @@ mod tests {
             sweep: Vec::new(),
             idle_rss_kb: Some(Measure::from_kb(vec![7100.0, 7300.0, 7200.0])),
             election_extra_rounds: None,
+            timer_lateness_us: None,
         };
         let mut value = serde_json::to_value(&run).unwrap();
         assert_eq!(value["idle_rss_kb"]["unit"], "kB");

@@ -231,6 +231,51 @@ fn phases_of(f: &Failover) -> [&Measure; 6] {
     ]
 }
 
+/// How late the harness fired the protocols' timers, when measured: the part of
+/// every timeout-driven phase (detection above all) that is the harness's, not the
+/// protocol's.
+fn timer_lateness(doc: &mut Document, results: &Results, keys: &[(String, usize)]) {
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .filter_map(|(protocol, nodes)| {
+            let l = results.run(protocol, *nodes)?.timer_lateness_us?;
+            l.is_measured().then(|| {
+                row(
+                    protocol,
+                    *nodes,
+                    vec![
+                        l.count.to_string(),
+                        number(l.p50),
+                        number(l.p99),
+                        number(l.max),
+                    ],
+                )
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    doc.paragraph(
+        "Timer lateness: how long after its deadline a node's loop fired a timer that \
+         waited 1 ms or more (election timeouts, heartbeats, finalize waits), over every \
+         election and failover trial; it is time the harness adds to the protocol's \
+         timers, inside the detection phase for Raft and Paxos.",
+    );
+    doc.table(
+        &[
+            "protocol",
+            "nodes",
+            "timers",
+            "median µs",
+            "p99 µs",
+            "max µs",
+        ],
+        rows,
+        2,
+    );
+}
+
 fn failover(
     doc: &mut Document,
     results: &Results,
@@ -317,6 +362,7 @@ fn failover(
         rows,
         4,
     );
+    timer_lateness(doc, results, keys);
     if bars.iter().any(|b| b.segments.is_some()) {
         let kinds: Vec<SegmentKind> = PHASES
             .iter()

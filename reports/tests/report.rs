@@ -71,6 +71,11 @@ fn one_file_gives_a_self_contained_well_formed_report() {
     // WAL writes per op: a row for the run that measured them, none for the others.
     assert!(html.contains("<tr><td>raft</td><td>3</td><td class=\"num\">1.10</td><td class=\"num\">0.125</td><td class=\"num\">8.00</td></tr>"));
     assert_eq!(html.matches("ops per fsync").count(), 1);
+    // Timer lateness: a row for the run that measured it, none for the others.
+    assert!(html.contains(
+        "<tr><td>raft</td><td>3</td><td class=\"num\">412</td><td class=\"num\">61.0</td>"
+    ));
+    assert_eq!(html.matches("Timer lateness:").count(), 1);
     // A kind sent in elections but not in steady state is zero per op, not unmeasured.
     assert!(html.contains("<tr><td>raft</td><td>3</td><td>RequestVote</td><td class=\"num\">0</td><td class=\"num\">0</td><td class=\"num\">2.40</td></tr>"));
     // Settings and method are printed.

@@ -388,8 +388,11 @@ async fn measure_protocol<P: Protocol>(
         sweep: Vec::new(),
         idle_rss_kb: None,
         election_extra_rounds: None,
+        timer_lateness_us: None,
     };
     let processes = matches!(hosting, Hosting::Processes { .. });
+    // Timer lateness over every election and failover trial of this run.
+    let mut lateness = harness::metrics::Latencies::new();
     let mut idle_rss: Vec<u64> = Vec::new();
     if wants("election") {
         let (mut ready, mut elected, mut per_election) = (Vec::new(), Vec::new(), Vec::new());
@@ -405,6 +408,7 @@ async fn measure_protocol<P: Protocol>(
                     elected.push(ms(e.election.elected));
                     per_election.push(e.messages);
                     rounds.push(f64::from(e.extra_rounds));
+                    lateness.merge(&e.timer_lateness);
                     if want_rss {
                         idle_rss = rss;
                     }
@@ -451,7 +455,10 @@ async fn measure_protocol<P: Protocol>(
             let dir = tempfile::tempdir().context("temporary data directory")?;
             let opts = cluster_options(args, timing, nodes, u64::from(trial) + 1, &dir);
             match failover_trial::<P>(hosting, opts, failure, timeout).await {
-                Ok(f) => samples.push(f),
+                Ok(f) => {
+                    lateness.merge(&f.timer_lateness);
+                    samples.push(f);
+                }
                 Err(e) => {
                     discarded += 1;
                     note(
@@ -471,6 +478,9 @@ async fn measure_protocol<P: Protocol>(
             Failure::Kill => run.failover_kill = Some(f),
             Failure::Isolate => run.failover_isolate = Some(f),
         }
+    }
+    if lateness.count() > 0 {
+        run.timer_lateness_us = Some(Summary::from_histogram(lateness.histogram(), 1.0));
     }
     if let Some(sweep) = sweep {
         let settings: Vec<(String, Timing)> = match sweep {

@@ -4,8 +4,9 @@
 //! the module docs of [`super`]).
 
 use super::wal_writer::WalReport;
-use super::{EffectOf, Held, Log, NodeLoop, ReplyTo, RuntimeError, PUBLISH_EVERY};
+use super::{ArmedTimer, EffectOf, Held, Log, NodeLoop, ReplyTo, RuntimeError, PUBLISH_EVERY};
 use crate::client::{ClientReply, ClientResponse};
+use crate::metrics::TIMED_WAIT;
 use crate::storage::encode_record;
 use protocols::{Command, Effect, Event, Protocol};
 use std::time::Instant;
@@ -42,13 +43,18 @@ impl<P: Protocol> NodeLoop<P> {
                 Effect::Persist(_) => {}
                 Effect::SetTimer { timer, after } => {
                     let deadline = tokio::time::Instant::now() + after;
-                    match self.timers.iter_mut().find(|(t, _)| *t == timer) {
-                        Some(slot) => slot.1 = deadline,
-                        None => self.timers.push((timer, deadline)),
+                    let timed = after >= TIMED_WAIT;
+                    match self.timers.iter_mut().find(|t| t.timer == timer) {
+                        Some(slot) => (slot.deadline, slot.timed) = (deadline, timed),
+                        None => self.timers.push(ArmedTimer {
+                            timer,
+                            deadline,
+                            timed,
+                        }),
                     }
                 }
                 Effect::CancelTimer(timer) => {
-                    self.timers.retain(|(t, _)| *t != timer);
+                    self.timers.retain(|t| t.timer != timer);
                 }
                 // Committed by durable copies on a quorum: nothing local to wait for.
                 apply @ Effect::Apply { .. } => self.carry_out(apply),

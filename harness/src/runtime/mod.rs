@@ -410,7 +410,7 @@ struct NodeLoop<P: Protocol> {
     client_rx: mpsc::Receiver<ClientMsg>,
     /// Armed timers and their deadlines (a protocol has a handful: a linear scan beats
     /// hashing).
-    timers: Vec<(P::Timer, tokio::time::Instant)>,
+    timers: Vec<ArmedTimer<P::Timer>>,
     /// Wakes the loop at the earliest of them.
     wake: PreciseTimer,
     kv: KvStore,
@@ -447,6 +447,15 @@ struct Held<P: Protocol> {
     effect: EffectOf<P>,
 }
 
+/// A timer the protocol has set.
+struct ArmedTimer<T> {
+    timer: T,
+    deadline: tokio::time::Instant,
+    /// Set at least [`crate::metrics::TIMED_WAIT`] ahead: a wait whose lateness is
+    /// recorded.
+    timed: bool,
+}
+
 /// Rounds of already-due timers fired after a batch, in the same iteration.
 const ZERO_DELAY_ROUNDS: usize = 4;
 
@@ -464,7 +473,7 @@ impl<P: Protocol> NodeLoop<P> {
         self.execute(&mut out)?;
         let mut last_sweep = Instant::now();
         loop {
-            let deadline = self.timers.iter().map(|(_, d)| *d).min();
+            let deadline = self.timers.iter().map(|t| t.deadline).min();
             // One sleep: the next timer, or the moment to share what changed.
             let wake = deadline.into_iter().chain(self.publish_due()).min();
             // A timer already due (a protocol's zero-delay flush) must not wait for the
@@ -591,9 +600,12 @@ impl<P: Protocol> NodeLoop<P> {
             self.proto.step(now(), Input::Durable(token), out);
         }
         let now_i = tokio::time::Instant::now();
-        while let Some(i) = self.timers.iter().position(|(_, d)| *d <= now_i) {
-            let (t, _) = self.timers.swap_remove(i);
-            self.proto.step(now(), Input::Timer(t), out);
+        while let Some(i) = self.timers.iter().position(|t| t.deadline <= now_i) {
+            let t = self.timers.swap_remove(i);
+            if t.timed {
+                self.bus.record_timer_lateness(now_i - t.deadline);
+            }
+            self.proto.step(now(), Input::Timer(t.timer), out);
         }
     }
 }
