@@ -76,6 +76,11 @@
 //! - SNAP carries the leader's committed history itself, since the state machine lives
 //!   in the harness; it is chosen when the learner is more than `snap_threshold`
 //!   ([`SNAP_THRESHOLD`] by default, ZooKeeper's `commitLogCount`) transactions behind.
+//!   A leader that has just restarted knows only its last snapshot delivered (commit
+//!   points are not persisted), so its SNAP can fall short of what a learner has
+//!   delivered; the learner then moves the first of the SNAP's proposals that match its
+//!   own delivered prefix into the snapshot instead of refusing it (ZooKeeper's SNAP,
+//!   its whole database rebuilt from its whole log, never falls short).
 //! - ACKs are cumulative and COMMIT / INFORM commit every proposal up to their zxid;
 //!   INFORM carries a batch of proposals with their commit.
 //! - A LOOKING voter answers an observer with its current proposal (ZooKeeper answers

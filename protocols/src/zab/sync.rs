@@ -196,7 +196,7 @@ impl Zab {
         epoch: u32,
         truncate_to: Option<Zxid>,
         snapshot: Option<Vec<Txn>>,
-        txns: Vec<Txn>,
+        mut txns: Vec<Txn>,
         out: &mut Out,
     ) {
         let Phase::Learning(l) = &self.phase else {
@@ -205,7 +205,18 @@ impl Zab {
         if l.stage != LearnerStage::AwaitingSync || l.epoch != Some(epoch) {
             return;
         }
-        if let Some(snapshot) = snapshot {
+        if let Some(mut snapshot) = snapshot {
+            // A leader that has just restarted knows fewer of its transactions delivered
+            // than we may have delivered ourselves (commit points are not persisted), so
+            // its snapshot can be shorter than our delivered prefix. Our delivered ones
+            // are committed: if they lead the leader's history, they join the snapshot.
+            // (ZooKeeper's SNAP is the leader's whole database, rebuilt from its whole
+            // log, so it never falls short of a learner's.)
+            let delivered = self.history.delivered;
+            if snapshot.len() < delivered && snapshot.len() + txns.len() >= delivered {
+                let short = delivered - snapshot.len();
+                snapshot.extend(txns.drain(..short));
+            }
             let len = snapshot.len();
             if !self.history.replace(snapshot.clone()) {
                 self.become_looking(out, || "SNAP does not extend my delivered prefix".into());

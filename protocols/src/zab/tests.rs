@@ -506,3 +506,45 @@ fn a_single_voter_leads_alone() {
     p.client(7, "a");
     assert_eq!(p.applied_data(7), ["a"]);
 }
+
+#[test]
+fn a_snap_shorter_than_a_learners_delivered_prefix_still_syncs_it() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    p.snap_threshold = 3;
+    // 1 has epoch 1 and proposals 1:1..=1:10 but, just restarted, knows none of them
+    // delivered; 2 delivered 1:1 and 1:2 from an earlier SNAP. 3 stays down.
+    p.preload(1, 10);
+    p.disk.insert(
+        2,
+        vec![
+            ZabRecord::AcceptedEpoch(1),
+            ZabRecord::CurrentEpoch(1),
+            ZabRecord::Snapshot {
+                txns: vec![txn(1, 1), txn(1, 2)],
+            },
+        ],
+    );
+    p.start(1);
+    p.start(2);
+    p.run(40);
+    // 1 leads (highest zxid) and, 8 transactions ahead of 2, sends it a SNAP of its
+    // delivered prefix (empty) and 10 proposals. 2 must not refuse it for being
+    // shorter than its own delivered 2 (it did, over and over: a livelock).
+    assert!(
+        !p.narration(2)
+            .iter()
+            .any(|t| t.contains("does not extend my delivered prefix")),
+        "{:?}",
+        p.narration(2)
+    );
+    let all: Vec<String> = (1..=10).map(|c| format!("1:{c}")).collect();
+    assert_ensemble(
+        &p,
+        1,
+        &[1, 2],
+        2,
+        &all.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let h = p.node(2).history();
+    assert_eq!(h.txns.len(), 10, "2 holds the leader's whole history");
+}
