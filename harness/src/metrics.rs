@@ -329,14 +329,19 @@ mod tests {
         base + Duration::from_millis(ms)
     }
 
-    #[test]
-    fn failover_is_decomposed_from_event_stamps() {
-        let t0 = Instant::now();
-        let ev = |ms, node, event| Stamped {
+    /// `event` of `node`, stamped `ms` after `t0`.
+    fn stamped(t0: Instant, ms: u64, node: NodeId, event: Event) -> Stamped {
+        Stamped {
             at: at(t0, ms),
             node,
             event,
-        };
+        }
+    }
+
+    #[test]
+    fn failover_is_decomposed_from_event_stamps() {
+        let t0 = Instant::now();
+        let ev = |ms, node, event| stamped(t0, ms, node, event);
         let events = vec![
             ev(0, 1, Event::LeaderReady { term: 1 }),
             ev(
@@ -361,11 +366,7 @@ mod tests {
     #[test]
     fn the_earliest_stamp_counts_not_the_first_to_arrive() {
         let t0 = Instant::now();
-        let ev = |ms, node, event| Stamped {
-            at: at(t0, ms),
-            node,
-            event,
-        };
+        let ev = |ms, node, event| stamped(t0, ms, node, event);
         let candidate = || Event::RoleChanged {
             role: Role::Candidate,
             term: 2,
