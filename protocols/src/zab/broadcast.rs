@@ -240,7 +240,9 @@ impl Zab {
             .filter_map(|(&s, h)| h.inbox.broken_at_tick().then_some(s))
             .collect();
         for learner in &broken {
-            l.learners.remove(learner);
+            if let Some(h) = l.learners.remove(learner) {
+                self.closed_sessions.close(*learner, h.session);
+            }
         }
         if !broken.is_empty() {
             self.narrate(out, || {

@@ -268,7 +268,7 @@ impl Zab {
     }
 
     /// FOLLOWERINFO / OBSERVERINFO: a learner registers; a new session replaces any
-    /// earlier one.
+    /// earlier one, which is closed for good.
     pub(super) fn on_learner_info(
         &mut self,
         from: NodeId,
@@ -277,11 +277,16 @@ impl Zab {
         out: &mut Out,
     ) {
         let observer = !self.is_voter(from);
-        let Some(l) = self.leader() else { return };
+        if self.closed_sessions.contains(from, session) {
+            return; // a late copy from a session we closed
+        }
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
         if l.learners.get(&from).is_some_and(|h| h.session == session) {
             return; // a repeated FOLLOWERINFO of the session we have
         }
-        l.learners.insert(
+        let replaced = l.learners.insert(
             from,
             LearnerHandle {
                 session,
@@ -296,6 +301,9 @@ impl Zab {
                 last_heard: l.tick,
             },
         );
+        if let Some(h) = replaced {
+            self.closed_sessions.close(from, h.session);
+        }
         match l.new_epoch {
             Some(new_epoch) => {
                 self.send_to_learner(out, from, PeerMessage::LeaderInfo { new_epoch })
@@ -374,7 +382,9 @@ impl Zab {
             if (epoch, last_zxid) > summary {
                 // ZooKeeper: "Follower is ahead of the leader"; the learner's connection
                 // is closed and it goes back to LOOKING once it hears nothing more.
-                l.learners.remove(&from);
+                if let Some(h) = l.learners.remove(&from) {
+                    self.closed_sessions.close(from, h.session);
+                }
                 self.narrate(out, || {
                     format!(
                         "drop learner {from}: it is ahead of me (epoch {epoch}, zxid {last_zxid} > epoch {}, zxid {})",

@@ -125,6 +125,7 @@ use crate::timing::Timing;
 use crate::types::{Command, NodeId, RequestId, Time};
 use discovery::{LeaderState, LearnerState};
 use election::Election;
+use session::ClosedSessions;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -225,6 +226,8 @@ pub struct Zab {
     /// While LOOKING: the latest session-opening FOLLOWERINFO / OBSERVERINFO from each
     /// server (session id and message), handled if this server starts leading.
     learner_backlog: BTreeMap<NodeId, (u64, PeerMessage)>,
+    /// Learner sessions this server closed as a leader: never opened again.
+    closed_sessions: ClosedSessions,
     /// Seeded randomness (learner session ids only).
     rng: DetRng,
     /// The time of the input being handled (mixed into session ids, so that a
@@ -387,7 +390,7 @@ impl Zab {
                             body,
                             PeerMessage::FollowerInfo { .. } | PeerMessage::ObserverInfo { .. }
                         );
-                    if opens_a_session {
+                    if opens_a_session && !self.closed_sessions.contains(from, session) {
                         self.learner_backlog.insert(from, (session, body));
                     }
                 }
@@ -414,8 +417,9 @@ impl Zab {
                 self.become_looking(out, || format!("lost the connection to leader {peer}"));
             }
             Phase::Leading(l) => {
-                let known = l.learners.remove(&peer).is_some();
-                if known {
+                let known = l.learners.remove(&peer);
+                if let Some(h) = known {
+                    self.closed_sessions.close(peer, h.session);
                     self.narrate(out, || format!("learner {peer} disconnected"));
                 }
             }
@@ -446,6 +450,7 @@ impl Protocol for Zab {
             phase: Phase::Looking,
             pending_local: BTreeSet::new(),
             learner_backlog: BTreeMap::new(),
+            closed_sessions: ClosedSessions::default(),
             rng: setup.rng,
             now: Time::ZERO,
             durable_marks: DurableMarks::default(),

@@ -8,17 +8,54 @@
 //! opens it with FOLLOWERINFO (number 0) under a fresh random session id, each side
 //! numbers what it sends, and the receiver delivers in order, drops duplicates and
 //! messages of other sessions, and declares the session broken when a gap outlives a
-//! tick (the missing message was lost). The `impl Zab` below numbers outgoing session
-//! messages and dispatches incoming ones, in order, to the phase handlers.
+//! tick (the missing message was lost). A leader remembers the sessions it closed
+//! ([`ClosedSessions`]), so that a FOLLOWERINFO of one, delayed or duplicated, cannot
+//! open it again over the learner's current session: a TCP connection, once closed,
+//! delivers nothing more. The `impl Zab` below numbers outgoing session messages and
+//! dispatches incoming ones, in order, to the phase handlers.
 
 use crate::effect::Effect;
 use crate::types::NodeId;
 use crate::zab::messages::{PeerMessage, ZabMessage};
 use crate::zab::{Out, Phase, Zab};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Most out-of-order messages a session holds before it gives up.
 const MAX_HELD: usize = 4096;
+
+/// Closed sessions remembered per learner. A learner opens a new session each time it
+/// starts following, so only the last few can still have messages in flight.
+const CLOSED_KEPT: usize = 16;
+
+/// Sessions this server closed as a leader (replaced by a newer FOLLOWERINFO, broken,
+/// or dropped), per learner. Kept across roles: a stale FOLLOWERINFO may arrive in a
+/// later leadership, or while LOOKING, into the backlog.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ClosedSessions {
+    by_learner: BTreeMap<NodeId, VecDeque<u64>>,
+}
+
+impl ClosedSessions {
+    /// Remembers that `learner`'s `session` is over, forgetting the oldest beyond
+    /// [`CLOSED_KEPT`].
+    pub(crate) fn close(&mut self, learner: NodeId, session: u64) {
+        let closed = self.by_learner.entry(learner).or_default();
+        if closed.contains(&session) {
+            return;
+        }
+        if closed.len() == CLOSED_KEPT {
+            closed.pop_front();
+        }
+        closed.push_back(session);
+    }
+
+    /// Whether `learner`'s `session` was closed here.
+    pub(crate) fn contains(&self, learner: NodeId, session: u64) -> bool {
+        self.by_learner
+            .get(&learner)
+            .is_some_and(|closed| closed.contains(&session))
+    }
+}
 
 /// The receiving end of one session direction.
 #[derive(Clone, Debug, Default)]
@@ -264,5 +301,19 @@ mod tests {
         }
         assert_eq!(inbox.accept(0, ping(0)), vec![]);
         assert!(inbox.broken_at_tick());
+    }
+
+    #[test]
+    fn closed_sessions_are_kept_per_learner_and_the_oldest_forgotten_first() {
+        let mut closed = ClosedSessions::default();
+        for session in 0..CLOSED_KEPT as u64 {
+            closed.close(1, session);
+        }
+        closed.close(1, 0); // already closed: not counted twice
+        assert!(closed.contains(1, 0));
+        assert!(!closed.contains(2, 0), "per learner");
+        closed.close(1, 100);
+        assert!(!closed.contains(1, 0), "the oldest is forgotten");
+        assert!(closed.contains(1, 1) && closed.contains(1, 100));
     }
 }

@@ -153,6 +153,58 @@ fn a_learner_backlog_is_dropped_when_another_server_leads() {
 }
 
 #[test]
+fn a_late_followerinfo_of_a_closed_session_does_not_replace_the_current_one() {
+    let mut p = Pump::new(&[1, 2, 3], &[]);
+    for id in [1, 2, 3] {
+        p.start(id);
+    }
+    p.run(3);
+    assert_ensemble(&p, 3, &[1, 2, 3], 1, &[]);
+    let first_info = |p: &Pump| {
+        p.sent
+            .iter()
+            .filter(|(f, t, m)| (*f, *t) == (1, 3) && m.kind() == "FOLLOWERINFO")
+            .map(|(_, _, m)| m.clone())
+            .collect::<Vec<_>>()
+    };
+    let stale = first_info(&p)
+        .first()
+        .cloned()
+        .expect("1 sent FOLLOWERINFO");
+    // 1 restarts and rejoins under a new session; the leader closes the old one.
+    p.crash(1);
+    p.start(1);
+    p.run(3);
+    assert_ensemble(&p, 3, &[1, 2, 3], 1, &[]);
+    let session_of_1 = |p: &Pump| match &p.node(3).phase {
+        Phase::Leading(l) => l.learners.get(&1).map(|h| h.session),
+        _ => None,
+    };
+    let current = session_of_1(&p);
+    assert!(current.is_some());
+    let roles_of_1 = p.count_events(1, |e| matches!(e, Event::RoleChanged { .. }));
+    // The network delivers a late copy of the first session's FOLLOWERINFO.
+    p.step(
+        3,
+        Input::Message {
+            from: 1,
+            msg: stale,
+        },
+    );
+    assert_eq!(session_of_1(&p), current, "the current session is kept");
+    p.run(10);
+    assert_ensemble(&p, 3, &[1, 2, 3], 1, &[]);
+    assert_eq!(
+        p.count_events(1, |e| matches!(e, Event::RoleChanged { .. })),
+        roles_of_1,
+        "1 never went back to LOOKING"
+    );
+    p.client(1, "a");
+    p.run(1);
+    assert_ensemble(&p, 3, &[1, 2, 3], 1, &["a"]);
+}
+
+#[test]
 fn scenario_b_survivors_elect_the_highest_zxid() {
     let mut p = Pump::new(&[1, 2, 3, 4, 5], &[]);
     for (id, last) in [(1, 9), (2, 9), (3, 9), (4, 8), (5, 8)] {
