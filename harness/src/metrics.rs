@@ -89,6 +89,16 @@ impl EventBus {
             .record_summary_only(late);
     }
 
+    /// Records timer lateness measured in a node process, as it reported it
+    /// ([`Latencies::buckets_since`]).
+    pub fn record_timer_lateness_buckets(&self, buckets: &[(u64, u64)]) {
+        self.inner
+            .timer_lateness
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record_buckets(buckets);
+    }
+
     /// Every timer lateness recorded on this bus (all nodes, since it was made).
     pub fn timer_lateness(&self) -> Latencies {
         self.inner
@@ -185,6 +195,30 @@ impl Latencies {
     pub fn merge(&mut self, other: &Latencies) {
         let _ = self.hist.add(&other.hist);
         self.samples.extend_from_slice(&other.samples);
+    }
+
+    /// What was recorded here since `earlier` (an earlier copy of this recorder), as
+    /// (microseconds, count) pairs, one per histogram bucket: the form in which a node
+    /// process reports its timer lateness (`cwb node --events-json`).
+    pub fn buckets_since(&self, earlier: &Latencies) -> Vec<(u64, u64)> {
+        let mut fresh = self.hist.clone();
+        // Subtracting fails only if `earlier` holds more than this recorder; then
+        // `earlier` was not a copy of it and everything counts as fresh.
+        if fresh.subtract(&earlier.hist).is_err() {
+            fresh = self.hist.clone();
+        }
+        fresh
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    }
+
+    /// Records `count` samples of `us` microseconds for each pair (summary only): the
+    /// inverse of [`Latencies::buckets_since`], exact to the histogram's precision.
+    pub fn record_buckets(&mut self, buckets: &[(u64, u64)]) {
+        for &(us, count) in buckets {
+            let _ = self.hist.record_n(us.clamp(1, 3_600_000_000), count);
+        }
     }
 
     /// The histogram (microseconds).

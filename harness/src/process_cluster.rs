@@ -19,6 +19,9 @@
 //! - isolate: [`ClientOp::Isolate`] for the node itself, sent to its client port: its
 //!   own transport filter then drops everything to and from it, both ways (the client
 //!   port stays open, so the measure can still ask it for its commit index);
+//! - timer lateness: each node also prints a [`TimerLatenessLine`] with what its
+//!   runtime recorded since its previous one, before the events of the same moment
+//!   and at least every 500 ms, and the reader records it on the bus;
 //! - message counts live in the node processes and are not collected: empty here;
 //! - cold-start trigger ([`Cluster::started`]): just before the first process is
 //!   spawned, so a cold election here includes process start-up (exec, runtime,
@@ -61,6 +64,20 @@ pub struct EventLine {
     pub node: NodeId,
     /// What happened.
     pub event: Event,
+}
+
+/// Timer lateness a `cwb node --events-json` process measured since its previous
+/// such line, as (microseconds, count) pairs ([`Latencies::buckets_since`]). A node
+/// prints one before the events of the same moment, so a measure that waits for an
+/// event also has the lateness of the timer that led to it.
+///
+/// [`Latencies::buckets_since`]: crate::metrics::Latencies::buckets_since
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerLatenessLine {
+    /// The node whose timers these are.
+    pub node: NodeId,
+    /// (lateness in microseconds, how many timers) pairs.
+    pub timer_lateness_us: Vec<(u64, u64)>,
 }
 
 /// One simultaneous reading of the monotonic and the wall clock, to convert stamps
@@ -405,16 +422,17 @@ pub fn vm_rss_kb(status: &str) -> Option<u64> {
     (words.next() == Some("kB")).then_some(value)
 }
 
-/// Publishes every event line a node prints until its standard output closes. Lines
-/// that are not event lines are skipped.
+/// Publishes every event line and records every timer-lateness line a node prints,
+/// until its standard output closes. Other lines are skipped.
 fn read_events(stdout: ChildStdout, bus: &EventBus, clock: ClockReference) {
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
-        let Ok(e) = serde_json::from_str::<EventLine>(&line) else {
-            continue;
-        };
-        if let Some(at) = clock.instant_at(e.unix_nanos) {
-            bus.publish_at(at, e.node, e.event);
+        if let Ok(e) = serde_json::from_str::<EventLine>(&line) {
+            if let Some(at) = clock.instant_at(e.unix_nanos) {
+                bus.publish_at(at, e.node, e.event);
+            }
+        } else if let Ok(l) = serde_json::from_str::<TimerLatenessLine>(&line) {
+            bus.record_timer_lateness_buckets(&l.timer_lateness_us);
         }
     }
 }
@@ -514,6 +532,7 @@ impl Drop for ProcessCluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Latencies;
 
     #[test]
     fn clock_reference_converts_both_ways() {
@@ -542,6 +561,33 @@ mod tests {
             "{text}"
         );
         assert_eq!(serde_json::from_str::<EventLine>(&text).ok(), Some(line));
+    }
+
+    #[test]
+    fn timer_lateness_lines_carry_exactly_what_was_recorded_since_the_last() {
+        let mut node = Latencies::new();
+        node.record_summary_only(Duration::from_micros(120));
+        let reported = node.clone();
+        for us in [80, 80, 2_500] {
+            node.record_summary_only(Duration::from_micros(us));
+        }
+        let line = TimerLatenessLine {
+            node: 3,
+            timer_lateness_us: node.buckets_since(&reported),
+        };
+        let text = serde_json::to_string(&line).expect("serializes");
+        // An event line is not mistaken for one, nor the other way round.
+        assert!(serde_json::from_str::<EventLine>(&text).is_err());
+        let read: TimerLatenessLine = serde_json::from_str(&text).expect("parses");
+        let mut bus = Latencies::new();
+        bus.record_buckets(&read.timer_lateness_us);
+        assert_eq!(bus.count(), 3, "only what came after the earlier copy");
+        assert_eq!(bus.quantile(0.5), Duration::from_micros(80));
+        assert_eq!(
+            bus.max().as_micros() / 10,
+            250,
+            "to the histogram's precision"
+        );
     }
 
     #[test]

@@ -8,14 +8,16 @@
 //! [`EventLine`] per protocol event on standard output (its banner goes to standard
 //! error): the wall-clock time its runtime carried out the effect, in unix nanoseconds,
 //! so another process on the machine can measure it (`cwb bench --processes`, see
-//! `harness::process_cluster`).
+//! `harness::process_cluster`). It also prints one [`TimerLatenessLine`] with the timer
+//! lateness its runtime recorded since the previous one, before each batch of events
+//! and at least every 500 ms.
 
 use crate::dispatch::with_protocol;
 use crate::display::event_line;
 use anyhow::Context;
 use harness::config::{ClusterConfig, ConfigError, Validated};
-use harness::metrics::{EventBus, Stamped};
-use harness::process_cluster::{ClockReference, EventLine};
+use harness::metrics::{EventBus, Latencies, Stamped};
+use harness::process_cluster::{ClockReference, EventLine, TimerLatenessLine};
 use harness::runtime::{self, NodeOptions};
 use harness::transport::Faults;
 use protocols::{NodeId, Protocol};
@@ -58,6 +60,30 @@ fn stdin_closed() -> anyhow::Result<oneshot::Receiver<()>> {
         })
         .context("starting the stdin watcher")?;
     Ok(rx)
+}
+
+/// Prints, as one JSON line, the timer lateness recorded on `bus` since `reported`
+/// (then brings `reported` up to date). Nothing is printed when there is none.
+fn print_timer_lateness(
+    bus: &EventBus,
+    id: NodeId,
+    reported: &mut Latencies,
+) -> anyhow::Result<()> {
+    let now = bus.timer_lateness();
+    let fresh = now.buckets_since(reported);
+    *reported = now;
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let line = TimerLatenessLine {
+        node: id,
+        timer_lateness_us: fresh,
+    };
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &line).context("writing a timer-lateness line")?;
+    out.write_all(b"\n")
+        .and_then(|()| out.flush())
+        .context("writing a timer-lateness line")
 }
 
 /// Writes the events as the user asked: readable lines, or JSON lines. A closed
@@ -151,6 +177,7 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
         None
     };
     let mut cursor = 0;
+    let mut lateness_reported = Latencies::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
@@ -158,13 +185,20 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
             _ = term.recv() => break,
             _ = async { stdin_watch.as_mut()?.await.ok() }, if stdin_watch.is_some() => break,
             got = bus.wait_for(cursor, Duration::from_millis(500), |_| true) => {
-                if got.is_some() {
-                    let fresh = bus.since(cursor);
-                    if let Err(e) = print_events(&fresh, &clock, args.events_json, P::NAME) {
-                        handle.kill().await;
-                        return Err(e);
-                    }
-                    cursor += fresh.len();
+                let fresh = if got.is_some() { bus.since(cursor) } else { Vec::new() };
+                cursor += fresh.len();
+                // Lateness is read after the events, so it includes the timer behind
+                // each of them, and printed before them.
+                let lateness = if args.events_json {
+                    print_timer_lateness(&bus, id, &mut lateness_reported)
+                } else {
+                    Ok(())
+                };
+                let printed = lateness
+                    .and_then(|()| print_events(&fresh, &clock, args.events_json, P::NAME));
+                if let Err(e) = printed {
+                    handle.kill().await;
+                    return Err(e);
                 }
                 if handle.is_finished() {
                     anyhow::bail!("node {id} stopped: its storage failed (see the log above)");
