@@ -77,35 +77,44 @@ impl EventBus {
         self.inner.notify.notify_waiters();
     }
 
+    fn lateness(&self) -> MutexGuard<'_, Latencies> {
+        // A panic while holding this lock cannot leave the recorder inconsistent.
+        self.inner
+            .timer_lateness
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Records how long after its deadline a node's timer fired (called by the
     /// runtime, for timers that waited at least [`TIMED_WAIT`]: a protocol's
     /// zero-delay flushes are not waits). This is time the harness adds to the
     /// protocol's own timers; 1 us or less reads as 1 us.
     pub fn record_timer_lateness(&self, late: Duration) {
-        self.inner
-            .timer_lateness
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record_summary_only(late);
+        self.lateness().record_summary_only(late);
     }
 
     /// Records timer lateness measured in a node process, as it reported it
     /// ([`Latencies::buckets_since`]).
     pub fn record_timer_lateness_buckets(&self, buckets: &[(u64, u64)]) {
-        self.inner
-            .timer_lateness
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record_buckets(buckets);
+        self.lateness().record_buckets(buckets);
+    }
+
+    /// The timer lateness recorded on this bus since `reported` (a copy this method
+    /// keeps up to date), as buckets ([`Latencies::buckets_since`]); nothing is copied
+    /// when nothing new was recorded.
+    pub fn timer_lateness_since(&self, reported: &mut Latencies) -> Vec<(u64, u64)> {
+        let now = self.lateness();
+        if now.count() == reported.count() {
+            return Vec::new();
+        }
+        let fresh = now.buckets_since(reported);
+        *reported = now.clone();
+        fresh
     }
 
     /// Every timer lateness recorded on this bus (all nodes, since it was made).
     pub fn timer_lateness(&self) -> Latencies {
-        self.inner
-            .timer_lateness
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.lateness().clone()
     }
 
     /// A copy of every event so far.

@@ -69,9 +69,7 @@ fn print_timer_lateness(
     id: NodeId,
     reported: &mut Latencies,
 ) -> anyhow::Result<()> {
-    let now = bus.timer_lateness();
-    let fresh = now.buckets_since(reported);
-    *reported = now;
+    let fresh = bus.timer_lateness_since(reported);
     if fresh.is_empty() {
         return Ok(());
     }

@@ -239,10 +239,8 @@ impl Zab {
             .iter_mut()
             .filter_map(|(&s, h)| h.inbox.broken_at_tick().then_some(s))
             .collect();
-        for learner in &broken {
-            if let Some(h) = l.learners.remove(learner) {
-                self.closed_sessions.close(*learner, h.session);
-            }
+        for &learner in &broken {
+            self.forget_learner(learner);
         }
         if !broken.is_empty() {
             self.narrate(out, || {

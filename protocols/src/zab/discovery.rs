@@ -382,9 +382,7 @@ impl Zab {
             if (epoch, last_zxid) > summary {
                 // ZooKeeper: "Follower is ahead of the leader"; the learner's connection
                 // is closed and it goes back to LOOKING once it hears nothing more.
-                if let Some(h) = l.learners.remove(&from) {
-                    self.closed_sessions.close(from, h.session);
-                }
+                self.forget_learner(from);
                 self.narrate(out, || {
                     format!(
                         "drop learner {from}: it is ahead of me (epoch {epoch}, zxid {last_zxid} > epoch {}, zxid {})",

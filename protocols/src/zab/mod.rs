@@ -412,18 +412,10 @@ impl Zab {
     }
 
     fn on_peer_lost(&mut self, peer: NodeId, out: &mut Out) {
-        match &mut self.phase {
-            Phase::Learning(l) if l.leader == peer => {
-                self.become_looking(out, || format!("lost the connection to leader {peer}"));
-            }
-            Phase::Leading(l) => {
-                let known = l.learners.remove(&peer);
-                if let Some(h) = known {
-                    self.closed_sessions.close(peer, h.session);
-                    self.narrate(out, || format!("learner {peer} disconnected"));
-                }
-            }
-            _ => {}
+        if matches!(&self.phase, Phase::Learning(l) if l.leader == peer) {
+            self.become_looking(out, || format!("lost the connection to leader {peer}"));
+        } else if self.forget_learner(peer) {
+            self.narrate(out, || format!("learner {peer} disconnected"));
         }
     }
 }

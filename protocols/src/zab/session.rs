@@ -113,6 +113,19 @@ impl Inbox {
 }
 
 impl Zab {
+    /// Drops `learner`'s handle, if we lead and have one, and closes its session for
+    /// good. Whether there was one.
+    pub(super) fn forget_learner(&mut self, learner: NodeId) -> bool {
+        let Phase::Leading(l) = &mut self.phase else {
+            return false;
+        };
+        let Some(h) = l.learners.remove(&learner) else {
+            return false;
+        };
+        self.closed_sessions.close(learner, h.session);
+        true
+    }
+
     /// Sends the next message of `learner`'s session.
     pub(super) fn send_to_learner(&mut self, out: &mut Out, learner: NodeId, body: PeerMessage) {
         if let Some(msg) = self.next_to_learner(learner, body) {
