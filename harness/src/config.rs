@@ -22,7 +22,7 @@
 //! ```
 
 use crate::storage::FsyncPolicy;
-use protocols::{Membership, NodeId, Timing};
+use protocols::{Membership, NodeId, RaftTimerReset, Timing};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -88,6 +88,10 @@ pub struct TimingConfig {
     pub election_timeout_max_ms: u64,
     /// ZAB's finalize wait.
     pub finalize_wait_ms: u64,
+    /// Raft: whether a higher term restarts the election timeout (`figure2`, the
+    /// default, or `etcd`).
+    #[serde(default)]
+    pub raft_timer_reset: RaftTimerReset,
 }
 
 impl Default for TimingConfig {
@@ -103,6 +107,7 @@ impl From<&Timing> for TimingConfig {
             election_timeout_min_ms: t.election_timeout_min.as_millis() as u64,
             election_timeout_max_ms: t.election_timeout_max.as_millis() as u64,
             finalize_wait_ms: t.finalize_wait.as_millis() as u64,
+            raft_timer_reset: t.raft_timer_reset,
         }
     }
 }
@@ -115,6 +120,7 @@ impl TimingConfig {
             election_timeout_min: Duration::from_millis(self.election_timeout_min_ms),
             election_timeout_max: Duration::from_millis(self.election_timeout_max_ms),
             finalize_wait: Duration::from_millis(self.finalize_wait_ms),
+            raft_timer_reset: self.raft_timer_reset,
         }
     }
 }

@@ -235,6 +235,10 @@ pub struct FailoverSample {
     /// Client-observed window without a commit: last acknowledged write before the
     /// failure -> first acknowledged write after it.
     pub unavailability: Duration,
+    /// Extra election rounds among the surviving nodes between the fault and the new
+    /// leader's readiness (see [`extra_rounds`]; the failed leader's own campaigns,
+    /// e.g. an isolated ZAB leader looking for followers, are not counted).
+    pub extra_rounds: u32,
     /// How late the nodes' timers fired in the trial (empty for node processes,
     /// which do not report it).
     pub timer_lateness: Latencies,
@@ -368,6 +372,14 @@ pub async fn failover_on<C: Cluster>(
     let events = cluster.bus().snapshot();
     let phases = failover_phases(&events, t0, old, old_term, first_write)
         .ok_or(MeasureError::Timeout(timeout, "the failover's events"))?;
+    let survivors: Vec<Stamped> = events
+        .get(cursor..)
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| s.node != old)
+        .cloned()
+        .collect();
+    let extra_rounds = extra_rounds(&survivors, new.at);
     let last_before = acks
         .lock()
         .ok()
@@ -384,6 +396,7 @@ pub async fn failover_on<C: Cluster>(
         new_leader,
         phases,
         unavailability: first_write.saturating_duration_since(last_before),
+        extra_rounds,
         timer_lateness: cluster.bus().timer_lateness(),
     })
 }

@@ -369,3 +369,52 @@ fn failed_expectations_and_impossible_steps_fail_the_run() {
         .any(|l| l.verdict == Verdict::Fail && l.text.contains("expected node 1 to lead")));
     assert!(!o.passed());
 }
+
+/// Runs the stale-candidate scenario over `seeds` with `reset` and returns how many
+/// seeds elected an up-to-date leader by the file's check (one timeout range after
+/// nodes 1 and 3 started), and the instant of each seed's first election in ms.
+fn stale_candidate_over_seeds(reset: protocols::RaftTimerReset, seeds: u64) -> (u64, Vec<f64>) {
+    let mut s = load("raft-stale-candidate.toml");
+    s.timing.raft_timer_reset = reset;
+    let mut passed = 0;
+    let mut elected_at = Vec::new();
+    for seed in 0..seeds {
+        s.seed = seed;
+        let o = scenario::run::<Raft>(&s).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert!(o.problems.is_empty(), "seed {seed}: {:?}", o.problems);
+        if o.passed() {
+            passed += 1;
+        }
+        if let Some(e) = o
+            .sim
+            .events()
+            .iter()
+            .find(|e| matches!(e.event, Event::LeaderElected { .. }))
+        {
+            assert_ne!(e.node, 2, "seed {seed}: the node with the shorter log won");
+            elected_at.push(e.at.as_nanos() as f64 / 1e6);
+        }
+    }
+    (passed, elected_at)
+}
+
+#[test]
+fn a_stale_candidate_does_not_delay_the_up_to_date_leader_on_200_seeds() {
+    // Raft Figure 2: a higher term in a refused RequestVote does not restart a follower's
+    // election timeout, so node 1 or 3 leads within one timeout range of their start.
+    let (figure2, at) = stale_candidate_over_seeds(protocols::RaftTimerReset::Figure2, 200);
+    // etcd's rule restarts it, and node 2's refused candidacies hold them back.
+    let (etcd, etcd_at) = stale_candidate_over_seeds(protocols::RaftTimerReset::Etcd, 200);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    eprintln!(
+        "leader within one timeout range: figure2 {figure2}/200 (median first election {:.0} ms), \
+         etcd {etcd}/200 (median {:.0} ms)",
+        median(at),
+        median(etcd_at)
+    );
+    assert!(figure2 >= 194, "figure2: only {figure2} of 200 seeds");
+    assert!(etcd < figure2, "etcd {etcd} >= figure2 {figure2}");
+}

@@ -59,5 +59,5 @@ pub use effect::{ClientError, Effect, Event, Role};
 pub use node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
 pub use quorum::Membership;
 pub use rng::DetRng;
-pub use timing::Timing;
+pub use timing::{RaftTimerReset, Timing};
 pub use types::{Command, NodeId, RequestId, Time};

@@ -9,6 +9,7 @@
 //! | `heartbeat` | leader's empty AppendEntries interval | `tickTime`: PING interval | leader heartbeat interval |
 //! | `election_timeout_min..=max` | election timeout, re-drawn uniformly on every reset | `syncLimit` = ceil(min / tick) ticks of silence before a follower (or a leader short of a quorum) gives up | leader-failure timeout, drawn uniformly; also the back-off range after a lost ballot |
 //! | `finalize_wait` | unused | FastLeaderElection's finalize wait (ZooKeeper: 200 ms) | unused |
+//! | `raft_timer_reset` | whether a higher term restarts a follower's election timeout ([`RaftTimerReset`]) | unused | unused |
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -29,6 +30,50 @@ pub struct Timing {
     /// ZAB's FastLeaderElection finalize wait.
     #[serde(with = "millis")]
     pub finalize_wait: Duration,
+    /// Raft: whether a message with a higher term restarts the election timeout.
+    #[serde(default)]
+    pub raft_timer_reset: RaftTimerReset,
+}
+
+/// When a Raft follower restarts its election timeout.
+///
+/// Figure 2 of the Raft paper ("Rules for Servers", Followers): "If election timeout
+/// elapses without receiving AppendEntries RPC from current leader or granting vote to
+/// candidate: convert to candidate." A message with a higher term converts a server to
+/// follower (§5.1) but is neither of those two, so it leaves the timer running: a
+/// candidate whose log is behind, and which can never win, cannot keep pushing back the
+/// timeouts of the servers that could. etcd's raft instead restarts the timer in
+/// `becomeFollower` on every higher term (one reason it also runs PreVote); that
+/// behaviour is kept as [`RaftTimerReset::Etcd`] for comparison.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RaftTimerReset {
+    /// The paper's rule (the default): only AppendEntries from the current leader and
+    /// a granted vote restart the timer; a leader stepping down arms a fresh one.
+    #[default]
+    Figure2,
+    /// etcd's rule: every step down to follower, including one caused by a higher
+    /// term in a refused RequestVote, restarts the timer.
+    Etcd,
+}
+
+impl RaftTimerReset {
+    /// The name used in configs and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RaftTimerReset::Figure2 => "figure2",
+            RaftTimerReset::Etcd => "etcd",
+        }
+    }
+
+    /// Parses [`RaftTimerReset::as_str`]'s names.
+    pub fn parse(name: &str) -> Option<RaftTimerReset> {
+        match name {
+            "figure2" => Some(RaftTimerReset::Figure2),
+            "etcd" => Some(RaftTimerReset::Etcd),
+            _ => None,
+        }
+    }
 }
 
 impl Default for Timing {
@@ -40,6 +85,7 @@ impl Default for Timing {
             election_timeout_min: Duration::from_millis(150),
             election_timeout_max: Duration::from_millis(300),
             finalize_wait: Duration::from_millis(200),
+            raft_timer_reset: RaftTimerReset::Figure2,
         }
     }
 }

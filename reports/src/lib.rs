@@ -36,6 +36,7 @@ mod markdown;
 mod method;
 mod plots;
 pub mod results;
+mod rounds;
 mod sections;
 mod steady_state;
 pub mod summary;

@@ -92,6 +92,14 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
         ),
         ("ZAB finalize wait", format!("{} ms", t.finalize_wait_ms)),
         (
+            "Raft election timer restarted by",
+            match t.raft_timer_reset.as_str() {
+                "figure2" => "AppendEntries from the leader or a granted vote (Figure 2)".into(),
+                "etcd" => "also any higher term (etcd's becomeFollower)".into(),
+                other => other.to_string(),
+            },
+        ),
+        (
             "clients",
             join(s.clients.iter().map(|c| c.to_string()).collect()),
         ),

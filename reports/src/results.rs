@@ -112,7 +112,7 @@ pub struct Settings {
 }
 
 /// The shared timing vocabulary (DESIGN.md: "One timing vocabulary").
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     /// Leader heartbeat interval, in milliseconds.
     pub heartbeat_ms: u64,
@@ -122,6 +122,15 @@ pub struct Timing {
     pub election_timeout_max_ms: u64,
     /// ZAB's finalize wait after a quorum of votes agree, in milliseconds.
     pub finalize_wait_ms: u64,
+    /// Raft: what restarts a follower's election timeout: "figure2" (AppendEntries from
+    /// the current leader or a granted vote) or "etcd" (also any higher term). Files
+    /// written before the setting existed ran etcd's rule.
+    #[serde(default = "etcd_timer_reset")]
+    pub raft_timer_reset: String,
+}
+
+fn etcd_timer_reset() -> String {
+    "etcd".to_string()
 }
 
 /// Lower bounds measured in the same run, to read the protocol numbers against.
@@ -252,6 +261,11 @@ pub struct Failover {
     pub total: Measure,
     /// Window in which clients saw no write commit (client-observed unavailability).
     pub unavailability: Measure,
+    /// Extra election rounds per failover (unit "rounds"), among the surviving nodes:
+    /// Raft terms lost to a split vote or to a candidate that could not win, Paxos
+    /// ballots pre-empted, ZAB elections started over. `None` in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_rounds: Option<Measure>,
     /// Trials thrown away because the fault could not be verified as injected.
     pub trials_discarded: u32,
 }

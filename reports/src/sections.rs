@@ -107,28 +107,6 @@ fn election(
         rows,
         3,
     );
-    let rounds: Vec<String> = keys
-        .iter()
-        .filter_map(|(protocol, nodes)| {
-            let m = results
-                .run(protocol, *nodes)?
-                .election_extra_rounds
-                .as_ref()?;
-            let extra = m.samples.iter().filter(|&&r| r > 0.0).count();
-            Some(format!(
-                "{protocol} n={nodes}: {extra} of {} cold starts",
-                m.samples.len()
-            ))
-        })
-        .collect();
-    if !rounds.is_empty() {
-        doc.paragraph(format!(
-            "Cold starts that needed more than one election round (Raft split votes, Paxos \
-             duels, ZAB FastLeaderElections started over; a vote changed within one FLE \
-             round is no extra round): {}.",
-            rounds.join("; ")
-        ));
-    }
     for nodes in sizes_of(keys) {
         let series: Vec<CdfSeries<'_>> = keys
             .iter()
@@ -362,6 +340,7 @@ fn failover(
         rows,
         4,
     );
+    crate::rounds::prediction(doc, results, keys);
     timer_lateness(doc, results, keys);
     if bars.iter().any(|b| b.segments.is_some()) {
         let kinds: Vec<SegmentKind> = PHASES
@@ -381,6 +360,7 @@ fn failover(
         )?;
         doc.blocks.push(Block::Plot(plot));
     }
+    crate::rounds::distribution(doc, results, keys);
     Ok(())
 }
 

@@ -300,6 +300,7 @@ mod tests {
             first_commit: phases(vec![1.0, 1.0, 1.0]),
             total: phases(vec![204.0, 205.0, 203.0]),
             unavailability: phases(vec![204.0, 205.0, 203.0]),
+            extra_rounds: None,
             trials_discarded: 0,
         };
         // Per trial 3.0, 3.5 and 1.9 ms over the wait: median 3.0. The medians of the

@@ -205,6 +205,7 @@ pub async fn collect(args: &Args) -> anyhow::Result<r::Results> {
                 election_timeout_min_ms: timing.election_timeout_min.as_millis() as u64,
                 election_timeout_max_ms: timing.election_timeout_max.as_millis() as u64,
                 finalize_wait_ms: timing.finalize_wait.as_millis() as u64,
+                raft_timer_reset: timing.raft_timer_reset.as_str().to_string(),
             },
             protocol_timing,
             clients: if args.measure.iter().any(|m| m == "throughput") {
@@ -643,6 +644,10 @@ fn failover_measures(samples: &[FailoverSample], discarded: u32) -> r::Failover 
         first_commit: pick(|s| s.phases.first_commit),
         total: pick(|s| s.phases.total),
         unavailability: pick(|s| s.unavailability),
+        extra_rounds: Some(r::Measure::from_counts(
+            "rounds",
+            samples.iter().map(|s| f64::from(s.extra_rounds)).collect(),
+        )),
         trials_discarded: discarded,
     }
 }

@@ -33,6 +33,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             heartbeat_ms: 50,
             election_timeout: "150-300".into(),
             finalize_wait_ms: 200,
+            raft_timer_reset: protocols::RaftTimerReset::Figure2,
         },
         sweep: None,
         out: args.out.join("results.json"),

@@ -10,7 +10,7 @@ pub mod sim;
 pub mod summary;
 
 use anyhow::{bail, Context};
-use protocols::Timing;
+use protocols::{RaftTimerReset, Timing};
 use std::time::Duration;
 
 /// Timer settings shared by every subcommand that runs a protocol.
@@ -26,6 +26,15 @@ pub struct TimingArgs {
     /// ZAB FastLeaderElection finalize wait (ms).
     #[arg(long, default_value_t = 200)]
     pub finalize_wait_ms: u64,
+    /// Raft: does a message with a higher term restart a follower's election timeout?
+    /// `figure2` (the paper: only AppendEntries from the leader and a granted vote do)
+    /// or `etcd` (every step down to follower does).
+    #[arg(long, default_value = "figure2", value_parser = parse_raft_timer_reset)]
+    pub raft_timer_reset: RaftTimerReset,
+}
+
+pub(crate) fn parse_raft_timer_reset(name: &str) -> Result<RaftTimerReset, String> {
+    RaftTimerReset::parse(name).ok_or_else(|| format!("{name:?}: expected figure2 or etcd"))
 }
 
 impl TimingArgs {
@@ -37,6 +46,7 @@ impl TimingArgs {
             election_timeout_min: Duration::from_millis(min),
             election_timeout_max: Duration::from_millis(max),
             finalize_wait: Duration::from_millis(self.finalize_wait_ms),
+            raft_timer_reset: self.raft_timer_reset,
         };
         t.validate().context("invalid timing")?;
         Ok(t)

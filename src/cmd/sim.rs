@@ -35,6 +35,9 @@ pub struct Args {
     /// The seed to replay (default 0); with --scenario, overrides the file's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// With --scenario: overrides the file's Raft election-timer rule (figure2 or etcd).
+    #[arg(long, value_parser = super::parse_raft_timer_reset, requires = "scenario")]
+    raft_timer_reset: Option<protocols::RaftTimerReset>,
     /// Seed mode: voting nodes.
     #[arg(long, default_value_t = 5)]
     nodes: u64,
@@ -59,6 +62,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let mut scenario = Scenario::load(&path)?;
             if let Some(seed) = args.seed {
                 scenario.seed = seed;
+            }
+            if let Some(reset) = args.raft_timer_reset {
+                scenario.timing.raft_timer_reset = reset;
             }
             let protocol = args.protocol.or(scenario.protocol).with_context(|| {
                 format!(

@@ -35,15 +35,19 @@ pub fn print(results: &Results) {
         };
         row("cold start -> leader elected", run.elected.as_ref());
         row("cold start -> leader ready", run.election.as_ref());
-        if let Some(rounds) = &run.election_extra_rounds {
-            let extra = rounds.samples.iter().filter(|&&r| r > 0.0).count();
-            println!(
-                "{:<6} {:>5}  cold starts needing more than one round (split votes/duels): {extra} of {}",
-                run.protocol,
-                run.nodes,
-                rounds.samples.len()
-            );
-        }
+        let rounds_line = |what: &str, rounds: Option<&Measure>| {
+            if let Some(rounds) = rounds {
+                let extra = rounds.samples.iter().filter(|&&r| r > 0.0).count();
+                let max = rounds.samples.iter().copied().fold(0.0, f64::max);
+                println!(
+                    "{:<6} {:>5}  {what} needing more than one election round: {extra} of {} (max {max} extra)",
+                    run.protocol,
+                    run.nodes,
+                    rounds.samples.len()
+                );
+            }
+        };
+        rounds_line("cold starts", run.election_extra_rounds.as_ref());
         for (name, f) in [
             ("kill", &run.failover_kill),
             ("isolate", &run.failover_isolate),
@@ -60,6 +64,7 @@ pub fn print(results: &Results) {
             for (part, get) in parts {
                 row(&format!("{name}: {part}"), Some(get(f)));
             }
+            rounds_line(&format!("{name} failovers"), f.extra_rounds.as_ref());
             if f.trials_discarded > 0 {
                 println!(
                     "{:<6} {:>5}  {name}: {} trials discarded (fault not verified or timed out)",

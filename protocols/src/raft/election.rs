@@ -23,7 +23,16 @@ impl Raft {
         {
             return;
         }
-        self.term += 1;
+        let Some(term) = self.term.checked_add(1).filter(|&t| t < Term::MAX) else {
+            // Terms are exhausted (only a forged message could have brought us here);
+            // wrapping to 0 would break every rule that orders terms.
+            let (me, term) = (self.id(), self.term);
+            self.narrate(out, || {
+                format!("node {me}: cannot campaign: term {term} is the last valid term")
+            });
+            return;
+        };
+        self.term = term;
         self.voted_for = Some(self.id());
         self.leader = None;
         self.persist_hard_state(out);

@@ -3,7 +3,9 @@
 //!
 //! What is implemented, by paper section:
 //! - §5.1 terms; step down on any message with a higher term.
-//! - §5.2 leader election: randomized timeout re-drawn on every reset
+//! - §5.2 leader election: randomized timeout re-drawn on every reset, reset only as
+//!   Figure 2's follower rule says (AppendEntries from the current leader, a granted
+//!   vote), not by a higher term ([`crate::RaftTimerReset`]; etcd's rule is a setting)
 //!   ([`crate::Timing`] `election_timeout_min..=max`, default 150-300 ms), at most one
 //!   vote per term, candidates vote for themselves ([`election`]).
 //! - §5.3 log replication: AppendEntries with the consistency check and conflict
@@ -36,6 +38,7 @@ pub mod replication;
 use crate::durable::DurableMarks;
 use crate::effect::{ClientError, Effect, Event, Role};
 use crate::node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
+use crate::timing::RaftTimerReset;
 use crate::types::{NodeId, Time};
 use log::{Entry, RaftLog};
 use replication::Progress;
@@ -219,14 +222,23 @@ impl Raft {
 
     /// §5.1: on discovering a higher term, adopt it and revert to follower. Persists the
     /// new term (with no vote) before anything that follows is sent.
+    ///
+    /// Figure 2 restarts a follower's election timeout only on AppendEntries from the
+    /// current leader or on granting a vote, so a follower or candidate keeps the timer
+    /// it has (a leader has none and arms one); [`RaftTimerReset::Etcd`] restarts it
+    /// here as etcd's `becomeFollower` does.
     fn observe_term(&mut self, term: Term, out: &mut Effects<Self>) {
         if term > self.term {
             self.term = term;
             self.voted_for = None;
             self.persist_hard_state(out);
             let was_follower = matches!(self.role, RoleState::Follower);
+            let restart_timer = match self.setup.timing.raft_timer_reset {
+                RaftTimerReset::Figure2 => matches!(self.role, RoleState::Leader { .. }),
+                RaftTimerReset::Etcd => true,
+            };
             self.leader = None;
-            self.become_follower(out);
+            self.become_follower(restart_timer, out);
             if was_follower {
                 out.push(Effect::Event(Event::RoleChanged {
                     role: Role::Follower,
@@ -236,11 +248,13 @@ impl Raft {
         }
     }
 
-    fn become_follower(&mut self, out: &mut Effects<Self>) {
+    /// Becomes a follower of the current term; `restart_timer` re-draws the election
+    /// timeout (voters only).
+    fn become_follower(&mut self, restart_timer: bool, out: &mut Effects<Self>) {
         let was = self.role();
         self.role = RoleState::Follower;
         out.push(Effect::CancelTimer(RaftTimer::Heartbeat));
-        if self.setup.membership.is_voter(self.id()) {
+        if restart_timer && self.setup.membership.is_voter(self.id()) {
             self.reset_election_timer(out);
         }
         if was != Role::Follower {
@@ -384,6 +398,16 @@ impl Protocol for Raft {
                 ),
             ),
             (
+                "election timeout restarted by".into(),
+                match t.raft_timer_reset {
+                    RaftTimerReset::Figure2 => {
+                        "AppendEntries from the current leader or a granted vote (Figure 2)"
+                    }
+                    RaftTimerReset::Etcd => "also any higher term (etcd's becomeFollower)",
+                }
+                .into(),
+            ),
+            (
                 "heartbeat (empty AppendEntries)".into(),
                 format!("every {} ms", t.heartbeat.as_millis()),
             ),
@@ -413,6 +437,15 @@ impl Raft {
             | RaftMessage::AppendEntries { term, .. }
             | RaftMessage::AppendEntriesResponse { term, .. } => *term,
         };
+        if msg_term == Term::MAX {
+            // No honest server reaches the last term (it could never campaign again):
+            // refuse it as invalid input rather than adopt it.
+            let me = self.id();
+            self.narrate(out, || {
+                format!("node {me}: ignore a message from {from} with the invalid term {msg_term}")
+            });
+            return;
+        }
         self.observe_term(msg_term, out);
         match msg {
             RaftMessage::RequestVote {

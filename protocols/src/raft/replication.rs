@@ -189,8 +189,9 @@ impl Raft {
             return; // impossible by election safety; never let a peer break us
         }
         if matches!(self.role, RoleState::Candidate { .. }) {
-            // §5.2: a candidate that hears from a leader of its term steps back.
-            self.become_follower(out);
+            // §5.2: a candidate that hears from a leader of its term steps back; like
+            // any AppendEntries from the current leader, it restarts the timeout.
+            self.become_follower(true, out);
         } else if self.setup.membership.is_voter(self.id()) {
             self.reset_election_timer(out);
         }
@@ -271,10 +272,17 @@ impl Raft {
             while p.inflight.front().is_some_and(|&i| i <= index) {
                 p.inflight.pop_front();
             }
+        } else if index <= p.match_index {
+            // The follower lacks entries it acknowledged: it restarted without the tail
+            // of its log (`fsync never`, or a lost disk). Believe it, as ZAB's and
+            // Paxos's leaders do, and repair it from its hint; a stale or duplicated
+            // refusal costs one resend, since the commit index never goes back.
+            p.match_index = index.saturating_sub(1);
+            p.next_index = index.clamp(1, last + 1);
+            p.inflight.clear();
         } else {
-            // Back up to the follower's hint (never below what it already matched) and
-            // resend everything from there.
-            p.next_index = index.max(p.match_index + 1).min(last + 1);
+            // Back up to the follower's hint and resend everything from there.
+            p.next_index = index.min(last + 1);
             p.inflight.clear();
         }
         self.send_append(from, false, out);

@@ -4,7 +4,7 @@
 use super::log::Entry;
 use super::*;
 use crate::rng::DetRng;
-use crate::timing::Timing;
+use crate::timing::{RaftTimerReset, Timing};
 use crate::types::{Command, RequestId};
 use crate::Membership;
 use bytes::Bytes;
@@ -320,6 +320,170 @@ fn higher_term_makes_leader_step_down() {
     assert!(out.contains(&Effect::CancelTimer(RaftTimer::Heartbeat)));
 }
 
+fn election_timer_set(out: &Out) -> bool {
+    out.iter().any(|e| {
+        matches!(
+            e,
+            Effect::SetTimer {
+                timer: RaftTimer::Election,
+                ..
+            }
+        )
+    })
+}
+
+fn node_with_reset(id: NodeId, reset: RaftTimerReset) -> Raft {
+    let setup = Setup {
+        id,
+        membership: Membership::voters(1..=3),
+        timing: Timing {
+            raft_timer_reset: reset,
+            ..Timing::default()
+        },
+        rng: DetRng::for_node(1, id),
+        narrate: false,
+    };
+    // Five entries of term 1: more up to date than a candidate with four.
+    let entries = (0..5)
+        .map(|_| Entry {
+            term: 1,
+            command: None,
+        })
+        .collect();
+    let records = vec![
+        RaftRecord::HardState {
+            term: 1,
+            voted_for: None,
+        },
+        RaftRecord::Entries {
+            first_index: 1,
+            entries,
+        },
+    ];
+    Raft::recover(setup, records).expect("valid records")
+}
+
+/// A RequestVote of term 2 from a candidate whose log (four entries of term 1) is
+/// behind ours.
+fn stale_candidacy() -> InputOf<Raft> {
+    msg(
+        2,
+        RaftMessage::RequestVote {
+            term: 2,
+            last_log_index: 4,
+            last_log_term: 1,
+        },
+    )
+}
+
+#[test]
+fn a_refused_candidate_with_a_higher_term_does_not_restart_the_followers_timeout() {
+    // Figure 2, Rules for Servers, Followers: "If election timeout elapses without
+    // receiving AppendEntries RPC from current leader or granting vote to candidate:
+    // convert to candidate." A higher term converts to follower (§5.1), but refusing the
+    // vote is neither event, so the timer keeps running.
+    let mut r = node_with_reset(1, RaftTimerReset::Figure2);
+    step(&mut r, Input::Start);
+    let out = step(&mut r, stale_candidacy());
+    assert_eq!(r.term(), 2);
+    assert_eq!(r.role(), Role::Follower);
+    assert!(out.contains(&Effect::Persist(RaftRecord::HardState {
+        term: 2,
+        voted_for: None
+    })));
+    assert_eq!(
+        sends(&out),
+        vec![(
+            2,
+            RaftMessage::RequestVoteResponse {
+                term: 2,
+                granted: false
+            }
+        )]
+    );
+    assert!(
+        !election_timer_set(&out),
+        "a refused stale candidate restarted the timeout: {out:?}"
+    );
+}
+
+#[test]
+fn etcd_rule_restarts_the_timeout_on_any_higher_term() {
+    // etcd's becomeFollower resets the randomized timeout on every higher term.
+    let mut r = node_with_reset(1, RaftTimerReset::Etcd);
+    step(&mut r, Input::Start);
+    let out = step(&mut r, stale_candidacy());
+    assert_eq!(r.term(), 2);
+    assert!(election_timer_set(&out));
+}
+
+#[test]
+fn a_candidate_stepping_down_on_a_higher_term_keeps_its_timer() {
+    // §5.1 reverts the candidate to follower; its election timer, armed when it
+    // campaigned, is still the one Figure 2 lets elapse.
+    let mut r = node_with_reset(1, RaftTimerReset::Figure2);
+    step(&mut r, Input::Start);
+    step(&mut r, Input::Timer(RaftTimer::Election)); // candidate of term 2
+    let out = step(
+        &mut r,
+        msg(
+            3,
+            RaftMessage::RequestVote {
+                term: 3,
+                last_log_index: 4,
+                last_log_term: 1,
+            },
+        ),
+    );
+    assert_eq!((r.role(), r.term()), (Role::Follower, 3));
+    assert!(!election_timer_set(&out));
+}
+
+#[test]
+fn granting_a_vote_still_restarts_the_timeout() {
+    // Figure 2: "... or granting vote to candidate".
+    let mut r = node_with_reset(1, RaftTimerReset::Figure2);
+    step(&mut r, Input::Start);
+    let out = step(
+        &mut r,
+        msg(
+            3,
+            RaftMessage::RequestVote {
+                term: 2,
+                last_log_index: 5,
+                last_log_term: 1,
+            },
+        ),
+    );
+    assert!(sends(&out).contains(&(
+        3,
+        RaftMessage::RequestVoteResponse {
+            term: 2,
+            granted: true
+        }
+    )));
+    assert!(election_timer_set(&out));
+}
+
+#[test]
+fn a_leader_stepping_down_arms_an_election_timer() {
+    // A leader has no election timer; as a follower it needs one to ever campaign.
+    let mut r = leader(3);
+    let out = step(
+        &mut r,
+        msg(
+            2,
+            RaftMessage::AppendEntriesResponse {
+                term: 7,
+                success: false,
+                index: 1,
+            },
+        ),
+    );
+    assert_eq!(r.role(), Role::Follower);
+    assert!(election_timer_set(&out));
+}
+
 #[test]
 fn follower_redirects_clients_to_the_leader() {
     let mut r = node(2, 3, vec![]);
@@ -626,4 +790,180 @@ fn a_burst_of_commands_is_persisted_at_once_and_replicated_on_the_flush() {
         })
         .collect();
     assert_eq!(appends, vec![(2, 2), (3, 2)]);
+}
+
+#[test]
+fn leader_repairs_a_follower_that_restarted_with_less_log_than_it_acknowledged() {
+    // A follower acknowledged entries 1..=3, then restarted without them (its unsynced
+    // tail lost). Figure 2's consistency check makes it refuse the next AppendEntries
+    // with a hint at its real end; the leader must resend from there, not from the
+    // acknowledged index it remembered (which would be refused forever).
+    let mut r = leader(3);
+    step(&mut r, Input::Client(cmd(1)));
+    step(&mut r, Input::Client(cmd(2))); // log: no-op, 2, 3
+    step(
+        &mut r,
+        msg(
+            2,
+            RaftMessage::AppendEntriesResponse {
+                term: 1,
+                success: true,
+                index: 3,
+            },
+        ),
+    );
+    let out = step(
+        &mut r,
+        msg(
+            2,
+            RaftMessage::AppendEntriesResponse {
+                term: 1,
+                success: false,
+                index: 1,
+            },
+        ),
+    );
+    match sends(&out).as_slice() {
+        [(
+            2,
+            RaftMessage::AppendEntries {
+                prev_log_index: 0,
+                entries,
+                ..
+            },
+        )] => assert_eq!(entries.len(), 3),
+        other => panic!("expected a resend of the whole log to node 2, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_message_with_the_last_term_is_refused_and_terms_never_wrap() {
+    // A forged RequestVote with term u64::MAX used to be adopted; the next campaign's
+    // `term += 1` then wrapped to 0 and no leader was elected again.
+    let mut r = node(1, 3, vec![]);
+    step(&mut r, Input::Start);
+    let out = step(
+        &mut r,
+        msg(
+            2,
+            RaftMessage::RequestVote {
+                term: Term::MAX,
+                last_log_index: 0,
+                last_log_term: 0,
+            },
+        ),
+    );
+    assert_eq!(r.term(), 0);
+    assert!(sends(&out).is_empty());
+    // One below the maximum is a valid term, but campaigning past it is refused.
+    step(
+        &mut r,
+        msg(
+            2,
+            RaftMessage::RequestVote {
+                term: Term::MAX - 1,
+                last_log_index: 0,
+                last_log_term: 0,
+            },
+        ),
+    );
+    assert_eq!(r.term(), Term::MAX - 1);
+    let out = step(&mut r, Input::Timer(RaftTimer::Election));
+    assert_eq!(r.term(), Term::MAX - 1);
+    assert_eq!(r.role(), Role::Follower);
+    assert!(sends(&out).is_empty());
+}
+
+mod extreme_inputs {
+    //! Random messages with extreme field values (0, 1, max - 1, max) from any peer:
+    //! `step` must neither panic nor let the term wrap (it only grows, below max).
+    use super::*;
+    use proptest::prelude::*;
+
+    fn extreme() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            Just(0u64),
+            Just(1),
+            Just(2),
+            Just(u64::MAX - 1),
+            Just(u64::MAX),
+            any::<u64>(),
+            0u64..8,
+        ]
+    }
+
+    fn message() -> impl Strategy<Value = RaftMessage> {
+        prop_oneof![
+            (extreme(), extreme(), extreme()).prop_map(|(term, last_log_index, last_log_term)| {
+                RaftMessage::RequestVote {
+                    term,
+                    last_log_index,
+                    last_log_term,
+                }
+            }),
+            (extreme(), any::<bool>())
+                .prop_map(|(term, granted)| RaftMessage::RequestVoteResponse { term, granted }),
+            (
+                extreme(),
+                extreme(),
+                extreme(),
+                prop::collection::vec(extreme(), 0..3),
+                extreme()
+            )
+                .prop_map(
+                    |(term, prev_log_index, prev_log_term, terms, leader_commit)| {
+                        RaftMessage::AppendEntries {
+                            term,
+                            prev_log_index,
+                            prev_log_term,
+                            entries: terms
+                                .into_iter()
+                                .map(|term| Entry {
+                                    term,
+                                    command: None,
+                                })
+                                .collect(),
+                            leader_commit,
+                        }
+                    }
+                ),
+            (extreme(), any::<bool>(), extreme()).prop_map(|(term, success, index)| {
+                RaftMessage::AppendEntriesResponse {
+                    term,
+                    success,
+                    index,
+                }
+            }),
+        ]
+    }
+
+    fn input() -> impl Strategy<Value = InputOf<Raft>> {
+        prop_oneof![
+            8 => (1u64..=4, message()).prop_map(|(from, msg)| Input::Message { from, msg }),
+            1 => Just(Input::Timer(RaftTimer::Election)),
+            1 => Just(Input::Timer(RaftTimer::Heartbeat)),
+            1 => Just(Input::Timer(RaftTimer::Flush)),
+            1 => (0u64..4).prop_map(|seq| Input::Client(cmd(seq))),
+            1 => extreme().prop_map(Input::Durable),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn step_neither_panics_nor_wraps_the_term(
+            as_leader in any::<bool>(),
+            inputs in prop::collection::vec(input(), 1..40),
+        ) {
+            let mut r = if as_leader { leader(3) } else { node(1, 3, vec![]) };
+            let mut last_term = r.term();
+            for input in inputs {
+                step(&mut r, input);
+                prop_assert!(r.term() >= last_term, "term went back");
+                prop_assert!(r.term() < Term::MAX, "term reached the maximum");
+                prop_assert!(r.commit_index() <= r.log().last_index());
+                last_term = r.term();
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@ use super::spec::{DeliveredIs, Expect, LeaderIs, Scenario, ScenarioError, StateI
 use super::spec::{StepAction, Target, MAX_END_MS, MAX_PUT_COUNT};
 use crate::config::ProtocolKind;
 use crate::sim::network::NetConfig;
-use protocols::{NodeId, Time, Timing};
+use protocols::{NodeId, RaftTimerReset, Time, Timing};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -47,6 +47,7 @@ struct FileTiming {
     election_timeout_min_ms: Option<u64>,
     election_timeout_max_ms: Option<u64>,
     finalize_wait_ms: Option<u64>,
+    raft_timer_reset: Option<RaftTimerReset>,
 }
 
 #[derive(Deserialize)]
@@ -156,6 +157,7 @@ impl FileScenario {
                 election_timeout_min: or(t.election_timeout_min_ms, d.election_timeout_min),
                 election_timeout_max: or(t.election_timeout_max_ms, d.election_timeout_max),
                 finalize_wait: or(t.finalize_wait_ms, d.finalize_wait),
+                raft_timer_reset: t.raft_timer_reset.unwrap_or(d.raft_timer_reset),
             }
         });
         timing
