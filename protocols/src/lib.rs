@@ -44,6 +44,7 @@
 
 pub mod durable;
 pub mod effect;
+pub mod gate;
 pub mod node;
 pub mod paxos;
 pub mod preload;
@@ -56,6 +57,7 @@ pub mod zab;
 
 pub use durable::DurableMarks;
 pub use effect::{ClientError, Effect, Event, Role};
+pub use gate::DurabilityGate;
 pub use node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
 pub use quorum::Membership;
 pub use rng::DetRng;

@@ -1,78 +1,57 @@
-//! Carrying out a node's effects (runtime concern): persists to the log, timers,
-//! applies and sends ahead at once, everything else held in protocol order until the
-//! records before it are durable; sends and client answers batched per iteration (see
-//! the module docs of [`super`]).
+//! Carrying out a node's effects (runtime concern): the shared
+//! [`protocols::DurabilityGate`] decides what waits for the log; this file writes the
+//! records, arms timers, sends, applies and answers clients, with sends and client
+//! answers batched per iteration (see the module docs of [`super`]).
 
 use super::wal_writer::WalReport;
-use super::{ArmedTimer, EffectOf, Held, Log, NodeLoop, ReplyTo, RuntimeError, PUBLISH_EVERY};
+use super::{ArmedTimer, EffectOf, Log, NodeLoop, ReplyTo, RuntimeError, PUBLISH_EVERY};
 use crate::client::{ClientReply, ClientResponse};
 use crate::metrics::TIMED_WAIT;
 use crate::storage::encode_record;
+use protocols::gate::Sync;
 use protocols::{Command, Effect, Event, Protocol};
 use std::time::Instant;
 
 impl<P: Protocol> NodeLoop<P> {
-    /// Takes a batch of effects: its persists go to the log as one job, its timers
-    /// are (re)armed at once, and everything else is held until that job (and every
-    /// earlier one) is durable; then whatever is durable is carried out.
+    /// Takes a batch of effects through the durability gate: its records go to the log
+    /// as one job, and whatever the gate releases is carried out in protocol order.
     pub(super) fn execute(&mut self, out: &mut Vec<EffectOf<P>>) -> Result<(), RuntimeError> {
         let id = self.id;
         let storage = |source| RuntimeError::Storage { node: id, source };
-        let mut payloads = Vec::new();
-        for e in out.iter() {
-            if let Effect::Persist(r) = e {
-                payloads.push(encode_record(r).map_err(storage)?);
+        let sync = match self.log {
+            Log::Inline(_) => Sync::Now,
+            Log::Threaded { .. } => Sync::Later,
+        };
+        let mut records = std::mem::take(&mut self.records);
+        let mut ready = std::mem::take(&mut self.ready);
+        let job = self
+            .gate
+            .admit(out, Instant::now(), sync, &mut records, &mut ready);
+        if job.is_some() {
+            let mut payloads = Vec::with_capacity(records.len());
+            for r in records.drain(..) {
+                payloads.push(encode_record(&r).map_err(storage)?);
             }
-        }
-        if !payloads.is_empty() {
             match &mut self.log {
+                // Written and synced before anything the gate released is carried out.
                 Log::Inline(wal) => {
                     for p in &payloads {
                         wal.append(p).map_err(storage)?;
                     }
                     wal.sync().map_err(storage)?;
                     self.wal_stats = wal.stats();
-                    self.submitted += 1;
-                    self.durable = self.submitted;
                 }
-                Log::Threaded { writer, .. } => self.submitted = writer.submit(payloads),
-            }
-        }
-        for e in out.drain(..) {
-            match e {
-                Effect::Persist(_) => {}
-                Effect::SetTimer { timer, after } => {
-                    let deadline = tokio::time::Instant::now() + after;
-                    let timed = after >= TIMED_WAIT;
-                    match self.timers.iter_mut().find(|t| t.timer == timer) {
-                        Some(slot) => (slot.deadline, slot.timed) = (deadline, timed),
-                        None => self.timers.push(ArmedTimer {
-                            timer,
-                            deadline,
-                            timed,
-                        }),
-                    }
-                }
-                Effect::CancelTimer(timer) => {
-                    self.timers.retain(|t| t.timer != timer);
-                }
-                // Committed by durable copies on a quorum: nothing local to wait for.
-                apply @ Effect::Apply { .. } => self.carry_out(apply),
-                // A leader's replication leaves at once, unless an earlier message to
-                // the same peer is still held: per-peer order is kept.
-                Effect::SendAhead { to, msg } if !self.held_to.contains_key(&to) => {
-                    self.carry_out(Effect::Send { to, msg });
-                }
-                Effect::SendAhead { to, msg } => self.hold(Effect::Send { to, msg }),
-                other => {
-                    if self.held.is_empty() && self.durable >= self.submitted {
-                        self.carry_out(other);
-                    } else {
-                        self.hold(other);
-                    }
+                // The writer numbers its jobs as the gate does: one per batch with
+                // records, from 1.
+                Log::Threaded { writer, .. } => {
+                    let seq = writer.submit(payloads);
+                    debug_assert_eq!(Some(seq), job, "WAL writer and gate disagree on jobs");
                 }
             }
         }
+        self.records = records;
+        self.carry_out_ready(&mut ready);
+        self.ready = ready;
         self.flush();
         self.unpublished = true;
         if self.last_publish.elapsed() >= PUBLISH_EVERY {
@@ -81,47 +60,16 @@ impl<P: Protocol> NodeLoop<P> {
         Ok(())
     }
 
-    /// Queues `e` until the records submitted so far are durable.
-    fn hold(&mut self, e: EffectOf<P>) {
-        if let Effect::Send { to, .. } = &e {
-            *self.held_to.entry(*to).or_default() += 1;
-        }
-        self.held.push_back(Held {
-            job: self.submitted,
-            produced: matches!(e, Effect::Event(_)).then(Instant::now),
-            effect: e,
-        });
-    }
-
-    /// Undoes [`Self::hold`]'s bookkeeping for an effect leaving the queue.
-    fn unhold(&mut self, e: &EffectOf<P>) {
-        if let Effect::Send { to, .. } = e {
-            if let Some(n) = self.held_to.get_mut(to) {
-                *n -= 1;
-                if *n == 0 {
-                    self.held_to.remove(to);
-                }
-            }
-        }
-    }
-
     /// Takes a report of the WAL writer: carries out what became durable.
     pub(super) fn on_wal_report(&mut self, report: WalReport) -> Result<(), RuntimeError> {
         self.unpublished = true;
         match report {
             WalReport::Durable { seq, stats } => {
-                self.durable = self.durable.max(seq);
                 self.wal_stats = stats;
-                while self.held.front().is_some_and(|h| h.job <= self.durable) {
-                    let Some(h) = self.held.pop_front() else {
-                        break;
-                    };
-                    self.unhold(&h.effect);
-                    match (h.effect, h.produced) {
-                        (Effect::Event(event), Some(at)) => self.publish_event(event, at),
-                        (e, _) => self.carry_out(e),
-                    }
-                }
+                let mut ready = std::mem::take(&mut self.ready);
+                self.gate.durable(seq, &mut ready);
+                self.carry_out_ready(&mut ready);
+                self.ready = ready;
                 self.flush();
                 Ok(())
             }
@@ -132,13 +80,34 @@ impl<P: Protocol> NodeLoop<P> {
         }
     }
 
-    /// Carries out one effect whose records are durable (never a persist or a timer).
+    /// Carries out, in order, the effects the gate released (never a persist).
     /// Sends are deferred into per-peer batches; the caller flushes them.
-    fn carry_out(&mut self, e: EffectOf<P>) {
+    fn carry_out_ready(&mut self, ready: &mut Vec<(Instant, EffectOf<P>)>) {
+        for (produced, e) in ready.drain(..) {
+            self.carry_out(produced, e);
+        }
+    }
+
+    /// Carries out one released effect. An event is stamped `produced`, when the
+    /// protocol produced it (the node was elected, or became a candidate, then), not at
+    /// the end of the fsync it waited behind.
+    fn carry_out(&mut self, produced: Instant, e: EffectOf<P>) {
         match e {
-            Effect::Persist(_) | Effect::SetTimer { .. } | Effect::CancelTimer(_) => {}
-            Effect::SignalWhenDurable(token) => {
-                self.durable_signal = self.durable_signal.max(Some(token));
+            Effect::Persist(_) | Effect::SignalWhenDurable(_) => {}
+            Effect::SetTimer { timer, after } => {
+                let deadline = tokio::time::Instant::now() + after;
+                let timed = after >= TIMED_WAIT;
+                match self.timers.iter_mut().find(|t| t.timer == timer) {
+                    Some(slot) => (slot.deadline, slot.timed) = (deadline, timed),
+                    None => self.timers.push(ArmedTimer {
+                        timer,
+                        deadline,
+                        timed,
+                    }),
+                }
+            }
+            Effect::CancelTimer(timer) => {
+                self.timers.retain(|t| t.timer != timer);
             }
             Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
                 if let Some(len) = self.transport.send_deferred(to, &msg) {
@@ -174,7 +143,7 @@ impl<P: Protocol> NodeLoop<P> {
                     }
                 }
             }
-            Effect::Event(event) => self.publish_event(event, Instant::now()),
+            Effect::Event(event) => self.publish_event(event, produced),
         }
     }
 

@@ -4,7 +4,10 @@
 //! The loop follows etcd-io/raft's Ready cycle. It waits for one input (a peer
 //! message, a client command, a due timer, a durability report of its WAL writer), then
 //! drains whatever else is already queued (up to [`MAX_BATCH`] inputs), stepping the
-//! protocol for each and collecting the effects. Then it carries them out:
+//! protocol for each and collecting the effects. Then it passes them through the
+//! [`protocols::DurabilityGate`], the one implementation of the effect-ordering
+//! contract that the simulator and the protocols' test pumps use too, and carries out
+//! what it releases:
 //! 1. every `Persist` record of the batch is encoded and handed to the log as one job;
 //!    under `fsync = batch`/`always` a writer thread appends and syncs it while the loop
 //!    keeps stepping new inputs (`wal_writer`), coalescing every job queued meanwhile
@@ -49,10 +52,10 @@ use crate::storage::{
 };
 use crate::transport::{Faults, Transport, TransportConfig, TransportError, TransportEvent};
 use protocols::{
-    Command, DetRng, Effect, Input, Membership, NodeId, Protocol, RecoveryError, RequestId, Setup,
-    Time, Timing,
+    Command, DetRng, DurabilityGate, Effect, Input, Membership, NodeId, Protocol, RecoveryError,
+    RequestId, Setup, Time, Timing,
 };
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -306,11 +309,9 @@ pub fn spawn<P: Protocol>(
         id,
         proto,
         log,
-        submitted: 0,
-        durable: 0,
-        held: VecDeque::new(),
-        held_to: HashMap::new(),
-        durable_signal: None,
+        gate: DurabilityGate::new(),
+        records: Vec::new(),
+        ready: Vec::new(),
         wal_stats: WalStats::default(),
         transport,
         peer_rx,
@@ -392,17 +393,13 @@ struct NodeLoop<P: Protocol> {
     id: NodeId,
     proto: P,
     log: Log,
-    /// Number of the last batch of records handed to the log.
-    submitted: u64,
-    /// Every batch up to this number is durable.
-    durable: u64,
-    /// Effects waiting for a batch of records to become durable, in the order the
-    /// protocol produced them.
-    held: VecDeque<Held<P>>,
-    /// Sends in `held`, by peer (a send ahead must not overtake them).
-    held_to: HashMap<NodeId, usize>,
-    /// The latest durability token that came due and is not yet stepped.
-    durable_signal: Option<u64>,
+    /// The effect-ordering contract: holds effects until their records are durable;
+    /// each released effect carries the instant its batch was produced.
+    gate: DurabilityGate<P::Message, P::Record, P::Timer, Instant>,
+    /// A batch's records on their way to the log (kept to reuse its allocation).
+    records: Vec<P::Record>,
+    /// Effects the gate released, on their way out (kept to reuse its allocation).
+    ready: Vec<(Instant, EffectOf<P>)>,
     /// The log's counters as last reported.
     wal_stats: WalStats,
     transport: Transport<P::Message>,
@@ -433,18 +430,6 @@ struct NodeLoop<P: Protocol> {
     last_publish: Instant,
     /// Something changed since the last [`Self::publish`].
     unpublished: bool,
-}
-
-/// An effect waiting for its records to be durable.
-struct Held<P: Protocol> {
-    /// The WAL job that must be durable first.
-    job: u64,
-    /// For an event: when the protocol produced it. Its stamp on the bus is this
-    /// moment (the node was elected, or became a candidate, then), not the end of the
-    /// fsync it waited behind.
-    produced: Option<Instant>,
-    /// The effect.
-    effect: EffectOf<P>,
 }
 
 /// A timer the protocol has set.
@@ -478,7 +463,7 @@ impl<P: Protocol> NodeLoop<P> {
             let wake = deadline.into_iter().chain(self.publish_due()).min();
             // A timer already due (a protocol's zero-delay flush) must not wait for the
             // tokio timer wheel's next millisecond tick: go straight to the drain.
-            let due_now = self.durable_signal.is_some()
+            let due_now = self.gate.has_signal()
                 || deadline.is_some_and(|d| d <= tokio::time::Instant::now());
             if !due_now {
                 tokio::select! {
@@ -596,7 +581,7 @@ impl<P: Protocol> NodeLoop<P> {
     /// Steps the inputs the node owes itself: a durability signal that came due, then
     /// every timer that is due.
     fn fire_due_timers(&mut self, out: &mut Vec<Effect<P::Message, P::Record, P::Timer>>) {
-        if let Some(token) = self.durable_signal.take() {
+        if let Some(token) = self.gate.take_signal() {
             self.proto.step(now(), Input::Durable(token), out);
         }
         let now_i = tokio::time::Instant::now();

@@ -6,10 +6,11 @@
 //! Given the same seed and the same schedule, a run is identical, which is what makes a
 //! failing seed replayable (`cwb sim --protocol raft --seed N`).
 //!
-//! Durability is modelled as the runtime does it ([`DiskConfig`]). The records one step
-//! persists are written at once and become durable one sync later (syncs finish in
-//! order, after a random delay; zero by default, which makes every record durable within
-//! its step). Until then the step's held effects wait: `Send`, `Reject`, `Event` and
+//! Durability is modelled as the runtime does it ([`DiskConfig`]), through the same
+//! [`protocols::DurabilityGate`] the runtime uses. The records one step persists are
+//! written at once and become durable one sync later (syncs finish in order, after a
+//! random delay; zero by default, which makes every record durable within its step).
+//! Until then the step's held effects wait: `Send`, `Reject`, `Event` and
 //! `SignalWhenDurable`, which becomes an `Input::Durable` for the node once its sync is
 //! done. `SendAhead` (unless an earlier send to the same peer waits) and `Apply` are
 //! carried out at once. A crash throws away all volatile state *and every record not yet
@@ -30,9 +31,10 @@ pub mod scenario;
 
 use check::{Checker, Violation};
 use network::{NetConfig, Network};
+use protocols::gate::Sync;
 use protocols::{
-    Command, DetRng, Effect, Event, Input, InputOf, Membership, NodeId, Protocol, RequestId, Setup,
-    Time, Timing,
+    Command, DetRng, DurabilityGate, Effect, Event, Input, InputOf, Membership, NodeId, Protocol,
+    RequestId, Setup, Time, Timing,
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -145,13 +147,10 @@ struct SimNode<P: Protocol> {
     incarnation: u64,
     /// Everything the node persisted that is durable.
     records: Vec<P::Record>,
-    /// Records written but not yet durable, with their batch (lost in a crash).
+    /// Records written but not yet durable, with their write job (lost in a crash).
     unsynced: Vec<(u64, P::Record)>,
-    /// Effects waiting for a batch to be durable, in the protocol's order.
-    held: Vec<(u64, EffectOf<P>)>,
-    /// The last batch of records written, and the last one durable.
-    written: u64,
-    durable: u64,
+    /// The effect-ordering contract, shared with the runtime: what waits for which job.
+    gate: DurabilityGate<P::Message, P::Record, P::Timer>,
     /// When the last sync scheduled finishes (syncs finish in order).
     last_sync_at: Time,
     /// This node's disk, if not the cluster's ([`Simulation::set_disk`]).
@@ -204,9 +203,7 @@ impl<P: Protocol> Simulation<P> {
                         incarnation: 0,
                         records: Vec::new(),
                         unsynced: Vec::new(),
-                        held: Vec::new(),
-                        written: 0,
-                        durable: 0,
+                        gate: DurabilityGate::new(),
                         last_sync_at: Time::ZERO,
                         disk: None,
                         timers: HashMap::new(),
@@ -434,11 +431,10 @@ impl<P: Protocol> Simulation<P> {
         else {
             return Ok(());
         };
-        n.durable = n.durable.max(batch);
         let done = n.unsynced.partition_point(|(b, _)| *b <= batch);
         n.records.extend(n.unsynced.drain(..done).map(|(_, r)| r));
-        let ready = n.held.partition_point(|(b, _)| *b <= batch);
-        let released: Vec<_> = n.held.drain(..ready).map(|(_, e)| e).collect();
+        let mut released = Vec::new();
+        n.gate.durable(batch, &mut released);
         if self.config.trace && !released.is_empty() {
             self.note(format!("n{id}: log synced (writes 1..={batch} durable)"));
         }
@@ -505,8 +501,7 @@ impl<P: Protocol> Simulation<P> {
                         n.timers.clear();
                         // What the disk had not synced is gone, with what waited for it.
                         n.unsynced.clear();
-                        n.held.clear();
-                        n.durable = n.written;
+                        n.gate = DurabilityGate::new();
                         let peers: Vec<NodeId> = self.config.membership.peers_of(id).collect();
                         // A crash resets the TCP connections: live peers notice.
                         for peer in peers {
@@ -548,64 +543,44 @@ impl<P: Protocol> Simulation<P> {
         };
         proto.step(now, input, &mut out);
         let incarnation = n.incarnation;
-        let writes = out.iter().any(|e| matches!(e, Effect::Persist(_)));
         let disk = n.disk.as_ref().unwrap_or(&self.config.disk);
         let (sync_min, sync_max) = (disk.sync_min, disk.sync_max);
+        // A disk without delay syncs within the step, unless earlier writes are still
+        // on their way (syncs finish in order).
         let instant = sync_max.is_zero() && n.unsynced.is_empty();
-        if writes {
-            n.written += 1;
-        }
-        let batch = n.written;
-        let mut now_effects = Vec::new();
-        for effect in out {
-            match effect {
-                Effect::Persist(r) if instant => n.records.push(r),
-                Effect::Persist(r) => n.unsynced.push((batch, r)),
-                Effect::SetTimer { .. } | Effect::CancelTimer(_) | Effect::Apply { .. } => {
-                    now_effects.push(effect)
-                }
-                Effect::SendAhead { to, msg }
-                    if !n
-                        .held
-                        .iter()
-                        .any(|(_, e)| matches!(e, Effect::Send { to: t, .. } if *t == to)) =>
-                {
-                    now_effects.push(Effect::Send { to, msg })
-                }
-                Effect::SendAhead { to, msg } => n.held.push((batch, Effect::Send { to, msg })),
-                other if instant || (n.held.is_empty() && n.durable >= batch) => {
-                    now_effects.push(other)
-                }
-                other => n.held.push((batch, other)),
+        let sync = if instant { Sync::Now } else { Sync::Later };
+        let mut records = Vec::new();
+        let mut ready = Vec::new();
+        let job = n.gate.admit(&mut out, (), sync, &mut records, &mut ready);
+        if let Some(job) = job {
+            if instant {
+                n.records.extend(records);
+            } else {
+                n.unsynced.extend(records.into_iter().map(|r| (job, r)));
+                let delay = self.rng.duration_between(sync_min, sync_max);
+                let at = now.plus(delay).max(n.last_sync_at);
+                n.last_sync_at = at;
+                self.push(
+                    at,
+                    Pending::Synced {
+                        node: id,
+                        incarnation,
+                        batch: job,
+                    },
+                );
             }
         }
-        if instant {
-            n.durable = batch;
-        } else if writes {
-            let delay = self.rng.duration_between(sync_min, sync_max);
-            let at = now.plus(delay).max(n.last_sync_at);
-            n.last_sync_at = at;
-            self.push(
-                at,
-                Pending::Synced {
-                    node: id,
-                    incarnation,
-                    batch,
-                },
-            );
-        }
-        self.carry_out(id, now_effects)
+        self.carry_out(id, ready)
     }
 
-    /// Carries out effects of node `id` whose records are durable (or that need not
-    /// wait), in order; a durability signal among them is stepped last.
-    fn carry_out(&mut self, id: NodeId, effects: Vec<EffectOf<P>>) -> Result<(), Violation> {
+    /// Carries out the effects of node `id` that its gate released, in order; then
+    /// steps the durability signal released with them, if any.
+    fn carry_out(&mut self, id: NodeId, effects: Vec<((), EffectOf<P>)>) -> Result<(), Violation> {
         let now = self.now;
         let Some(incarnation) = self.nodes.get(&id).map(|n| n.incarnation) else {
             return Ok(());
         };
-        let mut signal = None;
-        for effect in effects {
+        for ((), effect) in effects {
             match effect {
                 Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
                     self.messages += 1;
@@ -622,8 +597,7 @@ impl<P: Protocol> Simulation<P> {
                         );
                     }
                 }
-                Effect::Persist(_) => {}
-                Effect::SignalWhenDurable(token) => signal = signal.max(Some(token)),
+                Effect::Persist(_) | Effect::SignalWhenDurable(_) => {}
                 Effect::SetTimer { timer, after } => {
                     let generation = self.next_seq;
                     if let Some(n) = self.nodes.get_mut(&id) {
@@ -678,6 +652,7 @@ impl<P: Protocol> Simulation<P> {
                 }
             }
         }
+        let signal = self.nodes.get_mut(&id).and_then(|n| n.gate.take_signal());
         match signal {
             Some(token) => self.input(id, Input::Durable(token)),
             None => Ok(()),

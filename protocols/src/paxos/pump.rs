@@ -5,6 +5,7 @@
 //! classic case of "Paxos Made Simple" §2 can be staged exactly.
 
 use super::*;
+use crate::gate::{DurabilityGate, Sync};
 use crate::types::{Command, RequestId};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +57,8 @@ pub struct Net {
     pub events: Vec<(NodeId, Event)>,
     /// Armed timers per node.
     pub timers: BTreeMap<NodeId, BTreeSet<PaxosTimer>>,
+    /// Each node's effect-ordering gate (the one the runtime and simulator use).
+    gates: BTreeMap<NodeId, DurabilityGate<PaxosMessage, PaxosRecord, PaxosTimer>>,
     /// Virtual time: one millisecond per step.
     now: Time,
 }
@@ -72,6 +75,7 @@ impl Net {
             applied: BTreeMap::new(),
             events: Vec::new(),
             timers: BTreeMap::new(),
+            gates: BTreeMap::new(),
             now: Time::ZERO,
         };
         for id in 1..=n {
@@ -88,15 +92,19 @@ impl Net {
         };
         let mut out = Vec::new();
         node.step(self.now, input, &mut out);
-        // Disks here are instant: a durability signal comes due within the step.
-        let mut signal = None;
-        for effect in out {
+        // Disks here are instant (`Sync::Now`): a durability signal comes due within
+        // the step.
+        let gate = self.gates.entry(id).or_default();
+        let (mut records, mut ready) = (Vec::new(), Vec::new());
+        gate.admit(&mut out, (), Sync::Now, &mut records, &mut ready);
+        let signal = gate.take_signal();
+        self.disks.entry(id).or_default().extend(records);
+        for ((), effect) in ready {
             match effect {
                 Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
                     self.queue.push((id, to, msg))
                 }
-                Effect::SignalWhenDurable(token) => signal = Some(token),
-                Effect::Persist(r) => self.disks.entry(id).or_default().push(r),
+                Effect::Persist(_) | Effect::SignalWhenDurable(_) => {}
                 Effect::SetTimer { timer, .. } => {
                     self.timers.entry(id).or_default().insert(timer);
                 }
@@ -176,6 +184,7 @@ impl Net {
     pub fn crash(&mut self, id: NodeId) {
         self.nodes.remove(&id);
         self.timers.remove(&id);
+        self.gates.remove(&id);
         self.queue.retain(|(_, to, _)| *to != id);
     }
 

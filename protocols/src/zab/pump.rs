@@ -5,6 +5,7 @@
 //! Small on purpose; the harness's simulator does the randomized runs.
 
 use crate::effect::{ClientError, Effect, Event};
+use crate::gate::{DurabilityGate, Sync};
 use crate::node::{Input, Protocol, Setup};
 use crate::quorum::Membership;
 use crate::timing::Timing;
@@ -23,6 +24,8 @@ pub(crate) struct Pump {
     pub(crate) disk: BTreeMap<NodeId, Vec<ZabRecord>>,
     pub(crate) queue: VecDeque<Msg>,
     pub(crate) armed: BTreeMap<NodeId, BTreeSet<ZabTimer>>,
+    /// Each node's effect-ordering gate (the one the runtime and simulator use).
+    pub(crate) gates: BTreeMap<NodeId, DurabilityGate<ZabMessage, ZabRecord, ZabTimer>>,
     pub(crate) applied: BTreeMap<NodeId, Vec<Command>>,
     pub(crate) events: BTreeMap<NodeId, Vec<Event>>,
     pub(crate) rejected: Vec<(NodeId, RequestId, ClientError)>,
@@ -45,6 +48,7 @@ impl Pump {
             disk: BTreeMap::new(),
             queue: VecDeque::new(),
             armed: BTreeMap::new(),
+            gates: BTreeMap::new(),
             applied: BTreeMap::new(),
             events: BTreeMap::new(),
             rejected: Vec::new(),
@@ -75,6 +79,7 @@ impl Pump {
     pub(crate) fn crash(&mut self, id: NodeId) {
         self.nodes.insert(id, None);
         self.armed.remove(&id);
+        self.gates.remove(&id);
         self.applied.remove(&id);
     }
 
@@ -93,16 +98,19 @@ impl Pump {
         if flush {
             node.step(Time(self.clock), Input::Timer(ZabTimer::Flush), &mut out);
         }
-        // Disks here are instant: a durability signal comes due within the step, and
-        // its effects are returned with the step's own.
-        let mut signal = None;
-        for effect in out.clone() {
+        // Disks here are instant (`Sync::Now`): a durability signal comes due within the
+        // step, and its effects are returned with the step's own.
+        let gate = self.gates.entry(id).or_default();
+        let (mut records, mut ready) = (Vec::new(), Vec::new());
+        gate.admit(&mut out.clone(), (), Sync::Now, &mut records, &mut ready);
+        let signal = gate.take_signal();
+        self.disk.entry(id).or_default().extend(records);
+        for ((), effect) in ready {
             match effect {
                 Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
                     self.queue.push_back((id, to, msg))
                 }
-                Effect::SignalWhenDurable(token) => signal = Some(token),
-                Effect::Persist(r) => self.disk.entry(id).or_default().push(r),
+                Effect::Persist(_) | Effect::SignalWhenDurable(_) => {}
                 Effect::SetTimer {
                     timer: ZabTimer::Flush,
                     ..
