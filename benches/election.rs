@@ -1,5 +1,5 @@
 //! Election latency of all three protocols on a real loopback TCP cluster: cold start
-//! -> leader ready (DESIGN.md, "election latency"; the same measure as `cwb bench
+//! -> leader ready (docs/DESIGN.md, "election latency"; the same measure as `cwb bench
 //! --measure election`).
 //!
 //! Each iteration starts a fresh in-process cluster (real sockets, real WAL files in a

@@ -1,5 +1,5 @@
 //! Failover time of all three protocols on a real loopback TCP cluster: the leader
-//! fails while a client writes -> the new leader acknowledges a write (DESIGN.md,
+//! fails while a client writes -> the new leader acknowledges a write (docs/DESIGN.md,
 //! "failover time"; the same measure as `cwb bench --measure kill,isolate`).
 //!
 //! Each iteration starts a fresh 3-node in-process cluster (real sockets, WAL files in

@@ -1,5 +1,5 @@
 //! Commit throughput of all three protocols on a real loopback TCP cluster: C
-//! closed-loop clients putting 256-byte values (DESIGN.md, "commit throughput"; the
+//! closed-loop clients putting 256-byte values (docs/DESIGN.md, "commit throughput"; the
 //! shape of [`harness::workload::Workload`] and of `cwb bench --measure throughput`).
 //!
 //! Each benchmark starts ONE 3-node in-process cluster (real sockets, WAL files in a

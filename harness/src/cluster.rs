@@ -1,5 +1,5 @@
 //! In-process loopback clusters: N nodes as tokio tasks in one process, talking real
-//! TCP on 127.0.0.1 (DESIGN.md, cluster mode 1). Used by `cwb cluster`, the benches and
+//! TCP on 127.0.0.1 (docs/DESIGN.md, cluster mode 1). Used by `cwb cluster`, the benches and
 //! the runtime tests.
 //!
 //! Every listener is bound (on port 0 by default) before any node starts, so every node

@@ -1,7 +1,7 @@
 //! The measurements the CLI and the benches share: cold-start election, failover after
 //! a kill or an isolation, and closed-loop throughput, each on a fresh loopback cluster.
 //!
-//! The measures run on any [`Cluster`]: an in-process [`LocalCluster`] (DESIGN.md,
+//! The measures run on any [`Cluster`]: an in-process [`LocalCluster`] (docs/DESIGN.md,
 //! cluster mode 1) or a [`ProcessCluster`](crate::process_cluster::ProcessCluster) of
 //! `cwb node` processes (mode 2). They read only harness-stamped events from the
 //! cluster's [`EventBus`] and client acknowledgements, so both hostings are measured

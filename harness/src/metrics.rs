@@ -3,7 +3,7 @@
 //! Every number the workbench reports comes from here: the runtime stamps each
 //! [`Event`] a node emits with the harness clock ([`Instant`]) as it carries out the
 //! node's effects, and the measures below read those stamps. Definitions
-//! (DESIGN.md, "Fair comparison rules"):
+//! (docs/DESIGN.md, "Fair comparison rules"):
 //! - election latency: trigger (cluster start) -> a leader is READY; "leader elected"
 //!   is reported separately;
 //! - failover: leader killed or isolated at `t0` -> the first client write committed by

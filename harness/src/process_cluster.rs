@@ -1,5 +1,5 @@
 //! Multi-process loopback clusters: one `cwb node` OS process per node, all started
-//! from one generated `cluster.toml` (DESIGN.md, cluster mode 2). `cwb bench
+//! from one generated `cluster.toml` (docs/DESIGN.md, cluster mode 2). `cwb bench
 //! --processes` measures them with the same code as in-process clusters, through
 //! [`Cluster`].
 //!

@@ -1,7 +1,7 @@
 //! The shipped teaching scenarios (scenarios/*.toml) run in the harness simulator.
 //!
 //! Every file parses and runs with its expectations met (the cross-protocol ones with
-//! all three protocols). PROTOCOLS.md's scenarios A, A' and B are pinned exactly: the
+//! all three protocols). docs/PROTOCOLS.md's scenarios A, A' and B are pinned exactly: the
 //! leader, and every server's final role, epoch, leader and delivered sequence. The
 //! narrated rules the teaching story depends on appear in the timeline, and the Lamport
 //! diagram is well-formed XML with one arrow per shown message.

@@ -402,9 +402,11 @@ mod tests {
             narrate: false,
         };
         let mut raft = Raft::recover(setup, Vec::new()).expect("empty log");
+        // Each input is a batch of its own.
         let mut step = |input| {
             let mut out = Vec::new();
             raft.step(Time::ZERO, input, &mut out);
+            raft.end_of_batch(Time::ZERO, &mut out);
             Trace::Batch(out)
         };
         let vote = |from| Input::Message {
@@ -428,7 +430,6 @@ mod tests {
             Trace::Durable(1),
             step(vote(2)),
             step(command(1)),
-            step(Input::Timer(RaftTimer::Flush)),
             Trace::Durable(2),
             step(command(2)),
             step(Input::Message {

@@ -121,6 +121,17 @@ pub trait Protocol: Sized + Send + 'static {
     /// Handles one input at time `now`, appending effects to `out`.
     fn step(&mut self, now: Time, input: InputOf<Self>, out: &mut Effects<Self>);
 
+    /// The end of a batch (etcd-io/raft's `Ready` boundary): the host has stepped every
+    /// input it had queued and is about to carry out their effects. A protocol sends
+    /// here what it batched over those inputs (a leader's AppendEntries, PROPOSALs'
+    /// durability mark and COMMITs, a follower's cumulative ACK, a Paxos leader's
+    /// Accepts), so a burst of commands shares one message per peer. Every host calls
+    /// it once after each batch, however it defines one: the runtime after draining its
+    /// queues, the simulator and the test pumps after every input.
+    fn end_of_batch(&mut self, now: Time, out: &mut Effects<Self>) {
+        let _ = (now, out);
+    }
+
     /// Current role, term, leader and indexes.
     fn status(&self) -> Status;
 

@@ -1,7 +1,7 @@
 //! Initial durable state for teaching scenarios: a node's history, described once in a
 //! protocol-neutral way and turned into each protocol's own durable records.
 //!
-//! PROTOCOLS.md's scenarios start from servers that already hold some history ("servers
+//! docs/PROTOCOLS.md's scenarios start from servers that already hold some history ("servers
 //! with last zxids 9,9,9,8,8"). A scenario describes a history as a list of
 //! `(generation, count)` pairs, oldest first: `count` entries written under leadership
 //! generation `generation` (ZAB epoch, Raft term, Paxos ballot round). Each protocol maps

@@ -1,6 +1,6 @@
 //! Quorum arithmetic: who votes, and how many make a majority.
 //!
-//! A quorum is a strict majority of the *voting* members (PROTOCOLS.md, "Cluster basics"):
+//! A quorum is a strict majority of the *voting* members (docs/PROTOCOLS.md, "Cluster basics"):
 //! 3 voters need 2, 4 need 3, 5 need 3. Observers (ZAB) receive the committed stream but
 //! never count toward a quorum.
 

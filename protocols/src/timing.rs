@@ -2,7 +2,7 @@
 //!
 //! A run sets a heartbeat interval and a failure-detection timeout range once; each
 //! protocol maps them onto its own timers, so that a comparison varies the protocol and
-//! nothing else (DESIGN.md, "Fair comparison rules"). The mapping:
+//! nothing else (docs/DESIGN.md, "Fair comparison rules"). The mapping:
 //!
 //! | setting | Raft (§5.2) | ZAB | Paxos |
 //! |---|---|---|---|

@@ -1,5 +1,5 @@
 //! Horizontal stacked bar plots: the failover decomposition (detection, election,
-//! recovery, first commit; DESIGN.md "Fair comparison rules") read as a timeline from
+//! recovery, first commit; docs/DESIGN.md "Fair comparison rules") read as a timeline from
 //! the leader's loss, and messages per operation / per election by message kind.
 //! Bars are horizontal so that long category names ("paxos n=5 isolate") stay legible.
 

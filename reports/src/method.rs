@@ -1,4 +1,4 @@
-//! The method part of the report: how each measure is defined (DESIGN.md, "Fair
+//! The method part of the report: how each measure is defined (docs/DESIGN.md, "Fair
 //! comparison rules") and every setting a reader needs to reproduce or judge a run:
 //! machine, git commit, command line, timing and its mapping onto each protocol, fsync
 //! policy, workload and the baselines measured in the same run.

@@ -1,5 +1,5 @@
 //! The results schema: what one `cwb bench` run measured, written as ONE JSON file and
-//! read back by `cwb report`. The measures follow the definitions of DESIGN.md ("Fair
+//! read back by `cwb report`. The measures follow the definitions of docs/DESIGN.md ("Fair
 //! comparison rules"): election latency (cold start to leader ready, and to leader
 //! elected), failover decomposed into detection, election, recovery and first commit,
 //! commit throughput with latency percentiles, and message counts.
@@ -111,7 +111,7 @@ pub struct Settings {
     pub command_line: String,
 }
 
-/// The shared timing vocabulary (DESIGN.md: "One timing vocabulary").
+/// The shared timing vocabulary (docs/DESIGN.md: "One timing vocabulary").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     /// Leader heartbeat interval, in milliseconds.
@@ -163,7 +163,7 @@ pub struct ProtocolRun {
     pub protocol: String,
     /// Number of voting nodes in the cluster.
     pub nodes: usize,
-    /// Cold start to a leader READY to commit (DESIGN.md's election latency).
+    /// Cold start to a leader READY to commit (docs/DESIGN.md's election latency).
     #[serde(default)]
     pub election: Option<Measure>,
     /// Cold start to a leader ELECTED (before it is ready).

@@ -1,7 +1,7 @@
 //! The steady-state part of the report for one results file: commit throughput and
 //! client-observed latency against the number of closed-loop clients (the median of
 //! `cwb bench --rounds` interleaved rounds, with their spread), and messages
-//! (and bytes) per committed operation and per election by message kind (DESIGN.md,
+//! (and bytes) per committed operation and per election by message kind (docs/DESIGN.md,
 //! "Fair comparison rules": "commit throughput ... with latency p50/p99/p999").
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! Distribution summaries (count, min, percentiles, max, mean) computed with
 //! HdrHistogram, the structure the design names for every latency in the workbench
-//! (DESIGN.md, "Fair comparison rules"). Percentiles are HdrHistogram's, with three
+//! (docs/DESIGN.md, "Fair comparison rules"). Percentiles are HdrHistogram's, with three
 //! significant digits; count, min, max and mean are exact over the samples.
 
 use hdrhistogram::Histogram;

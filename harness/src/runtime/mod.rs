@@ -4,7 +4,10 @@
 //! The loop follows etcd-io/raft's Ready cycle. It waits for one input (a peer
 //! message, a client command, a due timer, a durability report of its WAL writer), then
 //! drains whatever else is already queued (up to [`MAX_BATCH`] inputs), stepping the
-//! protocol for each and collecting the effects. Then it passes them through the
+//! protocol for each and collecting the effects, and due timers. It ends the batch
+//! with `Protocol::end_of_batch` (etcd's `Ready` boundary: the protocol sends what it
+//! batched over those inputs, e.g. Raft's AppendEntries, ZAB's ACK/COMMIT, Paxos's
+//! Accepts). Then it passes the effects through the
 //! [`protocols::DurabilityGate`], the one implementation of the effect-ordering
 //! contract that the simulator and the protocols' test pumps use too, and carries out
 //! what it releases:
@@ -20,12 +23,9 @@
 //!    (sends, client rejections, events, durability signals) is carried out in the
 //!    protocol's order, but only once every job submitted up to the end of its batch
 //!    is durable; until then it waits in a FIFO. A durability signal that comes due
-//!    is stepped into the protocol as `Input::Durable` before the next inputs.
-//!
-//! 4. timers that are already due after that (a protocol's zero-delay flush of the
-//!    inputs it has just taken: Raft's AppendEntries, ZAB's ACK/COMMIT, Paxos's
-//!    Accept) fire in the same iteration, and their effects go through 1-3 again;
-//! 5. the iteration's sends are handed to the transport as one batch per peer, and
+//!    is stepped into the protocol as `Input::Durable` before the next inputs, as a
+//!    batch of its own;
+//! 4. the iteration's sends are handed to the transport as one batch per peer, and
 //!    its client answers as one batch per client connection.
 //!
 //! This keeps the protocols' one ordering rule exactly: a record is durable before any
@@ -441,9 +441,6 @@ struct ArmedTimer<T> {
     timed: bool,
 }
 
-/// Rounds of already-due timers fired after a batch, in the same iteration.
-const ZERO_DELAY_ROUNDS: usize = 4;
-
 /// How often counters and status are shared with the [`NodeHandle`]: a node's
 /// [`NodeHandle::message_counts`] may lag what it has sent by up to this long.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(5);
@@ -455,29 +452,23 @@ impl<P: Protocol> NodeLoop<P> {
     async fn run(mut self) -> Result<(), RuntimeError> {
         let mut out = Vec::with_capacity(256);
         self.proto.step(now(), Input::Start, &mut out);
-        self.execute(&mut out)?;
+        self.end_batch(&mut out)?;
         let mut last_sweep = Instant::now();
         loop {
             let deadline = self.timers.iter().map(|t| t.deadline).min();
             // One sleep: the next timer, or the moment to share what changed.
             let wake = deadline.into_iter().chain(self.publish_due()).min();
-            // A timer already due (a protocol's zero-delay flush) must not wait for the
-            // tokio timer wheel's next millisecond tick: go straight to the drain.
-            let due_now = self.gate.has_signal()
-                || deadline.is_some_and(|d| d <= tokio::time::Instant::now());
-            if !due_now {
-                tokio::select! {
-                    ev = self.peer_rx.recv() => match ev {
-                        Some(ev) => self.on_transport(ev, &mut out),
-                        None => return Ok(()),
-                    },
-                    msg = self.client_rx.recv() => match msg {
-                        Some(msg) => self.on_client(msg, &mut out),
-                        None => return Ok(()),
-                    },
-                    report = wal_report(&mut self.log) => self.on_wal_report(report)?,
-                    _ = self.wake.sleep_until(wake) => {}
-                }
+            tokio::select! {
+                ev = self.peer_rx.recv() => match ev {
+                    Some(ev) => self.on_transport(ev, &mut out),
+                    None => return Ok(()),
+                },
+                msg = self.client_rx.recv() => match msg {
+                    Some(msg) => self.on_client(msg, &mut out),
+                    None => return Ok(()),
+                },
+                report = wal_report(&mut self.log) => self.on_wal_report(report)?,
+                _ = self.wake.sleep_until(wake) => {}
             }
             // Drain what is already queued, alternating sources so neither starves.
             for _ in 0..MAX_BATCH {
@@ -501,16 +492,7 @@ impl<P: Protocol> NodeLoop<P> {
                 }
             }
             self.fire_due_timers(&mut out);
-            self.execute(&mut out)?;
-            // Zero-delay timers armed just now (a protocol's flush of the batch it has
-            // taken) fire in the same iteration; a few rounds at most.
-            for _ in 0..ZERO_DELAY_ROUNDS {
-                self.fire_due_timers(&mut out);
-                if out.is_empty() {
-                    break;
-                }
-                self.execute(&mut out)?;
-            }
+            self.end_batch(&mut out)?;
             if last_sweep.elapsed() > Duration::from_secs(1) {
                 last_sweep = Instant::now();
                 self.pending.retain(|_, w| w.since.elapsed() < PENDING_TTL);
@@ -575,6 +557,25 @@ impl<P: Protocol> NodeLoop<P> {
             protocol: P::NAME.to_string(),
             status: self.proto.status(),
             applied: self.kv.applied(),
+        }
+    }
+
+    /// Ends a batch: tells the protocol (which sends what it batched) and carries out
+    /// the effects. A durability signal that came due meanwhile (an inline log syncs
+    /// within the batch) is stepped back at once, as a batch of its own, so nothing owed
+    /// to the protocol waits for the next input. This ends: a durability step asks for
+    /// a new signal only for records persisted since, which only new inputs bring.
+    fn end_batch(
+        &mut self,
+        out: &mut Vec<Effect<P::Message, P::Record, P::Timer>>,
+    ) -> Result<(), RuntimeError> {
+        loop {
+            self.proto.end_of_batch(now(), out);
+            self.execute(out)?;
+            let Some(token) = self.gate.take_signal() else {
+                return Ok(());
+            };
+            self.proto.step(now(), Input::Durable(token), out);
         }
     }
 

@@ -541,7 +541,10 @@ impl<P: Protocol> Simulation<P> {
         let Some(proto) = n.proto.as_mut() else {
             return Ok(());
         };
+        // Every input is a batch of its own here: the protocol sends what it batched
+        // right after it.
         proto.step(now, input, &mut out);
+        proto.end_of_batch(now, &mut out);
         let incarnation = n.incarnation;
         let disk = n.disk.as_ref().unwrap_or(&self.config.disk);
         let (sync_min, sync_max) = (disk.sync_min, disk.sync_max);

@@ -1,6 +1,6 @@
 //! Scripted teaching scenarios: a cluster size, an initial history per node, a start
 //! order, a fault schedule and expectations, in one small TOML file that runs
-//! deterministically with any of the three protocols (DESIGN.md, "Teaching").
+//! deterministically with any of the three protocols (docs/DESIGN.md, "Teaching").
 //!
 //! The vocabulary is one for all protocols, like etcd-io/raft's `testdata` scripts, so
 //! that students can run one file with `--protocol raft`, `zab` and `paxos` and compare
@@ -8,7 +8,7 @@
 //!
 //! # Format
 //! ```toml
-//! name = "PROTOCOLS.md scenario A: 5 servers started in order 1..5"
+//! name = "docs/PROTOCOLS.md scenario A: 5 servers started in order 1..5"
 //! description = "printed before the timeline"       # optional
 //! protocol = "zab"          # raft | zab | paxos; `cwb sim --protocol` overrides it
 //! nodes = 5                 # voters, ids 1..=nodes

@@ -2,7 +2,7 @@
 //!
 //! Every error that comes from the disk names the file it concerns, and corruption also
 //! names the byte offset of the bad record, so an operator can look at it with `xxd`
-//! (DESIGN.md, "Robustness expected everywhere": refuse a corrupted record in the middle
+//! (docs/DESIGN.md, "Robustness expected everywhere": refuse a corrupted record in the middle
 //! "with a clear error naming file and offset").
 
 use std::path::PathBuf;

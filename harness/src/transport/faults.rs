@@ -1,6 +1,6 @@
 //! Fault filter: silent network faults injected into the real TCP transport.
 //!
-//! Concern: the "isolate" kind of leader failure of DESIGN.md (packets dropped, sockets
+//! Concern: the "isolate" kind of leader failure of docs/DESIGN.md (packets dropped, sockets
 //! stay up), partitions, message loss and delay, on real sockets. The vocabulary follows
 //! tikv/raft-rs's test `Network` (`isolate`, `cut`, `recover`) and Jepsen's partition
 //! nemesis (a list of groups).

@@ -159,10 +159,4 @@ pub enum PaxosTimer {
     /// Candidate and leader: re-send Prepares and Accepts that got no answer, every
     /// `timing.heartbeat`.
     Retransmit,
-    /// Leader: send the slots proposed since the last flush, in one Accept per
-    /// acceptor. Armed with a zero delay by the first client command after a flush, so
-    /// it fires once the harness has handed over the inputs already waiting (batching,
-    /// as in "Paxos Made Live" §4: "batch" several values into one Paxos instance's
-    /// messages; here several slots share one Phase 2 message).
-    Flush,
 }

@@ -342,7 +342,6 @@ impl Paxos {
                 self.start_election("back-off over and still no leader", out)
             }
             (PaxosTimer::Heartbeat, Stance::Leader(_)) => self.send_heartbeats(out),
-            (PaxosTimer::Flush, Stance::Leader(_)) => self.flush_accepts(out),
             (PaxosTimer::Retransmit, Stance::Candidate(_) | Stance::Leader(_)) => {
                 self.retransmit_campaign(out);
                 self.retransmit_slots(out);
@@ -430,6 +429,12 @@ impl Protocol for Paxos {
             Input::Durable(token) => self.inbox.extend(self.durable_marks.reached(token)),
         }
         self.finish(out);
+    }
+
+    fn end_of_batch(&mut self, _now: Time, out: &mut Effects<Paxos>) {
+        if matches!(&self.stance, Stance::Leader(lead) if !lead.unsent.is_empty()) {
+            self.flush_accepts(out);
+        }
     }
 
     fn status(&self) -> Status {

@@ -4,9 +4,11 @@
 //! instance at once, each new command costs one Phase 2 round trip. The leader assigns
 //! the next slot, sends `Accept(b, slot, cmd)` to every acceptor and counts Accepted
 //! replies; a quorum makes the slot chosen. Many slots are in flight at once
-//! (pipelining). New slots are batched: a client command only queues its slot and
-//! arms the zero-delay `Flush` timer, which sends every slot queued meanwhile in one
-//! Accept per acceptor (up to [`MAX_BATCH`] slots each), so a burst of commands costs
+//! (pipelining). New slots are batched: a client command only queues its slot, and the
+//! end of the batch ([`crate::Protocol::end_of_batch`]) sends every slot queued
+//! meanwhile in one Accept per acceptor (batching, as in "Paxos Made Live" §4, where
+//! several values share one instance's messages; here several slots share one Phase 2
+//! message) (up to [`MAX_BATCH`] slots each), so a burst of commands costs
 //! one Phase 2 round of messages, not one per command. Slots found on takeover are
 //! re-proposed in batches the same way, as are retransmissions. Nothing is re-ordered:
 //! chosen slots are applied in slot order by the learner.
@@ -29,7 +31,6 @@ use crate::node::Effects;
 use crate::quorum::Membership;
 use crate::types::{Command, NodeId, Time};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 /// Most slot proposals carried by one Accept message.
 pub const MAX_BATCH: usize = 64;
@@ -162,7 +163,7 @@ pub struct Leading {
     pub pipeline: Pipeline,
     /// Whether every slot found on takeover is chosen (LeaderReady was emitted).
     pub ready: bool,
-    /// Slots proposed since the last `Flush`, not yet sent, in slot order.
+    /// Slots proposed since the last end of batch, not yet sent, in slot order.
     pub unsent: Vec<(u64, SlotValue)>,
 }
 
@@ -204,16 +205,10 @@ impl Paxos {
                 sent_at: self.now,
             },
         );
-        if lead.unsent.is_empty() {
-            out.push(Effect::SetTimer {
-                timer: PaxosTimer::Flush,
-                after: Duration::ZERO,
-            });
-        }
         lead.unsent.push((slot, value));
     }
 
-    /// `Flush`: the slots queued since the last flush go out, one Accept per acceptor
+    /// End of a batch: the slots queued since the last flush go out, one Accept per acceptor
     /// for up to [`MAX_BATCH`] of them.
     pub(super) fn flush_accepts(&mut self, out: &mut Effects<Paxos>) {
         let commit = self.learner.commit();
@@ -401,16 +396,15 @@ mod tests {
         use crate::paxos::pump::{cmd, Net};
         let mut net = Net::new(3, false);
         net.elect(1);
-        net.step(1, Input::Client(cmd(1, 1)));
-        net.step(1, Input::Client(cmd(1, 2)));
-        assert!(net.armed(1, PaxosTimer::Flush));
+        net.step_without_ending_the_batch(1, Input::Client(cmd(1, 1)));
+        net.step_without_ending_the_batch(1, Input::Client(cmd(1, 2)));
         assert!(
             !net.queue
                 .iter()
                 .any(|(_, _, m)| matches!(m, PaxosMessage::Accept { .. })),
-            "nothing is sent before the flush"
+            "nothing is sent before the end of the batch"
         );
-        net.fire(1, PaxosTimer::Flush);
+        net.end_batch(1);
         let accepts: Vec<_> = net
             .queue
             .iter()

@@ -84,14 +84,36 @@ impl Net {
         net
     }
 
-    /// Feeds `input` to node `id` and routes its effects.
+    /// Feeds `input` to node `id` as a batch of its own (as the simulator does) and
+    /// routes its effects.
     pub fn step(&mut self, id: NodeId, input: InputOf<Paxos>) {
+        self.step_without_ending_the_batch(id, input);
+        self.end_batch(id);
+    }
+
+    /// Feeds `input` to node `id`, more inputs of the same batch to follow.
+    pub fn step_without_ending_the_batch(&mut self, id: NodeId, input: InputOf<Paxos>) {
         self.now = self.now.plus(Duration::from_millis(1));
         let Some(node) = self.nodes.get_mut(&id) else {
             return;
         };
         let mut out = Vec::new();
         node.step(self.now, input, &mut out);
+        self.route(id, out);
+    }
+
+    /// Ends node `id`'s batch (the leader sends its queued Accepts).
+    pub fn end_batch(&mut self, id: NodeId) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let mut out = Vec::new();
+        node.end_of_batch(self.now, &mut out);
+        self.route(id, out);
+    }
+
+    /// Carries out node `id`'s effects through its gate (an instant disk).
+    fn route(&mut self, id: NodeId, mut out: Effects<Paxos>) {
         // Disks here are instant (`Sync::Now`): a durability signal comes due within
         // the step.
         let gate = self.gates.entry(id).or_default();
@@ -170,14 +192,10 @@ impl Net {
         self.queue.retain(|w| !pick(w));
     }
 
-    /// Client command `c` submitted at node `id`; a leader's zero-delay `Flush` then
-    /// fires at once, as it does in the runtime and the simulator when no other input
-    /// is waiting.
+    /// Client command `c` submitted at node `id` (a batch of its own: a leader sends
+    /// its Accepts at once).
     pub fn client(&mut self, id: NodeId, c: Command) {
         self.step(id, Input::Client(c));
-        if self.armed(id, PaxosTimer::Flush) {
-            self.fire(id, PaxosTimer::Flush);
-        }
     }
 
     /// Node `id` crashes: its volatile state and the messages to it are lost.

@@ -119,11 +119,6 @@ pub enum RaftTimer {
     Election,
     /// Leader: time to send heartbeats.
     Heartbeat,
-    /// Leader: send the entries appended since the last flush, in one AppendEntries
-    /// per follower (within its window). Re-armed with a zero delay by every client
-    /// command, so it fires once the harness has handed over the inputs already
-    /// waiting (see `replication.rs`).
-    Flush,
 }
 
 /// Per-role volatile state.
@@ -163,6 +158,8 @@ pub struct Raft {
     role: RoleState,
     /// Log indexes waiting for our own copy to be durable (leader only).
     durable_marks: DurableMarks<u64>,
+    /// Client commands were appended since the last end of batch (leader only).
+    unflushed: bool,
 }
 
 impl Raft {
@@ -314,6 +311,7 @@ impl Protocol for Raft {
             leader: None,
             role: RoleState::Follower,
             durable_marks: DurableMarks::default(),
+            unflushed: false,
         };
         for (i, record) in records.into_iter().enumerate() {
             match record {
@@ -364,7 +362,6 @@ impl Protocol for Raft {
             }
             Input::Timer(RaftTimer::Election) => self.on_election_timeout(out),
             Input::Timer(RaftTimer::Heartbeat) => self.on_heartbeat_timer(out),
-            Input::Timer(RaftTimer::Flush) => self.on_flush_timer(out),
             Input::Client(cmd) => self.on_client(cmd, out),
             Input::Message { from, msg } => {
                 if !self.setup.membership.contains(from) || from == self.id() {
@@ -374,6 +371,12 @@ impl Protocol for Raft {
             }
             Input::Durable(token) => self.on_durable(token, out),
             Input::PeerLost(_) => {} // Raft detects failures by timeout only (§5.2).
+        }
+    }
+
+    fn end_of_batch(&mut self, _now: Time, out: &mut Effects<Self>) {
+        if std::mem::take(&mut self.unflushed) {
+            self.flush(out);
         }
     }
 

@@ -6,9 +6,9 @@
 //! entries; commands that arrive while the pipeline is full wait and leave together
 //! in the next message, which is how the leader batches under load (as etcd-io/raft's
 //! inflight window does). Client commands are also batched in time: each one is
-//! logged and persisted at once, but the AppendEntries go out on the zero-delay
-//! `Flush` timer, after the harness has handed over the inputs already waiting, so a
-//! burst of commands shares one message per follower. A follower runs the consistency check and conflict
+//! logged and persisted at once, but the AppendEntries go out at the end of the batch
+//! ([`crate::Protocol::end_of_batch`]), once the harness has handed over the inputs
+//! already waiting, so a burst of commands shares one message per follower. A follower runs the consistency check and conflict
 //! truncation of Figure 2; a failed check makes the leader back up `nextIndex` to the
 //! follower's hint and resend. An entry is committed once stored on a majority *and*
 //! of the leader's current term (§5.4.2); earlier entries commit with it.
@@ -25,7 +25,6 @@ use crate::effect::{Effect, Event};
 use crate::node::Effects;
 use crate::types::{Command, NodeId};
 use std::collections::VecDeque;
-use std::time::Duration;
 
 /// Unacknowledged AppendEntries messages allowed per follower.
 pub const MAX_INFLIGHT: usize = 4;
@@ -71,17 +70,15 @@ impl Raft {
             first_index: index,
             entries: vec![entry],
         }));
-        // Batching: the AppendEntries go out on the zero-delay Flush, so a burst of
+        // Batching: the AppendEntries go out at the end of the batch, so a burst of
         // commands shares one message per follower.
-        out.push(Effect::SetTimer {
-            timer: RaftTimer::Flush,
-            after: Duration::ZERO,
-        });
+        self.unflushed = true;
     }
 
-    /// Flush timer: the entries appended since the last flush go to every follower,
-    /// while our own copy is written (thesis §10.2.1); we count it once it is durable.
-    pub(super) fn on_flush_timer(&mut self, out: &mut Effects<Self>) {
+    /// End of a batch with new commands: the entries appended since the last flush go
+    /// to every follower, while our own copy is written (thesis §10.2.1); we count it
+    /// once it is durable.
+    pub(super) fn flush(&mut self, out: &mut Effects<Self>) {
         if matches!(self.role, RoleState::Leader { .. }) {
             self.durable_marks.mark(self.log.last_index(), out);
             self.broadcast_append(out);

@@ -28,6 +28,13 @@ fn step(r: &mut Raft, input: InputOf<Raft>) -> Out {
     out
 }
 
+/// The host has stepped every queued input (etcd's Ready boundary).
+fn end_batch(r: &mut Raft) -> Out {
+    let mut out = Vec::new();
+    r.end_of_batch(Time::ZERO, &mut out);
+    out
+}
+
 fn msg(from: NodeId, msg: RaftMessage) -> InputOf<Raft> {
     Input::Message { from, msg }
 }
@@ -746,7 +753,7 @@ fn single_node_cluster_elects_itself_and_commits() {
     let out = all_durable(&mut r);
     assert!(out.contains(&Effect::Event(Event::LeaderReady { term: 1 })));
     step(&mut r, Input::Client(cmd(1)));
-    let out = step(&mut r, Input::Timer(RaftTimer::Flush));
+    let out = end_batch(&mut r);
     assert!(!out.iter().any(|e| matches!(e, Effect::Apply { .. })));
     let out = all_durable(&mut r);
     assert!(out.contains(&Effect::Apply {
@@ -756,7 +763,7 @@ fn single_node_cluster_elects_itself_and_commits() {
 }
 
 #[test]
-fn a_burst_of_commands_is_persisted_at_once_and_replicated_on_the_flush() {
+fn a_burst_of_commands_is_persisted_at_once_and_replicated_at_the_end_of_the_batch() {
     let mut r = leader(3);
     // Acknowledge the no-op so the window is empty.
     for peer in [2, 3] {
@@ -772,16 +779,18 @@ fn a_burst_of_commands_is_persisted_at_once_and_replicated_on_the_flush() {
             ),
         );
     }
-    let flush = Effect::SetTimer {
-        timer: RaftTimer::Flush,
-        after: std::time::Duration::ZERO,
-    };
     for seq in [1, 2] {
         let out = step(&mut r, Input::Client(cmd(seq)));
-        assert!(sends(&out).is_empty(), "nothing is sent before the flush");
-        assert!(pos(&out, |e| matches!(e, Effect::Persist(_))) < pos(&out, |e| *e == flush));
+        assert!(
+            sends(&out).is_empty(),
+            "nothing is sent before the end of the batch"
+        );
+        assert!(matches!(
+            out.as_slice(),
+            [Effect::Persist(RaftRecord::Entries { .. })]
+        ));
     }
-    let out = step(&mut r, Input::Timer(RaftTimer::Flush));
+    let out = end_batch(&mut r);
     let appends: Vec<(NodeId, usize)> = sends(&out)
         .into_iter()
         .map(|(to, m)| match m {
@@ -942,7 +951,6 @@ mod extreme_inputs {
             8 => (1u64..=4, message()).prop_map(|(from, msg)| Input::Message { from, msg }),
             1 => Just(Input::Timer(RaftTimer::Election)),
             1 => Just(Input::Timer(RaftTimer::Heartbeat)),
-            1 => Just(Input::Timer(RaftTimer::Flush)),
             1 => (0u64..4).prop_map(|seq| Input::Client(cmd(seq))),
             1 => extreme().prop_map(Input::Durable),
         ]
@@ -953,12 +961,15 @@ mod extreme_inputs {
         #[test]
         fn step_neither_panics_nor_wraps_the_term(
             as_leader in any::<bool>(),
-            inputs in prop::collection::vec(input(), 1..40),
+            inputs in prop::collection::vec((input(), any::<bool>()), 1..40),
         ) {
             let mut r = if as_leader { leader(3) } else { node(1, 3, vec![]) };
             let mut last_term = r.term();
-            for input in inputs {
+            for (input, ends_batch) in inputs {
                 step(&mut r, input);
+                if ends_batch {
+                    end_batch(&mut r);
+                }
                 prop_assert!(r.term() >= last_term, "term went back");
                 prop_assert!(r.term() < Term::MAX, "term reached the maximum");
                 prop_assert!(r.commit_index() <= r.log().last_index());

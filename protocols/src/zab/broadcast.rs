@@ -11,7 +11,7 @@
 //! - The leader logs a proposal and sends it at the same time, as ZooKeeper's leader
 //!   hands it to its `SyncRequestProcessor` and its followers at once: PROPOSAL leaves
 //!   as `Effect::SendAhead`. Its own ACK is the last zxid its log reports durable
-//!   (each leader `Flush` marks the proposals logged since the last one), as
+//!   (each leader flush marks the proposals logged since the last one), as
 //!   ZooKeeper's `AckRequestProcessor` acks only after the flush.
 //! - When a quorum of voters (the leader included) has acked up to some zxid, the
 //!   leader delivers everything up to it, sends COMMIT to followers and INFORM (the
@@ -19,8 +19,9 @@
 //!   are decided by durable copies only, so they leave ahead of the log too.
 //! - Coalescing (a deviation in message count only): because ACK and COMMIT are
 //!   cumulative, a follower ACKs once per burst of proposals and a leader COMMITs once
-//!   per burst of quorum ACKs. Both arm the zero-delay `Flush` timer and send on it,
-//!   after the harness has handed over the inputs already waiting. ZooKeeper sends one
+//!   per burst of quorum ACKs. Both send at the end of the batch
+//!   ([`crate::Protocol::end_of_batch`]), after the harness has handed over the inputs
+//!   already waiting. ZooKeeper sends one
 //!   ACK and one COMMIT per zxid (and relies on its buffered streams to share the
 //!   syscalls); the acknowledged and committed prefixes are the same, only later by at
 //!   most the inputs already queued. PROPOSALs stay one per command.
@@ -30,14 +31,12 @@
 //!   finish a Discovery / Synchronization wait within `initLimit` ticks, go back to
 //!   LOOKING (ZooKeeper: "Not sufficient followers synced").
 
-use crate::effect::Effect;
 use crate::types::{Command, NodeId};
-use crate::zab::discovery::{HandleStage, LeaderState, LearnerStage};
+use crate::zab::discovery::{HandleStage, LearnerStage};
 use crate::zab::messages::{PeerMessage, Txn};
 use crate::zab::persist::ZabRecord;
 use crate::zab::zxid::Zxid;
 use crate::zab::{Out, Phase, Zab, ZabTimer};
-use std::time::Duration;
 
 impl Zab {
     /// The established leader proposes `command`.
@@ -70,22 +69,10 @@ impl Zab {
         for to in followers {
             self.send_ahead_to_learner(out, to, PeerMessage::Proposal { txn: txn.clone() });
         }
-        // Our own ACK waits for our log: the next Flush asks for a durability report.
-        self.arm_flush(out, |l| &mut l.mark_unsent);
-    }
-
-    /// Arms the zero-delay `Flush` (once) for the leader duty `duty` selects.
-    fn arm_flush(&mut self, out: &mut Out, duty: impl FnOnce(&mut LeaderState) -> &mut bool) {
-        let Phase::Leading(l) = &mut self.phase else {
-            return;
-        };
-        let armed = l.commit_unsent || l.mark_unsent;
-        *duty(l) = true;
-        if !armed {
-            out.push(Effect::SetTimer {
-                timer: ZabTimer::Flush,
-                after: Duration::ZERO,
-            });
+        // Our own ACK waits for our log: the end of the batch asks for a durability
+        // report.
+        if let Phase::Leading(l) = &mut self.phase {
+            l.mark_unsent = true;
         }
     }
 
@@ -163,10 +150,12 @@ impl Zab {
             format!("quorum logged through {quorum_zxid}: deliver, COMMIT at the flush")
         });
         self.deliver_through(self.history.count_through(quorum_zxid), out);
-        self.arm_flush(out, |l| &mut l.commit_unsent);
+        if let Phase::Leading(l) = &mut self.phase {
+            l.commit_unsent = true;
+        }
     }
 
-    /// `Flush` of a leader: a durability mark for the proposals logged since the last
+    /// End of a batch at a leader: a durability mark for the proposals logged since the last
     /// one, then one COMMIT to each follower and one INFORM to each observer for
     /// everything delivered so far.
     pub(super) fn flush_commits(&mut self, out: &mut Out) {
@@ -214,7 +203,7 @@ impl Zab {
         }
     }
 
-    /// `Flush` of a follower: the one cumulative ACK for the proposals logged since.
+    /// End of a batch at a follower: the one cumulative ACK for the proposals logged since.
     pub(super) fn flush_ack(&mut self, out: &mut Out) {
         let Phase::Learning(l) = &mut self.phase else {
             return;
@@ -378,12 +367,7 @@ impl Zab {
         }
         if self.log_in_order(txn, epoch, out).is_ok() {
             if let Phase::Learning(l) = &mut self.phase {
-                if l.ack_unsent.replace(zxid).is_none() {
-                    out.push(Effect::SetTimer {
-                        timer: ZabTimer::Flush,
-                        after: Duration::ZERO,
-                    });
-                }
+                l.ack_unsent = Some(zxid);
             }
         }
     }

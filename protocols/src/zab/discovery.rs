@@ -98,13 +98,13 @@ pub(crate) struct LeaderState {
     pub(crate) tick: u64,
     /// The tick at which the current phase started.
     pub(crate) phase_tick: u64,
-    /// A COMMIT/INFORM of what was delivered waits for the next `Flush`.
+    /// A COMMIT/INFORM of what was delivered waits for the end of the batch.
     pub(crate) commit_unsent: bool,
     /// The last zxid of this epoch our own log reports durable: our own ACK, which
     /// ZooKeeper's leader gives itself once its `SyncRequestProcessor` has flushed.
     pub(crate) self_acked: Zxid,
-    /// Proposals were logged since the last `Flush`, which marks them for a durability
-    /// report.
+    /// Proposals were logged since the last end of batch, which marks them for a
+    /// durability report.
     pub(crate) mark_unsent: bool,
 }
 
@@ -151,7 +151,7 @@ pub(crate) struct LearnerState {
     pub(crate) inbox: Inbox,
     /// The number of our next message to the leader (FOLLOWERINFO is 0).
     pub(crate) out_seq: u64,
-    /// The last proposal logged whose ACK waits for the next `Flush`.
+    /// The last proposal logged whose ACK waits for the end of the batch.
     pub(crate) ack_unsent: Option<Zxid>,
 }
 

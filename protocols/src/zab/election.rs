@@ -1,7 +1,7 @@
 //! Phase 0: FastLeaderElection (ZooKeeper's default election).
 //!
 //! Source: ZooKeeper `FastLeaderElection.java` (`lookForLeader`, `totalOrderPredicate`,
-//! `getVoteTracker`, `checkLeader`, and the `WorkerReceiver` replies); PROTOCOLS.md,
+//! `getVoteTracker`, `checkLeader`, and the `WorkerReceiver` replies); docs/PROTOCOLS.md,
 //! "FastLeaderElection". The rules, in the order `lookForLeader` applies them:
 //! - A new round (`logicalclock + 1`) starts with a vote for oneself (sid, last logged
 //!   zxid, current epoch), sent to every voter.

@@ -145,11 +145,6 @@ pub enum ZabTimer {
     FinalizeWait,
     /// FOLLOWING / LEADING / OBSERVING: one `tickTime` passed (PINGs, limits).
     Tick,
-    /// FOLLOWING: send the one cumulative ACK for every proposal logged since the last
-    /// flush. LEADING: send the one COMMIT (INFORM) for everything delivered since.
-    /// Armed with a zero delay, so it fires once the harness has handed over the inputs
-    /// already waiting (see `broadcast.rs`).
-    Flush,
 }
 
 /// The run's timing mapped onto ZooKeeper's knobs (see the module docs).
@@ -404,8 +399,6 @@ impl Zab {
             (ZabTimer::FinalizeWait, Phase::Looking) => self.on_finalize_wait(out),
             (ZabTimer::Tick, Phase::Leading(_)) => self.leader_tick(out),
             (ZabTimer::Tick, Phase::Learning(_)) => self.learner_tick(out),
-            (ZabTimer::Flush, Phase::Leading(_)) => self.flush_commits(out),
-            (ZabTimer::Flush, Phase::Learning(_)) => self.flush_ack(out),
             // A timer of a role this server has left: stale.
             _ => {}
         }
@@ -482,6 +475,17 @@ impl Protocol for Zab {
             Input::Client(command) => self.on_client(command, out),
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
             Input::Durable(token) => self.on_durable(token, out),
+        }
+    }
+
+    /// FOLLOWING: the one cumulative ACK for every proposal logged in the batch.
+    /// LEADING: the durability mark of the proposals logged and the one COMMIT (INFORM)
+    /// for everything delivered in it (see `broadcast.rs`).
+    fn end_of_batch(&mut self, _now: Time, out: &mut Out) {
+        match self.phase {
+            Phase::Leading(_) => self.flush_commits(out),
+            Phase::Learning(_) => self.flush_ack(out),
+            _ => {}
         }
     }
 

@@ -5,7 +5,7 @@
 //! accepted NEWEPOCH `e` (`acceptedEpoch`), accepted NEWLEADER `e` (`currentEpoch`) and
 //! logged that leader's proposals, whose zxids are `<e, 1>`, `<e, 2>`, ... (§III). So
 //! `[(1, 9)]` is a server with last zxid `0x100000009` and current epoch 1, which is how
-//! PROTOCOLS.md's scenario B describes its servers. Nothing is marked delivered: ZAB does
+//! docs/PROTOCOLS.md's scenario B describes its servers. Nothing is marked delivered: ZAB does
 //! not persist commit points, so a restarted server learns what is committed from the
 //! next leader's synchronization.
 

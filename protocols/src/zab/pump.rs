@@ -89,15 +89,9 @@ impl Pump {
         };
         let mut out = Vec::new();
         self.clock += 1;
+        // Every input is a batch of its own, as in the simulator.
         node.step(Time(self.clock), input, &mut out);
-        // A zero-delay `Flush` fires right after the input that armed it, as it does in
-        // the runtime and the simulator when nothing else is waiting.
-        let flush = out.iter().any(
-            |e| matches!(e, Effect::SetTimer { timer: ZabTimer::Flush, after } if after.is_zero()),
-        );
-        if flush {
-            node.step(Time(self.clock), Input::Timer(ZabTimer::Flush), &mut out);
-        }
+        node.end_of_batch(Time(self.clock), &mut out);
         // Disks here are instant (`Sync::Now`): a durability signal comes due within the
         // step, and its effects are returned with the step's own.
         let gate = self.gates.entry(id).or_default();
@@ -111,10 +105,6 @@ impl Pump {
                     self.queue.push_back((id, to, msg))
                 }
                 Effect::Persist(_) | Effect::SignalWhenDurable(_) => {}
-                Effect::SetTimer {
-                    timer: ZabTimer::Flush,
-                    ..
-                } if flush => {}
                 Effect::SetTimer { timer, .. } => {
                     self.armed.entry(id).or_default().insert(timer);
                 }

@@ -3,7 +3,7 @@
 //! Source: ZooKeeper `FastLeaderElection.totalOrderPredicate` (which vote is better:
 //! higher epoch, then higher zxid, then higher sid; a vote for a server that cannot
 //! vote never wins) and `Vote.equals` (when two recorded votes count as the same vote
-//! in a tally). PROTOCOLS.md, "FastLeaderElection", rule 2.
+//! in a tally). docs/PROTOCOLS.md, "FastLeaderElection", rule 2.
 
 use crate::quorum::Membership;
 use crate::zab::messages::{ServerState, Vote};
