@@ -215,6 +215,17 @@ pub enum ConfigError {
     /// Nobody votes.
     #[error("the cluster has no voting nodes")]
     NoVoters,
+    /// Port 0 would make the system pick a port nobody else knows.
+    #[error("{0} has port 0: every node needs a fixed port its peers can reach")]
+    ZeroPort(String),
+    /// Consecutive ports from a base run past 65535.
+    #[error("base port {base_port} leaves no room for {nodes} nodes (peers at base+id, clients at base+100+id, all at most 65535)")]
+    PortOutOfRange {
+        /// The base asked for.
+        base_port: u16,
+        /// The number of nodes.
+        nodes: u64,
+    },
     /// A bad timing range.
     #[error("invalid timing: {0}")]
     Timing(#[from] protocols::timing::TimingError),
@@ -291,6 +302,9 @@ impl ClusterConfig {
                 (n.peer, format!("node {} peer", n.id)),
                 (n.client, format!("node {} client", n.id)),
             ] {
+                if addr.port() == 0 {
+                    return Err(ConfigError::ZeroPort(what));
+                }
                 if let Some(first) = addrs.get(&addr) {
                     return Err(ConfigError::PortClash {
                         addr,
@@ -324,24 +338,40 @@ impl ClusterConfig {
     }
 
     /// A loopback config for `n` nodes on consecutive ports from `base_port`
-    /// (peers at base+i, clients at base+100+i), e.g. for `cwb config`.
-    pub fn loopback(protocol: ProtocolKind, n: u64, base_port: u16) -> ClusterConfig {
+    /// (peers at base+i, clients at base+100+i), e.g. for `cwb config`. Refuses ports
+    /// past 65535 (they would wrap to 0, 1, 2 ...).
+    pub fn loopback(
+        protocol: ProtocolKind,
+        n: u64,
+        base_port: u16,
+    ) -> Result<ClusterConfig, ConfigError> {
+        let port = |offset: u64| {
+            u64::from(base_port)
+                .checked_add(offset)
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or(ConfigError::PortOutOfRange {
+                    base_port,
+                    nodes: n,
+                })
+        };
         let nodes = (1..=n)
-            .map(|id| NodeEntry {
-                id,
-                peer: SocketAddr::from(([127, 0, 0, 1], base_port + id as u16)),
-                client: SocketAddr::from(([127, 0, 0, 1], base_port + 100 + id as u16)),
-                observer: false,
+            .map(|id| {
+                Ok(NodeEntry {
+                    id,
+                    peer: SocketAddr::from(([127, 0, 0, 1], port(id)?)),
+                    client: SocketAddr::from(([127, 0, 0, 1], port(id.saturating_add(100))?)),
+                    observer: false,
+                })
             })
-            .collect();
-        ClusterConfig {
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(ClusterConfig {
             protocol: protocol.to_string(),
             fsync: default_fsync(),
             data_dir: default_data_dir(),
             seed: 0,
             timing: TimingConfig::default(),
             nodes,
-        }
+        })
     }
 }
 
@@ -382,7 +412,7 @@ observer = true
 
     #[test]
     fn generated_loopback_config_round_trips() {
-        let c = ClusterConfig::loopback(ProtocolKind::Zab, 5, 7000);
+        let c = ClusterConfig::loopback(ProtocolKind::Zab, 5, 7000).expect("ports fit");
         let text = toml::to_string(&c).expect("serializes");
         let v = parse(&text).expect("valid");
         assert_eq!(v.membership.voter_ids().len(), 5);
@@ -417,6 +447,34 @@ observer = true
             "protocol = \"raft\"\nfsync = \"sometimes\"",
         );
         assert!(matches!(parse(&fsync), Err(ConfigError::UnknownFsync(_))));
+        let zero = GOOD.replace("127.0.0.1:7102", "127.0.0.1:0");
+        assert!(matches!(parse(&zero), Err(ConfigError::ZeroPort(_))));
+        let forever = GOOD.replace(
+            "protocol = \"raft\"\n",
+            "protocol = \"raft\"\n[timing]\nheartbeat_ms = 50\nelection_timeout_min_ms = 150\n\
+             election_timeout_max_ms = 18446744073709551615\nfinalize_wait_ms = 200\n",
+        );
+        assert!(parse(&forever)
+            .expect_err("absurd timing")
+            .to_string()
+            .contains("longer than"));
+    }
+
+    #[test]
+    fn a_base_port_near_the_top_is_refused_instead_of_wrapping() {
+        // `cwb config --base-port 65535` used to write ports 0, 1, 2 (and 100, ...).
+        let err = ClusterConfig::loopback(ProtocolKind::Raft, 3, 65535).expect_err("wraps");
+        assert!(matches!(
+            err,
+            ConfigError::PortOutOfRange {
+                base_port: 65535,
+                nodes: 3
+            }
+        ));
+        // The last base that fits 3 nodes: clients end at base + 103 = 65535.
+        let top = ClusterConfig::loopback(ProtocolKind::Raft, 3, 65432).expect("fits");
+        assert_eq!(top.nodes[2].client.port(), 65535);
+        assert!(ClusterConfig::loopback(ProtocolKind::Raft, 3, 65433).is_err());
     }
 
     #[test]

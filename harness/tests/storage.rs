@@ -498,3 +498,29 @@ proptest! {
         prop_assert_eq!(again.len(), whole + 1);
     }
 }
+
+#[test]
+fn a_second_writer_on_one_directory_is_refused_naming_the_holder() {
+    // Two nodes on one data directory used to interleave their records and corrupt the
+    // log. The directory's lock (flock, released by the kernel when its holder exits)
+    // refuses the second opener with the first one's pid.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, _) = Wal::open_with(dir.path(), FsyncPolicy::Batch, WalOptions::default())
+        .expect("the first opener locks the directory");
+    first.append(b"mine").unwrap();
+    first.sync().unwrap();
+    let err = Wal::open_with(dir.path(), FsyncPolicy::Batch, WalOptions::default())
+        .expect_err("a second opener is refused");
+    let text = err.to_string();
+    match err {
+        StorageError::Locked { holder, .. } => {
+            assert_eq!(holder, format!("pid {}", std::process::id()));
+        }
+        other => panic!("expected Locked, got {other}"),
+    }
+    assert!(text.contains("in use by another node"), "{text}");
+    // Once the holder is gone the directory opens again, with its records intact.
+    drop(first);
+    let (_, records) = reopen(dir.path()).expect("lock released");
+    assert_eq!(records, vec![b"mine".to_vec()]);
+}

@@ -104,7 +104,7 @@ fn established_leader_holds_committed(
 
 fn check(sim: &Simulation<Zab>, step: u64, seen: &mut usize) -> Result<(), String> {
     established_leader_holds_committed(sim, seen)?;
-    if step % 50 == 0 {
+    if step.is_multiple_of(50) {
         local_invariants(sim)?;
         zxids_name_one_transaction(sim)?;
     }

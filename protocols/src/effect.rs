@@ -38,7 +38,9 @@ pub enum Effect<M, R, T> {
     /// [`crate::Input::Durable`]`(token)`. Tokens a node issues increase; the harness
     /// may report only the latest of several that became durable together.
     SignalWhenDurable(u64),
-    /// Append `R` to this node's durable log. Durable before any later `Send`/`Apply`.
+    /// Append `R` to this node's durable log. Durable before any later `Send`,
+    /// `Reject`, `Event` or `SignalWhenDurable` is carried out (see the module docs;
+    /// [`protocols::DurabilityGate`](crate::DurabilityGate) enforces it).
     Persist(R),
     /// Fire `timer` after `after`; re-arming an armed timer replaces its deadline.
     SetTimer { timer: T, after: Duration },
@@ -135,8 +137,10 @@ impl fmt::Display for Role {
 pub enum Event {
     /// This node now plays `role` in `term`.
     RoleChanged { role: Role, term: u64 },
-    /// This node won the election for `term` (Raft: majority of votes; ZAB: decided
-    /// LEADING; Paxos: its leadership value was chosen). Not yet able to commit.
+    /// This node won the election for `term` (Raft: majority of votes; ZAB: Discovery
+    /// done, a quorum acknowledged the new epoch with ACKEPOCH, one exchange after the
+    /// FastLeaderElection decision that `RoleChanged { Leading }` marks; Paxos: its
+    /// leadership value was chosen). Not yet able to commit.
     LeaderElected { term: u64 },
     /// This node, leader of `term`, can now commit client commands (Raft: its first
     /// entry of the term is committed; ZAB: established after Discovery and

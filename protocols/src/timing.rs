@@ -102,11 +102,35 @@ pub enum TimingError {
     /// A leader could never keep its followers.
     #[error("heartbeat ({heartbeat:?}) must be shorter than the election timeout min ({min:?})")]
     HeartbeatTooSlow { heartbeat: Duration, min: Duration },
+    /// Past any sane setting (and near the end of what a clock can add).
+    #[error("{name} ({value:?}) is longer than {max:?}")]
+    TooLong {
+        name: &'static str,
+        value: Duration,
+        max: Duration,
+    },
 }
+
+/// The longest any timer setting may be: an hour.
+pub const MAX_SETTING: Duration = Duration::from_secs(3600);
 
 impl Timing {
     /// Checks that the settings make sense together.
     pub fn validate(&self) -> Result<(), TimingError> {
+        for (name, value) in [
+            ("heartbeat", self.heartbeat),
+            ("election timeout max", self.election_timeout_max),
+            ("election timeout min", self.election_timeout_min),
+            ("finalize wait", self.finalize_wait),
+        ] {
+            if value > MAX_SETTING {
+                return Err(TimingError::TooLong {
+                    name,
+                    value,
+                    max: MAX_SETTING,
+                });
+            }
+        }
         if self.heartbeat.is_zero() {
             return Err(TimingError::Zero("heartbeat"));
         }
@@ -152,6 +176,27 @@ mod tests {
     #[test]
     fn default_is_valid() {
         assert_eq!(Timing::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn settings_over_an_hour_are_rejected() {
+        // 2^64-1 ms used to be accepted; a deadline that far ahead overflows a clock.
+        let t = Timing {
+            election_timeout_max: Duration::from_millis(u64::MAX),
+            ..Timing::default()
+        };
+        assert!(matches!(
+            t.validate(),
+            Err(TimingError::TooLong {
+                name: "election timeout max",
+                ..
+            })
+        ));
+        let t = Timing {
+            finalize_wait: MAX_SETTING + Duration::from_millis(1),
+            ..Timing::default()
+        };
+        assert!(matches!(t.validate(), Err(TimingError::TooLong { .. })));
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! - [`results`]: the schema ([`Results`] and its parts), [`load`] and [`save`].
 //! - [`summary`]: [`Summary`], percentiles computed with HdrHistogram.
 //! - [`error`]: the error type, [`ReportError`].
-//! - [`fonts`]: [`register_fonts`], for builds where plotters needs a font.
 //! - `document`: the report as headings, paragraphs, tables and plots;
 //!   `method`, `sections`, `steady_state` and `compare` fill it; `html` and `markdown` render it.
 //! - `plots` and `bars`: the plotters SVG charts.
@@ -30,7 +29,6 @@ mod bars;
 mod compare;
 mod document;
 pub mod error;
-pub mod fonts;
 mod html;
 mod markdown;
 mod method;
@@ -45,7 +43,6 @@ mod targets;
 use std::path::{Path, PathBuf};
 
 pub use error::ReportError;
-pub use fonts::register_fonts;
 pub use results::{
     load, save, Baseline, ConcurrentFsync, Failover, Machine, Measure, MessageCounts, Mode,
     ProtocolRun, Results, Settings, SweepPoint, ThroughputPoint, Timing, MS_UNIT_SCALE,
@@ -77,7 +74,6 @@ pub fn write_report(
     if inputs.is_empty() {
         return Err(ReportError::NoInputs);
     }
-    register_fonts();
     let doc = build_document(inputs)?;
     std::fs::create_dir_all(out_dir).map_err(|e| ReportError::io(out_dir, e))?;
     let mut plots = Vec::new();

@@ -78,15 +78,15 @@ pub(crate) fn protocol_color(protocol: &str, protocols: &[String]) -> RGBColor {
     }
 }
 
-/// Draws one plot into an SVG string (registering fonts first, if this build needs
-/// them). `draw` gets the whole drawing area.
+/// Draws one plot into an SVG string. `draw` gets the whole drawing area. plotters'
+/// SVG backend writes `<text>` elements for the viewer to render and measures labels
+/// with a built-in estimate, so no font is needed.
 pub(crate) fn render(
     file_name: &str,
     title: &str,
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
 ) -> Result<Plot, ReportError> {
-    crate::fonts::register_fonts();
     let mut svg = String::new();
     let outcome = {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
@@ -104,14 +104,7 @@ pub(crate) fn render(
         }),
         Err(e) => Err(ReportError::Plot {
             plot: file_name.to_string(),
-            message: if cfg!(feature = "embedded-font") {
-                e.to_string()
-            } else {
-                format!(
-                    "{e} (if plotters' ab_glyph feature is on in this build, enable the \
-                     reports crate's `embedded-font` feature)"
-                )
-            },
+            message: e.to_string(),
         }),
     }
 }

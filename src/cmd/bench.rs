@@ -37,6 +37,19 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// One kind of measurement of `cwb bench`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// Cold-start elections.
+    Election,
+    /// Failover after the leader's process is killed.
+    Kill,
+    /// Failover after the leader is silently isolated.
+    Isolate,
+    /// Closed-loop commit throughput and latency.
+    Throughput,
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Protocols to measure, comma-separated.
@@ -48,13 +61,14 @@ pub struct Args {
     /// Trials per election and failover measure.
     #[arg(long, default_value_t = 10)]
     pub trials: u32,
-    /// What to measure: election, kill, isolate, throughput (comma-separated).
+    /// What to measure (comma-separated).
     #[arg(
         long,
+        value_enum,
         value_delimiter = ',',
         default_value = "election,kill,isolate,throughput"
     )]
-    pub measure: Vec<String>,
+    pub measure: Vec<Measure>,
     /// Closed-loop client counts for throughput, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
     pub clients: Vec<u32>,
@@ -145,11 +159,6 @@ pub async fn collect(args: &Args) -> anyhow::Result<r::Results> {
     } else {
         None
     };
-    for m in &args.measure {
-        if !["election", "kill", "isolate", "throughput"].contains(&m.as_str()) {
-            anyhow::bail!("unknown measure {m:?}: expected election, kill, isolate or throughput");
-        }
-    }
     let timing = args.timing.timing()?;
     let sweep = args.sweep.as_deref().map(parse_sweep).transpose()?;
     let mut sizes: Vec<usize> = args.nodes.iter().map(|&n| n as usize).collect();
@@ -181,7 +190,7 @@ pub async fn collect(args: &Args) -> anyhow::Result<r::Results> {
             hosts.push((protocol, hosting.clone()));
         }
     }
-    if args.measure.iter().any(|m| m == "throughput") {
+    if args.measure.contains(&Measure::Throughput) {
         throughput_rounds(args, &timing, &hosts, &mut runs, &bar).await?;
     }
     bar.finish_and_clear();
@@ -208,7 +217,7 @@ pub async fn collect(args: &Args) -> anyhow::Result<r::Results> {
                 raft_timer_reset: timing.raft_timer_reset.as_str().to_string(),
             },
             protocol_timing,
-            clients: if args.measure.iter().any(|m| m == "throughput") {
+            clients: if args.measure.contains(&Measure::Throughput) {
                 args.clients.clone()
             } else {
                 Vec::new()
@@ -229,7 +238,7 @@ fn planned_steps(args: &Args, sweep: Option<&Sweep>) -> u64 {
         .measure
         .iter()
         .map(|m| {
-            if m == "throughput" {
+            if *m == Measure::Throughput {
                 args.clients.len() as u64 * u64::from(args.rounds)
             } else {
                 u64::from(args.trials)
@@ -376,7 +385,7 @@ async fn measure_protocol<P: Protocol>(
     bar: &ProgressBar,
 ) -> anyhow::Result<r::ProtocolRun> {
     let timeout = Duration::from_secs(30);
-    let wants = |m: &str| args.measure.iter().any(|x| x == m);
+    let wants = |m: Measure| args.measure.contains(&m);
     let mut run = r::ProtocolRun {
         protocol: P::NAME.to_string(),
         nodes: nodes as usize,
@@ -395,7 +404,7 @@ async fn measure_protocol<P: Protocol>(
     // Timer lateness over every election and failover trial of this run.
     let mut lateness = harness::metrics::Latencies::new();
     let mut idle_rss: Vec<u64> = Vec::new();
-    if wants("election") {
+    if wants(Measure::Election) {
         let (mut ready, mut elected, mut per_election) = (Vec::new(), Vec::new(), Vec::new());
         let mut rounds = Vec::new();
         for trial in 0..args.trials {
@@ -445,8 +454,12 @@ async fn measure_protocol<P: Protocol>(
             idle_rss.iter().map(|&kb| kb as f64).collect(),
         ));
     }
-    for (name, failure) in [("kill", Failure::Kill), ("isolate", Failure::Isolate)] {
-        if !wants(name) {
+    for (wanted, failure) in [
+        (Measure::Kill, Failure::Kill),
+        (Measure::Isolate, Failure::Isolate),
+    ] {
+        let name = failure.as_str();
+        if !wants(wanted) {
             continue;
         }
         let mut samples = Vec::new();

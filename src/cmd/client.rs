@@ -49,7 +49,7 @@ pub struct StatusArgs {
 }
 
 pub fn config(args: ConfigArgs) -> anyhow::Result<()> {
-    let cfg = ClusterConfig::loopback(args.protocol, args.nodes, args.base_port);
+    let cfg = ClusterConfig::loopback(args.protocol, args.nodes, args.base_port)?;
     cfg.validate()?;
     print!(
         "{}",

@@ -20,9 +20,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         protocols: harness::config::ProtocolKind::ALL.to_vec(),
         nodes: vec![3],
         trials: args.trials,
-        measure: ["election", "kill", "isolate", "throughput"]
-            .map(String::from)
-            .to_vec(),
+        measure: vec![
+            bench::Measure::Election,
+            bench::Measure::Kill,
+            bench::Measure::Isolate,
+            bench::Measure::Throughput,
+        ],
         clients: vec![1, 64],
         value_bytes: 256,
         warmup_ms: 300,

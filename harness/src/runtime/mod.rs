@@ -55,8 +55,8 @@ use protocols::{
     Command, DetRng, DurabilityGate, Effect, Input, Membership, NodeId, Protocol, RecoveryError,
     RequestId, Setup, Time, Timing,
 };
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -319,7 +319,7 @@ pub fn spawn<P: Protocol>(
         timers: Vec::new(),
         wake: PreciseTimer::new(),
         kv: KvStore::new(),
-        pending: HashMap::default(),
+        pending: FxHashMap::default(),
         replies: HashMap::new(),
         next_seq: 0,
         bus,
@@ -355,27 +355,6 @@ enum Log {
         /// Its durability reports.
         reports: mpsc::UnboundedReceiver<WalReport>,
     },
-}
-
-/// Hashes the loop's own sequence numbers: they are distinct and nobody else picks
-/// them, so the number itself (spread by a multiplication) is a good hash.
-#[derive(Default)]
-struct SeqHasher(u64);
-
-impl Hasher for SeqHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
 }
 
 /// One effect of protocol `P`.
@@ -420,7 +399,7 @@ struct NodeLoop<P: Protocol> {
         ),
     >,
     /// Commands received here, by sequence number, until applied or rejected.
-    pending: HashMap<u64, Waiting, BuildHasherDefault<SeqHasher>>,
+    pending: FxHashMap<u64, Waiting>,
     next_seq: u64,
     bus: EventBus,
     clients: BTreeMap<NodeId, SocketAddr>,

@@ -59,6 +59,18 @@ pub enum StorageError {
         /// The segment file whose write or sync failed.
         path: PathBuf,
     },
+    /// Another process (or another open log in this one) holds the data directory.
+    #[error(
+        "data directory {} is in use by another node ({holder}); two writers would corrupt \
+         its WAL. Stop the other node, or give this one its own directory",
+        dir.display()
+    )]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+        /// Who holds it, as its lock file says (e.g. "pid 4242").
+        holder: String,
+    },
     /// Serializing or deserializing a typed record with postcard failed.
     #[error("WAL record codec error: {0}")]
     Codec(#[from] postcard::Error),

@@ -70,6 +70,44 @@ pub struct WalStats {
     pub syncs: u64,
 }
 
+/// The name of the lock file in a data directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// Takes the data directory's exclusive lock (`flock` on [`LOCK_FILE`], released by the
+/// kernel when the holder exits, even by `kill -9`) and writes the holder's pid into
+/// the file for the error a second opener gets. Two writers on one directory would
+/// interleave their records and corrupt the log (as etcd's and ZooKeeper's lock
+/// files prevent).
+fn lock_dir(dir: &Path) -> Result<File, StorageError> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| StorageError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path)
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "holder unknown".to_string());
+            return Err(StorageError::Locked {
+                dir: dir.to_path_buf(),
+                holder,
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(StorageError::io(&path, e)),
+    }
+    file.set_len(0).map_err(|e| StorageError::io(&path, e))?;
+    file.write_all(format!("pid {}\n", std::process::id()).as_bytes())
+        .map_err(|e| StorageError::io(&path, e))?;
+    Ok(file)
+}
+
 /// A write-ahead log of checksummed records in one node's data directory.
 #[derive(Debug)]
 pub struct Wal {
@@ -96,6 +134,8 @@ pub struct Wal {
     dirty: bool,
     /// A write or fsync failed; the on-disk state is unknown.
     poisoned: bool,
+    /// The data directory's lock, held while the log is open ([`lock_dir`]).
+    _lock: File,
     /// Counters since open.
     stats: WalStats,
 }
@@ -120,6 +160,7 @@ impl Wal {
     ) -> Result<(Wal, Vec<Vec<u8>>), StorageError> {
         let _span = tracing::info_span!("wal_open", dir = %dir.display(), %policy).entered();
         create_dir(dir, policy)?;
+        let lock = lock_dir(dir)?;
         let recovered = recover(dir)?;
         let (file, path, segment_len) = match recovered.last_segment {
             Some(segment) => {
@@ -153,6 +194,7 @@ impl Wal {
             buffer: Vec::with_capacity(options.buffer_bytes.min(DEFAULT_BUFFER_BYTES)),
             dirty: false,
             poisoned: false,
+            _lock: lock,
             stats: WalStats::default(),
         };
         Ok((wal, recovered.payloads))
