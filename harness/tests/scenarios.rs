@@ -66,8 +66,44 @@ fn put(origin: NodeId, seq: u64) -> Option<RequestId> {
     Some(RequestId { origin, seq })
 }
 
+/// Compares a scenario's narrated timeline with its pinned copy in
+/// `scenarios/golden/STEM.PROTOCOL.txt`, or rewrites the copy when `CWB_REWRITE=1`:
+/// a protocol change then shows exactly which message moved, in the diff.
+fn golden<P: Scripted>(stem: &str, s: &Scenario) {
+    let outcome = run::<P>(s);
+    let text = scenario::render(s, &outcome, TextOptions::default());
+    let path = dir().join("golden").join(format!("{stem}.{}.txt", P::NAME));
+    if std::env::var_os("CWB_REWRITE").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(dir().join("golden")).expect("scenarios/golden is writable");
+        std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return;
+    }
+    let pinned = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; write it with CWB_REWRITE=1 cargo nextest run -p harness --test scenarios",
+            path.display()
+        )
+    });
+    if pinned != text {
+        let first = pinned
+            .lines()
+            .zip(text.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| pinned.lines().count().min(text.lines().count()));
+        panic!(
+            "{} changed at line {}:\n  pinned: {}\n  now:    {}\n\
+             If the change is intended, rewrite the transcripts with \
+             CWB_REWRITE=1 cargo nextest run -p harness --test scenarios and review the diff.",
+            path.display(),
+            first + 1,
+            pinned.lines().nth(first).unwrap_or("<end of file>"),
+            text.lines().nth(first).unwrap_or("<end of file>"),
+        );
+    }
+}
+
 #[test]
-fn every_shipped_scenario_parses_and_runs() {
+fn every_shipped_scenario_runs_and_matches_its_golden_transcripts() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir())
         .expect("scenarios/ exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -77,21 +113,34 @@ fn every_shipped_scenario_parses_and_runs() {
     assert!(files.len() >= 7, "shipped scenarios: {files:?}");
     for path in files {
         let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("a UTF-8 file name");
         let cross = s.name.starts_with("Leader isolation")
             || s.name.starts_with("Raft leader crash")
             || s.name
                 .starts_with("The leader crashes before its own write");
         let protocol = s.protocol.map(|p| p.as_str());
         if cross || protocol == Some("raft") {
-            run::<Raft>(&s);
+            golden::<Raft>(stem, &s);
         }
         if cross || protocol == Some("zab") {
-            run::<Zab>(&s);
+            golden::<Zab>(stem, &s);
         }
         if cross || protocol == Some("paxos") {
-            run::<Paxos>(&s);
+            golden::<Paxos>(stem, &s);
         }
     }
+}
+
+#[test]
+fn a_scenario_run_is_the_same_every_time() {
+    // The golden transcripts rely on it: same file, same seed, same text.
+    let s = load("leader-isolation.toml");
+    let once = scenario::render(&s, &run::<Zab>(&s), TextOptions::default());
+    let again = scenario::render(&s, &run::<Zab>(&s), TextOptions::default());
+    assert_eq!(once, again);
 }
 
 #[test]
