@@ -34,7 +34,8 @@ pub struct ChaosConfig {
     /// Protocol timers.
     pub timing: Timing,
     /// Sync delays: slow enough that crashes land between a write and its sync, and
-    /// that a leader's sends ahead of its log race with its own sync.
+    /// that a leader's sends ahead of its log race with its own sync; crashes tear the
+    /// unsynced tail, which recovery cuts with the WAL's own scan.
     pub disk: DiskConfig,
 }
 
@@ -52,6 +53,7 @@ impl Default for ChaosConfig {
             disk: DiskConfig {
                 sync_min: Duration::from_micros(100),
                 sync_max: Duration::from_millis(3),
+                tears: true,
             },
         }
     }
@@ -72,6 +74,8 @@ pub struct ChaosReport {
     pub committed: usize,
     /// Messages sent.
     pub messages: u64,
+    /// Restarts whose recovery cut a torn tail off the log.
+    pub torn_tails: u64,
 }
 
 /// A failed run: the seed to replay and what broke.
@@ -218,6 +222,7 @@ fn drive<P: Protocol>(
     report.terms_with_leader = sim.checker().leaders().len();
     report.committed = longest;
     report.messages = sim.messages_sent();
+    report.torn_tails = sim.torn_tails_cut();
     Ok(())
 }
 
@@ -319,6 +324,8 @@ pub struct SweepReport {
     pub terms_with_leader: usize,
     /// Messages sent, summed over the seeds.
     pub messages: u64,
+    /// Restarts whose recovery cut a torn tail, summed over the seeds.
+    pub torn_tails: u64,
     /// Seeds whose failure `tolerate` accepted.
     pub tolerated: Vec<u64>,
 }
@@ -342,6 +349,7 @@ where
             Ok(r) => {
                 report.terms_with_leader += r.terms_with_leader;
                 report.messages += r.messages;
+                report.torn_tails += r.torn_tails;
             }
             Err(failure) if tolerate(&sim, &failure) => report.tolerated.push(seed),
             Err(failure) => panic!("{}: {failure}", P::NAME),

@@ -29,6 +29,7 @@ pub mod lamport;
 pub mod network;
 pub mod scenario;
 
+use crate::storage::{decode_record, encode_record, frame_record, recover_bytes, StorageError};
 use check::{Checker, Violation};
 use network::{NetConfig, Network};
 use protocols::gate::Sync;
@@ -66,14 +67,20 @@ pub struct DiskConfig {
     pub sync_min: Duration,
     /// Longest sync; zero (the default) makes every write durable within its step.
     pub sync_max: Duration,
+    /// A crash tears the writes not yet synced: half the time none of their bytes
+    /// reached the disk, else a random prefix did (whole records, perhaps part of one),
+    /// which recovery's scan cuts at the last intact record. Off, a crash loses every
+    /// unsynced write (the scripted scenarios' clean story).
+    pub tears: bool,
 }
 
 impl DiskConfig {
-    /// Every sync takes exactly `sync`.
+    /// Every sync takes exactly `sync`; a crash loses every unsynced write.
     pub fn fixed(sync: Duration) -> DiskConfig {
         DiskConfig {
             sync_min: sync,
             sync_max: sync,
+            tears: false,
         }
     }
 }
@@ -145,10 +152,13 @@ struct SimNode<P: Protocol> {
     /// Bumped on every crash, so stale timers and in-flight messages to the old
     /// incarnation are dropped.
     incarnation: u64,
-    /// Everything the node persisted that is durable.
-    records: Vec<P::Record>,
-    /// Records written but not yet durable, with their write job (lost in a crash).
-    unsynced: Vec<(u64, P::Record)>,
+    /// The bytes of the node's log that are durable: every record it persisted, encoded
+    /// by the real record codec and framed as the WAL frames it (`length | crc |
+    /// payload`).
+    log: Vec<u8>,
+    /// Framed records written but not yet durable, with their write job. A crash tears
+    /// them: a random prefix of their bytes reaches the disk, the rest is lost.
+    unsynced: Vec<(u64, Vec<u8>)>,
     /// The effect-ordering contract, shared with the runtime: what waits for which job.
     gate: DurabilityGate<P::Message, P::Record, P::Timer>,
     /// When the last sync scheduled finishes (syncs finish in order).
@@ -187,6 +197,8 @@ pub struct Simulation<P: Protocol> {
     trace: Vec<String>,
     next_request: u64,
     messages: u64,
+    /// Restarts whose recovery cut a torn tail off the log.
+    torn_tails: u64,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -201,7 +213,7 @@ impl<P: Protocol> Simulation<P> {
                     SimNode {
                         proto: None,
                         incarnation: 0,
-                        records: Vec::new(),
+                        log: Vec::new(),
                         unsynced: Vec::new(),
                         gate: DurabilityGate::new(),
                         last_sync_at: Time::ZERO,
@@ -226,14 +238,27 @@ impl<P: Protocol> Simulation<P> {
             trace: Vec::new(),
             next_request: 0,
             messages: 0,
+            torn_tails: 0,
         }
     }
 
     /// Gives node `id` durable records before it first starts (a scenario's initial log).
-    pub fn preload(&mut self, id: NodeId, records: Vec<P::Record>) {
+    pub fn preload(&mut self, id: NodeId, records: Vec<P::Record>) -> Result<(), Violation> {
+        let now = self.now;
         if let Some(n) = self.nodes.get_mut(&id) {
-            n.records = records;
+            n.log.clear();
+            for r in &records {
+                frame(&mut n.log, r).map_err(|e| Violation::new(now, format!("node {id}: {e}")))?;
+            }
         }
+        Ok(())
+    }
+
+    /// Whether node `id` has run before or was given a history: its log is not empty.
+    pub fn has_history(&self, id: NodeId) -> bool {
+        self.nodes
+            .get(&id)
+            .is_some_and(|n| n.incarnation > 0 || !n.log.is_empty())
     }
 
     /// Gives node `id` a disk of its own (a slow leader disk, say), from now on.
@@ -297,6 +322,11 @@ impl<P: Protocol> Simulation<P> {
     }
 
     /// Messages sent so far.
+    pub fn torn_tails_cut(&self) -> u64 {
+        self.torn_tails
+    }
+
+    /// Messages sent so far (each send counts once, however many copies arrive).
     pub fn messages_sent(&self) -> u64 {
         self.messages
     }
@@ -432,7 +462,9 @@ impl<P: Protocol> Simulation<P> {
             return Ok(());
         };
         let done = n.unsynced.partition_point(|(b, _)| *b <= batch);
-        n.records.extend(n.unsynced.drain(..done).map(|(_, r)| r));
+        for (_, bytes) in n.unsynced.drain(..done) {
+            n.log.extend_from_slice(&bytes);
+        }
         let mut released = Vec::new();
         n.gate.durable(batch, &mut released);
         if self.config.trace && !released.is_empty() {
@@ -486,9 +518,24 @@ impl<P: Protocol> Simulation<P> {
                     rng: DetRng::for_node(self.config.seed ^ n.incarnation.wrapping_mul(0x51), id),
                     narrate: self.config.trace,
                 };
-                let proto = P::recover(setup, n.records.clone()).map_err(|e| {
+                // Recovery goes through the WAL's own scan: a torn tail is cut, and every
+                // record is decoded by the codec that encoded it.
+                let failed = |e: String| {
                     Violation::new(self.now, format!("node {id} failed to recover: {e}"))
-                })?;
+                };
+                let (payloads, intact) =
+                    recover_bytes(&n.log).map_err(|e| failed(e.to_string()))?;
+                if intact < n.log.len() as u64 {
+                    self.torn_tails += 1;
+                    n.log
+                        .truncate(usize::try_from(intact).unwrap_or(usize::MAX));
+                }
+                let records = payloads
+                    .iter()
+                    .map(|p| decode_record::<P::Record>(p))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| failed(e.to_string()))?;
+                let proto = P::recover(setup, records).map_err(|e| failed(e.to_string()))?;
                 n.proto = Some(proto);
                 n.applied.clear();
                 n.timers.clear();
@@ -499,8 +546,18 @@ impl<P: Protocol> Simulation<P> {
                     if n.proto.take().is_some() {
                         n.incarnation += 1;
                         n.timers.clear();
-                        // What the disk had not synced is gone, with what waited for it.
-                        n.unsynced.clear();
+                        // What the disk had not synced is lost or torn (see
+                        // `DiskConfig::tears`); the effects that waited for it are gone.
+                        let tears = n.disk.as_ref().unwrap_or(&self.config.disk).tears;
+                        let unsynced: Vec<u8> =
+                            n.unsynced.drain(..).flat_map(|(_, bytes)| bytes).collect();
+                        if tears && !unsynced.is_empty() && self.rng.chance(0.5) {
+                            let cut =
+                                usize::try_from(self.rng.range_inclusive(0, unsynced.len() as u64))
+                                    .unwrap_or(0);
+                            n.log
+                                .extend_from_slice(unsynced.get(..cut).unwrap_or_default());
+                        }
                         n.gate = DurabilityGate::new();
                         let peers: Vec<NodeId> = self.config.membership.peers_of(id).collect();
                         // A crash resets the TCP connections: live peers notice.
@@ -556,10 +613,14 @@ impl<P: Protocol> Simulation<P> {
         let mut ready = Vec::new();
         let job = n.gate.admit(&mut out, (), sync, &mut records, &mut ready);
         if let Some(job) = job {
+            let mut bytes = Vec::new();
+            for r in &records {
+                frame(&mut bytes, r).map_err(|e| Violation::new(now, format!("node {id}: {e}")))?;
+            }
             if instant {
-                n.records.extend(records);
+                n.log.extend_from_slice(&bytes);
             } else {
-                n.unsynced.extend(records.into_iter().map(|r| (job, r)));
+                n.unsynced.push((job, bytes));
                 let delay = self.rng.duration_between(sync_min, sync_max);
                 let at = now.plus(delay).max(n.last_sync_at);
                 n.last_sync_at = at;
@@ -661,4 +722,9 @@ impl<P: Protocol> Simulation<P> {
             None => Ok(()),
         }
     }
+}
+
+/// Encodes `record` with the WAL's codec and appends it framed as the WAL frames it.
+fn frame<R: serde::Serialize>(log: &mut Vec<u8>, record: &R) -> Result<(), StorageError> {
+    frame_record(log, &encode_record(record)?)
 }

@@ -103,6 +103,39 @@ pub fn encode_record<T: Serialize>(record: &T) -> Result<Vec<u8>, StorageError> 
     Ok(postcard::to_extend(record, Vec::with_capacity(512))?)
 }
 
+/// Appends `payload` to `buf` framed as one WAL record (`length | crc | payload`), the
+/// bytes [`Wal::append`] writes: for a log kept in memory, such as the simulator's disk.
+pub fn frame_record(buf: &mut Vec<u8>, payload: &[u8]) -> Result<(), StorageError> {
+    let len = u32::try_from(payload.len()).map_err(|_| StorageError::RecordTooLarge {
+        len: payload.len(),
+        max: u32::MAX,
+    })?;
+    record::encode_into(buf, len, payload);
+    Ok(())
+}
+
+/// Recovers a log kept in memory as one segment, with the rules [`Wal::open`] applies
+/// to the last segment of a log on disk (the same scan): the intact records in order,
+/// and the length of the intact prefix, where a torn tail is cut. A damaged record with
+/// more bytes after it is refused as corrupt.
+pub fn recover_bytes(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, u64), StorageError> {
+    let scan = record::scan(bytes);
+    if let record::ScanEnd::Corrupt { offset, reason } = &scan.end {
+        return Err(StorageError::Corrupt {
+            path: std::path::PathBuf::from("<log in memory>"),
+            offset: *offset,
+            reason: reason.clone(),
+        });
+    }
+    let intact = scan.intact_len(bytes.len());
+    let payloads = scan
+        .payloads
+        .into_iter()
+        .map(|range| bytes.get(range).unwrap_or_default().to_vec())
+        .collect();
+    Ok((payloads, intact))
+}
+
 /// Deserializes a record payload returned by [`Wal::open`].
 pub fn decode_record<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
     Ok(postcard::from_bytes(bytes)?)

@@ -168,7 +168,8 @@ pub fn run<P: Scripted>(scenario: &Scenario) -> Result<Outcome<P>, ScenarioError
     for (&node, history) in &scenario.histories {
         let records =
             P::preload(history).map_err(|source| ScenarioError::Preload { node, source })?;
-        sim.preload(node, records);
+        sim.preload(node, records)
+            .map_err(|v| ScenarioError::Invalid(format!("history of node {node}: {v}")))?;
     }
     let mut runner = Runner {
         outcome: Outcome {
@@ -450,12 +451,7 @@ impl<P: Scripted> Runner<P> {
         match &step.action {
             StepAction::Start(ids) => {
                 for &id in ids {
-                    let how = if self
-                        .sim()
-                        .nodes
-                        .get(&id)
-                        .is_some_and(|n| n.incarnation > 0 || !n.records.is_empty())
-                    {
+                    let how = if self.sim().has_history(id) {
                         " from its durable records"
                     } else {
                         ""
