@@ -7,7 +7,7 @@
 //! [`Pipeline`] and [`SharedClient`] use that to let many concurrent callers share one
 //! connection per node.
 
-use crate::kv::KvOp;
+use crate::kv::{KvCommand, KvOp, Session};
 use crate::runtime::timer::sleep_precisely;
 use crate::transport::{codec, frame};
 use bytes::{Bytes, BytesMut};
@@ -29,8 +29,8 @@ pub const MAX_CLIENT_FRAME: usize = 4 << 20;
 /// What a client asks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientOp {
-    /// A state-machine command, committed through the protocol.
-    Kv(KvOp),
+    /// A state-machine command and its client session, committed through the protocol.
+    Kv(KvCommand),
     /// The node's role, term, leader and indexes (answered locally).
     Status,
     /// Fault injection for multi-process clusters: this node's transport drops all
@@ -54,8 +54,8 @@ pub struct ClientRequest {
 
 impl ClientRequest {
     /// Splits a request frame for a state-machine command without copying: its id and
-    /// the command's bytes, a slice of `frame` that is exactly [`KvOp::encode`]'s
-    /// (postcard writes the id, the [`ClientOp`] variant, then the `KvOp`). `None` for
+    /// the command's bytes, a slice of `frame` that is exactly [`KvCommand::encode`]'s
+    /// (postcard writes the id, the [`ClientOp`] variant, then the `KvCommand`). `None` for
     /// any other request, or a command that does not decode; decode those with
     /// [`codec::decode`].
     pub fn split_command(frame: &Bytes) -> Option<(u64, Bytes)> {
@@ -66,7 +66,7 @@ impl ClientRequest {
             return None;
         }
         let command = frame.slice(at..);
-        KvOp::decode_shared(&command)?;
+        KvCommand::decode_shared(&command)?;
         Some((id, command))
     }
 }
@@ -264,6 +264,9 @@ pub struct Client {
     nodes: BTreeMap<NodeId, SocketAddr>,
     current: Option<(NodeId, Connection)>,
     next_id: u64,
+    /// This client's session: its id and the number of its last command (every retry
+    /// of a command carries the same number, so it is applied once).
+    session: Session,
     /// Give up a call after this long.
     pub deadline: Duration,
     /// Wait at most this long for one node's answer before trying another.
@@ -284,6 +287,10 @@ impl Client {
             nodes,
             current: None,
             next_id: 0,
+            session: Session {
+                client: Session::new_client_id(),
+                seq: 0,
+            },
             deadline: Duration::from_secs(10),
             try_timeout: Duration::from_secs(1),
             retry_pause: Duration::from_millis(5),
@@ -320,10 +327,17 @@ impl Client {
         self.kv(KvOp::Get { key }).await
     }
 
-    /// Runs one state-machine command, retrying across nodes until the deadline.
+    /// Runs one state-machine command, retrying across nodes until the deadline. Every
+    /// try carries the same session number: the command is applied once, and a retry
+    /// of one that committed gets its first answer.
     pub async fn kv(&mut self, op: KvOp) -> Result<Option<Bytes>, ClientError> {
         let start = tokio::time::Instant::now();
         let mut hint: Option<NodeId> = self.first.take();
+        self.session.seq += 1;
+        let command = KvCommand {
+            session: self.session,
+            op,
+        };
         loop {
             let left = self.deadline.saturating_sub(start.elapsed());
             if left.is_zero() {
@@ -332,7 +346,7 @@ impl Client {
             self.next_id += 1;
             let req = ClientRequest {
                 id: self.next_id,
-                op: ClientOp::Kv(op.clone()),
+                op: ClientOp::Kv(command.clone()),
             };
             let target = hint.take();
             let attempt =
@@ -477,10 +491,14 @@ mod tests {
             },
         ];
         for (id, op) in [u64::MAX, 7].into_iter().zip(ops) {
-            let frame = request_bytes(id, ClientOp::Kv(op.clone()));
+            let sent = KvCommand {
+                session: Session { client: 9, seq: 3 },
+                op,
+            };
+            let frame = request_bytes(id, ClientOp::Kv(sent.clone()));
             let (got_id, command) = ClientRequest::split_command(&frame).unwrap();
             assert_eq!(got_id, id);
-            assert_eq!(command, op.encode());
+            assert_eq!(command, sent.encode());
         }
     }
 
@@ -496,9 +514,12 @@ mod tests {
         );
         let whole = request_bytes(
             3,
-            ClientOp::Kv(KvOp::Put {
-                key: Bytes::from_static(b"key"),
-                value: Bytes::from_static(b"value"),
+            ClientOp::Kv(KvCommand {
+                session: Session::NONE,
+                op: KvOp::Put {
+                    key: Bytes::from_static(b"key"),
+                    value: Bytes::from_static(b"value"),
+                },
             }),
         );
         for cut in 0..whole.len() {

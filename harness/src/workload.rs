@@ -96,8 +96,11 @@ pub async fn run(
             Arc::new(client)
         })
         .collect();
+    // Each closed-loop client is a client of the state machine with its own session.
+    let sessions = crate::kv::Session::new_client_id();
     for c in 0..w.clients {
         let client = shared[(c / CLIENTS_PER_CONNECTION) as usize].clone();
+        let session_client = sessions.wrapping_add(u64::from(c)).max(1);
         let value = value.clone();
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
@@ -106,7 +109,11 @@ pub async fn run(
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let sent = Instant::now();
-                let ok = client.set(key(c, n), value.clone()).await.is_ok();
+                let session = crate::kv::Session {
+                    client: session_client,
+                    seq: n,
+                };
+                let ok = client.set(session, key(c, n), value.clone()).await.is_ok();
                 let done = Instant::now();
                 if done >= end {
                     break;

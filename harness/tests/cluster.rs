@@ -180,6 +180,62 @@ async fn hostile_bytes_on_both_ports_do_not_hurt_the_node<P: Protocol>() {
     cluster.shutdown().await;
 }
 
+/// A client's retry of a put whose first attempt committed (sent again to the leader,
+/// then, after the leader is killed, to its successor) is applied once and answers with
+/// the first attempt's "previous value" (Raft thesis §6.3). Without client sessions the
+/// retries were applied again and answered with the put's own value.
+async fn a_retried_put_is_applied_once_across_a_leader_change<P: Protocol>() {
+    use harness::client::{ClientOp, ClientReply, ClientRequest, Connection};
+    use harness::kv::{KvCommand, KvOp, Session};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut cluster, leader, term) = start::<P>(3, &dir).await;
+    let client = Session::new_client_id();
+    let put = |seq: u64, value: &'static [u8]| ClientRequest {
+        id: seq,
+        op: ClientOp::Kv(KvCommand {
+            session: Session { client, seq },
+            op: KvOp::Put {
+                key: Bytes::from_static(b"once"),
+                value: Bytes::from_static(value),
+            },
+        }),
+    };
+    let mut to_leader = Connection::connect(cluster.client_addrs()[&leader])
+        .await
+        .expect("connect to the leader");
+    let first = to_leader.call(&put(1, b"first")).await.expect("answer");
+    assert_eq!(first, ClientReply::Value(None), "nothing was there before");
+    let retry = to_leader.call(&put(1, b"first")).await.expect("answer");
+    assert_eq!(
+        retry,
+        ClientReply::Value(None),
+        "the retry gets the first answer"
+    );
+    drop(to_leader);
+    let cursor = cluster.bus().len();
+    cluster.kill(leader).await.expect("kill");
+    let next = cluster
+        .wait_ready(cursor, Some(leader), term, WAIT)
+        .await
+        .expect("a new leader");
+    let mut to_next = Connection::connect(cluster.client_addrs()[&next.node])
+        .await
+        .expect("connect to the new leader");
+    let late_retry = to_next.call(&put(1, b"first")).await.expect("answer");
+    assert_eq!(
+        late_retry,
+        ClientReply::Value(None),
+        "the new leader's state machine remembers the session"
+    );
+    // The client's next command sees the store as one application of the first left it.
+    let second = to_next.call(&put(2, b"second")).await.expect("answer");
+    assert_eq!(
+        second,
+        ClientReply::Value(Some(Bytes::from_static(b"first")))
+    );
+    cluster.shutdown().await;
+}
+
 /// Declares the scenario tests for one protocol.
 macro_rules! scenarios {
     ($module:ident, $P:ty) => {
@@ -199,6 +255,11 @@ macro_rules! scenarios {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn isolated_leader_is_replaced_and_writes_continue() {
                 super::isolated_leader_is_replaced_and_writes_continue::<$P>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_retried_put_is_applied_once_across_a_leader_change() {
+                super::a_retried_put_is_applied_once_across_a_leader_change::<$P>().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

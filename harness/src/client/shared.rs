@@ -3,7 +3,7 @@
 //! request id; [`SharedClient`] finds the leader for all its callers at once.
 
 use super::{ClientError, ClientOp, ClientReply, ClientRequest, ClientResponse, MAX_CLIENT_FRAME};
-use crate::kv::KvOp;
+use crate::kv::{KvCommand, KvOp, Session};
 use crate::transport::{codec, frame};
 use bytes::{Bytes, BytesMut};
 use protocols::NodeId;
@@ -226,17 +226,26 @@ impl SharedClient {
     }
 
     /// Sets `key` to `value`; returns the previous value.
-    pub async fn put(&self, key: Bytes, value: Bytes) -> Result<Option<Bytes>, ClientError> {
-        self.kv(KvOp::Put { key, value }).await
+    pub async fn put(
+        &self,
+        session: Session,
+        key: Bytes,
+        value: Bytes,
+    ) -> Result<Option<Bytes>, ClientError> {
+        self.kv(session, KvOp::Put { key, value }).await
     }
 
     /// Sets `key` to `value` without asking for the previous value.
-    pub async fn set(&self, key: Bytes, value: Bytes) -> Result<(), ClientError> {
-        self.kv(KvOp::Set { key, value }).await.map(drop)
+    pub async fn set(&self, session: Session, key: Bytes, value: Bytes) -> Result<(), ClientError> {
+        self.kv(session, KvOp::Set { key, value }).await.map(drop)
     }
 
-    /// Runs one state-machine command, retrying across nodes until the deadline.
-    pub async fn kv(&self, op: KvOp) -> Result<Option<Bytes>, ClientError> {
+    /// Runs one state-machine command, retrying across nodes until the deadline. The
+    /// callers sharing this client are distinct clients of the state machine: each
+    /// passes its own session (client id, and this command's number, which every
+    /// retry here reuses).
+    pub async fn kv(&self, session: Session, op: KvOp) -> Result<Option<Bytes>, ClientError> {
+        let command = KvCommand { session, op };
         let start = tokio::time::Instant::now();
         loop {
             let left = self.deadline.saturating_sub(start.elapsed());
@@ -265,7 +274,7 @@ impl SharedClient {
                     }
                 }
             };
-            match conn.call(ClientOp::Kv(op.clone())).await {
+            match conn.call(ClientOp::Kv(command.clone())).await {
                 Ok(ClientReply::Value(v)) => {
                     let mut route = self.route();
                     if route.leader.is_none() {
@@ -348,9 +357,13 @@ mod tests {
                             leader: Some(l),
                             addr: None,
                         },
-                        (ClientOp::Kv(KvOp::Put { key, .. }), None) => {
-                            ClientReply::Value(Some(key.clone()))
-                        }
+                        (
+                            ClientOp::Kv(KvCommand {
+                                op: KvOp::Put { key, .. },
+                                ..
+                            }),
+                            None,
+                        ) => ClientReply::Value(Some(key.clone())),
                         _ => ClientReply::Error("unexpected".into()),
                     };
                     let resp = ClientResponse { id: req.id, reply };
@@ -375,7 +388,9 @@ mod tests {
                 let client = client.clone();
                 tokio::spawn(async move {
                     let key = Bytes::from(vec![b'k', i]);
-                    let got = client.put(key.clone(), Bytes::from_static(b"v")).await;
+                    let got = client
+                        .put(Session::NONE, key.clone(), Bytes::from_static(b"v"))
+                        .await;
                     (key, got)
                 })
             })
@@ -407,7 +422,9 @@ mod tests {
         client.try_timeout = Duration::from_millis(100);
         let start = Instant::now();
         let key = Bytes::from_static(b"k");
-        let got = client.put(key.clone(), Bytes::from_static(b"v")).await;
+        let got = client
+            .put(Session::NONE, key.clone(), Bytes::from_static(b"v"))
+            .await;
         assert_eq!(got.unwrap(), Some(key), "answered by the next node");
         assert!(
             start.elapsed() >= client.try_timeout,
@@ -428,7 +445,9 @@ mod tests {
         client.start_at(2);
         client.start_at(9); // not a member: ignored
         let key = Bytes::from_static(b"k");
-        let got = client.put(key.clone(), Bytes::from_static(b"v")).await;
+        let got = client
+            .put(Session::NONE, key.clone(), Bytes::from_static(b"v"))
+            .await;
         assert_eq!(got.unwrap(), Some(key));
         let route = client.route();
         assert_eq!(route.conns.keys().copied().collect::<Vec<_>>(), [2]);

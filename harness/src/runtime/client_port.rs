@@ -42,7 +42,7 @@ pub enum ClientMsg {
     Command {
         /// The client's request id.
         request: u64,
-        /// The operation as the protocols replicate it ([`crate::kv::KvOp::encode`]'s
+        /// The operation as the protocols replicate it ([`crate::kv::KvCommand::encode`]'s
         /// bytes, checked to decode), a slice of the request's frame.
         command: Bytes,
         /// Where the answer goes.
@@ -155,9 +155,9 @@ async fn connection(
             let reply_to = reply_tx.clone();
             let msg = match req.op {
                 // `split_command` takes every command that decodes; kept for safety.
-                ClientOp::Kv(op) => ClientMsg::Command {
+                ClientOp::Kv(command) => ClientMsg::Command {
                     request: req.id,
-                    command: op.encode(),
+                    command: command.encode(),
                     reply_to,
                 },
                 ClientOp::Status => ClientMsg::Status {

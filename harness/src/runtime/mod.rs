@@ -45,7 +45,7 @@ pub(crate) mod timer;
 mod wal_writer;
 
 use crate::client::{ClientReply, ClientResponse, NodeStatus};
-use crate::kv::{KvOp, KvStore};
+use crate::kv::{KvCommand, KvOp, KvStore};
 use crate::metrics::EventBus;
 use crate::storage::{
     decode_record, FsyncPolicy, StorageError, Wal, WalOptions, WalStats, PREALLOCATE_BYTES,
@@ -588,7 +588,7 @@ async fn wal_report(log: &mut Log) -> WalReport {
 
 /// Decodes a state-machine op for display (e.g. in the CLI).
 pub fn describe_op(data: &[u8]) -> String {
-    match KvOp::decode(data) {
+    match KvCommand::decode(data).map(|c| c.op) {
         Some(KvOp::Put { key, value }) => format!("put {:?} ({} bytes)", key, value.len()),
         Some(KvOp::Get { key }) => format!("get {key:?}"),
         Some(KvOp::Set { key, value }) => format!("set {:?} ({} bytes)", key, value.len()),

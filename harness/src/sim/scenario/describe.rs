@@ -8,7 +8,7 @@
 //! "Routine" messages (heartbeats and their acknowledgements) are hidden from the
 //! default timeline and diagram so that elections stay readable.
 
-use crate::kv::KvOp;
+use crate::kv::{KvCommand, KvOp};
 use protocols::paxos::{Paxos, PaxosMessage, SlotValue};
 use protocols::preload::Preload;
 use protocols::raft::{Raft, RaftMessage};
@@ -38,7 +38,7 @@ pub trait Scripted: Preload {
 
 /// `put k=v`, `get k`, or the command's text.
 pub fn command(c: &Command) -> String {
-    match KvOp::decode(&c.data) {
+    match KvCommand::decode(&c.data).map(|c| c.op) {
         Some(KvOp::Put { key, value }) => format!(
             "put {}={}",
             String::from_utf8_lossy(&key),
@@ -393,9 +393,12 @@ mod tests {
         assert_eq!((Paxos::vocabulary().show_term)(b.as_u64()), "3.2");
         let put = Command {
             id: protocols::RequestId { origin: 1, seq: 1 },
-            data: KvOp::Put {
-                key: "k1".into(),
-                value: "v1".into(),
+            data: KvCommand {
+                session: crate::kv::Session::NONE,
+                op: KvOp::Put {
+                    key: "k1".into(),
+                    value: "v1".into(),
+                },
             }
             .encode(),
         };

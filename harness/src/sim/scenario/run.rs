@@ -12,7 +12,7 @@ use super::describe::{Scripted, Vocabulary};
 use super::expect::CheckReport;
 use super::spec::{Scenario, ScenarioError, Step};
 use super::spec::{StepAction, Target};
-use crate::kv::KvOp;
+use crate::kv::{KvCommand, KvOp, Session};
 use crate::sim::check::Violation;
 use crate::sim::{Action, DiskConfig, Pending, SimConfig, Simulation};
 use protocols::{Event, Membership, NodeId, Protocol, RequestId, Status, Time};
@@ -516,9 +516,14 @@ impl<P: Scripted> Runner<P> {
             )?,
             StepAction::Put { node, key, value } => {
                 if let Some((id, who)) = self.resolve(*node, "send a put to") {
-                    let data = KvOp::Put {
-                        key: key.clone().into(),
-                        value: value.clone().into(),
+                    // A scripted put has no client session (the simulator's clients
+                    // never retry).
+                    let data = KvCommand {
+                        session: Session::NONE,
+                        op: KvOp::Put {
+                            key: key.clone().into(),
+                            value: value.clone().into(),
+                        },
                     }
                     .encode();
                     let down = if self.sim().node(id).is_none() {
