@@ -38,6 +38,8 @@ pub struct ClusterOptions {
     pub seed: u64,
     /// Protocol narration into the log.
     pub narrate: bool,
+    /// Bounds on every node's client connections.
+    pub client_limits: crate::runtime::ClientLimits,
 }
 
 impl ClusterOptions {
@@ -51,6 +53,7 @@ impl ClusterOptions {
             base_dir,
             seed: 0,
             narrate: false,
+            client_limits: Default::default(),
         }
     }
 }
@@ -158,6 +161,7 @@ impl<P: Protocol> LocalCluster<P> {
             narrate: self.opts.narrate,
             peers: self.peers.clone(),
             clients: self.clients.clone(),
+            client_limits: self.opts.client_limits,
         }
     }
 

@@ -158,9 +158,17 @@ pub struct ClusterConfig {
     /// Timers.
     #[serde(default)]
     pub timing: TimingConfig,
+    /// Bounds on client connections (`[client_port]`: `max_connections`,
+    /// `idle_timeout_ms`, `max_in_flight`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub client_port: crate::runtime::ClientLimits,
     /// The members.
     #[serde(rename = "node")]
     pub nodes: Vec<NodeEntry>,
+}
+
+fn is_default(limits: &crate::runtime::ClientLimits) -> bool {
+    *limits == crate::runtime::ClientLimits::default()
 }
 
 fn default_fsync() -> String {
@@ -253,6 +261,8 @@ pub struct Validated {
     pub data_dir: PathBuf,
     /// Seed.
     pub seed: u64,
+    /// Bounds on client connections.
+    pub client_limits: crate::runtime::ClientLimits,
 }
 
 impl Validated {
@@ -334,6 +344,7 @@ impl ClusterConfig {
             clients: self.nodes.iter().map(|n| (n.id, n.client)).collect(),
             data_dir: self.data_dir.clone(),
             seed: self.seed,
+            client_limits: self.client_port,
         })
     }
 
@@ -370,6 +381,7 @@ impl ClusterConfig {
             data_dir: default_data_dir(),
             seed: 0,
             timing: TimingConfig::default(),
+            client_port: Default::default(),
             nodes,
         })
     }

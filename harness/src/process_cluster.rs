@@ -255,6 +255,7 @@ impl ProcessCluster {
             data_dir: opts.base_dir.clone(),
             seed: opts.seed,
             timing: TimingConfig::from(&opts.timing),
+            client_port: opts.client_limits,
             nodes,
         };
         std::fs::create_dir_all(&opts.base_dir)

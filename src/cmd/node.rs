@@ -137,6 +137,7 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
         narrate: args.narrate,
         peers: cfg.peers.clone(),
         clients: cfg.clients.clone(),
+        client_limits: cfg.client_limits,
     };
     let bus = EventBus::new();
     let clock = ClockReference::now();

@@ -3,25 +3,101 @@
 //! One task accepts connections; each connection gets a reader (decodes requests and
 //! hands commands to the node loop) and a writer (encodes the loop's answers, writing
 //! whatever has accumulated in one `write_all`). The loop hands a connection all the
-//! answers of one iteration at once ([`ReplyTo`]), so its writer wakes once for them. A malformed, truncated or oversized
-//! frame closes that connection with a logged reason; the node keeps serving.
+//! answers of one iteration at once ([`ReplyTo`]), so its writer wakes once for them. A
+//! malformed, truncated or oversized frame closes that connection with a logged reason;
+//! the node keeps serving.
+//!
+//! Resources are bounded ([`ClientLimits`]): a connection beyond `max_connections` is
+//! closed at once (so idle clients cannot take the file descriptors the peer port
+//! needs); a connection that completes no request frame within `idle_timeout` (an idle
+//! client, or one that sends half a frame and stops) is closed; and a connection has at
+//! most `max_in_flight` requests unanswered. A client that sends and never reads its
+//! answers stops being read once that many answers wait for it: the node's memory for
+//! it stays bounded, and is freed with the connection. Warnings about hostile or
+//! broken connections are rate-limited. Key and value traffic needs no credential on
+//! this port.
 
 use crate::client::{ClientOp, ClientReply, ClientRequest, ClientResponse, MAX_CLIENT_FRAME};
 use crate::transport::{codec, frame, Faults};
 use bytes::{Bytes, BytesMut};
 use protocols::NodeId;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
+
+/// Bounds on what clients may take of a node (settings in `cluster.toml`'s
+/// `[client_port]`, all optional).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientLimits {
+    /// Open client connections at most; more are closed as they arrive.
+    pub max_connections: usize,
+    /// A connection that completes no request within this long is closed (ms).
+    pub idle_timeout_ms: u64,
+    /// Unanswered requests per connection at most; the connection is not read
+    /// meanwhile.
+    pub max_in_flight: usize,
+}
+
+impl Default for ClientLimits {
+    /// 512 connections (well under the common 1024 file-descriptor limit, which the
+    /// peer connections and the WAL share), 60 s of silence, 4096 requests in flight
+    /// (the benchmark pipelines 16 closed-loop clients per connection).
+    fn default() -> ClientLimits {
+        ClientLimits {
+            max_connections: 512,
+            idle_timeout_ms: 60_000,
+            max_in_flight: 4096,
+        }
+    }
+}
+
+/// Logs at most one warning per second per node for hostile or broken client
+/// connections, counting the ones it did not log.
+struct WarnLimiter {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl WarnLimiter {
+    /// Whether to log now; when it says yes, also how many were suppressed since.
+    fn allow(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
+/// One rate-limited warning channel for a node's client port.
+type Warn = Arc<std::sync::Mutex<WarnLimiter>>;
+
+fn warn(limiter: &Warn, node: NodeId, addr: std::net::SocketAddr, what: &str, reason: &str) {
+    let allowed = limiter.lock().ok().and_then(|mut l| l.allow());
+    if let Some(suppressed) = allowed {
+        tracing::warn!(node, %addr, reason, suppressed, "closing client connection: {what}");
+    }
+}
 
 /// Where the answers for one client connection go.
 #[derive(Clone, Debug)]
 pub struct ReplyTo {
     /// The connection's number, unique in this process.
     pub conn: u64,
-    /// The connection writer's queue; each item is written with one `write_all`.
+    /// The connection writer's queue; each item is written with one `write_all`. It
+    /// holds at most the connection's `max_in_flight` answers: the reader takes a
+    /// permit per request, and the writer returns one per answer written.
     pub tx: mpsc::UnboundedSender<Vec<ClientResponse>>,
 }
 
@@ -63,20 +139,43 @@ pub async fn serve(
     listener: TcpListener,
     to_node: mpsc::Sender<ClientMsg>,
     faults: Faults,
+    limits: ClientLimits,
 ) {
     let mut conns = JoinSet::new();
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let limiter: Warn = Arc::new(std::sync::Mutex::new(WarnLimiter {
+        last: None,
+        suppressed: 0,
+    }));
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
                 while conns.try_join_next().is_some() {}
+                let Ok(slot) = open.clone().try_acquire_owned() else {
+                    warn(
+                        &limiter,
+                        node,
+                        addr,
+                        "too many connections",
+                        "limit reached",
+                    );
+                    drop(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                conns.spawn(connection(
+                let conn = connection(
                     node,
                     stream,
                     addr,
                     to_node.clone(),
                     faults.clone(),
-                ));
+                    limits,
+                    limiter.clone(),
+                );
+                conns.spawn(async move {
+                    conn.await;
+                    drop(slot);
+                });
             }
             Err(e) => {
                 tracing::warn!(node, error = %e, "client accept failed");
@@ -92,6 +191,8 @@ async fn connection(
     addr: std::net::SocketAddr,
     to_node: mpsc::Sender<ClientMsg>,
     faults: Faults,
+    limits: ClientLimits,
+    limiter: Warn,
 ) {
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut reply_rx) = mpsc::unbounded_channel::<Vec<ClientResponse>>();
@@ -99,10 +200,15 @@ async fn connection(
         conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed),
         tx,
     };
+    // One permit per unanswered request: the reader takes it, the writer gives it back
+    // once the answer is written.
+    let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
+    let answered = in_flight.clone();
     let write = async move {
         let mut out = BytesMut::with_capacity(4096);
         while let Some(first) = reply_rx.recv().await {
             out.clear();
+            let mut written = 0;
             let mut next = Some(first);
             while let Some(batch) = next {
                 for resp in &batch {
@@ -110,26 +216,53 @@ async fn connection(
                         tracing::warn!(node, %addr, error = %e, "client response not encodable");
                     }
                 }
+                written += batch.len();
                 next = reply_rx.try_recv().ok();
             }
             if writer.write_all(&out).await.is_err() {
                 return;
             }
+            answered.add_permits(written);
+            // A large answer's buffer is not kept for the connection's lifetime.
+            if out.capacity() > 1 << 20 {
+                out = BytesMut::with_capacity(4096);
+            }
         }
     };
+    let idle = Duration::from_millis(limits.idle_timeout_ms);
     let read = async move {
         let mut buf = BytesMut::with_capacity(8192);
         loop {
-            let payload = match frame::read_frame(&mut reader, MAX_CLIENT_FRAME, &mut buf).await {
-                Ok(Some(p)) => p,
-                Ok(None) => return,
-                Err(frame::FrameError::Io(e)) => {
+            // Wait for room before reading more: a client that does not read its
+            // answers is not read either.
+            match in_flight.acquire().await {
+                Ok(permit) => permit.forget(),
+                Err(_) => return,
+            }
+            let next = tokio::time::timeout(
+                idle,
+                frame::read_frame(&mut reader, MAX_CLIENT_FRAME, &mut buf),
+            )
+            .await;
+            let payload = match next {
+                Err(_elapsed) => {
+                    let what = if buf.is_empty() {
+                        "idle"
+                    } else {
+                        "a request frame left unfinished"
+                    };
+                    tracing::debug!(node, %addr, "closing client connection: {what}");
+                    return;
+                }
+                Ok(Ok(Some(p))) => p,
+                Ok(Ok(None)) => return,
+                Ok(Err(frame::FrameError::Io(e))) => {
                     // The client went away (reset, broken pipe): not a protocol error.
                     tracing::debug!(node, %addr, error = %e, "client connection closed");
                     return;
                 }
-                Err(e) => {
-                    tracing::warn!(node, %addr, reason = %e, "closing client connection: bad frame");
+                Ok(Err(e)) => {
+                    warn(&limiter, node, addr, "bad frame", &e.to_string());
                     return;
                 }
             };
@@ -148,7 +281,7 @@ async fn connection(
             let req: ClientRequest = match codec::decode(&payload) {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::warn!(node, %addr, reason = %e, "closing client connection: undecodable request");
+                    warn(&limiter, node, addr, "undecodable request", &e.to_string());
                     return;
                 }
             };

@@ -68,7 +68,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use wal_writer::{WalReport, WalWriter};
 
-pub use client_port::{ClientMsg, ReplyTo};
+pub use client_port::{ClientLimits, ClientMsg, ReplyTo};
 
 /// Inputs handled per loop iteration at most (one WAL sync covers them all).
 pub const MAX_BATCH: usize = 1024;
@@ -94,6 +94,8 @@ pub struct NodeOptions {
     pub peers: BTreeMap<NodeId, SocketAddr>,
     /// Every node's client address (for leader hints).
     pub clients: BTreeMap<NodeId, SocketAddr>,
+    /// Bounds on client connections.
+    pub client_limits: ClientLimits,
 }
 
 /// Why a node could not start or had to stop.
@@ -302,7 +304,13 @@ pub fn spawn<P: Protocol>(
     )
     .map_err(|source| RuntimeError::Transport { node: id, source })?;
     let (client_tx, client_rx) = mpsc::channel(65_536);
-    let clients = tokio::spawn(client_port::serve(id, client_listener, client_tx, faults));
+    let clients = tokio::spawn(client_port::serve(
+        id,
+        client_listener,
+        client_tx,
+        faults,
+        opts.client_limits,
+    ));
     let counts = Arc::new(Mutex::new(MessageCounts::default()));
     let status = Arc::new(Mutex::new(None));
     let node = NodeLoop::<P> {
@@ -424,7 +432,8 @@ struct ArmedTimer<T> {
 /// [`NodeHandle::message_counts`] may lag what it has sent by up to this long.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(5);
 
-/// Waiting clients are forgotten after this long (they have timed out themselves).
+/// Waiting clients are told to retry after this long (they have timed out themselves;
+/// the answer also returns their connection's in-flight permit).
 const PENDING_TTL: Duration = Duration::from_secs(60);
 
 impl<P: Protocol> NodeLoop<P> {
@@ -474,7 +483,22 @@ impl<P: Protocol> NodeLoop<P> {
             self.end_batch(&mut out)?;
             if last_sweep.elapsed() > Duration::from_secs(1) {
                 last_sweep = Instant::now();
-                self.pending.retain(|_, w| w.since.elapsed() < PENDING_TTL);
+                let expired: Vec<u64> = self
+                    .pending
+                    .iter()
+                    .filter(|(_, w)| w.since.elapsed() >= PENDING_TTL)
+                    .map(|(&seq, _)| seq)
+                    .collect();
+                for seq in expired {
+                    if let Some(w) = self.pending.remove(&seq) {
+                        w.reply_to.send(ClientResponse {
+                            id: w.request,
+                            reply: ClientReply::Retry(
+                                "not committed in time; it may still commit".into(),
+                            ),
+                        });
+                    }
+                }
             }
         }
     }
