@@ -556,3 +556,48 @@ fn a_log_in_memory_recovers_as_the_same_bytes_in_a_file_do() {
         Err(StorageError::Corrupt { .. })
     ));
 }
+
+/// Collects what `tracing` writes while `f` runs.
+fn logs_of<T>(f: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut v) = self.0.lock() {
+                v.extend_from_slice(b);
+            }
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let out = tracing::subscriber::with_default(subscriber, f);
+    let text = buf.0.lock().map(|v| String::from_utf8_lossy(&v).into_owned());
+    (out, text.unwrap_or_default())
+}
+
+#[test]
+fn a_flipped_byte_in_the_last_record_is_reported_as_a_possibly_durable_record_lost() {
+    // Before, a damaged last record was cut as an ordinary torn tail: nothing said that
+    // it was whole, so it may have been synced, and a durable record was lost.
+    let dir = tempfile::tempdir().unwrap();
+    let records = payloads(4);
+    write_log(dir.path(), WalOptions::default(), &records);
+    let segment = only_segment(dir.path());
+    flip_byte(&segment, offset_of(&records, 3) + HEADER_LEN as u64 + 1);
+    let (recovered, logs) = logs_of(|| reopen(dir.path()));
+    let (_, kept) = recovered.expect("the damaged last record is cut");
+    assert_eq!(kept, records[..3].to_vec());
+    assert!(
+        logs.contains("a whole record fails its checksum")
+            && logs.contains("a durable record is lost"),
+        "{logs}"
+    );
+}

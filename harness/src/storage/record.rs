@@ -134,7 +134,13 @@ pub(crate) fn scan(bytes: &[u8]) -> Scan {
         let actual = record_crc(len.to_le_bytes(), payload);
         let after = body_start + payload.len();
         if actual != crc {
-            let reason = format!("checksum mismatch (stored {crc:#010x}, computed {actual:#010x})");
+            // The record is whole, so it may have been synced before it was damaged:
+            // say so, whatever recovery then does with it.
+            let reason = format!(
+                "a whole record fails its checksum (stored {crc:#010x}, computed \
+                 {actual:#010x}): torn while written, or damaged after it was synced, in \
+                 which case a durable record is lost"
+            );
             // Nothing but zeros after it: the record was torn inside preallocated room
             // (as etcd's WAL decoder judges a torn entry followed by zeroed sectors).
             let only_zeros_after = bytes
