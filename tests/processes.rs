@@ -42,8 +42,11 @@ fn write_config(
 ) -> (std::path::PathBuf, BTreeMap<u64, SocketAddr>) {
     let ports = free_ports(2 * n as usize);
     let mut text = format!(
-        "protocol = \"{protocol}\"\nfsync = \"batch\"\ndata_dir = {:?}\n",
-        dir.join("data").display().to_string()
+        "protocol = \"{protocol}\"\nfsync = \"batch\"\ndata_dir = {:?}\n\
+         cluster_id = \"{}\"\nsecret = \"{}\"\n",
+        dir.join("data").display().to_string(),
+        "5e".repeat(16),
+        "c0de".repeat(16),
     );
     let mut clients = BTreeMap::new();
     for id in 1..=n {

@@ -40,6 +40,8 @@ pub struct ClusterOptions {
     pub narrate: bool,
     /// Bounds on every node's client connections.
     pub client_limits: crate::runtime::ClientLimits,
+    /// The cluster's identity and secret (a fresh one per cluster by default).
+    pub key: crate::transport::handshake::ClusterKey,
 }
 
 impl ClusterOptions {
@@ -54,6 +56,8 @@ impl ClusterOptions {
             seed: 0,
             narrate: false,
             client_limits: Default::default(),
+            // Without randomness the cluster still runs, unprotected, as an unnamed one.
+            key: crate::transport::handshake::ClusterKey::generate().unwrap_or_default(),
         }
     }
 }
@@ -162,6 +166,7 @@ impl<P: Protocol> LocalCluster<P> {
             peers: self.peers.clone(),
             clients: self.clients.clone(),
             client_limits: self.opts.client_limits,
+            key: self.opts.key.clone(),
         }
     }
 

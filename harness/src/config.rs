@@ -22,6 +22,7 @@
 //! ```
 
 use crate::storage::FsyncPolicy;
+use crate::transport::handshake::{hex, ClusterKey};
 use protocols::{Membership, NodeId, RaftTimerReset, Timing};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -155,6 +156,16 @@ pub struct ClusterConfig {
     /// Seed for the nodes' random sources (election timeouts, back-off).
     #[serde(default)]
     pub seed: u64,
+    /// Names the cluster (32 hex digits): a node of another cluster is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+    /// The secret every node proves it holds on every peer connection and every fault
+    /// command (64 hex digits). `cwb config` generates one; keep the file private.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Or: a file holding the secret (hex), instead of `secret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
     /// Timers.
     #[serde(default)]
     pub timing: TimingConfig,
@@ -165,6 +176,20 @@ pub struct ClusterConfig {
     /// The members.
     #[serde(rename = "node")]
     pub nodes: Vec<NodeEntry>,
+}
+
+/// Bytes from hex digits (either case); `None` for anything else.
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+        })
+        .collect()
 }
 
 fn is_default(limits: &crate::runtime::ClientLimits) -> bool {
@@ -223,6 +248,12 @@ pub enum ConfigError {
     /// Nobody votes.
     #[error("the cluster has no voting nodes")]
     NoVoters,
+    /// No cluster identity or secret.
+    #[error("the config names no cluster_id and secret (or secret_file): peers could not prove they belong to the cluster. `cwb config` writes both")]
+    NoKey,
+    /// A cluster id or secret that is not what it should be.
+    #[error("{0}")]
+    BadKey(String),
     /// Port 0 would make the system pick a port nobody else knows.
     #[error("{0} has port 0: every node needs a fixed port its peers can reach")]
     ZeroPort(String),
@@ -263,6 +294,8 @@ pub struct Validated {
     pub seed: u64,
     /// Bounds on client connections.
     pub client_limits: crate::runtime::ClientLimits,
+    /// The cluster's identity and secret.
+    pub key: ClusterKey,
 }
 
 impl Validated {
@@ -345,6 +378,41 @@ impl ClusterConfig {
             data_dir: self.data_dir.clone(),
             seed: self.seed,
             client_limits: self.client_port,
+            key: self.key()?,
+        })
+    }
+
+    /// The cluster's identity and secret from `cluster_id` and `secret`/`secret_file`.
+    fn key(&self) -> Result<ClusterKey, ConfigError> {
+        let Some(id) = &self.cluster_id else {
+            return Err(ConfigError::NoKey);
+        };
+        let id: [u8; 16] = unhex(id)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| ConfigError::BadKey("cluster_id must be 32 hex digits".into()))?;
+        let secret_text = match (&self.secret, &self.secret_file) {
+            (Some(s), None) => s.clone(),
+            (None, Some(path)) => {
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            (None, None) => return Err(ConfigError::NoKey),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::BadKey(
+                    "give secret or secret_file, not both".into(),
+                ))
+            }
+        };
+        let secret = unhex(secret_text.trim())
+            .filter(|s| s.len() >= 16)
+            .ok_or_else(|| {
+                ConfigError::BadKey("the secret must be at least 32 hex digits (16 bytes)".into())
+            })?;
+        Ok(ClusterKey {
+            id,
+            secret: secret.into(),
         })
     }
 
@@ -375,15 +443,29 @@ impl ClusterConfig {
                 })
             })
             .collect::<Result<_, ConfigError>>()?;
+        let key = ClusterKey::generate()
+            .map_err(|e| ConfigError::BadKey(format!("no randomness for a secret: {e}")))?;
         Ok(ClusterConfig {
             protocol: protocol.to_string(),
             fsync: default_fsync(),
             data_dir: default_data_dir(),
             seed: 0,
+            cluster_id: None,
+            secret: None,
+            secret_file: None,
             timing: TimingConfig::default(),
             client_port: Default::default(),
             nodes,
-        })
+        }
+        .with_key(&key))
+    }
+
+    /// This config with `key` written in as `cluster_id` and `secret`.
+    pub fn with_key(mut self, key: &ClusterKey) -> ClusterConfig {
+        self.cluster_id = Some(hex(&key.id));
+        self.secret = Some(hex(&key.secret));
+        self.secret_file = None;
+        self
     }
 }
 
@@ -396,6 +478,8 @@ mod tests {
     }
 
     const GOOD: &str = r#"
+cluster_id = "00112233445566778899aabbccddeeff"
+secret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 protocol = "raft"
 [[node]]
 id = 1
@@ -470,6 +554,30 @@ observer = true
             .expect_err("absurd timing")
             .to_string()
             .contains("longer than"));
+    }
+
+    #[test]
+    fn a_config_without_a_key_or_with_a_bad_one_is_refused() {
+        let no_key = GOOD.replace("cluster_id = \"00112233445566778899aabbccddeeff\"\n", "");
+        assert!(matches!(parse(&no_key), Err(ConfigError::NoKey)));
+        let short = GOOD.replace(
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            "0001",
+        );
+        assert!(matches!(parse(&short), Err(ConfigError::BadKey(_))));
+        let not_hex = GOOD.replace(
+            "00112233445566778899aabbccddeeff",
+            "zz112233445566778899aabbccddeeff",
+        );
+        assert!(matches!(parse(&not_hex), Err(ConfigError::BadKey(_))));
+        let v = parse(GOOD).expect("valid");
+        assert_eq!(v.key.id[0..2], [0x00, 0x11]);
+        assert_eq!(v.key.secret.len(), 32);
+        // Generated configs carry a fresh key each.
+        let a = ClusterConfig::loopback(ProtocolKind::Raft, 3, 7000).expect("fits");
+        let b = ClusterConfig::loopback(ProtocolKind::Raft, 3, 7000).expect("fits");
+        assert_ne!(a.secret, b.secret);
+        assert_ne!(a.cluster_id, b.cluster_id);
     }
 
     #[test]

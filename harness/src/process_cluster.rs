@@ -256,8 +256,12 @@ impl ProcessCluster {
             seed: opts.seed,
             timing: TimingConfig::from(&opts.timing),
             client_port: opts.client_limits,
+            cluster_id: None,
+            secret: None,
+            secret_file: None,
             nodes,
-        };
+        }
+        .with_key(&opts.key);
         std::fs::create_dir_all(&opts.base_dir)
             .map_err(io(format!("creating {}", opts.base_dir.display())))?;
         let config = opts.base_dir.join("cluster.toml");

@@ -579,7 +579,10 @@ fn logs_of<T>(f: impl FnOnce() -> T) -> (T, String) {
         .with_ansi(false)
         .finish();
     let out = tracing::subscriber::with_default(subscriber, f);
-    let text = buf.0.lock().map(|v| String::from_utf8_lossy(&v).into_owned());
+    let text = buf
+        .0
+        .lock()
+        .map(|v| String::from_utf8_lossy(&v).into_owned());
     (out, text.unwrap_or_default())
 }
 

@@ -3,7 +3,7 @@
 //! Tests wait on events with a generous timeout; no sleep is ever an assertion.
 
 use bytes::{BufMut, BytesMut};
-use harness::transport::handshake::{Handshake, HandshakeKind};
+use harness::transport::handshake::{ClusterKey, Handshake, HandshakeKind};
 use harness::transport::{
     read_frame, write_frame, Faults, Transport, TransportConfig, TransportEvent, FRAME_VERSION,
 };
@@ -46,15 +46,36 @@ async fn bind() -> TcpListener {
         .expect("bind an ephemeral loopback port")
 }
 
+/// The key of the clusters these tests build.
+fn key() -> ClusterKey {
+    ClusterKey {
+        id: [0x42; 16],
+        secret: std::sync::Arc::from(&b"the secret of the transport tests"[..]),
+    }
+}
+
 fn start(
     id: NodeId,
     peers: &BTreeMap<NodeId, SocketAddr>,
     listener: TcpListener,
     faults: Faults,
 ) -> Node {
+    start_keyed(id, peers, listener, faults, key())
+}
+
+fn start_keyed(
+    id: NodeId,
+    peers: &BTreeMap<NodeId, SocketAddr>,
+    listener: TcpListener,
+    faults: Faults,
+    key: ClusterKey,
+) -> Node {
     let (tx, events) = unbounded_channel();
     let transport = Transport::start(
-        TransportConfig::new(id, peers.clone()),
+        TransportConfig {
+            key,
+            ..TransportConfig::new(id, peers.clone())
+        },
         listener,
         faults,
         tx,
@@ -81,11 +102,27 @@ async fn cluster(
         .map(|(id, l)| (id, start(id, &addrs, l, faults(id))))
         .collect();
     for id in ids {
-        for other in ids.iter().filter(|o| *o != id) {
-            connected(nodes.get_mut(id).unwrap(), *other).await;
-        }
+        let others: Vec<NodeId> = ids.iter().copied().filter(|o| o != id).collect();
+        connected_all(nodes.get_mut(id).unwrap(), &others).await;
     }
     (nodes, addrs)
+}
+
+/// Waits until `node` has seen every one of `peers` connect, in whatever order their
+/// handshakes finish.
+async fn connected_all(node: &mut Node, peers: &[NodeId]) {
+    let mut waiting: std::collections::BTreeSet<NodeId> = peers.iter().copied().collect();
+    while !waiting.is_empty() {
+        let event = expect(
+            node,
+            &format!("PeerConnected of {waiting:?}"),
+            |e| matches!(e, Event::PeerConnected(p) if waiting.contains(p)),
+        )
+        .await;
+        if let Event::PeerConnected(p) = event {
+            waiting.remove(&p);
+        }
+    }
 }
 
 /// The next event satisfying `wanted`, skipping others.
@@ -231,8 +268,8 @@ async fn killed_peer_is_lost_then_reconnects_on_a_new_address() {
     nodes.insert(1, start(1, &addrs, listener, Faults::default()));
     for id in [2, 3] {
         connected(node(&mut nodes, id), 1).await;
-        connected(node(&mut nodes, 1), id).await;
     }
+    connected_all(node(&mut nodes, 1), &[2, 3]).await;
 
     node(&mut nodes, 1).transport.send(3, &Msg::Ping(13));
     node(&mut nodes, 3).transport.send(1, &Msg::Ping(31));
@@ -414,11 +451,23 @@ fn frame(payload: &[u8]) -> BytesMut {
 }
 
 fn hello(from: NodeId, to: NodeId) -> BytesMut {
+    hello_of(from, to, key().id)
+}
+
+fn hello_of(from: NodeId, to: NodeId, cluster: [u8; 16]) -> BytesMut {
+    handshake(HandshakeKind::Hello, from, to, cluster)
+}
+
+/// A handshake frame whose nonce and proof are made up (an attacker without the secret).
+fn handshake(kind: HandshakeKind, from: NodeId, to: NodeId, cluster: [u8; 16]) -> BytesMut {
     let mut payload = BytesMut::new();
     Handshake {
-        kind: HandshakeKind::Hello,
+        kind,
         from,
         to,
+        cluster,
+        nonce: [7; 32],
+        proof: [9; 32],
     }
     .encode(&mut payload);
     frame(&payload)
@@ -443,6 +492,11 @@ async fn hostile_bytes_on_the_listening_port_close_only_that_connection() {
         ("bad version", bad_version.to_vec()),
         ("bad magic", bad_magic.to_vec()),
         ("unknown node id", hello(9, 2).to_vec()),
+        ("another cluster", hello_of(1, 2, [0x13; 16]).to_vec()),
+        (
+            "a hello with a made-up proof",
+            [hello(1, 2), handshake(HandshakeKind::Proof, 1, 2, key().id)].concat(),
+        ),
         ("hello meant for another node", hello(1, 3).to_vec()),
         ("higher id dialing", hello(3, 2).to_vec()),
         ("truncated frame", frame(b"0123456789")[..8].to_vec()),
@@ -513,15 +567,25 @@ async fn hostile_bytes_on_an_established_connection_close_it_with_peer_lost() {
         let mut raw = TcpStream::connect(addrs[&3]).await.unwrap();
         raw.write_all(&hello(1, 3)).await.unwrap();
         let mut buf = BytesMut::new();
-        let welcome = timeout(PATIENCE, read_frame(&mut raw, 64, &mut buf))
+        let welcome = timeout(PATIENCE, read_frame(&mut raw, 256, &mut buf))
             .await
             .unwrap()
             .unwrap()
             .unwrap();
-        assert_eq!(
-            Handshake::decode(&welcome).unwrap().kind,
-            HandshakeKind::Welcome
-        );
+        let welcome = Handshake::decode(&welcome).unwrap();
+        assert_eq!(welcome.kind, HandshakeKind::Welcome);
+        // This test plays a node that holds the secret: it proves it.
+        let mut payload = BytesMut::new();
+        Handshake {
+            kind: HandshakeKind::Proof,
+            from: 1,
+            to: 3,
+            cluster: key().id,
+            nonce: [0; 32],
+            proof: key().hello_proof(1, 3, &welcome.nonce, &[7; 32]),
+        }
+        .encode(&mut payload);
+        raw.write_all(&frame(&payload)).await.unwrap();
         connected(node(&mut nodes, 3), 1).await;
         // A well-formed message first: it is delivered.
         let mut good = BytesMut::new();
@@ -560,22 +624,62 @@ async fn messages_sent_before_the_connection_is_up_are_queued() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_newer_connection_from_the_same_peer_replaces_the_old_one() {
+async fn an_impostor_without_the_secret_never_replaces_the_real_connection() {
+    // The attack: a process claiming to be node 1 re-sends hellos. Before, each one
+    // replaced node 1's live connection (commits fell by 94-100% while it went on).
     init_tracing();
     let (mut nodes, addrs) = cluster(&[1, 2], |_| Faults::default()).await;
-    // An impostor claiming to be node 1 takes over node 2's connection for node 1 ...
-    let mut impostor = TcpStream::connect(addrs[&2]).await.unwrap();
-    impostor.write_all(&hello(1, 2)).await.unwrap();
-    lost(node(&mut nodes, 2), 1).await;
-    connected(node(&mut nodes, 2), 1).await;
-    // ... the real node 1 sees its connection closed, redials and takes it back.
-    lost(node(&mut nodes, 1), 2).await;
-    connected(node(&mut nodes, 1), 2).await;
-    lost(node(&mut nodes, 2), 1).await;
-    connected(node(&mut nodes, 2), 1).await;
-    assert_closed_after(&mut impostor, &[], "replaced connection").await;
-    node(&mut nodes, 1).transport.send(2, &Msg::Ping(5));
-    assert_eq!(next_message(node(&mut nodes, 2)).await, (1, Msg::Ping(5)));
+    for round in 0..20u64 {
+        let mut impostor = TcpStream::connect(addrs[&2]).await.unwrap();
+        let forged = [hello(1, 2), handshake(HandshakeKind::Proof, 1, 2, key().id)].concat();
+        assert_closed_after(&mut impostor, &forged, "impostor").await;
+        // The real connection was never dropped: messages flow on it, and neither end
+        // saw it lost.
+        node(&mut nodes, 1).transport.send(2, &Msg::Ping(round));
+        assert_eq!(
+            next_message(node(&mut nodes, 2)).await,
+            (1, Msg::Ping(round))
+        );
+    }
+    for id in [1, 2] {
+        while let Ok(ev) = node(&mut nodes, id).events.try_recv() {
+            assert!(
+                !matches!(ev, TransportEvent::PeerLost(_)),
+                "node {id} lost its peer to an impostor"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_another_cluster_naming_our_address_is_never_admitted() {
+    // The attack: another cluster's node 1, configured with our node 2's address. Before,
+    // it was admitted as our node 1 (with Raft, half the acknowledged writes were lost).
+    init_tracing();
+    let listeners = [bind().await, bind().await];
+    let addrs: BTreeMap<NodeId, SocketAddr> = [
+        (1, listeners[0].local_addr().unwrap()),
+        (2, listeners[1].local_addr().unwrap()),
+    ]
+    .into();
+    let [l1, l2] = listeners;
+    let foreign = ClusterKey {
+        id: [0x13; 16],
+        ..key()
+    };
+    let mut ours = start(2, &addrs, l2, Faults::default());
+    let _theirs = start_keyed(1, &addrs, l1, Faults::default(), foreign);
+    // It redials every few milliseconds; in half a second none of its tries is admitted.
+    let admitted = timeout(Duration::from_millis(500), async {
+        loop {
+            match ours.events.recv().await {
+                Some(TransportEvent::PeerConnected(_)) | None => return,
+                Some(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(admitted.is_err(), "a node of another cluster was admitted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -138,6 +138,7 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
         peers: cfg.peers.clone(),
         clients: cfg.clients.clone(),
         client_limits: cfg.client_limits,
+        key: cfg.key.clone(),
     };
     let bus = EventBus::new();
     let clock = ClockReference::now();

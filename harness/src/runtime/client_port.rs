@@ -24,7 +24,7 @@ use protocols::NodeId;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
@@ -57,35 +57,11 @@ impl Default for ClientLimits {
     }
 }
 
-/// Logs at most one warning per second per node for hostile or broken client
-/// connections, counting the ones it did not log.
-struct WarnLimiter {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl WarnLimiter {
-    /// Whether to log now; when it says yes, also how many were suppressed since.
-    fn allow(&mut self) -> Option<u64> {
-        let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
-        {
-            self.suppressed += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.suppressed))
-    }
-}
-
-/// One rate-limited warning channel for a node's client port.
-type Warn = Arc<std::sync::Mutex<WarnLimiter>>;
+/// The client port's rate-limited warnings.
+type Warn = Arc<crate::warn_limit::WarnLimiter>;
 
 fn warn(limiter: &Warn, node: NodeId, addr: std::net::SocketAddr, what: &str, reason: &str) {
-    let allowed = limiter.lock().ok().and_then(|mut l| l.allow());
-    if let Some(suppressed) = allowed {
+    if let Some(suppressed) = limiter.allow() {
         tracing::warn!(node, %addr, reason, suppressed, "closing client connection: {what}");
     }
 }
@@ -143,10 +119,7 @@ pub async fn serve(
 ) {
     let mut conns = JoinSet::new();
     let open = Arc::new(Semaphore::new(limits.max_connections));
-    let limiter: Warn = Arc::new(std::sync::Mutex::new(WarnLimiter {
-        last: None,
-        suppressed: 0,
-    }));
+    let limiter: Warn = Arc::new(crate::warn_limit::WarnLimiter::new());
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {

@@ -50,6 +50,7 @@ use crate::metrics::EventBus;
 use crate::storage::{
     decode_record, FsyncPolicy, StorageError, Wal, WalOptions, WalStats, PREALLOCATE_BYTES,
 };
+use crate::transport::handshake::ClusterKey;
 use crate::transport::{Faults, Transport, TransportConfig, TransportError, TransportEvent};
 use protocols::{
     Command, DetRng, DurabilityGate, Effect, Input, Membership, NodeId, Protocol, RecoveryError,
@@ -96,6 +97,8 @@ pub struct NodeOptions {
     pub clients: BTreeMap<NodeId, SocketAddr>,
     /// Bounds on client connections.
     pub client_limits: ClientLimits,
+    /// The cluster's identity and secret, which every peer connection proves.
+    pub key: ClusterKey,
 }
 
 /// Why a node could not start or had to stop.
@@ -297,7 +300,10 @@ pub fn spawn<P: Protocol>(
     };
     let (peer_tx, peer_rx) = mpsc::unbounded_channel();
     let transport = Transport::start(
-        TransportConfig::new(id, opts.peers.clone()),
+        TransportConfig {
+            key: opts.key.clone(),
+            ..TransportConfig::new(id, opts.peers.clone())
+        },
         peer_listener,
         faults.clone(),
         peer_tx,

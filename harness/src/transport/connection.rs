@@ -14,7 +14,7 @@
 
 use super::codec::{decode, CodecError};
 use super::frame::{read_frame, write_frame, FrameError, FRAME_HEADER_LEN};
-use super::handshake::{Handshake, HandshakeError, HandshakeKind, HANDSHAKE_LEN};
+use super::handshake::{hex, nonce, Handshake, HandshakeError, HandshakeKind, HANDSHAKE_LEN};
 use super::peer::{Batch, Peer};
 use super::{Shared, TransportEvent};
 use bytes::BytesMut;
@@ -113,16 +113,21 @@ where
     let peer = match accepted {
         Ok(Ok(peer)) => peer,
         Ok(Err(e)) => {
-            tracing::warn!(node = shared.id, peer_addr = %addr, reason = %e, "refusing incoming connection");
+            if let Some(suppressed) = shared.refusals.allow() {
+                tracing::warn!(node = shared.id, peer_addr = %addr, reason = %e, suppressed, "refusing incoming connection");
+            }
             return;
         }
         Err(_) => {
-            tracing::warn!(
-                node = shared.id,
-                peer_addr = %addr,
-                reason = %ConnectionEnd::HandshakeTimeout,
-                "refusing incoming connection"
-            );
+            if let Some(suppressed) = shared.refusals.allow() {
+                tracing::warn!(
+                    node = shared.id,
+                    peer_addr = %addr,
+                    reason = %ConnectionEnd::HandshakeTimeout,
+                    suppressed,
+                    "refusing incoming connection"
+                );
+            }
             return;
         }
     };
@@ -155,12 +160,38 @@ async fn welcome<M>(
             hello.from
         )));
     }
+    if hello.cluster != shared.key.id {
+        return Err(ConnectionEnd::Refused(format!(
+            "node {} belongs to another cluster ({}, this is {})",
+            hello.from,
+            hex(&hello.cluster),
+            hex(&shared.key.id)
+        )));
+    }
+    let na = nonce().map_err(|e| ConnectionEnd::Refused(format!("no randomness: {e}")))?;
     let reply = Handshake {
         kind: HandshakeKind::Welcome,
         from: shared.id,
         to: hello.from,
+        cluster: shared.key.id,
+        nonce: na,
+        proof: shared
+            .key
+            .welcome_proof(shared.id, hello.from, &hello.nonce, &na),
     };
     write_handshake(stream, reply).await?;
+    let proof = read_handshake(stream, buf).await?;
+    if proof.kind != HandshakeKind::Proof
+        || proof.from != hello.from
+        || !shared
+            .key
+            .verify_hello(hello.from, shared.id, &na, &hello.nonce, &proof.proof)
+    {
+        return Err(ConnectionEnd::Refused(format!(
+            "node {} did not prove it holds the cluster's secret",
+            hello.from
+        )));
+    }
     Ok(peer.clone())
 }
 
@@ -200,12 +231,16 @@ async fn dial<M>(
 ) -> Result<(TcpStream, BytesMut), ConnectionEnd> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
+    let nd = nonce().map_err(|e| ConnectionEnd::Refused(format!("no randomness: {e}")))?;
     write_handshake(
         &mut stream,
         Handshake {
             kind: HandshakeKind::Hello,
             from: shared.id,
             to: peer.id,
+            cluster: shared.key.id,
+            nonce: nd,
+            proof: [0; 32],
         },
     )
     .await?;
@@ -213,9 +248,32 @@ async fn dial<M>(
     let reply = read_handshake(&mut stream, &mut buf).await?;
     if reply.kind != HandshakeKind::Welcome || reply.from != peer.id || reply.to != shared.id {
         return Err(ConnectionEnd::Refused(format!(
-            "unexpected reply {reply:?}"
+            "unexpected reply {:?} from node {}",
+            reply.kind, reply.from
         )));
     }
+    if !shared
+        .key
+        .verify_welcome(peer.id, shared.id, &nd, &reply.nonce, &reply.proof)
+    {
+        return Err(ConnectionEnd::Refused(format!(
+            "the node at {addr} did not prove it holds the cluster's secret"
+        )));
+    }
+    write_handshake(
+        &mut stream,
+        Handshake {
+            kind: HandshakeKind::Proof,
+            from: shared.id,
+            to: peer.id,
+            cluster: shared.key.id,
+            nonce: [0; 32],
+            proof: shared
+                .key
+                .hello_proof(shared.id, peer.id, &reply.nonce, &nd),
+        },
+    )
+    .await?;
     Ok((stream, buf))
 }
 

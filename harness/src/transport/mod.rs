@@ -72,6 +72,8 @@ pub struct TransportConfig {
     pub reconnect_min: Duration,
     /// The dialer's longest back-off (it doubles from `reconnect_min` up to this).
     pub reconnect_max: Duration,
+    /// The cluster's identity and secret, proved by both ends of every connection.
+    pub key: handshake::ClusterKey,
 }
 
 impl TransportConfig {
@@ -83,6 +85,7 @@ impl TransportConfig {
             max_frame: DEFAULT_MAX_FRAME,
             reconnect_min: Duration::from_millis(10),
             reconnect_max: Duration::from_millis(500),
+            key: handshake::ClusterKey::default(),
         }
     }
 
@@ -169,6 +172,9 @@ struct Shared<M> {
     max_frame: usize,
     reconnect_min: Duration,
     reconnect_max: Duration,
+    key: handshake::ClusterKey,
+    /// Warnings about refused connections, at most one a second.
+    refusals: crate::warn_limit::WarnLimiter,
     inbox: UnboundedSender<TransportEvent<M>>,
     runtime: tokio::runtime::Handle,
     /// Every task of this transport; `None` once shut down.
@@ -237,6 +243,8 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
             max_frame: cfg.max_frame,
             reconnect_min: cfg.reconnect_min,
             reconnect_max: cfg.reconnect_max,
+            key: cfg.key.clone(),
+            refusals: crate::warn_limit::WarnLimiter::new(),
             inbox,
             runtime,
             tasks: Mutex::new(Some(JoinSet::new())),
