@@ -12,6 +12,10 @@
 //! - `vote/*`: ZooKeeper's `totalOrderPredicate` ([`protocols::zab::total_order_predicate`],
 //!   one pair of votes per deciding rule: epoch, zxid, sid) and Raft's "at least as up
 //!   to date" check (§5.4.1, [`protocols::raft::log::RaftLog::candidate_is_up_to_date`]).
+//! - `lincheck/*`: the linearizability checker ([`harness::lincheck::check`]) on a
+//!   10,000-operation history of a simulated linearizable key-value store (8 clients,
+//!   16 keys, overlapping get/put/append/cas, 1% unknown and 1% failed outcomes): the
+//!   whole verdict, per-key partitioning and the Wing-Gong/Lowe search of every key.
 
 /// The allocator `cwb` runs with (src/main.rs), so both measure the same hot path.
 #[global_allocator]
@@ -19,6 +23,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use harness::lincheck::generate::{simulate, Simulation};
+use harness::lincheck::{check, Limits, Verdict};
 use harness::storage::{FsyncPolicy, Wal};
 use harness::transport::codec::{decode, encode};
 use protocols::raft::log::{Entry, RaftLog};
@@ -221,6 +227,31 @@ fn votes(c: &mut Criterion) {
     group.finish();
 }
 
+/// The whole verdict on a simulated history (generated once, outside the timing).
+fn lincheck(c: &mut Criterion) {
+    let sim = Simulation::default();
+    let history = simulate(&sim);
+    let verdict = check(&history, Limits::default());
+    assert_eq!(
+        verdict,
+        Verdict::Linearizable,
+        "a simulated history is linearizable"
+    );
+    let mut group = c.benchmark_group("lincheck");
+    group.throughput(Throughput::Elements(history.len() as u64));
+    group.bench_function(
+        BenchmarkId::new(
+            "check_kv",
+            format!(
+                "{}ops_{}clients_{}keys",
+                sim.operations, sim.clients, sim.keys
+            ),
+        ),
+        |b| b.iter(|| check(black_box(&history), Limits::default())),
+    );
+    group.finish();
+}
+
 /// Short times so the whole suite stays within minutes on a 2-core machine;
 /// command-line flags such as `--measurement-time` or `--quick` override them.
 fn config() -> Criterion {
@@ -232,6 +263,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = codec, wal, votes
+    targets = codec, wal, votes, lincheck
 }
 criterion_main!(benches);

@@ -2,7 +2,8 @@
 //!
 //! Runs Raft, ZAB and Paxos on one shared harness: in-process loopback clusters
 //! (`cwb cluster`), one node per OS process from a config file (`cwb node`), a client
-//! (`cwb put/get/status`), the deterministic simulator (`cwb sim`).
+//! (`cwb put/get/status`), the deterministic simulator (`cwb sim`), the linearizability
+//! checker of recorded client histories (`cwb lincheck`).
 
 /// jemalloc (as TiKV and many Rust servers use): per-thread caches that take no
 /// lock when one tokio worker frees a buffer another allocated, which the nodes, their
@@ -53,6 +54,8 @@ enum Command {
     Heal(cmd::client::StatusArgs),
     /// Run a scripted scenario (--scenario FILE) or replay a chaos seed, narrated.
     Sim(cmd::sim::Args),
+    /// Check a recorded client history for linearizability (exit 0: yes, 1: no, 2: undecided or bad input).
+    Lincheck(cmd::lincheck::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,6 +72,7 @@ fn main() -> anyhow::Result<()> {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Config(args) => cmd::client::config(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Lincheck(args) => cmd::lincheck::run(args),
         other => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -84,7 +88,10 @@ fn main() -> anyhow::Result<()> {
                     Command::Status(args) => cmd::client::status(args).await,
                     Command::Isolate(args) => cmd::client::isolate(args).await,
                     Command::Heal(args) => cmd::client::heal(args).await,
-                    Command::Sim(_) | Command::Config(_) | Command::Report(_) => {
+                    Command::Sim(_)
+                    | Command::Config(_)
+                    | Command::Report(_)
+                    | Command::Lincheck(_) => {
                         unreachable!("handled above")
                     }
                 }

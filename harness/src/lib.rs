@@ -13,12 +13,15 @@
 //! - [`config`]: `cluster.toml` files and their validation.
 //! - [`metrics`]: harness-stamped protocol events; election and failover measures.
 //! - [`sim`]: the deterministic simulator (virtual clock, seeded faults, safety checks).
+//! - [`lincheck`]: the linearizability checker of client histories of the key-value
+//!   store (Wing-Gong/Lowe search, per-key partitioning, anomalies in words).
 
 pub mod baseline;
 pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod kv;
+pub mod lincheck;
 pub mod measure;
 pub mod metrics;
 pub mod process_cluster;
@@ -26,4 +29,5 @@ pub mod runtime;
 pub mod sim;
 pub mod storage;
 pub mod transport;
+pub mod warn_limit;
 pub mod workload;

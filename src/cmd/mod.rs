@@ -4,6 +4,7 @@ pub mod bench;
 pub mod client;
 pub mod cluster;
 pub mod compare;
+pub mod lincheck;
 pub mod node;
 pub mod report;
 pub mod sim;
