@@ -10,6 +10,8 @@
 use super::check::Violation;
 use super::network::NetConfig;
 use super::{Action, DiskConfig, SimConfig, Simulation};
+use crate::kv::{KvCommand, KvOp, Session};
+use crate::lincheck::{self, Limits, Verdict};
 use protocols::{DetRng, Membership, NodeId, Protocol, Time, Timing};
 use std::fmt;
 use std::time::Duration;
@@ -76,6 +78,11 @@ pub struct ChaosReport {
     pub messages: u64,
     /// Restarts whose recovery cut a torn tail off the log.
     pub torn_tails: u64,
+    /// Client operations in the history.
+    pub operations: usize,
+    /// The history was checked and found linearizable (false: undecided within the
+    /// step budget).
+    pub linearizable: bool,
 }
 
 /// A failed run: the seed to replay and what broke.
@@ -100,6 +107,8 @@ pub enum Stage {
     Progress,
     /// A running node had not applied every committed entry after the quiet period.
     Convergence,
+    /// What the clients saw is not linearizable.
+    Linearizability,
 }
 
 impl fmt::Display for ChaosFailure {
@@ -219,6 +228,24 @@ fn drive<P: Protocol>(
             ));
         }
     }
+    // What the clients saw: every read and write, with its answer or none, must have a
+    // linearization (a step budget keeps the verdict the same on every machine).
+    let limits = Limits {
+        time: None,
+        steps: Some(20_000_000),
+        shrink_time: std::time::Duration::from_secs(2),
+    };
+    match lincheck::check(sim.history(), limits) {
+        Verdict::Linearizable => report.linearizable = true,
+        Verdict::Undecided(_) => {}
+        Verdict::NotLinearizable(anomaly) => {
+            return Err((
+                Stage::Linearizability,
+                Violation::new(sim.now(), format!("{anomaly:#}")),
+            ))
+        }
+    }
+    report.operations = sim.history().ops().len();
     report.terms_with_leader = sim.checker().leaders().len();
     report.committed = longest;
     report.messages = sim.messages_sent();
@@ -300,10 +327,28 @@ fn schedule_clients<P: Protocol>(
 ) {
     let mut t = from;
     let mut n = 0u64;
+    // The operations draw from a source of their own, so that the fault and timing plan
+    // of a seed stays what it was before clients had operations.
+    let mut ops = DetRng::new(sim.config.seed ^ 0x0C11_E475);
     while t < until {
         let node = ids[plan.range_inclusive(0, ids.len() as u64 - 1) as usize];
         n += 1;
-        let data = bytes::Bytes::from(format!("put k{} v{n}", n % 16));
+        // Reads and writes on a few keys, so that operations really conflict; each one
+        // enters the clients' history, checked for linearizability at the end.
+        let key = bytes::Bytes::from(format!("k{}", ops.range_inclusive(0, 3)));
+        let op = if ops.chance(0.5) {
+            KvOp::Get { key }
+        } else {
+            KvOp::Put {
+                key,
+                value: bytes::Bytes::from(format!("v{n}")),
+            }
+        };
+        let data = KvCommand {
+            session: Session::NONE,
+            op,
+        }
+        .encode();
         sim.schedule(t, Action::Submit { node, data });
         t = t.plus(plan.duration_between(cfg.client_gap / 2, cfg.client_gap * 3 / 2));
     }
@@ -326,6 +371,10 @@ pub struct SweepReport {
     pub messages: u64,
     /// Restarts whose recovery cut a torn tail, summed over the seeds.
     pub torn_tails: u64,
+    /// Client operations whose history was checked for linearizability, summed.
+    pub operations: u64,
+    /// Seeds whose history the checker could not decide within its step budget.
+    pub undecided: u64,
     /// Seeds whose failure `tolerate` accepted.
     pub tolerated: Vec<u64>,
 }
@@ -350,6 +399,8 @@ where
                 report.terms_with_leader += r.terms_with_leader;
                 report.messages += r.messages;
                 report.torn_tails += r.torn_tails;
+                report.operations += r.operations as u64;
+                report.undecided += u64::from(!r.linearizable);
             }
             Err(failure) if tolerate(&sim, &failure) => report.tolerated.push(seed),
             Err(failure) => panic!("{}: {failure}", P::NAME),

@@ -29,6 +29,8 @@ pub mod lamport;
 pub mod network;
 pub mod scenario;
 
+use crate::kv::{KvCommand, KvOp, KvStore};
+use crate::lincheck::{Completion, History, Input as LinInput, Output as LinOutput};
 use crate::storage::{decode_record, encode_record, frame_record, recover_bytes, StorageError};
 use check::{Checker, Violation};
 use network::{NetConfig, Network};
@@ -169,6 +171,9 @@ struct SimNode<P: Protocol> {
     timers: HashMap<P::Timer, u64>,
     /// Commands applied by the current incarnation, in index order.
     applied: Vec<Option<RequestId>>,
+    /// The key-value store the current incarnation rebuilt from what it applied: it
+    /// gives a client the answer the runtime would.
+    kv: KvStore,
 }
 
 /// One node's observable event, timestamped with virtual time.
@@ -199,6 +204,12 @@ pub struct Simulation<P: Protocol> {
     messages: u64,
     /// Restarts whose recovery cut a torn tail off the log.
     torn_tails: u64,
+    /// What the clients saw: every key-value command submitted, from its submission
+    /// to the answer of the node it was sent to (or none: a crash, or the run's end).
+    history: History,
+    /// Commands submitted and not answered yet, with the incarnation of the node they
+    /// were sent to (a crash of that node leaves them unanswered for good).
+    open: HashMap<RequestId, (u64, LinInput)>,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -220,6 +231,7 @@ impl<P: Protocol> Simulation<P> {
                         disk: None,
                         timers: HashMap::new(),
                         applied: Vec::new(),
+                        kv: KvStore::new(),
                     },
                 )
             })
@@ -239,6 +251,8 @@ impl<P: Protocol> Simulation<P> {
             next_request: 0,
             messages: 0,
             torn_tails: 0,
+            history: History::new(),
+            open: HashMap::new(),
         }
     }
 
@@ -480,10 +494,65 @@ impl<P: Protocol> Simulation<P> {
             origin: node,
             seq: self.next_request,
         };
-        if self.nodes.get(&node).is_some_and(|n| n.proto.is_some()) {
+        let running = self
+            .nodes
+            .get(&node)
+            .filter(|n| n.proto.is_some())
+            .map(|n| n.incarnation);
+        // A key-value command enters the clients' history: one client per command.
+        if let Some(KvCommand { op, .. }) = KvCommand::decode(&data) {
+            let (key, input) = match op {
+                KvOp::Get { key } => (key, LinInput::Get),
+                KvOp::Put { key, value } | KvOp::Set { key, value } => (
+                    key,
+                    LinInput::Put(String::from_utf8_lossy(&value).into_owned()),
+                ),
+            };
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let now = self.now.as_nanos();
+            let _ = self.history.invoke(id.seq, now, key, input.clone());
+            match running {
+                Some(incarnation) => {
+                    self.open.insert(id, (incarnation, input));
+                }
+                // Sent to a node that is down: it never arrived.
+                None => {
+                    let _ = self.history.complete(id.seq, now, Completion::Failed);
+                }
+            }
+        }
+        if running.is_some() {
             self.input(node, Input::Client(Command { id, data }))?;
         }
         Ok(id)
+    }
+
+    /// What the clients saw: every key-value command with its submission and answer.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Closes `req`'s entry in the history if node `node`'s current incarnation is
+    /// the one it was sent to.
+    fn answer(
+        &mut self,
+        node: NodeId,
+        req: RequestId,
+        outcome: impl FnOnce(&LinInput) -> Completion,
+    ) {
+        let incarnation = self.nodes.get(&node).map(|n| n.incarnation);
+        if req.origin != node {
+            return;
+        }
+        if let Some((sent_to, input)) = self.open.get(&req) {
+            if Some(*sent_to) == incarnation {
+                let completion = outcome(input);
+                self.open.remove(&req);
+                let _ = self
+                    .history
+                    .complete(req.seq, self.now.as_nanos(), completion);
+            }
+        }
     }
 
     fn push(&mut self, at: Time, p: Pending<P>) {
@@ -538,6 +607,7 @@ impl<P: Protocol> Simulation<P> {
                 let proto = P::recover(setup, records).map_err(|e| failed(e.to_string()))?;
                 n.proto = Some(proto);
                 n.applied.clear();
+                n.kv = KvStore::new();
                 n.timers.clear();
                 self.input(id, Input::Start)?;
             }
@@ -683,7 +753,8 @@ impl<P: Protocol> Simulation<P> {
                     }
                 }
                 Effect::Apply { index, command } => {
-                    let req = command.map(|c| c.id);
+                    let req = command.as_ref().map(|c| c.id);
+                    let mut answer = None;
                     if let Some(n) = self.nodes.get_mut(&id) {
                         let expected = n.applied.len() as u64 + 1;
                         if index != expected {
@@ -693,10 +764,32 @@ impl<P: Protocol> Simulation<P> {
                             ));
                         }
                         n.applied.push(req);
+                        match &command {
+                            Some(c) => answer = Some(n.kv.apply(&c.data)),
+                            None => n.kv.skip(),
+                        }
                     }
                     self.checker.on_apply(now, id, index, req)?;
+                    if let (Some(req), Some(value)) = (req, answer) {
+                        self.answer(id, req, |input| {
+                            Completion::Ok(match input {
+                                LinInput::Get => LinOutput::Value(
+                                    value
+                                        .map(|v| String::from_utf8_lossy(&v).into_owned())
+                                        .unwrap_or_default(),
+                                ),
+                                _ => LinOutput::Done,
+                            })
+                        });
+                    }
                 }
-                Effect::Reject { .. } => {}
+                // Refused without being appended: it never happens. Leadership lost after
+                // it was appended: it may still commit, so it stays unanswered.
+                Effect::Reject { id: req, error } => {
+                    if !matches!(error, protocols::ClientError::LeadershipLost) {
+                        self.answer(id, req, |_| Completion::Failed);
+                    }
+                }
                 Effect::Event(event) => {
                     if let Event::Narrate(text) = &event {
                         if self.config.trace {
