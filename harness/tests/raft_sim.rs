@@ -159,3 +159,23 @@ fn fresh_cluster_elects_exactly_one_leader_and_commits() {
         );
     }
 }
+
+#[test]
+fn the_history_check_catches_reads_that_skip_the_log() {
+    // The known-buggy variant: each read answered by the node it reaches, from its own
+    // store. The log-level invariants (one leader per term, one command per index) all
+    // still hold; only what clients saw shows the stale reads.
+    let cfg = ChaosConfig {
+        local_reads: true,
+        ..ChaosConfig::default()
+    };
+    let caught = (0..20)
+        .filter_map(|seed| {
+            let (_, result) = chaos::run_seed::<Raft>(seed, &cfg, false, |_, _| Ok(()));
+            result.err()
+        })
+        .find(|f| f.stage == chaos::Stage::Linearizability)
+        .expect("stale local reads are caught within 20 seeds");
+    eprintln!("{caught}");
+    assert!(caught.replay.contains("--local-reads"), "{}", caught.replay);
+}

@@ -44,6 +44,11 @@ pub struct Args {
     /// Seed mode: observers (non-voting members; ZAB and Paxos have them).
     #[arg(long, default_value_t = 0)]
     observers: u64,
+    /// Seed mode: the known-buggy read path (reads answered by the node they reach,
+    /// from its own store, without the log, as ZooKeeper's local reads): the check of
+    /// the clients' history catches the stale reads.
+    #[arg(long)]
+    local_reads: bool,
     /// Seed mode: seconds of virtual time with faults, then as long healed.
     #[arg(long, default_value_t = 4.0)]
     faulty_secs: f64,
@@ -135,6 +140,7 @@ fn replay<P: Protocol>(args: &Args) -> anyhow::Result<()> {
         observers: args.observers,
         faulty: Duration::from_secs_f64(args.faulty_secs),
         settle: Duration::from_secs_f64(args.faulty_secs),
+        local_reads: args.local_reads,
         ..ChaosConfig::default()
     };
     let (sim, result) = run_seed::<P>(seed, &cfg, true, |_, _| Ok(()));
@@ -153,8 +159,20 @@ fn replay<P: Protocol>(args: &Args) -> anyhow::Result<()> {
     match result {
         Ok(r) => {
             text.push_str(&format!(
-                "seed {} OK: {} crashes, {} partitions, {} terms with a leader, {} entries committed, {} messages\n",
-                r.seed, r.crashes, r.partitions, r.terms_with_leader, r.committed, r.messages
+                "seed {} OK: {} crashes, {} partitions, {} terms with a leader, {} entries committed, {} messages; \
+                 {} client operations, {}\n",
+                r.seed,
+                r.crashes,
+                r.partitions,
+                r.terms_with_leader,
+                r.committed,
+                r.messages,
+                r.operations,
+                if r.linearizable {
+                    "linearizable"
+                } else {
+                    "linearizability undecided within the step budget"
+                }
             ));
             print(&text)
         }

@@ -39,6 +39,9 @@ pub struct ChaosConfig {
     /// that a leader's sends ahead of its log race with its own sync; crashes tear the
     /// unsynced tail, which recovery cuts with the WAL's own scan.
     pub disk: DiskConfig,
+    /// The known-buggy read path (reads answered by the node they reach, without the
+    /// log; [`Simulation::set_local_reads`]): the history check catches it.
+    pub local_reads: bool,
 }
 
 impl Default for ChaosConfig {
@@ -57,6 +60,7 @@ impl Default for ChaosConfig {
                 sync_max: Duration::from_millis(3),
                 tears: true,
             },
+            local_reads: false,
         }
     }
 }
@@ -134,6 +138,9 @@ pub fn replay_command<P: Protocol>(cfg: &ChaosConfig, seed: u64) -> String {
     if cfg.faulty != ChaosConfig::default().faulty {
         cmd.push_str(&format!(" --faulty-secs {}", cfg.faulty.as_secs_f64()));
     }
+    if cfg.local_reads {
+        cmd.push_str(" --local-reads");
+    }
     cmd.push_str(&format!(" --seed {seed}"));
     cmd
 }
@@ -164,6 +171,7 @@ pub fn run_seed<P: Protocol>(
     mut check: impl FnMut(&Simulation<P>, u64) -> Result<(), String>,
 ) -> (Simulation<P>, Result<ChaosReport, ChaosFailure>) {
     let mut sim = Simulation::<P>::new(sim_config(seed, cfg, trace));
+    sim.set_local_reads(cfg.local_reads);
     let mut report = ChaosReport {
         seed,
         ..ChaosReport::default()
