@@ -9,6 +9,7 @@
 
 use crate::kv::{KvCommand, KvOp, Session};
 use crate::runtime::timer::sleep_precisely;
+use crate::transport::handshake::ClusterKey;
 use crate::transport::{codec, frame};
 use bytes::{Bytes, BytesMut};
 use protocols::{NodeId, Status};
@@ -33,13 +34,29 @@ pub enum ClientOp {
     Kv(KvCommand),
     /// The node's role, term, leader and indexes (answered locally).
     Status,
-    /// Fault injection for multi-process clusters: this node's transport drops all
-    /// traffic to and from `node` (itself: isolate itself).
+    /// Asks for a fresh nonce to prove a fault command with (one per connection, used
+    /// once): answered with [`ClientReply::Challenge`].
+    Challenge,
+    /// A fault command, proved with the cluster's secret over the nonce this connection
+    /// was handed ([`crate::transport::handshake::ClusterKey::fault_proof`] of the
+    /// postcard bytes of `fault`). Without a valid proof it is refused.
+    Fault {
+        /// What to do.
+        fault: Fault,
+        /// The proof.
+        proof: [u8; 32],
+    },
+}
+
+/// Fault injection for multi-process clusters, on one node's transport.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fault {
+    /// Drop all traffic to and from `node` (the node itself: isolate itself).
     Isolate {
         /// The node to cut off.
         node: NodeId,
     },
-    /// Undo every injected fault on this node's transport.
+    /// Undo every injected fault.
     Heal,
 }
 
@@ -98,6 +115,8 @@ pub enum ClientReply {
     },
     /// A status report.
     Status(NodeStatus),
+    /// A nonce for the next fault command on this connection.
+    Challenge([u8; 32]),
     /// Done (fault commands).
     Ok,
     /// Not served this time, for a passing reason (leadership lost before the command
@@ -240,11 +259,39 @@ pub async fn status(addr: SocketAddr, timeout: Duration) -> Result<NodeStatus, C
         .map_err(|_| ClientError::Timeout(timeout))?
 }
 
-/// Sends a fault command to one node.
-pub async fn fault(addr: SocketAddr, op: ClientOp, timeout: Duration) -> Result<(), ClientError> {
+/// Sends a fault command to node `node` at `addr`, proved with the cluster's `key`:
+/// first a challenge for a nonce, then the command with its proof.
+pub async fn fault(
+    addr: SocketAddr,
+    node: NodeId,
+    key: &ClusterKey,
+    fault: Fault,
+    timeout: Duration,
+) -> Result<(), ClientError> {
     let call = async {
         let mut c = Connection::connect(addr).await?;
-        match c.call(&ClientRequest { id: 1, op }).await? {
+        let nonce = match c
+            .call(&ClientRequest {
+                id: 1,
+                op: ClientOp::Challenge,
+            })
+            .await?
+        {
+            ClientReply::Challenge(nonce) => nonce,
+            other => {
+                return Err(ClientError::Protocol {
+                    addr,
+                    reason: format!("expected a challenge, got {other:?}"),
+                })
+            }
+        };
+        let bytes = postcard::to_stdvec(&fault).map_err(|e| ClientError::Protocol {
+            addr,
+            reason: e.to_string(),
+        })?;
+        let proof = key.fault_proof(node, &nonce, &bytes);
+        let op = ClientOp::Fault { fault, proof };
+        match c.call(&ClientRequest { id: 2, op }).await? {
             ClientReply::Ok => Ok(()),
             ClientReply::Error(e) => Err(ClientError::Refused(e)),
             other => Err(ClientError::Protocol {
@@ -509,7 +556,7 @@ mod tests {
             None
         );
         assert_eq!(
-            ClientRequest::split_command(&request_bytes(1, ClientOp::Heal)),
+            ClientRequest::split_command(&request_bytes(1, ClientOp::Challenge)),
             None
         );
         let whole = request_bytes(

@@ -16,7 +16,7 @@
 //!   which may differ slightly from stamp order when several nodes report at once;
 //! - kill: SIGKILL through [`Child::kill`], then the process is reaped: peers see
 //!   connections reset, as in a crash;
-//! - isolate: [`ClientOp::Isolate`] for the node itself, sent to its client port: its
+//! - isolate: [`Fault::Isolate`] for the node itself (proved with the cluster key), sent to its client port: its
 //!   own transport filter then drops everything to and from it, both ways (the client
 //!   port stays open, so the measure can still ask it for its commit index);
 //! - timer lateness: each node also prints a [`TimerLatenessLine`] with what its
@@ -30,7 +30,7 @@
 //! Nodes never outlive the cluster: dropping it kills every child, and each node runs
 //! with `--exit-on-stdin-close`, so it also stops if this process dies unexpectedly.
 
-use crate::client::{self, ClientError, ClientOp};
+use crate::client::{self, ClientError, Fault};
 use crate::cluster::ClusterOptions;
 use crate::config::{ClusterConfig, NodeEntry, ProtocolKind, TimingConfig};
 use crate::measure::Cluster;
@@ -208,6 +208,8 @@ pub struct ProcessCluster {
     base_dir: PathBuf,
     narrate: bool,
     clients: BTreeMap<NodeId, SocketAddr>,
+    /// The cluster's key: fault commands are proved with it.
+    key: crate::transport::handshake::ClusterKey,
     children: BTreeMap<NodeId, Child>,
     readers: Vec<JoinHandle<()>>,
     bus: EventBus,
@@ -274,6 +276,7 @@ impl ProcessCluster {
             base_dir: opts.base_dir.clone(),
             narrate: opts.narrate,
             clients: file.nodes.iter().map(|n| (n.id, n.client)).collect(),
+            key: opts.key.clone(),
             children: BTreeMap::new(),
             readers: Vec::new(),
             bus: EventBus::new(),
@@ -492,9 +495,15 @@ impl Cluster for ProcessCluster {
     async fn isolate(&mut self, id: NodeId) -> Result<Instant, ProcessClusterError> {
         let addr = self.fault_addr(id)?;
         let t0 = Instant::now();
-        client::fault(addr, ClientOp::Isolate { node: id }, FAULT_TIMEOUT)
-            .await
-            .map_err(|source| ProcessClusterError::Fault { id, source })?;
+        client::fault(
+            addr,
+            id,
+            &self.key,
+            Fault::Isolate { node: id },
+            FAULT_TIMEOUT,
+        )
+        .await
+        .map_err(|source| ProcessClusterError::Fault { id, source })?;
         Ok(t0)
     }
 
@@ -503,7 +512,9 @@ impl Cluster for ProcessCluster {
         let mut first_error = None;
         for id in self.running() {
             let addr = self.fault_addr(id)?;
-            if let Err(source) = client::fault(addr, ClientOp::Heal, FAULT_TIMEOUT).await {
+            if let Err(source) =
+                client::fault(addr, id, &self.key, Fault::Heal, FAULT_TIMEOUT).await
+            {
                 first_error.get_or_insert(ProcessClusterError::Fault { id, source });
             }
         }

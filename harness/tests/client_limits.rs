@@ -1,4 +1,5 @@
-//! A node's client port under clients that take too much, over real sockets: too many
+//! A node's client port under clients that take too much or are not entitled, over real
+//! sockets: unproved fault commands, too many
 //! connections, idle and half-sent requests, and a client that sends without ever
 //! reading its answers. Each attack is reproduced first, then the node is checked to
 //! keep serving well-behaved clients.
@@ -153,4 +154,76 @@ async fn a_client_that_never_reads_stops_being_read() {
         assert_eq!(resp.reply, ClientReply::Value(Some(big.clone())));
     }
     cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_commands_need_a_fresh_proof_of_the_secret() {
+    // The attack: nine frames of `Isolate` on the client ports made any cluster
+    // unavailable, with no credential. Now a fault command carries an HMAC of the
+    // cluster's secret over a nonce the node handed out on that connection.
+    use harness::client::{fault, Fault};
+    use harness::transport::handshake::ClusterKey;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = ClusterOptions::new(1, dir.path().to_path_buf());
+    let key = ClusterKey::generate().expect("randomness");
+    opts.key = key.clone();
+    let cluster = LocalCluster::<Raft>::start(opts)
+        .await
+        .expect("cluster starts");
+    let addr = cluster.client_addrs()[&1];
+    let isolate = Fault::Isolate { node: 1 };
+    let bytes = postcard::to_stdvec(&isolate).expect("encodes");
+    // No challenge, a made-up proof: refused.
+    let mut c = Connection::connect(addr).await.expect("connect");
+    let forged = ClientOp::Fault {
+        fault: isolate.clone(),
+        proof: [0; 32],
+    };
+    assert!(matches!(
+        call(&mut c, 1, forged.clone()).await,
+        ClientReply::Error(_)
+    ));
+    // A challenge answered with another cluster's key: refused.
+    let ClientReply::Challenge(nonce) = call(&mut c, 2, ClientOp::Challenge).await else {
+        panic!("a challenge");
+    };
+    let stranger = ClusterKey::generate().expect("randomness");
+    let wrong = ClientOp::Fault {
+        fault: isolate.clone(),
+        proof: stranger.fault_proof(1, &nonce, &bytes),
+    };
+    assert!(matches!(
+        call(&mut c, 3, wrong).await,
+        ClientReply::Error(_)
+    ));
+    // The right proof over this connection's nonce is accepted, once.
+    let ClientReply::Challenge(nonce) = call(&mut c, 4, ClientOp::Challenge).await else {
+        panic!("a challenge");
+    };
+    let proved = ClientOp::Fault {
+        fault: isolate.clone(),
+        proof: key.fault_proof(1, &nonce, &bytes),
+    };
+    assert_eq!(call(&mut c, 5, proved.clone()).await, ClientReply::Ok);
+    assert!(
+        matches!(call(&mut c, 6, proved.clone()).await, ClientReply::Error(_)),
+        "a nonce proves one command"
+    );
+    // Replayed on another connection (which holds another nonce): refused.
+    let mut other = Connection::connect(addr).await.expect("connect");
+    let _ = call(&mut other, 1, ClientOp::Challenge).await;
+    assert!(matches!(
+        call(&mut other, 2, proved).await,
+        ClientReply::Error(_)
+    ));
+    // What `cwb heal` does, with the cluster's key: accepted.
+    fault(addr, 1, &key, Fault::Heal, WAIT)
+        .await
+        .expect("heal with the key");
+    assert!(fault(addr, 1, &stranger, Fault::Heal, WAIT).await.is_err());
+    cluster.shutdown().await;
+}
+
+async fn call(c: &mut Connection, id: u64, op: ClientOp) -> ClientReply {
+    c.call(&ClientRequest { id, op }).await.expect("an answer")
 }

@@ -128,7 +128,9 @@ pub async fn isolate(args: IsolateArgs) -> anyhow::Result<()> {
         .ok_or(harness::config::ConfigError::UnknownNode(args.id))?;
     client::fault(
         addr,
-        client::ClientOp::Isolate { node: args.id },
+        args.id,
+        &cfg.key,
+        client::Fault::Isolate { node: args.id },
         Duration::from_secs(2),
     )
     .await?;
@@ -140,7 +142,15 @@ pub async fn isolate(args: IsolateArgs) -> anyhow::Result<()> {
 pub async fn heal(args: StatusArgs) -> anyhow::Result<()> {
     let cfg = ClusterConfig::load(&args.config)?;
     for (id, addr) in &cfg.clients {
-        match client::fault(*addr, client::ClientOp::Heal, Duration::from_secs(2)).await {
+        match client::fault(
+            *addr,
+            *id,
+            &cfg.key,
+            client::Fault::Heal,
+            Duration::from_secs(2),
+        )
+        .await
+        {
             Ok(()) => println!("node {id} healed"),
             Err(e) => println!("node {id}: {e}"),
         }

@@ -15,9 +15,14 @@
 //! answers stops being read once that many answers wait for it: the node's memory for
 //! it stays bounded, and is freed with the connection. Warnings about hostile or
 //! broken connections are rate-limited. Key and value traffic needs no credential on
-//! this port.
+//! this port; a fault command (isolate, heal) is refused unless it carries a proof of
+//! the cluster's secret over a nonce this connection was handed just before (so a
+//! recorded command cannot be replayed).
 
-use crate::client::{ClientOp, ClientReply, ClientRequest, ClientResponse, MAX_CLIENT_FRAME};
+use crate::client::{
+    ClientOp, ClientReply, ClientRequest, ClientResponse, Fault, MAX_CLIENT_FRAME,
+};
+use crate::transport::handshake::{nonce, ClusterKey};
 use crate::transport::{codec, frame, Faults};
 use bytes::{Bytes, BytesMut};
 use protocols::NodeId;
@@ -116,10 +121,17 @@ pub async fn serve(
     to_node: mpsc::Sender<ClientMsg>,
     faults: Faults,
     limits: ClientLimits,
+    key: ClusterKey,
 ) {
     let mut conns = JoinSet::new();
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let limiter: Warn = Arc::new(crate::warn_limit::WarnLimiter::new());
+    let port = Arc::new(Port {
+        faults,
+        limits,
+        limiter: limiter.clone(),
+        key,
+    });
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
@@ -136,15 +148,7 @@ pub async fn serve(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let conn = connection(
-                    node,
-                    stream,
-                    addr,
-                    to_node.clone(),
-                    faults.clone(),
-                    limits,
-                    limiter.clone(),
-                );
+                let conn = connection(node, stream, addr, to_node.clone(), port.clone());
                 conns.spawn(async move {
                     conn.await;
                     drop(slot);
@@ -158,15 +162,22 @@ pub async fn serve(
     }
 }
 
+/// What every connection of a client port shares.
+struct Port {
+    faults: Faults,
+    limits: ClientLimits,
+    limiter: Warn,
+    key: ClusterKey,
+}
+
 async fn connection(
     node: NodeId,
     stream: TcpStream,
     addr: std::net::SocketAddr,
     to_node: mpsc::Sender<ClientMsg>,
-    faults: Faults,
-    limits: ClientLimits,
-    limiter: Warn,
+    port: Arc<Port>,
 ) {
+    let (limits, limiter) = (port.limits, port.limiter.clone());
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut reply_rx) = mpsc::unbounded_channel::<Vec<ClientResponse>>();
     let reply_tx = ReplyTo {
@@ -205,6 +216,8 @@ async fn connection(
     let idle = Duration::from_millis(limits.idle_timeout_ms);
     let read = async move {
         let mut buf = BytesMut::with_capacity(8192);
+        // The nonce handed out by the last challenge on this connection, if unused.
+        let mut challenge: Option<[u8; 32]> = None;
         loop {
             // Wait for room before reading more: a client that does not read its
             // answers is not read either.
@@ -270,22 +283,48 @@ async fn connection(
                     request: req.id,
                     reply_to,
                 },
-                ClientOp::Isolate { node: victim } => {
-                    faults.isolate(victim);
-                    tracing::info!(node, victim, "fault injected: isolate");
-                    reply_to.send(ClientResponse {
-                        id: req.id,
-                        reply: ClientReply::Ok,
-                    });
+                ClientOp::Challenge => {
+                    let reply = match nonce() {
+                        Ok(n) => {
+                            challenge = Some(n);
+                            ClientReply::Challenge(n)
+                        }
+                        Err(e) => ClientReply::Error(format!("no randomness: {e}")),
+                    };
+                    reply_to.send(ClientResponse { id: req.id, reply });
                     continue;
                 }
-                ClientOp::Heal => {
-                    faults.heal();
-                    tracing::info!(node, "faults healed");
-                    reply_to.send(ClientResponse {
-                        id: req.id,
-                        reply: ClientReply::Ok,
+                ClientOp::Fault { fault, proof } => {
+                    // The nonce is used once, whatever the outcome.
+                    let proved = challenge.take().is_some_and(|n| {
+                        postcard::to_stdvec(&fault)
+                            .is_ok_and(|bytes| port.key.verify_fault(node, &n, &bytes, &proof))
                     });
+                    let reply = if !proved {
+                        warn(
+                            &limiter,
+                            node,
+                            addr,
+                            "unproved fault command",
+                            "no valid proof of the cluster's secret",
+                        );
+                        ClientReply::Error(
+                            "fault command refused: no valid proof of the cluster's secret".into(),
+                        )
+                    } else {
+                        match fault {
+                            Fault::Isolate { node: victim } => {
+                                port.faults.isolate(victim);
+                                tracing::info!(node, victim, "fault injected: isolate");
+                            }
+                            Fault::Heal => {
+                                port.faults.heal();
+                                tracing::info!(node, "faults healed");
+                            }
+                        }
+                        ClientReply::Ok
+                    };
+                    reply_to.send(ClientResponse { id: req.id, reply });
                     continue;
                 }
             };

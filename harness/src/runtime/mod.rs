@@ -316,6 +316,7 @@ pub fn spawn<P: Protocol>(
         client_tx,
         faults,
         opts.client_limits,
+        opts.key.clone(),
     ));
     let counts = Arc::new(Mutex::new(MessageCounts::default()));
     let status = Arc::new(Mutex::new(None));
