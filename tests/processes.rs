@@ -330,3 +330,38 @@ fn a_node_exits_when_its_parent_closes_stdin() {
         "node exits cleanly: {status:?}"
     );
 }
+
+#[test]
+fn a_node_refuses_the_data_directory_of_another_cluster() {
+    // A config of another cluster pointing at our data directory (a copy-paste of
+    // data_dir): before, the node would have run on our node's votes and log.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, _) = write_config(dir.path(), "raft", 1);
+    let run = |config: &Path| {
+        let mut child = Command::new(CWB)
+            .args(["node", "--config"])
+            .arg(config)
+            .args(["--id", "1", "--exit-on-stdin-close"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn cwb node");
+        // Let it start (or fail), then ask it to exit.
+        std::thread::sleep(Duration::from_millis(500));
+        drop(child.stdin.take());
+        child.wait_with_output().expect("node ends")
+    };
+    let first = run(&config);
+    assert!(first.status.success(), "the owner runs: {first:?}");
+    let text = std::fs::read_to_string(&config).expect("read config");
+    let foreign = dir.path().join("foreign.toml");
+    std::fs::write(&foreign, text.replace(&"5e".repeat(16), &"a7".repeat(16))).expect("write");
+    let second = run(&foreign);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success(),
+        "a foreign node ran on our directory"
+    );
+    assert!(stderr.contains("belongs to cluster 5e5e"), "{stderr}");
+}

@@ -265,6 +265,13 @@ pub fn spawn<P: Protocol>(
     };
     let (wal, payloads) = Wal::open_with(&opts.data_dir, opts.fsync, wal_options)
         .map_err(|source| RuntimeError::Storage { node: id, source })?;
+    // With the directory locked: it must be this node's, of this cluster.
+    crate::storage::identity::claim(
+        &opts.data_dir,
+        &crate::transport::handshake::hex(&opts.key.id),
+        id,
+    )
+    .map_err(|source| RuntimeError::Storage { node: id, source })?;
     let mut records = Vec::with_capacity(payloads.len());
     for (index, p) in payloads.iter().enumerate() {
         let r: P::Record = decode_record(p).map_err(|source| RuntimeError::ForeignRecord {

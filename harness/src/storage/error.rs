@@ -71,6 +71,20 @@ pub enum StorageError {
         /// Who holds it, as its lock file says (e.g. "pid 4242").
         holder: String,
     },
+    /// The data directory belongs to another cluster or another node.
+    #[error(
+        "data directory {} belongs to {found}, not to {expected}: refusing to run on \
+         another node's promises. Point data_dir elsewhere, or move this directory away",
+        dir.display()
+    )]
+    ForeignDirectory {
+        /// The data directory.
+        dir: PathBuf,
+        /// Whose its identity file says it is.
+        found: String,
+        /// Whose it should be.
+        expected: String,
+    },
     /// Serializing or deserializing a typed record with postcard failed.
     #[error("WAL record codec error: {0}")]
     Codec(#[from] postcard::Error),

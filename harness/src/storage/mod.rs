@@ -35,6 +35,7 @@
 //! ```
 
 pub mod error;
+pub mod identity;
 mod record;
 mod recovery;
 mod segment;

@@ -1,0 +1,66 @@
+//! Whose a data directory is (storage concern): the cluster and the node that created
+//! it, recorded in an `IDENTITY` file beside the log, so that a node never runs on
+//! another cluster's or another node's data (a copied or misconfigured directory would
+//! otherwise make it act on promises it never made). etcd records its cluster and
+//! member ids in its WAL metadata and refuses a mismatch the same way; ZooKeeper keeps
+//! `myid` beside its data.
+//!
+//! The file is three lines, written once (synced with its directory):
+//! `cluster = <32 hex digits>`, `node = <id>`, `created = <seconds since 1970>`.
+
+use super::error::StorageError;
+use protocols::NodeId;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
+/// The name of the identity file in a data directory.
+pub const IDENTITY_FILE: &str = "IDENTITY";
+
+/// Checks that `dir` belongs to `node` of the cluster `cluster` (hex), recording it
+/// if the directory has no identity yet. Call it with the directory's lock held.
+pub fn claim(dir: &Path, cluster: &str, node: NodeId) -> Result<(), StorageError> {
+    let path = dir.join(IDENTITY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let field = |name: &str| {
+                text.lines()
+                    .filter_map(|l| l.split_once('='))
+                    .find(|(k, _)| k.trim() == name)
+                    .map(|(_, v)| v.trim().to_string())
+            };
+            let (found_cluster, found_node) = (field("cluster"), field("node"));
+            if found_cluster.as_deref() != Some(cluster)
+                || found_node.as_deref() != Some(node.to_string().as_str())
+            {
+                return Err(StorageError::ForeignDirectory {
+                    dir: dir.to_path_buf(),
+                    found: format!(
+                        "cluster {}, node {}",
+                        found_cluster.unwrap_or_else(|| "?".into()),
+                        found_node.unwrap_or_else(|| "?".into())
+                    ),
+                    expected: format!("cluster {cluster}, node {node}"),
+                });
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let created = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| StorageError::io(&path, e))?;
+            file.write_all(
+                format!("cluster = {cluster}\nnode = {node}\ncreated = {created}\n").as_bytes(),
+            )
+            .and_then(|()| file.sync_all())
+            .map_err(|e| StorageError::io(&path, e))?;
+            super::segment::sync_dir(dir)
+        }
+        Err(e) => Err(StorageError::io(&path, e)),
+    }
+}
