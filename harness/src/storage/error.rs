@@ -73,17 +73,15 @@ pub enum StorageError {
     },
     /// The data directory belongs to another cluster or another node.
     #[error(
-        "data directory {} belongs to {found}, not to {expected}: refusing to run on \
-         another node's promises. Point data_dir elsewhere, or move this directory away",
+        "data directory {} belongs to {mismatch}: refusing to run on another node's \
+         promises. Point data_dir elsewhere, or move this directory away",
         dir.display()
     )]
     ForeignDirectory {
         /// The data directory.
         dir: PathBuf,
-        /// Whose its identity file says it is.
-        found: String,
-        /// Whose it should be.
-        expected: String,
+        /// Whose its identity file says it is, and whose it should be.
+        mismatch: String,
     },
     /// Serializing or deserializing a typed record with postcard failed.
     #[error("WAL record codec error: {0}")]

@@ -35,12 +35,11 @@ pub fn claim(dir: &Path, cluster: &str, node: NodeId) -> Result<(), StorageError
             {
                 return Err(StorageError::ForeignDirectory {
                     dir: dir.to_path_buf(),
-                    found: format!(
-                        "cluster {}, node {}",
+                    mismatch: format!(
+                        "cluster {}, node {}, not to cluster {cluster}, node {node}",
                         found_cluster.unwrap_or_else(|| "?".into()),
                         found_node.unwrap_or_else(|| "?".into())
                     ),
-                    expected: format!("cluster {cluster}, node {node}"),
                 });
             }
             Ok(())
