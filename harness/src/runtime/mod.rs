@@ -3,7 +3,8 @@
 //!
 //! The loop follows etcd-io/raft's Ready cycle. It waits for one input (a peer
 //! message, a client command, a due timer, a durability report of its WAL writer), then
-//! drains whatever else is already queued (up to [`MAX_BATCH`] inputs), stepping the
+//! drains whatever else is already queued (up to [`MAX_BATCH`] rounds, each taking at
+//! most one peer message, one client message and one WAL report), stepping the
 //! protocol for each and collecting the effects, and due timers. It ends the batch
 //! with `Protocol::end_of_batch` (etcd's `Ready` boundary: the protocol sends what it
 //! batched over those inputs, e.g. Raft's AppendEntries, ZAB's ACK/COMMIT, Paxos's
@@ -71,7 +72,9 @@ use wal_writer::{WalReport, WalWriter};
 
 pub use client_port::{ClientLimits, ClientMsg, ReplyTo};
 
-/// Inputs handled per loop iteration at most (one WAL sync covers them all).
+/// Drain rounds per loop iteration at most: each round takes at most one item from
+/// each source (peer, client, WAL writer), so an iteration steps at most about three
+/// times this many inputs, and one WAL job covers all their records.
 pub const MAX_BATCH: usize = 1024;
 
 /// Everything one node needs to run.
