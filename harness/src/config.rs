@@ -22,7 +22,7 @@
 //! ```
 
 use crate::storage::FsyncPolicy;
-use crate::transport::handshake::{hex, ClusterKey};
+use crate::transport::handshake::{hex, unhex, ClusterKey};
 use protocols::{Membership, NodeId, RaftTimerReset, Timing};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -176,20 +176,6 @@ pub struct ClusterConfig {
     /// The members.
     #[serde(rename = "node")]
     pub nodes: Vec<NodeEntry>,
-}
-
-/// Bytes from hex digits (either case); `None` for anything else.
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|d| u8::from_str_radix(d, 16).ok())
-        })
-        .collect()
 }
 
 fn is_default(limits: &crate::runtime::ClientLimits) -> bool {

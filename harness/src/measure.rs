@@ -160,10 +160,15 @@ pub async fn cold_election<P: Protocol>(
 /// ZAB FastLeaderElections started over (a server LOOKING again before the leader was
 /// ready, e.g. a prospective leader that found no quorum of followers). A vote changed
 /// inside one FastLeaderElection round is not a round: FLE converges within it.
-pub fn extra_rounds(events: &[Stamped], ready_at: Instant) -> u32 {
+/// Events of `except` (a failed leader, whose own campaigns are not the survivors'
+/// rounds) are left out.
+pub fn extra_rounds(events: &[Stamped], ready_at: Instant, except: Option<NodeId>) -> u32 {
     let mut terms = Vec::new();
     let mut lookings: BTreeMap<NodeId, u32> = BTreeMap::new();
-    for s in events.iter().filter(|s| s.at <= ready_at) {
+    for s in events
+        .iter()
+        .filter(|s| s.at <= ready_at && Some(s.node) != except)
+    {
         match s.event {
             Event::RoleChanged {
                 role: Role::Candidate,
@@ -202,7 +207,7 @@ pub async fn cold_election_on<C: Cluster>(
     let election = election_after(&events, cluster.started(), None, 0)
         .ok_or(MeasureError::Timeout(timeout, "a leader"))?;
     let ready_at = cluster.started() + election.ready;
-    let extra_rounds = extra_rounds(&events, ready_at);
+    let extra_rounds = extra_rounds(&events, ready_at, None);
     // Nodes share their counters at most every PUBLISH_EVERY: counted at once, the
     // messages a node sent just before (a vote, an answer held for its fsync) would be
     // missing. After the wait the counts hold everything sent up to the ready leader,
@@ -372,14 +377,7 @@ pub async fn failover_on<C: Cluster>(
     let events = cluster.bus().snapshot();
     let phases = failover_phases(&events, t0, old, old_term, first_write)
         .ok_or(MeasureError::Timeout(timeout, "the failover's events"))?;
-    let survivors: Vec<Stamped> = events
-        .get(cursor..)
-        .unwrap_or_default()
-        .iter()
-        .filter(|s| s.node != old)
-        .cloned()
-        .collect();
-    let extra_rounds = extra_rounds(&survivors, new.at);
+    let extra_rounds = extra_rounds(events.get(cursor..).unwrap_or_default(), new.at, Some(old));
     let last_before = acks
         .lock()
         .ok()
@@ -497,16 +495,16 @@ mod tests {
             role(60, 2, Role::Candidate, 2, t0),
             role(150, 3, Role::Candidate, 3, t0),
         ];
-        assert_eq!(extra_rounds(&raft, ready), 1);
+        assert_eq!(extra_rounds(&raft, ready, None), 1);
         // ZAB: every server LOOKING once is one clean FastLeaderElection ...
         let zab = [
             role(0, 1, Role::Looking, 0, t0),
             role(0, 2, Role::Looking, 0, t0),
             role(0, 3, Role::Looking, 0, t0),
         ];
-        assert_eq!(extra_rounds(&zab, ready), 0);
+        assert_eq!(extra_rounds(&zab, ready, None), 0);
         // ... and a server LOOKING again before the leader was ready started over.
         let restarted = [zab.as_slice(), &[role(80, 3, Role::Looking, 0, t0)]].concat();
-        assert_eq!(extra_rounds(&restarted, ready), 1);
+        assert_eq!(extra_rounds(&restarted, ready, None), 1);
     }
 }

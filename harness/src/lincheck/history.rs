@@ -404,6 +404,19 @@ fn validate(op: &Operation, time: u64, completion: &Completion) -> Result<(), Hi
     Ok(())
 }
 
+/// A completed operation on key "x" for the checker's own tests.
+#[cfg(test)]
+pub(crate) fn test_op(client: u64, input: Input, at: (u64, u64), outcome: Completion) -> Operation {
+    Operation {
+        client,
+        key: "x".into(),
+        input,
+        invoked: at.0,
+        completed: Some(at.1),
+        outcome,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

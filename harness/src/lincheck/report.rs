@@ -257,16 +257,7 @@ impl fmt::Display for Anomaly {
 mod tests {
     use super::*;
 
-    fn op(client: u64, input: Input, at: (u64, u64), outcome: Completion) -> Operation {
-        Operation {
-            client,
-            key: "x".into(),
-            input,
-            invoked: at.0,
-            completed: Some(at.1),
-            outcome,
-        }
-    }
+    use crate::lincheck::history::test_op as op;
 
     fn anomaly(ops: Vec<Operation>, culprit: Option<usize>) -> Anomaly {
         Anomaly {

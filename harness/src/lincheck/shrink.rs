@@ -383,16 +383,7 @@ fn culprit(s: &mut Shrinker<'_>, shown: &[usize], hidden: &[usize]) -> Option<us
 mod tests {
     use super::*;
 
-    fn op(client: u64, input: Input, at: (u64, u64), outcome: Completion) -> Operation {
-        Operation {
-            client,
-            key: "x".into(),
-            input,
-            invoked: at.0,
-            completed: Some(at.1),
-            outcome,
-        }
-    }
+    use crate::lincheck::history::test_op as op;
 
     #[test]
     fn shrinks_to_the_operations_the_violation_needs() {

@@ -24,6 +24,7 @@ use crate::client::{
 };
 use crate::transport::handshake::{nonce, ClusterKey};
 use crate::transport::{codec, frame, Faults};
+use crate::warn_limit::WarnLimiter;
 use bytes::{Bytes, BytesMut};
 use protocols::NodeId;
 use serde::{Deserialize, Serialize};
@@ -62,10 +63,8 @@ impl Default for ClientLimits {
     }
 }
 
-/// The client port's rate-limited warnings.
-type Warn = Arc<crate::warn_limit::WarnLimiter>;
-
-fn warn(limiter: &Warn, node: NodeId, addr: std::net::SocketAddr, what: &str, reason: &str) {
+/// Logs a refused or closed client connection, rate-limited by `limiter`.
+fn warn(limiter: &WarnLimiter, node: NodeId, addr: std::net::SocketAddr, what: &str, reason: &str) {
     if let Some(suppressed) = limiter.allow() {
         tracing::warn!(node, %addr, reason, suppressed, "closing client connection: {what}");
     }
@@ -125,11 +124,10 @@ pub async fn serve(
 ) {
     let mut conns = JoinSet::new();
     let open = Arc::new(Semaphore::new(limits.max_connections));
-    let limiter: Warn = Arc::new(crate::warn_limit::WarnLimiter::new());
     let port = Arc::new(Port {
         faults,
         limits,
-        limiter: limiter.clone(),
+        limiter: WarnLimiter::new(),
         key,
     });
     loop {
@@ -138,7 +136,7 @@ pub async fn serve(
                 while conns.try_join_next().is_some() {}
                 let Ok(slot) = open.clone().try_acquire_owned() else {
                     warn(
-                        &limiter,
+                        &port.limiter,
                         node,
                         addr,
                         "too many connections",
@@ -166,7 +164,7 @@ pub async fn serve(
 struct Port {
     faults: Faults,
     limits: ClientLimits,
-    limiter: Warn,
+    limiter: WarnLimiter,
     key: ClusterKey,
 }
 
@@ -177,7 +175,7 @@ async fn connection(
     to_node: mpsc::Sender<ClientMsg>,
     port: Arc<Port>,
 ) {
-    let (limits, limiter) = (port.limits, port.limiter.clone());
+    let limits = port.limits;
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut reply_rx) = mpsc::unbounded_channel::<Vec<ClientResponse>>();
     let reply_tx = ReplyTo {
@@ -248,7 +246,7 @@ async fn connection(
                     return;
                 }
                 Ok(Err(e)) => {
-                    warn(&limiter, node, addr, "bad frame", &e.to_string());
+                    warn(&port.limiter, node, addr, "bad frame", &e.to_string());
                     return;
                 }
             };
@@ -267,7 +265,13 @@ async fn connection(
             let req: ClientRequest = match codec::decode(&payload) {
                 Ok(r) => r,
                 Err(e) => {
-                    warn(&limiter, node, addr, "undecodable request", &e.to_string());
+                    warn(
+                        &port.limiter,
+                        node,
+                        addr,
+                        "undecodable request",
+                        &e.to_string(),
+                    );
                     return;
                 }
             };
@@ -302,7 +306,7 @@ async fn connection(
                     });
                     let reply = if !proved {
                         warn(
-                            &limiter,
+                            &port.limiter,
                             node,
                             addr,
                             "unproved fault command",
