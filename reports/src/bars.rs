@@ -28,16 +28,55 @@ pub(crate) struct SegmentKind {
     pub color: RGBColor,
 }
 
-/// Width of the legend column right of the chart, in pixels.
-const LEGEND_WIDTH: u32 = 200;
+/// Size and axis text of a bar chart.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BarFrame<'a> {
+    /// File name of the plot.
+    pub file_name: &'a str,
+    /// Caption.
+    pub title: &'a str,
+    /// Description of the value axis, with its unit.
+    pub x_desc: &'a str,
+    /// Description of the category axis (what a bar is).
+    pub y_desc: &'a str,
+    /// Width of the chart, legend excluded, in pixels.
+    pub chart_width: u32,
+    /// Width of the legend column right of the chart, in pixels.
+    pub legend_width: u32,
+    /// Font size of the caption.
+    pub caption_size: u32,
+}
+
+impl<'a> BarFrame<'a> {
+    /// The frame of a plot in the body of the report: full width.
+    pub fn full(file_name: &'a str, title: &'a str, x_desc: &'a str, y_desc: &'a str) -> Self {
+        BarFrame {
+            file_name,
+            title,
+            x_desc,
+            y_desc,
+            chart_width: PLOT_SIZE.0,
+            legend_width: 200,
+            caption_size: 20,
+        }
+    }
+
+    /// The same frame, small enough to stand beside a table (510 pixels).
+    pub fn compact(self) -> Self {
+        BarFrame {
+            chart_width: 400,
+            legend_width: 110,
+            caption_size: 16,
+            ..self
+        }
+    }
+}
 
 /// Draws `bars` top to bottom, each stacked from zero in the order of `kinds`. A
 /// segment wide enough for its kind's name carries it; the legend sits right of the
 /// chart so it never hides a bar.
 pub(crate) fn stacked_bars(
-    file_name: &str,
-    title: &str,
-    x_desc: &str,
+    frame: BarFrame<'_>,
     kinds: &[SegmentKind],
     bars: &[StackedBar],
 ) -> Result<Plot, ReportError> {
@@ -63,15 +102,17 @@ pub(crate) fn stacked_bars(
         .map(|b| b.label.chars().count())
         .max()
         .unwrap_or(4);
-    let label_area = (longest_label as u32 * 7 + 16).clamp(60, 260);
+    // Room for the longest label and, left of it, the axis description.
+    let label_area = (longest_label as u32 * 7 + 16).clamp(60, 260) + 24;
     // plotters' y axis grows upwards: bar 0 goes to the top row.
     let row = |i: usize| slots - 1 - i;
     let bar_of_row = |r: usize| (slots - 1).checked_sub(r).and_then(|i| bars.get(i));
-    let width = PLOT_SIZE.0 + LEGEND_WIDTH;
-    render(file_name, title, (width, height), |root| {
-        let (chart_area, legend_area) = root.split_horizontally(PLOT_SIZE.0);
+    let width = frame.chart_width + frame.legend_width;
+    let x_labels = (frame.chart_width / 70).max(3) as usize;
+    render(frame.file_name, frame.title, (width, height), |root| {
+        let (chart_area, legend_area) = root.split_horizontally(frame.chart_width);
         let mut chart = ChartBuilder::on(&chart_area)
-            .caption(title, (FONT, 20))
+            .caption(frame.title, (FONT, frame.caption_size))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(label_area)
@@ -79,8 +120,10 @@ pub(crate) fn stacked_bars(
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .x_desc(x_desc)
+            .x_desc(frame.x_desc)
+            .y_desc(frame.y_desc)
             .label_style((FONT, 13))
+            .x_labels(x_labels)
             .x_label_formatter(&|v| tick(*v))
             .y_labels(slots)
             .y_label_formatter(&|v| match v {
@@ -90,7 +133,7 @@ pub(crate) fn stacked_bars(
                 _ => String::new(),
             })
             .draw()?;
-        let pixels_per_unit = f64::from(PLOT_SIZE.0.saturating_sub(label_area + 24)) / x_max;
+        let pixels_per_unit = f64::from(frame.chart_width.saturating_sub(label_area + 24)) / x_max;
         for (k, kind) in kinds.iter().enumerate() {
             let mut rects = Vec::new();
             let mut names = Vec::new();
@@ -172,22 +215,20 @@ fn text_color_on(fill: RGBColor) -> RGBColor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plots::color;
+    use crate::palette::category_color;
 
     #[test]
     fn missing_bars_say_not_measured() {
         let plot = stacked_bars(
-            "f.svg",
-            "Failover",
-            "ms",
+            BarFrame::full("f.svg", "Failover", "ms", "run").compact(),
             &[
                 SegmentKind {
                     name: "detection".into(),
-                    color: color(0),
+                    color: category_color(0),
                 },
                 SegmentKind {
                     name: "election".into(),
-                    color: color(1),
+                    color: category_color(1),
                 },
             ],
             &[
@@ -205,5 +246,6 @@ mod tests {
         assert!(plot.svg.contains(NOT_MEASURED));
         assert!(plot.svg.contains("raft n=3 kill"));
         assert!(plot.svg.contains("detection"));
+        assert!(plot.svg.contains("width=\"510\""), "compact: 400 + 110");
     }
 }

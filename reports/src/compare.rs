@@ -20,6 +20,11 @@ pub(crate) fn median(measure: Option<&crate::results::Measure>) -> Option<f64> {
         .map(|s| s.p50)
 }
 
+/// The sum over all message kinds of a count map, if anything was counted.
+pub(crate) fn all_kinds(counts: &std::collections::BTreeMap<String, f64>) -> Option<f64> {
+    (!counts.is_empty()).then(|| counts.values().sum())
+}
+
 /// The scalar measures compared for every (protocol, nodes), with their labels.
 fn fixed_measures() -> Vec<(&'static str, Getter)> {
     let failover = |pick: fn(&ProtocolRun) -> Option<&Failover>, total: bool| -> Getter {
@@ -28,10 +33,7 @@ fn fixed_measures() -> Vec<(&'static str, Getter)> {
         })
     };
     let sum = |pick: fn(&ProtocolRun) -> &std::collections::BTreeMap<String, f64>| -> Getter {
-        Box::new(move |r| {
-            let map = pick(r);
-            (!map.is_empty()).then(|| map.values().sum())
-        })
+        Box::new(move |r| all_kinds(pick(r)))
     };
     vec![
         (

@@ -1,11 +1,18 @@
-//! The report as a format-neutral document: headings, paragraphs, tables and plots.
-//! The sections decide *what* the report says once; `html.rs` and `markdown.rs` only
-//! decide how it looks, so the two outputs can never disagree on a number.
+//! The report as a format-neutral document: headings, paragraphs, tables and plots,
+//! some of them folded away or set side by side. The sections decide *what* the report
+//! says once; `html.rs`, `markdown.rs` and `csv.rs` only decide how it looks, so the
+//! outputs can never disagree on a number. [`Document::finish`] gives every heading a
+//! unique anchor and every table the unique name of its CSV file.
+
+use std::collections::{BTreeSet, HashSet};
 
 use crate::summary::Summary;
 
 /// What the report prints in place of a number that was not measured.
 pub(crate) const NOT_MEASURED: &str = "not measured";
+
+/// What a compact table (the headline) prints in place of a number not measured.
+pub(crate) const DASH: &str = "–";
 
 /// One piece of the report, in reading order.
 #[derive(Debug, Clone)]
@@ -16,7 +23,8 @@ pub(crate) enum Block {
         level: u8,
         /// Heading text.
         text: String,
-        /// Anchor for links from the table of contents (HTML only).
+        /// Anchor for links from the table of contents (HTML only); unique once the
+        /// document is finished.
         anchor: String,
     },
     /// A paragraph of plain text.
@@ -27,10 +35,20 @@ pub(crate) enum Block {
     Table(Table),
     /// A plot drawn as SVG.
     Plot(Plot),
+    /// Blocks folded under a one-line summary (HTML `<details>`), for long material
+    /// a reader may skip: settings, definitions.
+    Details {
+        /// The line shown while folded.
+        summary: String,
+        /// The folded content.
+        blocks: Vec<Block>,
+    },
+    /// Two columns side by side in HTML (left, right); one after the other elsewhere.
+    Beside(Vec<Block>, Vec<Block>),
 }
 
 /// A table with a header row; every cell is already formatted text.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Table {
     /// Column headings.
     pub header: Vec<String>,
@@ -38,6 +56,35 @@ pub(crate) struct Table {
     pub rows: Vec<Vec<String>>,
     /// Columns from this index on hold numbers (right-aligned in HTML).
     pub numeric_from: usize,
+    /// Headings over groups of columns, with the number of columns each spans, in
+    /// column order; empty for a table with one header row.
+    pub groups: Vec<(String, usize)>,
+    /// Cells marked as the best of their column, as (row, column).
+    pub best: BTreeSet<(usize, usize)>,
+    /// File name of the table's CSV copy (no directory, e.g. "failover.csv"): asked
+    /// for by the section, or derived from the heading above the table by
+    /// [`Document::finish`]; unique within the report once finished.
+    pub csv: String,
+}
+
+impl Table {
+    /// The header of column `i` with the heading of its group, if any, in front
+    /// ("kill failover, ms: p99"): the one-line header of formats that have a single
+    /// header row.
+    pub fn full_header(&self, i: usize) -> String {
+        let mut end = 0;
+        for (group, span) in &self.groups {
+            end += span;
+            if i < end {
+                return match self.header.get(i) {
+                    Some(h) if !group.is_empty() => format!("{group}: {h}"),
+                    Some(h) => h.clone(),
+                    None => group.clone(),
+                };
+            }
+        }
+        self.header.get(i).cloned().unwrap_or_default()
+    }
 }
 
 /// A plot: an SVG document and the file name it gets beside report.md.
@@ -61,6 +108,14 @@ pub(crate) struct Document {
 }
 
 impl Document {
+    /// An empty document.
+    pub fn new(title: impl Into<String>) -> Self {
+        Document {
+            title: title.into(),
+            blocks: Vec::new(),
+        }
+    }
+
     /// Adds a heading whose anchor is derived from its text.
     pub fn heading(&mut self, level: u8, text: impl Into<String>) {
         let text = text.into();
@@ -77,21 +132,120 @@ impl Document {
         self.blocks.push(Block::Paragraph(text.into()));
     }
 
-    /// Adds a table.
+    /// Adds a table; its CSV file is named after the heading above it.
     pub fn table(&mut self, header: &[&str], rows: Vec<Vec<String>>, numeric_from: usize) {
         self.blocks.push(Block::Table(Table {
             header: header.iter().map(|h| h.to_string()).collect(),
             rows,
             numeric_from,
+            ..Table::default()
         }));
     }
 
-    /// All plots of the document, in reading order.
-    pub fn plots(&self) -> impl Iterator<Item = &Plot> {
-        self.blocks.iter().filter_map(|b| match b {
-            Block::Plot(p) => Some(p),
-            _ => None,
-        })
+    /// Moves every block added since `mark` (an earlier `blocks.len()`) under a
+    /// folded [`Block::Details`] with this summary line.
+    pub fn fold_since(&mut self, mark: usize, summary: impl Into<String>) {
+        let blocks = self.blocks.split_off(mark.min(self.blocks.len()));
+        if !blocks.is_empty() {
+            self.blocks.push(Block::Details {
+                summary: summary.into(),
+                blocks,
+            });
+        }
+    }
+
+    /// All plots of the document, in reading order (folded ones too).
+    pub fn plots(&self) -> Vec<&Plot> {
+        flatten(&self.blocks)
+            .into_iter()
+            .filter_map(|b| match b {
+                Block::Plot(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// All tables of the document, in reading order (folded ones too).
+    pub fn tables(&self) -> Vec<&Table> {
+        flatten(&self.blocks)
+            .into_iter()
+            .filter_map(|b| match b {
+                Block::Table(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Makes heading anchors unique (a second "Settings" becomes "settings-2") and
+    /// names every table's CSV file: the name it asked for, else the anchor of the
+    /// heading above it, made unique the same way.
+    pub fn finish(&mut self) {
+        let mut anchors = HashSet::new();
+        let mut files = HashSet::new();
+        let mut last_anchor = String::from("table");
+        finish_blocks(&mut self.blocks, &mut anchors, &mut files, &mut last_anchor);
+    }
+}
+
+/// Every block in reading order, containers before their content.
+pub(crate) fn flatten(blocks: &[Block]) -> Vec<&Block> {
+    let mut out = Vec::new();
+    for block in blocks {
+        out.push(block);
+        match block {
+            Block::Details { blocks, .. } => out.extend(flatten(blocks)),
+            Block::Beside(left, right) => {
+                out.extend(flatten(left));
+                out.extend(flatten(right));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `base`, or `base-2`, `base-3`... whichever is not in `used` yet; recorded in `used`.
+fn unique(base: &str, used: &mut HashSet<String>) -> String {
+    let mut candidate = base.to_string();
+    let mut n = 2;
+    while !used.insert(candidate.clone()) {
+        candidate = format!("{base}-{n}");
+        n += 1;
+    }
+    candidate
+}
+
+fn finish_blocks(
+    blocks: &mut [Block],
+    anchors: &mut HashSet<String>,
+    files: &mut HashSet<String>,
+    last_anchor: &mut String,
+) {
+    for block in blocks {
+        match block {
+            Block::Heading { anchor, .. } => {
+                let base = if anchor.is_empty() {
+                    "section".to_string()
+                } else {
+                    anchor.clone()
+                };
+                *anchor = unique(&base, anchors);
+                last_anchor.clone_from(anchor);
+            }
+            Block::Table(table) => {
+                let stem = match table.csv.strip_suffix(".csv") {
+                    Some(stem) if !stem.is_empty() => stem.to_string(),
+                    _ => last_anchor.clone(),
+                };
+                table.csv = format!("{}.csv", unique(&stem, files));
+            }
+            Block::Details { blocks, .. } => finish_blocks(blocks, anchors, files, last_anchor),
+            Block::Beside(left, right) => {
+                finish_blocks(left, anchors, files, last_anchor);
+                finish_blocks(right, anchors, files, last_anchor);
+            }
+            Block::Paragraph(_) | Block::List(_) | Block::Plot(_) => {}
+        }
     }
 }
 
@@ -201,6 +355,53 @@ mod tests {
         assert_eq!(change(Some(100.0), Some(110.0)), "+10.0%");
         assert_eq!(change(None, Some(1.0)), "n/a");
         assert_eq!(change(Some(0.0), Some(1.0)), "n/a");
+    }
+
+    #[test]
+    fn finishing_makes_anchors_and_csv_names_unique() {
+        let mut doc = Document::new("t");
+        doc.heading(2, "Settings");
+        doc.table(&["a"], Vec::new(), 1);
+        doc.table(&["a"], Vec::new(), 1);
+        let mark = doc.blocks.len();
+        doc.heading(2, "Settings");
+        doc.table(&["a"], Vec::new(), 1);
+        doc.fold_since(mark, "folded");
+        doc.blocks.push(Block::Table(Table {
+            csv: "headline.csv".into(),
+            ..Table::default()
+        }));
+        doc.finish();
+        let anchors: Vec<&str> = flatten(&doc.blocks)
+            .into_iter()
+            .filter_map(|b| match b {
+                Block::Heading { anchor, .. } => Some(anchor.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(anchors, ["settings", "settings-2"]);
+        let names: Vec<&str> = doc.tables().iter().map(|t| t.csv.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "settings.csv",
+                "settings-2.csv",
+                "settings-2-2.csv",
+                "headline.csv"
+            ]
+        );
+    }
+
+    #[test]
+    fn group_headings_prefix_their_columns() {
+        let table = Table {
+            header: vec!["protocol".into(), "median ms".into(), "p99 ms".into()],
+            groups: vec![(String::new(), 1), ("kill failover".into(), 2)],
+            ..Table::default()
+        };
+        assert_eq!(table.full_header(0), "protocol");
+        assert_eq!(table.full_header(2), "kill failover: p99 ms");
+        assert_eq!(Table::default().full_header(3), "");
     }
 
     #[test]

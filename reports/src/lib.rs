@@ -3,15 +3,22 @@
 //! `cwb bench` fills a [`Results`] (one JSON file per run, schema-versioned);
 //! `cwb report` loads one or more of them with [`load`] and calls [`write_report`],
 //! which writes a self-contained `index.html` (inline SVG plots and CSS, opens
-//! offline) and a `report.md` with its plots as `.svg` files beside it.
+//! offline), a `report.md` with its plots as `.svg` files beside it, and every table
+//! as a CSV file in `tables/`.
+//!
+//! The report opens with the results (a headline table, plot and sentences per
+//! results file), then the evidence section by section, then the method, settings,
+//! timing mapping and baselines (folded where long).
 //!
 //! # Layout
 //! - [`results`]: the schema ([`Results`] and its parts), [`load`] and [`save`].
 //! - [`summary`]: [`Summary`], percentiles computed with HdrHistogram.
 //! - [`error`]: the error type, [`ReportError`].
 //! - `document`: the report as headings, paragraphs, tables and plots;
-//!   `method`, `sections`, `steady_state` and `compare` fill it; `html` and `markdown` render it.
-//! - `plots` and `bars`: the plotters SVG charts.
+//!   `headline` (with `sentences`), `compare`, `targets`, `sections`, `failover`,
+//!   `steady_state`, `rounds` and `method` fill it; `html`, `markdown` and `csv`
+//!   render it.
+//! - `plots` and `bars`: the plotters SVG charts; `palette`: their colours.
 //!
 //! # Example
 //! ```no_run
@@ -27,15 +34,20 @@
 
 mod bars;
 mod compare;
+mod csv;
 mod document;
 pub mod error;
+mod failover;
+mod headline;
 mod html;
 mod markdown;
 mod method;
+mod palette;
 mod plots;
 pub mod results;
 mod rounds;
 mod sections;
+mod sentences;
 mod steady_state;
 pub mod summary;
 mod targets;
@@ -61,12 +73,14 @@ pub struct ReportPaths {
     pub markdown: PathBuf,
     /// The SVG plots referenced by the Markdown report, in reading order.
     pub plots: Vec<PathBuf>,
+    /// The CSV copy of every table (in `tables/`), in reading order.
+    pub tables: Vec<PathBuf>,
 }
 
-/// Writes `index.html`, `report.md` and the plots of `report.md` into `out_dir`
-/// (created if missing). Each input is a results file's path (for the report's
-/// headings) and its contents. With two or more inputs the report opens with a
-/// comparison of every median of the first file against the others.
+/// Writes `index.html`, `report.md`, the plots of `report.md` and `tables/*.csv`
+/// into `out_dir` (created if missing). Each input is a results file's path (for the
+/// report's headings) and its contents. With two or more inputs the headlines are
+/// followed by a comparison of every median of the first file against the others.
 pub fn write_report(
     inputs: &[(PathBuf, Results)],
     out_dir: &Path,
@@ -82,6 +96,14 @@ pub fn write_report(
         std::fs::write(&path, &plot.svg).map_err(|e| ReportError::io(&path, e))?;
         plots.push(path);
     }
+    let tables_dir = out_dir.join(csv::DIR);
+    std::fs::create_dir_all(&tables_dir).map_err(|e| ReportError::io(&tables_dir, e))?;
+    let mut tables = Vec::new();
+    for table in doc.tables() {
+        let path = tables_dir.join(&table.csv);
+        std::fs::write(&path, csv::render(table)).map_err(|e| ReportError::io(&path, e))?;
+        tables.push(path);
+    }
     let markdown = out_dir.join("report.md");
     std::fs::write(&markdown, markdown::render(&doc)).map_err(|e| ReportError::io(&markdown, e))?;
     let html = out_dir.join("index.html");
@@ -90,52 +112,36 @@ pub fn write_report(
         html,
         markdown,
         plots,
+        tables,
     })
 }
 
-/// Assembles the whole report: introduction, comparison, method, then each file.
+/// Assembles the whole report: the headline of each file, the comparison, the
+/// measured sections of each file, then method and settings.
 fn build_document(inputs: &[(PathBuf, Results)]) -> Result<Document, ReportError> {
-    let mut doc = Document {
-        title: "Consensus workbench: election, failover and throughput".to_string(),
-        blocks: Vec::new(),
-    };
+    let mut doc = Document::new("Consensus workbench: election, failover and throughput");
     let several = inputs.len() > 1;
-    let described: Vec<String> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, (path, r))| {
-            let label = if several {
-                format!("{}: ", file_label(i))
-            } else {
-                String::new()
-            };
-            format!(
-                "{label}{} (created {}, commit {}, protocols {})",
-                path.display(),
-                r.created,
-                r.git_commit.as_deref().unwrap_or("unknown"),
-                r.settings.protocols.join(", ")
-            )
-        })
-        .collect();
-    doc.paragraph(if several {
-        "Results files compared in this report:"
-    } else {
-        "Results file of this report:"
-    });
-    doc.blocks.push(document::Block::List(described));
-    compare::comparison(&mut doc, inputs);
-    method::method(&mut doc);
-    for (i, (path, results)) in inputs.iter().enumerate() {
-        let prefix = if several {
+    let prefix = |i: usize| {
+        if several {
             format!("{}: ", file_label(i))
         } else {
             String::new()
-        };
+        }
+    };
+    for (i, (path, results)) in inputs.iter().enumerate() {
+        headline::headline(&mut doc, path, results, &prefix(i))?;
+    }
+    compare::comparison(&mut doc, inputs);
+    for (i, (path, results)) in inputs.iter().enumerate() {
+        let prefix = prefix(i);
         doc.heading(2, format!("{prefix}Results of {}", method::file_name(path)));
-        method::settings(&mut doc, path, results, &prefix);
         targets::targets(&mut doc, results, &prefix);
         sections::measured(&mut doc, results, &prefix)?;
     }
+    method::method(&mut doc, inputs);
+    for (i, (path, results)) in inputs.iter().enumerate() {
+        method::settings(&mut doc, path, results, &prefix(i));
+    }
+    doc.finish();
     Ok(doc)
 }

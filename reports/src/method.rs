@@ -1,23 +1,51 @@
-//! The method part of the report: how each measure is defined (docs/DESIGN.md, "Fair
-//! comparison rules") and every setting a reader needs to reproduce or judge a run:
-//! machine, git commit, command line, timing and its mapping onto each protocol, fsync
-//! policy, workload and the baselines measured in the same run.
+//! The method part of the report, after the results: how each measure is defined
+//! (docs/DESIGN.md, "Fair comparison rules") and every setting a reader needs to
+//! reproduce or judge a run: machine, git commit, command line, timing and its mapping
+//! onto each protocol, fsync policy, workload and the baselines measured in the same
+//! run. The long parts (definitions, settings, timing mapping) are folded.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::document::{count_cell, summary_cells, Document, NOT_MEASURED};
+use crate::document::{count_cell, file_label, summary_cells, Block, Document, NOT_MEASURED};
 use crate::results::Results;
 
-/// The definitions every number in the report follows; printed once.
-pub(crate) fn method(doc: &mut Document) {
-    doc.heading(2, "Method");
+/// The results files of the report and the definitions every number follows;
+/// printed once.
+pub(crate) fn method(doc: &mut Document, inputs: &[(PathBuf, Results)]) {
+    doc.heading(2, "Method and settings");
+    let several = inputs.len() > 1;
+    let described: Vec<String> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, (path, r))| {
+            let label = if several {
+                format!("{}: ", file_label(i))
+            } else {
+                String::new()
+            };
+            format!(
+                "{label}{} (created {}, commit {}, protocols {})",
+                path.display(),
+                r.created,
+                r.git_commit.as_deref().unwrap_or("unknown"),
+                r.settings.protocols.join(", ")
+            )
+        })
+        .collect();
+    doc.paragraph(if several {
+        "Results files compared in this report:"
+    } else {
+        "Results file of this report:"
+    });
+    doc.blocks.push(Block::List(described));
     doc.paragraph(
         "All three protocols run on one harness: the same TCP transport on loopback, \
          codec, write-ahead log, key-value state machine and client workload, so the \
          differences below are the protocols' differences. Times are taken from \
          harness-side timestamps of protocol events.",
     );
-    doc.blocks.push(crate::document::Block::List(vec![
+    let mark = doc.blocks.len();
+    doc.blocks.push(Block::List(vec![
         "Election latency (leader ready): cluster cold start until a leader is ready \
          to commit (Raft: leader with its first entry of the term committed; ZAB: \
          established after discovery and sync; Paxos: phase 1 won and in-flight slots \
@@ -37,9 +65,11 @@ pub(crate) fn method(doc: &mut Document) {
          and per election from cold start to a ready leader, by message kind."
             .into(),
         "Every table gives median, 99th percentile, minimum and maximum. A value that \
-         was not measured reads \"not measured\"; no number is ever filled in."
+         was not measured reads \"not measured\" (a dash in the headline); no number \
+         is ever filled in."
             .into(),
     ]));
+    doc.fold_since(mark, "How each measure is defined");
 }
 
 /// Settings, machine, timing mapping and baselines of one results file.
@@ -109,6 +139,8 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
         ("measurement duration", format!("{} ms", s.duration_ms)),
     ];
     doc.heading(3, format!("{prefix}Settings of {}", file_name(path)));
+    let count = rows.len();
+    let mark = doc.blocks.len();
     doc.table(
         &["setting", "value"],
         rows.into_iter()
@@ -116,11 +148,16 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
             .collect(),
         2,
     );
+    doc.fold_since(
+        mark,
+        format!("{count} settings: machine, command line, timing, fsync, workload"),
+    );
 
     doc.heading(
         3,
         format!("{prefix}Timing per protocol ({})", file_name(path)),
     );
+    let mark = doc.blocks.len();
     doc.paragraph(
         "The shared heartbeat and timeout settings above, as mapped onto each \
          protocol's own parameters.",
@@ -147,7 +184,12 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
             }
         }
     }
+    let count = mapping.len();
     doc.table(&["protocol", "parameter", "value"], mapping, 3);
+    doc.fold_since(
+        mark,
+        format!("{count} parameters: the shared timing in each protocol's terms"),
+    );
 
     doc.heading(3, format!("{prefix}Baselines ({})", file_name(path)));
     doc.paragraph(

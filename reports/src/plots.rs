@@ -2,9 +2,12 @@
 //! Figure 16 of the Raft paper (Ongaro & Ousterhout, "In Search of an Understandable
 //! Consensus Algorithm", §9.3: x = time, y = cumulative percent of trials), the
 //! timeout sweep, throughput against clients and latency percentiles against clients.
-//! Bar plots (failover decomposition, message counts) are in `bars.rs`.
+//! Bar plots (failover decomposition, message counts) are in `bars.rs`, colours in
+//! `palette.rs`. Every axis names its quantity and unit; a line joins only points
+//! measured as a series ([`joined_runs`]), the rest are markers.
 
 use std::error::Error;
+use std::ops::Range;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -22,41 +25,6 @@ pub(crate) const PLOT_SIZE: (u32, u32) = (820, 460);
 /// Font family of all plot text; SVG viewers pick their own sans-serif face.
 pub(crate) const FONT: &str = "sans-serif";
 
-/// Colours for series (Tableau 20: ten strong colours, then their light variants).
-const PALETTE: [RGBColor; 20] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-    RGBColor(174, 199, 232),
-    RGBColor(255, 187, 120),
-    RGBColor(152, 223, 138),
-    RGBColor(255, 152, 150),
-    RGBColor(197, 176, 213),
-    RGBColor(196, 156, 148),
-    RGBColor(247, 182, 210),
-    RGBColor(199, 199, 199),
-    RGBColor(219, 219, 141),
-    RGBColor(158, 218, 229),
-];
-
-/// The i-th colour: the palette first, then plotters' 99-colour palette.
-pub(crate) fn color(index: usize) -> RGBColor {
-    match PALETTE.get(index) {
-        Some(c) => *c,
-        None => {
-            let (r, g, b) = Palette99::pick(index - PALETTE.len()).to_rgba().rgb();
-            RGBColor(r, g, b)
-        }
-    }
-}
-
 /// An axis tick label: no trailing zeros ("100", "2.5", "0.25").
 pub(crate) fn tick(value: f64) -> String {
     let text = format!("{value:.3}");
@@ -65,16 +33,6 @@ pub(crate) fn tick(value: f64) -> String {
         "0".to_string()
     } else {
         text.to_string()
-    }
-}
-
-/// The colour of a protocol, the same in every plot: raft, zab, paxos first.
-pub(crate) fn protocol_color(protocol: &str, protocols: &[String]) -> RGBColor {
-    match protocol {
-        "raft" => color(0),
-        "zab" => color(1),
-        "paxos" => color(2),
-        other => color(3 + protocols.iter().position(|p| p == other).unwrap_or(0)),
     }
 }
 
@@ -199,17 +157,54 @@ pub(crate) struct ClientSeries {
     pub marker: usize,
 }
 
+/// Which points of one series are joined by lines, as ranges of indices into its
+/// points (sorted by x). A line between two points claims the quantity was measured
+/// along the way, so the rule is:
+///
+/// - a series of one or two points is drawn as markers only: two points are no
+///   series (a line from 1 to 64 clients would invent everything in between);
+/// - a series of three or more points (a sweep) joins each point to the next only
+///   when they are neighbours in `planned`, every x the run measured or set out to
+///   measure (in any series): a line never bridges an x at which this series has no
+///   point, so a gap in a sweep stays a gap.
+///
+/// Every point keeps its marker whatever the decision.
+pub(crate) fn joined_runs(xs: &[f64], planned: &[f64]) -> Vec<Range<usize>> {
+    if xs.len() <= 2 {
+        return Vec::new();
+    }
+    let mut plan: Vec<f64> = planned.iter().chain(xs).copied().collect();
+    plan.sort_by(f64::total_cmp);
+    plan.dedup();
+    let slot = |x: f64| plan.iter().position(|p| *p == x);
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=xs.len() {
+        let adjacent = i < xs.len()
+            && matches!((slot(xs[i - 1]), slot(xs[i])), (Some(a), Some(b)) if b == a + 1);
+        if !adjacent {
+            if i - start >= 2 {
+                runs.push(start..i);
+            }
+            start = i;
+        }
+    }
+    runs
+}
+
 /// A plot of values against client counts, both axes logarithmic when `log_y`,
 /// x always logarithmic (client counts grow geometrically in practice). The x axis is
 /// labelled at the measured client counts, a logarithmic y axis at 1, 2 and 5 times
 /// each power of ten; the legend stands to the right of the plotting area, off the
-/// data.
+/// data. `planned` holds the client counts the run set out to measure: lines join
+/// only what [`joined_runs`] allows.
 pub(crate) fn clients_plot(
     file_name: &str,
     title: &str,
     y_desc: &str,
     log_y: bool,
     series: &[ClientSeries],
+    planned: &[f64],
 ) -> Result<Plot, ReportError> {
     let all = || series.iter().flat_map(|s| s.points.iter());
     let x_min = all().map(|p| p.0).fold(f64::INFINITY, f64::min).max(1.0);
@@ -246,26 +241,26 @@ pub(crate) fn clients_plot(
             let mut chart = builder.build_cartesian_2d(x_axis, y_axis)?;
             chart
                 .configure_mesh()
-                .x_desc("closed-loop clients")
+                .x_desc(CLIENTS_DESC)
                 .y_desc(y_desc)
                 .label_style((FONT, 13))
                 .x_label_formatter(&|x| format!("{x:.0}"))
                 .y_label_formatter(&|y| tick(*y))
                 .draw()?;
-            draw_client_series(&mut chart, series)?;
+            draw_client_series(&mut chart, series, planned)?;
         } else {
             let mut chart = builder.build_cartesian_2d(x_axis, 0.0..y_max * 1.1)?;
             chart
                 .configure_mesh()
-                .x_desc("closed-loop clients")
+                .x_desc(CLIENTS_DESC)
                 .y_desc(y_desc)
                 .label_style((FONT, 13))
                 .x_label_formatter(&|x| format!("{x:.0}"))
                 .y_label_formatter(&|y| tick(*y))
                 .draw()?;
-            draw_client_series(&mut chart, series)?;
+            draw_client_series(&mut chart, series, planned)?;
         }
-        draw_client_legend(root, series)
+        draw_client_legend(root, series, planned)
     })
 }
 
@@ -295,39 +290,57 @@ pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     ticks
 }
 
-/// Draws lines with markers, on either kind of y axis.
+/// The x axis of every plot against clients.
+const CLIENTS_DESC: &str = "closed-loop clients (count, log scale)";
+
+/// The runs of a client series' points that [`joined_runs`] lets a line join.
+fn client_runs(s: &ClientSeries, planned: &[f64]) -> Vec<Range<usize>> {
+    let xs: Vec<f64> = s.points.iter().map(|p| p.0).collect();
+    joined_runs(&xs, planned)
+}
+
+/// Draws markers, and lines where [`joined_runs`] allows, on either kind of y axis.
 fn draw_client_series<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
     series: &[ClientSeries],
+    planned: &[f64],
 ) -> DrawResult
 where
     X: Ranged<ValueType = f64>,
     Y: Ranged<ValueType = f64>,
 {
     for s in series.iter().filter(|s| !s.points.is_empty()) {
-        chart.draw_series(LineSeries::new(
-            s.points.iter().copied(),
-            s.color.stroke_width(2),
-        ))?;
+        for run in client_runs(s, planned) {
+            let points = s.points.get(run).unwrap_or_default();
+            chart.draw_series(LineSeries::new(
+                points.iter().copied(),
+                s.color.stroke_width(2),
+            ))?;
+        }
         chart.draw_series(s.points.iter().map(|&p| marker(s.marker, p, s.color)))?;
     }
     Ok(())
 }
 
-/// The legend of a [`clients_plot`], in the room right of its plotting area: a short
-/// line with the series' marker, then its label. The marker is what tells p50, p99
+/// The legend of a [`clients_plot`], in the room right of its plotting area: the
+/// series' marker (on a short line when the series is drawn with lines), then its
+/// label. The marker is what tells p50, p99
 /// and p999 apart.
 fn draw_client_legend(
     root: &DrawingArea<SVGBackend<'_>, Shift>,
     series: &[ClientSeries],
+    planned: &[f64],
 ) -> DrawResult {
     let x = PLOT_SIZE.0 as i32 - LEGEND_WIDTH as i32 + 4;
     let mut y = 48;
     for s in series.iter().filter(|s| !s.points.is_empty()) {
-        root.draw(&PathElement::new(
-            vec![(x, y), (x + 20, y)],
-            s.color.stroke_width(2),
-        ))?;
+        // A line in the legend only for a series drawn with lines.
+        if !client_runs(s, planned).is_empty() {
+            root.draw(&PathElement::new(
+                vec![(x, y), (x + 20, y)],
+                s.color.stroke_width(2),
+            ))?;
+        }
         root.draw(&marker(s.marker, (x + 10, y), s.color))?;
         root.draw(&Text::new(
             s.label.as_str(),
@@ -361,8 +374,9 @@ pub(crate) struct SweepSeries {
     pub points: Vec<(usize, f64, f64)>,
 }
 
-/// Election time against the timeout setting: median (solid line, circles) and p99
-/// (triangles) for each (protocol, cluster size) that has sweep points.
+/// Election time against the timeout setting: median (circles, joined as
+/// [`joined_runs`] allows) and p99 (triangles) for each (protocol, cluster size) that
+/// has sweep points.
 pub(crate) fn sweep_plot(
     file_name: &str,
     title: &str,
@@ -396,6 +410,7 @@ pub(crate) fn sweep_plot(
                 _ => String::new(),
             })
             .draw()?;
+        let planned: Vec<f64> = (0..settings.len()).map(|i| i as f64).collect();
         for s in series {
             let c = s.color;
             let median: Vec<(SegmentValue<usize>, f64)> = s
@@ -403,15 +418,19 @@ pub(crate) fn sweep_plot(
                 .iter()
                 .map(|&(i, p50, _)| (SegmentValue::CenterOf(i), p50))
                 .collect();
+            let xs: Vec<f64> = s.points.iter().map(|p| p.0 as f64).collect();
+            for run in joined_runs(&xs, &planned) {
+                let points = median.get(run).unwrap_or_default();
+                chart.draw_series(LineSeries::new(points.iter().cloned(), c.stroke_width(2)))?;
+            }
             chart
-                .draw_series(LineSeries::new(median.iter().cloned(), c.stroke_width(2)))?
+                .draw_series(
+                    median
+                        .iter()
+                        .map(|(x, y)| Circle::new((x.clone(), *y), 4, c.filled())),
+                )?
                 .label(format!("{} median", s.label))
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
-            chart.draw_series(
-                median
-                    .iter()
-                    .map(|(x, y)| Circle::new((x.clone(), *y), 4, c.filled())),
-            )?;
             chart
                 .draw_series(s.points.iter().map(|&(i, _, p99)| {
                     TriangleMarker::new((SegmentValue::CenterOf(i), p99), 5, c.filled())
@@ -456,10 +475,20 @@ mod tests {
     }
 
     #[test]
-    fn protocols_keep_their_colour() {
-        let names = vec!["zab".to_string(), "raft".to_string()];
-        assert_eq!(protocol_color("raft", &names), color(0));
-        assert_eq!(protocol_color("zab", &names), color(1));
+    fn two_points_are_markers_a_sweep_is_a_line() {
+        let planned = [1.0, 4.0, 16.0, 64.0];
+        // 1 and 64 clients with nothing between: no line.
+        assert!(joined_runs(&[1.0, 64.0], &planned).is_empty());
+        assert!(joined_runs(&[1.0, 64.0], &[1.0, 64.0]).is_empty());
+        assert!(joined_runs(&[4.0], &planned).is_empty());
+        // The full sweep: one line through every point.
+        assert_eq!(joined_runs(&planned, &planned), vec![0..4]);
+        // A hole at 16: 1-4 joined, no line across the hole to 64.
+        assert_eq!(joined_runs(&[1.0, 4.0, 64.0], &planned), vec![0..2]);
+        // Three points, each alone between gaps: markers only.
+        assert!(joined_runs(&[1.0, 16.0, 256.0], &[1.0, 4.0, 16.0, 64.0, 256.0]).is_empty());
+        // Points outside the plan extend it (older files list no client counts).
+        assert_eq!(joined_runs(&[1.0, 2.0, 3.0], &[]), vec![0..3]);
     }
 
     #[test]
@@ -471,7 +500,7 @@ mod tests {
             "ms",
             &[CdfSeries {
                 label: "raft".into(),
-                color: color(0),
+                color: crate::palette::RAFT,
                 samples: &samples,
             }],
         )

@@ -1,15 +1,16 @@
 //! The measured part of the report for one results file: election latency (cold
 //! start to leader ready / elected), idle resident memory of node processes (when
-//! measured), failover decomposition and the timeout sweep (Raft paper §9.3,
-//! Figure 16); throughput and message counts are in `steady_state.rs`. Each is a table (median, p99, min, max) followed by its plots.
+//! measured) and the timeout sweep (Raft paper §9.3, Figure 16); the failover
+//! decomposition is in `failover.rs`, throughput and message counts in
+//! `steady_state.rs`. Each is a table (median, p99, min, max) followed by its plots.
 //! A (protocol, cluster size) listed in the settings but absent from the results
 //! shows "not measured".
 
-use crate::bars::{stacked_bars, SegmentKind, StackedBar};
 use crate::document::{count_cell, number, summary_cells, Block, Document, NOT_MEASURED};
 use crate::error::ReportError;
-use crate::plots::{color, protocol_color, sweep_plot, CdfSeries, SweepSeries};
-use crate::results::{Failover, Measure, ProtocolRun, Results};
+use crate::palette::{category_color, protocol_color};
+use crate::plots::{sweep_plot, CdfSeries, SweepSeries};
+use crate::results::{Measure, ProtocolRun, Results};
 
 /// Every (protocol, cluster size) the run set out to measure or did measure, in the
 /// settings' protocol order and increasing size.
@@ -43,7 +44,7 @@ pub(crate) fn row(protocol: &str, nodes: usize, rest: Vec<String>) -> Vec<String
 }
 
 /// Label, sample count and the four summary cells of an optional measure.
-fn measure_cells(label: &str, measure: Option<&Measure>) -> Vec<String> {
+pub(crate) fn measure_cells(label: &str, measure: Option<&Measure>) -> Vec<String> {
     let summary = measure.map(|m| &m.summary);
     let mut cells = vec![label.to_string(), count_cell(summary)];
     cells.extend(summary_cells(summary));
@@ -60,7 +61,7 @@ pub(crate) fn measured(
     let keys = run_keys(results);
     election(doc, results, &keys, prefix)?;
     idle_memory(doc, results, &keys, prefix);
-    failover(doc, results, &keys, prefix)?;
+    crate::failover::failover(doc, results, &keys, prefix)?;
     crate::steady_state::throughput(doc, results, &keys, prefix)?;
     crate::steady_state::messages(doc, results, &keys, prefix)?;
     sweep(doc, results, prefix)?;
@@ -115,7 +116,7 @@ fn election(
                 let measure = results.run(protocol, nodes)?.election.as_ref()?;
                 Some(CdfSeries {
                     label: protocol.clone(),
-                    color: protocol_color(protocol, &results.settings.protocols),
+                    color: protocol_color(protocol),
                     samples: &measure.samples,
                 })
             })
@@ -195,175 +196,6 @@ pub(crate) fn file_prefix(prefix: &str) -> String {
     }
 }
 
-/// The four stacked phases of a failover, in time order.
-const PHASES: [&str; 4] = ["detection", "election", "recovery", "first commit"];
-
-fn phases_of(f: &Failover) -> [&Measure; 6] {
-    [
-        &f.detection,
-        &f.election,
-        &f.recovery,
-        &f.first_commit,
-        &f.total,
-        &f.unavailability,
-    ]
-}
-
-/// How late the harness fired the protocols' timers, when measured: the part of
-/// every timeout-driven phase (detection above all) that is the harness's, not the
-/// protocol's.
-fn timer_lateness(doc: &mut Document, results: &Results, keys: &[(String, usize)]) {
-    let rows: Vec<Vec<String>> = keys
-        .iter()
-        .filter_map(|(protocol, nodes)| {
-            let l = results.run(protocol, *nodes)?.timer_lateness_us?;
-            l.is_measured().then(|| {
-                row(
-                    protocol,
-                    *nodes,
-                    vec![
-                        l.count.to_string(),
-                        number(l.p50),
-                        number(l.p99),
-                        number(l.max),
-                    ],
-                )
-            })
-        })
-        .collect();
-    if rows.is_empty() {
-        return;
-    }
-    doc.paragraph(
-        "Timer lateness: how long after its deadline a node's loop fired a timer that \
-         waited 1 ms or more (election timeouts, heartbeats, finalize waits), over every \
-         election and failover trial; it is time the harness adds to the protocol's \
-         timers, inside the detection phase for Raft and Paxos.",
-    );
-    doc.table(
-        &[
-            "protocol",
-            "nodes",
-            "timers",
-            "median µs",
-            "p99 µs",
-            "max µs",
-        ],
-        rows,
-        2,
-    );
-}
-
-fn failover(
-    doc: &mut Document,
-    results: &Results,
-    keys: &[(String, usize)],
-    prefix: &str,
-) -> Result<(), ReportError> {
-    doc.heading(3, format!("{prefix}Failover (leader killed or isolated)"));
-    doc.paragraph(
-        "Per phase: trials, median, p99, min and max in ms. The plot stacks the phase \
-         medians as a timeline from the leader's loss; their sum can differ from the \
-         median total in the table.",
-    );
-    let names = [
-        "detection",
-        "election",
-        "recovery",
-        "first commit",
-        "total",
-        "unavailability",
-    ];
-    let mut rows = Vec::new();
-    let mut bars = Vec::new();
-    for (protocol, nodes) in keys {
-        let run = results.run(protocol, *nodes);
-        for (fault, failover) in [
-            ("kill", run.and_then(|r| r.failover_kill.as_ref())),
-            ("isolate", run.and_then(|r| r.failover_isolate.as_ref())),
-        ] {
-            let label = format!("{protocol} n={nodes} {fault}");
-            match failover {
-                Some(f) => {
-                    for (name, measure) in names.iter().zip(phases_of(f)) {
-                        let mut cells = vec![fault.to_string()];
-                        cells.extend(measure_cells(name, Some(measure)));
-                        cells.push(f.trials_discarded.to_string());
-                        rows.push(row(protocol, *nodes, cells));
-                    }
-                    let medians: Vec<f64> = phases_of(f)
-                        .iter()
-                        .take(PHASES.len())
-                        .map(|m| {
-                            if m.summary.is_measured() {
-                                m.summary.p50
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
-                    let any = phases_of(f)
-                        .iter()
-                        .take(PHASES.len())
-                        .any(|m| m.summary.is_measured());
-                    bars.push(StackedBar {
-                        label,
-                        segments: any.then_some(medians),
-                    });
-                }
-                None => {
-                    let mut cells = vec![fault.to_string()];
-                    cells.extend(measure_cells("all phases", None));
-                    cells.push(NOT_MEASURED.to_string());
-                    rows.push(row(protocol, *nodes, cells));
-                    bars.push(StackedBar {
-                        label,
-                        segments: None,
-                    });
-                }
-            }
-        }
-    }
-    doc.table(
-        &[
-            "protocol",
-            "nodes",
-            "fault",
-            "phase",
-            "trials",
-            "median ms",
-            "p99 ms",
-            "min ms",
-            "max ms",
-            "discarded trials",
-        ],
-        rows,
-        4,
-    );
-    crate::rounds::prediction(doc, results, keys);
-    timer_lateness(doc, results, keys);
-    if bars.iter().any(|b| b.segments.is_some()) {
-        let kinds: Vec<SegmentKind> = PHASES
-            .iter()
-            .enumerate()
-            .map(|(i, name)| SegmentKind {
-                name: name.to_string(),
-                color: [color(7), color(1), color(0), color(2)][i],
-            })
-            .collect();
-        let plot = stacked_bars(
-            &format!("{}failover.svg", file_prefix(prefix)),
-            "Failover decomposition (phase medians), kill and isolate",
-            "time since leader loss (ms)",
-            &kinds,
-            &bars,
-        )?;
-        doc.blocks.push(Block::Plot(plot));
-    }
-    crate::rounds::distribution(doc, results, keys);
-    Ok(())
-}
-
 fn sweep(doc: &mut Document, results: &Results, prefix: &str) -> Result<(), ReportError> {
     let runs: Vec<&ProtocolRun> = results
         .runs
@@ -411,7 +243,7 @@ fn sweep(doc: &mut Document, results: &Results, prefix: &str) -> Result<(), Repo
         }
         lines.push(SweepSeries {
             label: format!("{} n={}", run.protocol, run.nodes),
-            color: protocol_color(&run.protocol, &results.settings.protocols),
+            color: protocol_color(&run.protocol),
             points,
         });
     }
@@ -446,7 +278,7 @@ fn sweep(doc: &mut Document, results: &Results, prefix: &str) -> Result<(), Repo
             .enumerate()
             .map(|(i, p)| CdfSeries {
                 label: format!("{} ms", p.setting),
-                color: color(i),
+                color: category_color(i),
                 samples: &p.election_ms.samples,
             })
             .collect();
@@ -490,20 +322,14 @@ mod tests {
     #[test]
     fn idle_memory_shows_only_when_measured() {
         let mut results = fixture();
-        let mut doc = Document {
-            title: "t".into(),
-            blocks: Vec::new(),
-        };
+        let mut doc = Document::new("t");
         idle_memory(&mut doc, &results, &run_keys(&results), "");
         assert!(doc.blocks.is_empty(), "in-process runs: no memory section");
 
         let first = &mut results.runs[0];
         first.idle_rss_kb = Some(Measure::from_kb(vec![7000.0, 7200.0, 40000.0]));
         let (protocol, nodes) = (first.protocol.clone(), first.nodes);
-        let mut doc = Document {
-            title: "t".into(),
-            blocks: Vec::new(),
-        };
+        let mut doc = Document::new("t");
         idle_memory(&mut doc, &results, &run_keys(&results), "");
         let table = tables(&doc)[0];
         let measured = table

@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::bars::{stacked_bars, SegmentKind, StackedBar};
+use crate::bars::{stacked_bars, BarFrame, SegmentKind, StackedBar};
 use crate::document::{number, Block, Document, NOT_MEASURED};
 use crate::error::ReportError;
-use crate::plots::{clients_plot, color, protocol_color, ClientSeries};
+use crate::palette::{category_color, protocol_color};
+use crate::plots::{clients_plot, ClientSeries};
 use crate::results::{ProtocolRun, Results};
 use crate::sections::{file_prefix, row, sizes_of};
 use crate::summary::Summary;
@@ -119,7 +120,7 @@ pub(crate) fn throughput(
         let mut ops = Vec::new();
         let mut latency = Vec::new();
         for run in &runs {
-            let base = protocol_color(&run.protocol, &results.settings.protocols);
+            let base = protocol_color(&run.protocol);
             for (value_bytes, fsync) in &shapes {
                 let mut pts: Vec<_> = run
                     .throughput
@@ -157,12 +158,26 @@ pub(crate) fn throughput(
             }
         }
         let fp = file_prefix(prefix);
+        // The client counts the run set out to measure and measured: a line never
+        // crosses one of them that a series lacks.
+        let planned: Vec<f64> = results
+            .settings
+            .clients
+            .iter()
+            .copied()
+            .chain(
+                runs.iter()
+                    .flat_map(|r| r.throughput.iter().map(|p| p.clients)),
+            )
+            .map(f64::from)
+            .collect();
         let plot = clients_plot(
             &format!("{fp}throughput-n{nodes}.svg"),
             &format!("Committed ops/s against clients, {nodes} nodes"),
-            "committed ops/s",
+            "throughput (committed ops/s)",
             false,
             &ops,
+            &planned,
         )?;
         doc.blocks.push(Block::Plot(plot));
         let plot = clients_plot(
@@ -171,6 +186,7 @@ pub(crate) fn throughput(
             "commit latency (µs, log scale)",
             true,
             &latency,
+            &planned,
         )?;
         doc.blocks.push(Block::Plot(plot));
     }
@@ -247,19 +263,21 @@ pub(crate) fn messages(
         3,
     );
     wal_writes(doc, results, keys);
-    let charts: [(&str, &str, KindCounts); 2] = [
+    let charts: [(&str, &str, &str, KindCounts); 2] = [
         (
             "messages-per-op",
             "Messages per committed operation, by kind",
+            "messages per committed operation (all nodes)",
             |r| &r.messages.per_op,
         ),
         (
             "messages-per-election",
             "Messages per election (cold start to ready), by kind",
+            "messages per election (all nodes)",
             |r| &r.messages.per_election,
         ),
     ];
-    for (file, title, get) in charts {
+    for (file, title, x_desc, get) in charts {
         let mut chart_kinds: Vec<&String> = Vec::new();
         for kind in keys
             .iter()
@@ -294,17 +312,13 @@ pub(crate) fn messages(
             .enumerate()
             .map(|(i, k)| SegmentKind {
                 name: (*k).clone(),
-                color: color(i),
+                color: category_color(i),
             })
             .collect();
         if bars.iter().any(|b| b.segments.is_some()) {
-            let plot = stacked_bars(
-                &format!("{}{file}.svg", file_prefix(prefix)),
-                title,
-                "messages",
-                &kinds,
-                &bars,
-            )?;
+            let file = format!("{}{file}.svg", file_prefix(prefix));
+            let frame = BarFrame::full(&file, title, x_desc, "protocol and cluster size");
+            let plot = stacked_bars(frame, &kinds, &bars)?;
             doc.blocks.push(Block::Plot(plot));
         }
     }

@@ -37,6 +37,8 @@ const ELECTION_OVERHEAD_MS: f64 = 2.0;
 
 /// One target checked: what was measured against what bound.
 struct Check {
+    /// Short name of the target, for the headline's one-line summary.
+    what: &'static str,
     target: String,
     measured: Option<f64>,
     bound: String,
@@ -44,8 +46,9 @@ struct Check {
 }
 
 impl Check {
-    fn at_least(target: String, measured: Option<f64>, min: f64) -> Check {
+    fn at_least(what: &'static str, target: String, measured: Option<f64>, min: f64) -> Check {
         Check {
+            what,
             target,
             measured,
             bound: format!(">= {}", number(min)),
@@ -53,8 +56,14 @@ impl Check {
         }
     }
 
-    fn at_most(target: String, measured: Option<f64>, max: Option<f64>) -> Check {
+    fn at_most(
+        what: &'static str,
+        target: String,
+        measured: Option<f64>,
+        max: Option<f64>,
+    ) -> Check {
         Check {
+            what,
             target,
             measured,
             bound: max.map_or(NOT_MEASURED.to_string(), |m| format!("<= {}", number(m))),
@@ -63,8 +72,9 @@ impl Check {
     }
 
     /// Strictly below `limit` (the issue's "under").
-    fn under(target: String, measured: Option<f64>, limit: f64) -> Check {
+    fn under(what: &'static str, target: String, measured: Option<f64>, limit: f64) -> Check {
         Check {
+            what,
             target,
             measured,
             bound: format!("< {}", number(limit)),
@@ -105,6 +115,7 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
     let ops = find_point(run, CLIENTS, VALUE_BYTES, &results.settings.fsync).map(|p| p.ops_per_sec);
     let throughput = |min| {
         Check::at_least(
+            "throughput",
             format!("ops/s, {CLIENTS} clients, {VALUE_BYTES} B, fsync {fsync}"),
             ops,
             min,
@@ -120,6 +131,7 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
         let bound = (base.loopback_rtt_us.is_measured() && base.fsync_us.is_measured())
             .then_some(LATENCY_FACTOR * (base.loopback_rtt_us.p50 + base.fsync_us.p50));
         checks.push(Check::at_most(
+            "single-client latency",
             "single-client p50 us (<= 3x (RTT + fdatasync) of this run)".to_string(),
             point(1).map(|p| p.latency_us.p50),
             bound,
@@ -151,9 +163,15 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
     } else {
         "ms of a kill's election + recovery (no timer runs in them)".to_string()
     };
-    checks.push(Check::at_most(target, overhead, Some(ELECTION_OVERHEAD_MS)));
+    checks.push(Check::at_most(
+        "harness time in a failover",
+        target,
+        overhead,
+        Some(ELECTION_OVERHEAD_MS),
+    ));
     if let Some(rss) = run.and_then(|r| r.idle_rss_kb.as_ref()) {
         checks.push(Check::under(
+            "idle memory",
             "idle resident memory per node, kB (largest node)".to_string(),
             rss.summary.is_measured().then_some(rss.summary.max),
             IDLE_RSS_TARGET_KB,
@@ -179,6 +197,42 @@ fn election_overhead_ms(f: &Failover, waited: f64) -> Option<f64> {
         .collect();
     per_trial.sort_by(f64::total_cmp);
     Some(per_trial[(per_trial.len() - 1) / 2])
+}
+
+/// The targets in one line, for the headline: how many are met, missed and not
+/// measured over all protocols, and which are missed by which protocols.
+pub(crate) fn summary_line(results: &Results) -> String {
+    let (mut met, mut not_measured) = (0, 0);
+    // (target, protocols that missed it), in the order targets are checked.
+    let mut missed: Vec<(&str, Vec<&str>)> = Vec::new();
+    for protocol in &results.settings.protocols {
+        for check in checks(results, protocol) {
+            match check.met {
+                Some(true) => met += 1,
+                None => not_measured += 1,
+                Some(false) => match missed.iter_mut().find(|(w, _)| *w == check.what) {
+                    Some((_, who)) => who.push(protocol),
+                    None => missed.push((check.what, vec![protocol])),
+                },
+            }
+        }
+    }
+    let missed_count: usize = missed.iter().map(|(_, who)| who.len()).sum();
+    let mut line = format!(
+        "Performance targets ({NODES} nodes): {met} met, {missed_count} missed, \
+         {not_measured} not measured"
+    );
+    if !missed.is_empty() {
+        let list: Vec<String> = missed
+            .iter()
+            .map(|(what, who)| format!("{what} ({})", who.join(", ")))
+            .collect();
+        line.push_str(&format!("; missed: {}", list.join("; ")));
+    }
+    line.push_str(
+        ". Each target, its bound and its measurement are under \"Performance targets\" below.",
+    );
+    line
 }
 
 /// Adds the targets table for one results file.
@@ -216,10 +270,7 @@ mod tests {
     }
 
     fn rows(results: &Results) -> Vec<Vec<String>> {
-        let mut doc = Document {
-            title: "t".into(),
-            blocks: Vec::new(),
-        };
+        let mut doc = Document::new("t");
         targets(&mut doc, results, "");
         doc.blocks
             .iter()
@@ -374,6 +425,25 @@ mod tests {
         let rows = rows(&results);
         assert!(rows.iter().any(|r| r[3] == ">= 300000"));
         assert!(!rows.iter().any(|r| r[1].starts_with("single-client")));
+    }
+
+    #[test]
+    fn the_summary_line_counts_and_names_the_misses() {
+        let results = fixture();
+        let rows = rows(&results);
+        let line = summary_line(&results);
+        let count = |result: &str| rows.iter().filter(|r| r[4] == result).count();
+        assert!(
+            line.starts_with(&format!(
+                "Performance targets (3 nodes): {} met, {} missed, {} not measured",
+                count("met"),
+                count("MISSED"),
+                count(NOT_MEASURED)
+            )),
+            "{line}"
+        );
+        // The fixture's throughput is under 100,000 ops/s for every protocol.
+        assert!(line.contains("throughput (raft, zab, paxos)"), "{line}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! End-to-end tests of the reports crate on the fixture `fixtures/small.json` (made-up
 //! but plausibly shaped numbers for raft, zab and paxos; paxos at 5 nodes and paxos's
-//! isolate failover are deliberately absent to exercise "not measured").
+//! isolate failover are deliberately absent to exercise "not measured"). The page as
+//! a browser shows it is tested in `screenshot.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -91,6 +92,30 @@ fn one_file_gives_a_self_contained_well_formed_report() {
     }
     assert!(!html.contains("Comparison"));
 
+    // The results come first, then the evidence, then method and settings (folded).
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("index.html lacks {needle}"))
+    };
+    assert!(at("id=\"results-at-a-glance\"") < at("<table"));
+    assert!(at("<table id=\"table-headline\">") < at("id=\"results-of-small-json\""));
+    assert!(at("id=\"results-of-small-json\"") < at("id=\"method-and-settings\""));
+    assert!(at("id=\"method-and-settings\"") < at("<td>command line</td>"));
+    assert!(html.contains("<summary>23 settings: machine, command line, timing"));
+    // The headline: the table beside its plot, best values marked, targets, sentences.
+    let headline = &html[at("<table id=\"table-headline\">")..at("id=\"results-of-small-json\"")];
+    assert!(headline.contains("<td class=\"num best\"><strong>210</strong> ★</td>"));
+    assert!(
+        headline.contains("<td class=\"nm\">–</td>"),
+        "Paxos's isolation"
+    );
+    assert!(headline.contains("Performance targets (3 nodes): "));
+    assert!(headline.contains("id=\"plot-headline-failover\""));
+    assert!(headline.contains(
+        "ZAB reacts at once (2.86 ms of detection: the connection reset) while Raft and \
+         Paxos wait for their timeout (229 and 206 ms of detection)"
+    ));
+
     // Every plot exists, parses as SVG, and report.md links it relatively.
     let markdown = std::fs::read_to_string(&paths.markdown).unwrap();
     let names: Vec<String> = paths
@@ -99,6 +124,7 @@ fn one_file_gives_a_self_contained_well_formed_report() {
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     for expected in [
+        "headline-failover.svg",
         "election-cdf-n3.svg",
         "election-cdf-n5.svg",
         "failover.svg",
@@ -124,6 +150,104 @@ fn one_file_gives_a_self_contained_well_formed_report() {
         );
     }
     assert!(markdown.contains("| raft | 3 | leader ready |"));
+}
+
+/// The fields of one CSV record (RFC 4180, no line breaks inside fields).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                fields.last_mut().unwrap().push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(String::new()),
+            (c, _) => fields.last_mut().unwrap().push(c),
+        }
+    }
+    fields
+}
+
+#[test]
+fn every_table_is_a_csv_file_linked_beside_it() {
+    let out = tempfile::tempdir().unwrap();
+    let paths = write_report(&[(fixture_path(), fixture())], out.path()).unwrap();
+    let html = std::fs::read_to_string(&paths.html).unwrap();
+    let markdown = std::fs::read_to_string(&paths.markdown).unwrap();
+    assert_eq!(paths.tables.len(), html.matches("<table").count());
+    for path in &paths.tables {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(path.parent().unwrap(), out.path().join("tables"));
+        let href = format!("tables/{name}");
+        assert_eq!(
+            html.matches(&format!("href=\"{href}\"")).count(),
+            1,
+            "{href}"
+        );
+        assert!(markdown.contains(&format!("]({href})")), "{href}");
+        // Every record has as many fields as the header.
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+        let width = csv_fields(lines.next().unwrap()).len();
+        for line in lines {
+            assert_eq!(csv_fields(line).len(), width, "{name}: {line}");
+        }
+    }
+    // The headline's CSV: a header naming each column's group, a row per protocol,
+    // an empty field where nothing was measured, a quoted field where a comma is.
+    let headline = std::fs::read_to_string(out.path().join("tables/headline.csv")).unwrap();
+    let lines: Vec<&str> = headline.split("\r\n").collect();
+    assert!(
+        lines[0]
+            .starts_with("protocol,\"cold election, ms: median\",\"kill failover, ms: median\""),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        csv_fields(lines[0])[6],
+        "throughput, 64 clients: ops/s",
+        "quoted because of its comma"
+    );
+    assert_eq!(lines[3], "Paxos,210,236,354,,,53029,1125,3150,6.00");
+}
+
+#[test]
+fn a_run_without_failovers_or_a_client_sweep_says_so() {
+    let mut results = fixture();
+    results.settings.clients = vec![1, 64];
+    for run in &mut results.runs {
+        run.failover_kill = None;
+        run.failover_isolate = None;
+        run.throughput.retain(|p| p.clients == 1 || p.clients == 64);
+    }
+    let out = tempfile::tempdir().unwrap();
+    let paths = write_report(&[(fixture_path(), results)], out.path()).unwrap();
+    let html = std::fs::read_to_string(&paths.html).unwrap();
+    assert_well_formed("index.html", &html);
+    // The headline: dashes for the failovers, no failover sentence or plot.
+    let raft = html
+        .lines()
+        .find(|l| l.starts_with("<tr><td>Raft</td>"))
+        .expect("a headline row for Raft");
+    assert_eq!(raft.matches("<td class=\"nm\">–</td>").count(), 4, "{raft}");
+    assert!(!html.contains("After a leader kill"));
+    assert!(!html.contains("After a leader isolation"));
+    assert!(html.contains("No failover was measured."));
+    assert!(!paths
+        .plots
+        .iter()
+        .any(|p| p.ends_with("headline-failover.svg")));
+    assert!(html.contains("From a cold start Paxos has a ready leader first"));
+    // 1 and 64 clients, nothing between: markers, no line joining them.
+    let svg = std::fs::read_to_string(out.path().join("throughput-n3.svg")).unwrap();
+    assert!(svg.contains("<circle"), "markers");
+    assert!(
+        !svg.contains("stroke-width=\"2\" points="),
+        "no series line between 1 and 64 clients"
+    );
 }
 
 #[test]
@@ -224,6 +348,27 @@ fn two_files_produce_the_comparison_section() {
         .collect();
     assert!(names.iter().any(|n| n == "a-failover.svg"));
     assert!(names.iter().any(|n| n == "b-failover.svg"));
+    // A headline for each file, both before the comparison, each with its own CSV.
+    let heading = |id: &str| html.find(&format!("id=\"{id}\"")).expect(id);
+    let a = heading("a-results-at-a-glance-before-json");
+    let b = heading("b-results-at-a-glance-after-json");
+    assert!(html[a..].contains("A: Results at a glance (before.json)</h2>"));
+    let comparison = html.find("id=\"comparison\"").expect("the comparison");
+    assert!(a < b && b < comparison);
+    assert!(names.iter().any(|n| n == "b-headline-failover.svg"));
+    let tables: Vec<_> = paths
+        .tables
+        .iter()
+        .map(|p| p.file_name().unwrap().to_owned())
+        .collect();
+    assert!(tables.iter().any(|n| n == "a-headline.csv"));
+    assert!(tables.iter().any(|n| n == "b-headline.csv"));
+    // B measured no kill for ZAB: B's kill sentence leaves ZAB out.
+    let b_kill = html[b..comparison]
+        .lines()
+        .find(|l| l.contains("After a leader kill"))
+        .expect("B's kill sentence");
+    assert!(!b_kill.contains("ZAB"), "{b_kill}");
     let markdown = std::fs::read_to_string(&paths.markdown).unwrap();
     assert!(markdown.contains("## Comparison"));
     assert!(
