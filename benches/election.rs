@@ -4,7 +4,7 @@
 //!
 //! Each iteration starts a fresh in-process cluster (real sockets, real WAL files in a
 //! temporary directory, `fsync = batch`, default timing) with
-//! [`harness::measure::cold_election`] and takes, from harness timestamps, the time
+//! [`drivers::cluster::cold_election`] and takes, from harness timestamps, the time
 //! from just before the nodes start until a leader is ready to commit (Raft: its no-op
 //! committed; ZAB: NEWLEADER acknowledged by a quorum; Paxos: phase 1 won and earlier
 //! slots re-proposed). Criterion gets the measured durations through `iter_custom`, so
@@ -19,8 +19,8 @@ use criterion::measurement::WallTime;
 use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
 };
-use harness::cluster::ClusterOptions;
-use harness::measure::cold_election;
+use drivers::cluster::cold_election;
+use drivers::cluster::ClusterOptions;
 use protocols::paxos::Paxos;
 use protocols::raft::Raft;
 use protocols::zab::Zab;

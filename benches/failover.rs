@@ -5,7 +5,7 @@
 //! Each iteration starts a fresh 3-node in-process cluster (real sockets, WAL files in
 //! a temporary directory, `fsync = batch`, default timing), keeps one closed-loop
 //! client writing, fails the leader that is acknowledging those writes and runs
-//! [`harness::measure::failover`] until the successor acknowledges a write. Two
+//! [`drivers::cluster::failover`] until the successor acknowledges a write. Two
 //! failures: `kill` (the node's tasks are aborted, peers see connections reset) and
 //! `isolate` (every packet to and from it is silently dropped). A trial whose fault
 //! could not be verified (a killed node still accepting clients, an isolated node
@@ -21,8 +21,9 @@ use criterion::measurement::WallTime;
 use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
 };
-use harness::cluster::ClusterOptions;
-use harness::measure::{failover, Failure};
+use drivers::cluster::failover;
+use drivers::cluster::ClusterOptions;
+use drivers::measure::Failure;
 use protocols::paxos::Paxos;
 use protocols::raft::Raft;
 use protocols::zab::Zab;

@@ -1,10 +1,10 @@
 //! Micro-benchmarks of the hot paths every message, commit and vote goes through:
 //!
 //! - `codec/*`: the postcard codec shared by all protocols
-//!   ([`harness::transport::codec`]): encode and decode of a Raft AppendEntries carrying
+//!   ([`runtime::transport::codec`]): encode and decode of a Raft AppendEntries carrying
 //!   64 entries of 256-byte commands (Raft §5.3, a full replication batch) and of a ZAB
 //!   PROPOSAL of one 256-byte transaction (Zab §IV-C, Broadcast).
-//! - `wal/*`: [`harness::storage::Wal`] append + sync of 256-byte records in batches of
+//! - `wal/*`: [`storage::Wal`] append + sync of 256-byte records in batches of
 //!   64 per sync (the runtime's group commit), under `fsync = never` (one `write` per
 //!   batch) and `fsync = batch` (one `write` + one `fdatasync` per batch), in a
 //!   temporary directory that is replaced every [`WAL_BATCHES_PER_DIR`] batches so the
@@ -12,7 +12,7 @@
 //! - `vote/*`: ZooKeeper's `totalOrderPredicate` ([`protocols::zab::total_order_predicate`],
 //!   one pair of votes per deciding rule: epoch, zxid, sid) and Raft's "at least as up
 //!   to date" check (§5.4.1, [`protocols::raft::log::RaftLog::candidate_is_up_to_date`]).
-//! - `lincheck/*`: the linearizability checker ([`harness::lincheck::check`]) on a
+//! - `lincheck/*`: the linearizability checker ([`lincheck::check`]) on a
 //!   10,000-operation history of a simulated linearizable key-value store (8 clients,
 //!   16 keys, overlapping get/put/append/cas, 1% unknown and 1% failed outcomes): the
 //!   whole verdict, per-key partitioning and the Wing-Gong/Lowe search of every key.
@@ -23,16 +23,16 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use harness::lincheck::generate::{simulate, Simulation};
-use harness::lincheck::{check, Limits, Verdict};
-use harness::storage::{FsyncPolicy, Wal};
-use harness::transport::codec::{decode, encode};
+use lincheck::generate::{simulate, Simulation};
+use lincheck::{check, Limits, Verdict};
 use protocols::raft::log::{Entry, RaftLog};
 use protocols::raft::RaftMessage;
 use protocols::zab::{PeerMessage, Txn, Vote, ZabMessage, Zxid};
 use protocols::{Command, Membership, RequestId};
+use runtime::transport::codec::{decode, encode};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use storage::{FsyncPolicy, Wal};
 
 /// Size of every command payload and WAL record, in bytes.
 const PAYLOAD_BYTES: usize = 256;

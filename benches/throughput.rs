@@ -1,12 +1,12 @@
 //! Commit throughput of all three protocols on a real loopback TCP cluster: C
 //! closed-loop clients putting 256-byte values (docs/DESIGN.md, "commit throughput"; the
-//! shape of [`harness::workload::Workload`] and of `cwb bench --measure throughput`).
+//! shape of [`drivers::workload::Workload`] and of `cwb bench --measure throughput`).
 //!
 //! Each benchmark starts ONE 3-node in-process cluster (real sockets, WAL files in a
 //! temporary directory, `fsync = batch`, default timing), waits for a ready leader and
 //! connects C clients, each with one acknowledged warm-up put (so finding the leader
 //! and connecting is not counted). As in `cwb bench`, clients start at the leader that
-//! became ready and keys are the workload's ([`harness::workload::key`]); unlike it,
+//! became ready and keys are the workload's ([`drivers::workload::key`]); unlike it,
 //! each client has a connection of its own. Every criterion iteration is then a fixed number of
 //! operations ([`ops_per_iteration`]) shared by the C clients: each client takes the
 //! next operation as soon as its previous put is acknowledged (closed loop), and the
@@ -25,13 +25,13 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
     Throughput,
 };
-use harness::client::Client;
-use harness::cluster::{ClusterOptions, LocalCluster};
-use harness::workload::key;
+use drivers::cluster::{ClusterOptions, LocalCluster};
+use drivers::workload::key;
 use protocols::paxos::Paxos;
 use protocols::raft::Raft;
 use protocols::zab::Zab;
 use protocols::{NodeId, Protocol};
+use runtime::client::Client;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! How protocol events are printed for people watching a cluster.
 
-use harness::metrics::Stamped;
 use protocols::Event;
+use runtime::events::Stamped;
 use std::time::Instant;
 
 /// One line for an event, with the time since `origin`; `None` for events not worth a
@@ -27,7 +27,10 @@ pub fn event_line(origin: Instant, s: &Stamped, protocol: &str) -> Option<String
         Event::Narrate(text) => text.clone(),
         Event::Committed { .. } => return None,
     };
-    Some(format!("[{t:>9.1} ms] node {}: {what}", s.node))
+    Some(format!(
+        "[{t:>9.1} ms] {}",
+        protocols::narration_line(s.node, &what)
+    ))
 }
 
 /// Paxos encodes its ballot (round, node) as round << 16 | node.

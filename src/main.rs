@@ -15,7 +15,6 @@
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod cmd;
-mod dispatch;
 mod display;
 
 use clap::{Parser, Subcommand};

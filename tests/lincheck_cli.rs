@@ -8,7 +8,7 @@ const CWB: &str = env!("CARGO_BIN_EXE_cwb");
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("harness/tests/fixtures/linearizability")
+        .join("crates/lincheck/tests/fixtures/linearizability")
         .join(path)
 }
 

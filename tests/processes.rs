@@ -3,7 +3,7 @@
 //! from its data directory. Also: the CLI refuses bad configuration before starting.
 
 use bytes::Bytes;
-use harness::client::{status, Client};
+use runtime::client::{status, Client};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -221,11 +221,11 @@ fn a_simulation_seed_replays_from_the_cli() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_cluster_kills_restarts_isolates_and_heals_through_the_shared_trait() {
-    use harness::cluster::ClusterOptions;
-    use harness::config::ProtocolKind;
-    use harness::measure::Cluster;
-    use harness::process_cluster::ProcessCluster;
+    use drivers::cluster::ClusterOptions;
+    use drivers::measure::Cluster;
+    use drivers::process_cluster::ProcessCluster;
     use protocols::Event;
+    use runtime::config::ProtocolKind;
 
     let wait = Duration::from_secs(20);
     let dir = tempfile::tempdir().expect("tempdir");

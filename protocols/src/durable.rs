@@ -8,6 +8,7 @@
 //! and gets the value back when the harness reports the point durable.
 
 use crate::effect::Effect;
+use crate::output::Output;
 use std::collections::VecDeque;
 
 /// Marks in a node's persisted-record stream, each waiting to be reported durable.
@@ -35,7 +36,7 @@ impl<V> DurableMarks<V> {
     pub fn mark<M, R, T>(&mut self, value: V, out: &mut Vec<Effect<M, R, T>>) {
         self.last_token += 1;
         self.waiting.push_back((self.last_token, value));
-        out.push(Effect::SignalWhenDurable(self.last_token));
+        out.signal_when_durable(self.last_token);
     }
 
     /// `Input::Durable(token)` arrived: the values of every mark up to `token`, oldest

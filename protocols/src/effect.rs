@@ -135,7 +135,12 @@ impl fmt::Display for Role {
 /// low 16), so that at most one leader per `term` is the safety property for all three.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
-    /// This node now plays `role` in `term`.
+    /// This node now plays `role` in `term`. Protocols do not emit it themselves:
+    /// [`crate::Protocol::step`] compares [`crate::Protocol::role_term`] before and
+    /// after each input (as etcd-io/raft diffs its `SoftState`) and puts this event
+    /// first among the effects of a step that changed it. A step that passes through
+    /// several roles reports only the one it ends in. [`crate::Input::Start`] always
+    /// reports the role a node starts in.
     RoleChanged { role: Role, term: u64 },
     /// This node won the election for `term` (Raft: majority of votes; ZAB: Discovery
     /// done, a quorum acknowledged the new epoch with ACKEPOCH, one exchange after the
@@ -149,6 +154,17 @@ pub enum Event {
     /// The commit index advanced to `index`.
     Committed { index: u64 },
     /// A narrated step for teaching: which rule decided what. Only emitted when the
-    /// protocol was built with narration on.
+    /// protocol was built with narration on. The text names no node: a host that
+    /// shows it beside other nodes' lines prefixes it with [`narration_line`].
     Narrate(String),
+}
+
+/// How a host displays node `id`'s [`Event::Narrate`] `text`: `n{id}: {text}`, the one
+/// node prefix every display and transcript uses (protocols never write their own).
+///
+/// ```
+/// assert_eq!(protocols::narration_line(3, "vote for 2 in term 5"), "n3: vote for 2 in term 5");
+/// ```
+pub fn narration_line(id: NodeId, text: &str) -> String {
+    format!("n{id}: {text}")
 }

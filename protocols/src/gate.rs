@@ -1,6 +1,7 @@
 //! The durability gate: the effect-ordering contract of [`crate::effect`], carried out
 //! once for every host (the tokio runtime, the deterministic simulator, the protocols'
-//! test pumps), so that the code the simulator sweeps is the code the real cluster runs.
+//! test pump [`crate::pump`]), so that the code the simulator sweeps is the code the real
+//! cluster runs.
 //!
 //! The contract (Raft Figure 2: "respond to RPCs only after updating stable storage"; a
 //! ZAB follower's ACK only after logging; a Paxos acceptor's promise only after recording

@@ -10,8 +10,12 @@
 //! in the benches of the `harness` crate.
 //!
 //! # Layout
-//! - [`node`]: the [`Protocol`] trait every protocol implements, and [`Input`].
-//! - [`effect`]: [`Effect`] and the observable [`Event`]s the metrics layer timestamps.
+//! - [`node`]: the [`Protocol`] trait every protocol implements, and [`Input`];
+//!   [`Protocol::step`] derives `RoleChanged` for all of them.
+//! - [`effect`]: [`Effect`] and the observable [`Event`]s the metrics layer timestamps;
+//!   [`narration_line`], the one display format of a node's narration.
+//! - [`output`]: [`Output`], the one way protocols write their effects.
+//! - [`gate`]: [`DurabilityGate`], the effect-ordering contract every host carries out.
 //! - [`durable`]: [`DurableMarks`], for a leader that counts its own copy only once it
 //!   is durable.
 //! - [`types`]: identifiers shared by all protocols ([`NodeId`], [`RequestId`],
@@ -19,15 +23,21 @@
 //! - [`quorum`]: majority arithmetic over a membership of voters and observers.
 //! - [`timing`]: the one timing vocabulary (heartbeat, failure-detection timeout) that
 //!   each protocol maps onto its own timers.
+//! - [`kind`]: [`ProtocolKind`], the protocol names of config, scenario and results files.
 //! - [`rng`]: the small seeded random source handed to protocols.
 //! - [`raft`]: Raft (Ongaro & Ousterhout, 2014), randomized election timeouts.
 //! - [`paxos`]: a Basic-Paxos leader election with Multi-Paxos commits (Lamport, "Paxos
 //!   Made Simple", 2001).
 //! - [`zab`]: ZAB with FastLeaderElection (Junqueira, Reed & Serafini, DSN 2011; ZooKeeper).
+//! - [`preload`]: initial durable state for teaching scenarios, written once and turned
+//!   into each protocol's own records.
+//! - `pump` (tests and the `testing` feature): `Pump`, the one deterministic in-memory
+//!   network the three protocols' unit tests run on.
 //!
 //! # Example
 //! ```
-//! use protocols::{raft::Raft, DetRng, Input, Membership, Protocol, Setup, Time, Timing};
+//! use protocols::{raft::Raft, DetRng, Effect, Event, Input, Membership, Protocol, Role};
+//! use protocols::{Setup, Time, Timing};
 //! let setup = Setup {
 //!     id: 1,
 //!     membership: Membership::voters([1, 2, 3]),
@@ -38,16 +48,24 @@
 //! let mut node = Raft::recover(setup, Vec::new()).expect("an empty log always recovers");
 //! let mut effects = Vec::new();
 //! node.step(Time::ZERO, Input::Start, &mut effects);
-//! // A fresh Raft node arms its randomized election timer and waits.
-//! assert!(!effects.is_empty());
+//! // It reports the role it starts in, arms its randomized election timer and waits.
+//! assert_eq!(
+//!     effects[0],
+//!     Effect::Event(Event::RoleChanged { role: Role::Follower, term: 0 })
+//! );
+//! assert!(matches!(effects[1], Effect::SetTimer { .. }));
 //! ```
 
 pub mod durable;
 pub mod effect;
 pub mod gate;
+pub mod kind;
 pub mod node;
+pub mod output;
 pub mod paxos;
 pub mod preload;
+#[cfg(any(test, feature = "testing"))]
+pub mod pump;
 pub mod quorum;
 pub mod raft;
 pub mod rng;
@@ -56,9 +74,11 @@ pub mod types;
 pub mod zab;
 
 pub use durable::DurableMarks;
-pub use effect::{ClientError, Effect, Event, Role};
+pub use effect::{narration_line, ClientError, Effect, Event, Role};
 pub use gate::DurabilityGate;
+pub use kind::{ProtocolKind, UnknownProtocol};
 pub use node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
+pub use output::Output;
 pub use quorum::Membership;
 pub use rng::DetRng;
 pub use timing::{RaftTimerReset, Timing};

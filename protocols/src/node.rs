@@ -5,7 +5,7 @@
 //! The harness owns all I/O: it delivers [`Input`]s one at a time, in the order it
 //! chooses, with the current [`Time`], and carries out the [`Effect`]s in order.
 
-use crate::effect::{Effect, Role};
+use crate::effect::{Effect, Event, Role};
 use crate::quorum::Membership;
 use crate::rng::DetRng;
 use crate::timing::Timing;
@@ -104,6 +104,11 @@ pub enum RecoveryError {
 ///   ignored (and may be narrated).
 /// - A node rebuilt by `recover` from every record it ever persisted behaves as the node
 ///   that persisted them would after a crash: it keeps every promise it made.
+///
+/// A protocol implements the hooks [`Protocol::handle`] and
+/// [`Protocol::handle_end_of_batch`]; hosts call the provided [`Protocol::step`] and
+/// [`Protocol::end_of_batch`], which wrap them and derive [`Event::RoleChanged`] in one
+/// place (see [`Protocol::step`]). Protocols never emit `RoleChanged` themselves.
 pub trait Protocol: Sized + Send + 'static {
     /// Short lower-case name used on the command line and in reports.
     const NAME: &'static str;
@@ -118,8 +123,35 @@ pub trait Protocol: Sized + Send + 'static {
     /// (empty for a brand-new node).
     fn recover(setup: Setup, records: Vec<Self::Record>) -> Result<Self, RecoveryError>;
 
-    /// Handles one input at time `now`, appending effects to `out`.
-    fn step(&mut self, now: Time, input: InputOf<Self>, out: &mut Effects<Self>);
+    /// The protocol's handler for one input at time `now`: appends its effects to
+    /// `out`. Hosts call [`Protocol::step`] instead.
+    fn handle(&mut self, now: Time, input: InputOf<Self>, out: &mut Effects<Self>);
+
+    /// Handles one input at time `now`, appending effects to `out`: what
+    /// [`Protocol::handle`] appends, preceded by [`Event::RoleChanged`] when
+    /// [`Protocol::role_term`] differs after the input from before it (as etcd-io/raft
+    /// diffs its `SoftState` on every `Ready`). Only the role and term the step ends in
+    /// are reported: a step that passes through several roles (a single voter that
+    /// campaigns and wins at once) reports the last. [`Input::Start`] always reports
+    /// the role the node starts in. The event comes first among the step's effects, so
+    /// it precedes the `LeaderElected` or `LeaderReady` of the same step; every event
+    /// of a batch is released together (see [`crate::gate`]), so its position does not
+    /// change when it becomes visible. Not meant to be overridden.
+    fn step(&mut self, now: Time, input: InputOf<Self>, out: &mut Effects<Self>) {
+        let before = match input {
+            Input::Start => None,
+            _ => Some(self.role_term()),
+        };
+        let first = out.len();
+        self.handle(now, input, out);
+        report_role_change(before, self.role_term(), first, out);
+    }
+
+    /// The protocol's handler for the end of a batch (see [`Protocol::end_of_batch`]);
+    /// does nothing by default.
+    fn handle_end_of_batch(&mut self, now: Time, out: &mut Effects<Self>) {
+        let _ = (now, out);
+    }
 
     /// The end of a batch (etcd-io/raft's `Ready` boundary): the host has stepped every
     /// input it had queued and is about to carry out their effects. A protocol sends
@@ -127,13 +159,28 @@ pub trait Protocol: Sized + Send + 'static {
     /// durability mark and COMMITs, a follower's cumulative ACK, a Paxos leader's
     /// Accepts), so a burst of commands shares one message per peer. Every host calls
     /// it once after each batch, however it defines one: the runtime after draining its
-    /// queues, the simulator and the test pumps after every input.
+    /// queues, the simulator and the test pump after every input. Runs
+    /// [`Protocol::handle_end_of_batch`] and reports a role change as
+    /// [`Protocol::step`] does (none of the three protocols changes role here). Not
+    /// meant to be overridden.
     fn end_of_batch(&mut self, now: Time, out: &mut Effects<Self>) {
-        let _ = (now, out);
+        let before = self.role_term();
+        let first = out.len();
+        self.handle_end_of_batch(now, out);
+        report_role_change(Some(before), self.role_term(), first, out);
     }
 
     /// Current role, term, leader and indexes.
     fn status(&self) -> Status;
+
+    /// The role this node plays and the term [`Event::RoleChanged`] reports with it;
+    /// [`Protocol::step`] reports every change of either. Defaults to the role and term
+    /// of [`Protocol::status`]; a protocol whose `RoleChanged` term is not its status
+    /// term (ZAB's is the epoch the role was taken in) overrides it.
+    fn role_term(&self) -> (Role, u64) {
+        let s = self.status();
+        (s.role, s.term)
+    }
 
     /// How this protocol maps the shared [`Timing`] onto its own timers, as
     /// (setting, value) lines for reports and displays.
@@ -145,4 +192,133 @@ pub trait Protocol: Sized + Send + 'static {
     /// A short name for a message's type ("AppendEntries", "PROPOSAL"), used to count
     /// messages and bytes per type.
     fn message_kind(msg: &Self::Message) -> &'static str;
+}
+
+/// Puts `RoleChanged { after }` at `first`, the start of one step's effects, unless the
+/// node played `before` already.
+fn report_role_change<M, R, T>(
+    before: Option<(Role, u64)>,
+    after: (Role, u64),
+    first: usize,
+    out: &mut Vec<Effect<M, R, T>>,
+) {
+    if before != Some(after) {
+        let (role, term) = after;
+        out.insert(first, Effect::Event(Event::RoleChanged { role, term }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Output;
+
+    /// A protocol whose every message names the role and term to take (and, when the
+    /// term is 99, a second role first), and whose end of batch steps up to leader.
+    struct Toy {
+        role: Role,
+        term: u64,
+        lead_at_end_of_batch: bool,
+    }
+
+    impl Protocol for Toy {
+        const NAME: &'static str = "toy";
+        type Message = (Role, u64);
+        type Record = ();
+        type Timer = ();
+
+        fn recover(_: Setup, _: Vec<()>) -> Result<Toy, RecoveryError> {
+            Ok(Toy {
+                role: Role::Follower,
+                term: 0,
+                lead_at_end_of_batch: false,
+            })
+        }
+
+        fn handle(&mut self, _: Time, input: InputOf<Toy>, out: &mut Effects<Toy>) {
+            out.persist(());
+            if let Input::Message {
+                msg: (role, term), ..
+            } = input
+            {
+                if term == 99 {
+                    self.role = Role::Candidate;
+                }
+                (self.role, self.term) = (role, term);
+                out.event(Event::LeaderElected { term });
+            }
+        }
+
+        fn handle_end_of_batch(&mut self, _: Time, out: &mut Effects<Toy>) {
+            if std::mem::take(&mut self.lead_at_end_of_batch) {
+                self.role = Role::Leader;
+                out.send(2, (Role::Leader, self.term));
+            }
+        }
+
+        fn status(&self) -> Status {
+            Status {
+                role: self.role,
+                term: self.term,
+                leader: None,
+                commit_index: 0,
+                last_index: 0,
+            }
+        }
+
+        fn message_kind(_: &(Role, u64)) -> &'static str {
+            "toy"
+        }
+    }
+
+    fn role_changes(out: &Effects<Toy>) -> Vec<(usize, Role, u64)> {
+        out.iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                Effect::Event(Event::RoleChanged { role, term }) => Some((i, *role, *term)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn step_reports_each_change_of_role_or_term_once_first_among_its_effects() {
+        let setup = Setup {
+            id: 1,
+            membership: crate::Membership::voters([1, 2]),
+            timing: crate::Timing::default(),
+            rng: DetRng::new(1),
+            narrate: false,
+        };
+        let mut toy = Toy::recover(setup, Vec::new()).expect("recovers");
+        let step = |toy: &mut Toy, input| {
+            let mut out = vec![Effect::Persist(())]; // an earlier step of the batch
+            toy.step(Time::ZERO, input, &mut out);
+            out
+        };
+        let msg = |role, term| Input::Message {
+            from: 2,
+            msg: (role, term),
+        };
+        // Start always reports the role the node starts in.
+        let out = step(&mut toy, Input::Start);
+        assert_eq!(role_changes(&out), [(1, Role::Follower, 0)]);
+        // No change: no report.
+        let out = step(&mut toy, msg(Role::Follower, 0));
+        assert_eq!(role_changes(&out), []);
+        // A new term in the same role is reported, before the step's other events.
+        let out = step(&mut toy, msg(Role::Follower, 3));
+        assert_eq!(role_changes(&out), [(1, Role::Follower, 3)]);
+        // A step through two roles (candidate, then leader) reports only the last.
+        let out = step(&mut toy, msg(Role::Leader, 99));
+        assert_eq!(role_changes(&out), [(1, Role::Leader, 99)]);
+        // The end of a batch is diffed too.
+        step(&mut toy, msg(Role::Follower, 100));
+        toy.lead_at_end_of_batch = true;
+        let mut out = Vec::new();
+        toy.end_of_batch(Time::ZERO, &mut out);
+        assert_eq!(role_changes(&out), [(0, Role::Leader, 100)]);
+        toy.end_of_batch(Time::ZERO, &mut out);
+        assert_eq!(role_changes(&out).len(), 1);
+    }
 }

@@ -3,8 +3,8 @@
 
 use anyhow::Context;
 use bytes::Bytes;
-use harness::client::{self, Client};
-use harness::config::{ClusterConfig, ProtocolKind};
+use runtime::client::{self, Client};
+use runtime::config::{ClusterConfig, ProtocolKind};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -125,7 +125,7 @@ pub async fn isolate(args: IsolateArgs) -> anyhow::Result<()> {
     let addr = *cfg
         .clients
         .get(&args.id)
-        .ok_or(harness::config::ConfigError::UnknownNode(args.id))?;
+        .ok_or(runtime::config::ConfigError::UnknownNode(args.id))?;
     client::fault(
         addr,
         args.id,

@@ -5,18 +5,18 @@
 //! restart, isolate and heal nodes, put and get keys, show status.
 
 use super::TimingArgs;
-use crate::dispatch::with_protocol;
 use crate::display::event_line;
 use anyhow::Context;
 use bytes::Bytes;
-use harness::cluster::{ClusterOptions, LocalCluster};
-use harness::config::ProtocolKind;
-use harness::storage::FsyncPolicy;
+use drivers::cluster::{ClusterOptions, LocalCluster};
+use drivers::with_protocol;
 use protocols::{NodeId, Protocol};
+use runtime::config::ProtocolKind;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use storage::FsyncPolicy;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(clap::Args, Debug)]
@@ -159,7 +159,7 @@ async fn watch<P: Protocol>(args: Args) -> anyhow::Result<()> {
         let _ = w.await;
     }
     printer.abort();
-    tokio::time::sleep(harness::measure::COUNTS_SETTLE).await;
+    tokio::time::sleep(drivers::measure::COUNTS_SETTLE).await;
     let counts = cluster.message_counts();
     cluster.shutdown().await;
     println!("messages sent, by kind:");
@@ -190,7 +190,7 @@ async fn sleep_until(t: Option<tokio::time::Instant>) {
     }
 }
 
-async fn print_events(bus: harness::metrics::EventBus, origin: Instant, protocol: &'static str) {
+async fn print_events(bus: runtime::events::EventBus, origin: Instant, protocol: &'static str) {
     let mut cursor = 0;
     loop {
         if bus
@@ -212,7 +212,7 @@ async fn print_events(bus: harness::metrics::EventBus, origin: Instant, protocol
 
 /// A light closed-loop writer that reports when writes stop and start succeeding.
 async fn write_load(
-    mut client: harness::client::Client,
+    mut client: runtime::client::Client,
     per_sec: u32,
     origin: Instant,
     stop: Arc<AtomicBool>,

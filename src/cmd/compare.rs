@@ -3,6 +3,7 @@
 
 use super::bench;
 use anyhow::Context;
+use drivers::bench::Measure;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -17,21 +18,21 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let bench_args = bench::Args {
-        protocols: harness::config::ProtocolKind::ALL.to_vec(),
+        protocols: runtime::config::ProtocolKind::ALL.to_vec(),
         nodes: vec![3],
         trials: args.trials,
         measure: vec![
-            bench::Measure::Election,
-            bench::Measure::Kill,
-            bench::Measure::Isolate,
-            bench::Measure::Throughput,
+            Measure::Election,
+            Measure::Kill,
+            Measure::Isolate,
+            Measure::Throughput,
         ],
         clients: vec![1, 64],
         value_bytes: 256,
         warmup_ms: 300,
         duration_ms: 1500,
         rounds: 3,
-        fsync: harness::storage::FsyncPolicy::Batch,
+        fsync: storage::FsyncPolicy::Batch,
         timing: super::TimingArgs {
             heartbeat_ms: 50,
             election_timeout: "150-300".into(),

@@ -1,5 +1,5 @@
 //! `cwb lincheck FILE`: is a recorded client history of the key-value store
-//! linearizable? (the checker: `harness::lincheck`)
+//! linearizable? (the checker: `lincheck`)
 //!
 //! Prints the history's size, then the verdict; a violation comes with a small
 //! sub-history of one key that no order of operations explains, in words. Exit status:
@@ -7,8 +7,8 @@
 //! unreadable file, or a malformed one: the error names the line).
 
 use anyhow::Context;
-use harness::lincheck::formats::{self, Format};
-use harness::lincheck::{check, Limits, Verdict};
+use lincheck::formats::{self, Format};
+use lincheck::{check, Limits, Verdict};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -8,19 +8,19 @@
 //! [`EventLine`] per protocol event on standard output (its banner goes to standard
 //! error): the wall-clock time its runtime carried out the effect, in unix nanoseconds,
 //! so another process on the machine can measure it (`cwb bench --processes`, see
-//! `harness::process_cluster`). It also prints one [`TimerLatenessLine`] with the timer
+//! `drivers::process_cluster`). It also prints one [`TimerLatenessLine`] with the timer
 //! lateness its runtime recorded since the previous one, before each batch of events
 //! and at least every 500 ms.
 
-use crate::dispatch::with_protocol;
 use crate::display::event_line;
 use anyhow::Context;
-use harness::config::{ClusterConfig, ConfigError, Validated};
-use harness::metrics::{EventBus, Latencies, Stamped};
-use harness::process_cluster::{ClockReference, EventLine, TimerLatenessLine};
-use harness::runtime::{self, NodeOptions};
-use harness::transport::Faults;
+use drivers::process_cluster::{ClockReference, EventLine, TimerLatenessLine};
+use drivers::with_protocol;
 use protocols::{NodeId, Protocol};
+use runtime::config::{ClusterConfig, ConfigError, Validated};
+use runtime::events::{EventBus, Latencies, Stamped};
+use runtime::host::{self, NodeOptions};
+use runtime::transport::Faults;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -147,7 +147,7 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
     let incarnation = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64);
-    let handle = runtime::spawn::<P>(
+    let handle = host::spawn::<P>(
         opts,
         peer_listener,
         client_listener,

@@ -10,16 +10,16 @@
 //!   tests sweep (crashes, restarts, partitions, loss, duplication), narrated the same
 //!   way. A seed that failed a test replays exactly here.
 
-use crate::dispatch::with_protocol;
 use anyhow::Context;
-use harness::config::ProtocolKind;
-use harness::sim::chaos::{run_seed, ChaosConfig};
-use harness::sim::lamport::{render_svg, SvgOptions};
-use harness::sim::scenario::{self, Scenario, Scripted, TextOptions};
+use drivers::with_protocol;
 use protocols::Protocol;
+use runtime::config::ProtocolKind;
+use sim::chaos::{run_seed, ChaosConfig};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
+use teaching::lamport::{render_svg, SvgOptions};
+use teaching::scenario::{self, Scenario, Scripted, TextOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

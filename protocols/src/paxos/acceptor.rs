@@ -18,8 +18,8 @@ use super::learner::MAX_SLOT_GAP;
 use super::messages::{AcceptedEra, AcceptedSlot, Leadership, PaxosMessage, SlotValue};
 use super::persist::PaxosRecord;
 use super::Paxos;
-use crate::effect::Effect;
 use crate::node::Effects;
+use crate::output::Output;
 use crate::types::NodeId;
 use std::collections::BTreeMap;
 
@@ -146,7 +146,7 @@ impl Paxos {
             }
             Ok(raised) => {
                 if raised {
-                    out.push(Effect::Persist(PaxosRecord::Promised { ballot }));
+                    out.persist(PaxosRecord::Promised { ballot });
                 }
                 let known_era = self.learner.era();
                 let chosen_era = self
@@ -162,7 +162,7 @@ impl Paxos {
                 let accepted = self
                     .acceptor
                     .slots_from(slot_from, |s| learner.chosen(s).is_some());
-                self.narrate(out, || {
+                out.narrate(self.narrate, || {
                     let best = accepted.iter().map(|a| a.ballot).chain(eras.iter().map(|e| e.ballot)).max();
                     match best {
                         Some(b) => format!(
@@ -241,23 +241,27 @@ impl Paxos {
             }
         }
         if stored_era.is_some() || !stored.is_empty() {
-            out.push(Effect::Persist(PaxosRecord::Accepted {
+            out.persist(PaxosRecord::Accepted {
                 ballot,
                 era: stored_era,
                 slots: stored,
-            }));
+            });
         } else if raised {
-            out.push(Effect::Persist(PaxosRecord::Promised { ballot }));
+            out.persist(PaxosRecord::Promised { ballot });
         }
-        self.narrate(out, || match (acked_era, acked.first(), acked.last()) {
-            (Some(e), _, _) => format!(
+        out.narrate(self.narrate, || {
+            match (acked_era, acked.first(), acked.last()) {
+                (Some(e), _, _) => format!(
                 "accept Accept({ballot}) from {from}: era {e} and {} slot(s); no higher promise",
                 acked.len()
             ),
-            (None, Some(a), Some(z)) => {
-                format!("accept Accept({ballot}) from {from}: slots {a}..={z}; no higher promise")
+                (None, Some(a), Some(z)) => {
+                    format!(
+                        "accept Accept({ballot}) from {from}: slots {a}..={z}; no higher promise"
+                    )
+                }
+                _ => format!("accept Accept({ballot}) from {from}: nothing new (already chosen)"),
             }
-            _ => format!("accept Accept({ballot}) from {from}: nothing new (already chosen)"),
         });
         self.send(
             from,
@@ -281,8 +285,17 @@ impl Paxos {
 #[cfg(test)]
 mod tests {
     use super::super::messages::{AcceptedEra, AcceptedSlot};
-    use super::super::pump::{cmd, node};
+    use super::super::tests::{cluster, cmd};
     use super::super::*;
+    use crate::effect::Effect;
+    use crate::pump::Pump;
+
+    /// Acceptor 2 of a cluster of three, the only node running.
+    fn acceptor() -> Pump<Paxos> {
+        let mut p = cluster(3, false);
+        p.start(2);
+        p
+    }
 
     fn prepare(round: u64, node_id: NodeId) -> PaxosMessage {
         PaxosMessage::Prepare {
@@ -292,15 +305,13 @@ mod tests {
         }
     }
 
-    fn step(p: &mut Paxos, from: NodeId, msg: PaxosMessage) -> Effects<Paxos> {
-        let mut out = Vec::new();
-        p.step(Time::ZERO, Input::Message { from, msg }, &mut out);
-        out
+    fn step(p: &mut Pump<Paxos>, from: NodeId, msg: PaxosMessage) -> Effects<Paxos> {
+        p.step(2, Input::Message { from, msg })
     }
 
     #[test]
     fn promises_a_higher_ballot_persisting_before_the_reply() {
-        let mut p = node(2, 3, Vec::new());
+        let mut p = acceptor();
         let out = step(&mut p, 1, prepare(1, 1));
         let b = Ballot::new(1, 1);
         assert_eq!(
@@ -331,7 +342,7 @@ mod tests {
 
     #[test]
     fn rejects_a_lower_ballot_with_the_promise_it_holds() {
-        let mut p = node(2, 3, Vec::new());
+        let mut p = acceptor();
         step(&mut p, 3, prepare(4, 3));
         let out = step(&mut p, 1, prepare(3, 1));
         assert_eq!(
@@ -357,7 +368,7 @@ mod tests {
 
     #[test]
     fn accepts_unless_a_higher_ballot_was_promised() {
-        let mut p = node(2, 3, Vec::new());
+        let mut p = acceptor();
         let b = Ballot::new(2, 1);
         let accept = |ballot| PaxosMessage::Accept {
             ballot,
@@ -400,7 +411,7 @@ mod tests {
 
     #[test]
     fn promise_reports_the_highest_accepted_proposals() {
-        let mut p = node(2, 3, Vec::new());
+        let mut p = acceptor();
         let lead = Leadership {
             leader: 1,
             ballot: Ballot::new(1, 1),

@@ -16,8 +16,9 @@ use super::ballot::Ballot;
 use super::messages::{Leadership, PaxosMessage, PaxosTimer, SlotValue};
 use super::persist::PaxosRecord;
 use super::{Paxos, Stance};
-use crate::effect::{Effect, Event};
+use crate::effect::Event;
 use crate::node::Effects;
+use crate::output::Output;
 use crate::types::NodeId;
 use std::collections::BTreeMap;
 
@@ -175,8 +176,8 @@ impl Paxos {
         }
         if self.learner.learn_era(era, value) {
             self.acceptor.forget_eras_through(era);
-            out.push(Effect::Persist(PaxosRecord::EraChosen { era, value }));
-            self.narrate(out, || {
+            out.persist(PaxosRecord::EraChosen { era, value });
+            out.narrate(self.narrate, || {
                 format!("learn: era {era} is led by {from} from ballot {ballot} (its heartbeat)")
             });
         }
@@ -212,12 +213,9 @@ impl Paxos {
         {
             return;
         }
-        out.push(Effect::CancelTimer(PaxosTimer::Backoff));
+        out.cancel_timer(PaxosTimer::Backoff);
         let after = self.election_timeout();
-        out.push(Effect::SetTimer {
-            timer: PaxosTimer::LeaderTimeout,
-            after,
-        });
+        out.set_timer(PaxosTimer::LeaderTimeout, after);
     }
 
     /// Commit-point inference (module doc): every slot up to `commit` that our acceptor
@@ -235,7 +233,7 @@ impl Paxos {
         }
         let after = self.learner.commit();
         if after > before {
-            self.narrate(out, || format!("learn: slots {}..={after} chosen (accepted at {ballot}, leader's commit point {commit})", before + 1));
+            out.narrate(self.narrate, || format!("learn: slots {}..={after} chosen (accepted at {ballot}, leader's commit point {commit})", before + 1));
         }
     }
 
@@ -263,7 +261,7 @@ impl Paxos {
         }
         let after = self.learner.commit();
         if after > before {
-            self.narrate(out, || {
+            out.narrate(self.narrate, || {
                 format!(
                     "learn: slots {}..={after} chosen (told by {from})",
                     before + 1
@@ -308,24 +306,21 @@ impl Paxos {
                     }
                 })
                 .collect();
-            out.push(Effect::Persist(PaxosRecord::Committed {
+            out.persist(PaxosRecord::Committed {
                 upto: commit,
                 values,
-            }));
+            });
             self.persisted_commit = commit;
             self.acceptor.forget_slots_through(commit);
         }
         if commit > self.applied {
             for slot in self.applied + 1..=commit {
                 if let Some(command) = self.learner.chosen(slot) {
-                    out.push(Effect::Apply {
-                        index: slot,
-                        command: command.clone(),
-                    });
+                    out.apply(slot, command.clone());
                 }
             }
             self.applied = commit;
-            out.push(Effect::Event(Event::Committed { index: commit }));
+            out.event(Event::Committed { index: commit });
         }
     }
 }

@@ -28,8 +28,9 @@
 //!
 //! # Events
 //! `term` is always a ballot encoded by [`Ballot::as_u64`] (node ids must be below
-//! 65536): `RoleChanged` (Follower: the ballot of the leader it follows, 0 if none;
-//! Candidate/Leader: its own ballot), `LeaderElected` when its leadership value is
+//! 65536): `RoleChanged`, derived by [`crate::Protocol::step`] from `role_term` and
+//! [`Protocol::status`]'s role and term (Follower: the ballot of the leader it follows,
+//! 0 if none; Candidate/Leader: its own ballot), `LeaderElected` when its leadership value is
 //! chosen, `LeaderReady` once every slot found on takeover is chosen, `Committed`.
 
 pub mod acceptor;
@@ -42,17 +43,16 @@ mod preload;
 pub mod proposer;
 
 #[cfg(test)]
-mod pump;
-#[cfg(test)]
-mod scenarios;
+mod tests;
 
 pub use ballot::Ballot;
 pub use messages::{Leadership, PaxosMessage, PaxosTimer, SlotValue};
 pub use persist::PaxosRecord;
 
 use crate::durable::DurableMarks;
-use crate::effect::{Effect, Event, Role};
+use crate::effect::Role;
 use crate::node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
+use crate::output::Output;
 use crate::quorum::Membership;
 use crate::rng::DetRng;
 use crate::timing::Timing;
@@ -115,8 +115,6 @@ pub struct Paxos {
     applied: u64,
     /// Slots up to here are recorded as committed on disk.
     persisted_commit: u64,
-    /// The role and term last reported in `RoleChanged`.
-    reported: Option<(Role, u64)>,
 }
 
 impl Paxos {
@@ -160,7 +158,7 @@ impl Paxos {
         promised: Ballot,
         out: &mut Effects<Paxos>,
     ) {
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!("reject {what}({ballot}) from {from}: promised {promised}")
         });
         self.send(
@@ -178,7 +176,7 @@ impl Paxos {
     /// would reach any other proposer.
     fn send(&mut self, to: NodeId, msg: PaxosMessage, out: &mut Effects<Paxos>) {
         if to != self.id {
-            out.push(Effect::Send { to, msg });
+            out.send(to, msg);
         } else if matches!(
             msg,
             PaxosMessage::Promise { .. } | PaxosMessage::Accepted { .. }
@@ -204,22 +202,8 @@ impl Paxos {
             if voter == self.id {
                 self.inbox.push_back(msg.clone());
             } else {
-                out.push(Effect::SendAhead {
-                    to: voter,
-                    msg: msg.clone(),
-                });
+                out.send_ahead(voter, msg.clone());
             }
-        }
-    }
-
-    /// Emits a narration line when narration is on.
-    fn narrate(&self, out: &mut Effects<Paxos>, line: impl FnOnce() -> String) {
-        if self.narrate {
-            out.push(Effect::Event(Event::Narrate(format!(
-                "node {}: {}",
-                self.id,
-                line()
-            ))));
         }
     }
 
@@ -244,39 +228,10 @@ impl Paxos {
         }
     }
 
-    /// The role and term to report.
-    fn role_and_term(&self) -> (Role, u64) {
-        match &self.stance {
-            Stance::Follower => (
-                Role::Follower,
-                self.learner.era_value().map_or(0, |v| v.ballot.as_u64()),
-            ),
-            Stance::Candidate(c) => (Role::Candidate, c.ballot.as_u64()),
-            Stance::Leader(l) => (Role::Leader, l.ballot.as_u64()),
-        }
-    }
-
-    /// Emits `RoleChanged` if the role or term changed since the last report.
-    fn report_role(&mut self, out: &mut Effects<Paxos>) {
-        let now = self.role_and_term();
-        if self.reported != Some(now) {
-            self.reported = Some(now);
-            out.push(Effect::Event(Event::RoleChanged {
-                role: now.0,
-                term: now.1,
-            }));
-        }
-    }
-
     fn on_start(&mut self, out: &mut Effects<Paxos>) {
         self.stance = Stance::Follower;
-        self.reported = None;
         let after = self.election_timeout();
-        out.push(Effect::SetTimer {
-            timer: PaxosTimer::LeaderTimeout,
-            after,
-        });
-        self.report_role(out);
+        out.set_timer(PaxosTimer::LeaderTimeout, after);
     }
 
     fn on_message(&mut self, from: NodeId, msg: PaxosMessage, out: &mut Effects<Paxos>) {
@@ -345,10 +300,7 @@ impl Paxos {
             (PaxosTimer::Retransmit, Stance::Candidate(_) | Stance::Leader(_)) => {
                 self.retransmit_campaign(out);
                 self.retransmit_slots(out);
-                out.push(Effect::SetTimer {
-                    timer: PaxosTimer::Retransmit,
-                    after: self.timing.heartbeat,
-                });
+                out.set_timer(PaxosTimer::Retransmit, self.timing.heartbeat);
             }
             _ => {} // a stale timer of a role we no longer play
         }
@@ -366,24 +318,20 @@ impl Paxos {
             .election_timeout_max
             .saturating_sub(self.timing.election_timeout_min);
         let after = self.rng.duration_between(Duration::ZERO, spread);
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!("lost the connection to leader {peer}: elect in {after:?}")
         });
-        out.push(Effect::SetTimer {
-            timer: PaxosTimer::LeaderTimeout,
-            after,
-        });
+        out.set_timer(PaxosTimer::LeaderTimeout, after);
     }
 
     /// End of every step: handle messages to ourselves, apply what became chosen,
-    /// report readiness and role changes.
+    /// report readiness.
     fn finish(&mut self, out: &mut Effects<Paxos>) {
         while let Some(msg) = self.inbox.pop_front() {
             self.on_message(self.id, msg, out);
         }
         self.flush_commits(out);
         self.check_ready(out);
-        self.report_role(out);
     }
 }
 
@@ -414,11 +362,10 @@ impl Protocol for Paxos {
             durable_marks: DurableMarks::default(),
             applied: 0,
             persisted_commit,
-            reported: None,
         })
     }
 
-    fn step(&mut self, now: Time, input: InputOf<Paxos>, out: &mut Effects<Paxos>) {
+    fn handle(&mut self, now: Time, input: InputOf<Paxos>, out: &mut Effects<Paxos>) {
         self.now = now;
         match input {
             Input::Start => self.on_start(out),
@@ -431,14 +378,14 @@ impl Protocol for Paxos {
         self.finish(out);
     }
 
-    fn end_of_batch(&mut self, _now: Time, out: &mut Effects<Paxos>) {
+    fn handle_end_of_batch(&mut self, _now: Time, out: &mut Effects<Paxos>) {
         if matches!(&self.stance, Stance::Leader(lead) if !lead.unsent.is_empty()) {
             self.flush_accepts(out);
         }
     }
 
     fn status(&self) -> Status {
-        let (role, term) = self.role_and_term();
+        let (role, term) = self.role_term();
         let last_index = match &self.stance {
             Stance::Leader(l) => l.pipeline.last_slot().max(self.learner.commit()),
             _ => self.learner.last_known().max(self.acceptor.last_slot()),
@@ -449,6 +396,19 @@ impl Protocol for Paxos {
             leader: self.leader_hint(),
             commit_index: self.learner.commit(),
             last_index,
+        }
+    }
+
+    /// Follower: the ballot of the leader it follows (0 if none); candidate and leader:
+    /// its own ballot (see "Events" in the module docs).
+    fn role_term(&self) -> (Role, u64) {
+        match &self.stance {
+            Stance::Follower => (
+                Role::Follower,
+                self.learner.era_value().map_or(0, |v| v.ballot.as_u64()),
+            ),
+            Stance::Candidate(c) => (Role::Candidate, c.ballot.as_u64()),
+            Stance::Leader(l) => (Role::Leader, l.ballot.as_u64()),
         }
     }
 

@@ -26,8 +26,9 @@
 use super::ballot::Ballot;
 use super::messages::{PaxosMessage, PaxosTimer, SlotValue};
 use super::{Paxos, Stance};
-use crate::effect::{ClientError, Effect, Event};
+use crate::effect::{ClientError, Event};
 use crate::node::Effects;
+use crate::output::Output;
 use crate::quorum::Membership;
 use crate::types::{Command, NodeId, Time};
 use std::collections::{BTreeMap, BTreeSet};
@@ -172,26 +173,20 @@ impl Paxos {
     pub(super) fn on_client(&mut self, command: Command, out: &mut Effects<Paxos>) {
         let hint = self.leader_hint();
         let Stance::Leader(lead) = &mut self.stance else {
-            out.push(Effect::Reject {
-                id: command.id,
-                error: ClientError::NotLeader { leader: hint },
-            });
+            out.reject(command.id, ClientError::NotLeader { leader: hint });
             return;
         };
         if !lead.ready {
-            out.push(Effect::Reject {
-                id: command.id,
-                error: ClientError::NotLeader {
+            out.reject(
+                command.id,
+                ClientError::NotLeader {
                     leader: Some(self.id),
                 },
-            });
+            );
             return;
         }
         if lead.pipeline.in_flight.len() >= MAX_IN_FLIGHT {
-            out.push(Effect::Reject {
-                id: command.id,
-                error: ClientError::Overloaded,
-            });
+            out.reject(command.id, ClientError::Overloaded);
             return;
         }
         let slot = lead.pipeline.next_slot;
@@ -278,7 +273,7 @@ impl Paxos {
         for (slot, value) in chosen {
             self.learner.learn(slot, value);
         }
-        self.narrate(out, || match (first, last) {
+        out.narrate(self.narrate, || match (first, last) {
             (Some(a), Some(z)) if a != z => {
                 format!("chosen: slots {a}..={z} accepted by a quorum at {ballot}")
             }
@@ -298,10 +293,10 @@ impl Paxos {
         }
         lead.ready = true;
         let (ballot, upto) = (lead.ballot, lead.pipeline.ready_at());
-        out.push(Effect::Event(Event::LeaderReady {
+        out.event(Event::LeaderReady {
             term: ballot.as_u64(),
-        }));
-        self.narrate(out, || format!("ready: every slot up to {upto} found on takeover is chosen; serving clients at {ballot}"));
+        });
+        out.narrate(self.narrate, || format!("ready: every slot up to {upto} found on takeover is chosen; serving clients at {ballot}"));
     }
 
     /// The leader's heartbeat to every peer (voters and observers).
@@ -317,15 +312,9 @@ impl Paxos {
         // Liveness must not wait for our own disk: a heartbeat promises nothing about
         // our unsynced records (its commit point counts durable copies only).
         for peer in self.membership.peers_of(self.id) {
-            out.push(Effect::SendAhead {
-                to: peer,
-                msg: msg.clone(),
-            });
+            out.send_ahead(peer, msg.clone());
         }
-        out.push(Effect::SetTimer {
-            timer: PaxosTimer::Heartbeat,
-            after: self.timing.heartbeat,
-        });
+        out.set_timer(PaxosTimer::Heartbeat, self.timing.heartbeat);
     }
 
     /// Re-sends every slot proposal older than one heartbeat to the voters that have not
@@ -393,11 +382,11 @@ mod tests {
     #[test]
     fn commands_taken_before_a_flush_share_one_accept_per_acceptor() {
         use crate::node::Input;
-        use crate::paxos::pump::{cmd, Net};
-        let mut net = Net::new(3, false);
+        use crate::paxos::tests::{cmd, started, Elections};
+        let mut net = started(3, false);
         net.elect(1);
-        net.step_without_ending_the_batch(1, Input::Client(cmd(1, 1)));
-        net.step_without_ending_the_batch(1, Input::Client(cmd(1, 2)));
+        net.step_in_batch(1, Input::Client(cmd(1, 1)));
+        net.step_in_batch(1, Input::Client(cmd(1, 2)));
         assert!(
             !net.queue
                 .iter()

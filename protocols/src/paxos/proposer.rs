@@ -49,8 +49,9 @@ use super::messages::{AcceptedEra, AcceptedSlot, Leadership, PaxosMessage, Paxos
 use super::multi::{Leading, Pipeline, MAX_BATCH};
 use super::persist::PaxosRecord;
 use super::{Paxos, Stance};
-use crate::effect::{Effect, Event};
+use crate::effect::Event;
 use crate::node::Effects;
+use crate::output::Output;
 use crate::types::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -103,10 +104,7 @@ impl Paxos {
     pub(super) fn start_election(&mut self, why: &str, out: &mut Effects<Paxos>) {
         let timeout = self.election_timeout();
         if !self.membership.is_voter(self.id) {
-            out.push(Effect::SetTimer {
-                timer: PaxosTimer::LeaderTimeout,
-                after: timeout,
-            });
+            out.set_timer(PaxosTimer::LeaderTimeout, timeout);
             return; // observers learn, never lead
         }
         let mut seen = self.acceptor.promised().max(self.highest_seen);
@@ -120,23 +118,16 @@ impl Paxos {
             promises: BTreeMap::new(),
             plan: None,
         });
-        self.report_role(out);
         let (era_from, slot_from) = (
             self.learner.era().saturating_add(1),
             self.learner.commit() + 1,
         );
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!("{why}: send Prepare({ballot}) for era {era_from} on and slots {slot_from} on")
         });
-        out.push(Effect::CancelTimer(PaxosTimer::Backoff));
-        out.push(Effect::SetTimer {
-            timer: PaxosTimer::LeaderTimeout,
-            after: timeout,
-        });
-        out.push(Effect::SetTimer {
-            timer: PaxosTimer::Retransmit,
-            after: self.timing.heartbeat,
-        });
+        out.cancel_timer(PaxosTimer::Backoff);
+        out.set_timer(PaxosTimer::LeaderTimeout, timeout);
+        out.set_timer(PaxosTimer::Retransmit, self.timing.heartbeat);
         self.broadcast(
             PaxosMessage::Prepare {
                 ballot,
@@ -191,7 +182,7 @@ impl Paxos {
             if let Some((era, value)) = report.chosen_era {
                 if self.learner.learn_era(era, value) {
                     self.acceptor.forget_eras_through(era);
-                    out.push(Effect::Persist(PaxosRecord::EraChosen { era, value }));
+                    out.persist(PaxosRecord::EraChosen { era, value });
                 }
             }
             for (slot, value) in &report.chosen {
@@ -226,7 +217,7 @@ impl Paxos {
             recovery.iter().filter(|r| r.1.is_some()).count(),
             recovery.iter().filter(|r| r.1.is_none()).count(),
         );
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!(
                 "won Phase 1 of {ballot}: promises from {voters:?}; re-propose {} slot(s) up to {last_slot} (highest-ballot value per slot, no-op in {gaps} gap(s)), {} era(s) found",
                 found + gaps,
@@ -294,7 +285,7 @@ impl Paxos {
                 commit,
             }));
         }
-        self.narrate(out, || match found {
+        out.narrate(self.narrate, || match found {
             Some((b, v)) => format!(
                 "send Accept({ballot}, era {era}: {} leads from {}): a promise reports it accepted at {b}, the highest for era {era}, so it must be proposed",
                 v.leader, v.ballot
@@ -324,12 +315,12 @@ impl Paxos {
         let value = plan.value;
         if self.learner.learn_era(era, value) {
             self.acceptor.forget_eras_through(era);
-            out.push(Effect::Persist(PaxosRecord::EraChosen { era, value }));
+            out.persist(PaxosRecord::EraChosen { era, value });
         }
         if value == (Leadership { leader: me, ballot }) {
             self.become_leader(era, out);
         } else {
-            self.narrate(out, || {
+            out.narrate(self.narrate, || {
                 format!("chosen: era {era} is led by {} from {}; our Phase 1 at {ballot} already covers era {}", value.leader, value.ballot, era.saturating_add(1))
             });
             self.propose_next_era(out);
@@ -354,18 +345,17 @@ impl Paxos {
             ready: false,
             unsent: Vec::new(),
         });
-        self.report_role(out);
-        out.push(Effect::Event(Event::LeaderElected {
+        out.event(Event::LeaderElected {
             term: ballot.as_u64(),
-        }));
-        self.narrate(out, || {
+        });
+        out.narrate(self.narrate, || {
             format!(
                 "elected: a quorum accepted \"{} leads from {ballot}\" for era {era}",
                 self.id
             )
         });
-        out.push(Effect::CancelTimer(PaxosTimer::LeaderTimeout));
-        out.push(Effect::CancelTimer(PaxosTimer::Backoff));
+        out.cancel_timer(PaxosTimer::LeaderTimeout);
+        out.cancel_timer(PaxosTimer::Backoff);
         self.send_heartbeats(out);
     }
 
@@ -401,10 +391,7 @@ impl Paxos {
     pub(super) fn give_candidate_time(&mut self, out: &mut Effects<Paxos>) {
         if matches!(self.stance, Stance::Follower) {
             let after = self.election_timeout();
-            out.push(Effect::SetTimer {
-                timer: PaxosTimer::LeaderTimeout,
-                after,
-            });
+            out.set_timer(PaxosTimer::LeaderTimeout, after);
         }
     }
 
@@ -419,21 +406,17 @@ impl Paxos {
         self.duels += 1;
         self.highest_seen = self.highest_seen.max(higher);
         self.stance = Stance::Follower;
-        out.push(Effect::CancelTimer(PaxosTimer::Heartbeat));
-        out.push(Effect::CancelTimer(PaxosTimer::Retransmit));
-        out.push(Effect::CancelTimer(PaxosTimer::LeaderTimeout));
+        out.cancel_timer(PaxosTimer::Heartbeat);
+        out.cancel_timer(PaxosTimer::Retransmit);
+        out.cancel_timer(PaxosTimer::LeaderTimeout);
         let wait = self.election_timeout();
-        out.push(Effect::SetTimer {
-            timer: PaxosTimer::Backoff,
-            after: wait,
-        });
+        out.set_timer(PaxosTimer::Backoff, wait);
         let duels = self.duels;
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!(
                 "duel #{duels}: ballot {mine} pre-empted by {higher} ({why}); back off {wait:?}"
             )
         });
-        self.report_role(out);
     }
 
     /// Re-sends Phase 1 or the leadership Accept to voters that have not answered.

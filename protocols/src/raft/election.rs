@@ -11,8 +11,9 @@
 use super::log::Entry;
 use super::replication::Progress;
 use super::{Raft, RaftMessage, RaftTimer, RoleState, Term};
-use crate::effect::{Effect, Event, Role};
+use crate::effect::Event;
 use crate::node::Effects;
+use crate::output::Output;
 use crate::types::NodeId;
 
 impl Raft {
@@ -26,9 +27,9 @@ impl Raft {
         let Some(term) = self.term.checked_add(1).filter(|&t| t < Term::MAX) else {
             // Terms are exhausted (only a forged message could have brought us here);
             // wrapping to 0 would break every rule that orders terms.
-            let (me, term) = (self.id(), self.term);
-            self.narrate(out, || {
-                format!("node {me}: cannot campaign: term {term} is the last valid term")
+            let term = self.term;
+            out.narrate(self.setup.narrate, || {
+                format!("cannot campaign: term {term} is the last valid term")
             });
             return;
         };
@@ -39,13 +40,9 @@ impl Raft {
         self.role = RoleState::Candidate {
             votes: vec![self.id()],
         };
-        out.push(Effect::Event(Event::RoleChanged {
-            role: Role::Candidate,
-            term: self.term,
-        }));
         let (term, id) = (self.term, self.id());
-        self.narrate(out, || {
-            format!("node {id}: election timeout, campaigning for term {term}")
+        out.narrate(self.setup.narrate, || {
+            format!("election timeout, campaigning for term {term}")
         });
         self.reset_election_timer(out);
         let msg = RaftMessage::RequestVote {
@@ -55,10 +52,7 @@ impl Raft {
         };
         let voters: Vec<NodeId> = self.setup.membership.voter_ids().to_vec();
         for peer in voters.into_iter().filter(|&p| p != id) {
-            out.push(Effect::Send {
-                to: peer,
-                msg: msg.clone(),
-            });
+            out.send(peer, msg.clone());
         }
         self.maybe_win(out); // a single-voter cluster wins at once
     }
@@ -72,35 +66,35 @@ impl Raft {
         last_log_term: Term,
         out: &mut Effects<Self>,
     ) {
-        let me = self.id();
+        let narrate = self.setup.narrate;
         let (our_term, our_last_term, our_last_index) =
             (self.term, self.log.last_term(), self.log.last_index());
         let granted = if term < self.term {
-            self.narrate(out, || {
-                format!("node {me}: refuse vote to {from}: its term {term} < ours {our_term}")
+            out.narrate(narrate, || {
+                format!("refuse vote to {from}: its term {term} < ours {our_term}")
             });
             false
         } else if self.voted_for.is_some_and(|v| v != from) {
             let v = self.voted_for.unwrap_or_default();
-            self.narrate(out, || {
-                format!("node {me}: refuse vote to {from}: already voted for {v} in term {term}")
+            out.narrate(narrate, || {
+                format!("refuse vote to {from}: already voted for {v} in term {term}")
             });
             false
         } else if !self
             .log
             .candidate_is_up_to_date(last_log_term, last_log_index)
         {
-            self.narrate(out, || {
+            out.narrate(narrate, || {
                 format!(
-                    "node {me}: refuse vote to {from}: its log (term {last_log_term}, index {last_log_index}) \
+                    "refuse vote to {from}: its log (term {last_log_term}, index {last_log_index}) \
                      is behind ours (term {our_last_term}, index {our_last_index})"
                 )
             });
             false
         } else {
-            self.narrate(out, || {
+            out.narrate(narrate, || {
                 format!(
-                    "node {me}: vote for {from} in term {term}: its log (term {last_log_term}, index \
+                    "vote for {from} in term {term}: its log (term {last_log_term}, index \
                      {last_log_index}) is at least as up to date as ours (term {our_last_term}, index {our_last_index})"
                 )
             });
@@ -112,13 +106,13 @@ impl Raft {
             self.reset_election_timer(out);
             true
         };
-        out.push(Effect::Send {
-            to: from,
-            msg: RaftMessage::RequestVoteResponse {
+        out.send(
+            from,
+            RaftMessage::RequestVoteResponse {
                 term: self.term,
                 granted,
             },
-        });
+        );
     }
 
     /// RequestVoteResponse at the candidate.
@@ -157,8 +151,8 @@ impl Raft {
         let (me, term) = (self.id(), self.term);
         if let RoleState::Candidate { votes } = &self.role {
             let votes = votes.clone();
-            self.narrate(out, || {
-                format!("node {me}: won term {term} with votes from {votes:?}")
+            out.narrate(self.setup.narrate, || {
+                format!("won term {term} with votes from {votes:?}")
             });
         }
         self.leader = Some(me);
@@ -166,13 +160,13 @@ impl Raft {
             term,
             command: None,
         });
-        out.push(Effect::Persist(super::RaftRecord::Entries {
+        out.persist(super::RaftRecord::Entries {
             first_index: noop_index,
             entries: vec![Entry {
                 term,
                 command: None,
             }],
-        }));
+        });
         let progress = self
             .setup
             .membership
@@ -188,16 +182,9 @@ impl Raft {
         // Our own copy counts toward a quorum once it is durable (thesis §10.2.1).
         self.durable_marks.forget();
         self.durable_marks.mark(noop_index, out);
-        out.push(Effect::CancelTimer(RaftTimer::Election));
-        out.push(Effect::Event(Event::RoleChanged {
-            role: Role::Leader,
-            term,
-        }));
-        out.push(Effect::Event(Event::LeaderElected { term }));
+        out.cancel_timer(RaftTimer::Election);
+        out.event(Event::LeaderElected { term });
         self.broadcast_append(out);
-        out.push(Effect::SetTimer {
-            timer: RaftTimer::Heartbeat,
-            after: self.setup.timing.heartbeat,
-        });
+        out.set_timer(RaftTimer::Heartbeat, self.setup.timing.heartbeat);
     }
 }

@@ -16,9 +16,9 @@
 //! - §8 a leader appends a no-op at the start of its term; it is [`crate::Event::LeaderReady`]
 //!   once that no-op is committed.
 //! - Figure 2 "persistent state": `currentTerm`, `votedFor` and the log go through
-//!   [`Effect::Persist`] before any reply that depends on them.
+//!   [`crate::Effect::Persist`] before any reply that depends on them.
 //! - Thesis §10.2.1 "write to its disk in parallel": the leader sends AppendEntries
-//!   ([`Effect::SendAhead`]) while its own copy is still being written, and counts
+//!   ([`crate::Effect::SendAhead`]) while its own copy is still being written, and counts
 //!   itself toward a quorum only up to the index its log reports durable
 //!   ([`crate::Input::Durable`]).
 //!
@@ -36,8 +36,9 @@ mod preload;
 pub mod replication;
 
 use crate::durable::DurableMarks;
-use crate::effect::{ClientError, Effect, Event, Role};
+use crate::effect::{ClientError, Event, Role};
 use crate::node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
+use crate::output::Output;
 use crate::timing::RaftTimerReset;
 use crate::types::{NodeId, Time};
 use log::{Entry, RaftLog};
@@ -192,17 +193,11 @@ impl Raft {
         }
     }
 
-    fn narrate(&self, out: &mut Effects<Self>, text: impl FnOnce() -> String) {
-        if self.setup.narrate {
-            out.push(Effect::Event(Event::Narrate(text())));
-        }
-    }
-
     fn persist_hard_state(&self, out: &mut Effects<Self>) {
-        out.push(Effect::Persist(RaftRecord::HardState {
+        out.persist(RaftRecord::HardState {
             term: self.term,
             voted_for: self.voted_for,
-        }));
+        });
     }
 
     fn reset_election_timer(&mut self, out: &mut Effects<Self>) {
@@ -211,10 +206,7 @@ impl Raft {
             .setup
             .rng
             .duration_between(t.election_timeout_min, t.election_timeout_max);
-        out.push(Effect::SetTimer {
-            timer: RaftTimer::Election,
-            after,
-        });
+        out.set_timer(RaftTimer::Election, after);
     }
 
     /// §5.1: on discovering a higher term, adopt it and revert to follower. Persists the
@@ -229,46 +221,32 @@ impl Raft {
             self.term = term;
             self.voted_for = None;
             self.persist_hard_state(out);
-            let was_follower = matches!(self.role, RoleState::Follower);
             let restart_timer = match self.setup.timing.raft_timer_reset {
                 RaftTimerReset::Figure2 => matches!(self.role, RoleState::Leader { .. }),
                 RaftTimerReset::Etcd => true,
             };
             self.leader = None;
             self.become_follower(restart_timer, out);
-            if was_follower {
-                out.push(Effect::Event(Event::RoleChanged {
-                    role: Role::Follower,
-                    term,
-                }));
-            }
         }
     }
 
     /// Becomes a follower of the current term; `restart_timer` re-draws the election
     /// timeout (voters only).
     fn become_follower(&mut self, restart_timer: bool, out: &mut Effects<Self>) {
-        let was = self.role();
         self.role = RoleState::Follower;
-        out.push(Effect::CancelTimer(RaftTimer::Heartbeat));
+        out.cancel_timer(RaftTimer::Heartbeat);
         if restart_timer && self.setup.membership.is_voter(self.id()) {
             self.reset_election_timer(out);
-        }
-        if was != Role::Follower {
-            out.push(Effect::Event(Event::RoleChanged {
-                role: Role::Follower,
-                term: self.term,
-            }));
         }
     }
 
     fn reject_client(&self, cmd: &crate::Command, out: &mut Effects<Self>) {
-        out.push(Effect::Reject {
-            id: cmd.id,
-            error: ClientError::NotLeader {
+        out.reject(
+            cmd.id,
+            ClientError::NotLeader {
                 leader: self.leader,
             },
-        });
+        );
     }
 
     /// Hands newly committed entries to the state machine, in order.
@@ -282,14 +260,11 @@ impl Raft {
                 .log
                 .get(self.last_applied)
                 .and_then(|e| e.command.clone());
-            out.push(Effect::Apply {
-                index: self.last_applied,
-                command,
-            });
+            out.apply(self.last_applied, command);
         }
-        out.push(Effect::Event(Event::Committed {
+        out.event(Event::Committed {
             index: self.commit_index,
-        }));
+        });
     }
 }
 
@@ -348,14 +323,10 @@ impl Protocol for Raft {
         Ok(node)
     }
 
-    fn step(&mut self, now: Time, input: InputOf<Self>, out: &mut Effects<Self>) {
+    fn handle(&mut self, now: Time, input: InputOf<Self>, out: &mut Effects<Self>) {
         let _ = now; // Raft needs only relative timers.
         match input {
             Input::Start => {
-                out.push(Effect::Event(Event::RoleChanged {
-                    role: Role::Follower,
-                    term: self.term,
-                }));
                 if self.setup.membership.is_voter(self.id()) {
                     self.reset_election_timer(out);
                 }
@@ -374,7 +345,7 @@ impl Protocol for Raft {
         }
     }
 
-    fn end_of_batch(&mut self, _now: Time, out: &mut Effects<Self>) {
+    fn handle_end_of_batch(&mut self, _now: Time, out: &mut Effects<Self>) {
         if std::mem::take(&mut self.unflushed) {
             self.flush(out);
         }
@@ -443,9 +414,8 @@ impl Raft {
         if msg_term == Term::MAX {
             // No honest server reaches the last term (it could never campaign again):
             // refuse it as invalid input rather than adopt it.
-            let me = self.id();
-            self.narrate(out, || {
-                format!("node {me}: ignore a message from {from} with the invalid term {msg_term}")
+            out.narrate(self.setup.narrate, || {
+                format!("ignore a message from {from} with the invalid term {msg_term}")
             });
             return;
         }

@@ -14,15 +14,16 @@
 //! of the leader's current term (§5.4.2); earlier entries commit with it.
 //!
 //! The leader writes its own log in parallel with replicating it (thesis §10.2.1):
-//! AppendEntries leave as [`Effect::SendAhead`], each flush marks the log's last index
-//! with [`Effect::SignalWhenDurable`], and the leader's own `matchIndex` is the last
+//! AppendEntries leave as [`crate::Effect::SendAhead`], each flush marks the log's last index
+//! with [`crate::Effect::SignalWhenDurable`], and the leader's own `matchIndex` is the last
 //! index reported durable. "Stored on a majority" therefore always means durably
 //! stored, and a leader that crashes before its write finishes loses nothing committed.
 
 use super::log::{AppendOutcome, Entry};
 use super::{Raft, RaftMessage, RaftRecord, RaftTimer, RoleState, Term};
-use crate::effect::{Effect, Event};
+use crate::effect::Event;
 use crate::node::Effects;
+use crate::output::Output;
 use crate::types::{Command, NodeId};
 use std::collections::VecDeque;
 
@@ -66,10 +67,10 @@ impl Raft {
             command: Some(cmd),
         };
         let index = self.log.push(entry.clone());
-        out.push(Effect::Persist(RaftRecord::Entries {
+        out.persist(RaftRecord::Entries {
             first_index: index,
             entries: vec![entry],
-        }));
+        });
         // Batching: the AppendEntries go out at the end of the batch, so a burst of
         // commands shares one message per follower.
         self.unflushed = true;
@@ -106,10 +107,7 @@ impl Raft {
         for peer in peers {
             self.send_append(peer, true, out);
         }
-        out.push(Effect::SetTimer {
-            timer: RaftTimer::Heartbeat,
-            after: self.setup.timing.heartbeat,
-        });
+        out.set_timer(RaftTimer::Heartbeat, self.setup.timing.heartbeat);
     }
 
     /// Sends whatever each follower is missing, within its pipeline window.
@@ -145,16 +143,16 @@ impl Raft {
             p.next_index = prev_log_index + 1 + entries.len() as u64;
             p.inflight.push_back(p.next_index - 1);
         }
-        out.push(Effect::SendAhead {
-            to: peer,
-            msg: RaftMessage::AppendEntries {
+        out.send_ahead(
+            peer,
+            RaftMessage::AppendEntries {
                 term,
                 prev_log_index,
                 prev_log_term,
                 entries,
                 leader_commit: commit,
             },
-        });
+        );
     }
 
     /// AppendEntries receiver (Figure 2). `term` has already been observed.
@@ -172,14 +170,14 @@ impl Raft {
         if term < self.term {
             // Rule 1: reply false; our term tells the stale leader to step down.
             let index = self.log.last_index() + 1;
-            out.push(Effect::Send {
-                to: from,
-                msg: RaftMessage::AppendEntriesResponse {
+            out.send(
+                from,
+                RaftMessage::AppendEntriesResponse {
                     term: self.term,
                     success: false,
                     index,
                 },
-            });
+            );
             return;
         }
         if matches!(self.role, RoleState::Leader { .. }) {
@@ -194,9 +192,8 @@ impl Raft {
         }
         if self.leader != Some(from) {
             self.leader = Some(from);
-            let me = self.id();
-            self.narrate(out, || {
-                format!("node {me}: follows leader {from} in term {term}")
+            out.narrate(self.setup.narrate, || {
+                format!("follows leader {from} in term {term}")
             });
         }
         let (success, index) = match self
@@ -204,9 +201,8 @@ impl Raft {
             .append_after(prev_log_index, prev_log_term, &entries)
         {
             AppendOutcome::Mismatch { hint } => {
-                let me = self.id();
-                self.narrate(out, || {
-                    format!("node {me}: reject AppendEntries after {prev_log_index}: no entry of term {prev_log_term} there")
+                out.narrate(self.setup.narrate, || {
+                    format!("reject AppendEntries after {prev_log_index}: no entry of term {prev_log_term} there")
                 });
                 (false, hint)
             }
@@ -218,10 +214,10 @@ impl Raft {
                     let skip = (first_index - prev_log_index - 1) as usize;
                     let mut entries = entries;
                     entries.drain(..skip.min(entries.len()));
-                    out.push(Effect::Persist(RaftRecord::Entries {
+                    out.persist(RaftRecord::Entries {
                         first_index,
                         entries,
-                    }));
+                    });
                 }
                 let new_commit = leader_commit.min(last_index);
                 if new_commit > self.commit_index {
@@ -231,14 +227,14 @@ impl Raft {
                 (true, last_index)
             }
         };
-        out.push(Effect::Send {
-            to: from,
-            msg: RaftMessage::AppendEntriesResponse {
+        out.send(
+            from,
+            RaftMessage::AppendEntriesResponse {
                 term: self.term,
                 success,
                 index,
             },
-        });
+        );
     }
 
     /// AppendEntriesResponse at the leader.
@@ -329,7 +325,7 @@ impl Raft {
         {
             if !*ready && candidate >= *noop_index {
                 *ready = true;
-                out.push(Effect::Event(Event::LeaderReady { term }));
+                out.event(Event::LeaderReady { term });
             }
         }
     }

@@ -31,6 +31,7 @@
 //!   finish a Discovery / Synchronization wait within `initLimit` ticks, go back to
 //!   LOOKING (ZooKeeper: "Not sufficient followers synced").
 
+use crate::output::Output;
 use crate::types::{Command, NodeId};
 use crate::zab::discovery::{HandleStage, LearnerStage};
 use crate::zab::messages::{PeerMessage, Txn};
@@ -64,8 +65,8 @@ impl Zab {
             .map(|(&s, _)| s)
             .collect();
         self.history.append(txn.clone());
-        self.persist(out, ZabRecord::Proposal(txn.clone()));
-        self.narrate(out, || format!("PROPOSAL {zxid} to {followers:?}"));
+        out.persist(ZabRecord::Proposal(txn.clone()));
+        out.narrate(self.narrate, || format!("PROPOSAL {zxid} to {followers:?}"));
         for to in followers {
             self.send_ahead_to_learner(out, to, PeerMessage::Proposal { txn: txn.clone() });
         }
@@ -96,7 +97,7 @@ impl Zab {
         if l.is_established() {
             self.propose(command, out);
         } else {
-            self.narrate(out, || {
+            out.narrate(self.narrate, || {
                 format!("drop REQUEST from {from}: not established yet")
             });
         }
@@ -146,7 +147,7 @@ impl Zab {
         if quorum_zxid <= self.history.delivered_zxid() {
             return;
         }
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!("quorum logged through {quorum_zxid}: deliver, COMMIT at the flush")
         });
         self.deliver_through(self.history.count_through(quorum_zxid), out);
@@ -180,7 +181,7 @@ impl Zab {
                 _ => {}
             }
         }
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!("flush: COMMIT {committed} to {followers:?}")
         });
         for to in followers {
@@ -217,7 +218,7 @@ impl Zab {
     pub(super) fn leader_tick(&mut self, out: &mut Out) {
         let id = self.id;
         let (sync_limit, init_limit) = (self.timing.sync_limit, self.timing.init_limit);
-        self.set_timer(out, ZabTimer::Tick, self.timing.tick);
+        out.set_timer(ZabTimer::Tick, self.timing.tick);
         let Phase::Leading(l) = &mut self.phase else {
             return;
         };
@@ -232,7 +233,7 @@ impl Zab {
             self.forget_learner(learner);
         }
         if !broken.is_empty() {
-            self.narrate(out, || {
+            out.narrate(self.narrate, || {
                 format!("sessions broken by a lost message: {broken:?}")
             });
         }
@@ -277,7 +278,7 @@ impl Zab {
 
     /// One tick of a learner: give up on a silent leader; repeat FOLLOWERINFO.
     pub(super) fn learner_tick(&mut self, out: &mut Out) {
-        self.set_timer(out, ZabTimer::Tick, self.timing.tick);
+        out.set_timer(ZabTimer::Tick, self.timing.tick);
         let handshake_limit = 3 * self.timing.init_limit;
         let Phase::Learning(l) = &mut self.phase else {
             return;
@@ -352,7 +353,7 @@ impl Zab {
             return Err(());
         }
         self.history.append(txn.clone());
-        self.persist(out, ZabRecord::Proposal(txn));
+        out.persist(ZabRecord::Proposal(txn));
         Ok(())
     }
 

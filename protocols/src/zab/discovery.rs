@@ -18,6 +18,7 @@
 //!   as in ZooKeeper, and a TRUNC removes what they hold beyond the leader's history.
 
 use crate::effect::{Event, Role};
+use crate::output::Output;
 use crate::types::NodeId;
 use crate::zab::messages::{PeerMessage, ZabMessage};
 use crate::zab::persist::ZabRecord;
@@ -113,6 +114,11 @@ impl LeaderState {
     pub(crate) fn is_established(&self) -> bool {
         self.phase == LeaderPhase::Established
     }
+
+    /// Our current epoch when we started leading (the term `RoleChanged` reports).
+    pub(crate) fn taken_in_epoch(&self) -> u32 {
+        self.summary.0
+    }
 }
 
 /// How far a learner got with its leader.
@@ -153,6 +159,8 @@ pub(crate) struct LearnerState {
     pub(crate) out_seq: u64,
     /// The last proposal logged whose ACK waits for the end of the batch.
     pub(crate) ack_unsent: Option<Zxid>,
+    /// Our current epoch when FLE made us a learner (the term `RoleChanged` reports).
+    pub(crate) taken_in_epoch: u32,
 }
 
 impl LearnerState {
@@ -183,17 +191,10 @@ impl Zab {
             mark_unsent: false,
         }));
         self.durable_marks.forget();
-        self.event(
-            out,
-            Event::RoleChanged {
-                role: Role::Leading,
-                term: u64::from(summary.0),
-            },
-        );
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             "LEADING: wait for a quorum of FOLLOWERINFO to pick the new epoch".into()
         });
-        self.set_timer(out, ZabTimer::Tick, self.timing.tick);
+        out.set_timer(ZabTimer::Tick, self.timing.tick);
         self.check_epoch_quorum(out);
         // Learners that decided for us before we did (see "Deviations" in mod.rs).
         for (from, (session, body)) in std::mem::take(&mut self.learner_backlog) {
@@ -219,26 +220,20 @@ impl Zab {
             inbox: Inbox::starting_at(0),
             out_seq: 1,
             ack_unsent: None,
+            taken_in_epoch: self.history.current_epoch,
         });
         let role = if observer {
             Role::Observing
         } else {
             Role::Following
         };
-        self.event(
-            out,
-            Event::RoleChanged {
-                role,
-                term: u64::from(self.history.current_epoch),
-            },
-        );
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!(
                 "{role} {leader}: send my accepted epoch {}",
                 self.history.accepted_epoch
             )
         });
-        self.set_timer(out, ZabTimer::Tick, self.timing.tick);
+        out.set_timer(ZabTimer::Tick, self.timing.tick);
         self.send_learner_info(out);
     }
 
@@ -256,7 +251,7 @@ impl Zab {
                 seq: 0,
                 body,
             };
-            self.send(out, l.leader, msg);
+            out.send(l.leader, msg);
         }
     }
 
@@ -310,7 +305,7 @@ impl Zab {
             }
             None => {
                 l.connecting.insert(from, accepted_epoch);
-                self.narrate(out, || {
+                out.narrate(self.narrate, || {
                     format!("FOLLOWERINFO from {from}: accepted epoch {accepted_epoch}")
                 });
                 self.check_epoch_quorum(out);
@@ -334,8 +329,8 @@ impl Zab {
             return;
         };
         self.history.accepted_epoch = new_epoch;
-        self.persist(out, ZabRecord::AcceptedEpoch(new_epoch));
-        self.narrate(out, || {
+        out.persist(ZabRecord::AcceptedEpoch(new_epoch));
+        out.narrate(self.narrate, || {
             format!("epoch quorum {voters:?}: highest accepted epoch {highest}, propose new epoch {new_epoch}")
         });
         let Some(l) = self.leader() else { return };
@@ -383,7 +378,7 @@ impl Zab {
                 // ZooKeeper: "Follower is ahead of the leader"; the learner's connection
                 // is closed and it goes back to LOOKING once it hears nothing more.
                 self.forget_learner(from);
-                self.narrate(out, || {
+                out.narrate(self.narrate, || {
                     format!(
                         "drop learner {from}: it is ahead of me (epoch {epoch}, zxid {last_zxid} > epoch {}, zxid {})",
                         summary.0, summary.1
@@ -397,7 +392,7 @@ impl Zab {
         if collecting && voter && current_epoch.is_some() {
             l.epoch_acks.insert(from);
         }
-        self.narrate(out, || match (collecting, current_epoch) {
+        out.narrate(self.narrate, || match (collecting, current_epoch) {
             (true, Some(e)) => format!(
                 "ACKEPOCH from {from}: epoch {e}, last zxid {last_zxid}; mine (epoch {}, zxid {}) is at least as recent",
                 summary.0, summary.1
@@ -428,16 +423,13 @@ impl Zab {
         }
         let acks: Vec<NodeId> = l.epoch_acks.iter().copied().collect();
         self.history.current_epoch = epoch;
-        self.persist(out, ZabRecord::CurrentEpoch(epoch));
+        out.persist(ZabRecord::CurrentEpoch(epoch));
         // Only now is this leader the unique one of `epoch`: every acker accepted the
         // epoch for the first time, and no server does that twice.
-        self.event(
-            out,
-            Event::LeaderElected {
-                term: u64::from(epoch),
-            },
-        );
-        self.narrate(out, || {
+        out.event(Event::LeaderElected {
+            term: u64::from(epoch),
+        });
+        out.narrate(self.narrate, || {
             format!("ACKEPOCH quorum {acks:?}: epoch {epoch} is current; synchronize learners")
         });
         let Some(l) = self.leader() else { return };
@@ -475,7 +467,9 @@ impl Zab {
             && self.membership.is_quorum(&l.newleader_acks)
         {
             let acks: Vec<NodeId> = l.newleader_acks.iter().copied().collect();
-            self.narrate(out, || format!("NEWLEADER acknowledged by quorum {acks:?}"));
+            out.narrate(self.narrate, || {
+                format!("NEWLEADER acknowledged by quorum {acks:?}")
+            });
             self.establish(out);
         }
     }
@@ -492,7 +486,7 @@ impl Zab {
         let last_zxid = self.history.last_zxid();
         let current_epoch = if new_epoch > accepted {
             self.history.accepted_epoch = new_epoch;
-            self.persist(out, ZabRecord::AcceptedEpoch(new_epoch));
+            out.persist(ZabRecord::AcceptedEpoch(new_epoch));
             Some(self.history.current_epoch)
         } else if new_epoch == accepted {
             None
@@ -502,7 +496,7 @@ impl Zab {
             });
             return;
         };
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!("accept epoch {new_epoch}; ACKEPOCH with last zxid {last_zxid}")
         });
         if let Phase::Learning(l) = &mut self.phase {

@@ -22,7 +22,7 @@
 //! - When no notification arrives for the current interval, the vote is sent again and
 //!   the interval doubles, up to a cap.
 
-use crate::effect::Effect;
+use crate::output::Output;
 use crate::types::NodeId;
 use crate::zab::messages::{Notification, ServerState, Vote, ZabMessage};
 use crate::zab::vote::{explain_comparison, total_order_predicate, Ballot};
@@ -106,7 +106,7 @@ impl Zab {
         e.interval = self.timing.finalize_wait;
         e.proposal = initial;
         let (round, v) = (e.round, e.proposal);
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             if v.leader == 0 {
                 format!("round {round}: observer, no vote of its own")
             } else {
@@ -116,8 +116,8 @@ impl Zab {
                 )
             }
         });
-        out.push(Effect::CancelTimer(ZabTimer::FinalizeWait));
-        self.set_timer(out, ZabTimer::NotificationTimeout, self.election.interval);
+        out.cancel_timer(ZabTimer::FinalizeWait);
+        out.set_timer(ZabTimer::NotificationTimeout, self.election.interval);
         self.send_notifications(out);
         self.check_round_quorum(out);
     }
@@ -137,7 +137,7 @@ impl Zab {
             .copied()
             .filter(|&v| v != self.id)
         {
-            self.send(out, to, ZabMessage::Notification(n));
+            out.send(to, ZabMessage::Notification(n));
         }
         if self.is_voter(self.id) {
             self.election.received.insert(
@@ -176,20 +176,20 @@ impl Zab {
             // Non-voters get our view at once and are never tallied.
             if self.is_voter(self.id) {
                 let reply = self.my_notification();
-                self.send(out, from, ZabMessage::Notification(reply));
+                out.send(from, ZabMessage::Notification(reply));
             }
             return;
         }
         if !matches!(self.phase, Phase::Looking) {
             if n.state == ServerState::Looking && self.is_voter(self.id) {
                 let reply = self.my_notification();
-                self.narrate(out, || {
+                out.narrate(self.narrate, || {
                     format!(
                         "{from} is LOOKING: tell it {:?} leader is {}",
                         reply.state, reply.vote.leader
                     )
                 });
-                self.send(out, from, ZabMessage::Notification(reply));
+                out.send(from, ZabMessage::Notification(reply));
             }
             return;
         }
@@ -198,7 +198,7 @@ impl Zab {
             && self.is_voter(self.id)
         {
             let reply = self.my_notification();
-            self.send(out, from, ZabMessage::Notification(reply));
+            out.send(from, ZabMessage::Notification(reply));
         }
         self.election_loop(from, n, out);
     }
@@ -209,24 +209,24 @@ impl Zab {
             let current = self.election.proposal;
             if self.beats(&n.vote, &current) {
                 self.election.finalizing = false;
-                out.push(Effect::CancelTimer(ZabTimer::FinalizeWait));
-                self.narrate(out, || {
+                out.cancel_timer(ZabTimer::FinalizeWait);
+                out.narrate(self.narrate, || {
                     format!(
                         "finalize wait interrupted by a better vote from {from}: {}",
                         explain_comparison(&n.vote, &current)
                     )
                 });
             } else {
-                self.narrate(out, || {
+                out.narrate(self.narrate, || {
                     format!("finalize wait: vote from {from} is not better, wait again")
                 });
-                self.set_timer(out, ZabTimer::FinalizeWait, self.timing.finalize_wait);
+                out.set_timer(ZabTimer::FinalizeWait, self.timing.finalize_wait);
                 return;
             }
         }
-        self.set_timer(out, ZabTimer::NotificationTimeout, self.election.interval);
+        out.set_timer(ZabTimer::NotificationTimeout, self.election.interval);
         if !self.is_voter(n.vote.leader) {
-            self.narrate(out, || {
+            out.narrate(self.narrate, || {
                 format!("ignore vote from {from} for non-voter {}", n.vote.leader)
             });
             return;
@@ -246,7 +246,7 @@ impl Zab {
             let mine = self.initial_vote();
             let adopt = self.beats(&n.vote, &mine);
             self.election.proposal = if adopt { n.vote } else { mine };
-            self.narrate(out, || {
+            out.narrate(self.narrate, || {
                 let rule = explain_comparison(&n.vote, &mine);
                 if adopt {
                     format!(
@@ -262,7 +262,7 @@ impl Zab {
             });
             self.send_notifications(out);
         } else if n.round < round {
-            self.narrate(out, || {
+            out.narrate(self.narrate, || {
                 format!("ignore vote from {from}: old round {} < {round}", n.round)
             });
             return;
@@ -270,7 +270,7 @@ impl Zab {
             let current = self.election.proposal;
             if self.beats(&n.vote, &current) {
                 self.election.proposal = n.vote;
-                self.narrate(out, || {
+                out.narrate(self.narrate, || {
                     format!(
                         "vote for {}: same round {round}, {}",
                         n.vote.leader,
@@ -279,7 +279,7 @@ impl Zab {
                 });
                 self.send_notifications(out);
             } else if n.vote != current {
-                self.narrate(out, || {
+                out.narrate(self.narrate, || {
                     format!(
                         "keep voting for {} over {from}'s vote for {}: {}",
                         current.leader,
@@ -321,14 +321,14 @@ impl Zab {
             return;
         }
         self.election.finalizing = true;
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!(
                 "quorum {agreeing:?} agrees on {}: wait {:?} for a better vote",
                 mine.vote.leader, self.timing.finalize_wait
             )
         });
-        out.push(Effect::CancelTimer(ZabTimer::NotificationTimeout));
-        self.set_timer(out, ZabTimer::FinalizeWait, self.timing.finalize_wait);
+        out.cancel_timer(ZabTimer::NotificationTimeout);
+        out.set_timer(ZabTimer::FinalizeWait, self.timing.finalize_wait);
     }
 
     /// A FOLLOWING / LEADING notification while LOOKING.
@@ -341,7 +341,7 @@ impl Zab {
         if n.round == self.election.round {
             self.election.received.insert(from, report);
             if self.established_quorum(&self.election.received, &report) {
-                self.narrate(out, || {
+                out.narrate(self.narrate, || {
                     format!(
                         "a quorum of round {} reports leader {}",
                         n.round, n.vote.leader
@@ -353,7 +353,7 @@ impl Zab {
         }
         self.election.out_of_election.insert(from, report);
         if self.established_quorum(&self.election.out_of_election, &report) {
-            self.narrate(out, || {
+            out.narrate(self.narrate, || {
                 format!(
                     "latecomer: a quorum follows leader {} (round {}): join it",
                     n.vote.leader, n.round
@@ -394,7 +394,7 @@ impl Zab {
             round: e.round,
             state: ServerState::Looking,
         };
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!(
                 "no better vote within the finalize wait: {} leads",
                 vote.vote.leader
@@ -408,7 +408,7 @@ impl Zab {
             return;
         }
         let next = (self.election.interval * 2).min(self.timing.max_notification_interval);
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!(
                 "no notification for {:?}: send my vote again, next timeout {next:?}",
                 self.election.interval
@@ -416,7 +416,7 @@ impl Zab {
         });
         self.election.interval = next;
         self.send_notifications(out);
-        self.set_timer(out, ZabTimer::NotificationTimeout, next);
+        out.set_timer(ZabTimer::NotificationTimeout, next);
     }
 
     /// Leaves the election with `vote` as the decided vote.
@@ -439,8 +439,8 @@ impl Zab {
             round: e.round,
             state,
         };
-        out.push(Effect::CancelTimer(ZabTimer::NotificationTimeout));
-        out.push(Effect::CancelTimer(ZabTimer::FinalizeWait));
+        out.cancel_timer(ZabTimer::NotificationTimeout);
+        out.cancel_timer(ZabTimer::FinalizeWait);
         self.on_decided(leader, out);
     }
 

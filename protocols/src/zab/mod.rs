@@ -31,8 +31,10 @@
 //!   COMMIT, INFORM and PING leave ahead of its own log (`Effect::SendAhead`), as
 //!   ZooKeeper's leader logs and sends at once; its own ACK counts only once its log
 //!   reports the proposal durable (`broadcast.rs`).
-//! - **Events**: `RoleChanged { role, term }` with `term` = the server's current epoch
-//!   at the moment of the change (a new leader does not know its new epoch yet);
+//! - **Events**: `RoleChanged { role, term }` (derived by [`crate::Protocol::step`]
+//!   from `role_term`) with `term` = the server's current epoch when it took the role
+//!   (a new leader does not know its new epoch yet, and adopting it during
+//!   Synchronization is no new role);
 //!   `LeaderElected { term }` with the new epoch, emitted by the leader when Discovery
 //!   completes, i.e. when a quorum has acknowledged the new epoch (ACKEPOCH). That is
 //!   one FOLLOWERINFO + LEADERINFO exchange after the FLE decision (which
@@ -93,7 +95,7 @@
 //! If a leader of a lower epoch is established meanwhile by another quorum and keeps
 //! it, that server cycles LOOKING -> FOLLOWING -> refused until the leader loses its
 //! quorum. It is safe (the server only stays out); the simulator finds it in about one
-//! random fault schedule in 15,000, and `harness/tests/zab_sim.rs` tells it apart from a
+//! random fault schedule in 15,000, and `crates/sim/tests/zab_sim.rs` tells it apart from a
 //! failure.
 
 mod broadcast;
@@ -102,8 +104,6 @@ mod election;
 pub mod messages;
 pub mod persist;
 mod preload;
-#[cfg(test)]
-mod pump;
 mod session;
 mod sync;
 #[cfg(test)]
@@ -117,8 +117,9 @@ pub use vote::{explain_comparison, total_order_predicate};
 pub use zxid::Zxid;
 
 use crate::durable::DurableMarks;
-use crate::effect::{ClientError, Effect, Event, Role};
+use crate::effect::{ClientError, Event, Role};
 use crate::node::{Effects, Input, Protocol, RecoveryError, Setup, Status};
+use crate::output::Output;
 use crate::quorum::Membership;
 use crate::rng::DetRng;
 use crate::timing::Timing;
@@ -260,32 +261,6 @@ impl Zab {
         self.membership.is_voter(id)
     }
 
-    fn send(&self, out: &mut Out, to: NodeId, msg: ZabMessage) {
-        out.push(Effect::Send { to, msg });
-    }
-
-    fn persist(&self, out: &mut Out, record: ZabRecord) {
-        out.push(Effect::Persist(record));
-    }
-
-    fn set_timer(&self, out: &mut Out, timer: ZabTimer, after: Duration) {
-        out.push(Effect::SetTimer { timer, after });
-    }
-
-    fn event(&self, out: &mut Out, event: Event) {
-        out.push(Effect::Event(event));
-    }
-
-    fn narrate(&self, out: &mut Out, text: impl FnOnce() -> String) {
-        if self.narrate {
-            out.push(Effect::Event(Event::Narrate(format!(
-                "[{}] {}",
-                self.id,
-                text()
-            ))));
-        }
-    }
-
     /// Delivers every logged transaction up to the 1-based position `count`, in order.
     fn deliver_through(&mut self, count: usize, out: &mut Out) {
         let count = count.min(self.history.txns.len());
@@ -295,48 +270,32 @@ impl Zab {
         let first = self.history.delivered;
         for (i, txn) in self.history.txns.iter().enumerate().take(count).skip(first) {
             self.pending_local.remove(&txn.command.id);
-            out.push(Effect::Apply {
-                index: i as u64 + 1,
-                command: Some(txn.command.clone()),
-            });
+            out.apply(i as u64 + 1, Some(txn.command.clone()));
         }
         self.history.delivered = count;
         let last = self.history.delivered_zxid();
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!(
                 "deliver indexes {}..={count} (through zxid {last})",
                 first + 1
             )
         });
-        self.event(
-            out,
-            Event::Committed {
-                index: count as u64,
-            },
-        );
+        out.event(Event::Committed {
+            index: count as u64,
+        });
     }
 
     /// Leaves any role for LOOKING and starts a new election round.
     fn become_looking(&mut self, out: &mut Out, why: impl FnOnce() -> String) {
         if self.narrate {
             let why = why();
-            self.narrate(out, || format!("back to LOOKING: {why}"));
+            out.narrate(self.narrate, || format!("back to LOOKING: {why}"));
         }
-        out.push(Effect::CancelTimer(ZabTimer::Tick));
+        out.cancel_timer(ZabTimer::Tick);
         for id in std::mem::take(&mut self.pending_local) {
-            out.push(Effect::Reject {
-                id,
-                error: ClientError::LeadershipLost,
-            });
+            out.reject(id, ClientError::LeadershipLost);
         }
         self.phase = Phase::Looking;
-        self.event(
-            out,
-            Event::RoleChanged {
-                role: Role::Looking,
-                term: u64::from(self.history.current_epoch),
-            },
-        );
         self.start_round(out);
     }
 
@@ -364,10 +323,7 @@ impl Zab {
             Phase::Learning(l) => Some(l.leader),
             Phase::Leading(_) | Phase::Looking => None,
         };
-        out.push(Effect::Reject {
-            id: command.id,
-            error: ClientError::NotLeader { leader },
-        });
+        out.reject(command.id, ClientError::NotLeader { leader });
     }
 
     fn on_message(&mut self, from: NodeId, msg: ZabMessage, out: &mut Out) {
@@ -408,7 +364,7 @@ impl Zab {
         if matches!(&self.phase, Phase::Learning(l) if l.leader == peer) {
             self.become_looking(out, || format!("lost the connection to leader {peer}"));
         } else if self.forget_learner(peer) {
-            self.narrate(out, || format!("learner {peer} disconnected"));
+            out.narrate(self.narrate, || format!("learner {peer} disconnected"));
         }
     }
 }
@@ -442,32 +398,19 @@ impl Protocol for Zab {
         })
     }
 
-    fn step(&mut self, now: Time, input: Input<ZabMessage, ZabTimer>, out: &mut Out) {
+    fn handle(&mut self, now: Time, input: Input<ZabMessage, ZabTimer>, out: &mut Out) {
         self.now = now;
         match input {
             Input::Start => {
                 let known = self.history.delivered;
                 for (i, txn) in self.history.txns.iter().enumerate().take(known) {
-                    out.push(Effect::Apply {
-                        index: i as u64 + 1,
-                        command: Some(txn.command.clone()),
-                    });
+                    out.apply(i as u64 + 1, Some(txn.command.clone()));
                 }
                 if known > 0 {
-                    self.event(
-                        out,
-                        Event::Committed {
-                            index: known as u64,
-                        },
-                    );
+                    out.event(Event::Committed {
+                        index: known as u64,
+                    });
                 }
-                self.event(
-                    out,
-                    Event::RoleChanged {
-                        role: Role::Looking,
-                        term: u64::from(self.history.current_epoch),
-                    },
-                );
                 self.start_round(out);
             }
             Input::Message { from, msg } => self.on_message(from, msg, out),
@@ -481,7 +424,7 @@ impl Protocol for Zab {
     /// FOLLOWING: the one cumulative ACK for every proposal logged in the batch.
     /// LEADING: the durability mark of the proposals logged and the one COMMIT (INFORM)
     /// for everything delivered in it (see `broadcast.rs`).
-    fn end_of_batch(&mut self, _now: Time, out: &mut Out) {
+    fn handle_end_of_batch(&mut self, _now: Time, out: &mut Out) {
         match self.phase {
             Phase::Leading(_) => self.flush_commits(out),
             Phase::Learning(_) => self.flush_ack(out),
@@ -503,6 +446,19 @@ impl Protocol for Zab {
             commit_index: self.history.delivered as u64,
             last_index: self.history.txns.len() as u64,
         }
+    }
+
+    /// The role and the current epoch when the server took it (see "Events" in the
+    /// module docs): a leader's or learner's epoch advances during Synchronization
+    /// without a new `RoleChanged`.
+    fn role_term(&self) -> (Role, u64) {
+        let (role, epoch) = match &self.phase {
+            Phase::Looking => (Role::Looking, self.history.current_epoch),
+            Phase::Leading(l) => (Role::Leading, l.taken_in_epoch()),
+            Phase::Learning(l) if l.observer => (Role::Observing, l.taken_in_epoch),
+            Phase::Learning(l) => (Role::Following, l.taken_in_epoch),
+        };
+        (role, u64::from(epoch))
     }
 
     fn timing_mapping(t: &Timing) -> Vec<(String, String)> {

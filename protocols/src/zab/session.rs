@@ -14,7 +14,7 @@
 //! delivers nothing more. The `impl Zab` below numbers outgoing session messages and
 //! dispatches incoming ones, in order, to the phase handlers.
 
-use crate::effect::Effect;
+use crate::output::Output;
 use crate::types::NodeId;
 use crate::zab::messages::{PeerMessage, ZabMessage};
 use crate::zab::{Out, Phase, Zab};
@@ -129,7 +129,7 @@ impl Zab {
     /// Sends the next message of `learner`'s session.
     pub(super) fn send_to_learner(&mut self, out: &mut Out, learner: NodeId, body: PeerMessage) {
         if let Some(msg) = self.next_to_learner(learner, body) {
-            out.push(Effect::Send { to: learner, msg });
+            out.send(learner, msg);
         }
     }
 
@@ -142,7 +142,7 @@ impl Zab {
         body: PeerMessage,
     ) {
         if let Some(msg) = self.next_to_learner(learner, body) {
-            out.push(Effect::SendAhead { to: learner, msg });
+            out.send_ahead(learner, msg);
         }
     }
 
@@ -162,10 +162,7 @@ impl Zab {
         if let Phase::Learning(l) = &mut self.phase {
             let (session, seq) = (l.session, l.out_seq);
             l.out_seq += 1;
-            out.push(Effect::Send {
-                to: l.leader,
-                msg: ZabMessage::Peer { session, seq, body },
-            });
+            out.send(l.leader, ZabMessage::Peer { session, seq, body });
         }
     }
 

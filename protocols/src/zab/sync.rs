@@ -18,6 +18,7 @@
 //!   serve clients. Learners that join later go through the same steps one by one.
 
 use crate::effect::Event;
+use crate::output::Output;
 use crate::types::NodeId;
 use crate::zab::discovery::{HandleStage, LeaderPhase, LearnerStage};
 use crate::zab::messages::{PeerMessage, Txn};
@@ -119,7 +120,7 @@ impl Zab {
             }
         };
         let last = self.history.last_zxid();
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!("sync {learner}: {what}; then NEWLEADER {epoch}")
         });
         self.send_to_learner(out, learner, msg);
@@ -152,7 +153,7 @@ impl Zab {
         self.count_newleader_ack(from);
         if established {
             let committed = self.history.delivered_zxid();
-            self.narrate(out, || {
+            out.narrate(self.narrate, || {
                 format!("{from} acknowledged NEWLEADER: UPTODATE (committed through {committed})")
             });
             self.send_to_learner(out, from, PeerMessage::UpToDate { epoch, committed });
@@ -176,13 +177,12 @@ impl Zab {
             .map(|(&s, _)| s)
             .collect();
         self.update_election_vote(epoch);
-        self.narrate(out, || format!("established as leader of epoch {epoch}"));
-        self.event(
-            out,
-            Event::LeaderReady {
-                term: u64::from(epoch),
-            },
-        );
+        out.narrate(self.narrate, || {
+            format!("established as leader of epoch {epoch}")
+        });
+        out.event(Event::LeaderReady {
+            term: u64::from(epoch),
+        });
         self.deliver_through(self.history.txns.len(), out);
         let committed = self.history.delivered_zxid();
         for to in synced {
@@ -222,8 +222,8 @@ impl Zab {
                 self.become_looking(out, || "SNAP does not extend my delivered prefix".into());
                 return;
             }
-            self.persist(out, ZabRecord::Snapshot { txns: snapshot });
-            self.narrate(out, || {
+            out.persist(ZabRecord::Snapshot { txns: snapshot });
+            out.narrate(self.narrate, || {
                 format!("SNAP: history replaced by {len} committed transactions")
             });
             self.deliver_through(len, out);
@@ -234,8 +234,10 @@ impl Zab {
                 });
                 return;
             }
-            self.persist(out, ZabRecord::Truncate { last_kept: to });
-            self.narrate(out, || format!("TRUNC: dropped every proposal after {to}"));
+            out.persist(ZabRecord::Truncate { last_kept: to });
+            out.narrate(self.narrate, || {
+                format!("TRUNC: dropped every proposal after {to}")
+            });
         }
         let count = txns.len();
         for txn in txns {
@@ -246,10 +248,10 @@ impl Zab {
                 });
                 return;
             }
-            self.persist(out, ZabRecord::Proposal(txn));
+            out.persist(ZabRecord::Proposal(txn));
         }
         let last = self.history.last_zxid();
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!("logged {count} synchronized proposals; last zxid {last}")
         });
         if let Phase::Learning(l) = &mut self.phase {
@@ -267,9 +269,11 @@ impl Zab {
         }
         if epoch > self.history.current_epoch {
             self.history.current_epoch = epoch;
-            self.persist(out, ZabRecord::CurrentEpoch(epoch));
+            out.persist(ZabRecord::CurrentEpoch(epoch));
         }
-        self.narrate(out, || format!("NEWLEADER: epoch {epoch} is current; ACK"));
+        out.narrate(self.narrate, || {
+            format!("NEWLEADER: epoch {epoch} is current; ACK")
+        });
         self.send_to_leader(
             out,
             PeerMessage::Ack {
@@ -291,7 +295,7 @@ impl Zab {
         }
         l.stage = LearnerStage::Serving;
         self.update_election_vote(epoch);
-        self.narrate(out, || {
+        out.narrate(self.narrate, || {
             format!("UPTODATE: committed through {committed}; serving")
         });
         let count = self.history.count_through(committed);

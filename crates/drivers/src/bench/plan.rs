@@ -1,0 +1,194 @@
+//! What one benchmark run measures: protocols, sizes, measures, workload, timers.
+
+use protocols::{ProtocolKind, Timing};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+use storage::FsyncPolicy;
+use thiserror::Error;
+
+/// One kind of measurement.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// Cold-start elections.
+    Election,
+    /// Failover after the leader's process is killed.
+    Kill,
+    /// Failover after the leader is silently isolated.
+    Isolate,
+    /// Closed-loop commit throughput and latency.
+    Throughput,
+}
+
+/// What a timeout sweep varies; each setting runs [`Plan::trials`] cold elections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sweep {
+    /// Raft's election-timeout range; Paxos's failure timeout and back-off (ms).
+    ElectionTimeout(Vec<(u64, u64)>),
+    /// ZAB's finalize wait (ms).
+    FinalizeWait(Vec<u64>),
+}
+
+/// Why a benchmark run could not be made.
+#[derive(Debug, Error)]
+pub enum BenchError {
+    /// A local resource failed (temporary directory, baseline measurement).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The timer settings cannot run.
+    #[error("invalid timing: {0}")]
+    Timing(#[from] protocols::timing::TimingError),
+    /// A sweep setting is not a valid timing with the run's other timers.
+    #[error("sweep setting {label} is not a valid timing with heartbeat {heartbeat_ms} ms")]
+    SweepSetting {
+        /// The setting as written.
+        label: String,
+        /// The run's heartbeat.
+        heartbeat_ms: u128,
+    },
+    /// A `--sweep` or range argument that does not parse.
+    #[error("{0}")]
+    Syntax(String),
+}
+
+/// One run of the matrix.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Protocols, in report order.
+    pub protocols: Vec<ProtocolKind>,
+    /// Cluster sizes.
+    pub nodes: Vec<u64>,
+    /// Trials per election and failover measure.
+    pub trials: u32,
+    /// What to measure.
+    pub measure: Vec<Measure>,
+    /// Closed-loop client counts for throughput.
+    pub clients: Vec<u32>,
+    /// Value size in bytes (keys are 8 bytes).
+    pub value_bytes: usize,
+    /// Throughput warm-up, not counted.
+    pub warmup: Duration,
+    /// Throughput counted period.
+    pub duration: Duration,
+    /// Throughput rounds (the median round is reported).
+    pub rounds: u32,
+    /// WAL durability.
+    pub fsync: FsyncPolicy,
+    /// Protocol timers.
+    pub timing: Timing,
+    /// An optional timeout sweep.
+    pub sweep: Option<Sweep>,
+    /// Run each node as a `node` process of this executable instead of in-process.
+    pub processes: Option<PathBuf>,
+    /// The command line that asked for the run, recorded in the results.
+    pub command_line: String,
+}
+
+impl Plan {
+    /// Steps the progress display counts: one per trial and per throughput round.
+    pub fn planned_steps(&self) -> u64 {
+        let trials = u64::from(self.trials);
+        let per_size: u64 = self
+            .measure
+            .iter()
+            .map(|m| {
+                if *m == Measure::Throughput {
+                    self.clients.len() as u64 * u64::from(self.rounds)
+                } else {
+                    trials
+                }
+            })
+            .sum::<u64>()
+            + match &self.sweep {
+                Some(Sweep::ElectionTimeout(v)) => v.len() as u64 * trials,
+                Some(Sweep::FinalizeWait(v)) => v.len() as u64 * trials,
+                None => 0,
+            };
+        self.protocols.len() as u64 * self.nodes.len() as u64 * per_size
+    }
+}
+
+/// Parses "150-300" (or "150" for a fixed value) into milliseconds.
+pub fn parse_range(s: &str) -> Result<(u64, u64), BenchError> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let bad = || BenchError::Syntax(format!("bad timeout range {s:?}: expected MIN-MAX in ms"));
+    let min: u64 = a.trim().parse().map_err(|_| bad())?;
+    let max: u64 = b.trim().parse().map_err(|_| bad())?;
+    if min > max {
+        return Err(BenchError::Syntax(format!(
+            "election timeout min ({min} ms) is greater than max ({max} ms)"
+        )));
+    }
+    Ok((min, max))
+}
+
+impl FromStr for Sweep {
+    type Err = BenchError;
+
+    /// `election-timeout=150-151,150-155` or `finalize-wait=50,100,200`.
+    fn from_str(s: &str) -> Result<Sweep, BenchError> {
+        let (key, values) = s
+            .split_once('=')
+            .ok_or_else(|| BenchError::Syntax("--sweep takes KEY=V1,V2,...".into()))?;
+        let values: Vec<&str> = values
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        match key.trim() {
+            "election-timeout" => Ok(Sweep::ElectionTimeout(
+                values
+                    .iter()
+                    .map(|v| parse_range(v))
+                    .collect::<Result<_, _>>()?,
+            )),
+            "finalize-wait" => Ok(Sweep::FinalizeWait(
+                values
+                    .iter()
+                    .map(|v| {
+                        v.parse()
+                            .map_err(|_| BenchError::Syntax(format!("bad finalize wait {v:?}")))
+                    })
+                    .collect::<Result<_, _>>()?,
+            )),
+            other => Err(BenchError::Syntax(format!(
+                "unknown sweep {other:?}: expected election-timeout or finalize-wait"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse() {
+        assert_eq!(parse_range("150-300").expect("valid"), (150, 300));
+        assert_eq!(parse_range("150").expect("valid"), (150, 150));
+        assert!(parse_range("300-150").is_err());
+        assert!(parse_range("abc").is_err());
+    }
+
+    #[test]
+    fn sweeps_parse_and_unknown_keys_are_refused() {
+        assert_eq!(
+            "election-timeout=150-151, 150-300"
+                .parse::<Sweep>()
+                .expect("valid"),
+            Sweep::ElectionTimeout(vec![(150, 151), (150, 300)])
+        );
+        assert_eq!(
+            "finalize-wait=50,200".parse::<Sweep>().expect("valid"),
+            Sweep::FinalizeWait(vec![50, 200])
+        );
+        assert!("heartbeat=5".parse::<Sweep>().is_err());
+        assert!("election-timeout".parse::<Sweep>().is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! The throughput points of every run, measured in interleaved rounds.
+
+use super::trials::{cluster_options, throughput_trial, Hosting};
+use super::{data_dir, ms, BenchError, Plan, Progress};
+use crate::measure::ThroughputSample;
+use crate::with_protocol;
+use crate::workload::Workload;
+use protocols::ProtocolKind;
+use reports::results as r;
+use reports::Summary;
+use runtime::host::MessageCounts;
+
+/// Measures every throughput point of every run, `plan.rounds` times, round-robin over
+/// the runs (protocols and sizes), so that machine noise is spread over all of them;
+/// each point reports its median round and keeps every round's ops/s.
+pub(super) async fn rounds(
+    plan: &Plan,
+    hosts: &[(ProtocolKind, Hosting)],
+    runs: &mut [r::ProtocolRun],
+    progress: &mut dyn Progress,
+) -> Result<(), BenchError> {
+    // samples[run][client index]: one per successful round.
+    let mut samples: Vec<Vec<Vec<ThroughputSample>>> = runs
+        .iter()
+        .map(|_| vec![Vec::new(); plan.clients.len()])
+        .collect();
+    for round in 1..=plan.rounds {
+        for (i, ((protocol, hosting), run)) in hosts.iter().zip(runs.iter()).enumerate() {
+            let nodes = run.nodes as u64;
+            for (c, &clients) in plan.clients.iter().enumerate() {
+                progress.doing(format!(
+                    "{protocol} n={nodes} throughput c={clients} round {round}/{}",
+                    plan.rounds
+                ));
+                let dir = data_dir()?;
+                let opts = cluster_options(plan, &plan.timing, nodes, u64::from(round), &dir);
+                let w = Workload {
+                    clients,
+                    value_bytes: plan.value_bytes,
+                    warmup: plan.warmup,
+                    duration: plan.duration,
+                };
+                let sample =
+                    with_protocol!(*protocol, P => throughput_trial::<P>(hosting, opts, &w).await);
+                match sample {
+                    Ok(t) => {
+                        if let Some(slot) = samples.get_mut(i).and_then(|s| s.get_mut(c)) {
+                            slot.push(t);
+                        }
+                    }
+                    Err(e) => progress.note(format!(
+                        "{protocol} n={nodes} throughput c={clients} round {round} failed: {e}"
+                    )),
+                }
+                progress.step_done();
+            }
+        }
+    }
+    for (run, per_clients) in runs.iter_mut().zip(samples) {
+        record(plan, run, per_clients);
+    }
+    Ok(())
+}
+
+/// Writes one run's throughput points (the median round of each client count) and its
+/// messages per operation (from the largest client count measured).
+fn record(plan: &Plan, run: &mut r::ProtocolRun, per_clients: Vec<Vec<ThroughputSample>>) {
+    let mut largest: Option<(u32, MessageCounts, u64)> = None;
+    for (&clients, mut rounds) in plan.clients.iter().zip(per_clients) {
+        if rounds.is_empty() {
+            continue;
+        }
+        rounds.sort_by(|a, b| a.result.ops_per_sec().total_cmp(&b.result.ops_per_sec()));
+        let all: Vec<f64> = rounds.iter().map(|t| t.result.ops_per_sec()).collect();
+        // The median round; of an even number, the lower of the middle two.
+        let median = rounds.swap_remove((rounds.len() - 1) / 2);
+        let t = &median.result;
+        run.throughput.push(r::ThroughputPoint {
+            clients,
+            value_bytes: plan.value_bytes as u64,
+            fsync: plan.fsync.to_string(),
+            duration_ms: ms(t.elapsed),
+            ops: t.ops,
+            ops_per_sec: t.ops_per_sec(),
+            latency_us: Summary::from_histogram(t.latency.histogram(), 1.0),
+            errors: t.errors,
+            rounds_ops_per_sec: all,
+        });
+        if largest.as_ref().is_none_or(|l| clients >= l.0) {
+            largest = Some((clients, median.messages, t.ops));
+        }
+    }
+    let Some((clients, counts, ops)) = largest else {
+        return;
+    };
+    run.messages.per_op_clients = Some(clients);
+    let ops = ops.max(1) as f64;
+    // Multi-process runs count nothing (`by_kind` stays empty): not measured.
+    if !counts.by_kind.is_empty() {
+        run.messages.wal_records_per_op = Some(counts.wal_records as f64 / ops);
+        run.messages.wal_syncs_per_op = Some(counts.wal_syncs as f64 / ops);
+    }
+    for (kind, (n, b)) in counts.by_kind {
+        run.messages.per_op.insert(kind.to_string(), n as f64 / ops);
+        run.messages
+            .bytes_per_op
+            .insert(kind.to_string(), b as f64 / ops);
+    }
+}

@@ -1,0 +1,419 @@
+//! In-process loopback clusters: N nodes as tokio tasks in one process, talking real
+//! TCP on 127.0.0.1 (docs/DESIGN.md, cluster mode 1). Used by `cwb cluster`, the benches and
+//! the runtime tests.
+//!
+//! Every listener is bound (on port 0 by default) before any node starts, so every node
+//! knows every address from the start. A killed node's tasks are aborted (its sockets
+//! reset, as a crash would); a restart rebinds the same ports and recovers from the
+//! node's data directory.
+
+use crate::measure::{
+    cold_election_on, failover_on, throughput_on, ElectionSample, FailoverSample, Failure,
+    MeasureError, ThroughputSample,
+};
+use protocols::{Event, Membership, NodeId, Protocol, Timing};
+use runtime::client::Client;
+use runtime::events::{EventBus, Stamped};
+use runtime::host::{self, MessageCounts, NodeHandle, NodeOptions, RuntimeError};
+use runtime::transport::Faults;
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use storage::FsyncPolicy;
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+/// How to build a local cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    /// Voting nodes, ids 1..=voters.
+    pub voters: u64,
+    /// Observers, ids after the voters.
+    pub observers: u64,
+    /// Timers.
+    pub timing: Timing,
+    /// WAL policy.
+    pub fsync: FsyncPolicy,
+    /// Node N keeps its WAL in `base_dir/node-N`.
+    pub base_dir: PathBuf,
+    /// Seed for the nodes' random sources.
+    pub seed: u64,
+    /// Protocol narration into the log.
+    pub narrate: bool,
+    /// Bounds on every node's client connections.
+    pub client_limits: runtime::host::ClientLimits,
+    /// The cluster's identity and secret (a fresh one per cluster by default).
+    pub key: runtime::transport::handshake::ClusterKey,
+}
+
+impl ClusterOptions {
+    /// `n` voters with default timing and `fsync = batch`, data under `base_dir`.
+    pub fn new(n: u64, base_dir: PathBuf) -> ClusterOptions {
+        ClusterOptions {
+            voters: n,
+            observers: 0,
+            timing: Timing::default(),
+            fsync: FsyncPolicy::Batch,
+            base_dir,
+            seed: 0,
+            narrate: false,
+            client_limits: Default::default(),
+            // Without randomness the cluster still runs, unprotected, as an unnamed one.
+            key: runtime::transport::handshake::ClusterKey::generate().unwrap_or_default(),
+        }
+    }
+}
+
+/// Why a cluster operation failed.
+#[derive(Debug, Error)]
+pub enum ClusterError {
+    /// A node failed to start.
+    #[error(transparent)]
+    Node(#[from] RuntimeError),
+    /// A port could not be bound.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No such node.
+    #[error("node {0} is not in the cluster")]
+    UnknownNode(NodeId),
+}
+
+/// A running in-process cluster of protocol `P`.
+pub struct LocalCluster<P: Protocol> {
+    opts: ClusterOptions,
+    membership: Membership,
+    peers: BTreeMap<NodeId, SocketAddr>,
+    clients: BTreeMap<NodeId, SocketAddr>,
+    handles: BTreeMap<NodeId, NodeHandle>,
+    incarnations: BTreeMap<NodeId, u64>,
+    faults: Faults,
+    bus: EventBus,
+    started: Instant,
+    _protocol: PhantomData<P>,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ClusterError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ClusterError::Bind { addr, source })
+}
+
+/// Binds `addr` again after a kill: the killed node's aborted tasks release their
+/// listeners asynchronously, so retry briefly while the port is still taken.
+async fn rebind(addr: SocketAddr) -> Result<TcpListener, ClusterError> {
+    let mut tries = 0;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 500 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(source) => return Err(ClusterError::Bind { addr, source }),
+        }
+    }
+}
+
+impl<P: Protocol> LocalCluster<P> {
+    /// Binds every port, then starts every node. `started()` is the instant just before
+    /// the first node starts: the trigger of a cold-start election.
+    pub async fn start(opts: ClusterOptions) -> Result<LocalCluster<P>, ClusterError> {
+        let membership = Membership::new(
+            1..=opts.voters,
+            opts.voters + 1..=opts.voters + opts.observers,
+        );
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut listeners = BTreeMap::new();
+        let (mut peers, mut clients) = (BTreeMap::new(), BTreeMap::new());
+        for id in membership.all() {
+            let p = bind(any).await?;
+            let c = bind(any).await?;
+            let io = |source| ClusterError::Bind { addr: any, source };
+            peers.insert(id, p.local_addr().map_err(io)?);
+            clients.insert(id, c.local_addr().map_err(io)?);
+            listeners.insert(id, (p, c));
+        }
+        let mut cluster = LocalCluster {
+            opts,
+            membership,
+            peers,
+            clients,
+            handles: BTreeMap::new(),
+            incarnations: BTreeMap::new(),
+            faults: Faults::default(),
+            bus: EventBus::new(),
+            started: Instant::now(),
+            _protocol: PhantomData,
+        };
+        for (id, (p, c)) in listeners {
+            cluster.spawn_node(id, p, c)?;
+        }
+        Ok(cluster)
+    }
+
+    fn options_for(&self, id: NodeId) -> NodeOptions {
+        NodeOptions {
+            id,
+            membership: self.membership.clone(),
+            timing: self.opts.timing.clone(),
+            fsync: self.opts.fsync,
+            data_dir: self.opts.base_dir.join(format!("node-{id}")),
+            seed: self.opts.seed,
+            narrate: self.opts.narrate,
+            peers: self.peers.clone(),
+            clients: self.clients.clone(),
+            client_limits: self.opts.client_limits,
+            key: self.opts.key.clone(),
+        }
+    }
+
+    fn spawn_node(
+        &mut self,
+        id: NodeId,
+        p: TcpListener,
+        c: TcpListener,
+    ) -> Result<(), ClusterError> {
+        let incarnation = self.incarnations.get(&id).map_or(1, |i| i + 1);
+        self.incarnations.insert(id, incarnation);
+        let handle = host::spawn::<P>(
+            self.options_for(id),
+            p,
+            c,
+            self.faults.clone(),
+            self.bus.clone(),
+            incarnation,
+        )?;
+        self.handles.insert(id, handle);
+        Ok(())
+    }
+
+    /// The instant just before the nodes were started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Every member.
+    pub fn ids(&self) -> Vec<NodeId> {
+        self.membership.all().collect()
+    }
+
+    /// The membership.
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// Nodes currently running.
+    pub fn running(&self) -> Vec<NodeId> {
+        self.handles.keys().copied().collect()
+    }
+
+    /// Every node's client address.
+    pub fn client_addrs(&self) -> &BTreeMap<NodeId, SocketAddr> {
+        &self.clients
+    }
+
+    /// Every node's peer address.
+    pub fn peer_addrs(&self) -> &BTreeMap<NodeId, SocketAddr> {
+        &self.peers
+    }
+
+    /// A client of this cluster.
+    pub fn client(&self) -> Client {
+        Client::new(self.clients.clone())
+    }
+
+    /// The event bus every node reports to.
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    /// The shared fault filter.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// A running node's handle.
+    pub fn node(&self, id: NodeId) -> Option<&NodeHandle> {
+        self.handles.get(&id)
+    }
+
+    /// Kills node `id` (crash: tasks aborted, sockets reset). Returns the instant the
+    /// kill was issued.
+    pub async fn kill(&mut self, id: NodeId) -> Result<Instant, ClusterError> {
+        let handle = self
+            .handles
+            .remove(&id)
+            .ok_or(ClusterError::UnknownNode(id))?;
+        let t0 = Instant::now();
+        handle.kill().await;
+        Ok(t0)
+    }
+
+    /// Restarts a killed node on its old ports, from its data directory.
+    pub async fn restart(&mut self, id: NodeId) -> Result<(), ClusterError> {
+        if self.handles.contains_key(&id) {
+            return Ok(());
+        }
+        let (Some(&pa), Some(&ca)) = (self.peers.get(&id), self.clients.get(&id)) else {
+            return Err(ClusterError::UnknownNode(id));
+        };
+        let p = rebind(pa).await?;
+        let c = rebind(ca).await?;
+        self.spawn_node(id, p, c)
+    }
+
+    /// Silently cuts node `id` off (its sockets stay up). Returns the instant.
+    pub fn isolate(&self, id: NodeId) -> Instant {
+        self.faults.isolate(id);
+        Instant::now()
+    }
+
+    /// Removes every injected fault.
+    pub fn heal(&self) {
+        self.faults.heal();
+    }
+
+    /// Waits for a leader to become ready after event position `cursor`, other than
+    /// `except`, in a term above `after_term`.
+    pub async fn wait_ready(
+        &self,
+        cursor: usize,
+        except: Option<NodeId>,
+        after_term: u64,
+        timeout: Duration,
+    ) -> Option<Stamped> {
+        self.bus
+            .wait_for(cursor, timeout, |s| {
+                Some(s.node) != except
+                    && matches!(s.event, Event::LeaderReady { term } if term > after_term)
+            })
+            .await
+    }
+
+    /// The leader among running nodes, per their latest status: (id, term).
+    pub fn leader(&self) -> Option<(NodeId, u64)> {
+        self.handles
+            .values()
+            .filter_map(|h| h.status())
+            .filter(|s| s.status.role.is_leader())
+            .max_by_key(|s| s.status.term)
+            .map(|s| (s.id, s.status.term))
+    }
+
+    /// Message counts summed over running nodes.
+    pub fn message_counts(&self) -> MessageCounts {
+        let mut total = MessageCounts::default();
+        for h in self.handles.values() {
+            let c = h.message_counts();
+            for (kind, (n, b)) in c.by_kind {
+                let e = total.by_kind.entry(kind).or_default();
+                e.0 += n;
+                e.1 += b;
+            }
+            total.wal_records += c.wal_records;
+            total.wal_bytes += c.wal_bytes;
+            total.wal_syncs += c.wal_syncs;
+        }
+        total
+    }
+
+    /// Stops every node.
+    pub async fn shutdown(mut self) {
+        let ids: Vec<NodeId> = self.handles.keys().copied().collect();
+        for id in ids {
+            let _ = self.kill(id).await;
+        }
+    }
+}
+
+/// The measures ([`crate::measure`]) run on in-process clusters through this.
+impl<P: Protocol> crate::measure::Cluster for LocalCluster<P> {
+    type Error = ClusterError;
+
+    fn started(&self) -> Instant {
+        self.started
+    }
+
+    fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    fn client_addrs(&self) -> &BTreeMap<NodeId, SocketAddr> {
+        &self.clients
+    }
+
+    async fn kill(&mut self, id: NodeId) -> Result<Instant, ClusterError> {
+        LocalCluster::kill(self, id).await
+    }
+
+    async fn restart(&mut self, id: NodeId) -> Result<(), ClusterError> {
+        LocalCluster::restart(self, id).await
+    }
+
+    async fn isolate(&mut self, id: NodeId) -> Result<Instant, ClusterError> {
+        Ok(LocalCluster::isolate(self, id))
+    }
+
+    async fn heal(&mut self) -> Result<(), ClusterError> {
+        LocalCluster::heal(self);
+        Ok(())
+    }
+
+    fn message_counts(&self) -> MessageCounts {
+        LocalCluster::message_counts(self)
+    }
+
+    async fn shutdown(self) {
+        LocalCluster::shutdown(self).await
+    }
+}
+
+impl From<ClusterError> for MeasureError {
+    fn from(e: ClusterError) -> MeasureError {
+        MeasureError::Cluster(Box::new(e))
+    }
+}
+
+/// Starts an in-process cluster, waits for its first ready leader, stops it.
+pub async fn cold_election<P: Protocol>(
+    opts: ClusterOptions,
+    timeout: Duration,
+) -> Result<ElectionSample, MeasureError> {
+    let cluster = LocalCluster::<P>::start(opts).await?;
+    let result = cold_election_on(&cluster, timeout).await;
+    crate::measure::Cluster::shutdown(cluster).await;
+    result
+}
+
+/// Starts an in-process cluster, keeps one client writing, fails the leader, and
+/// measures until the new leader acknowledges a write.
+pub async fn failover<P: Protocol>(
+    opts: ClusterOptions,
+    failure: Failure,
+    timeout: Duration,
+) -> Result<FailoverSample, MeasureError> {
+    let mut cluster = LocalCluster::<P>::start(opts).await?;
+    let result = failover_on(&mut cluster, failure, timeout).await;
+    crate::measure::Cluster::shutdown(cluster).await;
+    result
+}
+
+/// Starts an in-process cluster, waits for a ready leader, runs the closed-loop
+/// workload.
+pub async fn throughput<P: Protocol>(
+    opts: ClusterOptions,
+    workload: &crate::workload::Workload,
+    timeout: Duration,
+) -> Result<ThroughputSample, MeasureError> {
+    let cluster = LocalCluster::<P>::start(opts).await?;
+    let result = throughput_on(&cluster, workload, timeout).await;
+    crate::measure::Cluster::shutdown(cluster).await;
+    result
+}

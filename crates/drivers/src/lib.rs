@@ -1,0 +1,21 @@
+//! Cluster drivers and the measures: everything that runs a whole cluster and times it.
+//!
+//! # Layout
+//! - [`measure`]: the [`measure::Cluster`] trait the measures run on, and the measures
+//!   (cold-start election, failover after a kill or an isolation, throughput).
+//! - [`cluster`]: in-process loopback clusters: start, kill, restart, isolate, heal.
+//! - [`process_cluster`]: the same with one `cwb node` OS process per node.
+//! - [`metrics`]: election and failover decomposed from the nodes' stamped events.
+//! - [`workload`]: closed-loop client workloads.
+//! - [`baseline`]: the machine's loopback round trip and fsync latency.
+//! - [`bench`]: the benchmark matrix behind `cwb bench` and `cwb compare`.
+//! - [`with_protocol!`]: from a [`protocols::ProtocolKind`] to its protocol type.
+
+pub mod baseline;
+pub mod bench;
+pub mod cluster;
+mod dispatch;
+pub mod measure;
+pub mod metrics;
+pub mod process_cluster;
+pub mod workload;

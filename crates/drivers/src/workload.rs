@@ -1,0 +1,162 @@
+//! The client workload shared by every benchmark: C closed-loop clients, each sending
+//! one put of a P-byte value with an 8-byte key (as etcd's benchmark tool does, a
+//! [`KvOp::Set`](kv::KvOp::Set): like etcd's put without `prev_kv`, the answer
+//! carries no value), waiting for the answer, then sending the next. Latency is
+//! measured per operation, client side, from send to acknowledged commit.
+//!
+//! Clients share connections, [`CLIENTS_PER_CONNECTION`] to a connection (like etcd's
+//! benchmark tool, whose `--clients` are multiplexed over `--conns`): each client still
+//! waits for its own answer before its next request, but the requests that meet on a
+//! connection travel in one write and their answers in one read. All clients run in
+//! the benchmark's process on the same cores as the nodes, so a syscall pair per
+//! operation on the client side would be measured as the protocols' cost.
+
+use bytes::Bytes;
+use protocols::NodeId;
+use runtime::client::SharedClient;
+use runtime::events::Latencies;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Shape of a closed-loop run.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// Concurrent clients.
+    pub clients: u32,
+    /// Value size in bytes.
+    pub value_bytes: usize,
+    /// Operations before this long are not counted.
+    pub warmup: Duration,
+    /// Counted period.
+    pub duration: Duration,
+}
+
+/// What a closed-loop run measured.
+#[derive(Clone, Debug)]
+pub struct WorkloadResult {
+    /// Operations acknowledged in the counted period.
+    pub ops: u64,
+    /// Failed operations (timeouts, refusals) in the counted period.
+    pub errors: u64,
+    /// The counted period as actually run.
+    pub elapsed: Duration,
+    /// Per-operation latency (summary only).
+    pub latency: Latencies,
+}
+
+impl WorkloadResult {
+    /// Acknowledged operations per second.
+    pub fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// How many closed-loop clients share one connection per node.
+pub const CLIENTS_PER_CONNECTION: u32 = 16;
+
+/// An 8-byte key for operation `n` of client `c`: the whole run writes a fixed key
+/// space of 64k slots (client `c` cycles through 1024 of them; with more than 64
+/// clients they overlap), so the state machine reaches a steady size instead of
+/// growing with the run's length. The slot in lower-case hex.
+pub fn key(c: u32, n: u64) -> Bytes {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let v = (u64::from(c) << 10 | (n & 0x3ff)) & 0xffff;
+    let mut k = [0u8; 8];
+    for (i, d) in k.iter_mut().enumerate() {
+        *d = HEX[((v >> (28 - 4 * i)) & 0xf) as usize];
+    }
+    Bytes::copy_from_slice(&k)
+}
+
+/// Runs the workload against the cluster whose client ports are `nodes`. Every
+/// client starts at `leader`: the clients of all three protocols
+/// then send straight to the leader, as Raft's and Paxos's end up doing after one
+/// `NotLeader` answer. (A ZAB follower would serve them too, by forwarding each
+/// command to its leader as ZooKeeper does; that extra hop is not the commit path
+/// being compared.)
+pub async fn run(
+    nodes: &BTreeMap<NodeId, SocketAddr>,
+    leader: NodeId,
+    w: &Workload,
+) -> WorkloadResult {
+    let value = Bytes::from(vec![b'x'; w.value_bytes]);
+    let start = Instant::now();
+    let counted_from = start + w.warmup;
+    let end = counted_from + w.duration;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    let shared: Vec<Arc<SharedClient>> = (0..w.clients.div_ceil(CLIENTS_PER_CONNECTION))
+        .map(|_| {
+            let mut client = SharedClient::new(nodes.clone());
+            client.deadline = Duration::from_secs(5);
+            client.start_at(leader);
+            Arc::new(client)
+        })
+        .collect();
+    // Each closed-loop client is a client of the state machine with its own session.
+    let sessions = kv::Session::new_client_id();
+    for c in 0..w.clients {
+        let client = shared[(c / CLIENTS_PER_CONNECTION) as usize].clone();
+        let session_client = sessions.wrapping_add(u64::from(c)).max(1);
+        let value = value.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Latencies::new();
+            let (mut ops, mut errors, mut n) = (0u64, 0u64, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let sent = Instant::now();
+                let session = kv::Session {
+                    client: session_client,
+                    seq: n,
+                };
+                let ok = client.set(session, key(c, n), value.clone()).await.is_ok();
+                let done = Instant::now();
+                if done >= end {
+                    break;
+                }
+                if sent >= counted_from {
+                    if ok {
+                        ops += 1;
+                        lat.record_summary_only(done - sent);
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (ops, errors, lat)
+        }));
+    }
+    tokio::time::sleep_until((end).into()).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut result = WorkloadResult {
+        ops: 0,
+        errors: 0,
+        elapsed: w.duration,
+        latency: Latencies::new(),
+    };
+    for t in tasks {
+        if let Ok((ops, errors, lat)) = t.await {
+            result.ops += ops;
+            result.errors += errors;
+            result.latency.merge(&lat);
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_eight_hex_digits_over_64k_slots() {
+        assert_eq!(&key(0, 1)[..], b"00000001");
+        assert_eq!(&key(1, 1)[..], b"00000401");
+        assert_eq!(&key(63, 0x3ff)[..], b"0000ffff");
+        assert_eq!(&key(64, 0x401)[..], b"00000001", "wraps to 64k slots");
+    }
+}

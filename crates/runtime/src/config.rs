@@ -1,0 +1,549 @@
+//! Cluster configuration files (`cluster.toml`) and their validation.
+//!
+//! One file describes the whole cluster; the same file on several hosts makes a LAN
+//! cluster, each host running `cwb node --config cluster.toml --id N`. Everything is
+//! checked before anything starts: duplicate ids, clashing addresses, an unknown
+//! protocol or fsync policy, an impossible timing range, a missing file.
+//!
+//! ```toml
+//! protocol = "raft"          # raft | zab | paxos
+//! fsync = "batch"            # always | batch | never
+//! data_dir = "cwb-data"      # node N keeps its log in data_dir/node-N
+//! [timing]
+//! heartbeat_ms = 50
+//! election_timeout_min_ms = 150
+//! election_timeout_max_ms = 300
+//! finalize_wait_ms = 200
+//! [[node]]
+//! id = 1
+//! peer = "127.0.0.1:7001"    # node-to-node port
+//! client = "127.0.0.1:7101"  # client port (put/get/status)
+//! # observer = true          # ZAB observers: receive commits, never vote
+//! ```
+
+use crate::transport::handshake::{hex, unhex, ClusterKey};
+pub use protocols::ProtocolKind;
+use protocols::{Membership, NodeId, RaftTimerReset, Timing};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use storage::FsyncPolicy;
+use thiserror::Error;
+
+/// Timer settings as written in a config file (milliseconds).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimingConfig {
+    /// Leader heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// Failure-detection (election) timeout, lower end.
+    pub election_timeout_min_ms: u64,
+    /// Failure-detection (election) timeout, upper end.
+    pub election_timeout_max_ms: u64,
+    /// ZAB's finalize wait.
+    pub finalize_wait_ms: u64,
+    /// Raft: whether a higher term restarts the election timeout (`figure2`, the
+    /// default, or `etcd`).
+    #[serde(default)]
+    pub raft_timer_reset: RaftTimerReset,
+}
+
+impl Default for TimingConfig {
+    fn default() -> TimingConfig {
+        TimingConfig::from(&Timing::default())
+    }
+}
+
+impl From<&Timing> for TimingConfig {
+    fn from(t: &Timing) -> TimingConfig {
+        TimingConfig {
+            heartbeat_ms: t.heartbeat.as_millis() as u64,
+            election_timeout_min_ms: t.election_timeout_min.as_millis() as u64,
+            election_timeout_max_ms: t.election_timeout_max.as_millis() as u64,
+            finalize_wait_ms: t.finalize_wait.as_millis() as u64,
+            raft_timer_reset: t.raft_timer_reset,
+        }
+    }
+}
+
+impl TimingConfig {
+    /// The protocol-facing timing.
+    pub fn to_timing(&self) -> Timing {
+        Timing {
+            heartbeat: Duration::from_millis(self.heartbeat_ms),
+            election_timeout_min: Duration::from_millis(self.election_timeout_min_ms),
+            election_timeout_max: Duration::from_millis(self.election_timeout_max_ms),
+            finalize_wait: Duration::from_millis(self.finalize_wait_ms),
+            raft_timer_reset: self.raft_timer_reset,
+        }
+    }
+}
+
+/// One node's entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeEntry {
+    /// The node's id (> 0, unique; ZooKeeper's myid).
+    pub id: NodeId,
+    /// Address for node-to-node traffic.
+    pub peer: SocketAddr,
+    /// Address for clients.
+    pub client: SocketAddr,
+    /// A non-voting observer (ZAB).
+    #[serde(default)]
+    pub observer: bool,
+}
+
+/// A whole cluster file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Which protocol every node runs.
+    pub protocol: String,
+    /// WAL durability policy.
+    #[serde(default = "default_fsync")]
+    pub fsync: String,
+    /// Parent of the per-node data directories.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Seed for the nodes' random sources (election timeouts, back-off).
+    #[serde(default)]
+    pub seed: u64,
+    /// Names the cluster (32 hex digits): a node of another cluster is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+    /// The secret every node proves it holds on every peer connection and every fault
+    /// command (64 hex digits). `cwb config` generates one; keep the file private.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Or: a file holding the secret (hex), instead of `secret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+    /// Timers.
+    #[serde(default)]
+    pub timing: TimingConfig,
+    /// Bounds on client connections (`[client_port]`: `max_connections`,
+    /// `idle_timeout_ms`, `max_in_flight`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub client_port: crate::host::ClientLimits,
+    /// The members.
+    #[serde(rename = "node")]
+    pub nodes: Vec<NodeEntry>,
+}
+
+fn is_default(limits: &crate::host::ClientLimits) -> bool {
+    *limits == crate::host::ClientLimits::default()
+}
+
+fn default_fsync() -> String {
+    "batch".into()
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("cwb-data")
+}
+
+/// A configuration that cannot run, said plainly.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a cluster.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's words.
+        message: String,
+    },
+    /// Not raft, zab or paxos.
+    #[error(transparent)]
+    UnknownProtocol(#[from] protocols::UnknownProtocol),
+    /// Not always, batch or never.
+    #[error("unknown fsync policy {0:?}: expected one of always, batch, never")]
+    UnknownFsync(String),
+    /// Two nodes share an id.
+    #[error("duplicate node id {0}")]
+    DuplicateId(NodeId),
+    /// Id 0 is reserved.
+    #[error("node id 0 is not allowed (ids start at 1)")]
+    ZeroId,
+    /// Two ports collide.
+    #[error("address {addr} is used twice ({first} and {second})")]
+    PortClash {
+        /// The address.
+        addr: SocketAddr,
+        /// Its first use.
+        first: String,
+        /// Its second use.
+        second: String,
+    },
+    /// Nobody votes.
+    #[error("the cluster has no voting nodes")]
+    NoVoters,
+    /// No cluster identity or secret.
+    #[error("the config names no cluster_id and secret (or secret_file): peers could not prove they belong to the cluster. `cwb config` writes both")]
+    NoKey,
+    /// A cluster id or secret that is not what it should be.
+    #[error("{0}")]
+    BadKey(String),
+    /// Port 0 would make the system pick a port nobody else knows.
+    #[error("{0} has port 0: every node needs a fixed port its peers can reach")]
+    ZeroPort(String),
+    /// Consecutive ports from a base run past 65535.
+    #[error("base port {base_port} leaves no room for {nodes} nodes (peers at base+id, clients at base+100+id, all at most 65535)")]
+    PortOutOfRange {
+        /// The base asked for.
+        base_port: u16,
+        /// The number of nodes.
+        nodes: u64,
+    },
+    /// A bad timing range.
+    #[error("invalid timing: {0}")]
+    Timing(#[from] protocols::timing::TimingError),
+    /// `--id` names no node.
+    #[error("node {0} is not in the config file")]
+    UnknownNode(NodeId),
+}
+
+/// A checked configuration, ready to run.
+#[derive(Clone, Debug)]
+pub struct Validated {
+    /// The protocol.
+    pub protocol: ProtocolKind,
+    /// The WAL policy.
+    pub fsync: FsyncPolicy,
+    /// Timers.
+    pub timing: Timing,
+    /// Voters and observers.
+    pub membership: Membership,
+    /// Node-to-node addresses.
+    pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// Client addresses.
+    pub clients: BTreeMap<NodeId, SocketAddr>,
+    /// Parent of the data directories.
+    pub data_dir: PathBuf,
+    /// Seed.
+    pub seed: u64,
+    /// Bounds on client connections.
+    pub client_limits: crate::host::ClientLimits,
+    /// The cluster's identity and secret.
+    pub key: ClusterKey,
+}
+
+impl Validated {
+    /// Node `id`'s data directory.
+    pub fn node_dir(&self, id: NodeId) -> PathBuf {
+        self.data_dir.join(format!("node-{id}"))
+    }
+}
+
+impl ClusterConfig {
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Validated, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        ClusterConfig::parse(&text, path)?.validate()
+    }
+
+    /// Parses TOML text (`path` only names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<ClusterConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks everything that can be checked before starting.
+    pub fn validate(&self) -> Result<Validated, ConfigError> {
+        let protocol: ProtocolKind = self.protocol.parse()?;
+        let fsync: FsyncPolicy = self
+            .fsync
+            .parse()
+            .map_err(|_| ConfigError::UnknownFsync(self.fsync.clone()))?;
+        let timing = self.timing.to_timing();
+        timing.validate()?;
+        let mut ids = HashSet::new();
+        let mut addrs: BTreeMap<SocketAddr, String> = BTreeMap::new();
+        for n in &self.nodes {
+            if n.id == 0 {
+                return Err(ConfigError::ZeroId);
+            }
+            if !ids.insert(n.id) {
+                return Err(ConfigError::DuplicateId(n.id));
+            }
+            for (addr, what) in [
+                (n.peer, format!("node {} peer", n.id)),
+                (n.client, format!("node {} client", n.id)),
+            ] {
+                if addr.port() == 0 {
+                    return Err(ConfigError::ZeroPort(what));
+                }
+                if let Some(first) = addrs.get(&addr) {
+                    return Err(ConfigError::PortClash {
+                        addr,
+                        first: first.clone(),
+                        second: what,
+                    });
+                }
+                addrs.insert(addr, what);
+            }
+        }
+        let voters: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|n| !n.observer)
+            .map(|n| n.id)
+            .collect();
+        if voters.is_empty() {
+            return Err(ConfigError::NoVoters);
+        }
+        let observers = self.nodes.iter().filter(|n| n.observer).map(|n| n.id);
+        Ok(Validated {
+            protocol,
+            fsync,
+            timing,
+            membership: Membership::new(voters, observers),
+            peers: self.nodes.iter().map(|n| (n.id, n.peer)).collect(),
+            clients: self.nodes.iter().map(|n| (n.id, n.client)).collect(),
+            data_dir: self.data_dir.clone(),
+            seed: self.seed,
+            client_limits: self.client_port,
+            key: self.key()?,
+        })
+    }
+
+    /// The cluster's identity and secret from `cluster_id` and `secret`/`secret_file`.
+    fn key(&self) -> Result<ClusterKey, ConfigError> {
+        let Some(id) = &self.cluster_id else {
+            return Err(ConfigError::NoKey);
+        };
+        let id: [u8; 16] = unhex(id)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| ConfigError::BadKey("cluster_id must be 32 hex digits".into()))?;
+        let secret_text = match (&self.secret, &self.secret_file) {
+            (Some(s), None) => s.clone(),
+            (None, Some(path)) => {
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            (None, None) => return Err(ConfigError::NoKey),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::BadKey(
+                    "give secret or secret_file, not both".into(),
+                ))
+            }
+        };
+        let secret = unhex(secret_text.trim())
+            .filter(|s| s.len() >= 16)
+            .ok_or_else(|| {
+                ConfigError::BadKey("the secret must be at least 32 hex digits (16 bytes)".into())
+            })?;
+        Ok(ClusterKey {
+            id,
+            secret: secret.into(),
+        })
+    }
+
+    /// A loopback config for `n` nodes on consecutive ports from `base_port`
+    /// (peers at base+i, clients at base+100+i), e.g. for `cwb config`. Refuses ports
+    /// past 65535 (they would wrap to 0, 1, 2 ...).
+    pub fn loopback(
+        protocol: ProtocolKind,
+        n: u64,
+        base_port: u16,
+    ) -> Result<ClusterConfig, ConfigError> {
+        let port = |offset: u64| {
+            u64::from(base_port)
+                .checked_add(offset)
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or(ConfigError::PortOutOfRange {
+                    base_port,
+                    nodes: n,
+                })
+        };
+        let nodes = (1..=n)
+            .map(|id| {
+                Ok(NodeEntry {
+                    id,
+                    peer: SocketAddr::from(([127, 0, 0, 1], port(id)?)),
+                    client: SocketAddr::from(([127, 0, 0, 1], port(id.saturating_add(100))?)),
+                    observer: false,
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        let key = ClusterKey::generate()
+            .map_err(|e| ConfigError::BadKey(format!("no randomness for a secret: {e}")))?;
+        Ok(ClusterConfig {
+            protocol: protocol.to_string(),
+            fsync: default_fsync(),
+            data_dir: default_data_dir(),
+            seed: 0,
+            cluster_id: None,
+            secret: None,
+            secret_file: None,
+            timing: TimingConfig::default(),
+            client_port: Default::default(),
+            nodes,
+        }
+        .with_key(&key))
+    }
+
+    /// This config with `key` written in as `cluster_id` and `secret`.
+    pub fn with_key(mut self, key: &ClusterKey) -> ClusterConfig {
+        self.cluster_id = Some(hex(&key.id));
+        self.secret = Some(hex(&key.secret));
+        self.secret_file = None;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Validated, ConfigError> {
+        ClusterConfig::parse(text, Path::new("test.toml"))?.validate()
+    }
+
+    const GOOD: &str = r#"
+cluster_id = "00112233445566778899aabbccddeeff"
+secret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+protocol = "raft"
+[[node]]
+id = 1
+peer = "127.0.0.1:7001"
+client = "127.0.0.1:7101"
+[[node]]
+id = 2
+peer = "127.0.0.1:7002"
+client = "127.0.0.1:7102"
+[[node]]
+id = 3
+peer = "127.0.0.1:7003"
+client = "127.0.0.1:7103"
+observer = true
+"#;
+
+    #[test]
+    fn a_good_file_validates() {
+        let v = parse(GOOD).expect("valid");
+        assert_eq!(v.protocol, ProtocolKind::Raft);
+        assert_eq!(v.fsync, FsyncPolicy::Batch);
+        assert_eq!(v.membership.voter_ids(), &[1, 2]);
+        assert_eq!(v.membership.observer_ids(), &[3]);
+        assert_eq!(v.timing, Timing::default());
+    }
+
+    #[test]
+    fn generated_loopback_config_round_trips() {
+        let c = ClusterConfig::loopback(ProtocolKind::Zab, 5, 7000).expect("ports fit");
+        let text = toml::to_string(&c).expect("serializes");
+        let v = parse(&text).expect("valid");
+        assert_eq!(v.membership.voter_ids().len(), 5);
+    }
+
+    #[test]
+    fn bad_configs_are_clear_errors() {
+        let dup = GOOD.replace("id = 2", "id = 1");
+        assert!(matches!(parse(&dup), Err(ConfigError::DuplicateId(1))));
+        let clash = GOOD.replace("127.0.0.1:7102", "127.0.0.1:7001");
+        let err = parse(&clash).expect_err("clash");
+        assert!(
+            err.to_string().contains("127.0.0.1:7001 is used twice"),
+            "{err}"
+        );
+        let unknown = GOOD.replace("\"raft\"", "\"viewstamped\"");
+        assert!(parse(&unknown)
+            .expect_err("unknown")
+            .to_string()
+            .contains("unknown protocol \"viewstamped\""));
+        let inverted = GOOD.replace(
+            "protocol = \"raft\"\n",
+            "protocol = \"raft\"\n[timing]\nheartbeat_ms = 50\nelection_timeout_min_ms = 300\n\
+             election_timeout_max_ms = 150\nfinalize_wait_ms = 200\n",
+        );
+        assert!(parse(&inverted)
+            .expect_err("inverted")
+            .to_string()
+            .contains("greater than max"));
+        let fsync = GOOD.replace(
+            "protocol = \"raft\"",
+            "protocol = \"raft\"\nfsync = \"sometimes\"",
+        );
+        assert!(matches!(parse(&fsync), Err(ConfigError::UnknownFsync(_))));
+        let zero = GOOD.replace("127.0.0.1:7102", "127.0.0.1:0");
+        assert!(matches!(parse(&zero), Err(ConfigError::ZeroPort(_))));
+        let forever = GOOD.replace(
+            "protocol = \"raft\"\n",
+            "protocol = \"raft\"\n[timing]\nheartbeat_ms = 50\nelection_timeout_min_ms = 150\n\
+             election_timeout_max_ms = 18446744073709551615\nfinalize_wait_ms = 200\n",
+        );
+        assert!(parse(&forever)
+            .expect_err("absurd timing")
+            .to_string()
+            .contains("longer than"));
+    }
+
+    #[test]
+    fn a_config_without_a_key_or_with_a_bad_one_is_refused() {
+        let no_key = GOOD.replace("cluster_id = \"00112233445566778899aabbccddeeff\"\n", "");
+        assert!(matches!(parse(&no_key), Err(ConfigError::NoKey)));
+        let short = GOOD.replace(
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            "0001",
+        );
+        assert!(matches!(parse(&short), Err(ConfigError::BadKey(_))));
+        let not_hex = GOOD.replace(
+            "00112233445566778899aabbccddeeff",
+            "zz112233445566778899aabbccddeeff",
+        );
+        assert!(matches!(parse(&not_hex), Err(ConfigError::BadKey(_))));
+        let v = parse(GOOD).expect("valid");
+        assert_eq!(v.key.id[0..2], [0x00, 0x11]);
+        assert_eq!(v.key.secret.len(), 32);
+        // Generated configs carry a fresh key each.
+        let a = ClusterConfig::loopback(ProtocolKind::Raft, 3, 7000).expect("fits");
+        let b = ClusterConfig::loopback(ProtocolKind::Raft, 3, 7000).expect("fits");
+        assert_ne!(a.secret, b.secret);
+        assert_ne!(a.cluster_id, b.cluster_id);
+    }
+
+    #[test]
+    fn a_base_port_near_the_top_is_refused_instead_of_wrapping() {
+        // `cwb config --base-port 65535` used to write ports 0, 1, 2 (and 100, ...).
+        let err = ClusterConfig::loopback(ProtocolKind::Raft, 3, 65535).expect_err("wraps");
+        assert!(matches!(
+            err,
+            ConfigError::PortOutOfRange {
+                base_port: 65535,
+                nodes: 3
+            }
+        ));
+        // The last base that fits 3 nodes: clients end at base + 103 = 65535.
+        let top = ClusterConfig::loopback(ProtocolKind::Raft, 3, 65432).expect("fits");
+        assert_eq!(top.nodes[2].client.port(), 65535);
+        assert!(ClusterConfig::loopback(ProtocolKind::Raft, 3, 65433).is_err());
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = ClusterConfig::load(Path::new("/nonexistent/cluster.toml")).expect_err("missing");
+        assert!(
+            err.to_string().contains("/nonexistent/cluster.toml"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,291 @@
+//! The event bus every node of a cluster reports its protocol events on, stamped with
+//! the harness clock as the runtime carries out the node's effects, and the latency
+//! recorder the measures and the timer-lateness figure share.
+
+use hdrhistogram::Histogram;
+use protocols::{Event, NodeId};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// One event as the harness saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stamped {
+    /// When the harness carried out the effect.
+    pub at: Instant,
+    /// Which node emitted it.
+    pub node: NodeId,
+    /// What happened.
+    pub event: Event,
+}
+
+/// A timer armed this long or longer ahead is a protocol's wait (an election timeout,
+/// a heartbeat, a finalize wait), whose lateness the bus records.
+pub const TIMED_WAIT: Duration = Duration::from_millis(1);
+
+/// Where every node of a cluster reports its events; tests and benches wait on it.
+#[derive(Clone, Default)]
+pub struct EventBus {
+    inner: Arc<BusInner>,
+}
+
+#[derive(Default)]
+struct BusInner {
+    events: Mutex<Vec<Stamped>>,
+    notify: Notify,
+    /// How late the nodes' timers fired (see [`EventBus::record_timer_lateness`]).
+    timer_lateness: Mutex<Latencies>,
+}
+
+impl EventBus {
+    /// An empty bus.
+    pub fn new() -> EventBus {
+        EventBus::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Stamped>> {
+        // A panic while holding this lock cannot leave the Vec inconsistent.
+        self.inner.events.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records an event (called by the runtime).
+    pub fn publish(&self, node: NodeId, event: Event) {
+        self.lock().push(Stamped {
+            at: Instant::now(),
+            node,
+            event,
+        });
+        self.inner.notify.notify_waiters();
+    }
+
+    /// Records an event stamped elsewhere: when a node's protocol produced it (an
+    /// event held behind an fsync is published after it), or a node process's event,
+    /// its wall-clock stamp already converted to this process's [`Instant`]
+    /// (multi-process mode). Events are kept in arrival order, which may differ
+    /// slightly from `at` order; the measures take the earliest stamp.
+    pub fn publish_at(&self, at: Instant, node: NodeId, event: Event) {
+        self.lock().push(Stamped { at, node, event });
+        self.inner.notify.notify_waiters();
+    }
+
+    fn lateness(&self) -> MutexGuard<'_, Latencies> {
+        // A panic while holding this lock cannot leave the recorder inconsistent.
+        self.inner
+            .timer_lateness
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records how long after its deadline a node's timer fired (called by the
+    /// runtime, for timers that waited at least [`TIMED_WAIT`]: a protocol's
+    /// zero-delay flushes are not waits). This is time the harness adds to the
+    /// protocol's own timers; 1 us or less reads as 1 us.
+    pub fn record_timer_lateness(&self, late: Duration) {
+        self.lateness().record_summary_only(late);
+    }
+
+    /// Records timer lateness measured in a node process, as it reported it
+    /// ([`Latencies::buckets_since`]).
+    pub fn record_timer_lateness_buckets(&self, buckets: &[(u64, u64)]) {
+        self.lateness().record_buckets(buckets);
+    }
+
+    /// The timer lateness recorded on this bus since `reported` (a copy this method
+    /// keeps up to date), as buckets ([`Latencies::buckets_since`]); nothing is copied
+    /// when nothing new was recorded.
+    pub fn timer_lateness_since(&self, reported: &mut Latencies) -> Vec<(u64, u64)> {
+        let now = self.lateness();
+        if now.count() == reported.count() {
+            return Vec::new();
+        }
+        let fresh = now.buckets_since(reported);
+        *reported = now.clone();
+        fresh
+    }
+
+    /// Every timer lateness recorded on this bus (all nodes, since it was made).
+    pub fn timer_lateness(&self) -> Latencies {
+        self.lateness().clone()
+    }
+
+    /// A copy of every event so far.
+    pub fn snapshot(&self) -> Vec<Stamped> {
+        self.lock().clone()
+    }
+
+    /// The events from position `from` on (a display's cursor), without copying the
+    /// ones before it.
+    pub fn since(&self, from: usize) -> Vec<Stamped> {
+        self.lock()
+            .get(from..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Number of events so far (use as a cursor for [`EventBus::wait_for`]).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no event arrived yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Waits until an event at position >= `from` matches `pred`, or `timeout` passes.
+    pub async fn wait_for(
+        &self,
+        from: usize,
+        timeout: Duration,
+        mut pred: impl FnMut(&Stamped) -> bool,
+    ) -> Option<Stamped> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(found) = self.lock().iter().skip(from).find(|s| pred(s)).cloned() {
+                return Some(found);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+/// A latency recorder: microsecond resolution, 1 us .. 1 hour, 3 significant digits.
+#[derive(Clone, Debug)]
+pub struct Latencies {
+    hist: Histogram<u64>,
+    samples: Vec<Duration>,
+}
+
+impl Default for Latencies {
+    fn default() -> Latencies {
+        Latencies::new()
+    }
+}
+
+impl Latencies {
+    /// An empty recorder.
+    pub fn new() -> Latencies {
+        let hist =
+            Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant bounds are valid");
+        Latencies {
+            hist,
+            samples: Vec::new(),
+        }
+    }
+
+    /// Records one sample (kept raw as well, for CDFs).
+    pub fn record(&mut self, d: Duration) {
+        let us = (d.as_micros() as u64).clamp(1, 3_600_000_000);
+        let _ = self.hist.record(us);
+        self.samples.push(d);
+    }
+
+    /// Records without keeping the raw sample (for millions of commit latencies).
+    pub fn record_summary_only(&mut self, d: Duration) {
+        let us = (d.as_micros() as u64).clamp(1, 3_600_000_000);
+        let _ = self.hist.record(us);
+    }
+
+    /// Adds another recorder's samples.
+    pub fn merge(&mut self, other: &Latencies) {
+        let _ = self.hist.add(&other.hist);
+        self.samples.extend_from_slice(&other.samples);
+    }
+
+    /// What was recorded here since `earlier` (an earlier copy of this recorder), as
+    /// (microseconds, count) pairs, one per histogram bucket: the form in which a node
+    /// process reports its timer lateness (`cwb node --events-json`).
+    pub fn buckets_since(&self, earlier: &Latencies) -> Vec<(u64, u64)> {
+        let mut fresh = self.hist.clone();
+        // Subtracting fails only if `earlier` holds more than this recorder; then
+        // `earlier` was not a copy of it and everything counts as fresh.
+        if fresh.subtract(&earlier.hist).is_err() {
+            fresh = self.hist.clone();
+        }
+        fresh
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    }
+
+    /// Records `count` samples of `us` microseconds for each pair (summary only): the
+    /// inverse of [`Latencies::buckets_since`], exact to the histogram's precision.
+    pub fn record_buckets(&mut self, buckets: &[(u64, u64)]) {
+        for &(us, count) in buckets {
+            let _ = self.hist.record_n(us.clamp(1, 3_600_000_000), count);
+        }
+    }
+
+    /// The histogram (microseconds).
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.hist
+    }
+
+    /// Samples recorded.
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// The raw samples kept.
+    pub fn samples(&self) -> &[Duration] {
+        &self.samples
+    }
+
+    /// The value at quantile `q` (0.0..=1.0).
+    pub fn quantile(&self, q: f64) -> Duration {
+        Duration::from_micros(self.hist.value_at_quantile(q))
+    }
+
+    /// Smallest sample.
+    pub fn min(&self) -> Duration {
+        Duration::from_micros(self.hist.min())
+    }
+
+    /// Largest sample.
+    pub fn max(&self) -> Duration {
+        Duration::from_micros(self.hist.max())
+    }
+
+    /// Mean.
+    pub fn mean(&self) -> Duration {
+        Duration::from_micros(self.hist.mean() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_report_quantiles() {
+        let mut l = Latencies::new();
+        for ms in 1..=100 {
+            l.record(Duration::from_millis(ms));
+        }
+        assert_eq!(l.count(), 100);
+        let p50 = l.quantile(0.5).as_millis();
+        assert!((49..=51).contains(&p50), "{p50}");
+        assert_eq!(l.samples().len(), 100);
+    }
+
+    #[tokio::test]
+    async fn waiting_on_the_bus_sees_later_events() {
+        let bus = EventBus::new();
+        let b = bus.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            b.publish(3, Event::LeaderElected { term: 1 });
+        });
+        let got = bus
+            .wait_for(0, Duration::from_secs(10), |s| {
+                matches!(s.event, Event::LeaderElected { .. })
+            })
+            .await;
+        assert_eq!(got.map(|s| s.node), Some(3));
+    }
+}

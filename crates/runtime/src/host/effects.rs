@@ -1,0 +1,225 @@
+//! Carrying out a node's effects (runtime concern): the shared
+//! [`protocols::DurabilityGate`] decides what waits for the log; this file writes the
+//! records, arms timers, sends, applies and answers clients, with sends and client
+//! answers batched per iteration (see the module docs of [`super`]).
+
+use super::wal_writer::WalReport;
+use super::{ArmedTimer, EffectOf, Log, NodeLoop, ReplyTo, RuntimeError, PUBLISH_EVERY};
+use crate::client::{ClientReply, ClientResponse};
+use crate::events::TIMED_WAIT;
+use protocols::gate::Sync;
+use protocols::{Command, Effect, Event, Protocol};
+use std::time::Instant;
+use storage::encode_record;
+
+impl<P: Protocol> NodeLoop<P> {
+    /// Takes a batch of effects through the durability gate: its records go to the log
+    /// as one job, and whatever the gate releases is carried out in protocol order.
+    pub(super) fn execute(&mut self, out: &mut Vec<EffectOf<P>>) -> Result<(), RuntimeError> {
+        let id = self.id;
+        let storage = |source| RuntimeError::Storage { node: id, source };
+        let sync = match self.log {
+            Log::Inline(_) => Sync::Now,
+            Log::Threaded { .. } => Sync::Later,
+        };
+        let mut records = std::mem::take(&mut self.records);
+        let mut ready = std::mem::take(&mut self.ready);
+        let job = self
+            .gate
+            .admit(out, Instant::now(), sync, &mut records, &mut ready);
+        if job.is_some() {
+            let mut payloads = Vec::with_capacity(records.len());
+            for r in records.drain(..) {
+                payloads.push(encode_record(&r).map_err(storage)?);
+            }
+            match &mut self.log {
+                // Written and synced before anything the gate released is carried out.
+                Log::Inline(wal) => {
+                    for p in &payloads {
+                        wal.append(p).map_err(storage)?;
+                    }
+                    wal.sync().map_err(storage)?;
+                    self.wal_stats = wal.stats();
+                }
+                // The writer numbers its jobs as the gate does: one per batch with
+                // records, from 1.
+                Log::Threaded { writer, .. } => {
+                    let seq = writer.submit(payloads);
+                    debug_assert_eq!(Some(seq), job, "WAL writer and gate disagree on jobs");
+                }
+            }
+        }
+        self.records = records;
+        self.carry_out_ready(&mut ready);
+        self.ready = ready;
+        self.flush();
+        self.unpublished = true;
+        if self.last_publish.elapsed() >= PUBLISH_EVERY {
+            self.publish();
+        }
+        Ok(())
+    }
+
+    /// Takes a report of the WAL writer: carries out what became durable.
+    pub(super) fn on_wal_report(&mut self, report: WalReport) -> Result<(), RuntimeError> {
+        self.unpublished = true;
+        match report {
+            WalReport::Durable { seq, stats } => {
+                self.wal_stats = stats;
+                let mut ready = std::mem::take(&mut self.ready);
+                self.gate.durable(seq, &mut ready);
+                self.carry_out_ready(&mut ready);
+                self.ready = ready;
+                self.flush();
+                Ok(())
+            }
+            WalReport::Failed(source) => Err(RuntimeError::Storage {
+                node: self.id,
+                source,
+            }),
+        }
+    }
+
+    /// Carries out, in order, the effects the gate released (never a persist).
+    /// Sends are deferred into per-peer batches; the caller flushes them.
+    fn carry_out_ready(&mut self, ready: &mut Vec<(Instant, EffectOf<P>)>) {
+        for (produced, e) in ready.drain(..) {
+            self.carry_out(produced, e);
+        }
+    }
+
+    /// Carries out one released effect. An event is stamped `produced`, when the
+    /// protocol produced it (the node was elected, or became a candidate, then), not at
+    /// the end of the fsync it waited behind.
+    fn carry_out(&mut self, produced: Instant, e: EffectOf<P>) {
+        match e {
+            Effect::Persist(_) | Effect::SignalWhenDurable(_) => {}
+            Effect::SetTimer { timer, after } => {
+                let deadline = tokio::time::Instant::now() + after;
+                let timed = after >= TIMED_WAIT;
+                match self.timers.iter_mut().find(|t| t.timer == timer) {
+                    Some(slot) => (slot.deadline, slot.timed) = (deadline, timed),
+                    None => self.timers.push(ArmedTimer {
+                        timer,
+                        deadline,
+                        timed,
+                    }),
+                }
+            }
+            Effect::CancelTimer(timer) => {
+                self.timers.retain(|t| t.timer != timer);
+            }
+            Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
+                if let Some(len) = self.transport.send_deferred(to, &msg) {
+                    let c = self
+                        .local_counts
+                        .by_kind
+                        .entry(P::message_kind(&msg))
+                        .or_default();
+                    c.0 += 1;
+                    c.1 += len as u64;
+                }
+            }
+            Effect::Apply { command, .. } => self.apply(command),
+            Effect::Reject { id: req, error } => {
+                if req.origin == self.id {
+                    if let Some(w) = self.pending.remove(&req.seq) {
+                        let reply = match error {
+                            protocols::ClientError::NotLeader { leader } => {
+                                ClientReply::NotLeader {
+                                    leader,
+                                    addr: leader.and_then(|l| self.clients.get(&l).copied()),
+                                }
+                            }
+                            other => ClientReply::Retry(other.to_string()),
+                        };
+                        self.reply(
+                            w.reply_to,
+                            ClientResponse {
+                                id: w.request,
+                                reply,
+                            },
+                        );
+                    }
+                }
+            }
+            Effect::Event(event) => self.publish_event(event, produced),
+        }
+    }
+
+    /// Puts a protocol event on the bus, stamped `at` (when the protocol produced it).
+    fn publish_event(&mut self, event: Event, at: Instant) {
+        match event {
+            Event::Narrate(text) => {
+                // Protocols narrate only when asked to: show it wherever events are shown.
+                tracing::debug!(node = self.id, "{text}");
+                self.bus.publish_at(at, self.id, Event::Narrate(text));
+            }
+            Event::Committed { .. } => {}
+            event => {
+                self.bus.publish_at(at, self.id, event);
+                self.publish();
+            }
+        }
+    }
+
+    /// Collects an answer for its connection until [`Self::flush`].
+    fn reply(&mut self, to: ReplyTo, resp: ClientResponse) {
+        self.replies
+            .entry(to.conn)
+            .or_insert_with(|| (to.tx, Vec::new()))
+            .1
+            .push(resp);
+    }
+
+    /// Hands this iteration's sends to the transport and its answers to the client
+    /// connections, one unit per peer and per connection.
+    fn flush(&mut self) {
+        self.transport.flush();
+        for (_, (tx, batch)) in self.replies.drain() {
+            let _ = tx.send(batch);
+        }
+    }
+
+    /// When the loop must wake to share what changed since the last publish (at most
+    /// [`PUBLISH_EVERY`] after it); `None` when nothing is waiting to be shared.
+    pub(super) fn publish_due(&self) -> Option<tokio::time::Instant> {
+        self.unpublished
+            .then(|| tokio::time::Instant::from_std(self.last_publish + PUBLISH_EVERY))
+    }
+
+    /// Shares counters and status with the handle (rate-limited off the hot path).
+    pub(super) fn publish(&mut self) {
+        self.last_publish = Instant::now();
+        self.unpublished = false;
+        let stats = self.wal_stats;
+        self.local_counts.wal_records = stats.records;
+        self.local_counts.wal_bytes = stats.bytes;
+        self.local_counts.wal_syncs = stats.syncs;
+        if let Ok(mut c) = self.counts.lock() {
+            c.clone_from(&self.local_counts);
+        }
+        if let Ok(mut s) = self.status.lock() {
+            *s = Some(self.node_status());
+        }
+    }
+
+    fn apply(&mut self, command: Option<Command>) {
+        let Some(cmd) = command else {
+            self.kv.skip();
+            return;
+        };
+        let result = self.kv.apply(&cmd.data);
+        if cmd.id.origin == self.id {
+            if let Some(w) = self.pending.remove(&cmd.id.seq) {
+                self.reply(
+                    w.reply_to,
+                    ClientResponse {
+                        id: w.request,
+                        reply: ClientReply::Value(result),
+                    },
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,500 @@
+//! Random fault schedules for safety sweeps over many seeds.
+//!
+//! One seed fixes everything: the schedule of crashes, restarts, partitions, isolations
+//! and message loss during a faulty phase, the client commands, and the network's
+//! delays. After the faulty phase the network heals, every node restarts, and the run
+//! must make progress again (a liveness check) and converge: every running node applies
+//! the same sequence. Failures carry the `cwb sim` command that replays them
+//! ([`replay_command`]); [`sweep`] runs many seeds and prints it for a failing one.
+
+use super::invariants::Violation;
+use super::network::NetConfig;
+use super::{Action, DiskConfig, SimConfig, Simulation};
+use kv::{KvCommand, KvOp, Session};
+use lincheck::{self, Limits, Verdict};
+use protocols::{DetRng, Membership, NodeId, Protocol, Time, Timing};
+use std::fmt;
+use std::time::Duration;
+
+/// Shape of a chaos run.
+#[derive(Clone, Debug)]
+pub struct ChaosConfig {
+    /// Voting members (ids 1..=voters).
+    pub voters: u64,
+    /// Observers (ids after the voters); only protocols that have them use them.
+    pub observers: u64,
+    /// Length of the faulty phase.
+    pub faulty: Duration,
+    /// Length of the healed phase that must show progress.
+    pub settle: Duration,
+    /// Highest message-loss probability a fault may set.
+    pub max_loss: f64,
+    /// Probability that a message is duplicated.
+    pub duplicate: f64,
+    /// Mean gap between client commands.
+    pub client_gap: Duration,
+    /// Protocol timers.
+    pub timing: Timing,
+    /// Sync delays: slow enough that crashes land between a write and its sync, and
+    /// that a leader's sends ahead of its log race with its own sync; crashes tear the
+    /// unsynced tail, which recovery cuts with the WAL's own scan.
+    pub disk: DiskConfig,
+    /// The known-buggy read path (reads answered by the node they reach, without the
+    /// log; [`Simulation::set_local_reads`]): the history check catches it.
+    pub local_reads: bool,
+}
+
+impl Default for ChaosConfig {
+    fn default() -> ChaosConfig {
+        ChaosConfig {
+            voters: 5,
+            observers: 0,
+            faulty: Duration::from_secs(4),
+            settle: Duration::from_secs(4),
+            max_loss: 0.3,
+            duplicate: 0.05,
+            client_gap: Duration::from_millis(15),
+            timing: Timing::default(),
+            disk: DiskConfig {
+                sync_min: Duration::from_micros(100),
+                sync_max: Duration::from_millis(3),
+                tears: true,
+            },
+            local_reads: false,
+        }
+    }
+}
+
+/// What a successful run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChaosReport {
+    /// The seed.
+    pub seed: u64,
+    /// Crashes injected.
+    pub crashes: u32,
+    /// Partitions and isolations injected.
+    pub partitions: u32,
+    /// Distinct leadership terms seen.
+    pub terms_with_leader: usize,
+    /// Entries committed in the end.
+    pub committed: usize,
+    /// Messages sent.
+    pub messages: u64,
+    /// Restarts whose recovery cut a torn tail off the log.
+    pub torn_tails: u64,
+    /// Client operations in the history.
+    pub operations: usize,
+    /// The history was checked and found linearizable (false: undecided within the
+    /// step budget).
+    pub linearizable: bool,
+}
+
+/// A failed run: the seed to replay and what broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChaosFailure {
+    /// Replay with this seed.
+    pub seed: u64,
+    /// The command that replays it ([`replay_command`]).
+    pub replay: String,
+    /// Which check failed.
+    pub stage: Stage,
+    /// What broke.
+    pub violation: Violation,
+}
+
+/// Which of a chaos run's checks failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// A safety check, after some step.
+    Safety,
+    /// Nothing was committed after the network healed.
+    Progress,
+    /// A running node had not applied every committed entry after the quiet period.
+    Convergence,
+    /// What the clients saw is not linearizable.
+    Linearizability,
+}
+
+impl fmt::Display for ChaosFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "seed {} failed {}\nreplay: {}",
+            self.seed, self.violation, self.replay
+        )
+    }
+}
+
+/// The `cwb sim` command that replays `seed` of `P` under `cfg`, with its trace.
+pub fn replay_command<P: Protocol>(cfg: &ChaosConfig, seed: u64) -> String {
+    let mut cmd = format!(
+        "cargo run --release -- sim --protocol {} --nodes {}",
+        P::NAME,
+        cfg.voters
+    );
+    if cfg.observers > 0 {
+        cmd.push_str(&format!(" --observers {}", cfg.observers));
+    }
+    if cfg.faulty != ChaosConfig::default().faulty {
+        cmd.push_str(&format!(" --faulty-secs {}", cfg.faulty.as_secs_f64()));
+    }
+    if cfg.local_reads {
+        cmd.push_str(" --local-reads");
+    }
+    cmd.push_str(&format!(" --seed {seed}"));
+    cmd
+}
+
+/// The simulator config a chaos seed runs with.
+pub fn sim_config(seed: u64, cfg: &ChaosConfig, trace: bool) -> SimConfig {
+    let voters = 1..=cfg.voters;
+    let observers = cfg.voters + 1..=cfg.voters + cfg.observers;
+    SimConfig {
+        membership: Membership::new(voters, observers),
+        timing: cfg.timing.clone(),
+        seed,
+        net: NetConfig {
+            duplicate: cfg.duplicate,
+            ..NetConfig::default()
+        },
+        trace,
+        disk: cfg.disk.clone(),
+    }
+}
+
+/// Runs one seed. `check` is called after every step with the simulation and the step
+/// count; return `Err(reason)` for a protocol-specific violation.
+pub fn run_seed<P: Protocol>(
+    seed: u64,
+    cfg: &ChaosConfig,
+    trace: bool,
+    mut check: impl FnMut(&Simulation<P>, u64) -> Result<(), String>,
+) -> (Simulation<P>, Result<ChaosReport, ChaosFailure>) {
+    let mut sim = Simulation::<P>::new(sim_config(seed, cfg, trace));
+    sim.set_local_reads(cfg.local_reads);
+    let mut report = ChaosReport {
+        seed,
+        ..ChaosReport::default()
+    };
+    let result = drive(&mut sim, cfg, &mut report, &mut check);
+    let result = result
+        .map(|()| report)
+        .map_err(|(stage, violation)| ChaosFailure {
+            seed,
+            replay: replay_command::<P>(cfg, seed),
+            stage,
+            violation,
+        });
+    (sim, result)
+}
+
+fn drive<P: Protocol>(
+    sim: &mut Simulation<P>,
+    cfg: &ChaosConfig,
+    report: &mut ChaosReport,
+    check: &mut impl FnMut(&Simulation<P>, u64) -> Result<(), String>,
+) -> Result<(), (Stage, Violation)> {
+    let safety = |v| (Stage::Safety, v);
+    let mut plan = DetRng::new(sim.config.seed ^ 0xC4A0_5EED);
+    let ids = sim.ids();
+    schedule_faults(sim, cfg, &mut plan, &ids, report);
+    schedule_clients(sim, cfg, &mut plan, &ids, Time::ZERO, sim_end(cfg));
+    sim.start_all().map_err(safety)?;
+
+    let faulty_end = Time::ZERO.plus(cfg.faulty);
+    run_checked(sim, faulty_end, check).map_err(safety)?;
+    // Heal everything and bring every node back.
+    sim.act(Action::Heal).map_err(safety)?;
+    sim.act(Action::SetLoss(0.0)).map_err(safety)?;
+    sim.start_all().map_err(safety)?;
+    let committed_before = sim.checker().committed().len();
+    run_checked(sim, sim_end(cfg), check).map_err(safety)?;
+    let committed_after = sim.checker().committed().len();
+    if committed_after <= committed_before {
+        return Err((
+            Stage::Progress,
+            Violation::new(
+            sim.now(),
+            format!("no progress after healing: {committed_before} entries committed before, {committed_after} after"),
+        )));
+    }
+    // Quiet period: every node must converge on the same applied sequence.
+    let quiet_end = sim.now().plus(cfg.timing.election_timeout_max * 4);
+    run_checked(sim, quiet_end, check).map_err(safety)?;
+    let longest = sim.checker().committed().len();
+    for id in sim.running() {
+        if sim.applied(id).len() != longest {
+            return Err((
+                Stage::Convergence,
+                Violation::new(
+                    sim.now(),
+                    format!(
+                    "node {id} applied {} entries after the quiet period; {longest} are committed",
+                    sim.applied(id).len()
+                ),
+                ),
+            ));
+        }
+    }
+    // What the clients saw: every read and write, with its answer or none, must have a
+    // linearization (a step budget keeps the verdict the same on every machine).
+    let limits = Limits {
+        time: None,
+        steps: Some(20_000_000),
+        shrink_time: std::time::Duration::from_secs(2),
+    };
+    match lincheck::check(sim.history(), limits) {
+        Verdict::Linearizable => report.linearizable = true,
+        Verdict::Undecided(_) => {}
+        Verdict::NotLinearizable(anomaly) => {
+            return Err((
+                Stage::Linearizability,
+                Violation::new(sim.now(), format!("{anomaly:#}")),
+            ))
+        }
+    }
+    report.operations = sim.history().ops().len();
+    report.terms_with_leader = sim.checker().leaders().len();
+    report.committed = longest;
+    report.messages = sim.messages_sent();
+    report.torn_tails = sim.torn_tails_cut();
+    Ok(())
+}
+
+fn sim_end(cfg: &ChaosConfig) -> Time {
+    Time::ZERO.plus(cfg.faulty + cfg.settle)
+}
+
+fn run_checked<P: Protocol>(
+    sim: &mut Simulation<P>,
+    until: Time,
+    check: &mut impl FnMut(&Simulation<P>, u64) -> Result<(), String>,
+) -> Result<(), Violation> {
+    let mut steps = 0u64;
+    while sim.queue.peek().is_some_and(|r| r.0 .0 <= until) {
+        sim.step()?;
+        steps += 1;
+        check(sim, steps).map_err(|what| Violation::new(sim.now(), what))?;
+    }
+    sim.now = sim.now.max(until);
+    Ok(())
+}
+
+fn schedule_faults<P: Protocol>(
+    sim: &mut Simulation<P>,
+    cfg: &ChaosConfig,
+    plan: &mut DetRng,
+    ids: &[NodeId],
+    report: &mut ChaosReport,
+) {
+    let end = Time::ZERO.plus(cfg.faulty);
+    let mut t = Time::ZERO
+        .plus(plan.duration_between(Duration::from_millis(100), Duration::from_millis(500)));
+    while t < end {
+        let pick = |plan: &mut DetRng| ids[plan.range_inclusive(0, ids.len() as u64 - 1) as usize];
+        let back =
+            t.plus(plan.duration_between(Duration::from_millis(50), Duration::from_millis(900)));
+        match plan.range_inclusive(0, 4) {
+            0 | 1 => {
+                let victim = pick(plan);
+                sim.schedule(t, Action::Crash(victim));
+                sim.schedule(back, Action::Start(victim));
+                report.crashes += 1;
+            }
+            2 => {
+                let mut groups = vec![Vec::new(), Vec::new()];
+                for &id in ids {
+                    groups[plan.range_inclusive(0, 1) as usize].push(id);
+                }
+                sim.schedule(t, Action::Partition(groups));
+                sim.schedule(back, Action::Heal);
+                report.partitions += 1;
+            }
+            3 => {
+                sim.schedule(t, Action::Isolate(pick(plan)));
+                sim.schedule(back, Action::Heal);
+                report.partitions += 1;
+            }
+            _ => {
+                let loss = (plan.range_inclusive(0, 100) as f64 / 100.0) * cfg.max_loss;
+                sim.schedule(t, Action::SetLoss(loss));
+                sim.schedule(back, Action::SetLoss(0.0));
+            }
+        }
+        t = t.plus(plan.duration_between(Duration::from_millis(100), Duration::from_millis(700)));
+    }
+}
+
+fn schedule_clients<P: Protocol>(
+    sim: &mut Simulation<P>,
+    cfg: &ChaosConfig,
+    plan: &mut DetRng,
+    ids: &[NodeId],
+    from: Time,
+    until: Time,
+) {
+    let mut t = from;
+    let mut n = 0u64;
+    // The operations draw from a source of their own, so that the fault and timing plan
+    // of a seed stays what it was before clients had operations.
+    let mut ops = DetRng::new(sim.config.seed ^ 0x0C11_E475);
+    while t < until {
+        let node = ids[plan.range_inclusive(0, ids.len() as u64 - 1) as usize];
+        n += 1;
+        // Reads and writes on a few keys, so that operations really conflict; each one
+        // enters the clients' history, checked for linearizability at the end.
+        let key = bytes::Bytes::from(format!("k{}", ops.range_inclusive(0, 3)));
+        let op = if ops.chance(0.5) {
+            KvOp::Get { key }
+        } else {
+            KvOp::Put {
+                key,
+                value: bytes::Bytes::from(format!("v{n}")),
+            }
+        };
+        let data = KvCommand {
+            session: Session::NONE,
+            op,
+        }
+        .encode();
+        sim.schedule(t, Action::Submit { node, data });
+        t = t.plus(plan.duration_between(cfg.client_gap / 2, cfg.client_gap * 3 / 2));
+    }
+}
+
+/// How many seeds a sweep runs: `CWB_SEEDS` from the environment, else `default`.
+pub fn seeds(default: u64) -> u64 {
+    std::env::var("CWB_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What a [`sweep`] saw over its seeds.
+#[derive(Clone, Debug, Default)]
+pub struct SweepReport {
+    /// Distinct leadership terms seen, summed over the seeds.
+    pub terms_with_leader: usize,
+    /// Messages sent, summed over the seeds.
+    pub messages: u64,
+    /// Restarts whose recovery cut a torn tail, summed over the seeds.
+    pub torn_tails: u64,
+    /// Client operations whose history was checked for linearizability, summed.
+    pub operations: u64,
+    /// Seeds whose history the checker could not decide within its step budget.
+    pub undecided: u64,
+    /// Seeds whose failure `tolerate` accepted.
+    pub tolerated: Vec<u64>,
+}
+
+/// Runs seeds `0..n` of `P` under `cfg`. `new_check` makes each seed's own check
+/// (called after every step, as in [`run_seed`]). A failure that `tolerate` accepts is
+/// recorded; any other panics with the failure and the command that replays it.
+pub fn sweep<P: Protocol, C>(
+    cfg: &ChaosConfig,
+    n: u64,
+    mut new_check: impl FnMut() -> C,
+    tolerate: impl Fn(&Simulation<P>, &ChaosFailure) -> bool,
+) -> SweepReport
+where
+    C: FnMut(&Simulation<P>, u64) -> Result<(), String>,
+{
+    let mut report = SweepReport::default();
+    for seed in 0..n {
+        let (sim, result) = run_seed::<P>(seed, cfg, false, new_check());
+        match result {
+            Ok(r) => {
+                report.terms_with_leader += r.terms_with_leader;
+                report.messages += r.messages;
+                report.torn_tails += r.torn_tails;
+                report.operations += r.operations as u64;
+                report.undecided += u64::from(!r.linearizable);
+            }
+            Err(failure) if tolerate(&sim, &failure) => report.tolerated.push(seed),
+            Err(failure) => panic!("{}: {failure}", P::NAME),
+        }
+    }
+    report
+}
+
+/// Runs `seed` twice with tracing on and panics unless both runs are identical: same
+/// outcome, same trace, and a trace long enough to mean something.
+pub fn assert_replays_identically<P: Protocol>(seed: u64) {
+    let cfg = ChaosConfig::default();
+    let (a, ra) = run_seed::<P>(seed, &cfg, true, |_, _| Ok(()));
+    let (b, rb) = run_seed::<P>(seed, &cfg, true, |_, _| Ok(()));
+    assert_eq!(ra, rb, "{}: seed {seed} has two outcomes", P::NAME);
+    assert!(
+        a.trace() == b.trace(),
+        "{}: seed {seed} has two traces",
+        P::NAME
+    );
+    assert!(
+        a.trace().len() > 100,
+        "{}: seed {seed} recorded no real trace",
+        P::NAME
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocols::raft::Raft;
+    use protocols::zab::Zab;
+
+    #[test]
+    fn the_replay_command_names_everything_the_run_depends_on() {
+        let default = ChaosConfig::default();
+        assert_eq!(
+            replay_command::<Raft>(&default, 7),
+            "cargo run --release -- sim --protocol raft --nodes 5 --seed 7"
+        );
+        let custom = ChaosConfig {
+            voters: 3,
+            observers: 2,
+            faulty: Duration::from_millis(2500),
+            ..ChaosConfig::default()
+        };
+        assert_eq!(
+            replay_command::<Zab>(&custom, 9),
+            "cargo run --release -- sim --protocol zab --nodes 3 --observers 2 --faulty-secs 2.5 --seed 9"
+        );
+    }
+
+    fn three_voters() -> ChaosConfig {
+        ChaosConfig {
+            voters: 3,
+            ..ChaosConfig::default()
+        }
+    }
+
+    /// A made-up check that fails every seed a few steps in.
+    fn fails_after_ten_steps(_: &Simulation<Raft>, step: u64) -> Result<(), String> {
+        if step > 10 {
+            Err("made up".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "replay: cargo run --release -- sim --protocol raft --nodes 3 --seed 0"
+    )]
+    fn a_failing_seed_panics_with_its_replay_command() {
+        let cfg = three_voters();
+        sweep::<Raft, _>(&cfg, 2, || fails_after_ten_steps, |_, _| false);
+    }
+
+    #[test]
+    fn a_tolerated_failure_is_recorded_not_raised() {
+        let cfg = three_voters();
+        let report = sweep::<Raft, _>(
+            &cfg,
+            2,
+            || fails_after_ten_steps,
+            |_, failure| failure.stage == Stage::Safety,
+        );
+        assert_eq!(report.tolerated, [0, 1]);
+    }
+}

@@ -1,0 +1,215 @@
+//! The simulator's host for one node: it steps the protocol, hands the effects to the
+//! same [`protocols::DurabilityGate`] the tokio runtime uses, writes the records the
+//! gate batches to the simulated disk through the real WAL codec, and carries out what
+//! the gate releases (sends into the network, timers into the queue, applies into the
+//! node's key-value store, events into the checker).
+
+use crate::invariants::Violation;
+use crate::{EffectOf, Pending, Simulation, TimedEvent};
+
+use lincheck::{Completion, Input as LinInput, Output as LinOutput};
+use protocols::gate::Sync;
+use protocols::{Effect, Event, Input, InputOf, NodeId, Protocol};
+use storage::{encode_record, frame_record, StorageError};
+
+impl<P: Protocol> Simulation<P> {
+    /// Feeds one input to a running node and carries out its effects: persists are
+    /// written as one batch, timers, applies and sends ahead happen at once, the rest
+    /// waits for the batch to be durable (at once when the disk has no delay).
+    pub(crate) fn input(&mut self, id: NodeId, input: InputOf<P>) -> Result<(), Violation> {
+        let now = self.now;
+        let mut out = Vec::new();
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return Ok(());
+        };
+        let Some(proto) = n.proto.as_mut() else {
+            return Ok(());
+        };
+        // Every input is a batch of its own here: the protocol sends what it batched
+        // right after it.
+        proto.step(now, input, &mut out);
+        proto.end_of_batch(now, &mut out);
+        let incarnation = n.incarnation;
+        let disk = n.disk.as_ref().unwrap_or(&self.config.disk);
+        let (sync_min, sync_max) = (disk.sync_min, disk.sync_max);
+        // A disk without delay syncs within the step, unless earlier writes are still
+        // on their way (syncs finish in order).
+        let instant = sync_max.is_zero() && n.unsynced.is_empty();
+        let sync = if instant { Sync::Now } else { Sync::Later };
+        let mut records = Vec::new();
+        let mut ready = Vec::new();
+        let job = n.gate.admit(&mut out, (), sync, &mut records, &mut ready);
+        if let Some(job) = job {
+            let mut bytes = Vec::new();
+            for r in &records {
+                frame(&mut bytes, r).map_err(|e| Violation::new(now, format!("node {id}: {e}")))?;
+            }
+            if instant {
+                n.log.extend_from_slice(&bytes);
+            } else {
+                n.unsynced.push((job, bytes));
+                let delay = self.rng.duration_between(sync_min, sync_max);
+                let at = now.plus(delay).max(n.last_sync_at);
+                n.last_sync_at = at;
+                self.push(
+                    at,
+                    Pending::Synced {
+                        node: id,
+                        incarnation,
+                        batch: job,
+                    },
+                );
+            }
+        }
+        self.carry_out(id, ready)
+    }
+
+    /// Carries out the effects of node `id` that its gate released, in order; then
+    /// steps the durability signal released with them, if any.
+    pub(crate) fn carry_out(
+        &mut self,
+        id: NodeId,
+        effects: Vec<((), EffectOf<P>)>,
+    ) -> Result<(), Violation> {
+        let now = self.now;
+        let Some(incarnation) = self.nodes.get(&id).map(|n| n.incarnation) else {
+            return Ok(());
+        };
+        for ((), effect) in effects {
+            match effect {
+                Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
+                    self.messages += 1;
+                    let to_incarnation = self.nodes.get(&to).map_or(0, |n| n.incarnation);
+                    for delay in self.network.deliveries(id, to, &mut self.rng) {
+                        self.push(
+                            now.plus(delay),
+                            Pending::Deliver {
+                                from: id,
+                                to,
+                                sent: now,
+                                incarnation: to_incarnation,
+                                msg: msg.clone(),
+                            },
+                        );
+                    }
+                }
+                Effect::Persist(_) | Effect::SignalWhenDurable(_) => {}
+                Effect::SetTimer { timer, after } => {
+                    let generation = self.next_seq;
+                    if let Some(n) = self.nodes.get_mut(&id) {
+                        n.timers.insert(timer, generation);
+                    }
+                    self.push(
+                        now.plus(after),
+                        Pending::Timer {
+                            node: id,
+                            timer,
+                            incarnation,
+                            generation,
+                        },
+                    );
+                }
+                Effect::CancelTimer(timer) => {
+                    if let Some(n) = self.nodes.get_mut(&id) {
+                        n.timers.remove(&timer);
+                    }
+                }
+                Effect::Apply { index, command } => {
+                    let req = command.as_ref().map(|c| c.id);
+                    let mut answer = None;
+                    if let Some(n) = self.nodes.get_mut(&id) {
+                        let expected = n.applied.len() as u64 + 1;
+                        if index != expected {
+                            return Err(Violation::new(
+                                now,
+                                format!("node {id} applied index {index}, expected {expected} (gap or repeat)"),
+                            ));
+                        }
+                        n.applied.push(req);
+                        match &command {
+                            Some(c) => answer = Some(n.kv.apply(&c.data)),
+                            None => n.kv.skip(),
+                        }
+                    }
+                    self.checker.on_apply(now, id, index, req)?;
+                    if let (Some(req), Some(value)) = (req, answer) {
+                        self.answer(id, req, |input| {
+                            Completion::Ok(match input {
+                                LinInput::Get => LinOutput::Value(
+                                    value
+                                        .map(|v| String::from_utf8_lossy(&v).into_owned())
+                                        .unwrap_or_default(),
+                                ),
+                                _ => LinOutput::Done,
+                            })
+                        });
+                    }
+                }
+                // Refused without being appended: it never happens. Leadership lost after
+                // it was appended: it may still commit, so it stays unanswered.
+                Effect::Reject { id: req, error } => {
+                    if !matches!(error, protocols::ClientError::LeadershipLost) {
+                        self.answer(id, req, |_| Completion::Failed);
+                    }
+                }
+                Effect::Event(event) => {
+                    if let Event::Narrate(text) = &event {
+                        if self.config.trace {
+                            self.note(protocols::narration_line(id, text));
+                        }
+                        continue;
+                    }
+                    if self.config.trace {
+                        self.note(format!("n{id}: {event:?}"));
+                    }
+                    self.checker.on_event(now, id, &event)?;
+                    self.events.push(TimedEvent {
+                        at: now,
+                        node: id,
+                        event,
+                    });
+                }
+            }
+        }
+        let signal = self.nodes.get_mut(&id).and_then(|n| n.gate.take_signal());
+        match signal {
+            Some(token) => self.input(id, Input::Durable(token)),
+            None => Ok(()),
+        }
+    }
+
+    /// Node `id`'s log made every batch up to `batch` durable: keep those records and
+    /// carry out what waited for them.
+    pub(crate) fn synced(
+        &mut self,
+        id: NodeId,
+        incarnation: u64,
+        batch: u64,
+    ) -> Result<(), Violation> {
+        let Some(n) = self
+            .nodes
+            .get_mut(&id)
+            .filter(|n| n.proto.is_some() && n.incarnation == incarnation)
+        else {
+            return Ok(());
+        };
+        let done = n.unsynced.partition_point(|(b, _)| *b <= batch);
+        for (_, bytes) in n.unsynced.drain(..done) {
+            n.log.extend_from_slice(&bytes);
+        }
+        let mut released = Vec::new();
+        n.gate.durable(batch, &mut released);
+        if self.config.trace && !released.is_empty() {
+            self.note(format!("n{id}: log synced (writes 1..={batch} durable)"));
+        }
+        self.carry_out(id, released)
+    }
+}
+
+/// Encodes `record` with the WAL's codec and appends it framed as the WAL frames it.
+pub(crate) fn frame<R: serde::Serialize>(
+    log: &mut Vec<u8>,
+    record: &R,
+) -> Result<(), StorageError> {
+    frame_record(log, &encode_record(record)?)
+}

@@ -1,0 +1,99 @@
+//! Leader completeness: a newly elected leader holds every committed entry. Raft §5.4
+//! and Figure 3 "Leader Completeness", checked when a leader is elected; ZAB's "primary
+//! integrity" (Zab §3.2), checked when a leader is established (ready), since a ZAB
+//! leader learns its followers' history during Discovery and Synchronization.
+
+use crate::Simulation;
+use protocols::raft::Raft;
+use protocols::zab::Zab;
+use protocols::{Event, NodeId, RequestId};
+
+/// Checks each new leader's log against the committed sequence: `held(leader, index)`
+/// is the request the leader holds at `index` (1-based), if it holds one.
+fn check_new_leaders<P: protocols::Protocol>(
+    sim: &Simulation<P>,
+    seen_events: &mut usize,
+    is_new_leader: impl Fn(&Event) -> Option<u64>,
+    held: impl Fn(&P, u64) -> Option<Option<RequestId>>,
+) -> Result<(), String> {
+    let events = sim.events();
+    for e in events.get(*seen_events..).unwrap_or_default() {
+        let Some(term) = is_new_leader(&e.event) else {
+            continue;
+        };
+        let Some(leader) = sim.node(e.node) else {
+            continue;
+        };
+        for (i, committed) in sim.checker().committed().iter().enumerate() {
+            let index = i as u64 + 1;
+            let holds = held(leader, index);
+            if holds != Some(*committed) {
+                return Err(missing(e.node, term, index, *committed, holds));
+            }
+        }
+    }
+    *seen_events = events.len();
+    Ok(())
+}
+
+fn missing(
+    leader: NodeId,
+    term: u64,
+    index: u64,
+    committed: Option<RequestId>,
+    holds: Option<Option<RequestId>>,
+) -> String {
+    format!(
+        "leader completeness: leader {leader} of term {term} lacks committed index {index} ({committed:?}, holds {holds:?})"
+    )
+}
+
+/// Raft §5.4: checked at every `LeaderElected`.
+#[derive(Debug, Default)]
+pub struct RaftLeaderCompleteness {
+    seen_events: usize,
+}
+
+impl RaftLeaderCompleteness {
+    /// Checks the leaders elected since the last call.
+    pub fn check(&mut self, sim: &Simulation<Raft>) -> Result<(), String> {
+        check_new_leaders(
+            sim,
+            &mut self.seen_events,
+            |event| match event {
+                Event::LeaderElected { term } => Some(*term),
+                _ => None,
+            },
+            |leader, index| {
+                leader
+                    .log()
+                    .get(index)
+                    .map(|entry| entry.command.as_ref().map(|c| c.id))
+            },
+        )
+    }
+}
+
+/// Zab §3.2 primary integrity: checked at every `LeaderReady` (an established leader).
+#[derive(Debug, Default)]
+pub struct ZabPrimaryIntegrity {
+    seen_events: usize,
+}
+
+impl ZabPrimaryIntegrity {
+    /// Checks the leaders established since the last call.
+    pub fn check(&mut self, sim: &Simulation<Zab>) -> Result<(), String> {
+        check_new_leaders(
+            sim,
+            &mut self.seen_events,
+            |event| match event {
+                Event::LeaderReady { term } => Some(*term),
+                _ => None,
+            },
+            |leader, index| {
+                let i = usize::try_from(index.checked_sub(1)?).ok()?;
+                leader.history().txns.get(i).map(|t| Some(t.command.id))
+            },
+        )
+    }
+}

@@ -1,0 +1,360 @@
+//! The deterministic simulator: a virtual clock, a seeded random source and a faulty
+//! network, driving the *same* protocol code that runs on the TCP runtime.
+//!
+//! Everything that happens is an entry in one time-ordered queue (message deliveries,
+//! timer firings, scheduled faults and client commands); ties break by insertion order.
+//! Given the same seed and the same schedule, a run is identical, which is what makes a
+//! failing seed replayable (`cwb sim --protocol raft --seed N`).
+//!
+//! Durability is modelled as the runtime does it ([`DiskConfig`]), through the same
+//! [`protocols::DurabilityGate`] the runtime uses. The records one step persists are
+//! written at once and become durable one sync later (syncs finish in order, after a
+//! random delay; zero by default, which makes every record durable within its step).
+//! Until then the step's held effects wait: `Send`, `Reject`, `Event` and
+//! `SignalWhenDurable`, which becomes an `Input::Durable` for the node once its sync is
+//! done. `SendAhead` (unless an earlier send to the same peer waits) and `Apply` are
+//! carried out at once. A crash throws away all volatile state *and every record not yet
+//! durable*, with the effects waiting for it; a restart rebuilds the node with
+//! [`Protocol::recover`] from its durable records, and rebuilds its state machine from
+//! the `Apply` effects that follow.
+//!
+//! Safety is checked after every step by [`invariants::Checker`]: at most one leader per term,
+//! and every node applies the same command at the same index (committed entries never
+//! change). Protocol-specific invariants are checked by the caller through
+//! [`Simulation::node`].
+
+pub mod chaos;
+mod clients;
+mod faults;
+mod host;
+pub mod invariants;
+pub mod network;
+mod run;
+mod upcoming;
+
+pub use upcoming::{Fate, Upcoming};
+
+use invariants::{Checker, Violation};
+use kv::KvStore;
+use lincheck::{History, Input as LinInput};
+use network::{NetConfig, Network};
+use protocols::{
+    DetRng, DurabilityGate, Effect, Event, Membership, NodeId, Protocol, RequestId, Time, Timing,
+};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::time::Duration;
+
+/// Settings for one simulated run.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Who is in the cluster.
+    pub membership: Membership,
+    /// Protocol timers.
+    pub timing: Timing,
+    /// The seed every random choice derives from.
+    pub seed: u64,
+    /// Network behaviour.
+    pub net: NetConfig,
+    /// Ask protocols to narrate their decisions, and keep a readable trace.
+    pub trace: bool,
+    /// How long a node's log takes to make a write durable.
+    pub disk: DiskConfig,
+}
+
+/// How the simulated disks behave: each sync takes a delay uniform in
+/// `sync_min..=sync_max`, and a node's syncs finish in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DiskConfig {
+    /// Shortest sync.
+    pub sync_min: Duration,
+    /// Longest sync; zero (the default) makes every write durable within its step.
+    pub sync_max: Duration,
+    /// A crash tears the writes not yet synced: half the time none of their bytes
+    /// reached the disk, else a random prefix did (whole records, perhaps part of one),
+    /// which recovery's scan cuts at the last intact record. Off, a crash loses every
+    /// unsynced write (the scripted scenarios' clean story).
+    pub tears: bool,
+}
+
+impl DiskConfig {
+    /// Every sync takes exactly `sync`; a crash loses every unsynced write.
+    pub fn fixed(sync: Duration) -> DiskConfig {
+        DiskConfig {
+            sync_min: sync,
+            sync_max: sync,
+            tears: false,
+        }
+    }
+}
+
+impl SimConfig {
+    /// `n` voters with ids 1..=n, default timing and a clean network.
+    pub fn voters(n: u64, seed: u64) -> SimConfig {
+        SimConfig {
+            membership: Membership::voters(1..=n),
+            timing: Timing::default(),
+            seed,
+            net: NetConfig::default(),
+            trace: false,
+            disk: DiskConfig::default(),
+        }
+    }
+}
+
+/// Something scheduled to happen to the cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Start (or restart after a crash) a node from its durable records.
+    Start(NodeId),
+    /// Kill a node: volatile state lost, durable records kept.
+    Crash(NodeId),
+    /// Split the network into groups.
+    Partition(Vec<Vec<NodeId>>),
+    /// Cut one node off from all others.
+    Isolate(NodeId),
+    /// Reconnect everything.
+    Heal,
+    /// Change the message-loss probability.
+    SetLoss(f64),
+    /// A client submits `data` to a node.
+    Submit { node: NodeId, data: bytes::Bytes },
+    /// Give a node a disk of its own ([`Simulation::set_disk`]).
+    SetDisk { node: NodeId, disk: DiskConfig },
+}
+
+/// One effect of protocol `P`.
+type EffectOf<P> =
+    Effect<<P as Protocol>::Message, <P as Protocol>::Record, <P as Protocol>::Timer>;
+
+enum Pending<P: Protocol> {
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        /// When it was sent.
+        sent: Time,
+        incarnation: u64,
+        msg: P::Message,
+    },
+    Timer {
+        node: NodeId,
+        timer: P::Timer,
+        incarnation: u64,
+        generation: u64,
+    },
+    Act(Action),
+    /// A node's log finished syncing every write up to batch `batch`.
+    Synced {
+        node: NodeId,
+        incarnation: u64,
+        batch: u64,
+    },
+}
+
+struct SimNode<P: Protocol> {
+    /// The protocol state while the node is up.
+    proto: Option<P>,
+    /// Bumped on every crash, so stale timers and in-flight messages to the old
+    /// incarnation are dropped.
+    incarnation: u64,
+    /// The bytes of the node's log that are durable: every record it persisted, encoded
+    /// by the real record codec and framed as the WAL frames it (`length | crc |
+    /// payload`).
+    log: Vec<u8>,
+    /// Framed records written but not yet durable, with their write job. A crash tears
+    /// them: a random prefix of their bytes reaches the disk, the rest is lost.
+    unsynced: Vec<(u64, Vec<u8>)>,
+    /// The effect-ordering contract, shared with the runtime: what waits for which job.
+    gate: DurabilityGate<P::Message, P::Record, P::Timer>,
+    /// When the last sync scheduled finishes (syncs finish in order).
+    last_sync_at: Time,
+    /// This node's disk, if not the cluster's ([`Simulation::set_disk`]).
+    disk: Option<DiskConfig>,
+    /// Armed timers: generation of the latest arming.
+    timers: HashMap<P::Timer, u64>,
+    /// Commands applied by the current incarnation, in index order.
+    applied: Vec<Option<RequestId>>,
+    /// The key-value store the current incarnation rebuilt from what it applied: it
+    /// gives a client the answer the runtime would.
+    kv: KvStore,
+}
+
+/// One node's observable event, timestamped with virtual time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimedEvent {
+    /// When.
+    pub at: Time,
+    /// Which node.
+    pub node: NodeId,
+    /// What.
+    pub event: Event,
+}
+
+/// A deterministic simulated cluster of protocol `P`.
+pub struct Simulation<P: Protocol> {
+    config: SimConfig,
+    now: Time,
+    rng: DetRng,
+    network: Network,
+    queue: BinaryHeap<Reverse<(Time, u64)>>,
+    pending: HashMap<u64, Pending<P>>,
+    next_seq: u64,
+    nodes: BTreeMap<NodeId, SimNode<P>>,
+    checker: Checker,
+    events: Vec<TimedEvent>,
+    trace: Vec<String>,
+    next_request: u64,
+    messages: u64,
+    /// Restarts whose recovery cut a torn tail off the log.
+    torn_tails: u64,
+    /// What the clients saw: every key-value command submitted, from its submission
+    /// to the answer of the node it was sent to (or none: a crash, or the run's end).
+    history: History,
+    /// Commands submitted and not answered yet, with the incarnation of the node they
+    /// were sent to (a crash of that node leaves them unanswered for good).
+    open: HashMap<RequestId, (u64, LinInput)>,
+    /// The known-buggy read path: a read is answered at once from the store of the
+    /// node it was sent to, without going through the log (see [`Self::set_local_reads`]).
+    local_reads: bool,
+}
+
+impl<P: Protocol> Simulation<P> {
+    /// A cluster whose nodes all exist but none has started.
+    pub fn new(config: SimConfig) -> Simulation<P> {
+        let nodes = config
+            .membership
+            .all()
+            .map(|id| {
+                (
+                    id,
+                    SimNode {
+                        proto: None,
+                        incarnation: 0,
+                        log: Vec::new(),
+                        unsynced: Vec::new(),
+                        gate: DurabilityGate::new(),
+                        last_sync_at: Time::ZERO,
+                        disk: None,
+                        timers: HashMap::new(),
+                        applied: Vec::new(),
+                        kv: KvStore::new(),
+                    },
+                )
+            })
+            .collect();
+        Simulation {
+            rng: DetRng::new(config.seed),
+            network: Network::new(config.net.clone()),
+            config,
+            now: Time::ZERO,
+            queue: BinaryHeap::new(),
+            pending: HashMap::new(),
+            next_seq: 0,
+            nodes,
+            checker: Checker::default(),
+            events: Vec::new(),
+            trace: Vec::new(),
+            next_request: 0,
+            messages: 0,
+            torn_tails: 0,
+            history: History::new(),
+            open: HashMap::new(),
+            local_reads: false,
+        }
+    }
+
+    /// Gives node `id` durable records before it first starts (a scenario's initial log).
+    pub fn preload(&mut self, id: NodeId, records: Vec<P::Record>) -> Result<(), Violation> {
+        let now = self.now;
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.log.clear();
+            for r in &records {
+                host::frame(&mut n.log, r)
+                    .map_err(|e| Violation::new(now, format!("node {id}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether node `id` has run before or was given a history: its log is not empty.
+    pub fn has_history(&self, id: NodeId) -> bool {
+        self.nodes
+            .get(&id)
+            .is_some_and(|n| n.incarnation > 0 || !n.log.is_empty())
+    }
+
+    /// Gives node `id` a disk of its own (a slow leader disk, say), from now on.
+    pub fn set_disk(&mut self, id: NodeId, disk: DiskConfig) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.disk = Some(disk);
+        }
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// The protocol state of a running node.
+    pub fn node(&self, id: NodeId) -> Option<&P> {
+        self.nodes.get(&id).and_then(|n| n.proto.as_ref())
+    }
+
+    /// Ids of the nodes that are up.
+    pub fn running(&self) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.proto.is_some())
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    /// Every member's id.
+    pub fn ids(&self) -> Vec<NodeId> {
+        self.nodes.keys().copied().collect()
+    }
+
+    /// What node `id`'s current incarnation has applied, by index (from 1).
+    pub fn applied(&self, id: NodeId) -> &[Option<RequestId>] {
+        self.nodes.get(&id).map_or(&[], |n| &n.applied)
+    }
+
+    /// The node that most recently became a ready leader, if any.
+    pub fn ready_leader(&self) -> Option<NodeId> {
+        self.events.iter().rev().find_map(|e| match e.event {
+            Event::LeaderReady { .. } => Some(e.node),
+            _ => None,
+        })
+    }
+
+    /// Runs until some node is a ready leader (or `limit` passes) and returns it.
+    pub fn run_until_ready(&mut self, limit: Duration) -> Result<Option<NodeId>, Violation> {
+        self.run_until_true(limit, |s| s.ready_leader().is_some())?;
+        Ok(self.ready_leader())
+    }
+
+    /// Every protocol event so far.
+    pub fn events(&self) -> &[TimedEvent] {
+        &self.events
+    }
+
+    /// The readable trace (only kept with `SimConfig::trace`).
+    pub fn trace(&self) -> &[String] {
+        &self.trace
+    }
+
+    /// Messages sent so far.
+    pub fn torn_tails_cut(&self) -> u64 {
+        self.torn_tails
+    }
+
+    /// Messages sent so far (each send counts once, however many copies arrive).
+    pub fn messages_sent(&self) -> u64 {
+        self.messages
+    }
+
+    /// The safety checker's view (highest committed index, leaders per term).
+    pub fn checker(&self) -> &Checker {
+        &self.checker
+    }
+}

@@ -1,0 +1,140 @@
+//! Running a simulation: scheduling actions and stepping the one time-ordered queue
+//! of deliveries, timer firings, faults, client commands and disk syncs.
+
+use crate::invariants::Violation;
+use crate::{Action, Pending, Simulation};
+use protocols::{Input, Protocol, Time};
+use std::cmp::Reverse;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+impl<P: Protocol> Simulation<P> {
+    /// Schedules `action` at time `at` (or now, if `at` is in the past).
+    pub fn schedule(&mut self, at: Time, action: Action) {
+        self.push(at.max(self.now), Pending::Act(action));
+    }
+
+    /// Carries out `action` now.
+    pub fn act(&mut self, action: Action) -> Result<(), Violation> {
+        self.apply_action(action)
+    }
+
+    /// Starts every node now.
+    pub fn start_all(&mut self) -> Result<(), Violation> {
+        for id in self.ids() {
+            self.apply_action(Action::Start(id))?;
+        }
+        Ok(())
+    }
+
+    /// Runs until virtual time `until` or until nothing is left to do.
+    pub fn run_until(&mut self, until: Time) -> Result<(), Violation> {
+        while let Some(&Reverse((at, _))) = self.queue.peek() {
+            if at > until {
+                break;
+            }
+            self.step()?;
+        }
+        self.now = self.now.max(until);
+        Ok(())
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) -> Result<(), Violation> {
+        self.run_until(self.now.plus(d))
+    }
+
+    /// Runs until `pred` holds (checked after every step) or `limit` passes; returns
+    /// whether it held.
+    pub fn run_until_true(
+        &mut self,
+        limit: Duration,
+        mut pred: impl FnMut(&Simulation<P>) -> bool,
+    ) -> Result<bool, Violation> {
+        let until = self.now.plus(limit);
+        while !pred(self) {
+            match self.queue.peek() {
+                Some(&Reverse((at, _))) if at <= until => {
+                    self.step()?;
+                }
+                _ => {
+                    self.now = self.now.max(until);
+                    return Ok(pred(self));
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Processes the next queued happening. Returns false when the queue is empty.
+    pub fn step(&mut self) -> Result<bool, Violation> {
+        let Some(Reverse((at, seq))) = self.queue.pop() else {
+            return Ok(false);
+        };
+        self.now = at;
+        let Some(p) = self.pending.remove(&seq) else {
+            return Ok(true);
+        };
+        match p {
+            Pending::Deliver {
+                from,
+                to,
+                incarnation,
+                msg,
+                ..
+            } => {
+                let alive = self
+                    .nodes
+                    .get(&to)
+                    .is_some_and(|n| n.proto.is_some() && n.incarnation == incarnation);
+                if alive && self.network.connected(from, to) {
+                    if self.config.trace {
+                        self.note(format!("n{from} -> n{to}: {msg:?}"));
+                    }
+                    self.input(to, Input::Message { from, msg })?;
+                }
+            }
+            Pending::Timer {
+                node,
+                timer,
+                incarnation,
+                generation,
+            } => {
+                let live = self.nodes.get(&node).is_some_and(|n| {
+                    n.proto.is_some()
+                        && n.incarnation == incarnation
+                        && n.timers.get(&timer) == Some(&generation)
+                });
+                if live {
+                    if let Some(n) = self.nodes.get_mut(&node) {
+                        n.timers.remove(&timer);
+                    }
+                    if self.config.trace {
+                        self.note(format!("n{node}: timer {timer:?} fires"));
+                    }
+                    self.input(node, Input::Timer(timer))?;
+                }
+            }
+            Pending::Act(action) => self.apply_action(action)?,
+            Pending::Synced {
+                node,
+                incarnation,
+                batch,
+            } => self.synced(node, incarnation, batch)?,
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn push(&mut self, at: Time, p: Pending<P>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.queue.push(Reverse((at, seq)));
+        self.pending.insert(seq, p);
+    }
+
+    pub(crate) fn note(&mut self, line: String) {
+        let mut s = String::with_capacity(line.len() + 16);
+        let _ = write!(s, "[{:>10}] {line}", self.now.to_string());
+        self.trace.push(s);
+    }
+}

@@ -1,0 +1,206 @@
+//! ZAB safety under random faults in the deterministic simulator, over many seeds.
+//!
+//! Checked after every step: at most one established leader per epoch and a committed
+//! prefix that never changes (the simulator's checker, Zab §3.2 "primary order" and
+//! "integrity"); here, ZAB-specific invariants: every zxid names one transaction on
+//! every server, an established leader holds every committed transaction (the paper's
+//! "primary integrity"), epochs and logs are locally consistent, and observers never
+//! count toward a quorum. After the faults heal every server must deliver the same
+//! sequence, except a server locked out by a newer accepted epoch, a liveness limit
+//! ZAB shares with ZooKeeper (see `locked_out_by_a_newer_accepted_epoch`). The default 300 seeds (plus a quarter as many with observers) take about
+//! a minute in a debug build; `CWB_SEEDS=10000 cargo test -p sim --release --test
+//! zab_sim` runs a longer sweep. A failure prints its seed.
+
+use protocols::zab::{ServerState, Zab};
+use protocols::{Event, Membership, Protocol};
+use sim::chaos::{self, run_seed, ChaosConfig, Stage};
+use sim::invariants::{zab_local_order, zxids_name_one_transaction, ZabPrimaryIntegrity};
+use sim::{Action, SimConfig, Simulation};
+use std::time::Duration;
+
+fn seeds() -> u64 {
+    sim::chaos::seeds(1000)
+}
+
+fn check(sim: &Simulation<Zab>, step: u64, seen: &mut ZabPrimaryIntegrity) -> Result<(), String> {
+    seen.check(sim)?;
+    if step.is_multiple_of(50) {
+        zab_local_order(sim)?;
+        zxids_name_one_transaction(sim)?;
+    }
+    Ok(())
+}
+
+/// Whether every server that did not converge is locked out by ZAB's epoch rule: it
+/// accepted a NEWEPOCH that never became established (a prospective leader that did
+/// not win a quorum of ACKEPOCHs), and the established leader's epoch is lower. It may
+/// not follow an older epoch than it accepted (ZooKeeper's learner refuses with "Leaders
+/// epoch, e is less than accepted epoch, e'"), and the leader keeps its quorum, so it
+/// waits until that leader loses its quorum. A liveness limit ZooKeeper shares, not a
+/// safety violation: every step of the run was checked before it.
+fn locked_out_by_a_newer_accepted_epoch(sim: &Simulation<Zab>) -> bool {
+    let committed = sim.checker().committed().len();
+    let leader_epoch = sim
+        .running()
+        .into_iter()
+        .filter_map(|id| sim.node(id))
+        .find(|n| n.server_state() == ServerState::Leading)
+        .map(|n| n.history().current_epoch);
+    let Some(leader_epoch) = leader_epoch else {
+        return false;
+    };
+    let lagging: Vec<&Zab> = sim
+        .running()
+        .into_iter()
+        .filter(|&id| sim.applied(id).len() != committed)
+        .filter_map(|id| sim.node(id))
+        .collect();
+    // Such a server cycles LOOKING -> FOLLOWING -> refused -> LOOKING; its accepted
+    // epoch is what keeps it out, whichever state the run ended in.
+    !lagging.is_empty()
+        && lagging
+            .iter()
+            .all(|n| n.history().accepted_epoch > leader_epoch)
+}
+
+/// Runs `n` seeds; returns the epochs seen and the seeds whose only failure was a
+/// server locked out by a newer accepted epoch (see above).
+fn sweep(cfg: &ChaosConfig, n: u64) -> (usize, Vec<u64>) {
+    let report = chaos::sweep::<Zab, _>(
+        cfg,
+        n,
+        || {
+            let mut seen = ZabPrimaryIntegrity::default();
+            move |sim: &Simulation<Zab>, step| check(sim, step, &mut seen)
+        },
+        |sim, failure| {
+            let locked_out =
+                failure.stage == Stage::Convergence && locked_out_by_a_newer_accepted_epoch(sim);
+            if locked_out {
+                eprintln!("seed {}: a server is locked out by a newer accepted epoch (ZAB liveness, as in ZooKeeper)", failure.seed);
+            }
+            locked_out
+        },
+    );
+    let locked_out = report.tolerated;
+    // Rare by construction (two in 30,000 seeds); many would mean a regression.
+    assert!(
+        locked_out.len() as u64 * 1000 <= n.max(1000),
+        "servers locked out by a newer accepted epoch in too many seeds: {locked_out:?}"
+    );
+    (report.terms_with_leader, locked_out)
+}
+
+#[test]
+fn zab_is_safe_under_random_faults() {
+    let n = seeds();
+    let (epochs, _) = sweep(&ChaosConfig::default(), n);
+    assert!(
+        epochs as u64 >= n,
+        "faults must force elections: {epochs} epochs over {n} seeds"
+    );
+}
+
+#[test]
+fn observers_too() {
+    let cfg = ChaosConfig {
+        voters: 3,
+        observers: 2,
+        ..ChaosConfig::default()
+    };
+    sweep(&cfg, (seeds() / 4).max(10));
+}
+
+#[test]
+fn a_seed_replays_identically() {
+    sim::chaos::assert_replays_identically::<Zab>(42);
+}
+
+#[test]
+fn fresh_cluster_elects_one_leader_and_commits() {
+    let mut sim = Simulation::<Zab>::new(SimConfig::voters(3, 7));
+    sim.start_all().expect("safe");
+    let leader = sim
+        .run_until_ready(Duration::from_secs(5))
+        .expect("safe")
+        .expect("a leader");
+    sim.run_for(Duration::from_millis(100)).expect("safe"); // UPTODATE reaches followers
+                                                            // A write at a follower is forwarded; all three deliver it.
+    let follower = sim
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("a follower");
+    sim.submit(follower, bytes::Bytes::from_static(b"put a 1"))
+        .expect("safe");
+    sim.run_for(Duration::from_secs(1)).expect("safe");
+    for id in sim.ids() {
+        assert_eq!(sim.applied(id).len(), 1, "node {id} delivered the command");
+    }
+}
+
+#[test]
+fn observers_never_count_toward_a_quorum() {
+    let config = SimConfig {
+        membership: Membership::new([1, 2, 3], [4, 5]),
+        ..SimConfig::voters(3, 11)
+    };
+    let mut sim = Simulation::<Zab>::new(config);
+    sim.start_all().expect("safe");
+    let leader = sim
+        .run_until_ready(Duration::from_secs(5))
+        .expect("safe")
+        .expect("a leader");
+    sim.run_for(Duration::from_millis(500)).expect("safe"); // observers join and sync
+    sim.submit(4, bytes::Bytes::from_static(b"put a 1"))
+        .expect("safe");
+    sim.run_for(Duration::from_secs(1)).expect("safe");
+    assert_eq!(sim.applied(5).len(), 1, "observers deliver through INFORM");
+    // Two voters down: the leader and two observers are 3 servers but 1 voter of 3.
+    for id in [1, 2, 3]
+        .into_iter()
+        .filter(|&id| id != leader)
+        .collect::<Vec<_>>()
+    {
+        sim.act(Action::Crash(id)).expect("safe");
+    }
+    for at in [leader, 4, 5] {
+        sim.submit(at, bytes::Bytes::from_static(b"put b 2"))
+            .expect("safe");
+    }
+    sim.run_for(Duration::from_secs(3)).expect("safe");
+    let committed = sim.checker().committed().len();
+    assert_eq!(committed, 1, "nothing commits without a quorum of voters");
+    let elected = sim
+        .events()
+        .iter()
+        .filter(|e| matches!(e.event, Event::LeaderReady { .. }))
+        .count();
+    assert_eq!(
+        elected, 1,
+        "no leader is established without a quorum of voters"
+    );
+    for id in [4, 5] {
+        assert_ne!(
+            sim.node(id).map(Zab::server_state),
+            Some(ServerState::Following)
+        );
+        assert!(!sim.node(id).is_some_and(|z| z.status().role.is_leader()));
+    }
+}
+
+#[test]
+fn a_server_locked_out_by_a_newer_accepted_epoch_is_told_apart() {
+    // Found by a 30,000-seed sweep: servers 2 and 4 accepted epoch 5 from a prospective
+    // leader that never won its ACKEPOCH quorum, while 5 established epoch 4 with 1 and
+    // 3; 2 and 4 cannot follow epoch 4. (Seeds change with the protocol's behaviour:
+    // re-find one with `CWB_SEEDS=30000 cargo nextest run --release -p sim --test
+    // zab_sim zab_is_safe --no-capture` if this one stops locking servers out.)
+    let seed = 14015;
+    let cfg = ChaosConfig::default();
+    let mut seen = ZabPrimaryIntegrity::default();
+    let (sim, result) = run_seed::<Zab>(seed, &cfg, false, |sim, step| check(sim, step, &mut seen));
+    let failure = result.expect_err("this schedule locks servers out");
+    assert!(failure.stage == Stage::Convergence, "{failure}");
+    assert!(locked_out_by_a_newer_accepted_epoch(&sim), "{failure}");
+}

@@ -1,0 +1,474 @@
+//! Message-sequence (Lamport) diagrams of a scenario run, as self-contained SVG text.
+//!
+//! Lamport's space-time diagrams ("Time, Clocks, and the Ordering of Events in a
+//! Distributed System", CACM 1978, Figure 1): one vertical line per process, time
+//! running downwards, an arrow per message from its send event to its receive event.
+//! Here each node's line is solid while it runs and dashed while it is down; each
+//! delivered message is an arrow labelled with its kind (hover for its full short form);
+//! role changes, elections and readiness are marked on the node's line; steps (start,
+//! crash, partitions, client puts) and expectation results are annotated on the right.
+//!
+//! Time is drawn by *rank*, not to scale: every distinct instant that has something to
+//! draw gets one row, so that a 2 ms election and a 2 s quiet period both stay legible;
+//! the left margin prints each row's virtual time.
+
+use super::scenario::describe::Vocabulary;
+use super::scenario::expect::CheckReport;
+use super::scenario::run::{Fate, Item, ItemKind, Message};
+use protocols::{Event, NodeId, Role, Time};
+use sim::Action;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+/// What to draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SvgOptions {
+    /// Also draw heartbeats, routine acknowledgements and messages lost at the door
+    /// (receiver down, or partitioned while in flight).
+    pub verbose: bool,
+    /// Draw at most this many messages (the first ones); the rest are counted.
+    pub max_messages: usize,
+}
+
+impl Default for SvgOptions {
+    fn default() -> SvgOptions {
+        SvgOptions {
+            verbose: false,
+            max_messages: 1500,
+        }
+    }
+}
+
+const ROW: f64 = 18.0;
+const TOP: f64 = 78.0;
+const GUTTER: f64 = 120.0;
+const COLUMN: f64 = 170.0;
+const NOTES: f64 = 330.0;
+
+/// Order of things drawn at one instant: steps, then arrivals, then the events they
+/// cause, then the sends that follow, then checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    /// Steps at one instant get a row each, in order.
+    Step(usize),
+    Receive,
+    Event,
+    Send,
+    Check,
+}
+
+/// The slot of every step in `timeline` (by item index): steps at the same instant get
+/// consecutive rows so that their annotations do not overlap.
+fn step_slots(timeline: &[Item]) -> Vec<Slot> {
+    let mut previous: Option<Time> = None;
+    let mut sub = 0;
+    timeline
+        .iter()
+        .map(|item| {
+            if matches!(item.kind, ItemKind::Step { .. }) {
+                sub = if previous == Some(item.at) {
+                    sub + 1
+                } else {
+                    0
+                };
+                previous = Some(item.at);
+            }
+            Slot::Step(sub)
+        })
+        .collect()
+}
+
+/// Escapes text for SVG content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => s.push_str("&amp;"),
+            '<' => s.push_str("&lt;"),
+            '>' => s.push_str("&gt;"),
+            '"' => s.push_str("&quot;"),
+            '\'' => s.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {}
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+fn kind_colour(kind: &str) -> &'static str {
+    const PALETTE: [&str; 8] = [
+        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+    ];
+    let h = kind.bytes().fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    });
+    PALETTE[h % PALETTE.len()]
+}
+
+fn role_colour(role: Role) -> &'static str {
+    match role {
+        Role::Leader | Role::Leading => "#f5c542",
+        Role::Follower | Role::Following => "#9ecae1",
+        Role::Candidate | Role::Looking => "#dddddd",
+        Role::Observing => "#c7e9c0",
+    }
+}
+
+/// The diagram of `timeline` for nodes `nodes`, titled `title`; `checks` are the run's
+/// expectation reports (for the pass/fail annotations).
+pub fn render_svg(
+    title: &str,
+    nodes: &[NodeId],
+    vocabulary: &Vocabulary,
+    timeline: &[Item],
+    checks: &[CheckReport],
+    opts: SvgOptions,
+) -> String {
+    let mut messages: Vec<&Message> = Vec::new();
+    let mut skipped = 0usize;
+    let mut rows: BTreeSet<(Time, Slot)> = BTreeSet::new();
+    let steps = step_slots(timeline);
+    let step_slot = |i: usize| steps.get(i).copied().unwrap_or(Slot::Step(0));
+    for (i, item) in timeline.iter().enumerate() {
+        let slot = match &item.kind {
+            ItemKind::Message(m) => {
+                if (m.routine || m.fate != Fate::Delivered) && !opts.verbose {
+                    continue;
+                }
+                if messages.len() >= opts.max_messages {
+                    skipped += 1;
+                    continue;
+                }
+                messages.push(m);
+                rows.insert((m.sent, Slot::Send));
+                Slot::Receive
+            }
+            ItemKind::Step { .. } => step_slot(i),
+            ItemKind::Event { event, .. } if !matches!(event, Event::Committed { .. }) => {
+                Slot::Event
+            }
+            ItemKind::Check(_) | ItemKind::Problem(_) => Slot::Check,
+            _ => continue,
+        };
+        rows.insert((item.at, slot));
+    }
+    let row_of: BTreeMap<(Time, Slot), usize> =
+        rows.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let y = |at: Time, slot: Slot| {
+        TOP + ROW * (row_of.get(&(at, slot)).copied().unwrap_or(0) as f64) + ROW / 2.0
+    };
+    let column: BTreeMap<NodeId, f64> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, GUTTER + COLUMN / 2.0 + COLUMN * i as f64))
+        .collect();
+    let x = |id: NodeId| column.get(&id).copied().unwrap_or(GUTTER);
+    let width = GUTTER + COLUMN * nodes.len() as f64 + NOTES;
+    let bottom = TOP + ROW * rows.len().max(1) as f64;
+    let height = bottom + 40.0;
+
+    let mut svg = String::new();
+    let _ = writeln!(svg, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="monospace" font-size="11">"#
+    );
+    svg.push_str(concat!(
+        r#"<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">"#,
+        r#"<path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker></defs>"#,
+        "\n",
+        r#"<rect width="100%" height="100%" fill="white"/>"#,
+        "\n"
+    ));
+    let _ = writeln!(
+        svg,
+        r#"<text x="10" y="20" font-size="14" font-weight="bold">{}</text>"#,
+        escape(title)
+    );
+    let _ = writeln!(
+        svg,
+        r##"<text x="10" y="38" fill="#555">{}: time runs downwards (one row per instant, not to scale); arrows are delivered messages{}</text>"##,
+        escape(vocabulary.protocol),
+        if opts.verbose {
+            " (grey dashed: lost)"
+        } else {
+            ", heartbeats and lost messages hidden"
+        }
+    );
+
+    // Time labels.
+    let mut last_label = String::new();
+    for &(at, slot) in &rows {
+        let label = at.to_string();
+        if label != last_label {
+            let _ = writeln!(
+                svg,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#888" font-size="9">{}</text>"##,
+                GUTTER - 8.0,
+                y(at, slot) + 3.0,
+                escape(&label)
+            );
+            last_label = label;
+        }
+    }
+
+    lifelines(&mut svg, nodes, timeline, &step_slot, &x, &y, bottom);
+
+    for m in &messages {
+        let (x1, y1, x2, y2) = (
+            x(m.from),
+            y(m.sent, Slot::Send),
+            x(m.to),
+            y(m.received, Slot::Receive),
+        );
+        let colour = kind_colour(m.kind);
+        let lost = m.fate != Fate::Delivered;
+        let dash = if lost {
+            r#" stroke-dasharray="4,3""#
+        } else {
+            ""
+        };
+        let stroke = if lost { "#aaaaaa" } else { colour };
+        let _ = writeln!(
+            svg,
+            r#"<g class="msg"><title>{}</title><line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{stroke}" stroke-width="1.2"{dash} marker-end="url(#arrow)"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="9" fill="{stroke}" stroke="white" stroke-width="3" paint-order="stroke">{}{}</text></g>"#,
+            escape(&format!(
+                "n{} -> n{} sent {} received {}: {}",
+                m.from, m.to, m.sent, m.received, m.text
+            )),
+            (x1 + x2) / 2.0,
+            (y1 + y2) / 2.0 - 2.0,
+            escape(m.kind),
+            if lost { " ×" } else { "" }
+        );
+    }
+
+    let notes_x = GUTTER + COLUMN * nodes.len() as f64 + 10.0;
+    for (i, item) in timeline.iter().enumerate() {
+        match &item.kind {
+            ItemKind::Event { node, event } => {
+                let (cx, cy) = (x(*node), y(item.at, Slot::Event));
+                match event {
+                    Event::RoleChanged { role, term } => {
+                        let label = format!("{role} {}", (vocabulary.show_term)(*term));
+                        let w = 7.0 * label.chars().count() as f64 + 8.0;
+                        let _ = writeln!(
+                            svg,
+                            r##"<g class="role"><rect x="{:.1}" y="{:.1}" width="{w:.1}" height="14" rx="4" fill="{}" stroke="#555"/><text x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="10">{}</text></g>"##,
+                            cx - w / 2.0,
+                            cy - 7.0,
+                            role_colour(*role),
+                            cy + 4.0,
+                            escape(&label)
+                        );
+                    }
+                    Event::LeaderElected { term } | Event::LeaderReady { term } => {
+                        let what = if matches!(event, Event::LeaderElected { .. }) {
+                            "elected"
+                        } else {
+                            "ready"
+                        };
+                        let _ = writeln!(
+                            svg,
+                            r##"<text class="event" x="{:.1}" y="{:.1}" font-weight="bold" fill="#b8860b">★ {what} {} {}</text>"##,
+                            cx + 6.0,
+                            cy + 4.0,
+                            escape(vocabulary.generation),
+                            escape(&(vocabulary.show_term)(*term))
+                        );
+                    }
+                    Event::Committed { .. } | Event::Narrate(_) => {}
+                }
+            }
+            ItemKind::Step { text, action } => {
+                let cy = y(item.at, step_slot(i));
+                step_marks(&mut svg, action, cy, &x, nodes);
+                let _ = writeln!(
+                    svg,
+                    r##"<text class="step" x="{notes_x:.1}" y="{:.1}" fill="#333">{}</text>"##,
+                    cy + 4.0,
+                    escape(text)
+                );
+            }
+            ItemKind::Check(i) => {
+                let Some(report) = checks.get(*i) else {
+                    continue;
+                };
+                let (word, colour) = if report.passed() {
+                    ("passed", "#2ca02c")
+                } else {
+                    ("FAILED", "#d62728")
+                };
+                let cy = y(item.at, Slot::Check);
+                let details: Vec<&str> = report.lines.iter().map(|l| l.text.as_str()).collect();
+                let _ = writeln!(
+                    svg,
+                    r##"<g class="check"><title>{}</title><line x1="{GUTTER:.1}" y1="{cy:.1}" x2="{:.1}" y2="{cy:.1}" stroke="{colour}" stroke-dasharray="2,2"/><text x="{notes_x:.1}" y="{:.1}" fill="{colour}" font-weight="bold">CHECK {} {word}</text></g>"##,
+                    escape(&details.join("; ")),
+                    notes_x - 10.0,
+                    cy + 4.0,
+                    i + 1
+                );
+            }
+            ItemKind::Problem(text) => {
+                let cy = y(item.at, Slot::Check);
+                let _ = writeln!(
+                    svg,
+                    r##"<text x="{notes_x:.1}" y="{:.1}" fill="#d62728">!! {}</text>"##,
+                    cy + 4.0,
+                    escape(text)
+                );
+            }
+            _ => {}
+        }
+    }
+    if skipped > 0 {
+        let _ = writeln!(
+            svg,
+            r##"<text x="10" y="{:.1}" fill="#d62728">{skipped} later messages not drawn</text>"##,
+            bottom + 24.0
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Each node's vertical line: solid while it runs, dashed while it is down.
+fn lifelines(
+    svg: &mut String,
+    nodes: &[NodeId],
+    timeline: &[Item],
+    step_slot: &impl Fn(usize) -> Slot,
+    x: &impl Fn(NodeId) -> f64,
+    y: &impl Fn(Time, Slot) -> f64,
+    bottom: f64,
+) {
+    for &id in nodes {
+        let cx = x(id);
+        let _ = writeln!(
+            svg,
+            r##"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="13" font-weight="bold">n{id}</text>"##,
+            TOP - 12.0
+        );
+        let mut up_since: Option<f64> = None;
+        let mut from = TOP;
+        let mut segments: Vec<(f64, f64, bool)> = Vec::new();
+        for (i, item) in timeline.iter().enumerate() {
+            let ItemKind::Step { action, .. } = &item.kind else {
+                continue;
+            };
+            let at = y(item.at, step_slot(i));
+            match action {
+                Action::Start(n) if *n == id && up_since.is_none() => {
+                    segments.push((from, at, false));
+                    up_since = Some(at);
+                }
+                Action::Crash(n) if *n == id => {
+                    if let Some(start) = up_since.take() {
+                        segments.push((start, at, true));
+                        from = at;
+                    }
+                }
+                _ => {}
+            }
+        }
+        match up_since {
+            Some(start) => segments.push((start, bottom, true)),
+            None => segments.push((from, bottom, false)),
+        }
+        for (a, b, up) in segments {
+            let style = if up {
+                r##"stroke="#333" stroke-width="2""##
+            } else {
+                r##"stroke="#bbb" stroke-width="1" stroke-dasharray="3,4""##
+            };
+            let _ = writeln!(
+                svg,
+                r#"<line class="life" x1="{cx:.1}" y1="{a:.1}" x2="{cx:.1}" y2="{b:.1}" {style}/>"#
+            );
+        }
+    }
+}
+
+/// Marks a step on the lines it concerns.
+fn step_marks(
+    svg: &mut String,
+    action: &Action,
+    cy: f64,
+    x: &impl Fn(NodeId) -> f64,
+    nodes: &[NodeId],
+) {
+    match action {
+        Action::Start(id) => {
+            let _ = writeln!(
+                svg,
+                r##"<circle cx="{:.1}" cy="{cy:.1}" r="5" fill="#2ca02c"/>"##,
+                x(*id)
+            );
+        }
+        Action::Crash(id) => {
+            let cx = x(*id);
+            let _ = writeln!(
+                svg,
+                r##"<path d="M{:.1},{:.1} L{:.1},{:.1} M{:.1},{:.1} L{:.1},{:.1}" stroke="#d62728" stroke-width="3"/>"##,
+                cx - 6.0,
+                cy - 6.0,
+                cx + 6.0,
+                cy + 6.0,
+                cx - 6.0,
+                cy + 6.0,
+                cx + 6.0,
+                cy - 6.0
+            );
+        }
+        Action::Submit { node, .. } => {
+            let _ = writeln!(
+                svg,
+                r##"<rect x="{:.1}" y="{:.1}" width="8" height="8" fill="#9467bd"/>"##,
+                x(*node) - 4.0,
+                cy - 4.0
+            );
+        }
+        Action::SetDisk { node, .. } => {
+            // A slow disk: a grey square outline on the node's line.
+            let _ = writeln!(
+                svg,
+                r##"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="none" stroke="#7f7f7f" stroke-width="2"/>"##,
+                x(*node) - 5.0,
+                cy - 5.0
+            );
+        }
+        Action::Isolate(_) | Action::Partition(_) | Action::Heal | Action::SetLoss(_) => {
+            let (Some(first), Some(last)) = (nodes.first(), nodes.last()) else {
+                return;
+            };
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{:.1}" y1="{cy:.1}" x2="{:.1}" y2="{cy:.1}" stroke="#ff7f0e" stroke-width="1.5" stroke-dasharray="8,4"/>"##,
+                x(*first) - COLUMN / 2.0 + 10.0,
+                x(*last) + COLUMN / 2.0 - 10.0
+            );
+            if let Action::Isolate(id) = action {
+                let _ = writeln!(
+                    svg,
+                    r##"<circle cx="{:.1}" cy="{cy:.1}" r="8" fill="none" stroke="#ff7f0e" stroke-width="2"/>"##,
+                    x(*id)
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_keeps_text_and_drops_control_characters() {
+        assert_eq!(
+            escape("a<b & \"c\" 'd'>"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
+        );
+        assert_eq!(escape("x\u{1}y"), "xy");
+    }
+}

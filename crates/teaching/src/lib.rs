@@ -1,0 +1,10 @@
+//! Teaching on the deterministic simulator: scripted scenarios with expectations, their
+//! narrated timelines, and Lamport message-sequence diagrams.
+//!
+//! # Layout
+//! - [`scenario`]: scenario files (a cluster, initial histories, a fault schedule and
+//!   expectations) that run with any of the three protocols, and their timelines.
+//! - [`lamport`]: the message-sequence diagram (SVG) of a simulated run.
+
+pub mod lamport;
+pub mod scenario;

@@ -1,0 +1,502 @@
+//! Running a scenario: drive the simulator through the steps, record a structured
+//! timeline (messages, timers, narrated decisions, protocol events, steps) and check the
+//! expectations at their instants.
+//!
+//! The runner sits inside the simulator module so that it can watch each queued
+//! happening before the simulator carries it out: which message is about to arrive (and
+//! whether it will: the target may be down or cut off), when it was sent, which timer
+//! fires. Narration comes from the protocols themselves (`Event::Narrate`, enabled by
+//! `SimConfig::trace`); the runner only attaches it to the right instant.
+
+use super::describe::{Scripted, Vocabulary};
+use super::expect::CheckReport;
+use super::spec::{Scenario, ScenarioError, Step};
+use super::spec::{StepAction, Target};
+use kv::{KvCommand, KvOp, Session};
+use protocols::{Event, Membership, NodeId, Protocol, RequestId, Status, Time};
+use sim::invariants::Violation;
+use sim::{Action, DiskConfig, SimConfig, Simulation};
+use std::collections::HashMap;
+
+pub use sim::Fate;
+
+/// One message the network carried to its target's door.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    /// Sender.
+    pub from: NodeId,
+    /// Receiver.
+    pub to: NodeId,
+    /// When it was sent.
+    pub sent: Time,
+    /// When it arrived at the receiver.
+    pub received: Time,
+    /// The protocol's name for its type.
+    pub kind: &'static str,
+    /// Its short readable form.
+    pub text: String,
+    /// A heartbeat or routine acknowledgement.
+    pub routine: bool,
+    /// Whether it was handled.
+    pub fate: Fate,
+}
+
+/// One line of the timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ItemKind {
+    /// A scenario step, carried out as this simulator action.
+    Step {
+        /// What the step did, in words.
+        text: String,
+        /// The action.
+        action: Action,
+    },
+    /// A message arrived (or was lost at the door).
+    Message(Message),
+    /// A protocol timer fired.
+    Timer {
+        /// Whose.
+        node: NodeId,
+        /// Which.
+        name: String,
+    },
+    /// A protocol's explanation of a decision.
+    Narration(String),
+    /// A protocol event (role change, election, readiness, commit).
+    Event {
+        /// Whose.
+        node: NodeId,
+        /// What.
+        event: Event,
+    },
+    /// Expectation number `.0` (index into [`Outcome::checks`]) was checked.
+    Check(usize),
+    /// A step could not be carried out, or the run stopped.
+    Problem(String),
+}
+
+/// A timeline entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    /// Virtual time.
+    pub at: Time,
+    /// What happened.
+    pub kind: ItemKind,
+}
+
+/// A node at the end of the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSummary {
+    /// The node.
+    pub node: NodeId,
+    /// Its status, `None` when it is down.
+    pub status: Option<Status>,
+    /// What its latest incarnation delivered, by index (`None`: a protocol no-op).
+    pub delivered: Vec<Option<RequestId>>,
+}
+
+/// Everything a run produced.
+pub struct Outcome<P: Protocol> {
+    /// The simulation, in its final state.
+    pub sim: Simulation<P>,
+    /// The protocol's names for its things.
+    pub vocabulary: Vocabulary,
+    /// What happened, in order.
+    pub timeline: Vec<Item>,
+    /// One report per expectation, in time order.
+    pub checks: Vec<CheckReport>,
+    /// Steps that could not run and safety violations.
+    pub problems: Vec<String>,
+    /// Readable names of client commands (puts by key and value, preloaded entries).
+    pub commands: HashMap<RequestId, String>,
+}
+
+impl<P: Protocol> Outcome<P> {
+    /// Whether every expectation held and nothing went wrong.
+    pub fn passed(&self) -> bool {
+        self.problems.is_empty() && self.checks.iter().all(CheckReport::passed)
+    }
+
+    /// Every node's final state.
+    pub fn summary(&self) -> Vec<NodeSummary> {
+        self.sim
+            .ids()
+            .into_iter()
+            .map(|node| NodeSummary {
+                node,
+                status: self.sim.node(node).map(Protocol::status),
+                delivered: self.sim.applied(node).to_vec(),
+            })
+            .collect()
+    }
+
+    /// A readable name for a delivered entry.
+    pub fn command_name(&self, entry: &Option<RequestId>) -> String {
+        match entry {
+            None => "no-op".into(),
+            Some(id) if id.origin == 0 => format!("pre{}:{}", id.seq >> 32, id.seq & 0xffff_ffff),
+            Some(id) => self
+                .commands
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("{}#{}", id.origin, id.seq)),
+        }
+    }
+}
+
+/// Runs `scenario` with protocol `P`.
+pub fn run<P: Scripted>(scenario: &Scenario) -> Result<Outcome<P>, ScenarioError> {
+    let config = SimConfig {
+        membership: Membership::voters(scenario.ids()),
+        timing: scenario.timing.clone(),
+        seed: scenario.seed,
+        net: scenario.net.clone(),
+        trace: true,
+        disk: Default::default(),
+    };
+    let mut sim = Simulation::<P>::new(config);
+    for (&node, history) in &scenario.histories {
+        let records =
+            P::preload(history).map_err(|source| ScenarioError::Preload { node, source })?;
+        sim.preload(node, records)
+            .map_err(|v| ScenarioError::Invalid(format!("history of node {node}: {v}")))?;
+    }
+    let mut runner = Runner {
+        outcome: Outcome {
+            sim,
+            vocabulary: P::vocabulary(),
+            timeline: Vec::new(),
+            checks: Vec::new(),
+            problems: Vec::new(),
+            commands: HashMap::new(),
+        },
+        last_leader: None,
+    };
+    let mut steps = scenario.steps.iter().peekable();
+    let mut expects = scenario.expects.iter().peekable();
+    let mut stopped = false;
+    loop {
+        // At one instant, expectations see the state before that instant's steps.
+        let expect_next = match (steps.peek(), expects.peek()) {
+            (None, None) => break,
+            (Some(s), Some(e)) => e.at <= s.at,
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+        };
+        if expect_next {
+            let Some(e) = expects.next() else { break };
+            if stopped || runner.advance(e.at).is_err() {
+                stopped = true;
+                runner.unchecked(e);
+                continue;
+            }
+            runner.check(e);
+        } else {
+            let Some(s) = steps.next() else { break };
+            if stopped {
+                continue;
+            }
+            stopped = runner.advance(s.at).is_err() || runner.step(s).is_err();
+        }
+    }
+    if !stopped {
+        let _ = runner.advance(scenario.end);
+    }
+    Ok(runner.outcome)
+}
+
+/// What the next queued happening is, seen before the simulator handles it.
+enum Upcoming {
+    /// A message arrives.
+    Message(Message),
+    /// A live timer fires.
+    Timer { node: NodeId, name: String },
+    /// Anything else (a stale timer; a scheduled action).
+    Other,
+}
+
+/// Positions in the simulator's logs before a step, to find what the step added.
+struct Mark {
+    trace: usize,
+    events: usize,
+}
+
+pub(super) struct Runner<P: Protocol> {
+    pub(super) outcome: Outcome<P>,
+    /// The leader found by the latest expectation that found one.
+    pub(super) last_leader: Option<NodeId>,
+}
+
+impl<P: Scripted> Runner<P> {
+    pub(super) fn sim(&self) -> &Simulation<P> {
+        &self.outcome.sim
+    }
+
+    pub(super) fn push(&mut self, kind: ItemKind) {
+        let at = self.outcome.sim.now();
+        self.outcome.timeline.push(Item { at, kind });
+    }
+
+    fn mark(&self) -> Mark {
+        Mark {
+            trace: self.sim().trace().len(),
+            events: self.sim().events().len(),
+        }
+    }
+
+    fn stop(&mut self, v: Violation) -> Violation {
+        let text = format!("safety violation {v}; the run stops here");
+        self.outcome.problems.push(text.clone());
+        self.push(ItemKind::Problem(text));
+        v
+    }
+
+    /// Runs the simulator through every happening up to `until`, recording each.
+    fn advance(&mut self, until: Time) -> Result<(), Violation> {
+        while let Some((at, next)) = self.sim().upcoming() {
+            if at > until {
+                break;
+            }
+            let upcoming = self.classify(at, next);
+            let mark = self.mark();
+            let result = self.outcome.sim.step();
+            self.absorb(mark, upcoming);
+            result.map_err(|v| self.stop(v))?;
+        }
+        // Nothing is queued before `until`: this only moves the clock.
+        self.outcome.sim.run_until(until).map_err(|v| self.stop(v))
+    }
+
+    fn classify(&self, at: Time, next: sim::Upcoming<'_, P>) -> Upcoming {
+        match next {
+            sim::Upcoming::Message {
+                from,
+                to,
+                sent,
+                msg,
+                fate,
+            } => Upcoming::Message(Message {
+                from,
+                to,
+                sent,
+                received: at,
+                kind: P::message_kind(msg),
+                text: P::describe(msg),
+                routine: P::routine(msg),
+                fate,
+            }),
+            sim::Upcoming::Timer { node, timer } => Upcoming::Timer {
+                node,
+                name: format!("{timer:?}"),
+            },
+            sim::Upcoming::Action(_) | sim::Upcoming::Other => Upcoming::Other,
+        }
+    }
+
+    /// Records what the last simulator step did: the happening itself, then the
+    /// narration and events it caused, in the order the protocol produced them.
+    fn absorb(&mut self, mark: Mark, upcoming: Upcoming) {
+        // The simulator notes the delivery or timer first; the runner has it already.
+        let mut skip = match &upcoming {
+            Upcoming::Message(m) => usize::from(m.fate == Fate::Delivered),
+            Upcoming::Timer { .. } => 1,
+            Upcoming::Other => 0,
+        };
+        match upcoming {
+            Upcoming::Message(m) => self.push(ItemKind::Message(m)),
+            Upcoming::Timer { node, name } => self.push(ItemKind::Timer { node, name }),
+            Upcoming::Other => {}
+        }
+        if self
+            .sim()
+            .trace()
+            .get(mark.trace)
+            .is_some_and(|l| strip_time(l).starts_with("** "))
+        {
+            skip = skip.max(1);
+        }
+        self.absorb_effects(mark.trace + skip, mark.events);
+    }
+
+    /// Turns the trace lines from `trace` on into events (matched against the new
+    /// entries of the simulator's event log) and narration.
+    fn absorb_effects(&mut self, trace: usize, events: usize) {
+        let lines: Vec<String> = self
+            .sim()
+            .trace()
+            .get(trace..)
+            .unwrap_or_default()
+            .iter()
+            .map(|l| strip_time(l).to_string())
+            .collect();
+        let new_events: Vec<(NodeId, Event)> = self
+            .sim()
+            .events()
+            .get(events..)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| (e.node, e.event.clone()))
+            .collect();
+        let mut next_event = new_events.iter().peekable();
+        for line in lines {
+            match next_event.peek() {
+                Some((node, event)) if line == format!("n{node}: {event:?}") => {
+                    self.push(ItemKind::Event {
+                        node: *node,
+                        event: event.clone(),
+                    });
+                    next_event.next();
+                }
+                _ => self.push(ItemKind::Narration(line)),
+            }
+        }
+        for (node, event) in next_event {
+            self.push(ItemKind::Event {
+                node: *node,
+                event: event.clone(),
+            });
+        }
+    }
+
+    /// Carries out one simulator action now and records it.
+    fn act(&mut self, text: String, action: Action) -> Result<(), Violation> {
+        let mark = self.mark();
+        self.push(ItemKind::Step {
+            text,
+            action: action.clone(),
+        });
+        let result = self.outcome.sim.act(action);
+        self.absorb(mark, Upcoming::Other);
+        result.map_err(|v| self.stop(v))
+    }
+
+    /// The running node that leads the highest term, with its status.
+    pub(super) fn leader(&self) -> Option<(NodeId, Status)> {
+        self.sim()
+            .running()
+            .into_iter()
+            .filter_map(|id| self.sim().node(id).map(|p| (id, p.status())))
+            .filter(|(_, s)| s.role.is_leader())
+            .max_by_key(|(id, s)| (s.term, *id))
+    }
+
+    fn resolve(&mut self, target: Target, verb: &str) -> Option<(NodeId, &'static str)> {
+        match target {
+            Target::Node(id) => Some((id, "")),
+            Target::Leader => match self.leader() {
+                Some((id, _)) => Some((id, " (the leader)")),
+                None => {
+                    let text = format!("cannot {verb} \"leader\": no node leads now; step skipped");
+                    self.outcome.problems.push(text.clone());
+                    self.push(ItemKind::Problem(text));
+                    None
+                }
+            },
+        }
+    }
+
+    fn step(&mut self, step: &Step) -> Result<(), Violation> {
+        match &step.action {
+            StepAction::Start(ids) => {
+                for &id in ids {
+                    let how = if self.sim().has_history(id) {
+                        " from its durable records"
+                    } else {
+                        ""
+                    };
+                    self.act(format!("start node {id}{how}"), Action::Start(id))?;
+                }
+            }
+            StepAction::Crash(targets) | StepAction::Restart(targets) => {
+                let restart = matches!(step.action, StepAction::Restart(_));
+                for &t in targets {
+                    let Some((id, who)) = self.resolve(t, "crash") else {
+                        continue;
+                    };
+                    self.act(format!("crash node {id}{who}"), Action::Crash(id))?;
+                    if restart {
+                        self.act(
+                            format!("restart node {id} from its durable records"),
+                            Action::Start(id),
+                        )?;
+                    }
+                }
+            }
+            StepAction::Isolate(t) => {
+                if let Some((id, who)) = self.resolve(*t, "isolate") {
+                    self.act(
+                        format!("isolate node {id}{who}: its messages are silently dropped"),
+                        Action::Isolate(id),
+                    )?;
+                }
+            }
+            StepAction::SlowDisk { node, sync } => {
+                if let Some((id, who)) = self.resolve(*node, "slow the disk of") {
+                    self.act(
+                        format!(
+                            "node {id}{who}: its disk now takes {} ms per sync",
+                            sync.as_secs_f64() * 1000.0
+                        ),
+                        Action::SetDisk {
+                            node: id,
+                            disk: DiskConfig::fixed(*sync),
+                        },
+                    )?;
+                }
+            }
+            StepAction::Partition(groups) => {
+                let shown: Vec<String> = groups
+                    .iter()
+                    .map(|g| {
+                        let ids: Vec<String> = g.iter().map(|id| id.to_string()).collect();
+                        format!("{{{}}}", ids.join(","))
+                    })
+                    .collect();
+                self.act(
+                    format!("partition the network: {}", shown.join(" | ")),
+                    Action::Partition(groups.clone()),
+                )?;
+            }
+            StepAction::Heal => self.act("heal the network".into(), Action::Heal)?,
+            StepAction::SetLoss(p) => self.act(
+                format!("the network now loses {:.0}% of messages", p * 100.0),
+                Action::SetLoss(*p),
+            )?,
+            StepAction::Put { node, key, value } => {
+                if let Some((id, who)) = self.resolve(*node, "send a put to") {
+                    // A scripted put has no client session (the simulator's clients
+                    // never retry).
+                    let data = KvCommand {
+                        session: Session::NONE,
+                        op: KvOp::Put {
+                            key: key.clone().into(),
+                            value: value.clone().into(),
+                        },
+                    }
+                    .encode();
+                    let down = if self.sim().node(id).is_none() {
+                        " (it is down: the request is lost)"
+                    } else {
+                        ""
+                    };
+                    let seq = self.sim().next_request_seq();
+                    self.act(
+                        format!("client sends put {key}={value} to node {id}{who}{down}"),
+                        Action::Submit { node: id, data },
+                    )?;
+                    let id = RequestId { origin: id, seq };
+                    self.outcome.commands.insert(id, format!("{key}={value}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A trace line without its `[   1.234ms] ` prefix.
+fn strip_time(line: &str) -> &str {
+    match line.split_once("] ") {
+        Some((_, rest)) if line.starts_with('[') => rest,
+        _ => line,
+    }
+}

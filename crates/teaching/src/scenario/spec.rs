@@ -1,0 +1,206 @@
+//! A validated scenario: what runs, in the protocol-neutral vocabulary of the file
+//! format (documented in [`super`] and in `scenarios/README.md`); [`super::file`] reads
+//! and checks the TOML.
+
+use protocols::ProtocolKind;
+use protocols::{NodeId, Time, Timing};
+use sim::network::NetConfig;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// The latest virtual time a scenario may run to (ten minutes): a guard against typos
+/// in hand-written files, which would otherwise simulate heartbeats for ages.
+pub const MAX_END_MS: u64 = 600_000;
+
+/// The most client commands one `put` step may expand to.
+pub const MAX_PUT_COUNT: u64 = 10_000;
+
+/// Why a scenario cannot be loaded or run.
+#[derive(Debug, Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("cannot read scenario {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not have the expected shape.
+    #[error("{0}")]
+    Parse(String),
+    /// The file is well-formed but says something impossible.
+    #[error("{0}")]
+    Invalid(String),
+    /// A node's preloaded history cannot be built.
+    #[error("history of node {node}: {source}")]
+    Preload {
+        /// The node.
+        node: NodeId,
+        /// Why.
+        source: protocols::preload::PreloadError,
+    },
+}
+
+/// A validated scenario, ready to run with any protocol.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// One-line title.
+    pub name: String,
+    /// What the scenario shows, printed before the timeline.
+    pub description: Option<String>,
+    /// The protocol the file was written for (`--protocol` may override it).
+    pub protocol: Option<ProtocolKind>,
+    /// Voting members, ids `1..=nodes`.
+    pub nodes: u64,
+    /// Seed of every random choice (network delays, randomized timeouts).
+    pub seed: u64,
+    /// Protocol timers.
+    pub timing: Timing,
+    /// Network behaviour.
+    pub net: NetConfig,
+    /// Initial durable history per node: `(generation, count)` pairs.
+    pub histories: BTreeMap<NodeId, Vec<(u64, u64)>>,
+    /// What happens, in time order (puts already expanded).
+    pub steps: Vec<Step>,
+    /// What must hold, in time order.
+    pub expects: Vec<Expect>,
+    /// When the run ends.
+    pub end: Time,
+}
+
+/// One scheduled happening.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// When.
+    pub at: Time,
+    /// What.
+    pub action: StepAction,
+}
+
+/// A node named in a step: by id, or "whoever leads at that moment".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// This node.
+    Node(NodeId),
+    /// The running node that leads the highest term when the step runs.
+    Leader,
+}
+
+/// What a step does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepAction {
+    /// Start nodes (from their durable records; also after a crash).
+    Start(Vec<NodeId>),
+    /// Kill nodes: volatile state lost, durable records kept.
+    Crash(Vec<Target>),
+    /// Kill nodes and start them again at once, from their durable records.
+    Restart(Vec<Target>),
+    /// Cut one node off from all others (silently: packets dropped).
+    Isolate(Target),
+    /// From now on, every sync of this node's log takes `sync` (until then its writes
+    /// are not durable, and a crash loses them).
+    SlowDisk {
+        /// The node.
+        node: Target,
+        /// How long each sync takes.
+        sync: std::time::Duration,
+    },
+    /// Split the network into groups that cannot talk to each other.
+    Partition(Vec<Vec<NodeId>>),
+    /// Reconnect everything.
+    Heal,
+    /// A client sends `put key=value` to a node.
+    Put {
+        /// The node the client talks to.
+        node: Target,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Set the probability that the network loses a message.
+    SetLoss(f64),
+}
+
+/// Which node must lead when an expectation is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaderIs {
+    /// This node leads the highest term among running nodes.
+    Node(NodeId),
+    /// Some node leads.
+    Any,
+    /// No running node plays a leader role.
+    Nobody,
+    /// Some node leads, and not the one the previous expectation found leading.
+    Changed,
+}
+
+/// A node's expected state, in one vocabulary for all protocols: `leader` also matches
+/// ZAB's LEADING, `follower` FOLLOWING, `candidate` LOOKING (and each the other way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateIs {
+    /// Not running.
+    Down,
+    /// Running, in any role.
+    Up,
+    /// Leader / LEADING.
+    Leader,
+    /// Follower / FOLLOWING.
+    Follower,
+    /// Candidate / LOOKING: taking part in an election.
+    Electing,
+    /// OBSERVING.
+    Observer,
+}
+
+/// How many entries nodes must have delivered (applied), no-ops excluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeliveredIs {
+    /// Every running node delivered this many.
+    All(u64),
+    /// Each listed node delivered this many (and is running).
+    PerNode(BTreeMap<NodeId, u64>),
+}
+
+/// Checks made at one instant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expect {
+    /// When (after everything up to this instant has run, before steps of this instant).
+    pub at: Time,
+    /// Who leads.
+    pub leader: Option<LeaderIs>,
+    /// The leader's term / epoch / ballot, as the timeline prints it ("2", "3.1").
+    pub term: Option<String>,
+    /// These nodes follow the leader.
+    pub following: Vec<NodeId>,
+    /// Every running node other than the leader follows it.
+    pub others_follow: bool,
+    /// Per-node states.
+    pub states: BTreeMap<NodeId, StateIs>,
+    /// Delivered entries.
+    pub delivered: Option<DeliveredIs>,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::parse(&text)
+            .map_err(|e| ScenarioError::Invalid(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses and validates scenario TOML.
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        super::file::parse(text)
+    }
+
+    /// Every member's id.
+    pub fn ids(&self) -> impl Iterator<Item = NodeId> {
+        1..=self.nodes
+    }
+}

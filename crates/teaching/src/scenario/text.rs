@@ -1,0 +1,190 @@
+//! The narrated timeline as text: what `cwb sim --scenario` prints.
+//!
+//! One line per happening, time first: steps (`**`), messages (`n1 -> n2  NOTIFICATION
+//! vote 3 ...`), the protocols' own explanations of each decision, role changes,
+//! elections, and the expectations with each condition marked `ok` or `FAIL`; then every
+//! node's final state.
+
+use super::describe::Vocabulary;
+use super::expect::Verdict;
+use super::run::{Fate, Item, ItemKind, Outcome};
+use super::spec::Scenario;
+use protocols::{Event, Protocol, Time};
+use std::fmt::Write as _;
+
+/// What to show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Also heartbeats, routine acknowledgements, timers, commit advances and messages
+    /// lost at the door.
+    pub verbose: bool,
+    /// No messages at all: steps, decisions, events and checks only.
+    pub quiet: bool,
+}
+
+fn time(t: Time) -> String {
+    format!("[{:>12}]", t.to_string())
+}
+
+/// One line for a protocol event; `None` for events shown only when verbose.
+pub fn event_text(v: &Vocabulary, node: u64, event: &Event, verbose: bool) -> Option<String> {
+    let term = |t: u64| (v.show_term)(t);
+    Some(match event {
+        Event::RoleChanged { role, term: t } => {
+            format!("n{node} is {role} ({} {})", v.generation, term(*t))
+        }
+        Event::LeaderElected { term: t } => {
+            format!("n{node} ELECTED leader of {} {}", v.generation, term(*t))
+        }
+        Event::LeaderReady { term: t } => format!(
+            "n{node} READY: leads {} {} and can commit",
+            v.generation,
+            term(*t)
+        ),
+        Event::Committed { index } if verbose => format!("n{node} committed through index {index}"),
+        Event::Committed { .. } => return None,
+        Event::Narrate(text) => protocols::narration_line(node, text),
+    })
+}
+
+/// The header, timeline, check results and final states.
+pub fn render<P: Protocol>(scenario: &Scenario, outcome: &Outcome<P>, opts: TextOptions) -> String {
+    let v = &outcome.vocabulary;
+    let mut out = String::new();
+    let t = &scenario.timing;
+    let _ = writeln!(out, "== {} ==", scenario.name);
+    let _ = writeln!(
+        out,
+        "{}, {} nodes, seed {}; heartbeat {} ms, election timeout {}-{} ms, finalize wait {} ms",
+        v.protocol,
+        scenario.nodes,
+        scenario.seed,
+        t.heartbeat.as_millis(),
+        t.election_timeout_min.as_millis(),
+        t.election_timeout_max.as_millis(),
+        t.finalize_wait.as_millis()
+    );
+    if let Some(d) = &scenario.description {
+        let _ = writeln!(out, "{}", d.trim_end());
+    }
+    out.push('\n');
+    for item in &outcome.timeline {
+        if let Some(line) = item_text(outcome, item, opts) {
+            let _ = writeln!(out, "{} {line}", time(item.at));
+        }
+    }
+    out.push('\n');
+    summary(outcome, &mut out);
+    out
+}
+
+fn item_text<P: Protocol>(outcome: &Outcome<P>, item: &Item, opts: TextOptions) -> Option<String> {
+    let v = &outcome.vocabulary;
+    match &item.kind {
+        ItemKind::Step { text, .. } => Some(format!("** {text}")),
+        ItemKind::Message(m) => {
+            if opts.quiet || (!opts.verbose && (m.routine || m.fate != Fate::Delivered)) {
+                return None;
+            }
+            let fate = match m.fate {
+                Fate::Delivered => "",
+                Fate::TargetDown => "   (lost: the receiver is down)",
+                Fate::Partitioned => "   (lost: partitioned while in flight)",
+            };
+            Some(format!("   n{} -> n{}  {}{fate}", m.from, m.to, m.text))
+        }
+        ItemKind::Timer { node, name } => opts
+            .verbose
+            .then(|| format!("   n{node}: timer {name} fires")),
+        ItemKind::Narration(text) => Some(format!("      {text}")),
+        ItemKind::Event { node, event } => {
+            event_text(v, *node, event, opts.verbose).map(|s| format!(" {s}"))
+        }
+        ItemKind::Check(i) => {
+            let report = outcome.checks.get(*i)?;
+            let mut s = format!(
+                "CHECK {}: {}",
+                i + 1,
+                if report.passed() { "passed" } else { "FAILED" }
+            );
+            for line in &report.lines {
+                let mark = match line.verdict {
+                    Verdict::Pass => "ok  ",
+                    Verdict::Fail => "FAIL",
+                    Verdict::Note => "note",
+                };
+                let _ = write!(s, "\n{:>15}{mark} {}", "", line.text);
+            }
+            Some(s)
+        }
+        ItemKind::Problem(text) => Some(format!("!! {text}")),
+    }
+}
+
+fn summary<P: Protocol>(outcome: &Outcome<P>, out: &mut String) {
+    let v = &outcome.vocabulary;
+    let _ = writeln!(out, "final state at {}:", outcome.sim.now());
+    let _ = writeln!(
+        out,
+        "  {:<5} {:<10} {:>7} {:>7}  delivered",
+        "node", "role", v.generation, "leader"
+    );
+    for n in outcome.summary() {
+        let delivered = &n.delivered;
+        let names: Vec<String> = if delivered.len() <= 6 {
+            delivered.iter().map(|e| outcome.command_name(e)).collect()
+        } else {
+            let first = delivered.iter().take(2).map(|e| outcome.command_name(e));
+            let last = delivered
+                .iter()
+                .skip(delivered.len() - 2)
+                .map(|e| outcome.command_name(e));
+            first.chain(["…".to_string()]).chain(last).collect()
+        };
+        let seq = format!("{} [{}]", delivered.len(), names.join(", "));
+        match &n.status {
+            Some(s) => {
+                let _ = writeln!(
+                    out,
+                    "  n{:<4} {:<10} {:>7} {:>7}  {seq}",
+                    n.node,
+                    s.role.to_string(),
+                    (v.show_term)(s.term),
+                    s.leader.map_or("-".to_string(), |l| l.to_string()),
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  n{:<4} {:<10} {:>7} {:>7}  (before it went down) {seq}",
+                    n.node, "down", "-", "-"
+                );
+            }
+        }
+    }
+    let messages = outcome
+        .timeline
+        .iter()
+        .filter(|i| matches!(&i.kind, ItemKind::Message(m) if m.fate == Fate::Delivered))
+        .count();
+    let _ = writeln!(
+        out,
+        "{} messages sent, {messages} delivered; delivered sequences are checked to agree after every step",
+        outcome.sim.messages_sent()
+    );
+    let failed = outcome.checks.iter().filter(|c| !c.passed()).count();
+    let _ = writeln!(
+        out,
+        "expectations: {} passed, {failed} failed{}",
+        outcome.checks.len() - failed,
+        if outcome.problems.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} problem(s): {}",
+                outcome.problems.len(),
+                outcome.problems.join("; ")
+            )
+        }
+    );
+}

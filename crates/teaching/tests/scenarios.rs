@@ -1,0 +1,469 @@
+//! The shipped teaching scenarios (scenarios/*.toml) run in the harness simulator.
+//!
+//! Every file parses and runs with its expectations met (the cross-protocol ones with
+//! all three protocols). docs/PROTOCOLS.md's scenarios A, A' and B are pinned exactly: the
+//! leader, and every server's final role, epoch, leader and delivered sequence. The
+//! narrated rules the teaching story depends on appear in the timeline, and the Lamport
+//! diagram is well-formed XML with one arrow per shown message.
+
+use protocols::paxos::Paxos;
+use protocols::raft::Raft;
+use protocols::zab::Zab;
+use protocols::{Event, NodeId, RequestId, Role};
+use std::path::PathBuf;
+use teaching::lamport::{render_svg, SvgOptions};
+use teaching::scenario::run::Fate;
+use teaching::scenario::{self, ItemKind, NodeSummary, Outcome, Scenario, Scripted};
+use teaching::scenario::{TextOptions, Verdict};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+fn load(name: &str) -> Scenario {
+    let path = dir().join(name);
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn run<P: Scripted>(s: &Scenario) -> Outcome<P> {
+    let outcome = scenario::run::<P>(s).unwrap_or_else(|e| panic!("{}: {e}", s.name));
+    if !outcome.passed() {
+        panic!(
+            "{} with {} failed:\n{}",
+            s.name,
+            P::NAME,
+            scenario::render(s, &outcome, TextOptions::default())
+        );
+    }
+    outcome
+}
+
+fn narration<P: protocols::Protocol>(o: &Outcome<P>) -> Vec<&str> {
+    o.timeline
+        .iter()
+        .filter_map(|i| match &i.kind {
+            ItemKind::Narration(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// (role, epoch, leader, delivered) of a running node; `None` for a node that is down.
+type Final = Option<(Role, u64, Option<NodeId>, Vec<Option<RequestId>>)>;
+
+fn finals(summary: &[NodeSummary]) -> Vec<Final> {
+    summary
+        .iter()
+        .map(|n| {
+            n.status
+                .as_ref()
+                .map(|s| (s.role, s.term, s.leader, n.delivered.clone()))
+        })
+        .collect()
+}
+
+fn put(origin: NodeId, seq: u64) -> Option<RequestId> {
+    Some(RequestId { origin, seq })
+}
+
+/// Compares a scenario's narrated timeline with its pinned copy in
+/// `scenarios/golden/STEM.PROTOCOL.txt`, or rewrites the copy when `CWB_REWRITE=1`:
+/// a protocol change then shows exactly which message moved, in the diff.
+fn golden<P: Scripted>(stem: &str, s: &Scenario) {
+    let outcome = run::<P>(s);
+    let text = scenario::render(s, &outcome, TextOptions::default());
+    let path = dir().join("golden").join(format!("{stem}.{}.txt", P::NAME));
+    if std::env::var_os("CWB_REWRITE").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(dir().join("golden")).expect("scenarios/golden is writable");
+        std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return;
+    }
+    let pinned = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; write it with CWB_REWRITE=1 cargo nextest run -p teaching --test scenarios",
+            path.display()
+        )
+    });
+    if pinned != text {
+        let first = pinned
+            .lines()
+            .zip(text.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| pinned.lines().count().min(text.lines().count()));
+        panic!(
+            "{} changed at line {}:\n  pinned: {}\n  now:    {}\n\
+             If the change is intended, rewrite the transcripts with \
+             CWB_REWRITE=1 cargo nextest run -p teaching --test scenarios and review the diff.",
+            path.display(),
+            first + 1,
+            pinned.lines().nth(first).unwrap_or("<end of file>"),
+            text.lines().nth(first).unwrap_or("<end of file>"),
+        );
+    }
+}
+
+#[test]
+fn every_shipped_scenario_runs_and_matches_its_golden_transcripts() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir())
+        .expect("scenarios/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7, "shipped scenarios: {files:?}");
+    for path in files {
+        let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("a UTF-8 file name");
+        let cross = s.name.starts_with("Leader isolation")
+            || s.name.starts_with("Raft leader crash")
+            || s.name
+                .starts_with("The leader crashes before its own write");
+        let protocol = s.protocol.map(|p| p.as_str());
+        if cross || protocol == Some("raft") {
+            golden::<Raft>(stem, &s);
+        }
+        if cross || protocol == Some("zab") {
+            golden::<Zab>(stem, &s);
+        }
+        if cross || protocol == Some("paxos") {
+            golden::<Paxos>(stem, &s);
+        }
+    }
+}
+
+#[test]
+fn a_scenario_run_is_the_same_every_time() {
+    // The golden transcripts rely on it: same file, same seed, same text.
+    let s = load("leader-isolation.toml");
+    let once = scenario::render(&s, &run::<Zab>(&s), TextOptions::default());
+    let again = scenario::render(&s, &run::<Zab>(&s), TextOptions::default());
+    assert_eq!(once, again);
+}
+
+#[test]
+fn scenario_a_five_servers_in_order_three_leads() {
+    let o = run::<Zab>(&load("zab-a.toml"));
+    let following = |d| Some((Role::Following, 1, Some(3), d));
+    let k1 = vec![put(5, 1)];
+    assert_eq!(
+        finals(&o.summary()),
+        vec![
+            following(k1.clone()),
+            following(k1.clone()),
+            Some((Role::Leading, 1, Some(3), k1.clone())),
+            following(k1.clone()),
+            following(k1),
+        ]
+    );
+    let n = narration(&o);
+    assert!(n.contains(&"n1: vote for 2: same round 1, epoch and zxid equal, sid 2 > 1"));
+    assert!(
+        n.contains(&"n4: a quorum of round 1 reports leader 3"),
+        "{n:#?}"
+    );
+    // Only server 3 was ever elected.
+    let elected: Vec<NodeId> = o
+        .sim
+        .events()
+        .iter()
+        .filter(|e| matches!(e.event, Event::LeaderElected { .. }))
+        .map(|e| e.node)
+        .collect();
+    assert_eq!(elected, vec![3]);
+    // The timeline attaches the same events (not as narration text) at their instants.
+    let in_timeline = o
+        .timeline
+        .iter()
+        .filter(|i| {
+            matches!(
+                &i.kind,
+                ItemKind::Event {
+                    node: 3,
+                    event: Event::LeaderElected { term: 1 }
+                }
+            )
+        })
+        .count();
+    assert_eq!(in_timeline, 1);
+    assert!(
+        !n.iter().any(|t| t.contains("RoleChanged")),
+        "events leaked into narration"
+    );
+}
+
+#[test]
+fn scenario_a_prime_three_servers_two_leads() {
+    let o = run::<Zab>(&load("zab-a-prime.toml"));
+    let k1 = vec![put(3, 1)];
+    assert_eq!(
+        finals(&o.summary()),
+        vec![
+            Some((Role::Following, 1, Some(2), k1.clone())),
+            Some((Role::Leading, 1, Some(2), k1.clone())),
+            Some((Role::Following, 1, Some(2), k1)),
+        ]
+    );
+}
+
+#[test]
+fn scenario_b_three_is_elected_by_three_of_five_on_its_higher_zxid() {
+    let o = run::<Zab>(&load("zab-b.toml"));
+    // The preloaded transaction 0x100000001, then the nine puts sent to server 2.
+    let mut delivered = vec![Some(RequestId {
+        origin: 0,
+        seq: 1 << 32 | 1,
+    })];
+    delivered.extend((1..=9).map(|seq| put(2, seq)));
+    assert_eq!(
+        finals(&o.summary()),
+        vec![
+            None,
+            None,
+            Some((Role::Leading, 3, Some(3), delivered.clone())),
+            Some((Role::Following, 3, Some(3), delivered.clone())),
+            Some((Role::Following, 3, Some(3), delivered)),
+        ]
+    );
+    let n = narration(&o);
+    for voter in [4, 5] {
+        let rule = format!(
+            "n{voter}: vote for 3: same round 2, epoch equal (2), zxid 0x200000009 > 0x200000008"
+        );
+        assert!(n.contains(&rule.as_str()), "missing {rule:?}");
+    }
+    assert!(n.contains(&"n3: quorum [3, 4, 5] agrees on 3: wait 200ms for a better vote"));
+    // Leaders by epoch: 2 led epoch 2, 3 leads epoch 3.
+    let leaders: Vec<(u64, NodeId)> = o
+        .sim
+        .checker()
+        .leaders()
+        .iter()
+        .map(|(t, n)| (*t, *n))
+        .collect();
+    assert_eq!(leaders, vec![(2, 2), (3, 3)]);
+}
+
+#[test]
+fn raft_split_vote_has_no_leader_in_term_one() {
+    let o = run::<Raft>(&load("raft-split-vote.toml"));
+    let candidates_in_term_1 = o
+        .sim
+        .events()
+        .iter()
+        .filter(|e| {
+            e.event
+                == Event::RoleChanged {
+                    role: Role::Candidate,
+                    term: 1,
+                }
+        })
+        .count();
+    assert!(candidates_in_term_1 >= 2, "a split needs two candidates");
+    assert!(!o.sim.checker().leaders().contains_key(&1));
+    assert!(o.sim.checker().leaders().contains_key(&2));
+}
+
+#[test]
+fn paxos_duel_pre_empts_ballots() {
+    let o = run::<Paxos>(&load("paxos-duel.toml"));
+    let duels: u64 = o
+        .sim
+        .running()
+        .into_iter()
+        .filter_map(|id| o.sim.node(id).map(Paxos::duels))
+        .sum();
+    assert!(duels >= 2, "duels: {duels}");
+}
+
+/// Well-formedness: every element closed in order, exactly one root.
+fn check_xml(svg: &str) -> usize {
+    use quick_xml::events::Event as Xml;
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut roots = 0;
+    let mut elements = 0;
+    loop {
+        match reader.read_event() {
+            Ok(Xml::Start(e)) => {
+                if stack.is_empty() {
+                    roots += 1;
+                }
+                elements += 1;
+                stack.push(e.name().as_ref().to_vec());
+            }
+            Ok(Xml::Empty(_)) => elements += 1,
+            Ok(Xml::End(e)) => {
+                assert_eq!(stack.pop().as_deref(), Some(e.name().as_ref()));
+            }
+            Ok(Xml::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!(
+                "SVG is not well-formed at {}: {e}",
+                reader.buffer_position()
+            ),
+        }
+    }
+    assert!(stack.is_empty(), "unclosed elements: {stack:?}");
+    assert_eq!(roots, 1);
+    elements
+}
+
+#[test]
+fn lamport_svg_is_well_formed_with_one_arrow_per_shown_message() {
+    let s = load("zab-b.toml");
+    let o = run::<Zab>(&s);
+    for verbose in [false, true] {
+        let svg = render_svg(
+            "B <&> \"quotes\"",
+            &o.sim.ids(),
+            &o.vocabulary,
+            &o.timeline,
+            &o.checks,
+            SvgOptions {
+                verbose,
+                ..SvgOptions::default()
+            },
+        );
+        assert!(check_xml(&svg) > 100);
+        let shown = o
+            .timeline
+            .iter()
+            .filter(|i| match &i.kind {
+                ItemKind::Message(m) => verbose || (!m.routine && m.fate == Fate::Delivered),
+                _ => false,
+            })
+            .count();
+        assert_eq!(svg.matches(r#"<g class="msg">"#).count(), shown);
+        assert_eq!(svg.matches(r#"<g class="check">"#).count(), o.checks.len());
+        assert!(svg.contains("B &lt;&amp;&gt; &quot;quotes&quot;"));
+    }
+    let paxos = run::<Paxos>(&load("leader-isolation.toml"));
+    let svg = render_svg(
+        "isolation",
+        &paxos.sim.ids(),
+        &paxos.vocabulary,
+        &paxos.timeline,
+        &paxos.checks,
+        SvgOptions::default(),
+    );
+    check_xml(&svg);
+    assert!(svg.contains("LEADING") || svg.contains("leader 1.5"));
+}
+
+const SMALL: &str = r#"
+name = "small"
+protocol = "zab"
+nodes = 3
+[[step]]
+at_ms = 0
+action = "start"
+nodes = [1, 2, 3]
+"#;
+
+fn parse_err(extra: &str) -> String {
+    match Scenario::parse(&format!("{SMALL}{extra}")) {
+        Ok(_) => panic!("accepted: {extra}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn bad_files_are_refused_with_the_place_named() {
+    let e = parse_err("[[step]]\nat_ms = 5\naction = \"explode\"\nnode = 1\n");
+    assert!(e.contains("step 2") && e.contains("unknown action"), "{e}");
+    let e = parse_err("[[step]]\nat_ms = 5\naction = \"crash\"\nnode = 4\n");
+    assert!(e.contains("node 4 is not in the cluster"), "{e}");
+    let e = parse_err("[[step]]\nat_ms = 5\naction = \"heal\"\nnode = 1\n");
+    assert!(e.contains("`node` means nothing"), "{e}");
+    let e = parse_err("[[step]]\nat_ms = 5\naction = \"start\"\nnode = \"leader\"\n");
+    assert!(e.contains("cannot be the leader"), "{e}");
+    let e = parse_err("[[expect]]\nat_ms = 5\nstates = { 1 = \"sleepy\" }\n");
+    assert!(e.contains("expect 1") && e.contains("sleepy"), "{e}");
+    let e = parse_err("[[history]]\nnode = 1\nentries = [[2, 1], [1, 1]]\n");
+    assert!(
+        e.contains("history 1") && e.contains("does not follow"),
+        "{e}"
+    );
+    let e = parse_err("[timing]\nelection_timeout_min_ms = 300\nelection_timeout_max_ms = 100\n");
+    assert!(e.contains("[timing]"), "{e}");
+    // Top-level keys go before SMALL's tables.
+    for (top, says) in [("end_ms = 99999999", "virtual time"), ("typo = 1", "typo")] {
+        match Scenario::parse(&format!("{top}\n{SMALL}")) {
+            Ok(_) => panic!("accepted {top}"),
+            Err(e) => assert!(e.to_string().contains(says), "{e}"),
+        }
+    }
+    assert!(Scenario::load(&dir().join("no-such-file.toml")).is_err());
+}
+
+#[test]
+fn failed_expectations_and_impossible_steps_fail_the_run() {
+    let s = Scenario::parse(&format!(
+        "{SMALL}[[expect]]\nat_ms = 100\nleader = \"any\"\n\
+         [[step]]\nat_ms = 100\naction = \"crash\"\nnode = \"leader\"\n\
+         [[expect]]\nat_ms = 2000\nleader = 1\nstates = {{ 3 = \"down\" }}\n"
+    ))
+    .expect("valid");
+    let o = scenario::run::<Zab>(&s).expect("runs");
+    // Before the finalize wait ends nobody leads, so crashing "leader" is impossible.
+    assert!(!o.checks[0].passed());
+    assert_eq!(o.problems.len(), 1, "{:?}", o.problems);
+    assert!(!o.checks[1].passed());
+    assert!(o.checks[1]
+        .lines
+        .iter()
+        .any(|l| l.verdict == Verdict::Fail && l.text.contains("expected node 1 to lead")));
+    assert!(!o.passed());
+}
+
+/// Runs the stale-candidate scenario over `seeds` with `reset` and returns how many
+/// seeds elected an up-to-date leader by the file's check (one timeout range after
+/// nodes 1 and 3 started), and the instant of each seed's first election in ms.
+fn stale_candidate_over_seeds(reset: protocols::RaftTimerReset, seeds: u64) -> (u64, Vec<f64>) {
+    let mut s = load("raft-stale-candidate.toml");
+    s.timing.raft_timer_reset = reset;
+    let mut passed = 0;
+    let mut elected_at = Vec::new();
+    for seed in 0..seeds {
+        s.seed = seed;
+        let o = scenario::run::<Raft>(&s).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert!(o.problems.is_empty(), "seed {seed}: {:?}", o.problems);
+        if o.passed() {
+            passed += 1;
+        }
+        if let Some(e) = o
+            .sim
+            .events()
+            .iter()
+            .find(|e| matches!(e.event, Event::LeaderElected { .. }))
+        {
+            assert_ne!(e.node, 2, "seed {seed}: the node with the shorter log won");
+            elected_at.push(e.at.as_nanos() as f64 / 1e6);
+        }
+    }
+    (passed, elected_at)
+}
+
+#[test]
+fn a_stale_candidate_does_not_delay_the_up_to_date_leader_on_200_seeds() {
+    // Raft Figure 2: a higher term in a refused RequestVote does not restart a follower's
+    // election timeout, so node 1 or 3 leads within one timeout range of their start.
+    let (figure2, at) = stale_candidate_over_seeds(protocols::RaftTimerReset::Figure2, 200);
+    // etcd's rule restarts it, and node 2's refused candidacies hold them back.
+    let (etcd, etcd_at) = stale_candidate_over_seeds(protocols::RaftTimerReset::Etcd, 200);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    eprintln!(
+        "leader within one timeout range: figure2 {figure2}/200 (median first election {:.0} ms), \
+         etcd {etcd}/200 (median {:.0} ms)",
+        median(at),
+        median(etcd_at)
+    );
+    assert!(figure2 >= 194, "figure2: only {figure2} of 200 seeds");
+    assert!(etcd < figure2, "etcd {etcd} >= figure2 {figure2}");
+}
