@@ -31,8 +31,8 @@
 //! - [`zab`]: ZAB with FastLeaderElection (Junqueira, Reed & Serafini, DSN 2011; ZooKeeper).
 //! - [`preload`]: initial durable state for teaching scenarios, written once and turned
 //!   into each protocol's own records.
-//! - `pump` (tests and the `testing` feature): `Pump`, the one deterministic in-memory
-//!   network the three protocols' unit tests run on.
+//! - `pump` (unit tests only): `Pump`, the one deterministic in-memory network the three
+//!   protocols' unit tests run on.
 //!
 //! # Example
 //! ```
@@ -64,7 +64,7 @@ pub mod node;
 pub mod output;
 pub mod paxos;
 pub mod preload;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(test)]
 pub mod pump;
 pub mod quorum;
 pub mod raft;

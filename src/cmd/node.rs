@@ -8,16 +8,16 @@
 //! [`EventLine`] per protocol event on standard output (its banner goes to standard
 //! error): the wall-clock time its runtime carried out the effect, in unix nanoseconds,
 //! so another process on the machine can measure it (`cwb bench --processes`, see
-//! `drivers::process_cluster`). It also prints one [`TimerLatenessLine`] with the timer
+//! `runtime::event_lines`). It also prints one [`TimerLatenessLine`] with the timer
 //! lateness its runtime recorded since the previous one, before each batch of events
 //! and at least every 500 ms.
 
 use crate::display::event_line;
 use anyhow::Context;
-use drivers::process_cluster::{ClockReference, EventLine, TimerLatenessLine};
 use drivers::with_protocol;
 use protocols::{NodeId, Protocol};
 use runtime::config::{ClusterConfig, ConfigError, Validated};
+use runtime::event_lines::{ClockReference, EventLine, TimerLatenessLine};
 use runtime::events::{EventBus, Latencies, Stamped};
 use runtime::host::{self, NodeOptions};
 use runtime::transport::Faults;

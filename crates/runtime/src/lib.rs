@@ -10,6 +10,7 @@
 //!   partition, delay, loss).
 //! - [`client`]: the client port's wire format and a leader-finding client.
 //! - [`config`]: `cluster.toml` files and their validation.
+//! - [`event_lines`]: the JSON lines a node process prints its events as.
 //! - [`events`]: the event bus the nodes report their protocol events on, stamped with
 //!   the harness clock, and the latency recorder.
 //! - [`warn_limit`]: rate-limited warnings for what peers and clients get wrong.
@@ -19,6 +20,7 @@
 
 pub mod client;
 pub mod config;
+pub mod event_lines;
 pub mod events;
 pub mod host;
 pub mod transport;

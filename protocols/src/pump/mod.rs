@@ -1,6 +1,5 @@
 //! A deterministic in-memory network for the protocols' unit tests: one [`Pump`] for
-//! Raft, ZAB and Paxos alike (compiled for this crate's tests and with the `testing`
-//! feature).
+//! Raft, ZAB and Paxos alike (compiled for this crate's unit tests only).
 //!
 //! Not a simulator (that is the `sim` crate's job): nothing happens unless the test asks.
 //! The test decides which queued message is delivered, dropped or held back by a

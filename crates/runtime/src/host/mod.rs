@@ -41,7 +41,9 @@
 //! peer or a client sends can stop it.
 
 mod client_port;
+mod counts;
 mod effects;
+mod handle;
 pub(crate) mod timer;
 mod wal_writer;
 
@@ -66,11 +68,12 @@ use storage::{
 use thiserror::Error;
 use timer::PreciseTimer;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 use wal_writer::{WalReport, WalWriter};
 
 pub use client_port::{ClientLimits, ClientMsg, ReplyTo};
+pub use counts::MessageCounts;
+pub use handle::NodeHandle;
 
 /// Drain rounds per loop iteration at most: each round takes at most one item from
 /// each source (peer, client, WAL writer), so an iteration steps at most about three
@@ -153,86 +156,6 @@ pub enum RuntimeError {
         /// The failure.
         source: std::io::Error,
     },
-}
-
-/// Message and byte counts by message kind, as sent by one node.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MessageCounts {
-    /// kind -> (messages, bytes including frame headers).
-    pub by_kind: BTreeMap<&'static str, (u64, u64)>,
-    /// Records and bytes appended to the WAL, and fsyncs.
-    pub wal_records: u64,
-    /// WAL bytes.
-    pub wal_bytes: u64,
-    /// WAL syncs.
-    pub wal_syncs: u64,
-}
-
-impl MessageCounts {
-    /// These counts less an earlier snapshot of them.
-    pub fn minus(&self, earlier: &MessageCounts) -> MessageCounts {
-        let by_kind = self
-            .by_kind
-            .iter()
-            .map(|(k, &(n, b))| {
-                let (n0, b0) = earlier.by_kind.get(k).copied().unwrap_or_default();
-                (*k, (n.saturating_sub(n0), b.saturating_sub(b0)))
-            })
-            .collect();
-        MessageCounts {
-            by_kind,
-            wal_records: self.wal_records.saturating_sub(earlier.wal_records),
-            wal_bytes: self.wal_bytes.saturating_sub(earlier.wal_bytes),
-            wal_syncs: self.wal_syncs.saturating_sub(earlier.wal_syncs),
-        }
-    }
-}
-
-/// A running node. Dropping the handle does not stop the node; [`NodeHandle::kill`]
-/// does.
-pub struct NodeHandle {
-    /// The node's id.
-    pub id: NodeId,
-    /// Where its transport listens.
-    pub peer_addr: SocketAddr,
-    /// Where its client port listens.
-    pub client_addr: SocketAddr,
-    main: JoinHandle<Result<(), RuntimeError>>,
-    clients: JoinHandle<()>,
-    counts: Arc<Mutex<MessageCounts>>,
-    status: Arc<Mutex<Option<NodeStatus>>>,
-    /// Resolves once the WAL writer thread (if any) has released the log.
-    wal_released: Option<oneshot::Receiver<()>>,
-}
-
-impl NodeHandle {
-    /// Kills the node as a crash would: its tasks are aborted, its sockets reset, and
-    /// nothing unflushed is written. Waits until its ports are free again and its WAL
-    /// writer thread has let go of the log (at most the length of one fsync).
-    pub async fn kill(self) {
-        self.main.abort();
-        self.clients.abort();
-        let _ = self.main.await;
-        let _ = self.clients.await;
-        if let Some(released) = self.wal_released {
-            let _ = released.await;
-        }
-    }
-
-    /// Whether the node's loop has stopped (only a storage failure stops it).
-    pub fn is_finished(&self) -> bool {
-        self.main.is_finished()
-    }
-
-    /// Messages sent so far, by kind.
-    pub fn message_counts(&self) -> MessageCounts {
-        self.counts.lock().map(|c| c.clone()).unwrap_or_default()
-    }
-
-    /// The node's latest status (refreshed every loop iteration).
-    pub fn status(&self) -> Option<NodeStatus> {
-        self.status.lock().ok().and_then(|s| s.clone())
-    }
 }
 
 /// The process-wide origin of protocol [`Time`].
