@@ -16,6 +16,7 @@
 //!   [`narration_line`], the one display format of a node's narration.
 //! - [`output`]: [`Output`], the one way protocols write their effects.
 //! - [`gate`]: [`DurabilityGate`], the effect-ordering contract every host carries out.
+//! - [`describe`]: [`Describe`], each protocol's readable forms of its own messages.
 //! - [`durable`]: [`DurableMarks`], for a leader that counts its own copy only once it
 //!   is durable.
 //! - [`types`]: identifiers shared by all protocols ([`NodeId`], [`RequestId`],
@@ -56,6 +57,7 @@
 //! assert!(matches!(effects[1], Effect::SetTimer { .. }));
 //! ```
 
+pub mod describe;
 pub mod durable;
 pub mod effect;
 pub mod gate;
@@ -73,6 +75,7 @@ pub mod timing;
 pub mod types;
 pub mod zab;
 
+pub use describe::{Describe, Vocabulary};
 pub use durable::DurableMarks;
 pub use effect::{narration_line, ClientError, Effect, Event, Role};
 pub use gate::DurabilityGate;

@@ -182,6 +182,16 @@ pub trait Protocol: Sized + Send + 'static {
         (s.role, s.term)
     }
 
+    /// The wait a failover's election phase contains by this protocol's design, after
+    /// the failure is detected: ZAB's finalize wait (FastLeaderElection waits that long
+    /// for a better vote once a quorum agrees). Zero for protocols whose timeout ends in
+    /// the detection phase (Raft's election timeout, Paxos's failure timeout), the
+    /// default. Reports subtract it to tell harness overhead from protocol design.
+    fn election_phase_wait(timing: &Timing) -> std::time::Duration {
+        let _ = timing;
+        std::time::Duration::ZERO
+    }
+
     /// How this protocol maps the shared [`Timing`] onto its own timers, as
     /// (setting, value) lines for reports and displays.
     fn timing_mapping(timing: &Timing) -> Vec<(String, String)> {

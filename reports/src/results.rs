@@ -200,6 +200,11 @@ pub struct ProtocolRun {
     /// timers. Absent from multi-process runs and from older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timer_lateness_us: Option<Summary>,
+    /// The wait, in ms, that this protocol's election phase contains by design after a
+    /// failure is detected (ZAB's finalize wait; 0 for Raft and Paxos), as the protocol
+    /// itself states it. Absent from older files, read as 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub election_phase_wait_ms: Option<f64>,
 }
 
 /// A measured quantity: its raw samples (one per trial) and their summary.
@@ -452,6 +457,7 @@ mod tests {
             idle_rss_kb: Some(Measure::from_kb(vec![7100.0, 7300.0, 7200.0])),
             election_extra_rounds: None,
             timer_lateness_us: None,
+            election_phase_wait_ms: None,
         };
         let mut value = serde_json::to_value(&run).unwrap();
         assert_eq!(value["idle_rss_kb"]["unit"], "kB");

@@ -137,11 +137,8 @@ fn checks(results: &Results, protocol: &str) -> Vec<Check> {
             bound,
         ));
     }
-    let waited = if protocol == "zab" {
-        results.settings.timing.finalize_wait_ms as f64
-    } else {
-        0.0
-    };
+    // The protocol states its own designed wait; files from before it did read as none.
+    let waited = run.and_then(|r| r.election_phase_wait_ms).unwrap_or(0.0);
     // Raft's and Paxos's timer fires in the detection phase, so how late the harness
     // fired it is added; ZAB's finalize wait ends inside the election phase, its
     // lateness already counted there.

@@ -10,7 +10,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use drivers::cluster::{ClusterOptions, LocalCluster};
 use drivers::with_protocol;
-use protocols::{NodeId, Protocol};
+use protocols::{Describe, NodeId, Protocol, Vocabulary};
 use runtime::config::ProtocolKind;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,7 +64,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 const HELP: &str = "commands: kill N | kill-leader | restart N | isolate N | isolate-leader | heal | put KEY VALUE | get KEY | status | quit";
 
-async fn watch<P: Protocol>(args: Args) -> anyhow::Result<()> {
+async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     let timing = args.timing.timing()?;
     let (dir, temporary) = match &args.data_dir {
         Some(d) => (d.clone(), false),
@@ -100,7 +100,7 @@ async fn watch<P: Protocol>(args: Args) -> anyhow::Result<()> {
     println!("{HELP}");
 
     let stop = Arc::new(AtomicBool::new(false));
-    let printer = tokio::spawn(print_events(cluster.bus().clone(), origin, P::NAME));
+    let printer = tokio::spawn(print_events(cluster.bus().clone(), origin, P::vocabulary()));
     let writer = (args.writes_per_sec > 0).then(|| {
         tokio::spawn(write_load(
             cluster.client(),
@@ -190,7 +190,7 @@ async fn sleep_until(t: Option<tokio::time::Instant>) {
     }
 }
 
-async fn print_events(bus: runtime::events::EventBus, origin: Instant, protocol: &'static str) {
+async fn print_events(bus: runtime::events::EventBus, origin: Instant, vocabulary: Vocabulary) {
     let mut cursor = 0;
     loop {
         if bus
@@ -202,7 +202,7 @@ async fn print_events(bus: runtime::events::EventBus, origin: Instant, protocol:
         }
         let fresh = bus.since(cursor);
         for s in &fresh {
-            if let Some(line) = event_line(origin, s, protocol) {
+            if let Some(line) = event_line(origin, s, &vocabulary) {
                 println!("{line}");
             }
         }

@@ -15,7 +15,7 @@
 use crate::display::event_line;
 use anyhow::Context;
 use drivers::with_protocol;
-use protocols::{NodeId, Protocol};
+use protocols::{Describe, NodeId, Protocol, Vocabulary};
 use runtime::config::{ClusterConfig, ConfigError, Validated};
 use runtime::event_lines::{ClockReference, EventLine, TimerLatenessLine};
 use runtime::events::{EventBus, Latencies, Stamped};
@@ -90,7 +90,7 @@ fn print_events(
     events: &[Stamped],
     clock: &ClockReference,
     json: bool,
-    protocol: &str,
+    vocabulary: &Vocabulary,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for s in events {
@@ -102,7 +102,7 @@ fn print_events(
             };
             serde_json::to_writer(&mut out, &line).context("writing an event line")?;
             out.write_all(b"\n").context("writing an event line")?;
-        } else if let Some(line) = event_line(clock.instant, s, protocol) {
+        } else if let Some(line) = event_line(clock.instant, s, vocabulary) {
             writeln!(out, "{line}").context("writing an event line")?;
         }
     }
@@ -117,7 +117,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     with_protocol!(cfg.protocol, P => serve::<P>(cfg, args).await)
 }
 
-async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
+async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Result<()> {
     let id = args.id;
     let peer = cfg.peers[&id];
     let client = cfg.clients[&id];
@@ -195,7 +195,7 @@ async fn serve<P: Protocol>(cfg: Validated, args: Args) -> anyhow::Result<()> {
                     Ok(())
                 };
                 let printed = lateness
-                    .and_then(|()| print_events(&fresh, &clock, args.events_json, P::NAME));
+                    .and_then(|()| print_events(&fresh, &clock, args.events_json, &P::vocabulary()));
                 if let Err(e) = printed {
                     handle.kill().await;
                     return Err(e);

@@ -43,6 +43,14 @@ impl Ballot {
         (self.round << NODE_BITS) | (self.node & ((1 << NODE_BITS) - 1))
     }
 
+    /// The ballot a leadership `term` encodes (the inverse of [`Ballot::as_u64`]).
+    pub fn from_u64(term: u64) -> Ballot {
+        Ballot {
+            round: term >> NODE_BITS,
+            node: term & ((1 << NODE_BITS) - 1),
+        }
+    }
+
     /// The first ballot of `node` that is above `seen`.
     pub fn above(seen: Ballot, node: NodeId) -> Ballot {
         Ballot {

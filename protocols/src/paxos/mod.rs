@@ -35,6 +35,7 @@
 
 pub mod acceptor;
 pub mod ballot;
+mod describe;
 pub mod learner;
 pub mod messages;
 pub mod multi;

@@ -30,6 +30,7 @@
 //! nothing until a leader tells it what is committed; the harness rebuilds its state
 //! machine from the `Apply` effects that follow, starting again at index 1.
 
+mod describe;
 pub mod election;
 pub mod log;
 mod preload;

@@ -99,6 +99,7 @@
 //! failure.
 
 mod broadcast;
+mod describe;
 mod discovery;
 mod election;
 pub mod messages;
@@ -459,6 +460,10 @@ impl Protocol for Zab {
             Phase::Learning(l) => (Role::Following, l.taken_in_epoch),
         };
         (role, u64::from(epoch))
+    }
+
+    fn election_phase_wait(timing: &Timing) -> Duration {
+        timing.finalize_wait
     }
 
     fn timing_mapping(t: &Timing) -> Vec<(String, String)> {

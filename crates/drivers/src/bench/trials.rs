@@ -124,6 +124,7 @@ pub(super) async fn measure_protocol<P: Protocol>(
         idle_rss_kb: None,
         election_extra_rounds: None,
         timer_lateness_us: None,
+        election_phase_wait_ms: Some(super::ms(P::election_phase_wait(&plan.timing))),
     };
     let processes = matches!(hosting, Hosting::Processes { .. });
     // Timer lateness over every election and failover trial of this run.

@@ -281,7 +281,7 @@ impl<P: Scripted> Runner<P> {
                 sent,
                 received: at,
                 kind: P::message_kind(msg),
-                text: P::describe(msg),
+                text: P::text(msg),
                 routine: P::routine(msg),
                 fate,
             }),

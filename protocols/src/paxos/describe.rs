@@ -1,0 +1,147 @@
+//! Paxos's messages as Lamport names the phases (Prepare, Promise, Accept, Accepted),
+//! with this implementation's Nack, Heartbeat, CatchUp and Chosen, and ballots written
+//! `round.node`, for timelines and diagrams. Heartbeats are routine.
+
+use crate::describe::{Describe, Vocabulary};
+use crate::paxos::{Ballot, Paxos, PaxosMessage, SlotValue};
+use crate::Command;
+
+fn slot_range(slots: &[u64]) -> String {
+    match slots {
+        [] => "no slots".into(),
+        [one] => format!("slot {one}"),
+        [first, .., last] => format!("slots {first}..={last}"),
+    }
+}
+
+fn slot_values(slots: &[(u64, SlotValue)], command: &dyn Fn(&Command) -> String) -> String {
+    match slots {
+        [] => "no slots".into(),
+        [(slot, Some(c))] => format!("slot {slot} {}", command(c)),
+        [(slot, None)] => format!("slot {slot} no-op"),
+        [(first, _), .., (last, _)] => format!("slots {first}..={last}"),
+    }
+}
+
+impl Describe for Paxos {
+    fn vocabulary() -> Vocabulary {
+        Vocabulary {
+            protocol: "paxos",
+            generation: "ballot",
+            show_term: |term| Ballot::from_u64(term).to_string(),
+        }
+    }
+
+    fn describe(msg: &PaxosMessage, command: &dyn Fn(&Command) -> String) -> String {
+        match msg {
+            PaxosMessage::Prepare {
+                ballot,
+                era_from,
+                slot_from,
+            } => format!("Prepare {ballot} (eras from {era_from}, slots from {slot_from})"),
+            PaxosMessage::Promise {
+                ballot,
+                chosen_era,
+                eras,
+                chosen,
+                accepted,
+            } => {
+                let mut parts = Vec::new();
+                if let Some((era, v)) = chosen_era {
+                    parts.push(format!("era {era} chosen = node {}", v.leader));
+                }
+                if let Some(e) = eras.last() {
+                    parts.push(format!(
+                        "accepted era {} = node {} at {}",
+                        e.era, e.value.leader, e.ballot
+                    ));
+                }
+                if !chosen.is_empty() {
+                    parts.push(format!("{} chosen slot(s)", chosen.len()));
+                }
+                if !accepted.is_empty() {
+                    parts.push(format!("{} accepted slot(s)", accepted.len()));
+                }
+                if parts.is_empty() {
+                    format!("Promise {ballot}: nothing accepted")
+                } else {
+                    format!("Promise {ballot}: {}", parts.join(", "))
+                }
+            }
+            PaxosMessage::Accept {
+                ballot,
+                era,
+                slots,
+                commit,
+            } => {
+                let mut parts = Vec::new();
+                if let Some((e, v)) = era {
+                    parts.push(format!("era {e} = node {}", v.leader));
+                }
+                if !slots.is_empty() {
+                    parts.push(slot_values(slots, command));
+                }
+                format!("Accept {ballot}: {}; commit {commit}", parts.join(", "))
+            }
+            PaxosMessage::Accepted { ballot, era, slots } => {
+                let mut parts = Vec::new();
+                if let Some(e) = era {
+                    parts.push(format!("era {e}"));
+                }
+                if !slots.is_empty() {
+                    parts.push(slot_range(slots));
+                }
+                format!("Accepted {ballot}: {}", parts.join(", "))
+            }
+            PaxosMessage::Nack { ballot, higher } => {
+                format!("Nack {ballot}: pre-empted by {higher}")
+            }
+            PaxosMessage::Heartbeat {
+                ballot,
+                era,
+                commit,
+            } => format!("Heartbeat {ballot} era {era}, commit {commit}"),
+            PaxosMessage::CatchUp { from } => format!("CatchUp from slot {from}"),
+            PaxosMessage::Chosen {
+                commit,
+                from,
+                values,
+            } => match values.len() as u64 {
+                0 => format!("Chosen nothing new (commit {commit})"),
+                n => format!("Chosen slots {from}..={} (commit {commit})", from + n - 1),
+            },
+        }
+    }
+
+    fn routine(msg: &PaxosMessage) -> bool {
+        matches!(msg, PaxosMessage::Heartbeat { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RequestId;
+
+    #[test]
+    fn terms_print_as_ballots_and_commands_as_the_caller_renders_them() {
+        let b = Ballot::new(3, 2);
+        assert_eq!((Paxos::vocabulary().show_term)(b.as_u64()), "3.2");
+        assert_eq!(Ballot::from_u64(b.as_u64()), b);
+        let put = Command {
+            id: RequestId { origin: 1, seq: 1 },
+            data: "x=1".into(),
+        };
+        let accept = PaxosMessage::Accept {
+            ballot: b,
+            era: None,
+            slots: vec![(7, Some(put))],
+            commit: 6,
+        };
+        let text = |c: &Command| String::from_utf8_lossy(&c.data).into_owned();
+        assert_eq!(
+            Paxos::describe(&accept, &text),
+            "Accept 3.2: slot 7 x=1; commit 6"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! Raft's messages as the paper names its RPCs (RequestVote, AppendEntries and their
+//! responses; an AppendEntries without entries is a heartbeat), for timelines and
+//! diagrams. Heartbeats and successful acknowledgements are routine.
+
+use crate::describe::{Describe, Vocabulary};
+use crate::raft::{Raft, RaftMessage};
+use crate::Command;
+
+impl Describe for Raft {
+    fn vocabulary() -> Vocabulary {
+        Vocabulary {
+            protocol: "raft",
+            generation: "term",
+            show_term: |term| term.to_string(),
+        }
+    }
+
+    fn describe(msg: &RaftMessage, command: &dyn Fn(&Command) -> String) -> String {
+        match msg {
+            RaftMessage::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => format!("RequestVote term {term}, last entry {last_log_index}@{last_log_term}"),
+            RaftMessage::RequestVoteResponse { term, granted } => {
+                if *granted {
+                    format!("vote GRANTED (term {term})")
+                } else {
+                    format!("vote refused (term {term})")
+                }
+            }
+            RaftMessage::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => {
+                let what = match entries.as_slice() {
+                    [] => return format!("Heartbeat term {term}, commit {leader_commit}"),
+                    [one] => match &one.command {
+                        Some(c) => format!("entry {} {}", prev_log_index + 1, command(c)),
+                        None => format!("entry {} no-op", prev_log_index + 1),
+                    },
+                    many => format!(
+                        "entries {}..={}",
+                        prev_log_index + 1,
+                        prev_log_index + many.len() as u64
+                    ),
+                };
+                format!(
+                    "AppendEntries term {term} after {prev_log_index}@{prev_log_term}: {what}, commit {leader_commit}"
+                )
+            }
+            RaftMessage::AppendEntriesResponse {
+                term,
+                success,
+                index,
+            } => {
+                if *success {
+                    format!("AppendEntries ok (term {term}), match {index}")
+                } else {
+                    format!("AppendEntries rejected (term {term}), retry from {index}")
+                }
+            }
+        }
+    }
+
+    fn routine(msg: &RaftMessage) -> bool {
+        match msg {
+            RaftMessage::AppendEntries { entries, .. } => entries.is_empty(),
+            RaftMessage::AppendEntriesResponse { success, .. } => *success,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeats_are_routine_and_votes_name_the_last_entry() {
+        let hb = RaftMessage::AppendEntries {
+            term: 2,
+            prev_log_index: 4,
+            prev_log_term: 2,
+            entries: Vec::new(),
+            leader_commit: 4,
+        };
+        let text = |_: &Command| String::new();
+        assert_eq!(Raft::describe(&hb, &text), "Heartbeat term 2, commit 4");
+        assert!(Raft::routine(&hb));
+        let rv = RaftMessage::RequestVote {
+            term: 2,
+            last_log_index: 9,
+            last_log_term: 1,
+        };
+        assert_eq!(
+            Raft::describe(&rv, &text),
+            "RequestVote term 2, last entry 9@1"
+        );
+        assert!(!Raft::routine(&rv));
+    }
+}

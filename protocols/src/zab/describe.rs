@@ -1,0 +1,130 @@
+//! ZAB's messages in the words of ZooKeeper's own packet types (NOTIFICATION,
+//! FOLLOWERINFO, LEADERINFO, ACKEPOCH, DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE, PROPOSAL,
+//! ACK, COMMIT, INFORM, PING), for timelines and diagrams. PINGs are routine.
+
+use crate::describe::{Describe, Vocabulary};
+use crate::zab::{Notification, PeerMessage, ServerState, Txn, Zab, ZabMessage};
+use crate::Command;
+
+fn txns(list: &[Txn], command: &dyn Fn(&Command) -> String) -> String {
+    match list {
+        [] => "no proposals".into(),
+        [one] => format!("{} {}", one.zxid, command(&one.command)),
+        [first, .., last] => format!("{} proposals {}..{}", list.len(), first.zxid, last.zxid),
+    }
+}
+
+fn zab_state(s: ServerState) -> &'static str {
+    match s {
+        ServerState::Looking => "LOOKING",
+        ServerState::Following => "FOLLOWING",
+        ServerState::Leading => "LEADING",
+        ServerState::Observing => "OBSERVING",
+    }
+}
+
+fn notification(n: &Notification) -> String {
+    format!(
+        "NOTIFICATION vote {} (zxid {}, epoch {}) round {} {}",
+        n.vote.leader,
+        n.vote.zxid,
+        n.vote.peer_epoch,
+        n.round,
+        zab_state(n.state)
+    )
+}
+
+impl Describe for Zab {
+    fn vocabulary() -> Vocabulary {
+        Vocabulary {
+            protocol: "zab",
+            generation: "epoch",
+            show_term: |term| term.to_string(),
+        }
+    }
+
+    fn describe(msg: &ZabMessage, command: &dyn Fn(&Command) -> String) -> String {
+        let body = match msg {
+            ZabMessage::Notification(n) => return notification(n),
+            ZabMessage::Peer { body, .. } => body,
+        };
+        match body {
+            PeerMessage::FollowerInfo { accepted_epoch } => {
+                format!("FOLLOWERINFO accepted epoch {accepted_epoch}")
+            }
+            PeerMessage::ObserverInfo { accepted_epoch } => {
+                format!("OBSERVERINFO accepted epoch {accepted_epoch}")
+            }
+            PeerMessage::LeaderInfo { new_epoch } => format!("LEADERINFO new epoch {new_epoch}"),
+            PeerMessage::AckEpoch {
+                current_epoch,
+                last_zxid,
+            } => match current_epoch {
+                Some(e) => format!("ACKEPOCH current epoch {e}, last zxid {last_zxid}"),
+                None => format!("ACKEPOCH (epoch already accepted), last zxid {last_zxid}"),
+            },
+            PeerMessage::Diff { epoch, txns: t } => {
+                format!("DIFF {} (epoch {epoch})", txns(t, command))
+            }
+            PeerMessage::Trunc {
+                epoch,
+                truncate_to,
+                txns: t,
+            } => format!(
+                "TRUNC to {truncate_to}, then {} (epoch {epoch})",
+                txns(t, command)
+            ),
+            PeerMessage::Snap {
+                epoch,
+                snapshot,
+                txns: t,
+            } => format!(
+                "SNAP {} committed, then {} (epoch {epoch})",
+                snapshot.len(),
+                txns(t, command)
+            ),
+            PeerMessage::NewLeader { epoch } => format!("NEWLEADER epoch {epoch}"),
+            PeerMessage::Ack { zxid } => format!("ACK {zxid}"),
+            PeerMessage::UpToDate { epoch, committed } => {
+                format!("UPTODATE epoch {epoch}, committed through {committed}")
+            }
+            PeerMessage::Proposal { txn } => {
+                format!("PROPOSAL {} {}", txn.zxid, command(&txn.command))
+            }
+            PeerMessage::Commit { zxid } => format!("COMMIT {zxid}"),
+            PeerMessage::Inform { txns: t, committed } => {
+                format!("INFORM {}, committed through {committed}", txns(t, command))
+            }
+            PeerMessage::Ping { epoch } => format!("PING epoch {epoch}"),
+            PeerMessage::Request { command: c } => format!("REQUEST {}", command(c)),
+        }
+    }
+
+    fn routine(msg: &ZabMessage) -> bool {
+        matches!(msg.body(), Some(PeerMessage::Ping { .. }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zab::{Vote, Zxid};
+
+    #[test]
+    fn notifications_read_like_fast_leader_election() {
+        let n = ZabMessage::Notification(Notification {
+            vote: Vote {
+                leader: 3,
+                zxid: Zxid::new(1, 9),
+                peer_epoch: 1,
+            },
+            round: 2,
+            state: ServerState::Looking,
+        });
+        assert_eq!(
+            Zab::describe(&n, &|_| String::new()),
+            "NOTIFICATION vote 3 (zxid 0x100000009, epoch 1) round 2 LOOKING"
+        );
+        assert!(!Zab::routine(&n));
+    }
+}
