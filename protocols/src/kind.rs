@@ -9,6 +9,7 @@ use thiserror::Error;
 /// The protocols the workbench runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ProtocolKind {
     /// Raft with randomized election timeouts.
     Raft,

@@ -47,6 +47,7 @@ pub struct Timing {
 /// behaviour is kept as [`RaftTimerReset::Etcd`] for comparison.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum RaftTimerReset {
     /// The paper's rule (the default): only AppendEntries from the current leader and
     /// a granted vote restart the timer; a leader stepping down arms a fresh one.
@@ -63,15 +64,6 @@ impl RaftTimerReset {
         match self {
             RaftTimerReset::Figure2 => "figure2",
             RaftTimerReset::Etcd => "etcd",
-        }
-    }
-
-    /// Parses [`RaftTimerReset::as_str`]'s names.
-    pub fn parse(name: &str) -> Option<RaftTimerReset> {
-        match name {
-            "figure2" => Some(RaftTimerReset::Figure2),
-            "etcd" => Some(RaftTimerReset::Etcd),
-            _ => None,
         }
     }
 }

@@ -30,12 +30,8 @@ pub struct TimingArgs {
     /// Raft: does a message with a higher term restart a follower's election timeout?
     /// `figure2` (the paper: only AppendEntries from the leader and a granted vote do)
     /// or `etcd` (every step down to follower does).
-    #[arg(long, default_value = "figure2", value_parser = parse_raft_timer_reset)]
+    #[arg(long, value_enum, default_value_t = RaftTimerReset::Figure2)]
     pub raft_timer_reset: RaftTimerReset,
-}
-
-pub(crate) fn parse_raft_timer_reset(name: &str) -> Result<RaftTimerReset, String> {
-    RaftTimerReset::parse(name).ok_or_else(|| format!("{name:?}: expected figure2 or etcd"))
 }
 
 impl TimingArgs {

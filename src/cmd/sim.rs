@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// With --scenario: overrides the file's Raft election-timer rule (figure2 or etcd).
-    #[arg(long, value_parser = super::parse_raft_timer_reset, requires = "scenario")]
+    #[arg(long, value_enum, requires = "scenario")]
     raft_timer_reset: Option<protocols::RaftTimerReset>,
     /// Seed mode: voting nodes.
     #[arg(long, default_value_t = 5)]

@@ -57,13 +57,14 @@ use std::str::FromStr;
 /// because it dominates commit latency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum FsyncPolicy {
     /// `fdatasync` after every single append.
     Always,
-    /// `fdatasync` once per [`Wal::sync`] call, i.e. once per batch (group commit).
+    /// `fdatasync` once per batch of appends (group commit; `Wal::sync`).
     Batch,
-    /// Never fsync; [`Wal::sync`] only hands the bytes to the OS (survives a process
-    /// crash, not a power loss).
+    /// Never fsync: the bytes are only handed to the OS (they survive a process crash,
+    /// not a power loss).
     Never,
 }
 
