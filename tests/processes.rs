@@ -64,11 +64,13 @@ fn write_config(
     (path, clients)
 }
 
-fn spawn_node(config: &Path, id: u64) -> Child {
+/// Starts node `id`; `bootstrap` on its first start (an empty data directory).
+fn spawn_node(config: &Path, id: u64, bootstrap: bool) -> Child {
     Command::new(CWB)
         .args(["node", "--config"])
         .arg(config)
         .args(["--id", &id.to_string()])
+        .args(bootstrap.then_some("--bootstrap"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -92,7 +94,7 @@ async fn leader(clients: &BTreeMap<u64, SocketAddr>) -> Option<u64> {
 async fn sigkill_leader_and_keep_writing(protocol: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (config, clients) = write_config(dir.path(), protocol, 3);
-    let mut nodes = Nodes((1..=3).map(|id| (id, spawn_node(&config, id))).collect());
+    let mut nodes = Nodes((1..=3).map(|id| (id, spawn_node(&config, id, true))).collect());
     let mut client = Client::new(clients.clone());
     client.deadline = Duration::from_secs(20);
     for i in 0..10 {
@@ -122,7 +124,7 @@ async fn sigkill_leader_and_keep_writing(protocol: &str) {
         );
     }
     // The killed process restarts from its data directory and catches up.
-    nodes.0.insert(old, spawn_node(&config, old));
+    nodes.0.insert(old, spawn_node(&config, old, false));
     let mut caught_up = false;
     for _ in 0..200 {
         if let Ok(s) = status(clients[&old], Duration::from_millis(500)).await {
@@ -305,7 +307,7 @@ fn a_node_exits_when_its_parent_closes_stdin() {
     let mut child = Command::new(CWB)
         .args(["node", "--config"])
         .arg(&config)
-        .args(["--id", "1", "--events-json", "--exit-on-stdin-close"])
+        .args(["--id", "1", "--bootstrap", "--events-json", "--exit-on-stdin-close"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -341,7 +343,7 @@ fn a_node_refuses_the_data_directory_of_another_cluster() {
         let mut child = Command::new(CWB)
             .args(["node", "--config"])
             .arg(config)
-            .args(["--id", "1", "--exit-on-stdin-close"])
+            .args(["--id", "1", "--bootstrap", "--exit-on-stdin-close"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

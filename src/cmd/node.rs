@@ -24,6 +24,7 @@ use runtime::transport::Faults;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
+use storage::identity::Start;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -38,6 +39,12 @@ pub struct Args {
     /// Print the protocol's explanation of each decision.
     #[arg(long)]
     narrate: bool,
+    /// The first start of a new cluster: create this node's empty data directory.
+    /// Without it a node refuses an empty directory, since a node that lost its log
+    /// must not rejoin as a voter (docs/DESIGN.md, "A node that lost its data").
+    /// Ignored when the directory already holds this node's data.
+    #[arg(long)]
+    bootstrap: bool,
     /// Print each protocol event as one JSON line (unix-nanosecond wall-clock stamp,
     /// node, event) for a measuring process.
     #[arg(long)]
@@ -139,6 +146,11 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
         clients: cfg.clients.clone(),
         client_limits: cfg.client_limits,
         key: cfg.key.clone(),
+        start: if args.bootstrap {
+            Start::Bootstrap
+        } else {
+            Start::Rejoin
+        },
     };
     let bus = EventBus::new();
     let clock = ClockReference::now();

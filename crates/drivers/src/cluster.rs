@@ -21,6 +21,7 @@ use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use storage::identity::Start;
 use storage::FsyncPolicy;
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -158,7 +159,13 @@ impl<P: Protocol> LocalCluster<P> {
         Ok(cluster)
     }
 
+    /// Options for node `id`; its first start in this cluster bootstraps its directory.
     fn options_for(&self, id: NodeId) -> NodeOptions {
+        let start = if self.incarnations.get(&id).is_some_and(|&i| i > 1) {
+            Start::Rejoin
+        } else {
+            Start::Bootstrap
+        };
         NodeOptions {
             id,
             membership: self.membership.clone(),
@@ -171,6 +178,7 @@ impl<P: Protocol> LocalCluster<P> {
             clients: self.clients.clone(),
             client_limits: self.opts.client_limits,
             key: self.opts.key.clone(),
+            start,
         }
     }
 

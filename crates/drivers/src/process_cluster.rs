@@ -46,6 +46,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use storage::identity::Start;
 use thiserror::Error;
 
 /// How long a fault command to one node may take.
@@ -196,7 +197,7 @@ impl ProcessCluster {
             clock: ClockReference::now(),
         };
         for id in 1..=total {
-            cluster.spawn_node(id)?;
+            cluster.spawn_node(id, Start::Bootstrap)?;
         }
         let ids = cluster.running();
         cluster.wait_listening(&ids, LISTEN_TIMEOUT).await?;
@@ -207,7 +208,7 @@ impl ProcessCluster {
         self.base_dir.join(format!("node-{id}.log"))
     }
 
-    fn spawn_node(&mut self, id: NodeId) -> Result<(), ProcessClusterError> {
+    fn spawn_node(&mut self, id: NodeId, start: Start) -> Result<(), ProcessClusterError> {
         let log_path = self.log_path(id);
         let log = OpenOptions::new()
             .create(true)
@@ -230,6 +231,9 @@ impl ProcessCluster {
             .stderr(Stdio::from(log));
         if self.narrate {
             command.arg("--narrate");
+        }
+        if start == Start::Bootstrap {
+            command.arg("--bootstrap");
         }
         let mut child = command
             .spawn()
@@ -399,7 +403,7 @@ impl Cluster for ProcessCluster {
         if !self.clients.contains_key(&id) {
             return Err(ProcessClusterError::UnknownNode(id));
         }
-        self.spawn_node(id)?;
+        self.spawn_node(id, Start::Rejoin)?;
         self.wait_listening(&[id], LISTEN_TIMEOUT).await
     }
 

@@ -236,6 +236,42 @@ async fn a_retried_put_is_applied_once_across_a_leader_change<P: Protocol>() {
     cluster.shutdown().await;
 }
 
+/// The defect: with two of three data directories deleted, the two blank nodes formed
+/// a majority, elected a leader with an empty log and every acknowledged write was
+/// lost without a word. Now a wiped node refuses to start, so the writes stay on the
+/// node that kept them and the cluster waits instead of forgetting.
+async fn wiped_nodes_refuse_to_rejoin_instead_of_losing_writes<P: Protocol>() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut cluster, leader, _) = start::<P>(3, &dir).await;
+    let mut client = cluster.client();
+    for i in 0..10 {
+        client
+            .put(key(i), Bytes::from(format!("v{i}")))
+            .await
+            .expect("put commits");
+    }
+    let wiped: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
+    for &id in &wiped {
+        cluster.kill(id).await.expect("kill");
+        std::fs::remove_dir_all(dir.path().join(format!("node-{id}"))).expect("wipe");
+        let err = cluster
+            .restart(id)
+            .await
+            .expect_err("a wiped node is refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("is empty") && text.contains("--bootstrap"),
+            "{text}"
+        );
+    }
+    // The node that kept its data still has every write; nothing elected a blank log.
+    let kept = status(cluster.client_addrs()[&leader], WAIT)
+        .await
+        .expect("the survivor answers");
+    assert!(kept.applied >= 10, "{kept:?}");
+    cluster.shutdown().await;
+}
+
 /// Declares the scenario tests for one protocol.
 macro_rules! scenarios {
     ($module:ident, $P:ty) => {
@@ -260,6 +296,11 @@ macro_rules! scenarios {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_retried_put_is_applied_once_across_a_leader_change() {
                 super::a_retried_put_is_applied_once_across_a_leader_change::<$P>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn wiped_nodes_refuse_to_rejoin_instead_of_losing_writes() {
+                super::wiped_nodes_refuse_to_rejoin_instead_of_losing_writes::<$P>().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 //! (docs/DESIGN.md, "Robustness expected everywhere": refuse a corrupted record in the middle
 //! "with a clear error naming file and offset").
 
+use protocols::NodeId;
 use std::path::PathBuf;
 
 /// Why a write-ahead log operation failed.
@@ -82,6 +83,23 @@ pub enum StorageError {
         dir: PathBuf,
         /// Whose its identity file says it is, and whose it should be.
         mismatch: String,
+    },
+    /// The directory is empty (no identity, no records) and this is not the first start
+    /// of a new cluster: the node lost its log, and must not rejoin as a voter.
+    #[error(
+        "data directory {} of node {node} is empty, but this is not the first start of a \
+         new cluster. A node that lost its log must not rejoin as a voter: it would vote \
+         again in terms it already voted in and forget writes it acknowledged (with two \
+         of three nodes wiped, every acknowledged write would be lost silently). If this \
+         is a new cluster, start every node once with --bootstrap; to bring back a node \
+         that lost its data, see docs/DESIGN.md, \"A node that lost its data\"",
+        dir.display()
+    )]
+    EmptyDirectory {
+        /// The data directory.
+        dir: PathBuf,
+        /// The node that was to run on it.
+        node: NodeId,
     },
     /// Serializing or deserializing a typed record with postcard failed.
     #[error("WAL record codec error: {0}")]

@@ -17,9 +17,30 @@ use std::path::Path;
 /// The name of the identity file in a data directory.
 pub const IDENTITY_FILE: &str = "IDENTITY";
 
-/// Checks that `dir` belongs to `node` of the cluster `cluster` (hex), recording it
-/// if the directory has no identity yet. Call it with the directory's lock held.
-pub fn claim(dir: &Path, cluster: &str, node: NodeId) -> Result<(), StorageError> {
+/// Whether a directory without an identity may be claimed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// The first start of a new cluster (`--bootstrap`): an empty directory is expected.
+    Bootstrap,
+    /// A restart, or a node joining a cluster that already runs: the directory must
+    /// hold this node's data (an empty one is refused).
+    Rejoin,
+}
+
+/// Checks that `dir` belongs to `node` of the cluster `cluster` (hex), recording it if
+/// the directory has no identity yet. A directory with neither an identity nor records
+/// (`has_records` false) is claimed only at [`Start::Bootstrap`]: anywhere else it is a
+/// node that lost its data (etcd likewise refuses to re-bootstrap a member that is
+/// already part of a cluster, and has it removed and added again with a fresh
+/// directory). A directory with records but no identity predates identity files and is
+/// claimed. Call it with the directory's lock held.
+pub fn claim(
+    dir: &Path,
+    cluster: &str,
+    node: NodeId,
+    start: Start,
+    has_records: bool,
+) -> Result<(), StorageError> {
     let path = dir.join(IDENTITY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
@@ -45,6 +66,12 @@ pub fn claim(dir: &Path, cluster: &str, node: NodeId) -> Result<(), StorageError
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !has_records && start == Start::Rejoin {
+                return Err(StorageError::EmptyDirectory {
+                    dir: dir.to_path_buf(),
+                    node,
+                });
+            }
             let created = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());

@@ -604,24 +604,3 @@ fn a_flipped_byte_in_the_last_record_is_reported_as_a_possibly_durable_record_lo
         "{logs}"
     );
 }
-
-#[test]
-fn a_data_directory_knows_whose_it_is() {
-    use storage::identity::claim;
-    let dir = tempfile::tempdir().unwrap();
-    let ours = "00112233445566778899aabbccddeeff";
-    claim(dir.path(), ours, 2).expect("a new directory is claimed");
-    claim(dir.path(), ours, 2).expect("its owner may use it again");
-    // Another node of the cluster, or the same id of another cluster, is refused with
-    // both identities named.
-    let err = claim(dir.path(), ours, 3).expect_err("another node");
-    assert!(
-        err.to_string().contains("node 2") && err.to_string().contains("node 3"),
-        "{err}"
-    );
-    let other = "ffeeddccbbaa99887766554433221100";
-    assert!(matches!(
-        claim(dir.path(), other, 2),
-        Err(StorageError::ForeignDirectory { .. })
-    ));
-}

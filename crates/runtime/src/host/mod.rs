@@ -62,6 +62,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use storage::identity::Start;
 use storage::{
     decode_record, FsyncPolicy, StorageError, Wal, WalOptions, WalStats, PREALLOCATE_BYTES,
 };
@@ -105,6 +106,10 @@ pub struct NodeOptions {
     pub client_limits: ClientLimits,
     /// The cluster's identity and secret, which every peer connection proves.
     pub key: ClusterKey,
+    /// The first start of a new cluster (`cwb node --bootstrap`): only then may the
+    /// node create an empty data directory; otherwise an empty one is refused
+    /// ([`storage::StorageError::EmptyDirectory`]).
+    pub start: Start,
 }
 
 /// Why a node could not start or had to stop.
@@ -196,6 +201,8 @@ pub fn spawn<P: Protocol>(
         &opts.data_dir,
         &crate::transport::handshake::hex(&opts.key.id),
         id,
+        opts.start,
+        !payloads.is_empty(),
     )
     .map_err(|source| RuntimeError::Storage { node: id, source })?;
     let mut records = Vec::with_capacity(payloads.len());
