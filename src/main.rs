@@ -55,6 +55,8 @@ enum Command {
     Sim(cmd::sim::Args),
     /// Check a recorded client history for linearizability (exit 0: yes, 1: no, 2: undecided or bad input).
     Lincheck(cmd::lincheck::Args),
+    /// Faults (kill -9, pauses, isolation) against node processes under retrying clients; check the history.
+    Nemesis(cmd::nemesis::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -87,6 +89,10 @@ fn main() -> anyhow::Result<()> {
                     Command::Status(args) => cmd::client::status(args).await,
                     Command::Isolate(args) => cmd::client::isolate(args).await,
                     Command::Heal(args) => cmd::client::heal(args).await,
+                    Command::Nemesis(args) => match cmd::nemesis::run(args).await? {
+                        0 => Ok(()),
+                        code => std::process::exit(code),
+                    },
                     Command::Sim(_)
                     | Command::Config(_)
                     | Command::Report(_)

@@ -94,7 +94,11 @@ async fn leader(clients: &BTreeMap<u64, SocketAddr>) -> Option<u64> {
 async fn sigkill_leader_and_keep_writing(protocol: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (config, clients) = write_config(dir.path(), protocol, 3);
-    let mut nodes = Nodes((1..=3).map(|id| (id, spawn_node(&config, id, true))).collect());
+    let mut nodes = Nodes(
+        (1..=3)
+            .map(|id| (id, spawn_node(&config, id, true)))
+            .collect(),
+    );
     let mut client = Client::new(clients.clone());
     client.deadline = Duration::from_secs(20);
     for i in 0..10 {
@@ -307,7 +311,13 @@ fn a_node_exits_when_its_parent_closes_stdin() {
     let mut child = Command::new(CWB)
         .args(["node", "--config"])
         .arg(&config)
-        .args(["--id", "1", "--bootstrap", "--events-json", "--exit-on-stdin-close"])
+        .args([
+            "--id",
+            "1",
+            "--bootstrap",
+            "--events-json",
+            "--exit-on-stdin-close",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -366,4 +376,38 @@ fn a_node_refuses_the_data_directory_of_another_cluster() {
         "a foreign node ran on our directory"
     );
     assert!(stderr.contains("belongs to cluster 5e5e"), "{stderr}");
+}
+
+/// The short nemesis run of the default suite: a leader kill and a leader pause under
+/// four retrying clients, per protocol, with the history checked. The long run
+/// (`--faults 100 --kinds kill-leader`) is documented in the README.
+#[test]
+fn a_short_nemesis_run_keeps_every_protocol_linearizable() {
+    for protocol in ["raft", "zab", "paxos"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let history = dir.path().join("history.jsonl");
+        let out = Command::new(CWB)
+            .args(["nemesis", "--protocol", protocol, "--faults", "2"])
+            .args(["--kinds", "kill-leader,pause-leader", "--hold-ms", "600"])
+            .args(["--gap-ms", "300", "--out"])
+            .arg(&history)
+            .output()
+            .expect("run cwb nemesis");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{protocol}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("verdict: linearizable"), "{stdout}");
+        assert!(stdout.contains("acknowledged writes lost: 0"), "{stdout}");
+        assert!(stdout.contains("fault 2/2"), "both faults ran: {stdout}");
+        // The saved history is one `cwb lincheck` reads and judges the same way.
+        let check = Command::new(CWB)
+            .arg("lincheck")
+            .arg(&history)
+            .output()
+            .expect("run cwb lincheck");
+        assert_eq!(check.status.code(), Some(0), "{protocol}: {check:?}");
+    }
 }

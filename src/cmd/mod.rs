@@ -5,6 +5,7 @@ pub mod client;
 pub mod cluster;
 pub mod compare;
 pub mod lincheck;
+pub mod nemesis;
 pub mod node;
 pub mod report;
 pub mod sim;

@@ -7,6 +7,8 @@
 //! - [`process_cluster`]: the same with one `cwb node` OS process per node.
 //! - [`metrics`]: election and failover decomposed from the nodes' stamped events.
 //! - [`workload`]: closed-loop client workloads.
+//! - [`nemesis`]: faults against a cluster of node processes under retrying clients,
+//!   the clients' history checked for linearizability.
 //! - [`baseline`]: the machine's loopback round trip and fsync latency.
 //! - [`bench`]: the benchmark matrix behind `cwb bench` and `cwb compare`.
 //! - [`with_protocol!`]: from a [`protocols::ProtocolKind`] to its protocol type.
@@ -17,5 +19,6 @@ pub mod cluster;
 mod dispatch;
 pub mod measure;
 pub mod metrics;
+pub mod nemesis;
 pub mod process_cluster;
 pub mod workload;

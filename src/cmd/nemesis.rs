@@ -1,0 +1,148 @@
+//! `cwb nemesis`: faults against a cluster of `cwb node` processes under retrying
+//! clients; the clients' history is saved and checked for linearizability (the run
+//! itself is `drivers::nemesis`). Exit status 0 when the history is linearizable and no
+//! acknowledged write was lost, 1 otherwise.
+
+use anyhow::Context;
+use drivers::nemesis::{self, FaultKind, NemesisPlan};
+use lincheck::Verdict;
+use protocols::ProtocolKind;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The protocol the nodes run.
+    #[arg(long, value_enum, default_value_t = ProtocolKind::Raft)]
+    protocol: ProtocolKind,
+    /// Voters.
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Faults to inject, one after another (100 makes the long run of docs/METHOD.md).
+    #[arg(long, default_value_t = 10)]
+    faults: u32,
+    /// Which faults, cycled in this order (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "kill-leader,pause-leader,kill-random,isolate-leader"
+    )]
+    kinds: Vec<FaultKind>,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 4)]
+    clients: u32,
+    /// Keys the clients share.
+    #[arg(long, default_value_t = 3)]
+    keys: u32,
+    /// How long each fault lasts before its repair (ms).
+    #[arg(long, default_value_t = 1000)]
+    hold_ms: u64,
+    /// Quiet time after a repair (ms).
+    #[arg(long, default_value_t = 500)]
+    gap_ms: u64,
+    /// Seed of the fault choices and the nodes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where to write the clients' history (cwb JSON lines, readable by `cwb lincheck`).
+    #[arg(long, short, default_value = "reports/out/nemesis-history.jsonl")]
+    out: PathBuf,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<i32> {
+    let dir = tempfile::tempdir().context("temporary data directory")?;
+    let plan = NemesisPlan {
+        protocol: args.protocol,
+        nodes: args.nodes,
+        faults: args.faults,
+        kinds: args.kinds.clone(),
+        clients: args.clients,
+        keys: args.keys,
+        gap: Duration::from_millis(args.gap_ms),
+        hold: Duration::from_millis(args.hold_ms),
+        exe: std::env::current_exe().context("finding the cwb executable to run nodes")?,
+        base_dir: dir.path().to_path_buf(),
+        seed: args.seed,
+    };
+    println!(
+        "nemesis: {} on {} node processes (fsync batch), {} clients on {} keys, {} faults ({})",
+        args.protocol,
+        args.nodes,
+        args.clients,
+        args.keys,
+        args.faults,
+        args.kinds
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let report = nemesis::run(&plan, |line| println!("  {line}")).await?;
+    if let Some(parent) = args.out.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let text = lincheck::formats::cwb::to_string(&report.history);
+    std::fs::write(&args.out, text).with_context(|| format!("writing {}", args.out.display()))?;
+    let stats = report.history.stats();
+    println!(
+        "operations: {} on {} keys ({} ok, {} failed, {} unknown)",
+        stats.operations,
+        stats.keys,
+        stats
+            .operations
+            .saturating_sub(stats.failed)
+            .saturating_sub(stats.unknown),
+        stats.failed,
+        stats.unknown
+    );
+    let mut windows: Vec<f64> = report
+        .faults
+        .iter()
+        .filter_map(|f| f.unavailable)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .collect();
+    windows.sort_by(f64::total_cmp);
+    let pick = |q: f64| {
+        let i = ((windows.len() as f64 - 1.0) * q).round() as usize;
+        windows.get(i).copied()
+    };
+    for kind in &args.kinds {
+        let mut of: Vec<f64> = report
+            .faults
+            .iter()
+            .filter(|f| f.kind == *kind)
+            .filter_map(|f| f.unavailable)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .collect();
+        of.sort_by(f64::total_cmp);
+        if let (Some(first), Some(last)) = (of.first(), of.last()) {
+            println!(
+                "  {:<15} {:>3} faults, no write acknowledged for {first:.0}..{last:.0} ms (median {:.0} ms)",
+                kind.name(),
+                of.len(),
+                of[of.len() / 2]
+            );
+        }
+    }
+    if let (Some(p50), Some(p99)) = (pick(0.5), pick(0.99)) {
+        println!("unavailability after a fault: median {p50:.0} ms, p99 {p99:.0} ms");
+    }
+    println!("acknowledged writes lost: {}", report.lost_writes);
+    println!("history: {}", args.out.display());
+    let ok = match &report.verdict {
+        Verdict::Linearizable => {
+            println!("verdict: linearizable");
+            true
+        }
+        Verdict::NotLinearizable(anomaly) => {
+            println!("verdict: NOT linearizable\n{anomaly}");
+            false
+        }
+        Verdict::Undecided(why) => {
+            println!("verdict: undecided ({why})");
+            true
+        }
+    };
+    Ok(if ok && report.lost_writes == 0 { 0 } else { 1 })
+}
