@@ -130,7 +130,7 @@ impl KvOp {
     /// are refused.
     pub fn decode_shared(data: &Bytes) -> Option<KvOp> {
         let mut at = 0;
-        let variant = varint(data, &mut at)?;
+        let variant = varint_u32(data, &mut at)?;
         let field = |at: &mut usize| -> Option<Bytes> {
             let len = usize::try_from(varint(data, at)?).ok()?;
             let end = at.checked_add(len).filter(|&e| e <= data.len())?;
@@ -156,13 +156,33 @@ impl KvOp {
     }
 }
 
-/// Reads one postcard varint (LEB128, at most 10 bytes) at `*at`.
+/// Reads one postcard varint of a `u64` at `*at`: LEB128 in at most 10 bytes, the
+/// last of which may carry only the 64th bit. Exactly what postcard accepts (longer
+/// than necessary encodings included), so the zero-copy decoders agree with it; a value
+/// that does not fit is refused, never cut.
 pub fn varint(data: &[u8], at: &mut usize) -> Option<u64> {
+    varint_of_width(data, at, u64::BITS)
+}
+
+/// Reads one postcard varint of a `u32` at `*at` (at most 5 bytes): how postcard
+/// writes an enum's variant index.
+pub fn varint_u32(data: &[u8], at: &mut usize) -> Option<u32> {
+    varint_of_width(data, at, u32::BITS).and_then(|v| u32::try_from(v).ok())
+}
+
+/// A LEB128 varint of an integer `bits` wide, with postcard's limits.
+fn varint_of_width(data: &[u8], at: &mut usize, bits: u32) -> Option<u64> {
+    let max_bytes = bits.div_ceil(7);
     let mut value = 0u64;
-    for shift in (0..70).step_by(7) {
+    for i in 0..max_bytes {
         let byte = *data.get(*at)?;
         *at += 1;
-        value |= u64::from(byte & 0x7f).checked_shl(shift)?;
+        let shift = 7 * i;
+        if i + 1 == max_bytes && u64::from(byte) >> (bits - shift) != 0 {
+            // The last byte may neither continue nor carry bits beyond `bits`.
+            return None;
+        }
+        value |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
             return Some(value);
         }

@@ -78,8 +78,8 @@ impl ClientRequest {
     pub fn split_command(frame: &Bytes) -> Option<(u64, Bytes)> {
         let mut at = 0;
         let id = kv::varint(frame, &mut at)?;
-        // `ClientOp::Kv` is the enum's first variant.
-        if kv::varint(frame, &mut at)? != 0 {
+        // `ClientOp::Kv` is the enum's first variant (postcard: a `u32` varint).
+        if kv::varint_u32(frame, &mut at)? != 0 {
             return None;
         }
         let command = frame.slice(at..);

@@ -3,7 +3,9 @@
 //! One file describes the whole cluster; the same file on several hosts makes a LAN
 //! cluster, each host running `cwb node --config cluster.toml --id N`. Everything is
 //! checked before anything starts: duplicate ids, clashing addresses, an unknown
-//! protocol or fsync policy, an impossible timing range, a missing file.
+//! protocol or fsync policy, an impossible timing range, client-port bounds out of
+//! range, a missing file. Files are read up to a bound ([`MAX_CONFIG_BYTES`],
+//! [`MAX_SECRET_FILE_BYTES`]), never whole whatever their size.
 //!
 //! ```toml
 //! protocol = "raft"          # raft | zab | paxos
@@ -21,7 +23,11 @@
 //! # observer = true          # ZAB observers: receive commits, never vote
 //! ```
 
+mod limits;
+
 use crate::transport::handshake::{hex, unhex, ClusterKey};
+use limits::read_bounded;
+pub use limits::{MAX_CLIENT_LIMIT, MAX_CONFIG_BYTES, MAX_IDLE_TIMEOUT_MS, MAX_SECRET_FILE_BYTES};
 pub use protocols::ProtocolKind;
 use protocols::{Membership, NodeId, RaftTimerReset, Timing};
 use serde::{Deserialize, Serialize};
@@ -212,6 +218,28 @@ pub enum ConfigError {
     /// `--id` names no node.
     #[error("node {0} is not in the config file")]
     UnknownNode(NodeId),
+    /// A `[client_port]` bound the node could not run with.
+    #[error("[client_port] {name} = {value} is out of range: it must be {min} to {max}")]
+    ClientLimit {
+        /// The setting.
+        name: &'static str,
+        /// Its value.
+        value: u64,
+        /// The smallest accepted.
+        min: u64,
+        /// The largest accepted.
+        max: u64,
+    },
+    /// A file (the config or the secret) is far larger than such a file can be.
+    #[error("{path} is larger than {max} bytes: not a {what}")]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What it should have been.
+        what: &'static str,
+        /// The largest accepted, in bytes.
+        max: u64,
+    },
 }
 
 /// A checked configuration, ready to run.
@@ -249,10 +277,7 @@ impl Validated {
 impl ClusterConfig {
     /// Reads and validates a file.
     pub fn load(path: &Path) -> Result<Validated, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let text = read_bounded(path, MAX_CONFIG_BYTES, "cluster config")?;
         ClusterConfig::parse(&text, path)?.validate()
     }
 
@@ -308,6 +333,7 @@ impl ClusterConfig {
         if voters.is_empty() {
             return Err(ConfigError::NoVoters);
         }
+        limits::check_client_limits(&self.client_port)?;
         let observers = self.nodes.iter().filter(|n| n.observer).map(|n| n.id);
         Ok(Validated {
             protocol,
@@ -333,12 +359,7 @@ impl ClusterConfig {
             .ok_or_else(|| ConfigError::BadKey("cluster_id must be 32 hex digits".into()))?;
         let secret_text = match (&self.secret, &self.secret_file) {
             (Some(s), None) => s.clone(),
-            (None, Some(path)) => {
-                std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                })?
-            }
+            (None, Some(path)) => read_bounded(path, MAX_SECRET_FILE_BYTES, "secret file")?,
             (None, None) => return Err(ConfigError::NoKey),
             (Some(_), Some(_)) => {
                 return Err(ConfigError::BadKey(

@@ -112,7 +112,7 @@ pub fn frame_record(buf: &mut Vec<u8>, payload: &[u8]) -> Result<(), StorageErro
         len: payload.len(),
         max: u32::MAX,
     })?;
-    record::encode_into(buf, len, payload);
+    record::encode_into(buf, record::segment_seed(0), len, payload);
     Ok(())
 }
 
@@ -121,7 +121,7 @@ pub fn frame_record(buf: &mut Vec<u8>, payload: &[u8]) -> Result<(), StorageErro
 /// and the length of the intact prefix, where a torn tail is cut. A damaged record with
 /// more bytes after it is refused as corrupt.
 pub fn recover_bytes(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, u64), StorageError> {
-    let scan = record::scan(bytes);
+    let scan = record::scan(bytes, record::segment_seed(0));
     if let record::ScanEnd::Corrupt { offset, reason } = &scan.end {
         return Err(StorageError::Corrupt {
             path: std::path::PathBuf::from("<log in memory>"),

@@ -3,7 +3,15 @@
 //!
 //! A record is `length: u32 LE | crc: u32 LE | payload`, where `crc` is CRC-32 (IEEE,
 //! `crc32fast`) over the four length bytes followed by the payload, so a damaged length
-//! is caught as well as a damaged payload. The scan classifies how a segment ends, in the
+//! is caught as well as a damaged payload, XORed with the **seed** of the segment
+//! holding the record: the number of the segment's first record folded to 32 bits
+//! ([`segment_seed`]). A segment's name is thus checked by its contents: a segment
+//! copied or renamed to another place in the log (a duplicated file, a misdirected
+//! write) fails its checksums instead of replaying its records out of order, as
+//! etcd's WAL chains each segment's CRC to the one before it. The first segment's seed
+//! is 0, so a log in memory ([`crate::frame_record`]) and the first segment of a log
+//! keep the plain CRC; later segments of logs written before seeds existed fail to
+//! recover (the error names the file). The scan classifies how a segment ends, in the
 //! spirit of etcd's `wal` package (torn-write detection) and of Pillai et al., "All File
 //! Systems Are Not Created Equal" (OSDI 2014, §3: appends may persist partially or as
 //! zeros/garbage after a crash):
@@ -19,19 +27,39 @@ use std::ops::Range;
 /// Size of a record header: `length` (u32 LE) then `crc` (u32 LE).
 pub const HEADER_LEN: usize = 8;
 
-/// The checksum stored in a record header: CRC-32 over the length bytes and the payload.
-pub(crate) fn record_crc(len_bytes: [u8; 4], payload: &[u8]) -> u32 {
+/// CRC-32 over the length bytes and the payload.
+fn plain_crc(len_bytes: [u8; 4], payload: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&len_bytes);
     hasher.update(payload);
     hasher.finalize()
 }
 
-/// Appends one framed record to `buf`. The caller has checked that `payload.len()` fits
-/// in a `u32` (it is at most the configured maximum record size).
-pub(crate) fn encode_into(buf: &mut Vec<u8>, payload_len: u32, payload: &[u8]) {
+/// The checksum seed of the segment whose first record is `first_record`: the number
+/// folded to 32 bits (distinct for every segment of a log under 2^32 records), never
+/// the one value that would give an empty record the all-zero header of zero-filled
+/// room. 0 for the first segment.
+pub(crate) fn segment_seed(first_record: u64) -> u32 {
+    let folded = (first_record as u32) ^ ((first_record >> 32) as u32);
+    let empty = plain_crc([0; 4], &[]);
+    if folded == empty {
+        !empty
+    } else {
+        folded
+    }
+}
+
+/// The checksum stored in a record header of the segment seeded `seed`.
+pub(crate) fn record_crc(seed: u32, len_bytes: [u8; 4], payload: &[u8]) -> u32 {
+    plain_crc(len_bytes, payload) ^ seed
+}
+
+/// Appends one framed record of the segment seeded `seed` to `buf`. The caller has
+/// checked that `payload.len()` fits in a `u32` (it is at most the configured maximum
+/// record size).
+pub(crate) fn encode_into(buf: &mut Vec<u8>, seed: u32, payload_len: u32, payload: &[u8]) {
     let len_bytes = payload_len.to_le_bytes();
-    let crc = record_crc(len_bytes, payload);
+    let crc = record_crc(seed, len_bytes, payload);
     buf.reserve(HEADER_LEN + payload.len());
     buf.extend_from_slice(&len_bytes);
     buf.extend_from_slice(&crc.to_le_bytes());
@@ -85,9 +113,9 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(word))
 }
 
-/// Scans a segment's bytes from the start, record by record. Never panics, whatever
-/// the bytes are.
-pub(crate) fn scan(bytes: &[u8]) -> Scan {
+/// Scans the bytes of a segment seeded `seed` from the start, record by record. Never
+/// panics, whatever the bytes are.
+pub(crate) fn scan(bytes: &[u8], seed: u32) -> Scan {
     let mut payloads = Vec::new();
     let mut pos = 0usize;
     let end = loop {
@@ -103,7 +131,8 @@ pub(crate) fn scan(bytes: &[u8]) -> Scan {
             };
         };
         if len == 0 && crc == 0 {
-            // No real record has this header: the CRC of four zero bytes is not zero.
+            // No real record has this header: an empty record's checksum is not zero
+            // in any segment (see `segment_seed`).
             let tail = bytes.get(pos..).unwrap_or_default();
             break if tail.iter().all(|&b| b == 0) {
                 ScanEnd::Torn {
@@ -131,7 +160,7 @@ pub(crate) fn scan(bytes: &[u8]) -> Scan {
                 ),
             };
         };
-        let actual = record_crc(len.to_le_bytes(), payload);
+        let actual = record_crc(seed, len.to_le_bytes(), payload);
         let after = body_start + payload.len();
         if actual != crc {
             // The record is whole, so it may have been synced before it was damaged:
@@ -165,9 +194,46 @@ mod tests {
     fn framed(payloads: &[&[u8]]) -> Vec<u8> {
         let mut buf = Vec::new();
         for p in payloads {
-            encode_into(&mut buf, p.len() as u32, p);
+            encode_into(&mut buf, 0, p.len() as u32, p);
         }
         buf
+    }
+
+    /// The first segment's scan.
+    fn scan(bytes: &[u8]) -> Scan {
+        super::scan(bytes, 0)
+    }
+
+    #[test]
+    fn a_segment_is_checked_against_its_own_seed() {
+        let mut buf = Vec::new();
+        let seed = segment_seed(6);
+        for p in [&b"one"[..], b"two"] {
+            encode_into(&mut buf, seed, p.len() as u32, p);
+        }
+        assert_eq!(super::scan(&buf, seed).end, ScanEnd::Clean);
+        assert!(matches!(
+            super::scan(&buf, segment_seed(0)).end,
+            ScanEnd::Corrupt { offset: 0, .. }
+        ));
+        assert!(matches!(
+            super::scan(&buf, segment_seed(4)).end,
+            ScanEnd::Corrupt { offset: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn seeds_are_distinct_zero_first_and_never_zero_an_empty_record() {
+        assert_eq!(segment_seed(0), 0);
+        let empty = plain_crc([0; 4], &[]);
+        assert_ne!(empty, 0);
+        let seeds: std::collections::BTreeSet<u32> = (0..10_000).map(segment_seed).collect();
+        assert_eq!(seeds.len(), 10_000);
+        // The one number that would fold to the empty record's CRC is moved away.
+        assert_ne!(segment_seed(u64::from(empty)), empty);
+        for first in [0, 1, u64::from(empty), u64::MAX] {
+            assert_ne!(record_crc(segment_seed(first), [0; 4], &[]), 0);
+        }
     }
 
     fn texts(bytes: &[u8], scan: &Scan) -> Vec<Vec<u8>> {

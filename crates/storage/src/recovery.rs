@@ -11,7 +11,7 @@
 //! must survive restarts).
 
 use super::error::StorageError;
-use super::record::{scan, ScanEnd};
+use super::record::{scan, segment_seed, ScanEnd};
 use super::segment::{list_segments, segment_name, SegmentFile};
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -39,7 +39,7 @@ pub(crate) fn recover(dir: &Path) -> Result<Recovered, StorageError> {
     for (position, segment) in segments.iter().enumerate() {
         check_sequence(dir, segment, next_record)?;
         let bytes = std::fs::read(&segment.path).map_err(|e| StorageError::io(&segment.path, e))?;
-        let scan = scan(&bytes);
+        let scan = scan(&bytes, segment_seed(segment.first_record));
         let is_last = position + 1 == count;
         match &scan.end {
             ScanEnd::Clean => {}

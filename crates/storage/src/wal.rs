@@ -11,7 +11,7 @@
 //! 2018 "fsyncgate" lesson), so the log refuses further use until it is reopened.
 
 use super::error::StorageError;
-use super::record::{encode_into, HEADER_LEN};
+use super::record::{encode_into, segment_seed, HEADER_LEN};
 use super::recovery::recover;
 use super::segment::{segment_name, sync_dir};
 use super::FsyncPolicy;
@@ -121,6 +121,8 @@ pub struct Wal {
     file: File,
     /// Path of `file`, for error messages.
     path: PathBuf,
+    /// The checksum seed of the current segment (from its first record's number).
+    seed: u32,
     /// Size of the current segment including bytes still in `buffer`.
     segment_len: u64,
     /// Length of the current segment file on disk: its records plus any zero-filled
@@ -162,7 +164,7 @@ impl Wal {
         create_dir(dir, policy)?;
         let lock = lock_dir(dir)?;
         let recovered = recover(dir)?;
-        let (file, path, segment_len) = match recovered.last_segment {
+        let (file, path, segment_len, first) = match recovered.last_segment {
             Some(segment) => {
                 let mut file = OpenOptions::new()
                     .write(true)
@@ -170,11 +172,12 @@ impl Wal {
                     .map_err(|e| StorageError::io(&segment.path, e))?;
                 file.seek(SeekFrom::Start(recovered.last_segment_len))
                     .map_err(|e| StorageError::io(&segment.path, e))?;
-                (file, segment.path, recovered.last_segment_len)
+                let first = segment.first_record;
+                (file, segment.path, recovered.last_segment_len, first)
             }
             None => {
                 let (file, path) = create_segment(dir, recovered.next_record, policy)?;
-                (file, path, 0)
+                (file, path, 0, recovered.next_record)
             }
         };
         tracing::debug!(
@@ -188,6 +191,7 @@ impl Wal {
             options,
             file,
             path,
+            seed: segment_seed(first),
             segment_len,
             allocated: segment_len,
             next_record: recovered.next_record,
@@ -230,7 +234,7 @@ impl Wal {
         if self.segment_len > 0 && self.segment_len + frame_len > self.options.segment_bytes {
             self.roll()?;
         }
-        encode_into(&mut self.buffer, payload_len, payload);
+        encode_into(&mut self.buffer, self.seed, payload_len, payload);
         self.segment_len += frame_len;
         self.next_record += 1;
         self.dirty = true;
@@ -362,6 +366,7 @@ impl Wal {
         tracing::debug!(segment = %path.display(), "WAL rolled to a new segment");
         self.file = file;
         self.path = path;
+        self.seed = segment_seed(self.next_record);
         self.segment_len = 0;
         self.allocated = 0;
         Ok(())

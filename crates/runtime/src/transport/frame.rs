@@ -13,9 +13,11 @@
 //! The length counts the payload only, never the header. A reader refuses a frame whose
 //! version it does not know or whose length exceeds its configured maximum *before*
 //! buffering the payload, so a hostile peer cannot make it allocate more than the
-//! maximum. This is the length-prefix scheme of tokio-rs/mini-redis's `connection.rs`
-//! and of ZooKeeper's quorum packets (a 4-byte length, checked against
-//! `jute.maxbuffer`), with a version byte so the format can evolve.
+//! maximum; and its buffer grows with the bytes that arrive, not with the length a
+//! header announces, so a peer that sends a header and stops costs a few kilobytes.
+//! This is the length-prefix scheme of tokio-rs/mini-redis's `connection.rs` and of
+//! ZooKeeper's quorum packets (a 4-byte length, checked against `jute.maxbuffer`), with
+//! a version byte so the format can evolve.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
@@ -97,8 +99,12 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
                 frame.advance(FRAME_HEADER_LEN);
                 return Ok(Some(frame.freeze()));
             }
-            // Room for the rest of this frame plus a little read-ahead.
-            buf.reserve(total - buf.len() + READ_CHUNK.min(max));
+            // Grow with what arrives, never with what the header announces: room for
+            // at most one more read chunk of this frame, or as much as is buffered
+            // already (so a large frame still costs few reallocations). A header
+            // announcing the maximum thus costs nothing until its payload comes.
+            let rest = total - buf.len();
+            buf.reserve(rest.min(READ_CHUNK.max(buf.len())));
         }
         if buf.capacity() - buf.len() < MIN_READ_ROOM {
             buf.reserve(READ_CHUNK);
