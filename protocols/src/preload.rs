@@ -59,7 +59,8 @@ pub enum PreloadError {
         total: u64,
     },
     /// The protocol cannot represent this generation or count (ZAB: 32-bit epochs and
-    /// counters).
+    /// counters; Paxos: 48-bit ballot rounds), or no generation would be left above it
+    /// for the next leader.
     #[error("history entry {position}: {reason}")]
     OutOfRange {
         /// Position of the pair in the list (0-based).

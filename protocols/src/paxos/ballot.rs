@@ -16,6 +16,12 @@ use std::fmt;
 /// in the ordering.
 pub const NODE_BITS: u32 = 16;
 
+/// The largest round [`Ballot::as_u64`] holds (48 bits). No ballot can be numbered
+/// above a ballot of this round, so one in a message (or any larger round, which the
+/// encoding would wrap) is invalid input, refused as Raft refuses a term at `u64::MAX`;
+/// a proposer never numbers its own ballots up to it ([`Ballot::above`]).
+pub const MAX_ROUND: u64 = u64::MAX >> NODE_BITS;
+
 /// A proposal number. Ordered by `round`, then by `node` (the derive follows field
 /// order), so two proposers never hold equal ballots and every pair is comparable.
 #[derive(
@@ -51,12 +57,17 @@ impl Ballot {
         }
     }
 
-    /// The first ballot of `node` that is above `seen`.
-    pub fn above(seen: Ballot, node: NodeId) -> Ballot {
-        Ballot {
-            round: seen.round.saturating_add(1),
-            node,
-        }
+    /// Whether an honest proposer can hold this ballot: its round is below
+    /// [`MAX_ROUND`], so that a higher ballot can still follow it.
+    pub fn is_valid(self) -> bool {
+        self.round < MAX_ROUND
+    }
+
+    /// The first ballot of `node` that is above `seen`; `None` when rounds are
+    /// exhausted (it would be of [`MAX_ROUND`]: no ballot could follow it).
+    pub fn above(seen: Ballot, node: NodeId) -> Option<Ballot> {
+        let round = seen.round.checked_add(1).filter(|&r| r < MAX_ROUND)?;
+        Some(Ballot { round, node })
     }
 }
 
@@ -99,8 +110,21 @@ mod tests {
     #[test]
     fn above_beats_what_was_seen_for_any_node() {
         let seen = Ballot::new(4, 9);
-        assert!(Ballot::above(seen, 1) > seen);
-        assert_eq!(Ballot::above(seen, 1), Ballot::new(5, 1));
+        assert!(Ballot::above(seen, 1) > Some(seen));
+        assert_eq!(Ballot::above(seen, 1), Some(Ballot::new(5, 1)));
         assert_eq!(Ballot::new(3, 1).to_string(), "3.1");
+    }
+
+    #[test]
+    fn rounds_end_below_the_largest_the_term_holds() {
+        let last = Ballot::new(MAX_ROUND - 1, 9);
+        assert!(last.is_valid() && !Ballot::new(MAX_ROUND, 1).is_valid());
+        assert_eq!(Ballot::from_u64(last.as_u64()), last);
+        assert_eq!(
+            Ballot::above(Ballot::new(MAX_ROUND - 2, 9), 1),
+            Some(Ballot::new(MAX_ROUND - 1, 1))
+        );
+        assert_eq!(Ballot::above(last, 1), None);
+        assert_eq!(Ballot::above(Ballot::new(u64::MAX, 1), 1), None);
     }
 }

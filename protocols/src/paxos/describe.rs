@@ -108,7 +108,11 @@ impl Describe for Paxos {
                 values,
             } => match values.len() as u64 {
                 0 => format!("Chosen nothing new (commit {commit})"),
-                n => format!("Chosen slots {from}..={} (commit {commit})", from + n - 1),
+                n => match from.checked_add(n - 1) {
+                    Some(last) => format!("Chosen slots {from}..={last} (commit {commit})"),
+                    // Past the last slot: no honest node sends it (receivers ignore it).
+                    None => format!("Chosen {n} slot(s) from {from} (commit {commit})"),
+                },
             },
         }
     }

@@ -10,6 +10,7 @@
 //! the learner's channel (§2.4: the leader tells learners what was chosen).
 
 use super::ballot::Ballot;
+use crate::quorum::Membership;
 use crate::types::{Command, NodeId};
 use serde::{Deserialize, Serialize};
 
@@ -128,7 +129,59 @@ pub enum PaxosMessage {
     },
 }
 
+/// Whether an era number can come from an honest node: no era can follow `u64::MAX`,
+/// so no proposer ever claims it (one that did would end leadership for good).
+pub fn is_valid_era(era: u64) -> bool {
+    era < u64::MAX
+}
+
+impl Leadership {
+    /// Whether a voter of `membership` could have proposed this value: only voters
+    /// campaign, each with ballots of its own ("node X leads from X's ballot b"), and
+    /// `b` is valid ([`Ballot::is_valid`]).
+    pub fn is_valid(&self, membership: &Membership) -> bool {
+        self.ballot.is_valid()
+            && self.ballot.node == self.leader
+            && membership.is_voter(self.leader)
+    }
+}
+
 impl PaxosMessage {
+    /// Whether every ballot, era and leadership value the message carries could come
+    /// from an honest node of `membership` ([`Ballot::is_valid`], [`is_valid_era`],
+    /// [`Leadership::is_valid`]). A node refuses any other message as if it were lost,
+    /// which is always safe in Paxos (Paxos Made Simple §2.1: messages "can be lost"):
+    /// adopting such a number would leave it unable ever to number a higher one, and
+    /// such a leadership value could be chosen (a candidate must re-propose what it
+    /// finds) and then reported as a term that does not encode its ballot.
+    pub fn is_valid(&self, membership: &Membership) -> bool {
+        let era = |(era, v): &(u64, Leadership)| is_valid_era(*era) && v.is_valid(membership);
+        match self {
+            PaxosMessage::Prepare { ballot, .. } => ballot.is_valid(),
+            PaxosMessage::Promise {
+                ballot,
+                chosen_era,
+                eras,
+                accepted,
+                ..
+            } => {
+                ballot.is_valid()
+                    && chosen_era.iter().all(era)
+                    && eras
+                        .iter()
+                        .all(|a| a.ballot.is_valid() && era(&(a.era, a.value)))
+                    && accepted.iter().all(|a| a.ballot.is_valid())
+            }
+            PaxosMessage::Accept { ballot, era: e, .. } => ballot.is_valid() && e.iter().all(era),
+            PaxosMessage::Accepted { ballot, era, .. } => {
+                ballot.is_valid() && era.is_none_or(is_valid_era)
+            }
+            PaxosMessage::Nack { ballot, higher } => ballot.is_valid() && higher.is_valid(),
+            PaxosMessage::Heartbeat { ballot, era, .. } => ballot.is_valid() && is_valid_era(*era),
+            PaxosMessage::CatchUp { .. } | PaxosMessage::Chosen { .. } => true,
+        }
+    }
+
     /// The message type's name, for per-type counters and traces.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -239,6 +239,15 @@ impl Paxos {
         if !self.membership.contains(from) {
             return;
         }
+        if !msg.is_valid(&self.membership) {
+            out.narrate(self.narrate, || {
+                format!(
+                    "ignore {} from {from}: a ballot, era or leadership no honest node sends",
+                    msg.kind()
+                )
+            });
+            return;
+        }
         match msg {
             PaxosMessage::Prepare {
                 ballot,

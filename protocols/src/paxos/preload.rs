@@ -10,7 +10,7 @@
 //! distinct from them. Since the slots are chosen, histories preloaded on different
 //! nodes must agree where they overlap; two histories built here always do.
 
-use crate::paxos::ballot::Ballot;
+use crate::paxos::ballot::{Ballot, MAX_ROUND};
 use crate::paxos::persist::PaxosRecord;
 use crate::paxos::Paxos;
 use crate::preload::{preloaded_command, validate, Preload, PreloadError};
@@ -21,7 +21,17 @@ pub fn history_records(history: &[(u64, u64)]) -> Result<Vec<PaxosRecord>, Prelo
     validate(history)?;
     let mut records = Vec::new();
     let mut slot = 0;
-    for &(round, count) in history {
+    for (position, &(round, count)) in history.iter().enumerate() {
+        // A new leader needs a ballot round above it that the term encoding holds
+        // (`ballot.rs`).
+        if round >= MAX_ROUND - 1 {
+            return Err(PreloadError::OutOfRange {
+                position,
+                reason: format!(
+                    "ballot round {round} leaves no round for a new leader (rounds end below {MAX_ROUND})"
+                ),
+            });
+        }
         let slots = (0..count)
             .map(|_| {
                 slot += 1;
@@ -66,6 +76,17 @@ mod tests {
             "slot 6 was filled in round 2"
         );
         assert!(history_records(&[]).expect("valid").is_empty());
+    }
+
+    #[test]
+    fn rounds_leave_room_for_a_new_leader() {
+        assert!(history_records(&[(MAX_ROUND - 2, 1)]).is_ok());
+        for round in [MAX_ROUND - 1, MAX_ROUND, u64::MAX] {
+            assert!(matches!(
+                history_records(&[(1, 1), (round, 1)]),
+                Err(PreloadError::OutOfRange { position: 1, .. })
+            ));
+        }
     }
 
     #[test]

@@ -111,7 +111,15 @@ impl Paxos {
         if let Some(v) = self.learner.era_value() {
             seen = seen.max(v.ballot);
         }
-        let ballot = Ballot::above(seen, self.id);
+        let Some(ballot) = Ballot::above(seen, self.id) else {
+            // Rounds are exhausted (as Raft's last term, only forged messages could
+            // have brought a cluster here): numbering past them would wrap the term.
+            out.narrate(self.narrate, || {
+                format!("{why}: cannot campaign, no ballot can follow {seen}")
+            });
+            out.set_timer(PaxosTimer::LeaderTimeout, timeout);
+            return;
+        };
         self.highest_seen = ballot;
         self.stance = Stance::Candidate(Campaign {
             ballot,

@@ -36,16 +36,18 @@ impl Describe for Raft {
                 entries,
                 leader_commit,
             } => {
+                // Display only: a forged index near the maximum must not overflow here.
+                let first = prev_log_index.saturating_add(1);
                 let what = match entries.as_slice() {
                     [] => return format!("Heartbeat term {term}, commit {leader_commit}"),
                     [one] => match &one.command {
-                        Some(c) => format!("entry {} {}", prev_log_index + 1, command(c)),
-                        None => format!("entry {} no-op", prev_log_index + 1),
+                        Some(c) => format!("entry {first} {}", command(c)),
+                        None => format!("entry {first} no-op"),
                     },
                     many => format!(
                         "entries {}..={}",
-                        prev_log_index + 1,
-                        prev_log_index + many.len() as u64
+                        first,
+                        prev_log_index.saturating_add(many.len() as u64)
                     ),
                 };
                 format!(

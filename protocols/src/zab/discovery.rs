@@ -275,6 +275,14 @@ impl Zab {
         if self.closed_sessions.contains(from, session) {
             return; // a late copy from a session we closed
         }
+        if accepted_epoch == u32::MAX {
+            // No server accepts the last epoch (see `check_epoch_quorum`): a forged
+            // claim, refused like a lost message (the learner retries every tick).
+            out.narrate(self.narrate, || {
+                format!("ignore FOLLOWERINFO from {from}: invalid accepted epoch {accepted_epoch}")
+            });
+            return;
+        }
         let Phase::Leading(l) = &mut self.phase else {
             return;
         };
@@ -324,7 +332,9 @@ impl Zab {
             return;
         }
         let highest = l.connecting.values().copied().max().unwrap_or(0);
-        let Some(new_epoch) = highest.checked_add(1) else {
+        // The last epoch is never proposed: its leader's successor would need an epoch
+        // that does not exist (Raft's candidates likewise stop below the last term).
+        let Some(new_epoch) = highest.checked_add(1).filter(|&e| e < u32::MAX) else {
             self.become_looking(out, || "the epoch space is exhausted".into());
             return;
         };
@@ -484,6 +494,15 @@ impl Zab {
         }
         let accepted = self.history.accepted_epoch;
         let last_zxid = self.history.last_zxid();
+        if new_epoch == u32::MAX {
+            // No honest leader proposes the last epoch (`check_epoch_quorum`): accepting
+            // it would leave us unable ever to accept or propose another. The session
+            // ends as for an older epoch; dropping its messages is always safe.
+            self.become_looking(out, || {
+                format!("leader's epoch {new_epoch} is invalid: it is the last one")
+            });
+            return;
+        }
         let current_epoch = if new_epoch > accepted {
             self.history.accepted_epoch = new_epoch;
             out.persist(ZabRecord::AcceptedEpoch(new_epoch));

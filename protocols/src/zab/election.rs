@@ -31,6 +31,19 @@ use crate::zab::{Out, Phase, Zab, ZabTimer};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The last round a server numbers or adopts. ZooKeeper's `logicalclock` is a Java
+/// `long` that nothing stops from wrapping; here a notification of a later round (only
+/// a forged one can carry it) is refused, and a server whose round reached this one
+/// votes again in it instead of numbering a round it could never move past.
+const LAST_ROUND: u64 = u64::MAX - 1;
+
+/// Whether a notification can come from an honest server: its round can be followed
+/// by another, and its vote names no epoch at the maximum, which no server ever
+/// accepts (`discovery.rs`). Refusing one is always safe: the network may lose it.
+fn is_valid(n: &Notification) -> bool {
+    n.round <= LAST_ROUND && n.vote.peer_epoch < u32::MAX && n.vote.zxid.epoch() < u32::MAX
+}
+
 /// FastLeaderElection state, kept across rounds.
 #[derive(Debug)]
 pub(crate) struct Election {
@@ -99,7 +112,12 @@ impl Zab {
     pub(super) fn start_round(&mut self, out: &mut Out) {
         let initial = self.initial_vote();
         let e = &mut self.election;
-        e.round += 1;
+        if e.round >= LAST_ROUND {
+            out.narrate(self.narrate, || {
+                format!("round {LAST_ROUND} is the last: vote again in it")
+            });
+        }
+        e.round = e.round.saturating_add(1).min(LAST_ROUND);
         e.received.clear();
         e.out_of_election.clear();
         e.finalizing = false;
@@ -172,6 +190,15 @@ impl Zab {
 
     /// A notification arrived (ZooKeeper's `WorkerReceiver`, then the main loop).
     pub(super) fn on_notification(&mut self, from: NodeId, n: Notification, out: &mut Out) {
+        if !is_valid(&n) {
+            out.narrate(self.narrate, || {
+                format!(
+                    "ignore a notification from {from} with an invalid round {} or epoch {}",
+                    n.round, n.vote.peer_epoch
+                )
+            });
+            return;
+        }
         if !self.is_voter(from) {
             // Non-voters get our view at once and are never tallied.
             if self.is_voter(self.id) {

@@ -25,6 +25,14 @@ pub fn history_records(history: &[(u64, u64)]) -> Result<Vec<ZabRecord>, Preload
             position,
             reason: format!("epoch {epoch} does not fit in the zxid's 32 epoch bits"),
         })?;
+        // The next leader needs an epoch above it, and never proposes the last one
+        // (`discovery.rs`).
+        if epoch32 >= u32::MAX - 1 {
+            return Err(PreloadError::OutOfRange {
+                position,
+                reason: format!("epoch {epoch} leaves no epoch for a new leader"),
+            });
+        }
         let counter_max = u32::try_from(count)
             .ok()
             .filter(|&c| c <= Zxid::MAX_COUNTER)
@@ -83,6 +91,11 @@ mod tests {
             history_records(&[(1 << 32, 1)]),
             Err(PreloadError::OutOfRange { position: 0, .. })
         ));
+        assert!(matches!(
+            history_records(&[(1, 1), (u64::from(u32::MAX - 1), 1)]),
+            Err(PreloadError::OutOfRange { position: 1, .. })
+        ));
+        assert!(history_records(&[(u64::from(u32::MAX - 2), 1)]).is_ok());
         assert!(matches!(
             history_records(&[(1, 0)]),
             Err(PreloadError::Empty { position: 0 })

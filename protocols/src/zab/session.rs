@@ -101,6 +101,12 @@ impl Inbox {
         ready
     }
 
+    /// The number of the next message to deliver (tests stage in-session messages).
+    #[cfg(test)]
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next
+    }
+
     /// Called once per tick: whether a message was lost (a gap has not been filled
     /// since the previous tick, or the inbox overflowed).
     pub(crate) fn broken_at_tick(&mut self) -> bool {

@@ -205,6 +205,18 @@ impl Zab {
         if l.stage != LearnerStage::AwaitingSync || l.epoch != Some(epoch) {
             return;
         }
+        // The leader of `epoch` holds no proposal of a later epoch (its history is
+        // its own proposals and those of earlier epochs): one is invalid input, which
+        // would leave us holding a zxid of an epoch we never accepted, above every
+        // zxid a leader of ours could follow it with. Refused before anything is
+        // logged, like a history that does not follow ours.
+        let later = snapshot.iter().flatten().chain(&txns).map(|t| t.zxid);
+        if let Some(zxid) = later.filter(|z| z.epoch() > epoch).max() {
+            self.become_looking(out, || {
+                format!("sync of epoch {epoch} carries {zxid}, of a later epoch")
+            });
+            return;
+        }
         if let Some(mut snapshot) = snapshot {
             // A leader that has just restarted knows fewer of its transactions delivered
             // than we may have delivered ourselves (commit points are not persisted), so

@@ -6,6 +6,9 @@
 
 mod broadcast;
 mod election;
+mod extremes;
+mod forge;
+mod invalid_input;
 mod sync;
 
 use super::*;
