@@ -39,6 +39,10 @@ pub struct NemesisPlan {
     pub clients: u32,
     /// Keys the clients share (few, so that operations conflict).
     pub keys: u32,
+    /// Operations each client starts per second at most (0: as fast as answers come).
+    /// Jepsen-style runs keep this low: the history stays small enough to check, and
+    /// faults, not load, decide what happens.
+    pub rate: u32,
     /// Quiet time between a fault's repair and the next fault.
     pub gap: Duration,
     /// How long a fault lasts before its repair (restart, resume, heal).
@@ -164,8 +168,9 @@ pub async fn run(
         let addrs = cluster.client_addrs().clone();
         let keys = plan.keys.max(1);
         let seed = plan.seed.wrapping_add(u64::from(c));
+        let pace = (plan.rate > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(plan.rate)));
         workers.push(tokio::spawn(async move {
-            client_loop(u64::from(c) + 1, addrs, keys, seed, recorder, stop).await
+            client_loop(u64::from(c) + 1, addrs, keys, seed, pace, recorder, stop).await
         }));
     }
     let mut rng = protocols::DetRng::new(plan.seed);
@@ -317,6 +322,7 @@ async fn client_loop(
     addrs: std::collections::BTreeMap<NodeId, std::net::SocketAddr>,
     keys: u32,
     seed: u64,
+    pace: Option<Duration>,
     recorder: Recorder,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) {
@@ -326,6 +332,7 @@ async fn client_loop(
     let mut rng = protocols::DetRng::new(seed);
     let mut n = 0u64;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let started = tokio::time::Instant::now();
         let k = u32::try_from(rng.range_inclusive(0, u64::from(keys) - 1)).unwrap_or(0);
         let key = key_name(k);
         let write = rng.chance(0.5);
@@ -355,6 +362,9 @@ async fn client_loop(
             }
         };
         let _ = recorder.lock().complete(id, recorder.now(), completion);
+        if let Some(pace) = pace {
+            tokio::time::sleep_until(started + pace).await;
+        }
     }
 }
 
