@@ -7,8 +7,9 @@
 //!   decided it, each role change, then the expectations' results (non-zero exit if one
 //!   fails). `--svg OUT.svg` also writes its message-sequence (Lamport) diagram.
 //! - `--seed N` (the default): replay one seed of the random-fault schedule the safety
-//!   tests sweep (crashes, restarts, partitions, loss, duplication), narrated the same
-//!   way. A seed that failed a test replays exactly here.
+//!   tests sweep (crashes, power failures, restarts, partitions, one-way cuts, dropped
+//!   message kinds, stranded leaders, loss, duplication: `sim::chaos::schedule`),
+//!   narrated the same way. A seed that failed a test replays exactly here.
 
 use anyhow::Context;
 use drivers::with_protocol;

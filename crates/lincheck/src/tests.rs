@@ -220,6 +220,49 @@ fn an_unknown_outcome_may_or_may_not_have_happened() {
 }
 
 #[test]
+fn unknown_puts_nobody_read_cost_the_search_nothing() {
+    // A minority leader's writes: accepted, never committed, never answered. Sixty of
+    // them among known puts and reads would be an exponential search; none of their
+    // values was read, so none needs a place and the verdict comes at once.
+    let mut ops: Vec<Spec<'_>> = Vec::new();
+    let values: Vec<String> = (0..60).map(|i| format!("lost{i}")).collect();
+    for (i, v) in values.iter().enumerate() {
+        let at = i as u64 * 10;
+        ops.push((100 + i as u64, (at, 0), "x", put(v), Completion::Unknown));
+        ops.push((1, (at + 1, at + 2), "x", put(&format!("{i}")), ok()));
+        ops.push((2, (at + 3, at + 4), "x", Input::Get, read(&format!("{i}"))));
+    }
+    let h = history(&ops);
+    let tight = Limits {
+        steps: Some(10_000),
+        ..Limits::default()
+    };
+    assert_eq!(check(&h, tight), Verdict::Linearizable);
+    // One of them read: it took effect, and the read must fit (here it cannot, as the
+    // next read sees the older known put again).
+    ops.push((3, (15, 16), "x", Input::Get, read("lost1")));
+    ops.push((3, (17, 18), "x", Input::Get, read("0")));
+    assert!(matches!(
+        check(&history(&ops), tight),
+        Verdict::NotLinearizable(_)
+    ));
+    // With a compare-and-set on the key an unread put may matter (it can make the
+    // swap fail), so nothing is dropped there.
+    let h = history(&[
+        (1, (0, 1), "x", put("a"), ok()),
+        (2, (2, 0), "x", put("z"), Completion::Unknown),
+        (
+            3,
+            (4, 5),
+            "x",
+            cas("a", "b"),
+            Completion::Ok(Output::Cas(false)),
+        ),
+    ]);
+    assert_eq!(verdict(&h), Verdict::Linearizable);
+}
+
+#[test]
 fn a_failed_compare_and_set_is_a_definite_not_equal() {
     let h = history(&[
         (1, (0, 1), "x", put("a"), ok()),

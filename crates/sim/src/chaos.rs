@@ -1,18 +1,21 @@
 //! Random fault schedules for safety sweeps over many seeds.
 //!
-//! One seed fixes everything: the schedule of crashes, restarts, partitions, isolations
-//! and message loss during a faulty phase, the client commands, and the network's
-//! delays. After the faulty phase the network heals, every node restarts, and the run
+//! One seed fixes everything: the schedule of crashes, power failures, restarts,
+//! partitions, isolations, one-way cuts, dropped message kinds, stranded leaders and
+//! message loss during a faulty phase ([`mod@schedule`] has the mix), the client
+//! commands, and the network's delays. After the faulty phase the network heals, every node restarts, and the run
 //! must make progress again (a liveness check) and converge: every running node applies
 //! the same sequence. Failures carry the `cwb sim` command that replays them
 //! ([`replay_command`]); [`sweep`] runs many seeds and prints it for a failing one.
 
+pub mod schedule;
+
 use super::invariants::Violation;
 use super::network::NetConfig;
 use super::{Action, DiskConfig, SimConfig, Simulation};
-use kv::{KvCommand, KvOp, Session};
 use lincheck::{self, Limits, Verdict};
-use protocols::{DetRng, Membership, NodeId, Protocol, Time, Timing};
+use protocols::{DetRng, Membership, Protocol, Time, Timing};
+use schedule::{schedule_clients, schedule_faults};
 use std::fmt;
 use std::time::Duration;
 
@@ -72,8 +75,16 @@ pub struct ChaosReport {
     pub seed: u64,
     /// Crashes injected.
     pub crashes: u32,
-    /// Partitions and isolations injected.
+    /// Partitions, isolations and stranded leaders injected.
     pub partitions: u32,
+    /// Power failures injected (their crashes count in `crashes` too).
+    pub power_failures: u32,
+    /// One-way cuts injected.
+    pub one_way_cuts: u32,
+    /// Dropped-kind windows injected.
+    pub kind_drops: u32,
+    /// What the network faults did ([`crate::FaultStats`]).
+    pub faults: crate::FaultStats,
     /// Distinct leadership terms seen.
     pub terms_with_leader: usize,
     /// Entries committed in the end.
@@ -258,6 +269,7 @@ fn drive<P: Protocol>(
     report.committed = longest;
     report.messages = sim.messages_sent();
     report.torn_tails = sim.torn_tails_cut();
+    report.faults = sim.fault_stats();
     Ok(())
 }
 
@@ -278,88 +290,6 @@ fn run_checked<P: Protocol>(
     }
     sim.now = sim.now.max(until);
     Ok(())
-}
-
-fn schedule_faults<P: Protocol>(
-    sim: &mut Simulation<P>,
-    cfg: &ChaosConfig,
-    plan: &mut DetRng,
-    ids: &[NodeId],
-    report: &mut ChaosReport,
-) {
-    let end = Time::ZERO.plus(cfg.faulty);
-    let mut t = Time::ZERO
-        .plus(plan.duration_between(Duration::from_millis(100), Duration::from_millis(500)));
-    while t < end {
-        let pick = |plan: &mut DetRng| ids[plan.range_inclusive(0, ids.len() as u64 - 1) as usize];
-        let back =
-            t.plus(plan.duration_between(Duration::from_millis(50), Duration::from_millis(900)));
-        match plan.range_inclusive(0, 4) {
-            0 | 1 => {
-                let victim = pick(plan);
-                sim.schedule(t, Action::Crash(victim));
-                sim.schedule(back, Action::Start(victim));
-                report.crashes += 1;
-            }
-            2 => {
-                let mut groups = vec![Vec::new(), Vec::new()];
-                for &id in ids {
-                    groups[plan.range_inclusive(0, 1) as usize].push(id);
-                }
-                sim.schedule(t, Action::Partition(groups));
-                sim.schedule(back, Action::Heal);
-                report.partitions += 1;
-            }
-            3 => {
-                sim.schedule(t, Action::Isolate(pick(plan)));
-                sim.schedule(back, Action::Heal);
-                report.partitions += 1;
-            }
-            _ => {
-                let loss = (plan.range_inclusive(0, 100) as f64 / 100.0) * cfg.max_loss;
-                sim.schedule(t, Action::SetLoss(loss));
-                sim.schedule(back, Action::SetLoss(0.0));
-            }
-        }
-        t = t.plus(plan.duration_between(Duration::from_millis(100), Duration::from_millis(700)));
-    }
-}
-
-fn schedule_clients<P: Protocol>(
-    sim: &mut Simulation<P>,
-    cfg: &ChaosConfig,
-    plan: &mut DetRng,
-    ids: &[NodeId],
-    from: Time,
-    until: Time,
-) {
-    let mut t = from;
-    let mut n = 0u64;
-    // The operations draw from a source of their own, so that the fault and timing plan
-    // of a seed stays what it was before clients had operations.
-    let mut ops = DetRng::new(sim.config.seed ^ 0x0C11_E475);
-    while t < until {
-        let node = ids[plan.range_inclusive(0, ids.len() as u64 - 1) as usize];
-        n += 1;
-        // Reads and writes on a few keys, so that operations really conflict; each one
-        // enters the clients' history, checked for linearizability at the end.
-        let key = bytes::Bytes::from(format!("k{}", ops.range_inclusive(0, 3)));
-        let op = if ops.chance(0.5) {
-            KvOp::Get { key }
-        } else {
-            KvOp::Put {
-                key,
-                value: bytes::Bytes::from(format!("v{n}")),
-            }
-        };
-        let data = KvCommand {
-            session: Session::NONE,
-            op,
-        }
-        .encode();
-        sim.schedule(t, Action::Submit { node, data });
-        t = t.plus(plan.duration_between(cfg.client_gap / 2, cfg.client_gap * 3 / 2));
-    }
 }
 
 /// How many seeds a sweep runs: `CWB_SEEDS` from the environment, else `default`.
@@ -385,6 +315,38 @@ pub struct SweepReport {
     pub undecided: u64,
     /// Seeds whose failure `tolerate` accepted.
     pub tolerated: Vec<u64>,
+    /// Power failures, summed over the seeds.
+    pub power_failures: u64,
+    /// What the network faults did, summed over the seeds.
+    pub faults: crate::FaultStats,
+}
+
+impl SweepReport {
+    /// One line on what the faults did: power failures, messages lost to one-way cuts
+    /// and to dropped kinds, leaders stranded and the commands sent to them.
+    pub fn faults_line(&self) -> String {
+        let f = &self.faults;
+        format!(
+            "{} power failures, {} messages lost to one-way cuts, {} to dropped kinds, \
+             {} leaders stranded in a minority with {} client commands sent to them",
+            self.power_failures,
+            f.one_way_drops,
+            f.kind_drops,
+            f.stranded_leaders,
+            f.stranded_writes
+        )
+    }
+
+    /// Whether every kind of fault did something over the sweep (a schedule change
+    /// that silently dropped one would otherwise go unnoticed).
+    pub fn every_fault_struck(&self) -> bool {
+        let f = &self.faults;
+        self.power_failures > 0
+            && f.one_way_drops > 0
+            && f.kind_drops > 0
+            && f.stranded_leaders > 0
+            && f.stranded_writes > 0
+    }
 }
 
 /// Runs seeds `0..n` of `P` under `cfg`. `new_check` makes each seed's own check
@@ -409,6 +371,11 @@ where
                 report.torn_tails += r.torn_tails;
                 report.operations += r.operations as u64;
                 report.undecided += u64::from(!r.linearizable);
+                report.power_failures += u64::from(r.power_failures);
+                report.faults.kind_drops += r.faults.kind_drops;
+                report.faults.one_way_drops += r.faults.one_way_drops;
+                report.faults.stranded_leaders += r.faults.stranded_leaders;
+                report.faults.stranded_writes += r.faults.stranded_writes;
             }
             Err(failure) if tolerate(&sim, &failure) => report.tolerated.push(seed),
             Err(failure) => panic!("{}: {failure}", P::NAME),

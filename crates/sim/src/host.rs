@@ -79,6 +79,14 @@ impl<P: Protocol> Simulation<P> {
             match effect {
                 Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
                     self.messages += 1;
+                    let kind = P::message_kind(&msg);
+                    let kinds = self.link_kinds.entry((id, to)).or_default();
+                    if !kinds.contains(&kind) {
+                        kinds.push(kind);
+                    }
+                    if self.network.connected(id, to) && !self.network.reachable(id, to) {
+                        self.fault_stats.one_way_drops += 1;
+                    }
                     let to_incarnation = self.nodes.get(&to).map_or(0, |n| n.incarnation);
                     for delay in self.network.deliveries(id, to, &mut self.rng) {
                         self.push(

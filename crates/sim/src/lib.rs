@@ -18,6 +18,11 @@
 //! [`Protocol::recover`] from its durable records, and rebuilds its state machine from
 //! the `Apply` effects that follow.
 //!
+//! Faults are [`Action`]s: crashes and power failures (several nodes at one instant),
+//! partitions, isolations, one-way cuts, dropped message kinds on one directed link, a
+//! leader stranded in a minority with clients writing to it, and message loss;
+//! [`chaos`] draws them at random ([`chaos::schedule`] has the mix).
+//!
 //! Safety is checked after every step by [`invariants::Checker`]: at most one leader per term,
 //! and every node applies the same command at the same index (committed entries never
 //! change). Protocol-specific invariants are checked by the caller through
@@ -32,6 +37,7 @@ pub mod network;
 mod run;
 mod upcoming;
 
+pub use faults::STRANDED_COMMANDS;
 pub use upcoming::{Fate, Upcoming};
 
 use invariants::{Checker, Violation};
@@ -109,11 +115,40 @@ pub enum Action {
     Start(NodeId),
     /// Kill a node: volatile state lost, durable records kept.
     Crash(NodeId),
+    /// A power failure: these nodes crash at the same instant, each losing its volatile
+    /// state and the writes its disk had not synced (torn as [`DiskConfig::tears`]
+    /// says); the nodes still up see their connections drop once all are down.
+    PowerFailure(Vec<NodeId>),
     /// Split the network into groups.
     Partition(Vec<Vec<NodeId>>),
     /// Cut one node off from all others.
     Isolate(NodeId),
-    /// Reconnect everything.
+    /// Cut the links from every node of `from` to every node of `to` one way: those
+    /// messages are lost while the ones the other way arrive (until [`Action::Heal`]).
+    OneWay { from: Vec<NodeId>, to: Vec<NodeId> },
+    /// Lose every message of one kind ([`Protocol::message_kind`], compared ignoring
+    /// ASCII case) sent from `from` to `to`, until [`Action::StopDropKind`] or
+    /// [`Action::Heal`]. `None` picks, when the action runs, one of the kinds sent on
+    /// that link so far (nothing, if none was).
+    DropKind {
+        from: NodeId,
+        to: NodeId,
+        kind: Option<String>,
+    },
+    /// Stop dropping `kind` (every kind, if `None`) on the link from `from` to `to`.
+    StopDropKind {
+        from: NodeId,
+        to: NodeId,
+        kind: Option<String>,
+    },
+    /// Cut the current leader (the running node that leads the highest term; nothing
+    /// happens without one) off with `minority - 1` other nodes picked at random, and
+    /// send every third client command to it (at most [`STRANDED_COMMANDS`])
+    /// until [`Action::Heal`]: a minority leader that keeps accepting writes it cannot
+    /// commit.
+    StrandLeader { minority: usize },
+    /// Reconnect everything: partitions, one-way cuts and dropped kinds end, and client
+    /// commands go where they are addressed again.
     Heal,
     /// Change the message-loss probability.
     SetLoss(f64),
@@ -216,6 +251,27 @@ pub struct Simulation<P: Protocol> {
     /// The known-buggy read path: a read is answered at once from the store of the
     /// node it was sent to, without going through the log (see [`Self::set_local_reads`]).
     local_reads: bool,
+    /// The message kinds sent on each directed link so far, for [`Action::DropKind`]
+    /// without a kind.
+    link_kinds: HashMap<(NodeId, NodeId), Vec<&'static str>>,
+    /// A stranded leader ([`Action::StrandLeader`]) that client commands go to until
+    /// the network heals, and how many went to it.
+    steer: Option<(NodeId, u32)>,
+    /// What the faults did, for reports.
+    fault_stats: FaultStats,
+}
+
+/// What the network faults did in a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultStats {
+    /// Messages lost to a drop rule ([`Action::DropKind`]).
+    pub kind_drops: u64,
+    /// Messages lost to a one-way cut ([`Action::OneWay`]).
+    pub one_way_drops: u64,
+    /// Leaders stranded in a minority ([`Action::StrandLeader`]).
+    pub stranded_leaders: u64,
+    /// Client commands sent to a stranded leader.
+    pub stranded_writes: u64,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -260,6 +316,9 @@ impl<P: Protocol> Simulation<P> {
             history: History::new(),
             open: HashMap::new(),
             local_reads: false,
+            link_kinds: HashMap::new(),
+            steer: None,
+            fault_stats: FaultStats::default(),
         }
     }
 
@@ -343,7 +402,7 @@ impl<P: Protocol> Simulation<P> {
         &self.trace
     }
 
-    /// Messages sent so far.
+    /// Restarts whose recovery cut a torn tail off the log.
     pub fn torn_tails_cut(&self) -> u64 {
         self.torn_tails
     }
@@ -356,5 +415,20 @@ impl<P: Protocol> Simulation<P> {
     /// The safety checker's view (highest committed index, leaders per term).
     pub fn checker(&self) -> &Checker {
         &self.checker
+    }
+
+    /// What the network faults did so far.
+    pub fn fault_stats(&self) -> FaultStats {
+        self.fault_stats
+    }
+
+    /// The network's state: partition, cuts and drop rules in force.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Every message kind ([`Protocol::message_kind`]) sent so far, on any link.
+    pub fn kinds_sent(&self) -> std::collections::BTreeSet<&'static str> {
+        self.link_kinds.values().flatten().copied().collect()
     }
 }

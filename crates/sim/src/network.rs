@@ -1,8 +1,16 @@
 //! The simulated network: per-message loss, delay (random delays reorder messages),
-//! duplication, and partitions into groups. All decisions come from the simulation's
-//! seeded random source, so a run replays exactly from its seed.
+//! duplication, partitions into groups, one-way cuts and dropped message kinds. All
+//! decisions come from the simulation's seeded random source, so a run replays exactly
+//! from its seed.
+//!
+//! Faults only ever drop messages, never hold them back, so they add no reordering of
+//! their own: with a fixed delay (`delay_min == delay_max`) every link stays FIFO, as
+//! the runtime's TCP links are, whatever is cut or dropped. A cut or drop rule is
+//! checked when a message is sent and again when it would be delivered (a message in
+//! flight when the link is cut is lost, as with a partition).
 
 use protocols::{DetRng, NodeId};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// How the simulated network treats messages.
@@ -30,13 +38,29 @@ impl Default for NetConfig {
     }
 }
 
-/// The network's current state: its config plus the partition in force.
+/// One directed link's dropped message kind: messages from `from` to `to` whose
+/// [`protocols::Protocol::message_kind`] is `kind` (compared ignoring ASCII case) are lost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KindDrop {
+    /// Sender.
+    pub from: NodeId,
+    /// Receiver.
+    pub to: NodeId,
+    /// The protocol's name for the message type.
+    pub kind: String,
+}
+
+/// The network's current state: its config plus the partition, cuts and drops in force.
 #[derive(Clone, Debug, Default)]
 pub struct Network {
     /// Delay, loss, duplication.
     pub config: NetConfig,
     /// Partition groups; empty means fully connected. A node in no group is alone.
     groups: Vec<Vec<NodeId>>,
+    /// Directed links cut one way: `(from, to)` loses what `from` sends to `to`.
+    cuts: BTreeSet<(NodeId, NodeId)>,
+    /// Message kinds dropped on directed links.
+    drops: Vec<KindDrop>,
 }
 
 impl Network {
@@ -44,7 +68,7 @@ impl Network {
     pub fn new(config: NetConfig) -> Network {
         Network {
             config,
-            groups: Vec::new(),
+            ..Network::default()
         }
     }
 
@@ -59,12 +83,49 @@ impl Network {
         self.groups = vec![vec![node], rest];
     }
 
-    /// Removes every partition.
-    pub fn heal(&mut self) {
-        self.groups.clear();
+    /// Cuts every link from a node of `from` to a node of `to`, one way: messages the
+    /// other way still arrive.
+    pub fn cut_one_way(&mut self, from: &[NodeId], to: &[NodeId]) {
+        for &a in from {
+            for &b in to.iter().filter(|&&b| b != a) {
+                self.cuts.insert((a, b));
+            }
+        }
     }
 
-    /// Whether `a` and `b` can reach each other.
+    /// Loses the messages of `kind` sent from `from` to `to` from now on.
+    pub fn drop_kind(&mut self, from: NodeId, to: NodeId, kind: &str) {
+        let rule = KindDrop {
+            from,
+            to,
+            kind: kind.to_string(),
+        };
+        if !self.drops.contains(&rule) {
+            self.drops.push(rule);
+        }
+    }
+
+    /// Stops dropping `kind` (every kind, if `None`) on the link from `from` to `to`.
+    pub fn stop_dropping(&mut self, from: NodeId, to: NodeId, kind: Option<&str>) {
+        self.drops.retain(|d| {
+            !(d.from == from && d.to == to && kind.is_none_or(|k| d.kind.eq_ignore_ascii_case(k)))
+        });
+    }
+
+    /// The drop rules in force.
+    pub fn kind_drops(&self) -> &[KindDrop] {
+        &self.drops
+    }
+
+    /// Removes every partition, one-way cut and drop rule.
+    pub fn heal(&mut self) {
+        self.groups.clear();
+        self.cuts.clear();
+        self.drops.clear();
+    }
+
+    /// Whether `a` and `b` are on the same side of the partition (one-way cuts aside):
+    /// their connection stays up, so a crash of one resets it for the other.
     pub fn connected(&self, a: NodeId, b: NodeId) -> bool {
         if self.groups.is_empty() {
             return true;
@@ -72,10 +133,23 @@ impl Network {
         self.groups.iter().any(|g| g.contains(&a) && g.contains(&b))
     }
 
+    /// Whether a message from `from` reaches `to`: same side of the partition and the
+    /// link not cut one way.
+    pub fn reachable(&self, from: NodeId, to: NodeId) -> bool {
+        self.connected(from, to) && (self.cuts.is_empty() || !self.cuts.contains(&(from, to)))
+    }
+
+    /// Whether a message of `kind` from `from` to `to` is dropped by a rule.
+    pub fn drops(&self, from: NodeId, to: NodeId, kind: &str) -> bool {
+        self.drops
+            .iter()
+            .any(|d| d.from == from && d.to == to && d.kind.eq_ignore_ascii_case(kind))
+    }
+
     /// The delivery delays for one message from `from` to `to`: none if dropped, two if
     /// duplicated.
     pub fn deliveries(&self, from: NodeId, to: NodeId, rng: &mut DetRng) -> Vec<Duration> {
-        if !self.connected(from, to) || rng.chance(self.config.loss) {
+        if !self.reachable(from, to) || rng.chance(self.config.loss) {
             return Vec::new();
         }
         let mut out = vec![rng.duration_between(self.config.delay_min, self.config.delay_max)];
@@ -83,5 +157,36 @@ impl Network {
             out.push(rng.duration_between(self.config.delay_min, self.config.delay_max));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_one_way_cut_loses_one_direction_only() {
+        let mut net = Network::default();
+        net.cut_one_way(&[1], &[2, 3]);
+        assert!(!net.reachable(1, 2) && !net.reachable(1, 3));
+        assert!(net.reachable(2, 1) && net.reachable(3, 1) && net.reachable(2, 3));
+        assert!(net.connected(1, 2), "the connection itself stays up");
+        net.heal();
+        assert!(net.reachable(1, 2));
+    }
+
+    #[test]
+    fn a_drop_rule_names_one_kind_on_one_directed_link() {
+        let mut net = Network::default();
+        net.drop_kind(1, 3, "AppendEntries");
+        assert!(net.drops(1, 3, "appendentries"));
+        assert!(!net.drops(1, 3, "Heartbeat"));
+        assert!(!net.drops(3, 1, "AppendEntries"));
+        assert!(!net.drops(1, 2, "AppendEntries"));
+        net.drop_kind(1, 3, "Heartbeat");
+        net.stop_dropping(1, 3, Some("APPENDENTRIES"));
+        assert!(!net.drops(1, 3, "AppendEntries") && net.drops(1, 3, "Heartbeat"));
+        net.stop_dropping(1, 3, None);
+        assert!(net.kind_drops().is_empty());
     }
 }

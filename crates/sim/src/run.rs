@@ -87,7 +87,21 @@ impl<P: Protocol> Simulation<P> {
                     .nodes
                     .get(&to)
                     .is_some_and(|n| n.proto.is_some() && n.incarnation == incarnation);
-                if alive && self.network.connected(from, to) {
+                if !alive {
+                    // Lost at the door: the receiver is down or restarted since.
+                } else if !self.network.reachable(from, to) {
+                    // Partitioned while in flight, or the link cut one way.
+                    if self.network.connected(from, to) {
+                        self.fault_stats.one_way_drops += 1;
+                    }
+                } else if !self.network.kind_drops().is_empty()
+                    && self.network.drops(from, to, P::message_kind(&msg))
+                {
+                    self.fault_stats.kind_drops += 1;
+                    if self.config.trace {
+                        self.note(format!("n{from} -> n{to}: dropped {msg:?}"));
+                    }
+                } else {
                     if self.config.trace {
                         self.note(format!("n{from} -> n{to}: {msg:?}"));
                     }

@@ -12,8 +12,11 @@ pub enum Fate {
     Delivered,
     /// The receiver is down, or restarted since it was sent: it is lost.
     TargetDown,
-    /// A partition between sender and receiver drops it.
+    /// A partition between sender and receiver drops it, or a one-way cut of the
+    /// link from sender to receiver.
     Partitioned,
+    /// A drop rule for its kind on this link loses it ([`crate::Action::DropKind`]).
+    Dropped,
 }
 
 /// The next happening in the queue.
@@ -63,8 +66,10 @@ impl<P: Protocol> Simulation<P> {
                     .is_some_and(|n| n.proto.is_some() && n.incarnation == *incarnation);
                 let fate = if !up {
                     Fate::TargetDown
-                } else if !self.network.connected(*from, *to) {
+                } else if !self.network.reachable(*from, *to) {
                     Fate::Partitioned
+                } else if self.network.drops(*from, *to, P::message_kind(msg)) {
+                    Fate::Dropped
                 } else {
                     Fate::Delivered
                 };

@@ -19,10 +19,9 @@ fn seeds() -> u64 {
     sim::chaos::seeds(1000)
 }
 
-/// Seeds `0..n` under `cfg`, with [`PaxosOneValue`] checked too; returns the leader ballots
-/// and messages seen.
-fn sweep(cfg: &ChaosConfig, n: u64) -> (usize, u64) {
-    let report = chaos::sweep::<Paxos, _>(
+/// Seeds `0..n` under `cfg`, with [`PaxosOneValue`] checked too.
+fn sweep(cfg: &ChaosConfig, n: u64) -> chaos::SweepReport {
+    chaos::sweep::<Paxos, _>(
         cfg,
         n,
         || {
@@ -35,17 +34,28 @@ fn sweep(cfg: &ChaosConfig, n: u64) -> (usize, u64) {
             }
         },
         |_, _| false,
-    );
-    (report.terms_with_leader, report.messages)
+    )
 }
 
 #[test]
 fn paxos_is_safe_under_random_faults() {
     let n = seeds();
-    let (leaders, _) = sweep(&ChaosConfig::default(), n);
+    let report = sweep(&ChaosConfig::default(), n);
+    let leaders = report.terms_with_leader;
     assert!(
         leaders as u64 >= n,
         "faults must force elections: {leaders} leader ballots over {n} seeds"
+    );
+    eprintln!(
+        "{n} seeds: {} client operations checked, {} seeds undecided; {}",
+        report.operations,
+        report.undecided,
+        report.faults_line()
+    );
+    assert!(
+        report.every_fault_struck() || n < 100,
+        "{}",
+        report.faults_line()
     );
 }
 

@@ -63,9 +63,9 @@ fn locked_out_by_a_newer_accepted_epoch(sim: &Simulation<Zab>) -> bool {
             .all(|n| n.history().accepted_epoch > leader_epoch)
 }
 
-/// Runs `n` seeds; returns the epochs seen and the seeds whose only failure was a
+/// Runs `n` seeds; its report's `tolerated` are the seeds whose only failure was a
 /// server locked out by a newer accepted epoch (see above).
-fn sweep(cfg: &ChaosConfig, n: u64) -> (usize, Vec<u64>) {
+fn sweep(cfg: &ChaosConfig, n: u64) -> chaos::SweepReport {
     let report = chaos::sweep::<Zab, _>(
         cfg,
         n,
@@ -82,22 +82,34 @@ fn sweep(cfg: &ChaosConfig, n: u64) -> (usize, Vec<u64>) {
             locked_out
         },
     );
-    let locked_out = report.tolerated;
-    // Rare by construction (two in 30,000 seeds); many would mean a regression.
+    let locked_out = &report.tolerated;
+    // Rare by construction (a few in 30,000 seeds); many would mean a regression.
     assert!(
         locked_out.len() as u64 * 1000 <= n.max(1000),
         "servers locked out by a newer accepted epoch in too many seeds: {locked_out:?}"
     );
-    (report.terms_with_leader, locked_out)
+    report
 }
 
 #[test]
 fn zab_is_safe_under_random_faults() {
     let n = seeds();
-    let (epochs, _) = sweep(&ChaosConfig::default(), n);
+    let report = sweep(&ChaosConfig::default(), n);
+    let epochs = report.terms_with_leader;
     assert!(
         epochs as u64 >= n,
         "faults must force elections: {epochs} epochs over {n} seeds"
+    );
+    eprintln!(
+        "{n} seeds: {} client operations checked, {} seeds undecided; {}",
+        report.operations,
+        report.undecided,
+        report.faults_line()
+    );
+    assert!(
+        report.every_fault_struck() || n < 100,
+        "{}",
+        report.faults_line()
     );
 }
 
@@ -191,12 +203,13 @@ fn observers_never_count_toward_a_quorum() {
 
 #[test]
 fn a_server_locked_out_by_a_newer_accepted_epoch_is_told_apart() {
-    // Found by a 30,000-seed sweep: servers 2 and 4 accepted epoch 5 from a prospective
-    // leader that never won its ACKEPOCH quorum, while 5 established epoch 4 with 1 and
-    // 3; 2 and 4 cannot follow epoch 4. (Seeds change with the protocol's behaviour:
-    // re-find one with `CWB_SEEDS=30000 cargo nextest run --release -p sim --test
-    // zab_sim zab_is_safe --no-capture` if this one stops locking servers out.)
-    let seed = 14015;
+    // Found by a 30,000-seed sweep (one of four): servers 1 and 2 accepted epoch 4 from
+    // a prospective leader that never won its ACKEPOCH quorum, while 4 established
+    // epoch 3 with 3 and 5; 1 and 2 cannot follow epoch 3. (Seeds change with the
+    // protocol's behaviour and the fault schedule: re-find one with `CWB_SEEDS=30000
+    // cargo nextest run --release -p sim --test zab_sim zab_is_safe --no-capture` if
+    // this one stops locking servers out.)
+    let seed = 16636;
     let cfg = ChaosConfig::default();
     let mut seen = ZabPrimaryIntegrity::default();
     let (sim, result) = run_seed::<Zab>(seed, &cfg, false, |sim, step| check(sim, step, &mut seen));

@@ -132,7 +132,8 @@ pub fn render_svg(
     for (i, item) in timeline.iter().enumerate() {
         let slot = match &item.kind {
             ItemKind::Message(m) => {
-                if (m.routine || m.fate != Fate::Delivered) && !opts.verbose {
+                let shown = matches!(m.fate, Fate::Delivered | Fate::Dropped);
+                if (m.routine || !shown) && !opts.verbose {
                     continue;
                 }
                 if messages.len() >= opts.max_messages {
@@ -369,6 +370,12 @@ fn lifelines(
                         from = at;
                     }
                 }
+                Action::PowerFailure(ids) if ids.contains(&id) => {
+                    if let Some(start) = up_since.take() {
+                        segments.push((start, at, true));
+                        from = at;
+                    }
+                }
                 _ => {}
             }
         }
@@ -438,7 +445,26 @@ fn step_marks(
                 cy - 5.0
             );
         }
-        Action::Isolate(_) | Action::Partition(_) | Action::Heal | Action::SetLoss(_) => {
+        Action::PowerFailure(ids) => {
+            for &id in ids {
+                step_marks(svg, &Action::Crash(id), cy, x, nodes);
+            }
+        }
+        Action::DropKind { from, to, .. } | Action::StopDropKind { from, to, .. } => {
+            // A dropped kind: a dotted line along the link, from sender to receiver.
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{:.1}" y1="{cy:.1}" x2="{:.1}" y2="{cy:.1}" stroke="#ff7f0e" stroke-width="1.5" stroke-dasharray="2,3"/>"##,
+                x(*from),
+                x(*to)
+            );
+        }
+        Action::Isolate(_)
+        | Action::Partition(_)
+        | Action::OneWay { .. }
+        | Action::StrandLeader { .. }
+        | Action::Heal
+        | Action::SetLoss(_) => {
             let (Some(first), Some(last)) = (nodes.first(), nodes.last()) else {
                 return;
             };

@@ -33,8 +33,17 @@
 //!
 //! [[step]]
 //! at_ms = 0
-//! action = "start"          # start | crash | restart | isolate | partition | heal | put | set_loss
+//! action = "start"          # start | crash | restart | isolate | slow_disk | partition | heal
+//!                           # | put | set_loss | drop | stop_drop
 //! node = 1                  # or nodes = [1, 2]; crash/restart/isolate/put also take "leader"
+//!
+//! [[step]]
+//! at_ms = 0
+//! action = "drop"           # lose one kind of message on directed links
+//! from = 1                  # or a list: from = [1, 2]
+//! to = [3, 4, 5]            # one rule per link from a `from` node to a `to` node
+//! kind = "AppendEntries"    # the protocol's name for the messages
+//! until_ms = 400            # optional: stop dropping then (else `stop_drop` or `heal`)
 //!
 //! [[expect]]
 //! at_ms = 5000
@@ -55,6 +64,24 @@
 //! `value` (`{n}` becomes the put's number; defaults `k{n}` and `v{n}`), `count` and
 //! `every_ms` (default 10) to send several. `"leader"` resolves, when the step runs, to
 //! the running node that leads the highest term.
+//!
+//! `drop` loses the messages of one `kind` sent from each `from` node to each `to` node
+//! (a node id or a list), from `at_ms` until `until_ms`, a `stop_drop` on that link
+//! (which takes `from`, `to` and an optional `kind`; without one it ends every drop on
+//! the link) or a `heal` (which ends partitions and drops alike). The link's other
+//! messages, and every message the other way, still arrive, and nothing is reordered
+//! (with `delay_min_ms = delay_max_ms` every link is FIFO). A message is dropped when it
+//! would be delivered, and the timeline shows it, marked as dropped. Kinds are the
+//! protocol's own names ([`protocols::Protocol::message_kind`]), compared ignoring case:
+//! Raft's `RequestVote`, `RequestVoteResponse`, `AppendEntries` (with entries),
+//! `Heartbeat` (an AppendEntries without) and `AppendEntriesResponse`; ZAB's
+//! `NOTIFICATION`, `FOLLOWERINFO`, `PROPOSAL`, `ACK`, `COMMIT`, `PING` and the other
+//! learner messages; Paxos's `Prepare`, `Promise`, `Accept`, `Accepted`, `Nack`,
+//! `Heartbeat`, `CatchUp` and `Chosen`. A kind the protocol never sent in the whole run
+//! fails the run with the kinds it did send (a typo, or a file for another protocol).
+//! This is what scripts the Raft paper's Figure 8 (`scenarios/raft-figure-8.toml`,
+//! §5.4.2); the same rules can hold back the `Promise`s or `Accepted`s that would let a
+//! Paxos proposer finish its round ("Paxos Made Simple" §2.4, progress).
 //!
 //! History: `(generation, count)` means `count` entries written under that generation
 //! (ZAB epoch: zxids `<e,1>..<e,count>`; Raft term; Paxos ballot round, the slots chosen);

@@ -266,6 +266,86 @@ fn raft_split_vote_has_no_leader_in_term_one() {
     assert!(o.sim.checker().leaders().contains_key(&2));
 }
 
+fn at(ms: u64) -> protocols::Time {
+    protocols::Time::ZERO.plus(std::time::Duration::from_millis(ms))
+}
+
+/// The terms of node `id`'s log, index 1 first.
+fn raft_terms(o: &Outcome<Raft>, id: NodeId) -> Vec<u64> {
+    let log = o.sim.node(id).expect("node runs").log();
+    (1..=log.last_index())
+        .filter_map(|i| log.term_at(i))
+        .collect()
+}
+
+#[test]
+fn raft_figure_8_an_earlier_term_on_a_majority_is_not_committed_then_is_overwritten() {
+    let full = load("raft-figure-8.toml");
+    // Up to (c), the third check: node 1 leads term 4.
+    let mut c = full.clone();
+    c.steps.retain(|s| s.at < at(1100));
+    c.expects.retain(|e| e.at <= at(1100));
+    c.end = at(1100);
+    let o = run::<Raft>(&c);
+    let (&put, _) = o
+        .commands
+        .iter()
+        .find(|(_, name)| *name == "x=term2")
+        .expect("the term-2 put was sent");
+    let holds_it = |id: NodeId| {
+        o.sim.node(id).is_some_and(|r| {
+            r.log()
+                .get(3)
+                .is_some_and(|e| e.term == 2 && e.command.as_ref().map(|c| c.id) == Some(put))
+        })
+    };
+    let holders: Vec<NodeId> = (1..=5).filter(|&id| holds_it(id)).collect();
+    assert_eq!(holders, [1, 2, 3], "the term-2 put is on a majority");
+    let leader = o.sim.node(1).expect("node 1 runs");
+    assert_eq!((leader.term(), raft_terms(&o, 1)), (4, vec![1, 2, 2, 4]));
+    assert_eq!(
+        leader.commit_index(),
+        0,
+        "§5.4.2: not committed by counting"
+    );
+    // (d): node 5 leads term 5 and index 2 on is its own everywhere.
+    let o = run::<Raft>(&full);
+    for id in 1..=5 {
+        assert_eq!(raft_terms(&o, id), [1, 3, 5, 5], "node {id}'s log");
+    }
+    assert!(!(1..=5).any(|id| o.sim.applied(id).contains(&Some(put))));
+}
+
+#[test]
+fn a_drop_of_a_kind_the_protocol_never_sends_fails_the_run() {
+    let s = Scenario::parse(
+        r#"
+name = "typo"
+protocol = "raft"
+nodes = 3
+end_ms = 1000
+[[step]]
+at_ms = 0
+action = "start"
+nodes = [1, 2, 3]
+[[step]]
+at_ms = 0
+action = "drop"
+from = 1
+to = 2
+kind = "AppendEntry"
+"#,
+    )
+    .expect("valid");
+    let o = scenario::run::<Raft>(&s).expect("runs");
+    assert!(!o.passed());
+    let problem = o.problems.join("\n");
+    assert!(
+        problem.contains("\"AppendEntry\"") && problem.contains("AppendEntries, "),
+        "{problem}"
+    );
+}
+
 #[test]
 fn paxos_duel_pre_empts_ballots() {
     let o = run::<Paxos>(&load("paxos-duel.toml"));
@@ -387,6 +467,22 @@ fn bad_files_are_refused_with_the_place_named() {
         e.contains("history 1") && e.contains("does not follow"),
         "{e}"
     );
+    let drop = "[[step]]\nat_ms = 5\naction = \"drop\"\n";
+    let e = parse_err(&format!("{drop}from = 1\nto = 2\n"));
+    assert!(
+        e.contains("step 2") && e.contains("drop needs `kind`"),
+        "{e}"
+    );
+    let e = parse_err(&format!("{drop}from = 1\nto = [2, 9]\nkind = \"ACK\"\n"));
+    assert!(e.contains("node 9 is not in the cluster"), "{e}");
+    let e = parse_err(&format!(
+        "{drop}from = 1\nto = 2\nkind = \"ACK\"\nuntil_ms = 5\n"
+    ));
+    assert!(e.contains("until_ms = 5 is not after"), "{e}");
+    let e = parse_err(&format!("{drop}from = 1\nto = 1\nkind = \"ACK\"\n"));
+    assert!(e.contains("no link"), "{e}");
+    let e = parse_err("[[step]]\nat_ms = 5\naction = \"put\"\nnode = 1\nkind = \"ACK\"\n");
+    assert!(e.contains("`kind` means nothing"), "{e}");
     let e = parse_err("[timing]\nelection_timeout_min_ms = 300\nelection_timeout_max_ms = 100\n");
     assert!(e.contains("[timing]"), "{e}");
     // Top-level keys go before SMALL's tables.

@@ -162,6 +162,8 @@ pub struct Raft {
     durable_marks: DurableMarks<u64>,
     /// Client commands were appended since the last end of batch (leader only).
     unflushed: bool,
+    /// Entries one AppendEntries carries at most ([`replication::MAX_BATCH`] unless set).
+    max_batch: usize,
 }
 
 impl Raft {
@@ -183,6 +185,13 @@ impl Raft {
     /// Highest committed index known here.
     pub fn commit_index(&self) -> u64 {
         self.commit_index
+    }
+
+    /// Overrides [`replication::MAX_BATCH`], the entries one AppendEntries carries at
+    /// most (at least one). With one, a leader sends a lagging follower one entry per
+    /// message, as the paper's figures step through logs (Figure 8).
+    pub fn set_max_batch(&mut self, entries: usize) {
+        self.max_batch = entries.max(1);
     }
 
     /// The role this server plays now.
@@ -288,6 +297,7 @@ impl Protocol for Raft {
             role: RoleState::Follower,
             durable_marks: DurableMarks::default(),
             unflushed: false,
+            max_batch: replication::MAX_BATCH,
         };
         for (i, record) in records.into_iter().enumerate() {
             match record {

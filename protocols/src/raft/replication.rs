@@ -29,7 +29,8 @@ use std::collections::VecDeque;
 
 /// Unacknowledged AppendEntries messages allowed per follower.
 pub const MAX_INFLIGHT: usize = 4;
-/// Entries carried by one AppendEntries message at most.
+/// Entries carried by one AppendEntries message at most (a node may lower it:
+/// [`Raft::set_max_batch`]).
 pub const MAX_BATCH: usize = 2048;
 
 /// The leader's view of one follower (Figure 2: `nextIndex`, `matchIndex`).
@@ -135,7 +136,7 @@ impl Raft {
         let prev_log_index = p.next_index.saturating_sub(1).min(last);
         let prev_log_term = self.log.term_at(prev_log_index).unwrap_or(0);
         let entries: Vec<Entry> = if window_open {
-            self.log.slice(prev_log_index + 1, MAX_BATCH).to_vec()
+            self.log.slice(prev_log_index + 1, self.max_batch).to_vec()
         } else {
             Vec::new()
         };
@@ -285,7 +286,13 @@ impl Raft {
     }
 
     /// §5.3/§5.4.2: the highest index stored on a majority of voters becomes committed
-    /// if it belongs to the current term.
+    /// if it belongs to the current term. An entry of an earlier term on a majority is
+    /// not enough (Figure 8, staged in `tests/figure8.rs`): a leader of a later term
+    /// whose last entry is newer may still be elected without it and overwrite it. The
+    /// no-op a leader sends right after the point where a follower's log matches makes
+    /// that case rare here (a follower's acknowledgement usually covers the no-op too),
+    /// but not impossible: one that is more than `max_batch` entries behind, or one that
+    /// lost an acknowledged tail, is counted below the no-op.
     pub(super) fn advance_commit(&mut self, out: &mut Effects<Self>) {
         let me = self.id();
         let RoleState::Leader {

@@ -5,6 +5,8 @@
 //! files are written by hand, by students. Unknown fields are refused (a typo must not
 //! silently change a scenario), and so are fields that mean nothing to a step's action.
 
+mod drops;
+
 use super::spec::{DeliveredIs, Expect, LeaderIs, Scenario, ScenarioError, StateIs, Step};
 use super::spec::{StepAction, Target, MAX_END_MS, MAX_PUT_COUNT};
 use protocols::ProtocolKind;
@@ -88,6 +90,10 @@ struct FileStep {
     count: Option<u64>,
     every_ms: Option<u64>,
     sync_ms: Option<f64>,
+    from: Option<drops::FileIds>,
+    to: Option<drops::FileIds>,
+    kind: Option<String>,
+    until_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -303,9 +309,11 @@ fn step(
         "heal" => &[],
         "put" => &["node", "key", "value", "count", "every_ms"],
         "set_loss" => &["loss"],
+        "drop" => &["from", "to", "kind", "until_ms"],
+        "stop_drop" => &["from", "to", "kind"],
         other => {
             return Err(invalid(format!(
-                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, put, set_loss)"
+                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, put, set_loss, drop, stop_drop)"
             )))
         }
     };
@@ -319,6 +327,10 @@ fn step(
         ("count", s.count.is_some()),
         ("every_ms", s.every_ms.is_some()),
         ("sync_ms", s.sync_ms.is_some()),
+        ("from", s.from.is_some()),
+        ("to", s.to.is_some()),
+        ("kind", s.kind.is_some()),
+        ("until_ms", s.until_ms.is_some()),
     ];
     for (field, set) in given {
         if set && !allowed.contains(&field) {
@@ -389,6 +401,7 @@ fn step(
             Some(p) => one(StepAction::SetLoss(probability(p, place)?)),
             None => Err(invalid("set_loss needs `loss`".into())),
         },
+        "drop" | "stop_drop" => drops::steps(s, place, check_id),
         _ => {
             let node = match &s.node {
                 Some(t) => target(t, place, check_id)?,

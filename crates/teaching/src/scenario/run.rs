@@ -202,6 +202,7 @@ pub fn run<P: Scripted>(scenario: &Scenario) -> Result<Outcome<P>, ScenarioError
     if !stopped {
         let _ = runner.advance(scenario.end);
     }
+    runner.check_drop_kinds(scenario);
     Ok(runner.outcome)
 }
 
@@ -298,7 +299,7 @@ impl<P: Scripted> Runner<P> {
     fn absorb(&mut self, mark: Mark, upcoming: Upcoming) {
         // The simulator notes the delivery or timer first; the runner has it already.
         let mut skip = match &upcoming {
-            Upcoming::Message(m) => usize::from(m.fate == Fate::Delivered),
+            Upcoming::Message(m) => usize::from(matches!(m.fate, Fate::Delivered | Fate::Dropped)),
             Upcoming::Timer { .. } => 1,
             Upcoming::Other => 0,
         };
@@ -462,6 +463,27 @@ impl<P: Scripted> Runner<P> {
                 format!("the network now loses {:.0}% of messages", p * 100.0),
                 Action::SetLoss(*p),
             )?,
+            StepAction::Drop { from, to, kind } => self.act(
+                format!("from now on node {from}'s {kind} messages to node {to} are dropped"),
+                Action::DropKind {
+                    from: *from,
+                    to: *to,
+                    kind: Some(kind.clone()),
+                },
+            )?,
+            StepAction::StopDrop { from, to, kind } => self.act(
+                match kind {
+                    Some(kind) => {
+                        format!("node {from}'s {kind} messages to node {to} arrive again")
+                    }
+                    None => format!("node {from}'s messages to node {to} are no longer dropped"),
+                },
+                Action::StopDropKind {
+                    from: *from,
+                    to: *to,
+                    kind: kind.clone(),
+                },
+            )?,
             StepAction::Put { node, key, value } => {
                 if let Some((id, who)) = self.resolve(*node, "send a put to") {
                     // A scripted put has no client session (the simulator's clients
@@ -490,6 +512,36 @@ impl<P: Scripted> Runner<P> {
             }
         }
         Ok(())
+    }
+}
+
+impl<P: Scripted> Runner<P> {
+    /// A `drop` naming a kind the protocol never sent in the whole run dropped nothing:
+    /// most likely a typo, or a file written for another protocol. It fails the run,
+    /// naming the kinds that were sent.
+    fn check_drop_kinds(&mut self, scenario: &Scenario) {
+        let sent = self.sim().kinds_sent();
+        let mut unknown: Vec<&str> = scenario
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                StepAction::Drop { kind, .. } => Some(kind.as_str()),
+                _ => None,
+            })
+            .filter(|k| !sent.iter().any(|s| s.eq_ignore_ascii_case(k)))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        for kind in unknown {
+            let names: Vec<&str> = sent.iter().copied().collect();
+            let text = format!(
+                "drop: {} sent no message of kind {kind:?} in this run (it sent {})",
+                P::NAME,
+                names.join(", ")
+            );
+            self.outcome.problems.push(text.clone());
+            self.push(ItemKind::Problem(text));
+        }
     }
 }
 

@@ -122,6 +122,26 @@ pub enum StepAction {
     },
     /// Set the probability that the network loses a message.
     SetLoss(f64),
+    /// From now on, lose the messages of one kind (the protocol's name for it, as
+    /// [`protocols::Protocol::message_kind`] gives it) sent from `from` to `to`; the
+    /// link's other messages, and every message the other way, still arrive.
+    Drop {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+        /// The message kind.
+        kind: String,
+    },
+    /// Stop dropping `kind` (every kind, if `None`) on the link from `from` to `to`.
+    StopDrop {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+        /// The message kind.
+        kind: Option<String>,
+    },
 }
 
 /// Which node must lead when an expectation is checked.

@@ -83,13 +83,17 @@ fn item_text<P: Protocol>(outcome: &Outcome<P>, item: &Item, opts: TextOptions) 
     match &item.kind {
         ItemKind::Step { text, .. } => Some(format!("** {text}")),
         ItemKind::Message(m) => {
-            if opts.quiet || (!opts.verbose && (m.routine || m.fate != Fate::Delivered)) {
+            // A message the scenario drops on purpose is part of its story: shown
+            // unless routine; other losses only with --verbose.
+            let shown = matches!(m.fate, Fate::Delivered | Fate::Dropped);
+            if opts.quiet || (!opts.verbose && (m.routine || !shown)) {
                 return None;
             }
             let fate = match m.fate {
                 Fate::Delivered => "",
                 Fate::TargetDown => "   (lost: the receiver is down)",
                 Fate::Partitioned => "   (lost: partitioned while in flight)",
+                Fate::Dropped => "   (dropped: its kind is dropped on this link)",
             };
             Some(format!("   n{} -> n{}  {}{fate}", m.from, m.to, m.text))
         }

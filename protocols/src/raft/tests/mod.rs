@@ -7,6 +7,7 @@
 //! durability gate.
 
 mod election;
+mod figure8;
 mod recovery;
 mod replication;
 
