@@ -513,3 +513,17 @@ impl<P: Protocol> Pump<P> {
 
 #[cfg(test)]
 mod tests;
+
+/// The configuration of the protocols' property tests: `default` cases, or
+/// `PROPTEST_CASES` when set (an explicit count would otherwise ignore it), and no
+/// failure files written into the source tree.
+pub fn proptest_config(default: u32) -> proptest::prelude::ProptestConfig {
+    proptest::prelude::ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default),
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    }
+}

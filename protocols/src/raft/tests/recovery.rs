@@ -149,7 +149,7 @@ mod extreme_inputs {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        #![proptest_config(crate::pump::proptest_config(512))]
         #[test]
         fn step_neither_panics_nor_wraps_the_term(
             as_leader in any::<bool>(),

@@ -292,20 +292,8 @@ fn run(start: Start, acts: Vec<(Act, bool)>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// `PROPTEST_CASES` if set (proptest's own variable), else `default`.
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(512),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::pump::proptest_config(512))]
     #[test]
     fn step_neither_panics_nor_wraps_an_epoch_or_round(
         start in start(),
