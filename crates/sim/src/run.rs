@@ -2,7 +2,7 @@
 //! of deliveries, timer firings, faults, client commands and disk syncs.
 
 use crate::invariants::Violation;
-use crate::{Action, Pending, Simulation};
+use crate::{Action, Fate, Pending, Simulation};
 use protocols::{Input, Protocol, Time};
 use std::cmp::Reverse;
 use std::fmt::Write as _;
@@ -83,29 +83,27 @@ impl<P: Protocol> Simulation<P> {
                 msg,
                 ..
             } => {
-                let alive = self
-                    .nodes
-                    .get(&to)
-                    .is_some_and(|n| n.proto.is_some() && n.incarnation == incarnation);
-                if !alive {
+                match self.fate(from, to, incarnation, &msg) {
                     // Lost at the door: the receiver is down or restarted since.
-                } else if !self.network.reachable(from, to) {
+                    Fate::TargetDown => {}
                     // Partitioned while in flight, or the link cut one way.
-                    if self.network.connected(from, to) {
-                        self.fault_stats.one_way_drops += 1;
+                    Fate::Partitioned => {
+                        if self.network.connected(from, to) {
+                            self.fault_stats.one_way_drops += 1;
+                        }
                     }
-                } else if !self.network.kind_drops().is_empty()
-                    && self.network.drops(from, to, P::message_kind(&msg))
-                {
-                    self.fault_stats.kind_drops += 1;
-                    if self.config.trace {
-                        self.note(format!("n{from} -> n{to}: dropped {msg:?}"));
+                    Fate::Dropped => {
+                        self.fault_stats.kind_drops += 1;
+                        if self.config.trace {
+                            self.note(format!("n{from} -> n{to}: dropped {msg:?}"));
+                        }
                     }
-                } else {
-                    if self.config.trace {
-                        self.note(format!("n{from} -> n{to}: {msg:?}"));
+                    Fate::Delivered => {
+                        if self.config.trace {
+                            self.note(format!("n{from} -> n{to}: {msg:?}"));
+                        }
+                        self.input(to, Input::Message { from, msg })?;
                     }
-                    self.input(to, Input::Message { from, msg })?;
                 }
             }
             Pending::Timer {
@@ -114,12 +112,7 @@ impl<P: Protocol> Simulation<P> {
                 incarnation,
                 generation,
             } => {
-                let live = self.nodes.get(&node).is_some_and(|n| {
-                    n.proto.is_some()
-                        && n.incarnation == incarnation
-                        && n.timers.get(&timer) == Some(&generation)
-                });
-                if live {
+                if self.timer_is_live(node, &timer, incarnation, generation) {
                     if let Some(n) = self.nodes.get_mut(&node) {
                         n.timers.remove(&timer);
                     }

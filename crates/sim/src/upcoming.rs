@@ -49,6 +49,47 @@ pub enum Upcoming<'a, P: Protocol> {
 }
 
 impl<P: Protocol> Simulation<P> {
+    /// What delivering `msg` from `from` to incarnation `incarnation` of `to` does now:
+    /// the one rule that both stepping and [`Self::upcoming`] apply.
+    pub(crate) fn fate(
+        &self,
+        from: NodeId,
+        to: NodeId,
+        incarnation: u64,
+        msg: &P::Message,
+    ) -> Fate {
+        let up = self
+            .nodes
+            .get(&to)
+            .is_some_and(|n| n.proto.is_some() && n.incarnation == incarnation);
+        if !up {
+            Fate::TargetDown
+        } else if !self.network.reachable(from, to) {
+            Fate::Partitioned
+        } else if !self.network.kind_drops().is_empty()
+            && self.network.drops(from, to, P::message_kind(msg))
+        {
+            Fate::Dropped
+        } else {
+            Fate::Delivered
+        }
+    }
+
+    /// Whether a queued firing of `timer` is the latest arming on a node still up.
+    pub(crate) fn timer_is_live(
+        &self,
+        node: NodeId,
+        timer: &P::Timer,
+        incarnation: u64,
+        generation: u64,
+    ) -> bool {
+        self.nodes.get(&node).is_some_and(|n| {
+            n.proto.is_some()
+                && n.incarnation == incarnation
+                && n.timers.get(timer) == Some(&generation)
+        })
+    }
+
     /// The time of the next queued happening and what it is, if anything is queued.
     pub fn upcoming(&self) -> Option<(Time, Upcoming<'_, P>)> {
         let &std::cmp::Reverse((at, seq)) = self.queue.peek()?;
@@ -60,19 +101,7 @@ impl<P: Protocol> Simulation<P> {
                 incarnation,
                 msg,
             }) => {
-                let up = self
-                    .nodes
-                    .get(to)
-                    .is_some_and(|n| n.proto.is_some() && n.incarnation == *incarnation);
-                let fate = if !up {
-                    Fate::TargetDown
-                } else if !self.network.reachable(*from, *to) {
-                    Fate::Partitioned
-                } else if self.network.drops(*from, *to, P::message_kind(msg)) {
-                    Fate::Dropped
-                } else {
-                    Fate::Delivered
-                };
+                let fate = self.fate(*from, *to, *incarnation, msg);
                 Upcoming::Message {
                     from: *from,
                     to: *to,
@@ -87,12 +116,7 @@ impl<P: Protocol> Simulation<P> {
                 incarnation,
                 generation,
             }) => {
-                let live = self.nodes.get(node).is_some_and(|n| {
-                    n.proto.is_some()
-                        && n.incarnation == *incarnation
-                        && n.timers.get(timer) == Some(generation)
-                });
-                if live {
+                if self.timer_is_live(*node, timer, *incarnation, *generation) {
                     Upcoming::Timer { node: *node, timer }
                 } else {
                     Upcoming::Other

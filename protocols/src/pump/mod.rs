@@ -527,3 +527,19 @@ pub fn proptest_config(default: u32) -> proptest::prelude::ProptestConfig {
         ..proptest::prelude::ProptestConfig::default()
     }
 }
+
+/// The values a forged message carries to find overflows: 0, 1, 2, the top two of the
+/// range, small values and any value; shared by the three protocols' extreme-value
+/// property tests.
+pub fn extreme_u64() -> impl proptest::strategy::Strategy<Value = u64> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(0u64),
+        Just(1),
+        Just(2),
+        Just(u64::MAX - 1),
+        Just(u64::MAX),
+        any::<u64>(),
+        0u64..8,
+    ]
+}

@@ -31,17 +31,7 @@ const OWN: NodeId = 0xB0B0_0001;
 const PROMISED: NodeId = 0xB0B0_0002;
 const SENDER: NodeId = 0xB0B0_0003;
 
-fn e64() -> impl Strategy<Value = u64> {
-    prop_oneof![
-        Just(0u64),
-        Just(1),
-        Just(2),
-        Just(u64::MAX - 1),
-        Just(u64::MAX),
-        any::<u64>(),
-        0u64..8,
-    ]
-}
+use crate::pump::extreme_u64 as e64;
 
 /// Rounds: the extremes of `u64` and of the 48 bits the term encoding holds.
 fn round() -> impl Strategy<Value = u64> {

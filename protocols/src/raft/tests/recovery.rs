@@ -81,17 +81,7 @@ mod extreme_inputs {
     use super::*;
     use proptest::prelude::*;
 
-    fn extreme() -> impl Strategy<Value = u64> {
-        prop_oneof![
-            Just(0u64),
-            Just(1),
-            Just(2),
-            Just(u64::MAX - 1),
-            Just(u64::MAX),
-            any::<u64>(),
-            0u64..8,
-        ]
-    }
+    use crate::pump::extreme_u64 as extreme;
 
     fn message() -> impl Strategy<Value = RaftMessage> {
         prop_oneof![

@@ -7,17 +7,7 @@ use super::*;
 use crate::node::InputOf;
 use proptest::prelude::*;
 
-fn e64() -> impl Strategy<Value = u64> {
-    prop_oneof![
-        Just(0u64),
-        Just(1),
-        Just(2),
-        Just(u64::MAX - 1),
-        Just(u64::MAX),
-        any::<u64>(),
-        0u64..8,
-    ]
-}
+use crate::pump::extreme_u64 as e64;
 
 /// Stand-ins for values known only when the message is delivered: the epoch the
 /// server is in (its leader's, or the one it leads, else its accepted epoch) and, as
