@@ -153,6 +153,13 @@ pub trait Protocol: Sized + Send + 'static {
         let _ = (now, out);
     }
 
+    /// Caps the log entries (Raft) or slots (Paxos) one replication message carries, at
+    /// least one; protocols without such a batch (ZAB sends one PROPOSAL per
+    /// transaction) ignore it. Small caps make a lagging node catch up over many round
+    /// trips, as the Raft paper's figures step through logs (Figure 8), and the chaos
+    /// sweeps run some seeds that way.
+    fn set_max_batch(&mut self, _entries: usize) {}
+
     /// The end of a batch (etcd-io/raft's `Ready` boundary): the host has stepped every
     /// input it had queued and is about to carry out their effects. A protocol sends
     /// here what it batched over those inputs (a leader's AppendEntries, PROPOSALs'

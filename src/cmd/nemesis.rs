@@ -27,7 +27,7 @@ pub struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "kill-leader,pause-leader,kill-random,isolate-leader"
+        default_value = "kill-leader,pause-leader,kill-random,isolate-leader,partition-minority,partition-majority"
     )]
     kinds: Vec<FaultKind>,
     /// Concurrent clients.

@@ -50,6 +50,11 @@ pub struct Args {
     /// the clients' history catches the stale reads.
     #[arg(long)]
     local_reads: bool,
+    /// Seed mode: the known-buggy state machine that ignores client sessions and
+    /// applies a retried write every time it commits: the check of the clients'
+    /// history catches the write applied twice.
+    #[arg(long)]
+    at_least_once: bool,
     /// Seed mode: seconds of virtual time with faults, then as long healed.
     #[arg(long, default_value_t = 4.0)]
     faulty_secs: f64,
@@ -142,6 +147,7 @@ fn replay<P: Protocol>(args: &Args) -> anyhow::Result<()> {
         faulty: Duration::from_secs_f64(args.faulty_secs),
         settle: Duration::from_secs_f64(args.faulty_secs),
         local_reads: args.local_reads,
+        at_least_once: args.at_least_once,
         ..ChaosConfig::default()
     };
     let (sim, result) = run_seed::<P>(seed, &cfg, true, |_, _| Ok(()));

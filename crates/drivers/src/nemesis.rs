@@ -66,6 +66,13 @@ pub enum FaultKind {
     PauseLeader,
     /// The leader isolated (its own filter drops everything), healed after the hold.
     IsolateLeader,
+    /// A partition that keeps the leader with a majority and cuts a minority of the
+    /// followers off (the leader must go on committing), healed after the hold.
+    PartitionMajority,
+    /// A partition that strands the leader in a minority (alone in a 3-node
+    /// cluster): the majority elects a new leader while the old one may still take
+    /// writes it cannot commit (Raft §8's superseded leader), healed after the hold.
+    PartitionMinority,
 }
 
 impl FaultKind {
@@ -76,6 +83,8 @@ impl FaultKind {
             FaultKind::KillRandom => "kill-random",
             FaultKind::PauseLeader => "pause-leader",
             FaultKind::IsolateLeader => "isolate-leader",
+            FaultKind::PartitionMajority => "partition-majority",
+            FaultKind::PartitionMinority => "partition-minority",
         }
     }
 }
@@ -218,6 +227,18 @@ pub async fn run(
                 tokio::time::sleep(plan.hold).await;
                 cluster.heal().await?;
             }
+            FaultKind::PartitionMajority | FaultKind::PartitionMinority => {
+                let groups = split(
+                    plan.nodes,
+                    leader,
+                    kind == FaultKind::PartitionMajority,
+                    &mut rng,
+                );
+                note(format!("  groups {groups:?}"));
+                cluster.partition(groups).await?;
+                tokio::time::sleep(plan.hold).await;
+                cluster.heal().await?;
+            }
         }
         note(format!(
             "fault {}/{}: {} node {node} at {:.1} s",
@@ -283,6 +304,35 @@ pub async fn run(
     })
 }
 
+/// Two groups of the nodes `1..=nodes`: `leader` with a majority (`leader_wins`)
+/// or with a minority, the other members drawn at random.
+fn split(
+    nodes: u64,
+    leader: NodeId,
+    leader_wins: bool,
+    rng: &mut protocols::DetRng,
+) -> Vec<Vec<NodeId>> {
+    let mut others: Vec<NodeId> = (1..=nodes).filter(|&id| id != leader).collect();
+    // A Fisher-Yates shuffle with the run's seed.
+    for i in (1..others.len()).rev() {
+        let j = usize::try_from(rng.range_inclusive(0, i as u64)).unwrap_or(i);
+        others.swap(i, j);
+    }
+    let minority = usize::try_from((nodes.saturating_sub(1)) / 2).unwrap_or(0);
+    let with_leader = if leader_wins {
+        usize::try_from(nodes)
+            .unwrap_or(0)
+            .saturating_sub(minority + 1)
+    } else {
+        minority.saturating_sub(1)
+    };
+    let mut side: Vec<NodeId> = others.drain(..with_leader.min(others.len())).collect();
+    side.insert(0, leader);
+    side.sort_unstable();
+    others.sort_unstable();
+    vec![side, others]
+}
+
 /// The running node that says it leads, in the highest term, asked over the client
 /// ports until one does or [`READY_WAIT`] passes.
 async fn current_leader(cluster: &ProcessCluster) -> Option<NodeId> {
@@ -316,7 +366,8 @@ fn text(v: Option<&Bytes>) -> String {
         .unwrap_or_default()
 }
 
-/// One client: random gets and puts (unique values) on the shared keys until `stop`.
+/// One client: random gets, puts (unique values) and compare-and-sets on the shared
+/// keys until `stop`.
 async fn client_loop(
     id: u64,
     addrs: std::collections::BTreeMap<NodeId, std::net::SocketAddr>,
@@ -331,35 +382,65 @@ async fn client_loop(
     client.try_timeout = Duration::from_millis(500);
     let mut rng = protocols::DetRng::new(seed);
     let mut n = 0u64;
+    // The last value this client saw of each key, what its compare-and-sets expect.
+    let mut seen = std::collections::HashMap::new();
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let started = tokio::time::Instant::now();
         let k = u32::try_from(rng.range_inclusive(0, u64::from(keys) - 1)).unwrap_or(0);
         let key = key_name(k);
-        let write = rng.chance(0.5);
         n += 1;
         let value = format!("c{id}-{n}");
-        let input = if write {
-            Input::Put(value.clone())
-        } else {
-            Input::Get
+        // Reads, writes and compare-and-sets (from the value this client last saw of
+        // the key, which others may have changed since) in 4:4:2.
+        let input = match rng.range_inclusive(0, 9) {
+            0..=3 => Input::Get,
+            4..=7 => Input::Put(value.clone()),
+            _ => Input::Cas {
+                from: seen.get(&k).cloned().unwrap_or_default(),
+                to: value.clone(),
+            },
         };
         if recorder
             .lock()
-            .invoke(id, recorder.now(), key.clone(), input)
+            .invoke(id, recorder.now(), key.clone(), input.clone())
             .is_err()
         {
             return;
         }
-        let completion = if write {
-            match client.set(Bytes::from(key), Bytes::from(value)).await {
-                Ok(()) => Completion::done(),
+        let key = Bytes::from(key);
+        let completion = match &input {
+            Input::Put(v) => match client.set(key, Bytes::from(v.clone())).await {
+                Ok(()) => {
+                    seen.insert(k, v.clone());
+                    Completion::done()
+                }
                 Err(_) => Completion::Unknown,
+            },
+            Input::Cas { from, to } => {
+                let op = kv::KvOp::Cas {
+                    key,
+                    from: Bytes::from(from.clone()),
+                    to: Bytes::from(to.clone()),
+                };
+                match client.kv(op).await {
+                    Ok(answer) => {
+                        let swapped = answer.as_deref() == Some(kv::CAS_SWAPPED);
+                        if swapped {
+                            seen.insert(k, to.clone());
+                        }
+                        Completion::cas(swapped)
+                    }
+                    Err(_) => Completion::Unknown,
+                }
             }
-        } else {
-            match client.get(Bytes::from(key)).await {
-                Ok(v) => Completion::value(text(v.as_ref())),
+            _ => match client.get(key).await {
+                Ok(v) => {
+                    let v = text(v.as_ref());
+                    seen.insert(k, v.clone());
+                    Completion::value(v)
+                }
                 Err(_) => Completion::Unknown,
-            }
+            },
         };
         let _ = recorder.lock().complete(id, recorder.now(), completion);
         if let Some(pace) = pace {
@@ -381,26 +462,40 @@ fn first_write_after(history: &History, at: Duration) -> Option<Duration> {
         .map(|done| Duration::from_nanos(done.saturating_sub(at_ns)))
 }
 
-/// Whether the final read `value` of `key` loses the last acknowledged put: it is
-/// neither that put's value nor the value of any put that may have followed it (one
-/// invoked before that put completed, whose order is open, or any later one).
+/// The value `op` writes if it took effect, and whether its client knows it did: a put
+/// not refused, a compare-and-set that swapped or whose outcome is unknown.
+fn write_of(op: &lincheck::Operation) -> Option<(&str, bool)> {
+    match (&op.input, &op.outcome) {
+        (Input::Put(v), Completion::Ok(_)) => Some((v, true)),
+        (Input::Put(v), Completion::Unknown) => Some((v, false)),
+        (Input::Cas { to, .. }, Completion::Ok(Output::Cas(true))) => Some((to, true)),
+        (Input::Cas { to, .. }, Completion::Unknown) => Some((to, false)),
+        _ => None,
+    }
+}
+
+/// Whether the final read `value` of `key` loses the last acknowledged write (a put,
+/// or a compare-and-set that swapped): it is neither that write's value nor the value
+/// of any write that may have followed it (one invoked before that write completed,
+/// whose order is open, or any later one).
 fn lost(history: &History, key: &str, value: &str) -> bool {
-    let puts: Vec<_> = history
+    let writes: Vec<_> = history
         .ops()
         .iter()
-        .filter(|op| op.key == key && matches!(op.input, Input::Put(_)))
+        .filter(|op| op.key == key)
+        .filter_map(|op| write_of(op).map(|(v, acked)| (op, v, acked)))
         .collect();
-    let Some(last) = puts
+    let Some((last, _, _)) = writes
         .iter()
-        .filter(|op| op.outcome == Completion::Ok(Output::Done))
-        .max_by_key(|op| op.completed)
+        .filter(|(_, _, acked)| *acked)
+        .max_by_key(|(op, _, _)| op.completed)
     else {
         return false;
     };
     let last_done = last.completed.unwrap_or(u64::MAX);
-    !puts.iter().any(|op| {
+    !writes.iter().any(|(op, v, _)| {
         let may_follow = op.completed.is_none_or(|c| c >= last.invoked) || op.invoked >= last_done;
-        may_follow && matches!(&op.input, Input::Put(v) if v == value)
+        may_follow && *v == value
     })
 }
 
@@ -497,5 +592,56 @@ mod tests {
             Some(Duration::from_nanos(1_150))
         );
         assert_eq!(first_write_after(&h, Duration::from_nanos(2_000)), None);
+    }
+
+    #[test]
+    fn a_swapping_compare_and_set_is_a_write_and_a_refused_one_is_not() {
+        let cas = |from: &str, to: &str| Input::Cas {
+            from: from.into(),
+            to: to.into(),
+        };
+        let h = history(&[
+            (1, "k0", Input::Put("a".into()), 0, Completion::done(), 10),
+            (2, "k0", cas("a", "b"), 20, Completion::cas(true), 30),
+            (3, "k0", cas("x", "c"), 40, Completion::cas(false), 50),
+        ]);
+        assert!(
+            !lost(&h, "k0", "b"),
+            "the swap is the last acknowledged write"
+        );
+        assert!(
+            lost(&h, "k0", "a"),
+            "the swap to b was acknowledged after a"
+        );
+        assert!(
+            lost(&h, "k0", "c"),
+            "c was never written: its cas found another value"
+        );
+    }
+
+    #[test]
+    fn partitions_put_the_leader_on_the_side_asked_for() {
+        let mut rng = protocols::DetRng::new(7);
+        for nodes in [3u64, 5, 7] {
+            for leader in 1..=nodes {
+                let majority = usize::try_from(nodes / 2 + 1).unwrap_or(0);
+                let wins = split(nodes, leader, true, &mut rng);
+                assert!(
+                    wins[0].contains(&leader) && wins[0].len() == majority,
+                    "{wins:?}"
+                );
+                let loses = split(nodes, leader, false, &mut rng);
+                assert!(
+                    loses[0].contains(&leader) && loses[0].len() < majority,
+                    "{loses:?}"
+                );
+                assert_eq!(loses[1].len(), majority, "{loses:?}");
+                for groups in [wins, loses] {
+                    let mut all: Vec<NodeId> = groups.concat();
+                    all.sort_unstable();
+                    assert_eq!(all, (1..=nodes).collect::<Vec<_>>());
+                }
+            }
+        }
     }
 }

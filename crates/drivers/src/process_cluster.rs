@@ -311,6 +311,22 @@ impl ProcessCluster {
         self.children.keys().copied().collect()
     }
 
+    /// Splits the cluster into `groups` (see [`Fault::Partition`]): the command goes to
+    /// every running node, each of which cuts its side of the links between groups,
+    /// until [`Cluster::heal`]. A node restarted meanwhile starts without the cut.
+    pub async fn partition(&mut self, groups: Vec<Vec<NodeId>>) -> Result<(), ProcessClusterError> {
+        for id in self.running() {
+            let addr = self.fault_addr(id)?;
+            let fault = Fault::Partition {
+                groups: groups.clone(),
+            };
+            client::fault(addr, id, &self.key, fault, FAULT_TIMEOUT)
+                .await
+                .map_err(|source| ProcessClusterError::Fault { id, source })?;
+        }
+        Ok(())
+    }
+
     /// A running node's OS process id.
     pub fn pid(&self, id: NodeId) -> Option<u32> {
         self.children.get(&id).map(Child::id)

@@ -52,7 +52,22 @@ pub enum KvOp {
         /// The new value.
         value: Bytes,
     },
+    /// Compare-and-set: set `key` to `to` if it holds `from` (a missing key holds the
+    /// empty value); answers [`CAS_SWAPPED`] or [`CAS_NOT_EQUAL`].
+    Cas {
+        /// The key.
+        key: Bytes,
+        /// The value it must hold.
+        from: Bytes,
+        /// Its new value.
+        to: Bytes,
+    },
 }
+
+/// A compare-and-set's answer when it swapped.
+pub const CAS_SWAPPED: &[u8] = b"1";
+/// A compare-and-set's answer when the key held another value (nothing changed).
+pub const CAS_NOT_EQUAL: &[u8] = b"0";
 
 /// A client's session and the number of one of its commands (see the module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,6 +165,11 @@ impl KvOp {
                 key: field(&mut at)?,
                 value: field(&mut at)?,
             },
+            3 => KvOp::Cas {
+                key: field(&mut at)?,
+                from: field(&mut at)?,
+                to: field(&mut at)?,
+            },
             _ => return None,
         };
         (at == data.len()).then_some(op)
@@ -240,6 +260,8 @@ pub struct KvStore {
     sessions: FxHashMap<u64, SessionEntry>,
     applied: u64,
     duplicates: u64,
+    /// The known-buggy variant: sessions ignored ([`KvStore::at_least_once`]).
+    at_least_once: bool,
 }
 
 impl KvStore {
@@ -248,13 +270,29 @@ impl KvStore {
         KvStore::default()
     }
 
+    /// A known-buggy store for teaching and for testing the linearizability checker:
+    /// it ignores sessions and applies every copy of a command that commits, as before
+    /// sessions existed. A write retried across a leader change may then be applied
+    /// twice, undoing a write that came between its two copies, which clients see.
+    pub fn at_least_once() -> KvStore {
+        KvStore {
+            at_least_once: true,
+            ..KvStore::default()
+        }
+    }
+
     /// Applies one committed command: a put returns the previous value, a set nothing, a get the
-    /// current one. A retry of the last command its session applied is not applied
+    /// current one, a cas whether it swapped. A retry of the last command its session applied is not applied
     /// again and returns that command's answer; an older one returns nothing (see the
     /// module docs). Undecodable data (never produced by this harness) changes nothing.
     pub fn apply(&mut self, data: &Bytes) -> Option<Bytes> {
         self.applied += 1;
         let KvCommand { session, op } = KvCommand::decode_shared(data)?;
+        let session = if self.at_least_once {
+            Session::NONE
+        } else {
+            session
+        };
         if session.client != 0 {
             if let Some(entry) = self.sessions.get_mut(&session.client) {
                 if session.seq <= entry.seq {
@@ -271,6 +309,16 @@ impl KvStore {
             KvOp::Set { key, value } => {
                 self.map.insert(Key::from_bytes(key), value);
                 None
+            }
+            KvOp::Cas { key, from, to } => {
+                let key = Key::from_bytes(key);
+                let holds = self.map.get(&key).map_or(&[][..], |v| &v[..]);
+                Some(Bytes::from_static(if holds == &from[..] {
+                    self.map.insert(key, to);
+                    CAS_SWAPPED
+                } else {
+                    CAS_NOT_EQUAL
+                }))
             }
         };
         if session.client != 0 {
@@ -458,6 +506,29 @@ mod tests {
     }
 
     #[test]
+    fn cas_swaps_only_from_the_expected_value_and_a_retry_keeps_its_first_answer() {
+        let mut kv = KvStore::new();
+        let cas = |from: &'static [u8], to: &'static [u8]| KvOp::Cas {
+            key: Bytes::from_static(b"k"),
+            from: Bytes::from_static(from),
+            to: Bytes::from_static(to),
+        };
+        let swapped = Some(Bytes::from_static(CAS_SWAPPED));
+        let not_equal = Some(Bytes::from_static(CAS_NOT_EQUAL));
+        // A missing key holds the empty value.
+        assert_eq!(kv.apply(&cas(b"x", b"y").encode()), not_equal);
+        assert_eq!(kv.peek(b"k"), None);
+        assert_eq!(kv.apply(&cas(b"", b"a").encode()), swapped);
+        assert_eq!(kv.peek(b"k"), Some(&Bytes::from_static(b"a")));
+        // Retried after it swapped, the same command answers "swapped" again rather
+        // than "not equal" (the value is no longer `from`), and changes nothing.
+        let s = Session { client: 3, seq: 1 };
+        assert_eq!(kv.apply(&cas(b"a", b"b").in_session(s)), swapped);
+        assert_eq!(kv.apply(&cas(b"a", b"b").in_session(s)), swapped);
+        assert_eq!(kv.peek(b"k"), Some(&Bytes::from_static(b"b")));
+    }
+
+    #[test]
     fn garbage_changes_nothing() {
         let mut kv = KvStore::new();
         assert_eq!(kv.apply(&Bytes::from_static(&[0xff, 0xff, 0xff])), None);
@@ -482,6 +553,11 @@ mod tests {
             KvOp::Set {
                 key: Bytes::from_static(b"0000abcd"),
                 value: long.clone(),
+            },
+            KvOp::Cas {
+                key: Bytes::from_static(b"k1"),
+                from: Bytes::new(),
+                to: long.clone(),
             },
         ];
         for op in ops {
@@ -509,7 +585,8 @@ mod tests {
             assert_eq!(KvCommand::decode_shared(&Bytes::from(longer)), None);
         }
         assert_eq!(KvOp::decode_shared(&Bytes::from_static(&[2, 0])), None);
-        assert_eq!(KvOp::decode_shared(&Bytes::from_static(&[3, 0])), None);
+        assert_eq!(KvOp::decode_shared(&Bytes::from_static(&[3, 0, 0])), None);
+        assert_eq!(KvOp::decode_shared(&Bytes::from_static(&[4, 0])), None);
         assert_eq!(KvOp::decode_shared(&Bytes::from_static(&[0xff; 12])), None);
         assert_eq!(
             KvCommand::decode_shared(&Bytes::from_static(&[0xff; 12])),

@@ -56,6 +56,13 @@ pub enum Fault {
         /// The node to cut off.
         node: NodeId,
     },
+    /// Split the cluster into groups: messages between nodes of different groups are
+    /// dropped (nodes named in no group form one more group together). Sent to every
+    /// node, so that each one's filter cuts its side of each link.
+    Partition {
+        /// The groups.
+        groups: Vec<Vec<NodeId>>,
+    },
     /// Undo every injected fault.
     Heal,
 }

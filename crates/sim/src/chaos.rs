@@ -45,6 +45,13 @@ pub struct ChaosConfig {
     /// The known-buggy read path (reads answered by the node they reach, without the
     /// log; [`Simulation::set_local_reads`]): the history check catches it.
     pub local_reads: bool,
+    /// The known-buggy state machine that applies a retried command every time it
+    /// commits ([`Simulation::set_at_least_once`]): the history check catches it.
+    pub at_least_once: bool,
+    /// One seed in four caps the entries (Raft) or slots (Paxos) per replication
+    /// message at 1 to 3 (drawn from the seed; [`Protocol::set_max_batch`]), so that a
+    /// lagging node catches up over many round trips, through more interleavings.
+    pub small_batches: bool,
 }
 
 impl Default for ChaosConfig {
@@ -64,6 +71,8 @@ impl Default for ChaosConfig {
                 tears: true,
             },
             local_reads: false,
+            at_least_once: false,
+            small_batches: true,
         }
     }
 }
@@ -95,6 +104,17 @@ pub struct ChaosReport {
     pub torn_tails: u64,
     /// Client operations in the history.
     pub operations: usize,
+    /// Of those, operations whose outcome the client never learned (it gave up after
+    /// its retries, or the run ended), and operations that definitely failed.
+    pub unknown: usize,
+    /// Operations refused by every node they reached.
+    pub failed: usize,
+    /// Compare-and-sets that swapped.
+    pub cas_swapped: usize,
+    /// Attempts the clients sent again.
+    pub retries: u64,
+    /// The cap on entries per replication message, if the seed has one.
+    pub max_batch: Option<usize>,
     /// The history was checked and found linearizable (false: undecided within the
     /// step budget).
     pub linearizable: bool,
@@ -152,6 +172,9 @@ pub fn replay_command<P: Protocol>(cfg: &ChaosConfig, seed: u64) -> String {
     if cfg.local_reads {
         cmd.push_str(" --local-reads");
     }
+    if cfg.at_least_once {
+        cmd.push_str(" --at-least-once");
+    }
     cmd.push_str(&format!(" --seed {seed}"));
     cmd
 }
@@ -183,8 +206,12 @@ pub fn run_seed<P: Protocol>(
 ) -> (Simulation<P>, Result<ChaosReport, ChaosFailure>) {
     let mut sim = Simulation::<P>::new(sim_config(seed, cfg, trace));
     sim.set_local_reads(cfg.local_reads);
+    sim.set_at_least_once(cfg.at_least_once);
+    let max_batch = small_batch(seed, cfg);
+    sim.set_max_batch(max_batch);
     let mut report = ChaosReport {
         seed,
+        max_batch,
         ..ChaosReport::default()
     };
     let result = drive(&mut sim, cfg, &mut report, &mut check);
@@ -197,6 +224,15 @@ pub fn run_seed<P: Protocol>(
             violation,
         });
     (sim, result)
+}
+
+/// The cap on entries per replication message a seed runs with (see
+/// [`ChaosConfig::small_batches`]), drawn from the seed alone so that the fault plan
+/// stays what it was.
+pub fn small_batch(seed: u64, cfg: &ChaosConfig) -> Option<usize> {
+    let mut draw = DetRng::new(seed ^ 0x0BA7_C4E5);
+    (cfg.small_batches && draw.range_inclusive(0, 3) == 0)
+        .then(|| draw.range_inclusive(1, 3) as usize)
 }
 
 fn drive<P: Protocol>(
@@ -264,7 +300,17 @@ fn drive<P: Protocol>(
             ))
         }
     }
-    report.operations = sim.history().ops().len();
+    let stats = sim.history().stats();
+    report.operations = stats.operations;
+    report.unknown = stats.unknown;
+    report.failed = stats.failed;
+    report.cas_swapped = sim
+        .history()
+        .ops()
+        .iter()
+        .filter(|op| op.outcome == lincheck::Completion::cas(true))
+        .count();
+    report.retries = sim.client_retries();
     report.terms_with_leader = sim.checker().leaders().len();
     report.committed = longest;
     report.messages = sim.messages_sent();
@@ -311,8 +357,19 @@ pub struct SweepReport {
     pub torn_tails: u64,
     /// Client operations whose history was checked for linearizability, summed.
     pub operations: u64,
+    /// Of those, operations with an unknown outcome, refused everywhere, and
+    /// compare-and-sets that swapped; and the attempts the clients sent again.
+    pub unknown: u64,
+    /// See `unknown`.
+    pub failed: u64,
+    /// See `unknown`.
+    pub cas_swapped: u64,
+    /// See `unknown`.
+    pub retries: u64,
     /// Seeds whose history the checker could not decide within its step budget.
     pub undecided: u64,
+    /// Seeds that ran with a small cap on entries per replication message.
+    pub small_batch_seeds: u64,
     /// Seeds whose failure `tolerate` accepted.
     pub tolerated: Vec<u64>,
     /// Power failures, summed over the seeds.
@@ -334,6 +391,22 @@ impl SweepReport {
             f.kind_drops,
             f.stranded_leaders,
             f.stranded_writes
+        )
+    }
+
+    /// One line on what the clients did: operations checked, their outcomes, retries.
+    pub fn clients_line(&self) -> String {
+        format!(
+            "{} client operations checked linearizable ({} with unknown outcome, {} refused \
+             everywhere, {} compare-and-sets swapped), {} attempts retried, {} seeds undecided, \
+             {} seeds with 1-3 entries per replication message",
+            self.operations,
+            self.unknown,
+            self.failed,
+            self.cas_swapped,
+            self.retries,
+            self.undecided,
+            self.small_batch_seeds
         )
     }
 
@@ -370,6 +443,11 @@ where
                 report.messages += r.messages;
                 report.torn_tails += r.torn_tails;
                 report.operations += r.operations as u64;
+                report.unknown += r.unknown as u64;
+                report.failed += r.failed as u64;
+                report.cas_swapped += r.cas_swapped as u64;
+                report.retries += r.retries;
+                report.small_batch_seeds += u64::from(r.max_batch.is_some());
                 report.undecided += u64::from(!r.linearizable);
                 report.power_failures += u64::from(r.power_failures);
                 report.faults.kind_drops += r.faults.kind_drops;

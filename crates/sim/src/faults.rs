@@ -17,8 +17,10 @@ pub const STRANDED_COMMANDS: u32 = 24;
 
 impl<P: Protocol> Simulation<P> {
     pub(crate) fn apply_action(&mut self, action: Action) -> Result<(), Violation> {
-        if self.config.trace {
-            self.note(format!("** {action:?}"));
+        // A retry timer is noted only if it sends an attempt (most find their
+        // operation answered).
+        if self.config.trace && !matches!(action, Action::Retry { .. }) {
+            self.note(format!("** {action}"));
         }
         match action {
             Action::Start(id) => self.start(id)?,
@@ -76,23 +78,39 @@ impl<P: Protocol> Simulation<P> {
             }
             Action::SetLoss(p) => self.network.config.loss = p,
             Action::Submit { node, data } => {
-                // A stranded leader gets every third command, whoever it was meant for,
-                // up to `STRANDED_COMMANDS` of them.
-                let node = match &mut self.steer {
-                    Some((leader, sent))
-                        if *sent < STRANDED_COMMANDS && self.next_request.is_multiple_of(3) =>
-                    {
-                        *sent += 1;
-                        self.fault_stats.stranded_writes += 1;
-                        *leader
-                    }
-                    _ => node,
-                };
+                let node = self.steered(node);
                 self.submit(node, data)?;
             }
+            Action::Invoke { client, node, op } => {
+                let node = self.steered(node);
+                self.invoke(client, node, op)?;
+            }
+            Action::Retry { client, attempt } => self.retry(client, attempt)?,
             Action::SetDisk { node, disk } => self.set_disk(node, disk),
         }
         Ok(())
+    }
+
+    /// Where a client command meant for `node` goes: a stranded leader gets every third
+    /// one, whoever it was meant for, up to `STRANDED_COMMANDS` of them.
+    fn steered(&mut self, node: NodeId) -> NodeId {
+        match &mut self.steer {
+            Some((leader, sent))
+                if *sent < STRANDED_COMMANDS && self.next_request.is_multiple_of(3) =>
+            {
+                *sent += 1;
+                self.fault_stats.stranded_writes += 1;
+                *leader
+            }
+            _ => node,
+        }
+    }
+
+    /// Caps the entries one replication message carries ([`Protocol::set_max_batch`])
+    /// for every node started or restarted from now on; `None` leaves each protocol's
+    /// own cap.
+    pub fn set_max_batch(&mut self, entries: Option<usize>) {
+        self.max_batch = entries;
     }
 
     /// Starts node `id` from its durable records, if it is not running.
@@ -125,10 +143,17 @@ impl<P: Protocol> Simulation<P> {
             .map(|p| decode_record::<P::Record>(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| failed(e.to_string()))?;
-        let proto = P::recover(setup, records).map_err(|e| failed(e.to_string()))?;
+        let mut proto = P::recover(setup, records).map_err(|e| failed(e.to_string()))?;
+        if let Some(entries) = self.max_batch {
+            proto.set_max_batch(entries);
+        }
         n.proto = Some(proto);
         n.applied.clear();
-        n.kv = KvStore::new();
+        n.kv = if self.at_least_once {
+            KvStore::at_least_once()
+        } else {
+            KvStore::new()
+        };
         n.timers.clear();
         self.input(id, Input::Start)
     }

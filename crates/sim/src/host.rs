@@ -7,7 +7,6 @@
 use crate::invariants::Violation;
 use crate::{EffectOf, Pending, Simulation, TimedEvent};
 
-use lincheck::{Completion, Input as LinInput, Output as LinOutput};
 use protocols::gate::Sync;
 use protocols::{Effect, Event, Input, InputOf, NodeId, Protocol};
 use storage::{encode_record, frame_record, StorageError};
@@ -141,23 +140,14 @@ impl<P: Protocol> Simulation<P> {
                     }
                     self.checker.on_apply(now, id, index, req)?;
                     if let (Some(req), Some(value)) = (req, answer) {
-                        self.answer(id, req, |input| {
-                            Completion::Ok(match input {
-                                LinInput::Get => LinOutput::Value(
-                                    value
-                                        .map(|v| String::from_utf8_lossy(&v).into_owned())
-                                        .unwrap_or_default(),
-                                ),
-                                _ => LinOutput::Done,
-                            })
-                        });
+                        self.answered(id, req, value.as_ref());
                     }
                 }
                 // Refused without being appended: it never happens. Leadership lost after
                 // it was appended: it may still commit, so it stays unanswered.
                 Effect::Reject { id: req, error } => {
                     if !matches!(error, protocols::ClientError::LeadershipLost) {
-                        self.answer(id, req, |_| Completion::Failed);
+                        self.refused(id, req, &error)?;
                     }
                 }
                 Effect::Event(event) => {

@@ -42,7 +42,7 @@ pub use upcoming::{Fate, Upcoming};
 
 use invariants::{Checker, Violation};
 use kv::KvStore;
-use lincheck::{History, Input as LinInput};
+use lincheck::History;
 use network::{NetConfig, Network};
 use protocols::{
     DetRng, DurabilityGate, Effect, Event, Membership, NodeId, Protocol, RequestId, Time, Timing,
@@ -154,8 +154,93 @@ pub enum Action {
     SetLoss(f64),
     /// A client submits `data` to a node.
     Submit { node: NodeId, data: bytes::Bytes },
+    /// Retrying client `client` (a number from 0) starts `op` at `node`, unless it has
+    /// an operation outstanding ([`clients`](crate::clients) has how it retries).
+    Invoke {
+        client: usize,
+        node: NodeId,
+        op: kv::KvOp,
+    },
+    /// Retrying client `client`'s attempt `attempt` is due for a retry.
+    Retry { client: usize, attempt: u32 },
     /// Give a node a disk of its own ([`Simulation::set_disk`]).
     SetDisk { node: NodeId, disk: DiskConfig },
+}
+
+impl std::fmt::Display for Action {
+    /// The action in words, as traces show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |ids: &[NodeId]| {
+            ids.iter()
+                .map(|id| format!("n{id}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let kind = |k: &Option<String>| k.clone().unwrap_or_else(|| "one kind".into());
+        match self {
+            Action::Start(id) => write!(f, "start n{id}"),
+            Action::Crash(id) => write!(f, "crash n{id}"),
+            Action::PowerFailure(ids) => write!(f, "power failure of {}", list(ids)),
+            Action::Partition(groups) => {
+                let groups: Vec<String> =
+                    groups.iter().map(|g| format!("{{{}}}", list(g))).collect();
+                write!(f, "partition {}", groups.join(" | "))
+            }
+            Action::Isolate(id) => write!(f, "isolate n{id}"),
+            Action::OneWay { from, to } => {
+                write!(
+                    f,
+                    "cut messages from {} to {} (one way)",
+                    list(from),
+                    list(to)
+                )
+            }
+            Action::DropKind { from, to, kind: k } => {
+                write!(f, "drop {} on n{from} -> n{to}", kind(k))
+            }
+            Action::StopDropKind { from, to, kind: k } => {
+                write!(f, "stop dropping {} on n{from} -> n{to}", kind(k))
+            }
+            Action::StrandLeader { minority } => {
+                write!(f, "strand the leader in a minority of {minority}")
+            }
+            Action::Heal => write!(f, "heal the network"),
+            Action::SetLoss(p) => write!(f, "message loss {:.0}%", p * 100.0),
+            Action::Submit { node, data } => match kv::KvCommand::decode(data) {
+                Some(c) => write!(f, "client sends {} to n{node}", kv_text(&c.op)),
+                None => write!(f, "client sends {} bytes to n{node}", data.len()),
+            },
+            Action::Invoke { client, node, op } => {
+                write!(f, "client {client} invokes {} at n{node}", kv_text(op))
+            }
+            Action::Retry { client, attempt } => {
+                write!(f, "client {client}'s attempt {attempt} is due for a retry")
+            }
+            Action::SetDisk { node, disk } => write!(
+                f,
+                "n{node}'s disk syncs in {:?}..{:?}",
+                disk.sync_min, disk.sync_max
+            ),
+        }
+    }
+}
+
+/// A key-value operation in words: `put k=v`, `get k`, `set k=v`, `cas k a->b` (an
+/// empty value shown as `""`).
+pub fn kv_text(op: &kv::KvOp) -> String {
+    let t = |b: &bytes::Bytes| {
+        if b.is_empty() {
+            "\"\"".to_string()
+        } else {
+            String::from_utf8_lossy(b).into_owned()
+        }
+    };
+    match op {
+        kv::KvOp::Put { key, value } => format!("put {}={}", t(key), t(value)),
+        kv::KvOp::Get { key } => format!("get {}", t(key)),
+        kv::KvOp::Set { key, value } => format!("set {}={}", t(key), t(value)),
+        kv::KvOp::Cas { key, from, to } => format!("cas {} {}->{}", t(key), t(from), t(to)),
+    }
 }
 
 /// One effect of protocol `P`.
@@ -247,10 +332,20 @@ pub struct Simulation<P: Protocol> {
     history: History,
     /// Commands submitted and not answered yet, with the incarnation of the node they
     /// were sent to (a crash of that node leaves them unanswered for good).
-    open: HashMap<RequestId, (u64, LinInput)>,
+    open: HashMap<RequestId, clients::OpenRequest>,
+    /// The retrying clients ([`Action::Invoke`]).
+    clients: Vec<clients::RetryingClient>,
+    /// Attempts after the first that the retrying clients sent.
+    client_retries: u64,
     /// The known-buggy read path: a read is answered at once from the store of the
     /// node it was sent to, without going through the log (see [`Self::set_local_reads`]).
     local_reads: bool,
+    /// The known-buggy state machine that applies retries again (see
+    /// [`Self::set_at_least_once`]).
+    at_least_once: bool,
+    /// The cap on entries per replication message every node starts with
+    /// ([`Protocol::set_max_batch`]); none: the protocols' own.
+    max_batch: Option<usize>,
     /// The message kinds sent on each directed link so far, for [`Action::DropKind`]
     /// without a kind.
     link_kinds: HashMap<(NodeId, NodeId), Vec<&'static str>>,
@@ -315,7 +410,11 @@ impl<P: Protocol> Simulation<P> {
             torn_tails: 0,
             history: History::new(),
             open: HashMap::new(),
+            clients: Vec::new(),
+            client_retries: 0,
             local_reads: false,
+            at_least_once: false,
+            max_batch: None,
             link_kinds: HashMap::new(),
             steer: None,
             fault_stats: FaultStats::default(),

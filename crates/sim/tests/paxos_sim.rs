@@ -47,9 +47,8 @@ fn paxos_is_safe_under_random_faults() {
         "faults must force elections: {leaders} leader ballots over {n} seeds"
     );
     eprintln!(
-        "{n} seeds: {} client operations checked, {} seeds undecided; {}",
-        report.operations,
-        report.undecided,
+        "{n} seeds: {}; {}",
+        report.clients_line(),
         report.faults_line()
     );
     assert!(

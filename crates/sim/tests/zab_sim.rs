@@ -101,9 +101,8 @@ fn zab_is_safe_under_random_faults() {
         "faults must force elections: {epochs} epochs over {n} seeds"
     );
     eprintln!(
-        "{n} seeds: {} client operations checked, {} seeds undecided; {}",
-        report.operations,
-        report.undecided,
+        "{n} seeds: {}; {}",
+        report.clients_line(),
         report.faults_line()
     );
     assert!(
@@ -203,13 +202,14 @@ fn observers_never_count_toward_a_quorum() {
 
 #[test]
 fn a_server_locked_out_by_a_newer_accepted_epoch_is_told_apart() {
-    // Found by a 30,000-seed sweep (one of four): servers 1 and 2 accepted epoch 4 from
-    // a prospective leader that never won its ACKEPOCH quorum, while 4 established
-    // epoch 3 with 3 and 5; 1 and 2 cannot follow epoch 3. (Seeds change with the
+    // Found by a long sweep (seeds 1005, 3331, 7367, 9590 and 10519 of the first
+    // 10,600 since the chaos clients retry): some servers accepted epoch e+1 from a
+    // prospective leader that never won its ACKEPOCH quorum, while another leader
+    // established epoch e with the rest; the former cannot follow epoch e. (Seeds change with the
     // protocol's behaviour and the fault schedule: re-find one with `CWB_SEEDS=30000
     // cargo nextest run --release -p sim --test zab_sim zab_is_safe --no-capture` if
     // this one stops locking servers out.)
-    let seed = 16636;
+    let seed = 1005;
     let cfg = ChaosConfig::default();
     let mut seen = ZabPrimaryIntegrity::default();
     let (sim, result) = run_seed::<Zab>(seed, &cfg, false, |sim, step| check(sim, step, &mut seen));

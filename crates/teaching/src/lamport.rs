@@ -428,7 +428,7 @@ fn step_marks(
                 cy - 6.0
             );
         }
-        Action::Submit { node, .. } => {
+        Action::Submit { node, .. } | Action::Invoke { node, .. } => {
             let _ = writeln!(
                 svg,
                 r##"<rect x="{:.1}" y="{:.1}" width="8" height="8" fill="#9467bd"/>"##,
@@ -482,6 +482,8 @@ fn step_marks(
                 );
             }
         }
+        // A client's retry timer marks nothing: the attempt it sends is an Invoke's.
+        Action::Retry { .. } => {}
     }
 }
 

@@ -116,6 +116,8 @@ pub struct Paxos {
     applied: u64,
     /// Slots up to here are recorded as committed on disk.
     persisted_commit: u64,
+    /// Most slots one Accept carries ([`multi::MAX_BATCH`] unless set otherwise).
+    max_batch: usize,
 }
 
 impl Paxos {
@@ -372,7 +374,12 @@ impl Protocol for Paxos {
             durable_marks: DurableMarks::default(),
             applied: 0,
             persisted_commit,
+            max_batch: multi::MAX_BATCH,
         })
+    }
+
+    fn set_max_batch(&mut self, slots: usize) {
+        self.max_batch = slots.max(1);
     }
 
     fn handle(&mut self, now: Time, input: InputOf<Paxos>, out: &mut Effects<Paxos>) {

@@ -121,11 +121,11 @@ impl Pipeline {
     }
 
     /// Proposals `peer` has not accepted that were last sent before `before`, oldest
-    /// first, at most [`MAX_BATCH`] of them.
-    fn due_for(&self, peer: NodeId, before: Time) -> Vec<(u64, SlotValue)> {
+    /// first, at most `max` of them.
+    fn due_for(&self, peer: NodeId, before: Time, max: usize) -> Vec<(u64, SlotValue)> {
         let mut due = Vec::new();
         for (slot, entry) in self.in_flight.iter() {
-            if due.len() >= MAX_BATCH {
+            if due.len() >= max {
                 break;
             }
             if entry.sent_at <= before && !entry.acks.contains(&peer) {
@@ -204,7 +204,7 @@ impl Paxos {
     }
 
     /// End of a batch: the slots queued since the last flush go out, one Accept per acceptor
-    /// for up to [`MAX_BATCH`] of them.
+    /// for up to [`MAX_BATCH`] of them (or the run's own cap).
     pub(super) fn flush_accepts(&mut self, out: &mut Effects<Paxos>) {
         let commit = self.learner.commit();
         let now = self.now;
@@ -218,7 +218,7 @@ impl Paxos {
                 entry.sent_at = now;
             }
         }
-        for batch in unsent.chunks(MAX_BATCH) {
+        for batch in unsent.chunks(self.max_batch) {
             self.broadcast_ahead(
                 PaxosMessage::Accept {
                     ballot,
@@ -343,7 +343,7 @@ impl Paxos {
         };
         let mut sends = Vec::new();
         for peer in voters {
-            let due = pipeline.due_for(peer, before);
+            let due = pipeline.due_for(peer, before, self.max_batch);
             if !due.is_empty() {
                 sends.push((
                     peer,

@@ -46,7 +46,7 @@
 use super::ballot::Ballot;
 use super::learner::MAX_SLOT_GAP;
 use super::messages::{AcceptedEra, AcceptedSlot, Leadership, PaxosMessage, PaxosTimer, SlotValue};
-use super::multi::{Leading, Pipeline, MAX_BATCH};
+use super::multi::{Leading, Pipeline};
 use super::persist::PaxosRecord;
 use super::{Paxos, Stance};
 use crate::effect::Event;
@@ -278,7 +278,7 @@ impl Paxos {
             let pipeline = Pipeline::new(&plan.recovery, plan.last_slot, now);
             let all = pipeline.all();
             plan.pipeline = Some(pipeline);
-            let mut chunks = all.chunks(MAX_BATCH);
+            let mut chunks = all.chunks(self.max_batch);
             let first = chunks.next().map(<[_]>::to_vec).unwrap_or_default();
             messages.push(PaxosMessage::Accept {
                 ballot,

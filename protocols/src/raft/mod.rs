@@ -187,13 +187,6 @@ impl Raft {
         self.commit_index
     }
 
-    /// Overrides [`replication::MAX_BATCH`], the entries one AppendEntries carries at
-    /// most (at least one). With one, a leader sends a lagging follower one entry per
-    /// message, as the paper's figures step through logs (Figure 8).
-    pub fn set_max_batch(&mut self, entries: usize) {
-        self.max_batch = entries.max(1);
-    }
-
     /// The role this server plays now.
     pub fn role(&self) -> Role {
         match self.role {
@@ -283,6 +276,11 @@ impl Protocol for Raft {
     type Message = RaftMessage;
     type Record = RaftRecord;
     type Timer = RaftTimer;
+
+    /// Overrides [`replication::MAX_BATCH`], the entries one AppendEntries carries.
+    fn set_max_batch(&mut self, entries: usize) {
+        self.max_batch = entries.max(1);
+    }
 
     fn recover(setup: Setup, records: Vec<RaftRecord>) -> Result<Raft, RecoveryError> {
         setup.ensure_member()?;

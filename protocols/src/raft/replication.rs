@@ -30,7 +30,7 @@ use std::collections::VecDeque;
 /// Unacknowledged AppendEntries messages allowed per follower.
 pub const MAX_INFLIGHT: usize = 4;
 /// Entries carried by one AppendEntries message at most (a node may lower it:
-/// [`Raft::set_max_batch`]).
+/// [`Protocol::set_max_batch`](crate::Protocol::set_max_batch)).
 pub const MAX_BATCH: usize = 2048;
 
 /// The leader's view of one follower (Figure 2: `nextIndex`, `matchIndex`).

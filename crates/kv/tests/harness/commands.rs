@@ -75,13 +75,15 @@ pub fn check_command(data: &[u8]) {
     }
     let mut store = KvStore::new();
     store.apply(&bytes);
-    let writes = matches!(
-        shared,
-        Some(KvCommand {
-            op: KvOp::Put { .. } | KvOp::Set { .. },
-            ..
-        })
-    );
+    // On a fresh store a cas swaps only from the empty value.
+    let writes = match &shared {
+        Some(KvCommand { op, .. }) => match op {
+            KvOp::Put { .. } | KvOp::Set { .. } => true,
+            KvOp::Cas { from, .. } => from.is_empty(),
+            KvOp::Get { .. } => false,
+        },
+        None => false,
+    };
     assert_eq!(store.len(), usize::from(writes));
     assert_eq!(store.applied(), 1);
 }
@@ -126,6 +128,11 @@ pub fn seed_commands() -> Vec<Vec<u8>> {
         KvOp::Set {
             key: Bytes::from(vec![b'k'; 23]),
             value: Bytes::from(vec![b'v'; 130]),
+        },
+        KvOp::Cas {
+            key: Bytes::from_static(b"0000abcd"),
+            from: Bytes::from_static(b"value"),
+            to: Bytes::new(),
         },
     ];
     let mut out = Vec::new();

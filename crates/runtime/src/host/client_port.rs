@@ -321,6 +321,10 @@ async fn connection(
                                 port.faults.isolate(victim);
                                 tracing::info!(node, victim, "fault injected: isolate");
                             }
+                            Fault::Partition { groups } => {
+                                tracing::info!(node, ?groups, "fault injected: partition");
+                                port.faults.partition(groups);
+                            }
                             Fault::Heal => {
                                 port.faults.heal();
                                 tracing::info!(node, "faults healed");

@@ -34,7 +34,7 @@
 
 use super::{ChaosConfig, ChaosReport};
 use crate::{Action, Simulation};
-use kv::{KvCommand, KvOp, Session};
+use kv::KvOp;
 use protocols::{DetRng, NodeId, Protocol, Time};
 use std::time::Duration;
 
@@ -186,26 +186,45 @@ pub(super) fn schedule_clients<P: Protocol>(
     // The operations draw from a source of their own, so that the fault and timing plan
     // of a seed stays what it was before clients had operations.
     let mut ops = DetRng::new(sim.config.seed ^ 0x0C11_E475);
+    // Per key, the values written to it so far: a cas expects one of the last few (or
+    // the empty first value), so that some swap and some find another value.
+    let mut written: [Vec<String>; KEYS as usize] = Default::default();
     while t < until {
         let node = ids[plan.range_inclusive(0, ids.len() as u64 - 1) as usize];
         n += 1;
-        // Reads and writes on a few keys, so that operations really conflict; each one
-        // enters the clients' history, checked for linearizability at the end.
-        let key = bytes::Bytes::from(format!("k{}", ops.range_inclusive(0, 3)));
-        let op = if ops.chance(0.5) {
-            KvOp::Get { key }
-        } else {
-            KvOp::Put {
+        // Reads, writes and compare-and-sets on a few keys, so that operations really
+        // conflict; each enters the clients' history, checked for linearizability at
+        // the end. A client busy with an earlier operation skips its turn.
+        let k = ops.range_inclusive(0, KEYS - 1) as usize;
+        let key = bytes::Bytes::from(format!("k{k}"));
+        let client = ops.range_inclusive(0, CLIENTS - 1) as usize;
+        let value = format!("v{n}");
+        let op = match ops.range_inclusive(0, 9) {
+            0..=3 => KvOp::Get { key },
+            4..=7 => KvOp::Put {
                 key,
-                value: bytes::Bytes::from(format!("v{n}")),
+                value: bytes::Bytes::from(value.clone()),
+            },
+            _ => {
+                let recent = &written[k][written[k].len().saturating_sub(3)..];
+                let pick = ops.range_inclusive(0, recent.len() as u64) as usize;
+                let from = recent.get(pick).cloned().unwrap_or_default();
+                KvOp::Cas {
+                    key,
+                    from: bytes::Bytes::from(from),
+                    to: bytes::Bytes::from(value.clone()),
+                }
             }
         };
-        let data = KvCommand {
-            session: Session::NONE,
-            op,
+        if !matches!(op, KvOp::Get { .. }) {
+            written[k].push(value);
         }
-        .encode();
-        sim.schedule(t, Action::Submit { node, data });
+        sim.schedule(t, Action::Invoke { client, node, op });
         t = t.plus(plan.duration_between(cfg.client_gap / 2, cfg.client_gap * 3 / 2));
     }
 }
+
+/// Keys the chaos clients use.
+const KEYS: u64 = 4;
+/// Retrying clients in a chaos run, each with one operation outstanding at a time.
+const CLIENTS: u64 = 8;

@@ -4,7 +4,7 @@
 //! `Accept 2.1: era 2 = node 1; slots 10..=12`); this module adds what the state
 //! machine says about the client commands they carry (`put k1=v1`).
 
-use kv::{KvCommand, KvOp};
+use kv::KvCommand;
 use protocols::preload::Preload;
 use protocols::{Command, Describe};
 
@@ -22,20 +22,10 @@ pub trait Scripted: Preload + Describe {
 
 impl<P: Preload + Describe> Scripted for P {}
 
-/// `put k=v`, `get k`, or the command's text.
+/// `put k=v`, `get k`, `set k=v`, `cas k a->b`, or the command's text.
 pub fn command(c: &Command) -> String {
     match KvCommand::decode(&c.data).map(|c| c.op) {
-        Some(KvOp::Put { key, value }) => format!(
-            "put {}={}",
-            String::from_utf8_lossy(&key),
-            String::from_utf8_lossy(&value)
-        ),
-        Some(KvOp::Get { key }) => format!("get {}", String::from_utf8_lossy(&key)),
-        Some(KvOp::Set { key, value }) => format!(
-            "set {}={}",
-            String::from_utf8_lossy(&key),
-            String::from_utf8_lossy(&value)
-        ),
+        Some(op) => sim::kv_text(&op),
         None => {
             let text = String::from_utf8_lossy(&c.data);
             if text.chars().count() > 24 {
@@ -50,6 +40,7 @@ pub fn command(c: &Command) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kv::KvOp;
 
     #[test]
     fn commands_read_as_key_value_operations() {

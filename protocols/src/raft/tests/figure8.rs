@@ -17,7 +17,7 @@
 //! take office are their no-ops (§8), so 2@2, 2@3 and 3@4 are no-ops. And a leader
 //! sends its no-op right after the point where a follower's log matches; so that S3 can
 //! hold 2@2 without 3@4, as in the figure, every node here sends one entry per
-//! AppendEntries ([`Raft::set_max_batch`]). S2 already holds 2@2, so the first message
+//! AppendEntries ([`Protocol::set_max_batch`](protocols::Protocol::set_max_batch)). S2 already holds 2@2, so the first message
 //! of term 4 brings it 3@4: in (c), S1 knows 3@4 on S1 and S2 and 2@2 on S1, S2 and S3,
 //! which is exactly the case the current-term rule exists for. Without the rule S1
 //! commits index 2 here: the (c) and (d) tests below fail, as does
