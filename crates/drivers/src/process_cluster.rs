@@ -163,6 +163,8 @@ impl ProcessCluster {
                 peer: pair[0],
                 client: pair[1],
                 observer: id > opts.voters,
+                tls_cert: None,
+                tls_key: None,
             })
             .collect();
         let file = ClusterConfig {
@@ -175,6 +177,7 @@ impl ProcessCluster {
             cluster_id: None,
             secret: None,
             secret_file: None,
+            tls: None,
             nodes,
         }
         .with_key(&opts.key);
