@@ -701,6 +701,90 @@ observer = true
         assert!(ClusterConfig::loopback(ProtocolKind::Raft, 3, 65433).is_err());
     }
 
+    /// A loopback config with generated TLS files in a temporary directory, written
+    /// as `cluster.toml` there.
+    fn tls_config() -> (tempfile::TempDir, PathBuf, ClusterConfig) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = ClusterConfig::loopback(ProtocolKind::Raft, 3, 7000)
+            .expect("fits")
+            .with_new_tls(dir.path(), Path::new("cluster-tls"))
+            .expect("certificates written");
+        let path = dir.path().join("cluster.toml");
+        std::fs::write(&path, toml::to_string(&cfg).expect("serializes")).expect("write");
+        (dir, path, cfg)
+    }
+
+    #[test]
+    fn a_generated_tls_config_loads_and_every_node_s_pair_loads() {
+        let (dir, path, cfg) = tls_config();
+        assert_eq!(
+            cfg.tls.as_ref().map(|t| t.ca.clone()),
+            Some(PathBuf::from("cluster-tls/ca.pem"))
+        );
+        // Loaded from another directory: paths are the config file's.
+        let v = ClusterConfig::load(&path).expect("valid");
+        assert!(v.client_tls().is_some());
+        for id in 1..=3 {
+            assert!(v.node_tls(id).expect("loads").is_some());
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for key in ["ca.key", "node-1.key", "node-2.key", "node-3.key"] {
+                let mode = std::fs::metadata(dir.path().join("cluster-tls").join(key))
+                    .expect("key exists")
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{key}");
+            }
+        }
+        // Without [tls], nothing changes.
+        let plain = parse(GOOD).expect("valid");
+        assert!(plain.tls.is_none() && plain.client_tls().is_none());
+        assert!(plain.node_tls(1).expect("no TLS").is_none());
+    }
+
+    #[test]
+    fn missing_or_incomplete_tls_files_are_refused_naming_the_path() {
+        let (dir, path, cfg) = tls_config();
+        let ca = dir.path().join("cluster-tls/ca.pem");
+        std::fs::remove_file(&ca).expect("remove the CA");
+        let err = ClusterConfig::load(&path).expect_err("no CA");
+        assert!(matches!(err, ConfigError::Tls(_)), "{err:?}");
+        assert!(err.to_string().contains(&*ca.to_string_lossy()), "{err}");
+        std::fs::write(&ca, "not a certificate").expect("write");
+        let err = ClusterConfig::load(&path).expect_err("garbage CA");
+        assert!(err.to_string().contains("CA certificate"), "{err}");
+        assert!(err.to_string().contains(&*ca.to_string_lossy()), "{err}");
+        // A node's key is read when that node starts, before it binds anything.
+        let (dir, path, _) = tls_config();
+        let key = dir.path().join("cluster-tls/node-2.key");
+        std::fs::remove_file(&key).expect("remove the key");
+        let v = ClusterConfig::load(&path).expect("valid without node 2's key");
+        assert!(v.node_tls(1).is_ok());
+        let err = v.node_tls(2).expect_err("no key");
+        assert!(err.to_string().contains(&*key.to_string_lossy()), "{err}");
+        // A node without its pair, or a pair without [tls].
+        let mut half = cfg.clone();
+        half.nodes[1].tls_key = None;
+        let err = half.validate_in(dir.path()).expect_err("incomplete");
+        assert!(err.to_string().contains("node 2 lacks"), "{err}");
+        let mut orphan = cfg.clone();
+        orphan.tls = None;
+        assert!(matches!(
+            orphan.validate_in(dir.path()),
+            Err(ConfigError::TlsIncomplete(_))
+        ));
+        // Existing keys are never overwritten.
+        let again = ClusterConfig::loopback(ProtocolKind::Raft, 3, 7000)
+            .expect("fits")
+            .with_new_tls(dir.path(), Path::new("cluster-tls"));
+        assert!(
+            matches!(again, Err(ConfigError::Tls(TlsError::Exists(_)))),
+            "{again:?}"
+        );
+    }
+
     #[test]
     fn missing_file_names_the_path() {
         let err = ClusterConfig::load(Path::new("/nonexistent/cluster.toml")).expect_err("missing");
