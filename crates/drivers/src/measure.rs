@@ -423,7 +423,9 @@ pub async fn throughput_on<C: Cluster>(
         duration: Duration::ZERO,
         ..workload.clone()
     };
-    let _ = crate::workload::run(cluster.client_addrs(), ready.node, &warm).await;
+    let tls = cluster.client_tls();
+    let _ =
+        crate::workload::run_with(cluster.client_addrs(), tls.as_ref(), ready.node, &warm).await;
     // The warm-up's clients have stopped: once every node has shared its counters,
     // none of the warm-up's messages is left to fall into the counted window.
     tokio::time::sleep(COUNTS_SETTLE).await;
@@ -432,7 +434,8 @@ pub async fn throughput_on<C: Cluster>(
         warmup: Duration::ZERO,
         ..workload.clone()
     };
-    let result = crate::workload::run(cluster.client_addrs(), ready.node, &counted).await;
+    let result =
+        crate::workload::run_with(cluster.client_addrs(), tls.as_ref(), ready.node, &counted).await;
     tokio::time::sleep(COUNTS_SETTLE).await;
     let messages = cluster.message_counts().minus(&before);
     Ok(ThroughputSample { result, messages })
