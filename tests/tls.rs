@@ -149,3 +149,39 @@ fn a_node_without_its_key_refuses_to_start_naming_the_file() {
         .expect("run cwb config");
     assert!(!no_out.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_cluster_of_the_drivers_runs_over_tls() {
+    use drivers::cluster::ClusterOptions;
+    use drivers::measure::Cluster;
+    use drivers::process_cluster::ProcessCluster;
+
+    let wait = Duration::from_secs(20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = ClusterOptions {
+        tls: Some(runtime::tls::LoopbackTls::generate().expect("a CA")),
+        ..ClusterOptions::new(3, dir.path().join("cluster"))
+    };
+    let mut cluster = ProcessCluster::start(Path::new(CWB), ProtocolKind::Raft, &opts)
+        .await
+        .expect("start three node processes");
+    let config = std::fs::read_to_string(cluster.config_path()).expect("config");
+    assert!(config.contains("[tls]"), "{config}");
+    let ready = cluster
+        .wait_ready(0, None, 0, wait)
+        .await
+        .expect("a leader");
+    let mut client = cluster.client();
+    client.deadline = wait;
+    client
+        .put(
+            bytes::Bytes::from_static(b"k"),
+            bytes::Bytes::from_static(b"v"),
+        )
+        .await
+        .expect("put over TLS");
+    // Fault commands go over TLS too.
+    cluster.isolate(ready.node).await.expect("isolate over TLS");
+    cluster.heal().await.expect("heal over TLS");
+    cluster.shutdown().await;
+}

@@ -63,8 +63,8 @@ pub struct Args {
     pub processes: bool,
     /// TLS on both ports (a fresh CA and a loopback certificate), to compare with a
     /// run without: the election measure includes the TLS handshakes of the first
-    /// connections, throughput the encryption. In-process clusters only.
-    #[arg(long, conflicts_with = "processes")]
+    /// connections, throughput the encryption.
+    #[arg(long)]
     pub tls: bool,
 }
 

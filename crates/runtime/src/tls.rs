@@ -508,14 +508,34 @@ impl CertAuthority {
     }
 }
 
-/// A CA and one certificate for 127.0.0.1 that every node of an in-process loopback
-/// cluster shares (tests, benches), and the matching client side.
-#[derive(Clone, Debug)]
+/// A CA and one certificate for 127.0.0.1 that every node of a loopback cluster
+/// shares (tests, benches), and the matching client side. The PEM texts are kept for
+/// clusters of processes, which read them from files ([`LoopbackTls::write_files`]).
+#[derive(Clone)]
 pub struct LoopbackTls {
     /// Every node's TLS.
     pub node: NodeTls,
     /// What clients dial with.
     pub client: ClientTls,
+    ca_pem: String,
+    issued: Issued,
+}
+
+impl std::fmt::Debug for LoopbackTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoopbackTls { .. }")
+    }
+}
+
+/// Where [`LoopbackTls::write_files`] put the CA, the certificate and its key.
+#[derive(Clone, Debug)]
+pub struct LoopbackFiles {
+    /// The CA certificate.
+    pub ca: PathBuf,
+    /// The shared node certificate.
+    pub cert: PathBuf,
+    /// Its key (mode 0600).
+    pub key: PathBuf,
 }
 
 impl LoopbackTls {
@@ -533,7 +553,23 @@ impl LoopbackTls {
         Ok(LoopbackTls {
             node,
             client: cluster.client()?,
+            ca_pem: ca.cert_pem().to_string(),
+            issued,
         })
+    }
+
+    /// Writes the CA, the certificate and its key (mode 0600) as new files in `dir`
+    /// (`ca.pem`, `node.pem`, `node.key`).
+    pub fn write_files(&self, dir: &Path) -> Result<LoopbackFiles, TlsError> {
+        let files = LoopbackFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("node.pem"),
+            key: dir.join("node.key"),
+        };
+        write_new(&files.ca, &self.ca_pem, false)?;
+        write_new(&files.cert, &self.issued.cert_pem, false)?;
+        write_new(&files.key, &self.issued.key_pem, true)?;
+        Ok(files)
     }
 }
 

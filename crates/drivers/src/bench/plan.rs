@@ -86,8 +86,7 @@ pub struct Plan {
     pub sweep: Option<Sweep>,
     /// Run each node as a `node` process of this executable instead of in-process.
     pub processes: Option<PathBuf>,
-    /// TLS on both ports of every node (in-process clusters only), to measure its
-    /// cost against a run without.
+    /// TLS on both ports of every node, to measure its cost against a run without.
     pub tls: Option<runtime::tls::LoopbackTls>,
     /// The command line that asked for the run, recorded in the results.
     pub command_line: String,

@@ -194,6 +194,11 @@ async fn connection(
                 let (reader, writer) = tokio::io::split(stream);
                 session(node, reader, writer, addr, to_node, port).await;
             }
+            // A connection closed unused (a port probe) is not worth a warning, as
+            // on the plain port.
+            Err(crate::tls::AcceptError::Closed) => {
+                tracing::debug!(node, %addr, "client connection closed before TLS")
+            }
             Err(e) => warn(&port.limiter, node, addr, "refused", &e.to_string()),
         },
     }
