@@ -33,7 +33,8 @@ enum Command {
     Cluster(cmd::cluster::Args),
     /// Run one node of a cluster described by a config file, as its own process.
     Node(cmd::node::Args),
-    /// Write a loopback cluster config file to stdout.
+    /// Write a loopback cluster config file to stdout (or --out FILE; --tls adds a CA
+    /// and node certificates).
     Config(cmd::client::ConfigArgs),
     /// Set a key through the cluster's leader.
     Put(cmd::client::PutArgs),

@@ -61,6 +61,11 @@ pub struct Args {
     /// Run each node as its own OS process (`cwb node`) instead of in-process.
     #[arg(long)]
     pub processes: bool,
+    /// TLS on both ports (a fresh CA and a loopback certificate), to compare with a
+    /// run without: the election measure includes the TLS handshakes of the first
+    /// connections, throughput the encryption.
+    #[arg(long)]
+    pub tls: bool,
 }
 
 impl Args {
@@ -85,6 +90,11 @@ impl Args {
             timing: self.timing.timing()?,
             sweep: self.sweep.clone(),
             processes,
+            tls: if self.tls {
+                Some(runtime::tls::LoopbackTls::generate().context("making a CA for --tls")?)
+            } else {
+                None
+            },
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
         })
     }

@@ -1,5 +1,6 @@
 //! `cwb config`, `cwb put`, `cwb get`, `cwb status`: talk to a cluster described by a
-//! config file.
+//! config file. With `[tls]` in the file, every command here dials TLS and checks the
+//! nodes' certificates against the file's CA.
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -19,6 +20,14 @@ pub struct ConfigArgs {
     /// Node N gets peer port BASE+N and client port BASE+100+N.
     #[arg(long, default_value_t = 7000)]
     base_port: u16,
+    /// Write the config to this file instead of stdout.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// TLS on both ports: make a self-signed cluster CA and a certificate per node in
+    /// `<out's stem>-tls/` next to the config (keys mode 0600) and refer to them in a
+    /// `[tls]` section. Needs --out.
+    #[arg(long, requires = "out")]
+    tls: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -49,18 +58,59 @@ pub struct StatusArgs {
 }
 
 pub fn config(args: ConfigArgs) -> anyhow::Result<()> {
-    let cfg = ClusterConfig::loopback(args.protocol, args.nodes, args.base_port)?;
-    cfg.validate()?;
-    print!(
-        "{}",
-        toml::to_string(&cfg).context("serializing the config")?
+    let mut cfg = ClusterConfig::loopback(args.protocol, args.nodes, args.base_port)?;
+    let Some(out) = args.out else {
+        cfg.validate()?;
+        print!(
+            "{}",
+            toml::to_string(&cfg).context("serializing the config")?
+        );
+        return Ok(());
+    };
+    let dir = out.parent().unwrap_or(std::path::Path::new(""));
+    if args.tls {
+        let stem = out
+            .file_stem()
+            .map_or("cluster".into(), |s| s.to_string_lossy().into_owned());
+        let tls_dir = PathBuf::from(format!("{stem}-tls"));
+        cfg = cfg.with_new_tls(dir, &tls_dir)?;
+        println!(
+            "wrote a cluster CA and {} node certificates to {} (keys mode 0600)",
+            args.nodes,
+            dir.join(&tls_dir).display()
+        );
+    }
+    cfg.validate_in(dir)?;
+    let text = toml::to_string(&cfg).context("serializing the config")?;
+    write_private(&out, &text)?;
+    println!(
+        "wrote {} (it holds the cluster secret: mode 0600)",
+        out.display()
     );
     Ok(())
 }
 
+/// Writes a new file readable by its owner only (the config holds the secret).
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 fn client_for(path: &std::path::Path) -> anyhow::Result<Client> {
     let cfg = ClusterConfig::load(path)?;
-    Ok(Client::new(cfg.clients))
+    let tls = cfg.client_tls();
+    Ok(Client::new(cfg.clients).with_tls(tls))
 }
 
 pub async fn put(args: PutArgs) -> anyhow::Result<()> {
@@ -85,8 +135,9 @@ pub async fn get(args: GetArgs) -> anyhow::Result<()> {
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let cfg = ClusterConfig::load(&args.config)?;
+    let tls = cfg.client_tls();
     for (id, addr) in &cfg.clients {
-        match client::status(*addr, Duration::from_secs(2)).await {
+        match client::status_with(*addr, tls.as_ref(), Duration::from_secs(2)).await {
             Ok(s) => println!(
                 "node {id} ({addr}): {} {:<10} term {:<6} leader {:<6} commit {:<8} applied {}",
                 s.protocol,
@@ -126,8 +177,9 @@ pub async fn isolate(args: IsolateArgs) -> anyhow::Result<()> {
         .clients
         .get(&args.id)
         .ok_or(runtime::config::ConfigError::UnknownNode(args.id))?;
-    client::fault(
+    client::fault_with(
         addr,
+        cfg.client_tls().as_ref(),
         args.id,
         &cfg.key,
         client::Fault::Isolate { node: args.id },
@@ -141,9 +193,11 @@ pub async fn isolate(args: IsolateArgs) -> anyhow::Result<()> {
 /// Removes injected faults on every node of a process cluster.
 pub async fn heal(args: StatusArgs) -> anyhow::Result<()> {
     let cfg = ClusterConfig::load(&args.config)?;
+    let tls = cfg.client_tls();
     for (id, addr) in &cfg.clients {
-        match client::fault(
+        match client::fault_with(
             *addr,
+            tls.as_ref(),
             *id,
             &cfg.key,
             client::Fault::Heal,

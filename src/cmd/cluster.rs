@@ -56,6 +56,9 @@ pub struct Args {
     /// Keep node data here instead of a temporary directory.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// TLS on both ports of every node (a fresh CA and a loopback certificate).
+    #[arg(long)]
+    tls: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -76,6 +79,9 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     opts.fsync = args.fsync;
     opts.seed = args.seed;
     opts.narrate = args.narrate;
+    if args.tls {
+        opts.tls = Some(runtime::tls::LoopbackTls::generate().context("making a CA for --tls")?);
+    }
     let origin = Instant::now();
     let mut cluster = LocalCluster::<P>::start(opts)
         .await

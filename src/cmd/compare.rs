@@ -42,6 +42,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         sweep: None,
         out: args.out.join("results.json"),
         processes: false,
+        tls: false,
     };
     println!(
         "comparing raft, zab and paxos on 3-node loopback clusters: {} trials each of cold-start election, leader kill and leader isolation, then 1 and 64 closed-loop clients (fsync = batch)",

@@ -128,6 +128,8 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
     let id = args.id;
     let peer = cfg.peers[&id];
     let client = cfg.clients[&id];
+    // Before binding anything: this node's certificate and key must load.
+    let tls = cfg.node_tls(id)?;
     let peer_listener = TcpListener::bind(peer)
         .await
         .with_context(|| format!("node {id}: cannot bind peer port {peer}"))?;
@@ -146,6 +148,7 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
         clients: cfg.clients.clone(),
         client_limits: cfg.client_limits,
         key: cfg.key.clone(),
+        tls,
         start: if args.bootstrap {
             Start::Bootstrap
         } else {
@@ -168,13 +171,14 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
         incarnation,
     )?;
     let banner = format!(
-        "node {id}: {} {} on peer {peer}, client {client}, data {}, fsync={}",
+        "node {id}: {} {} on peer {peer}, client {client}{}, data {}, fsync={}",
         P::NAME,
         if cfg.membership.is_voter(id) {
             "voter"
         } else {
             "observer"
         },
+        if cfg.tls.is_some() { " (TLS)" } else { "" },
         cfg.node_dir(id).display(),
         cfg.fsync
     );

@@ -47,6 +47,8 @@ pub struct ClusterOptions {
     pub client_limits: runtime::host::ClientLimits,
     /// The cluster's identity and secret (a fresh one per cluster by default).
     pub key: runtime::transport::handshake::ClusterKey,
+    /// TLS on both ports of every node (`None`, the default: plain TCP).
+    pub tls: Option<runtime::tls::LoopbackTls>,
 }
 
 impl ClusterOptions {
@@ -63,6 +65,7 @@ impl ClusterOptions {
             client_limits: Default::default(),
             // Without randomness the cluster still runs, unprotected, as an unnamed one.
             key: runtime::transport::handshake::ClusterKey::generate().unwrap_or_default(),
+            tls: None,
         }
     }
 }
@@ -178,6 +181,7 @@ impl<P: Protocol> LocalCluster<P> {
             clients: self.clients.clone(),
             client_limits: self.opts.client_limits,
             key: self.opts.key.clone(),
+            tls: self.opts.tls.as_ref().map(|t| t.node.clone()),
             start,
         }
     }
@@ -234,7 +238,12 @@ impl<P: Protocol> LocalCluster<P> {
 
     /// A client of this cluster.
     pub fn client(&self) -> Client {
-        Client::new(self.clients.clone())
+        Client::new(self.clients.clone()).with_tls(self.client_tls())
+    }
+
+    /// TLS to the client ports, if the cluster runs with it.
+    pub fn client_tls(&self) -> Option<runtime::tls::ClientTls> {
+        self.opts.tls.as_ref().map(|t| t.client.clone())
     }
 
     /// The event bus every node reports to.
@@ -355,6 +364,10 @@ impl<P: Protocol> crate::measure::Cluster for LocalCluster<P> {
 
     fn client_addrs(&self) -> &BTreeMap<NodeId, SocketAddr> {
         &self.clients
+    }
+
+    fn client_tls(&self) -> Option<runtime::tls::ClientTls> {
+        LocalCluster::client_tls(self)
     }
 
     async fn kill(&mut self, id: NodeId) -> Result<Instant, ClusterError> {

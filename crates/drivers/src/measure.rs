@@ -57,9 +57,14 @@ pub trait Cluster {
     /// Every node's client address.
     fn client_addrs(&self) -> &BTreeMap<NodeId, SocketAddr>;
 
+    /// TLS to the client ports, if the cluster runs with it.
+    fn client_tls(&self) -> Option<runtime::tls::ClientTls> {
+        None
+    }
+
     /// A leader-finding client of this cluster.
     fn client(&self) -> Client {
-        Client::new(self.client_addrs().clone())
+        Client::new(self.client_addrs().clone()).with_tls(self.client_tls())
     }
 
     /// Waits for a leader to become ready after event position `cursor`, other than
@@ -288,7 +293,8 @@ pub async fn failover_on<C: Cluster>(
             "the ready leader's client address",
         ))?;
     let cursor = cluster.bus().len();
-    let commit_before = live_commit(old_addr).await;
+    let tls = cluster.client_tls();
+    let commit_before = live_commit(old_addr, tls.as_ref()).await;
     let fault = match failure {
         Failure::Kill => cluster.kill(old).await,
         Failure::Isolate => cluster.isolate(old).await,
@@ -339,7 +345,7 @@ pub async fn failover_on<C: Cluster>(
             }
         }
         Failure::Isolate => {
-            let commit_after = live_commit(old_addr).await;
+            let commit_after = live_commit(old_addr, tls.as_ref()).await;
             if commit_after > commit_before + 8 {
                 return Err(MeasureError::FaultNotVerified(format!(
                     "isolated node {old} kept committing ({commit_before} -> {commit_after})"
@@ -375,8 +381,8 @@ pub async fn failover_on<C: Cluster>(
 
 /// A node's commit index, asked through its client port (never stale). The client
 /// port is not subject to the fault filter, so an isolated node still answers.
-async fn live_commit(addr: std::net::SocketAddr) -> u64 {
-    runtime::client::status(addr, Duration::from_secs(2))
+async fn live_commit(addr: std::net::SocketAddr, tls: Option<&runtime::tls::ClientTls>) -> u64 {
+    runtime::client::status_with(addr, tls, Duration::from_secs(2))
         .await
         .map_or(0, |s| s.status.commit_index)
 }
@@ -417,7 +423,9 @@ pub async fn throughput_on<C: Cluster>(
         duration: Duration::ZERO,
         ..workload.clone()
     };
-    let _ = crate::workload::run(cluster.client_addrs(), ready.node, &warm).await;
+    let tls = cluster.client_tls();
+    let _ =
+        crate::workload::run_with(cluster.client_addrs(), tls.as_ref(), ready.node, &warm).await;
     // The warm-up's clients have stopped: once every node has shared its counters,
     // none of the warm-up's messages is left to fall into the counted window.
     tokio::time::sleep(COUNTS_SETTLE).await;
@@ -426,7 +434,8 @@ pub async fn throughput_on<C: Cluster>(
         warmup: Duration::ZERO,
         ..workload.clone()
     };
-    let result = crate::workload::run(cluster.client_addrs(), ready.node, &counted).await;
+    let result =
+        crate::workload::run_with(cluster.client_addrs(), tls.as_ref(), ready.node, &counted).await;
     tokio::time::sleep(COUNTS_SETTLE).await;
     let messages = cluster.message_counts().minus(&before);
     Ok(ThroughputSample { result, messages })

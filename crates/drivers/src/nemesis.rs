@@ -343,7 +343,10 @@ async fn current_leader(cluster: &ProcessCluster) -> Option<NodeId> {
             let Some(addr) = cluster.client_addrs().get(&id) else {
                 continue;
             };
-            if let Ok(s) = runtime::client::status(*addr, Duration::from_millis(300)).await {
+            let tls = cluster.client_tls();
+            if let Ok(s) =
+                runtime::client::status_with(*addr, tls.as_ref(), Duration::from_millis(300)).await
+            {
                 if s.status.role.is_leader() && best.is_none_or(|(t, _)| s.status.term > t) {
                     best = Some((s.status.term, id));
                 }

@@ -124,6 +124,8 @@ pub struct ProcessCluster {
     clients: BTreeMap<NodeId, SocketAddr>,
     /// The cluster's key: fault commands are proved with it.
     key: runtime::transport::handshake::ClusterKey,
+    /// TLS to the client ports, if the cluster runs with it.
+    tls: Option<runtime::tls::ClientTls>,
     children: BTreeMap<NodeId, Child>,
     readers: Vec<JoinHandle<()>>,
     bus: EventBus,
@@ -163,9 +165,11 @@ impl ProcessCluster {
                 peer: pair[0],
                 client: pair[1],
                 observer: id > opts.voters,
+                tls_cert: None,
+                tls_key: None,
             })
             .collect();
-        let file = ClusterConfig {
+        let mut file = ClusterConfig {
             protocol: protocol.to_string(),
             fsync: opts.fsync.to_string(),
             data_dir: opts.base_dir.clone(),
@@ -175,11 +179,25 @@ impl ProcessCluster {
             cluster_id: None,
             secret: None,
             secret_file: None,
+            tls: None,
             nodes,
         }
         .with_key(&opts.key);
         std::fs::create_dir_all(&opts.base_dir)
             .map_err(io(format!("creating {}", opts.base_dir.display())))?;
+        if let Some(tls) = &opts.tls {
+            // Every node shares one loopback certificate, read from files.
+            let dir = opts.base_dir.join("tls");
+            std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+            let files = tls
+                .write_files(&dir)
+                .map_err(|e| ProcessClusterError::Config(e.to_string()))?;
+            file.tls = Some(runtime::config::TlsSection { ca: files.ca });
+            for node in &mut file.nodes {
+                node.tls_cert = Some(files.cert.clone());
+                node.tls_key = Some(files.key.clone());
+            }
+        }
         let config = opts.base_dir.join("cluster.toml");
         let text =
             toml::to_string(&file).map_err(|e| ProcessClusterError::Config(e.to_string()))?;
@@ -191,6 +209,7 @@ impl ProcessCluster {
             narrate: opts.narrate,
             clients: file.nodes.iter().map(|n| (n.id, n.client)).collect(),
             key: opts.key.clone(),
+            tls: opts.tls.as_ref().map(|t| t.client.clone()),
             children: BTreeMap::new(),
             readers: Vec::new(),
             bus: EventBus::new(),
@@ -393,6 +412,10 @@ impl Cluster for ProcessCluster {
         &self.clients
     }
 
+    fn client_tls(&self) -> Option<runtime::tls::ClientTls> {
+        self.tls.clone()
+    }
+
     /// SIGKILL, then reap the process.
     async fn kill(&mut self, id: NodeId) -> Result<Instant, ProcessClusterError> {
         let mut child = self
@@ -428,8 +451,9 @@ impl Cluster for ProcessCluster {
     async fn isolate(&mut self, id: NodeId) -> Result<Instant, ProcessClusterError> {
         let addr = self.fault_addr(id)?;
         let t0 = Instant::now();
-        client::fault(
+        client::fault_with(
             addr,
+            self.tls.as_ref(),
             id,
             &self.key,
             Fault::Isolate { node: id },
@@ -445,8 +469,15 @@ impl Cluster for ProcessCluster {
         let mut first_error = None;
         for id in self.running() {
             let addr = self.fault_addr(id)?;
-            if let Err(source) =
-                client::fault(addr, id, &self.key, Fault::Heal, FAULT_TIMEOUT).await
+            if let Err(source) = client::fault_with(
+                addr,
+                self.tls.as_ref(),
+                id,
+                &self.key,
+                Fault::Heal,
+                FAULT_TIMEOUT,
+            )
+            .await
             {
                 first_error.get_or_insert(ProcessClusterError::Fault { id, source });
             }

@@ -82,6 +82,16 @@ pub async fn run(
     leader: NodeId,
     w: &Workload,
 ) -> WorkloadResult {
+    run_with(nodes, None, leader, w).await
+}
+
+/// [`run`], over TLS to the client ports when `tls` is given.
+pub async fn run_with(
+    nodes: &BTreeMap<NodeId, SocketAddr>,
+    tls: Option<&runtime::tls::ClientTls>,
+    leader: NodeId,
+    w: &Workload,
+) -> WorkloadResult {
     let value = Bytes::from(vec![b'x'; w.value_bytes]);
     let start = Instant::now();
     let counted_from = start + w.warmup;
@@ -90,7 +100,7 @@ pub async fn run(
     let mut tasks = Vec::new();
     let shared: Vec<Arc<SharedClient>> = (0..w.clients.div_ceil(CLIENTS_PER_CONNECTION))
         .map(|_| {
-            let mut client = SharedClient::new(nodes.clone());
+            let mut client = SharedClient::new(nodes.clone()).with_tls(tls.cloned());
             client.deadline = Duration::from_secs(5);
             client.start_at(leader);
             Arc::new(client)

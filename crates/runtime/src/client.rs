@@ -6,8 +6,14 @@
 //! names the request id it answers, and responses may come back out of order.
 //! [`Pipeline`] and [`SharedClient`] use that to let many concurrent callers share one
 //! connection per node.
+//!
+//! Every way in takes an optional [`ClientTls`] (the cluster's CA, from `[tls]` in
+//! the config: [`crate::config::Validated::client_tls`]); with it, connections are TLS
+//! and the node's certificate must be signed by that CA. A certificate that fails the
+//! check is a [`ClientError::Tls`] at once, not retried on other nodes.
 
 use crate::host::timer::sleep_precisely;
+use crate::tls::{ClientStream, ClientTls};
 use crate::transport::handshake::ClusterKey;
 use crate::transport::{codec, frame};
 use bytes::{Bytes, BytesMut};
@@ -160,6 +166,15 @@ pub enum ClientError {
         /// Why.
         source: std::io::Error,
     },
+    /// The TLS handshake failed: the node's certificate is not signed by the
+    /// config's CA (or does not name the address dialed), or the node speaks no TLS.
+    #[error("TLS with {addr} failed: {reason} (is the config's [tls] ca this cluster's CA, and does the node run with [tls]?)")]
+    Tls {
+        /// Where.
+        addr: SocketAddr,
+        /// rustls's words.
+        reason: String,
+    },
     /// The node sent something we cannot read.
     #[error("bad response from {addr}: {reason}")]
     Protocol {
@@ -170,21 +185,59 @@ pub enum ClientError {
     },
 }
 
+impl ClientError {
+    /// True for a failure no other node of the cluster would cure (a certificate
+    /// another CA signed): not worth a retry.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ClientError::Tls { .. })
+    }
+}
+
+/// Opens a connection to a node's client port, with TLS if `tls` is given. A
+/// certificate or TLS protocol failure is [`ClientError::Tls`]; a refused or broken
+/// connection is [`ClientError::Io`].
+pub(crate) async fn open(
+    addr: SocketAddr,
+    tls: Option<&ClientTls>,
+) -> Result<ClientStream, ClientError> {
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|source| ClientError::Io { addr, source })?;
+    let _ = tcp.set_nodelay(true);
+    let Some(tls) = tls else {
+        return Ok(ClientStream::Plain(tcp));
+    };
+    match tls.connect(addr, tcp).await {
+        Ok(stream) => Ok(ClientStream::Tls(Box::new(stream))),
+        // rustls reports bad certificates and protocol violations as InvalidData.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(ClientError::Tls {
+            addr,
+            reason: e.to_string(),
+        }),
+        Err(source) => Err(ClientError::Io { addr, source }),
+    }
+}
+
 /// One framed connection to one node.
 pub struct Connection {
     addr: SocketAddr,
-    stream: TcpStream,
+    stream: ClientStream,
     buf: BytesMut,
     out: BytesMut,
 }
 
 impl Connection {
-    /// Connects to a node's client port.
+    /// Connects to a node's client port over plain TCP.
     pub async fn connect(addr: SocketAddr) -> Result<Connection, ClientError> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|source| ClientError::Io { addr, source })?;
-        let _ = stream.set_nodelay(true);
+        Connection::connect_with(addr, None).await
+    }
+
+    /// Connects to a node's client port, with TLS if `tls` is given.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        tls: Option<&ClientTls>,
+    ) -> Result<Connection, ClientError> {
+        let stream = open(addr, tls).await?;
         Ok(Connection {
             addr,
             stream,
@@ -203,10 +256,11 @@ impl Connection {
             }
         })?;
         let addr = self.addr;
-        self.stream
-            .write_all(&self.out)
-            .await
-            .map_err(|source| ClientError::Io { addr, source })
+        let written = match self.stream.write_all(&self.out).await {
+            Ok(()) => self.stream.flush().await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|source| ClientError::Io { addr, source })
     }
 
     /// Receives one response.
@@ -243,10 +297,19 @@ impl Connection {
     }
 }
 
-/// Asks one node for its status.
+/// Asks one node for its status (plain TCP).
 pub async fn status(addr: SocketAddr, timeout: Duration) -> Result<NodeStatus, ClientError> {
+    status_with(addr, None, timeout).await
+}
+
+/// Asks one node for its status, over TLS if `tls` is given.
+pub async fn status_with(
+    addr: SocketAddr,
+    tls: Option<&ClientTls>,
+    timeout: Duration,
+) -> Result<NodeStatus, ClientError> {
     let call = async {
-        let mut c = Connection::connect(addr).await?;
+        let mut c = Connection::connect_with(addr, tls).await?;
         match c
             .call(&ClientRequest {
                 id: 1,
@@ -267,7 +330,7 @@ pub async fn status(addr: SocketAddr, timeout: Duration) -> Result<NodeStatus, C
 }
 
 /// Sends a fault command to node `node` at `addr`, proved with the cluster's `key`:
-/// first a challenge for a nonce, then the command with its proof.
+/// first a challenge for a nonce, then the command with its proof (plain TCP).
 pub async fn fault(
     addr: SocketAddr,
     node: NodeId,
@@ -275,8 +338,20 @@ pub async fn fault(
     fault: Fault,
     timeout: Duration,
 ) -> Result<(), ClientError> {
+    fault_with(addr, None, node, key, fault, timeout).await
+}
+
+/// [`fault`], over TLS if `tls` is given.
+pub async fn fault_with(
+    addr: SocketAddr,
+    tls: Option<&ClientTls>,
+    node: NodeId,
+    key: &ClusterKey,
+    fault: Fault,
+    timeout: Duration,
+) -> Result<(), ClientError> {
     let call = async {
-        let mut c = Connection::connect(addr).await?;
+        let mut c = Connection::connect_with(addr, tls).await?;
         let nonce = match c
             .call(&ClientRequest {
                 id: 1,
@@ -332,6 +407,8 @@ pub struct Client {
     rotate: usize,
     /// The node to try first, before any other (see [`Client::start_at`]).
     first: Option<NodeId>,
+    /// TLS to the client ports, if the cluster has it.
+    tls: Option<ClientTls>,
 }
 
 impl Client {
@@ -350,7 +427,15 @@ impl Client {
             retry_pause: Duration::from_millis(5),
             rotate: 0,
             first: None,
+            tls: None,
         }
+    }
+
+    /// This client, talking TLS checked against the cluster's CA when `tls` is given
+    /// ([`crate::config::Validated::client_tls`]).
+    pub fn with_tls(mut self, tls: Option<ClientTls>) -> Client {
+        self.tls = tls;
+        self
     }
 
     /// Starts by sending to `node`, believed to lead (a hint: a `NotLeader` answer or
@@ -436,6 +521,7 @@ impl Client {
                         reason: format!("unexpected {other:?}"),
                     });
                 }
+                Ok(Err(e)) if e.is_fatal() => return Err(e),
                 Ok(Err(_)) | Err(_) => {
                     // Broken connection or no answer in time: move on.
                     self.current = None;
@@ -466,7 +552,7 @@ impl Client {
                 }
             };
             let addr = self.nodes[&id];
-            self.current = Some((id, Connection::connect(addr).await?));
+            self.current = Some((id, Connection::connect_with(addr, self.tls.as_ref()).await?));
         }
         match self.current.as_mut() {
             Some((_, conn)) => conn.call(req).await,

@@ -21,10 +21,21 @@
 //! peer = "127.0.0.1:7001"    # node-to-node port
 //! client = "127.0.0.1:7101"  # client port (put/get/status)
 //! # observer = true          # ZAB observers: receive commits, never vote
+//! # tls_cert = "cluster-tls/node-1.pem"   # with [tls]: this node's certificate
+//! # tls_key = "cluster-tls/node-1.key"    # and its private key (mode 0600)
+//! # [tls]                    # optional: TLS on both ports (see `crate::tls`)
+//! # ca = "cluster-tls/ca.pem"
 //! ```
+//!
+//! Paths under `[tls]` and in `tls_cert`/`tls_key` are relative to the config file's
+//! directory. Loading checks the CA and that every node names its certificate and
+//! key; a node reads and checks its own pair when it starts
+//! ([`Validated::node_tls`]), before binding anything, so that a host need hold only
+//! its own node's key.
 
 mod limits;
 
+use crate::tls::{ClientTls, ClusterCa, NodeTls, TlsError};
 use crate::transport::handshake::{hex, unhex, ClusterKey};
 use limits::read_bounded;
 pub use limits::{MAX_CLIENT_LIMIT, MAX_CONFIG_BYTES, MAX_IDLE_TIMEOUT_MS, MAX_SECRET_FILE_BYTES};
@@ -100,6 +111,22 @@ pub struct NodeEntry {
     /// A non-voting observer (ZAB).
     #[serde(default)]
     pub observer: bool,
+    /// With `[tls]`: this node's certificate (PEM), signed by the cluster's CA, naming
+    /// the node's IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// With `[tls]`: the private key of `tls_cert` (PEM; keep it mode 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// `[tls]`: TLS on both ports, checked against the cluster's own CA.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// The cluster CA's certificate (PEM), which every node's certificate is checked
+    /// against, by peers and clients.
+    pub ca: PathBuf,
 }
 
 /// A whole cluster file.
@@ -134,6 +161,9 @@ pub struct ClusterConfig {
     /// `idle_timeout_ms`, `max_in_flight`).
     #[serde(default, skip_serializing_if = "is_default")]
     pub client_port: crate::host::ClientLimits,
+    /// TLS on both ports (absent: plain TCP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSection>,
     /// The members.
     #[serde(rename = "node")]
     pub nodes: Vec<NodeEntry>,
@@ -230,6 +260,12 @@ pub enum ConfigError {
         /// The largest accepted.
         max: u64,
     },
+    /// A TLS file is missing, unreadable or not what it should be.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// `[tls]` and the nodes' `tls_cert`/`tls_key` do not go together.
+    #[error("{0}")]
+    TlsIncomplete(String),
     /// A file (the config or the secret) is far larger than such a file can be.
     #[error("{path} is larger than {max} bytes: not a {what}")]
     FileTooLarge {
@@ -265,6 +301,19 @@ pub struct Validated {
     pub client_limits: crate::host::ClientLimits,
     /// The cluster's identity and secret.
     pub key: ClusterKey,
+    /// TLS, if `[tls]` is set.
+    pub tls: Option<ValidatedTls>,
+}
+
+/// A checked `[tls]`: the CA loaded, every node's certificate and key named.
+#[derive(Clone, Debug)]
+pub struct ValidatedTls {
+    /// The cluster's CA.
+    pub ca: ClusterCa,
+    /// What clients use: the CA, no client certificate.
+    pub client: ClientTls,
+    /// Each node's certificate and key files (resolved paths).
+    pub nodes: BTreeMap<NodeId, (PathBuf, PathBuf)>,
 }
 
 impl Validated {
@@ -272,13 +321,30 @@ impl Validated {
     pub fn node_dir(&self, id: NodeId) -> PathBuf {
         self.data_dir.join(format!("node-{id}"))
     }
+
+    /// What a client of this cluster dials with: TLS checked against the CA, or
+    /// `None` for plain TCP.
+    pub fn client_tls(&self) -> Option<ClientTls> {
+        self.tls.as_ref().map(|t| t.client.clone())
+    }
+
+    /// Node `id`'s TLS (its certificate and key read and checked against each other),
+    /// or `None` without `[tls]`. An unreadable or bad file is an error naming it.
+    pub fn node_tls(&self, id: NodeId) -> Result<Option<NodeTls>, ConfigError> {
+        let Some(tls) = &self.tls else {
+            return Ok(None);
+        };
+        let (cert, key) = tls.nodes.get(&id).ok_or(ConfigError::UnknownNode(id))?;
+        Ok(Some(tls.ca.node(cert, key)?))
+    }
 }
 
 impl ClusterConfig {
     /// Reads and validates a file.
     pub fn load(path: &Path) -> Result<Validated, ConfigError> {
         let text = read_bounded(path, MAX_CONFIG_BYTES, "cluster config")?;
-        ClusterConfig::parse(&text, path)?.validate()
+        let dir = path.parent().unwrap_or(Path::new(""));
+        ClusterConfig::parse(&text, path)?.validate_in(dir)
     }
 
     /// Parses TOML text (`path` only names it in errors).
@@ -289,8 +355,15 @@ impl ClusterConfig {
         })
     }
 
-    /// Checks everything that can be checked before starting.
+    /// Checks everything that can be checked before starting; relative TLS paths are
+    /// taken from the current directory.
     pub fn validate(&self) -> Result<Validated, ConfigError> {
+        self.validate_in(Path::new(""))
+    }
+
+    /// [`ClusterConfig::validate`], with relative TLS paths taken from `dir` (the
+    /// config file's directory).
+    pub fn validate_in(&self, dir: &Path) -> Result<Validated, ConfigError> {
         let protocol: ProtocolKind = self.protocol.parse()?;
         let fsync: FsyncPolicy = self
             .fsync
@@ -346,7 +419,38 @@ impl ClusterConfig {
             seed: self.seed,
             client_limits: self.client_port,
             key: self.key()?,
+            tls: self.tls(dir)?,
         })
+    }
+
+    /// `[tls]`: the CA read and checked, every node's certificate and key named.
+    fn tls(&self, dir: &Path) -> Result<Option<ValidatedTls>, ConfigError> {
+        let Some(section) = &self.tls else {
+            if let Some(n) = self
+                .nodes
+                .iter()
+                .find(|n| n.tls_cert.is_some() || n.tls_key.is_some())
+            {
+                return Err(ConfigError::TlsIncomplete(format!(
+                    "node {} names a TLS certificate or key but the config has no [tls] section (with ca = \"...\")",
+                    n.id
+                )));
+            }
+            return Ok(None);
+        };
+        let ca = ClusterCa::load(&dir.join(&section.ca))?;
+        let mut nodes = BTreeMap::new();
+        for n in &self.nodes {
+            let (Some(cert), Some(key)) = (&n.tls_cert, &n.tls_key) else {
+                return Err(ConfigError::TlsIncomplete(format!(
+                    "[tls] is set but node {} lacks tls_cert or tls_key: every node needs both",
+                    n.id
+                )));
+            };
+            nodes.insert(n.id, (dir.join(cert), dir.join(key)));
+        }
+        let client = ca.client()?;
+        Ok(Some(ValidatedTls { ca, client, nodes }))
     }
 
     /// The cluster's identity and secret from `cluster_id` and `secret`/`secret_file`.
@@ -402,6 +506,8 @@ impl ClusterConfig {
                     peer: SocketAddr::from(([127, 0, 0, 1], port(id)?)),
                     client: SocketAddr::from(([127, 0, 0, 1], port(id.saturating_add(100))?)),
                     observer: false,
+                    tls_cert: None,
+                    tls_key: None,
                 })
             })
             .collect::<Result<_, ConfigError>>()?;
@@ -417,9 +523,45 @@ impl ClusterConfig {
             secret_file: None,
             timing: TimingConfig::default(),
             client_port: Default::default(),
+            tls: None,
             nodes,
         }
         .with_key(&key))
+    }
+
+    /// This config with TLS: makes a self-signed cluster CA and one certificate per
+    /// node (naming the node's IP addresses, `node-<id>.cwb` and, on loopback,
+    /// `localhost`) in `config_dir/tls_dir`, which is created; keys are written mode
+    /// 0600 and never over existing files. The config refers to them relative to
+    /// `config_dir`, where the config file is to be written.
+    pub fn with_new_tls(
+        mut self,
+        config_dir: &Path,
+        tls_dir: &Path,
+    ) -> Result<ClusterConfig, ConfigError> {
+        use crate::tls::{write_new, CertAuthority};
+        let dir = config_dir.join(tls_dir);
+        std::fs::create_dir_all(&dir).map_err(|source| TlsError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        let name = self.cluster_id.clone().unwrap_or_default();
+        let ca = CertAuthority::generate(&name)?;
+        write_new(&dir.join("ca.pem"), ca.cert_pem(), false)?;
+        write_new(&dir.join("ca.key"), ca.key_pem(), true)?;
+        for n in &mut self.nodes {
+            let issued = ca.issue(n.id, &[n.peer.ip(), n.client.ip()])?;
+            let cert = tls_dir.join(format!("node-{}.pem", n.id));
+            let key = tls_dir.join(format!("node-{}.key", n.id));
+            write_new(&config_dir.join(&cert), &issued.cert_pem, false)?;
+            write_new(&config_dir.join(&key), &issued.key_pem, true)?;
+            n.tls_cert = Some(cert);
+            n.tls_key = Some(key);
+        }
+        self.tls = Some(TlsSection {
+            ca: tls_dir.join("ca.pem"),
+        });
+        Ok(self)
     }
 
     /// This config with `key` written in as `cluster_id` and `secret`.
@@ -557,6 +699,90 @@ observer = true
         let top = ClusterConfig::loopback(ProtocolKind::Raft, 3, 65432).expect("fits");
         assert_eq!(top.nodes[2].client.port(), 65535);
         assert!(ClusterConfig::loopback(ProtocolKind::Raft, 3, 65433).is_err());
+    }
+
+    /// A loopback config with generated TLS files in a temporary directory, written
+    /// as `cluster.toml` there.
+    fn tls_config() -> (tempfile::TempDir, PathBuf, ClusterConfig) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = ClusterConfig::loopback(ProtocolKind::Raft, 3, 7000)
+            .expect("fits")
+            .with_new_tls(dir.path(), Path::new("cluster-tls"))
+            .expect("certificates written");
+        let path = dir.path().join("cluster.toml");
+        std::fs::write(&path, toml::to_string(&cfg).expect("serializes")).expect("write");
+        (dir, path, cfg)
+    }
+
+    #[test]
+    fn a_generated_tls_config_loads_and_every_node_s_pair_loads() {
+        let (dir, path, cfg) = tls_config();
+        assert_eq!(
+            cfg.tls.as_ref().map(|t| t.ca.clone()),
+            Some(PathBuf::from("cluster-tls/ca.pem"))
+        );
+        // Loaded from another directory: paths are the config file's.
+        let v = ClusterConfig::load(&path).expect("valid");
+        assert!(v.client_tls().is_some());
+        for id in 1..=3 {
+            assert!(v.node_tls(id).expect("loads").is_some());
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for key in ["ca.key", "node-1.key", "node-2.key", "node-3.key"] {
+                let mode = std::fs::metadata(dir.path().join("cluster-tls").join(key))
+                    .expect("key exists")
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{key}");
+            }
+        }
+        // Without [tls], nothing changes.
+        let plain = parse(GOOD).expect("valid");
+        assert!(plain.tls.is_none() && plain.client_tls().is_none());
+        assert!(plain.node_tls(1).expect("no TLS").is_none());
+    }
+
+    #[test]
+    fn missing_or_incomplete_tls_files_are_refused_naming_the_path() {
+        let (dir, path, cfg) = tls_config();
+        let ca = dir.path().join("cluster-tls/ca.pem");
+        std::fs::remove_file(&ca).expect("remove the CA");
+        let err = ClusterConfig::load(&path).expect_err("no CA");
+        assert!(matches!(err, ConfigError::Tls(_)), "{err:?}");
+        assert!(err.to_string().contains(&*ca.to_string_lossy()), "{err}");
+        std::fs::write(&ca, "not a certificate").expect("write");
+        let err = ClusterConfig::load(&path).expect_err("garbage CA");
+        assert!(err.to_string().contains("CA certificate"), "{err}");
+        assert!(err.to_string().contains(&*ca.to_string_lossy()), "{err}");
+        // A node's key is read when that node starts, before it binds anything.
+        let (dir, path, _) = tls_config();
+        let key = dir.path().join("cluster-tls/node-2.key");
+        std::fs::remove_file(&key).expect("remove the key");
+        let v = ClusterConfig::load(&path).expect("valid without node 2's key");
+        assert!(v.node_tls(1).is_ok());
+        let err = v.node_tls(2).expect_err("no key");
+        assert!(err.to_string().contains(&*key.to_string_lossy()), "{err}");
+        // A node without its pair, or a pair without [tls].
+        let mut half = cfg.clone();
+        half.nodes[1].tls_key = None;
+        let err = half.validate_in(dir.path()).expect_err("incomplete");
+        assert!(err.to_string().contains("node 2 lacks"), "{err}");
+        let mut orphan = cfg.clone();
+        orphan.tls = None;
+        assert!(matches!(
+            orphan.validate_in(dir.path()),
+            Err(ConfigError::TlsIncomplete(_))
+        ));
+        // Existing keys are never overwritten.
+        let again = ClusterConfig::loopback(ProtocolKind::Raft, 3, 7000)
+            .expect("fits")
+            .with_new_tls(dir.path(), Path::new("cluster-tls"));
+        assert!(
+            matches!(again, Err(ConfigError::Tls(TlsError::Exists(_)))),
+            "{again:?}"
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! - [`event_lines`]: the JSON lines a node process prints its events as.
 //! - [`events`]: the event bus the nodes report their protocol events on, stamped with
 //!   the harness clock, and the latency recorder.
+//! - [`tls`]: optional TLS on both ports (`[tls]` in `cluster.toml`) and the
+//!   self-signed cluster CA `cwb config --tls` makes.
 //! - [`warn_limit`]: rate-limited warnings for what peers and clients get wrong.
 //!
 //! The write-ahead log itself is the `storage` crate and the replicated state machine
@@ -23,5 +25,6 @@ pub mod config;
 pub mod event_lines;
 pub mod events;
 pub mod host;
+pub mod tls;
 pub mod transport;
 pub mod warn_limit;

@@ -86,6 +86,8 @@ pub struct Plan {
     pub sweep: Option<Sweep>,
     /// Run each node as a `node` process of this executable instead of in-process.
     pub processes: Option<PathBuf>,
+    /// TLS on both ports of every node, to measure its cost against a run without.
+    pub tls: Option<runtime::tls::LoopbackTls>,
     /// The command line that asked for the run, recorded in the results.
     pub command_line: String,
 }

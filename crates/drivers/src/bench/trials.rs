@@ -49,6 +49,7 @@ pub(super) fn cluster_options(
     opts.timing = timing.clone();
     opts.fsync = plan.fsync;
     opts.seed = seed;
+    opts.tls = plan.tls.clone();
     opts
 }
 

@@ -3,6 +3,7 @@
 //! request id; [`SharedClient`] finds the leader for all its callers at once.
 
 use super::{ClientError, ClientOp, ClientReply, ClientRequest, ClientResponse, MAX_CLIENT_FRAME};
+use crate::tls::{ClientStream, ClientTls};
 use crate::transport::{codec, frame};
 use bytes::{Bytes, BytesMut};
 use kv::{KvCommand, KvOp, Session};
@@ -11,8 +12,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -41,12 +41,26 @@ impl Pipeline {
         addr: SocketAddr,
         answer_timeout: Duration,
     ) -> Result<Pipeline, ClientError> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|source| ClientError::Io { addr, source })?;
-        let _ = stream.set_nodelay(true);
+        Pipeline::connect_with(addr, None, answer_timeout).await
+    }
+
+    /// [`Pipeline::connect`], with TLS if `tls` is given.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        tls: Option<&ClientTls>,
+        answer_timeout: Duration,
+    ) -> Result<Pipeline, ClientError> {
         let (requests, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run_pipeline(addr, stream, queue, answer_timeout));
+        match super::open(addr, tls).await? {
+            ClientStream::Plain(tcp) => {
+                let (reader, writer) = tcp.into_split();
+                tokio::spawn(run_pipeline(addr, reader, writer, queue, answer_timeout));
+            }
+            ClientStream::Tls(tls) => {
+                let (reader, writer) = tokio::io::split(*tls);
+                tokio::spawn(run_pipeline(addr, reader, writer, queue, answer_timeout));
+            }
+        }
         Ok(Pipeline { requests })
     }
 
@@ -67,13 +81,16 @@ impl Pipeline {
 }
 
 /// Serves one pipelined connection until it breaks or every [`Pipeline`] is dropped.
-async fn run_pipeline(
+async fn run_pipeline<R, W>(
     addr: SocketAddr,
-    stream: TcpStream,
+    mut reader: R,
+    mut writer: W,
     mut queue: mpsc::UnboundedReceiver<PipelinedRequest>,
     answer_timeout: Duration,
-) {
-    let (mut reader, mut writer) = stream.into_split();
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     // Unanswered requests by id (ids grow, so the first is the oldest), with when
     // they were sent.
     let mut waiting: BTreeMap<u64, (Instant, oneshot::Sender<ClientReply>)> = BTreeMap::new();
@@ -116,7 +133,8 @@ async fn run_pipeline(
                     }
                     next = queue.try_recv().ok();
                 }
-                if writer.write_all(&out).await.is_err() {
+                // TLS holds records back until flushed; TCP's flush is a no-op.
+                if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
                     return;
                 }
             }
@@ -158,6 +176,8 @@ pub struct SharedClient {
     pub deadline: Duration,
     /// Wait at most this long for one node's answer before trying another.
     pub try_timeout: Duration,
+    /// TLS to the client ports, if the cluster has it.
+    tls: Option<ClientTls>,
 }
 
 /// Where a [`SharedClient`] sends its requests.
@@ -179,7 +199,14 @@ impl SharedClient {
             route: Mutex::new(Route::default()),
             deadline: Duration::from_secs(10),
             try_timeout: Duration::from_secs(1),
+            tls: None,
         }
+    }
+
+    /// This client, talking TLS checked against the cluster's CA when `tls` is given.
+    pub fn with_tls(mut self, tls: Option<ClientTls>) -> SharedClient {
+        self.tls = tls;
+        self
     }
 
     /// Starts by sending to `node`, believed to lead (a hint: a `NotLeader` answer or
@@ -261,11 +288,12 @@ impl SharedClient {
                     let Some(addr) = self.nodes.get(&node).copied() else {
                         return Err(ClientError::Timeout(self.deadline));
                     };
-                    match Pipeline::connect(addr, self.try_timeout).await {
+                    match Pipeline::connect_with(addr, self.tls.as_ref(), self.try_timeout).await {
                         Ok(c) => {
                             let mut route = self.route();
                             route.conns.entry(node).or_insert(c).clone()
                         }
+                        Err(e) if e.is_fatal() => return Err(e),
                         Err(_) => {
                             self.give_up_on(node, None, true);
                             tokio::time::sleep(Duration::from_millis(2).min(left)).await;
@@ -316,7 +344,7 @@ impl SharedClient {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     /// Listens on a free loopback port and serves every connection with `serve`.
     async fn listen<F, Fut>(serve: F) -> SocketAddr

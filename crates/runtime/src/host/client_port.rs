@@ -18,6 +18,10 @@
 //! this port; a fault command (isolate, heal) is refused unless it carries a proof of
 //! the cluster's secret over a nonce this connection was handed just before (so a
 //! recorded command cannot be replayed).
+//!
+//! With TLS ([`crate::tls`]) each connection's task first runs the TLS handshake (the
+//! node presents its certificate; clients present none); a plain-TCP client, or one
+//! whose handshake fails or stalls, is refused with a rate-limited warning.
 
 use crate::client::{
     ClientOp, ClientReply, ClientRequest, ClientResponse, Fault, MAX_CLIENT_FRAME,
@@ -31,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
@@ -121,6 +125,7 @@ pub async fn serve(
     faults: Faults,
     limits: ClientLimits,
     key: ClusterKey,
+    tls: Option<crate::tls::NodeTls>,
 ) {
     let mut conns = JoinSet::new();
     let open = Arc::new(Semaphore::new(limits.max_connections));
@@ -129,6 +134,7 @@ pub async fn serve(
         limits,
         limiter: WarnLimiter::new(),
         key,
+        tls,
     });
     loop {
         match listener.accept().await {
@@ -166,8 +172,11 @@ struct Port {
     limits: ClientLimits,
     limiter: WarnLimiter,
     key: ClusterKey,
+    /// The node's TLS, if configured (its client acceptor is used here).
+    tls: Option<crate::tls::NodeTls>,
 }
 
+/// Serves one client connection, after the TLS handshake if the port has TLS.
 async fn connection(
     node: NodeId,
     stream: TcpStream,
@@ -175,8 +184,39 @@ async fn connection(
     to_node: mpsc::Sender<ClientMsg>,
     port: Arc<Port>,
 ) {
+    match &port.tls {
+        None => {
+            let (reader, writer) = stream.into_split();
+            session(node, reader, writer, addr, to_node, port).await;
+        }
+        Some(tls) => match crate::tls::accept(&tls.client_acceptor, stream).await {
+            Ok(stream) => {
+                let (reader, writer) = tokio::io::split(stream);
+                session(node, reader, writer, addr, to_node, port).await;
+            }
+            // A connection closed unused (a port probe) is not worth a warning, as
+            // on the plain port.
+            Err(crate::tls::AcceptError::Closed) => {
+                tracing::debug!(node, %addr, "client connection closed before TLS")
+            }
+            Err(e) => warn(&port.limiter, node, addr, "refused", &e.to_string()),
+        },
+    }
+}
+
+/// Reads requests from `reader` and writes answers to `writer` until either ends.
+async fn session<R, W>(
+    node: NodeId,
+    mut reader: R,
+    mut writer: W,
+    addr: std::net::SocketAddr,
+    to_node: mpsc::Sender<ClientMsg>,
+    port: Arc<Port>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let limits = port.limits;
-    let (mut reader, mut writer) = stream.into_split();
     let (tx, mut reply_rx) = mpsc::unbounded_channel::<Vec<ClientResponse>>();
     let reply_tx = ReplyTo {
         conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed),
@@ -201,7 +241,8 @@ async fn connection(
                 written += batch.len();
                 next = reply_rx.try_recv().ok();
             }
-            if writer.write_all(&out).await.is_err() {
+            // TLS holds records back until flushed; TCP's flush is a no-op.
+            if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
                 return;
             }
             answered.add_permits(written);

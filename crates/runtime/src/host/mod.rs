@@ -106,6 +106,8 @@ pub struct NodeOptions {
     pub client_limits: ClientLimits,
     /// The cluster's identity and secret, which every peer connection proves.
     pub key: ClusterKey,
+    /// TLS on both ports (`None`: plain TCP).
+    pub tls: Option<crate::tls::NodeTls>,
     /// The first start of a new cluster (`cwb node --bootstrap`): only then may the
     /// node create an empty data directory; otherwise an empty one is refused
     /// ([`storage::StorageError::EmptyDirectory`]).
@@ -242,6 +244,7 @@ pub fn spawn<P: Protocol>(
     let transport = Transport::start(
         TransportConfig {
             key: opts.key.clone(),
+            tls: opts.tls.clone(),
             ..TransportConfig::new(id, opts.peers.clone())
         },
         peer_listener,
@@ -257,6 +260,7 @@ pub fn spawn<P: Protocol>(
         faults,
         opts.client_limits,
         opts.key.clone(),
+        opts.tls.clone(),
     ));
     let counts = Arc::new(Mutex::new(MessageCounts::default()));
     let status = Arc::new(Mutex::new(None));

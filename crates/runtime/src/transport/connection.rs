@@ -11,6 +11,11 @@
 //! message (garbage, truncation, a bad version, an oversized length, a bad handshake)
 //! closes that one connection with a `warn` naming the reason and the peer's address;
 //! the node keeps serving everyone else.
+//!
+//! With TLS ([`crate::tls`]), the TLS handshake (mutual: both certificates checked
+//! against the cluster's CA) comes first and the hello/welcome/proof exchange runs
+//! inside the session, unchanged. A plain-TCP dialer on a TLS port, or a certificate
+//! of another CA, is refused like a bad handshake.
 
 use super::codec::{decode, CodecError};
 use super::frame::{read_frame, write_frame, FrameError, FRAME_HEADER_LEN};
@@ -23,8 +28,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::Instrument;
 
@@ -55,6 +59,10 @@ enum ConnectionEnd {
     Refused(String),
     #[error("handshake timed out")]
     HandshakeTimeout,
+    #[error(transparent)]
+    TlsAccept(#[from] crate::tls::AcceptError),
+    #[error("TLS handshake failed: {0}")]
+    TlsDial(std::io::Error),
 }
 
 impl ConnectionEnd {
@@ -67,6 +75,8 @@ impl ConnectionEnd {
                 | ConnectionEnd::Handshake(_)
                 | ConnectionEnd::Refused(_)
                 | ConnectionEnd::HandshakeTimeout
+                | ConnectionEnd::TlsAccept(_)
+                | ConnectionEnd::TlsDial(_)
         )
     }
 }
@@ -102,44 +112,77 @@ where
     }
 }
 
-/// Checks an incoming connection's hello, welcomes it and serves it.
-async fn accept_one<M>(shared: Arc<Shared<M>>, mut stream: TcpStream, addr: SocketAddr)
+/// Secures an incoming connection (with TLS), checks its hello, welcomes it and
+/// serves it.
+async fn accept_one<M>(shared: Arc<Shared<M>>, stream: TcpStream, addr: SocketAddr)
 where
     M: DeserializeOwned + Send + 'static,
 {
-    let mut buf = BytesMut::new();
-    let accepted =
-        tokio::time::timeout(HANDSHAKE_TIMEOUT, welcome(&shared, &mut stream, &mut buf)).await;
-    let peer = match accepted {
-        Ok(Ok(peer)) => peer,
-        Ok(Err(e)) => {
-            if let Some(suppressed) = shared.refusals.allow() {
-                tracing::warn!(node = shared.id, peer_addr = %addr, reason = %e, suppressed, "refusing incoming connection");
+    if let Err(e) = stream.set_nodelay(true) {
+        refuse(&shared, addr, &ConnectionEnd::Io(e));
+        return;
+    }
+    match &shared.tls {
+        None => {
+            if let Some((peer, stream, buf)) = admit(&shared, stream, addr).await {
+                let (reader, writer) = stream.into_split();
+                serve(&shared, &peer, reader, writer, buf, addr).await;
             }
-            return;
         }
-        Err(_) => {
-            if let Some(suppressed) = shared.refusals.allow() {
-                tracing::warn!(
-                    node = shared.id,
-                    peer_addr = %addr,
-                    reason = %ConnectionEnd::HandshakeTimeout,
-                    suppressed,
-                    "refusing incoming connection"
-                );
+        Some(tls) => {
+            let stream = match crate::tls::accept(&tls.peer_acceptor, stream).await {
+                Ok(stream) => stream,
+                Err(e) => return refuse(&shared, addr, &ConnectionEnd::TlsAccept(e)),
+            };
+            if let Some((peer, stream, buf)) = admit(&shared, stream, addr).await {
+                let (reader, writer) = tokio::io::split(stream);
+                serve(&shared, &peer, reader, writer, buf, addr).await;
             }
-            return;
         }
-    };
-    serve(&shared, &peer, stream, buf, addr).await;
+    }
 }
 
-async fn welcome<M>(
+/// Logs a refused incoming connection (at most one warning a second).
+fn refuse<M>(shared: &Shared<M>, addr: SocketAddr, reason: &ConnectionEnd) {
+    if let Some(suppressed) = shared.refusals.allow() {
+        tracing::warn!(node = shared.id, peer_addr = %addr, reason = %reason, suppressed, "refusing incoming connection");
+    }
+}
+
+/// Runs the hello/welcome/proof exchange on an incoming connection, bounded by
+/// [`HANDSHAKE_TIMEOUT`]; `None` (logged) if it is refused.
+async fn admit<M, S>(
     shared: &Shared<M>,
-    stream: &mut TcpStream,
+    mut stream: S,
+    addr: SocketAddr,
+) -> Option<(Arc<Peer>, S, BytesMut)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buf = BytesMut::new();
+    let accepted =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, welcome(shared, &mut stream, &mut buf)).await;
+    match accepted {
+        Ok(Ok(peer)) => Some((peer, stream, buf)),
+        Ok(Err(e)) => {
+            refuse(shared, addr, &e);
+            None
+        }
+        Err(_) => {
+            refuse(shared, addr, &ConnectionEnd::HandshakeTimeout);
+            None
+        }
+    }
+}
+
+async fn welcome<M, S>(
+    shared: &Shared<M>,
+    stream: &mut S,
     buf: &mut BytesMut,
-) -> Result<Arc<Peer>, ConnectionEnd> {
-    stream.set_nodelay(true)?;
+) -> Result<Arc<Peer>, ConnectionEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let hello = read_handshake(stream, buf).await?;
     if hello.kind != HandshakeKind::Hello {
         return Err(ConnectionEnd::Refused("expected a hello".into()));
@@ -204,12 +247,20 @@ where
     loop {
         let addr = peer.addr();
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, dial(&shared, &peer, addr)).await {
-            Ok(Ok((stream, buf))) => {
-                serve(&shared, &peer, stream, buf, addr).await;
+            Ok(Ok(Dialed::Plain(stream, buf))) => {
+                let (reader, writer) = stream.into_split();
+                serve(&shared, &peer, reader, writer, buf, addr).await;
+                backoff = shared.reconnect_min;
+            }
+            Ok(Ok(Dialed::Tls(stream, buf))) => {
+                let (reader, writer) = tokio::io::split(*stream);
+                serve(&shared, &peer, reader, writer, buf, addr).await;
                 backoff = shared.reconnect_min;
             }
             Ok(Err(e)) if e.is_misbehaviour() => {
-                tracing::warn!(node = shared.id, peer = peer.id, peer_addr = %addr, reason = %e, "dial failed")
+                if let Some(suppressed) = shared.refusals.allow() {
+                    tracing::warn!(node = shared.id, peer = peer.id, peer_addr = %addr, reason = %e, suppressed, "dial failed")
+                }
             }
             Ok(Err(e)) => {
                 tracing::debug!(peer = peer.id, peer_addr = %addr, reason = %e, "dial failed")
@@ -221,13 +272,45 @@ where
     }
 }
 
+/// A dialed connection that passed the handshake, with any bytes read past it.
+enum Dialed {
+    Plain(TcpStream, BytesMut),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>, BytesMut),
+}
+
+/// Connects to `peer` (with TLS when configured) and runs the handshake.
 async fn dial<M>(
     shared: &Shared<M>,
     peer: &Peer,
     addr: SocketAddr,
-) -> Result<(TcpStream, BytesMut), ConnectionEnd> {
-    let mut stream = TcpStream::connect(addr).await?;
+) -> Result<Dialed, ConnectionEnd> {
+    let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
+    match &shared.tls {
+        None => {
+            let (stream, buf) = greet(shared, peer, addr, stream).await?;
+            Ok(Dialed::Plain(stream, buf))
+        }
+        Some(tls) => {
+            let stream = crate::tls::connect(&tls.peer_connector, addr, stream)
+                .await
+                .map_err(ConnectionEnd::TlsDial)?;
+            let (stream, buf) = greet(shared, peer, addr, stream).await?;
+            Ok(Dialed::Tls(Box::new(stream), buf))
+        }
+    }
+}
+
+/// The dialer's side of the hello/welcome/proof exchange.
+async fn greet<M, S>(
+    shared: &Shared<M>,
+    peer: &Peer,
+    addr: SocketAddr,
+    mut stream: S,
+) -> Result<(S, BytesMut), ConnectionEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let nd = nonce().map_err(|e| ConnectionEnd::Refused(format!("no randomness: {e}")))?;
     write_handshake(
         &mut stream,
@@ -274,8 +357,8 @@ async fn dial<M>(
     Ok((stream, buf))
 }
 
-async fn read_handshake(
-    stream: &mut TcpStream,
+async fn read_handshake<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
 ) -> Result<Handshake, ConnectionEnd> {
     match read_frame(stream, HANDSHAKE_LEN, buf).await? {
@@ -284,8 +367,8 @@ async fn read_handshake(
     }
 }
 
-async fn write_handshake(
-    stream: &mut TcpStream,
+async fn write_handshake<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     handshake: Handshake,
 ) -> Result<(), ConnectionEnd> {
     let mut payload = BytesMut::with_capacity(HANDSHAKE_LEN);
@@ -293,19 +376,24 @@ async fn write_handshake(
     let mut frame = BytesMut::with_capacity(FRAME_HEADER_LEN + HANDSHAKE_LEN);
     write_frame(&payload, &mut frame)?;
     stream.write_all(&frame).await?;
+    // A TLS stream may hold the record back until flushed (a no-op for TCP).
+    stream.flush().await?;
     Ok(())
 }
 
 /// Runs an established connection to `peer` until it ends; announces it and its end.
 /// `buf` holds any bytes already read past the handshake.
-async fn serve<M>(
+async fn serve<M, R, W>(
     shared: &Shared<M>,
     peer: &Peer,
-    stream: TcpStream,
+    reader: R,
+    writer: W,
     buf: BytesMut,
     addr: SocketAddr,
 ) where
     M: DeserializeOwned + Send + 'static,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
 {
     let (generation, stop) = peer.attach(|replaced| {
         if replaced {
@@ -314,7 +402,6 @@ async fn serve<M>(
         shared.emit(TransportEvent::PeerConnected(peer.id));
     });
     tracing::debug!(peer = peer.id, peer_addr = %addr, "connection established");
-    let (reader, writer) = stream.into_split();
     let end = tokio::select! {
         end = read_loop(shared, peer, reader, buf) => end,
         end = write_loop(peer, writer) => end,
@@ -330,14 +417,15 @@ async fn serve<M>(
     });
 }
 
-async fn read_loop<M>(
+async fn read_loop<M, R>(
     shared: &Shared<M>,
     peer: &Peer,
-    mut reader: OwnedReadHalf,
+    mut reader: R,
     mut buf: BytesMut,
 ) -> ConnectionEnd
 where
     M: DeserializeOwned + Send + 'static,
+    R: AsyncRead + Unpin,
 {
     loop {
         let payload = match read_frame(&mut reader, shared.max_frame, &mut buf).await {
@@ -363,7 +451,7 @@ where
     }
 }
 
-async fn write_loop(peer: &Peer, mut writer: OwnedWriteHalf) -> ConnectionEnd {
+async fn write_loop<W: AsyncWrite + Unpin>(peer: &Peer, mut writer: W) -> ConnectionEnd {
     let mut buf = BytesMut::new();
     let mut chunks = Vec::new();
     loop {
@@ -382,6 +470,11 @@ async fn write_loop(peer: &Peer, mut writer: OwnedWriteHalf) -> ConnectionEnd {
                     }
                 };
                 chunks.clear();
+                // TLS holds records back until flushed; TCP's flush is a no-op.
+                let written = match written {
+                    Ok(()) => writer.flush().await,
+                    Err(e) => Err(e),
+                };
                 if let Err(e) = written {
                     return ConnectionEnd::Io(e);
                 }

@@ -14,7 +14,7 @@
 //! - `connection`: the accept loop, the dialer with back-off, reader and writer.
 //!
 //! # Connections
-//! One TCP connection per pair of nodes: the lower id dials the higher one (as
+//! One TCP connection (TLS over TCP with `[tls]`, see [`crate::tls`]) per pair of nodes: the lower id dials the higher one (as
 //! ZooKeeper's `QuorumCnxManager` keeps one connection per pair, chosen by sid), both
 //! directions share it, and a newer connection from the same peer replaces an older
 //! one. The dialer retries with exponential back-off. [`TransportEvent::PeerConnected`]
@@ -74,6 +74,8 @@ pub struct TransportConfig {
     pub reconnect_max: Duration,
     /// The cluster's identity and secret, proved by both ends of every connection.
     pub key: handshake::ClusterKey,
+    /// Mutual TLS under the handshake (`None`: plain TCP).
+    pub tls: Option<crate::tls::NodeTls>,
 }
 
 impl TransportConfig {
@@ -86,6 +88,7 @@ impl TransportConfig {
             reconnect_min: Duration::from_millis(10),
             reconnect_max: Duration::from_millis(500),
             key: handshake::ClusterKey::default(),
+            tls: None,
         }
     }
 
@@ -170,6 +173,8 @@ struct Shared<M> {
     reconnect_min: Duration,
     reconnect_max: Duration,
     key: handshake::ClusterKey,
+    /// Mutual TLS under the handshake, if configured.
+    tls: Option<crate::tls::NodeTls>,
     /// Warnings about refused connections, at most one a second.
     refusals: crate::warn_limit::WarnLimiter,
     inbox: UnboundedSender<TransportEvent<M>>,
@@ -241,6 +246,7 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
             reconnect_min: cfg.reconnect_min,
             reconnect_max: cfg.reconnect_max,
             key: cfg.key.clone(),
+            tls: cfg.tls.clone(),
             refusals: crate::warn_limit::WarnLimiter::new(),
             inbox,
             runtime,
