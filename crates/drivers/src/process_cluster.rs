@@ -339,7 +339,7 @@ impl ProcessCluster {
             let fault = Fault::Partition {
                 groups: groups.clone(),
             };
-            client::fault(addr, id, &self.key, fault, FAULT_TIMEOUT)
+            client::fault_with(addr, self.tls.as_ref(), id, &self.key, fault, FAULT_TIMEOUT)
                 .await
                 .map_err(|source| ProcessClusterError::Fault { id, source })?;
         }
