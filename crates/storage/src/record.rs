@@ -20,7 +20,11 @@
 //!   all-zero tail: a **torn tail**,
 //!   which recovery may cut away if it is in the last segment;
 //! - a record that fails its checks and is followed by more bytes: **corruption**, which
-//!   recovery refuses.
+//!   recovery refuses. That includes a record whose length runs past the end of the
+//!   file while a whole, valid record starts somewhere after it: its length field was
+//!   damaged after the records behind it were written (a torn write leaves nothing
+//!   valid behind), and cutting there would silently drop synced records. etcd's
+//!   decoder treats that case as a torn tail; this one looks ahead ([`later_record`]).
 
 use std::ops::Range;
 
@@ -153,11 +157,17 @@ pub(crate) fn scan(bytes: &[u8], seed: u32) -> Scan {
             .filter(|&len| len <= available)
             .and_then(|len| bytes.get(body_start..body_start + len))
         else {
-            break ScanEnd::Torn {
-                offset,
-                reason: format!(
-                    "record of {len} bytes cut short ({available} payload bytes present)"
-                ),
+            let reason =
+                format!("record of {len} bytes cut short ({available} payload bytes present)");
+            break match later_record(bytes, pos + 1, seed) {
+                None => ScanEnd::Torn { offset, reason },
+                Some(at) => ScanEnd::Corrupt {
+                    offset,
+                    reason: format!(
+                        "{reason}, yet a whole record follows at offset {at}: the length \
+                         field is damaged, and cutting here would drop synced records"
+                    ),
+                },
             };
         };
         let actual = record_crc(seed, len.to_le_bytes(), payload);
@@ -185,6 +195,41 @@ pub(crate) fn scan(bytes: &[u8], seed: u32) -> Scan {
         pos = after;
     };
     Scan { payloads, end }
+}
+
+/// Checksum work [`later_record`] does at most (bytes hashed) before it gives up.
+const LOOK_AHEAD_BUDGET: usize = 256 * 1024 * 1024;
+
+/// The offset of the first whole record with a valid checksum at or after `from`, if
+/// any (and if found within [`LOOK_AHEAD_BUDGET`]). A torn write leaves at most
+/// garbage and zeros after the point it stopped, and garbage passes a 32-bit checksum
+/// that covers its own length with odds of 2^-32 per offset tried; so a record found
+/// here means the bytes before it were damaged, not torn. Only candidates whose length
+/// fits in the rest of the file cost a checksum, so a real torn tail (short, then
+/// zeros) is checked in microseconds.
+fn later_record(bytes: &[u8], from: usize, seed: u32) -> Option<usize> {
+    let mut budget = LOOK_AHEAD_BUDGET;
+    let last = bytes.len().checked_sub(HEADER_LEN)?;
+    for at in from..=last {
+        let (Some(len), Some(crc)) = (read_u32(bytes, at), read_u32(bytes, at + 4)) else {
+            continue;
+        };
+        if len == 0 && crc == 0 {
+            continue;
+        }
+        let body = at + HEADER_LEN;
+        let Some(payload) = usize::try_from(len)
+            .ok()
+            .and_then(|n| bytes.get(body..body.checked_add(n)?))
+        else {
+            continue;
+        };
+        budget = budget.checked_sub(payload.len())?;
+        if record_crc(seed, len.to_le_bytes(), payload) == crc {
+            return Some(at);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -285,6 +330,30 @@ mod tests {
         let buf = framed(&[b"one", b"twotwo"]);
         let scan = scan(&buf[..buf.len() - 2]);
         assert!(matches!(scan.end, ScanEnd::Torn { offset: 11, .. }));
+    }
+
+    #[test]
+    fn a_damaged_length_with_whole_records_after_it_is_corruption_not_a_torn_tail() {
+        // The middle record's length now runs past the end of the file; the record
+        // after it is intact and was synced with it: cutting at 11 would lose both.
+        let mut buf = framed(&[b"one", b"two", b"three"]);
+        buf[11 + 3] = 0x40;
+        let scan = scan(&buf);
+        assert!(
+            matches!(&scan.end, ScanEnd::Corrupt { offset: 11, reason } if reason.contains("length field is damaged")),
+            "{:?}",
+            scan.end
+        );
+        assert_eq!(scan.payloads.len(), 1);
+        // A real torn tail (garbage, then zeros) still is one.
+        let mut torn = framed(&[b"one"]);
+        torn.extend_from_slice(&[0x55, 0, 0, 0x7f, 1, 2, 3]);
+        torn.extend_from_slice(&[0; 64]);
+        assert!(matches!(scan_of(&torn), ScanEnd::Torn { offset: 11, .. }));
+    }
+
+    fn scan_of(bytes: &[u8]) -> ScanEnd {
+        scan(bytes).end
     }
 
     #[test]

@@ -287,6 +287,29 @@ fn corrupted_byte_in_a_middle_record_is_refused_with_file_and_offset() {
 }
 
 #[test]
+fn a_damaged_length_in_the_last_segment_is_refused_not_cut_as_a_torn_tail() {
+    // Issue 23 item 10: a length field damaged after the records behind it were synced
+    // made the record "run past the end of the file", and recovery cut it and every
+    // synced record after it as a torn tail, without a word.
+    let records = payloads(10);
+    let at = offset_of(&records, 4);
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), WalOptions::default(), &records);
+    let seg = only_segment(dir.path());
+    let mut bytes = fs::read(&seg).unwrap();
+    bytes[at as usize + 3] = 0x7f; // the length's high byte: far past the end
+    fs::write(&seg, &bytes).unwrap();
+    let (path, offset, message) = expect_corrupt(reopen(dir.path()));
+    assert_eq!((path, offset), (seg.clone(), at));
+    assert!(message.contains("length field is damaged"), "{message}");
+    assert_eq!(
+        file_len(&seg),
+        offset_of(&records, 10),
+        "refusing truncates nothing"
+    );
+}
+
+#[test]
 fn damage_at_the_end_of_an_older_segment_is_corruption_not_a_torn_tail() {
     let records = payloads(100);
     let options = small_segments(200);
