@@ -552,8 +552,7 @@ fn stale_candidate_over_seeds(
 fn a_stale_candidate_does_not_delay_the_up_to_date_leader_on_200_seeds() {
     // Raft Figure 2: a higher term in a refused RequestVote does not restart a follower's
     // election timeout, so node 1 or 3 leads within one timeout range of their start.
-    let (figure2, at) =
-        stale_candidate_over_seeds(protocols::RaftTimerReset::Figure2, false, 200);
+    let (figure2, at) = stale_candidate_over_seeds(protocols::RaftTimerReset::Figure2, false, 200);
     // etcd's rule restarts it, and node 2's refused candidacies hold them back.
     let (etcd, etcd_at) = stale_candidate_over_seeds(protocols::RaftTimerReset::Etcd, false, 200);
     // With PreVote (thesis §9.6, as etcd runs it) node 2's pre-votes are refused, its
@@ -572,5 +571,8 @@ fn a_stale_candidate_does_not_delay_the_up_to_date_leader_on_200_seeds() {
     assert!(figure2 >= 194, "figure2: only {figure2} of 200 seeds");
     assert!(etcd < figure2, "etcd {etcd} >= figure2 {figure2}");
     eprintln!("etcd's rule with PreVote: {pre_vote}/200");
-    assert!(pre_vote >= 194, "etcd with PreVote: only {pre_vote} of 200 seeds");
+    assert!(
+        pre_vote >= 194,
+        "etcd with PreVote: only {pre_vote} of 200 seeds"
+    );
 }
