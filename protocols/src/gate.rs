@@ -398,7 +398,11 @@ mod tests {
         let setup = Setup {
             id: 1,
             membership: Membership::voters(1..=3),
-            timing: crate::Timing::default(),
+            // The campaign below is §5.2's, without a pre-vote round first.
+            timing: crate::Timing {
+                pre_vote: false,
+                ..crate::Timing::default()
+            },
             rng: DetRng::for_node(1, 1),
             narrate: false,
         };

@@ -10,6 +10,8 @@
 //! | `election_timeout_min..=max` | election timeout, re-drawn uniformly on every reset | `syncLimit` = ceil(min / tick) ticks of silence before a follower (or a leader short of a quorum) gives up | leader-failure timeout, drawn uniformly; also the back-off range after a lost ballot |
 //! | `finalize_wait` | unused | FastLeaderElection's finalize wait (ZooKeeper: 200 ms) | unused |
 //! | `raft_timer_reset` | whether a higher term restarts a follower's election timeout ([`RaftTimerReset`]) | unused | unused |
+//! | `pre_vote` | PreVote before a real election, and the lease guard on votes (thesis §9.6) | unused | unused |
+//! | `check_quorum` | a leader not heard from by a majority within `election_timeout_min` steps down (thesis §9.6) | unused (`syncLimit` already does it) | a leader without a majority of heartbeat replies within `election_timeout_min` steps down |
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -33,6 +35,22 @@ pub struct Timing {
     /// Raft: whether a message with a higher term restarts the election timeout.
     #[serde(default)]
     pub raft_timer_reset: RaftTimerReset,
+    /// Raft: run a pre-vote round (thesis §9.6) before incrementing the term, and
+    /// refuse pre-votes while a leader was heard within `election_timeout_min`. On by
+    /// default, as etcd runs it.
+    #[serde(default = "on")]
+    pub pre_vote: bool,
+    /// Raft and Paxos: a leader that has not heard from a majority (itself included)
+    /// within `election_timeout_min` steps down (thesis §9.6); Raft followers also
+    /// ignore RequestVotes while they heard from a leader that recently (etcd's
+    /// `inLease`). On by default, as etcd runs it.
+    #[serde(default = "on")]
+    pub check_quorum: bool,
+}
+
+/// Serde default of the settings that are on unless a file says otherwise.
+fn on() -> bool {
+    true
 }
 
 /// When a Raft follower restarts its election timeout.
@@ -69,8 +87,8 @@ impl RaftTimerReset {
 }
 
 impl Default for Timing {
-    /// Raft's paper defaults (150-300 ms, §9.3), a 50 ms heartbeat and ZooKeeper's
-    /// 200 ms finalize wait.
+    /// Raft's paper defaults (150-300 ms, §9.3), a 50 ms heartbeat, ZooKeeper's
+    /// 200 ms finalize wait, and PreVote and CheckQuorum on (as etcd runs Raft).
     fn default() -> Timing {
         Timing {
             heartbeat: Duration::from_millis(50),
@@ -78,6 +96,8 @@ impl Default for Timing {
             election_timeout_max: Duration::from_millis(300),
             finalize_wait: Duration::from_millis(200),
             raft_timer_reset: RaftTimerReset::Figure2,
+            pre_vote: true,
+            check_quorum: true,
         }
     }
 }

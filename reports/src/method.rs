@@ -130,6 +130,14 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
             },
         ),
         (
+            "Raft PreVote (thesis §9.6)",
+            if t.pre_vote { "on" } else { "off" }.into(),
+        ),
+        (
+            "CheckQuorum: Raft and Paxos leaders step down without a majority",
+            if t.check_quorum { "on" } else { "off" }.into(),
+        ),
+        (
             "clients",
             join(s.clients.iter().map(|c| c.to_string()).collect()),
         ),

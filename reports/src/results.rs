@@ -127,6 +127,14 @@ pub struct Timing {
     /// written before the setting existed ran etcd's rule.
     #[serde(default = "etcd_timer_reset")]
     pub raft_timer_reset: String,
+    /// Raft PreVote (thesis §9.6). Files written before the setting existed ran
+    /// without it.
+    #[serde(default)]
+    pub pre_vote: bool,
+    /// Raft and Paxos leaders step down without a quorum (thesis §9.6). Files written
+    /// before the setting existed ran without it.
+    #[serde(default)]
+    pub check_quorum: bool,
 }
 
 fn etcd_timer_reset() -> String {

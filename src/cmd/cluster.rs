@@ -87,7 +87,7 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
         .await
         .context("starting the cluster")?;
     println!(
-        "{} cluster: {} voters{} on 127.0.0.1, fsync={}, heartbeat {} ms, election timeout {}-{} ms, data in {}",
+        "{} cluster: {} voters{} on 127.0.0.1, fsync={}, heartbeat {} ms, election timeout {}-{} ms, PreVote {}, CheckQuorum {}, data in {}",
         P::NAME,
         args.nodes,
         if args.observers > 0 { format!(" + {} observers", args.observers) } else { String::new() },
@@ -95,6 +95,8 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
         timing.heartbeat.as_millis(),
         timing.election_timeout_min.as_millis(),
         timing.election_timeout_max.as_millis(),
+        if timing.pre_vote { "on" } else { "off" },
+        if timing.check_quorum { "on" } else { "off" },
         dir.display()
     );
     for (id, addr) in cluster.client_addrs() {

@@ -38,6 +38,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             election_timeout: "150-300".into(),
             finalize_wait_ms: 200,
             raft_timer_reset: protocols::RaftTimerReset::Figure2,
+            pre_vote: super::OnOff::On,
+            check_quorum: super::OnOff::On,
         },
         sweep: None,
         out: args.out.join("results.json"),

@@ -33,6 +33,28 @@ pub struct TimingArgs {
     /// or `etcd` (every step down to follower does).
     #[arg(long, value_enum, default_value_t = RaftTimerReset::Figure2)]
     pub raft_timer_reset: RaftTimerReset,
+    /// Raft: run a pre-vote round before each election (thesis §9.6), so that a node
+    /// back from a partition cannot raise the term and unseat a healthy leader.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    pub pre_vote: OnOff,
+    /// Raft and Paxos: a leader that has not heard from a majority within the
+    /// election timeout min steps down (thesis §9.6).
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    pub check_quorum: OnOff,
+}
+
+/// A setting that is on or off on the command line (`--pre-vote off`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+impl OnOff {
+    /// Whether it is on.
+    pub fn on(self) -> bool {
+        self == OnOff::On
+    }
 }
 
 impl TimingArgs {
@@ -45,6 +67,8 @@ impl TimingArgs {
             election_timeout_max: Duration::from_millis(max),
             finalize_wait: Duration::from_millis(self.finalize_wait_ms),
             raft_timer_reset: self.raft_timer_reset,
+            pre_vote: self.pre_vote.on(),
+            check_quorum: self.check_quorum.on(),
         };
         t.validate().context("invalid timing")?;
         Ok(t)

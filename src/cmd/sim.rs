@@ -39,6 +39,14 @@ pub struct Args {
     /// With --scenario: overrides the file's Raft election-timer rule (figure2 or etcd).
     #[arg(long, value_enum, requires = "scenario")]
     raft_timer_reset: Option<protocols::RaftTimerReset>,
+    /// Raft PreVote (thesis §9.6): on (the default) or off; with --scenario, overrides
+    /// the file's.
+    #[arg(long, value_enum)]
+    pre_vote: Option<super::OnOff>,
+    /// Raft and Paxos leaders step down without a majority within the election
+    /// timeout: on (the default) or off; with --scenario, overrides the file's.
+    #[arg(long, value_enum)]
+    check_quorum: Option<super::OnOff>,
     /// Seed mode: voting nodes.
     #[arg(long, default_value_t = 5)]
     nodes: u64,
@@ -67,6 +75,18 @@ pub struct Args {
     verbose: bool,
 }
 
+impl Args {
+    /// `--pre-vote` and `--check-quorum`, where given, over `timing`.
+    fn apply_switches(&self, timing: &mut protocols::Timing) {
+        if let Some(v) = self.pre_vote {
+            timing.pre_vote = v.on();
+        }
+        if let Some(v) = self.check_quorum {
+            timing.check_quorum = v.on();
+        }
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.scenario.clone() {
         Some(path) => {
@@ -77,6 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if let Some(reset) = args.raft_timer_reset {
                 scenario.timing.raft_timer_reset = reset;
             }
+            args.apply_switches(&mut scenario.timing);
             let protocol = args.protocol.or(scenario.protocol).with_context(|| {
                 format!(
                     "{} names no protocol: pass --protocol raft|zab|paxos",
@@ -141,7 +162,7 @@ fn run_scenario<P: Scripted>(args: &Args, scenario: &Scenario) -> anyhow::Result
 
 fn replay<P: Protocol>(args: &Args) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or(0);
-    let cfg = ChaosConfig {
+    let mut cfg = ChaosConfig {
         voters: args.nodes,
         observers: args.observers,
         faulty: Duration::from_secs_f64(args.faulty_secs),
@@ -150,6 +171,7 @@ fn replay<P: Protocol>(args: &Args) -> anyhow::Result<()> {
         at_least_once: args.at_least_once,
         ..ChaosConfig::default()
     };
+    args.apply_switches(&mut cfg.timing);
     let (sim, result) = run_seed::<P>(seed, &cfg, true, |_, _| Ok(()));
     let mut text = String::new();
     for line in sim.trace() {

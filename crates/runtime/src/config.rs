@@ -16,6 +16,8 @@
 //! election_timeout_min_ms = 150
 //! election_timeout_max_ms = 300
 //! finalize_wait_ms = 200
+//! # pre_vote = true          # Raft PreVote (thesis §9.6)
+//! # check_quorum = true      # Raft/Paxos leaders step down without a quorum
 //! [[node]]
 //! id = 1
 //! peer = "127.0.0.1:7001"    # node-to-node port
@@ -65,6 +67,17 @@ pub struct TimingConfig {
     /// default, or `etcd`).
     #[serde(default)]
     pub raft_timer_reset: RaftTimerReset,
+    /// Raft: PreVote (thesis §9.6); on unless the file says `false`.
+    #[serde(default = "on")]
+    pub pre_vote: bool,
+    /// Raft and Paxos: a leader without a majority within the election timeout steps
+    /// down (thesis §9.6); on unless the file says `false`.
+    #[serde(default = "on")]
+    pub check_quorum: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 impl Default for TimingConfig {
@@ -81,6 +94,8 @@ impl From<&Timing> for TimingConfig {
             election_timeout_max_ms: t.election_timeout_max.as_millis() as u64,
             finalize_wait_ms: t.finalize_wait.as_millis() as u64,
             raft_timer_reset: t.raft_timer_reset,
+            pre_vote: t.pre_vote,
+            check_quorum: t.check_quorum,
         }
     }
 }
@@ -94,6 +109,8 @@ impl TimingConfig {
             election_timeout_max: Duration::from_millis(self.election_timeout_max_ms),
             finalize_wait: Duration::from_millis(self.finalize_wait_ms),
             raft_timer_reset: self.raft_timer_reset,
+            pre_vote: self.pre_vote,
+            check_quorum: self.check_quorum,
         }
     }
 }
@@ -608,6 +625,22 @@ observer = true
         assert_eq!(v.membership.voter_ids(), &[1, 2]);
         assert_eq!(v.membership.observer_ids(), &[3]);
         assert_eq!(v.timing, Timing::default());
+    }
+
+    #[test]
+    fn pre_vote_and_check_quorum_default_on_and_can_be_turned_off() {
+        // A file written before the settings existed runs them on, as etcd does.
+        let v = parse(GOOD).expect("valid");
+        assert!(v.timing.pre_vote && v.timing.check_quorum);
+        let off = GOOD.replace(
+            "[[node]]\nid = 1\n",
+            "[timing]\nheartbeat_ms = 50\nelection_timeout_min_ms = 150\n\
+             election_timeout_max_ms = 300\nfinalize_wait_ms = 200\n\
+             pre_vote = false\ncheck_quorum = false\n[[node]]\nid = 1\n",
+        );
+        assert_ne!(off, GOOD);
+        let v = parse(&off).expect("valid");
+        assert!(!v.timing.pre_vote && !v.timing.check_quorum);
     }
 
     #[test]

@@ -64,6 +64,8 @@ const KEYS: &[&str] = &[
     "election_timeout_max_ms",
     "finalize_wait_ms",
     "raft_timer_reset",
+    "pre_vote",
+    "check_quorum",
     "max_connections",
     "idle_timeout_ms",
     "max_in_flight",

@@ -24,7 +24,12 @@ fn put(n: u64) -> bytes::Bytes {
 
 /// `n` Raft nodes with a ready leader.
 fn cluster(n: u64, seed: u64) -> (Simulation<Raft>, NodeId) {
-    let mut sim = Simulation::<Raft>::new(SimConfig::voters(n, seed));
+    cluster_with(SimConfig::voters(n, seed))
+}
+
+/// A ready leader in a cluster of `config`.
+fn cluster_with(config: SimConfig) -> (Simulation<Raft>, NodeId) {
+    let mut sim = Simulation::<Raft>::new(config);
     sim.start_all().expect("safe");
     let leader = sim
         .run_until_ready(Duration::from_secs(5))
@@ -64,8 +69,11 @@ fn a_power_failure_of_every_node_loses_only_what_no_disk_had_synced() {
 }
 
 #[test]
-fn a_leader_that_cannot_hear_its_followers_commits_nothing_until_the_cut_heals() {
-    let (mut sim, leader) = cluster(3, 2);
+fn without_check_quorum_a_leader_that_cannot_hear_its_followers_commits_nothing_until_the_cut_heals(
+) {
+    let mut config = SimConfig::voters(3, 2);
+    config.timing.check_quorum = false;
+    let (mut sim, leader) = cluster_with(config);
     let followers: Vec<NodeId> = sim.ids().into_iter().filter(|&i| i != leader).collect();
     sim.act(Action::OneWay {
         from: followers.clone(),
@@ -82,6 +90,26 @@ fn a_leader_that_cannot_hear_its_followers_commits_nothing_until_the_cut_heals()
     sim.act(Action::Heal).expect("safe");
     sim.run_for(Duration::from_secs(1)).expect("safe");
     assert_eq!(committed(&sim), before + 1);
+}
+
+#[test]
+fn with_check_quorum_a_leader_that_cannot_hear_its_followers_steps_down_and_another_commits() {
+    // The same cut with CheckQuorum on (the default): the deaf leader steps down within
+    // an election timeout, and once its heartbeats stop, a follower takes over and
+    // commits the write it had replicated.
+    let (mut sim, leader) = cluster(3, 2);
+    let followers: Vec<NodeId> = sim.ids().into_iter().filter(|&i| i != leader).collect();
+    sim.act(Action::OneWay {
+        from: followers.clone(),
+        to: vec![leader],
+    })
+    .expect("safe");
+    let before = committed(&sim);
+    sim.submit(leader, put(1)).expect("safe");
+    sim.run_for(Duration::from_secs(1)).expect("safe");
+    let now = sim.ready_leader().expect("a leader");
+    assert!(followers.contains(&now), "leader {now}");
+    assert_eq!(committed(&sim), before + 2, "the write and the new no-op");
 }
 
 #[test]
@@ -123,8 +151,10 @@ fn a_dropped_kind_loses_that_kind_on_that_link_only() {
 }
 
 #[test]
-fn a_stranded_leader_takes_writes_it_never_commits() {
-    let (mut sim, old) = cluster(5, 4);
+fn without_check_quorum_a_stranded_leader_takes_writes_it_never_commits() {
+    let mut config = SimConfig::voters(5, 4);
+    config.timing.check_quorum = false;
+    let (mut sim, old) = cluster_with(config);
     sim.act(Action::StrandLeader { minority: 2 }).expect("safe");
     let before = committed(&sim);
     for n in 1..=60 {
@@ -162,4 +192,30 @@ fn a_stranded_leader_takes_writes_it_never_commits() {
         .iter()
         .flatten()
         .all(|req| req.origin != old));
+}
+
+#[test]
+fn with_check_quorum_a_stranded_leader_steps_down_and_takes_few_writes() {
+    // CheckQuorum (the default): the stranded leader hears from only one follower of
+    // four, so it steps down within an election timeout; the commands steered to it
+    // afterwards are refused rather than appended.
+    let (mut sim, old) = cluster(5, 4);
+    sim.act(Action::StrandLeader { minority: 2 }).expect("safe");
+    for n in 1..=60 {
+        sim.schedule(
+            sim.now().plus(Duration::from_millis(15 * n)),
+            Action::Submit {
+                node: 1 + n % 5,
+                data: put(n),
+            },
+        );
+    }
+    sim.run_for(Duration::from_secs(2)).expect("safe");
+    assert_eq!(sim.fault_stats().stranded_leaders, 1);
+    let stranded = sim.node(old).expect("up");
+    assert!(!stranded.role().is_leader(), "stepped down");
+    let tail = stranded.log().last_index() - stranded.commit_index();
+    assert!(tail < 10, "{tail} uncommitted entries");
+    let new = sim.ready_leader().expect("a leader");
+    assert_ne!(new, old);
 }

@@ -73,11 +73,12 @@
 //! (with `delay_min_ms = delay_max_ms` every link is FIFO). A message is dropped when it
 //! would be delivered, and the timeline shows it, marked as dropped. Kinds are the
 //! protocol's own names ([`protocols::Protocol::message_kind`]), compared ignoring case:
-//! Raft's `RequestVote`, `RequestVoteResponse`, `AppendEntries` (with entries),
-//! `Heartbeat` (an AppendEntries without) and `AppendEntriesResponse`; ZAB's
+//! Raft's `RequestVote`, `RequestVoteResponse`, `PreVote`, `PreVoteResponse`,
+//! `AppendEntries` (with entries), `Heartbeat` (an AppendEntries without) and
+//! `AppendEntriesResponse`; ZAB's
 //! `NOTIFICATION`, `FOLLOWERINFO`, `PROPOSAL`, `ACK`, `COMMIT`, `PING` and the other
 //! learner messages; Paxos's `Prepare`, `Promise`, `Accept`, `Accepted`, `Nack`,
-//! `Heartbeat`, `CatchUp` and `Chosen`. A kind the protocol never sent in the whole run
+//! `Heartbeat`, `HeartbeatReply`, `CatchUp` and `Chosen`. A kind the protocol never sent in the whole run
 //! fails the run with the kinds it did send (a typo, or a file for another protocol).
 //! This is what scripts the Raft paper's Figure 8 (`scenarios/raft-figure-8.toml`,
 //! §5.4.2); the same rules can hold back the `Promise`s or `Accepted`s that would let a

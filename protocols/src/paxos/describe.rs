@@ -1,6 +1,6 @@
 //! Paxos's messages as Lamport names the phases (Prepare, Promise, Accept, Accepted),
 //! with this implementation's Nack, Heartbeat, CatchUp and Chosen, and ballots written
-//! `round.node`, for timelines and diagrams. Heartbeats are routine.
+//! `round.node`, for timelines and diagrams. Heartbeats and their replies are routine.
 
 use crate::describe::{Describe, Vocabulary};
 use crate::paxos::{Ballot, Paxos, PaxosMessage, SlotValue};
@@ -101,6 +101,7 @@ impl Describe for Paxos {
                 era,
                 commit,
             } => format!("Heartbeat {ballot} era {era}, commit {commit}"),
+            PaxosMessage::HeartbeatReply { ballot } => format!("HeartbeatReply {ballot}"),
             PaxosMessage::CatchUp { from } => format!("CatchUp from slot {from}"),
             PaxosMessage::Chosen {
                 commit,
@@ -118,7 +119,10 @@ impl Describe for Paxos {
     }
 
     fn routine(msg: &PaxosMessage) -> bool {
-        matches!(msg, PaxosMessage::Heartbeat { .. })
+        matches!(
+            msg,
+            PaxosMessage::Heartbeat { .. } | PaxosMessage::HeartbeatReply { .. }
+        )
     }
 }
 
@@ -147,5 +151,8 @@ mod tests {
             Paxos::describe(&accept, &text),
             "Accept 3.2: slot 7 x=1; commit 6"
         );
+        let reply = PaxosMessage::HeartbeatReply { ballot: b };
+        assert_eq!(Paxos::describe(&reply, &text), "HeartbeatReply 3.2");
+        assert!(Paxos::routine(&reply));
     }
 }

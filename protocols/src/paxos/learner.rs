@@ -182,6 +182,13 @@ impl Paxos {
             });
         }
         self.heard_from_leader(from, ballot, out);
+        if self.timing.check_quorum
+            && self.membership.is_voter(self.id)
+            && matches!(self.stance, Stance::Follower)
+        {
+            // CheckQuorum: tell the leader we follow it.
+            self.send(from, PaxosMessage::HeartbeatReply { ballot }, out);
+        }
         self.learn_through(ballot, commit, out);
         if self.learner.commit() < commit {
             self.send(

@@ -7,7 +7,9 @@
 //! instance per era whose value is "node X leads from ballot b") and *log slots*
 //! (Multi-Paxos commands). `Nack` is the "reject" optimisation of §2.3 that tells a
 //! proposer which higher ballot pre-empted it; `Heartbeat`, `CatchUp` and `Chosen` are
-//! the learner's channel (§2.4: the leader tells learners what was chosen).
+//! the learner's channel (§2.4: the leader tells learners what was chosen);
+//! `HeartbeatReply` lets a leader check it still has a quorum (CheckQuorum, as Raft
+//! thesis §9.6 has it; see `multi.rs`).
 
 use super::ballot::Ballot;
 use crate::quorum::Membership;
@@ -113,6 +115,13 @@ pub enum PaxosMessage {
         /// Its commit point.
         commit: u64,
     },
+    /// A follower heard the leader's heartbeat at `ballot` and follows it (sent with
+    /// CheckQuorum on: the leader steps down if fewer than a majority answer within
+    /// the election timeout min).
+    HeartbeatReply {
+        /// The heartbeat's ballot.
+        ballot: Ballot,
+    },
     /// A learner asks the leader for chosen values from slot `from` on.
     CatchUp {
         /// First slot the learner lacks.
@@ -178,6 +187,7 @@ impl PaxosMessage {
             }
             PaxosMessage::Nack { ballot, higher } => ballot.is_valid() && higher.is_valid(),
             PaxosMessage::Heartbeat { ballot, era, .. } => ballot.is_valid() && is_valid_era(*era),
+            PaxosMessage::HeartbeatReply { ballot } => ballot.is_valid(),
             PaxosMessage::CatchUp { .. } | PaxosMessage::Chosen { .. } => true,
         }
     }
@@ -191,6 +201,7 @@ impl PaxosMessage {
             PaxosMessage::Accepted { .. } => "Accepted",
             PaxosMessage::Nack { .. } => "Nack",
             PaxosMessage::Heartbeat { .. } => "Heartbeat",
+            PaxosMessage::HeartbeatReply { .. } => "HeartbeatReply",
             PaxosMessage::CatchUp { .. } => "CatchUp",
             PaxosMessage::Chosen { .. } => "Chosen",
         }

@@ -20,6 +20,10 @@
 //! - `election_timeout_min..=max`: a follower that hears no heartbeat for a random time
 //!   in this range starts an election; a pre-empted proposer (a duel) backs off for a
 //!   random time in the same range before retrying with a higher round.
+//! - `check_quorum` (on by default, as Raft thesis §9.6 and etcd have it for Raft): a
+//!   voter answers each heartbeat it follows with a `HeartbeatReply`, and at each
+//!   heartbeat a leader that has not heard from a majority (itself included) within
+//!   `election_timeout_min` steps down (`multi.rs`).
 //! - [`Paxos::elect_on_peer_lost`] (default off, [`ELECT_ON_PEER_LOST`]): when on, a
 //!   follower that sees the connection to its leader drop (`Input::PeerLost`) starts an
 //!   election after a random delay in `0..=(max - min)` instead of waiting for the
@@ -288,6 +292,7 @@ impl Paxos {
                 era,
                 commit,
             } => self.on_heartbeat(from, ballot, era, commit, out),
+            PaxosMessage::HeartbeatReply { ballot } => self.on_heartbeat_reply(from, ballot),
             PaxosMessage::CatchUp { from: first } => self.on_catch_up(from, first, out),
             PaxosMessage::Chosen {
                 commit,
@@ -448,6 +453,17 @@ impl Protocol for Paxos {
             (
                 "back-off after a lost ballot".into(),
                 format!("uniform in {min}-{max} ms"),
+            ),
+            (
+                "CheckQuorum".into(),
+                if t.check_quorum {
+                    format!(
+                        "on: voters answer heartbeats; a leader without a majority of answers \
+                         within {min} ms steps down"
+                    )
+                } else {
+                    "off: heartbeats go unanswered; a leader keeps leading until pre-empted".into()
+                },
             ),
             (
                 "failure detection".into(),

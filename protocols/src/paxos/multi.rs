@@ -166,6 +166,9 @@ pub struct Leading {
     pub ready: bool,
     /// Slots proposed since the last end of batch, not yet sent, in slot order.
     pub unsent: Vec<(u64, SlotValue)>,
+    /// CheckQuorum: when each other voter last answered at our ballot (a
+    /// HeartbeatReply or an Accepted).
+    pub heard: BTreeMap<NodeId, Time>,
 }
 
 impl Paxos {
@@ -240,8 +243,12 @@ impl Paxos {
         slots: Vec<u64>,
         out: &mut Effects<Paxos>,
     ) {
+        let now = self.now;
         let (chosen, era_ack) = match &mut self.stance {
             Stance::Leader(lead) if lead.ballot == ballot => {
+                if let Some(at) = lead.heard.get_mut(&from) {
+                    *at = now;
+                }
                 (lead.pipeline.ack(from, &slots, &self.membership), None)
             }
             Stance::Candidate(campaign) if campaign.ballot == ballot => {
@@ -299,8 +306,12 @@ impl Paxos {
         out.narrate(self.narrate, || format!("ready: every slot up to {upto} found on takeover is chosen; serving clients at {ballot}"));
     }
 
-    /// The leader's heartbeat to every peer (voters and observers).
+    /// The leader's heartbeat to every peer (voters and observers), unless CheckQuorum
+    /// finds that a majority no longer answers.
     pub(super) fn send_heartbeats(&mut self, out: &mut Effects<Paxos>) {
+        if self.check_quorum(out) {
+            return;
+        }
         let Stance::Leader(lead) = &self.stance else {
             return;
         };
@@ -360,6 +371,59 @@ impl Paxos {
         for (peer, msg) in sends {
             self.send(peer, msg, out);
         }
+    }
+}
+
+impl Paxos {
+    /// A follower answered our heartbeat at `ballot`.
+    pub(super) fn on_heartbeat_reply(&mut self, from: NodeId, ballot: Ballot) {
+        let now = self.now;
+        if let Stance::Leader(lead) = &mut self.stance {
+            if lead.ballot == ballot {
+                if let Some(at) = lead.heard.get_mut(&from) {
+                    *at = now;
+                }
+            }
+        }
+    }
+
+    /// CheckQuorum (as Raft thesis §9.6 has it for Raft; ZAB's leader does the same with
+    /// `syncLimit`): at each heartbeat, a leader that has not heard from a majority of
+    /// voters (itself included) within the election timeout min steps down to follower
+    /// and arms its leader-failure timeout. Returns whether it stepped down. Like a
+    /// pre-empted leader, it leaves its slots in flight to the next leader.
+    pub(super) fn check_quorum(&mut self, out: &mut Effects<Paxos>) -> bool {
+        if !self.timing.check_quorum {
+            return false;
+        }
+        let Stance::Leader(lead) = &self.stance else {
+            return false;
+        };
+        let (me, now, window) = (self.id, self.now, self.timing.election_timeout_min);
+        let active: Vec<NodeId> = self
+            .membership
+            .voter_ids()
+            .iter()
+            .copied()
+            .filter(|&v| v == me || lead.heard.get(&v).is_some_and(|&at| now.since(at) < window))
+            .collect();
+        if self.membership.is_quorum(active.iter()) {
+            return false;
+        }
+        let ballot = lead.ballot;
+        self.stance = Stance::Follower;
+        out.cancel_timer(PaxosTimer::Heartbeat);
+        out.cancel_timer(PaxosTimer::Retransmit);
+        let after = self.election_timeout();
+        out.set_timer(PaxosTimer::LeaderTimeout, after);
+        out.narrate(self.narrate, || {
+            format!(
+                "step down from {ballot}: heard from only {active:?} within the election \
+                 timeout min ({} ms), not a majority (CheckQuorum)",
+                window.as_millis()
+            )
+        });
+        true
     }
 }
 

@@ -346,12 +346,21 @@ impl Paxos {
             .plan
             .and_then(|p| p.pipeline)
             .unwrap_or_else(|| Pipeline::new(&[], last, self.now));
+        let now = self.now;
+        let heard = self
+            .membership
+            .voter_ids()
+            .iter()
+            .filter(|&&v| v != self.id)
+            .map(|&v| (v, now))
+            .collect();
         self.stance = Stance::Leader(Leading {
             ballot,
             era,
             pipeline,
             ready: false,
             unsent: Vec::new(),
+            heard,
         });
         out.event(Event::LeaderElected {
             term: ballot.as_u64(),

@@ -397,6 +397,12 @@ impl<P: Protocol> Pump<P> {
         self.drop_if = Box::new(move |(from, to, _)| side.contains(from) != side.contains(to));
     }
 
+    /// Lets `by` of virtual time pass with nothing happening (timers fire only when a
+    /// test fires them).
+    pub fn advance(&mut self, by: Duration) {
+        self.now = self.now.plus(by);
+    }
+
     /// Loses no more messages.
     pub fn heal(&mut self) {
         self.drop_if = Box::new(|_| false);

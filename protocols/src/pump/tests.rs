@@ -4,8 +4,13 @@ use super::*;
 use crate::raft::{Raft, RaftMessage, RaftTimer};
 use crate::Role;
 
+/// `n` Raft voters that campaign as §5.2 says, without a pre-vote round first (what
+/// these tests step through).
 fn raft(n: u64) -> Pump<Raft> {
-    Pump::new(Membership::voters(1..=n))
+    Pump::new(Membership::voters(1..=n)).timing(Timing {
+        pre_vote: false,
+        ..Timing::default()
+    })
 }
 
 fn role_changes(p: &Pump<Raft>, id: NodeId) -> Vec<(Role, u64)> {

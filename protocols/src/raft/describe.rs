@@ -1,6 +1,6 @@
 //! Raft's messages as the paper names its RPCs (RequestVote, AppendEntries and their
-//! responses; an AppendEntries without entries is a heartbeat), for timelines and
-//! diagrams. Heartbeats and successful acknowledgements are routine.
+//! responses; an AppendEntries without entries is a heartbeat; PreVote and its response
+//! from thesis §9.6), for timelines and diagrams. Heartbeats and successful acknowledgements are routine.
 
 use crate::describe::{Describe, Vocabulary};
 use crate::raft::{Raft, RaftMessage};
@@ -27,6 +27,18 @@ impl Describe for Raft {
                     format!("vote GRANTED (term {term})")
                 } else {
                     format!("vote refused (term {term})")
+                }
+            }
+            RaftMessage::PreVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => format!("PreVote term {term}, last entry {last_log_index}@{last_log_term}"),
+            RaftMessage::PreVoteResponse { term, granted } => {
+                if *granted {
+                    format!("pre-vote GRANTED (term {term})")
+                } else {
+                    format!("pre-vote refused (term {term})")
                 }
             }
             RaftMessage::AppendEntries {
@@ -103,5 +115,17 @@ mod tests {
             "RequestVote term 2, last entry 9@1"
         );
         assert!(!Raft::routine(&rv));
+        let pv = RaftMessage::PreVote {
+            term: 3,
+            last_log_index: 9,
+            last_log_term: 1,
+        };
+        assert_eq!(Raft::describe(&pv, &text), "PreVote term 3, last entry 9@1");
+        assert!(!Raft::routine(&pv));
+        let granted = RaftMessage::PreVoteResponse {
+            term: 3,
+            granted: true,
+        };
+        assert_eq!(Raft::describe(&granted, &text), "pre-vote GRANTED (term 3)");
     }
 }

@@ -6,7 +6,9 @@
 //! first served, and only to a candidate whose log is at least as up to date as its
 //! own. A candidate with votes from a majority becomes leader, appends a no-op (§8) and
 //! starts sending heartbeats. With a split vote nobody wins and a fresh random timeout
-//! starts the next term's election.
+//! starts the next term's election. With PreVote on (thesis §9.6, [`super::prevote`])
+//! the timeout first runs a pre-vote round, and the election starts only once a
+//! majority would vote.
 
 use super::log::Entry;
 use super::replication::Progress;
@@ -18,12 +20,22 @@ use crate::types::NodeId;
 
 impl Raft {
     /// §5.2: the election timer fired. Leaders never arm it; observers never campaign.
+    /// With PreVote on, a pre-vote round comes first (thesis §9.6).
     pub(super) fn on_election_timeout(&mut self, out: &mut Effects<Self>) {
         if matches!(self.role, RoleState::Leader { .. })
             || !self.setup.membership.is_voter(self.id())
         {
             return;
         }
+        if self.setup.timing.pre_vote {
+            self.start_pre_vote(out);
+        } else {
+            self.campaign("election timeout", out);
+        }
+    }
+
+    /// §5.2: increments the term, votes for itself and asks every voter for its vote.
+    pub(super) fn campaign(&mut self, why: &str, out: &mut Effects<Self>) {
         let Some(term) = self.term.checked_add(1).filter(|&t| t < Term::MAX) else {
             // Terms are exhausted (only a forged message could have brought us here);
             // wrapping to 0 would break every rule that orders terms.
@@ -42,7 +54,7 @@ impl Raft {
         };
         let (term, id) = (self.term, self.id());
         out.narrate(self.setup.narrate, || {
-            format!("election timeout, campaigning for term {term}")
+            format!("{why}, campaigning for term {term}")
         });
         self.reset_election_timer(out);
         let msg = RaftMessage::RequestVote {
@@ -173,8 +185,16 @@ impl Raft {
             .peers_of(me)
             .map(|p| (p, Progress::new(noop_index)))
             .collect();
+        let now = self.now;
+        let heard = self
+            .setup
+            .membership
+            .peers_of(me)
+            .map(|p| (p, now))
+            .collect();
         self.role = RoleState::Leader {
             progress,
+            heard,
             ready: false,
             noop_index,
             durable_index: 0,

@@ -22,18 +22,29 @@
 //!   itself toward a quorum only up to the index its log reports durable
 //!   ([`crate::Input::Durable`]).
 //!
-//! Not implemented (and not part of §5): PreVote and CheckQuorum (thesis §9.6),
-//! membership changes (§6), log compaction (§7). Observers in the membership are
+//! - Thesis §9.6 "Preventing disruptions when a server rejoins the cluster", as etcd
+//!   runs it, each a setting and on by default: PreVote ([`crate::Timing::pre_vote`],
+//!   [`prevote`]): a node whose election timeout fires first asks whether a majority
+//!   would vote for it at the next term, without changing its own term, and only then
+//!   campaigns; a server refuses a pre-vote while it has heard from a leader within the
+//!   minimum election timeout. CheckQuorum ([`crate::Timing::check_quorum`],
+//!   [`check_quorum`]): a leader not heard from by a majority within the minimum
+//!   election timeout steps down, and a server that heard from a leader that recently
+//!   ignores RequestVotes of a higher term (etcd's `inLease`).
+//!
+//! Not implemented (and not part of §5): membership changes (§6), log compaction (§7). Observers in the membership are
 //! replicated to as non-voting learners (thesis §4.2.1) and never campaign.
 //!
 //! After a restart the commit index is volatile (Figure 2), so a recovered node applies
 //! nothing until a leader tells it what is committed; the harness rebuilds its state
 //! machine from the `Apply` effects that follow, starting again at index 1.
 
+pub mod check_quorum;
 mod describe;
 pub mod election;
 pub mod log;
 mod preload;
+pub mod prevote;
 pub mod replication;
 
 use crate::durable::DurableMarks;
@@ -67,6 +78,25 @@ pub enum RaftMessage {
         /// Voter's current term, for the candidate to update itself.
         term: Term,
         /// True means the candidate received the vote.
+        granted: bool,
+    },
+    /// Thesis §9.6: "would you vote for me at `term`?", sent by a node whose election
+    /// timeout fired, at its term plus one, before it changes its own term. No
+    /// receiver adopts `term` from it or records anything.
+    PreVote {
+        /// The term the sender would campaign in (its own term plus one).
+        term: Term,
+        /// Index of the sender's last log entry.
+        last_log_index: u64,
+        /// Term of the sender's last log entry.
+        last_log_term: Term,
+    },
+    /// Answer to PreVote. Granted: `term` is the PreVote's (a term in the pre-candidate's
+    /// future, which it must not adopt). Refused: the refuser's current term.
+    PreVoteResponse {
+        /// See above.
+        term: Term,
+        /// True means the refuser would vote for the sender.
         granted: bool,
     },
     /// Leader replicates entries (empty: heartbeat).
@@ -119,7 +149,8 @@ pub enum RaftRecord {
 pub enum RaftTimer {
     /// Follower/candidate: no leader heard from; start an election (§5.2).
     Election,
-    /// Leader: time to send heartbeats.
+    /// Leader: time to send heartbeats (and, with CheckQuorum, to check that a
+    /// majority answered within the election timeout).
     Heartbeat,
 }
 
@@ -127,11 +158,17 @@ pub enum RaftTimer {
 #[derive(Debug)]
 enum RoleState {
     Follower,
+    /// Thesis §9.6: asking for pre-votes at `term + 1` without having changed term.
+    PreCandidate {
+        votes: Vec<NodeId>,
+    },
     Candidate {
         votes: Vec<NodeId>,
     },
     Leader {
         progress: BTreeMap<NodeId, Progress>,
+        /// CheckQuorum: when each follower last answered in this term.
+        heard: BTreeMap<NodeId, Time>,
         ready: bool,
         noop_index: u64,
         /// Our own `matchIndex`: the last index of our log known durable here.
@@ -164,6 +201,10 @@ pub struct Raft {
     unflushed: bool,
     /// Entries one AppendEntries carries at most ([`replication::MAX_BATCH`] unless set).
     max_batch: usize,
+    /// The time of the input being handled (PreVote's lease, CheckQuorum).
+    now: Time,
+    /// When an AppendEntries from `leader` last reached us (volatile).
+    leader_heard_at: Option<Time>,
 }
 
 impl Raft {
@@ -190,7 +231,9 @@ impl Raft {
     /// The role this server plays now.
     pub fn role(&self) -> Role {
         match self.role {
-            RoleState::Follower => Role::Follower,
+            // A pre-candidate has changed neither term nor vote and still follows any
+            // leader that reaches it; etcd names the state, here it stays a follower.
+            RoleState::Follower | RoleState::PreCandidate { .. } => Role::Follower,
             RoleState::Candidate { .. } => Role::Candidate,
             RoleState::Leader { .. } => Role::Leader,
         }
@@ -296,6 +339,8 @@ impl Protocol for Raft {
             durable_marks: DurableMarks::default(),
             unflushed: false,
             max_batch: replication::MAX_BATCH,
+            now: Time::ZERO,
+            leader_heard_at: None,
         };
         for (i, record) in records.into_iter().enumerate() {
             match record {
@@ -333,7 +378,7 @@ impl Protocol for Raft {
     }
 
     fn handle(&mut self, now: Time, input: InputOf<Self>, out: &mut Effects<Self>) {
-        let _ = now; // Raft needs only relative timers.
+        self.now = now;
         match input {
             Input::Start => {
                 if self.setup.membership.is_voter(self.id()) {
@@ -398,6 +443,28 @@ impl Protocol for Raft {
                 "failure detection".into(),
                 "election timeout only (connection loss is ignored)".into(),
             ),
+            (
+                "PreVote (thesis §9.6)".into(),
+                if t.pre_vote {
+                    format!(
+                        "on: a timeout first asks for pre-votes at the next term; refused while a                          leader was heard within {} ms",
+                        t.election_timeout_min.as_millis()
+                    )
+                } else {
+                    "off: a timeout increments the term at once".into()
+                },
+            ),
+            (
+                "CheckQuorum (thesis §9.6)".into(),
+                if t.check_quorum {
+                    format!(
+                        "on: a leader not answered by a majority within {} ms steps down (checked                          every heartbeat); RequestVotes of a higher term are ignored meanwhile",
+                        t.election_timeout_min.as_millis()
+                    )
+                } else {
+                    "off: a leader keeps its role until it sees a higher term".into()
+                },
+            ),
         ]
     }
 
@@ -405,6 +472,8 @@ impl Protocol for Raft {
         match msg {
             RaftMessage::RequestVote { .. } => "RequestVote",
             RaftMessage::RequestVoteResponse { .. } => "RequestVoteResponse",
+            RaftMessage::PreVote { .. } => "PreVote",
+            RaftMessage::PreVoteResponse { .. } => "PreVoteResponse",
             RaftMessage::AppendEntries { entries, .. } if entries.is_empty() => "Heartbeat",
             RaftMessage::AppendEntries { .. } => "AppendEntries",
             RaftMessage::AppendEntriesResponse { .. } => "AppendEntriesResponse",
@@ -417,6 +486,8 @@ impl Raft {
         let msg_term = match &msg {
             RaftMessage::RequestVote { term, .. }
             | RaftMessage::RequestVoteResponse { term, .. }
+            | RaftMessage::PreVote { term, .. }
+            | RaftMessage::PreVoteResponse { term, .. }
             | RaftMessage::AppendEntries { term, .. }
             | RaftMessage::AppendEntriesResponse { term, .. } => *term,
         };
@@ -428,8 +499,25 @@ impl Raft {
             });
             return;
         }
-        self.observe_term(msg_term, out);
+        match &msg {
+            // Thesis §9.6 / etcd: a PreVote never changes the receiver's term, and a
+            // granted answer carries the pre-candidate's own future term, which it
+            // adopts only by campaigning. A refusal carries the refuser's real term.
+            RaftMessage::PreVote { .. } | RaftMessage::PreVoteResponse { granted: true, .. } => {}
+            RaftMessage::RequestVote { .. } if self.ignores_vote_request(from, msg_term, out) => {
+                return;
+            }
+            _ => self.observe_term(msg_term, out),
+        }
         match msg {
+            RaftMessage::PreVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => self.on_pre_vote(from, term, last_log_index, last_log_term, out),
+            RaftMessage::PreVoteResponse { term, granted } => {
+                self.on_pre_vote_response(from, term, granted, out)
+            }
             RaftMessage::RequestVote {
                 term,
                 last_log_index,

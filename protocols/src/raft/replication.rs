@@ -101,7 +101,7 @@ impl Raft {
 
     /// Heartbeat timer: every follower hears from the leader at least this often.
     pub(super) fn on_heartbeat_timer(&mut self, out: &mut Effects<Self>) {
-        if !matches!(self.role, RoleState::Leader { .. }) {
+        if !matches!(self.role, RoleState::Leader { .. }) || self.check_quorum(out) {
             return;
         }
         let peers: Vec<NodeId> = self.setup.membership.peers_of(self.id()).collect();
@@ -184,13 +184,18 @@ impl Raft {
         if matches!(self.role, RoleState::Leader { .. }) {
             return; // impossible by election safety; never let a peer break us
         }
-        if matches!(self.role, RoleState::Candidate { .. }) {
-            // §5.2: a candidate that hears from a leader of its term steps back; like
-            // any AppendEntries from the current leader, it restarts the timeout.
+        if matches!(
+            self.role,
+            RoleState::Candidate { .. } | RoleState::PreCandidate { .. }
+        ) {
+            // §5.2: a candidate that hears from a leader of its term steps back (and a
+            // pre-candidate stops asking); like any AppendEntries from the current
+            // leader, it restarts the timeout.
             self.become_follower(true, out);
         } else if self.setup.membership.is_voter(self.id()) {
             self.reset_election_timer(out);
         }
+        self.leader_heard_at = Some(self.now);
         if self.leader != Some(from) {
             self.leader = Some(from);
             out.narrate(self.setup.narrate, || {
@@ -250,6 +255,7 @@ impl Raft {
         if term != self.term {
             return;
         }
+        self.heard_from_follower(from);
         let last = self.log.last_index();
         let RoleState::Leader { progress, .. } = &mut self.role else {
             return;

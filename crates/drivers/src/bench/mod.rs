@@ -114,6 +114,8 @@ pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results
                 election_timeout_max_ms: millis(timing.election_timeout_max),
                 finalize_wait_ms: millis(timing.finalize_wait),
                 raft_timer_reset: timing.raft_timer_reset.as_str().to_string(),
+                pre_vote: timing.pre_vote,
+                check_quorum: timing.check_quorum,
             },
             protocol_timing,
             clients: if plan.measure.contains(&Measure::Throughput) {

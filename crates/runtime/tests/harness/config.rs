@@ -30,6 +30,8 @@ election_timeout_min_ms = 150
 election_timeout_max_ms = 300
 finalize_wait_ms = 200
 raft_timer_reset = "etcd"
+pre_vote = false
+check_quorum = true
 [client_port]
 max_connections = 512
 idle_timeout_ms = 60000

@@ -61,6 +61,15 @@ pub fn raft_messages() -> Vec<RaftMessage> {
             term: 7,
             granted: true,
         },
+        RaftMessage::PreVote {
+            term: u64::MAX - 1,
+            last_log_index: 3,
+            last_log_term: u64::MAX,
+        },
+        RaftMessage::PreVoteResponse {
+            term: 8,
+            granted: false,
+        },
         RaftMessage::AppendEntries {
             term: 5,
             prev_log_index: 10,
@@ -149,6 +158,7 @@ pub fn paxos_messages() -> Vec<PaxosMessage> {
             slots: vec![(7, Some(command(1, 7, put(b"x", b"y"))))],
             commit: 6,
         },
+        PaxosMessage::HeartbeatReply { ballot },
         PaxosMessage::Chosen {
             commit: 8,
             from: 7,

@@ -50,6 +50,8 @@ struct FileTiming {
     election_timeout_max_ms: Option<u64>,
     finalize_wait_ms: Option<u64>,
     raft_timer_reset: Option<RaftTimerReset>,
+    pre_vote: Option<bool>,
+    check_quorum: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +166,8 @@ impl FileScenario {
                 election_timeout_max: or(t.election_timeout_max_ms, d.election_timeout_max),
                 finalize_wait: or(t.finalize_wait_ms, d.finalize_wait),
                 raft_timer_reset: t.raft_timer_reset.unwrap_or(d.raft_timer_reset),
+                pre_vote: t.pre_vote.unwrap_or(d.pre_vote),
+                check_quorum: t.check_quorum.unwrap_or(d.check_quorum),
             }
         });
         timing

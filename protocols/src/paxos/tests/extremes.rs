@@ -102,7 +102,9 @@ fn message() -> impl Strategy<Value = PaxosMessage> {
                     chosen,
                     accepted,
                 }
-            }),
+            })
+            // Boxed: the whole strategy unboxed overflows a test thread's stack.
+            .boxed(),
         (
             ballot(),
             prop::option::of(era()),
@@ -127,6 +129,7 @@ fn message() -> impl Strategy<Value = PaxosMessage> {
             era,
             commit
         }),
+        ballot().prop_map(|ballot| PaxosMessage::HeartbeatReply { ballot }),
         e64().prop_map(|from| PaxosMessage::CatchUp { from }),
         (e64(), e64(), prop::collection::vec(value(), 0..4)).prop_map(|(commit, from, values)| {
             PaxosMessage::Chosen {
@@ -182,7 +185,8 @@ fn resolve(p: &Paxos, from: NodeId, mut msg: PaxosMessage) -> PaxosMessage {
     match &mut msg {
         PaxosMessage::Prepare { ballot, .. }
         | PaxosMessage::Accepted { ballot, .. }
-        | PaxosMessage::Heartbeat { ballot, .. } => fix(ballot),
+        | PaxosMessage::Heartbeat { ballot, .. }
+        | PaxosMessage::HeartbeatReply { ballot } => fix(ballot),
         PaxosMessage::Promise {
             ballot,
             chosen_era,

@@ -4,6 +4,7 @@
 //! which timer fires and which node crashes, so each classic case of "Paxos Made
 //! Simple" §2 can be staged exactly.
 
+mod check_quorum;
 mod extremes;
 mod invalid_input;
 mod scenarios;

@@ -33,8 +33,9 @@ type Wire = crate::pump::Wire<Raft>;
 /// Five voters that all hold 1@1 (a write committed in term 1) and send one entry per
 /// AppendEntries.
 fn five() -> Pump<Raft> {
-    let mut pump =
-        Pump::new(Membership::voters(1..=5)).on_recover(|r: &mut Raft| r.set_max_batch(1));
+    let mut pump = Pump::new(Membership::voters(1..=5))
+        .timing(paper())
+        .on_recover(|r: &mut Raft| r.set_max_batch(1));
     for id in 1..=5 {
         pump.disks.insert(
             id,

@@ -8,6 +8,7 @@
 
 mod election;
 mod figure8;
+mod prevote;
 mod recovery;
 mod replication;
 
@@ -37,9 +38,29 @@ impl Deref for One {
     }
 }
 
-/// Node `id` of voters `1..=n` with `records` on its disk, not started yet.
+/// Node `id` of voters `1..=n` with `records` on its disk, not started yet, running the
+/// paper's §5 rules only: PreVote and CheckQuorum off (they have tests of their own, in
+/// `prevote.rs`, which start nodes with [`node_with`]).
 fn node(id: NodeId, n: u64, records: Vec<RaftRecord>) -> One {
-    one(id, Pump::new(Membership::voters(1..=n)), records)
+    node_with(paper(), id, n, records)
+}
+
+/// The default timing with PreVote and CheckQuorum off: §5 as the paper states it.
+fn paper() -> Timing {
+    Timing {
+        pre_vote: false,
+        check_quorum: false,
+        ..Timing::default()
+    }
+}
+
+/// Node `id` of voters `1..=n` running `timing`, with `records` on its disk.
+fn node_with(timing: Timing, id: NodeId, n: u64, records: Vec<RaftRecord>) -> One {
+    one(
+        id,
+        Pump::new(Membership::voters(1..=n)).timing(timing),
+        records,
+    )
 }
 
 fn one(id: NodeId, pump: Pump<Raft>, records: Vec<RaftRecord>) -> One {
@@ -129,7 +150,7 @@ fn election_timer_set(out: &Out) -> bool {
 fn node_with_reset(id: NodeId, reset: RaftTimerReset) -> One {
     let pump = Pump::new(Membership::voters(1..=3)).timing(Timing {
         raft_timer_reset: reset,
-        ..Timing::default()
+        ..paper()
     });
     // Five entries of term 1: more up to date than a candidate with four.
     let entries = (0..5)

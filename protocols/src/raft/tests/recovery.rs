@@ -94,6 +94,15 @@ mod extreme_inputs {
             }),
             (extreme(), any::<bool>())
                 .prop_map(|(term, granted)| RaftMessage::RequestVoteResponse { term, granted }),
+            (extreme(), extreme(), extreme()).prop_map(|(term, last_log_index, last_log_term)| {
+                RaftMessage::PreVote {
+                    term,
+                    last_log_index,
+                    last_log_term,
+                }
+            }),
+            (extreme(), any::<bool>())
+                .prop_map(|(term, granted)| RaftMessage::PreVoteResponse { term, granted }),
             (
                 extreme(),
                 extreme(),
@@ -143,13 +152,26 @@ mod extreme_inputs {
         #[test]
         fn step_neither_panics_nor_wraps_the_term(
             as_leader in any::<bool>(),
+            etcd in any::<bool>(),
             inputs in prop::collection::vec((input(), any::<bool>()), 1..40),
         ) {
-            let mut r = if as_leader {
+            // The paper's rules, or PreVote and CheckQuorum on (the defaults).
+            let mut r = if as_leader && !etcd {
                 leader(3)
             } else {
-                let mut r = node(1, 3, vec![]);
+                let timing = if etcd { Timing::default() } else { paper() };
+                let mut r = node_with(timing, 1, 3, vec![]);
                 start(&mut r);
+                if as_leader {
+                    step(&mut r, Input::Timer(RaftTimer::Election));
+                    for (from, m) in [
+                        (2, RaftMessage::PreVoteResponse { term: 1, granted: true }),
+                        (2, RaftMessage::RequestVoteResponse { term: 1, granted: true }),
+                    ] {
+                        step(&mut r, Input::Message { from, msg: m });
+                    }
+                    prop_assert_eq!(r.role(), Role::Leader);
+                }
                 r
             };
             let mut last_term = r.term();
