@@ -169,6 +169,21 @@ pub fn replay_command<P: Protocol>(cfg: &ChaosConfig, seed: u64) -> String {
     if cfg.faulty != ChaosConfig::default().faulty {
         cmd.push_str(&format!(" --faulty-secs {}", cfg.faulty.as_secs_f64()));
     }
+    let defaults = Timing::default();
+    if cfg.timing.pre_vote != defaults.pre_vote {
+        cmd.push_str(if cfg.timing.pre_vote {
+            " --pre-vote on"
+        } else {
+            " --pre-vote off"
+        });
+    }
+    if cfg.timing.check_quorum != defaults.check_quorum {
+        cmd.push_str(if cfg.timing.check_quorum {
+            " --check-quorum on"
+        } else {
+            " --check-quorum off"
+        });
+    }
     if cfg.local_reads {
         cmd.push_str(" --local-reads");
     }

@@ -78,6 +78,27 @@ fn observers_learn_the_same_sequence() {
 }
 
 #[test]
+fn without_pre_vote_or_check_quorum_it_is_safe_too() {
+    // The defaults run PreVote and CheckQuorum; the variants without them (the
+    // paper's §5 algorithm, kept for comparison) are swept too, on fewer seeds.
+    let cfg = ChaosConfig {
+        timing: protocols::Timing {
+            pre_vote: false,
+            check_quorum: false,
+            ..protocols::Timing::default()
+        },
+        ..ChaosConfig::default()
+    };
+    let report = sweep(&cfg, (seeds() / 4).max(10));
+    eprintln!("{}", report.clients_line());
+    let replay = chaos::replay_command::<Paxos>(&cfg, 1);
+    assert!(
+        replay.contains("--pre-vote off --check-quorum off"),
+        "{replay}"
+    );
+}
+
+#[test]
 fn a_seed_replays_identically() {
     sim::chaos::assert_replays_identically::<Paxos>(42);
 }
