@@ -306,6 +306,12 @@ pub struct ThroughputPoint {
     /// first; the fields above are the median round's. Empty in older files.
     #[serde(default)]
     pub rounds_ops_per_sec: Vec<f64>,
+    /// CPU time (user + system) of every node and client during the median round's
+    /// counted window, divided by its committed operations, in microseconds: what one
+    /// operation costs the machine, harness included. `None` in older files or where it
+    /// could not be read.
+    #[serde(default)]
+    pub cpu_us_per_op: Option<f64>,
 }
 
 impl ThroughputPoint {

@@ -44,7 +44,7 @@ pub(crate) fn throughput(
             .run(protocol, *nodes)
             .map_or(&[][..], |r| &r.throughput[..]);
         if points.is_empty() {
-            let mut cells = vec![NOT_MEASURED.to_string(); 9];
+            let mut cells = vec![NOT_MEASURED.to_string(); 10];
             cells.insert(0, "-".into());
             rows.push(row(protocol, *nodes, cells));
         }
@@ -77,6 +77,8 @@ pub(crate) fn throughput(
                     latency(l.p50),
                     latency(l.p99),
                     latency(l.p999),
+                    p.cpu_us_per_op
+                        .map_or(NOT_MEASURED.to_string(), |c| format!("{c:.1}")),
                     p.ops.to_string(),
                     p.errors.to_string(),
                 ],
@@ -95,6 +97,7 @@ pub(crate) fn throughput(
             "p50 µs",
             "p99 µs",
             "p999 µs",
+            "CPU µs/op",
             "ops",
             "errors",
         ],

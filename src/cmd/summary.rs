@@ -90,7 +90,7 @@ pub fn print(results: &Results) {
         }
     }
     println!(
-        "\n{:<6} {:>5}  {:>7} {:>12} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "\n{:<6} {:>5}  {:>7} {:>12} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
         "proto",
         "nodes",
         "clients",
@@ -100,7 +100,8 @@ pub fn print(results: &Results) {
         "p99 us",
         "p999 us",
         "msgs/op",
-        "syncs/op"
+        "syncs/op",
+        "cpu us/op"
     );
     for run in &results.runs {
         let msgs: f64 = run.messages.per_op.values().sum();
@@ -134,8 +135,11 @@ pub fn print(results: &Results) {
                     "-".to_string()
                 }
             };
+            let cpu = t
+                .cpu_us_per_op
+                .map_or("-".to_string(), |c| format!("{c:.1}"));
             println!(
-                "{:<6} {:>5}  {:>7} {:>12.0} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "{:<6} {:>5}  {:>7} {:>12.0} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
                 run.protocol,
                 run.nodes,
                 t.clients,
@@ -145,7 +149,8 @@ pub fn print(results: &Results) {
                 lat(t.latency_us.p99),
                 lat(t.latency_us.p999),
                 msgs,
-                syncs
+                syncs,
+                cpu
             );
         }
     }

@@ -10,12 +10,14 @@
 //! - [`nemesis`]: faults against a cluster of node processes under retrying clients,
 //!   the clients' history checked for linearizability.
 //! - [`baseline`]: the machine's loopback round trip and fsync latency.
+//! - [`cpu`]: CPU time of this process and of node processes, for the cost per operation.
 //! - [`bench`]: the benchmark matrix behind `cwb bench` and `cwb compare`.
 //! - [`with_protocol!`]: from a [`protocols::ProtocolKind`] to its protocol type.
 
 pub mod baseline;
 pub mod bench;
 pub mod cluster;
+pub mod cpu;
 mod dispatch;
 pub mod measure;
 pub mod metrics;

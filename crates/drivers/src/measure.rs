@@ -105,6 +105,13 @@ pub trait Cluster {
     /// the node processes).
     fn message_counts(&self) -> MessageCounts;
 
+    /// CPU time (user + system) used so far by node processes other than this one:
+    /// zero for an in-process cluster, whose nodes' CPU is this process's
+    /// ([`crate::cpu::this_process`]); `None` if it cannot be read.
+    fn node_process_cpu(&self) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
+
     /// Stops every node.
     fn shutdown(self) -> impl Future<Output = ()> + Send;
 }
@@ -408,6 +415,9 @@ pub struct ThroughputSample {
     pub result: crate::workload::WorkloadResult,
     /// Messages and WAL traffic during the counted period (all nodes).
     pub messages: MessageCounts,
+    /// CPU time (user + system) of every node and client during the counted period,
+    /// if it could be read.
+    pub cpu: Option<Duration>,
 }
 
 /// [`throughput`] on a cluster just started; the caller stops the cluster.
@@ -430,15 +440,25 @@ pub async fn throughput_on<C: Cluster>(
     // none of the warm-up's messages is left to fall into the counted window.
     tokio::time::sleep(COUNTS_SETTLE).await;
     let before = cluster.message_counts();
+    let cpu = |c: &C| Some(crate::cpu::this_process()? + c.node_process_cpu()?);
+    let cpu_before = cpu(cluster);
     let counted = crate::workload::Workload {
         warmup: Duration::ZERO,
         ..workload.clone()
     };
     let result =
         crate::workload::run_with(cluster.client_addrs(), tls.as_ref(), ready.node, &counted).await;
+    // Read before the settling pause, which would only add idle heartbeats.
+    let cpu_spent = cpu_before
+        .zip(cpu(cluster))
+        .map(|(before, after)| after.saturating_sub(before));
     tokio::time::sleep(COUNTS_SETTLE).await;
     let messages = cluster.message_counts().minus(&before);
-    Ok(ThroughputSample { result, messages })
+    Ok(ThroughputSample {
+        result,
+        messages,
+        cpu: cpu_spent,
+    })
 }
 
 #[cfg(test)]

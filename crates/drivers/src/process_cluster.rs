@@ -485,6 +485,15 @@ impl Cluster for ProcessCluster {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// Summed over the running node processes, from `/proc` (`None` if any cannot be
+    /// read).
+    fn node_process_cpu(&self) -> Option<Duration> {
+        self.children
+            .values()
+            .map(|child| crate::cpu::process(child.id()))
+            .sum()
+    }
+
     /// Not collected in multi-process mode: always empty.
     fn message_counts(&self) -> MessageCounts {
         MessageCounts::default()

@@ -85,6 +85,10 @@ fn record(plan: &Plan, run: &mut r::ProtocolRun, per_clients: Vec<Vec<Throughput
             latency_us: Summary::from_histogram(t.latency.histogram(), 1.0),
             errors: t.errors,
             rounds_ops_per_sec: all,
+            cpu_us_per_op: median
+                .cpu
+                .filter(|_| t.ops > 0)
+                .map(|cpu| cpu.as_secs_f64() * 1e6 / t.ops as f64),
         });
         if largest.as_ref().is_none_or(|l| clients >= l.0) {
             largest = Some((clients, median.messages, t.ops));
