@@ -109,6 +109,6 @@ pub mod text;
 
 pub use describe::{Scripted, Vocabulary};
 pub use expect::{CheckLine, CheckReport, Verdict};
-pub use run::{run, Item, ItemKind, NodeSummary, Outcome};
+pub use run::{run, run_with_bug, Item, ItemKind, NodeSummary, Outcome};
 pub use spec::{Scenario, ScenarioError};
 pub use text::{render, TextOptions};
