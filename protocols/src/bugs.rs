@@ -150,10 +150,12 @@ impl Bug {
     pub fn caught_by(self) -> CaughtBy {
         match self {
             Bug::RaftNoUpToDateCheck => CaughtBy::Seed(0),
-            Bug::RaftCommitOldTerms => CaughtBy::Scenario("scenarios/raft-figure-8.toml"),
-            Bug::RaftCountOwnCopyEarly => CaughtBy::Seed(0),
-            Bug::ZabFleIgnoresEpoch => CaughtBy::Seed(0),
-            Bug::ZabAckBeforePersist => CaughtBy::Seed(0),
+            Bug::RaftCommitOldTerms => CaughtBy::Scenario("scenarios/raft-figure-8-commit.toml"),
+            Bug::RaftCountOwnCopyEarly => {
+                CaughtBy::Scenario("scenarios/raft-undurable-leader-copy.toml")
+            }
+            Bug::ZabFleIgnoresEpoch => CaughtBy::Seed(57),
+            Bug::ZabAckBeforePersist => CaughtBy::Scenario("scenarios/zab-ack-after-log.toml"),
             Bug::PaxosPromiseNotPersisted => CaughtBy::Seed(0),
             Bug::PaxosIgnoreAcceptedInPromises => CaughtBy::Seed(0),
         }

@@ -14,6 +14,7 @@
 //! nodes = 5                 # voters, ids 1..=nodes
 //! seed = 0                  # optional: network delays and randomized timeouts
 //! end_ms = 6000             # optional: run until here (default: the last step/expect)
+//! max_batch = 1             # optional: entries (Raft) / slots (Paxos) per replication message
 //!
 //! [timing]                  # optional, ms; the names of cluster.toml's [timing]
 //! heartbeat_ms = 50
