@@ -81,6 +81,7 @@ fn search_seeds() {
         .unwrap_or(0);
     let n = sim::chaos::seeds(100);
     for seed in first..first + n {
+        eprintln!("seed {seed}");
         if let Some(f) = outcome_of(bug, seed, true) {
             let clean = outcome_of(bug, seed, false).is_none();
             println!("{bug}: {:?} stage; clean without: {clean}\n{f}\n", f.stage);
