@@ -156,7 +156,9 @@ impl Bug {
             }
             Bug::ZabFleIgnoresEpoch => CaughtBy::Seed(57),
             Bug::ZabAckBeforePersist => CaughtBy::Scenario("scenarios/zab-ack-after-log.toml"),
-            Bug::PaxosPromiseNotPersisted => CaughtBy::Seed(0),
+            Bug::PaxosPromiseNotPersisted => {
+                CaughtBy::Scenario("scenarios/paxos-promise-kept.toml")
+            }
             Bug::PaxosIgnoreAcceptedInPromises => CaughtBy::Seed(0),
         }
     }
