@@ -163,18 +163,29 @@ impl Bug {
         }
     }
 
+    /// The `cwb sim` command that shows the bug caught.
+    pub fn command(self) -> String {
+        match self.caught_by() {
+            CaughtBy::Seed(n) => format!(
+                "cwb sim --protocol {} --seed {n} --bug {self} --quiet",
+                self.protocol()
+            ),
+            CaughtBy::Scenario(file) => format!("cwb sim --scenario {file} --bug {self} --quiet"),
+        }
+    }
+
     /// `cwb sim --bug help`: one line per bug (name, protocol, what it does, what
     /// catches it).
     pub fn catalogue() -> String {
         let mut text = String::new();
         for bug in Bug::ALL {
             text.push_str(&format!(
-                "{:<34} {}: {}; caught by {} ({})\n",
+                "{:<34} {}; caught by {} (with {}: {})\n",
                 bug.name(),
-                bug.protocol(),
                 bug.description(),
                 bug.caught_by(),
-                bug.protocol()
+                bug.protocol(),
+                bug.command()
             ));
         }
         text
@@ -212,5 +223,28 @@ mod tests {
         }
         assert!("raft-nothing".parse::<Bug>().is_err());
         assert_eq!(Bug::catalogue().lines().count(), Bug::ALL.len());
+    }
+
+    #[test]
+    fn each_protocol_takes_its_own_bugs_only() {
+        use crate::paxos::Paxos;
+        use crate::raft::Raft;
+        use crate::zab::Zab;
+        use crate::{DetRng, Membership, Protocol, Setup, Timing};
+        let setup = || Setup {
+            id: 1,
+            membership: Membership::voters([1, 2, 3]),
+            timing: Timing::default(),
+            rng: DetRng::new(1),
+            narrate: false,
+        };
+        for bug in Bug::ALL {
+            let mut raft = Raft::recover(setup(), Vec::new()).expect("recovers");
+            let mut zab = Zab::recover(setup(), Vec::new()).expect("recovers");
+            let mut paxos = Paxos::recover(setup(), Vec::new()).expect("recovers");
+            assert_eq!(raft.inject_bug(bug), bug.protocol() == ProtocolKind::Raft);
+            assert_eq!(zab.inject_bug(bug), bug.protocol() == ProtocolKind::Zab);
+            assert_eq!(paxos.inject_bug(bug), bug.protocol() == ProtocolKind::Paxos);
+        }
     }
 }

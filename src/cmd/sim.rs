@@ -10,6 +10,10 @@
 //!   tests sweep (crashes, power failures, restarts, partitions, one-way cuts, dropped
 //!   message kinds, stranded leaders, loss, duplication: `sim::chaos::schedule`),
 //!   narrated the same way. A seed that failed a test replays exactly here.
+//!
+//! In both modes `--bug NAME` runs every node with a known-buggy variant of its protocol
+//! (`protocols::Bug`; `--bug help` lists them with the seed or scenario that catches
+//! each). This is the only command that can switch one on.
 
 use anyhow::Context;
 use drivers::with_protocol;
