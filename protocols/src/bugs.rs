@@ -42,7 +42,10 @@ pub enum Bug {
     /// loses a "committed" entry.
     RaftCountOwnCopyEarly,
     /// ZAB's FastLeaderElection orders votes by zxid and sid only, ignoring the epoch
-    /// (ZooKeeper's `totalOrderPredicate` compares the epoch first).
+    /// (ZooKeeper's `totalOrderPredicate` compares the epoch first). Here it costs
+    /// liveness, not safety (a zxid carries the epoch of its transaction): a server of
+    /// an older current epoch wins on its sid, Discovery drops the learners whose epoch
+    /// is ahead of it, it never gets a quorum of ACKEPOCHs, and the same vote wins again.
     ZabFleIgnoresEpoch,
     /// A ZAB follower sends its ACK before the proposal it acknowledges is durable
     /// (Zab §IV-C: log it, then ACK): a crash loses a proposal counted for a commit.
