@@ -225,6 +225,61 @@ fn a_simulation_seed_replays_from_the_cli() {
     }
 }
 
+#[test]
+fn sim_bug_lists_the_known_bugs_replays_one_and_refuses_another_protocols() {
+    let run = |args: &[&str]| Command::new(CWB).args(args).output().expect("run");
+    let help = run(&["sim", "--bug", "help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(help.status.success(), "{text}");
+    for bug in protocols::Bug::ALL {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(bug.name()))
+            .unwrap_or_else(|| panic!("{bug} missing from:\n{text}"));
+        assert!(line.contains(&bug.caught_by().to_string()), "{line}");
+    }
+    // A bug's catalogued seed fails with it, naming the bug in its replay command.
+    let caught = run(&[
+        "sim",
+        "--protocol",
+        "raft",
+        "--seed",
+        "0",
+        "--quiet",
+        "--bug",
+        "raft-no-up-to-date-check",
+    ]);
+    let err = String::from_utf8_lossy(&caught.stderr);
+    assert!(!caught.status.success(), "{err}");
+    assert!(
+        err.contains("--bug raft-no-up-to-date-check --seed 0"),
+        "{err}"
+    );
+    // A scenario with its bug fails; another protocol's bug, or an unknown one, is refused.
+    let scenario = run(&[
+        "sim",
+        "--scenario",
+        "scenarios/raft-undurable-leader-copy.toml",
+        "--quiet",
+        "--bug",
+        "raft-count-own-copy-early",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&scenario.stdout).contains("safety violation"),
+        "{}",
+        String::from_utf8_lossy(&scenario.stdout)
+    );
+    let refused = run(&["sim", "--protocol", "zab", "--bug", "raft-commit-old-terms"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        err.contains("is a bug of raft, but this run is zab"),
+        "{err}"
+    );
+    let unknown = run(&["sim", "--bug", "raft-everything"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown bug"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_cluster_kills_restarts_isolates_and_heals_through_the_shared_trait() {
     use drivers::cluster::ClusterOptions;

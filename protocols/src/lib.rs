@@ -16,6 +16,8 @@
 //!   [`narration_line`], the one display format of a node's narration.
 //! - [`output`]: [`Output`], the one way protocols write their effects.
 //! - [`gate`]: [`DurabilityGate`], the effect-ordering contract every host carries out.
+//! - [`bugs`]: [`Bug`], known-buggy variants the simulator can switch on for teaching
+//!   (off by default; only `cwb sim --bug` reaches them).
 //! - [`describe`]: [`Describe`], each protocol's readable forms of its own messages.
 //! - [`durable`]: [`DurableMarks`], for a leader that counts its own copy only once it
 //!   is durable.
@@ -57,6 +59,7 @@
 //! assert!(matches!(effects[1], Effect::SetTimer { .. }));
 //! ```
 
+pub mod bugs;
 pub mod describe;
 pub mod durable;
 pub mod effect;
@@ -75,6 +78,7 @@ pub mod timing;
 pub mod types;
 pub mod zab;
 
+pub use bugs::{Bug, CaughtBy, UnknownBug};
 pub use describe::{Describe, Vocabulary};
 pub use durable::DurableMarks;
 pub use effect::{narration_line, ClientError, Effect, Event, Role};

@@ -160,6 +160,14 @@ pub trait Protocol: Sized + Send + 'static {
     /// sweeps run some seeds that way.
     fn set_max_batch(&mut self, _entries: usize) {}
 
+    /// Switches on a known bug ([`crate::bugs`]) for teaching; returns whether this
+    /// protocol has it (a bug of another protocol is refused with `false`). Only the
+    /// simulator calls it, right after [`Protocol::recover`], as it calls
+    /// [`Protocol::set_max_batch`]; normal runs never do, so every bug stays off.
+    fn inject_bug(&mut self, _bug: crate::bugs::Bug) -> bool {
+        false
+    }
+
     /// The end of a batch (etcd-io/raft's `Ready` boundary): the host has stepped every
     /// input it had queued and is about to carry out their effects. A protocol sends
     /// here what it batched over those inputs (a leader's AppendEntries, PROPOSALs'

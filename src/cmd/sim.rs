@@ -10,10 +10,14 @@
 //!   tests sweep (crashes, power failures, restarts, partitions, one-way cuts, dropped
 //!   message kinds, stranded leaders, loss, duplication: `sim::chaos::schedule`),
 //!   narrated the same way. A seed that failed a test replays exactly here.
+//!
+//! In both modes `--bug NAME` runs every node with a known-buggy variant of its protocol
+//! (`protocols::Bug`; `--bug help` lists them with the seed or scenario that catches
+//! each). This is the only command that can switch one on.
 
 use anyhow::Context;
 use drivers::with_protocol;
-use protocols::Protocol;
+use protocols::{Bug, Protocol};
 use runtime::config::ProtocolKind;
 use sim::chaos::{run_seed, ChaosConfig};
 use std::io::Write;
@@ -63,6 +67,11 @@ pub struct Args {
     /// history catches the write applied twice.
     #[arg(long)]
     at_least_once: bool,
+    /// A known-buggy protocol variant, for teaching (`help` lists them, each with the
+    /// seed or scenario that catches it): every node runs with it. Only `cwb sim` can
+    /// switch one on.
+    #[arg(long, value_name = "NAME|help")]
+    bug: Option<String>,
     /// Seed mode: seconds of virtual time with faults, then as long healed.
     #[arg(long, default_value_t = 4.0)]
     faulty_secs: f64,
@@ -87,7 +96,29 @@ impl Args {
     }
 }
 
+/// `--bug NAME`: the bug, checked against the protocol that runs.
+fn bug_for(args: &Args, protocol: ProtocolKind) -> anyhow::Result<Option<Bug>> {
+    let Some(name) = &args.bug else {
+        return Ok(None);
+    };
+    let bug: Bug = name.parse()?;
+    if bug.protocol() != protocol {
+        anyhow::bail!(
+            "--bug {bug} is a bug of {}, but this run is {protocol}: pass --protocol {}",
+            bug.protocol(),
+            bug.protocol()
+        );
+    }
+    Ok(Some(bug))
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.bug.as_deref() == Some("help") {
+        return print(&format!(
+            "Known bugs (cwb sim --protocol P --seed N --bug NAME, or cwb sim --scenario F --bug NAME):\n{}",
+            Bug::catalogue()
+        ));
+    }
     match args.scenario.clone() {
         Some(path) => {
             let mut scenario = Scenario::load(&path)?;
@@ -104,11 +135,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     path.display()
                 )
             })?;
-            with_protocol!(protocol, P => run_scenario::<P>(&args, &scenario))
+            let bug = bug_for(&args, protocol)?;
+            with_protocol!(protocol, P => run_scenario::<P>(&args, &scenario, bug))
         }
         None => {
             let protocol = args.protocol.unwrap_or(ProtocolKind::Raft);
-            with_protocol!(protocol, P => replay::<P>(&args))
+            let bug = bug_for(&args, protocol)?;
+            with_protocol!(protocol, P => replay::<P>(&args, bug))
         }
     }
 }
@@ -122,8 +155,12 @@ fn print(text: &str) -> anyhow::Result<()> {
     }
 }
 
-fn run_scenario<P: Scripted>(args: &Args, scenario: &Scenario) -> anyhow::Result<()> {
-    let outcome = scenario::run::<P>(scenario)?;
+fn run_scenario<P: Scripted>(
+    args: &Args,
+    scenario: &Scenario,
+    bug: Option<Bug>,
+) -> anyhow::Result<()> {
+    let outcome = scenario::run_with_bug::<P>(scenario, bug)?;
     let text = scenario::render(
         scenario,
         &outcome,
@@ -160,7 +197,7 @@ fn run_scenario<P: Scripted>(args: &Args, scenario: &Scenario) -> anyhow::Result
     }
 }
 
-fn replay<P: Protocol>(args: &Args) -> anyhow::Result<()> {
+fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or(0);
     let mut cfg = ChaosConfig {
         voters: args.nodes,
@@ -169,6 +206,7 @@ fn replay<P: Protocol>(args: &Args) -> anyhow::Result<()> {
         settle: Duration::from_secs_f64(args.faulty_secs),
         local_reads: args.local_reads,
         at_least_once: args.at_least_once,
+        bug,
         ..ChaosConfig::default()
     };
     args.apply_switches(&mut cfg.timing);

@@ -14,7 +14,7 @@ use super::invariants::Violation;
 use super::network::NetConfig;
 use super::{Action, DiskConfig, SimConfig, Simulation};
 use lincheck::{self, Limits, Verdict};
-use protocols::{DetRng, Membership, Protocol, Time, Timing};
+use protocols::{Bug, DetRng, Membership, Protocol, Time, Timing};
 use schedule::{schedule_clients, schedule_faults};
 use std::fmt;
 use std::time::Duration;
@@ -52,6 +52,9 @@ pub struct ChaosConfig {
     /// message at 1 to 3 (drawn from the seed; [`Protocol::set_max_batch`]), so that a
     /// lagging node catches up over many round trips, through more interleavings.
     pub small_batches: bool,
+    /// A known bug every node runs with ([`Simulation::set_bug`]); `None` in the
+    /// sweeps. `cwb sim --bug help` lists them with the seed that catches each.
+    pub bug: Option<Bug>,
 }
 
 impl Default for ChaosConfig {
@@ -73,6 +76,7 @@ impl Default for ChaosConfig {
             local_reads: false,
             at_least_once: false,
             small_batches: true,
+            bug: None,
         }
     }
 }
@@ -190,6 +194,9 @@ pub fn replay_command<P: Protocol>(cfg: &ChaosConfig, seed: u64) -> String {
     if cfg.at_least_once {
         cmd.push_str(" --at-least-once");
     }
+    if let Some(bug) = cfg.bug {
+        cmd.push_str(&format!(" --bug {bug}"));
+    }
     cmd.push_str(&format!(" --seed {seed}"));
     cmd
 }
@@ -222,6 +229,7 @@ pub fn run_seed<P: Protocol>(
     let mut sim = Simulation::<P>::new(sim_config(seed, cfg, trace));
     sim.set_local_reads(cfg.local_reads);
     sim.set_at_least_once(cfg.at_least_once);
+    let bug_refused = sim.set_bug(cfg.bug).err();
     let max_batch = small_batch(seed, cfg);
     sim.set_max_batch(max_batch);
     let mut report = ChaosReport {
@@ -229,7 +237,16 @@ pub fn run_seed<P: Protocol>(
         max_batch,
         ..ChaosReport::default()
     };
-    let result = drive(&mut sim, cfg, &mut report, &mut check);
+    let result = match bug_refused {
+        Some(bug) => Err((
+            Stage::Safety,
+            Violation::new(
+                Time::ZERO,
+                format!("{bug} is a bug of {}, not of {}", bug.protocol(), P::NAME),
+            ),
+        )),
+        None => drive(&mut sim, cfg, &mut report, &mut check),
+    };
     let result = result
         .map(|()| report)
         .map_err(|(stage, violation)| ChaosFailure {

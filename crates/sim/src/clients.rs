@@ -74,6 +74,10 @@ struct ClientOp {
     /// appended: if every attempt that arrived was refused, the operation failed.
     arrived: u32,
     refused: u32,
+    /// Refusals whose leader hint was followed at once, and the instant they came at:
+    /// two nodes that each name the other as leader (a buggy protocol) would otherwise
+    /// bounce the client between them forever within one instant.
+    hops: (protocols::Time, usize),
 }
 
 /// What a history records of a key-value command: its key and input.
@@ -218,6 +222,7 @@ impl<P: Protocol> Simulation<P> {
             started: self.now,
             arrived: 0,
             refused: 0,
+            hops: (protocols::Time::ZERO, 0),
         });
         self.send_attempt(client, node, Some(op))
     }
@@ -373,6 +378,7 @@ impl<P: Protocol> Simulation<P> {
         req: RequestId,
         error: &ClientError,
     ) -> Result<(), Violation> {
+        let now = self.now;
         let Some(open) = self.open_request(node, req).cloned() else {
             return Ok(());
         };
@@ -395,14 +401,20 @@ impl<P: Protocol> Simulation<P> {
         }
         cur.refused += 1;
         let attempt = cur.attempt;
+        let hops = match cur.hops {
+            (at, n) if at == now => n + 1,
+            _ => 1,
+        };
+        cur.hops = (now, hops);
         let hint = match error {
             ClientError::NotLeader { leader } => *leader,
             _ => None,
         };
-        // A refusal without a new leader to try waits a little (an election may be on).
+        // A refusal without a new leader to try waits a little (an election may be on),
+        // as does one after more hints in one instant than there are nodes (a loop).
         match hint.filter(|&h| h != node) {
-            Some(h) => self.retry_at(client, attempt, Some(h)),
-            None => {
+            Some(h) if hops <= self.nodes.len() => self.retry_at(client, attempt, Some(h)),
+            _ => {
                 let at = self.now.plus(REFUSED_RETRY_AFTER);
                 self.schedule(at, Action::Retry { client, attempt });
                 Ok(())

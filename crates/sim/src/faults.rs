@@ -6,7 +6,7 @@
 use crate::invariants::Violation;
 use crate::{Action, Simulation};
 use kv::KvStore;
-use protocols::{DetRng, DurabilityGate, Input, NodeId, Protocol, Setup};
+use protocols::{Bug, DetRng, DurabilityGate, Input, NodeId, Protocol, Setup};
 use storage::{decode_record, recover_bytes};
 
 /// The most client commands sent to one stranded leader ([`Action::StrandLeader`]).
@@ -113,6 +113,24 @@ impl<P: Protocol> Simulation<P> {
         self.max_batch = entries;
     }
 
+    /// Switches a known bug ([`protocols::Bug`]) on in every node started or restarted
+    /// from now on (`None`: off, the default). Refused, with the bug returned, unless
+    /// `P` has it.
+    pub fn set_bug(&mut self, bug: Option<Bug>) -> Result<(), Bug> {
+        match bug {
+            Some(b) if b.protocol().as_str() != P::NAME => Err(b),
+            _ => {
+                self.bug = bug;
+                Ok(())
+            }
+        }
+    }
+
+    /// The known bug nodes start with, if any.
+    pub fn bug(&self) -> Option<Bug> {
+        self.bug
+    }
+
     /// Starts node `id` from its durable records, if it is not running.
     fn start(&mut self, id: NodeId) -> Result<(), Violation> {
         let Some(n) = self.nodes.get_mut(&id) else {
@@ -146,6 +164,14 @@ impl<P: Protocol> Simulation<P> {
         let mut proto = P::recover(setup, records).map_err(|e| failed(e.to_string()))?;
         if let Some(entries) = self.max_batch {
             proto.set_max_batch(entries);
+        }
+        if let Some(bug) = self.bug {
+            if !proto.inject_bug(bug) {
+                return Err(Violation::new(
+                    self.now,
+                    format!("{} has no bug {bug}", P::NAME),
+                ));
+            }
         }
         n.proto = Some(proto);
         n.applied.clear();

@@ -346,6 +346,9 @@ pub struct Simulation<P: Protocol> {
     /// The cap on entries per replication message every node starts with
     /// ([`Protocol::set_max_batch`]); none: the protocols' own.
     max_batch: Option<usize>,
+    /// The known bug every node starts with ([`Protocol::inject_bug`]); none in every
+    /// run but a teaching one.
+    bug: Option<protocols::Bug>,
     /// The message kinds sent on each directed link so far, for [`Action::DropKind`]
     /// without a kind.
     link_kinds: HashMap<(NodeId, NodeId), Vec<&'static str>>,
@@ -415,6 +418,7 @@ impl<P: Protocol> Simulation<P> {
             local_reads: false,
             at_least_once: false,
             max_batch: None,
+            bug: None,
             link_kinds: HashMap::new(),
             steer: None,
             fault_stats: FaultStats::default(),

@@ -14,6 +14,7 @@
 //! nodes = 5                 # voters, ids 1..=nodes
 //! seed = 0                  # optional: network delays and randomized timeouts
 //! end_ms = 6000             # optional: run until here (default: the last step/expect)
+//! max_batch = 1             # optional: entries (Raft) / slots (Paxos) per replication message
 //!
 //! [timing]                  # optional, ms; the names of cluster.toml's [timing]
 //! heartbeat_ms = 50
@@ -109,6 +110,6 @@ pub mod text;
 
 pub use describe::{Scripted, Vocabulary};
 pub use expect::{CheckLine, CheckReport, Verdict};
-pub use run::{run, Item, ItemKind, NodeSummary, Outcome};
+pub use run::{run, run_with_bug, Item, ItemKind, NodeSummary, Outcome};
 pub use spec::{Scenario, ScenarioError};
 pub use text::{render, TextOptions};

@@ -18,6 +18,7 @@ use super::learner::MAX_SLOT_GAP;
 use super::messages::{AcceptedEra, AcceptedSlot, Leadership, PaxosMessage, SlotValue};
 use super::persist::PaxosRecord;
 use super::Paxos;
+use crate::bugs::Bug;
 use crate::node::Effects;
 use crate::output::Output;
 use crate::types::NodeId;
@@ -145,7 +146,9 @@ impl Paxos {
                 self.reject(from, "Prepare", ballot, promised, out);
             }
             Ok(raised) => {
-                if raised {
+                // BUG (teaching, off by default): the promise is not written, so a
+                // restart forgets it (Paxos Made Simple §2.3).
+                if raised && self.bug != Some(Bug::PaxosPromiseNotPersisted) {
                     out.persist(PaxosRecord::Promised { ballot });
                 }
                 let known_era = self.learner.era();

@@ -54,6 +54,7 @@ pub use ballot::Ballot;
 pub use messages::{Leadership, PaxosMessage, PaxosTimer, SlotValue};
 pub use persist::PaxosRecord;
 
+use crate::bugs::Bug;
 use crate::durable::DurableMarks;
 use crate::effect::Role;
 use crate::node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
@@ -122,6 +123,8 @@ pub struct Paxos {
     persisted_commit: u64,
     /// Most slots one Accept carries ([`multi::MAX_BATCH`] unless set otherwise).
     max_batch: usize,
+    /// A known bug switched on for teaching ([`crate::bugs`]); `None` in every normal run.
+    bug: Option<Bug>,
 }
 
 impl Paxos {
@@ -380,7 +383,18 @@ impl Protocol for Paxos {
             applied: 0,
             persisted_commit,
             max_batch: multi::MAX_BATCH,
+            bug: None,
         })
+    }
+
+    /// Paxos's bugs: [`Bug::PaxosPromiseNotPersisted`],
+    /// [`Bug::PaxosIgnoreAcceptedInPromises`].
+    fn inject_bug(&mut self, bug: Bug) -> bool {
+        let ours = bug.protocol() == crate::ProtocolKind::Paxos;
+        if ours {
+            self.bug = Some(bug);
+        }
+        ours
     }
 
     fn set_max_batch(&mut self, slots: usize) {

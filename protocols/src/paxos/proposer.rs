@@ -49,6 +49,7 @@ use super::messages::{AcceptedEra, AcceptedSlot, Leadership, PaxosMessage, Paxos
 use super::multi::{Leading, Pipeline};
 use super::persist::PaxosRecord;
 use super::{Paxos, Stance};
+use crate::bugs::Bug;
 use crate::effect::Event;
 use crate::node::Effects;
 use crate::output::Output;
@@ -214,6 +215,13 @@ impl Paxos {
                 }
             }
             last_slot = last_slot.max(report.chosen.iter().map(|c| c.0).max().unwrap_or(0));
+        }
+        if self.bug == Some(Bug::PaxosIgnoreAcceptedInPromises) {
+            // BUG (teaching, off by default): P2c (Paxos Made Simple §2.2) says to
+            // propose the highest-ballot value reported; we propose our own instead
+            // (ourselves for the era, a no-op in every slot not known chosen).
+            found_eras.clear();
+            highest.clear();
         }
         let commit = self.learner.commit();
         let recovery: Vec<(u64, SlotValue)> = (commit + 1..=last_slot)

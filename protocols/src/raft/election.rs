@@ -13,6 +13,7 @@
 use super::log::Entry;
 use super::replication::Progress;
 use super::{Raft, RaftMessage, RaftTimer, RoleState, Term};
+use crate::bugs::Bug;
 use crate::effect::Event;
 use crate::node::Effects;
 use crate::output::Output;
@@ -95,6 +96,8 @@ impl Raft {
         } else if !self
             .log
             .candidate_is_up_to_date(last_log_term, last_log_index)
+            // BUG (teaching, off by default): skips the §5.4.1 voting restriction.
+            && self.bug != Some(Bug::RaftNoUpToDateCheck)
         {
             out.narrate(narrate, || {
                 format!(

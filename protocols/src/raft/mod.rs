@@ -47,6 +47,7 @@ mod preload;
 pub mod prevote;
 pub mod replication;
 
+use crate::bugs::Bug;
 use crate::durable::DurableMarks;
 use crate::effect::{ClientError, Event, Role};
 use crate::node::{Effects, Input, InputOf, Protocol, RecoveryError, Setup, Status};
@@ -205,6 +206,8 @@ pub struct Raft {
     now: Time,
     /// When an AppendEntries from `leader` last reached us (volatile).
     leader_heard_at: Option<Time>,
+    /// A known bug switched on for teaching ([`crate::bugs`]); `None` in every normal run.
+    bug: Option<Bug>,
 }
 
 impl Raft {
@@ -325,6 +328,16 @@ impl Protocol for Raft {
         self.max_batch = entries.max(1);
     }
 
+    /// Raft's bugs: [`Bug::RaftNoUpToDateCheck`], [`Bug::RaftCommitOldTerms`],
+    /// [`Bug::RaftCountOwnCopyEarly`].
+    fn inject_bug(&mut self, bug: Bug) -> bool {
+        let ours = bug.protocol() == crate::ProtocolKind::Raft;
+        if ours {
+            self.bug = Some(bug);
+        }
+        ours
+    }
+
     fn recover(setup: Setup, records: Vec<RaftRecord>) -> Result<Raft, RecoveryError> {
         setup.ensure_member()?;
         let mut node = Raft {
@@ -341,6 +354,7 @@ impl Protocol for Raft {
             max_batch: replication::MAX_BATCH,
             now: Time::ZERO,
             leader_heard_at: None,
+            bug: None,
         };
         for (i, record) in records.into_iter().enumerate() {
             match record {

@@ -34,6 +34,7 @@
 //! believe in is ignored, term and all, while we heard from a leader that recently.
 
 use super::{Raft, RaftMessage, RoleState, Term};
+use crate::bugs::Bug;
 use crate::node::Effects;
 use crate::output::Output;
 use crate::types::NodeId;
@@ -147,6 +148,8 @@ impl Raft {
         } else if !self
             .log
             .candidate_is_up_to_date(last_log_term, last_log_index)
+            // BUG (teaching, off by default): skips the §5.4.1 check here too.
+            && self.bug != Some(Bug::RaftNoUpToDateCheck)
         {
             out.narrate(narrate, || {
                 format!(

@@ -21,6 +21,7 @@
 
 use super::log::{AppendOutcome, Entry};
 use super::{Raft, RaftMessage, RaftRecord, RaftTimer, RoleState, Term};
+use crate::bugs::Bug;
 use crate::effect::Event;
 use crate::node::Effects;
 use crate::output::Output;
@@ -315,7 +316,11 @@ impl Raft {
             .voter_ids()
             .iter()
             .map(|&v| {
-                if v == me {
+                if v == me && self.bug == Some(Bug::RaftCountOwnCopyEarly) {
+                    // BUG (teaching, off by default): counts our copy before it is
+                    // durable, against thesis §10.2.1.
+                    self.log.last_index()
+                } else if v == me {
                     *durable_index
                 } else {
                     progress.get(&v).map_or(0, |p| p.match_index)
@@ -326,7 +331,12 @@ impl Raft {
         let Some(&candidate) = matched.get(self.setup.membership.quorum() - 1) else {
             return;
         };
-        if candidate <= self.commit_index || self.log.term_at(candidate) != Some(self.term) {
+        // BUG (teaching, off by default): without the §5.4.2 current-term rule an entry
+        // of an earlier term commits by counting replicas (Figure 8).
+        let old_terms = self.bug == Some(Bug::RaftCommitOldTerms);
+        if candidate <= self.commit_index
+            || (self.log.term_at(candidate) != Some(self.term) && !old_terms)
+        {
             return;
         }
         self.commit_index = candidate;

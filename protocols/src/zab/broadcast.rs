@@ -31,6 +31,7 @@
 //!   finish a Discovery / Synchronization wait within `initLimit` ticks, go back to
 //!   LOOKING (ZooKeeper: "Not sufficient followers synced").
 
+use crate::bugs::Bug;
 use crate::output::Output;
 use crate::types::{Command, NodeId};
 use crate::zab::discovery::{HandleStage, LearnerStage};
@@ -210,7 +211,13 @@ impl Zab {
             return;
         };
         if let Some(zxid) = l.ack_unsent.take() {
-            self.send_to_leader(out, PeerMessage::Ack { zxid });
+            if self.bug == Some(Bug::ZabAckBeforePersist) {
+                // BUG (teaching, off by default): the ACK leaves ahead of our log,
+                // before the proposals it acknowledges are durable (Zab §IV-C).
+                self.send_ahead_to_leader(out, PeerMessage::Ack { zxid });
+            } else {
+                self.send_to_leader(out, PeerMessage::Ack { zxid });
+            }
         }
     }
 

@@ -22,6 +22,7 @@
 //! - When no notification arrives for the current interval, the vote is sent again and
 //!   the interval doubles, up to a cap.
 
+use crate::bugs::Bug;
 use crate::output::Output;
 use crate::types::NodeId;
 use crate::zab::messages::{Notification, ServerState, Vote, ZabMessage};
@@ -105,6 +106,12 @@ impl Zab {
     }
 
     fn beats(&self, new: &Vote, current: &Vote) -> bool {
+        if self.bug == Some(Bug::ZabFleIgnoresEpoch) {
+            // BUG (teaching, off by default): `totalOrderPredicate` without its first
+            // rule, the epoch: a server with a longer log of an older epoch wins.
+            return self.is_voter(new.leader)
+                && (new.zxid, new.leader) > (current.zxid, current.leader);
+        }
         total_order_predicate(new, current, &self.membership)
     }
 

@@ -117,6 +117,7 @@ pub use persist::{History, ZabRecord};
 pub use vote::{explain_comparison, total_order_predicate};
 pub use zxid::Zxid;
 
+use crate::bugs::Bug;
 use crate::durable::DurableMarks;
 use crate::effect::{ClientError, Event, Role};
 use crate::node::{Effects, Input, Protocol, RecoveryError, Setup, Status};
@@ -230,6 +231,8 @@ pub struct Zab {
     /// The time of the input being handled (mixed into session ids, so that a
     /// restarted node, whose random stream starts over, does not repeat one).
     now: Time,
+    /// A known bug switched on for teaching ([`crate::bugs`]); `None` in every normal run.
+    bug: Option<Bug>,
 }
 
 impl Zab {
@@ -396,7 +399,17 @@ impl Protocol for Zab {
             rng: setup.rng,
             now: Time::ZERO,
             durable_marks: DurableMarks::default(),
+            bug: None,
         })
+    }
+
+    /// ZAB's bugs: [`Bug::ZabFleIgnoresEpoch`], [`Bug::ZabAckBeforePersist`].
+    fn inject_bug(&mut self, bug: Bug) -> bool {
+        let ours = bug.protocol() == crate::ProtocolKind::Zab;
+        if ours {
+            self.bug = Some(bug);
+        }
+        ours
     }
 
     fn handle(&mut self, now: Time, input: Input<ZabMessage, ZabTimer>, out: &mut Out) {

@@ -172,6 +172,16 @@ impl Zab {
         }
     }
 
+    /// Sends the next message of our session to our leader without waiting for our log
+    /// (only [`crate::Bug::ZabAckBeforePersist`] does this).
+    pub(super) fn send_ahead_to_leader(&mut self, out: &mut Out, body: PeerMessage) {
+        if let Phase::Learning(l) = &mut self.phase {
+            let (session, seq) = (l.session, l.out_seq);
+            l.out_seq += 1;
+            out.send_ahead(l.leader, ZabMessage::Peer { session, seq, body });
+        }
+    }
+
     /// A session message to a leader from `from`.
     pub(super) fn leader_receive(
         &mut self,

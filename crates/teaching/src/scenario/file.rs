@@ -32,6 +32,7 @@ struct FileScenario {
     nodes: u64,
     seed: Option<u64>,
     end_ms: Option<u64>,
+    max_batch: Option<usize>,
     timing: Option<FileTiming>,
     network: Option<FileNetwork>,
     #[serde(default)]
@@ -233,12 +234,18 @@ impl FileScenario {
                 self.end_ms.unwrap_or(0)
             )));
         }
+        if self.max_batch == Some(0) {
+            return Err(invalid(
+                "max_batch = 0: a replication message carries at least one entry".into(),
+            ));
+        }
         Ok(Scenario {
             name: self.name,
             description: self.description,
             protocol,
             nodes: self.nodes,
             seed: self.seed.unwrap_or(0),
+            max_batch: self.max_batch,
             timing,
             net,
             histories,

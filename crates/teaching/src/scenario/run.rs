@@ -146,6 +146,16 @@ impl<P: Protocol> Outcome<P> {
 
 /// Runs `scenario` with protocol `P`.
 pub fn run<P: Scripted>(scenario: &Scenario) -> Result<Outcome<P>, ScenarioError> {
+    run_with_bug(scenario, None)
+}
+
+/// Runs `scenario` with protocol `P`, every node running the known bug `bug`
+/// ([`protocols::Bug`]; `cwb sim --scenario F --bug NAME`). A bug of another protocol
+/// is refused.
+pub fn run_with_bug<P: Scripted>(
+    scenario: &Scenario,
+    bug: Option<protocols::Bug>,
+) -> Result<Outcome<P>, ScenarioError> {
     let config = SimConfig {
         membership: Membership::voters(scenario.ids()),
         timing: scenario.timing.clone(),
@@ -155,6 +165,14 @@ pub fn run<P: Scripted>(scenario: &Scenario) -> Result<Outcome<P>, ScenarioError
         disk: Default::default(),
     };
     let mut sim = Simulation::<P>::new(config);
+    sim.set_max_batch(scenario.max_batch);
+    sim.set_bug(bug).map_err(|bug| {
+        ScenarioError::Invalid(format!(
+            "{bug} is a bug of {}, not of {}",
+            bug.protocol(),
+            P::NAME
+        ))
+    })?;
     for (&node, history) in &scenario.histories {
         let records =
             P::preload(history).map_err(|source| ScenarioError::Preload { node, source })?;

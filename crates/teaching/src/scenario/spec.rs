@@ -56,6 +56,9 @@ pub struct Scenario {
     pub nodes: u64,
     /// Seed of every random choice (network delays, randomized timeouts).
     pub seed: u64,
+    /// Entries (Raft) or slots (Paxos) one replication message carries at most
+    /// ([`protocols::Protocol::set_max_batch`]); `None`: the protocol's own cap.
+    pub max_batch: Option<usize>,
     /// Protocol timers.
     pub timing: Timing,
     /// Network behaviour.
