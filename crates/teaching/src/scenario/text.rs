@@ -7,7 +7,7 @@
 
 use super::describe::Vocabulary;
 use super::expect::Verdict;
-use super::run::{Fate, Item, ItemKind, Outcome};
+use super::run::{Fate, Item, ItemKind, Outcome, ReplyOutcome};
 use super::spec::Scenario;
 use protocols::{Event, Protocol, Time};
 use std::fmt::Write as _;
@@ -121,7 +121,30 @@ fn item_text<P: Protocol>(outcome: &Outcome<P>, item: &Item, opts: TextOptions) 
             }
             Some(s)
         }
+        ItemKind::Reply {
+            node,
+            id,
+            outcome: o,
+        } => Some(format!(" {}", reply_text(*node, &outcome.put_name(id), o))),
+        ItemKind::NoAnswer { id, why, .. } => Some(format!(
+            " client gets no answer for {}: {why}",
+            outcome.put_name(id)
+        )),
         ItemKind::Problem(text) => Some(format!("!! {text}")),
+    }
+}
+
+/// `n2 refuses client: put k1=v1: not the leader (try node 1)`: what the client of
+/// `put` heard from `node`.
+pub fn reply_text(node: u64, put: &str, outcome: &ReplyOutcome) -> String {
+    match outcome {
+        ReplyOutcome::Done { index, .. } => {
+            format!("n{node} answers client: {put} acknowledged (applied at index {index})")
+        }
+        ReplyOutcome::Refused(protocols::ClientError::LeadershipLost) => format!(
+            "n{node} cannot answer client: {put}: leadership lost before commit (it may still commit)"
+        ),
+        ReplyOutcome::Refused(e) => format!("n{node} refuses client: {put}: {e}"),
     }
 }
 
@@ -176,6 +199,14 @@ fn summary<P: Protocol>(outcome: &Outcome<P>, out: &mut String) {
         "{} messages sent, {messages} delivered; delivered sequences are checked to agree after every step",
         outcome.sim.messages_sent()
     );
+    if !outcome.unanswered.is_empty() {
+        let open: Vec<String> = outcome
+            .unanswered
+            .iter()
+            .map(|(id, n)| format!("{} (sent to n{n})", outcome.put_name(id)))
+            .collect();
+        let _ = writeln!(out, "no answer yet at the end: {}", open.join(", "));
+    }
     let failed = outcome.checks.iter().filter(|c| !c.passed()).count();
     let _ = writeln!(
         out,
