@@ -75,7 +75,7 @@ pub mod timing;
 pub mod types;
 pub mod zab;
 
-pub use describe::{Describe, Vocabulary};
+pub use describe::{Describe, LogEntry, Vocabulary};
 pub use durable::DurableMarks;
 pub use effect::{narration_line, ClientError, Effect, Event, Role};
 pub use gate::DurabilityGate;

@@ -67,6 +67,11 @@ pub fn render<P: Protocol>(scenario: &Scenario, outcome: &Outcome<P>, opts: Text
     if let Some(d) = &scenario.description {
         let _ = writeln!(out, "{}", d.trim_end());
     }
+    let _ = writeln!(
+        out,
+        "logs at checks: [committed] uncommitted (* committed out of order); {}",
+        v.log_legend
+    );
     out.push('\n');
     for item in &outcome.timeline {
         if let Some(line) = item_text(outcome, item, opts) {
@@ -118,6 +123,10 @@ fn item_text<P: Protocol>(outcome: &Outcome<P>, item: &Item, opts: TextOptions) 
                     Verdict::Note => "note",
                 };
                 let _ = write!(s, "\n{:>15}{mark} {}", "", line.text);
+            }
+            for (node, log) in &report.logs {
+                let log = log.as_deref().unwrap_or("(down)");
+                let _ = write!(s, "\n{:>15}log  n{node}: {log}", "");
             }
             Some(s)
         }
