@@ -76,6 +76,8 @@ pub enum ItemKind {
         node: NodeId,
         /// The command.
         id: RequestId,
+        /// The command in words (`put k1=v1`).
+        put: String,
         /// What the client got.
         outcome: ReplyOutcome,
     },
@@ -85,6 +87,8 @@ pub enum ItemKind {
         node: NodeId,
         /// The command.
         id: RequestId,
+        /// The command in words (`put k1=v1`).
+        put: String,
         /// Why (the node crashed).
         why: String,
     },
@@ -372,9 +376,11 @@ impl<P: Scripted> Runner<P> {
             if answered {
                 self.outcome.unanswered.remove(&r.id);
             }
+            let put = self.outcome.put_name(&r.id);
             self.push(ItemKind::Reply {
                 node: r.node,
                 id: r.id,
+                put,
                 outcome: r.outcome,
             });
         }
@@ -391,9 +397,11 @@ impl<P: Scripted> Runner<P> {
             .collect();
         for id in lost {
             self.outcome.unanswered.remove(&id);
+            let put = self.outcome.put_name(&id);
             self.push(ItemKind::NoAnswer {
                 node,
                 id,
+                put,
                 why: format!("n{node} crashed before answering"),
             });
         }

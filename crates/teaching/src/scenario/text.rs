@@ -132,13 +132,13 @@ fn item_text<P: Protocol>(outcome: &Outcome<P>, item: &Item, opts: TextOptions) 
         }
         ItemKind::Reply {
             node,
-            id,
+            put,
             outcome: o,
-        } => Some(format!(" {}", reply_text(*node, &outcome.put_name(id), o))),
-        ItemKind::NoAnswer { id, why, .. } => Some(format!(
-            " client gets no answer for {}: {why}",
-            outcome.put_name(id)
-        )),
+            ..
+        } => Some(format!(" {}", reply_text(*node, put, o))),
+        ItemKind::NoAnswer { put, why, .. } => {
+            Some(format!(" client gets no answer for {put}: {why}"))
+        }
         ItemKind::Problem(text) => Some(format!("!! {text}")),
     }
 }
