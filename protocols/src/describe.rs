@@ -5,7 +5,7 @@
 //! read these; each protocol implements them beside its messages (`raft/describe.rs`,
 //! `zab/describe.rs`, `paxos/describe.rs`).
 
-use crate::{Command, Protocol};
+use crate::{Command, Event, Protocol};
 
 /// How a protocol names its things.
 #[derive(Clone, Copy, Debug)]
@@ -50,4 +50,33 @@ pub trait Describe: Protocol {
     fn routine(msg: &Self::Message) -> bool;
     /// This node's log, oldest first: what it holds and which part it knows committed.
     fn log_view(&self) -> Vec<LogEntry>;
+}
+
+/// The one human form of a protocol event, without a node prefix (hosts add it, see
+/// [`crate::narration_line`]): `is leader (term 2)`, `ELECTED leader of ballot 1.1`,
+/// `READY: leads epoch 3 and can commit`, `committed through index 7`, or the
+/// narration's own text. `generation` and `show` are the protocol's words
+/// ([`Protocol::GENERATION`], [`Protocol::show_generation`]). The simulator's trace,
+/// the scenario timelines and `cwb cluster` all print events through it.
+///
+/// ```
+/// use protocols::{event_text, Event, Role};
+/// let e = Event::RoleChanged { role: Role::Leader, term: 2 };
+/// assert_eq!(event_text("term", |t| t.to_string(), &e), "is leader (term 2)");
+/// ```
+pub fn event_text(generation: &str, show: fn(u64) -> String, event: &Event) -> String {
+    match event {
+        Event::RoleChanged { role, term } => format!("is {role} ({generation} {})", show(*term)),
+        Event::LeaderElected { term } => format!("ELECTED leader of {generation} {}", show(*term)),
+        Event::LeaderReady { term } => {
+            format!("READY: leads {generation} {} and can commit", show(*term))
+        }
+        Event::Committed { index } => format!("committed through index {index}"),
+        Event::Narrate(text) => text.clone(),
+    }
+}
+
+/// [`event_text`] in protocol `P`'s words.
+pub fn event_text_of<P: Protocol>(event: &Event) -> String {
+    event_text(P::GENERATION, P::show_generation, event)
 }

@@ -181,7 +181,8 @@ impl<P: Protocol> Simulation<P> {
                         continue;
                     }
                     if self.config.trace {
-                        self.note(format!("n{id}: {event:?}"));
+                        let text = protocols::event_text_of::<P>(&event);
+                        self.note(protocols::narration_line(id, &text));
                     }
                     self.checker.on_event(now, id, &event)?;
                     self.events.push(TimedEvent {

@@ -27,8 +27,8 @@ impl Describe for Paxos {
     fn vocabulary() -> Vocabulary {
         Vocabulary {
             protocol: "paxos",
-            generation: "ballot",
-            show_term: |term| Ballot::from_u64(term).to_string(),
+            generation: <Self as crate::Protocol>::GENERATION,
+            show_term: <Self as crate::Protocol>::show_generation,
             show_entries: |first, last, ballot| {
                 let slots = if first == last {
                     first.to_string()

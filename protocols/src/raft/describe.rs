@@ -10,8 +10,8 @@ impl Describe for Raft {
     fn vocabulary() -> Vocabulary {
         Vocabulary {
             protocol: "raft",
-            generation: "term",
-            show_term: |term| term.to_string(),
+            generation: <Self as crate::Protocol>::GENERATION,
+            show_term: <Self as crate::Protocol>::show_generation,
             show_entries: |first, last, term| {
                 if first == last {
                     format!("{first}@{term}")

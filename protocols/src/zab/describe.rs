@@ -38,8 +38,8 @@ impl Describe for Zab {
     fn vocabulary() -> Vocabulary {
         Vocabulary {
             protocol: "zab",
-            generation: "epoch",
-            show_term: |term| term.to_string(),
+            generation: <Self as crate::Protocol>::GENERATION,
+            show_term: <Self as crate::Protocol>::show_generation,
             show_entries: |first, last, epoch| {
                 let z = |c: u64| Zxid::new(epoch as u32, c as u32);
                 if first == last {

@@ -429,7 +429,13 @@ impl<P: Scripted> Runner<P> {
         let mut next_event = new_events.iter().peekable();
         for line in lines {
             match next_event.peek() {
-                Some((node, event)) if line == format!("n{node}: {event:?}") => {
+                Some((node, event))
+                    if line
+                        == protocols::narration_line(
+                            *node,
+                            &protocols::event_text_of::<P>(event),
+                        ) =>
+                {
                     self.push(ItemKind::Event {
                         node: *node,
                         event: event.clone(),

@@ -28,22 +28,11 @@ fn time(t: Time) -> String {
 
 /// One line for a protocol event; `None` for events shown only when verbose.
 pub fn event_text(v: &Vocabulary, node: u64, event: &Event, verbose: bool) -> Option<String> {
-    let term = |t: u64| (v.show_term)(t);
+    let text = protocols::event_text(v.generation, v.show_term, event);
     Some(match event {
-        Event::RoleChanged { role, term: t } => {
-            format!("n{node} is {role} ({} {})", v.generation, term(*t))
-        }
-        Event::LeaderElected { term: t } => {
-            format!("n{node} ELECTED leader of {} {}", v.generation, term(*t))
-        }
-        Event::LeaderReady { term: t } => format!(
-            "n{node} READY: leads {} {} and can commit",
-            v.generation,
-            term(*t)
-        ),
-        Event::Committed { index } if verbose => format!("n{node} committed through index {index}"),
-        Event::Committed { .. } => return None,
-        Event::Narrate(text) => protocols::narration_line(node, text),
+        Event::Committed { .. } if !verbose => return None,
+        Event::Narrate(_) => protocols::narration_line(node, &text),
+        _ => format!("n{node} {text}"),
     })
 }
 
