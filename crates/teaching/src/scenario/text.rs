@@ -1,9 +1,12 @@
 //! The narrated timeline as text: what `cwb sim --scenario` prints.
 //!
 //! One line per happening, time first: steps (`**`), messages (`n1 -> n2  NOTIFICATION
-//! vote 3 ...`), the protocols' own explanations of each decision, role changes,
-//! elections, and the expectations with each condition marked `ok` or `FAIL`; then every
-//! node's final state.
+//! vote 3 ...`), the protocols' own explanations of each decision (among them the fate
+//! of each write: commits naming the nodes that hold the entry, entries a conflict or a
+//! TRUNC drops), what each client heard (acknowledged, refused, no answer), role
+//! changes, elections, and the expectations with each condition marked `ok` or `FAIL`
+//! and every node's log then (committed prefix in brackets, a legend at the top); then
+//! every node's final state and the puts left unanswered.
 
 use super::describe::Vocabulary;
 use super::expect::Verdict;
