@@ -5,7 +5,7 @@
 //! read these; each protocol implements them beside its messages (`raft/describe.rs`,
 //! `zab/describe.rs`, `paxos/describe.rs`).
 
-use crate::{Command, Protocol};
+use crate::{Command, Event, Protocol};
 
 /// How a protocol names its things.
 #[derive(Clone, Copy, Debug)]
@@ -16,6 +16,27 @@ pub struct Vocabulary {
     pub generation: &'static str,
     /// Formats a generation as the protocol writes it (Paxos ballots as `round.node`).
     pub show_term: fn(u64) -> String,
+    /// Formats the log entries `first..=last` of one generation (see [`LogEntry`]):
+    /// Raft `4@1` and `2..5@1`, ZAB `0x100000004` and `0x100000002..0x100000005`,
+    /// Paxos `6@2.4` and `2..5@1.1` (chosen slots whose ballot is forgotten: `2..5`).
+    pub show_entries: fn(first: u64, last: u64, generation: u64) -> String,
+    /// One line explaining [`Vocabulary::show_entries`]' notation, for the top of a
+    /// timeline.
+    pub log_legend: &'static str,
+}
+
+/// One entry of a node's log, as a timeline shows it: its position, the generation it
+/// was written in (Raft: index and term; ZAB: the zxid's counter and epoch; Paxos: the
+/// slot and the ballot it was accepted at, 0 once only the chosen value is kept) and
+/// whether the node knows it committed (chosen, delivered).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Raft index, ZAB zxid counter, Paxos slot.
+    pub index: u64,
+    /// Raft term, ZAB epoch, Paxos ballot (`Ballot::as_u64`; 0: not kept).
+    pub generation: u64,
+    /// Known committed by this node.
+    pub committed: bool,
 }
 
 /// A protocol's readable forms of its messages.
@@ -27,4 +48,35 @@ pub trait Describe: Protocol {
     fn describe(msg: &Self::Message, command: &dyn Fn(&Command) -> String) -> String;
     /// Whether `msg` is a heartbeat or a routine acknowledgement.
     fn routine(msg: &Self::Message) -> bool;
+    /// This node's log, oldest first: what it holds and which part it knows committed.
+    fn log_view(&self) -> Vec<LogEntry>;
+}
+
+/// The one human form of a protocol event, without a node prefix (hosts add it, see
+/// [`crate::narration_line`]): `is leader (term 2)`, `ELECTED leader of ballot 1.1`,
+/// `READY: leads epoch 3 and can commit`, `committed through index 7`, or the
+/// narration's own text. `generation` and `show` are the protocol's words
+/// ([`Protocol::GENERATION`], [`Protocol::show_generation`]). The simulator's trace,
+/// the scenario timelines and `cwb cluster` all print events through it.
+///
+/// ```
+/// use protocols::{event_text, Event, Role};
+/// let e = Event::RoleChanged { role: Role::Leader, term: 2 };
+/// assert_eq!(event_text("term", |t| t.to_string(), &e), "is leader (term 2)");
+/// ```
+pub fn event_text(generation: &str, show: fn(u64) -> String, event: &Event) -> String {
+    match event {
+        Event::RoleChanged { role, term } => format!("is {role} ({generation} {})", show(*term)),
+        Event::LeaderElected { term } => format!("ELECTED leader of {generation} {}", show(*term)),
+        Event::LeaderReady { term } => {
+            format!("READY: leads {generation} {} and can commit", show(*term))
+        }
+        Event::Committed { index } => format!("committed through index {index}"),
+        Event::Narrate(text) => text.clone(),
+    }
+}
+
+/// [`event_text`] in protocol `P`'s words.
+pub fn event_text_of<P: Protocol>(event: &Event) -> String {
+    event_text(P::GENERATION, P::show_generation, event)
 }

@@ -79,7 +79,7 @@ pub mod types;
 pub mod zab;
 
 pub use bugs::{Bug, CaughtBy, UnknownBug};
-pub use describe::{Describe, Vocabulary};
+pub use describe::{event_text, event_text_of, Describe, LogEntry, Vocabulary};
 pub use durable::DurableMarks;
 pub use effect::{narration_line, ClientError, Effect, Event, Role};
 pub use gate::DurabilityGate;
@@ -89,4 +89,4 @@ pub use output::Output;
 pub use quorum::Membership;
 pub use rng::DetRng;
 pub use timing::{RaftTimerReset, Timing};
-pub use types::{Command, NodeId, RequestId, Time};
+pub use types::{entry_text, Command, NodeId, RequestId, Time};

@@ -217,6 +217,16 @@ pub trait Protocol: Sized + Send + 'static {
     /// A short name for a message's type ("AppendEntries", "PROPOSAL"), used to count
     /// messages and bytes per type.
     fn message_kind(msg: &Self::Message) -> &'static str;
+
+    /// What this protocol calls a leadership generation ("term", "epoch", "ballot"):
+    /// the word every display of an [`Event`] uses ([`crate::event_text`]).
+    const GENERATION: &'static str = "term";
+
+    /// A generation as this protocol writes it: a number, or a Paxos ballot as
+    /// `round.node` rather than its packed `u64`.
+    fn show_generation(generation: u64) -> String {
+        generation.to_string()
+    }
 }
 
 /// Puts `RoleChanged { after }` at `first`, the start of one step's effects, unless the

@@ -59,6 +59,20 @@ pub struct RequestId {
     pub seq: u64,
 }
 
+/// `command 3#7`: the 7th command node 3 took from a client (origin 0 numbers the
+/// entries of a preloaded history).
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "command {}#{}", self.origin, self.seq)
+    }
+}
+
+/// An applied entry in words: a client command ([`RequestId`]'s form) or `a no-op`
+/// (`None`: a protocol's own entry).
+pub fn entry_text(entry: Option<RequestId>) -> String {
+    entry.map_or_else(|| "a no-op".to_string(), |id| id.to_string())
+}
+
 /// A client command as the protocols replicate it: opaque bytes for the harness's state
 /// machine, tagged with its [`RequestId`]. Protocols never look inside `data`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

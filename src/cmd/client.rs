@@ -133,16 +133,28 @@ pub async fn get(args: GetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The words of the protocol a node reports running (Raft's for an unknown name), so
+/// that a Paxos ballot reads `1.1` rather than its packed number.
+fn vocabulary(protocol: &str) -> protocols::Vocabulary {
+    use protocols::Describe;
+    match protocol {
+        "zab" => protocols::zab::Zab::vocabulary(),
+        "paxos" => protocols::paxos::Paxos::vocabulary(),
+        _ => protocols::raft::Raft::vocabulary(),
+    }
+}
+
 pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let cfg = ClusterConfig::load(&args.config)?;
     let tls = cfg.client_tls();
     for (id, addr) in &cfg.clients {
         match client::status_with(*addr, tls.as_ref(), Duration::from_secs(2)).await {
             Ok(s) => println!(
-                "node {id} ({addr}): {} {:<10} term {:<6} leader {:<6} commit {:<8} applied {}",
+                "node {id} ({addr}): {} {:<10} {} {:<6} leader {:<6} commit {:<8} applied {}",
                 s.protocol,
                 s.status.role.to_string(),
-                s.status.term,
+                vocabulary(&s.protocol).generation,
+                (vocabulary(&s.protocol).show_term)(s.status.term),
                 s.status.leader.map_or("-".to_string(), |l| l.to_string()),
                 s.status.commit_index,
                 s.applied

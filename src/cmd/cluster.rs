@@ -286,7 +286,7 @@ async fn kill<P: Protocol>(cluster: &mut LocalCluster<P>, id: NodeId, origin: In
             true
         }
         Err(e) => {
-            println!("{} cannot kill node {id}: {e}", stamp(origin));
+            println!("{} {}", stamp(origin), cannot("kill", id, &e));
             false
         }
     }
@@ -298,12 +298,27 @@ async fn restart<P: Protocol>(cluster: &mut LocalCluster<P>, id: NodeId, origin:
             "{} *** restarted node {id} from its data directory",
             stamp(origin)
         ),
-        Err(e) => println!("{} cannot restart node {id}: {e}", stamp(origin)),
+        Err(e) => println!("{} {}", stamp(origin), cannot("restart", id, &e)),
+    }
+}
+
+/// `cannot restart node 3: address in use`; an error that names the node already
+/// (`node 3: recovery: ...`) is not prefixed with it a second time.
+fn cannot(verb: &str, id: NodeId, e: &dyn std::fmt::Display) -> String {
+    let e = e.to_string();
+    if e.starts_with(&format!("node {id}")) {
+        format!("cannot {verb}: {e}")
+    } else {
+        format!("cannot {verb} node {id}: {e}")
     }
 }
 
 /// Runs one typed command; returns false to quit.
-async fn command<P: Protocol>(cluster: &mut LocalCluster<P>, line: &str, origin: Instant) -> bool {
+async fn command<P: Protocol + Describe>(
+    cluster: &mut LocalCluster<P>,
+    line: &str,
+    origin: Instant,
+) -> bool {
     let words: Vec<&str> = line.split_whitespace().collect();
     let node = |i: usize| words.get(i).and_then(|w| w.parse::<NodeId>().ok());
     match words.as_slice() {
@@ -366,10 +381,13 @@ async fn command<P: Protocol>(cluster: &mut LocalCluster<P>, line: &str, origin:
         ["status"] => {
             for id in cluster.ids() {
                 match cluster.node(id).and_then(|h| h.status()) {
+                    // The generation in the protocol's own words: a Paxos ballot as
+                    // round.node (`1.1`), not its packed number.
                     Some(s) => println!(
-                        "  node {id}: {:<10} term {:<6} leader {:<6} commit {:<8} applied {}",
+                        "  node {id}: {:<10} {} {:<6} leader {:<6} commit {:<8} applied {}",
                         s.status.role.to_string(),
-                        s.status.term,
+                        P::vocabulary().generation,
+                        (P::vocabulary().show_term)(s.status.term),
                         s.status.leader.map_or("-".to_string(), |l| l.to_string()),
                         s.status.commit_index,
                         s.applied
@@ -387,4 +405,21 @@ fn show(v: Option<Bytes>) -> String {
     v.map_or("(none)".to_string(), |b| {
         String::from_utf8_lossy(&b).into_owned()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cannot;
+
+    #[test]
+    fn a_failure_that_names_the_node_is_not_prefixed_twice() {
+        assert_eq!(
+            cannot("restart", 3, &"node 3: recovery: bad record"),
+            "cannot restart: node 3: recovery: bad record"
+        );
+        assert_eq!(
+            cannot("kill", 3, &"address in use"),
+            "cannot kill node 3: address in use"
+        );
+    }
 }

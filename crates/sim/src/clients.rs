@@ -344,7 +344,7 @@ impl<P: Protocol> Simulation<P> {
 
     /// The open request `req`, if node `node`'s current incarnation is the one it was
     /// sent to.
-    fn open_request(&self, node: NodeId, req: RequestId) -> Option<&OpenRequest> {
+    pub(crate) fn open_request(&self, node: NodeId, req: RequestId) -> Option<&OpenRequest> {
         let incarnation = self.nodes.get(&node).map(|n| n.incarnation);
         self.open
             .get(&req)

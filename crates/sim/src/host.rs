@@ -139,6 +139,21 @@ impl<P: Protocol> Simulation<P> {
                         }
                     }
                     self.checker.on_apply(now, id, index, req)?;
+                    if let (true, Some(req), Some(value)) = (self.config.trace, req, &answer) {
+                        // Only a request this incarnation still owes an answer: a
+                        // restarted node re-applies old commands without answering.
+                        if self.open_request(id, req).is_some() {
+                            self.replies.push(crate::Reply {
+                                at: now,
+                                node: id,
+                                id: req,
+                                outcome: crate::ReplyOutcome::Done {
+                                    index,
+                                    answer: value.clone(),
+                                },
+                            });
+                        }
+                    }
                     if let (Some(req), Some(value)) = (req, answer) {
                         self.answered(id, req, value.as_ref());
                     }
@@ -146,6 +161,14 @@ impl<P: Protocol> Simulation<P> {
                 // Refused without being appended: it never happens. Leadership lost after
                 // it was appended: it may still commit, so it stays unanswered.
                 Effect::Reject { id: req, error } => {
+                    if self.config.trace && self.open_request(id, req).is_some() {
+                        self.replies.push(crate::Reply {
+                            at: now,
+                            node: id,
+                            id: req,
+                            outcome: crate::ReplyOutcome::Refused(error.clone()),
+                        });
+                    }
                     if !matches!(error, protocols::ClientError::LeadershipLost) {
                         self.refused(id, req, &error)?;
                     }
@@ -158,7 +181,8 @@ impl<P: Protocol> Simulation<P> {
                         continue;
                     }
                     if self.config.trace {
-                        self.note(format!("n{id}: {event:?}"));
+                        let text = protocols::event_text_of::<P>(&event);
+                        self.note(protocols::narration_line(id, &text));
                     }
                     self.checker.on_event(now, id, &event)?;
                     self.events.push(TimedEvent {

@@ -310,6 +310,35 @@ pub struct TimedEvent {
     pub event: Event,
 }
 
+/// What a node told the client of one command, or that it could not tell it yet.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReplyOutcome {
+    /// The command was applied at `index` (the node it was sent to answers when it
+    /// applies it); `answer` is what the key-value store returned.
+    Done {
+        /// The log position it was applied at.
+        index: u64,
+        /// The store's answer (a put's previous value, a get's value).
+        answer: Option<bytes::Bytes>,
+    },
+    /// The node refused it, or lost the leadership it was waiting on
+    /// ([`protocols::ClientError::LeadershipLost`]: no answer, it may still commit).
+    Refused(protocols::ClientError),
+}
+
+/// One [`ReplyOutcome`], kept only with `SimConfig::trace` (for timelines).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    /// When.
+    pub at: Time,
+    /// The node that answered (the one the command was sent to).
+    pub node: NodeId,
+    /// The command.
+    pub id: RequestId,
+    /// What the client got.
+    pub outcome: ReplyOutcome,
+}
+
 /// A deterministic simulated cluster of protocol `P`.
 pub struct Simulation<P: Protocol> {
     config: SimConfig,
@@ -323,6 +352,8 @@ pub struct Simulation<P: Protocol> {
     checker: Checker,
     events: Vec<TimedEvent>,
     trace: Vec<String>,
+    /// What nodes told clients (only with `SimConfig::trace`).
+    replies: Vec<Reply>,
     next_request: u64,
     messages: u64,
     /// Restarts whose recovery cut a torn tail off the log.
@@ -408,6 +439,7 @@ impl<P: Protocol> Simulation<P> {
             checker: Checker::default(),
             events: Vec::new(),
             trace: Vec::new(),
+            replies: Vec::new(),
             next_request: 0,
             messages: 0,
             torn_tails: 0,
@@ -498,6 +530,13 @@ impl<P: Protocol> Simulation<P> {
     /// Every protocol event so far.
     pub fn events(&self) -> &[TimedEvent] {
         &self.events
+    }
+
+    /// Every answer or refusal a node gave a client so far (kept only with
+    /// `SimConfig::trace`): applies of a command at the node it was sent to, and
+    /// rejections.
+    pub fn replies(&self) -> &[Reply] {
+        &self.replies
     }
 
     /// The readable trace (only kept with `SimConfig::trace`).

@@ -5,8 +5,11 @@
 //! running downwards, an arrow per message from its send event to its receive event.
 //! Here each node's line is solid while it runs and dashed while it is down; each
 //! delivered message is an arrow labelled with its kind (hover for its full short form);
-//! role changes, elections and readiness are marked on the node's line; steps (start,
-//! crash, partitions, client puts) and expectation results are annotated on the right.
+//! role changes, elections and readiness are marked on the node's line, and so are a
+//! leader's commits (a filled diamond, `commit 4`) and what a client heard back (`✓`
+//! acknowledged, `✗` refused, `…` no answer, on the line of the node it asked); steps
+//! (start, crash, partitions, client puts) and expectation results are annotated on the
+//! right.
 //!
 //! Time is drawn by *rank*, not to scale: every distinct instant that has something to
 //! draw gets one row, so that a 2 ms election and a 2 s quiet period both stay legible;
@@ -14,7 +17,7 @@
 
 use super::scenario::describe::Vocabulary;
 use super::scenario::expect::CheckReport;
-use super::scenario::run::{Fate, Item, ItemKind, Message};
+use super::scenario::run::{Fate, Item, ItemKind, Message, ReplyOutcome};
 use protocols::{Event, NodeId, Role, Time};
 use sim::Action;
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,8 +56,81 @@ enum Slot {
     Step(usize),
     Receive,
     Event,
+    /// A leader's commit, then what clients heard: rows of their own, so that their
+    /// labels never share a row with a role change or an election.
+    Commit,
+    Reply,
     Send,
     Check,
+}
+
+/// Which items are a leader's commit advance: `Committed` events of a node whose last
+/// role change made it a leader (followers' commits are not drawn).
+fn leader_commits(timeline: &[Item]) -> Vec<bool> {
+    let mut leading: BTreeSet<NodeId> = BTreeSet::new();
+    timeline
+        .iter()
+        .map(|item| match &item.kind {
+            ItemKind::Event {
+                node,
+                event: Event::RoleChanged { role, .. },
+            } => {
+                if role.is_leader() {
+                    leading.insert(*node);
+                } else {
+                    leading.remove(node);
+                }
+                false
+            }
+            ItemKind::Step {
+                action: Action::Crash(node),
+                ..
+            } => {
+                leading.remove(node);
+                false
+            }
+            ItemKind::Event {
+                node,
+                event: Event::Committed { .. },
+            } => leading.contains(node),
+            _ => false,
+        })
+        .collect()
+}
+
+/// The short label and colour of what a client heard, and its full text.
+fn reply_mark(item: &ItemKind) -> Option<(NodeId, String, &'static str, String)> {
+    match item {
+        ItemKind::Reply {
+            node, put, outcome, ..
+        } => Some(match outcome {
+            ReplyOutcome::Done { index, .. } => (
+                *node,
+                format!("✓ {put}"),
+                "#2ca02c",
+                format!("n{node} acknowledged {put} (applied at index {index})"),
+            ),
+            ReplyOutcome::Refused(protocols::ClientError::LeadershipLost) => (
+                *node,
+                format!("… {put}"),
+                "#7f7f7f",
+                format!("n{node} lost leadership before {put} committed: no answer yet"),
+            ),
+            ReplyOutcome::Refused(e) => (
+                *node,
+                format!("✗ {put}"),
+                "#d62728",
+                format!("n{node} refused {put}: {e}"),
+            ),
+        }),
+        ItemKind::NoAnswer { node, put, why, .. } => Some((
+            *node,
+            format!("… {put}"),
+            "#7f7f7f",
+            format!("no answer for {put}: {why}"),
+        )),
+        _ => None,
+    }
 }
 
 /// The slot of every step in `timeline` (by item index): steps at the same instant get
@@ -129,8 +205,15 @@ pub fn render_svg(
     let mut rows: BTreeSet<(Time, Slot)> = BTreeSet::new();
     let steps = step_slots(timeline);
     let step_slot = |i: usize| steps.get(i).copied().unwrap_or(Slot::Step(0));
+    let commits = leader_commits(timeline);
+    let is_commit = |i: usize| commits.get(i).copied().unwrap_or(false);
     for (i, item) in timeline.iter().enumerate() {
         let slot = match &item.kind {
+            ItemKind::Event {
+                event: Event::Committed { .. },
+                ..
+            } if is_commit(i) => Slot::Commit,
+            ItemKind::Reply { .. } | ItemKind::NoAnswer { .. } => Slot::Reply,
             ItemKind::Message(m) => {
                 let shown = matches!(m.fate, Fate::Delivered | Fate::Dropped);
                 if (m.routine || !shown) && !opts.verbose {
@@ -245,14 +328,27 @@ pub fn render_svg(
     }
 
     let notes_x = GUTTER + COLUMN * nodes.len() as f64 + 10.0;
+    let role_label = |role: &Role, term: u64| format!("{role} {}", (vocabulary.show_term)(term));
+    let role_width = |label: &str| 7.0 * label.chars().count() as f64 + 8.0;
+    // The width of each role box, by instant and node.
+    let role_boxes: BTreeMap<(Time, NodeId), f64> = timeline
+        .iter()
+        .filter_map(|item| match &item.kind {
+            ItemKind::Event {
+                node,
+                event: Event::RoleChanged { role, term },
+            } => Some(((item.at, *node), role_width(&role_label(role, *term)))),
+            _ => None,
+        })
+        .collect();
     for (i, item) in timeline.iter().enumerate() {
         match &item.kind {
             ItemKind::Event { node, event } => {
                 let (cx, cy) = (x(*node), y(item.at, Slot::Event));
                 match event {
                     Event::RoleChanged { role, term } => {
-                        let label = format!("{role} {}", (vocabulary.show_term)(*term));
-                        let w = 7.0 * label.chars().count() as f64 + 8.0;
+                        let label = role_label(role, *term);
+                        let w = role_width(&label);
                         let _ = writeln!(
                             svg,
                             r##"<g class="role"><rect x="{:.1}" y="{:.1}" width="{w:.1}" height="14" rx="4" fill="{}" stroke="#555"/><text x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="10">{}</text></g>"##,
@@ -269,17 +365,48 @@ pub fn render_svg(
                         } else {
                             "ready"
                         };
+                        // Right of a role box drawn on the same row, not over it.
+                        let dx = role_boxes
+                            .get(&(item.at, *node))
+                            .map_or(6.0, |w| w / 2.0 + 4.0);
                         let _ = writeln!(
                             svg,
                             r##"<text class="event" x="{:.1}" y="{:.1}" font-weight="bold" fill="#b8860b">★ {what} {} {}</text>"##,
-                            cx + 6.0,
+                            cx + dx,
                             cy + 4.0,
                             escape(vocabulary.generation),
                             escape(&(vocabulary.show_term)(*term))
                         );
                     }
+                    Event::Committed { index } if is_commit(i) => {
+                        let cy = y(item.at, Slot::Commit);
+                        let _ = writeln!(
+                            svg,
+                            r##"<g class="commit"><title>n{node} commits through index {index}</title><path d="M{cx:.1},{:.1} L{:.1},{cy:.1} L{cx:.1},{:.1} L{:.1},{cy:.1} z" fill="#1f77b4"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#1f77b4">commit {index}</text></g>"##,
+                            cy - 6.0,
+                            cx + 6.0,
+                            cy + 6.0,
+                            cx - 6.0,
+                            cx + 9.0,
+                            cy + 4.0,
+                        );
+                    }
                     Event::Committed { .. } | Event::Narrate(_) => {}
                 }
+            }
+            ItemKind::Reply { .. } | ItemKind::NoAnswer { .. } => {
+                let Some((node, label, colour, full)) = reply_mark(&item.kind) else {
+                    continue;
+                };
+                let (cx, cy) = (x(node), y(item.at, Slot::Reply));
+                let _ = writeln!(
+                    svg,
+                    r##"<g class="reply"><title>{}</title><circle cx="{cx:.1}" cy="{cy:.1}" r="4" fill="{colour}"/><text x="{:.1}" y="{:.1}" font-size="10" fill="{colour}" stroke="white" stroke-width="3" paint-order="stroke">{}</text></g>"##,
+                    escape(&full),
+                    cx + 8.0,
+                    cy + 4.0,
+                    escape(&label)
+                );
             }
             ItemKind::Step { text, action } => {
                 let cy = y(item.at, step_slot(i));

@@ -576,3 +576,79 @@ fn a_stale_candidate_does_not_delay_the_up_to_date_leader_on_200_seeds() {
         "etcd with PreVote: only {pre_vote} of 200 seeds"
     );
 }
+
+#[test]
+fn timelines_tell_each_writes_fate() {
+    // Figure 8 (§5.4.2): the term-5 leader commits by counting its own term's entries,
+    // and the followers holding the term-2 entries drop them, naming the conflict.
+    let s = load("raft-figure-8.toml");
+    let o = run::<Raft>(&s);
+    let text = scenario::render(&s, &o, TextOptions::default());
+    assert!(
+        text.contains("n5: commits indexes 1..=3: 3 is stored on 5, 2, 3"),
+        "no commit line naming the holders:\n{text}"
+    );
+    assert!(
+        text.contains("n2: drops entries 2@2 3@2: entry 2 (term 2) conflicts with leader 5's entry 2 (term 3)"),
+        "no truncation line:\n{text}"
+    );
+    assert!(
+        text.contains("client gets no answer for put x=term2: n1 crashed before answering"),
+        "no line for the put the crash orphaned:\n{text}"
+    );
+    assert!(
+        text.contains("n5 answers client: put y=term5 acknowledged (applied at index 4)"),
+        "{text}"
+    );
+    // The legend once at the top, and every node's log at every check: after the
+    // overwrite, all five hold the term-5 leader's log, committed.
+    assert_eq!(text.matches("logs at checks:").count(), 1);
+    assert!(text.contains("log  n1: [1@1 2@3 3..4@5]"), "{text}");
+
+    // A put sent to a follower: Raft and Paxos refuse it, naming the leader; ZAB's
+    // follower forwards it and answers once it is delivered.
+    let s = load("raft-leader-crash.toml");
+    let refused = "n5 refuses client: put k6=v6: not the leader (try node 4)";
+    for text in [
+        scenario::render(&s, &run::<Raft>(&s), TextOptions::default()),
+        scenario::render(&s, &run::<Paxos>(&s), TextOptions::default()),
+    ] {
+        assert!(text.contains(refused), "{text}");
+    }
+    let text = scenario::render(&s, &run::<Zab>(&s), TextOptions::default());
+    assert!(
+        text.contains("n5 answers client: put k6=v6 acknowledged"),
+        "{text}"
+    );
+    // Quiet timelines keep the fates: they are decisions, not messages.
+    let quiet = TextOptions {
+        quiet: true,
+        ..TextOptions::default()
+    };
+    let text = scenario::render(&s, &run::<Raft>(&s), quiet);
+    assert!(
+        text.contains(refused) && text.contains("n4: commits index"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_diagram_marks_leader_commits_and_client_outcomes() {
+    let s = load("raft-leader-crash.toml");
+    let o = run::<Raft>(&s);
+    let svg = render_svg(
+        &s.name,
+        &o.sim.ids(),
+        &o.vocabulary,
+        &o.timeline,
+        &o.checks,
+        SvgOptions::default(),
+    );
+    check_xml(&svg);
+    // Commits 1..=4 by n5 and 5..=7 by n4, one mark per advance of a leader.
+    assert_eq!(svg.matches(r#"<g class="commit">"#).count(), 7, "{svg}");
+    // Five acknowledged puts and the refused one.
+    assert_eq!(svg.matches(r#"<g class="reply">"#).count(), 6);
+    assert!(svg.contains("✗ put k6=v6"));
+    assert!(svg.contains("n5 refused put k6=v6: not the leader (try node 4)"));
+}

@@ -2,7 +2,7 @@
 //! with this implementation's Nack, Heartbeat, CatchUp and Chosen, and ballots written
 //! `round.node`, for timelines and diagrams. Heartbeats and their replies are routine.
 
-use crate::describe::{Describe, Vocabulary};
+use crate::describe::{Describe, LogEntry, Vocabulary};
 use crate::paxos::{Ballot, Paxos, PaxosMessage, SlotValue};
 use crate::Command;
 
@@ -27,9 +27,40 @@ impl Describe for Paxos {
     fn vocabulary() -> Vocabulary {
         Vocabulary {
             protocol: "paxos",
-            generation: "ballot",
-            show_term: |term| Ballot::from_u64(term).to_string(),
+            generation: <Self as crate::Protocol>::GENERATION,
+            show_term: <Self as crate::Protocol>::show_generation,
+            show_entries: |first, last, ballot| {
+                let slots = if first == last {
+                    first.to_string()
+                } else {
+                    format!("{first}..{last}")
+                };
+                if ballot == 0 {
+                    slots
+                } else {
+                    format!("{slots}@{}", Ballot::from_u64(ballot))
+                }
+            },
+            log_legend: "6@2.4 = slot 6 accepted at ballot 2.4 (round 2, node 4); a chosen slot whose ballot is no longer kept shows its number only",
         }
+    }
+
+    fn log_view(&self) -> Vec<LogEntry> {
+        let commit = self.learner.commit();
+        let last = commit
+            .max(self.acceptor.last_slot())
+            .max(self.learner.last_known());
+        (1..=last)
+            .filter_map(|slot| {
+                let chosen = slot <= commit || self.learner.chosen(slot).is_some();
+                let ballot = self.acceptor.slot(slot).map(|(b, _)| b.as_u64());
+                (chosen || ballot.is_some()).then(|| LogEntry {
+                    index: slot,
+                    generation: ballot.unwrap_or(0),
+                    committed: chosen,
+                })
+            })
+            .collect()
     }
 
     fn describe(msg: &PaxosMessage, command: &dyn Fn(&Command) -> String) -> String {

@@ -29,6 +29,13 @@ pub struct Leadership {
     pub ballot: Ballot,
 }
 
+/// `node 2 leads from 2.2`.
+impl std::fmt::Display for Leadership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "node {} leads from {}", self.leader, self.ballot)
+    }
+}
+
 /// One leadership proposal an acceptor has accepted, reported in a Promise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceptedEra {

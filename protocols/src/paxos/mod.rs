@@ -357,6 +357,12 @@ impl Paxos {
 
 impl Protocol for Paxos {
     const NAME: &'static str = "paxos";
+    const GENERATION: &'static str = "ballot";
+
+    /// A ballot as `round.node` (`1.1`), not its packed number (65537).
+    fn show_generation(generation: u64) -> String {
+        Ballot::from_u64(generation).to_string()
+    }
     type Message = PaxosMessage;
     type Record = PaxosRecord;
     type Timer = PaxosTimer;

@@ -101,7 +101,7 @@ impl Pipeline {
         from: NodeId,
         slots: &[u64],
         membership: &Membership,
-    ) -> Vec<(u64, SlotValue)> {
+    ) -> Vec<(u64, SlotValue, Vec<NodeId>)> {
         let mut chosen = Vec::new();
         if !membership.is_voter(from) {
             return chosen;
@@ -113,7 +113,7 @@ impl Pipeline {
             entry.acks.insert(from);
             if membership.is_quorum(&entry.acks) {
                 if let Some(done) = self.in_flight.remove(slot) {
-                    chosen.push((*slot, done.value));
+                    chosen.push((*slot, done.value, done.acks.into_iter().collect()));
                 }
             }
         }
@@ -269,7 +269,7 @@ impl Paxos {
     /// Hands slots chosen by a quorum at our ballot to our learner.
     fn learn_chosen_slots(
         &mut self,
-        chosen: Vec<(u64, SlotValue)>,
+        chosen: Vec<(u64, SlotValue, Vec<NodeId>)>,
         ballot: Ballot,
         out: &mut Effects<Paxos>,
     ) {
@@ -277,15 +277,25 @@ impl Paxos {
             return;
         }
         let (first, last) = (chosen.first().map(|c| c.0), chosen.last().map(|c| c.0));
-        for (slot, value) in chosen {
+        // The acceptors of the last slot (a quorum's Accepted completes every slot it
+        // carries at once, so they are usually the same for all).
+        let by = chosen.last().map(|c| c.2.clone()).unwrap_or_default();
+        for (slot, value, _) in chosen {
             self.learner.learn(slot, value);
         }
-        out.narrate(self.narrate, || match (first, last) {
-            (Some(a), Some(z)) if a != z => {
-                format!("chosen: slots {a}..={z} accepted by a quorum at {ballot}")
+        let me = self.id;
+        out.narrate(self.narrate, || {
+            let mut by = by;
+            by.sort_by_key(|&v| (v != me, v));
+            let by: Vec<String> = by.iter().map(NodeId::to_string).collect();
+            let by = by.join(", ");
+            match (first, last) {
+                (Some(a), Some(z)) if a != z => {
+                    format!("chooses slots {a}..={z}: accepted at {ballot} by {by}")
+                }
+                (Some(a), _) => format!("chooses slot {a}: accepted at {ballot} by {by}"),
+                _ => String::new(),
             }
-            (Some(a), _) => format!("chosen: slot {a} accepted by a quorum at {ballot}"),
-            _ => String::new(),
         });
     }
 
@@ -438,7 +448,7 @@ mod tests {
         assert!(p.ack(1, &[1], &m).is_empty());
         assert!(p.ack(4, &[1], &m).is_empty());
         assert!(p.ack(1, &[1], &m).is_empty());
-        assert_eq!(p.ack(3, &[1, 9], &m), vec![(1, None)]);
+        assert_eq!(p.ack(3, &[1, 9], &m), vec![(1, None, vec![1, 3])]);
         assert!(p.ack(2, &[1], &m).is_empty());
         assert_eq!((p.ready_at(), p.last_slot()), (1, 1));
     }

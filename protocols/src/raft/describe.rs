@@ -2,7 +2,7 @@
 //! responses; an AppendEntries without entries is a heartbeat; PreVote and its response
 //! from thesis §9.6), for timelines and diagrams. Heartbeats and successful acknowledgements are routine.
 
-use crate::describe::{Describe, Vocabulary};
+use crate::describe::{Describe, LogEntry, Vocabulary};
 use crate::raft::{Raft, RaftMessage};
 use crate::Command;
 
@@ -10,9 +10,29 @@ impl Describe for Raft {
     fn vocabulary() -> Vocabulary {
         Vocabulary {
             protocol: "raft",
-            generation: "term",
-            show_term: |term| term.to_string(),
+            generation: <Self as crate::Protocol>::GENERATION,
+            show_term: <Self as crate::Protocol>::show_generation,
+            show_entries: |first, last, term| {
+                if first == last {
+                    format!("{first}@{term}")
+                } else {
+                    format!("{first}..{last}@{term}")
+                }
+            },
+            log_legend: "4@1 = index 4 written in term 1, 2..5@1 = indexes 2 to 5 of term 1",
         }
+    }
+
+    fn log_view(&self) -> Vec<LogEntry> {
+        (1..=self.log.last_index())
+            .filter_map(|index| {
+                self.log.term_at(index).map(|generation| LogEntry {
+                    index,
+                    generation,
+                    committed: index <= self.commit_index,
+                })
+            })
+            .collect()
     }
 
     fn describe(msg: &RaftMessage, command: &dyn Fn(&Command) -> String) -> String {

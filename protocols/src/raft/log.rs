@@ -26,14 +26,16 @@ pub enum AppendOutcome {
     /// The consistency check failed: we lack `prev_index` or hold another term there.
     /// `hint` is the index the leader should try next.
     Mismatch { hint: u64 },
-    /// The entries are in the log. `truncated_from` is set when a conflicting suffix
-    /// had to be deleted first (§5.3); `new_from` is the first index actually written
-    /// (None when every entry was already present).
+    /// The entries are in the log. `dropped` lists the conflicting suffix that had to
+    /// be deleted first (§5.3), as `(index, term)`; `new_from` is the first index
+    /// actually written (None when every entry was already present).
     Appended {
         /// Index of the last entry the leader's message covers.
         last_index: u64,
         /// First index written by this append, if any.
         new_from: Option<u64>,
+        /// The entries deleted because they conflicted, `(index, term)`, in order.
+        dropped: Vec<(u64, Term)>,
     },
 }
 
@@ -130,11 +132,18 @@ impl RaftLog {
             Some(_) => {}
         }
         let mut new_from = None;
+        let mut dropped = Vec::new();
         for (offset, entry) in entries.iter().enumerate() {
             let index = prev_index + 1 + offset as u64;
             match self.term_at(index) {
                 Some(t) if t == entry.term => continue,
                 Some(_) => {
+                    dropped = self
+                        .slice(index, self.entries.len())
+                        .iter()
+                        .zip(index..)
+                        .map(|(e, i)| (i, e.term))
+                        .collect();
                     self.truncate_from(index);
                 }
                 None => {}
@@ -146,6 +155,7 @@ impl RaftLog {
         AppendOutcome::Appended {
             last_index: prev_index + entries.len() as u64,
             new_from,
+            dropped,
         }
     }
 }
@@ -226,7 +236,8 @@ mod tests {
             out,
             AppendOutcome::Appended {
                 last_index: 4,
-                new_from: Some(3)
+                new_from: Some(3),
+                dropped: vec![(3, 2), (4, 2), (5, 2)],
             }
         );
         assert_eq!(terms(&log), vec![1, 1, 3, 3]);
@@ -240,7 +251,8 @@ mod tests {
             out,
             AppendOutcome::Appended {
                 last_index: 2,
-                new_from: None
+                new_from: None,
+                dropped: vec![],
             }
         );
         assert_eq!(terms(&log), vec![1, 1, 1, 1]);
@@ -253,14 +265,16 @@ mod tests {
             log.append_after(1, 1, &[]),
             AppendOutcome::Appended {
                 last_index: 1,
-                new_from: None
+                new_from: None,
+                dropped: vec![],
             }
         );
         assert_eq!(
             log.append_after(0, 0, &[]),
             AppendOutcome::Appended {
                 last_index: 0,
-                new_from: None
+                new_from: None,
+                dropped: vec![],
             }
         );
     }

@@ -216,7 +216,17 @@ impl Raft {
             AppendOutcome::Appended {
                 last_index,
                 new_from,
+                dropped,
             } => {
+                if let Some(&(index, old)) = dropped.first() {
+                    let new = index
+                        .checked_sub(prev_log_index + 1)
+                        .and_then(|i| entries.get(i as usize))
+                        .map_or(term, |e| e.term);
+                    out.narrate(self.setup.narrate, || {
+                        truncation_text(&dropped, from, index, old, new)
+                    });
+                }
                 if let Some(first_index) = new_from {
                     let skip = (first_index - prev_log_index - 1) as usize;
                     let mut entries = entries;
@@ -339,6 +349,27 @@ impl Raft {
         {
             return;
         }
+        if self.setup.narrate {
+            let mut holders: Vec<NodeId> = self
+                .setup
+                .membership
+                .voter_ids()
+                .iter()
+                .copied()
+                .filter(|&v| {
+                    let m = if v == me {
+                        *durable_index
+                    } else {
+                        progress.get(&v).map_or(0, |p| p.match_index)
+                    };
+                    m >= candidate
+                })
+                .collect();
+            // The leader first, then the others by id.
+            holders.sort_by_key(|&v| (v != me, v));
+            let first = self.commit_index + 1;
+            out.narrate(true, || commit_text(first, candidate, &holders));
+        }
         self.commit_index = candidate;
         self.apply_committed(out);
         let term = self.term;
@@ -351,5 +382,45 @@ impl Raft {
                 out.event(Event::LeaderReady { term });
             }
         }
+    }
+}
+
+/// `commits index 2: stored on 5, 4, 3`: the leader's commit index moved to `last`
+/// (from `first`), and `holders` (the leader first) hold `last` durably, a majority.
+fn commit_text(first: u64, last: u64, holders: &[NodeId]) -> String {
+    let on: Vec<String> = holders.iter().map(NodeId::to_string).collect();
+    if first >= last {
+        format!("commits index {last}: stored on {}", on.join(", "))
+    } else {
+        format!(
+            "commits indexes {first}..={last}: {last} is stored on {}",
+            on.join(", ")
+        )
+    }
+}
+
+/// `drops entry 3 (term 1): conflicts with leader 2's entry 3 (term 2)` (§5.3): a
+/// follower deletes the conflicting entry and everything after it.
+fn truncation_text(
+    dropped: &[(u64, Term)],
+    leader: NodeId,
+    index: u64,
+    old: Term,
+    new: Term,
+) -> String {
+    let why = format!("conflicts with leader {leader}'s entry {index} (term {new})");
+    match dropped {
+        [_] => format!("drops entry {index} (term {old}): {why}"),
+        few if few.len() <= 6 => {
+            let list: Vec<String> = few.iter().map(|(i, t)| format!("{i}@{t}")).collect();
+            format!(
+                "drops entries {}: entry {index} (term {old}) {why}",
+                list.join(" ")
+            )
+        }
+        many => format!(
+            "drops entries {index}..={}: entry {index} (term {old}) {why}",
+            many.last().map_or(index, |(i, _)| *i)
+        ),
     }
 }

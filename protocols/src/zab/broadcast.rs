@@ -148,9 +148,27 @@ impl Zab {
         if quorum_zxid <= self.history.delivered_zxid() {
             return;
         }
-        out.narrate(self.narrate, || {
-            format!("quorum logged through {quorum_zxid}: deliver, COMMIT at the flush")
-        });
+        if self.narrate {
+            let mut holders: Vec<NodeId> = l
+                .learners
+                .iter()
+                .filter(|(&s, h)| {
+                    !h.observer && self.membership.is_voter(s) && h.acked >= quorum_zxid
+                })
+                .map(|(&s, _)| s)
+                .collect();
+            holders.sort_unstable();
+            if l.self_acked >= quorum_zxid {
+                holders.insert(0, self.id);
+            }
+            let on: Vec<String> = holders.iter().map(NodeId::to_string).collect();
+            out.narrate(true, || {
+                format!(
+                    "commits zxid {quorum_zxid}: ACKed by {}; deliver, COMMIT at the flush",
+                    on.join(", ")
+                )
+            });
+        }
         self.deliver_through(self.history.count_through(quorum_zxid), out);
         if let Phase::Leading(l) = &mut self.phase {
             l.commit_unsent = true;

@@ -2,8 +2,8 @@
 //! FOLLOWERINFO, LEADERINFO, ACKEPOCH, DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE, PROPOSAL,
 //! ACK, COMMIT, INFORM, PING), for timelines and diagrams. PINGs are routine.
 
-use crate::describe::{Describe, Vocabulary};
-use crate::zab::{Notification, PeerMessage, ServerState, Txn, Zab, ZabMessage};
+use crate::describe::{Describe, LogEntry, Vocabulary};
+use crate::zab::{Notification, PeerMessage, ServerState, Txn, Zab, ZabMessage, Zxid};
 use crate::Command;
 
 fn txns(list: &[Txn], command: &dyn Fn(&Command) -> String) -> String {
@@ -38,9 +38,31 @@ impl Describe for Zab {
     fn vocabulary() -> Vocabulary {
         Vocabulary {
             protocol: "zab",
-            generation: "epoch",
-            show_term: |term| term.to_string(),
+            generation: <Self as crate::Protocol>::GENERATION,
+            show_term: <Self as crate::Protocol>::show_generation,
+            show_entries: |first, last, epoch| {
+                let z = |c: u64| Zxid::new(epoch as u32, c as u32);
+                if first == last {
+                    z(first).to_string()
+                } else {
+                    format!("{}..{}", z(first), z(last))
+                }
+            },
+            log_legend: "0x100000004 = zxid of epoch 1, counter 4 (the 4th proposal of epoch 1); a..b = the proposals between",
         }
+    }
+
+    fn log_view(&self) -> Vec<LogEntry> {
+        self.history
+            .txns
+            .iter()
+            .enumerate()
+            .map(|(i, t)| LogEntry {
+                index: u64::from(t.zxid.counter()),
+                generation: u64::from(t.zxid.epoch()),
+                committed: i < self.history.delivered,
+            })
+            .collect()
     }
 
     fn describe(msg: &ZabMessage, command: &dyn Fn(&Command) -> String) -> String {

@@ -375,6 +375,7 @@ impl Zab {
 
 impl Protocol for Zab {
     const NAME: &'static str = "zab";
+    const GENERATION: &'static str = "epoch";
     type Message = ZabMessage;
     type Record = ZabRecord;
     type Timer = ZabTimer;

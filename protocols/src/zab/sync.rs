@@ -240,6 +240,13 @@ impl Zab {
             });
             self.deliver_through(len, out);
         } else if let Some(to) = truncate_to {
+            let dropped: Vec<Zxid> = self
+                .history
+                .txns
+                .iter()
+                .map(|t| t.zxid)
+                .filter(|&z| z > to)
+                .collect();
             if !self.history.truncate_after(to) {
                 self.become_looking(out, || {
                     format!("cannot TRUNC to {to}: not in my log or below my delivered prefix")
@@ -247,8 +254,15 @@ impl Zab {
                 return;
             }
             out.persist(ZabRecord::Truncate { last_kept: to });
-            out.narrate(self.narrate, || {
-                format!("TRUNC: dropped every proposal after {to}")
+            out.narrate(self.narrate, || match dropped.as_slice() {
+                [] => format!("TRUNC: nothing after {to} to drop"),
+                [one] => format!(
+                    "drops proposal {one}: TRUNC to {to}, the new leader's history has no {one}"
+                ),
+                [first, .., last] => format!(
+                    "drops {} proposals {first}..={last}: TRUNC to {to}, not in the new leader's history",
+                    dropped.len()
+                ),
             });
         }
         let count = txns.len();

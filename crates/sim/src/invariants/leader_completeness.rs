@@ -43,8 +43,13 @@ fn missing(
     committed: Option<RequestId>,
     holds: Option<Option<RequestId>>,
 ) -> String {
+    let holds = match holds {
+        Some(entry) => protocols::entry_text(entry),
+        None => "nothing".to_string(),
+    };
     format!(
-        "leader completeness: leader {leader} of term {term} lacks committed index {index} ({committed:?}, holds {holds:?})"
+        "leader completeness: leader {leader} of term {term} lacks committed index {index} ({}; it holds {holds})",
+        protocols::entry_text(committed)
     )
 }
 

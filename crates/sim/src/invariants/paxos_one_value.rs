@@ -28,7 +28,7 @@ impl PaxosOneValue {
             if let Some(value) = value {
                 match self.eras.get(&era) {
                     Some((first, by)) if *first != value => {
-                        return Err(format!("two leaders chosen for era {era}: {first:?} (node {by}) and {value:?} (node {id})"));
+                        return Err(format!("two leaders chosen for era {era}: {first} (node {by}) and {value} (node {id})"));
                     }
                     Some(_) => {}
                     None => {
@@ -52,7 +52,11 @@ impl PaxosOneValue {
                 let req = value.as_ref().map(|c| c.id);
                 match self.slots.get(&slot) {
                     Some((first, by)) if *first != req => {
-                        return Err(format!("two values chosen for slot {slot}: {first:?} (node {by}) and {req:?} (node {id})"));
+                        return Err(format!(
+                            "two values chosen for slot {slot}: {} (node {by}) and {} (node {id})",
+                            protocols::entry_text(*first),
+                            protocols::entry_text(req)
+                        ));
                     }
                     Some(_) => {}
                     None => {

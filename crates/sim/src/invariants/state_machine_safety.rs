@@ -29,7 +29,11 @@ impl StateMachineSafety {
         match self.committed.get(i) {
             Some(first) if *first != req => Err(Violation::new(
                 at,
-                format!("node {node} applied {req:?} at index {index}, but {first:?} was committed there"),
+                format!(
+                    "node {node} applied {} at index {index}, but {} was committed there",
+                    protocols::entry_text(req),
+                    protocols::entry_text(*first)
+                ),
             )),
             Some(_) => Ok(()),
             None if i == self.committed.len() => {

@@ -18,7 +18,7 @@ pub fn zxids_name_one_transaction(sim: &Simulation<Zab>) -> Result<(), String> {
             match seen.get(&txn.zxid) {
                 Some(&(other, holder)) if other != txn.command.id => {
                     return Err(format!(
-                        "zxid {} is {other:?} on node {holder} but {:?} on node {id}",
+                        "zxid {} is {other} on node {holder} but {} on node {id}",
                         txn.zxid, txn.command.id
                     ))
                 }

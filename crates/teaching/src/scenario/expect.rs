@@ -10,7 +10,7 @@
 use super::describe::Scripted;
 use super::run::{ItemKind, Runner};
 use super::spec::{DeliveredIs, Expect, LeaderIs, StateIs};
-use protocols::{NodeId, Protocol, Role, Status, Time};
+use protocols::{LogEntry, NodeId, Protocol, Role, Status, Time, Vocabulary};
 
 /// The verdict on one line of a check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +39,46 @@ pub struct CheckReport {
     pub at: Time,
     /// Every condition.
     pub lines: Vec<CheckLine>,
+    /// Every node's log then, in the vocabulary's notation (see [`log_text`]); `None`
+    /// for a node that is down.
+    pub logs: Vec<(NodeId, Option<String>)>,
+}
+
+/// A node's log in one compact line: runs of consecutive entries of one generation
+/// merged (`1..3@1`), the committed prefix in brackets (`[1..3@1 4@2] 5@2`), and an
+/// entry known committed after an uncommitted one marked `*` (Paxos learns chosen slots
+/// out of order). `-` for an empty log.
+pub fn log_text(v: &Vocabulary, entries: &[LogEntry]) -> String {
+    // Runs: (first, last, generation, committed).
+    let mut runs: Vec<(u64, u64, u64, bool)> = Vec::new();
+    for e in entries {
+        match runs.last_mut() {
+            Some(r) if r.1 + 1 == e.index && r.2 == e.generation && r.3 == e.committed => {
+                r.1 = e.index;
+            }
+            _ => runs.push((e.index, e.index, e.generation, e.committed)),
+        }
+    }
+    let prefix = runs.iter().take_while(|r| r.3).count();
+    let mut parts: Vec<String> = Vec::new();
+    for (i, &(first, last, generation, committed)) in runs.iter().enumerate() {
+        let mut text = (v.show_entries)(first, last, generation);
+        if i == 0 && prefix > 0 {
+            text.insert(0, '[');
+        }
+        if prefix > 0 && i + 1 == prefix {
+            text.push(']');
+        }
+        if committed && i >= prefix {
+            text.push('*');
+        }
+        parts.push(text);
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(" ")
+    }
 }
 
 impl CheckReport {
@@ -56,6 +96,7 @@ impl<P: Scripted> Runner<P> {
                 verdict: Verdict::Fail,
                 text: "not checked: the run stopped before this instant".into(),
             }],
+            logs: Vec::new(),
         });
     }
 
@@ -202,7 +243,21 @@ impl<P: Scripted> Runner<P> {
         if leader_id.is_some() {
             self.last_leader = leader_id;
         }
-        self.outcome.checks.push(CheckReport { at: e.at, lines });
+        let vocab = self.outcome.vocabulary;
+        let logs = self
+            .sim()
+            .ids()
+            .into_iter()
+            .map(|id| {
+                let log = self.sim().node(id).map(|p| log_text(&vocab, &p.log_view()));
+                (id, log)
+            })
+            .collect();
+        self.outcome.checks.push(CheckReport {
+            at: e.at,
+            lines,
+            logs,
+        });
         let index = self.outcome.checks.len() - 1;
         self.push(ItemKind::Check(index));
     }

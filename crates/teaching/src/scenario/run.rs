@@ -16,9 +16,9 @@ use kv::{KvCommand, KvOp, Session};
 use protocols::{Event, Membership, NodeId, Protocol, RequestId, Status, Time};
 use sim::invariants::Violation;
 use sim::{Action, DiskConfig, SimConfig, Simulation};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-pub use sim::Fate;
+pub use sim::{Fate, ReplyOutcome};
 
 /// One message the network carried to its target's door.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,6 +69,29 @@ pub enum ItemKind {
         /// What.
         event: Event,
     },
+    /// What node `node` told the client of command `id` (applied and answered, or
+    /// refused; a lost leadership leaves it unanswered for now).
+    Reply {
+        /// The node the client sent it to.
+        node: NodeId,
+        /// The command.
+        id: RequestId,
+        /// The command in words (`put k1=v1`).
+        put: String,
+        /// What the client got.
+        outcome: ReplyOutcome,
+    },
+    /// The client of command `id`, sent to `node`, will get no answer: `why`.
+    NoAnswer {
+        /// The node the client sent it to.
+        node: NodeId,
+        /// The command.
+        id: RequestId,
+        /// The command in words (`put k1=v1`).
+        put: String,
+        /// Why (the node crashed).
+        why: String,
+    },
     /// Expectation number `.0` (index into [`Outcome::checks`]) was checked.
     Check(usize),
     /// A step could not be carried out, or the run stopped.
@@ -109,6 +132,9 @@ pub struct Outcome<P: Protocol> {
     pub problems: Vec<String>,
     /// Readable names of client commands (puts by key and value, preloaded entries).
     pub commands: HashMap<RequestId, String>,
+    /// Scripted puts that had no answer when the run ended, with the node each was
+    /// sent to.
+    pub unanswered: BTreeMap<RequestId, NodeId>,
 }
 
 impl<P: Protocol> Outcome<P> {
@@ -128,6 +154,14 @@ impl<P: Protocol> Outcome<P> {
                 delivered: self.sim.applied(node).to_vec(),
             })
             .collect()
+    }
+
+    /// `put k1=v1`: a scripted put by its key and value.
+    pub fn put_name(&self, id: &RequestId) -> String {
+        match self.commands.get(id) {
+            Some(kv) => format!("put {kv}"),
+            None => format!("command {}#{}", id.origin, id.seq),
+        }
     }
 
     /// A readable name for a delivered entry.
@@ -187,6 +221,7 @@ pub fn run_with_bug<P: Scripted>(
             checks: Vec::new(),
             problems: Vec::new(),
             commands: HashMap::new(),
+            unanswered: BTreeMap::new(),
         },
         last_leader: None,
     };
@@ -238,6 +273,7 @@ enum Upcoming {
 struct Mark {
     trace: usize,
     events: usize,
+    replies: usize,
 }
 
 pub(super) struct Runner<P: Protocol> {
@@ -260,6 +296,7 @@ impl<P: Scripted> Runner<P> {
         Mark {
             trace: self.sim().trace().len(),
             events: self.sim().events().len(),
+            replies: self.sim().replies().len(),
         }
     }
 
@@ -335,6 +372,57 @@ impl<P: Scripted> Runner<P> {
             skip = skip.max(1);
         }
         self.absorb_effects(mark.trace + skip, mark.events);
+        self.absorb_replies(mark.replies);
+    }
+
+    /// Records what nodes told the clients of scripted puts since `from`.
+    fn absorb_replies(&mut self, from: usize) {
+        let replies: Vec<sim::Reply> = self
+            .sim()
+            .replies()
+            .get(from..)
+            .unwrap_or_default()
+            .to_vec();
+        for r in replies {
+            if !self.outcome.commands.contains_key(&r.id) {
+                continue;
+            }
+            let answered = !matches!(
+                r.outcome,
+                ReplyOutcome::Refused(protocols::ClientError::LeadershipLost)
+            );
+            if answered {
+                self.outcome.unanswered.remove(&r.id);
+            }
+            let put = self.outcome.put_name(&r.id);
+            self.push(ItemKind::Reply {
+                node: r.node,
+                id: r.id,
+                put,
+                outcome: r.outcome,
+            });
+        }
+    }
+
+    /// Node `node` went down: the clients of the puts it still owed an answer get none.
+    fn orphan_puts(&mut self, node: NodeId) {
+        let lost: Vec<RequestId> = self
+            .outcome
+            .unanswered
+            .iter()
+            .filter(|(_, &n)| n == node)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in lost {
+            self.outcome.unanswered.remove(&id);
+            let put = self.outcome.put_name(&id);
+            self.push(ItemKind::NoAnswer {
+                node,
+                id,
+                put,
+                why: format!("n{node} crashed before answering"),
+            });
+        }
     }
 
     /// Turns the trace lines from `trace` on into events (matched against the new
@@ -359,7 +447,13 @@ impl<P: Scripted> Runner<P> {
         let mut next_event = new_events.iter().peekable();
         for line in lines {
             match next_event.peek() {
-                Some((node, event)) if line == format!("n{node}: {event:?}") => {
+                Some((node, event))
+                    if line
+                        == protocols::narration_line(
+                            *node,
+                            &protocols::event_text_of::<P>(event),
+                        ) =>
+                {
                     self.push(ItemKind::Event {
                         node: *node,
                         event: event.clone(),
@@ -433,6 +527,7 @@ impl<P: Scripted> Runner<P> {
                         continue;
                     };
                     self.act(format!("crash node {id}{who}"), Action::Crash(id))?;
+                    self.orphan_puts(id);
                     if restart {
                         self.act(
                             format!("restart node {id} from its durable records"),
@@ -520,12 +615,16 @@ impl<P: Scripted> Runner<P> {
                         ""
                     };
                     let seq = self.sim().next_request_seq();
+                    let req = RequestId { origin: id, seq };
+                    // Named before it runs: the node may answer (refuse) at once.
+                    self.outcome.commands.insert(req, format!("{key}={value}"));
+                    if down.is_empty() {
+                        self.outcome.unanswered.insert(req, id);
+                    }
                     self.act(
                         format!("client sends put {key}={value} to node {id}{who}{down}"),
                         Action::Submit { node: id, data },
                     )?;
-                    let id = RequestId { origin: id, seq };
-                    self.outcome.commands.insert(id, format!("{key}={value}"));
                 }
             }
         }

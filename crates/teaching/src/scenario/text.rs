@@ -1,13 +1,16 @@
 //! The narrated timeline as text: what `cwb sim --scenario` prints.
 //!
 //! One line per happening, time first: steps (`**`), messages (`n1 -> n2  NOTIFICATION
-//! vote 3 ...`), the protocols' own explanations of each decision, role changes,
-//! elections, and the expectations with each condition marked `ok` or `FAIL`; then every
-//! node's final state.
+//! vote 3 ...`), the protocols' own explanations of each decision (among them the fate
+//! of each write: commits naming the nodes that hold the entry, entries a conflict or a
+//! TRUNC drops), what each client heard (acknowledged, refused, no answer), role
+//! changes, elections, and the expectations with each condition marked `ok` or `FAIL`
+//! and every node's log then (committed prefix in brackets, a legend at the top); then
+//! every node's final state and the puts left unanswered.
 
 use super::describe::Vocabulary;
 use super::expect::Verdict;
-use super::run::{Fate, Item, ItemKind, Outcome};
+use super::run::{Fate, Item, ItemKind, Outcome, ReplyOutcome};
 use super::spec::Scenario;
 use protocols::{Event, Protocol, Time};
 use std::fmt::Write as _;
@@ -28,22 +31,11 @@ fn time(t: Time) -> String {
 
 /// One line for a protocol event; `None` for events shown only when verbose.
 pub fn event_text(v: &Vocabulary, node: u64, event: &Event, verbose: bool) -> Option<String> {
-    let term = |t: u64| (v.show_term)(t);
+    let text = protocols::event_text(v.generation, v.show_term, event);
     Some(match event {
-        Event::RoleChanged { role, term: t } => {
-            format!("n{node} is {role} ({} {})", v.generation, term(*t))
-        }
-        Event::LeaderElected { term: t } => {
-            format!("n{node} ELECTED leader of {} {}", v.generation, term(*t))
-        }
-        Event::LeaderReady { term: t } => format!(
-            "n{node} READY: leads {} {} and can commit",
-            v.generation,
-            term(*t)
-        ),
-        Event::Committed { index } if verbose => format!("n{node} committed through index {index}"),
-        Event::Committed { .. } => return None,
-        Event::Narrate(text) => protocols::narration_line(node, text),
+        Event::Committed { .. } if !verbose => return None,
+        Event::Narrate(_) => protocols::narration_line(node, &text),
+        _ => format!("n{node} {text}"),
     })
 }
 
@@ -67,6 +59,11 @@ pub fn render<P: Protocol>(scenario: &Scenario, outcome: &Outcome<P>, opts: Text
     if let Some(d) = &scenario.description {
         let _ = writeln!(out, "{}", d.trim_end());
     }
+    let _ = writeln!(
+        out,
+        "logs at checks: [committed] uncommitted (* committed out of order); {}",
+        v.log_legend
+    );
     out.push('\n');
     for item in &outcome.timeline {
         if let Some(line) = item_text(outcome, item, opts) {
@@ -119,9 +116,36 @@ fn item_text<P: Protocol>(outcome: &Outcome<P>, item: &Item, opts: TextOptions) 
                 };
                 let _ = write!(s, "\n{:>15}{mark} {}", "", line.text);
             }
+            for (node, log) in &report.logs {
+                let log = log.as_deref().unwrap_or("(down)");
+                let _ = write!(s, "\n{:>15}log  n{node}: {log}", "");
+            }
             Some(s)
         }
+        ItemKind::Reply {
+            node,
+            put,
+            outcome: o,
+            ..
+        } => Some(format!(" {}", reply_text(*node, put, o))),
+        ItemKind::NoAnswer { put, why, .. } => {
+            Some(format!(" client gets no answer for {put}: {why}"))
+        }
         ItemKind::Problem(text) => Some(format!("!! {text}")),
+    }
+}
+
+/// `n2 refuses client: put k1=v1: not the leader (try node 1)`: what the client of
+/// `put` heard from `node`.
+pub fn reply_text(node: u64, put: &str, outcome: &ReplyOutcome) -> String {
+    match outcome {
+        ReplyOutcome::Done { index, .. } => {
+            format!("n{node} answers client: {put} acknowledged (applied at index {index})")
+        }
+        ReplyOutcome::Refused(protocols::ClientError::LeadershipLost) => format!(
+            "n{node} cannot answer client: {put}: leadership lost before commit (it may still commit)"
+        ),
+        ReplyOutcome::Refused(e) => format!("n{node} refuses client: {put}: {e}"),
     }
 }
 
@@ -176,6 +200,14 @@ fn summary<P: Protocol>(outcome: &Outcome<P>, out: &mut String) {
         "{} messages sent, {messages} delivered; delivered sequences are checked to agree after every step",
         outcome.sim.messages_sent()
     );
+    if !outcome.unanswered.is_empty() {
+        let open: Vec<String> = outcome
+            .unanswered
+            .iter()
+            .map(|(id, n)| format!("{} (sent to n{n})", outcome.put_name(id)))
+            .collect();
+        let _ = writeln!(out, "no answer yet at the end: {}", open.join(", "));
+    }
     let failed = outcome.checks.iter().filter(|c| !c.passed()).count();
     let _ = writeln!(
         out,

@@ -312,3 +312,104 @@ fn leader_repairs_a_follower_that_restarted_with_less_log_than_it_acknowledged()
         other => panic!("expected a resend of the whole log to node 2, got {other:?}"),
     }
 }
+
+/// The narration lines among `out`.
+fn narrations(out: &Out) -> Vec<String> {
+    out.iter()
+        .filter_map(|e| match e {
+            Effect::Event(Event::Narrate(text)) => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_follower_narrates_the_entries_a_conflict_truncates() {
+    // §5.3: "If an existing entry conflicts with a new one (same index but different
+    // terms), delete the existing entry and all that follow it": a teaching timeline
+    // names what was lost and why.
+    let records = vec![
+        RaftRecord::HardState {
+            term: 1,
+            voted_for: None,
+        },
+        RaftRecord::Entries {
+            first_index: 1,
+            entries: vec![
+                Entry {
+                    term: 1,
+                    command: None,
+                },
+                Entry {
+                    term: 1,
+                    command: Some(cmd(9)),
+                },
+            ],
+        },
+    ];
+    let pump = Pump::new(Membership::voters(1..=3))
+        .timing(paper())
+        .narrate(true);
+    let mut r = one(2, pump, records);
+    start(&mut r);
+    let out = step(
+        &mut r,
+        msg(
+            3,
+            RaftMessage::AppendEntries {
+                term: 2,
+                prev_log_index: 1,
+                prev_log_term: 1,
+                entries: vec![Entry {
+                    term: 2,
+                    command: Some(cmd(5)),
+                }],
+                leader_commit: 0,
+            },
+        ),
+    );
+    assert!(
+        narrations(&out)
+            .contains(&"drops entry 2 (term 1): conflicts with leader 3's entry 2 (term 2)".into()),
+        "{:?}",
+        narrations(&out)
+    );
+}
+
+#[test]
+fn a_leader_narrates_each_commit_with_the_nodes_that_hold_the_entry() {
+    let pump = Pump::new(Membership::voters(1..=3))
+        .timing(paper())
+        .narrate(true);
+    let mut r = one(1, pump, vec![]);
+    start(&mut r);
+    step(&mut r, Input::Timer(RaftTimer::Election));
+    step(
+        &mut r,
+        msg(
+            3,
+            RaftMessage::RequestVoteResponse {
+                term: 1,
+                granted: true,
+            },
+        ),
+    );
+    let mut said = narrations(&step(
+        &mut r,
+        msg(
+            3,
+            RaftMessage::AppendEntriesResponse {
+                term: 1,
+                success: true,
+                index: 1,
+            },
+        ),
+    ));
+    // Not before the leader's own copy is durable (thesis §10.2.1).
+    assert!(!said.iter().any(|l| l.starts_with("commits")), "{said:?}");
+    said = narrations(&all_durable(&mut r));
+    assert!(
+        said.contains(&"commits index 1: stored on 1, 3".into()),
+        "{said:?}"
+    );
+}

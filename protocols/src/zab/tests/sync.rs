@@ -53,6 +53,20 @@ fn trunc_drops_an_uncommitted_proposal_of_an_older_epoch() {
     assert!(matches!(&new_records[2], ZabRecord::Proposal(t) if t.zxid == Zxid::new(2, 1)));
     assert_eq!(new_records[3], ZabRecord::CurrentEpoch(2));
     assert_eq!(p.node(1).history().txns, p.node(3).history().txns);
+    // The fate of the dropped write, in the timeline's words.
+    let said = p.narration(1);
+    assert!(
+        said.iter().any(|t| t
+            == "drops proposal 0x100000003: TRUNC to 0x100000002, the new leader's history has no 0x100000003"),
+        "{said:?}"
+    );
+    // The leader names the ACK quorum of each commit, itself first.
+    let said = p.narration(3);
+    assert!(
+        said.iter()
+            .any(|t| t.starts_with("commits zxid 0x200000001: ACKed by 3, 2")),
+        "{said:?}"
+    );
 }
 
 #[test]
