@@ -333,12 +333,17 @@ impl<P: Protocol> Simulation<P> {
         self.at_least_once = on;
         for n in self.nodes.values_mut() {
             if n.kv.applied() == 0 {
-                n.kv = if on {
-                    kv::KvStore::at_least_once()
-                } else {
-                    kv::KvStore::new()
-                };
+                n.kv = Self::store(on);
             }
+        }
+    }
+
+    /// A fresh store: the known-buggy one that ignores sessions if `at_least_once`.
+    pub(crate) fn store(at_least_once: bool) -> kv::KvStore {
+        if at_least_once {
+            kv::KvStore::at_least_once()
+        } else {
+            kv::KvStore::new()
         }
     }
 

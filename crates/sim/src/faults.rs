@@ -5,7 +5,6 @@
 
 use crate::invariants::Violation;
 use crate::{Action, Simulation};
-use kv::KvStore;
 use protocols::{Bug, DetRng, DurabilityGate, Input, NodeId, Protocol, Setup};
 use storage::{decode_record, recover_bytes};
 
@@ -175,11 +174,7 @@ impl<P: Protocol> Simulation<P> {
         }
         n.proto = Some(proto);
         n.applied.clear();
-        n.kv = if self.at_least_once {
-            KvStore::at_least_once()
-        } else {
-            KvStore::new()
-        };
+        n.kv = Self::store(self.at_least_once);
         n.timers.clear();
         self.input(id, Input::Start)
     }

@@ -141,21 +141,36 @@ impl Raft {
         if term != self.term || !granted || !self.setup.membership.is_voter(from) {
             return;
         }
-        if let RoleState::Candidate { votes } = &mut self.role {
-            if !votes.contains(&from) {
-                votes.push(from);
-            }
+        if matches!(self.role, RoleState::Candidate { .. }) {
+            self.count_grant(from);
             self.maybe_win(out);
         }
     }
 
     fn maybe_win(&mut self, out: &mut Effects<Self>) {
-        let won = match &self.role {
-            RoleState::Candidate { votes } => self.setup.membership.is_quorum(votes.iter()),
-            _ => false,
-        };
-        if won {
+        if matches!(self.role, RoleState::Candidate { .. }) && self.grants_are_a_quorum().is_some()
+        {
             self.become_leader(out);
+        }
+    }
+
+    /// Counts `from`'s grant (once per voter) toward the election or the pre-vote this
+    /// node runs.
+    pub(super) fn count_grant(&mut self, from: NodeId) {
+        if let RoleState::Candidate { votes } | RoleState::PreCandidate { votes } = &mut self.role {
+            if !votes.contains(&from) {
+                votes.push(from);
+            }
+        }
+    }
+
+    /// The grants of the election or pre-vote this node runs, if they are a quorum.
+    pub(super) fn grants_are_a_quorum(&self) -> Option<&[NodeId]> {
+        match &self.role {
+            RoleState::Candidate { votes } | RoleState::PreCandidate { votes } => {
+                Some(&votes[..]).filter(|v| self.setup.membership.is_quorum(v.iter()))
+            }
+            _ => None,
         }
     }
 

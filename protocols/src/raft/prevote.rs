@@ -187,25 +187,18 @@ impl Raft {
         {
             return;
         }
-        if let RoleState::PreCandidate { votes } = &mut self.role {
-            if !votes.contains(&from) {
-                votes.push(from);
-            }
+        if matches!(self.role, RoleState::PreCandidate { .. }) {
+            self.count_grant(from);
             self.maybe_win_pre_vote(out);
         }
     }
 
     /// A majority granted the pre-vote: start the real election.
     fn maybe_win_pre_vote(&mut self, out: &mut Effects<Self>) {
-        let won = match &self.role {
-            RoleState::PreCandidate { votes } => self.setup.membership.is_quorum(votes.iter()),
-            _ => false,
-        };
-        if won {
-            let votes = match &self.role {
-                RoleState::PreCandidate { votes } => votes.clone(),
-                _ => Vec::new(),
-            };
+        if !matches!(self.role, RoleState::PreCandidate { .. }) {
+            return;
+        }
+        if let Some(votes) = self.grants_are_a_quorum().map(<[NodeId]>::to_vec) {
             self.campaign(&format!("pre-votes from {votes:?} are a majority"), out);
         }
     }
