@@ -169,6 +169,12 @@ pub trait Protocol: Sized + Send + 'static {
     /// sweeps run some seeds that way.
     fn set_max_batch(&mut self, _entries: usize) {}
 
+    /// Gives a protocol that routes commands by key (Redis Cluster's hash slots) the
+    /// state machine's reader of a command's key; protocols that replicate one log
+    /// ignore it. Every host calls it right after [`Protocol::recover`], as it calls
+    /// [`Protocol::set_max_batch`].
+    fn route_by_key(&mut self, _key_of: fn(&bytes::Bytes) -> Option<bytes::Bytes>) {}
+
     /// Switches on a known bug ([`crate::bugs`]) for teaching; returns whether this
     /// protocol has it (a bug of another protocol is refused with `false`). Only the
     /// simulator calls it, right after [`Protocol::recover`], as it calls

@@ -62,6 +62,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    super::refuse_redis(args.protocol, "cluster")?;
     with_protocol!(args.protocol, P => watch::<P>(args).await)
 }
 

@@ -74,3 +74,16 @@ impl TimingArgs {
         Ok(t)
     }
 }
+
+/// Refuses Redis Cluster where the workbench drives one leader for every key (the real
+/// cluster's client and watcher, the benches, the nemesis): it runs in `cwb sim`, whose
+/// failover trials route each key to its master.
+pub fn refuse_redis(protocol: protocols::ProtocolKind, command: &str) -> anyhow::Result<()> {
+    if protocol.is_consensus() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "`cwb {command}` drives one leader for every key and does not run Redis Cluster yet; \
+         run it in the simulator: `cwb sim --protocol redis --failover kill|isolate`"
+    )
+}

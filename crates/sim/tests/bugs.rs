@@ -31,6 +31,7 @@ fn outcome_of(bug: Bug, seed: u64, with_bug: bool) -> Option<ChaosFailure> {
         ProtocolKind::Raft => outcome::<Raft>(seed, on),
         ProtocolKind::Zab => outcome::<Zab>(seed, on),
         ProtocolKind::Paxos => outcome::<Paxos>(seed, on),
+        ProtocolKind::Redis => panic!("{bug} is not a bug of Redis Cluster (it has none)"),
     }
 }
 

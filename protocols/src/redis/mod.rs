@@ -59,6 +59,7 @@ mod describe;
 pub mod election;
 pub mod gossip;
 pub mod manual;
+mod preload;
 pub mod replication;
 pub mod slots;
 #[cfg(test)]
@@ -524,7 +525,42 @@ impl Redis {
         }
     }
 
+    /// `clusterUpdateState`: why the cluster is down in our eyes, if it is. It is down
+    /// when a slot's master is `FAIL` (full coverage is required, Redis's default) or
+    /// when we reach fewer than a majority of the masters: a master cut off in a
+    /// minority stops taking writes once the node timeout marks the others `PFAIL`
+    /// ("Availability" in the specification). (The reference implementation also waits
+    /// a little before it rejoins; not modelled.)
+    pub fn cluster_down(&self) -> Option<String> {
+        let masters = self.slots.masters();
+        if let Some(m) = masters
+            .iter()
+            .find(|m| self.nodes.get(m).is_some_and(|p| p.health == Health::Fail))
+        {
+            return Some(format!("n{m}'s slots are not covered (it is FAIL)"));
+        }
+        let me = self.id();
+        let reachable = masters
+            .iter()
+            .filter(|&&m| m == me || self.nodes.get(&m).is_some_and(|p| p.health == Health::Ok))
+            .count();
+        (reachable < self.quorum()).then(|| {
+            format!(
+                "only {reachable} of {} masters are reachable, fewer than a majority",
+                masters.len()
+            )
+        })
+    }
+
     fn on_client(&mut self, cmd: Command, out: &mut Effects<Self>) {
+        if let Some(why) = self.cluster_down() {
+            // CLUSTERDOWN: no node is named, the client waits and retries.
+            out.narrate(self.setup.narrate, || {
+                format!("refuse {}: CLUSTERDOWN, {why}", cmd.id)
+            });
+            out.reject(cmd.id, ClientError::NotLeader { leader: None });
+            return;
+        }
         let slot = self.slot_of_command(&cmd.data);
         let owner = self.slots.owner(slot);
         if !self.is_master() || owner != Some(self.id()) {
@@ -547,6 +583,10 @@ impl Protocol for Redis {
     type Message = RedisMessage;
     type Record = RedisRecord;
     type Timer = RedisTimer;
+
+    fn route_by_key(&mut self, key_of: KeyReader) {
+        self.settings.key_of = key_of;
+    }
 
     fn recover(setup: Setup, records: Vec<RedisRecord>) -> Result<Redis, RecoveryError> {
         setup.ensure_member()?;

@@ -218,6 +218,25 @@ fn an_isolated_master_is_failed_over_and_demoted_when_the_partition_heals() {
 }
 
 #[test]
+fn a_master_cut_off_from_the_majority_stops_taking_writes_after_the_node_timeout() {
+    let mut p = cluster(2);
+    let key = key_on(&p, 1);
+    p.partition(&[1, 4]);
+    // Before the node timeout the isolated master still answers: the window of writes
+    // that a failover on the other side will lose.
+    p.write(1, &format!("{key}=early"));
+    assert_eq!(p.applied_data(1).len(), 1);
+    run_for(&mut p, Duration::from_millis(400));
+    assert!(p.node(1).cluster_down().is_some());
+    let id = p.write(1, &format!("{key}=late"));
+    assert!(p
+        .rejected
+        .iter()
+        .any(|(_, r, e)| *r == id && *e == ClientError::NotLeader { leader: None }));
+    assert_eq!(p.applied_data(1).len(), 1);
+}
+
+#[test]
 fn a_restarted_node_recovers_its_epochs_vote_and_stream() {
     let mut p = cluster(9);
     let key = key_on(&p, 2);

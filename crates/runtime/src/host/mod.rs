@@ -225,8 +225,9 @@ pub fn spawn<P: Protocol>(
         rng: DetRng::for_node(opts.seed ^ incarnation.wrapping_mul(0x9E37_79B9), id),
         narrate: opts.narrate,
     };
-    let proto =
+    let mut proto =
         P::recover(setup, records).map_err(|source| RuntimeError::Recovery { node: id, source })?;
+    proto.route_by_key(kv::command_key);
     let peer_addr = peer_listener
         .local_addr()
         .map_err(|source| RuntimeError::Io { node: id, source })?;
