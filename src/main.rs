@@ -58,6 +58,9 @@ enum Command {
     Lincheck(cmd::lincheck::Args),
     /// Faults (kill -9, pauses, isolation) against node processes under retrying clients; check the history.
     Nemesis(cmd::nemesis::Args),
+    /// ZooKeeper-style create/get/set/ls/rm/stat/watch against a cluster running the
+    /// znode state machine (`state_machine = "znode"`).
+    Zk(cmd::zk::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -90,6 +93,7 @@ fn main() -> anyhow::Result<()> {
                     Command::Status(args) => cmd::client::status(args).await,
                     Command::Isolate(args) => cmd::client::isolate(args).await,
                     Command::Heal(args) => cmd::client::heal(args).await,
+                    Command::Zk(args) => cmd::zk::run(args).await,
                     Command::Nemesis(args) => match cmd::nemesis::run(args).await? {
                         0 => Ok(()),
                         code => std::process::exit(code),

@@ -10,6 +10,7 @@ pub mod node;
 pub mod report;
 pub mod sim;
 pub mod summary;
+pub mod zk;
 
 use anyhow::Context;
 use protocols::{RaftTimerReset, Timing};

@@ -49,6 +49,8 @@ pub struct ClusterOptions {
     pub key: runtime::transport::handshake::ClusterKey,
     /// TLS on both ports of every node (`None`, the default: plain TCP).
     pub tls: Option<runtime::tls::LoopbackTls>,
+    /// The replicated state machine (the key-value store by default).
+    pub state_machine: kv::StateMachineKind,
 }
 
 impl ClusterOptions {
@@ -66,6 +68,7 @@ impl ClusterOptions {
             // Without randomness the cluster still runs, unprotected, as an unnamed one.
             key: runtime::transport::handshake::ClusterKey::generate().unwrap_or_default(),
             tls: None,
+            state_machine: kv::StateMachineKind::Kv,
         }
     }
 }
@@ -183,6 +186,7 @@ impl<P: Protocol> LocalCluster<P> {
             key: self.opts.key.clone(),
             tls: self.opts.tls.as_ref().map(|t| t.node.clone()),
             start,
+            state_machine: self.opts.state_machine,
         }
     }
 

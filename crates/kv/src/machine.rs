@@ -51,6 +51,12 @@ pub trait StateMachine: Send + fmt::Debug {
         None
     }
 
+    /// The client session a command belongs to, so that a host knows where to send
+    /// that session's notifications; `None` where there are none.
+    fn client_of(&self, _data: &[u8]) -> Option<u64> {
+        None
+    }
+
     /// Notifications for this node's clients produced by the applies since the last
     /// call, in order: (client id, notification bytes).
     fn take_notifications(&mut self) -> Vec<(u64, Bytes)> {

@@ -181,6 +181,9 @@ pub struct ClusterConfig {
     /// TLS on both ports (absent: plain TCP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSection>,
+    /// The replicated state machine: `"kv"` (the default) or `"znode"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_machine: Option<String>,
     /// The members.
     #[serde(rename = "node")]
     pub nodes: Vec<NodeEntry>,
@@ -220,6 +223,9 @@ pub enum ConfigError {
     /// Not raft, zab or paxos.
     #[error(transparent)]
     UnknownProtocol(#[from] protocols::UnknownProtocol),
+    /// Not kv or znode.
+    #[error("{0}")]
+    UnknownStateMachine(String),
     /// Not always, batch or never.
     #[error("unknown fsync policy {0:?}: expected one of always, batch, never")]
     UnknownFsync(String),
@@ -320,6 +326,8 @@ pub struct Validated {
     pub key: ClusterKey,
     /// TLS, if `[tls]` is set.
     pub tls: Option<ValidatedTls>,
+    /// The replicated state machine.
+    pub state_machine: kv::StateMachineKind,
 }
 
 /// A checked `[tls]`: the CA loaded, every node's certificate and key named.
@@ -437,6 +445,10 @@ impl ClusterConfig {
             client_limits: self.client_port,
             key: self.key()?,
             tls: self.tls(dir)?,
+            state_machine: match &self.state_machine {
+                None => kv::StateMachineKind::Kv,
+                Some(name) => name.parse().map_err(ConfigError::UnknownStateMachine)?,
+            },
         })
     }
 
@@ -541,6 +553,7 @@ impl ClusterConfig {
             timing: TimingConfig::default(),
             client_port: Default::default(),
             tls: None,
+            state_machine: None,
             nodes,
         }
         .with_key(&key))

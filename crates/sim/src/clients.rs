@@ -17,7 +17,7 @@
 use crate::invariants::Violation;
 use crate::{Action, Simulation};
 use bytes::Bytes;
-use kv::{KvCommand, KvOp, Session, CAS_SWAPPED};
+use kv::{KvCommand, KvOp, Session, StateMachine, StateMachineKind, CAS_SWAPPED};
 use lincheck::{Completion, History, Input as LinInput, Output as LinOutput};
 use protocols::{ClientError, Command, Input, NodeId, Protocol, RequestId};
 use std::time::Duration;
@@ -113,6 +113,14 @@ impl<P: Protocol> Simulation<P> {
     /// Submits a client command to `node` now; returns its id.
     pub fn submit(&mut self, node: NodeId, data: Bytes) -> Result<RequestId, Violation> {
         let op = self.next_request + 1;
+        if self.state_machine != StateMachineKind::Kv {
+            // Answered through `deliveries`, not the key-value history.
+            let id = self.attempt(node, data, None, None)?;
+            if let Some(n) = self.nodes.get(&node).filter(|n| n.proto.is_some()) {
+                self.awaiting.insert(id, n.incarnation);
+            }
+            return Ok(id);
+        }
         // A key-value command enters the clients' history: one client per command.
         let entry = KvCommand::decode(&data).map(|c| (op, c.op));
         self.attempt(node, data, entry, None)
@@ -152,7 +160,7 @@ impl<P: Protocol> Simulation<P> {
                 .get(&node)
                 .filter(|n| self.local_reads && n.proto.is_some())
                 .filter(|_| matches!(input, LinInput::Get))
-                .map(|n| n.kv.peek(key).cloned());
+                .map(|n| n.kv.peek_value(key));
             if let Some(value) = local {
                 let _ = self
                     .history
@@ -333,17 +341,44 @@ impl<P: Protocol> Simulation<P> {
         self.at_least_once = on;
         for n in self.nodes.values_mut() {
             if n.kv.applied() == 0 {
-                n.kv = Self::store(on);
+                n.kv = Self::store(on, self.state_machine);
             }
         }
     }
 
-    /// A fresh store: the known-buggy one that ignores sessions if `at_least_once`.
-    pub(crate) fn store(at_least_once: bool) -> kv::KvStore {
-        if at_least_once {
-            kv::KvStore::at_least_once()
-        } else {
-            kv::KvStore::new()
+    /// Makes every node run `kind` (the key-value store or the znode tree), for stores
+    /// built from now on: call it before the nodes start.
+    pub fn set_state_machine(&mut self, kind: StateMachineKind) {
+        self.state_machine = kind;
+        for n in self.nodes.values_mut() {
+            if n.kv.applied() == 0 {
+                n.kv = Self::store(self.at_least_once, kind);
+            }
+        }
+    }
+
+    /// What nodes sent their clients so far, for a state machine other than the
+    /// key-value store: answers and notifications, in order.
+    pub fn deliveries(&self) -> &[crate::Delivery] {
+        &self.deliveries
+    }
+
+    /// Forgets the deliveries seen so far (a driver that has read them).
+    pub fn take_deliveries(&mut self) -> Vec<crate::Delivery> {
+        std::mem::take(&mut self.deliveries)
+    }
+
+    /// Node `id`'s state machine (for checks and displays).
+    pub fn state_machine(&self, id: NodeId) -> Option<&dyn StateMachine> {
+        self.nodes.get(&id).map(|n| &*n.kv)
+    }
+
+    /// A fresh store of `kind`; for the key-value store, the known-buggy one that
+    /// ignores sessions if `at_least_once`.
+    pub(crate) fn store(at_least_once: bool, kind: StateMachineKind) -> Box<dyn StateMachine> {
+        match kind {
+            StateMachineKind::Kv if at_least_once => Box::new(kv::KvStore::at_least_once()),
+            kind => znode::new_state_machine(kind),
         }
     }
 

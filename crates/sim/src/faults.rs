@@ -174,7 +174,7 @@ impl<P: Protocol> Simulation<P> {
         }
         n.proto = Some(proto);
         n.applied.clear();
-        n.kv = Self::store(self.at_least_once);
+        n.kv = Self::store(self.at_least_once, self.state_machine);
         n.timers.clear();
         self.input(id, Input::Start)
     }

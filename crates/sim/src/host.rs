@@ -27,6 +27,23 @@ impl<P: Protocol> Simulation<P> {
         // Every input is a batch of its own here: the protocol sends what it batched
         // right after it.
         proto.step(now, input, &mut out);
+        if self.state_machine != kv::StateMachineKind::Kv {
+            // What the state machine proposes on its own while this node leads (the
+            // znode tree's session expiries), stepped in the same batch.
+            let leading = proto.status().role.is_leader();
+            for data in n.kv.proposals(now.as_nanos() / 1_000_000, leading) {
+                self.next_request += 1;
+                let id = protocols::RequestId {
+                    origin: id,
+                    seq: self.next_request,
+                };
+                proto.step(
+                    now,
+                    Input::Client(protocols::Command { id, data }),
+                    &mut out,
+                );
+            }
+        }
         proto.end_of_batch(now, &mut out);
         let incarnation = n.incarnation;
         let disk = n.disk.as_ref().unwrap_or(&self.config.disk);
@@ -134,7 +151,36 @@ impl<P: Protocol> Simulation<P> {
                         }
                         n.applied.push(req);
                         match &command {
-                            Some(c) => answer = Some(n.kv.apply(&c.data)),
+                            Some(c) => {
+                                // Only a command this incarnation received from its
+                                // client is local (leaves watches): not one replayed
+                                // after a restart.
+                                let owed = self.awaiting.get(&c.id) == Some(&n.incarnation);
+                                let ctx = kv::ApplyContext {
+                                    now_ms: now.as_nanos() / 1_000_000,
+                                    local: owed,
+                                };
+                                let a = n.kv.apply_command(&c.data, ctx);
+                                if owed {
+                                    self.awaiting.remove(&c.id);
+                                    self.deliveries.push(crate::Delivery {
+                                        at: now,
+                                        node: id,
+                                        what: crate::Delivered::Answer {
+                                            id: c.id,
+                                            answer: a.clone(),
+                                        },
+                                    });
+                                }
+                                for (client, data) in n.kv.take_notifications() {
+                                    self.deliveries.push(crate::Delivery {
+                                        at: now,
+                                        node: id,
+                                        what: crate::Delivered::Notification { client, data },
+                                    });
+                                }
+                                answer = Some(a);
+                            }
                             None => n.kv.skip(),
                         }
                     }

@@ -34,7 +34,10 @@ pub enum CreateMode {
 impl CreateMode {
     /// Whether the node dies with its session.
     pub fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
 
     /// Whether a sequence suffix is appended to its name.
@@ -55,7 +58,8 @@ pub enum ZOp {
         /// Milliseconds of silence after which the session may be expired.
         timeout_ms: u32,
     },
-    /// A heartbeat: the session is alive (any command of it counts as one).
+    /// A heartbeat: the session is alive (any command of it counts as one). Its
+    /// number is ignored: it may be sent beside an outstanding command.
     Touch,
     /// Ends the session: its ephemeral nodes are deleted.
     CloseSession,

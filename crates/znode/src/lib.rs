@@ -52,8 +52,7 @@ pub mod watch;
 mod tests;
 
 pub use command::{
-    CreateMode, Stat, WatchEvent, WatchKind, ZAnswer, ZCommand, ZError, ZOp, ANY_VERSION,
-    MAX_DATA,
+    CreateMode, Stat, WatchEvent, WatchKind, ZAnswer, ZCommand, ZError, ZOp, ANY_VERSION, MAX_DATA,
 };
 pub use tree::ZnodeTree;
 

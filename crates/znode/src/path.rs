@@ -76,7 +76,16 @@ mod tests {
 
     #[test]
     fn good_paths_pass() {
-        for p in ["/", "/a", "/a/b", "/zookeeper", "/a/b-0000000001", "/ü", "/a.b", "/..a"] {
+        for p in [
+            "/",
+            "/a",
+            "/a/b",
+            "/zookeeper",
+            "/a/b-0000000001",
+            "/ü",
+            "/a.b",
+            "/..a",
+        ] {
             assert_eq!(validate(p), Ok(()), "{p}");
         }
     }

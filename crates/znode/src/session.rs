@@ -120,7 +120,10 @@ mod tests {
         let mut l = Liveness::default();
         l.heard(1, 0);
         l.heard(2, 0);
-        assert!(l.dead(&sessions, 500, false).is_empty(), "followers judge nothing");
+        assert!(
+            l.dead(&sessions, 500, false).is_empty(),
+            "followers judge nothing"
+        );
         l.heard(2, 550);
         // Becoming leader restarts every clock.
         assert!(l.dead(&sessions, 600, true).is_empty());

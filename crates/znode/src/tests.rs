@@ -115,7 +115,10 @@ fn stats_record_creation_modification_versions_owner_and_children() {
     let mut t = ZnodeTree::new();
     let mut c = Client::new(&mut t, 9); // index 1
     let (_, a) = created(c.run(&mut t, create("/a", CreateMode::Persistent))); // 2
-    assert_eq!((a.czxid, a.mzxid, a.version, a.ephemeral_owner), (2, 2, 0, 0));
+    assert_eq!(
+        (a.czxid, a.mzxid, a.version, a.ephemeral_owner),
+        (2, 2, 0, 0)
+    );
     let (_, e) = created(c.run(&mut t, create("/a/e", CreateMode::Ephemeral))); // 3
     assert_eq!(e.ephemeral_owner, 9);
     let set = c.run(
@@ -227,7 +230,10 @@ fn data_over_one_megabyte_and_bad_paths_are_refused() {
     created(c.run(&mut t, exactly));
     for bad in ["a", "/a/", "//", "/a/../b", "/x\u{1}"] {
         assert!(
-            matches!(error(c.run(&mut t, create(bad, CreateMode::Persistent))), ZError::BadPath(_)),
+            matches!(
+                error(c.run(&mut t, create(bad, CreateMode::Persistent))),
+                ZError::BadPath(_)
+            ),
             "{bad:?}"
         );
     }
@@ -274,10 +280,7 @@ fn expiry_deletes_every_ephemeral_of_the_session_in_one_entry() {
     assert_eq!(t.children("/l"), Some(vec!["n-0000000004".to_string()]));
     assert!(t.peek("/keep").is_some(), "persistent nodes stay");
     // The expired session can do nothing any more, not even reopen.
-    assert_eq!(
-        error(a.run(&mut t, ZOp::Touch)),
-        ZError::SessionExpired(1)
-    );
+    assert_eq!(error(a.run(&mut t, ZOp::Touch)), ZError::SessionExpired(1));
     assert_eq!(
         error(a.run(&mut t, ZOp::OpenSession { timeout_ms: 10 })),
         ZError::SessionExpired(1)
@@ -304,27 +307,51 @@ fn a_retry_is_answered_from_memory_and_not_applied_twice() {
 fn the_leader_proposes_expiry_of_silent_sessions_and_replicas_agree() {
     let mut leader = ZnodeTree::new();
     let mut follower = ZnodeTree::new();
-    let mut c = Client {
-        id: 5,
-        seq: 0,
-    };
+    let mut c = Client { id: 5, seq: 0 };
     let open = c.command(ZOp::OpenSession { timeout_ms: 100 });
     let eph = c.command(create("/e", CreateMode::Ephemeral));
     for t in [&mut leader, &mut follower] {
         for d in [&open, &eph] {
-            t.apply(d, ApplyContext { now_ms: 0, local: false });
+            t.apply(
+                d,
+                ApplyContext {
+                    now_ms: 0,
+                    local: false,
+                },
+            );
         }
     }
     assert!(leader.proposals(50, true).is_empty());
     let touch = c.command(ZOp::Touch);
-    leader.apply(&touch, ApplyContext { now_ms: 90, local: false });
+    leader.apply(
+        &touch,
+        ApplyContext {
+            now_ms: 90,
+            local: false,
+        },
+    );
     assert!(leader.proposals(150, true).is_empty(), "touched at 90");
     let proposed = leader.proposals(190, true);
     assert_eq!(proposed.len(), 1);
-    assert!(follower.proposals(1000, false).is_empty(), "followers never propose");
-    follower.apply(&touch, ApplyContext { now_ms: 90, local: false });
+    assert!(
+        follower.proposals(1000, false).is_empty(),
+        "followers never propose"
+    );
+    follower.apply(
+        &touch,
+        ApplyContext {
+            now_ms: 90,
+            local: false,
+        },
+    );
     for t in [&mut leader, &mut follower] {
-        t.apply(&proposed[0], ApplyContext { now_ms: 200, local: false });
+        t.apply(
+            &proposed[0],
+            ApplyContext {
+                now_ms: 200,
+                local: false,
+            },
+        );
         assert!(t.peek("/e").is_none());
     }
     assert_eq!(leader.digest(), follower.digest());
@@ -340,8 +367,20 @@ fn watches_fire_once_on_the_node_the_client_is_connected_to() {
     there.apply(&w.command(ZOp::Touch), ApplyContext::default());
     // Keep the two replicas in step: every command goes to both, local only on one.
     let mut both = |data: &Bytes, watcher_local: bool| {
-        let a = here.apply(data, ApplyContext { now_ms: 0, local: watcher_local });
-        there.apply(data, ApplyContext { now_ms: 0, local: !watcher_local });
+        let a = here.apply(
+            data,
+            ApplyContext {
+                now_ms: 0,
+                local: watcher_local,
+            },
+        );
+        there.apply(
+            data,
+            ApplyContext {
+                now_ms: 0,
+                local: !watcher_local,
+            },
+        );
         a
     };
     both(&open, false);
@@ -381,7 +420,10 @@ fn watches_fire_once_on_the_node_the_client_is_connected_to() {
         ],
         "the data change fires nothing: the exists watch was used up"
     );
-    assert!(there.take_notifications().is_empty(), "not registered there");
+    assert!(
+        there.take_notifications().is_empty(),
+        "not registered there"
+    );
 }
 
 #[test]
@@ -409,4 +451,18 @@ fn garbage_is_answered_malformed_and_changes_nothing() {
     assert_eq!(answer, Some(ZAnswer::Error(ZError::Malformed)));
     assert!(t.is_empty());
     assert_eq!(t.applied(), 1);
+}
+
+#[test]
+fn a_heartbeat_beside_an_outstanding_command_does_not_shadow_it() {
+    let mut t = ZnodeTree::new();
+    let mut c = Client::new(&mut t, 4);
+    let create = c.command(create("/a", CreateMode::Persistent));
+    // The heartbeat carries a later number but commits first.
+    let touch = c.command(ZOp::Touch);
+    assert_eq!(t.apply(&touch, local()), Some(ZAnswer::Ok));
+    assert!(matches!(
+        t.apply(&create, local()),
+        Some(ZAnswer::Created { .. })
+    ));
 }

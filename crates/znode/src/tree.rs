@@ -107,6 +107,12 @@ impl ZnodeTree {
             return Some(Some(ZAnswer::Error(ZError::SessionExpired(client))));
         }
         match self.sessions.open.get(&client) {
+            // A heartbeat is idempotent: never a duplicate, and it numbers nothing, so
+            // a client may send one beside its outstanding command.
+            Some(_) if matches!(op, ZOp::Touch) => {
+                self.liveness.heard(client, ctx.now_ms);
+                return Some(Some(ZAnswer::Ok));
+            }
             Some(s) if session.seq <= s.last_seq => {
                 self.duplicates += 1;
                 let again = (session.seq == s.last_seq)
@@ -160,14 +166,12 @@ impl ZnodeTree {
             } => self.set_data(&path, data, version, index),
             ZOp::GetData { path, watch } => self.get_data(client, &path, watch && local),
             ZOp::GetChildren { path, watch } => self.get_children(client, &path, watch && local),
-            ZOp::Exists { path, watch } => {
-                path::validate(&path).map(|()| {
-                    if watch && local && client != 0 {
-                        self.watches.watch_data(client, &path);
-                    }
-                    ZAnswer::Exists(self.stat_of(&path))
-                })
-            }
+            ZOp::Exists { path, watch } => path::validate(&path).map(|()| {
+                if watch && local && client != 0 {
+                    self.watches.watch_data(client, &path);
+                }
+                ZAnswer::Exists(self.stat_of(&path))
+            }),
         };
         result.unwrap_or_else(ZAnswer::Error)
     }
@@ -319,7 +323,8 @@ impl ZnodeTree {
         node.stat.data_length = data.len() as u32;
         node.data = data;
         let stat = node.stat;
-        self.watches.trigger(WatchKind::NodeDataChanged, path, index);
+        self.watches
+            .trigger(WatchKind::NodeDataChanged, path, index);
         Ok(ZAnswer::Stat(stat))
     }
 
@@ -468,9 +473,23 @@ impl StateMachine for ZnodeTree {
         self.duplicates
     }
 
+    /// `key` is a path; the value is the node's data and stat, as the bytes of a
+    /// [`ZAnswer::Data`].
     fn peek_value(&self, key: &[u8]) -> Option<Bytes> {
         let path = std::str::from_utf8(key).ok()?;
-        self.peek(path).map(|(data, _)| data.clone())
+        self.peek(path).map(|(data, stat)| {
+            ZAnswer::Data {
+                data: data.clone(),
+                stat,
+            }
+            .encode()
+        })
+    }
+
+    fn client_of(&self, data: &[u8]) -> Option<u64> {
+        // The command starts with its session's client id (a postcard varint).
+        let mut at = 0;
+        kv::varint(data, &mut at).filter(|&c| c != 0)
     }
 
     fn take_notifications(&mut self) -> Vec<(u64, Bytes)> {

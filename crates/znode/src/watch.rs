@@ -30,7 +30,10 @@ pub struct Watches {
 impl Watches {
     /// Leaves a data (or exists) watch of `session` on `path`.
     pub fn watch_data(&mut self, session: u64, path: &str) {
-        self.data.entry(path.to_string()).or_default().insert(session);
+        self.data
+            .entry(path.to_string())
+            .or_default()
+            .insert(session);
     }
 
     /// Leaves a child watch of `session` on `path`.
@@ -47,7 +50,10 @@ impl Watches {
             kind,
             WatchKind::NodeCreated | WatchKind::NodeDataChanged | WatchKind::NodeDeleted
         );
-        let child = matches!(kind, WatchKind::NodeChildrenChanged | WatchKind::NodeDeleted);
+        let child = matches!(
+            kind,
+            WatchKind::NodeChildrenChanged | WatchKind::NodeDeleted
+        );
         let mut sessions = BTreeSet::new();
         if data {
             sessions.extend(self.data.remove(path).unwrap_or_default());
@@ -96,7 +102,11 @@ impl Watches {
 
     /// Watches registered now (data and child).
     pub fn len(&self) -> usize {
-        self.data.values().chain(self.child.values()).map(BTreeSet::len).sum()
+        self.data
+            .values()
+            .chain(self.child.values())
+            .map(BTreeSet::len)
+            .sum()
     }
 
     /// Whether no watch is registered.

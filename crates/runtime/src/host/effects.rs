@@ -209,14 +209,39 @@ impl<P: Protocol> NodeLoop<P> {
             self.kv.skip();
             return;
         };
-        let result = self.kv.apply(&cmd.data);
-        if cmd.id.origin == self.id {
-            if let Some(w) = self.pending.remove(&cmd.id.seq) {
+        // Only a command a client of this node is waiting for is local (leaves
+        // watches here): not one replayed after a restart.
+        let waiting = if cmd.id.origin == self.id {
+            self.pending.remove(&cmd.id.seq)
+        } else {
+            None
+        };
+        let ctx = kv::ApplyContext {
+            now_ms: super::now().as_nanos() / 1_000_000,
+            local: waiting.is_some(),
+        };
+        let result = self.kv.apply_command(&cmd.data, ctx);
+        {
+            if let Some(w) = waiting {
+                if let Some(client) = self.kv.client_of(&cmd.data) {
+                    self.watchers.insert(client, w.reply_to.clone());
+                }
                 self.reply(
                     w.reply_to,
                     ClientResponse {
                         id: w.request,
                         reply: ClientReply::Value(result),
+                    },
+                );
+            }
+        }
+        for (client, note) in self.kv.take_notifications() {
+            if let Some(to) = self.watchers.get(&client).cloned() {
+                self.reply(
+                    to,
+                    ClientResponse {
+                        id: 0,
+                        reply: ClientReply::Watch(note),
                     },
                 );
             }

@@ -51,7 +51,7 @@ use crate::client::{ClientReply, ClientResponse, NodeStatus};
 use crate::events::EventBus;
 use crate::transport::handshake::ClusterKey;
 use crate::transport::{Faults, Transport, TransportConfig, TransportError, TransportEvent};
-use kv::KvStore;
+use kv::{StateMachine, StateMachineKind};
 use protocols::{
     Command, DetRng, DurabilityGate, Effect, Input, Membership, NodeId, Protocol, RecoveryError,
     RequestId, Setup, Time, Timing,
@@ -112,6 +112,8 @@ pub struct NodeOptions {
     /// node create an empty data directory; otherwise an empty one is refused
     /// ([`storage::StorageError::EmptyDirectory`]).
     pub start: Start,
+    /// The replicated state machine (`state_machine` in `cluster.toml`).
+    pub state_machine: StateMachineKind,
 }
 
 /// Why a node could not start or had to stop.
@@ -277,7 +279,8 @@ pub fn spawn<P: Protocol>(
         client_rx,
         timers: Vec::new(),
         wake: PreciseTimer::new(),
-        kv: KvStore::new(),
+        kv: znode::new_state_machine(opts.state_machine),
+        watchers: FxHashMap::default(),
         pending: FxHashMap::default(),
         replies: HashMap::new(),
         next_seq: 0,
@@ -348,7 +351,11 @@ struct NodeLoop<P: Protocol> {
     timers: Vec<ArmedTimer<P::Timer>>,
     /// Wakes the loop at the earliest of them.
     wake: PreciseTimer,
-    kv: KvStore,
+    /// The replicated state machine (the key-value store or the znode tree).
+    kv: Box<dyn StateMachine>,
+    /// Where each client session's notifications go: the connection of its last
+    /// command applied here (znode watches; unused by the key-value store).
+    watchers: FxHashMap<u64, ReplyTo>,
     /// Answers collected this iteration, by client connection.
     replies: HashMap<
         u64,
@@ -431,6 +438,7 @@ impl<P: Protocol> NodeLoop<P> {
                 }
             }
             self.fire_due_timers(&mut out);
+            self.propose_own(&mut out);
             self.end_batch(&mut out)?;
             if last_sweep.elapsed() > Duration::from_secs(1) {
                 last_sweep = Instant::now();
@@ -440,6 +448,7 @@ impl<P: Protocol> NodeLoop<P> {
                     .filter(|(_, w)| w.since.elapsed() >= PENDING_TTL)
                     .map(|(&seq, _)| seq)
                     .collect();
+                self.watchers.retain(|_, to| !to.tx.is_closed());
                 for seq in expired {
                     if let Some(w) = self.pending.remove(&seq) {
                         w.reply_to.send(ClientResponse {
@@ -502,6 +511,23 @@ impl<P: Protocol> NodeLoop<P> {
                     reply: ClientReply::Status(status),
                 });
             }
+        }
+    }
+
+    /// Proposes the commands the state machine asks for while this node leads (the
+    /// znode tree's session expiries); they carry this node's request ids but nobody
+    /// waits for their answers.
+    fn propose_own(&mut self, out: &mut Vec<Effect<P::Message, P::Record, P::Timer>>) {
+        let now = now();
+        let leading = self.proto.status().role.is_leader();
+        for data in self.kv.proposals(now.as_nanos() / 1_000_000, leading) {
+            self.next_seq += 1;
+            let id = RequestId {
+                origin: self.id,
+                seq: self.next_seq,
+            };
+            self.proto
+                .step(now, Input::Client(Command { id, data }), out);
         }
     }
 
