@@ -61,6 +61,9 @@ enum Command {
     /// ZooKeeper-style create/get/set/ls/rm/stat/watch against a cluster running the
     /// znode state machine (`state_machine = "znode"`).
     Zk(cmd::zk::Args),
+    /// Run a ZooKeeper recipe (lock, herd-lock, rw-lock, fair-election,
+    /// unfair-election, discovery) narrated in the simulator, with crashes.
+    Recipe(cmd::zk::RecipeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -75,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Recipe(args) => cmd::zk::recipe(args),
         Command::Config(args) => cmd::client::config(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Lincheck(args) => cmd::lincheck::run(args),
@@ -99,6 +103,7 @@ fn main() -> anyhow::Result<()> {
                         code => std::process::exit(code),
                     },
                     Command::Sim(_)
+                    | Command::Recipe(_)
                     | Command::Config(_)
                     | Command::Report(_)
                     | Command::Lincheck(_) => {

@@ -41,7 +41,10 @@ fn write_config(dir: &Path, protocol: &str, n: u64) -> PathBuf {
     );
     let mut clients = BTreeMap::new();
     for id in 1..=n {
-        let (peer, client) = (ports[2 * (id as usize - 1)], ports[2 * (id as usize - 1) + 1]);
+        let (peer, client) = (
+            ports[2 * (id as usize - 1)],
+            ports[2 * (id as usize - 1) + 1],
+        );
         text.push_str(&format!(
             "[[node]]\nid = {id}\npeer = \"{peer}\"\nclient = \"{client}\"\n"
         ));
@@ -110,16 +113,28 @@ fn create_get_set_ls_stat_rm_and_watch_on_a_zab_cluster() {
         ok(&config, &["create", "-s", "/app/n-", "y"]),
         "Created /app/n-0000000002\n"
     );
-    assert_eq!(ok(&config, &["ls", "/app"]), "[n-0000000001, n-0000000002]\n");
+    assert_eq!(
+        ok(&config, &["ls", "/app"]),
+        "[n-0000000001, n-0000000002]\n"
+    );
     let stat = ok(&config, &["stat", "/app"]);
-    assert!(stat.contains("numChildren = 2") && stat.contains("cversion = 2"), "{stat}");
+    assert!(
+        stat.contains("numChildren = 2") && stat.contains("cversion = 2"),
+        "{stat}"
+    );
     // An ephemeral node dies with the session of the command that made it.
     ok(&config, &["create", "-e", "/app/e"]);
-    assert_eq!(ok(&config, &["ls", "/app"]), "[n-0000000001, n-0000000002]\n");
+    assert_eq!(
+        ok(&config, &["ls", "/app"]),
+        "[n-0000000001, n-0000000002]\n"
+    );
     let not_empty = refused(&config, &["rm", "/app"]);
     assert!(not_empty.contains("not empty"), "{not_empty}");
     let bad = refused(&config, &["create", "app"]);
-    assert!(bad.contains("bad path") && bad.contains("start with /"), "{bad}");
+    assert!(
+        bad.contains("bad path") && bad.contains("start with /"),
+        "{bad}"
+    );
     let missing = refused(&config, &["get", "/nope"]);
     assert!(missing.contains("no node: /nope"), "{missing}");
     // A watch fires when another client creates the node.
@@ -142,6 +157,9 @@ fn create_get_set_ls_stat_rm_and_watch_on_a_zab_cluster() {
     std::io::Read::read_to_string(&mut stdout, &mut rest).expect("watcher output");
     let status = watcher.0[0].wait().expect("watcher exits");
     assert!(status.success(), "the watcher failed");
-    assert!(rest.contains("type:NodeCreated path:/app/w"), "watcher printed: {rest}");
+    assert!(
+        rest.contains("type:NodeCreated path:/app/w"),
+        "watcher printed: {rest}"
+    );
     ok(&config, &["rm", "/app/w"]);
 }

@@ -100,7 +100,14 @@ impl Args {
     }
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(mut args: Args) -> anyhow::Result<()> {
+    if args.measure.contains(&Measure::Recipes) {
+        args.measure.retain(|m| *m != Measure::Recipes);
+        super::recipes::run(&args.protocols, u64::from(args.trials), &args.out)?;
+        if args.measure.is_empty() {
+            return Ok(());
+        }
+    }
     let results = collect(&args).await?;
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

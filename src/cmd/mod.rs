@@ -7,6 +7,7 @@ pub mod compare;
 pub mod lincheck;
 pub mod nemesis;
 pub mod node;
+pub mod recipes;
 pub mod report;
 pub mod sim;
 pub mod summary;

@@ -399,3 +399,25 @@ async fn run_op(s: &mut ZkSession, op: ZkOp) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct RecipeArgs {
+    /// lock, herd-lock, rw-lock, fair-election, unfair-election or discovery.
+    recipe: recipes::demo::Demo,
+    /// raft, zab or paxos.
+    #[arg(long, default_value = "zab")]
+    protocol: protocols::ProtocolKind,
+    /// The simulation's seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// `cwb recipe`: one recipe narrated in the simulator.
+pub fn recipe(args: RecipeArgs) -> anyhow::Result<()> {
+    let lines = drivers::with_protocol!(args.protocol, P => recipes::demo::run::<P>(args.recipe, args.seed))
+        .map_err(|e| anyhow!("{e}"))?;
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(())
+}

@@ -10,10 +10,12 @@
 //!   holder's node is gone from the granting replica's tree), fencing tokens that only
 //!   grow; and, at the end, no client left waiting with the lock free (no watch event
 //!   missed).
+//! - [`demo`]: a narrated run of each recipe (`cwb recipe NAME`).
 //! - [`measure`]: the failover measures: lock holder's crash to the next holder
 //!   (session-expiry path), consensus leader's crash to the next holder (sessions
 //!   survive), and notifications per hand-over, herd against predecessor watch.
 
 pub mod check;
+pub mod demo;
 pub mod driver;
 pub mod measure;

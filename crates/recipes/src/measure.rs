@@ -162,3 +162,52 @@ pub fn median(mut xs: Vec<Duration>) -> Option<Duration> {
     xs.sort();
     xs.get(xs.len() / 2).copied()
 }
+
+/// One protocol's recipe figures over some seeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecipeFigures {
+    /// The protocol.
+    pub protocol: &'static str,
+    /// Seeds run.
+    pub seeds: u64,
+    /// Session-expiry path: holder's crash to the next holder (min, median, max).
+    pub expiry: [Duration; 3],
+    /// Leader-crash path: consensus leader's crash to the next holder.
+    pub leader_crash: [Duration; 3],
+    /// Notifications per hand-over, naive (herd) recipe, mean over seeds.
+    pub herd_notifications: f64,
+    /// Notifications per hand-over, predecessor-watch recipe, mean over seeds.
+    pub predecessor_notifications: f64,
+    /// Clients queued in the notification measure.
+    pub clients: usize,
+}
+
+fn spread(xs: Vec<Duration>) -> [Duration; 3] {
+    let min = xs.iter().min().copied().unwrap_or_default();
+    let max = xs.iter().max().copied().unwrap_or_default();
+    [min, median(xs).unwrap_or_default(), max]
+}
+
+/// Every figure of protocol `P` over seeds `0..seeds`, with `clients` queued clients
+/// in the notification measure.
+pub fn figures<P: Protocol>(seeds: u64, clients: usize) -> Result<RecipeFigures, String> {
+    let mut expiry = Vec::new();
+    let mut leader = Vec::new();
+    let (mut herd, mut pred) = (0.0, 0.0);
+    for seed in 0..seeds {
+        expiry.push(expiry_handover::<P>(seed)?.elapsed);
+        leader.push(leader_crash_handover::<P>(seed)?.elapsed);
+        herd += notifications_per_handover::<P>(seed, clients, Waiting::Herd)?;
+        pred += notifications_per_handover::<P>(seed, clients, Waiting::Predecessor)?;
+    }
+    let n = seeds.max(1) as f64;
+    Ok(RecipeFigures {
+        protocol: P::NAME,
+        seeds,
+        expiry: spread(expiry),
+        leader_crash: spread(leader),
+        herd_notifications: herd / n,
+        predecessor_notifications: pred / n,
+        clients,
+    })
+}

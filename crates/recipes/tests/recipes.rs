@@ -308,3 +308,31 @@ fn handovers_are_measured_on_both_paths() {
     let failover = leader_crash_handover::<Zab>(3).expect("runs");
     assert!(failover.elapsed > Duration::ZERO);
 }
+
+#[test]
+fn every_demo_runs_narrated_on_every_protocol() {
+    use recipes::demo::{run, Demo};
+    for (name, demo) in Demo::ALL {
+        assert_eq!(name.parse::<Demo>(), Ok(demo));
+        for lines in [
+            run::<Raft>(demo, 1).expect("raft"),
+            run::<Zab>(demo, 1).expect("zab"),
+            run::<Paxos>(demo, 1).expect("paxos"),
+        ] {
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.contains("holds") || l.contains("registered")),
+                "{name}"
+            );
+            assert!(
+                lines.last().is_some_and(|l| l.starts_with("checked:")),
+                "{name}"
+            );
+        }
+    }
+    let fair = run::<Zab>(Demo::FairElection, 1).expect("zab");
+    assert!(fair
+        .iter()
+        .any(|l| l.contains("client 3 watches /election/n-0000000002, the node before its own")));
+}

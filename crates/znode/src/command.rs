@@ -119,6 +119,16 @@ pub enum ZOp {
     },
 }
 
+impl ZOp {
+    /// Whether it only reads (get, ls, exists): running it again changes nothing.
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            ZOp::GetData { .. } | ZOp::GetChildren { .. } | ZOp::Exists { .. }
+        )
+    }
+}
+
 /// A command as replicated: the session and its number, and the operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZCommand {

@@ -466,3 +466,41 @@ fn a_heartbeat_beside_an_outstanding_command_does_not_shadow_it() {
         Some(ZAnswer::Created { .. })
     ));
 }
+
+#[test]
+fn a_retried_read_runs_again_and_leaves_its_watch_where_it_lands() {
+    // The first attempt committed through a leader that then crashed; the retry
+    // reaches another node, where the watch must be left.
+    let mut old = ZnodeTree::new();
+    let mut new = ZnodeTree::new();
+    let mut c = Client { id: 6, seq: 0 };
+    let mut m = Client { id: 7, seq: 0 };
+    let opens = [
+        c.command(ZOp::OpenSession { timeout_ms: 1000 }),
+        m.command(ZOp::OpenSession { timeout_ms: 1000 }),
+        m.command(create("/x", CreateMode::Persistent)),
+    ];
+    let exists = c.command(ZOp::Exists {
+        path: "/x".into(),
+        watch: true,
+    });
+    for d in opens.iter().chain([&exists]) {
+        old.apply(d, local());
+        new.apply(d, ApplyContext::default());
+    }
+    let again = new.apply(&exists, local());
+    assert!(matches!(again, Some(ZAnswer::Exists(Some(_)))));
+    assert_eq!(
+        StateMachine::duplicates(&new),
+        0,
+        "run again, not a duplicate"
+    );
+    let delete = m.command(ZOp::Delete {
+        path: "/x".into(),
+        version: ANY_VERSION,
+    });
+    new.apply(&delete, ApplyContext::default());
+    let fired = new.take_notifications();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].0, 6);
+}

@@ -113,6 +113,11 @@ impl ZnodeTree {
                 self.liveness.heard(client, ctx.now_ms);
                 return Some(Some(ZAnswer::Ok));
             }
+            // A retry of the last command that is a read runs again: reads change
+            // nothing, and the retry must leave its watch on the node it now reaches
+            // (an answer from memory would leave none, and the client would wait for
+            // an event that never comes).
+            Some(s) if session.seq == s.last_seq && op.is_read() => {}
             Some(s) if session.seq <= s.last_seq => {
                 self.duplicates += 1;
                 let again = (session.seq == s.last_seq)

@@ -18,6 +18,11 @@ pub enum Measure {
     Isolate,
     /// Closed-loop commit throughput and latency.
     Throughput,
+    /// ZooKeeper's recipes on the znode state machine, in the simulator: lock
+    /// hand-over after the holder's crash (session expiry) and after the consensus
+    /// leader's crash, and notifications per hand-over (herd against predecessor
+    /// watch). Run by `cwb bench` beside the matrix, not inside it.
+    Recipes,
 }
 
 /// What a timeout sweep varies; each setting runs [`Plan::trials`] cold elections.
