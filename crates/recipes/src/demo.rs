@@ -149,13 +149,13 @@ pub fn run<P: Protocol>(demo: Demo, seed: u64) -> Result<Vec<String>, String> {
             d.run_for(Duration::from_millis(300))?;
             d.add("consumer", Box::new(Discovery::new("/svc")), None);
             d.run_for(Duration::from_millis(300))?;
-            let line = format!("consumer sees {:?}", d.view(2));
+            let line = format!("consumer sees {}", d.view(2).join(", "));
             d.narration.push(line);
             d.crash_client(0);
             d.run_for(Duration::from_millis(300))?;
             d.crash_leader()?;
             d.run_for(Duration::from_secs(3))?;
-            let line = format!("consumer sees {:?}", d.view(2));
+            let line = format!("consumer sees {}", d.view(2).join(", "));
             d.narration.push(line);
         }
     }

@@ -284,10 +284,12 @@ impl<P: Protocol> Driver<P> {
             let at = self.sim.now();
             self.clients[i].held_since = Some(at);
             let on = self.clients[i].node.unwrap_or_default();
-            let line = format!(
-                "{} holds {node} (fencing token {token})",
-                self.clients[i].name
-            );
+            let name = &self.clients[i].name;
+            let line = if znode::path::name(node).starts_with("instance-") {
+                format!("{name} is registered as {node}")
+            } else {
+                format!("{name} holds {node} (fencing token {token})")
+            };
             self.say(line);
             let grant = Grant {
                 client: i,
