@@ -28,6 +28,9 @@ pub struct ConfigArgs {
     /// `[tls]` section. Needs --out.
     #[arg(long, requires = "out")]
     tls: bool,
+    /// The replicated state machine: kv, or znode (ZooKeeper's tree, for `cwb zk`).
+    #[arg(long, default_value = "kv", value_name = "kv|znode")]
+    state_machine: kv::StateMachineKind,
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,6 +62,9 @@ pub struct StatusArgs {
 
 pub fn config(args: ConfigArgs) -> anyhow::Result<()> {
     let mut cfg = ClusterConfig::loopback(args.protocol, args.nodes, args.base_port)?;
+    if args.state_machine != kv::StateMachineKind::Kv {
+        cfg.state_machine = Some(args.state_machine.to_string());
+    }
     let Some(out) = args.out else {
         cfg.validate()?;
         print!(
