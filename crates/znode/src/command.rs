@@ -286,7 +286,7 @@ fn encode<T: Serialize>(value: &T) -> Bytes {
 /// Decodes exactly one value: trailing bytes are refused.
 fn decode<'a, T: Deserialize<'a>>(data: &'a [u8]) -> Option<T> {
     match postcard::take_from_bytes(data) {
-        Ok((value, rest)) if rest.is_empty() => Some(value),
+        Ok((value, [])) => Some(value),
         _ => None,
     }
 }
