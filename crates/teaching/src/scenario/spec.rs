@@ -80,6 +80,8 @@ pub struct Step {
     pub at: Time,
     /// What.
     pub action: StepAction,
+    /// The protocols the step runs with (`protocol = "raft"` in the file); empty: all.
+    pub protocols: Vec<ProtocolKind>,
 }
 
 /// A node named in a step: by id, or "whoever leads at that moment".
@@ -204,6 +206,9 @@ pub struct Expect {
     pub states: BTreeMap<NodeId, StateIs>,
     /// Delivered entries.
     pub delivered: Option<DeliveredIs>,
+    /// The protocols the expectation is checked with (`protocol = "zab"` in the file);
+    /// empty: all.
+    pub protocols: Vec<ProtocolKind>,
 }
 
 impl Scenario {
@@ -225,5 +230,20 @@ impl Scenario {
     /// Every member's id.
     pub fn ids(&self) -> impl Iterator<Item = NodeId> {
         1..=self.nodes
+    }
+
+    /// The scenario as it runs with `protocol`: the steps and expectations that name
+    /// another protocol left out (those that name none apply to all).
+    pub fn for_protocol(&self, protocol: ProtocolKind) -> Scenario {
+        let applies = |ps: &[ProtocolKind]| ps.is_empty() || ps.contains(&protocol);
+        let mut s = self.clone();
+        s.steps.retain(|st| applies(&st.protocols));
+        s.expects.retain(|e| applies(&e.protocols));
+        s
+    }
+
+    /// How many expectations are checked when the scenario runs with `protocol`.
+    pub fn expects_for(&self, protocol: ProtocolKind) -> usize {
+        self.for_protocol(protocol).expects.len()
     }
 }
