@@ -160,6 +160,13 @@ pub trait Protocol: Sized + Send + 'static {
     /// sweeps run some seeds that way.
     fn set_max_batch(&mut self, _entries: usize) {}
 
+    /// Switches the random back-off after a lost ballot off (`false`) or on (`true`,
+    /// the default), for teaching the dueling-proposers livelock ("Paxos Made Simple"
+    /// §2.4): without it a pre-empted proposer retries at once with a higher ballot.
+    /// Only Paxos backs off this way (Raft's randomized election timeout is its own
+    /// tie-breaker and stays); the others ignore it. Only the simulator calls it.
+    fn set_backoff(&mut self, _on: bool) {}
+
     /// Switches on a known bug ([`crate::bugs`]) for teaching; returns whether this
     /// protocol has it (a bug of another protocol is refused with `false`). Only the
     /// simulator calls it, right after [`Protocol::recover`], as it calls

@@ -57,6 +57,11 @@ pub struct Args {
     /// timeout: on (the default) or off; with --scenario, overrides the file's.
     #[arg(long, value_enum)]
     check_quorum: Option<super::OnOff>,
+    /// With --scenario: Paxos's random back-off after a lost ballot, on (the default)
+    /// or off (dueling proposers may then livelock: scenarios/paxos-livelock.toml);
+    /// overrides the file's `backoff`.
+    #[arg(long, value_enum, requires = "scenario")]
+    backoff: Option<super::OnOff>,
     /// Seed mode: voting nodes.
     #[arg(long, default_value_t = 5)]
     nodes: u64,
@@ -148,6 +153,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let mut scenario = Scenario::load(&path)?;
             if let Some(seed) = args.seed {
                 scenario.seed = seed;
+            }
+            if let Some(b) = args.backoff {
+                scenario.backoff = b.on();
             }
             if let Some(reset) = args.raft_timer_reset {
                 scenario.timing.raft_timer_reset = reset;

@@ -377,6 +377,8 @@ pub struct Simulation<P: Protocol> {
     /// The cap on entries per replication message every node starts with
     /// ([`Protocol::set_max_batch`]); none: the protocols' own.
     max_batch: Option<usize>,
+    /// Paxos's back-off after a lost ballot is off ([`Simulation::set_backoff`]).
+    backoff_off: bool,
     /// The known bug every node starts with ([`Protocol::inject_bug`]); none in every
     /// run but a teaching one.
     bug: Option<protocols::Bug>,
@@ -450,6 +452,7 @@ impl<P: Protocol> Simulation<P> {
             local_reads: false,
             at_least_once: false,
             max_batch: None,
+            backoff_off: false,
             bug: None,
             link_kinds: HashMap::new(),
             steer: None,

@@ -714,3 +714,29 @@ fn a_history_on_some_nodes_starts_the_others_in_its_generation() {
         "{text}"
     );
 }
+
+#[test]
+fn paxos_without_back_off_livelocks_and_with_it_elects() {
+    let s = load("paxos-livelock.toml");
+    assert!(!s.backoff, "the file switches back-off off");
+    let duels = |o: &Outcome<Paxos>| -> u64 {
+        o.sim
+            .running()
+            .into_iter()
+            .filter_map(|id| o.sim.node(id).map(Paxos::duels))
+            .sum()
+    };
+    let o = run::<Paxos>(&s);
+    assert!(!o.sim.checker().leaders().values().next().is_some(), "nobody was elected");
+    assert!(duels(&o) >= 20, "duels: {}", duels(&o));
+    assert!(narration(&o)
+        .iter()
+        .any(|l| l.contains("back-off is off, retry at once")));
+    // The same start with the back-off: one duel, then a leader.
+    let mut on = s.clone();
+    on.backoff = true;
+    on.expects.clear();
+    let o = scenario::run::<Paxos>(&on).expect("runs");
+    assert_eq!(o.sim.checker().leaders().len(), 1);
+    assert!(duels(&o) <= 2, "duels: {}", duels(&o));
+}

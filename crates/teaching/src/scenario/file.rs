@@ -33,6 +33,7 @@ struct FileScenario {
     seed: Option<u64>,
     end_ms: Option<u64>,
     max_batch: Option<usize>,
+    backoff: Option<bool>,
     timing: Option<FileTiming>,
     network: Option<FileNetwork>,
     #[serde(default)]
@@ -284,6 +285,7 @@ impl FileScenario {
             nodes: self.nodes,
             seed: self.seed.unwrap_or(0),
             max_batch: self.max_batch,
+            backoff: self.backoff.unwrap_or(true),
             timing,
             net,
             histories,

@@ -201,6 +201,7 @@ pub fn run_with_bug<P: Scripted>(
     };
     let mut sim = Simulation::<P>::new(config);
     sim.set_max_batch(scenario.max_batch);
+    sim.set_backoff(scenario.backoff);
     sim.set_bug(bug).map_err(|bug| {
         ScenarioError::Invalid(format!(
             "{bug} is a bug of {}, not of {}",

@@ -59,6 +59,9 @@ pub struct Scenario {
     /// Entries (Raft) or slots (Paxos) one replication message carries at most
     /// ([`protocols::Protocol::set_max_batch`]); `None`: the protocol's own cap.
     pub max_batch: Option<usize>,
+    /// Paxos backs off for a random time after a lost ballot (`backoff = false` in the
+    /// file switches it off, to show the dueling-proposers livelock).
+    pub backoff: bool,
     /// Protocol timers.
     pub timing: Timing,
     /// Network behaviour.
