@@ -6,7 +6,10 @@ use std::process::Command;
 fn exercise_check_says_right_or_wrong_per_question_with_the_reason() {
     let dir = std::env::temp_dir().join(format!("cwb-exercise-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let exercise = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/exercises/04-split-vote.toml");
+    let exercise = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/exercises/04-split-vote.toml"
+    );
     let answers = dir.join("answers.toml");
     std::fs::write(
         &answers,
@@ -26,7 +29,10 @@ fn exercise_check_says_right_or_wrong_per_question_with_the_reason() {
         text.contains("the leader's term is 2 (expected 1)"),
         "the reason is the run's: {text}"
     );
-    assert!(text.contains("why: RIGHT") && text.contains("score: 2 of 3 right"), "{text}");
+    assert!(
+        text.contains("why: RIGHT") && text.contains("score: 2 of 3 right"),
+        "{text}"
+    );
     // All right: exit 0.
     std::fs::write(
         &answers,
@@ -38,6 +44,10 @@ fn exercise_check_says_right_or_wrong_per_question_with_the_reason() {
         .arg(&answers)
         .output()
         .expect("cwb runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

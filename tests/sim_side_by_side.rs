@@ -8,14 +8,21 @@ fn protocol_all_writes_one_page_with_three_timelines_and_three_diagrams() {
     let dir = std::env::temp_dir().join(format!("cwb-side-by-side-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let html = dir.join("page.html");
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/leader-isolation.toml");
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/leader-isolation.toml"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_cwb"))
         .args(["sim", "--scenario", scenario, "--protocol", "all", "--html"])
         .arg(&html)
         .output()
         .expect("cwb runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The three timelines, one after the other, on stdout.
     for p in ["raft, 5 nodes", "zab, 5 nodes", "paxos, 5 nodes"] {
         assert!(stdout.contains(p), "{p} missing");
@@ -35,7 +42,14 @@ fn protocol_all_writes_one_page_with_three_timelines_and_three_diagrams() {
     assert_eq!(row.matches("isolate node").count(), 3, "{row}");
     // --html needs all three.
     let refused = Command::new(env!("CARGO_BIN_EXE_cwb"))
-        .args(["sim", "--scenario", scenario, "--protocol", "raft", "--html"])
+        .args([
+            "sim",
+            "--scenario",
+            scenario,
+            "--protocol",
+            "raft",
+            "--html",
+        ])
         .arg(dir.join("no.html"))
         .output()
         .expect("cwb runs");

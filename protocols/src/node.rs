@@ -225,6 +225,20 @@ pub trait Protocol: Sized + Send + 'static {
     /// messages and bytes per type.
     fn message_kind(msg: &Self::Message) -> &'static str;
 
+    /// A one-line human form of `msg` for traces (`RequestVote term 2, last entry 9@1`);
+    /// `command` renders a client command it carries. The three protocols give their
+    /// [`crate::Describe`] form; the default is the Debug text.
+    fn message_text(msg: &Self::Message, command: &dyn Fn(&crate::Command) -> String) -> String {
+        let _ = command;
+        format!("{msg:?}")
+    }
+
+    /// A timer's name in words for traces (`election timeout`): its Debug name with
+    /// the words split (`ElectionTimeout` becomes `election timeout`).
+    fn timer_text(timer: &Self::Timer) -> String {
+        crate::describe::words(&format!("{timer:?}"))
+    }
+
     /// What this protocol calls a leadership generation ("term", "epoch", "ballot"):
     /// the word every display of an [`Event`] uses ([`crate::event_text`]).
     const GENERATION: &'static str = "term";

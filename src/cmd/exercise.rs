@@ -36,10 +36,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Sub::Show { exercise } => {
             let ex = exercise::load(&exercise)?;
-            println!("{}
+            println!(
+                "{}
 
 {}
-", ex.title, ex.intro.trim());
+",
+                ex.title,
+                ex.intro.trim()
+            );
             for q in &ex.question {
                 println!("{}: {}", q.id, q.ask.trim());
                 for c in &q.choice {
@@ -59,8 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&scenario)
                 .with_context(|| format!("cannot read the scenario {}", scenario.display()))?;
             let protocol = exercise::protocol(&ex)?;
-            let graded =
-                with_protocol!(protocol, P => exercise::grade::<P>(&ex, &text, &given))?;
+            let graded = with_protocol!(protocol, P => exercise::grade::<P>(&ex, &text, &given))?;
             for id in given.keys() {
                 if !ex.question.iter().any(|q| &q.id == id) {
                     eprintln!("note: {id:?} is not a question of this exercise; ignored");
@@ -78,8 +81,5 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The scenario an exercise names, relative to the exercise file.
 fn scenario_path(exercise: &Path, scenario: &str) -> PathBuf {
-    exercise
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(scenario)
+    exercise.parent().unwrap_or(Path::new(".")).join(scenario)
 }

@@ -328,9 +328,19 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
         text.push_str(line);
         text.push('\n');
     }
+    let leaders: Vec<String> = sim
+        .checker()
+        .leaders()
+        .iter()
+        .map(|(g, n)| format!("{} {} n{n}", P::GENERATION, P::show_generation(*g)))
+        .collect();
     text.push_str(&format!(
-        "\nleaders by term: {:?}\n",
-        sim.checker().leaders()
+        "\nleaders: {}\n",
+        if leaders.is_empty() {
+            "none".to_string()
+        } else {
+            leaders.join(", ")
+        }
     ));
     match result {
         Ok(r) => {

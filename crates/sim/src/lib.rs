@@ -225,6 +225,22 @@ impl std::fmt::Display for Action {
     }
 }
 
+/// A client command in words: its key-value operation (`put k=v`), or its bytes as
+/// text, cut at 24 characters. The trace's form of the commands messages carry.
+pub fn command_text(c: &protocols::Command) -> String {
+    match kv::KvCommand::decode(&c.data) {
+        Some(cmd) => kv_text(&cmd.op),
+        None => {
+            let text = String::from_utf8_lossy(&c.data);
+            if text.chars().count() > 24 {
+                format!("{}…", text.chars().take(24).collect::<String>())
+            } else {
+                text.into_owned()
+            }
+        }
+    }
+}
+
 /// A key-value operation in words: `put k=v`, `get k`, `set k=v`, `cas k a->b` (an
 /// empty value shown as `""`).
 pub fn kv_text(op: &kv::KvOp) -> String {

@@ -179,7 +179,9 @@ fn answer_expects(q: &Question, answer: &toml::Value) -> Result<Vec<String>, Str
     match (&q.field, q.at_ms) {
         (Some(field), Some(at)) => Ok(vec![format!("at_ms = {at}\n{field} = {answer}")]),
         _ => {
-            let key = answer.as_str().ok_or("answer with a choice's key, as a string")?;
+            let key = answer
+                .as_str()
+                .ok_or("answer with a choice's key, as a string")?;
             let c = q
                 .choice
                 .iter()
@@ -235,9 +237,8 @@ pub fn grade<P: Scripted>(
                     g.reason.push(why);
                 }
                 Ok(bodies) => {
-                    let reports = checks::<P>(&bare, &bodies).map_err(|e| {
-                        ExerciseError::Invalid(format!("question {:?}: {e}", q.id))
-                    })?;
+                    let reports = checks::<P>(&bare, &bodies)
+                        .map_err(|e| ExerciseError::Invalid(format!("question {:?}: {e}", q.id)))?;
                     g.right = Some(!reports.is_empty() && reports.iter().all(CheckReport::passed));
                     for r in &reports {
                         for l in &r.lines {

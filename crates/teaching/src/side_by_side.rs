@@ -291,7 +291,10 @@ mod tests {
         let html = render_html(&s, &[column.clone(), column]);
         // Two rows (0 ms and 1000 ms) plus the end row; the vote lands in the first.
         assert_eq!(html.matches("<td class=\"at\">").count(), 3);
-        let first = html.split("<td class=\"at\">1000 ms</td>").next().unwrap_or("");
+        let first = html
+            .split("<td class=\"at\">1000 ms</td>")
+            .next()
+            .unwrap_or("");
         assert!(first.contains("RequestVote"));
         assert_eq!(html.matches("<svg>").count(), 2);
         assert!(!html.contains("<?xml"), "the prolog is dropped inside HTML");

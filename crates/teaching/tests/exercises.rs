@@ -53,7 +53,13 @@ fn every_exercise_key_is_right_and_exactly_one_choice_holds() {
                 ProtocolKind::Paxos => exercise::holding_choices::<Paxos>(&text, q),
             }
             .expect("runs");
-            assert_eq!(holding.len(), 1, "{}: {}: {holding:?}", path.display(), q.id);
+            assert_eq!(
+                holding.len(),
+                1,
+                "{}: {}: {holding:?}",
+                path.display(),
+                q.id
+            );
             assert_eq!(
                 answers.get(&q.id).and_then(|v| v.as_str()),
                 holding.first().map(String::as_str),

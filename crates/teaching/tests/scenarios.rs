@@ -676,16 +676,28 @@ others_follow = true
     ))
     .expect("valid");
     use protocols::ProtocolKind::{Paxos as P, Raft as R, Zab as Z};
-    assert_eq!((s.expects_for(R), s.expects_for(Z), s.expects_for(P)), (2, 2, 2));
+    assert_eq!(
+        (s.expects_for(R), s.expects_for(Z), s.expects_for(P)),
+        (2, 2, 2)
+    );
     assert_eq!(s.for_protocol(R).steps.len(), 2, "the drop runs with Raft");
     assert_eq!(s.for_protocol(Z).steps.len(), 1, "and only with Raft");
-    assert_eq!(s.for_protocol(Z).expects[1].leader, Some(scenario::spec::LeaderIs::Node(3)));
+    assert_eq!(
+        s.for_protocol(Z).expects[1].leader,
+        Some(scenario::spec::LeaderIs::Node(3))
+    );
     // ZAB elects the highest sid of equal zxids; its own expectation holds.
     assert!(run::<Zab>(&s).passed());
     let e = parse_err("[[expect]]\nprotocol = \"multipaxos\"\nat_ms = 5\nleader = 1\n");
-    assert!(e.contains("expect 1") && e.contains("unknown protocol"), "{e}");
+    assert!(
+        e.contains("expect 1") && e.contains("unknown protocol"),
+        "{e}"
+    );
     let e = parse_err("[[step]]\nprotocol = []\nat_ms = 5\naction = \"heal\"\n");
-    assert!(e.contains("step 2") && e.contains("name at least one protocol"), "{e}");
+    assert!(
+        e.contains("step 2") && e.contains("name at least one protocol"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -727,7 +739,10 @@ fn paxos_without_back_off_livelocks_and_with_it_elects() {
             .sum()
     };
     let o = run::<Paxos>(&s);
-    assert!(!o.sim.checker().leaders().values().next().is_some(), "nobody was elected");
+    assert!(
+        !o.sim.checker().leaders().values().next().is_some(),
+        "nobody was elected"
+    );
     assert!(duels(&o) >= 20, "duels: {}", duels(&o));
     assert!(narration(&o)
         .iter()

@@ -359,6 +359,10 @@ impl Paxos {
 }
 
 impl Protocol for Paxos {
+    fn message_text(msg: &Self::Message, command: &dyn Fn(&crate::Command) -> String) -> String {
+        <Self as crate::Describe>::describe(msg, command)
+    }
+
     const NAME: &'static str = "paxos";
     const GENERATION: &'static str = "ballot";
 

@@ -103,11 +103,15 @@ mod tests {
         let (a, b, c): (&[(u64, u64)], &[(u64, u64)], &[(u64, u64)]) =
             (&[(1, 1), (3, 1)], &[(1, 1)], &[(1, 1), (2, 2)]);
         let cluster = [a, b, b, c, c];
-        let (_, learner) = replay(&Paxos::preload_among(c, &cluster).expect("valid")).expect("replays");
+        let (_, learner) =
+            replay(&Paxos::preload_among(c, &cluster).expect("valid")).expect("replays");
         assert_eq!(learner.commit(), 1);
         let (acceptor, learner) =
             replay(&Paxos::preload_among(a, &[a, a, b]).expect("valid")).expect("replays");
-        assert_eq!((learner.commit(), acceptor.promised()), (2, Ballot::new(3, 0)));
+        assert_eq!(
+            (learner.commit(), acceptor.promised()),
+            (2, Ballot::new(3, 0))
+        );
     }
 
     #[test]

@@ -124,7 +124,9 @@ mod tests {
             Raft::preload_among(own, &[own, &[(2, 1)]]),
             history_records(own)
         );
-        assert!(Raft::preload_among(&[], &[&[], &[]]).expect("valid").is_empty());
+        assert!(Raft::preload_among(&[], &[&[], &[]])
+            .expect("valid")
+            .is_empty());
     }
 
     #[test]

@@ -102,11 +102,13 @@ mod tests {
 
     #[test]
     fn a_shorter_history_accepts_the_highest_epoch_the_histories_reach() {
-        let h = History::replay(Zab::preload_among(&[(1, 2)], &[&[(1, 2)], &[(3, 1)]]).expect("valid"))
-            .expect("replays");
+        let h =
+            History::replay(Zab::preload_among(&[(1, 2)], &[&[(1, 2)], &[(3, 1)]]).expect("valid"))
+                .expect("replays");
         assert_eq!((h.accepted_epoch, h.current_epoch), (3, 1));
         assert_eq!(h.last_zxid(), Zxid::new(1, 2));
-        let h = History::replay(Zab::preload_among(&[], &[&[], &[(2, 1)]]).expect("valid")).expect("replays");
+        let h = History::replay(Zab::preload_among(&[], &[&[], &[(2, 1)]]).expect("valid"))
+            .expect("replays");
         assert_eq!((h.accepted_epoch, h.current_epoch, h.txns.len()), (2, 0, 0));
         assert!(Zab::preload_among(&[], &[&[]]).expect("valid").is_empty());
     }

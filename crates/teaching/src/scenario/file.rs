@@ -110,7 +110,10 @@ enum FileProtocols {
 }
 
 /// The protocols a step or expectation names (empty: all of them).
-fn protocols_of(p: &Option<FileProtocols>, place: &str) -> Result<Vec<ProtocolKind>, ScenarioError> {
+fn protocols_of(
+    p: &Option<FileProtocols>,
+    place: &str,
+) -> Result<Vec<ProtocolKind>, ScenarioError> {
     let names: Vec<&String> = match p {
         None => return Ok(Vec::new()),
         Some(FileProtocols::One(name)) => vec![name],

@@ -353,7 +353,7 @@ impl<P: Scripted> Runner<P> {
             }),
             sim::Upcoming::Timer { node, timer } => Upcoming::Timer {
                 node,
-                name: format!("{timer:?}"),
+                name: P::timer_text(timer),
             },
             sim::Upcoming::Action(_) | sim::Upcoming::Other => Upcoming::Other,
         }
