@@ -207,8 +207,7 @@ mod tests {
 
     #[test]
     fn a_position_is_chosen_when_a_majority_holds_one_entry_there() {
-        let (a, b, c): (&[(u64, u64)], &[(u64, u64)], &[(u64, u64)]) =
-            (&[(1, 1), (2, 2)], &[(1, 1), (3, 1)], &[(1, 1)]);
+        let [a, b, c]: [&[(u64, u64)]; 3] = [&[(1, 1), (2, 2)], &[(1, 1), (3, 1)], &[(1, 1)]];
         // Raft's Figure 8 (b): position 1 everywhere, 2 split between terms 2 and 3.
         assert_eq!(chosen_prefix(&[a, a, b, c, c]), 1);
         assert_eq!(chosen_prefix(&[a, a, a, c, c]), 3);

@@ -100,8 +100,7 @@ mod tests {
     #[test]
     fn only_slots_a_majority_holds_alike_are_recorded_chosen() {
         // Figure 8's start: slot 2 holds round 3 on one node, round 2 on two.
-        let (a, b, c): (&[(u64, u64)], &[(u64, u64)], &[(u64, u64)]) =
-            (&[(1, 1), (3, 1)], &[(1, 1)], &[(1, 1), (2, 2)]);
+        let [a, b, c]: [&[(u64, u64)]; 3] = [&[(1, 1), (3, 1)], &[(1, 1)], &[(1, 1), (2, 2)]];
         let cluster = [a, b, b, c, c];
         let (_, learner) =
             replay(&Paxos::preload_among(c, &cluster).expect("valid")).expect("replays");
