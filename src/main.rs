@@ -54,6 +54,9 @@ enum Command {
     Heal(cmd::client::StatusArgs),
     /// Run a scripted scenario (--scenario FILE) or replay a chaos seed, narrated.
     Sim(cmd::sim::Args),
+    /// Exercises on the scenarios: `cwb exercise check ANSWERS.toml` grades a student's
+    /// answers by running them as the scenario's expectations.
+    Exercise(cmd::exercise::Args),
     /// Check a recorded client history for linearizability (exit 0: yes, 1: no, 2: undecided or bad input).
     Lincheck(cmd::lincheck::Args),
     /// Faults (kill -9, pauses, isolation) against node processes under retrying clients; check the history.
@@ -79,6 +82,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Recipe(args) => cmd::zk::recipe(args),
+        Command::Exercise(args) => cmd::exercise::run(args),
         Command::Config(args) => cmd::client::config(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Lincheck(args) => cmd::lincheck::run(args),
@@ -104,6 +108,7 @@ fn main() -> anyhow::Result<()> {
                     },
                     Command::Sim(_)
                     | Command::Recipe(_)
+                    | Command::Exercise(_)
                     | Command::Config(_)
                     | Command::Report(_)
                     | Command::Lincheck(_) => {

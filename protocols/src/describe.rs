@@ -52,6 +52,22 @@ pub trait Describe: Protocol {
     fn log_view(&self) -> Vec<LogEntry>;
 }
 
+/// `LeaderTimeout` as `leader timeout`: a Rust identifier (a Debug name) in lower-case
+/// words. Anything that is not a bare identifier (a variant with fields) is kept as is.
+pub fn words(name: &str) -> String {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return name.to_string();
+    }
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 /// The one human form of a protocol event, without a node prefix (hosts add it, see
 /// [`crate::narration_line`]): `is leader (term 2)`, `ELECTED leader of ballot 1.1`,
 /// `READY: leads epoch 3 and can commit`, `committed through index 7`, or the

@@ -28,9 +28,15 @@ use teaching::scenario::{self, Scenario, Scripted, TextOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// raft, zab or paxos. Seed mode: default raft. Scenario mode: overrides the file's.
-    #[arg(long)]
-    protocol: Option<ProtocolKind>,
+    /// raft, zab or paxos. Seed mode: default raft. Scenario mode: overrides the file's;
+    /// `all` runs the scenario with each of the three, one after the other (and with
+    /// --html, side by side on one page).
+    #[arg(long, value_name = "raft|zab|paxos|all", value_parser = parse_protocol)]
+    protocol: Option<Choice>,
+    /// With --scenario and --protocol all: write one self-contained HTML page with the
+    /// three protocols' timelines, aligned on the scenario's steps, and their diagrams.
+    #[arg(long, value_name = "OUT.html", requires = "scenario")]
+    html: Option<PathBuf>,
     /// Run this scenario file instead of a random-fault seed.
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
@@ -51,6 +57,11 @@ pub struct Args {
     /// timeout: on (the default) or off; with --scenario, overrides the file's.
     #[arg(long, value_enum)]
     check_quorum: Option<super::OnOff>,
+    /// With --scenario: Paxos's random back-off after a lost ballot, on (the default)
+    /// or off (dueling proposers may then livelock: scenarios/paxos-livelock.toml);
+    /// overrides the file's `backoff`.
+    #[arg(long, value_enum, requires = "scenario")]
+    backoff: Option<super::OnOff>,
     /// Seed mode: voting nodes.
     #[arg(long, default_value_t = 5)]
     nodes: u64,
@@ -96,6 +107,24 @@ impl Args {
     }
 }
 
+/// `--protocol`: one protocol, or all three (scenario mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// This protocol.
+    One(ProtocolKind),
+    /// Raft, ZAB and Paxos, one after the other.
+    All,
+}
+
+fn parse_protocol(s: &str) -> Result<Choice, String> {
+    if s.eq_ignore_ascii_case("all") {
+        return Ok(Choice::All);
+    }
+    s.parse::<ProtocolKind>()
+        .map(Choice::One)
+        .map_err(|e| format!("{e}, or all"))
+}
+
 /// `--bug NAME`: the bug, checked against the protocol that runs.
 fn bug_for(args: &Args, protocol: ProtocolKind) -> anyhow::Result<Option<Bug>> {
     let Some(name) = &args.bug else {
@@ -125,13 +154,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if let Some(seed) = args.seed {
                 scenario.seed = seed;
             }
+            if let Some(b) = args.backoff {
+                scenario.backoff = b.on();
+            }
             if let Some(reset) = args.raft_timer_reset {
                 scenario.timing.raft_timer_reset = reset;
             }
             args.apply_switches(&mut scenario.timing);
-            let protocol = args.protocol.or(scenario.protocol).with_context(|| {
+            let protocol = match args.protocol {
+                Some(Choice::All) => return run_all(&args, &scenario),
+                Some(Choice::One(p)) => Some(p),
+                None => scenario.protocol,
+            };
+            if args.html.is_some() {
+                anyhow::bail!("--html shows the three protocols side by side: pass --protocol all");
+            }
+            let protocol = protocol.with_context(|| {
                 format!(
-                    "{} names no protocol: pass --protocol raft|zab|paxos",
+                    "{} names no protocol: pass --protocol raft|zab|paxos|all",
                     path.display()
                 )
             })?;
@@ -139,7 +179,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             with_protocol!(protocol, P => run_scenario::<P>(&args, &scenario, bug))
         }
         None => {
-            let protocol = args.protocol.unwrap_or(ProtocolKind::Raft);
+            let protocol = match args.protocol {
+                None => ProtocolKind::Raft,
+                Some(Choice::One(p)) => p,
+                Some(Choice::All) => {
+                    anyhow::bail!("--protocol all runs a scenario: pass --scenario FILE")
+                }
+            };
             let bug = bug_for(&args, protocol)?;
             with_protocol!(protocol, P => replay::<P>(&args, bug))
         }
@@ -197,6 +243,69 @@ fn run_scenario<P: Scripted>(
     }
 }
 
+/// `--protocol all`: the scenario with each protocol, the timelines one after the
+/// other, and with `--html` one page with them side by side.
+fn run_all(args: &Args, scenario: &Scenario) -> anyhow::Result<()> {
+    if args.bug.is_some() || args.svg.is_some() {
+        anyhow::bail!("--bug and --svg take one protocol; --protocol all writes --html");
+    }
+    let mut columns = Vec::new();
+    for kind in ProtocolKind::ALL {
+        columns.push(with_protocol!(kind, P => column::<P>(args, scenario))?);
+    }
+    for c in &columns {
+        print(&c.text)?;
+        print("\n")?;
+    }
+    if let Some(path) = &args.html {
+        let html = teaching::side_by_side::render_html(scenario, &columns);
+        std::fs::write(path, html).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote the three runs side by side to {}", path.display());
+    }
+    let failed: Vec<&str> = columns
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.protocol.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("scenario failed with {}", failed.join(", "))
+    }
+}
+
+fn column<P: Scripted>(
+    args: &Args,
+    scenario: &Scenario,
+) -> anyhow::Result<teaching::side_by_side::Column> {
+    let outcome = scenario::run::<P>(scenario)?;
+    let text = scenario::render(
+        scenario,
+        &outcome,
+        TextOptions {
+            verbose: args.verbose,
+            quiet: args.quiet,
+        },
+    );
+    let svg = render_svg(
+        &format!("{} ({})", scenario.name, P::NAME),
+        &outcome.sim.ids(),
+        &outcome.vocabulary,
+        &outcome.timeline,
+        &outcome.checks,
+        SvgOptions {
+            verbose: args.verbose,
+            ..SvgOptions::default()
+        },
+    );
+    Ok(teaching::side_by_side::Column {
+        protocol: P::NAME.to_string(),
+        text,
+        svg,
+        passed: outcome.passed(),
+    })
+}
+
 fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or(0);
     let mut cfg = ChaosConfig {
@@ -219,9 +328,19 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
         text.push_str(line);
         text.push('\n');
     }
+    let leaders: Vec<String> = sim
+        .checker()
+        .leaders()
+        .iter()
+        .map(|(g, n)| format!("{} {} n{n}", P::GENERATION, P::show_generation(*g)))
+        .collect();
     text.push_str(&format!(
-        "\nleaders by term: {:?}\n",
-        sim.checker().leaders()
+        "\nleaders: {}\n",
+        if leaders.is_empty() {
+            "none".to_string()
+        } else {
+            leaders.join(", ")
+        }
     ));
     match result {
         Ok(r) => {

@@ -112,6 +112,12 @@ impl<P: Protocol> Simulation<P> {
         self.max_batch = entries;
     }
 
+    /// Switches Paxos's random back-off after a lost ballot off (`false`) for every node
+    /// started or restarted from now on ([`Protocol::set_backoff`]); on by default.
+    pub fn set_backoff(&mut self, on: bool) {
+        self.backoff_off = !on;
+    }
+
     /// Switches a known bug ([`protocols::Bug`]) on in every node started or restarted
     /// from now on (`None`: off, the default). Refused, with the bug returned, unless
     /// `P` has it.
@@ -163,6 +169,9 @@ impl<P: Protocol> Simulation<P> {
         let mut proto = P::recover(setup, records).map_err(|e| failed(e.to_string()))?;
         if let Some(entries) = self.max_batch {
             proto.set_max_batch(entries);
+        }
+        if self.backoff_off {
+            proto.set_backoff(false);
         }
         if let Some(bug) = self.bug {
             if !proto.inject_bug(bug) {

@@ -225,6 +225,22 @@ impl std::fmt::Display for Action {
     }
 }
 
+/// A client command in words: its key-value operation (`put k=v`), or its bytes as
+/// text, cut at 24 characters. The trace's form of the commands messages carry.
+pub fn command_text(c: &protocols::Command) -> String {
+    match kv::KvCommand::decode(&c.data) {
+        Some(cmd) => kv_text(&cmd.op),
+        None => {
+            let text = String::from_utf8_lossy(&c.data);
+            if text.chars().count() > 24 {
+                format!("{}…", text.chars().take(24).collect::<String>())
+            } else {
+                text.into_owned()
+            }
+        }
+    }
+}
+
 /// A key-value operation in words: `put k=v`, `get k`, `set k=v`, `cas k a->b` (an
 /// empty value shown as `""`).
 pub fn kv_text(op: &kv::KvOp) -> String {
@@ -417,6 +433,8 @@ pub struct Simulation<P: Protocol> {
     /// The cap on entries per replication message every node starts with
     /// ([`Protocol::set_max_batch`]); none: the protocols' own.
     max_batch: Option<usize>,
+    /// Paxos's back-off after a lost ballot is off ([`Simulation::set_backoff`]).
+    backoff_off: bool,
     /// The known bug every node starts with ([`Protocol::inject_bug`]); none in every
     /// run but a teaching one.
     bug: Option<protocols::Bug>,
@@ -493,6 +511,7 @@ impl<P: Protocol> Simulation<P> {
             deliveries: Vec::new(),
             awaiting: HashMap::new(),
             max_batch: None,
+            backoff_off: false,
             bug: None,
             link_kinds: HashMap::new(),
             steer: None,

@@ -15,6 +15,7 @@
 //! seed = 0                  # optional: network delays and randomized timeouts
 //! end_ms = 6000             # optional: run until here (default: the last step/expect)
 //! max_batch = 1             # optional: entries (Raft) / slots (Paxos) per replication message
+//! backoff = false           # optional: Paxos retries a lost ballot at once (default true)
 //!
 //! [timing]                  # optional, ms; the names of cluster.toml's [timing]
 //! heartbeat_ms = 50

@@ -125,6 +125,9 @@ pub struct Paxos {
     max_batch: usize,
     /// A known bug switched on for teaching ([`crate::bugs`]); `None` in every normal run.
     bug: Option<Bug>,
+    /// Back off for a random time after a lost ballot (on unless a teaching scenario
+    /// switches it off, [`Protocol::set_backoff`]).
+    backoff: bool,
 }
 
 impl Paxos {
@@ -356,6 +359,10 @@ impl Paxos {
 }
 
 impl Protocol for Paxos {
+    fn message_text(msg: &Self::Message, command: &dyn Fn(&crate::Command) -> String) -> String {
+        <Self as crate::Describe>::describe(msg, command)
+    }
+
     const NAME: &'static str = "paxos";
     const GENERATION: &'static str = "ballot";
 
@@ -390,6 +397,7 @@ impl Protocol for Paxos {
             persisted_commit,
             max_batch: multi::MAX_BATCH,
             bug: None,
+            backoff: true,
         })
     }
 
@@ -405,6 +413,10 @@ impl Protocol for Paxos {
 
     fn set_max_batch(&mut self, slots: usize) {
         self.max_batch = slots.max(1);
+    }
+
+    fn set_backoff(&mut self, on: bool) {
+        self.backoff = on;
     }
 
     fn handle(&mut self, now: Time, input: InputOf<Paxos>, out: &mut Effects<Paxos>) {

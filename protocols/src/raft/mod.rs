@@ -318,6 +318,10 @@ impl Raft {
 }
 
 impl Protocol for Raft {
+    fn message_text(msg: &Self::Message, command: &dyn Fn(&crate::Command) -> String) -> String {
+        <Self as crate::Describe>::describe(msg, command)
+    }
+
     const NAME: &'static str = "raft";
     type Message = RaftMessage;
     type Record = RaftRecord;

@@ -374,6 +374,10 @@ impl Zab {
 }
 
 impl Protocol for Zab {
+    fn message_text(msg: &Self::Message, command: &dyn Fn(&crate::Command) -> String) -> String {
+        <Self as crate::Describe>::describe(msg, command)
+    }
+
     const NAME: &'static str = "zab";
     const GENERATION: &'static str = "epoch";
     type Message = ZabMessage;

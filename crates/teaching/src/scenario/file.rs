@@ -33,6 +33,7 @@ struct FileScenario {
     seed: Option<u64>,
     end_ms: Option<u64>,
     max_batch: Option<usize>,
+    backoff: Option<bool>,
     timing: Option<FileTiming>,
     network: Option<FileNetwork>,
     #[serde(default)]
@@ -97,6 +98,42 @@ struct FileStep {
     to: Option<drops::FileIds>,
     kind: Option<String>,
     until_ms: Option<u64>,
+    protocol: Option<FileProtocols>,
+}
+
+/// `protocol = "raft"` or `protocol = ["zab", "paxos"]` on a step or an expectation.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FileProtocols {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The protocols a step or expectation names (empty: all of them).
+fn protocols_of(
+    p: &Option<FileProtocols>,
+    place: &str,
+) -> Result<Vec<ProtocolKind>, ScenarioError> {
+    let names: Vec<&String> = match p {
+        None => return Ok(Vec::new()),
+        Some(FileProtocols::One(name)) => vec![name],
+        Some(FileProtocols::Many(names)) if !names.is_empty() => names.iter().collect(),
+        Some(FileProtocols::Many(_)) => {
+            return Err(ScenarioError::Invalid(format!(
+                "{place}: protocol = []: name at least one protocol, or leave it out for all"
+            )))
+        }
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let kind = name
+            .parse::<ProtocolKind>()
+            .map_err(|e| ScenarioError::Invalid(format!("{place}: {e}")))?;
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -126,6 +163,7 @@ struct FileExpect {
     #[serde(default)]
     states: BTreeMap<String, String>,
     delivered: Option<FileDelivered>,
+    protocol: Option<FileProtocols>,
 }
 
 fn ms(at: u64) -> Time {
@@ -205,7 +243,11 @@ impl FileScenario {
         let mut puts = 0u64;
         for (i, s) in self.step.iter().enumerate() {
             let place = format!("step {} (at {} ms, {})", i + 1, s.at_ms, s.action);
-            steps.extend(step(s, &place, &mut puts, &check_id)?);
+            let protocols = protocols_of(&s.protocol, &place)?;
+            for mut st in step(s, &place, &mut puts, &check_id)? {
+                st.protocols.clone_from(&protocols);
+                steps.push(st);
+            }
         }
         steps.sort_by_key(|s| s.at);
 
@@ -246,6 +288,7 @@ impl FileScenario {
             nodes: self.nodes,
             seed: self.seed.unwrap_or(0),
             max_batch: self.max_batch,
+            backoff: self.backoff.unwrap_or(true),
             timing,
             net,
             histories,
@@ -360,7 +403,13 @@ fn step(
         }
     };
     let at = ms(s.at_ms);
-    let one = |action| Ok(vec![Step { at, action }]);
+    let one = |action| {
+        Ok(vec![Step {
+            at,
+            action,
+            protocols: Vec::new(),
+        }])
+    };
     match s.action.as_str() {
         "start" => {
             let mut ids = Vec::new();
@@ -436,6 +485,7 @@ fn step(
                         key: key.replace("{n}", &n),
                         value: value.replace("{n}", &n),
                     },
+                    protocols: Vec::new(),
                 });
             }
             Ok(out)
@@ -528,5 +578,6 @@ fn expect(
         others_follow: e.others_follow,
         states,
         delivered,
+        protocols: protocols_of(&e.protocol, place)?,
     })
 }

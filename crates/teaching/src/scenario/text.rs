@@ -96,7 +96,7 @@ fn item_text<P: Protocol>(outcome: &Outcome<P>, item: &Item, opts: TextOptions) 
         }
         ItemKind::Timer { node, name } => opts
             .verbose
-            .then(|| format!("   n{node}: timer {name} fires")),
+            .then(|| format!("   n{node}: timer fires: {name}")),
         ItemKind::Narration(text) => Some(format!("      {text}")),
         ItemKind::Event { node, event } => {
             event_text(v, *node, event, opts.verbose).map(|s| format!(" {s}"))
