@@ -113,12 +113,21 @@ impl Paxos {
     }
 
     /// Whether this acceptor must ignore a Prepare from `from`: under lease reads it
-    /// granted another leader a lease less than `election_timeout_min` ago.
+    /// granted another leader a lease less than `election_timeout_min` ago, or it is
+    /// the leader and its own lease holds (its promise would depose it for nothing:
+    /// the proposer cannot win a majority before the lease ends).
     pub(super) fn lease_forbids_prepare(&self, from: NodeId) -> bool {
-        self.timing.reads == ReadPath::Lease
-            && self.lease_granted.is_some_and(|(leader, at)| {
-                leader != from && self.now.since(at) < self.timing.election_timeout_min
-            })
+        if self.timing.reads != ReadPath::Lease {
+            return false;
+        }
+        let min = self.timing.election_timeout_min;
+        let granted = self
+            .lease_granted
+            .is_some_and(|(leader, at)| leader != from && self.now.since(at) < min);
+        let own = from != self.id
+            && matches!(self.stance, Stance::Leader(_))
+            && self.read_rounds.lease_holds(self.now, min);
+        granted || own
     }
 
     /// End of every step: starts a round a waiting read needs, serves what may be

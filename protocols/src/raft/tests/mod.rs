@@ -10,6 +10,7 @@ mod election;
 mod figure8;
 mod prevote;
 mod recovery;
+mod reads;
 mod replication;
 
 use super::log::Entry;
