@@ -85,7 +85,7 @@ impl fmt::Display for CaughtBy {
     }
 }
 
-/// The chaos seed (5 voters, `--reads index`) on which a deposed Raft leader serves a
+/// The chaos seed (5 voters, `--reads index --check-quorum off`) on which a deposed Raft leader serves a
 /// stale ReadIndex read under [`Bug::RaftReadIndexWithoutRound`].
 const READ_INDEX_BUG_SEED: u64 = 0;
 
@@ -192,11 +192,28 @@ impl Bug {
         }
     }
 
+    /// The settings the bug's chaos seed runs with: its read path, and for the
+    /// ReadIndex bug CheckQuorum off, so that a deposed leader keeps its role long
+    /// enough for a new leader to commit (with CheckQuorum it steps down within an
+    /// election timeout, before its successor can be elected, and the skipped round
+    /// is rarely seen).
+    pub fn adjust(self, timing: &mut crate::Timing) {
+        timing.reads = self.read_path();
+        if self == Bug::RaftReadIndexWithoutRound {
+            timing.check_quorum = false;
+        }
+    }
+
     /// The `cwb sim` command that shows the bug caught.
     pub fn command(self) -> String {
         let reads = match self.read_path() {
             ReadPath::Log => String::new(),
             path => format!(" --reads {path}"),
+        };
+        let reads = if self == Bug::RaftReadIndexWithoutRound {
+            format!("{reads} --check-quorum off")
+        } else {
+            reads
         };
         match self.caught_by() {
             CaughtBy::Seed(n) => format!(

@@ -219,7 +219,7 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
         ..ChaosConfig::default()
     };
     if let Some(bug) = bug {
-        cfg.timing.reads = bug.read_path();
+        bug.adjust(&mut cfg.timing);
     }
     args.apply_switches(&mut cfg.timing);
     cfg.timing.validate().context("invalid timing")?;
