@@ -303,7 +303,12 @@ mod tests {
     fn paths_per_protocol_and_names_round_trip() {
         assert_eq!(
             ReadPath::for_protocol(ProtocolKind::Raft),
-            [ReadPath::Log, ReadPath::Index, ReadPath::Lease, ReadPath::Local]
+            [
+                ReadPath::Log,
+                ReadPath::Index,
+                ReadPath::Lease,
+                ReadPath::Local
+            ]
         );
         assert_eq!(
             ReadPath::for_protocol(ProtocolKind::Zab),

@@ -661,7 +661,9 @@ observer = true
         let parse = |text: String| -> ClusterConfig { toml::from_str(&text).expect("parses") };
         let v = parse(file("raft", "")).validate().expect("valid");
         assert_eq!(v.timing.reads, ReadPath::Log);
-        let v = parse(file("raft", "reads = \"index\"")).validate().expect("valid");
+        let v = parse(file("raft", "reads = \"index\""))
+            .validate()
+            .expect("valid");
         assert_eq!(v.timing.reads, ReadPath::Index);
         let err = parse(file("zab", "reads = \"index\""))
             .validate()

@@ -34,8 +34,13 @@ fn linearizable_paths<P: Protocol>(kind: ProtocolKind) {
         if reads == ReadPath::Log || !reads.linearizable() {
             continue;
         }
-        let report = chaos::sweep::<P, _>(&with_reads(reads), n, || |_: &_, _| Ok(()), |_, _| false);
-        eprintln!("{} --reads {reads}: {n} seeds, {}", P::NAME, report.clients_line());
+        let report =
+            chaos::sweep::<P, _>(&with_reads(reads), n, || |_: &_, _| Ok(()), |_, _| false);
+        eprintln!(
+            "{} --reads {reads}: {n} seeds, {}",
+            P::NAME,
+            report.clients_line()
+        );
         assert!(report.operations >= n * 100, "{}", report.operations);
         assert_eq!(report.undecided, 0, "{reads}: undecided histories");
     }
@@ -79,7 +84,11 @@ fn local_reads_are_flagged_not_linearizable_for_every_protocol() {
     let failure = run_seed::<Zab>(zab, &with_reads(ReadPath::Local), false, |_, _| Ok(()))
         .1
         .expect_err("flagged");
-    assert!(failure.replay.contains("--reads local"), "{}", failure.replay);
+    assert!(
+        failure.replay.contains("--reads local"),
+        "{}",
+        failure.replay
+    );
 }
 
 /// The teaching scenario of ZooKeeper's local reads, scripted: follower 1 is cut off
@@ -157,5 +166,8 @@ fn a_cut_off_zab_follower_serves_a_stale_local_read_and_the_checker_flags_it() {
     // Under sync the same read waits for the leader it cannot reach: no stale answer.
     let (answers, verdict) = zab_stale_local_read(ReadPath::Sync);
     assert!(answers.is_empty(), "{answers:?}");
-    assert!(matches!(verdict, lincheck::Verdict::Linearizable), "{verdict:?}");
+    assert!(
+        matches!(verdict, lincheck::Verdict::Linearizable),
+        "{verdict:?}"
+    );
 }

@@ -133,7 +133,9 @@ impl Describe for Paxos {
                 commit,
             } => format!("Heartbeat {ballot} era {era}, commit {commit}"),
             PaxosMessage::HeartbeatReply { ballot } => format!("HeartbeatReply {ballot}"),
-            PaxosMessage::LeaseProbe { ballot, round } => format!("LeaseProbe {ballot} round {round}"),
+            PaxosMessage::LeaseProbe { ballot, round } => {
+                format!("LeaseProbe {ballot} round {round}")
+            }
             PaxosMessage::LeaseProbeAck { ballot, round } => {
                 format!("LeaseProbe ok {ballot} round {round}")
             }

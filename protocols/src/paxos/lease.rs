@@ -88,7 +88,10 @@ impl Paxos {
             return;
         }
         let follows = matches!(self.stance, Stance::Follower)
-            && self.learner.era_value().is_some_and(|v| v.leader == from && v.ballot == ballot);
+            && self
+                .learner
+                .era_value()
+                .is_some_and(|v| v.leader == from && v.ballot == ballot);
         if !follows {
             return;
         }
@@ -152,7 +155,10 @@ impl Paxos {
         if needed > 0 && !self.read_rounds.pending_from(needed) {
             self.start_lease_round(out);
         }
-        for id in self.reads.take_ready(self.read_rounds.confirmed(), self.applied) {
+        for id in self
+            .reads
+            .take_ready(self.read_rounds.confirmed(), self.applied)
+        {
             out.serve_read(id);
         }
     }

@@ -20,7 +20,7 @@
 //!   that window in practice; the chaos sweeps check the histories.
 //! - Other paths (ReadIndex and leases are Raft's and Paxos's) go through the log.
 
-use super::{Out, Phase, PeerMessage, Zab};
+use super::{Out, PeerMessage, Phase, Zab};
 use crate::effect::ClientError;
 use crate::output::Output;
 use crate::read::ReadPath;

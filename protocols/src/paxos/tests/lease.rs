@@ -6,7 +6,6 @@ use super::*;
 use crate::read::{lease_span, ReadPath};
 use crate::ClientError;
 
-
 fn leased() -> Pump<Paxos> {
     let mut net = cluster(3, true).timing(Timing {
         reads: ReadPath::Lease,

@@ -9,8 +9,8 @@
 mod election;
 mod figure8;
 mod prevote;
-mod recovery;
 mod reads;
+mod recovery;
 mod replication;
 
 use super::log::Entry;

@@ -108,7 +108,11 @@ fn a_lease_serves_at_once_until_the_span_after_the_acknowledged_round_has_passed
     p.partition(&[1]);
     p.advance(crate::read::lease_span(Duration::from_millis(150)));
     let late = read(&mut p, 1, 2);
-    assert_eq!(served(&p, late), None, "the lease lapsed: a new round is needed");
+    assert_eq!(
+        served(&p, late),
+        None,
+        "the lease lapsed: a new round is needed"
+    );
     p.heal();
     p.deliver_all();
     assert!(served(&p, late).is_some(), "served after the new round");

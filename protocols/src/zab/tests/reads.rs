@@ -46,7 +46,11 @@ fn a_local_read_is_served_at_once_even_by_a_follower_behind_its_leader() {
     p.settle();
     assert_eq!(p.applied_data(3), ["x"]);
     let id = read(&mut p, 1, 100);
-    assert_eq!(served_at(&p, id), Some(0), "served from the state without x: stale");
+    assert_eq!(
+        served_at(&p, id),
+        Some(0),
+        "served from the state without x: stale"
+    );
 }
 
 #[test]
@@ -70,6 +74,9 @@ fn a_looking_server_serves_no_read() {
         });
         p.start(1);
         let id = read(&mut p, 1, 100);
-        assert!(p.rejected.iter().any(|(n, r, _)| *n == 1 && *r == id), "{reads}");
+        assert!(
+            p.rejected.iter().any(|(n, r, _)| *n == 1 && *r == id),
+            "{reads}"
+        );
     }
 }
