@@ -27,6 +27,12 @@ pub enum Input<M, T> {
     Timer(T),
     /// A client submitted a command to this node.
     Client(Command),
+    /// A client submitted a read-only command to this node, to be served by the run's
+    /// read path ([`crate::Timing::reads`], [`crate::read`]): the protocol answers
+    /// with [`crate::Effect::ServeRead`] or [`crate::Effect::Reject`]. Hosts send reads
+    /// as [`Input::Client`] under [`crate::read::ReadPath::Log`]; a protocol handed a
+    /// read under that path puts it through its log.
+    Read(Command),
     /// Every record persisted before the [`crate::Effect::SignalWhenDurable`] with this
     /// token (and so before every lower token) is durable.
     Durable(u64),

@@ -35,6 +35,10 @@ pub struct Args {
     /// Value size in bytes (keys are 8 bytes).
     #[arg(long, default_value_t = 256)]
     pub value_bytes: usize,
+    /// Percent of throughput operations that are reads (0-100): `--read-ratio 95` is a
+    /// read-heavy mix, 50 an even one; reads take the `--reads` path.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub read_ratio: u32,
     /// Throughput warm-up (ms), not counted.
     #[arg(long, default_value_t = 500)]
     pub warmup_ms: u64,
@@ -86,6 +90,7 @@ impl Args {
             warmup: Duration::from_millis(self.warmup_ms),
             duration: Duration::from_millis(self.duration_ms),
             rounds: self.rounds,
+            read_percent: self.read_ratio,
             fsync: self.fsync,
             timing: self.timing.timing()?,
             sweep: self.sweep.clone(),

@@ -62,6 +62,12 @@ pub struct Args {
     /// overrides the file's `backoff`.
     #[arg(long, value_enum, requires = "scenario")]
     backoff: Option<super::OnOff>,
+    /// How reads are served: log (the default), index or lease (Raft), lease (Paxos),
+    /// local or sync (ZAB), local (every protocol, not linearizable); with --scenario,
+    /// overrides the file's. A bug that needs a read path runs with it unless this says
+    /// otherwise.
+    #[arg(long, value_enum)]
+    reads: Option<protocols::ReadPath>,
     /// Seed mode: voting nodes.
     #[arg(long, default_value_t = 5)]
     nodes: u64,
@@ -103,6 +109,9 @@ impl Args {
         }
         if let Some(v) = self.check_quorum {
             timing.check_quorum = v.on();
+        }
+        if let Some(reads) = self.reads {
+            timing.reads = reads;
         }
     }
 }
@@ -318,7 +327,24 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
         bug,
         ..ChaosConfig::default()
     };
+    if let Some(bug) = bug {
+        bug.adjust(&mut cfg.timing);
+    }
     args.apply_switches(&mut cfg.timing);
+    cfg.timing.validate().context("invalid timing")?;
+    let kind: ProtocolKind = P::NAME.parse()?;
+    if !cfg.timing.reads.supported_by(kind) {
+        anyhow::bail!(
+            "{} has no {} read path (it has: {})",
+            P::NAME,
+            cfg.timing.reads,
+            protocols::ReadPath::for_protocol(kind)
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let (sim, result) = run_seed::<P>(seed, &cfg, true, |_, _| Ok(()));
     let mut text = String::new();
     for line in sim.trace() {
@@ -346,7 +372,7 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
         Ok(r) => {
             text.push_str(&format!(
                 "seed {} OK: {} crashes, {} partitions, {} terms with a leader, {} entries committed, {} messages; \
-                 {} client operations, {}\n",
+                 {} client operations ({} reads), {}\n",
                 r.seed,
                 r.crashes,
                 r.partitions,
@@ -354,6 +380,7 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
                 r.committed,
                 r.messages,
                 r.operations,
+                cfg.timing.reads,
                 if r.linearizable {
                     "linearizable"
                 } else {

@@ -19,7 +19,7 @@ use crate::{Action, Simulation};
 use bytes::Bytes;
 use kv::{KvCommand, KvOp, Session, StateMachine, StateMachineKind, CAS_SWAPPED};
 use lincheck::{Completion, History, Input as LinInput, Output as LinOutput};
-use protocols::{ClientError, Command, Input, NodeId, Protocol, RequestId};
+use protocols::{ClientError, Command, Input, NodeId, Protocol, ReadPath, RequestId};
 use std::time::Duration;
 
 /// How long a retrying client waits for an attempt's answer before it tries the next
@@ -46,6 +46,9 @@ pub(crate) struct OpenRequest {
     pub(crate) input: LinInput,
     /// The retrying client whose attempt it is (none: [`Simulation::submit`]).
     pub(crate) client: Option<usize>,
+    /// A read sent as [`Input::Read`] (the run's read path is not the log): its key,
+    /// read from the node's store when the node serves it.
+    pub(crate) read_key: Option<Bytes>,
 }
 
 /// A retrying client of the chaos runs (see the module docs).
@@ -146,6 +149,13 @@ impl<P: Protocol> Simulation<P> {
             .get(&node)
             .filter(|n| n.proto.is_some())
             .map(|n| n.incarnation);
+        // Reads take the run's read path unless it is the log ([`protocols::read`]).
+        let read_key = match &entry {
+            Some((_, KvOp::Get { key })) if self.config.timing.reads != ReadPath::Log => {
+                Some(key.clone())
+            }
+            _ => None,
+        };
         if let Some((op, kv_op)) = entry {
             let (key, input) = history_input(&kv_op);
             let now = self.now.as_nanos();
@@ -179,6 +189,7 @@ impl<P: Protocol> Simulation<P> {
                             op,
                             input,
                             client,
+                            read_key: read_key.clone(),
                         },
                     );
                 }
@@ -190,7 +201,13 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         if running.is_some() {
-            self.input(node, Input::Client(Command { id, data }))?;
+            let command = Command { id, data };
+            let input = if read_key.is_some() {
+                Input::Read(command)
+            } else {
+                Input::Client(command)
+            };
+            self.input(node, input)?;
         }
         Ok(id)
     }

@@ -219,6 +219,27 @@ impl<P: Protocol> Simulation<P> {
                         self.refused(id, req, &error)?;
                     }
                 }
+                // A read may be answered now from the node's store (`protocols::read`).
+                Effect::ServeRead { id: req } => {
+                    let key = self.open_request(id, req).and_then(|o| o.read_key.clone());
+                    let Some(key) = key else { continue };
+                    let (value, applied) = match self.nodes.get(&id) {
+                        Some(n) => (n.kv.peek_value(&key), n.applied.len() as u64),
+                        None => continue,
+                    };
+                    if self.config.trace {
+                        self.replies.push(crate::Reply {
+                            at: now,
+                            node: id,
+                            id: req,
+                            outcome: crate::ReplyOutcome::Done {
+                                index: applied,
+                                answer: value.clone(),
+                            },
+                        });
+                    }
+                    self.answered(id, req, value.as_ref());
+                }
                 Effect::Event(event) => {
                     if let Event::Narrate(text) = &event {
                         if self.config.trace {

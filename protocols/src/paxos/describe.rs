@@ -133,6 +133,12 @@ impl Describe for Paxos {
                 commit,
             } => format!("Heartbeat {ballot} era {era}, commit {commit}"),
             PaxosMessage::HeartbeatReply { ballot } => format!("HeartbeatReply {ballot}"),
+            PaxosMessage::LeaseProbe { ballot, round } => {
+                format!("LeaseProbe {ballot} round {round}")
+            }
+            PaxosMessage::LeaseProbeAck { ballot, round } => {
+                format!("LeaseProbe ok {ballot} round {round}")
+            }
             PaxosMessage::CatchUp { from } => format!("CatchUp from slot {from}"),
             PaxosMessage::Chosen {
                 commit,
@@ -152,7 +158,10 @@ impl Describe for Paxos {
     fn routine(msg: &PaxosMessage) -> bool {
         matches!(
             msg,
-            PaxosMessage::Heartbeat { .. } | PaxosMessage::HeartbeatReply { .. }
+            PaxosMessage::Heartbeat { .. }
+                | PaxosMessage::HeartbeatReply { .. }
+                | PaxosMessage::LeaseProbe { .. }
+                | PaxosMessage::LeaseProbeAck { .. }
         )
     }
 }

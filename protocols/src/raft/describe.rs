@@ -97,6 +97,12 @@ impl Describe for Raft {
                     format!("AppendEntries rejected (term {term}), retry from {index}")
                 }
             }
+            RaftMessage::ReadProbe { term, round } => {
+                format!("ReadProbe term {term}, round {round}")
+            }
+            RaftMessage::ReadProbeAck { term, round } => {
+                format!("ReadProbe ok (term {term}), round {round}")
+            }
         }
     }
 
@@ -104,6 +110,7 @@ impl Describe for Raft {
         match msg {
             RaftMessage::AppendEntries { entries, .. } => entries.is_empty(),
             RaftMessage::AppendEntriesResponse { success, .. } => *success,
+            RaftMessage::ReadProbe { .. } | RaftMessage::ReadProbeAck { .. } => true,
             _ => false,
         }
     }

@@ -119,6 +119,8 @@ impl Describe for Zab {
             }
             PeerMessage::Ping { epoch } => format!("PING epoch {epoch}"),
             PeerMessage::Request { command: c } => format!("REQUEST {}", command(c)),
+            PeerMessage::Sync { token } => format!("SYNC {token}"),
+            PeerMessage::SyncReply { token, zxid } => format!("SYNC {token} answered: {zxid}"),
         }
     }
 

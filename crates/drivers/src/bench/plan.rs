@@ -83,6 +83,8 @@ pub struct Plan {
     pub duration: Duration,
     /// Throughput rounds (the median round is reported).
     pub rounds: u32,
+    /// Percent of throughput operations that are reads (0: writes only).
+    pub read_percent: u32,
     /// WAL durability.
     pub fsync: FsyncPolicy,
     /// Protocol timers.

@@ -143,6 +143,21 @@ impl<P: Protocol> NodeLoop<P> {
                     }
                 }
             }
+            Effect::ServeRead { id: req } => {
+                if req.origin != self.id {
+                    return;
+                }
+                if let Some(w) = self.pending.remove(&req.seq) {
+                    let value = w.read_key.as_ref().and_then(|k| self.kv.peek_value(k));
+                    self.reply(
+                        w.reply_to,
+                        ClientResponse {
+                            id: w.request,
+                            reply: ClientReply::Value(value),
+                        },
+                    );
+                }
+            }
             Effect::Event(event) => self.publish_event(event, produced),
         }
     }

@@ -291,6 +291,7 @@ pub fn spawn<P: Protocol>(
         status: status.clone(),
         last_publish: Instant::now() - PUBLISH_EVERY,
         unpublished: false,
+        reads: opts.timing.reads,
     };
     let main = tokio::spawn(node.run());
     Ok(NodeHandle {
@@ -328,6 +329,9 @@ struct Waiting {
     request: u64,
     reply_to: ReplyTo,
     since: Instant,
+    /// A read sent as `Input::Read` (the run's read path is not the log): its key,
+    /// read from the store when the protocol serves it (`Effect::ServeRead`).
+    read_key: Option<bytes::Bytes>,
 }
 
 struct NodeLoop<P: Protocol> {
@@ -375,6 +379,8 @@ struct NodeLoop<P: Protocol> {
     last_publish: Instant,
     /// Something changed since the last [`Self::publish`].
     unpublished: bool,
+    /// How reads are served (`Timing::reads`).
+    reads: protocols::ReadPath,
 }
 
 /// A timer the protocol has set.
@@ -493,16 +499,24 @@ impl<P: Protocol> NodeLoop<P> {
                     origin: self.id,
                     seq: self.next_seq,
                 };
+                let read_key = self.read_key(&command);
+                let read = read_key.is_some();
                 self.pending.insert(
                     self.next_seq,
                     Waiting {
                         request,
                         reply_to,
                         since: Instant::now(),
+                        read_key,
                     },
                 );
-                self.proto
-                    .step(now(), Input::Client(Command { id, data: command }), out);
+                let command = Command { id, data: command };
+                let input = if read {
+                    Input::Read(command)
+                } else {
+                    Input::Client(command)
+                };
+                self.proto.step(now(), input, out);
             }
             ClientMsg::Status { request, reply_to } => {
                 let status = self.node_status();
@@ -528,6 +542,18 @@ impl<P: Protocol> NodeLoop<P> {
             };
             self.proto
                 .step(now, Input::Client(Command { id, data }), out);
+        }
+    }
+
+    /// The key of a read-only command, when the run's read path is not the log
+    /// (`protocols::read`): such a read goes to the protocol as `Input::Read`.
+    fn read_key(&self, command: &bytes::Bytes) -> Option<bytes::Bytes> {
+        if self.reads == protocols::ReadPath::Log {
+            return None;
+        }
+        match kv::KvCommand::decode_shared(command)?.op {
+            kv::KvOp::Get { key } => Some(key),
+            _ => None,
         }
     }
 

@@ -54,6 +54,7 @@ struct FileTiming {
     raft_timer_reset: Option<RaftTimerReset>,
     pre_vote: Option<bool>,
     check_quorum: Option<bool>,
+    reads: Option<protocols::ReadPath>,
 }
 
 #[derive(Deserialize)]
@@ -207,6 +208,7 @@ impl FileScenario {
                 raft_timer_reset: t.raft_timer_reset.unwrap_or(d.raft_timer_reset),
                 pre_vote: t.pre_vote.unwrap_or(d.pre_vote),
                 check_quorum: t.check_quorum.unwrap_or(d.check_quorum),
+                reads: t.reads.unwrap_or(d.reads),
             }
         });
         timing
