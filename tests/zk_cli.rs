@@ -163,3 +163,60 @@ fn create_get_set_ls_stat_rm_and_watch_on_a_zab_cluster() {
     );
     ok(&config, &["rm", "/app/w"]);
 }
+
+#[test]
+fn cwb_recipe_narrates_and_bench_measures_recipes() {
+    let out = Command::new(CWB)
+        .args(["recipe", "fair-election", "--protocol", "raft"])
+        .output()
+        .expect("run cwb recipe");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("client 3 watches /election/n-0000000002, the node before its own"),
+        "{text}"
+    );
+    assert!(text.contains("checked: 2 grants"), "{text}");
+    let bad = Command::new(CWB)
+        .args(["recipe", "mutex"])
+        .output()
+        .expect("run cwb recipe");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown recipe"));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let results = dir.path().join("results.json");
+    let out = Command::new(CWB)
+        .args([
+            "bench",
+            "--measure",
+            "recipes",
+            "--trials",
+            "1",
+            "--protocols",
+            "paxos",
+            "--out",
+        ])
+        .arg(&results)
+        .output()
+        .expect("run cwb bench");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("holder crash -> next holds") && text.contains("paxos"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("recipes.json")).expect("recipes.json"),
+    )
+    .expect("json");
+    assert_eq!(json["protocols"][0]["protocol"], "paxos");
+    assert_eq!(
+        json["protocols"][0]["predecessor_notifications_per_handover"],
+        1.0
+    );
+}
