@@ -181,7 +181,7 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn temp_dir() -> PathBuf {
+pub(crate) fn temp_dir() -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

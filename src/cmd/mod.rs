@@ -8,6 +8,7 @@ pub mod lincheck;
 pub mod nemesis;
 pub mod node;
 pub mod report;
+pub mod serve;
 pub mod sim;
 pub mod summary;
 
