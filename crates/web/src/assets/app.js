@@ -179,8 +179,12 @@ requestAnimationFrame(tick);
 
 // A message as a dot travelling along its link (one per link and sample, with the count).
 function animate(p, from, to, count, kind) {
-  const a = p.pos.get(from), b = p.pos.get(to);
-  if (!a || !b) return;
+  const pa = p.pos.get(from), pb = p.pos.get(to);
+  if (!pa || !pb) return;
+  // Each direction of a link runs on its own side of the line, so the two do not meet.
+  const dx = pb[0] - pa[0], dy = pb[1] - pa[1], len = Math.hypot(dx, dy) || 1;
+  const side = from < to ? 1 : -1, ox = (-dy / len) * 7 * side, oy = (dx / len) * 7 * side;
+  const a = [pa[0] + ox, pa[1] + oy], b = [pb[0] + ox, pb[1] + oy];
   const dot = sv("circle", { class: "msg", r: 4 });
   const label = sv("text", { class: "msg-label" }, (count > 1 ? count + "× " : "") + kind);
   p.msgs.append(dot, label);
@@ -189,7 +193,8 @@ function animate(p, from, to, count, kind) {
     const f = Math.max(0, Math.min(1, (now - start) / dur));
     const x = a[0] + (b[0] - a[0]) * f, y = a[1] + (b[1] - a[1]) * f;
     dot.setAttribute("cx", x); dot.setAttribute("cy", y);
-    label.setAttribute("x", x + 6); label.setAttribute("y", y - 6);
+    label.setAttribute("x", x + ox * 1.6); label.setAttribute("y", y + oy * 1.6 + 3);
+    label.setAttribute("text-anchor", ox < 0 ? "end" : "start");
     if (f < 1) requestAnimationFrame(frame); else { dot.remove(); label.remove(); }
   }
   requestAnimationFrame(frame);

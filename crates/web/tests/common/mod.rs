@@ -24,8 +24,23 @@ pub async fn live_server(dir: &std::path::Path, access: Access) -> Server {
     web::live::serve(cluster, listener, access, 20, Instant::now()).expect("serves")
 }
 
-/// One request; the status and the body.
+/// One request; the status and the body (status 0 if nothing came back in time).
 pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    auth: Option<&str>,
+) -> (u16, String) {
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        request(addr, method, path, body, auth),
+    )
+    .await
+    .unwrap_or((0, String::new()))
+}
+
+async fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -47,8 +62,28 @@ pub async fn http(
     req.push_str("\r\n");
     req.push_str(&body);
     s.write_all(req.as_bytes()).await.expect("writes");
+    // Read the head, then as much body as Content-Length says (some servers keep the
+    // connection open despite `Connection: close`), or to the end.
     let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("reads");
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = s.read(&mut buf).await.unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&out);
+        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())?
+            });
+            if length.is_some_and(|len| rest.len() >= len) {
+                break;
+            }
+        }
+    }
     let text = String::from_utf8_lossy(&out).into_owned();
     let status = text
         .split_whitespace()
