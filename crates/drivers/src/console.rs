@@ -138,7 +138,10 @@ pub async fn kill<P: Protocol>(
                 stamp(origin)
             ),
         ),
-        Err(e) => (false, format!("{} {}", stamp(origin), cannot("kill", id, &e))),
+        Err(e) => (
+            false,
+            format!("{} {}", stamp(origin), cannot("kill", id, &e)),
+        ),
     }
 }
 

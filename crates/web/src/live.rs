@@ -116,7 +116,10 @@ impl<P: Protocol + Describe> Live<P> {
                             .iter()
                             .map(|t| TimerJson {
                                 name: t.name.clone(),
-                                remaining_ms: t.deadline.saturating_duration_since(now).as_secs_f64()
+                                remaining_ms: t
+                                    .deadline
+                                    .saturating_duration_since(now)
+                                    .as_secs_f64()
                                     * 1000.0,
                                 total_ms: t.armed_for.as_secs_f64() * 1000.0,
                             })
@@ -149,7 +152,9 @@ impl<P: Protocol + Describe> Live<P> {
                 .parse::<u32>()
                 .ok()
                 .filter(|&n| n <= MAX_LOAD)
-                .ok_or(format!("usage: load N (writes per second, 0 to {MAX_LOAD})"))?;
+                .ok_or(format!(
+                    "usage: load N (writes per second, 0 to {MAX_LOAD})"
+                ))?;
             self.load.store(n, Ordering::Relaxed);
             let text = format!(
                 "{} *** client load set to {n} writes/s",
@@ -160,14 +165,18 @@ impl<P: Protocol + Describe> Live<P> {
         }
         let cmd = match console::parse(line)? {
             None => return Ok(Vec::new()),
-            Some(Command::Quit) => return Err("quit is for the terminal: stop cwb serve there".into()),
+            Some(Command::Quit) => {
+                return Err("quit is for the terminal: stop cwb serve there".into())
+            }
             Some(cmd) => cmd,
         };
         let lines = match &cmd {
             // A put may wait seconds for a leader: not while holding the cluster.
             Command::Put(..) | Command::Get(..) => {
                 let client = self.cluster.lock().await.client();
-                console::client_command(client, &cmd).await.unwrap_or_default()
+                console::client_command(client, &cmd)
+                    .await
+                    .unwrap_or_default()
             }
             _ => {
                 let mut cluster = self.cluster.lock().await;
@@ -247,7 +256,9 @@ impl<P: Protocol + Describe> Live<P> {
                         c.messages
                     };
                     if fresh > 0 {
-                        links.push(json!({"from": from, "to": to, "count": fresh, "kind": c.last_kind}));
+                        links.push(
+                            json!({"from": from, "to": to, "count": fresh, "kind": c.last_kind}),
+                        );
                     }
                 }
             }
@@ -293,7 +304,10 @@ impl<P: Protocol + Describe> Live<P> {
                         self.line(
                             "client",
                             None,
-                            format!("{} client: write failed ({e}); retrying", console::stamp(self.origin)),
+                            format!(
+                                "{} client: write failed ({e}); retrying",
+                                console::stamp(self.origin)
+                            ),
                         );
                     }
                 }
@@ -338,7 +352,11 @@ async fn stream<P: Protocol + Describe>(live: Arc<Live<P>>, mut socket: WebSocke
     let mut rx = live.tx.subscribe();
     let backlog: Vec<Arc<str>> = lock(&live.backlog).iter().cloned().collect();
     for text in backlog {
-        if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
+        if socket
+            .send(Message::Text(text.as_ref().into()))
+            .await
+            .is_err()
+        {
             return;
         }
     }

@@ -125,8 +125,10 @@ fn panel<P: Scripted>(scenario: &Scenario, at: Option<Time>) -> Result<Value, Sc
                 }
                 None => model::down_json(id),
             };
-            n.isolated =
-                ids.len() > 1 && ids.iter().all(|&o| o == id || !sim.network().connected(id, o));
+            n.isolated = ids.len() > 1
+                && ids
+                    .iter()
+                    .all(|&o| o == id || !sim.network().connected(id, o));
             n
         })
         .collect();
@@ -249,7 +251,11 @@ fn step_of(cmd: Command, at: Time) -> Result<Step, String> {
 }
 
 fn bad(e: impl ToString) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({"ok": false, "lines": [e.to_string()]}))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"ok": false, "lines": [e.to_string()]})),
+    )
+        .into_response()
 }
 
 async fn blocking(r: Shared, f: fn(&Replay) -> Result<Value, ScenarioError>) -> Response {
@@ -373,7 +379,10 @@ pub fn serve(
         injected: Vec::new(),
     }));
     let router = Router::new()
-        .route("/api/mode", get(|| async { Json(json!({"mode": "replay"})) }))
+        .route(
+            "/api/mode",
+            get(|| async { Json(json!({"mode": "replay"})) }),
+        )
         .route("/api/replay", get(get_overview))
         .route("/api/replay/at", get(get_at))
         .route("/api/replay/inject", post(inject))

@@ -119,7 +119,9 @@ async fn another_address_needs_the_secret_and_commands_carry_it() {
 
     let secret = "00112233445566778899aabbccddeeff";
     let access = Access::with_secret(secret);
-    let listener = web::bind(any, &access).await.expect("binds with the secret");
+    let listener = web::bind(any, &access)
+        .await
+        .expect("binds with the secret");
     let port = listener.local_addr().expect("an address").port();
     let scenario = web::replay::seed_scenario(3, 1, 500).expect("a scenario");
     let opts = web::replay::ReplayOptions {
@@ -138,8 +140,7 @@ async fn another_address_needs_the_secret_and_commands_carry_it() {
     assert_eq!(status, 401);
     let (status, _) = http(addr, "POST", "/api/replay/reset", Some(&body), Some("00")).await;
     assert_eq!(status, 401);
-    let (status, text) =
-        http(addr, "POST", "/api/replay/reset", Some(&body), Some(secret)).await;
+    let (status, text) = http(addr, "POST", "/api/replay/reset", Some(&body), Some(secret)).await;
     assert_eq!(status, 200, "{text}");
     server.stop().await.expect("stops");
 }

@@ -80,7 +80,9 @@ fn processes_naming(path: &Path) -> Vec<u32> {
         .filter_map(|e| {
             let pid: u32 = e.file_name().to_str()?.parse().ok()?;
             let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            String::from_utf8_lossy(&cmd).contains(&needle).then_some(pid)
+            String::from_utf8_lossy(&cmd)
+                .contains(&needle)
+                .then_some(pid)
         })
         .collect()
 }
@@ -245,15 +247,19 @@ async fn a_click_on_kill_of_the_leader_shows_a_new_leader() {
     cdp.call("Page.navigate", json!({"url": url})).await;
 
     let leader_expr = "(document.getElementById('leader') || {dataset: {}}).dataset.node || ''";
-    let first = cdp.wait_for_text(leader_expr, "the page to show a leader").await;
+    let first = cdp
+        .wait_for_text(leader_expr, "the page to show a leader")
+        .await;
     let click = format!(
         "(() => {{ const b = document.getElementById('kill-{first}'); if (!b) return ''; b.click(); return 'clicked'; }})()"
     );
-    cdp.wait_for_text(&click, "the kill button of the leader").await;
-    let next = format!(
-        "(() => {{ const l = {leader_expr}; return l && l !== '{first}' ? l : ''; }})()"
-    );
-    let second = cdp.wait_for_text(&next, "the page to show a new leader").await;
+    cdp.wait_for_text(&click, "the kill button of the leader")
+        .await;
+    let next =
+        format!("(() => {{ const l = {leader_expr}; return l && l !== '{first}' ? l : ''; }})()");
+    let second = cdp
+        .wait_for_text(&next, "the page to show a new leader")
+        .await;
     assert_ne!(first, second);
     let card = cdp
         .wait_for_text(
@@ -261,7 +267,10 @@ async fn a_click_on_kill_of_the_leader_shows_a_new_leader() {
             "the killed node's card",
         )
         .await;
-    assert!(card.contains("down"), "the killed node's card says {card:?}");
+    assert!(
+        card.contains("down"),
+        "the killed node's card says {card:?}"
+    );
 
     // Let the page run a little longer (timeline, animations), then look for errors.
     let lines = cdp

@@ -57,7 +57,6 @@ use protocols::{
     Command, DetRng, DurabilityGate, Effect, Input, Membership, NodeId, Protocol, RecoveryError,
     RequestId, Setup, Time, Timing,
 };
-use view::{Reader, Viewing};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -72,6 +71,7 @@ use thiserror::Error;
 use timer::PreciseTimer;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use view::{Reader, Viewing};
 use wal_writer::{WalReport, WalWriter};
 
 pub use client_port::{ClientLimits, ClientMsg, ReplyTo};

@@ -77,7 +77,11 @@ pub fn render<P: Protocol>(scenario: &Scenario, outcome: &Outcome<P>, opts: Text
 
 /// One line (or a few, for a check) for one timeline item, as [`render`] prints it
 /// after the time; `None` for items `opts` hides.
-pub fn item_text<P: Protocol>(outcome: &Outcome<P>, item: &Item, opts: TextOptions) -> Option<String> {
+pub fn item_text<P: Protocol>(
+    outcome: &Outcome<P>,
+    item: &Item,
+    opts: TextOptions,
+) -> Option<String> {
     let v = &outcome.vocabulary;
     match &item.kind {
         ItemKind::Step { text, .. } => Some(format!("** {text}")),

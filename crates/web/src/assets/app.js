@@ -403,7 +403,13 @@ function startReplay() {
     await post("/api/replay/protocols", { protocols });
     await loadOverview(); showAt(replay.idx);
   };
-  loadOverview().then(() => showAt(0));
+  // #t_ms=T opens the replay at the first instant at or after T (a link to a moment).
+  const m = location.hash.match(/t_ms=([0-9.]+)/);
+  loadOverview().then(() => {
+    const t = m ? Number(m[1]) * 1e6 : 0;
+    const idx = replay.times.findIndex((x) => x >= t);
+    showAt(idx < 0 ? replay.times.length - 1 : idx);
+  });
 }
 
 // ---------------------------------------------------------------- start
