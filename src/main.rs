@@ -31,6 +31,9 @@ struct Cli {
 enum Command {
     /// Start an in-process loopback cluster and watch it elect, fail and recover.
     Cluster(cmd::cluster::Args),
+    /// Serve a page on 127.0.0.1 that shows a live cluster (or steps through a
+    /// simulation) and lets you break it from the browser.
+    Serve(cmd::serve::Args),
     /// Run one node of a cluster described by a config file, as its own process.
     Node(cmd::node::Args),
     /// Write a loopback cluster config file to stdout (or --out FILE; --tls adds a CA
@@ -93,6 +96,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(async move {
                 match other {
                     Command::Cluster(args) => cmd::cluster::run(args).await,
+                    Command::Serve(args) => cmd::serve::run(args).await,
                     Command::Bench(args) => cmd::bench::run(args).await,
                     Command::Compare(args) => cmd::compare::run(args).await,
                     Command::Node(args) => cmd::node::run(args).await,

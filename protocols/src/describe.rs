@@ -50,6 +50,13 @@ pub trait Describe: Protocol {
     fn routine(msg: &Self::Message) -> bool;
     /// This node's log, oldest first: what it holds and which part it knows committed.
     fn log_view(&self) -> Vec<LogEntry>;
+    /// Whom this node backs now, in the protocol's words, for live views: Raft
+    /// `voted for 2` (its durable vote of the current term), ZAB `votes for 3` (its
+    /// FastLeaderElection proposal), Paxos `promised 2.3` (its acceptor's promise).
+    /// `None` when it backs nobody yet.
+    fn vote(&self) -> Option<String> {
+        None
+    }
 }
 
 /// `LeaderTimeout` as `leader timeout`: a Rust identifier (a Debug name) in lower-case

@@ -9,6 +9,7 @@ use crate::display::event_line;
 use anyhow::Context;
 use bytes::Bytes;
 use drivers::cluster::{ClusterOptions, LocalCluster};
+use drivers::console::{self, stamp};
 use drivers::with_protocol;
 use protocols::{Describe, NodeId, Protocol, Vocabulary};
 use runtime::config::ProtocolKind;
@@ -65,8 +66,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     with_protocol!(args.protocol, P => watch::<P>(args).await)
 }
 
-const HELP: &str = "commands: kill N | kill-leader | restart N | isolate N | isolate-leader | heal | put KEY VALUE | get KEY | status | quit";
-
 async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     let timing = args.timing.timing()?;
     let (dir, temporary) = match &args.data_dir {
@@ -105,7 +104,7 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
             cluster.peer_addrs()[id]
         );
     }
-    println!("{HELP}");
+    println!("{}", console::HELP);
 
     let stop = Arc::new(AtomicBool::new(false));
     let printer = tokio::spawn(print_events(cluster.bus().clone(), origin, P::vocabulary()));
@@ -149,14 +148,16 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
                 }
                 if kill_at.is_some_and(|k| k <= now) {
                     kill_at = None;
-                    if let Some(id) = kill_leader(&mut cluster, origin).await {
+                    let (killed, line) = console::kill_leader(&mut cluster, origin).await;
+                    println!("{line}");
+                    if let Some(id) = killed {
                         restart_at = Some((now + Duration::from_secs_f64(args.restart_after), id));
                     }
                 }
                 if let Some((at, id)) = restart_at {
                     if at <= now {
                         restart_at = None;
-                        restart(&mut cluster, id, origin).await;
+                        println!("{}", console::restart(&mut cluster, id, origin).await);
                     }
                 }
             }
@@ -180,15 +181,11 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn temp_dir() -> PathBuf {
+pub(crate) fn temp_dir() -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     std::env::temp_dir().join(format!("cwb-cluster-{}-{nanos}", std::process::id()))
-}
-
-fn stamp(origin: Instant) -> String {
-    format!("[{:>9.1} ms]", origin.elapsed().as_secs_f64() * 1000.0)
 }
 
 async fn sleep_until(t: Option<tokio::time::Instant>) {
@@ -265,161 +262,21 @@ async fn write_load(
     }
 }
 
-async fn kill_leader<P: Protocol>(
-    cluster: &mut LocalCluster<P>,
-    origin: Instant,
-) -> Option<NodeId> {
-    let Some((leader, _)) = cluster.leader() else {
-        println!("{} no leader to kill", stamp(origin));
-        return None;
-    };
-    kill(cluster, leader, origin).await.then_some(leader)
-}
-
-async fn kill<P: Protocol>(cluster: &mut LocalCluster<P>, id: NodeId, origin: Instant) -> bool {
-    match cluster.kill(id).await {
-        Ok(_) => {
-            println!(
-                "{} *** killed node {id} (crash: its connections reset)",
-                stamp(origin)
-            );
-            true
-        }
-        Err(e) => {
-            println!("{} {}", stamp(origin), cannot("kill", id, &e));
-            false
-        }
-    }
-}
-
-async fn restart<P: Protocol>(cluster: &mut LocalCluster<P>, id: NodeId, origin: Instant) {
-    match cluster.restart(id).await {
-        Ok(()) => println!(
-            "{} *** restarted node {id} from its data directory",
-            stamp(origin)
-        ),
-        Err(e) => println!("{} {}", stamp(origin), cannot("restart", id, &e)),
-    }
-}
-
-/// `cannot restart node 3: address in use`; an error that names the node already
-/// (`node 3: recovery: ...`) is not prefixed with it a second time.
-fn cannot(verb: &str, id: NodeId, e: &dyn std::fmt::Display) -> String {
-    let e = e.to_string();
-    if e.starts_with(&format!("node {id}")) {
-        format!("cannot {verb}: {e}")
-    } else {
-        format!("cannot {verb} node {id}: {e}")
-    }
-}
-
 /// Runs one typed command; returns false to quit.
 async fn command<P: Protocol + Describe>(
     cluster: &mut LocalCluster<P>,
     line: &str,
     origin: Instant,
 ) -> bool {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let node = |i: usize| words.get(i).and_then(|w| w.parse::<NodeId>().ok());
-    match words.as_slice() {
-        [] => {}
-        ["quit" | "exit" | "q"] => return false,
-        ["kill-leader"] => {
-            kill_leader(cluster, origin).await;
-        }
-        ["kill", _] => match node(1) {
-            Some(id) => {
-                kill(cluster, id, origin).await;
-            }
-            None => println!("usage: kill N"),
-        },
-        ["restart", _] => match node(1) {
-            Some(id) => restart(cluster, id, origin).await,
-            None => println!("usage: restart N"),
-        },
-        ["isolate-leader"] => match cluster.leader() {
-            Some((id, _)) => {
-                cluster.isolate(id);
-                println!(
-                    "{} *** isolated node {id} (silent: packets dropped, sockets up)",
-                    stamp(origin)
-                );
-            }
-            None => println!("no leader to isolate"),
-        },
-        ["isolate", _] => match node(1) {
-            Some(id) => {
-                cluster.isolate(id);
-                println!(
-                    "{} *** isolated node {id} (silent: packets dropped, sockets up)",
-                    stamp(origin)
-                );
-            }
-            None => println!("usage: isolate N"),
-        },
-        ["heal"] => {
-            cluster.heal();
-            println!("{} *** healed all faults", stamp(origin));
-        }
-        ["put", k, v] => {
-            let mut c = cluster.client();
-            match c
-                .put(Bytes::from(k.to_string()), Bytes::from(v.to_string()))
-                .await
-            {
-                Ok(prev) => println!("ok (previous: {})", show(prev)),
-                Err(e) => println!("put failed: {e}"),
+    match console::parse(line) {
+        Ok(None) => {}
+        Ok(Some(console::Command::Quit)) => return false,
+        Ok(Some(cmd)) => {
+            for line in console::run(cluster, &cmd, origin).await {
+                println!("{line}");
             }
         }
-        ["get", k] => {
-            let mut c = cluster.client();
-            match c.get(Bytes::from(k.to_string())).await {
-                Ok(v) => println!("{k} = {}", show(v)),
-                Err(e) => println!("get failed: {e}"),
-            }
-        }
-        ["status"] => {
-            for id in cluster.ids() {
-                match cluster.node(id).and_then(|h| h.status()) {
-                    // The generation in the protocol's own words: a Paxos ballot as
-                    // round.node (`1.1`), not its packed number.
-                    Some(s) => println!(
-                        "  node {id}: {:<10} {} {:<6} leader {:<6} commit {:<8} applied {}",
-                        s.status.role.to_string(),
-                        P::vocabulary().generation,
-                        (P::vocabulary().show_term)(s.status.term),
-                        s.status.leader.map_or("-".to_string(), |l| l.to_string()),
-                        s.status.commit_index,
-                        s.applied
-                    ),
-                    None => println!("  node {id}: down"),
-                }
-            }
-        }
-        _ => println!("{HELP}"),
+        Err(usage) => println!("{usage}"),
     }
     true
-}
-
-fn show(v: Option<Bytes>) -> String {
-    v.map_or("(none)".to_string(), |b| {
-        String::from_utf8_lossy(&b).into_owned()
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cannot;
-
-    #[test]
-    fn a_failure_that_names_the_node_is_not_prefixed_twice() {
-        assert_eq!(
-            cannot("restart", 3, &"node 3: recovery: bad record"),
-            "cannot restart: node 3: recovery: bad record"
-        );
-        assert_eq!(
-            cannot("kill", 3, &"address in use"),
-            "cannot kill node 3: address in use"
-        );
-    }
 }

@@ -10,6 +10,7 @@ pub mod nemesis;
 pub mod node;
 pub mod recipes;
 pub mod report;
+pub mod serve;
 pub mod sim;
 pub mod summary;
 pub mod zk;

@@ -103,8 +103,21 @@ pub struct LocalCluster<P: Protocol> {
     faults: Faults,
     bus: EventBus,
     started: Instant,
+    /// How nodes are started: [`host::spawn`], or [`host::spawn_viewed`] for a live
+    /// display ([`LocalCluster::start_viewed`]).
+    spawn: Spawn,
     _protocol: PhantomData<P>,
 }
+
+/// [`host::spawn`]'s signature.
+type Spawn = fn(
+    runtime::host::NodeOptions,
+    TcpListener,
+    TcpListener,
+    Faults,
+    EventBus,
+    u64,
+) -> Result<NodeHandle, RuntimeError>;
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ClusterError> {
     TcpListener::bind(addr)
@@ -132,6 +145,22 @@ impl<P: Protocol> LocalCluster<P> {
     /// Binds every port, then starts every node. `started()` is the instant just before
     /// the first node starts: the trigger of a cold-start election.
     pub async fn start(opts: ClusterOptions) -> Result<LocalCluster<P>, ClusterError> {
+        LocalCluster::start_with(opts, host::spawn::<P>).await
+    }
+
+    /// [`LocalCluster::start`], every node keeping a view for live displays
+    /// ([`NodeHandle::view`]: log tail, vote, timers, messages per peer).
+    pub async fn start_viewed(opts: ClusterOptions) -> Result<LocalCluster<P>, ClusterError>
+    where
+        P: protocols::Describe,
+    {
+        LocalCluster::start_with(opts, host::spawn_viewed::<P>).await
+    }
+
+    async fn start_with(
+        opts: ClusterOptions,
+        spawn: Spawn,
+    ) -> Result<LocalCluster<P>, ClusterError> {
         let membership = Membership::new(
             1..=opts.voters,
             opts.voters + 1..=opts.voters + opts.observers,
@@ -157,6 +186,7 @@ impl<P: Protocol> LocalCluster<P> {
             faults: Faults::default(),
             bus: EventBus::new(),
             started: Instant::now(),
+            spawn,
             _protocol: PhantomData,
         };
         for (id, (p, c)) in listeners {
@@ -198,7 +228,7 @@ impl<P: Protocol> LocalCluster<P> {
     ) -> Result<(), ClusterError> {
         let incarnation = self.incarnations.get(&id).map_or(1, |i| i + 1);
         self.incarnations.insert(id, incarnation);
-        let handle = host::spawn::<P>(
+        let handle = (self.spawn)(
             self.options_for(id),
             p,
             c,

@@ -113,4 +113,4 @@ pub use describe::{Scripted, Vocabulary};
 pub use expect::{CheckLine, CheckReport, Verdict};
 pub use run::{run, run_with_bug, Item, ItemKind, NodeSummary, Outcome};
 pub use spec::{Scenario, ScenarioError};
-pub use text::{render, TextOptions};
+pub use text::{item_text, render, TextOptions};

@@ -45,6 +45,11 @@ impl Describe for Paxos {
         }
     }
 
+    fn vote(&self) -> Option<String> {
+        let promised = self.acceptor.promised();
+        (promised != Ballot::ZERO).then(|| format!("promised {promised}"))
+    }
+
     fn log_view(&self) -> Vec<LogEntry> {
         let commit = self.learner.commit();
         let last = commit

@@ -23,6 +23,10 @@ impl Describe for Raft {
         }
     }
 
+    fn vote(&self) -> Option<String> {
+        self.voted_for.map(|id| format!("voted for {id}"))
+    }
+
     fn log_view(&self) -> Vec<LogEntry> {
         (1..=self.log.last_index())
             .filter_map(|index| {

@@ -52,6 +52,11 @@ impl Describe for Zab {
         }
     }
 
+    fn vote(&self) -> Option<String> {
+        let leader = self.election.proposal().leader;
+        (leader != 0).then(|| format!("votes for {leader}"))
+    }
+
     fn log_view(&self) -> Vec<LogEntry> {
         self.history
             .txns

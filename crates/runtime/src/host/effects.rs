@@ -98,11 +98,14 @@ impl<P: Protocol> NodeLoop<P> {
                 let deadline = tokio::time::Instant::now() + after;
                 let timed = after >= TIMED_WAIT;
                 match self.timers.iter_mut().find(|t| t.timer == timer) {
-                    Some(slot) => (slot.deadline, slot.timed) = (deadline, timed),
+                    Some(slot) => {
+                        (slot.deadline, slot.timed, slot.after) = (deadline, timed, after)
+                    }
                     None => self.timers.push(ArmedTimer {
                         timer,
                         deadline,
                         timed,
+                        after,
                     }),
                 }
             }
@@ -111,6 +114,9 @@ impl<P: Protocol> NodeLoop<P> {
             }
             Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
                 if let Some(len) = self.transport.send_deferred(to, &msg) {
+                    if let Some(v) = &mut self.viewing {
+                        v.sent(to, P::message_kind(&msg));
+                    }
                     let c = self
                         .local_counts
                         .by_kind
@@ -216,6 +222,20 @@ impl<P: Protocol> NodeLoop<P> {
         }
         if let Ok(mut s) = self.status.lock() {
             *s = Some(self.node_status());
+        }
+        if let Some(v) = &mut self.viewing {
+            if v.due() {
+                let timers = self
+                    .timers
+                    .iter()
+                    .map(|t| super::view::TimerView {
+                        name: format!("{:?}", t.timer),
+                        deadline: t.deadline.into_std(),
+                        armed_for: t.after,
+                    })
+                    .collect();
+                v.refresh(&self.proto, timers);
+            }
         }
     }
 

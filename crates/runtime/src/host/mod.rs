@@ -45,6 +45,7 @@ mod counts;
 mod effects;
 mod handle;
 pub(crate) mod timer;
+pub mod view;
 mod wal_writer;
 
 use crate::client::{ClientReply, ClientResponse, NodeStatus};
@@ -70,6 +71,7 @@ use thiserror::Error;
 use timer::PreciseTimer;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use view::{Reader, Viewing};
 use wal_writer::{WalReport, WalWriter};
 
 pub use client_port::{ClientLimits, ClientMsg, ReplyTo};
@@ -187,6 +189,47 @@ pub fn spawn<P: Protocol>(
     bus: EventBus,
     incarnation: u64,
 ) -> Result<NodeHandle, RuntimeError> {
+    spawn_with::<P>(
+        opts,
+        peer_listener,
+        client_listener,
+        faults,
+        bus,
+        incarnation,
+        None,
+    )
+}
+
+/// [`spawn`], and the node keeps a [`view::NodeView`] for live displays
+/// ([`NodeHandle::view`]): its log tail, vote, timers and messages per peer.
+pub fn spawn_viewed<P: Protocol + protocols::Describe>(
+    opts: NodeOptions,
+    peer_listener: TcpListener,
+    client_listener: TcpListener,
+    faults: Faults,
+    bus: EventBus,
+    incarnation: u64,
+) -> Result<NodeHandle, RuntimeError> {
+    spawn_with(
+        opts,
+        peer_listener,
+        client_listener,
+        faults,
+        bus,
+        incarnation,
+        Some(view::reader::<P>()),
+    )
+}
+
+fn spawn_with<P: Protocol>(
+    opts: NodeOptions,
+    peer_listener: TcpListener,
+    client_listener: TcpListener,
+    faults: Faults,
+    bus: EventBus,
+    incarnation: u64,
+    reader: Option<Reader<P>>,
+) -> Result<NodeHandle, RuntimeError> {
     let id = opts.id;
     let wal_options = WalOptions {
         // fdatasync of appends inside zero-filled room skips the file-size journal
@@ -266,6 +309,8 @@ pub fn spawn<P: Protocol>(
     ));
     let counts = Arc::new(Mutex::new(MessageCounts::default()));
     let status = Arc::new(Mutex::new(None));
+    let viewing = reader.map(Viewing::new);
+    let view = viewing.as_ref().map(|v| v.shared.clone());
     let node = NodeLoop::<P> {
         id,
         proto,
@@ -292,6 +337,7 @@ pub fn spawn<P: Protocol>(
         last_publish: Instant::now() - PUBLISH_EVERY,
         unpublished: false,
         reads: opts.timing.reads,
+        viewing,
     };
     let main = tokio::spawn(node.run());
     Ok(NodeHandle {
@@ -302,6 +348,7 @@ pub fn spawn<P: Protocol>(
         clients,
         counts,
         status,
+        view,
         wal_released,
     })
 }
@@ -381,6 +428,8 @@ struct NodeLoop<P: Protocol> {
     unpublished: bool,
     /// How reads are served (`Timing::reads`).
     reads: protocols::ReadPath,
+    /// The live display's view of this node, if it keeps one ([`spawn_viewed`]).
+    viewing: Option<Viewing<P>>,
 }
 
 /// A timer the protocol has set.
@@ -390,6 +439,8 @@ struct ArmedTimer<T> {
     /// Set at least [`crate::events::TIMED_WAIT`] ahead: a wait whose lateness is
     /// recorded.
     timed: bool,
+    /// How long ahead it was set (for live views).
+    after: Duration,
 }
 
 /// How often counters and status are shared with the [`NodeHandle`]: a node's
