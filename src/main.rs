@@ -16,6 +16,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod cmd;
 mod display;
+mod experiment;
 
 use clap::{Parser, Subcommand};
 
@@ -58,6 +59,8 @@ enum Command {
     Lincheck(cmd::lincheck::Args),
     /// Faults (kill -9, pauses, isolation) against node processes under retrying clients; check the history.
     Nemesis(cmd::nemesis::Args),
+    /// Reproduce a published result: `fig16` (the Raft paper's Figure 16) in the simulator.
+    Experiment(cmd::experiment::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -75,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         Command::Config(args) => cmd::client::config(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Lincheck(args) => cmd::lincheck::run(args),
+        Command::Experiment(args) => cmd::experiment::run(args),
         other => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -97,7 +101,8 @@ fn main() -> anyhow::Result<()> {
                     Command::Sim(_)
                     | Command::Config(_)
                     | Command::Report(_)
-                    | Command::Lincheck(_) => {
+                    | Command::Lincheck(_)
+                    | Command::Experiment(_) => {
                         unreachable!("handled above")
                     }
                 }

@@ -42,6 +42,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             check_quorum: super::OnOff::On,
         },
         sweep: None,
+        net: None,
         out: args.out.join("results.json"),
         processes: false,
         tls: false,

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod client;
 pub mod cluster;
 pub mod compare;
+pub mod experiment;
 pub mod lincheck;
 pub mod nemesis;
 pub mod node;

@@ -49,6 +49,9 @@ pub struct ClusterOptions {
     pub key: runtime::transport::handshake::ClusterKey,
     /// TLS on both ports of every node (`None`, the default: plain TCP).
     pub tls: Option<runtime::tls::LoopbackTls>,
+    /// The network model every message meets on top of loopback (`netmodel`: delay,
+    /// loss, bandwidth, one-way cuts; `None`, the default: loopback as it is).
+    pub net: Option<netmodel::NetModel>,
 }
 
 impl ClusterOptions {
@@ -66,6 +69,7 @@ impl ClusterOptions {
             // Without randomness the cluster still runs, unprotected, as an unnamed one.
             key: runtime::transport::handshake::ClusterKey::generate().unwrap_or_default(),
             tls: None,
+            net: None,
         }
     }
 }
@@ -144,6 +148,14 @@ impl<P: Protocol> LocalCluster<P> {
             clients.insert(id, c.local_addr().map_err(io)?);
             listeners.insert(id, (p, c));
         }
+        let faults = match &opts.net {
+            Some(model) => {
+                let f = Faults::with_seed(opts.seed);
+                f.set_network(Some(model.clone()));
+                f
+            }
+            None => Faults::default(),
+        };
         let mut cluster = LocalCluster {
             opts,
             membership,
@@ -151,7 +163,7 @@ impl<P: Protocol> LocalCluster<P> {
             clients,
             handles: BTreeMap::new(),
             incarnations: BTreeMap::new(),
-            faults: Faults::default(),
+            faults,
             bus: EventBus::new(),
             started: Instant::now(),
             _protocol: PhantomData,

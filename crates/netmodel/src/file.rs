@@ -90,10 +90,12 @@ pub fn parse(text: &str, origin: &str) -> Result<NetModel, NetError> {
 
 /// Builds a model from an already parsed TOML table (a scenario's `[network]`).
 pub fn from_value(value: toml::Value, origin: &str) -> Result<NetModel, NetError> {
-    let file: NetFile = value.try_into().map_err(|e: toml::de::Error| NetError::Malformed {
-        path: origin.to_string(),
-        message: e.to_string(),
-    })?;
+    let file: NetFile = value
+        .try_into()
+        .map_err(|e: toml::de::Error| NetError::Malformed {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
     from_table(file, origin)
 }
 

@@ -210,7 +210,12 @@ impl NetModel {
                     format!("rtt_ms must be a {n}x{n} matrix, one row and column per name"),
                 ));
             }
-            if let Some(bad) = r.rtt_ms.iter().flatten().find(|v| !v.is_finite() || **v < 0.0) {
+            if let Some(bad) = r
+                .rtt_ms
+                .iter()
+                .flatten()
+                .find(|v| !v.is_finite() || **v < 0.0)
+            {
                 return Err(invalid(
                     "regions".into(),
                     format!("round-trip times must be >= 0, not {bad}"),
@@ -219,7 +224,10 @@ impl NetModel {
             if r.nodes.len() > n {
                 return Err(invalid(
                     "regions".into(),
-                    format!("nodes lists {} regions but only {n} are named", r.nodes.len()),
+                    format!(
+                        "nodes lists {} regions but only {n} are named",
+                        r.nodes.len()
+                    ),
                 ));
             }
         }
@@ -229,11 +237,7 @@ impl NetModel {
     /// One line for logs and reports, e.g. `wan (regions us-east/us-west/eu-west)`.
     pub fn describe(&self) -> String {
         let d = &self.default;
-        let mut s = format!(
-            "{}: one-way {:.3} ms mean",
-            self.name,
-            d.mean_delay_ms()
-        );
+        let mut s = format!("{}: one-way {:.3} ms mean", self.name, d.mean_delay_ms());
         if d.loss > 0.0 {
             s += &format!(", loss {}%", d.loss * 100.0);
         }
@@ -287,10 +291,17 @@ mod tests {
             rtt_ms: vec![vec![2.0, 40.0]],
             nodes: vec![],
         });
-        assert!(m.validate().expect_err("ragged").to_string().contains("2x2"));
+        assert!(m
+            .validate()
+            .expect_err("ragged")
+            .to_string()
+            .contains("2x2"));
         let e = NetModel::parse_spec("no-such-profile")
             .expect_err("unknown")
             .to_string();
-        assert!(e.contains("unknown network profile") && e.contains("wan"), "{e}");
+        assert!(
+            e.contains("unknown network profile") && e.contains("wan"),
+            "{e}"
+        );
     }
 }

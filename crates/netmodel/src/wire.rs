@@ -71,7 +71,12 @@ impl Wire {
 
     /// Whether a message sent now is lost (a cut, or a loss draw). Draws nothing on a
     /// lossless link.
-    pub fn lose(&mut self, from: NodeId, to: NodeId, bits: &mut dyn FnMut() -> u64) -> Option<Fate> {
+    pub fn lose(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        bits: &mut dyn FnMut() -> u64,
+    ) -> Option<Fate> {
         if self.model.is_cut(from, to) {
             return Some(Fate::Cut);
         }

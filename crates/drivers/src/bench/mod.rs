@@ -63,6 +63,12 @@ impl Progress for Silent {}
 /// Runs the whole plan and returns the results document.
 pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results, BenchError> {
     plan.timing.validate()?;
+    if plan.net.is_some() && plan.processes.is_some() {
+        return Err(BenchError::Syntax(
+            "--net applies to in-process clusters only: node processes have a fault filter each"
+                .into(),
+        ));
+    }
     let exe = plan.processes.clone();
     let mut sizes: Vec<usize> = plan.nodes.iter().map(|&n| n as usize).collect();
     sizes.sort_unstable();
@@ -128,6 +134,10 @@ pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results
             warmup_ms: millis(plan.warmup),
             duration_ms: millis(plan.duration),
             command_line: plan.command_line.clone(),
+            network: plan.net.as_ref().map(|m| r::Network {
+                name: m.name.clone(),
+                description: m.describe(),
+            }),
         },
         baseline,
         runs,
