@@ -73,7 +73,7 @@
 //! (which takes `from`, `to` and an optional `kind`; without one it ends every drop on
 //! the link) or a `heal` (which ends partitions and drops alike). The link's other
 //! messages, and every message the other way, still arrive, and nothing is reordered
-//! (every link is FIFO, as a TCP connection is, whatever the delays). A message is dropped when it
+//! (with `delay_min_ms = delay_max_ms`, or with a `profile`, every link is FIFO). A message is dropped when it
 //! would be delivered, and the timeline shows it, marked as dropped. Kinds are the
 //! protocol's own names ([`protocols::Protocol::message_kind`]), compared ignoring case:
 //! Raft's `RequestVote`, `RequestVoteResponse`, `PreVote`, `PreVoteResponse`,
