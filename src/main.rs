@@ -16,6 +16,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod cmd;
 mod display;
+mod experiment;
 
 use clap::{Parser, Subcommand};
 
@@ -70,6 +71,8 @@ enum Command {
     /// Run a ZooKeeper recipe (lock, herd-lock, rw-lock, fair-election,
     /// unfair-election, discovery) narrated in the simulator, with crashes.
     Recipe(cmd::zk::RecipeArgs),
+    /// Reproduce a published result: `fig16` (the Raft paper's Figure 16) in the simulator.
+    Experiment(cmd::experiment::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -89,6 +92,7 @@ fn main() -> anyhow::Result<()> {
         Command::Config(args) => cmd::client::config(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Lincheck(args) => cmd::lincheck::run(args),
+        Command::Experiment(args) => cmd::experiment::run(args),
         other => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -115,7 +119,8 @@ fn main() -> anyhow::Result<()> {
                     | Command::Exercise(_)
                     | Command::Config(_)
                     | Command::Report(_)
-                    | Command::Lincheck(_) => {
+                    | Command::Lincheck(_)
+                    | Command::Experiment(_) => {
                         unreachable!("handled above")
                     }
                 }

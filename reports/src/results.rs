@@ -113,6 +113,18 @@ pub struct Settings {
     pub read_percent: u32,
     /// The command line that produced this file.
     pub command_line: String,
+    /// The network model the clusters ran over (`cwb bench --net`); none: loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+}
+
+/// The network model of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    /// The profile's or file's name.
+    pub name: String,
+    /// One line: mean one-way delay, loss, bandwidth, regions.
+    pub description: String,
 }
 
 /// The shared timing vocabulary (docs/DESIGN.md: "One timing vocabulary").

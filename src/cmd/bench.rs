@@ -70,6 +70,11 @@ pub struct Args {
     /// connections, throughput the encryption.
     #[arg(long)]
     pub tls: bool,
+    /// The network every message meets on top of loopback: a profile (loopback, lan,
+    /// dc, cross-az, wan, lossy, raft-fig16) or a network TOML file (docs/METHOD.md,
+    /// "Network profiles"). Recorded in the results; in-process clusters only.
+    #[arg(long)]
+    pub net: Option<String>,
 }
 
 impl Args {
@@ -99,6 +104,10 @@ impl Args {
                 Some(runtime::tls::LoopbackTls::generate().context("making a CA for --tls")?)
             } else {
                 None
+            },
+            net: match &self.net {
+                Some(spec) => Some(netmodel::NetModel::parse_spec(spec)?),
+                None => None,
             },
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
         })

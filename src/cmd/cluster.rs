@@ -60,6 +60,10 @@ pub struct Args {
     /// TLS on both ports of every node (a fresh CA and a loopback certificate).
     #[arg(long)]
     tls: bool,
+    /// The network between the nodes, on top of loopback: a profile (lan, dc,
+    /// cross-az, wan, lossy, raft-fig16) or a network TOML file.
+    #[arg(long)]
+    net: Option<String>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -80,6 +84,11 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     opts.narrate = args.narrate;
     if args.tls {
         opts.tls = Some(runtime::tls::LoopbackTls::generate().context("making a CA for --tls")?);
+    }
+    if let Some(spec) = &args.net {
+        let model = netmodel::NetModel::parse_spec(spec)?;
+        println!("network: {}", model.describe());
+        opts.net = Some(model);
     }
     let origin = Instant::now();
     let mut cluster = LocalCluster::<P>::start(opts)

@@ -44,6 +44,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             reads: protocols::ReadPath::Log,
         },
         sweep: None,
+        net: None,
         out: args.out.join("results.json"),
         processes: false,
         tls: false,

@@ -5,6 +5,7 @@ pub mod client;
 pub mod cluster;
 pub mod compare;
 pub mod exercise;
+pub mod experiment;
 pub mod lincheck;
 pub mod nemesis;
 pub mod node;

@@ -51,6 +51,9 @@ pub struct ClusterOptions {
     pub tls: Option<runtime::tls::LoopbackTls>,
     /// The replicated state machine (the key-value store by default).
     pub state_machine: kv::StateMachineKind,
+    /// The network model every message meets on top of loopback (`netmodel`: delay,
+    /// loss, bandwidth, one-way cuts; `None`, the default: loopback as it is).
+    pub net: Option<netmodel::NetModel>,
 }
 
 impl ClusterOptions {
@@ -69,6 +72,7 @@ impl ClusterOptions {
             key: runtime::transport::handshake::ClusterKey::generate().unwrap_or_default(),
             tls: None,
             state_machine: kv::StateMachineKind::Kv,
+            net: None,
         }
     }
 }
@@ -176,6 +180,14 @@ impl<P: Protocol> LocalCluster<P> {
             clients.insert(id, c.local_addr().map_err(io)?);
             listeners.insert(id, (p, c));
         }
+        let faults = match &opts.net {
+            Some(model) => {
+                let f = Faults::with_seed(opts.seed);
+                f.set_network(Some(model.clone()));
+                f
+            }
+            None => Faults::default(),
+        };
         let mut cluster = LocalCluster {
             opts,
             membership,
@@ -183,7 +195,7 @@ impl<P: Protocol> LocalCluster<P> {
             clients,
             handles: BTreeMap::new(),
             incarnations: BTreeMap::new(),
-            faults: Faults::default(),
+            faults,
             bus: EventBus::new(),
             started: Instant::now(),
             spawn,

@@ -104,7 +104,14 @@ impl<P: Protocol> Simulation<P> {
                         self.fault_stats.one_way_drops += 1;
                     }
                     let to_incarnation = self.nodes.get(&to).map_or(0, |n| n.incarnation);
-                    for delay in self.network.deliveries(id, to, &mut self.rng) {
+                    // A bandwidth cap times a message by its encoded size (the
+                    // postcard payload the transport frames).
+                    let bytes = if self.network.needs_sizes() {
+                        postcard::to_allocvec(&msg).map_or(0, |v| v.len() as u64)
+                    } else {
+                        0
+                    };
+                    for delay in self.network.deliveries(id, to, now, bytes, &mut self.rng) {
                         self.push(
                             now.plus(delay),
                             Pending::Deliver {

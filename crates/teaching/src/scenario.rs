@@ -28,6 +28,8 @@
 //! delay_max_ms = 2.0
 //! loss = 0.0                # probability a message is lost
 //! duplicate = 0.0           # probability a message is delivered twice
+//! profile = "lan"           # or a named network profile / network file instead of
+//!                           # the delays: lan, dc, cross-az, wan, lossy, raft-fig16
 //!
 //! [[history]]               # optional initial durable state (node = N or nodes = [..])
 //! nodes = [1, 2, 3]
@@ -72,7 +74,7 @@
 //! (which takes `from`, `to` and an optional `kind`; without one it ends every drop on
 //! the link) or a `heal` (which ends partitions and drops alike). The link's other
 //! messages, and every message the other way, still arrive, and nothing is reordered
-//! (with `delay_min_ms = delay_max_ms` every link is FIFO). A message is dropped when it
+//! (with `delay_min_ms = delay_max_ms`, or with a `profile`, every link is FIFO). A message is dropped when it
 //! would be delivered, and the timeline shows it, marked as dropped. Kinds are the
 //! protocol's own names ([`protocols::Protocol::message_kind`]), compared ignoring case:
 //! Raft's `RequestVote`, `RequestVoteResponse`, `PreVote`, `PreVoteResponse`,

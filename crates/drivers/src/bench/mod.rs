@@ -78,6 +78,12 @@ pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results
                 .join(", ")
         )));
     }
+    if plan.net.is_some() && plan.processes.is_some() {
+        return Err(BenchError::Syntax(
+            "--net applies to in-process clusters only: node processes have a fault filter each"
+                .into(),
+        ));
+    }
     let exe = plan.processes.clone();
     let mut sizes: Vec<usize> = plan.nodes.iter().map(|&n| n as usize).collect();
     sizes.sort_unstable();
@@ -145,6 +151,10 @@ pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results
             duration_ms: millis(plan.duration),
             read_percent: plan.read_percent,
             command_line: plan.command_line.clone(),
+            network: plan.net.as_ref().map(|m| r::Network {
+                name: m.name.clone(),
+                description: m.describe(),
+            }),
         },
         baseline,
         runs,

@@ -95,6 +95,8 @@ pub struct Plan {
     pub processes: Option<PathBuf>,
     /// TLS on both ports of every node, to measure its cost against a run without.
     pub tls: Option<runtime::tls::LoopbackTls>,
+    /// The network model every trial's cluster runs over (`None`: plain loopback).
+    pub net: Option<netmodel::NetModel>,
     /// The command line that asked for the run, recorded in the results.
     pub command_line: String,
 }

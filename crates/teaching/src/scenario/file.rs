@@ -64,6 +64,8 @@ struct FileNetwork {
     delay_max_ms: Option<f64>,
     loss: Option<f64>,
     duplicate: Option<f64>,
+    /// A named network profile (or a network file) replacing the uniform delay.
+    profile: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -327,6 +329,13 @@ fn network(n: &FileNetwork) -> Result<NetConfig, ScenarioError> {
         delay_max: delay(n.delay_max_ms, d.delay_max, "delay_max_ms")?,
         loss: probability(n.loss.unwrap_or(0.0), "[network] loss")?,
         duplicate: probability(n.duplicate.unwrap_or(0.0), "[network] duplicate")?,
+        model: match &n.profile {
+            None => None,
+            Some(spec) => Some(
+                netmodel::NetModel::parse_spec(spec)
+                    .map_err(|e| ScenarioError::Invalid(format!("[network]: {e}")))?,
+            ),
+        },
     };
     if net.delay_min > net.delay_max {
         return Err(ScenarioError::Invalid(
