@@ -50,6 +50,7 @@ pub fn timing(range: (u64, u64), finalize_wait: Duration) -> Timing {
         raft_timer_reset: RaftTimerReset::Figure2,
         pre_vote: false,
         check_quorum: false,
+        reads: protocols::ReadPath::Log,
     }
 }
 

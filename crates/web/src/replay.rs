@@ -247,7 +247,11 @@ fn step_of(cmd: Command, at: Time) -> Result<Step, String> {
         },
         other => return Err(format!("{other:?} cannot be injected into a simulation")),
     };
-    Ok(Step { at, action })
+    Ok(Step {
+        at,
+        action,
+        protocols: Vec::new(),
+    })
 }
 
 fn bad(e: impl ToString) -> Response {
