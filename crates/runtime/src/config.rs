@@ -665,7 +665,9 @@ observer = true
     fn the_read_path_defaults_to_the_log_and_must_be_the_protocols() {
         let file = |protocol: &str, reads: &str| {
             format!(
-                "protocol = \"{protocol}\"\nfsync = \"never\"\ndata_dir = \"d\"\n[timing]\n\
+                "protocol = \"{protocol}\"\nfsync = \"never\"\ndata_dir = \"d\"\n\
+                 cluster_id = \"00112233445566778899aabbccddeeff\"\n\
+                 secret = \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"\n[timing]\n\
                  heartbeat_ms = 50\nelection_timeout_min_ms = 150\nelection_timeout_max_ms = 300\n\
                  finalize_wait_ms = 200\n{reads}\n[[node]]\nid = 1\n\
                  peer = \"127.0.0.1:7001\"\nclient = \"127.0.0.1:7101\"\n"
