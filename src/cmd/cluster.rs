@@ -20,31 +20,76 @@ use std::time::{Duration, Instant};
 use storage::FsyncPolicy;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// The options of an in-process loopback cluster, shared by `cwb cluster` and
+/// `cwb serve` (which shows the same cluster in a browser).
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub struct LocalClusterArgs {
     /// raft, zab or paxos.
     #[arg(long, default_value = "raft")]
-    protocol: ProtocolKind,
+    pub protocol: ProtocolKind,
     /// Voting nodes.
     #[arg(long, default_value_t = 3)]
-    nodes: u64,
+    pub nodes: u64,
     /// Non-voting observers (ZAB).
     #[arg(long, default_value_t = 0)]
-    observers: u64,
+    pub observers: u64,
     /// WAL durability: always, batch or never.
     #[arg(long, default_value = "batch")]
-    fsync: FsyncPolicy,
+    pub fsync: FsyncPolicy,
     #[command(flatten)]
-    timing: TimingArgs,
-    /// Seed for election timeouts and back-off.
+    pub timing: TimingArgs,
+    /// Seed for election timeouts and back-off (with `cwb serve --sim`: of the simulation).
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub seed: u64,
     /// Print the protocols' own explanation of each decision.
     #[arg(long)]
-    narrate: bool,
+    pub narrate: bool,
     /// Client writes per second while the cluster runs (0: none).
     #[arg(long, default_value_t = 20)]
-    writes_per_sec: u32,
+    pub writes_per_sec: u32,
+    /// Keep node data here instead of a temporary directory.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// TLS on both ports of every node (a fresh CA and a loopback certificate).
+    #[arg(long)]
+    pub tls: bool,
+    /// The network between the nodes, on top of loopback: a profile (lan, dc,
+    /// cross-az, wan, lossy, raft-fig16) or a network TOML file.
+    #[arg(long)]
+    pub net: Option<String>,
+}
+
+impl LocalClusterArgs {
+    /// The cluster's options, its data directory and whether that directory is a
+    /// temporary one to remove at the end.
+    pub fn options(&self) -> anyhow::Result<(ClusterOptions, PathBuf, bool)> {
+        let (dir, temporary) = match &self.data_dir {
+            Some(d) => (d.clone(), false),
+            None => (temp_dir(), true),
+        };
+        let mut opts = ClusterOptions::new(self.nodes, dir.clone());
+        opts.observers = self.observers;
+        opts.timing = self.timing.timing()?;
+        opts.fsync = self.fsync;
+        opts.seed = self.seed;
+        opts.narrate = self.narrate;
+        if self.tls {
+            opts.tls =
+                Some(runtime::tls::LoopbackTls::generate().context("making a CA for --tls")?);
+        }
+        if let Some(spec) = &self.net {
+            let model = netmodel::NetModel::parse_spec(spec)?;
+            println!("network: {}", model.describe());
+            opts.net = Some(model);
+        }
+        Ok((opts, dir, temporary))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    cluster: LocalClusterArgs,
     /// Kill the leader this many seconds after start.
     #[arg(long)]
     kill_leader_after: Option<f64>,
@@ -54,42 +99,15 @@ pub struct Args {
     /// Stop after this many seconds (default: run until `quit` or Ctrl-C).
     #[arg(long)]
     duration: Option<f64>,
-    /// Keep node data here instead of a temporary directory.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// TLS on both ports of every node (a fresh CA and a loopback certificate).
-    #[arg(long)]
-    tls: bool,
-    /// The network between the nodes, on top of loopback: a profile (lan, dc,
-    /// cross-az, wan, lossy, raft-fig16) or a network TOML file.
-    #[arg(long)]
-    net: Option<String>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    with_protocol!(args.protocol, P => watch::<P>(args).await)
+    with_protocol!(args.cluster.protocol, P => watch::<P>(args).await)
 }
 
 async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
-    let timing = args.timing.timing()?;
-    let (dir, temporary) = match &args.data_dir {
-        Some(d) => (d.clone(), false),
-        None => (temp_dir(), true),
-    };
-    let mut opts = ClusterOptions::new(args.nodes, dir.clone());
-    opts.observers = args.observers;
-    opts.timing = timing.clone();
-    opts.fsync = args.fsync;
-    opts.seed = args.seed;
-    opts.narrate = args.narrate;
-    if args.tls {
-        opts.tls = Some(runtime::tls::LoopbackTls::generate().context("making a CA for --tls")?);
-    }
-    if let Some(spec) = &args.net {
-        let model = netmodel::NetModel::parse_spec(spec)?;
-        println!("network: {}", model.describe());
-        opts.net = Some(model);
-    }
+    let (opts, dir, temporary) = args.cluster.options()?;
+    let timing = opts.timing.clone();
     let origin = Instant::now();
     let mut cluster = LocalCluster::<P>::start(opts)
         .await
@@ -97,9 +115,9 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     println!(
         "{} cluster: {} voters{} on 127.0.0.1, fsync={}, heartbeat {} ms, election timeout {}-{} ms, PreVote {}, CheckQuorum {}, data in {}",
         P::NAME,
-        args.nodes,
-        if args.observers > 0 { format!(" + {} observers", args.observers) } else { String::new() },
-        args.fsync,
+        args.cluster.nodes,
+        if args.cluster.observers > 0 { format!(" + {} observers", args.cluster.observers) } else { String::new() },
+        args.cluster.fsync,
         timing.heartbeat.as_millis(),
         timing.election_timeout_min.as_millis(),
         timing.election_timeout_max.as_millis(),
@@ -117,10 +135,10 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let printer = tokio::spawn(print_events(cluster.bus().clone(), origin, P::vocabulary()));
-    let writer = (args.writes_per_sec > 0).then(|| {
+    let writer = (args.cluster.writes_per_sec > 0).then(|| {
         tokio::spawn(write_load(
             cluster.client(),
-            args.writes_per_sec,
+            args.cluster.writes_per_sec,
             origin,
             stop.clone(),
         ))

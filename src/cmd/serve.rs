@@ -6,48 +6,24 @@
 //! address (`--bind`) needs the cluster secret (`--secret-file`, hex), which the page's
 //! commands then carry (open the printed URL, which has it after the `#`).
 
-use super::TimingArgs;
 use anyhow::Context;
-use drivers::cluster::{ClusterOptions, LocalCluster};
+use drivers::cluster::LocalCluster;
 use drivers::with_protocol;
 use protocols::{Describe, Protocol};
 use runtime::config::ProtocolKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use storage::FsyncPolicy;
 use teaching::scenario::Scenario;
 use web::access::Access;
 use web::replay::ReplayOptions;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// raft, zab or paxos.
-    #[arg(long, default_value = "raft")]
-    protocol: ProtocolKind,
-    /// Voting nodes.
-    #[arg(long, default_value_t = 3)]
-    nodes: u64,
-    /// Non-voting observers (ZAB).
-    #[arg(long, default_value_t = 0)]
-    observers: u64,
-    /// WAL durability: always, batch or never.
-    #[arg(long, default_value = "batch")]
-    fsync: FsyncPolicy,
+    /// The live cluster: the options of `cwb cluster` (in replay mode --protocol,
+    /// --nodes, --seed and the timings apply).
     #[command(flatten)]
-    timing: TimingArgs,
-    /// Seed for election timeouts and back-off (live), or of the simulation (--sim).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Put the protocols' own explanation of each decision on the timeline (live).
-    #[arg(long)]
-    narrate: bool,
-    /// Client writes per second when the page opens (the page's load slider changes it).
-    #[arg(long, default_value_t = 20)]
-    writes_per_sec: u32,
-    /// Keep node data here instead of a temporary directory.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    cluster: super::cluster::LocalClusterArgs,
     /// The page's port (0: any free one; the URL printed says which).
     #[arg(long, default_value_t = 7878)]
     port: u16,
@@ -91,7 +67,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         server.stop().await?;
         return Ok(());
     }
-    with_protocol!(args.protocol, P => live::<P>(args, listener, access).await)
+    with_protocol!(args.cluster.protocol, P => live::<P>(args, listener, access).await)
 }
 
 fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
@@ -122,15 +98,16 @@ fn replay_options(args: &Args) -> anyhow::Result<ReplayOptions> {
             }),
         ),
         None => {
-            let mut s = web::replay::seed_scenario(args.nodes, args.seed, args.sim_ms)?;
-            s.timing = args.timing.timing()?;
+            let mut s =
+                web::replay::seed_scenario(args.cluster.nodes, args.cluster.seed, args.sim_ms)?;
+            s.timing = args.cluster.timing.timing()?;
             let dir = PathBuf::from("scenarios");
             (s, String::new(), dir.is_dir().then_some(dir))
         }
     };
-    let first = scenario.protocol.unwrap_or(args.protocol);
+    let first = scenario.protocol.unwrap_or(args.cluster.protocol);
     if args.scenario.is_some() && args.sim {
-        scenario.seed = args.seed;
+        scenario.seed = args.cluster.seed;
     }
     let protocols = if args.side_by_side {
         ProtocolKind::ALL.to_vec()
@@ -150,17 +127,7 @@ async fn live<P: Protocol + Describe>(
     listener: tokio::net::TcpListener,
     access: Access,
 ) -> anyhow::Result<()> {
-    let timing = args.timing.timing()?;
-    let (dir, temporary) = match &args.data_dir {
-        Some(d) => (d.clone(), false),
-        None => (super::cluster::temp_dir(), true),
-    };
-    let mut opts = ClusterOptions::new(args.nodes, dir.clone());
-    opts.observers = args.observers;
-    opts.timing = timing;
-    opts.fsync = args.fsync;
-    opts.seed = args.seed;
-    opts.narrate = args.narrate;
+    let (opts, dir, temporary) = args.cluster.options()?;
     let origin = Instant::now();
     let cluster = LocalCluster::<P>::start_viewed(opts)
         .await
@@ -168,16 +135,22 @@ async fn live<P: Protocol + Describe>(
     println!(
         "{} cluster: {} voters{} on 127.0.0.1, fsync={}, data in {}",
         P::NAME,
-        args.nodes,
-        if args.observers > 0 {
-            format!(" + {} observers", args.observers)
+        args.cluster.nodes,
+        if args.cluster.observers > 0 {
+            format!(" + {} observers", args.cluster.observers)
         } else {
             String::new()
         },
-        args.fsync,
+        args.cluster.fsync,
         dir.display()
     );
-    let server = web::live::serve(cluster, listener, access, args.writes_per_sec, origin)?;
+    let server = web::live::serve(
+        cluster,
+        listener,
+        access,
+        args.cluster.writes_per_sec,
+        origin,
+    )?;
     announce(server.addr, &args);
     wait(args.duration).await;
     server.stop().await?;
