@@ -48,43 +48,22 @@ fn find_browser() -> Option<PathBuf> {
 /// The browser process group; killed on drop (also when the test panics).
 struct Browser {
     child: Child,
-    profile: PathBuf,
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The group holds the renderer and helper processes too; its id is the child's.
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // The crash reporter starts its own group; it names the profile (its database).
-        for pid in processes_naming(&self.profile) {
+        // The group holds the renderer and helper processes too; its id is the child's
+        // (`process_group(0)`). Only a real group id is signalled, never 0 or 1.
+        let pgid = self.child.id();
+        if pgid > 1 {
             let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
+                .args(["-KILL", "--", &format!("-{pgid}")])
                 .stderr(Stdio::null())
                 .status();
         }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
-}
-
-/// Processes whose command line names `path`.
-fn processes_naming(path: &Path) -> Vec<u32> {
-    let needle = path.to_string_lossy().into_owned();
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            String::from_utf8_lossy(&cmd)
-                .contains(&needle)
-                .then_some(pid)
-        })
-        .collect()
 }
 
 fn start_browser(browser: &Path, profile: &Path) -> Browser {
@@ -98,6 +77,9 @@ fn start_browser(browser: &Path, profile: &Path) -> Browser {
             "--remote-debugging-port=0",
             "--window-size=1300,900",
             "--hide-scrollbars",
+            // No crash reporter: it would start a process group of its own.
+            "--disable-crash-reporter",
+            "--disable-breakpad",
             &format!("--user-data-dir={}", profile.display()),
             "about:blank",
         ])
@@ -107,10 +89,7 @@ fn start_browser(browser: &Path, profile: &Path) -> Browser {
         .process_group(0)
         .spawn()
         .unwrap_or_else(|e| panic!("{} does not start: {e}", browser.display()));
-    Browser {
-        child,
-        profile: profile.to_path_buf(),
-    }
+    Browser { child }
 }
 
 /// One DevTools session on a page.
