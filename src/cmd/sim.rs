@@ -226,17 +226,7 @@ fn run_scenario<P: Scripted>(
     );
     print(&text)?;
     if let Some(path) = &args.svg {
-        let svg = render_svg(
-            &format!("{} ({})", scenario.name, P::NAME),
-            &outcome.sim.ids(),
-            &outcome.vocabulary,
-            &outcome.timeline,
-            &outcome.checks,
-            SvgOptions {
-                verbose: args.verbose,
-                ..SvgOptions::default()
-            },
-        );
+        let svg = diagram::<P>(args, scenario, &outcome);
         std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote the message-sequence diagram to {}", path.display());
     }
@@ -254,6 +244,25 @@ fn run_scenario<P: Scripted>(
 
 /// `--protocol all`: the scenario with each protocol, the timelines one after the
 /// other, and with `--html` one page with them side by side.
+/// The scenario's message-sequence diagram of one protocol's run (`--svg`, `--html`).
+fn diagram<P: Scripted>(
+    args: &Args,
+    scenario: &Scenario,
+    outcome: &scenario::Outcome<P>,
+) -> String {
+    render_svg(
+        &format!("{} ({})", scenario.name, P::NAME),
+        &outcome.sim.ids(),
+        &outcome.vocabulary,
+        &outcome.timeline,
+        &outcome.checks,
+        SvgOptions {
+            verbose: args.verbose,
+            ..SvgOptions::default()
+        },
+    )
+}
+
 fn run_all(args: &Args, scenario: &Scenario) -> anyhow::Result<()> {
     if args.bug.is_some() || args.svg.is_some() {
         anyhow::bail!("--bug and --svg take one protocol; --protocol all writes --html");
@@ -296,17 +305,7 @@ fn column<P: Scripted>(
             quiet: args.quiet,
         },
     );
-    let svg = render_svg(
-        &format!("{} ({})", scenario.name, P::NAME),
-        &outcome.sim.ids(),
-        &outcome.vocabulary,
-        &outcome.timeline,
-        &outcome.checks,
-        SvgOptions {
-            verbose: args.verbose,
-            ..SvgOptions::default()
-        },
-    );
+    let svg = diagram::<P>(args, scenario, &outcome);
     Ok(teaching::side_by_side::Column {
         protocol: P::NAME.to_string(),
         text,
