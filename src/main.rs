@@ -16,6 +16,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod cmd;
 mod display;
+mod experiment;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,9 @@ struct Cli {
 enum Command {
     /// Start an in-process loopback cluster and watch it elect, fail and recover.
     Cluster(cmd::cluster::Args),
+    /// Serve a page on 127.0.0.1 that shows a live cluster (or steps through a
+    /// simulation) and lets you break it from the browser.
+    Serve(cmd::serve::Args),
     /// Run one node of a cluster described by a config file, as its own process.
     Node(cmd::node::Args),
     /// Write a loopback cluster config file to stdout (or --out FILE; --tls adds a CA
@@ -54,10 +58,21 @@ enum Command {
     Heal(cmd::client::StatusArgs),
     /// Run a scripted scenario (--scenario FILE) or replay a chaos seed, narrated.
     Sim(cmd::sim::Args),
+    /// Exercises on the scenarios: `cwb exercise check ANSWERS.toml` grades a student's
+    /// answers by running them as the scenario's expectations.
+    Exercise(cmd::exercise::Args),
     /// Check a recorded client history for linearizability (exit 0: yes, 1: no, 2: undecided or bad input).
     Lincheck(cmd::lincheck::Args),
     /// Faults (kill -9, pauses, isolation) against node processes under retrying clients; check the history.
     Nemesis(cmd::nemesis::Args),
+    /// ZooKeeper-style create/get/set/ls/rm/stat/watch against a cluster running the
+    /// znode state machine (`state_machine = "znode"`).
+    Zk(cmd::zk::Args),
+    /// Run a ZooKeeper recipe (lock, herd-lock, rw-lock, fair-election,
+    /// unfair-election, discovery) narrated in the simulator, with crashes.
+    Recipe(cmd::zk::RecipeArgs),
+    /// Reproduce a published result: `fig16` (the Raft paper's Figure 16) in the simulator.
+    Experiment(cmd::experiment::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,9 +87,12 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Recipe(args) => cmd::zk::recipe(args),
+        Command::Exercise(args) => cmd::exercise::run(args),
         Command::Config(args) => cmd::client::config(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Lincheck(args) => cmd::lincheck::run(args),
+        Command::Experiment(args) => cmd::experiment::run(args),
         other => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -82,6 +100,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(async move {
                 match other {
                     Command::Cluster(args) => cmd::cluster::run(args).await,
+                    Command::Serve(args) => cmd::serve::run(args).await,
                     Command::Bench(args) => cmd::bench::run(args).await,
                     Command::Compare(args) => cmd::compare::run(args).await,
                     Command::Node(args) => cmd::node::run(args).await,
@@ -90,14 +109,18 @@ fn main() -> anyhow::Result<()> {
                     Command::Status(args) => cmd::client::status(args).await,
                     Command::Isolate(args) => cmd::client::isolate(args).await,
                     Command::Heal(args) => cmd::client::heal(args).await,
+                    Command::Zk(args) => cmd::zk::run(args).await,
                     Command::Nemesis(args) => match cmd::nemesis::run(args).await? {
                         0 => Ok(()),
                         code => std::process::exit(code),
                     },
                     Command::Sim(_)
+                    | Command::Recipe(_)
+                    | Command::Exercise(_)
                     | Command::Config(_)
                     | Command::Report(_)
-                    | Command::Lincheck(_) => {
+                    | Command::Lincheck(_)
+                    | Command::Experiment(_) => {
                         unreachable!("handled above")
                     }
                 }

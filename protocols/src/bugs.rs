@@ -13,6 +13,7 @@
 //! | [`Bug::RaftNoUpToDateCheck`] | Raft §5.4.1: vote only for a candidate whose log is at least as up to date |
 //! | [`Bug::RaftCommitOldTerms`] | Raft §5.4.2 (Figure 8): commit by counting replicas only entries of the current term |
 //! | [`Bug::RaftCountOwnCopyEarly`] | Raft thesis §10.2.1: a leader counts its own copy only once it is durable |
+//! | [`Bug::RaftReadIndexWithoutRound`] | Raft thesis §6.4 step 2: a ReadIndex read waits for a round of heartbeats to a majority (runs with `--reads index`) |
 //! | [`Bug::ZabFleIgnoresEpoch`] | ZooKeeper `totalOrderPredicate`: compare votes by epoch first, then zxid, then sid |
 //! | [`Bug::ZabAckBeforePersist`] | Zab §IV-C: a follower logs a proposal durably before it ACKs it |
 //! | [`Bug::PaxosPromiseNotPersisted`] | Paxos Made Simple §2.3: an acceptor remembers its promise across a restart |
@@ -22,6 +23,7 @@
 //! (`cwb sim --bug help` prints it; `crates/sim/tests/bugs.rs` pins it).
 
 use crate::kind::ProtocolKind;
+use crate::read::ReadPath;
 use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
@@ -41,6 +43,10 @@ pub enum Bug {
     /// before its disk reports it durable (thesis §10.2.1): a crash before the sync
     /// loses a "committed" entry.
     RaftCountOwnCopyEarly,
+    /// A Raft leader serves a ReadIndex read without the round of heartbeats that
+    /// confirms it still leads (thesis §6.4, step 2): a leader cut off from the
+    /// majority answers from its stale state while a new leader commits writes.
+    RaftReadIndexWithoutRound,
     /// ZAB's FastLeaderElection orders votes by zxid and sid only, ignoring the epoch
     /// (ZooKeeper's `totalOrderPredicate` compares the epoch first). Here it costs
     /// liveness, not safety (a zxid carries the epoch of its transaction): a server of
@@ -79,6 +85,10 @@ impl fmt::Display for CaughtBy {
     }
 }
 
+/// The chaos seed (5 voters, `--reads index --check-quorum off`) on which a deposed Raft leader serves a
+/// stale ReadIndex read under [`Bug::RaftReadIndexWithoutRound`].
+const READ_INDEX_BUG_SEED: u64 = 0;
+
 /// A name that is no [`Bug`].
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("unknown bug {0:?}: `cwb sim --bug help` lists them")]
@@ -86,10 +96,11 @@ pub struct UnknownBug(pub String);
 
 impl Bug {
     /// Every bug, in catalogue order.
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 8] = [
         Bug::RaftNoUpToDateCheck,
         Bug::RaftCommitOldTerms,
         Bug::RaftCountOwnCopyEarly,
+        Bug::RaftReadIndexWithoutRound,
         Bug::ZabFleIgnoresEpoch,
         Bug::ZabAckBeforePersist,
         Bug::PaxosPromiseNotPersisted,
@@ -102,6 +113,7 @@ impl Bug {
             Bug::RaftNoUpToDateCheck => "raft-no-up-to-date-check",
             Bug::RaftCommitOldTerms => "raft-commit-old-terms",
             Bug::RaftCountOwnCopyEarly => "raft-count-own-copy-early",
+            Bug::RaftReadIndexWithoutRound => "raft-read-index-without-round",
             Bug::ZabFleIgnoresEpoch => "zab-fle-ignores-epoch",
             Bug::ZabAckBeforePersist => "zab-ack-before-persist",
             Bug::PaxosPromiseNotPersisted => "paxos-promise-not-persisted",
@@ -112,9 +124,10 @@ impl Bug {
     /// The protocol that has it.
     pub fn protocol(self) -> ProtocolKind {
         match self {
-            Bug::RaftNoUpToDateCheck | Bug::RaftCommitOldTerms | Bug::RaftCountOwnCopyEarly => {
-                ProtocolKind::Raft
-            }
+            Bug::RaftNoUpToDateCheck
+            | Bug::RaftCommitOldTerms
+            | Bug::RaftCountOwnCopyEarly
+            | Bug::RaftReadIndexWithoutRound => ProtocolKind::Raft,
             Bug::ZabFleIgnoresEpoch | Bug::ZabAckBeforePersist => ProtocolKind::Zab,
             Bug::PaxosPromiseNotPersisted | Bug::PaxosIgnoreAcceptedInPromises => {
                 ProtocolKind::Paxos
@@ -133,6 +146,9 @@ impl Bug {
             }
             Bug::RaftCountOwnCopyEarly => {
                 "the leader counts its own copy before it is durable (Raft thesis §10.2.1)"
+            }
+            Bug::RaftReadIndexWithoutRound => {
+                "ReadIndex serves without a heartbeat round to a majority (Raft thesis §6.4)"
             }
             Bug::ZabFleIgnoresEpoch => {
                 "FastLeaderElection compares votes without the epoch (ZooKeeper totalOrderPredicate)"
@@ -157,6 +173,7 @@ impl Bug {
             Bug::RaftCountOwnCopyEarly => {
                 CaughtBy::Scenario("scenarios/raft-undurable-leader-copy.toml")
             }
+            Bug::RaftReadIndexWithoutRound => CaughtBy::Seed(READ_INDEX_BUG_SEED),
             Bug::ZabFleIgnoresEpoch => CaughtBy::Seed(57),
             Bug::ZabAckBeforePersist => CaughtBy::Scenario("scenarios/zab-ack-after-log.toml"),
             Bug::PaxosPromiseNotPersisted => {
@@ -166,11 +183,41 @@ impl Bug {
         }
     }
 
+    /// The read path the bug needs to show ([`crate::read`]): its chaos seed runs
+    /// with it. Every bug but the read bugs shows on the default path, the log.
+    pub fn read_path(self) -> ReadPath {
+        match self {
+            Bug::RaftReadIndexWithoutRound => ReadPath::Index,
+            _ => ReadPath::Log,
+        }
+    }
+
+    /// The settings the bug's chaos seed runs with: its read path, and for the
+    /// ReadIndex bug CheckQuorum off, so that a deposed leader keeps its role long
+    /// enough for a new leader to commit (with CheckQuorum it steps down within an
+    /// election timeout, before its successor can be elected, and the skipped round
+    /// is rarely seen).
+    pub fn adjust(self, timing: &mut crate::Timing) {
+        timing.reads = self.read_path();
+        if self == Bug::RaftReadIndexWithoutRound {
+            timing.check_quorum = false;
+        }
+    }
+
     /// The `cwb sim` command that shows the bug caught.
     pub fn command(self) -> String {
+        let reads = match self.read_path() {
+            ReadPath::Log => String::new(),
+            path => format!(" --reads {path}"),
+        };
+        let reads = if self == Bug::RaftReadIndexWithoutRound {
+            format!("{reads} --check-quorum off")
+        } else {
+            reads
+        };
         match self.caught_by() {
             CaughtBy::Seed(n) => format!(
-                "cwb sim --protocol {} --seed {n} --bug {self} --quiet",
+                "cwb sim --protocol {} --seed {n}{reads} --bug {self} --quiet",
                 self.protocol()
             ),
             CaughtBy::Scenario(file) => format!("cwb sim --scenario {file} --bug {self} --quiet"),

@@ -50,6 +50,29 @@ pub trait Describe: Protocol {
     fn routine(msg: &Self::Message) -> bool;
     /// This node's log, oldest first: what it holds and which part it knows committed.
     fn log_view(&self) -> Vec<LogEntry>;
+    /// Whom this node backs now, in the protocol's words, for live views: Raft
+    /// `voted for 2` (its durable vote of the current term), ZAB `votes for 3` (its
+    /// FastLeaderElection proposal), Paxos `promised 2.3` (its acceptor's promise).
+    /// `None` when it backs nobody yet.
+    fn vote(&self) -> Option<String> {
+        None
+    }
+}
+
+/// `LeaderTimeout` as `leader timeout`: a Rust identifier (a Debug name) in lower-case
+/// words. Anything that is not a bare identifier (a variant with fields) is kept as is.
+pub fn words(name: &str) -> String {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return name.to_string();
+    }
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// The one human form of a protocol event, without a node prefix (hosts add it, see

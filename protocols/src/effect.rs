@@ -57,6 +57,11 @@ pub enum Effect<M, R, T> {
     },
     /// The client request `id`, received on this node, cannot be served here.
     Reject { id: RequestId, error: ClientError },
+    /// The read `id` ([`crate::Input::Read`]), received on this node, may be answered
+    /// now from this node's state machine, as it stands after every `Apply` carried out
+    /// so far ([`crate::read`] says why that is fresh enough for each read path). Held
+    /// behind earlier persists like a `Reject`.
+    ServeRead { id: RequestId },
     /// Something a human or the metrics layer wants to see.
     Event(Event),
 }

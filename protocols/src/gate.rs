@@ -8,7 +8,7 @@
 //! it):
 //! - every [`Effect::Persist`] of a batch goes into one write job, made durable with one
 //!   sync (group commit);
-//! - [`Effect::Send`], [`Effect::Reject`], [`Effect::Event`] and
+//! - [`Effect::Send`], [`Effect::Reject`], [`Effect::ServeRead`], [`Effect::Event`] and
 //!   [`Effect::SignalWhenDurable`] wait until the job of their batch, and every earlier
 //!   job, is durable, and leave in the order the protocol produced them;
 //! - [`Effect::SendAhead`] leaves at once, unless an earlier send to the same peer is

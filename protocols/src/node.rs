@@ -27,6 +27,12 @@ pub enum Input<M, T> {
     Timer(T),
     /// A client submitted a command to this node.
     Client(Command),
+    /// A client submitted a read-only command to this node, to be served by the run's
+    /// read path ([`crate::Timing::reads`], [`crate::read`]): the protocol answers
+    /// with [`crate::Effect::ServeRead`] or [`crate::Effect::Reject`]. Hosts send reads
+    /// as [`Input::Client`] under [`crate::read::ReadPath::Log`]; a protocol handed a
+    /// read under that path puts it through its log.
+    Read(Command),
     /// Every record persisted before the [`crate::Effect::SignalWhenDurable`] with this
     /// token (and so before every lower token) is durable.
     Durable(u64),
@@ -175,6 +181,13 @@ pub trait Protocol: Sized + Send + 'static {
     /// [`Protocol::set_max_batch`].
     fn route_by_key(&mut self, _key_of: fn(&bytes::Bytes) -> Option<bytes::Bytes>) {}
 
+    /// Switches the random back-off after a lost ballot off (`false`) or on (`true`,
+    /// the default), for teaching the dueling-proposers livelock ("Paxos Made Simple"
+    /// §2.4): without it a pre-empted proposer retries at once with a higher ballot.
+    /// Only Paxos backs off this way (Raft's randomized election timeout is its own
+    /// tie-breaker and stays); the others ignore it. Only the simulator calls it.
+    fn set_backoff(&mut self, _on: bool) {}
+
     /// Switches on a known bug ([`crate::bugs`]) for teaching; returns whether this
     /// protocol has it (a bug of another protocol is refused with `false`). Only the
     /// simulator calls it, right after [`Protocol::recover`], as it calls
@@ -232,6 +245,20 @@ pub trait Protocol: Sized + Send + 'static {
     /// A short name for a message's type ("AppendEntries", "PROPOSAL"), used to count
     /// messages and bytes per type.
     fn message_kind(msg: &Self::Message) -> &'static str;
+
+    /// A one-line human form of `msg` for traces (`RequestVote term 2, last entry 9@1`);
+    /// `command` renders a client command it carries. The three protocols give their
+    /// [`crate::Describe`] form; the default is the Debug text.
+    fn message_text(msg: &Self::Message, command: &dyn Fn(&crate::Command) -> String) -> String {
+        let _ = command;
+        format!("{msg:?}")
+    }
+
+    /// A timer's name in words for traces (`election timeout`): its Debug name with
+    /// the words split (`ElectionTimeout` becomes `election timeout`).
+    fn timer_text(timer: &Self::Timer) -> String {
+        crate::describe::words(&format!("{timer:?}"))
+    }
 
     /// What this protocol calls a leadership generation ("term", "epoch", "ballot"):
     /// the word every display of an [`Event`] uses ([`crate::event_text`]).

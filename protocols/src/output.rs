@@ -32,6 +32,8 @@ pub trait Output<M, R, T> {
     fn apply(&mut self, index: u64, command: Option<Command>);
     /// [`Effect::Reject`]: the client request `id` cannot be served here.
     fn reject(&mut self, id: RequestId, error: ClientError);
+    /// [`Effect::ServeRead`]: the read `id` may be answered from the state machine now.
+    fn serve_read(&mut self, id: RequestId);
     /// [`Effect::Event`]: report `event`.
     fn event(&mut self, event: Event);
     /// [`Event::Narrate`] with `text()` when `on` (the node's `Setup::narrate`); `text`
@@ -75,6 +77,10 @@ impl<M, R, T> Output<M, R, T> for Vec<Effect<M, R, T>> {
 
     fn event(&mut self, event: Event) {
         self.push(Effect::Event(event));
+    }
+
+    fn serve_read(&mut self, id: RequestId) {
+        self.push(Effect::ServeRead { id });
     }
 
     fn narrate(&mut self, on: bool, text: impl FnOnce() -> String) {

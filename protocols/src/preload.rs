@@ -75,6 +75,64 @@ pub trait Preload: Protocol {
     /// The records a node holding `history` (`(generation, count)` pairs, oldest first)
     /// would have persisted.
     fn preload(history: &[(u64, u64)]) -> Result<Vec<Self::Record>, PreloadError>;
+
+    /// The records of a node holding `history` in a cluster whose nodes hold
+    /// `cluster` (one history per member, empty for a node without one). A scenario
+    /// describes each node's history on its own, but the start must be one a real run
+    /// could reach: each protocol records here what the other histories imply for this
+    /// node. Raft and ZAB: a generation's entries exist only because a leader of it was
+    /// elected by a majority, so every node starts knowing the highest generation any
+    /// history reaches ([`reached`]; otherwise a node could be elected in it a second
+    /// time and write other entries at the same positions). Paxos: a slot is chosen
+    /// only if a majority accepted one value in it ([`chosen_prefix`]).
+    /// Default: [`Preload::preload`].
+    fn preload_among(
+        history: &[(u64, u64)],
+        cluster: &[&[(u64, u64)]],
+    ) -> Result<Vec<Self::Record>, PreloadError> {
+        let _ = cluster;
+        Self::preload(history)
+    }
+}
+
+/// The highest generation any of `cluster`'s histories reaches (0: none).
+pub fn reached(cluster: &[&[(u64, u64)]]) -> u64 {
+    cluster
+        .iter()
+        .filter_map(|h| h.last().map(|&(generation, _)| generation))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The generation of each position of `history`, position 1 first.
+fn generations(history: &[(u64, u64)]) -> impl Iterator<Item = u64> + '_ {
+    history
+        .iter()
+        .flat_map(|&(generation, count)| std::iter::repeat_n(generation, count as usize))
+}
+
+/// How many leading positions a majority of `cluster` (one history per member) hold
+/// with the same entry: the positions that were chosen (committed) for certain.
+pub fn chosen_prefix(cluster: &[&[(u64, u64)]]) -> u64 {
+    let majority = cluster.len() / 2 + 1;
+    let mut columns: Vec<Box<dyn Iterator<Item = u64> + '_>> = cluster
+        .iter()
+        .map(|h| Box::new(generations(h)) as Box<dyn Iterator<Item = u64>>)
+        .collect();
+    let mut prefix = 0;
+    loop {
+        let mut counts: std::collections::BTreeMap<u64, usize> = Default::default();
+        for column in &mut columns {
+            if let Some(generation) = column.next() {
+                *counts.entry(generation).or_default() += 1;
+            }
+        }
+        if counts.values().any(|&n| n >= majority) {
+            prefix += 1;
+        } else {
+            return prefix;
+        }
+    }
 }
 
 /// Checks the shape every protocol needs: generations at least 1 and strictly
@@ -145,6 +203,18 @@ mod tests {
             validate(&[(1, MAX_PRELOADED_ENTRIES), (2, 1)]),
             Err(PreloadError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn a_position_is_chosen_when_a_majority_holds_one_entry_there() {
+        let [a, b, c]: [&[(u64, u64)]; 3] = [&[(1, 1), (2, 2)], &[(1, 1), (3, 1)], &[(1, 1)]];
+        // Raft's Figure 8 (b): position 1 everywhere, 2 split between terms 2 and 3.
+        assert_eq!(chosen_prefix(&[a, a, b, c, c]), 1);
+        assert_eq!(chosen_prefix(&[a, a, a, c, c]), 3);
+        // One node of five holds a history: nothing was chosen.
+        assert_eq!(chosen_prefix(&[c, &[], &[], &[], &[]]), 0);
+        assert_eq!(reached(&[a, b, c, &[]]), 3);
+        assert_eq!(reached(&[]), 0);
     }
 
     #[test]

@@ -11,8 +11,10 @@
 //! | `finalize_wait` | unused | FastLeaderElection's finalize wait (ZooKeeper: 200 ms) | unused |
 //! | `raft_timer_reset` | whether a higher term restarts a follower's election timeout ([`RaftTimerReset`]) | unused | unused |
 //! | `pre_vote` | PreVote before a real election, and the lease guard on votes (thesis §9.6) | unused | unused |
+//! | `reads` | [`crate::read`]: `log`, ReadIndex (§6.4) or lease (§6.4.1) | `log`, local or `sync` | `log` or lease |
 //! | `check_quorum` | a leader not heard from by a majority within `election_timeout_min` steps down (thesis §9.6) | unused (`syncLimit` already does it) | a leader without a majority of heartbeat replies within `election_timeout_min` steps down |
 
+use crate::read::ReadPath;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use thiserror::Error;
@@ -46,6 +48,10 @@ pub struct Timing {
     /// `inLease`). On by default, as etcd runs it.
     #[serde(default = "on")]
     pub check_quorum: bool,
+    /// How read-only client commands are served ([`crate::read`]): through the log
+    /// (the default) or one of the protocol's shorter read paths.
+    #[serde(default)]
+    pub reads: ReadPath,
 }
 
 /// Serde default of the settings that are on unless a file says otherwise.
@@ -98,6 +104,7 @@ impl Default for Timing {
             raft_timer_reset: RaftTimerReset::Figure2,
             pre_vote: true,
             check_quorum: true,
+            reads: ReadPath::Log,
         }
     }
 }
@@ -114,6 +121,10 @@ pub enum TimingError {
     /// A leader could never keep its followers.
     #[error("heartbeat ({heartbeat:?}) must be shorter than the election timeout min ({min:?})")]
     HeartbeatTooSlow { heartbeat: Duration, min: Duration },
+    /// Raft's lease holds only because followers that heard the leader ignore
+    /// RequestVotes (CheckQuorum's guard); lease reads are refused without it.
+    #[error("lease reads need check_quorum on (followers must ignore votes while the lease runs)")]
+    LeaseWithoutCheckQuorum,
     /// Past any sane setting (and near the end of what a clock can add).
     #[error("{name} ({value:?}) is longer than {max:?}")]
     TooLong {
@@ -154,6 +165,9 @@ impl Timing {
                 min: self.election_timeout_min,
                 max: self.election_timeout_max,
             });
+        }
+        if self.reads == ReadPath::Lease && !self.check_quorum {
+            return Err(TimingError::LeaseWithoutCheckQuorum);
         }
         if self.heartbeat >= self.election_timeout_min {
             return Err(TimingError::HeartbeatTooSlow {

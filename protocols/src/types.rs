@@ -59,11 +59,21 @@ pub struct RequestId {
     pub seq: u64,
 }
 
-/// `command 3#7`: the 7th command node 3 took from a client (origin 0 numbers the
-/// entries of a preloaded history).
+/// `command 3#7`: the 7th command node 3 took from a client; origin 0 numbers the
+/// entries of a preloaded history ([`crate::preload::preloaded_command`]), shown as
+/// `preloaded entry 2:3` (the 3rd entry written in generation 2).
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "command {}#{}", self.origin, self.seq)
+        if self.origin == 0 {
+            write!(
+                f,
+                "preloaded entry {}:{}",
+                self.seq >> 32,
+                self.seq & 0xffff_ffff
+            )
+        } else {
+            write!(f, "command {}#{}", self.origin, self.seq)
+        }
     }
 }
 
@@ -81,4 +91,17 @@ pub struct Command {
     pub id: RequestId,
     /// The encoded state-machine operation.
     pub data: Bytes,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_preloaded_entries_read_as_words() {
+        assert_eq!(RequestId { origin: 3, seq: 7 }.to_string(), "command 3#7");
+        let pre = crate::preload::preloaded_command(3, 2).id;
+        assert_eq!(pre.to_string(), "preloaded entry 3:2");
+        assert_eq!(entry_text(None), "a no-op");
+    }
 }

@@ -105,6 +105,13 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
             m.hostname.clone().unwrap_or_else(|| "not recorded".into()),
         ),
         ("cluster mode", s.mode.as_str().to_string()),
+        (
+            "network",
+            s.network.as_ref().map_or_else(
+                || "loopback (no model)".to_string(),
+                |n| n.description.clone(),
+            ),
+        ),
         ("protocols", join(s.protocols.clone())),
         (
             "cluster sizes",

@@ -107,8 +107,24 @@ pub struct Settings {
     pub warmup_ms: u64,
     /// Length of one throughput measurement, in milliseconds.
     pub duration_ms: u64,
+    /// Percent of throughput operations that were reads (`cwb bench --read-ratio`);
+    /// 0 (writes only) in older files.
+    #[serde(default)]
+    pub read_percent: u32,
     /// The command line that produced this file.
     pub command_line: String,
+    /// The network model the clusters ran over (`cwb bench --net`); none: loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+}
+
+/// The network model of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    /// The profile's or file's name.
+    pub name: String,
+    /// One line: mean one-way delay, loss, bandwidth, regions.
+    pub description: String,
 }
 
 /// The shared timing vocabulary (docs/DESIGN.md: "One timing vocabulary").
@@ -135,6 +151,15 @@ pub struct Timing {
     /// before the setting existed ran without it.
     #[serde(default)]
     pub check_quorum: bool,
+    /// How reads were served ("log", "index", "lease", "local", "sync";
+    /// `protocols::read`). Files written before the setting existed read through the
+    /// log.
+    #[serde(default = "log_reads")]
+    pub reads: String,
+}
+
+fn log_reads() -> String {
+    "log".to_string()
 }
 
 fn etcd_timer_reset() -> String {
@@ -312,6 +337,16 @@ pub struct ThroughputPoint {
     /// could not be read.
     #[serde(default)]
     pub cpu_us_per_op: Option<f64>,
+    /// Of `ops`, the reads (`cwb bench --read-ratio`); 0 in a write-only run and in
+    /// older files.
+    #[serde(default)]
+    pub reads: u64,
+    /// Latency of the reads alone, in microseconds, when there were reads.
+    #[serde(default)]
+    pub read_latency_us: Option<Summary>,
+    /// Latency of the writes alone, when the run mixed reads and writes.
+    #[serde(default)]
+    pub write_latency_us: Option<Summary>,
 }
 
 impl ThroughputPoint {

@@ -35,6 +35,10 @@ pub struct Args {
     /// Value size in bytes (keys are 8 bytes).
     #[arg(long, default_value_t = 256)]
     pub value_bytes: usize,
+    /// Percent of throughput operations that are reads (0-100): `--read-ratio 95` is a
+    /// read-heavy mix, 50 an even one; reads take the `--reads` path.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub read_ratio: u32,
     /// Throughput warm-up (ms), not counted.
     #[arg(long, default_value_t = 500)]
     pub warmup_ms: u64,
@@ -66,6 +70,11 @@ pub struct Args {
     /// connections, throughput the encryption.
     #[arg(long)]
     pub tls: bool,
+    /// The network every message meets on top of loopback: a profile (loopback, lan,
+    /// dc, cross-az, wan, lossy, raft-fig16) or a network TOML file (docs/METHOD.md,
+    /// "Network profiles"). Recorded in the results; in-process clusters only.
+    #[arg(long)]
+    pub net: Option<String>,
 }
 
 impl Args {
@@ -89,6 +98,7 @@ impl Args {
             warmup: Duration::from_millis(self.warmup_ms),
             duration: Duration::from_millis(self.duration_ms),
             rounds: self.rounds,
+            read_percent: self.read_ratio,
             fsync: self.fsync,
             timing: self.timing.timing()?,
             sweep: self.sweep.clone(),
@@ -98,12 +108,23 @@ impl Args {
             } else {
                 None
             },
+            net: match &self.net {
+                Some(spec) => Some(netmodel::NetModel::parse_spec(spec)?),
+                None => None,
+            },
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
         })
     }
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(mut args: Args) -> anyhow::Result<()> {
+    if args.measure.contains(&Measure::Recipes) {
+        args.measure.retain(|m| *m != Measure::Recipes);
+        super::recipes::run(&args.protocols, u64::from(args.trials), &args.out)?;
+        if args.measure.is_empty() {
+            return Ok(());
+        }
+    }
     let results = collect(&args).await?;
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

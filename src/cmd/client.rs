@@ -28,6 +28,9 @@ pub struct ConfigArgs {
     /// `[tls]` section. Needs --out.
     #[arg(long, requires = "out")]
     tls: bool,
+    /// The replicated state machine: kv, or znode (ZooKeeper's tree, for `cwb zk`).
+    #[arg(long, default_value = "kv", value_name = "kv|znode")]
+    state_machine: kv::StateMachineKind,
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,6 +62,9 @@ pub struct StatusArgs {
 
 pub fn config(args: ConfigArgs) -> anyhow::Result<()> {
     let mut cfg = ClusterConfig::loopback(args.protocol, args.nodes, args.base_port)?;
+    if args.state_machine != kv::StateMachineKind::Kv {
+        cfg.state_machine = Some(args.state_machine.to_string());
+    }
     let Some(out) = args.out else {
         cfg.validate()?;
         print!(
@@ -202,6 +208,16 @@ pub async fn isolate(args: IsolateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Why a fault command to node `id` failed, naming the node once: the client's
+/// errors speak of "node refused" and of a leader, which mean nothing here.
+fn fault_failure(id: u64, e: &client::ClientError) -> String {
+    match e {
+        client::ClientError::Refused(why) => format!("node {id} refused: {why}"),
+        client::ClientError::Timeout(t) => format!("node {id} did not answer within {t:?}"),
+        other => format!("node {id}: {other}"),
+    }
+}
+
 /// Removes injected faults on every node of a process cluster.
 pub async fn heal(args: StatusArgs) -> anyhow::Result<()> {
     let cfg = ClusterConfig::load(&args.config)?;
@@ -218,8 +234,25 @@ pub async fn heal(args: StatusArgs) -> anyhow::Result<()> {
         .await
         {
             Ok(()) => println!("node {id} healed"),
-            Err(e) => println!("node {id}: {e}"),
+            Err(e) => println!("{}", fault_failure(*id, &e)),
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_fault_command_names_its_node_once() {
+        let refused = client::ClientError::Refused("fault command refused: no valid proof".into());
+        assert_eq!(
+            fault_failure(3, &refused),
+            "node 3 refused: fault command refused: no valid proof"
+        );
+        let late = fault_failure(2, &client::ClientError::Timeout(Duration::from_secs(2)));
+        assert_eq!(late, "node 2 did not answer within 2s");
+        assert_eq!(fault_failure(2, &refused).matches("node").count(), 1);
+    }
 }

@@ -9,6 +9,7 @@ use crate::display::event_line;
 use anyhow::Context;
 use bytes::Bytes;
 use drivers::cluster::{ClusterOptions, LocalCluster};
+use drivers::console::{self, stamp};
 use drivers::with_protocol;
 use protocols::{Describe, NodeId, Protocol, Vocabulary};
 use runtime::config::ProtocolKind;
@@ -19,31 +20,76 @@ use std::time::{Duration, Instant};
 use storage::FsyncPolicy;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// The options of an in-process loopback cluster, shared by `cwb cluster` and
+/// `cwb serve` (which shows the same cluster in a browser).
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub struct LocalClusterArgs {
     /// raft, zab or paxos.
     #[arg(long, default_value = "raft")]
-    protocol: ProtocolKind,
+    pub protocol: ProtocolKind,
     /// Voting nodes.
     #[arg(long, default_value_t = 3)]
-    nodes: u64,
+    pub nodes: u64,
     /// Non-voting observers (ZAB).
     #[arg(long, default_value_t = 0)]
-    observers: u64,
+    pub observers: u64,
     /// WAL durability: always, batch or never.
     #[arg(long, default_value = "batch")]
-    fsync: FsyncPolicy,
+    pub fsync: FsyncPolicy,
     #[command(flatten)]
-    timing: TimingArgs,
-    /// Seed for election timeouts and back-off.
+    pub timing: TimingArgs,
+    /// Seed for election timeouts and back-off (with `cwb serve --sim`: of the simulation).
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub seed: u64,
     /// Print the protocols' own explanation of each decision.
     #[arg(long)]
-    narrate: bool,
+    pub narrate: bool,
     /// Client writes per second while the cluster runs (0: none).
     #[arg(long, default_value_t = 20)]
-    writes_per_sec: u32,
+    pub writes_per_sec: u32,
+    /// Keep node data here instead of a temporary directory.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// TLS on both ports of every node (a fresh CA and a loopback certificate).
+    #[arg(long)]
+    pub tls: bool,
+    /// The network between the nodes, on top of loopback: a profile (lan, dc,
+    /// cross-az, wan, lossy, raft-fig16) or a network TOML file.
+    #[arg(long)]
+    pub net: Option<String>,
+}
+
+impl LocalClusterArgs {
+    /// The cluster's options, its data directory and whether that directory is a
+    /// temporary one to remove at the end.
+    pub fn options(&self) -> anyhow::Result<(ClusterOptions, PathBuf, bool)> {
+        let (dir, temporary) = match &self.data_dir {
+            Some(d) => (d.clone(), false),
+            None => (temp_dir(), true),
+        };
+        let mut opts = ClusterOptions::new(self.nodes, dir.clone());
+        opts.observers = self.observers;
+        opts.timing = self.timing.timing()?;
+        opts.fsync = self.fsync;
+        opts.seed = self.seed;
+        opts.narrate = self.narrate;
+        if self.tls {
+            opts.tls =
+                Some(runtime::tls::LoopbackTls::generate().context("making a CA for --tls")?);
+        }
+        if let Some(spec) = &self.net {
+            let model = netmodel::NetModel::parse_spec(spec)?;
+            println!("network: {}", model.describe());
+            opts.net = Some(model);
+        }
+        Ok((opts, dir, temporary))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    cluster: LocalClusterArgs,
     /// Kill the leader this many seconds after start.
     #[arg(long)]
     kill_leader_after: Option<f64>,
@@ -53,36 +99,16 @@ pub struct Args {
     /// Stop after this many seconds (default: run until `quit` or Ctrl-C).
     #[arg(long)]
     duration: Option<f64>,
-    /// Keep node data here instead of a temporary directory.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// TLS on both ports of every node (a fresh CA and a loopback certificate).
-    #[arg(long)]
-    tls: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    super::refuse_redis(args.protocol, "cluster")?;
-    with_protocol!(args.protocol, P => watch::<P>(args).await)
+    super::refuse_redis(args.cluster.protocol, "cluster")?;
+    with_protocol!(args.cluster.protocol, P => watch::<P>(args).await)
 }
 
-const HELP: &str = "commands: kill N | kill-leader | restart N | isolate N | isolate-leader | heal | put KEY VALUE | get KEY | status | quit";
-
 async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
-    let timing = args.timing.timing()?;
-    let (dir, temporary) = match &args.data_dir {
-        Some(d) => (d.clone(), false),
-        None => (temp_dir(), true),
-    };
-    let mut opts = ClusterOptions::new(args.nodes, dir.clone());
-    opts.observers = args.observers;
-    opts.timing = timing.clone();
-    opts.fsync = args.fsync;
-    opts.seed = args.seed;
-    opts.narrate = args.narrate;
-    if args.tls {
-        opts.tls = Some(runtime::tls::LoopbackTls::generate().context("making a CA for --tls")?);
-    }
+    let (opts, dir, temporary) = args.cluster.options()?;
+    let timing = opts.timing.clone();
     let origin = Instant::now();
     let mut cluster = LocalCluster::<P>::start(opts)
         .await
@@ -90,9 +116,9 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     println!(
         "{} cluster: {} voters{} on 127.0.0.1, fsync={}, heartbeat {} ms, election timeout {}-{} ms, PreVote {}, CheckQuorum {}, data in {}",
         P::NAME,
-        args.nodes,
-        if args.observers > 0 { format!(" + {} observers", args.observers) } else { String::new() },
-        args.fsync,
+        args.cluster.nodes,
+        if args.cluster.observers > 0 { format!(" + {} observers", args.cluster.observers) } else { String::new() },
+        args.cluster.fsync,
         timing.heartbeat.as_millis(),
         timing.election_timeout_min.as_millis(),
         timing.election_timeout_max.as_millis(),
@@ -106,14 +132,14 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
             cluster.peer_addrs()[id]
         );
     }
-    println!("{HELP}");
+    println!("{}", console::HELP);
 
     let stop = Arc::new(AtomicBool::new(false));
     let printer = tokio::spawn(print_events(cluster.bus().clone(), origin, P::vocabulary()));
-    let writer = (args.writes_per_sec > 0).then(|| {
+    let writer = (args.cluster.writes_per_sec > 0).then(|| {
         tokio::spawn(write_load(
             cluster.client(),
-            args.writes_per_sec,
+            args.cluster.writes_per_sec,
             origin,
             stop.clone(),
         ))
@@ -150,14 +176,16 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
                 }
                 if kill_at.is_some_and(|k| k <= now) {
                     kill_at = None;
-                    if let Some(id) = kill_leader(&mut cluster, origin).await {
+                    let (killed, line) = console::kill_leader(&mut cluster, origin).await;
+                    println!("{line}");
+                    if let Some(id) = killed {
                         restart_at = Some((now + Duration::from_secs_f64(args.restart_after), id));
                     }
                 }
                 if let Some((at, id)) = restart_at {
                     if at <= now {
                         restart_at = None;
-                        restart(&mut cluster, id, origin).await;
+                        println!("{}", console::restart(&mut cluster, id, origin).await);
                     }
                 }
             }
@@ -181,15 +209,11 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn temp_dir() -> PathBuf {
+pub(crate) fn temp_dir() -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     std::env::temp_dir().join(format!("cwb-cluster-{}-{nanos}", std::process::id()))
-}
-
-fn stamp(origin: Instant) -> String {
-    format!("[{:>9.1} ms]", origin.elapsed().as_secs_f64() * 1000.0)
 }
 
 async fn sleep_until(t: Option<tokio::time::Instant>) {
@@ -266,161 +290,21 @@ async fn write_load(
     }
 }
 
-async fn kill_leader<P: Protocol>(
-    cluster: &mut LocalCluster<P>,
-    origin: Instant,
-) -> Option<NodeId> {
-    let Some((leader, _)) = cluster.leader() else {
-        println!("{} no leader to kill", stamp(origin));
-        return None;
-    };
-    kill(cluster, leader, origin).await.then_some(leader)
-}
-
-async fn kill<P: Protocol>(cluster: &mut LocalCluster<P>, id: NodeId, origin: Instant) -> bool {
-    match cluster.kill(id).await {
-        Ok(_) => {
-            println!(
-                "{} *** killed node {id} (crash: its connections reset)",
-                stamp(origin)
-            );
-            true
-        }
-        Err(e) => {
-            println!("{} {}", stamp(origin), cannot("kill", id, &e));
-            false
-        }
-    }
-}
-
-async fn restart<P: Protocol>(cluster: &mut LocalCluster<P>, id: NodeId, origin: Instant) {
-    match cluster.restart(id).await {
-        Ok(()) => println!(
-            "{} *** restarted node {id} from its data directory",
-            stamp(origin)
-        ),
-        Err(e) => println!("{} {}", stamp(origin), cannot("restart", id, &e)),
-    }
-}
-
-/// `cannot restart node 3: address in use`; an error that names the node already
-/// (`node 3: recovery: ...`) is not prefixed with it a second time.
-fn cannot(verb: &str, id: NodeId, e: &dyn std::fmt::Display) -> String {
-    let e = e.to_string();
-    if e.starts_with(&format!("node {id}")) {
-        format!("cannot {verb}: {e}")
-    } else {
-        format!("cannot {verb} node {id}: {e}")
-    }
-}
-
 /// Runs one typed command; returns false to quit.
 async fn command<P: Protocol + Describe>(
     cluster: &mut LocalCluster<P>,
     line: &str,
     origin: Instant,
 ) -> bool {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let node = |i: usize| words.get(i).and_then(|w| w.parse::<NodeId>().ok());
-    match words.as_slice() {
-        [] => {}
-        ["quit" | "exit" | "q"] => return false,
-        ["kill-leader"] => {
-            kill_leader(cluster, origin).await;
-        }
-        ["kill", _] => match node(1) {
-            Some(id) => {
-                kill(cluster, id, origin).await;
-            }
-            None => println!("usage: kill N"),
-        },
-        ["restart", _] => match node(1) {
-            Some(id) => restart(cluster, id, origin).await,
-            None => println!("usage: restart N"),
-        },
-        ["isolate-leader"] => match cluster.leader() {
-            Some((id, _)) => {
-                cluster.isolate(id);
-                println!(
-                    "{} *** isolated node {id} (silent: packets dropped, sockets up)",
-                    stamp(origin)
-                );
-            }
-            None => println!("no leader to isolate"),
-        },
-        ["isolate", _] => match node(1) {
-            Some(id) => {
-                cluster.isolate(id);
-                println!(
-                    "{} *** isolated node {id} (silent: packets dropped, sockets up)",
-                    stamp(origin)
-                );
-            }
-            None => println!("usage: isolate N"),
-        },
-        ["heal"] => {
-            cluster.heal();
-            println!("{} *** healed all faults", stamp(origin));
-        }
-        ["put", k, v] => {
-            let mut c = cluster.client();
-            match c
-                .put(Bytes::from(k.to_string()), Bytes::from(v.to_string()))
-                .await
-            {
-                Ok(prev) => println!("ok (previous: {})", show(prev)),
-                Err(e) => println!("put failed: {e}"),
+    match console::parse(line) {
+        Ok(None) => {}
+        Ok(Some(console::Command::Quit)) => return false,
+        Ok(Some(cmd)) => {
+            for line in console::run(cluster, &cmd, origin).await {
+                println!("{line}");
             }
         }
-        ["get", k] => {
-            let mut c = cluster.client();
-            match c.get(Bytes::from(k.to_string())).await {
-                Ok(v) => println!("{k} = {}", show(v)),
-                Err(e) => println!("get failed: {e}"),
-            }
-        }
-        ["status"] => {
-            for id in cluster.ids() {
-                match cluster.node(id).and_then(|h| h.status()) {
-                    // The generation in the protocol's own words: a Paxos ballot as
-                    // round.node (`1.1`), not its packed number.
-                    Some(s) => println!(
-                        "  node {id}: {:<10} {} {:<6} leader {:<6} commit {:<8} applied {}",
-                        s.status.role.to_string(),
-                        P::vocabulary().generation,
-                        (P::vocabulary().show_term)(s.status.term),
-                        s.status.leader.map_or("-".to_string(), |l| l.to_string()),
-                        s.status.commit_index,
-                        s.applied
-                    ),
-                    None => println!("  node {id}: down"),
-                }
-            }
-        }
-        _ => println!("{HELP}"),
+        Err(usage) => println!("{usage}"),
     }
     true
-}
-
-fn show(v: Option<Bytes>) -> String {
-    v.map_or("(none)".to_string(), |b| {
-        String::from_utf8_lossy(&b).into_owned()
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cannot;
-
-    #[test]
-    fn a_failure_that_names_the_node_is_not_prefixed_twice() {
-        assert_eq!(
-            cannot("restart", 3, &"node 3: recovery: bad record"),
-            "cannot restart: node 3: recovery: bad record"
-        );
-        assert_eq!(
-            cannot("kill", 3, &"address in use"),
-            "cannot kill node 3: address in use"
-        );
-    }
 }

@@ -32,6 +32,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         warmup_ms: 300,
         duration_ms: 1500,
         rounds: 3,
+        read_ratio: 0,
         fsync: storage::FsyncPolicy::Batch,
         timing: super::TimingArgs {
             heartbeat_ms: 50,
@@ -40,8 +41,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             raft_timer_reset: protocols::RaftTimerReset::Figure2,
             pre_vote: super::OnOff::On,
             check_quorum: super::OnOff::On,
+            reads: protocols::ReadPath::Log,
         },
         sweep: None,
+        net: None,
         out: args.out.join("results.json"),
         processes: false,
         tls: false,

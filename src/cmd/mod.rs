@@ -4,12 +4,17 @@ pub mod bench;
 pub mod client;
 pub mod cluster;
 pub mod compare;
+pub mod exercise;
+pub mod experiment;
 pub mod lincheck;
 pub mod nemesis;
 pub mod node;
+pub mod recipes;
 pub mod report;
+pub mod serve;
 pub mod sim;
 pub mod summary;
+pub mod zk;
 
 use anyhow::Context;
 use protocols::{RaftTimerReset, Timing};
@@ -41,6 +46,12 @@ pub struct TimingArgs {
     /// election timeout min steps down (thesis §9.6).
     #[arg(long, value_enum, default_value_t = OnOff::On)]
     pub check_quorum: OnOff,
+    /// How reads are served: log (through the log, like writes; every protocol), index
+    /// (Raft ReadIndex, thesis §6.4), lease (Raft and Paxos leader leases, §6.4.1),
+    /// local (any node answers from its own state: not linearizable), sync (ZAB:
+    /// ZooKeeper's sync, then a local read).
+    #[arg(long, value_enum, default_value_t = protocols::ReadPath::Log)]
+    pub reads: protocols::ReadPath,
 }
 
 /// A setting that is on or off on the command line (`--pre-vote off`).
@@ -69,6 +80,7 @@ impl TimingArgs {
             raft_timer_reset: self.raft_timer_reset,
             pre_vote: self.pre_vote.on(),
             check_quorum: self.check_quorum.on(),
+            reads: self.reads,
         };
         t.validate().context("invalid timing")?;
         Ok(t)

@@ -53,6 +53,10 @@ pub struct Args {
     /// (`cwb bench --processes`) then never outlives it.
     #[arg(long)]
     exit_on_stdin_close: bool,
+    /// The replicated state machine, overriding the config's `state_machine`:
+    /// `kv` (the key-value store) or `znode` (ZooKeeper's tree, for `cwb zk`).
+    #[arg(long, value_name = "kv|znode")]
+    state_machine: Option<kv::StateMachineKind>,
 }
 
 /// Resolves once standard input reaches its end (or fails). The reading thread is a
@@ -155,6 +159,7 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
         } else {
             Start::Rejoin
         },
+        state_machine: args.state_machine.unwrap_or(cfg.state_machine),
     };
     let bus = EventBus::new();
     let clock = ClockReference::now();

@@ -32,9 +32,15 @@ use teaching::scenario::{self, Scenario, Scripted, TextOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// raft, zab or paxos. Seed mode: default raft. Scenario mode: overrides the file's.
-    #[arg(long)]
-    protocol: Option<ProtocolKind>,
+    /// raft, zab or paxos. Seed mode: default raft. Scenario mode: overrides the file's;
+    /// `all` runs the scenario with each of the three, one after the other (and with
+    /// --html, side by side on one page).
+    #[arg(long, value_name = "raft|zab|paxos|all", value_parser = parse_protocol)]
+    protocol: Option<Choice>,
+    /// With --scenario and --protocol all: write one self-contained HTML page with the
+    /// three protocols' timelines, aligned on the scenario's steps, and their diagrams.
+    #[arg(long, value_name = "OUT.html", requires = "scenario")]
+    html: Option<PathBuf>,
     /// Run this scenario file instead of a random-fault seed.
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
@@ -55,6 +61,17 @@ pub struct Args {
     /// timeout: on (the default) or off; with --scenario, overrides the file's.
     #[arg(long, value_enum)]
     check_quorum: Option<super::OnOff>,
+    /// With --scenario: Paxos's random back-off after a lost ballot, on (the default)
+    /// or off (dueling proposers may then livelock: scenarios/paxos-livelock.toml);
+    /// overrides the file's `backoff`.
+    #[arg(long, value_enum, requires = "scenario")]
+    backoff: Option<super::OnOff>,
+    /// How reads are served: log (the default), index or lease (Raft), lease (Paxos),
+    /// local or sync (ZAB), local (every protocol, not linearizable); with --scenario,
+    /// overrides the file's. A bug that needs a read path runs with it unless this says
+    /// otherwise.
+    #[arg(long, value_enum)]
+    reads: Option<protocols::ReadPath>,
     /// Seed mode: voting nodes.
     #[arg(long, default_value_t = 5)]
     nodes: u64,
@@ -109,7 +126,28 @@ impl Args {
         if let Some(v) = self.check_quorum {
             timing.check_quorum = v.on();
         }
+        if let Some(reads) = self.reads {
+            timing.reads = reads;
+        }
     }
+}
+
+/// `--protocol`: one protocol, or all three (scenario mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// This protocol.
+    One(ProtocolKind),
+    /// Raft, ZAB and Paxos, one after the other.
+    All,
+}
+
+fn parse_protocol(s: &str) -> Result<Choice, String> {
+    if s.eq_ignore_ascii_case("all") {
+        return Ok(Choice::All);
+    }
+    s.parse::<ProtocolKind>()
+        .map(Choice::One)
+        .map_err(|e| format!("{e}, or all"))
 }
 
 /// `--bug NAME`: the bug, checked against the protocol that runs.
@@ -141,13 +179,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if let Some(seed) = args.seed {
                 scenario.seed = seed;
             }
+            if let Some(b) = args.backoff {
+                scenario.backoff = b.on();
+            }
             if let Some(reset) = args.raft_timer_reset {
                 scenario.timing.raft_timer_reset = reset;
             }
             args.apply_switches(&mut scenario.timing);
-            let protocol = args.protocol.or(scenario.protocol).with_context(|| {
+            let protocol = match args.protocol {
+                Some(Choice::All) => return run_all(&args, &scenario),
+                Some(Choice::One(p)) => Some(p),
+                None => scenario.protocol,
+            };
+            if args.html.is_some() {
+                anyhow::bail!("--html shows the three protocols side by side: pass --protocol all");
+            }
+            let protocol = protocol.with_context(|| {
                 format!(
-                    "{} names no protocol: pass --protocol raft|zab|paxos",
+                    "{} names no protocol: pass --protocol raft|zab|paxos|all",
                     path.display()
                 )
             })?;
@@ -155,7 +204,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             with_protocol!(protocol, P => run_scenario::<P>(&args, &scenario, bug))
         }
         None => {
-            let protocol = args.protocol.unwrap_or(ProtocolKind::Raft);
+            let protocol = match args.protocol {
+                None => ProtocolKind::Raft,
+                Some(Choice::One(p)) => p,
+                Some(Choice::All) => {
+                    anyhow::bail!("--protocol all runs a scenario: pass --scenario FILE")
+                }
+            };
             let bug = bug_for(&args, protocol)?;
             // Redis Cluster promises no single agreed sequence, which the chaos replay
             // checks: it runs the failover trial instead.
@@ -199,17 +254,7 @@ fn run_scenario<P: Scripted>(
     );
     print(&text)?;
     if let Some(path) = &args.svg {
-        let svg = render_svg(
-            &format!("{} ({})", scenario.name, P::NAME),
-            &outcome.sim.ids(),
-            &outcome.vocabulary,
-            &outcome.timeline,
-            &outcome.checks,
-            SvgOptions {
-                verbose: args.verbose,
-                ..SvgOptions::default()
-            },
-        );
+        let svg = diagram::<P>(args, scenario, &outcome);
         std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote the message-sequence diagram to {}", path.display());
     }
@@ -252,8 +297,7 @@ fn trials<P: sim::failover::FailoverTarget>(
     let first = args.seed.unwrap_or(0);
     let wait = args.wait_replicas;
     let mut text = format!(
-        "{protocol}: {fault} the node serving the first key at 2 s, back 4 s later; {} nodes, a command every 2 ms{}
-",
+        "{protocol}: {fault} the node serving the first key at 2 s, back 4 s later; {} nodes, a command every 2 ms{}\n",
         if protocol == ProtocolKind::Redis { 6 } else { args.nodes },
         if protocol == ProtocolKind::Redis {
             format!(", WAIT-like {wait}")
@@ -280,8 +324,7 @@ fn trials<P: sim::failover::FailoverTarget>(
             None => 2,
         }] += 1;
         text.push_str(&format!(
-            "seed {seed}: n{} {fault}; failover {}; {} writes acknowledged, {} lost; {verdict}
-",
+            "seed {seed}: n{} {fault}; failover {}; {} writes acknowledged, {} lost; {verdict}\n",
             o.victim,
             o.failover
                 .map_or("none".into(), |d| format!("{:.0} ms", d.as_secs_f64() * 1000.0)),
@@ -299,8 +342,7 @@ fn trials<P: sim::failover::FailoverTarget>(
         format!("{ms:.0} ms")
     };
     text.push_str(&format!(
-        "summary: {} trials, mean failover {mean}, {acked} writes acknowledged, {lost} lost ({:.2} per failover); linearizable {}, not {}, undecided {}
-",
+        "summary: {} trials, mean failover {mean}, {acked} writes acknowledged, {lost} lost ({:.2} per failover); linearizable {}, not {}, undecided {}\n",
         args.trials.max(1),
         lost as f64 / args.trials.max(1) as f64,
         verdicts[0],
@@ -319,6 +361,78 @@ fn set_wait<P: Protocol>(node: &mut P, wait: usize) {
     }
 }
 
+/// `--protocol all`: the scenario with each protocol, the timelines one after the
+/// other, and with `--html` one page with them side by side.
+/// The scenario's message-sequence diagram of one protocol's run (`--svg`, `--html`).
+fn diagram<P: Scripted>(
+    args: &Args,
+    scenario: &Scenario,
+    outcome: &scenario::Outcome<P>,
+) -> String {
+    render_svg(
+        &format!("{} ({})", scenario.name, P::NAME),
+        &outcome.sim.ids(),
+        &outcome.vocabulary,
+        &outcome.timeline,
+        &outcome.checks,
+        SvgOptions {
+            verbose: args.verbose,
+            ..SvgOptions::default()
+        },
+    )
+}
+
+fn run_all(args: &Args, scenario: &Scenario) -> anyhow::Result<()> {
+    if args.bug.is_some() || args.svg.is_some() {
+        anyhow::bail!("--bug and --svg take one protocol; --protocol all writes --html");
+    }
+    let mut columns = Vec::new();
+    for kind in ProtocolKind::ALL {
+        columns.push(with_protocol!(kind, P => column::<P>(args, scenario))?);
+    }
+    for c in &columns {
+        print(&c.text)?;
+        print("\n")?;
+    }
+    if let Some(path) = &args.html {
+        let html = teaching::side_by_side::render_html(scenario, &columns);
+        std::fs::write(path, html).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote the three runs side by side to {}", path.display());
+    }
+    let failed: Vec<&str> = columns
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.protocol.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("scenario failed with {}", failed.join(", "))
+    }
+}
+
+fn column<P: Scripted>(
+    args: &Args,
+    scenario: &Scenario,
+) -> anyhow::Result<teaching::side_by_side::Column> {
+    let outcome = scenario::run::<P>(scenario)?;
+    let text = scenario::render(
+        scenario,
+        &outcome,
+        TextOptions {
+            verbose: args.verbose,
+            quiet: args.quiet,
+        },
+    );
+    let svg = diagram::<P>(args, scenario, &outcome);
+    Ok(teaching::side_by_side::Column {
+        protocol: P::NAME.to_string(),
+        text,
+        svg,
+        passed: outcome.passed(),
+    })
+}
+
 fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or(0);
     let mut cfg = ChaosConfig {
@@ -331,7 +445,24 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
         bug,
         ..ChaosConfig::default()
     };
+    if let Some(bug) = bug {
+        bug.adjust(&mut cfg.timing);
+    }
     args.apply_switches(&mut cfg.timing);
+    cfg.timing.validate().context("invalid timing")?;
+    let kind: ProtocolKind = P::NAME.parse()?;
+    if !cfg.timing.reads.supported_by(kind) {
+        anyhow::bail!(
+            "{} has no {} read path (it has: {})",
+            P::NAME,
+            cfg.timing.reads,
+            protocols::ReadPath::for_protocol(kind)
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let (sim, result) = run_seed::<P>(seed, &cfg, true, |_, _| Ok(()));
     let mut text = String::new();
     for line in sim.trace() {
@@ -341,15 +472,25 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
         text.push_str(line);
         text.push('\n');
     }
+    let leaders: Vec<String> = sim
+        .checker()
+        .leaders()
+        .iter()
+        .map(|(g, n)| format!("{} {} n{n}", P::GENERATION, P::show_generation(*g)))
+        .collect();
     text.push_str(&format!(
-        "\nleaders by term: {:?}\n",
-        sim.checker().leaders()
+        "\nleaders: {}\n",
+        if leaders.is_empty() {
+            "none".to_string()
+        } else {
+            leaders.join(", ")
+        }
     ));
     match result {
         Ok(r) => {
             text.push_str(&format!(
                 "seed {} OK: {} crashes, {} partitions, {} terms with a leader, {} entries committed, {} messages; \
-                 {} client operations, {}\n",
+                 {} client operations ({} reads), {}\n",
                 r.seed,
                 r.crashes,
                 r.partitions,
@@ -357,6 +498,7 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
                 r.committed,
                 r.messages,
                 r.operations,
+                cfg.timing.reads,
                 if r.linearizable {
                     "linearizable"
                 } else {

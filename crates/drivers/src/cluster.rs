@@ -49,6 +49,11 @@ pub struct ClusterOptions {
     pub key: runtime::transport::handshake::ClusterKey,
     /// TLS on both ports of every node (`None`, the default: plain TCP).
     pub tls: Option<runtime::tls::LoopbackTls>,
+    /// The replicated state machine (the key-value store by default).
+    pub state_machine: kv::StateMachineKind,
+    /// The network model every message meets on top of loopback (`netmodel`: delay,
+    /// loss, bandwidth, one-way cuts; `None`, the default: loopback as it is).
+    pub net: Option<netmodel::NetModel>,
 }
 
 impl ClusterOptions {
@@ -66,6 +71,8 @@ impl ClusterOptions {
             // Without randomness the cluster still runs, unprotected, as an unnamed one.
             key: runtime::transport::handshake::ClusterKey::generate().unwrap_or_default(),
             tls: None,
+            state_machine: kv::StateMachineKind::Kv,
+            net: None,
         }
     }
 }
@@ -100,8 +107,21 @@ pub struct LocalCluster<P: Protocol> {
     faults: Faults,
     bus: EventBus,
     started: Instant,
+    /// How nodes are started: [`host::spawn`], or [`host::spawn_viewed`] for a live
+    /// display ([`LocalCluster::start_viewed`]).
+    spawn: Spawn,
     _protocol: PhantomData<P>,
 }
+
+/// [`host::spawn`]'s signature.
+type Spawn = fn(
+    runtime::host::NodeOptions,
+    TcpListener,
+    TcpListener,
+    Faults,
+    EventBus,
+    u64,
+) -> Result<NodeHandle, RuntimeError>;
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ClusterError> {
     TcpListener::bind(addr)
@@ -129,6 +149,22 @@ impl<P: Protocol> LocalCluster<P> {
     /// Binds every port, then starts every node. `started()` is the instant just before
     /// the first node starts: the trigger of a cold-start election.
     pub async fn start(opts: ClusterOptions) -> Result<LocalCluster<P>, ClusterError> {
+        LocalCluster::start_with(opts, host::spawn::<P>).await
+    }
+
+    /// [`LocalCluster::start`], every node keeping a view for live displays
+    /// ([`NodeHandle::view`]: log tail, vote, timers, messages per peer).
+    pub async fn start_viewed(opts: ClusterOptions) -> Result<LocalCluster<P>, ClusterError>
+    where
+        P: protocols::Describe,
+    {
+        LocalCluster::start_with(opts, host::spawn_viewed::<P>).await
+    }
+
+    async fn start_with(
+        opts: ClusterOptions,
+        spawn: Spawn,
+    ) -> Result<LocalCluster<P>, ClusterError> {
         let membership = Membership::new(
             1..=opts.voters,
             opts.voters + 1..=opts.voters + opts.observers,
@@ -144,6 +180,14 @@ impl<P: Protocol> LocalCluster<P> {
             clients.insert(id, c.local_addr().map_err(io)?);
             listeners.insert(id, (p, c));
         }
+        let faults = match &opts.net {
+            Some(model) => {
+                let f = Faults::with_seed(opts.seed);
+                f.set_network(Some(model.clone()));
+                f
+            }
+            None => Faults::default(),
+        };
         let mut cluster = LocalCluster {
             opts,
             membership,
@@ -151,9 +195,10 @@ impl<P: Protocol> LocalCluster<P> {
             clients,
             handles: BTreeMap::new(),
             incarnations: BTreeMap::new(),
-            faults: Faults::default(),
+            faults,
             bus: EventBus::new(),
             started: Instant::now(),
+            spawn,
             _protocol: PhantomData,
         };
         for (id, (p, c)) in listeners {
@@ -183,6 +228,7 @@ impl<P: Protocol> LocalCluster<P> {
             key: self.opts.key.clone(),
             tls: self.opts.tls.as_ref().map(|t| t.node.clone()),
             start,
+            state_machine: self.opts.state_machine,
         }
     }
 
@@ -194,7 +240,7 @@ impl<P: Protocol> LocalCluster<P> {
     ) -> Result<(), ClusterError> {
         let incarnation = self.incarnations.get(&id).map_or(1, |i| i + 1);
         self.incarnations.insert(id, incarnation);
-        let handle = host::spawn::<P>(
+        let handle = (self.spawn)(
             self.options_for(id),
             p,
             c,

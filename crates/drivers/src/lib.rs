@@ -4,6 +4,8 @@
 //! - [`measure`]: the [`measure::Cluster`] trait the measures run on, and the measures
 //!   (cold-start election, failover after a kill or an isolation, throughput).
 //! - [`cluster`]: in-process loopback clusters: start, kill, restart, isolate, heal.
+//! - [`console`]: the commands a person gives an in-process cluster (`cwb cluster`,
+//!   `cwb serve`), parsed and carried out.
 //! - [`process_cluster`]: the same with one `cwb node` OS process per node.
 //! - [`metrics`]: election and failover decomposed from the nodes' stamped events.
 //! - [`workload`]: closed-loop client workloads.
@@ -17,6 +19,7 @@
 pub mod baseline;
 pub mod bench;
 pub mod cluster;
+pub mod console;
 pub mod cpu;
 mod dispatch;
 pub mod measure;

@@ -180,6 +180,8 @@ impl ProcessCluster {
             secret: None,
             secret_file: None,
             tls: None,
+            state_machine: (opts.state_machine != kv::StateMachineKind::Kv)
+                .then(|| opts.state_machine.to_string()),
             nodes,
         }
         .with_key(&opts.key);

@@ -1,5 +1,6 @@
 //! The client workload shared by every benchmark: C closed-loop clients, each sending
-//! one put of a P-byte value with an 8-byte key (as etcd's benchmark tool does, a
+//! (with [`Workload::read_percent`] of them reads, a `get` of one of its own keys, served
+//! by the run's read path) one put of a P-byte value with an 8-byte key (as etcd's benchmark tool does, a
 //! [`KvOp::Set`](kv::KvOp::Set): like etcd's put without `prev_kv`, the answer
 //! carries no value), waiting for the answer, then sending the next. Latency is
 //! measured per operation, client side, from send to acknowledged commit.
@@ -32,6 +33,9 @@ pub struct Workload {
     pub warmup: Duration,
     /// Counted period.
     pub duration: Duration,
+    /// Percent of operations that are reads (`get` of a key the client wrote, served
+    /// by the run's read path, `protocols::read`); 0 is the write-only workload.
+    pub read_percent: u32,
 }
 
 /// What a closed-loop run measured.
@@ -45,6 +49,12 @@ pub struct WorkloadResult {
     pub elapsed: Duration,
     /// Per-operation latency (summary only).
     pub latency: Latencies,
+    /// Of `ops`, the reads.
+    pub reads: u64,
+    /// Latency of the reads alone, and of the writes alone.
+    pub read_latency: Latencies,
+    /// See `read_latency`.
+    pub write_latency: Latencies,
 }
 
 impl WorkloadResult {
@@ -69,6 +79,21 @@ pub fn key(c: u32, n: u64) -> Bytes {
         *d = HEX[((v >> (28 - 4 * i)) & 0xf) as usize];
     }
     Bytes::copy_from_slice(&k)
+}
+
+/// Whether operation `n` of client `c` is a read under `read_percent`: a fixed
+/// pseudo-random choice (SplitMix64 of the pair), the same in every run, so every
+/// protocol and read path gets the same sequence of operations.
+pub fn is_read(c: u32, n: u64, read_percent: u32) -> bool {
+    if read_percent == 0 {
+        return false;
+    }
+    let mut x = (u64::from(c) << 40) ^ n;
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    x % 100 < u64::from(read_percent)
 }
 
 /// Runs the workload against the cluster whose client ports are `nodes`. Every
@@ -113,17 +138,27 @@ pub async fn run_with(
         let session_client = sessions.wrapping_add(u64::from(c)).max(1);
         let value = value.clone();
         let stop = stop.clone();
+        let read_percent = w.read_percent;
         tasks.push(tokio::spawn(async move {
             let mut lat = Latencies::new();
-            let (mut ops, mut errors, mut n) = (0u64, 0u64, 0u64);
+            let mut read_lat = Latencies::new();
+            let mut write_lat = Latencies::new();
+            let (mut ops, mut reads, mut errors, mut n) = (0u64, 0u64, 0u64, 0u64);
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let sent = Instant::now();
-                let session = kv::Session {
-                    client: session_client,
-                    seq: n,
+                let read = is_read(c, n, read_percent);
+                let ok = if read {
+                    // A read of a key this client writes; reads need no session.
+                    let op = kv::KvOp::Get { key: key(c, n) };
+                    client.kv(kv::Session::NONE, op).await.is_ok()
+                } else {
+                    let session = kv::Session {
+                        client: session_client,
+                        seq: n,
+                    };
+                    client.set(session, key(c, n), value.clone()).await.is_ok()
                 };
-                let ok = client.set(session, key(c, n), value.clone()).await.is_ok();
                 let done = Instant::now();
                 if done >= end {
                     break;
@@ -132,12 +167,18 @@ pub async fn run_with(
                     if ok {
                         ops += 1;
                         lat.record_summary_only(done - sent);
+                        if read {
+                            reads += 1;
+                            read_lat.record_summary_only(done - sent);
+                        } else {
+                            write_lat.record_summary_only(done - sent);
+                        }
                     } else {
                         errors += 1;
                     }
                 }
             }
-            (ops, errors, lat)
+            (ops, reads, errors, lat, read_lat, write_lat)
         }));
     }
     tokio::time::sleep_until((end).into()).await;
@@ -147,12 +188,18 @@ pub async fn run_with(
         errors: 0,
         elapsed: w.duration,
         latency: Latencies::new(),
+        reads: 0,
+        read_latency: Latencies::new(),
+        write_latency: Latencies::new(),
     };
     for t in tasks {
-        if let Ok((ops, errors, lat)) = t.await {
+        if let Ok((ops, reads, errors, lat, read_lat, write_lat)) = t.await {
             result.ops += ops;
+            result.reads += reads;
             result.errors += errors;
             result.latency.merge(&lat);
+            result.read_latency.merge(&read_lat);
+            result.write_latency.merge(&write_lat);
         }
     }
     result
@@ -168,5 +215,15 @@ mod tests {
         assert_eq!(&key(1, 1)[..], b"00000401");
         assert_eq!(&key(63, 0x3ff)[..], b"0000ffff");
         assert_eq!(&key(64, 0x401)[..], b"00000001", "wraps to 64k slots");
+    }
+
+    #[test]
+    fn the_read_share_is_close_to_the_percent_asked_and_fixed() {
+        for percent in [0, 5, 50, 95, 100] {
+            let reads = (1..=10_000).filter(|&n| is_read(3, n, percent)).count();
+            let want = 100 * percent as usize;
+            assert!(reads.abs_diff(want) <= 300, "{percent}%: {reads} of 10000");
+        }
+        assert_eq!(is_read(1, 7, 50), is_read(1, 7, 50));
     }
 }

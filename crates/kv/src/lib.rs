@@ -25,6 +25,10 @@
 //! session: a retry of its last command would then be applied again. Client id 0 means
 //! no session (at-least-once, as before sessions).
 
+mod machine;
+
+pub use machine::{ApplyContext, StateMachine, StateMachineKind};
+
 use bytes::Bytes;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};

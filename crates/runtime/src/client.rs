@@ -52,6 +52,10 @@ pub enum ClientOp {
         /// The proof.
         proof: [u8; 32],
     },
+    /// A command for whichever state machine the cluster runs (`state_machine` in
+    /// `cluster.toml`), as the bytes it replicates: a `znode::ZCommand` for the znode
+    /// tree. Committed through the protocol like [`ClientOp::Kv`].
+    Command(Bytes),
 }
 
 /// Fault injection for multi-process clusters, on one node's transport.
@@ -138,6 +142,10 @@ pub enum ClientReply {
     Retry(String),
     /// The node refused the request.
     Error(String),
+    /// Not an answer: a notification for the client's session (a znode watch fired,
+    /// or the session expired), sent after the answers of the commands applied before
+    /// it. Its response id is 0 and it takes no in-flight slot.
+    Watch(Bytes),
 }
 
 /// A framed response.

@@ -18,6 +18,7 @@
 //! finalize_wait_ms = 200
 //! # pre_vote = true          # Raft PreVote (thesis §9.6)
 //! # check_quorum = true      # Raft/Paxos leaders step down without a quorum
+//! # reads = "log"            # log | index | lease | local | sync (per protocol)
 //! [[node]]
 //! id = 1
 //! peer = "127.0.0.1:7001"    # node-to-node port
@@ -42,7 +43,7 @@ use crate::transport::handshake::{hex, unhex, ClusterKey};
 use limits::read_bounded;
 pub use limits::{MAX_CLIENT_LIMIT, MAX_CONFIG_BYTES, MAX_IDLE_TIMEOUT_MS, MAX_SECRET_FILE_BYTES};
 pub use protocols::ProtocolKind;
-use protocols::{Membership, NodeId, RaftTimerReset, Timing};
+use protocols::{Membership, NodeId, RaftTimerReset, ReadPath, Timing};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -74,6 +75,10 @@ pub struct TimingConfig {
     /// down (thesis §9.6); on unless the file says `false`.
     #[serde(default = "on")]
     pub check_quorum: bool,
+    /// How reads are served (`log`, the default; `index` and `lease` for Raft, `lease`
+    /// for Paxos, `local` and `sync` for ZAB, `local` for every protocol).
+    #[serde(default)]
+    pub reads: ReadPath,
 }
 
 fn on() -> bool {
@@ -96,6 +101,7 @@ impl From<&Timing> for TimingConfig {
             raft_timer_reset: t.raft_timer_reset,
             pre_vote: t.pre_vote,
             check_quorum: t.check_quorum,
+            reads: t.reads,
         }
     }
 }
@@ -111,6 +117,7 @@ impl TimingConfig {
             raft_timer_reset: self.raft_timer_reset,
             pre_vote: self.pre_vote,
             check_quorum: self.check_quorum,
+            reads: self.reads,
         }
     }
 }
@@ -181,6 +188,9 @@ pub struct ClusterConfig {
     /// TLS on both ports (absent: plain TCP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSection>,
+    /// The replicated state machine: `"kv"` (the default) or `"znode"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_machine: Option<String>,
     /// The members.
     #[serde(rename = "node")]
     pub nodes: Vec<NodeEntry>,
@@ -220,6 +230,9 @@ pub enum ConfigError {
     /// Not raft, zab or paxos.
     #[error(transparent)]
     UnknownProtocol(#[from] protocols::UnknownProtocol),
+    /// Not kv or znode.
+    #[error("{0}")]
+    UnknownStateMachine(String),
     /// Not always, batch or never.
     #[error("unknown fsync policy {0:?}: expected one of always, batch, never")]
     UnknownFsync(String),
@@ -262,6 +275,14 @@ pub enum ConfigError {
     /// A bad timing range.
     #[error("invalid timing: {0}")]
     Timing(#[from] protocols::timing::TimingError),
+    /// A read path the protocol does not have.
+    #[error("{protocol} has no {reads:?} read path (it has: {})", ReadPath::for_protocol(*protocol).iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "))]
+    ReadPath {
+        /// The protocol.
+        protocol: ProtocolKind,
+        /// The path asked for.
+        reads: String,
+    },
     /// `--id` names no node.
     #[error("node {0} is not in the config file")]
     UnknownNode(NodeId),
@@ -320,6 +341,8 @@ pub struct Validated {
     pub key: ClusterKey,
     /// TLS, if `[tls]` is set.
     pub tls: Option<ValidatedTls>,
+    /// The replicated state machine.
+    pub state_machine: kv::StateMachineKind,
 }
 
 /// A checked `[tls]`: the CA loaded, every node's certificate and key named.
@@ -388,6 +411,12 @@ impl ClusterConfig {
             .map_err(|_| ConfigError::UnknownFsync(self.fsync.clone()))?;
         let timing = self.timing.to_timing();
         timing.validate()?;
+        if !timing.reads.supported_by(protocol) {
+            return Err(ConfigError::ReadPath {
+                protocol,
+                reads: timing.reads.to_string(),
+            });
+        }
         let mut ids = HashSet::new();
         let mut addrs: BTreeMap<SocketAddr, String> = BTreeMap::new();
         for n in &self.nodes {
@@ -437,6 +466,10 @@ impl ClusterConfig {
             client_limits: self.client_port,
             key: self.key()?,
             tls: self.tls(dir)?,
+            state_machine: match &self.state_machine {
+                None => kv::StateMachineKind::Kv,
+                Some(name) => name.parse().map_err(ConfigError::UnknownStateMachine)?,
+            },
         })
     }
 
@@ -541,6 +574,7 @@ impl ClusterConfig {
             timing: TimingConfig::default(),
             client_port: Default::default(),
             tls: None,
+            state_machine: None,
             nodes,
         }
         .with_key(&key))
@@ -625,6 +659,31 @@ observer = true
         assert_eq!(v.membership.voter_ids(), &[1, 2]);
         assert_eq!(v.membership.observer_ids(), &[3]);
         assert_eq!(v.timing, Timing::default());
+    }
+
+    #[test]
+    fn the_read_path_defaults_to_the_log_and_must_be_the_protocols() {
+        let file = |protocol: &str, reads: &str| {
+            format!(
+                "protocol = \"{protocol}\"\nfsync = \"never\"\ndata_dir = \"d\"\n\
+                 cluster_id = \"00112233445566778899aabbccddeeff\"\n\
+                 secret = \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"\n[timing]\n\
+                 heartbeat_ms = 50\nelection_timeout_min_ms = 150\nelection_timeout_max_ms = 300\n\
+                 finalize_wait_ms = 200\n{reads}\n[[node]]\nid = 1\n\
+                 peer = \"127.0.0.1:7001\"\nclient = \"127.0.0.1:7101\"\n"
+            )
+        };
+        let parse = |text: String| -> ClusterConfig { toml::from_str(&text).expect("parses") };
+        let v = parse(file("raft", "")).validate().expect("valid");
+        assert_eq!(v.timing.reads, ReadPath::Log);
+        let v = parse(file("raft", "reads = \"index\""))
+            .validate()
+            .expect("valid");
+        assert_eq!(v.timing.reads, ReadPath::Index);
+        let err = parse(file("zab", "reads = \"index\""))
+            .validate()
+            .expect_err("zab has no ReadIndex");
+        assert!(err.to_string().contains("log, local, sync"), "{err}");
     }
 
     #[test]

@@ -188,6 +188,9 @@ pub fn replay_command<P: Protocol>(cfg: &ChaosConfig, seed: u64) -> String {
             " --check-quorum off"
         });
     }
+    if cfg.timing.reads != defaults.reads {
+        cmd.push_str(&format!(" --reads {}", cfg.timing.reads));
+    }
     if cfg.local_reads {
         cmd.push_str(" --local-reads");
     }

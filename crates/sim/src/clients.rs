@@ -17,9 +17,9 @@
 use crate::invariants::Violation;
 use crate::{Action, Simulation};
 use bytes::Bytes;
-use kv::{KvCommand, KvOp, Session, CAS_SWAPPED};
+use kv::{KvCommand, KvOp, Session, StateMachine, StateMachineKind, CAS_SWAPPED};
 use lincheck::{Completion, History, Input as LinInput, Output as LinOutput};
-use protocols::{ClientError, Command, Input, NodeId, Protocol, RequestId};
+use protocols::{ClientError, Command, Input, NodeId, Protocol, ReadPath, RequestId};
 use std::time::Duration;
 
 /// How long a retrying client waits for an attempt's answer before it tries the next
@@ -46,6 +46,9 @@ pub(crate) struct OpenRequest {
     pub(crate) input: LinInput,
     /// The retrying client whose attempt it is (none: [`Simulation::submit`]).
     pub(crate) client: Option<usize>,
+    /// A read sent as [`Input::Read`] (the run's read path is not the log): its key,
+    /// read from the node's store when the node serves it.
+    pub(crate) read_key: Option<Bytes>,
 }
 
 /// A retrying client of the chaos runs (see the module docs).
@@ -113,6 +116,14 @@ impl<P: Protocol> Simulation<P> {
     /// Submits a client command to `node` now; returns its id.
     pub fn submit(&mut self, node: NodeId, data: Bytes) -> Result<RequestId, Violation> {
         let op = self.next_request + 1;
+        if self.state_machine != StateMachineKind::Kv {
+            // Answered through `deliveries`, not the key-value history.
+            let id = self.attempt(node, data, None, None)?;
+            if let Some(n) = self.nodes.get(&node).filter(|n| n.proto.is_some()) {
+                self.awaiting.insert(id, n.incarnation);
+            }
+            return Ok(id);
+        }
         // A key-value command enters the clients' history: one client per command.
         let entry = KvCommand::decode(&data).map(|c| (op, c.op));
         self.attempt(node, data, entry, None)
@@ -138,6 +149,13 @@ impl<P: Protocol> Simulation<P> {
             .get(&node)
             .filter(|n| n.proto.is_some())
             .map(|n| n.incarnation);
+        // Reads take the run's read path unless it is the log ([`protocols::read`]).
+        let read_key = match &entry {
+            Some((_, KvOp::Get { key })) if self.config.timing.reads != ReadPath::Log => {
+                Some(key.clone())
+            }
+            _ => None,
+        };
         if let Some((op, kv_op)) = entry {
             let (key, input) = history_input(&kv_op);
             let now = self.now.as_nanos();
@@ -152,7 +170,7 @@ impl<P: Protocol> Simulation<P> {
                 .get(&node)
                 .filter(|n| self.local_reads && n.proto.is_some())
                 .filter(|_| matches!(input, LinInput::Get))
-                .map(|n| n.kv.peek(key).cloned());
+                .map(|n| n.kv.peek_value(key));
             if let Some(value) = local {
                 let _ = self
                     .history
@@ -171,6 +189,7 @@ impl<P: Protocol> Simulation<P> {
                             op,
                             input,
                             client,
+                            read_key: read_key.clone(),
                         },
                     );
                 }
@@ -182,7 +201,13 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         if running.is_some() {
-            self.input(node, Input::Client(Command { id, data }))?;
+            let command = Command { id, data };
+            let input = if read_key.is_some() {
+                Input::Read(command)
+            } else {
+                Input::Client(command)
+            };
+            self.input(node, input)?;
         }
         Ok(id)
     }
@@ -333,17 +358,44 @@ impl<P: Protocol> Simulation<P> {
         self.at_least_once = on;
         for n in self.nodes.values_mut() {
             if n.kv.applied() == 0 {
-                n.kv = Self::store(on);
+                n.kv = Self::store(on, self.state_machine);
             }
         }
     }
 
-    /// A fresh store: the known-buggy one that ignores sessions if `at_least_once`.
-    pub(crate) fn store(at_least_once: bool) -> kv::KvStore {
-        if at_least_once {
-            kv::KvStore::at_least_once()
-        } else {
-            kv::KvStore::new()
+    /// Makes every node run `kind` (the key-value store or the znode tree), for stores
+    /// built from now on: call it before the nodes start.
+    pub fn set_state_machine(&mut self, kind: StateMachineKind) {
+        self.state_machine = kind;
+        for n in self.nodes.values_mut() {
+            if n.kv.applied() == 0 {
+                n.kv = Self::store(self.at_least_once, kind);
+            }
+        }
+    }
+
+    /// What nodes sent their clients so far, for a state machine other than the
+    /// key-value store: answers and notifications, in order.
+    pub fn deliveries(&self) -> &[crate::Delivery] {
+        &self.deliveries
+    }
+
+    /// Forgets the deliveries seen so far (a driver that has read them).
+    pub fn take_deliveries(&mut self) -> Vec<crate::Delivery> {
+        std::mem::take(&mut self.deliveries)
+    }
+
+    /// Node `id`'s state machine (for checks and displays).
+    pub fn state_machine(&self, id: NodeId) -> Option<&dyn StateMachine> {
+        self.nodes.get(&id).map(|n| &*n.kv)
+    }
+
+    /// A fresh store of `kind`; for the key-value store, the known-buggy one that
+    /// ignores sessions if `at_least_once`.
+    pub(crate) fn store(at_least_once: bool, kind: StateMachineKind) -> Box<dyn StateMachine> {
+        match kind {
+            StateMachineKind::Kv if at_least_once => Box::new(kv::KvStore::at_least_once()),
+            kind => znode::new_state_machine(kind),
         }
     }
 

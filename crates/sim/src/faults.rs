@@ -112,6 +112,12 @@ impl<P: Protocol> Simulation<P> {
         self.max_batch = entries;
     }
 
+    /// Switches Paxos's random back-off after a lost ballot off (`false`) for every node
+    /// started or restarted from now on ([`Protocol::set_backoff`]); on by default.
+    pub fn set_backoff(&mut self, on: bool) {
+        self.backoff_off = !on;
+    }
+
     /// Switches a known bug ([`protocols::Bug`]) on in every node started or restarted
     /// from now on (`None`: off, the default). Refused, with the bug returned, unless
     /// `P` has it.
@@ -168,6 +174,9 @@ impl<P: Protocol> Simulation<P> {
         if let Some(entries) = self.max_batch {
             proto.set_max_batch(entries);
         }
+        if self.backoff_off {
+            proto.set_backoff(false);
+        }
         if let Some(bug) = self.bug {
             if !proto.inject_bug(bug) {
                 return Err(Violation::new(
@@ -178,7 +187,7 @@ impl<P: Protocol> Simulation<P> {
         }
         n.proto = Some(proto);
         n.applied.clear();
-        n.kv = Self::store(self.at_least_once);
+        n.kv = Self::store(self.at_least_once, self.state_machine);
         n.timers.clear();
         self.input(id, Input::Start)
     }

@@ -27,6 +27,23 @@ impl<P: Protocol> Simulation<P> {
         // Every input is a batch of its own here: the protocol sends what it batched
         // right after it.
         proto.step(now, input, &mut out);
+        if self.state_machine != kv::StateMachineKind::Kv {
+            // What the state machine proposes on its own while this node leads (the
+            // znode tree's session expiries), stepped in the same batch.
+            let leading = proto.status().role.is_leader();
+            for data in n.kv.proposals(now.as_nanos() / 1_000_000, leading) {
+                self.next_request += 1;
+                let id = protocols::RequestId {
+                    origin: id,
+                    seq: self.next_request,
+                };
+                proto.step(
+                    now,
+                    Input::Client(protocols::Command { id, data }),
+                    &mut out,
+                );
+            }
+        }
         proto.end_of_batch(now, &mut out);
         let incarnation = n.incarnation;
         let disk = n.disk.as_ref().unwrap_or(&self.config.disk);
@@ -87,7 +104,14 @@ impl<P: Protocol> Simulation<P> {
                         self.fault_stats.one_way_drops += 1;
                     }
                     let to_incarnation = self.nodes.get(&to).map_or(0, |n| n.incarnation);
-                    for delay in self.network.deliveries(id, to, &mut self.rng) {
+                    // A bandwidth cap times a message by its encoded size (the
+                    // postcard payload the transport frames).
+                    let bytes = if self.network.needs_sizes() {
+                        postcard::to_allocvec(&msg).map_or(0, |v| v.len() as u64)
+                    } else {
+                        0
+                    };
+                    for delay in self.network.deliveries(id, to, now, bytes, &mut self.rng) {
                         self.push(
                             now.plus(delay),
                             Pending::Deliver {
@@ -129,7 +153,7 @@ impl<P: Protocol> Simulation<P> {
                             // A full resynchronisation (Protocol::SHARED_LOG): a fresh
                             // state machine.
                             n.applied.clear();
-                            n.kv = Self::store(self.at_least_once);
+                            n.kv = Self::store(self.at_least_once, self.state_machine);
                         }
                         let expected = n.applied.len() as u64 + 1;
                         if index != expected {
@@ -140,7 +164,36 @@ impl<P: Protocol> Simulation<P> {
                         }
                         n.applied.push(req);
                         match &command {
-                            Some(c) => answer = Some(n.kv.apply(&c.data)),
+                            Some(c) => {
+                                // Only a command this incarnation received from its
+                                // client is local (leaves watches): not one replayed
+                                // after a restart.
+                                let owed = self.awaiting.get(&c.id) == Some(&n.incarnation);
+                                let ctx = kv::ApplyContext {
+                                    now_ms: now.as_nanos() / 1_000_000,
+                                    local: owed,
+                                };
+                                let a = n.kv.apply_command(&c.data, ctx);
+                                if owed {
+                                    self.awaiting.remove(&c.id);
+                                    self.deliveries.push(crate::Delivery {
+                                        at: now,
+                                        node: id,
+                                        what: crate::Delivered::Answer {
+                                            id: c.id,
+                                            answer: a.clone(),
+                                        },
+                                    });
+                                }
+                                for (client, data) in n.kv.take_notifications() {
+                                    self.deliveries.push(crate::Delivery {
+                                        at: now,
+                                        node: id,
+                                        what: crate::Delivered::Notification { client, data },
+                                    });
+                                }
+                                answer = Some(a);
+                            }
                             None => n.kv.skip(),
                         }
                     }
@@ -180,6 +233,27 @@ impl<P: Protocol> Simulation<P> {
                     if !matches!(error, protocols::ClientError::LeadershipLost) {
                         self.refused(id, req, &error)?;
                     }
+                }
+                // A read may be answered now from the node's store (`protocols::read`).
+                Effect::ServeRead { id: req } => {
+                    let key = self.open_request(id, req).and_then(|o| o.read_key.clone());
+                    let Some(key) = key else { continue };
+                    let (value, applied) = match self.nodes.get(&id) {
+                        Some(n) => (n.kv.peek_value(&key), n.applied.len() as u64),
+                        None => continue,
+                    };
+                    if self.config.trace {
+                        self.replies.push(crate::Reply {
+                            at: now,
+                            node: id,
+                            id: req,
+                            outcome: crate::ReplyOutcome::Done {
+                                index: applied,
+                                answer: value.clone(),
+                            },
+                        });
+                    }
+                    self.answered(id, req, value.as_ref());
                 }
                 Effect::Event(event) => {
                     if let Event::Narrate(text) = &event {

@@ -42,7 +42,7 @@ pub use faults::STRANDED_COMMANDS;
 pub use upcoming::{Fate, Upcoming};
 
 use invariants::{Checker, Violation};
-use kv::KvStore;
+use kv::{StateMachine, StateMachineKind};
 use lincheck::History;
 use network::{NetConfig, Network};
 use protocols::{
@@ -226,6 +226,22 @@ impl std::fmt::Display for Action {
     }
 }
 
+/// A client command in words: its key-value operation (`put k=v`), or its bytes as
+/// text, cut at 24 characters. The trace's form of the commands messages carry.
+pub fn command_text(c: &protocols::Command) -> String {
+    match kv::KvCommand::decode(&c.data) {
+        Some(cmd) => kv_text(&cmd.op),
+        None => {
+            let text = String::from_utf8_lossy(&c.data);
+            if text.chars().count() > 24 {
+                format!("{}…", text.chars().take(24).collect::<String>())
+            } else {
+                text.into_owned()
+            }
+        }
+    }
+}
+
 /// A key-value operation in words: `put k=v`, `get k`, `set k=v`, `cas k a->b` (an
 /// empty value shown as `""`).
 pub fn kv_text(op: &kv::KvOp) -> String {
@@ -298,9 +314,41 @@ struct SimNode<P: Protocol> {
     timers: HashMap<P::Timer, u64>,
     /// Commands applied by the current incarnation, in index order.
     applied: Vec<Option<RequestId>>,
-    /// The key-value store the current incarnation rebuilt from what it applied: it
-    /// gives a client the answer the runtime would.
-    kv: KvStore,
+    /// The state machine (key-value store or znode tree) the current incarnation
+    /// rebuilt from what it applied: it gives a client the answer the runtime would.
+    kv: Box<dyn StateMachine>,
+}
+
+/// What a node running a state machine other than the key-value store sent its
+/// clients, in the order it sent it: answers to commands submitted to it, and
+/// notifications (a znode watch fired, or a session ended).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delivery {
+    /// When.
+    pub at: Time,
+    /// The node that sent it (the one the client is connected to).
+    pub node: NodeId,
+    /// What it sent.
+    pub what: Delivered,
+}
+
+/// One [`Delivery`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Delivered {
+    /// The answer to request `id` (`znode::ZAnswer` bytes); `None`: an old duplicate.
+    Answer {
+        /// The request.
+        id: RequestId,
+        /// The answer.
+        answer: Option<bytes::Bytes>,
+    },
+    /// A notification for client session `client` (`znode::WatchEvent` bytes).
+    Notification {
+        /// The session.
+        client: u64,
+        /// Its bytes.
+        data: bytes::Bytes,
+    },
 }
 
 /// One node's observable event, timestamped with virtual time.
@@ -378,9 +426,19 @@ pub struct Simulation<P: Protocol> {
     /// The known-buggy state machine that applies retries again (see
     /// [`Self::set_at_least_once`]).
     at_least_once: bool,
+    /// Which state machine the nodes run ([`Self::set_state_machine`]).
+    state_machine: StateMachineKind,
+    /// Answers and notifications nodes sent their clients, for state machines other
+    /// than the key-value store (whose answers go to the history).
+    deliveries: Vec<Delivery>,
+    /// Commands submitted to such a state machine and not answered yet, with the
+    /// incarnation of the node they went to.
+    awaiting: HashMap<RequestId, u64>,
     /// The cap on entries per replication message every node starts with
     /// ([`Protocol::set_max_batch`]); none: the protocols' own.
     max_batch: Option<usize>,
+    /// Paxos's back-off after a lost ballot is off ([`Simulation::set_backoff`]).
+    backoff_off: bool,
     /// The known bug every node starts with ([`Protocol::inject_bug`]); none in every
     /// run but a teaching one.
     bug: Option<protocols::Bug>,
@@ -429,7 +487,7 @@ impl<P: Protocol> Simulation<P> {
                         disk: None,
                         timers: HashMap::new(),
                         applied: Vec::new(),
-                        kv: KvStore::new(),
+                        kv: Box::new(kv::KvStore::new()),
                     },
                 )
             })
@@ -456,7 +514,11 @@ impl<P: Protocol> Simulation<P> {
             client_retries: 0,
             local_reads: false,
             at_least_once: false,
+            state_machine: StateMachineKind::Kv,
+            deliveries: Vec::new(),
+            awaiting: HashMap::new(),
             max_batch: None,
+            backoff_off: false,
             bug: None,
             adjust: None,
             link_kinds: HashMap::new(),

@@ -95,12 +95,14 @@ impl<P: Protocol> Simulation<P> {
                     Fate::Dropped => {
                         self.fault_stats.kind_drops += 1;
                         if self.config.trace {
-                            self.note(format!("n{from} -> n{to}: dropped {msg:?}"));
+                            let text = P::message_text(&msg, &crate::command_text);
+                            self.note(format!("n{from} -> n{to}: dropped {text}"));
                         }
                     }
                     Fate::Delivered => {
                         if self.config.trace {
-                            self.note(format!("n{from} -> n{to}: {msg:?}"));
+                            let text = P::message_text(&msg, &crate::command_text);
+                            self.note(format!("n{from} -> n{to}: {text}"));
                         }
                         self.input(to, Input::Message { from, msg })?;
                     }
@@ -117,7 +119,8 @@ impl<P: Protocol> Simulation<P> {
                         n.timers.remove(&timer);
                     }
                     if self.config.trace {
-                        self.note(format!("n{node}: timer {timer:?} fires"));
+                        let name = P::timer_text(&timer);
+                        self.note(format!("n{node}: timer fires: {name}"));
                     }
                     self.input(node, Input::Timer(timer))?;
                 }

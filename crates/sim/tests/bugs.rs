@@ -11,26 +11,27 @@ use protocols::zab::Zab;
 use protocols::{Bug, CaughtBy, Protocol, ProtocolKind};
 use sim::chaos::{run_seed, ChaosConfig, ChaosFailure};
 
-fn config(bug: Option<Bug>) -> ChaosConfig {
-    ChaosConfig {
-        bug,
+/// The chaos config of `bug`'s seed: its settings ([`Bug::adjust`]), the bug on or off.
+fn config(bug: Bug, on: bool) -> ChaosConfig {
+    let mut cfg = ChaosConfig {
+        bug: on.then_some(bug),
         ..ChaosConfig::default()
-    }
+    };
+    bug.adjust(&mut cfg.timing);
+    cfg
 }
 
-/// Runs `seed` of `P` with `bug` (or without): the failure, if any.
-fn outcome<P: Protocol>(seed: u64, bug: Option<Bug>) -> Option<ChaosFailure> {
-    run_seed::<P>(seed, &config(bug), false, |_, _| Ok(()))
-        .1
-        .err()
+/// Runs `seed` of `P` under `cfg`: the failure, if any.
+fn outcome<P: Protocol>(seed: u64, cfg: &ChaosConfig) -> Option<ChaosFailure> {
+    run_seed::<P>(seed, cfg, false, |_, _| Ok(())).1.err()
 }
 
 fn outcome_of(bug: Bug, seed: u64, with_bug: bool) -> Option<ChaosFailure> {
-    let on = with_bug.then_some(bug);
+    let cfg = config(bug, with_bug);
     match bug.protocol() {
-        ProtocolKind::Raft => outcome::<Raft>(seed, on),
-        ProtocolKind::Zab => outcome::<Zab>(seed, on),
-        ProtocolKind::Paxos => outcome::<Paxos>(seed, on),
+        ProtocolKind::Raft => outcome::<Raft>(seed, &cfg),
+        ProtocolKind::Zab => outcome::<Zab>(seed, &cfg),
+        ProtocolKind::Paxos => outcome::<Paxos>(seed, &cfg),
         ProtocolKind::Redis => panic!("{bug} is not a bug of Redis Cluster (it has none)"),
     }
 }
@@ -57,7 +58,7 @@ fn every_bug_with_a_seed_is_caught_by_it_and_the_seed_passes_without_it() {
 
 #[test]
 fn a_bug_of_another_protocol_is_refused() {
-    let failure = outcome::<Zab>(0, Some(Bug::RaftCommitOldTerms)).expect("refused");
+    let failure = outcome::<Zab>(0, &config(Bug::RaftCommitOldTerms, true)).expect("refused");
     assert!(
         failure
             .violation

@@ -4,7 +4,13 @@
 //! # Layout
 //! - [`scenario`]: scenario files (a cluster, initial histories, a fault schedule and
 //!   expectations) that run with any of the three protocols, and their timelines.
+//! - [`exercise`]: questions on the scenarios, graded by running the answers as
+//!   expectations (`cwb exercise check`).
 //! - [`lamport`]: the message-sequence diagram (SVG) of a simulated run.
+//! - [`side_by_side`]: one HTML page with a scenario's run under the three protocols,
+//!   timelines aligned on its steps, and their diagrams.
 
+pub mod exercise;
 pub mod lamport;
 pub mod scenario;
+pub mod side_by_side;

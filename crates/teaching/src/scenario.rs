@@ -15,6 +15,7 @@
 //! seed = 0                  # optional: network delays and randomized timeouts
 //! end_ms = 6000             # optional: run until here (default: the last step/expect)
 //! max_batch = 1             # optional: entries (Raft) / slots (Paxos) per replication message
+//! backoff = false           # optional: Paxos retries a lost ballot at once (default true)
 //!
 //! [timing]                  # optional, ms; the names of cluster.toml's [timing]
 //! heartbeat_ms = 50
@@ -27,6 +28,8 @@
 //! delay_max_ms = 2.0
 //! loss = 0.0                # probability a message is lost
 //! duplicate = 0.0           # probability a message is delivered twice
+//! profile = "lan"           # or a named network profile / network file instead of
+//!                           # the delays: lan, dc, cross-az, wan, lossy, raft-fig16
 //!
 //! [[history]]               # optional initial durable state (node = N or nodes = [..])
 //! nodes = [1, 2, 3]
@@ -71,7 +74,7 @@
 //! (which takes `from`, `to` and an optional `kind`; without one it ends every drop on
 //! the link) or a `heal` (which ends partitions and drops alike). The link's other
 //! messages, and every message the other way, still arrive, and nothing is reordered
-//! (with `delay_min_ms = delay_max_ms` every link is FIFO). A message is dropped when it
+//! (with `delay_min_ms = delay_max_ms`, or with a `profile`, every link is FIFO). A message is dropped when it
 //! would be delivered, and the timeline shows it, marked as dropped. Kinds are the
 //! protocol's own names ([`protocols::Protocol::message_kind`]), compared ignoring case:
 //! Raft's `RequestVote`, `RequestVoteResponse`, `PreVote`, `PreVoteResponse`,
@@ -112,4 +115,4 @@ pub use describe::{Scripted, Vocabulary};
 pub use expect::{CheckLine, CheckReport, Verdict};
 pub use run::{run, run_with_bug, Item, ItemKind, NodeSummary, Outcome};
 pub use spec::{Scenario, ScenarioError};
-pub use text::{render, TextOptions};
+pub use text::{item_text, render, TextOptions};

@@ -141,6 +141,12 @@ impl Paxos {
         if ballot.node != from {
             return; // malformed: a proposer only prepares its own ballots
         }
+        if self.lease_forbids_prepare(from) {
+            out.narrate(self.narrate, || {
+                format!("ignore Prepare({ballot}) from {from}: a leader's lease granted here still runs")
+            });
+            return;
+        }
         match self.acceptor.promise(ballot) {
             Err(promised) => {
                 self.reject(from, "Prepare", ballot, promised, out);

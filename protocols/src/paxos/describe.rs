@@ -45,6 +45,11 @@ impl Describe for Paxos {
         }
     }
 
+    fn vote(&self) -> Option<String> {
+        let promised = self.acceptor.promised();
+        (promised != Ballot::ZERO).then(|| format!("promised {promised}"))
+    }
+
     fn log_view(&self) -> Vec<LogEntry> {
         let commit = self.learner.commit();
         let last = commit
@@ -133,6 +138,12 @@ impl Describe for Paxos {
                 commit,
             } => format!("Heartbeat {ballot} era {era}, commit {commit}"),
             PaxosMessage::HeartbeatReply { ballot } => format!("HeartbeatReply {ballot}"),
+            PaxosMessage::LeaseProbe { ballot, round } => {
+                format!("LeaseProbe {ballot} round {round}")
+            }
+            PaxosMessage::LeaseProbeAck { ballot, round } => {
+                format!("LeaseProbe ok {ballot} round {round}")
+            }
             PaxosMessage::CatchUp { from } => format!("CatchUp from slot {from}"),
             PaxosMessage::Chosen {
                 commit,
@@ -152,7 +163,10 @@ impl Describe for Paxos {
     fn routine(msg: &PaxosMessage) -> bool {
         matches!(
             msg,
-            PaxosMessage::Heartbeat { .. } | PaxosMessage::HeartbeatReply { .. }
+            PaxosMessage::Heartbeat { .. }
+                | PaxosMessage::HeartbeatReply { .. }
+                | PaxosMessage::LeaseProbe { .. }
+                | PaxosMessage::LeaseProbeAck { .. }
         )
     }
 }

@@ -129,6 +129,21 @@ pub enum PaxosMessage {
         /// The heartbeat's ballot.
         ballot: Ballot,
     },
+    /// Lease reads ([`super::lease`]): the leader at `ballot` asks its followers to
+    /// grant (renew) its lease; `round` numbers the request.
+    LeaseProbe {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// The round ([`crate::read::ReadRounds`]).
+        round: u64,
+    },
+    /// A follower grants the lease of the leader at `ballot` for `round`.
+    LeaseProbeAck {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// The round acknowledged.
+        round: u64,
+    },
     /// A learner asks the leader for chosen values from slot `from` on.
     CatchUp {
         /// First slot the learner lacks.
@@ -194,7 +209,9 @@ impl PaxosMessage {
             }
             PaxosMessage::Nack { ballot, higher } => ballot.is_valid() && higher.is_valid(),
             PaxosMessage::Heartbeat { ballot, era, .. } => ballot.is_valid() && is_valid_era(*era),
-            PaxosMessage::HeartbeatReply { ballot } => ballot.is_valid(),
+            PaxosMessage::HeartbeatReply { ballot }
+            | PaxosMessage::LeaseProbe { ballot, .. }
+            | PaxosMessage::LeaseProbeAck { ballot, .. } => ballot.is_valid(),
             PaxosMessage::CatchUp { .. } | PaxosMessage::Chosen { .. } => true,
         }
     }
@@ -209,6 +226,8 @@ impl PaxosMessage {
             PaxosMessage::Nack { .. } => "Nack",
             PaxosMessage::Heartbeat { .. } => "Heartbeat",
             PaxosMessage::HeartbeatReply { .. } => "HeartbeatReply",
+            PaxosMessage::LeaseProbe { .. } => "LeaseProbe",
+            PaxosMessage::LeaseProbeAck { .. } => "LeaseProbeAck",
             PaxosMessage::CatchUp { .. } => "CatchUp",
             PaxosMessage::Chosen { .. } => "Chosen",
         }

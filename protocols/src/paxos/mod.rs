@@ -30,6 +30,8 @@
 //!   heartbeat timeout. Off by default so that failure detection is the same
 //!   heartbeat-timeout mechanism as Raft's in fair comparisons.
 //!
+//! - `reads` ([`crate::read`]): through the log, leader leases ([`lease`]) or local.
+//!
 //! # Events
 //! `term` is always a ballot encoded by [`Ballot::as_u64`] (node ids must be below
 //! 65536): `RoleChanged`, derived by [`crate::Protocol::step`] from `role_term` and
@@ -41,6 +43,7 @@ pub mod acceptor;
 pub mod ballot;
 mod describe;
 pub mod learner;
+pub mod lease;
 pub mod messages;
 pub mod multi;
 pub mod persist;
@@ -125,6 +128,17 @@ pub struct Paxos {
     max_batch: usize,
     /// A known bug switched on for teaching ([`crate::bugs`]); `None` in every normal run.
     bug: Option<Bug>,
+    /// Back off for a random time after a lost ballot (on unless a teaching scenario
+    /// switches it off, [`Protocol::set_backoff`]).
+    backoff: bool,
+    /// Leader: lease rounds of the ballot `read_ballot` ([`lease`]).
+    read_rounds: crate::read::ReadRounds,
+    /// The ballot we led when the reads and rounds were taken (`None`: not leading).
+    read_ballot: Option<Ballot>,
+    /// Leader: reads waiting for a lease or an applied slot.
+    reads: crate::read::PendingReads,
+    /// Follower: the leader we last granted a lease, and when ([`lease`]).
+    lease_granted: Option<(NodeId, Time)>,
 }
 
 impl Paxos {
@@ -296,6 +310,12 @@ impl Paxos {
                 commit,
             } => self.on_heartbeat(from, ballot, era, commit, out),
             PaxosMessage::HeartbeatReply { ballot } => self.on_heartbeat_reply(from, ballot),
+            PaxosMessage::LeaseProbe { ballot, round } => {
+                self.on_lease_probe(from, ballot, round, out)
+            }
+            PaxosMessage::LeaseProbeAck { ballot, round } => {
+                self.on_lease_probe_ack(from, ballot, round)
+            }
             PaxosMessage::CatchUp { from: first } => self.on_catch_up(from, first, out),
             PaxosMessage::Chosen {
                 commit,
@@ -352,10 +372,15 @@ impl Paxos {
         }
         self.flush_commits(out);
         self.check_ready(out);
+        self.settle_reads(out);
     }
 }
 
 impl Protocol for Paxos {
+    fn message_text(msg: &Self::Message, command: &dyn Fn(&crate::Command) -> String) -> String {
+        <Self as crate::Describe>::describe(msg, command)
+    }
+
     const NAME: &'static str = "paxos";
     const GENERATION: &'static str = "ballot";
 
@@ -390,6 +415,11 @@ impl Protocol for Paxos {
             persisted_commit,
             max_batch: multi::MAX_BATCH,
             bug: None,
+            backoff: true,
+            read_rounds: crate::read::ReadRounds::default(),
+            read_ballot: None,
+            reads: crate::read::PendingReads::default(),
+            lease_granted: None,
         })
     }
 
@@ -407,6 +437,10 @@ impl Protocol for Paxos {
         self.max_batch = slots.max(1);
     }
 
+    fn set_backoff(&mut self, on: bool) {
+        self.backoff = on;
+    }
+
     fn handle(&mut self, now: Time, input: InputOf<Paxos>, out: &mut Effects<Paxos>) {
         self.now = now;
         match input {
@@ -414,6 +448,7 @@ impl Protocol for Paxos {
             Input::Message { from, msg } => self.on_message(from, msg, out),
             Input::Timer(timer) => self.on_timer(timer, out),
             Input::Client(command) => self.on_client(command, out),
+            Input::Read(command) => self.on_read(command, out),
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
             Input::Durable(token) => self.inbox.extend(self.durable_marks.reached(token)),
         }

@@ -335,6 +335,9 @@ impl Paxos {
         for peer in self.membership.peers_of(self.id) {
             out.send_ahead(peer, msg.clone());
         }
+        if self.timing.reads == crate::read::ReadPath::Lease {
+            self.start_lease_round(out);
+        }
         out.set_timer(PaxosTimer::Heartbeat, self.timing.heartbeat);
     }
 

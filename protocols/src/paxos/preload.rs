@@ -7,8 +7,11 @@
 //! recorded all nine as chosen (this implementation persists the learner's commit point,
 //! see [`super::persist`]). The ballots belong to node 0, which stands for "a leader of
 //! the past": no configured node ever holds them, so every live proposer's ballots are
-//! distinct from them. Since the slots are chosen, histories preloaded on different
-//! nodes must agree where they overlap; two histories built here always do.
+//! distinct from them. In a cluster ([`Preload::preload_among`]), a slot is recorded
+//! chosen only where a majority of the members' histories hold the same entry
+//! ([`crate::preload::chosen_prefix`]); beyond that prefix the slots are accepted but
+//! not known chosen, and the next leader's Phase 1 decides them (§2.2: it proposes the
+//! value of the highest ballot its quorum reports).
 
 use crate::paxos::ballot::{Ballot, MAX_ROUND};
 use crate::paxos::persist::PaxosRecord;
@@ -18,6 +21,14 @@ use crate::preload::{preloaded_command, validate, Preload, PreloadError};
 /// The records of a node that accepted and learned chosen `count` slots at a ballot of
 /// round `round` for each `(round, count)` of `history`, oldest first.
 pub fn history_records(history: &[(u64, u64)]) -> Result<Vec<PaxosRecord>, PreloadError> {
+    history_records_chosen(history, u64::MAX)
+}
+
+/// As [`history_records`], with only the first `chosen` slots recorded chosen.
+fn history_records_chosen(
+    history: &[(u64, u64)],
+    chosen: u64,
+) -> Result<Vec<PaxosRecord>, PreloadError> {
     validate(history)?;
     let mut records = Vec::new();
     let mut slot = 0;
@@ -44,9 +55,10 @@ pub fn history_records(history: &[(u64, u64)]) -> Result<Vec<PaxosRecord>, Prelo
             slots,
         });
     }
-    if slot > 0 {
+    let upto = slot.min(chosen);
+    if upto > 0 {
         records.push(PaxosRecord::Committed {
-            upto: slot,
+            upto,
             values: Vec::new(),
         });
     }
@@ -56,6 +68,13 @@ pub fn history_records(history: &[(u64, u64)]) -> Result<Vec<PaxosRecord>, Prelo
 impl Preload for Paxos {
     fn preload(history: &[(u64, u64)]) -> Result<Vec<PaxosRecord>, PreloadError> {
         history_records(history)
+    }
+
+    fn preload_among(
+        history: &[(u64, u64)],
+        cluster: &[&[(u64, u64)]],
+    ) -> Result<Vec<PaxosRecord>, PreloadError> {
+        history_records_chosen(history, crate::preload::chosen_prefix(cluster))
     }
 }
 
@@ -76,6 +95,22 @@ mod tests {
             "slot 6 was filled in round 2"
         );
         assert!(history_records(&[]).expect("valid").is_empty());
+    }
+
+    #[test]
+    fn only_slots_a_majority_holds_alike_are_recorded_chosen() {
+        // Figure 8's start: slot 2 holds round 3 on one node, round 2 on two.
+        let [a, b, c]: [&[(u64, u64)]; 3] = [&[(1, 1), (3, 1)], &[(1, 1)], &[(1, 1), (2, 2)]];
+        let cluster = [a, b, b, c, c];
+        let (_, learner) =
+            replay(&Paxos::preload_among(c, &cluster).expect("valid")).expect("replays");
+        assert_eq!(learner.commit(), 1);
+        let (acceptor, learner) =
+            replay(&Paxos::preload_among(a, &[a, a, b]).expect("valid")).expect("replays");
+        assert_eq!(
+            (learner.commit(), acceptor.promised()),
+            (2, Ballot::new(3, 0))
+        );
     }
 
     #[test]

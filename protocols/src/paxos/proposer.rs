@@ -434,9 +434,20 @@ impl Paxos {
         out.cancel_timer(PaxosTimer::Heartbeat);
         out.cancel_timer(PaxosTimer::Retransmit);
         out.cancel_timer(PaxosTimer::LeaderTimeout);
+        let duels = self.duels;
+        if !self.backoff {
+            // Teaching only (`Protocol::set_backoff`): retry at once, as both duelists
+            // do, so each new Phase 1 pre-empts the other's Phase 2 (§2.4).
+            out.set_timer(PaxosTimer::Backoff, std::time::Duration::ZERO);
+            out.narrate(self.narrate, || {
+                format!(
+                    "duel #{duels}: ballot {mine} pre-empted by {higher} ({why}); back-off is off, retry at once"
+                )
+            });
+            return;
+        }
         let wait = self.election_timeout();
         out.set_timer(PaxosTimer::Backoff, wait);
-        let duels = self.duels;
         out.narrate(self.narrate, || {
             format!(
                 "duel #{duels}: ballot {mine} pre-empted by {higher} ({why}); back off {wait:?}"

@@ -74,6 +74,9 @@ pub struct Pump<P: Protocol> {
     pub events: Vec<(NodeId, Event)>,
     /// Every client request refused, with the node that refused it.
     pub rejected: Vec<(NodeId, RequestId, ClientError)>,
+    /// Reads served ([`Effect::ServeRead`]): (node, request), and the index the node
+    /// had applied when it served it.
+    pub served: Vec<(NodeId, RequestId, u64)>,
     /// A message this returns true for is lost when it would be delivered.
     pub drop_if: DropRule<P>,
     gates: BTreeMap<NodeId, GateOf<P>>,
@@ -105,6 +108,7 @@ impl<P: Protocol> Pump<P> {
             applied: BTreeMap::new(),
             events: Vec::new(),
             rejected: Vec::new(),
+            served: Vec::new(),
             drop_if: Box::new(|_| false),
             gates: BTreeMap::new(),
             jobs: BTreeMap::new(),
@@ -337,6 +341,10 @@ impl<P: Protocol> Pump<P> {
                     applied.push(command);
                 }
                 Effect::Reject { id: request, error } => self.rejected.push((id, request, error)),
+                Effect::ServeRead { id: request } => {
+                    let applied = self.applied.get(&id).map_or(0, |a| a.len() as u64);
+                    self.served.push((id, request, applied));
+                }
                 Effect::Event(event) => {
                     if let Event::Narrate(text) = &event {
                         if std::env::var_os("PUMP_TRACE").is_some() {

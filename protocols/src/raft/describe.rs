@@ -23,6 +23,10 @@ impl Describe for Raft {
         }
     }
 
+    fn vote(&self) -> Option<String> {
+        self.voted_for.map(|id| format!("voted for {id}"))
+    }
+
     fn log_view(&self) -> Vec<LogEntry> {
         (1..=self.log.last_index())
             .filter_map(|index| {
@@ -97,6 +101,12 @@ impl Describe for Raft {
                     format!("AppendEntries rejected (term {term}), retry from {index}")
                 }
             }
+            RaftMessage::ReadProbe { term, round } => {
+                format!("ReadProbe term {term}, round {round}")
+            }
+            RaftMessage::ReadProbeAck { term, round } => {
+                format!("ReadProbe ok (term {term}), round {round}")
+            }
         }
     }
 
@@ -104,6 +114,7 @@ impl Describe for Raft {
         match msg {
             RaftMessage::AppendEntries { entries, .. } => entries.is_empty(),
             RaftMessage::AppendEntriesResponse { success, .. } => *success,
+            RaftMessage::ReadProbe { .. } | RaftMessage::ReadProbeAck { .. } => true,
             _ => false,
         }
     }

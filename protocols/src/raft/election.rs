@@ -223,6 +223,8 @@ impl Raft {
         out.cancel_timer(RaftTimer::Election);
         out.event(Event::LeaderElected { term });
         self.broadcast_append(out);
+        self.read_rounds = Default::default();
+        self.renew_lease(out);
         out.set_timer(RaftTimer::Heartbeat, self.setup.timing.heartbeat);
     }
 }

@@ -32,6 +32,9 @@
 //!   election timeout steps down, and a server that heard from a leader that recently
 //!   ignores RequestVotes of a higher term (etcd's `inLease`).
 //!
+//! - Thesis §6.4 read paths ([`crate::Timing::reads`], [`crate::read`]): ReadIndex
+//!   ([`read_index`]), leader leases (§6.4.1, [`lease`]), local reads, or through the log.
+//!
 //! Not implemented (and not part of §5): membership changes (§6), log compaction (§7). Observers in the membership are
 //! replicated to as non-voting learners (thesis §4.2.1) and never campaign.
 //!
@@ -42,9 +45,11 @@
 pub mod check_quorum;
 mod describe;
 pub mod election;
+pub mod lease;
 pub mod log;
 mod preload;
 pub mod prevote;
+pub mod read_index;
 pub mod replication;
 
 use crate::bugs::Bug;
@@ -122,6 +127,23 @@ pub enum RaftMessage {
         /// On success: the last index the follower now shares with the leader.
         /// On failure: the index the leader should try next.
         index: u64,
+    },
+    /// Thesis §6.4: a leader's round of heartbeats that confirms it still leads, for
+    /// ReadIndex and lease reads ([`read_index`], [`lease`]). A follower of `term`
+    /// treats it as a heartbeat (it restarts its election timeout and trusts the
+    /// leader's lease) and acknowledges it.
+    ReadProbe {
+        /// Leader's term.
+        term: Term,
+        /// The leader's round number ([`crate::read::ReadRounds`]).
+        round: u64,
+    },
+    /// Answer to ReadProbe: the follower's term, and the round it acknowledges.
+    ReadProbeAck {
+        /// Follower's current term.
+        term: Term,
+        /// The round acknowledged.
+        round: u64,
     },
 }
 
@@ -208,6 +230,10 @@ pub struct Raft {
     leader_heard_at: Option<Time>,
     /// A known bug switched on for teaching ([`crate::bugs`]); `None` in every normal run.
     bug: Option<Bug>,
+    /// Leader: rounds of leadership confirmation for reads, of the current term.
+    read_rounds: crate::read::ReadRounds,
+    /// Leader: reads waiting for a confirmed round and an applied index.
+    reads: crate::read::PendingReads,
 }
 
 impl Raft {
@@ -282,6 +308,7 @@ impl Raft {
     /// Becomes a follower of the current term; `restart_timer` re-draws the election
     /// timeout (voters only).
     fn become_follower(&mut self, restart_timer: bool, out: &mut Effects<Self>) {
+        self.refuse_waiting_reads(out);
         self.role = RoleState::Follower;
         out.cancel_timer(RaftTimer::Heartbeat);
         if restart_timer && self.setup.membership.is_voter(self.id()) {
@@ -318,6 +345,10 @@ impl Raft {
 }
 
 impl Protocol for Raft {
+    fn message_text(msg: &Self::Message, command: &dyn Fn(&crate::Command) -> String) -> String {
+        <Self as crate::Describe>::describe(msg, command)
+    }
+
     const NAME: &'static str = "raft";
     type Message = RaftMessage;
     type Record = RaftRecord;
@@ -355,6 +386,8 @@ impl Protocol for Raft {
             now: Time::ZERO,
             leader_heard_at: None,
             bug: None,
+            read_rounds: crate::read::ReadRounds::default(),
+            reads: crate::read::PendingReads::default(),
         };
         for (i, record) in records.into_iter().enumerate() {
             match record {
@@ -402,6 +435,7 @@ impl Protocol for Raft {
             Input::Timer(RaftTimer::Election) => self.on_election_timeout(out),
             Input::Timer(RaftTimer::Heartbeat) => self.on_heartbeat_timer(out),
             Input::Client(cmd) => self.on_client(cmd, out),
+            Input::Read(cmd) => self.on_read(cmd, out),
             Input::Message { from, msg } => {
                 if !self.setup.membership.contains(from) || from == self.id() {
                     return; // not one of ours: ignore
@@ -411,12 +445,15 @@ impl Protocol for Raft {
             Input::Durable(token) => self.on_durable(token, out),
             Input::PeerLost(_) => {} // Raft detects failures by timeout only (§5.2).
         }
+        self.serve_ready_reads(out);
     }
 
     fn handle_end_of_batch(&mut self, _now: Time, out: &mut Effects<Self>) {
         if std::mem::take(&mut self.unflushed) {
             self.flush(out);
         }
+        self.start_read_round_if_needed(out);
+        self.serve_ready_reads(out);
     }
 
     fn status(&self) -> Status {
@@ -491,6 +528,8 @@ impl Protocol for Raft {
             RaftMessage::AppendEntries { entries, .. } if entries.is_empty() => "Heartbeat",
             RaftMessage::AppendEntries { .. } => "AppendEntries",
             RaftMessage::AppendEntriesResponse { .. } => "AppendEntriesResponse",
+            RaftMessage::ReadProbe { .. } => "ReadProbe",
+            RaftMessage::ReadProbeAck { .. } => "ReadProbeAck",
         }
     }
 }
@@ -503,7 +542,9 @@ impl Raft {
             | RaftMessage::PreVote { term, .. }
             | RaftMessage::PreVoteResponse { term, .. }
             | RaftMessage::AppendEntries { term, .. }
-            | RaftMessage::AppendEntriesResponse { term, .. } => *term,
+            | RaftMessage::AppendEntriesResponse { term, .. }
+            | RaftMessage::ReadProbe { term, .. }
+            | RaftMessage::ReadProbeAck { term, .. } => *term,
         };
         if msg_term == Term::MAX {
             // No honest server reaches the last term (it could never campaign again):
@@ -560,6 +601,8 @@ impl Raft {
                 success,
                 index,
             } => self.on_append_response(from, term, success, index, out),
+            RaftMessage::ReadProbe { term, round } => self.on_read_probe(from, term, round, out),
+            RaftMessage::ReadProbeAck { term, round } => self.on_read_probe_ack(from, term, round),
         }
     }
 }

@@ -44,6 +44,31 @@ impl Preload for Raft {
     fn preload(history: &[(u64, u64)]) -> Result<Vec<RaftRecord>, PreloadError> {
         history_records(history)
     }
+
+    /// `currentTerm` is at least the highest term of any history: a server that missed
+    /// that term's entries still saw the term begin (a majority voted in it, §5.2), so it cannot
+    /// be elected in that term a second time.
+    fn preload_among(
+        history: &[(u64, u64)],
+        cluster: &[&[(u64, u64)]],
+    ) -> Result<Vec<RaftRecord>, PreloadError> {
+        let reached = crate::preload::reached(cluster);
+        let mut records = history_records(history)?;
+        let own = history.last().map_or(0, |&(term, _)| term);
+        if reached > own {
+            match records.first_mut() {
+                Some(RaftRecord::HardState { term, .. }) => *term = reached,
+                _ => records.insert(
+                    0,
+                    RaftRecord::HardState {
+                        term: reached,
+                        voted_for: None,
+                    },
+                ),
+            }
+        }
+        Ok(records)
+    }
 }
 
 #[cfg(test)]
@@ -71,6 +96,37 @@ mod tests {
         assert_eq!(node.log().term_at(5), Some(1));
         assert_eq!(node.commit_index(), 0);
         assert!(recover(&[]).log().last_index() == 0);
+    }
+
+    #[test]
+    fn a_shorter_history_starts_in_the_highest_term_the_histories_reach() {
+        let recover_reaching = |history: &[(u64, u64)], reached: u64| {
+            let setup = Setup {
+                id: 1,
+                membership: Membership::voters([1, 2, 3]),
+                timing: Timing::default(),
+                rng: DetRng::for_node(1, 1),
+                narrate: false,
+            };
+            let records = Raft::preload_among(history, &[history, &[(reached, 1)]]).expect("valid");
+            Raft::recover(setup, records).expect("recovers")
+        };
+        // No history of its own: the term only.
+        let empty = recover_reaching(&[], 2);
+        assert_eq!((empty.term(), empty.log().last_index()), (2, 0));
+        // An older history: its log, in the newer term.
+        let older = recover_reaching(&[(1, 3)], 2);
+        assert_eq!((older.term(), older.log().last_index()), (2, 3));
+        assert_eq!(older.log().last_term(), 1);
+        // Its own history reaches furthest: unchanged.
+        let own: &[(u64, u64)] = &[(1, 1), (3, 2)];
+        assert_eq!(
+            Raft::preload_among(own, &[own, &[(2, 1)]]),
+            history_records(own)
+        );
+        assert!(Raft::preload_among(&[], &[&[], &[]])
+            .expect("valid")
+            .is_empty());
     }
 
     #[test]

@@ -109,6 +109,7 @@ impl Raft {
         for peer in peers {
             self.send_append(peer, true, out);
         }
+        self.renew_lease(out);
         out.set_timer(RaftTimer::Heartbeat, self.setup.timing.heartbeat);
     }
 

@@ -574,6 +574,27 @@ impl Redis {
         }
         self.append(cmd, out);
     }
+
+    /// A read on the `local` path (`ReadPath::Local`): Redis answers a read from the
+    /// serving node's memory, replicated nothing and confirmed with nobody. The master
+    /// of the key's slot answers it, and so does a replica of that master (a replica
+    /// in READONLY mode, specification "Scaling reads using replica nodes"); any
+    /// other node redirects (MOVED). Redis has no ReadIndex, lease or sync: hosts refuse
+    /// those paths before a read gets here (`ReadPath::supported_by`), and a read that
+    /// gets here on one anyway is run as a command.
+    fn on_read(&mut self, cmd: Command, out: &mut Effects<Self>) {
+        if self.setup.timing.reads != crate::ReadPath::Local {
+            self.on_client(cmd, out);
+            return;
+        }
+        let owner = self.slots.owner(self.slot_of_command(&cmd.data));
+        let serves = owner.is_some() && (owner == Some(self.id()) || self.master() == owner);
+        if serves && self.cluster_down().is_none() {
+            out.serve_read(cmd.id);
+        } else {
+            out.reject(cmd.id, ClientError::NotLeader { leader: owner });
+        }
+    }
 }
 
 impl Protocol for Redis {
@@ -679,6 +700,7 @@ impl Protocol for Redis {
             Input::Timer(RedisTimer::Cron) => self.cron(out),
             Input::Timer(RedisTimer::Election) => self.election_cron(out),
             Input::Client(cmd) => self.on_client(cmd, out),
+            Input::Read(cmd) => self.on_read(cmd, out),
             Input::Message { from, msg } => {
                 if from != self.id() && self.nodes.contains_key(&from) {
                     self.on_message(from, msg, out);

@@ -52,6 +52,11 @@ impl Describe for Zab {
         }
     }
 
+    fn vote(&self) -> Option<String> {
+        let leader = self.election.proposal().leader;
+        (leader != 0).then(|| format!("votes for {leader}"))
+    }
+
     fn log_view(&self) -> Vec<LogEntry> {
         self.history
             .txns
@@ -119,6 +124,8 @@ impl Describe for Zab {
             }
             PeerMessage::Ping { epoch } => format!("PING epoch {epoch}"),
             PeerMessage::Request { command: c } => format!("REQUEST {}", command(c)),
+            PeerMessage::Sync { token } => format!("SYNC {token}"),
+            PeerMessage::SyncReply { token, zxid } => format!("SYNC {token} answered: {zxid}"),
         }
     }
 

@@ -65,6 +65,11 @@ pub(crate) struct Election {
 }
 
 impl Election {
+    /// Our current vote (for live views).
+    pub(crate) fn proposal(&self) -> Vote {
+        self.proposal
+    }
+
     pub(crate) fn new(first_interval: Duration) -> Election {
         let none = Vote {
             leader: 0,

@@ -179,6 +179,18 @@ pub enum PeerMessage {
         /// The command to propose.
         command: Command,
     },
+    /// Learner to leader: ZooKeeper's `sync` for a read ([`crate::read::ReadPath::Sync`]).
+    Sync {
+        /// The learner's number for it.
+        token: u64,
+    },
+    /// Leader to learner: the answer to SYNC `token`: the last zxid the leader proposed.
+    SyncReply {
+        /// The SYNC answered.
+        token: u64,
+        /// Deliver through this zxid before serving the read.
+        zxid: Zxid,
+    },
 }
 
 impl ZabMessage {
@@ -218,6 +230,8 @@ impl PeerMessage {
             PeerMessage::Inform { .. } => "INFORM",
             PeerMessage::Ping { .. } => "PING",
             PeerMessage::Request { .. } => "REQUEST",
+            PeerMessage::Sync { .. } => "SYNC",
+            PeerMessage::SyncReply { .. } => "SYNC-REPLY",
         }
     }
 }

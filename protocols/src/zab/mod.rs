@@ -105,6 +105,7 @@ mod election;
 pub mod messages;
 pub mod persist;
 mod preload;
+mod reads;
 mod session;
 mod sync;
 #[cfg(test)]
@@ -233,6 +234,12 @@ pub struct Zab {
     now: Time,
     /// A known bug switched on for teaching ([`crate::bugs`]); `None` in every normal run.
     bug: Option<Bug>,
+    /// How reads are served ([`crate::Timing::reads`], [`reads`]).
+    setup_reads: crate::read::ReadPath,
+    /// `sync` reads waiting ([`reads`]).
+    sync_reads: Vec<reads::SyncRead>,
+    /// The number of the last SYNC this server sent.
+    next_sync_token: u64,
 }
 
 impl Zab {
@@ -299,6 +306,7 @@ impl Zab {
         for id in std::mem::take(&mut self.pending_local) {
             out.reject(id, ClientError::LeadershipLost);
         }
+        self.refuse_sync_reads(out);
         self.phase = Phase::Looking;
         self.start_round(out);
     }
@@ -374,6 +382,10 @@ impl Zab {
 }
 
 impl Protocol for Zab {
+    fn message_text(msg: &Self::Message, command: &dyn Fn(&crate::Command) -> String) -> String {
+        <Self as crate::Describe>::describe(msg, command)
+    }
+
     const NAME: &'static str = "zab";
     const GENERATION: &'static str = "epoch";
     type Message = ZabMessage;
@@ -384,6 +396,7 @@ impl Protocol for Zab {
         setup.ensure_member()?;
         let history = History::replay(records)?;
         let timing = ZabTiming::from_timing(&setup.timing);
+        let setup_reads = setup.timing.reads;
         let election = Election::new(timing.finalize_wait);
         Ok(Zab {
             id: setup.id,
@@ -401,6 +414,9 @@ impl Protocol for Zab {
             now: Time::ZERO,
             durable_marks: DurableMarks::default(),
             bug: None,
+            setup_reads,
+            sync_reads: Vec::new(),
+            next_sync_token: 0,
         })
     }
 
@@ -431,9 +447,11 @@ impl Protocol for Zab {
             Input::Message { from, msg } => self.on_message(from, msg, out),
             Input::Timer(timer) => self.on_timer(timer, out),
             Input::Client(command) => self.on_client(command, out),
+            Input::Read(command) => self.on_read(command, out),
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
             Input::Durable(token) => self.on_durable(token, out),
         }
+        self.serve_sync_reads(out);
     }
 
     /// FOLLOWING: the one cumulative ACK for every proposal logged in the batch.

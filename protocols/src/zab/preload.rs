@@ -56,6 +56,28 @@ impl Preload for Zab {
     fn preload(history: &[(u64, u64)]) -> Result<Vec<ZabRecord>, PreloadError> {
         history_records(history)
     }
+
+    /// `acceptedEpoch` is at least the highest epoch of any history: a quorum accepted
+    /// that NEWEPOCH
+    /// before its proposals were logged (Zab §IV, phase 1), so no later leader may
+    /// propose in that epoch again. `currentEpoch` (what FastLeaderElection compares)
+    /// stays the server's own.
+    fn preload_among(
+        history: &[(u64, u64)],
+        cluster: &[&[(u64, u64)]],
+    ) -> Result<Vec<ZabRecord>, PreloadError> {
+        let reached = crate::preload::reached(cluster);
+        let mut records = history_records(history)?;
+        let own = history.last().map_or(0, |&(epoch, _)| epoch);
+        if reached > own {
+            let epoch = u32::try_from(reached).map_err(|_| PreloadError::OutOfRange {
+                position: 0,
+                reason: format!("epoch {reached} does not fit in the zxid's 32 epoch bits"),
+            })?;
+            records.push(ZabRecord::AcceptedEpoch(epoch));
+        }
+        Ok(records)
+    }
 }
 
 #[cfg(test)]
@@ -76,6 +98,19 @@ mod tests {
         assert_eq!(h.txns[3].zxid, Zxid::new(4, 1));
         assert_eq!(h.last_zxid(), Zxid::new(4, 2));
         assert_eq!(h.current_epoch, 4);
+    }
+
+    #[test]
+    fn a_shorter_history_accepts_the_highest_epoch_the_histories_reach() {
+        let h =
+            History::replay(Zab::preload_among(&[(1, 2)], &[&[(1, 2)], &[(3, 1)]]).expect("valid"))
+                .expect("replays");
+        assert_eq!((h.accepted_epoch, h.current_epoch), (3, 1));
+        assert_eq!(h.last_zxid(), Zxid::new(1, 2));
+        let h = History::replay(Zab::preload_among(&[], &[&[], &[(2, 1)]]).expect("valid"))
+            .expect("replays");
+        assert_eq!((h.accepted_epoch, h.current_epoch, h.txns.len()), (2, 0, 0));
+        assert!(Zab::preload_among(&[], &[&[]]).expect("valid").is_empty());
     }
 
     #[test]

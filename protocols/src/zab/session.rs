@@ -226,6 +226,7 @@ impl Zab {
                 } => self.on_ack_epoch(from, current_epoch, last_zxid, out),
                 PeerMessage::Ack { zxid } => self.on_ack(from, zxid, out),
                 PeerMessage::Request { command } => self.on_request(from, command, out),
+                PeerMessage::Sync { token } => self.on_sync_request(from, token, out),
                 // PINGs only refresh `last_heard`; anything else is not for a leader.
                 _ => {}
             }
@@ -276,6 +277,7 @@ impl Zab {
                 PeerMessage::Commit { zxid } => self.on_commit(zxid, out),
                 PeerMessage::Inform { txns, committed } => self.on_inform(txns, committed, out),
                 PeerMessage::Ping { epoch } => self.on_leader_ping(epoch, out),
+                PeerMessage::SyncReply { token, zxid } => self.on_sync_reply(token, zxid),
                 _ => {}
             }
         }

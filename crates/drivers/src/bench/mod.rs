@@ -63,6 +63,27 @@ impl Progress for Silent {}
 /// Runs the whole plan and returns the results document.
 pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results, BenchError> {
     plan.timing.validate()?;
+    if let Some(p) = plan
+        .protocols
+        .iter()
+        .find(|p| !plan.timing.reads.supported_by(**p))
+    {
+        return Err(BenchError::Syntax(format!(
+            "{p} has no {} read path (it has: {})",
+            plan.timing.reads,
+            protocols::ReadPath::for_protocol(*p)
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if plan.net.is_some() && plan.processes.is_some() {
+        return Err(BenchError::Syntax(
+            "--net applies to in-process clusters only: node processes have a fault filter each"
+                .into(),
+        ));
+    }
     let exe = plan.processes.clone();
     let mut sizes: Vec<usize> = plan.nodes.iter().map(|&n| n as usize).collect();
     sizes.sort_unstable();
@@ -116,6 +137,7 @@ pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results
                 raft_timer_reset: timing.raft_timer_reset.as_str().to_string(),
                 pre_vote: timing.pre_vote,
                 check_quorum: timing.check_quorum,
+                reads: timing.reads.to_string(),
             },
             protocol_timing,
             clients: if plan.measure.contains(&Measure::Throughput) {
@@ -127,7 +149,12 @@ pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results
             key_bytes: 8,
             warmup_ms: millis(plan.warmup),
             duration_ms: millis(plan.duration),
+            read_percent: plan.read_percent,
             command_line: plan.command_line.clone(),
+            network: plan.net.as_ref().map(|m| r::Network {
+                name: m.name.clone(),
+                description: m.describe(),
+            }),
         },
         baseline,
         runs,

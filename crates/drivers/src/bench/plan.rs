@@ -18,6 +18,11 @@ pub enum Measure {
     Isolate,
     /// Closed-loop commit throughput and latency.
     Throughput,
+    /// ZooKeeper's recipes on the znode state machine, in the simulator: lock
+    /// hand-over after the holder's crash (session expiry) and after the consensus
+    /// leader's crash, and notifications per hand-over (herd against predecessor
+    /// watch). Run by `cwb bench` beside the matrix, not inside it.
+    Recipes,
 }
 
 /// What a timeout sweep varies; each setting runs [`Plan::trials`] cold elections.
@@ -78,6 +83,8 @@ pub struct Plan {
     pub duration: Duration,
     /// Throughput rounds (the median round is reported).
     pub rounds: u32,
+    /// Percent of throughput operations that are reads (0: writes only).
+    pub read_percent: u32,
     /// WAL durability.
     pub fsync: FsyncPolicy,
     /// Protocol timers.
@@ -88,6 +95,8 @@ pub struct Plan {
     pub processes: Option<PathBuf>,
     /// TLS on both ports of every node, to measure its cost against a run without.
     pub tls: Option<runtime::tls::LoopbackTls>,
+    /// The network model every trial's cluster runs over (`None`: plain loopback).
+    pub net: Option<netmodel::NetModel>,
     /// The command line that asked for the run, recorded in the results.
     pub command_line: String,
 }

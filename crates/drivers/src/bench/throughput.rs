@@ -39,6 +39,7 @@ pub(super) async fn rounds(
                     value_bytes: plan.value_bytes,
                     warmup: plan.warmup,
                     duration: plan.duration,
+                    read_percent: plan.read_percent,
                 };
                 let sample =
                     with_protocol!(*protocol, P => throughput_trial::<P>(hosting, opts, &w).await);
@@ -89,6 +90,11 @@ fn record(plan: &Plan, run: &mut r::ProtocolRun, per_clients: Vec<Vec<Throughput
                 .cpu
                 .filter(|_| t.ops > 0)
                 .map(|cpu| cpu.as_secs_f64() * 1e6 / t.ops as f64),
+            reads: t.reads,
+            read_latency_us: (t.reads > 0)
+                .then(|| Summary::from_histogram(t.read_latency.histogram(), 1.0)),
+            write_latency_us: (t.reads > 0 && t.ops > t.reads)
+                .then(|| Summary::from_histogram(t.write_latency.histogram(), 1.0)),
         });
         if largest.as_ref().is_none_or(|l| clients >= l.0) {
             largest = Some((clients, median.messages, t.ops));

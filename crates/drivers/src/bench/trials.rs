@@ -50,6 +50,7 @@ pub(super) fn cluster_options(
     opts.fsync = plan.fsync;
     opts.seed = seed;
     opts.tls = plan.tls.clone();
+    opts.net = plan.net.clone();
     opts
 }
 

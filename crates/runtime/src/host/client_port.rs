@@ -238,7 +238,11 @@ async fn session<R, W>(
                         tracing::warn!(node, %addr, error = %e, "client response not encodable");
                     }
                 }
-                written += batch.len();
+                // Notifications answer no request: they return no permit.
+                written += batch
+                    .iter()
+                    .filter(|r| !matches!(r.reply, ClientReply::Watch(_)))
+                    .count();
                 next = reply_rx.try_recv().ok();
             }
             // TLS holds records back until flushed; TCP's flush is a no-op.
@@ -322,6 +326,11 @@ async fn session<R, W>(
                 ClientOp::Kv(command) => ClientMsg::Command {
                     request: req.id,
                     command: command.encode(),
+                    reply_to,
+                },
+                ClientOp::Command(command) => ClientMsg::Command {
+                    request: req.id,
+                    command,
                     reply_to,
                 },
                 ClientOp::Status => ClientMsg::Status {

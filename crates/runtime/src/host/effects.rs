@@ -98,11 +98,14 @@ impl<P: Protocol> NodeLoop<P> {
                 let deadline = tokio::time::Instant::now() + after;
                 let timed = after >= TIMED_WAIT;
                 match self.timers.iter_mut().find(|t| t.timer == timer) {
-                    Some(slot) => (slot.deadline, slot.timed) = (deadline, timed),
+                    Some(slot) => {
+                        (slot.deadline, slot.timed, slot.after) = (deadline, timed, after)
+                    }
                     None => self.timers.push(ArmedTimer {
                         timer,
                         deadline,
                         timed,
+                        after,
                     }),
                 }
             }
@@ -111,6 +114,9 @@ impl<P: Protocol> NodeLoop<P> {
             }
             Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
                 if let Some(len) = self.transport.send_deferred(to, &msg) {
+                    if let Some(v) = &mut self.viewing {
+                        v.sent(to, P::message_kind(&msg));
+                    }
                     let c = self
                         .local_counts
                         .by_kind
@@ -123,7 +129,7 @@ impl<P: Protocol> NodeLoop<P> {
             Effect::Apply { index, command } => {
                 if !P::SHARED_LOG && index == 1 {
                     // A full resynchronisation (Protocol::SHARED_LOG): a fresh store.
-                    self.kv = kv::KvStore::new();
+                    self.kv = znode::new_state_machine(self.state_machine);
                 }
                 self.apply(command)
             }
@@ -147,6 +153,21 @@ impl<P: Protocol> NodeLoop<P> {
                             },
                         );
                     }
+                }
+            }
+            Effect::ServeRead { id: req } => {
+                if req.origin != self.id {
+                    return;
+                }
+                if let Some(w) = self.pending.remove(&req.seq) {
+                    let value = w.read_key.as_ref().and_then(|k| self.kv.peek_value(k));
+                    self.reply(
+                        w.reply_to,
+                        ClientResponse {
+                            id: w.request,
+                            reply: ClientReply::Value(value),
+                        },
+                    );
                 }
             }
             Effect::Event(event) => self.publish_event(event, produced),
@@ -208,6 +229,20 @@ impl<P: Protocol> NodeLoop<P> {
         if let Ok(mut s) = self.status.lock() {
             *s = Some(self.node_status());
         }
+        if let Some(v) = &mut self.viewing {
+            if v.due() {
+                let timers = self
+                    .timers
+                    .iter()
+                    .map(|t| super::view::TimerView {
+                        name: format!("{:?}", t.timer),
+                        deadline: t.deadline.into_std(),
+                        armed_for: t.after,
+                    })
+                    .collect();
+                v.refresh(&self.proto, timers);
+            }
+        }
     }
 
     fn apply(&mut self, command: Option<Command>) {
@@ -215,14 +250,39 @@ impl<P: Protocol> NodeLoop<P> {
             self.kv.skip();
             return;
         };
-        let result = self.kv.apply(&cmd.data);
-        if cmd.id.origin == self.id {
-            if let Some(w) = self.pending.remove(&cmd.id.seq) {
+        // Only a command a client of this node is waiting for is local (leaves
+        // watches here): not one replayed after a restart.
+        let waiting = if cmd.id.origin == self.id {
+            self.pending.remove(&cmd.id.seq)
+        } else {
+            None
+        };
+        let ctx = kv::ApplyContext {
+            now_ms: super::now().as_nanos() / 1_000_000,
+            local: waiting.is_some(),
+        };
+        let result = self.kv.apply_command(&cmd.data, ctx);
+        {
+            if let Some(w) = waiting {
+                if let Some(client) = self.kv.client_of(&cmd.data) {
+                    self.watchers.insert(client, w.reply_to.clone());
+                }
                 self.reply(
                     w.reply_to,
                     ClientResponse {
                         id: w.request,
                         reply: ClientReply::Value(result),
+                    },
+                );
+            }
+        }
+        for (client, note) in self.kv.take_notifications() {
+            if let Some(to) = self.watchers.get(&client).cloned() {
+                self.reply(
+                    to,
+                    ClientResponse {
+                        id: 0,
+                        reply: ClientReply::Watch(note),
                     },
                 );
             }

@@ -22,6 +22,9 @@ pub struct NodeHandle {
     pub(super) clients: JoinHandle<()>,
     pub(super) counts: Arc<Mutex<MessageCounts>>,
     pub(super) status: Arc<Mutex<Option<NodeStatus>>>,
+    /// What a live display shows of the node (only if started with
+    /// [`super::spawn_viewed`]).
+    pub(super) view: Option<Arc<Mutex<Option<super::view::NodeView>>>>,
     /// Resolves once the WAL writer thread (if any) has released the log.
     pub(super) wal_released: Option<oneshot::Receiver<()>>,
 }
@@ -48,6 +51,14 @@ impl NodeHandle {
     /// Messages sent so far, by kind.
     pub fn message_counts(&self) -> MessageCounts {
         self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The node's latest view (log tail, vote, timers, messages per peer), if it was
+    /// started with [`super::spawn_viewed`] and has refreshed it once.
+    pub fn view(&self) -> Option<super::view::NodeView> {
+        self.view
+            .as_ref()
+            .and_then(|v| v.lock().ok().and_then(|v| v.clone()))
     }
 
     /// The node's latest status (refreshed every loop iteration).

@@ -45,13 +45,14 @@ mod counts;
 mod effects;
 mod handle;
 pub(crate) mod timer;
+pub mod view;
 mod wal_writer;
 
 use crate::client::{ClientReply, ClientResponse, NodeStatus};
 use crate::events::EventBus;
 use crate::transport::handshake::ClusterKey;
 use crate::transport::{Faults, Transport, TransportConfig, TransportError, TransportEvent};
-use kv::KvStore;
+use kv::{StateMachine, StateMachineKind};
 use protocols::{
     Command, DetRng, DurabilityGate, Effect, Input, Membership, NodeId, Protocol, RecoveryError,
     RequestId, Setup, Time, Timing,
@@ -70,6 +71,7 @@ use thiserror::Error;
 use timer::PreciseTimer;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use view::{Reader, Viewing};
 use wal_writer::{WalReport, WalWriter};
 
 pub use client_port::{ClientLimits, ClientMsg, ReplyTo};
@@ -112,6 +114,8 @@ pub struct NodeOptions {
     /// node create an empty data directory; otherwise an empty one is refused
     /// ([`storage::StorageError::EmptyDirectory`]).
     pub start: Start,
+    /// The replicated state machine (`state_machine` in `cluster.toml`).
+    pub state_machine: StateMachineKind,
 }
 
 /// Why a node could not start or had to stop.
@@ -184,6 +188,47 @@ pub fn spawn<P: Protocol>(
     faults: Faults,
     bus: EventBus,
     incarnation: u64,
+) -> Result<NodeHandle, RuntimeError> {
+    spawn_with::<P>(
+        opts,
+        peer_listener,
+        client_listener,
+        faults,
+        bus,
+        incarnation,
+        None,
+    )
+}
+
+/// [`spawn`], and the node keeps a [`view::NodeView`] for live displays
+/// ([`NodeHandle::view`]): its log tail, vote, timers and messages per peer.
+pub fn spawn_viewed<P: Protocol + protocols::Describe>(
+    opts: NodeOptions,
+    peer_listener: TcpListener,
+    client_listener: TcpListener,
+    faults: Faults,
+    bus: EventBus,
+    incarnation: u64,
+) -> Result<NodeHandle, RuntimeError> {
+    spawn_with(
+        opts,
+        peer_listener,
+        client_listener,
+        faults,
+        bus,
+        incarnation,
+        Some(view::reader::<P>()),
+    )
+}
+
+fn spawn_with<P: Protocol>(
+    opts: NodeOptions,
+    peer_listener: TcpListener,
+    client_listener: TcpListener,
+    faults: Faults,
+    bus: EventBus,
+    incarnation: u64,
+    reader: Option<Reader<P>>,
 ) -> Result<NodeHandle, RuntimeError> {
     let id = opts.id;
     let wal_options = WalOptions {
@@ -265,6 +310,8 @@ pub fn spawn<P: Protocol>(
     ));
     let counts = Arc::new(Mutex::new(MessageCounts::default()));
     let status = Arc::new(Mutex::new(None));
+    let viewing = reader.map(Viewing::new);
+    let view = viewing.as_ref().map(|v| v.shared.clone());
     let node = NodeLoop::<P> {
         id,
         proto,
@@ -278,7 +325,9 @@ pub fn spawn<P: Protocol>(
         client_rx,
         timers: Vec::new(),
         wake: PreciseTimer::new(),
-        kv: KvStore::new(),
+        kv: znode::new_state_machine(opts.state_machine),
+        state_machine: opts.state_machine,
+        watchers: FxHashMap::default(),
         pending: FxHashMap::default(),
         replies: HashMap::new(),
         next_seq: 0,
@@ -289,6 +338,8 @@ pub fn spawn<P: Protocol>(
         status: status.clone(),
         last_publish: Instant::now() - PUBLISH_EVERY,
         unpublished: false,
+        reads: opts.timing.reads,
+        viewing,
     };
     let main = tokio::spawn(node.run());
     Ok(NodeHandle {
@@ -299,6 +350,7 @@ pub fn spawn<P: Protocol>(
         clients,
         counts,
         status,
+        view,
         wal_released,
     })
 }
@@ -326,6 +378,9 @@ struct Waiting {
     request: u64,
     reply_to: ReplyTo,
     since: Instant,
+    /// A read sent as `Input::Read` (the run's read path is not the log): its key,
+    /// read from the store when the protocol serves it (`Effect::ServeRead`).
+    read_key: Option<bytes::Bytes>,
 }
 
 struct NodeLoop<P: Protocol> {
@@ -349,7 +404,13 @@ struct NodeLoop<P: Protocol> {
     timers: Vec<ArmedTimer<P::Timer>>,
     /// Wakes the loop at the earliest of them.
     wake: PreciseTimer,
-    kv: KvStore,
+    /// The replicated state machine (the key-value store or the znode tree).
+    kv: Box<dyn StateMachine>,
+    /// Which state machine `kv` is (a full resynchronisation starts a fresh one).
+    state_machine: StateMachineKind,
+    /// Where each client session's notifications go: the connection of its last
+    /// command applied here (znode watches; unused by the key-value store).
+    watchers: FxHashMap<u64, ReplyTo>,
     /// Answers collected this iteration, by client connection.
     replies: HashMap<
         u64,
@@ -369,6 +430,10 @@ struct NodeLoop<P: Protocol> {
     last_publish: Instant,
     /// Something changed since the last [`Self::publish`].
     unpublished: bool,
+    /// How reads are served (`Timing::reads`).
+    reads: protocols::ReadPath,
+    /// The live display's view of this node, if it keeps one ([`spawn_viewed`]).
+    viewing: Option<Viewing<P>>,
 }
 
 /// A timer the protocol has set.
@@ -378,6 +443,8 @@ struct ArmedTimer<T> {
     /// Set at least [`crate::events::TIMED_WAIT`] ahead: a wait whose lateness is
     /// recorded.
     timed: bool,
+    /// How long ahead it was set (for live views).
+    after: Duration,
 }
 
 /// How often counters and status are shared with the [`NodeHandle`]: a node's
@@ -432,6 +499,7 @@ impl<P: Protocol> NodeLoop<P> {
                 }
             }
             self.fire_due_timers(&mut out);
+            self.propose_own(&mut out);
             self.end_batch(&mut out)?;
             if last_sweep.elapsed() > Duration::from_secs(1) {
                 last_sweep = Instant::now();
@@ -441,6 +509,7 @@ impl<P: Protocol> NodeLoop<P> {
                     .filter(|(_, w)| w.since.elapsed() >= PENDING_TTL)
                     .map(|(&seq, _)| seq)
                     .collect();
+                self.watchers.retain(|_, to| !to.tx.is_closed());
                 for seq in expired {
                     if let Some(w) = self.pending.remove(&seq) {
                         w.reply_to.send(ClientResponse {
@@ -485,16 +554,24 @@ impl<P: Protocol> NodeLoop<P> {
                     origin: self.id,
                     seq: self.next_seq,
                 };
+                let read_key = self.read_key(&command);
+                let read = read_key.is_some();
                 self.pending.insert(
                     self.next_seq,
                     Waiting {
                         request,
                         reply_to,
                         since: Instant::now(),
+                        read_key,
                     },
                 );
-                self.proto
-                    .step(now(), Input::Client(Command { id, data: command }), out);
+                let command = Command { id, data: command };
+                let input = if read {
+                    Input::Read(command)
+                } else {
+                    Input::Client(command)
+                };
+                self.proto.step(now(), input, out);
             }
             ClientMsg::Status { request, reply_to } => {
                 let status = self.node_status();
@@ -503,6 +580,35 @@ impl<P: Protocol> NodeLoop<P> {
                     reply: ClientReply::Status(status),
                 });
             }
+        }
+    }
+
+    /// Proposes the commands the state machine asks for while this node leads (the
+    /// znode tree's session expiries); they carry this node's request ids but nobody
+    /// waits for their answers.
+    fn propose_own(&mut self, out: &mut Vec<Effect<P::Message, P::Record, P::Timer>>) {
+        let now = now();
+        let leading = self.proto.status().role.is_leader();
+        for data in self.kv.proposals(now.as_nanos() / 1_000_000, leading) {
+            self.next_seq += 1;
+            let id = RequestId {
+                origin: self.id,
+                seq: self.next_seq,
+            };
+            self.proto
+                .step(now, Input::Client(Command { id, data }), out);
+        }
+    }
+
+    /// The key of a read-only command, when the run's read path is not the log
+    /// (`protocols::read`): such a read goes to the protocol as `Input::Read`.
+    fn read_key(&self, command: &bytes::Bytes) -> Option<bytes::Bytes> {
+        if self.reads == protocols::ReadPath::Log {
+            return None;
+        }
+        match kv::KvCommand::decode_shared(command)?.op {
+            kv::KvOp::Get { key } => Some(key),
+            _ => None,
         }
     }
 

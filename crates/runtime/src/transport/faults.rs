@@ -15,12 +15,20 @@
 //! Drop decisions are reproducible: each directed link `from -> to` draws from its own
 //! [`DetRng`] stream derived from the filter's seed, so the k-th message on a link gets
 //! the same verdict whatever the interleaving of other links' traffic.
+//!
+//! A network model ([`Faults::set_network`], a `netmodel` profile or file) applies the
+//! simulator's semantics on the sending side: per directed link a sampled one-way delay,
+//! loss, a bandwidth queue and static one-way cuts, FIFO on each link (a message is never
+//! held for less than the one before it on the same link: the peer's queue sends frames
+//! in order, and the model's arrival times never decrease). The delay is added on top
+//! of the real loopback's own.
 
+use netmodel::{NetModel, Wire};
 use protocols::{DetRng, NodeId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the filter decides for one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +69,8 @@ struct State {
     delay: Duration,
     drop_rate: f64,
     link_rngs: HashMap<(NodeId, NodeId), DetRng>,
+    /// The network model and its per-link queues, with the instant its clock starts.
+    network: Option<(Wire, Instant)>,
 }
 
 /// The group of nodes not named in a partition.
@@ -72,6 +82,7 @@ impl State {
             || self.groups.is_some()
             || !self.delay.is_zero()
             || self.drop_rate > 0.0
+            || self.network.is_some()
     }
 
     fn can_talk(&self, from: NodeId, to: NodeId) -> bool {
@@ -160,6 +171,29 @@ impl Faults {
         self.update(|s| s.drop_rate = rate);
     }
 
+    /// Applies `model` to every message sent from now on (`None`, or a transparent
+    /// model such as `loopback`: no model). Kept by [`Faults::heal`]: it is the network,
+    /// not a fault.
+    pub fn set_network(&self, model: Option<NetModel>) {
+        let model = model.filter(|m| !m.is_transparent());
+        self.update(|s| s.network = model.map(|m| (Wire::new(m), Instant::now())));
+    }
+
+    /// Whether the model in force times messages by their size (a bandwidth cap).
+    pub fn needs_sizes(&self) -> bool {
+        self.shared.active.load(Ordering::Acquire)
+            && self
+                .lock()
+                .network
+                .as_ref()
+                .is_some_and(|(w, _)| w.model().needs_sizes())
+    }
+
+    /// The network model in force, if any.
+    pub fn network(&self) -> Option<NetModel> {
+        self.lock().network.as_ref().map(|(w, _)| w.model().clone())
+    }
+
     /// Removes every fault: isolation, partition, delay and drop rate. The drop
     /// decision streams continue where they were (they are not reseeded).
     pub fn heal(&self) {
@@ -185,6 +219,12 @@ impl Faults {
     /// The sending side's decision for the next message from `from` to `to`:
     /// isolation and partitions first, then the seeded drop rate, then the delay.
     pub fn verdict(&self, from: NodeId, to: NodeId) -> Verdict {
+        self.verdict_sized(from, to, 0)
+    }
+
+    /// [`Faults::verdict`] for a message of `bytes` (timed by the model's bandwidth cap,
+    /// if it has one).
+    pub fn verdict_sized(&self, from: NodeId, to: NodeId, bytes: usize) -> Verdict {
         if !self.shared.active.load(Ordering::Acquire) {
             return Verdict::Deliver {
                 delay: Duration::ZERO,
@@ -194,18 +234,31 @@ impl Faults {
         if !state.can_talk(from, to) {
             return Verdict::Drop;
         }
-        if state.drop_rate > 0.0 {
-            let seed = state.seed;
-            let rate = state.drop_rate;
-            let rng = state
-                .link_rngs
-                .entry((from, to))
-                .or_insert_with(|| link_rng(seed, from, to));
-            if rng.chance(rate) {
+        let seed = state.seed;
+        let State {
+            link_rngs,
+            network,
+            drop_rate,
+            delay,
+            ..
+        } = &mut *state;
+        let rng = link_rngs
+            .entry((from, to))
+            .or_insert_with(|| link_rng(seed, from, to));
+        if *drop_rate > 0.0 && rng.chance(*drop_rate) {
+            return Verdict::Drop;
+        }
+        let mut delay = *delay;
+        if let Some((wire, origin)) = network {
+            let mut bits = || rng.next_u64();
+            if wire.lose(from, to, &mut bits).is_some() {
                 return Verdict::Drop;
             }
+            let now = origin.elapsed();
+            let arrival = wire.arrival(from, to, now, bytes as u64, &mut bits);
+            delay += arrival.saturating_sub(now);
         }
-        Verdict::Deliver { delay: state.delay }
+        Verdict::Deliver { delay }
     }
 }
 
@@ -292,6 +345,30 @@ mod tests {
                 delay: Duration::from_millis(5)
             }
         );
+    }
+
+    #[test]
+    fn a_network_model_delays_per_link_keeps_fifo_and_survives_heal() {
+        let f = Faults::with_seed(1);
+        let mut model = netmodel::NetModel::uniform(
+            "t",
+            netmodel::LinkSpec::fixed(5.0)
+                .with_jitter(netmodel::Jitter::Uniform { width_ms: 40.0 }),
+        );
+        model.cuts.insert((3, 1));
+        f.set_network(Some(model));
+        f.heal();
+        assert!(f.network().is_some());
+        assert_eq!(f.verdict(3, 1), Verdict::Drop);
+        for _ in 0..200 {
+            let Verdict::Deliver { delay } = f.verdict_sized(1, 2, 100) else {
+                panic!("a lossless link dropped");
+            };
+            assert!(delay >= Duration::from_millis(5));
+        }
+        f.set_network(netmodel::profiles::named("loopback"));
+        assert!(f.network().is_none());
+        assert_eq!(f.verdict(1, 2), DELIVER);
     }
 
     #[test]

@@ -301,7 +301,14 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
     /// full. A message to this node itself is delivered to its own inbox.
     pub fn send(&self, to: NodeId, msg: &M) {
         if let Some(peer) = self.shared.peers.get(&to) {
-            // Ask the filter first: a dropped message is never encoded.
+            // Ask the filter first: a dropped message is never encoded (unless the
+            // network model times messages by their size).
+            if self.shared.faults.needs_sizes() {
+                if let Some(encoded) = self.encode(msg) {
+                    self.send_encoded(to, &encoded);
+                }
+                return;
+            }
             match self.shared.faults.verdict(self.shared.id, to) {
                 Verdict::Drop => peer.count_fault_drop(),
                 Verdict::Deliver { delay } => {
@@ -325,7 +332,11 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
             tracing::debug!(node = self.shared.id, to, "message to unknown peer dropped");
             return;
         };
-        match self.shared.faults.verdict(self.shared.id, to) {
+        match self
+            .shared
+            .faults
+            .verdict_sized(self.shared.id, to, msg.frame.len())
+        {
             Verdict::Drop => peer.count_fault_drop(),
             Verdict::Deliver { delay } => enqueue(peer, msg.frame.clone(), delay),
         }
@@ -336,7 +347,10 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
     /// batch; [`Transport::flush`] queues the batch. Messages to one peer keep their
     /// order whichever way they go. Returns the frame's length if it was encoded.
     pub fn send_deferred(&mut self, to: NodeId, msg: &M) -> Option<usize> {
-        if to == self.shared.id || !self.shared.peers.contains_key(&to) {
+        if to == self.shared.id
+            || !self.shared.peers.contains_key(&to)
+            || self.shared.faults.needs_sizes()
+        {
             let encoded = self.encode(msg)?;
             self.send_encoded(to, &encoded);
             return Some(encoded.len());

@@ -33,6 +33,7 @@ struct FileScenario {
     seed: Option<u64>,
     end_ms: Option<u64>,
     max_batch: Option<usize>,
+    backoff: Option<bool>,
     timing: Option<FileTiming>,
     network: Option<FileNetwork>,
     #[serde(default)]
@@ -53,6 +54,7 @@ struct FileTiming {
     raft_timer_reset: Option<RaftTimerReset>,
     pre_vote: Option<bool>,
     check_quorum: Option<bool>,
+    reads: Option<protocols::ReadPath>,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +64,8 @@ struct FileNetwork {
     delay_max_ms: Option<f64>,
     loss: Option<f64>,
     duplicate: Option<f64>,
+    /// A named network profile (or a network file) replacing the uniform delay.
+    profile: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +101,42 @@ struct FileStep {
     to: Option<drops::FileIds>,
     kind: Option<String>,
     until_ms: Option<u64>,
+    protocol: Option<FileProtocols>,
+}
+
+/// `protocol = "raft"` or `protocol = ["zab", "paxos"]` on a step or an expectation.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FileProtocols {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The protocols a step or expectation names (empty: all of them).
+fn protocols_of(
+    p: &Option<FileProtocols>,
+    place: &str,
+) -> Result<Vec<ProtocolKind>, ScenarioError> {
+    let names: Vec<&String> = match p {
+        None => return Ok(Vec::new()),
+        Some(FileProtocols::One(name)) => vec![name],
+        Some(FileProtocols::Many(names)) if !names.is_empty() => names.iter().collect(),
+        Some(FileProtocols::Many(_)) => {
+            return Err(ScenarioError::Invalid(format!(
+                "{place}: protocol = []: name at least one protocol, or leave it out for all"
+            )))
+        }
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let kind = name
+            .parse::<ProtocolKind>()
+            .map_err(|e| ScenarioError::Invalid(format!("{place}: {e}")))?;
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -126,6 +166,7 @@ struct FileExpect {
     #[serde(default)]
     states: BTreeMap<String, String>,
     delivered: Option<FileDelivered>,
+    protocol: Option<FileProtocols>,
 }
 
 fn ms(at: u64) -> Time {
@@ -169,6 +210,7 @@ impl FileScenario {
                 raft_timer_reset: t.raft_timer_reset.unwrap_or(d.raft_timer_reset),
                 pre_vote: t.pre_vote.unwrap_or(d.pre_vote),
                 check_quorum: t.check_quorum.unwrap_or(d.check_quorum),
+                reads: t.reads.unwrap_or(d.reads),
             }
         });
         timing
@@ -205,7 +247,11 @@ impl FileScenario {
         let mut puts = 0u64;
         for (i, s) in self.step.iter().enumerate() {
             let place = format!("step {} (at {} ms, {})", i + 1, s.at_ms, s.action);
-            steps.extend(step(s, &place, &mut puts, &check_id)?);
+            let protocols = protocols_of(&s.protocol, &place)?;
+            for mut st in step(s, &place, &mut puts, &check_id)? {
+                st.protocols.clone_from(&protocols);
+                steps.push(st);
+            }
         }
         steps.sort_by_key(|s| s.at);
 
@@ -246,6 +292,7 @@ impl FileScenario {
             nodes: self.nodes,
             seed: self.seed.unwrap_or(0),
             max_batch: self.max_batch,
+            backoff: self.backoff.unwrap_or(true),
             timing,
             net,
             histories,
@@ -282,6 +329,13 @@ fn network(n: &FileNetwork) -> Result<NetConfig, ScenarioError> {
         delay_max: delay(n.delay_max_ms, d.delay_max, "delay_max_ms")?,
         loss: probability(n.loss.unwrap_or(0.0), "[network] loss")?,
         duplicate: probability(n.duplicate.unwrap_or(0.0), "[network] duplicate")?,
+        model: match &n.profile {
+            None => None,
+            Some(spec) => Some(
+                netmodel::NetModel::parse_spec(spec)
+                    .map_err(|e| ScenarioError::Invalid(format!("[network]: {e}")))?,
+            ),
+        },
     };
     if net.delay_min > net.delay_max {
         return Err(ScenarioError::Invalid(
@@ -360,7 +414,13 @@ fn step(
         }
     };
     let at = ms(s.at_ms);
-    let one = |action| Ok(vec![Step { at, action }]);
+    let one = |action| {
+        Ok(vec![Step {
+            at,
+            action,
+            protocols: Vec::new(),
+        }])
+    };
     match s.action.as_str() {
         "start" => {
             let mut ids = Vec::new();
@@ -436,6 +496,7 @@ fn step(
                         key: key.replace("{n}", &n),
                         value: value.replace("{n}", &n),
                     },
+                    protocols: Vec::new(),
                 });
             }
             Ok(out)
@@ -528,5 +589,6 @@ fn expect(
         others_follow: e.others_follow,
         states,
         delivered,
+        protocols: protocols_of(&e.protocol, place)?,
     })
 }

@@ -13,7 +13,7 @@ use super::expect::CheckReport;
 use super::spec::{Scenario, ScenarioError, Step};
 use super::spec::{StepAction, Target};
 use kv::{KvCommand, KvOp, Session};
-use protocols::{Event, Membership, NodeId, Protocol, RequestId, Status, Time};
+use protocols::{Event, Membership, NodeId, Protocol, ProtocolKind, RequestId, Status, Time};
 use sim::invariants::Violation;
 use sim::{Action, DiskConfig, SimConfig, Simulation};
 use std::collections::{BTreeMap, HashMap};
@@ -190,6 +190,7 @@ pub fn run_with_bug<P: Scripted>(
     scenario: &Scenario,
     bug: Option<protocols::Bug>,
 ) -> Result<Outcome<P>, ScenarioError> {
+    let scenario = &scenario.for_protocol(kind_of::<P>()?);
     let config = SimConfig {
         membership: Membership::voters(scenario.ids()),
         timing: scenario.timing.clone(),
@@ -200,6 +201,7 @@ pub fn run_with_bug<P: Scripted>(
     };
     let mut sim = Simulation::<P>::new(config);
     sim.set_max_batch(scenario.max_batch);
+    sim.set_backoff(scenario.backoff);
     sim.set_bug(bug).map_err(|bug| {
         ScenarioError::Invalid(format!(
             "{bug} is a bug of {}, not of {}",
@@ -207,11 +209,19 @@ pub fn run_with_bug<P: Scripted>(
             P::NAME
         ))
     })?;
-    for (&node, history) in &scenario.histories {
-        let records =
-            P::preload(history).map_err(|source| ScenarioError::Preload { node, source })?;
-        sim.preload(node, records)
-            .map_err(|v| ScenarioError::Invalid(format!("history of node {node}: {v}")))?;
+    // One history per member: each protocol records what the others imply for a node
+    // (`Preload::preload_among`), so the start is one a real run could reach.
+    let cluster: Vec<&[(u64, u64)]> = scenario
+        .ids()
+        .map(|id| scenario.histories.get(&id).map_or(&[][..], Vec::as_slice))
+        .collect();
+    for (node, history) in scenario.ids().zip(cluster.iter().copied()) {
+        let records = P::preload_among(history, &cluster)
+            .map_err(|source| ScenarioError::Preload { node, source })?;
+        if !records.is_empty() {
+            sim.preload(node, records)
+                .map_err(|v| ScenarioError::Invalid(format!("history of node {node}: {v}")))?;
+        }
     }
     let mut runner = Runner {
         outcome: Outcome {
@@ -343,7 +353,7 @@ impl<P: Scripted> Runner<P> {
             }),
             sim::Upcoming::Timer { node, timer } => Upcoming::Timer {
                 node,
-                name: format!("{timer:?}"),
+                name: P::timer_text(timer),
             },
             sim::Upcoming::Action(_) | sim::Upcoming::Other => Upcoming::Other,
         }
@@ -660,6 +670,13 @@ impl<P: Scripted> Runner<P> {
             self.push(ItemKind::Problem(text));
         }
     }
+}
+
+/// The [`ProtocolKind`] of `P`, by its name.
+pub fn kind_of<P: Protocol>() -> Result<ProtocolKind, ScenarioError> {
+    P::NAME
+        .parse()
+        .map_err(|e: protocols::UnknownProtocol| ScenarioError::Invalid(e.to_string()))
 }
 
 /// A trace line without its `[   1.234ms] ` prefix.

@@ -59,6 +59,9 @@ pub struct Scenario {
     /// Entries (Raft) or slots (Paxos) one replication message carries at most
     /// ([`protocols::Protocol::set_max_batch`]); `None`: the protocol's own cap.
     pub max_batch: Option<usize>,
+    /// Paxos backs off for a random time after a lost ballot (`backoff = false` in the
+    /// file switches it off, to show the dueling-proposers livelock).
+    pub backoff: bool,
     /// Protocol timers.
     pub timing: Timing,
     /// Network behaviour.
@@ -80,6 +83,8 @@ pub struct Step {
     pub at: Time,
     /// What.
     pub action: StepAction,
+    /// The protocols the step runs with (`protocol = "raft"` in the file); empty: all.
+    pub protocols: Vec<ProtocolKind>,
 }
 
 /// A node named in a step: by id, or "whoever leads at that moment".
@@ -204,6 +209,9 @@ pub struct Expect {
     pub states: BTreeMap<NodeId, StateIs>,
     /// Delivered entries.
     pub delivered: Option<DeliveredIs>,
+    /// The protocols the expectation is checked with (`protocol = "zab"` in the file);
+    /// empty: all.
+    pub protocols: Vec<ProtocolKind>,
 }
 
 impl Scenario {
@@ -225,5 +233,20 @@ impl Scenario {
     /// Every member's id.
     pub fn ids(&self) -> impl Iterator<Item = NodeId> {
         1..=self.nodes
+    }
+
+    /// The scenario as it runs with `protocol`: the steps and expectations that name
+    /// another protocol left out (those that name none apply to all).
+    pub fn for_protocol(&self, protocol: ProtocolKind) -> Scenario {
+        let applies = |ps: &[ProtocolKind]| ps.is_empty() || ps.contains(&protocol);
+        let mut s = self.clone();
+        s.steps.retain(|st| applies(&st.protocols));
+        s.expects.retain(|e| applies(&e.protocols));
+        s
+    }
+
+    /// How many expectations are checked when the scenario runs with `protocol`.
+    pub fn expects_for(&self, protocol: ProtocolKind) -> usize {
+        self.for_protocol(protocol).expects.len()
     }
 }

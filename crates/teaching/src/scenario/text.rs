@@ -75,7 +75,13 @@ pub fn render<P: Protocol>(scenario: &Scenario, outcome: &Outcome<P>, opts: Text
     out
 }
 
-fn item_text<P: Protocol>(outcome: &Outcome<P>, item: &Item, opts: TextOptions) -> Option<String> {
+/// One line (or a few, for a check) for one timeline item, as [`render`] prints it
+/// after the time; `None` for items `opts` hides.
+pub fn item_text<P: Protocol>(
+    outcome: &Outcome<P>,
+    item: &Item,
+    opts: TextOptions,
+) -> Option<String> {
     let v = &outcome.vocabulary;
     match &item.kind {
         ItemKind::Step { text, .. } => Some(format!("** {text}")),
@@ -96,7 +102,7 @@ fn item_text<P: Protocol>(outcome: &Outcome<P>, item: &Item, opts: TextOptions) 
         }
         ItemKind::Timer { node, name } => opts
             .verbose
-            .then(|| format!("   n{node}: timer {name} fires")),
+            .then(|| format!("   n{node}: timer fires: {name}")),
         ItemKind::Narration(text) => Some(format!("      {text}")),
         ItemKind::Event { node, event } => {
             event_text(v, *node, event, opts.verbose).map(|s| format!(" {s}"))

@@ -186,7 +186,9 @@ fn resolve(p: &Paxos, from: NodeId, mut msg: PaxosMessage) -> PaxosMessage {
         PaxosMessage::Prepare { ballot, .. }
         | PaxosMessage::Accepted { ballot, .. }
         | PaxosMessage::Heartbeat { ballot, .. }
-        | PaxosMessage::HeartbeatReply { ballot } => fix(ballot),
+        | PaxosMessage::HeartbeatReply { ballot }
+        | PaxosMessage::LeaseProbe { ballot, .. }
+        | PaxosMessage::LeaseProbeAck { ballot, .. } => fix(ballot),
         PaxosMessage::Promise {
             ballot,
             chosen_era,

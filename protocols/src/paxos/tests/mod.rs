@@ -7,6 +7,7 @@
 mod check_quorum;
 mod extremes;
 mod invalid_input;
+mod lease;
 mod scenarios;
 
 use super::*;

@@ -9,6 +9,7 @@
 mod election;
 mod figure8;
 mod prevote;
+mod reads;
 mod recovery;
 mod replication;
 

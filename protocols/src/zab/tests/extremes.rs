@@ -206,7 +206,9 @@ fn epoch_of(body: &PeerMessage) -> Option<u32> {
         | PeerMessage::Proposal { .. }
         | PeerMessage::Commit { .. }
         | PeerMessage::Inform { .. }
-        | PeerMessage::Request { .. } => None,
+        | PeerMessage::Request { .. }
+        | PeerMessage::Sync { .. } => None,
+        PeerMessage::SyncReply { zxid, .. } => Some(zxid.epoch()),
     }
 }
 

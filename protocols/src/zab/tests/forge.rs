@@ -323,6 +323,10 @@ impl Fix {
             M::Commit { zxid } => M::Commit {
                 zxid: self.zxid(zxid),
             },
+            M::SyncReply { token, zxid } => M::SyncReply {
+                token,
+                zxid: self.zxid(zxid),
+            },
             M::Inform { txns, committed } => M::Inform {
                 txns: self.txns(txns),
                 committed: self.zxid(committed),
@@ -331,6 +335,7 @@ impl Fix {
                 epoch: self.epoch(epoch),
             },
             M::Request { command } => M::Request { command },
+            M::Sync { token } => M::Sync { token },
         }
     }
 }

@@ -9,6 +9,7 @@ mod election;
 mod extremes;
 mod forge;
 mod invalid_input;
+mod reads;
 mod sync;
 
 use super::*;

@@ -82,7 +82,11 @@ pub(super) fn steps(
                     kind: kind.clone(),
                 },
             };
-            out.push(Step { at, action });
+            out.push(Step {
+                at,
+                action,
+                protocols: Vec::new(),
+            });
             if let (Some(until), Some(kind)) = (until, &kind) {
                 out.push(Step {
                     at: until,
@@ -91,6 +95,7 @@ pub(super) fn steps(
                         to: t,
                         kind: Some(kind.clone()),
                     },
+                    protocols: Vec::new(),
                 });
             }
         }

@@ -1,0 +1,429 @@
+//! Simulated clients running recipes against a simulated cluster of any protocol.
+//!
+//! Each client opens a session (`OpenSession`, its id is the session id), then runs
+//! its recipe one operation at a time. It talks to the node that leads (the protocols
+//! take commands only there, so its watches live there): when that node is down or no
+//! longer leads, or an answer is overdue, it moves to the leader it finds and resends
+//! its outstanding command with the same number (answered from the session's memory
+//! if it committed already), and tells the recipe, which checks again what its lost
+//! watches were waiting for. It sends a heartbeat every third of its session timeout.
+//! A crashed client falls silent: the leader expires its session and the expiry
+//! deletes its ephemeral nodes, which hands its lock on.
+
+use crate::check::{Checker, Grant};
+use bytes::Bytes;
+use kv::{Session, StateMachineKind};
+use protocols::{NodeId, Protocol, RequestId, Time};
+use sim::{Delivered, SimConfig, Simulation};
+use std::collections::VecDeque;
+use std::time::Duration;
+use znode::recipes::{Next, Recipe, Standing};
+use znode::{WatchEvent, ZAnswer, ZCommand, ZOp};
+
+/// How often the driver looks at the clients (virtual time).
+pub const TICK: Duration = Duration::from_millis(5);
+
+/// An answer later than this is given up on: the client moves or resends.
+pub const OVERDUE: Duration = Duration::from_millis(300);
+
+/// A command a client waits for.
+#[derive(Debug, Clone)]
+struct Outstanding {
+    id: RequestId,
+    node: NodeId,
+    data: Bytes,
+    sent: Time,
+}
+
+/// One simulated client.
+pub struct Client {
+    /// Its session id (also its client id).
+    pub session: u64,
+    /// Its name in narration.
+    pub name: String,
+    seq: u64,
+    node: Option<NodeId>,
+    recipe: Box<dyn Recipe>,
+    opened: bool,
+    outstanding: Option<Outstanding>,
+    queue: VecDeque<ZOp>,
+    crashed: bool,
+    last_touch: Time,
+    /// How long it holds before releasing (`None`: until it crashes).
+    hold: Option<Duration>,
+    /// When it got what it asked for.
+    pub held_since: Option<Time>,
+    /// When it released it.
+    pub released_at: Option<Time>,
+    /// The node it watched last (narration).
+    watched: Option<String>,
+}
+
+/// Clients, the cluster, the checks.
+pub struct Driver<P: Protocol> {
+    /// The simulated cluster (running the znode tree).
+    pub sim: Simulation<P>,
+    /// The clients, by index.
+    pub clients: Vec<Client>,
+    /// Session timeout of every client.
+    pub timeout_ms: u32,
+    /// The checks of every grant.
+    pub checker: Checker,
+    /// Narration: one line per thing a person would want to see.
+    pub narration: Vec<String>,
+    /// Watch notifications delivered to live clients.
+    pub notifications: u64,
+    /// Notifications delivered to each client.
+    pub notified: Vec<u64>,
+}
+
+impl Client {
+    /// The node it watches now (predecessor recipes), if any.
+    pub fn node_watched(&self) -> Option<&str> {
+        self.watched.as_deref()
+    }
+
+    /// Whether its recipe holds, or waits with nothing left to send (it queued and
+    /// set its watch).
+    pub fn queued(&self) -> bool {
+        self.opened && self.outstanding.is_none() && self.queue.is_empty()
+    }
+}
+
+impl<P: Protocol> Driver<P> {
+    /// A cluster from `config` running the znode tree, started, with a leader ready.
+    pub fn new(config: SimConfig, timeout_ms: u32) -> Result<Driver<P>, String> {
+        let mut sim = Simulation::<P>::new(config);
+        sim.set_state_machine(StateMachineKind::Znode);
+        sim.start_all().map_err(|v| v.to_string())?;
+        sim.run_until_ready(Duration::from_secs(30))
+            .map_err(|v| v.to_string())?
+            .ok_or("no leader within 30 s")?;
+        Ok(Driver {
+            sim,
+            clients: Vec::new(),
+            timeout_ms,
+            checker: Checker::default(),
+            narration: Vec::new(),
+            notifications: 0,
+            notified: Vec::new(),
+        })
+    }
+
+    /// Adds a client running `recipe`, holding what it gets for `hold` (`None`: until
+    /// it crashes); returns its index.
+    pub fn add(&mut self, name: &str, recipe: Box<dyn Recipe>, hold: Option<Duration>) -> usize {
+        let i = self.clients.len();
+        let mut queue = VecDeque::new();
+        queue.push_back(ZOp::OpenSession {
+            timeout_ms: self.timeout_ms,
+        });
+        self.clients.push(Client {
+            session: 0x5e55_0000 + i as u64 + 1,
+            name: name.into(),
+            seq: 0,
+            node: None,
+            recipe,
+            opened: false,
+            outstanding: None,
+            queue,
+            crashed: false,
+            last_touch: self.sim.now(),
+            hold,
+            held_since: None,
+            released_at: None,
+            watched: None,
+        });
+        self.notified.push(0);
+        i
+    }
+
+    /// Client `i` crashes: it sends nothing more.
+    pub fn crash_client(&mut self, i: usize) {
+        if let Some(c) = self.clients.get_mut(i) {
+            c.crashed = true;
+            let line = format!("{} crashes (its session will expire)", c.name);
+            self.say(line);
+        }
+    }
+
+    /// Client `i` gives back what it holds now (if it holds anything).
+    pub fn release_now(&mut self, i: usize) {
+        let now = self.sim.now();
+        let c = &mut self.clients[i];
+        if let Some(op) = c.recipe.release() {
+            c.released_at = Some(now);
+            c.queue.push_back(op);
+            let name = c.name.clone();
+            self.checker.on_release(i);
+            self.say(format!("{name} releases"));
+        }
+    }
+
+    /// Crashes the consensus leader node now; returns it.
+    pub fn crash_leader(&mut self) -> Result<Option<NodeId>, String> {
+        let Some(l) = self.leader() else {
+            return Ok(None);
+        };
+        self.sim
+            .act(sim::Action::Crash(l))
+            .map_err(|v| v.to_string())?;
+        self.say(format!("the consensus leader n{l} crashes"));
+        Ok(Some(l))
+    }
+
+    /// The node that leads now and runs, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.sim.running().into_iter().find(|&id| {
+            self.sim
+                .node(id)
+                .is_some_and(|p| p.status().role.is_leader())
+        })
+    }
+
+    /// Runs for `d`, driving the clients every [`TICK`].
+    pub fn run_for(&mut self, d: Duration) -> Result<(), String> {
+        let until = self.sim.now().plus(d);
+        while self.sim.now() < until {
+            self.sim.run_for(TICK).map_err(|v| v.to_string())?;
+            self.take_deliveries()?;
+            for i in 0..self.clients.len() {
+                self.drive(i)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs until `pred` holds or `limit` passes; whether it held.
+    pub fn run_until(
+        &mut self,
+        limit: Duration,
+        mut pred: impl FnMut(&Driver<P>) -> bool,
+    ) -> Result<bool, String> {
+        let until = self.sim.now().plus(limit);
+        while self.sim.now() < until {
+            if pred(self) {
+                return Ok(true);
+            }
+            self.run_for(TICK)?;
+        }
+        Ok(pred(self))
+    }
+
+    fn say(&mut self, line: String) {
+        let at = self.sim.now();
+        self.narration
+            .push(format!("[{:>10}] {line}", at.to_string()));
+    }
+
+    /// Hands every answer and notification to its client.
+    fn take_deliveries(&mut self) -> Result<(), String> {
+        for d in self.sim.take_deliveries() {
+            match d.what {
+                Delivered::Answer { id, answer } => {
+                    let Some(i) = self
+                        .clients
+                        .iter()
+                        .position(|c| c.outstanding.as_ref().is_some_and(|o| o.id == id))
+                    else {
+                        continue;
+                    };
+                    self.clients[i].outstanding = None;
+                    let Some(answer) = answer.as_deref().and_then(ZAnswer::decode) else {
+                        continue;
+                    };
+                    self.on_answer(i, &answer)?;
+                }
+                Delivered::Notification { client, data } => {
+                    let Some(i) = self
+                        .clients
+                        .iter()
+                        .position(|c| c.session == client && !c.crashed && c.node == Some(d.node))
+                    else {
+                        continue;
+                    };
+                    let Some(event) = WatchEvent::decode(&data) else {
+                        continue;
+                    };
+                    self.notifications += 1;
+                    self.notified[i] += 1;
+                    let line = format!(
+                        "{} is notified: {:?} {}",
+                        self.clients[i].name, event.kind, event.path
+                    );
+                    self.say(line);
+                    let next = self.clients[i].recipe.on_event(&event);
+                    self.follow(i, next)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_answer(&mut self, i: usize, answer: &ZAnswer) -> Result<(), String> {
+        let c = &mut self.clients[i];
+        if !c.opened {
+            c.opened = true;
+            let op = c.recipe.start();
+            c.queue.push_back(op);
+            return Ok(());
+        }
+        let next = c.recipe.on_answer(answer);
+        self.follow(i, next)
+    }
+
+    /// Queues what the recipe asked for and notes what changed.
+    fn follow(&mut self, i: usize, next: Next) -> Result<(), String> {
+        if let Next::Send(op) = next {
+            self.clients[i].queue.push_back(op);
+        }
+        let watched = self.clients[i].recipe.watched();
+        self.note_watch(i, watched);
+        let standing = self.clients[i].recipe.standing();
+        if let (Standing::Held { token, node }, None) = (&standing, self.clients[i].held_since) {
+            let at = self.sim.now();
+            self.clients[i].held_since = Some(at);
+            let on = self.clients[i].node.unwrap_or_default();
+            let name = &self.clients[i].name;
+            let line = if znode::path::name(node).starts_with("instance-") {
+                format!("{name} is registered as {node}")
+            } else {
+                format!("{name} holds {node} (fencing token {token})")
+            };
+            self.say(line);
+            let grant = Grant {
+                client: i,
+                token: *token,
+                node: node.clone(),
+                at,
+            };
+            let tree = self.sim.state_machine(on);
+            self.checker.on_grant(grant, tree)?;
+        }
+        Ok(())
+    }
+
+    /// One look at client `i`: follow the leader, heartbeat, release, send.
+    fn drive(&mut self, i: usize) -> Result<(), String> {
+        let now = self.sim.now();
+        let leader = self.leader();
+        let c = &mut self.clients[i];
+        if c.crashed {
+            return Ok(());
+        }
+        // Move to the leader if the node it talks to is not it, or an answer is
+        // overdue.
+        let overdue = c.outstanding.as_ref().is_some_and(|o| {
+            now.as_nanos().saturating_sub(o.sent.as_nanos()) > OVERDUE.as_nanos() as u64
+        });
+        if let Some(l) = leader {
+            if c.node != Some(l) || overdue {
+                let moved = c.node.is_some() && c.node != Some(l);
+                c.node = Some(l);
+                if let Some(o) = c.outstanding.as_mut() {
+                    // The same command, the same number.
+                    o.id = self
+                        .sim
+                        .submit(l, o.data.clone())
+                        .map_err(|v| v.to_string())?;
+                    o.node = l;
+                    o.sent = now;
+                } else if moved && c.opened {
+                    let next = c.recipe.on_reconnect();
+                    let name = c.name.clone();
+                    self.say(format!("{name} moves to n{l}"));
+                    self.follow(i, next)?;
+                }
+            }
+        }
+        let c = &mut self.clients[i];
+        let Some(node) = c.node else {
+            return Ok(());
+        };
+        if c.opened
+            && now.as_nanos().saturating_sub(c.last_touch.as_nanos())
+                >= u64::from(self.timeout_ms / 3) * 1_000_000
+        {
+            c.last_touch = now;
+            let touch = ZCommand {
+                session: Session {
+                    client: c.session,
+                    seq: 0,
+                },
+                op: ZOp::Touch,
+            };
+            self.sim
+                .submit(node, touch.encode())
+                .map_err(|v| v.to_string())?;
+        }
+        let c = &mut self.clients[i];
+        if let (Some(since), Some(hold), None) = (c.held_since, c.hold, c.released_at) {
+            if now.as_nanos() >= since.plus(hold).as_nanos() {
+                if let Some(op) = c.recipe.release() {
+                    c.released_at = Some(now);
+                    c.queue.push_back(op);
+                    let name = c.name.clone();
+                    self.checker.on_release(i);
+                    self.say(format!("{name} releases"));
+                }
+            }
+        }
+        let c = &mut self.clients[i];
+        if c.outstanding.is_none() {
+            if let Some(op) = c.queue.pop_front() {
+                c.seq += 1;
+                let data = ZCommand {
+                    session: Session {
+                        client: c.session,
+                        seq: c.seq,
+                    },
+                    op,
+                }
+                .encode();
+                let id = self
+                    .sim
+                    .submit(node, data.clone())
+                    .map_err(|v| v.to_string())?;
+                let c = &mut self.clients[i];
+                c.last_touch = now;
+                c.outstanding = Some(Outstanding {
+                    id,
+                    node,
+                    data,
+                    sent: now,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes the node client `i` now watches, if it changed (narration of the
+    /// predecessor recipes).
+    pub fn note_watch(&mut self, i: usize, watched: Option<String>) {
+        if self.clients[i].watched != watched {
+            if let Some(w) = &watched {
+                let line = format!(
+                    "{} watches {w}, the node before its own",
+                    self.clients[i].name
+                );
+                self.say(line);
+            }
+            self.clients[i].watched = watched;
+        }
+    }
+
+    /// Where client `i`'s recipe stands.
+    pub fn standing(&self, i: usize) -> Standing {
+        self.clients[i].recipe.standing()
+    }
+
+    /// What client `i`'s recipe knows of others (a discovery's instances).
+    pub fn view(&self, i: usize) -> Vec<String> {
+        self.clients[i].recipe.view()
+    }
+
+    /// Whether client `i` crashed.
+    pub fn crashed(&self, i: usize) -> bool {
+        self.clients[i].crashed
+    }
+}

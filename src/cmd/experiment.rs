@@ -1,0 +1,329 @@
+//! `cwb experiment`: reproductions of published results (see `crate::experiment`).
+//!
+//! `cwb experiment fig16 --out DIR` runs Figure 16 of the Raft paper in the simulator
+//! for Raft, ZAB and Paxos and writes, in DIR:
+//! - `fig16.csv`: `protocol,range_ms,source,trials,median_ms,mean_ms,p99_ms,max_ms`;
+//! - `fig16-PROTOCOL-sim.svg`: the two CDF panels in the paper's layout, with what the
+//!   paper's text states drawn beside our curves;
+//! - `fig16.md`: the table of ours against the paper, per range;
+//! - `index.html`: the figures and the table on one page.
+
+use crate::experiment::fig16;
+use crate::experiment::paper;
+use crate::experiment::stats::Samples;
+use crate::experiment::svg::{self, Curve};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use netmodel::NetModel;
+use protocols::ProtocolKind;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    pub which: Which,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Which {
+    /// The Raft paper's Figure 16: time to replace a crashed leader of five servers,
+    /// per election-timeout range, in the simulator.
+    Fig16(Fig16Args),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Fig16Args {
+    /// Directory for fig16.csv, the SVG plots, fig16.md and index.html.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Trials per range and protocol (the paper: 1000; 100 for 150-150).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub trials: u32,
+    /// Protocols, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "raft,zab,paxos")]
+    pub protocols: Vec<ProtocolKind>,
+    /// The network: a profile name or a network file. The default is the paper's
+    /// set-up (a broadcast time of about 15 ms).
+    #[arg(long, default_value = "raft-fig16")]
+    pub net: String,
+    /// ZAB's finalize wait (ms), as the bench sets it.
+    #[arg(long, default_value_t = 200)]
+    pub finalize_wait_ms: u64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.which {
+        Which::Fig16(a) => fig16_run(a),
+    }
+}
+
+/// One row of the results: a protocol, a range, its samples.
+struct Row {
+    protocol: String,
+    range: (u64, u64),
+    samples: Samples,
+}
+
+fn all_ranges() -> Vec<(u64, u64)> {
+    let mut v: Vec<(u64, u64)> = paper::TOP.to_vec();
+    v.extend(paper::BOTTOM.iter().filter(|r| !paper::TOP.contains(r)));
+    v
+}
+
+fn fig16_run(args: Fig16Args) -> anyhow::Result<()> {
+    let net = NetModel::parse_spec(&args.net)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let ranges = all_ranges();
+    let total = ranges.len() as u64 * args.protocols.len() as u64 * u64::from(args.trials);
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .context("progress template")?
+            .progress_chars("=> "),
+    );
+    let finalize = Duration::from_millis(args.finalize_wait_ms);
+    let mut rows = Vec::new();
+    for &protocol in &args.protocols {
+        for &range in &ranges {
+            bar.set_message(format!("{protocol} {}-{} ms", range.0, range.1));
+            let timing = fig16::timing(range, finalize);
+            timing.validate().context("a Figure 16 setting")?;
+            let mut tick = || bar.inc(1);
+            let samples = drivers::with_protocol!(protocol, P => fig16::setting::<P>(&timing, &net, args.trials, &mut tick))
+                .with_context(|| format!("{protocol} at {}-{} ms", range.0, range.1))?;
+            rows.push(Row {
+                protocol: protocol.to_string(),
+                range,
+                samples,
+            });
+        }
+    }
+    bar.finish_and_clear();
+    write_outputs(&args.out, &rows, &net, &args)?;
+    print!("{}", table(&rows));
+    println!("\nwritten to {}", args.out.display());
+    Ok(())
+}
+
+fn range_text(r: (u64, u64)) -> String {
+    format!("{}-{}", r.0, r.1)
+}
+
+/// The CSV of every row.
+fn csv(rows: &[Row]) -> String {
+    let mut out = String::from("protocol,range_ms,source,trials,median_ms,mean_ms,p99_ms,max_ms\n");
+    for r in rows {
+        let s = &r.samples;
+        let _ = writeln!(
+            out,
+            "{},{},sim,{},{:.1},{:.1},{:.1},{:.1}",
+            r.protocol,
+            range_text(r.range),
+            s.len(),
+            s.median(),
+            s.mean(),
+            s.percentile(99.0),
+            s.max()
+        );
+    }
+    out
+}
+
+/// The table of ours against the paper: one line per range, a column per protocol.
+fn table(rows: &[Row]) -> String {
+    let protocols: Vec<&str> = {
+        let mut v: Vec<&str> = rows.iter().map(|r| r.protocol.as_str()).collect();
+        v.dedup();
+        v
+    };
+    let by: BTreeMap<(&str, (u64, u64)), &Samples> = rows
+        .iter()
+        .map(|r| ((r.protocol.as_str(), r.range), &r.samples))
+        .collect();
+    let mut out = String::from("| range (ms) | paper (text) |");
+    for p in &protocols {
+        let _ = write!(out, " {p} median / mean / max (ms) |");
+    }
+    out.push_str(" raft vs paper |\n|---|---|");
+    for _ in &protocols {
+        out.push_str("---|");
+    }
+    out.push_str("---|\n");
+    for range in all_ranges() {
+        let stated = paper::stated(range);
+        let paper_text = if stated.is_empty() {
+            format!("- (floor {} ms)", paper::floor_ms(range))
+        } else {
+            stated
+                .iter()
+                .map(|s| s.text())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = write!(out, "| {} | {} |", range_text(range), paper_text);
+        for p in &protocols {
+            match by.get(&(*p, range)) {
+                Some(s) if s.len() == 0 => {
+                    let _ = write!(out, " - ({} with no first leader) |", s.no_first_leader);
+                }
+                Some(s) => {
+                    let mut cens = String::new();
+                    if s.censored > 0 {
+                        cens += &format!(" ({} censored at 100 s)", s.censored);
+                    }
+                    if s.no_first_leader > 0 {
+                        cens += &format!(" ({} with no first leader)", s.no_first_leader);
+                    }
+                    let _ = write!(
+                        out,
+                        " {:.0} / {:.0} / {:.0}{cens} |",
+                        s.median(),
+                        s.mean(),
+                        s.max()
+                    );
+                }
+                None => out.push_str(" - |"),
+            }
+        }
+        let versus = by
+            .get(&("raft", range))
+            .map(|s| comparison(s, &stated))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(out, " {versus} |");
+    }
+    out
+}
+
+/// Our Raft figure against each statement of the paper, as a relative difference.
+fn comparison(s: &Samples, stated: &[paper::Stated]) -> String {
+    let rel = |ours: f64, theirs: f64| (ours - theirs) / theirs * 100.0;
+    let parts: Vec<String> = stated
+        .iter()
+        .map(|st| match *st {
+            paper::Stated::Median(v) => format!("median {:+.0}%", rel(s.median(), v)),
+            paper::Stated::Mean(v) => format!("mean {:+.0}%", rel(s.mean(), v)),
+            paper::Stated::Max(v) => format!("max {:+.0}%", rel(s.max(), v)),
+            paper::Stated::AllAbove(v) => {
+                let above = s.sorted().iter().filter(|&&x| x > v).count();
+                format!("{above} of {} above {} s", s.len(), v / 1000.0)
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        "no number in the text".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn write_outputs(dir: &Path, rows: &[Row], net: &NetModel, args: &Fig16Args) -> anyhow::Result<()> {
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    };
+    write("fig16.csv", &csv(rows))?;
+    let mut figures = Vec::new();
+    let mut protocols: Vec<&str> = rows.iter().map(|r| r.protocol.as_str()).collect();
+    protocols.dedup();
+    for p in &protocols {
+        let curves = |set: &[(u64, u64)]| -> Vec<Curve<'_>> {
+            set.iter()
+                .filter_map(|&range| {
+                    rows.iter()
+                        .find(|r| r.protocol == *p && r.range == range)
+                        .map(|r| Curve {
+                            range,
+                            samples: &r.samples,
+                        })
+                })
+                .collect()
+        };
+        let name = format!("fig16-{p}-sim.svg");
+        write(
+            &name,
+            &svg::figure(p, "sim", &curves(paper::TOP), &curves(paper::BOTTOM)),
+        )?;
+        figures.push(name);
+    }
+    let table = table(rows);
+    let header = format!(
+        "# Figure 16 of the Raft paper, reproduced in the simulator\n\n\
+         Network: {}. Five servers; heartbeat half the minimum timeout; PreVote and \
+         CheckQuorum off; {} trials per range and protocol; ZAB finalize wait {} ms. \
+         Downtime: leader crash to the next LeaderElected event. The paper column \
+         holds only what the paper's text states (docs/METHOD.md, \"Figure 16\").\n\n\
+         Command: `{}`\n\n",
+        net.describe(),
+        args.trials,
+        args.finalize_wait_ms,
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    write("fig16.md", &format!("{header}{table}"))?;
+    let mut html = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Figure 16</title>\
+         <style>body{font-family:sans-serif;margin:20px}table{border-collapse:collapse}\
+         td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px}\
+         .figs{display:flex;flex-wrap:wrap;gap:8px}.figs img{width:620px}</style></head><body>",
+    );
+    let _ = write!(
+        html,
+        "<h1>Figure 16 of the Raft paper, reproduced in the simulator</h1><p>{}</p><div class=\"figs\">",
+        esc(header.lines().nth(2).unwrap_or(""))
+    );
+    for f in &figures {
+        let _ = write!(html, "<img src=\"{f}\" alt=\"{f}\">");
+    }
+    html.push_str("</div><table>");
+    for (i, line) in table.lines().enumerate() {
+        if i == 1 {
+            continue;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let tag = if i == 0 { "th" } else { "td" };
+        html.push_str("<tr>");
+        for c in cells {
+            let _ = write!(html, "<{tag}>{}</{tag}>", esc(c));
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table></body></html>\n");
+    write("index.html", &html)?;
+    Ok(())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_has_the_documented_header_and_a_row_per_setting() {
+        let rows = vec![Row {
+            protocol: "raft".into(),
+            range: (150, 155),
+            samples: Samples::new(vec![280.0, 290.0, 300.0], 0),
+        }];
+        let text = csv(&rows);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("protocol,range_ms,source,trials,median_ms,mean_ms,p99_ms,max_ms")
+        );
+        assert_eq!(
+            lines.next(),
+            Some("raft,150-155,sim,3,290.0,290.0,300.0,300.0")
+        );
+        let t = table(&rows);
+        assert!(t.contains("| 150-155 | median 287 |"), "{t}");
+        assert!(t.contains("median +1%"), "{t}");
+    }
+}
