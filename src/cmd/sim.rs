@@ -326,8 +326,10 @@ fn trials<P: sim::failover::FailoverTarget>(
         text.push_str(&format!(
             "seed {seed}: n{} {fault}; failover {}; {} writes acknowledged, {} lost; {verdict}\n",
             o.victim,
-            o.failover
-                .map_or("none".into(), |d| format!("{:.0} ms", d.as_secs_f64() * 1000.0)),
+            o.failover.map_or("none".into(), |d| format!(
+                "{:.0} ms",
+                d.as_secs_f64() * 1000.0
+            )),
             o.acknowledged,
             o.lost
         ));
@@ -338,7 +340,8 @@ fn trials<P: sim::failover::FailoverTarget>(
     let mean = if times.is_empty() {
         "none".to_string()
     } else {
-        let ms: f64 = times.iter().map(|d| d.as_secs_f64() * 1000.0).sum::<f64>() / times.len() as f64;
+        let ms: f64 =
+            times.iter().map(|d| d.as_secs_f64() * 1000.0).sum::<f64>() / times.len() as f64;
         format!("{ms:.0} ms")
     };
     text.push_str(&format!(
@@ -354,7 +357,8 @@ fn trials<P: sim::failover::FailoverTarget>(
 
 /// Gives a Redis Cluster node the WAIT-like setting; other protocols have none.
 fn set_wait<P: Protocol>(node: &mut P, wait: usize) {
-    if let Some(redis) = (node as &mut dyn std::any::Any).downcast_mut::<protocols::redis::Redis>() {
+    if let Some(redis) = (node as &mut dyn std::any::Any).downcast_mut::<protocols::redis::Redis>()
+    {
         let mut s = redis.settings().clone();
         s.wait_replicas = wait;
         redis.set_settings(s);
