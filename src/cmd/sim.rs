@@ -32,10 +32,11 @@ use teaching::scenario::{self, Scenario, Scripted, TextOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// raft, zab or paxos. Seed mode: default raft. Scenario mode: overrides the file's;
-    /// `all` runs the scenario with each of the three, one after the other (and with
-    /// --html, side by side on one page).
-    #[arg(long, value_name = "raft|zab|paxos|all", value_parser = parse_protocol)]
+    /// raft, zab, paxos or redis. Seed mode: default raft (redis runs failover trials).
+    /// Scenario mode: overrides the file's; `all` runs the scenario with each of the
+    /// three consensus protocols, one after the other (and with --html, side by side on
+    /// one page).
+    #[arg(long, value_name = "raft|zab|paxos|redis|all", value_parser = parse_protocol)]
     protocol: Option<Choice>,
     /// With --scenario and --protocol all: write one self-contained HTML page with the
     /// three protocols' timelines, aligned on the scenario's steps, and their diagrams.
