@@ -181,6 +181,12 @@ pub trait Protocol: Sized + Send + 'static {
     /// [`Protocol::set_max_batch`].
     fn route_by_key(&mut self, _key_of: fn(&bytes::Bytes) -> Option<bytes::Bytes>) {}
 
+    /// Redis Cluster's WAIT-like option: a master answers a write only once `replicas`
+    /// of its replicas acknowledged it (0: asynchronously, at once). Protocols that
+    /// answer only committed writes ignore it. Hosts call it right after
+    /// [`Protocol::recover`] when an option asks for it.
+    fn acknowledge_after_replicas(&mut self, _replicas: usize) {}
+
     /// Switches the random back-off after a lost ballot off (`false`) or on (`true`,
     /// the default), for teaching the dueling-proposers livelock ("Paxos Made Simple"
     /// §2.4): without it a pre-empted proposer retries at once with a higher ballot.

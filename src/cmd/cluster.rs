@@ -57,6 +57,10 @@ pub struct LocalClusterArgs {
     /// cross-az, wan, lossy, raft-fig16) or a network TOML file.
     #[arg(long)]
     pub net: Option<String>,
+    /// With --protocol redis: a master answers a write only once this many of its
+    /// replicas have it (Redis's WAIT; 0, the default: asynchronously).
+    #[arg(long, default_value_t = 0)]
+    pub wait_replicas: usize,
 }
 
 impl LocalClusterArgs {
@@ -74,7 +78,14 @@ impl LocalClusterArgs {
                  or more"
             );
         }
+        if self.wait_replicas > 0 && self.protocol != ProtocolKind::Redis {
+            anyhow::bail!(
+                "--wait-replicas is Redis Cluster's WAIT (the consensus protocols answer a \
+                 write once a majority has it): pass --protocol redis"
+            );
+        }
         let mut opts = ClusterOptions::new(self.nodes, dir.clone());
+        opts.wait_replicas = self.wait_replicas;
         opts.observers = self.observers;
         opts.timing = self.timing.timing()?;
         opts.fsync = self.fsync;
@@ -122,9 +133,13 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     if args.cluster.protocol == ProtocolKind::Redis {
         println!(
             "Redis Cluster: {} masters with their replicas on 127.0.0.1 (nodes 1-{} start as masters), \
-             asynchronous replication; a leader below is a master, its configEpoch the generation; node timeout {} ms",
+             {}; a leader below is a master, its configEpoch the generation; node timeout {} ms",
             args.cluster.nodes / 2,
             args.cluster.nodes / 2,
+            match args.cluster.wait_replicas {
+                0 => "asynchronous replication".to_string(),
+                n => format!("a write answered once {n} replica(s) have it (WAIT {n})"),
+            },
             timing.election_timeout_min.as_millis()
         );
     }

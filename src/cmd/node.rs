@@ -160,6 +160,7 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
             Start::Rejoin
         },
         state_machine: args.state_machine.unwrap_or(cfg.state_machine),
+        wait_replicas: 0,
     };
     let bus = EventBus::new();
     let clock = ClockReference::now();

@@ -307,6 +307,7 @@ fn trials<P: sim::failover::FailoverTarget>(
         }
     );
     let (mut times, mut acked, mut lost, mut verdicts) = (Vec::new(), 0, 0, [0u32; 3]);
+    let mut submitted = 0;
     for seed in first..first + args.trials.max(1) {
         let mut cfg = TrialConfig::new(seed, fault);
         if protocol != ProtocolKind::Redis {
@@ -325,15 +326,17 @@ fn trials<P: sim::failover::FailoverTarget>(
             None => 2,
         }] += 1;
         text.push_str(&format!(
-            "seed {seed}: n{} {fault}; failover {}; {} writes acknowledged, {} lost; {verdict}\n",
+            "seed {seed}: n{} {fault}; failover {}; {} commands submitted, {} writes acknowledged, {} lost; {verdict}\n",
             o.victim,
             o.failover.map_or("none".into(), |d| format!(
                 "{:.0} ms",
                 d.as_secs_f64() * 1000.0
             )),
+            o.submitted,
             o.acknowledged,
             o.lost
         ));
+        submitted += o.submitted;
         times.extend(o.failover);
         acked += o.acknowledged;
         lost += o.lost;
@@ -346,7 +349,7 @@ fn trials<P: sim::failover::FailoverTarget>(
         format!("{ms:.0} ms")
     };
     text.push_str(&format!(
-        "summary: {} trials, mean failover {mean}, {acked} writes acknowledged, {lost} lost ({:.2} per failover); linearizable {}, not {}, undecided {}\n",
+        "summary: {} trials, mean failover {mean}, {submitted} commands submitted, {acked} writes acknowledged, {lost} lost ({:.2} per failover); linearizable {}, not {}, undecided {}\n",
         args.trials.max(1),
         lost as f64 / args.trials.max(1) as f64,
         verdicts[0],
@@ -358,12 +361,7 @@ fn trials<P: sim::failover::FailoverTarget>(
 
 /// Gives a Redis Cluster node the WAIT-like setting; other protocols have none.
 fn set_wait<P: Protocol>(node: &mut P, wait: usize) {
-    if let Some(redis) = (node as &mut dyn std::any::Any).downcast_mut::<protocols::redis::Redis>()
-    {
-        let mut s = redis.settings().clone();
-        s.wait_replicas = wait;
-        redis.set_settings(s);
-    }
+    node.acknowledge_after_replicas(wait);
 }
 
 /// `--protocol all`: the scenario with each protocol, the timelines one after the

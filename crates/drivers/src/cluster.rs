@@ -54,6 +54,9 @@ pub struct ClusterOptions {
     /// The network model every message meets on top of loopback (`netmodel`: delay,
     /// loss, bandwidth, one-way cuts; `None`, the default: loopback as it is).
     pub net: Option<netmodel::NetModel>,
+    /// Redis Cluster's WAIT-like option: a master answers a write once this many
+    /// replicas have it (0, the default: asynchronously). Other protocols ignore it.
+    pub wait_replicas: usize,
 }
 
 impl ClusterOptions {
@@ -73,6 +76,7 @@ impl ClusterOptions {
             tls: None,
             state_machine: kv::StateMachineKind::Kv,
             net: None,
+            wait_replicas: 0,
         }
     }
 }
@@ -229,6 +233,7 @@ impl<P: Protocol> LocalCluster<P> {
             tls: self.opts.tls.as_ref().map(|t| t.node.clone()),
             start,
             state_machine: self.opts.state_machine,
+            wait_replicas: self.opts.wait_replicas,
         }
     }
 

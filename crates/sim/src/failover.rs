@@ -62,7 +62,11 @@ pub struct TrialConfig {
     pub every: Duration,
     /// Distinct keys the load spreads over.
     pub keys: usize,
-    /// When the fault strikes (the load starts at half this).
+    /// When the fault strikes (the load starts at half this). [`TrialConfig::new`] puts
+    /// it a seed-drawn fraction of [`TrialConfig::every`] after a command, not on one: a
+    /// fault that always struck a whole command period after the last write would find
+    /// every write already replicated whenever the link delay is shorter than the
+    /// period, and asynchronous replication could never lose one to a kill.
     pub fault_at: Duration,
     /// How long the faulted node stays down or cut off.
     pub down_for: Duration,
@@ -71,20 +75,32 @@ pub struct TrialConfig {
 }
 
 impl TrialConfig {
-    /// Six nodes, a command every 2 ms over 16 keys, the fault at 2 s for 4 s, the
-    /// load until 8 s.
+    /// Six nodes, a command every 2 ms over 16 keys, the fault at 2 s (plus a
+    /// seed-drawn part of one command period) for 4 s, the load until 8 s.
     pub fn new(seed: u64, fault: FailoverFault) -> TrialConfig {
+        let every = Duration::from_millis(2);
         TrialConfig {
             seed,
             nodes: 6,
             fault,
-            every: Duration::from_millis(2),
+            every,
             keys: 16,
-            fault_at: Duration::from_secs(2),
+            fault_at: Duration::from_secs(2) + within(seed, every),
             down_for: Duration::from_secs(4),
             end: Duration::from_secs(8),
         }
     }
+}
+
+/// A point in `[0, period)` drawn from `seed` (SplitMix64's finaliser): where within a
+/// command period a trial's fault strikes.
+fn within(seed: u64, period: Duration) -> Duration {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let nanos = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
+    Duration::from_nanos(z % nanos)
 }
 
 /// What one trial measured.
@@ -193,8 +209,9 @@ pub fn failover_trial<P: FailoverTarget>(
     let mut next = sim.now();
     let mut seq = 0u64;
     while next < at(cfg.end) {
-        sim.run_until(next)?;
+        // The fault and the heal strike at their own instants, between two commands.
         if victim.is_none() && next >= at(cfg.fault_at) {
+            sim.run_until(at(cfg.fault_at))?;
             let v = P::route(&sim, &keys[0]).unwrap_or(1);
             generation_before = sim
                 .events()
@@ -214,6 +231,7 @@ pub fn failover_trial<P: FailoverTarget>(
         }
         if let Some(v) = victim {
             if !healed && next >= fault_time.plus(cfg.down_for) {
+                sim.run_until(fault_time.plus(cfg.down_for))?;
                 sim.act(match cfg.fault {
                     FailoverFault::Kill => Action::Start(v),
                     FailoverFault::Isolate => Action::Heal,
@@ -221,6 +239,7 @@ pub fn failover_trial<P: FailoverTarget>(
                 healed = true;
             }
         }
+        sim.run_until(next)?;
         seq += 1;
         let key = keys[(seq as usize) % keys.len()].clone();
         // Every fourth round over the keys reads them all.

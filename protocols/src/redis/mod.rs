@@ -609,6 +609,10 @@ impl Protocol for Redis {
         self.settings.key_of = key_of;
     }
 
+    fn acknowledge_after_replicas(&mut self, replicas: usize) {
+        self.settings.wait_replicas = replicas;
+    }
+
     fn recover(setup: Setup, records: Vec<RedisRecord>) -> Result<Redis, RecoveryError> {
         setup.ensure_member()?;
         let (nodes, slots) = Redis::layout(&setup);

@@ -116,6 +116,10 @@ pub struct NodeOptions {
     pub start: Start,
     /// The replicated state machine (`state_machine` in `cluster.toml`).
     pub state_machine: StateMachineKind,
+    /// Redis Cluster's WAIT-like option ([`protocols::Protocol::acknowledge_after_replicas`]):
+    /// a master answers a write once this many replicas have it; 0, the default:
+    /// asynchronously. Other protocols ignore it.
+    pub wait_replicas: usize,
 }
 
 /// Why a node could not start or had to stop.
@@ -273,6 +277,9 @@ fn spawn_with<P: Protocol>(
     let mut proto =
         P::recover(setup, records).map_err(|source| RuntimeError::Recovery { node: id, source })?;
     proto.route_by_key(kv::command_key);
+    if opts.wait_replicas > 0 {
+        proto.acknowledge_after_replicas(opts.wait_replicas);
+    }
     let peer_addr = peer_listener
         .local_addr()
         .map_err(|source| RuntimeError::Io { node: id, source })?;
