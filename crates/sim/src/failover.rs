@@ -95,12 +95,16 @@ impl TrialConfig {
 /// A point in `[0, period)` drawn from `seed` (SplitMix64's finaliser): where within a
 /// command period a trial's fault strikes.
 fn within(seed: u64, period: Duration) -> Duration {
+    let nanos = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
+    Duration::from_nanos(mix(seed) % nanos)
+}
+
+/// SplitMix64's finaliser: a well-spread number from `seed`.
+fn mix(seed: u64) -> u64 {
     let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    let nanos = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
-    Duration::from_nanos(z % nanos)
+    z ^ (z >> 31)
 }
 
 /// What one trial measured.
@@ -207,7 +211,12 @@ pub fn failover_trial<P: FailoverTarget>(
     let mut generation_before = 0;
     let mut healed = false;
     let mut next = sim.now();
-    let mut seq = 0u64;
+    // The load's schedule (which key, a write or a read round) starts at a seed-drawn
+    // point: started at 0 for every seed, the command at the fault instant was always
+    // the same one (2 s in at one command per 2 ms: a read round), so the fault never
+    // caught a write in flight and WAIT could not change what a kill costs.
+    let cycle = (cfg.keys.max(1) as u64).saturating_mul(4).max(1);
+    let mut seq = mix(cfg.seed ^ 0x5EED) % cycle;
     while next < at(cfg.end) {
         // The fault and the heal strike at their own instants, between two commands.
         if victim.is_none() && next >= at(cfg.fault_at) {
