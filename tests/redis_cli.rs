@@ -93,3 +93,14 @@ fn commands_that_need_one_leader_refuse_redis_and_a_small_cluster_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--nodes 6"));
 }
+
+#[test]
+fn cluster_refuses_wait_replicas_for_a_consensus_protocol() {
+    let out = cwb(&["cluster", "--protocol", "raft", "--wait-replicas", "1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--wait-replicas is Redis Cluster's WAIT"),
+        "{err}"
+    );
+}

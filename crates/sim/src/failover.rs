@@ -99,6 +99,13 @@ fn within(seed: u64, period: Duration) -> Duration {
     Duration::from_nanos(mix(seed) % nanos)
 }
 
+/// Where seed `seed`'s load starts in its cycle of `keys * 4` commands (three write
+/// rounds over the keys, then a read round).
+fn schedule_start(seed: u64, keys: usize) -> u64 {
+    let cycle = (keys.max(1) as u64).saturating_mul(4).max(1);
+    mix(seed ^ 0x5EED) % cycle
+}
+
 /// SplitMix64's finaliser: a well-spread number from `seed`.
 fn mix(seed: u64) -> u64 {
     let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -215,8 +222,7 @@ pub fn failover_trial<P: FailoverTarget>(
     // point: started at 0 for every seed, the command at the fault instant was always
     // the same one (2 s in at one command per 2 ms: a read round), so the fault never
     // caught a write in flight and WAIT could not change what a kill costs.
-    let cycle = (cfg.keys.max(1) as u64).saturating_mul(4).max(1);
-    let mut seq = mix(cfg.seed ^ 0x5EED) % cycle;
+    let mut seq = schedule_start(cfg.seed, cfg.keys);
     while next < at(cfg.end) {
         // The fault and the heal strike at their own instants, between two commands.
         if victim.is_none() && next >= at(cfg.fault_at) {
@@ -325,6 +331,24 @@ mod tests {
             end: Duration::from_millis(4000),
             ..TrialConfig::new(seed, fault)
         }
+    }
+
+    #[test]
+    fn the_fault_strikes_off_the_command_grid_and_the_schedule_starts_per_seed() {
+        let every = Duration::from_millis(2);
+        let offsets: Vec<Duration> = (0..20)
+            .map(|seed| TrialConfig::new(seed, FailoverFault::Kill).fault_at)
+            .map(|at| at - Duration::from_secs(2))
+            .collect();
+        assert!(offsets.iter().all(|d| *d < every), "{offsets:?}");
+        assert!(
+            offsets.iter().any(|d| !d.is_zero()),
+            "not every fault on a command instant: {offsets:?}"
+        );
+        // Write rounds and read rounds both start some seed's schedule.
+        let starts: Vec<u64> = (0..20).map(|seed| schedule_start(seed, 16)).collect();
+        assert!(starts.iter().any(|s| s / 16 % 4 == 3), "{starts:?}");
+        assert!(starts.iter().any(|s| s / 16 % 4 != 3), "{starts:?}");
     }
 
     #[test]
