@@ -437,6 +437,14 @@ impl<P: Protocol> crate::measure::Cluster for LocalCluster<P> {
         LocalCluster::message_counts(self)
     }
 
+    fn slowest_one_way(&self) -> Duration {
+        let nodes: Vec<NodeId> = self.peers.keys().copied().collect();
+        self.opts
+            .net
+            .as_ref()
+            .map_or(Duration::ZERO, |net| net.slowest_one_way(&nodes))
+    }
+
     async fn shutdown(self) {
         LocalCluster::shutdown(self).await
     }

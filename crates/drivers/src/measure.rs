@@ -86,6 +86,13 @@ pub trait Cluster {
         }
     }
 
+    /// The largest mean one-way delay the cluster's network model puts between two
+    /// of its nodes (zero on plain loopback): a client must wait at least a few of
+    /// these for an answer before it gives a node up.
+    fn slowest_one_way(&self) -> Duration {
+        Duration::ZERO
+    }
+
     /// Crashes node `id` (its peers see connections reset) and resolves once it is
     /// gone, to the instant the kill was issued.
     fn kill(&mut self, id: NodeId) -> impl Future<Output = Result<Instant, Self::Error>> + Send;
@@ -222,6 +229,16 @@ pub async fn cold_election_on<C: Cluster>(
 /// resolution of the "first commit" phase.
 pub const FAILOVER_RETRY_PAUSE: Duration = Duration::from_millis(1);
 
+/// The failover writer's per-try timeout: 20 ms on loopback, plus eight one-way
+/// delays of the slowest link on a modelled network. A write needs up to four one-way
+/// trips between nodes (a follower forwarding it, the leader's proposal and its
+/// acknowledgement, the answer back); the rest is headroom for jitter. With a fixed
+/// 20 ms every write on a WAN timed out before its quorum could answer, and every
+/// failover trial was discarded waiting for steady writes.
+pub fn failover_try_timeout(slowest_one_way: Duration) -> Duration {
+    Duration::from_millis(20).saturating_add(slowest_one_way.saturating_mul(8))
+}
+
 /// One failover.
 #[derive(Clone, Debug)]
 pub struct FailoverSample {
@@ -264,7 +281,7 @@ pub async fn failover_on<C: Cluster>(
     // (both bound how precisely the client sees the new leader).
     let acks: Arc<Mutex<Vec<Ack>>> = Arc::default();
     let mut client = cluster.client();
-    client.try_timeout = Duration::from_millis(20);
+    client.try_timeout = failover_try_timeout(cluster.slowest_one_way());
     client.retry_pause = FAILOVER_RETRY_PAUSE;
     client.deadline = timeout;
     let writer = tokio::spawn(write_forever(client, acks.clone()));
