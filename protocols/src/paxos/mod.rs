@@ -73,6 +73,10 @@ use proposer::{Campaign, Report};
 use std::collections::VecDeque;
 use std::time::Duration;
 
+/// Most times a campaign's timeouts double under contention
+/// ([`Paxos::contention_timeout`]): eight times the election timeout at most.
+pub const MAX_CONTENTION_DOUBLINGS: u32 = 3;
+
 /// Default of [`Paxos::elect_on_peer_lost`]: off.
 pub const ELECT_ON_PEER_LOST: bool = false;
 
@@ -113,6 +117,10 @@ pub struct Paxos {
     highest_seen: Ballot,
     /// How many of our ballots were pre-empted.
     duels: u64,
+    /// Campaigns of ours that failed (pre-empted, or timed out unfinished) since a
+    /// leader was last heard or we became ready: each doubles the next campaign's
+    /// timeouts ([`Paxos::contention_timeout`]).
+    contention: u32,
     /// The time of the input being handled.
     now: Time,
     /// Messages to ourselves, handled at the end of the step.
@@ -237,6 +245,35 @@ impl Paxos {
             self.timing.election_timeout_min,
             self.timing.election_timeout_max,
         )
+    }
+
+    /// The timeout of a campaign under contention: the election timeout range
+    /// doubled for each failed campaign since a leader was last heard, at most
+    /// [`MAX_CONTENTION_DOUBLINGS`] times. Phase 1 and the leadership Accept take two
+    /// round trips; where that exceeds the configured timeout (a WAN with a 150 ms
+    /// round trip against a 150-300 ms timeout) a fixed range lets a candidate abandon
+    /// its own ballot, and its rival's promise timer fire, before either can finish,
+    /// forever. Growing the timeout after each failed round is how protocols for
+    /// partial synchrony reach the point where a round fits (Dwork, Lynch and
+    /// Stockmeyer, JACM 1988, §4; PBFT doubles its view-change timeout the same way,
+    /// Castro and Liskov, OSDI 1999, §4.5.2). Without contention it is the plain
+    /// election timeout.
+    fn contention_timeout(&mut self) -> Duration {
+        let factor = 1u32 << self.contention.min(MAX_CONTENTION_DOUBLINGS);
+        self.rng.duration_between(
+            self.timing.election_timeout_min.saturating_mul(factor),
+            self.timing.election_timeout_max.saturating_mul(factor),
+        )
+    }
+
+    /// A campaign of ours failed: the next one waits longer.
+    fn campaign_failed(&mut self) {
+        self.contention = self.contention.saturating_add(1);
+    }
+
+    /// A leader is alive (or we are it): campaigns start from the plain timeout again.
+    fn contention_over(&mut self) {
+        self.contention = 0;
     }
 
     /// Who a refused client should try.
@@ -408,6 +445,7 @@ impl Protocol for Paxos {
             learner,
             stance: Stance::Follower,
             duels: 0,
+            contention: 0,
             now: Time::ZERO,
             inbox: VecDeque::new(),
             durable_marks: DurableMarks::default(),

@@ -310,6 +310,7 @@ impl Paxos {
         }
         lead.ready = true;
         let (ballot, upto) = (lead.ballot, lead.pipeline.ready_at());
+        self.contention_over();
         out.event(Event::LeaderReady {
             term: ballot.as_u64(),
         });
