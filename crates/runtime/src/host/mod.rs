@@ -374,6 +374,11 @@ type EffectOf<P> =
 /// A client waiting for its command to be applied.
 struct Waiting {
     request: u64,
+    /// The command as proposed. Request numbers restart from 1 with each incarnation
+    /// of the node, so a command an earlier incarnation proposed can commit now under
+    /// the same number: an applied command answers this request only if its bytes are
+    /// these (the same bytes are the same client request, whose answer is the same).
+    command: bytes::Bytes,
     reply_to: ReplyTo,
     since: Instant,
     /// A read sent as `Input::Read` (the run's read path is not the log): its key,
@@ -556,6 +561,7 @@ impl<P: Protocol> NodeLoop<P> {
                     self.next_seq,
                     Waiting {
                         request,
+                        command: command.clone(),
                         reply_to,
                         since: Instant::now(),
                         read_key,
