@@ -400,6 +400,14 @@ pub struct SweepPoint {
     pub split_votes_or_extra_rounds: Measure,
     /// Trials run at this setting.
     pub trials: u32,
+    /// Kill-the-leader failover (kill -> first commit) at this setting, when the run
+    /// measured kills. Absent from files written before sweeps measured failovers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_ms: Option<Measure>,
+    /// Isolate-the-leader failover (isolation -> first commit) at this setting, when
+    /// the run measured isolations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolate_ms: Option<Measure>,
 }
 
 /// Reads a results file, checking its schema version before anything else.

@@ -77,6 +77,11 @@ pub fn print(results: &Results) {
                 &format!("sweep {}: election", s.setting),
                 Some(&s.election_ms),
             );
+            for (name, failover) in [("kill", &s.kill_ms), ("isolate", &s.isolate_ms)] {
+                if let Some(m) = failover {
+                    row(&format!("sweep {}: {name} total", s.setting), Some(m));
+                }
+            }
             let rounds = &s.split_votes_or_extra_rounds.summary;
             let extra = if rounds.is_measured() {
                 format!("mean {:.2}, max {}", rounds.mean, rounds.max)
