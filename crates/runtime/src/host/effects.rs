@@ -217,6 +217,12 @@ impl<P: Protocol> NodeLoop<P> {
         self.local_counts.wal_records = stats.records;
         self.local_counts.wal_bytes = stats.bytes;
         self.local_counts.wal_syncs = stats.syncs;
+        self.local_counts.wal_writes = stats.writes;
+        let peer_io = self.transport.io();
+        self.local_counts.peer_reads = peer_io.reads();
+        self.local_counts.peer_writes = peer_io.writes();
+        self.local_counts.client_reads = self.client_io.reads();
+        self.local_counts.client_writes = self.client_io.writes();
         if let Ok(mut c) = self.counts.lock() {
             c.clone_from(&self.local_counts);
         }

@@ -298,6 +298,7 @@ fn spawn_with<P: Protocol>(
     )
     .map_err(|source| RuntimeError::Transport { node: id, source })?;
     let (client_tx, client_rx) = mpsc::channel(65_536);
+    let client_io = Arc::new(crate::io_count::IoCounters::default());
     let clients = tokio::spawn(client_port::serve(
         id,
         client_listener,
@@ -306,6 +307,7 @@ fn spawn_with<P: Protocol>(
         opts.client_limits,
         opts.key.clone(),
         opts.tls.clone(),
+        client_io.clone(),
     ));
     let counts = Arc::new(Mutex::new(MessageCounts::default()));
     let status = Arc::new(Mutex::new(None));
@@ -333,6 +335,7 @@ fn spawn_with<P: Protocol>(
         clients: opts.clients.clone(),
         counts: counts.clone(),
         local_counts: MessageCounts::default(),
+        client_io,
         status: status.clone(),
         last_publish: Instant::now() - PUBLISH_EVERY,
         unpublished: false,
@@ -422,6 +425,8 @@ struct NodeLoop<P: Protocol> {
     clients: BTreeMap<NodeId, SocketAddr>,
     counts: Arc<Mutex<MessageCounts>>,
     local_counts: MessageCounts,
+    /// Socket reads and writes of the client port's connections.
+    client_io: Arc<crate::io_count::IoCounters>,
     status: Arc<Mutex<Option<NodeStatus>>>,
     last_publish: Instant,
     /// Something changed since the last [`Self::publish`].
