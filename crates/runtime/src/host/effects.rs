@@ -83,6 +83,7 @@ impl<P: Protocol> NodeLoop<P> {
     /// Carries out, in order, the effects the gate released (never a persist).
     /// Sends are deferred into per-peer batches; the caller flushes them.
     fn carry_out_ready(&mut self, ready: &mut Vec<(Instant, EffectOf<P>)>) {
+        self.apply_clock_ms = None;
         for (produced, e) in ready.drain(..) {
             self.carry_out(produced, e);
         }
@@ -257,8 +258,12 @@ impl<P: Protocol> NodeLoop<P> {
         } else {
             None
         };
+        // One clock read per batch of applies (milliseconds: the batch takes far less).
+        let now_ms = *self
+            .apply_clock_ms
+            .get_or_insert_with(|| super::now().as_nanos() / 1_000_000);
         let ctx = kv::ApplyContext {
-            now_ms: super::now().as_nanos() / 1_000_000,
+            now_ms,
             local: waiting.is_some(),
         };
         let result = self.kv.apply_command(&cmd.data, ctx);

@@ -176,7 +176,13 @@ fn origin() -> Instant {
 }
 
 fn now() -> Time {
-    Time(origin().elapsed().as_nanos() as u64)
+    time_at(Instant::now())
+}
+
+/// Protocol [`Time`] at `at`: lets one clock read serve both a protocol step and the
+/// harness's own bookkeeping (the clock is read once per client command, not twice).
+fn time_at(at: Instant) -> Time {
+    Time(at.saturating_duration_since(origin()).as_nanos() as u64)
 }
 
 /// Starts node `opts.id` running protocol `P` on the given (already bound) listeners.
@@ -335,6 +341,7 @@ fn spawn_with<P: Protocol>(
         clients: opts.clients.clone(),
         counts: counts.clone(),
         local_counts: MessageCounts::default(),
+        apply_clock_ms: None,
         client_io,
         status: status.clone(),
         last_publish: Instant::now() - PUBLISH_EVERY,
@@ -425,6 +432,10 @@ struct NodeLoop<P: Protocol> {
     clients: BTreeMap<NodeId, SocketAddr>,
     counts: Arc<Mutex<MessageCounts>>,
     local_counts: MessageCounts,
+    /// The wall-clock millisecond handed to the state machine with every apply of the
+    /// current batch of released effects: read once, at the batch's first apply, not
+    /// once per command on every node (`None` until then).
+    apply_clock_ms: Option<u64>,
     /// Socket reads and writes of the client port's connections.
     client_io: Arc<crate::io_count::IoCounters>,
     status: Arc<Mutex<Option<NodeStatus>>>,
@@ -557,12 +568,13 @@ impl<P: Protocol> NodeLoop<P> {
                 };
                 let read_key = self.read_key(&command);
                 let read = read_key.is_some();
+                let at = Instant::now();
                 self.pending.insert(
                     self.next_seq,
                     Waiting {
                         request,
                         reply_to,
-                        since: Instant::now(),
+                        since: at,
                         read_key,
                     },
                 );
@@ -572,7 +584,7 @@ impl<P: Protocol> NodeLoop<P> {
                 } else {
                     Input::Client(command)
                 };
-                self.proto.step(now(), input, out);
+                self.proto.step(time_at(at), input, out);
             }
             ClientMsg::Status { request, reply_to } => {
                 let status = self.node_status();
