@@ -382,6 +382,26 @@ pub struct MessageCounts {
     /// group commit batches. Absent from files written before it was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal_syncs_per_op: Option<f64>,
+    /// `write` calls on WAL segment files per committed operation, all nodes together
+    /// (buffer flushes and preallocation). Absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_writes_per_op: Option<f64>,
+    /// Socket writes (`send` calls that wrote bytes) on peer connections per committed
+    /// operation, all nodes together. Absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_writes_per_op: Option<f64>,
+    /// Socket reads (`recv` calls that returned data) on peer connections per
+    /// committed operation, all nodes together. Absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_reads_per_op: Option<f64>,
+    /// Socket writes on the nodes' client connections (answers) per committed
+    /// operation. Absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_writes_per_op: Option<f64>,
+    /// Socket reads on the nodes' client connections (requests) per committed
+    /// operation. Absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_reads_per_op: Option<f64>,
     /// The client count of the throughput point that the per-op figures above come
     /// from (the largest one measured). Absent from files written before it was
     /// recorded.

@@ -374,15 +374,7 @@ impl<P: Protocol> LocalCluster<P> {
     pub fn message_counts(&self) -> MessageCounts {
         let mut total = MessageCounts::default();
         for h in self.handles.values() {
-            let c = h.message_counts();
-            for (kind, (n, b)) in c.by_kind {
-                let e = total.by_kind.entry(kind).or_default();
-                e.0 += n;
-                e.1 += b;
-            }
-            total.wal_records += c.wal_records;
-            total.wal_bytes += c.wal_bytes;
-            total.wal_syncs += c.wal_syncs;
+            total.add(&h.message_counts());
         }
         total
     }

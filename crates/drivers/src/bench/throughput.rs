@@ -109,6 +109,11 @@ fn record(plan: &Plan, run: &mut r::ProtocolRun, per_clients: Vec<Vec<Throughput
     if !counts.by_kind.is_empty() {
         run.messages.wal_records_per_op = Some(counts.wal_records as f64 / ops);
         run.messages.wal_syncs_per_op = Some(counts.wal_syncs as f64 / ops);
+        run.messages.wal_writes_per_op = Some(counts.wal_writes as f64 / ops);
+        run.messages.peer_writes_per_op = Some(counts.peer_writes as f64 / ops);
+        run.messages.peer_reads_per_op = Some(counts.peer_reads as f64 / ops);
+        run.messages.client_writes_per_op = Some(counts.client_writes as f64 / ops);
+        run.messages.client_reads_per_op = Some(counts.client_reads as f64 / ops);
     }
     for (kind, (n, b)) in counts.by_kind {
         run.messages.per_op.insert(kind.to_string(), n as f64 / ops);

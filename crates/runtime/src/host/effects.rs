@@ -83,6 +83,7 @@ impl<P: Protocol> NodeLoop<P> {
     /// Carries out, in order, the effects the gate released (never a persist).
     /// Sends are deferred into per-peer batches; the caller flushes them.
     fn carry_out_ready(&mut self, ready: &mut Vec<(Instant, EffectOf<P>)>) {
+        self.apply_clock_ms = None;
         for (produced, e) in ready.drain(..) {
             self.carry_out(produced, e);
         }
@@ -217,6 +218,12 @@ impl<P: Protocol> NodeLoop<P> {
         self.local_counts.wal_records = stats.records;
         self.local_counts.wal_bytes = stats.bytes;
         self.local_counts.wal_syncs = stats.syncs;
+        self.local_counts.wal_writes = stats.writes;
+        let peer_io = self.transport.io();
+        self.local_counts.peer_reads = peer_io.reads();
+        self.local_counts.peer_writes = peer_io.writes();
+        self.local_counts.client_reads = self.client_io.reads();
+        self.local_counts.client_writes = self.client_io.writes();
         if let Ok(mut c) = self.counts.lock() {
             c.clone_from(&self.local_counts);
         }
@@ -247,8 +254,12 @@ impl<P: Protocol> NodeLoop<P> {
         // Only a command a client of this node is waiting for is local (leaves
         // watches here): not one replayed after a restart.
         let waiting = take_answered(&mut self.pending, self.id, &cmd);
+        // One clock read per batch of applies (milliseconds: the batch takes far less).
+        let now_ms = *self
+            .apply_clock_ms
+            .get_or_insert_with(|| super::now().as_nanos() / 1_000_000);
         let ctx = kv::ApplyContext {
-            now_ms: super::now().as_nanos() / 1_000_000,
+            now_ms,
             local: waiting.is_some(),
         };
         let result = self.kv.apply_command(&cmd.data, ctx);
