@@ -17,16 +17,35 @@ pub enum ProtocolKind {
     Zab,
     /// Basic-Paxos leader election with Multi-Paxos commits.
     Paxos,
+    /// Redis Cluster's failover over asynchronous replication (not a consensus
+    /// protocol: the contrast).
+    Redis,
 }
 
-/// A protocol name that is none of `raft`, `zab`, `paxos`.
+/// A protocol name that is none of `raft`, `zab`, `paxos`, `redis`.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("unknown protocol {0:?}: expected one of raft, zab, paxos")]
+#[error("unknown protocol {0:?}: expected one of raft, zab, paxos, redis")]
 pub struct UnknownProtocol(pub String);
 
 impl ProtocolKind {
-    /// All protocols, in report order.
+    /// The three consensus protocols, in report order: every part of the workbench
+    /// runs them (comparisons, benches, known bugs, scenarios).
     pub const ALL: [ProtocolKind; 3] = [ProtocolKind::Raft, ProtocolKind::Zab, ProtocolKind::Paxos];
+
+    /// Every protocol the command line names: the consensus protocols and Redis
+    /// Cluster, which runs where [`ProtocolKind::is_consensus`] is not required.
+    pub const NAMED: [ProtocolKind; 4] = [
+        ProtocolKind::Raft,
+        ProtocolKind::Zab,
+        ProtocolKind::Paxos,
+        ProtocolKind::Redis,
+    ];
+
+    /// Whether every node applies one agreed sequence of commands (false for Redis
+    /// Cluster, whose masters replicate asynchronously, each over its own slots).
+    pub fn is_consensus(self) -> bool {
+        self != ProtocolKind::Redis
+    }
 
     /// The lower-case name.
     pub fn as_str(self) -> &'static str {
@@ -34,6 +53,7 @@ impl ProtocolKind {
             ProtocolKind::Raft => "raft",
             ProtocolKind::Zab => "zab",
             ProtocolKind::Paxos => "paxos",
+            ProtocolKind::Redis => "redis",
         }
     }
 }
@@ -47,7 +67,7 @@ impl fmt::Display for ProtocolKind {
 impl FromStr for ProtocolKind {
     type Err = UnknownProtocol;
     fn from_str(s: &str) -> Result<ProtocolKind, UnknownProtocol> {
-        ProtocolKind::ALL
+        ProtocolKind::NAMED
             .into_iter()
             .find(|kind| kind.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| UnknownProtocol(s.to_string()))
@@ -60,7 +80,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_unknown_names_are_refused() {
-        for kind in ProtocolKind::ALL {
+        for kind in ProtocolKind::NAMED {
             assert_eq!(kind.as_str().parse(), Ok(kind));
             assert_eq!(kind.as_str().to_uppercase().parse(), Ok(kind));
         }
@@ -68,5 +88,7 @@ mod tests {
             "multipaxos".parse::<ProtocolKind>(),
             Err(UnknownProtocol("multipaxos".into()))
         );
+        assert!(!ProtocolKind::Redis.is_consensus());
+        assert!(ProtocolKind::ALL.iter().all(|k| k.is_consensus()));
     }
 }

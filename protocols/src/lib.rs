@@ -31,6 +31,8 @@
 //! - [`raft`]: Raft (Ongaro & Ousterhout, 2014), randomized election timeouts.
 //! - [`paxos`]: a Basic-Paxos leader election with Multi-Paxos commits (Lamport, "Paxos
 //!   Made Simple", 2001).
+//! - [`redis`]: Redis Cluster's failover over asynchronous replication (Redis Cluster
+//!   Specification): the non-consensus contrast.
 //! - [`zab`]: ZAB with FastLeaderElection (Junqueira, Reed & Serafini, DSN 2011; ZooKeeper).
 //! - [`preload`]: initial durable state for teaching scenarios, written once and turned
 //!   into each protocol's own records.
@@ -74,6 +76,7 @@ pub mod pump;
 pub mod quorum;
 pub mod raft;
 pub mod read;
+pub mod redis;
 pub mod rng;
 pub mod timing;
 pub mod types;

@@ -125,6 +125,15 @@ pub trait Protocol: Sized + Send + 'static {
     /// Timer name; one deadline per name.
     type Timer: Copy + Eq + Hash + Debug + Send + Sync + 'static;
 
+    /// Whether every node applies one shared sequence of commands (Raft's log, ZAB's
+    /// history, Paxos's slots): true for the consensus protocols, the default. False
+    /// for Redis Cluster, whose masters each own a replication stream over their hash
+    /// slots: a node's [`crate::Effect::Apply`] indexes are then its own stream's
+    /// offsets, the cross-node check of one applied sequence does not apply, and an
+    /// `Apply` at index 1 on a node that applied before means a full resynchronisation:
+    /// the host starts that node's state machine afresh.
+    const SHARED_LOG: bool = true;
+
     /// Builds a node from its setup and every record it persisted, oldest first
     /// (empty for a brand-new node).
     fn recover(setup: Setup, records: Vec<Self::Record>) -> Result<Self, RecoveryError>;
@@ -165,6 +174,12 @@ pub trait Protocol: Sized + Send + 'static {
     /// trips, as the Raft paper's figures step through logs (Figure 8), and the chaos
     /// sweeps run some seeds that way.
     fn set_max_batch(&mut self, _entries: usize) {}
+
+    /// Gives a protocol that routes commands by key (Redis Cluster's hash slots) the
+    /// state machine's reader of a command's key; protocols that replicate one log
+    /// ignore it. Every host calls it right after [`Protocol::recover`], as it calls
+    /// [`Protocol::set_max_batch`].
+    fn route_by_key(&mut self, _key_of: fn(&bytes::Bytes) -> Option<bytes::Bytes>) {}
 
     /// Switches the random back-off after a lost ballot off (`false`) or on (`true`,
     /// the default), for teaching the dueling-proposers livelock ("Paxos Made Simple"

@@ -85,6 +85,9 @@ impl Args {
         } else {
             None
         };
+        for &p in &self.protocols {
+            super::refuse_redis(p, "bench")?;
+        }
         Ok(Plan {
             protocols: self.protocols.clone(),
             nodes: self.nodes.clone(),

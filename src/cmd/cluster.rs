@@ -24,7 +24,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 /// `cwb serve` (which shows the same cluster in a browser).
 #[derive(clap::Args, Debug)]
 pub struct LocalClusterArgs {
-    /// raft, zab or paxos.
+    /// raft, zab, paxos or redis (Redis Cluster: with --nodes 6 or more).
     #[arg(long, default_value = "raft")]
     pub protocol: ProtocolKind,
     /// Voting nodes.
@@ -67,6 +67,13 @@ impl LocalClusterArgs {
             Some(d) => (d.clone(), false),
             None => (temp_dir(), true),
         };
+        if self.protocol == ProtocolKind::Redis && self.nodes < 6 {
+            anyhow::bail!(
+                "Redis Cluster pairs each master with a replica and fails a master over only \
+                 with the votes of a majority of masters: pass --nodes 6 (3 masters, 3 replicas) \
+                 or more"
+            );
+        }
         let mut opts = ClusterOptions::new(self.nodes, dir.clone());
         opts.observers = self.observers;
         opts.timing = self.timing.timing()?;
@@ -112,6 +119,15 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     let mut cluster = LocalCluster::<P>::start(opts)
         .await
         .context("starting the cluster")?;
+    if args.cluster.protocol == ProtocolKind::Redis {
+        println!(
+            "Redis Cluster: {} masters with their replicas on 127.0.0.1 (nodes 1-{} start as masters), \
+             asynchronous replication; a leader below is a master, its configEpoch the generation; node timeout {} ms",
+            args.cluster.nodes / 2,
+            args.cluster.nodes / 2,
+            timing.election_timeout_min.as_millis()
+        );
+    }
     println!(
         "{} cluster: {} voters{} on 127.0.0.1, fsync={}, heartbeat {} ms, election timeout {}-{} ms, PreVote {}, CheckQuorum {}, data in {}",
         P::NAME,

@@ -86,6 +86,9 @@ fn fig16_run(args: Fig16Args) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     let finalize = Duration::from_millis(args.finalize_wait_ms);
+    for &protocol in &args.protocols {
+        super::refuse_redis(protocol, "experiment fig16")?;
+    }
     let mut rows = Vec::new();
     for &protocol in &args.protocols {
         for &range in &ranges {

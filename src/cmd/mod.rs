@@ -86,3 +86,18 @@ impl TimingArgs {
         Ok(t)
     }
 }
+
+/// Refuses Redis Cluster where the workbench drives or measures one leader for every key
+/// (the benches, the nemesis, Figure 16's election times, a node from a config file):
+/// its failover is measured by `cwb sim --failover`, whose trials route each key to its
+/// master, and it runs on loopback TCP under `cwb cluster --protocol redis`.
+pub fn refuse_redis(protocol: protocols::ProtocolKind, command: &str) -> anyhow::Result<()> {
+    if protocol.is_consensus() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "`cwb {command}` drives one leader for every key and does not run Redis Cluster: \
+         measure its failover with `cwb sim --protocol redis --failover kill|isolate`, \
+         watch it with `cwb cluster --protocol redis --nodes 6`"
+    )
+}

@@ -55,6 +55,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<i32> {
+    super::refuse_redis(args.protocol, "nemesis")?;
     let dir = tempfile::tempdir().context("temporary data directory")?;
     let plan = NemesisPlan {
         protocol: args.protocol,

@@ -125,6 +125,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if !cfg.membership.contains(args.id) {
         return Err(ConfigError::UnknownNode(args.id).into());
     }
+    super::refuse_redis(cfg.protocol, "node")?;
     with_protocol!(cfg.protocol, P => serve::<P>(cfg, args).await)
 }
 

@@ -10,6 +10,10 @@
 //!   tests sweep (crashes, power failures, restarts, partitions, one-way cuts, dropped
 //!   message kinds, stranded leaders, loss, duplication: `sim::chaos::schedule`),
 //!   narrated the same way. A seed that failed a test replays exactly here.
+//! - `--failover kill|isolate` (the default for `--protocol redis`, whose nodes do not
+//!   agree on one sequence, which the chaos replay checks): failover trials under load,
+//!   reporting the failover time and the acknowledged writes lost (`--trials`,
+//!   `--wait-replicas`).
 //!
 //! In both modes `--bug NAME` runs every node with a known-buggy variant of its protocol
 //! (`protocols::Bug`; `--bug help` lists them with the seed or scenario that catches
@@ -28,10 +32,11 @@ use teaching::scenario::{self, Scenario, Scripted, TextOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// raft, zab or paxos. Seed mode: default raft. Scenario mode: overrides the file's;
-    /// `all` runs the scenario with each of the three, one after the other (and with
-    /// --html, side by side on one page).
-    #[arg(long, value_name = "raft|zab|paxos|all", value_parser = parse_protocol)]
+    /// raft, zab, paxos or redis. Seed mode: default raft (redis runs failover trials).
+    /// Scenario mode: overrides the file's; `all` runs the scenario with each of the
+    /// three consensus protocols, one after the other (and with --html, side by side on
+    /// one page).
+    #[arg(long, value_name = "raft|zab|paxos|redis|all", value_parser = parse_protocol)]
     protocol: Option<Choice>,
     /// With --scenario and --protocol all: write one self-contained HTML page with the
     /// three protocols' timelines, aligned on the scenario's steps, and their diagrams.
@@ -99,6 +104,18 @@ pub struct Args {
     /// the SVG too).
     #[arg(long)]
     verbose: bool,
+    /// Run failover trials instead of a chaos seed: kill or isolate the node serving
+    /// the load's first key, under load, and report the failover time and the
+    /// acknowledged writes lost (`sim::failover`). The default for --protocol redis.
+    #[arg(long, value_enum, conflicts_with = "scenario")]
+    failover: Option<FaultArg>,
+    /// With --failover: how many trials (seeds from --seed on).
+    #[arg(long, default_value_t = 1)]
+    trials: u64,
+    /// With --protocol redis: answer a write only once this many replicas have it
+    /// (Redis's WAIT; 0: asynchronous, the default).
+    #[arg(long, default_value_t = 0)]
+    wait_replicas: usize,
 }
 
 impl Args {
@@ -196,7 +213,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             };
             let bug = bug_for(&args, protocol)?;
-            with_protocol!(protocol, P => replay::<P>(&args, bug))
+            // Redis Cluster promises no single agreed sequence, which the chaos replay
+            // checks: it runs the failover trial instead.
+            let fault = match (args.failover, protocol) {
+                (Some(fault), _) => fault,
+                (None, ProtocolKind::Redis) => FaultArg::Kill,
+                (None, _) => return with_protocol!(protocol, P => replay::<P>(&args, bug)),
+            };
+            match protocol {
+                ProtocolKind::Raft => trials::<protocols::raft::Raft>(&args, protocol, fault),
+                ProtocolKind::Zab => trials::<protocols::zab::Zab>(&args, protocol, fault),
+                ProtocolKind::Paxos => trials::<protocols::paxos::Paxos>(&args, protocol, fault),
+                ProtocolKind::Redis => trials::<protocols::redis::Redis>(&args, protocol, fault),
+            }
         }
     }
 }
@@ -239,6 +268,101 @@ fn run_scenario<P: Scripted>(
             outcome.checks.len(),
             outcome.problems.len()
         )
+    }
+}
+
+/// `--failover kill|isolate`: the fault a failover trial strikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FaultArg {
+    /// Crash the node serving the load's first key.
+    Kill,
+    /// Cut it off from every other node (its clients still reach it).
+    Isolate,
+}
+
+/// `--failover`: `--trials` failover trials from `--seed` on, one line each and a
+/// summary (`sim::failover`).
+fn trials<P: sim::failover::FailoverTarget>(
+    args: &Args,
+    protocol: ProtocolKind,
+    fault: FaultArg,
+) -> anyhow::Result<()> {
+    use sim::failover::{failover_trial, FailoverFault, TrialConfig};
+    let fault = match fault {
+        FaultArg::Kill => FailoverFault::Kill,
+        FaultArg::Isolate => FailoverFault::Isolate,
+    };
+    if args.wait_replicas > 0 && protocol != ProtocolKind::Redis {
+        anyhow::bail!("--wait-replicas is Redis Cluster's WAIT: pass --protocol redis");
+    }
+    let first = args.seed.unwrap_or(0);
+    let wait = args.wait_replicas;
+    let mut text = format!(
+        "{protocol}: {fault} the node serving the first key at 2 s, back 4 s later; {} nodes, a command every 2 ms{}\n",
+        if protocol == ProtocolKind::Redis { 6 } else { args.nodes },
+        if protocol == ProtocolKind::Redis {
+            format!(", WAIT-like {wait}")
+        } else {
+            String::new()
+        }
+    );
+    let (mut times, mut acked, mut lost, mut verdicts) = (Vec::new(), 0, 0, [0u32; 3]);
+    for seed in first..first + args.trials.max(1) {
+        let mut cfg = TrialConfig::new(seed, fault);
+        if protocol != ProtocolKind::Redis {
+            cfg.nodes = args.nodes;
+        }
+        let o = failover_trial::<P>(&cfg, move |node: &mut P| set_wait(node, wait))
+            .map_err(|v| anyhow::anyhow!("seed {seed}: {v}"))?;
+        let verdict = match o.linearizable {
+            Some(true) => "linearizable",
+            Some(false) => "NOT linearizable",
+            None => "undecided",
+        };
+        verdicts[match o.linearizable {
+            Some(true) => 0,
+            Some(false) => 1,
+            None => 2,
+        }] += 1;
+        text.push_str(&format!(
+            "seed {seed}: n{} {fault}; failover {}; {} writes acknowledged, {} lost; {verdict}\n",
+            o.victim,
+            o.failover.map_or("none".into(), |d| format!(
+                "{:.0} ms",
+                d.as_secs_f64() * 1000.0
+            )),
+            o.acknowledged,
+            o.lost
+        ));
+        times.extend(o.failover);
+        acked += o.acknowledged;
+        lost += o.lost;
+    }
+    let mean = if times.is_empty() {
+        "none".to_string()
+    } else {
+        let ms: f64 =
+            times.iter().map(|d| d.as_secs_f64() * 1000.0).sum::<f64>() / times.len() as f64;
+        format!("{ms:.0} ms")
+    };
+    text.push_str(&format!(
+        "summary: {} trials, mean failover {mean}, {acked} writes acknowledged, {lost} lost ({:.2} per failover); linearizable {}, not {}, undecided {}\n",
+        args.trials.max(1),
+        lost as f64 / args.trials.max(1) as f64,
+        verdicts[0],
+        verdicts[1],
+        verdicts[2]
+    ));
+    print(&text)
+}
+
+/// Gives a Redis Cluster node the WAIT-like setting; other protocols have none.
+fn set_wait<P: Protocol>(node: &mut P, wait: usize) {
+    if let Some(redis) = (node as &mut dyn std::any::Any).downcast_mut::<protocols::redis::Redis>()
+    {
+        let mut s = redis.settings().clone();
+        s.wait_replicas = wait;
+        redis.set_settings(s);
     }
 }
 

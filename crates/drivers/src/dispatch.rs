@@ -1,4 +1,4 @@
-//! From a protocol's name to its type: the one place that names the three protocol
+//! From a protocol's name to its type: the one place that names the four protocol
 //! types. Everything below it is generic over `protocols::Protocol`.
 
 /// Runs `$body` with `$P` bound to the protocol type for `$kind`
@@ -17,6 +17,10 @@ macro_rules! with_protocol {
             }
             protocols::ProtocolKind::Paxos => {
                 type $P = protocols::paxos::Paxos;
+                $body
+            }
+            protocols::ProtocolKind::Redis => {
+                type $P = protocols::redis::Redis;
                 $body
             }
         }

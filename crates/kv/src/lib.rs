@@ -143,7 +143,23 @@ impl KvCommand {
     }
 }
 
+/// The key a replicated command reads or writes, for protocols that route commands by
+/// key ([`protocols::Protocol::route_by_key`]); `None` if `data` is not a command.
+pub fn command_key(data: &Bytes) -> Option<Bytes> {
+    KvCommand::decode_shared(data).map(|c| c.op.key().clone())
+}
+
 impl KvOp {
+    /// The key the operation reads or writes.
+    pub fn key(&self) -> &Bytes {
+        match self {
+            KvOp::Put { key, .. }
+            | KvOp::Get { key }
+            | KvOp::Set { key, .. }
+            | KvOp::Cas { key, .. } => key,
+        }
+    }
+
     /// Decodes an operation's bytes (postcard) without copying: the key and value are
     /// slices of `data` (the committed command the log already holds). Trailing bytes
     /// are refused.

@@ -167,6 +167,10 @@ impl<P: Protocol> Simulation<P> {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| failed(e.to_string()))?;
         let mut proto = P::recover(setup, records).map_err(|e| failed(e.to_string()))?;
+        proto.route_by_key(kv::command_key);
+        if let Some(adjust) = &self.adjust {
+            adjust(&mut proto);
+        }
         if let Some(entries) = self.max_batch {
             proto.set_max_batch(entries);
         }

@@ -149,6 +149,12 @@ impl<P: Protocol> Simulation<P> {
                     let req = command.as_ref().map(|c| c.id);
                     let mut answer = None;
                     if let Some(n) = self.nodes.get_mut(&id) {
+                        if !P::SHARED_LOG && index == 1 {
+                            // A full resynchronisation (Protocol::SHARED_LOG): a fresh
+                            // state machine.
+                            n.applied.clear();
+                            n.kv = Self::store(self.at_least_once, self.state_machine);
+                        }
                         let expected = n.applied.len() as u64 + 1;
                         if index != expected {
                             return Err(Violation::new(
@@ -191,7 +197,9 @@ impl<P: Protocol> Simulation<P> {
                             None => n.kv.skip(),
                         }
                     }
-                    self.checker.on_apply(now, id, index, req)?;
+                    if P::SHARED_LOG {
+                        self.checker.on_apply(now, id, index, req)?;
+                    }
                     if let (true, Some(req), Some(value)) = (self.config.trace, req, &answer) {
                         // Only a request this incarnation still owes an answer: a
                         // restarted node re-applies old commands without answering.

@@ -30,6 +30,7 @@
 
 pub mod chaos;
 mod clients;
+pub mod failover;
 mod faults;
 mod host;
 pub mod invariants;
@@ -259,6 +260,9 @@ pub fn kv_text(op: &kv::KvOp) -> String {
     }
 }
 
+/// A change made to every node right after it is recovered ([`Simulation::adjust_nodes`]).
+pub type Adjust<P> = Box<dyn Fn(&mut P) + Send + Sync>;
+
 /// One effect of protocol `P`.
 type EffectOf<P> =
     Effect<<P as Protocol>::Message, <P as Protocol>::Record, <P as Protocol>::Timer>;
@@ -438,6 +442,9 @@ pub struct Simulation<P: Protocol> {
     /// The known bug every node starts with ([`Protocol::inject_bug`]); none in every
     /// run but a teaching one.
     bug: Option<protocols::Bug>,
+    /// Settings every node is given right after it is recovered (a protocol's own
+    /// options, such as Redis Cluster's WAIT-like acknowledgement).
+    adjust: Option<Adjust<P>>,
     /// The message kinds sent on each directed link so far, for [`Action::DropKind`]
     /// without a kind.
     link_kinds: HashMap<(NodeId, NodeId), Vec<&'static str>>,
@@ -513,6 +520,7 @@ impl<P: Protocol> Simulation<P> {
             max_batch: None,
             backoff_off: false,
             bug: None,
+            adjust: None,
             link_kinds: HashMap::new(),
             steer: None,
             fault_stats: FaultStats::default(),
@@ -530,6 +538,12 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         Ok(())
+    }
+
+    /// Runs `adjust` on every node right after it is recovered, from the next start on
+    /// (a protocol's own options that the shared settings do not carry).
+    pub fn adjust_nodes(&mut self, adjust: impl Fn(&mut P) + Send + Sync + 'static) {
+        self.adjust = Some(Box::new(adjust));
     }
 
     /// Whether node `id` has run before or was given a history: its log is not empty.

@@ -32,6 +32,7 @@ fn outcome_of(bug: Bug, seed: u64, with_bug: bool) -> Option<ChaosFailure> {
         ProtocolKind::Raft => outcome::<Raft>(seed, &cfg),
         ProtocolKind::Zab => outcome::<Zab>(seed, &cfg),
         ProtocolKind::Paxos => outcome::<Paxos>(seed, &cfg),
+        ProtocolKind::Redis => panic!("{bug} is not a bug of Redis Cluster (it has none)"),
     }
 }
 

@@ -29,6 +29,7 @@ fn run(bug: Bug, s: &Scenario, with_bug: bool) -> (bool, Vec<String>) {
         ProtocolKind::Raft => problems::<Raft>(s, on),
         ProtocolKind::Zab => problems::<Zab>(s, on),
         ProtocolKind::Paxos => problems::<Paxos>(s, on),
+        ProtocolKind::Redis => panic!("{bug} is not a bug of Redis Cluster (it has none)"),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use protocols::paxos::Paxos;
 use protocols::raft::Raft;
+use protocols::redis::Redis;
 use protocols::zab::Zab;
 use protocols::ProtocolKind;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ fn grade(ex: &Exercise, answers: &std::collections::BTreeMap<String, toml::Value
         ProtocolKind::Raft => exercise::grade::<Raft>(ex, &text, answers),
         ProtocolKind::Zab => exercise::grade::<Zab>(ex, &text, answers),
         ProtocolKind::Paxos => exercise::grade::<Paxos>(ex, &text, answers),
+        ProtocolKind::Redis => exercise::grade::<Redis>(ex, &text, answers),
     }
     .unwrap_or_else(|e| panic!("{}: {e}", ex.title))
 }
@@ -51,6 +53,7 @@ fn every_exercise_key_is_right_and_exactly_one_choice_holds() {
                 ProtocolKind::Raft => exercise::holding_choices::<Raft>(&text, q),
                 ProtocolKind::Zab => exercise::holding_choices::<Zab>(&text, q),
                 ProtocolKind::Paxos => exercise::holding_choices::<Paxos>(&text, q),
+                ProtocolKind::Redis => exercise::holding_choices::<Redis>(&text, q),
             }
             .expect("runs");
             assert_eq!(

@@ -128,7 +128,25 @@ fn every_shipped_scenario_runs_and_matches_its_golden_transcripts() {
         golden::<Raft>(stem, &s);
         golden::<Zab>(stem, &s);
         golden::<Paxos>(stem, &s);
+        // A file written for Redis Cluster is pinned with it too.
+        if s.protocol == Some(protocols::ProtocolKind::Redis) {
+            assert!(s.expects_for(protocols::ProtocolKind::Redis) > 0, "{stem}");
+            golden::<protocols::redis::Redis>(stem, &s);
+        }
     }
+}
+
+#[test]
+fn redis_loses_a_write_its_master_acknowledged_and_the_consensus_protocols_do_not() {
+    let s = load("redis-acknowledged-write-lost.toml");
+    // The file's expectations: the master acknowledged `lost=v2` (delivered 2), its
+    // replica had only `kept=v1` when the master died, was promoted at configEpoch 4
+    // and still has only `kept=v1`.
+    let redis = run::<protocols::redis::Redis>(&s);
+    assert!(redis.passed(), "{:#?}", redis.checks);
+    assert!(redis.checks.len() >= 3, "{:#?}", redis.checks);
+    let raft = run::<Raft>(&s);
+    assert!(raft.passed(), "{:#?}", raft.checks);
 }
 
 #[test]

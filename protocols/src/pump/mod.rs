@@ -330,6 +330,9 @@ impl<P: Protocol> Pump<P> {
                 }
                 Effect::Apply { index, command } => {
                     let applied = self.applied.entry(id).or_default();
+                    if !P::SHARED_LOG && index == 1 {
+                        applied.clear(); // a full resynchronisation (see Protocol::SHARED_LOG)
+                    }
                     assert_eq!(
                         index,
                         applied.len() as u64 + 1,

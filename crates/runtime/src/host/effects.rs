@@ -127,7 +127,13 @@ impl<P: Protocol> NodeLoop<P> {
                     c.1 += len as u64;
                 }
             }
-            Effect::Apply { command, .. } => self.apply(command),
+            Effect::Apply { index, command } => {
+                if !P::SHARED_LOG && index == 1 {
+                    // A full resynchronisation (Protocol::SHARED_LOG): a fresh store.
+                    self.kv = znode::new_state_machine(self.state_machine);
+                }
+                self.apply(command)
+            }
             Effect::Reject { id: req, error } => {
                 if req.origin == self.id {
                     if let Some(w) = self.pending.remove(&req.seq) {

@@ -276,8 +276,9 @@ fn spawn_with<P: Protocol>(
         rng: DetRng::for_node(opts.seed ^ incarnation.wrapping_mul(0x9E37_79B9), id),
         narrate: opts.narrate,
     };
-    let proto =
+    let mut proto =
         P::recover(setup, records).map_err(|source| RuntimeError::Recovery { node: id, source })?;
+    proto.route_by_key(kv::command_key);
     let peer_addr = peer_listener
         .local_addr()
         .map_err(|source| RuntimeError::Io { node: id, source })?;
@@ -333,6 +334,7 @@ fn spawn_with<P: Protocol>(
         timers: Vec::new(),
         wake: PreciseTimer::new(),
         kv: znode::new_state_machine(opts.state_machine),
+        state_machine: opts.state_machine,
         watchers: FxHashMap::default(),
         pending: FxHashMap::default(),
         replies: HashMap::new(),
@@ -419,6 +421,8 @@ struct NodeLoop<P: Protocol> {
     wake: PreciseTimer,
     /// The replicated state machine (the key-value store or the znode tree).
     kv: Box<dyn StateMachine>,
+    /// Which state machine `kv` is (a full resynchronisation starts a fresh one).
+    state_machine: StateMachineKind,
     /// Where each client session's notifications go: the connection of its last
     /// command applied here (znode watches; unused by the key-value store).
     watchers: FxHashMap<u64, ReplyTo>,
