@@ -110,6 +110,7 @@ impl Args {
                 None => None,
             },
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            connection_per_client: false,
         })
     }
 }
