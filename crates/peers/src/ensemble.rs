@@ -287,7 +287,8 @@ impl Ensemble {
                     "fsync".into(),
                     "WAL synced before acknowledging (always)".into(),
                 );
-                settings.insert("pre-vote".into(), "off (etcd 3.4 default)".into());
+                settings.insert("pre-vote".into(), "etcd's default (off in 3.4)".into());
+                settings.insert("check-quorum".into(), "on (always, in etcd's server)".into());
             }
         }
         settings.insert("nodes".into(), nodes.to_string());

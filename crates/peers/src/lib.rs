@@ -11,7 +11,7 @@
 //! between the systems and what is not.
 //!
 //! # Layout
-//! - [`error`]: [`PeerError`].
+//! - [`error`]: [`PeerError`], why a peer system failed.
 //! - [`jute`]: ZooKeeper's wire encoding (jute records in length-prefixed frames):
 //!   the connect handshake, create, setData, ping and their replies.
 //! - [`zk`]: a minimal ZooKeeper client over [`jute`] (one session per connection,
