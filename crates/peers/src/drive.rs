@@ -38,13 +38,18 @@ impl Conn {
         })
     }
 
-    /// Writes `value` under `key` (ZooKeeper: the znode `/k<key>`) and waits for the
-    /// acknowledgement.
-    pub async fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), PeerError> {
+    /// Writes `value` under `key` (ZooKeeper: the znode `/k<key>`, created by this
+    /// write when `first` says this client has not written the key before) and waits
+    /// for the acknowledgement.
+    pub async fn put(&mut self, key: &[u8], value: &[u8], first: bool) -> Result<(), PeerError> {
         match self {
             Conn::Zk(c) => {
                 let path = format!("/k{}", String::from_utf8_lossy(key));
-                c.put(&path, value).await
+                if first {
+                    c.put_new(&path, value).await
+                } else {
+                    c.put(&path, value).await
+                }
             }
             Conn::Etcd(c) => c.put(key, value).await,
         }
@@ -118,20 +123,30 @@ pub async fn closed_loop(kind: PeerKind, addr: SocketAddr, w: &Workload) -> Work
             let mut lat = Latencies::new();
             let (mut ops, mut errors, mut n) = (0u64, 0u64, 0u64);
             let mut conn: Option<Conn> = None;
+            // The slots (`key`'s low 10 bits) this client has written: a ZooKeeper
+            // client creates a key's znode on its first write, then sets it.
+            let mut written = vec![false; 1024];
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let sent = Instant::now();
+                let slot = (n & 0x3ff) as usize;
+                let first = !written.get(slot).copied().unwrap_or(true);
                 let ok = tokio::time::timeout(OP_DEADLINE, async {
                     if conn.is_none() {
                         conn = Some(Conn::connect(kind, addr).await?);
                     }
                     match conn.as_mut() {
-                        Some(conn) => conn.put(&key(c, n), &value).await,
+                        Some(conn) => conn.put(&key(c, n), &value, first).await,
                         None => Ok(()),
                     }
                 })
                 .await;
                 let ok = matches!(ok, Ok(Ok(())));
+                if ok {
+                    if let Some(w) = written.get_mut(slot) {
+                        *w = true;
+                    }
+                }
                 if !ok {
                     conn = None;
                 }
@@ -225,7 +240,9 @@ pub async fn failover(
                             conn = Some(Conn::connect(kind, addr).await?);
                         }
                         match conn.as_mut() {
-                            Some(c) => c.put(&key(client, n), &value).await,
+                            // Failover writers start on a fresh ensemble: one key
+                            // each, created by the first write.
+                            Some(c) => c.put(&key(client, 0), &value, n == 1).await,
                             None => Ok(()),
                         }
                     })

@@ -288,7 +288,10 @@ impl Ensemble {
                     "WAL synced before acknowledging (always)".into(),
                 );
                 settings.insert("pre-vote".into(), "etcd's default (off in 3.4)".into());
-                settings.insert("check-quorum".into(), "on (always, in etcd's server)".into());
+                settings.insert(
+                    "check-quorum".into(),
+                    "on (always, in etcd's server)".into(),
+                );
             }
         }
         settings.insert("nodes".into(), nodes.to_string());

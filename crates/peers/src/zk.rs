@@ -113,6 +113,17 @@ impl ZkClient {
         })
     }
 
+    /// Writes `data` to the node at `path` that this client has not written yet:
+    /// `create` first (one round trip for a new key), `setData` if another client
+    /// created it already.
+    pub async fn put_new(&mut self, path: &str, data: &[u8]) -> Result<(), PeerError> {
+        match self.call(|xid| jute::create(xid, path, data)).await? {
+            0 => Ok(()),
+            jute::err::NODE_EXISTS => self.put(path, data).await,
+            code => Err(refused(code)),
+        }
+    }
+
     /// Pings the server (an idle session's keep-alive).
     pub async fn ping(&mut self) -> Result<(), PeerError> {
         self.send(&jute::ping()).await?;
