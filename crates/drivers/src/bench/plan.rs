@@ -110,6 +110,10 @@ pub struct Plan {
     pub net: Option<netmodel::NetModel>,
     /// The command line that asked for the run, recorded in the results.
     pub command_line: String,
+    /// One connection per closed-loop client instead of
+    /// [`crate::workload::CLIENTS_PER_CONNECTION`] clients to a connection: the shape
+    /// the clients of ZooKeeper and etcd have, for a run that compares with them.
+    pub connection_per_client: bool,
 }
 
 impl Plan {
