@@ -122,7 +122,8 @@ impl Zab {
 
     /// Starts a new election round (`lookForLeader`'s preamble).
     pub(super) fn start_round(&mut self, out: &mut Out) {
-        let initial = self.initial_vote();
+        let designated = self.designated.take();
+        let initial = designated.unwrap_or_else(|| self.initial_vote());
         let e = &mut self.election;
         if e.round >= LAST_ROUND {
             out.narrate(self.narrate, || {
@@ -139,6 +140,11 @@ impl Zab {
         out.narrate(self.narrate, || {
             if v.leader == 0 {
                 format!("round {round}: observer, no vote of its own")
+            } else if designated.is_some() {
+                format!(
+                    "round {round}: vote for the designated leader {} (zxid {}, epoch {})",
+                    v.leader, v.zxid, v.peer_epoch
+                )
             } else {
                 format!(
                     "round {round}: vote for myself (zxid {}, epoch {})",
