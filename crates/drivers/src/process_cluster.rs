@@ -450,7 +450,11 @@ impl Cluster for ProcessCluster {
 
     /// Sends `Isolate { node: id }` to node `id` itself; the instant is taken just
     /// before the command is sent.
-    async fn transfer(&mut self, leader: NodeId, to: NodeId) -> Result<Instant, ProcessClusterError> {
+    async fn transfer(
+        &mut self,
+        leader: NodeId,
+        to: NodeId,
+    ) -> Result<Instant, ProcessClusterError> {
         let addr = self.fault_addr(leader)?;
         let t0 = Instant::now();
         client::fault_with(

@@ -12,7 +12,8 @@
 //!    ([`crate::ClientError::NotLeader`], naming the target).
 //! 2. It waits until every slot it proposed is chosen (its pipeline is empty), then
 //!    sends TakeOver with its ballot and commit point to the target.
-//! 3. The target, a follower of that leader, first learns every slot through that
+//! 3. The target, a follower of that leader (or of none it knows of a later ballot),
+//!    first learns every slot through that
 //!    commit point (from its own accepted values, or with CatchUp as any lagging
 //!    learner does), then runs Phase 1 at once with a ballot above every one it has
 //!    seen, without waiting for its leader-failure timeout.
@@ -179,14 +180,17 @@ impl Paxos {
         commit: u64,
         out: &mut Effects<Paxos>,
     ) {
-        let follows = matches!(self.stance, Stance::Follower)
-            && self
-                .learner
-                .era_value()
-                .is_some_and(|v| v.leader == from && v.ballot == ballot);
-        if !follows || !self.membership.is_voter(self.id) {
+        // From a leader at least as recent as any we know of (we may not have learned
+        // its era yet if the request came right after its election).
+        let current = ballot.node == from
+            && ballot >= self.acceptor.promised()
+            && self.learner.era_value().is_none_or(|v| ballot >= v.ballot);
+        if !matches!(self.stance, Stance::Follower)
+            || !current
+            || !self.membership.is_voter(self.id)
+        {
             out.narrate(self.narrate, || {
-                format!("ignore TakeOver from {from} at {ballot}: not the leader we follow")
+                format!("ignore TakeOver from {from} at {ballot}: not the current leader's")
             });
             return;
         }

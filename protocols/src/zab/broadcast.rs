@@ -128,7 +128,6 @@ impl Zab {
         }
         h.acked = h.acked.max(zxid);
         self.maybe_commit(out);
-        self.handoff_if_caught_up(out);
     }
 
     /// Commits up to the highest zxid a quorum of voters has logged.

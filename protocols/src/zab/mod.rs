@@ -243,8 +243,8 @@ pub struct Zab {
     next_sync_token: u64,
     /// LEADING: a hand-over to another server under way (`transfer.rs`).
     handoff: Option<transfer::PendingHandoff>,
-    /// The vote the next election round opens with instead of our own (a hand-over's
-    /// designated leader); taken by that round.
+    /// The vote the election rounds open with instead of our own (a hand-over's
+    /// designated leader), until that election decides.
     designated: Option<Vote>,
 }
 
@@ -320,6 +320,8 @@ impl Zab {
 
     /// FLE decided: lead, follow or observe `leader`.
     fn on_decided(&mut self, leader: NodeId, out: &mut Out) {
+        // A hand-over's designated vote holds for one election only.
+        self.designated = None;
         if leader == self.id {
             self.become_leading(out);
         } else {
@@ -463,6 +465,7 @@ impl Protocol for Zab {
             Input::Durable(token) => self.on_durable(token, out),
             Input::TransferLeadership { to } => self.start_handoff(to, out),
         }
+        self.handoff_if_caught_up(out);
         self.serve_sync_reads(out);
     }
 

@@ -13,12 +13,13 @@
 //!    ([`crate::ClientError::NotLeader`], naming the target) and forwarded REQUESTs
 //!    dropped (their follower answers its client when it leaves its role).
 //! 2. It waits until the target has acknowledged every proposal it logged (its ACKs
-//!    reach the leader's last zxid), so the target's vote is as good as any: FLE orders
+//!    reach the leader's last zxid; a target still connecting is synchronized first), so the target's vote is as good as any: FLE orders
 //!    votes by epoch, then zxid, then sid, and the target now has the highest zxid.
 //! 3. It sends HANDOFF ([`super::Handoff`]: its epoch and the vote for the target) to
-//!    every learner and goes back to LOOKING itself. Each server that follows it opens
-//!    its next round voting for the target instead of itself, so the first round's votes
-//!    already agree; after `finalizeWait` the target leads a new epoch through Discovery
+//!    every learner and every voter, and goes back to LOOKING itself. Each server that
+//!    follows it (or is LOOKING and holds nothing newer) votes for the target instead
+//!    of itself in every round of that election, so the first round's votes already
+//!    agree; after `finalizeWait` the target leads a new epoch through Discovery
 //!    and Synchronization like any elected leader.
 //! 4. If the target has not caught up within `syncLimit` ticks (about an election
 //!    timeout), the leader gives up and proposes again.
@@ -62,10 +63,9 @@ impl Zab {
             });
             return;
         }
-        let follows_us = l.learners.get(&to).is_some_and(|h| !h.observer);
-        if to == self.id || !self.is_voter(to) || !follows_us {
+        if to == self.id || !self.is_voter(to) {
             out.narrate(narrate, || {
-                format!("ignore the request to hand leadership to {to}: not a follower of ours")
+                format!("ignore the request to hand leadership to {to}: not another voter")
             });
             return;
         }
@@ -88,6 +88,8 @@ impl Zab {
     }
 
     /// Steps 2 and 3: once the target acknowledged our last zxid, step down for it.
+    /// Checked after every input: the target may still be connecting or synchronizing
+    /// (its NEWLEADER ACK counts as acknowledging what it was synchronized with).
     pub(super) fn handoff_if_caught_up(&mut self, out: &mut Out) {
         let (Some(h), Phase::Leading(l)) = (self.handoff, &self.phase) else {
             return;
@@ -103,7 +105,22 @@ impl Zab {
             zxid: last,
             peer_epoch: epoch,
         };
-        let learners: Vec<NodeId> = l.learners.keys().copied().collect();
+        // Every voter: a server still LOOKING (not yet a learner of ours) must vote for
+        // the target too, or its own vote, as good and with a higher sid, would win.
+        let voters: Vec<NodeId> = self
+            .membership
+            .voter_ids()
+            .iter()
+            .copied()
+            .filter(|&v| v != self.id)
+            .collect();
+        let learners: Vec<NodeId> = l
+            .learners
+            .keys()
+            .copied()
+            .filter(|s| !voters.contains(s))
+            .chain(voters.iter().copied())
+            .collect();
         for to in learners {
             out.send(to, ZabMessage::Handoff(Handoff { epoch, designated }));
         }
@@ -144,9 +161,16 @@ impl Zab {
     /// HANDOFF at a learner: if it comes from the leader we follow, in our epoch, go
     /// back to LOOKING and open the round with the designated vote (voters only).
     pub(super) fn on_handoff(&mut self, from: NodeId, h: Handoff, out: &mut Out) {
-        let ours = matches!(&self.phase, Phase::Learning(l) if l.leader == from)
-            && h.epoch == self.history.current_epoch
-            && self.is_voter(h.designated.leader);
+        // From the leader we follow, in an epoch at least ours (a learner still
+        // synchronizing has not adopted its leader's epoch yet); or, while we are
+        // LOOKING, from a leader of an epoch at least ours whose designated vote is as
+        // good as our own (it holds every transaction we logged).
+        let follows = matches!(&self.phase, Phase::Learning(l) if l.leader == from)
+            && h.epoch >= self.history.current_epoch;
+        let looking = matches!(self.phase, Phase::Looking)
+            && h.epoch >= self.history.current_epoch
+            && h.designated.zxid >= self.history.last_zxid();
+        let ours = (follows || looking) && self.is_voter(h.designated.leader);
         if !ours {
             out.narrate(self.narrate, || {
                 format!(
