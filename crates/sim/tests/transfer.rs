@@ -162,3 +162,20 @@ fn paxos_is_safe_and_linearizable_with_transfers_under_faults() {
     );
     assert_checked("paxos", &report, n);
 }
+
+/// Raft's lease reads stay linearizable across transfers: the old leader stops
+/// trusting its lease once it hands over, since the target's votes bypass it.
+#[test]
+fn raft_lease_reads_stay_linearizable_with_transfers_under_faults() {
+    let n = seeds();
+    let cfg = ChaosConfig {
+        timing: protocols::Timing {
+            reads: protocols::ReadPath::Lease,
+            ..protocols::Timing::default()
+        },
+        ..with_transfers()
+    };
+    let report =
+        chaos::sweep::<Raft, _>(&cfg, n, || |_: &Simulation<Raft>, _| Ok(()), |_, _| false);
+    assert_checked("raft --reads lease", &report, n);
+}

@@ -28,6 +28,11 @@
 //!    heartbeat against [`crate::Timing::election_timeout_max`]; the target may be down
 //!    or cut off.
 //!
+//! Leases (§6.4.1): the marked votes bypass the lease the followers keep for the old
+//! leader, so from the request on that leader serves no read on its lease alone; each
+//! waits for a round of heartbeats a majority acknowledges, as ReadIndex does
+//! ([`super::lease`]).
+//!
 //! A second request for another target replaces the first (etcd does the same); a
 //! request for the same target is ignored while it runs; a request to a non-leader,
 //! for the leader itself, or for a server that cannot lead (an observer, a stranger) is
