@@ -208,6 +208,10 @@ pub struct ProtocolRun {
     /// Failover after the leader is silently isolated (packets dropped).
     #[serde(default)]
     pub failover_isolate: Option<Failover>,
+    /// Planned failover: from the request that the leader hand its leadership to
+    /// another node to the new leader's first acknowledged write.
+    #[serde(default)]
+    pub failover_transfer: Option<Failover>,
     /// Commit throughput at each client count / value size measured.
     #[serde(default)]
     pub throughput: Vec<ThroughputPoint>,
@@ -528,6 +532,7 @@ mod tests {
             elected: None,
             failover_kill: None,
             failover_isolate: None,
+            failover_transfer: None,
             throughput: Vec::new(),
             messages: MessageCounts::default(),
             sweep: Vec::new(),

@@ -51,6 +51,7 @@ pub fn print(results: &Results) {
         for (name, f) in [
             ("kill", &run.failover_kill),
             ("isolate", &run.failover_isolate),
+            ("transfer", &run.failover_transfer),
         ] {
             let Some(f) = f else { continue };
             let parts: [(&str, Part); 6] = [

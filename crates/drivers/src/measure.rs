@@ -107,6 +107,15 @@ pub trait Cluster {
     /// Removes every injected fault.
     fn heal(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
+    /// Asks the leader `leader` to hand its leadership to `to` (a planned failover,
+    /// `protocols::Input::TransferLeadership`), proved with the cluster's secret on its
+    /// client port. Returns the instant the request was issued.
+    fn transfer(
+        &mut self,
+        leader: NodeId,
+        to: NodeId,
+    ) -> impl Future<Output = Result<Instant, Self::Error>> + Send;
+
     /// Messages and WAL traffic summed over running nodes since they started. Empty
     /// when the cluster cannot count them (a process cluster: the counters live in
     /// the node processes).
@@ -130,6 +139,9 @@ pub enum Failure {
     Kill,
     /// Silent: every packet to and from it is dropped, sockets stay up.
     Isolate,
+    /// Planned: the leader is asked to hand its leadership to another node (Raft's
+    /// leadership transfer, ZAB's hand-over, Paxos's takeover); nothing fails.
+    Transfer,
 }
 
 impl Failure {
@@ -138,6 +150,7 @@ impl Failure {
         match self {
             Failure::Kill => "kill",
             Failure::Isolate => "isolate",
+            Failure::Transfer => "transfer",
         }
     }
 }
@@ -319,9 +332,18 @@ pub async fn failover_on<C: Cluster>(
     let cursor = cluster.bus().len();
     let tls = cluster.client_tls();
     let commit_before = live_commit(old_addr, tls.as_ref()).await;
+    // A transfer goes to the lowest-numbered other node: for ZAB that is the server
+    // FastLeaderElection would pick last (ties go to the highest sid).
+    let target = cluster
+        .client_addrs()
+        .keys()
+        .copied()
+        .find(|&id| id != old)
+        .unwrap_or(old);
     let fault = match failure {
         Failure::Kill => cluster.kill(old).await,
         Failure::Isolate => cluster.isolate(old).await,
+        Failure::Transfer => cluster.transfer(old, target).await,
     };
     let t0 = match fault {
         Ok(t0) => t0,
@@ -376,6 +398,13 @@ pub async fn failover_on<C: Cluster>(
                 )));
             }
             cluster.heal().await.map_err(Into::into)?;
+        }
+        Failure::Transfer => {
+            if new_leader != target {
+                return Err(MeasureError::FaultNotVerified(format!(
+                    "leadership went to node {new_leader}, not to the transfer's target {target}"
+                )));
+            }
         }
     }
     let events = cluster.bus().snapshot();

@@ -49,6 +49,7 @@ pub mod multi;
 pub mod persist;
 mod preload;
 pub mod proposer;
+pub mod transfer;
 
 #[cfg(test)]
 mod tests;
@@ -147,6 +148,11 @@ pub struct Paxos {
     reads: crate::read::PendingReads,
     /// Follower: the leader we last granted a lease, and when ([`lease`]).
     lease_granted: Option<(NodeId, Time)>,
+    /// Leader: a hand-over under way ([`transfer`]).
+    transfer: Option<transfer::Transfer>,
+    /// Follower: a leader asked us to take over once we hold its commit point
+    /// ([`transfer`]).
+    take_over: Option<transfer::TakeOver>,
 }
 
 impl Paxos {
@@ -347,6 +353,9 @@ impl Paxos {
                 commit,
             } => self.on_heartbeat(from, ballot, era, commit, out),
             PaxosMessage::HeartbeatReply { ballot } => self.on_heartbeat_reply(from, ballot),
+            PaxosMessage::TakeOver { ballot, commit } => {
+                self.on_take_over(from, ballot, commit, out)
+            }
             PaxosMessage::LeaseProbe { ballot, round } => {
                 self.on_lease_probe(from, ballot, round, out)
             }
@@ -458,6 +467,8 @@ impl Protocol for Paxos {
             read_ballot: None,
             reads: crate::read::PendingReads::default(),
             lease_granted: None,
+            transfer: None,
+            take_over: None,
         })
     }
 
@@ -489,8 +500,12 @@ impl Protocol for Paxos {
             Input::Read(command) => self.on_read(command, out),
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
             Input::Durable(token) => self.inbox.extend(self.durable_marks.reached(token)),
+            Input::TransferLeadership { to } => self.start_transfer(to, out),
         }
         self.finish(out);
+        if self.advance_transfer(out) {
+            self.finish(out); // the takeover's Prepare to our own acceptor
+        }
     }
 
     fn handle_end_of_batch(&mut self, _now: Time, out: &mut Effects<Paxos>) {

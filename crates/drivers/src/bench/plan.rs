@@ -16,6 +16,10 @@ pub enum Measure {
     Kill,
     /// Failover after the leader is silently isolated.
     Isolate,
+    /// Planned failover: the leader hands its leadership to another node (Raft's
+    /// leadership transfer, ZAB's hand-over, Paxos's takeover); timed from the request
+    /// to the new leader's first acknowledged write.
+    Transfer,
     /// Closed-loop commit throughput and latency.
     Throughput,
     /// ZooKeeper's recipes on the znode state machine, in the simulator: lock

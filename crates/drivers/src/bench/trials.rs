@@ -120,6 +120,7 @@ pub(super) async fn measure_protocol<P: Protocol>(
         elected: None,
         failover_kill: None,
         failover_isolate: None,
+        failover_transfer: None,
         throughput: Vec::new(),
         messages: r::MessageCounts::default(),
         sweep: Vec::new(),
@@ -182,6 +183,7 @@ pub(super) async fn measure_protocol<P: Protocol>(
     for (wanted, failure) in [
         (Measure::Kill, Failure::Kill),
         (Measure::Isolate, Failure::Isolate),
+        (Measure::Transfer, Failure::Transfer),
     ] {
         if !wants(wanted) {
             continue;
@@ -213,6 +215,7 @@ pub(super) async fn measure_protocol<P: Protocol>(
         match failure {
             Failure::Kill => run.failover_kill = Some(f),
             Failure::Isolate => run.failover_isolate = Some(f),
+            Failure::Transfer => run.failover_transfer = Some(f),
         }
     }
     if lateness.count() > 0 {

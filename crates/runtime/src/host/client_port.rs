@@ -116,6 +116,12 @@ pub enum ClientMsg {
         /// Where the answer goes.
         reply_to: ReplyTo,
     },
+    /// A proved request to hand leadership to `to` ([`Fault::TransferLeadership`]),
+    /// stepped into the protocol as `Input::TransferLeadership`.
+    Transfer {
+        /// The node that should lead next.
+        to: NodeId,
+    },
 }
 
 /// Accepts client connections until aborted; aborting it closes every connection.
@@ -389,6 +395,12 @@ async fn session<R, W>(
                             Fault::Heal => {
                                 port.faults.heal();
                                 tracing::info!(node, "faults healed");
+                            }
+                            Fault::TransferLeadership { to } => {
+                                tracing::info!(node, to, "leadership transfer requested");
+                                if to_node.send(ClientMsg::Transfer { to }).await.is_err() {
+                                    return; // the node is stopping
+                                }
                             }
                         }
                         ClientReply::Ok

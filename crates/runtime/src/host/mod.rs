@@ -596,6 +596,10 @@ impl<P: Protocol> NodeLoop<P> {
                 };
                 self.proto.step(time_at(at), input, out);
             }
+            ClientMsg::Transfer { to } => {
+                self.proto
+                    .step(now(), Input::TransferLeadership { to }, out);
+            }
             ClientMsg::Status { request, reply_to } => {
                 let status = self.node_status();
                 reply_to.send(ClientResponse {
