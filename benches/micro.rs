@@ -16,6 +16,10 @@
 //!   10,000-operation history of a simulated linearizable key-value store (8 clients,
 //!   16 keys, overlapping get/put/append/cas, 1% unknown and 1% failed outcomes): the
 //!   whole verdict, per-key partitioning and the Wing-Gong/Lowe search of every key.
+//! - `kv/apply_put_256B`: the state machine's apply of a committed put into a
+//!   64k-key store ([`kv::KvStore::apply`]), which every node makes for every command:
+//!   the top entry of a profile of `cwb bench --fsync never` (docs/METHOD.md,
+//!   "Profiling").
 //! - `handshake/*`: what authenticating peers costs. `proofs`: the CPU work of one
 //!   peer handshake on both ends (two nonces from the OS, the acceptor's and the
 //!   dialer's HMAC-SHA256 proofs made and checked); `connect`: a whole peer connection
@@ -387,9 +391,73 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(2))
 }
 
+/// Keys in the `kv/apply` store: the bench workload's key space at 64 clients
+/// (`drivers::workload::key`), so the table is as large as in `cwb bench`.
+const KV_KEYS: u64 = 65_536;
+
+/// The state machine's apply of a committed put, which every node makes for every
+/// command: the top entry of a `perf` profile of `cwb bench --fsync never` at 64
+/// clients (hash-table insert into a 64k-key table, and the release of the value it
+/// replaces). The commands are encoded beforehand, as the log holds them; 64 clients
+/// each with its own session, keys cycling through the whole table.
+fn kv_apply(c: &mut Criterion) {
+    let value = Bytes::from(vec![b'x'; PAYLOAD_BYTES]);
+    let commands: Vec<Bytes> = (0..2 * KV_KEYS)
+        .map(|n| {
+            let client = (n % 64) as u32;
+            kv::KvCommand {
+                session: kv::Session {
+                    client: u64::from(client) + 1,
+                    seq: n / 64 + 1,
+                },
+                op: kv::KvOp::Put {
+                    key: drivers::workload::key(client, n / 64),
+                    value: value.clone(),
+                },
+            }
+            .encode()
+        })
+        .collect();
+    // A store holding every key once; sessions only move forward, so once the
+    // commands run out the store is rebuilt, outside the measured time.
+    let fresh = || {
+        let mut store = kv::KvStore::new();
+        for cmd in &commands[..KV_KEYS as usize] {
+            store.apply(cmd);
+        }
+        store
+    };
+    let mut store = fresh();
+    let mut next = KV_KEYS as usize;
+    let mut group = c.benchmark_group(format!("kv/apply_put_{PAYLOAD_BYTES}B"));
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new("keys", KV_KEYS), |b| {
+        b.iter_custom(|iters| {
+            let mut measured = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                if next == commands.len() {
+                    store = fresh();
+                    next = KV_KEYS as usize;
+                }
+                let chunk = left.min((commands.len() - next) as u64) as usize;
+                let start = Instant::now();
+                for cmd in &commands[next..next + chunk] {
+                    std::hint::black_box(store.apply(cmd));
+                }
+                measured += start.elapsed();
+                next += chunk;
+                left -= chunk as u64;
+            }
+            measured
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = codec, wal, votes, lincheck, handshake
+    targets = codec, wal, votes, lincheck, handshake, kv_apply
 }
 criterion_main!(benches);

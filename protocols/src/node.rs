@@ -39,6 +39,15 @@ pub enum Input<M, T> {
     /// The transport saw the connection to `peer` drop (a crash resets it; a silent
     /// partition does not). Protocols may use it as a failure hint or ignore it.
     PeerLost(NodeId),
+    /// A person (or a bench) asks this node, if it leads, to hand its leadership to
+    /// `to` (a planned failover: Raft thesis §3.10's leadership transfer, and its
+    /// equivalents for ZAB and Paxos, see each protocol's `transfer` module). A node
+    /// that does not lead, or a target that cannot lead, makes it a narrated no-op.
+    /// Nothing answers it: the new leader's election events tell when it happened.
+    TransferLeadership {
+        /// The node that should lead next.
+        to: NodeId,
+    },
 }
 
 /// The effects buffer a step appends to.

@@ -60,6 +60,10 @@ fn fixed_measures() -> Vec<(&'static str, Getter)> {
             "failover isolate: unavailability, median ms",
             failover(|r| r.failover_isolate.as_ref(), false),
         ),
+        (
+            "planned failover (transfer): total, median ms",
+            failover(|r| r.failover_transfer.as_ref(), true),
+        ),
         ("messages per op (all kinds)", sum(|r| &r.messages.per_op)),
         (
             "messages per election (all kinds)",

@@ -24,6 +24,10 @@ pub(crate) const FAULTS: [(&str, PickFailover); 2] = [
     ("isolate", |r| r.failover_isolate.as_ref()),
 ];
 
+/// The planned failover (a leadership transfer), shown beside the two faults where a
+/// run measured it.
+pub(crate) const PLANNED: (&str, PickFailover) = ("transfer", |r| r.failover_transfer.as_ref());
+
 /// The four phases, then the total and the clients' unavailability.
 pub(crate) fn phases_of(f: &Failover) -> [&Measure; 6] {
     [
@@ -151,7 +155,8 @@ pub(crate) fn failover(
     let mut bars = Vec::new();
     for (protocol, nodes) in keys {
         let run = results.run(protocol, *nodes);
-        for (fault, pick) in FAULTS {
+        let planned = Some(PLANNED).filter(|(_, pick)| run.and_then(*pick).is_some());
+        for (fault, pick) in FAULTS.into_iter().chain(planned) {
             let failover = run.and_then(pick);
             match failover {
                 Some(f) => {

@@ -34,6 +34,7 @@
 
 mod bars;
 mod compare;
+mod cost;
 mod csv;
 mod document;
 pub mod error;

@@ -1,6 +1,6 @@
 //! The colours of the report, decided in one place so that a protocol has the same
 //! colour in every plot (and in anything else this crate draws): Raft blue, ZAB orange,
-//! Paxos green, any other protocol a fallback picked from its name (so it keeps its
+//! Paxos green, real ZooKeeper red and etcd teal, any other protocol a fallback picked from its name (so it keeps its
 //! colour across plots and files too). Everything that is not a protocol (failover
 //! phases, message kinds, timeout settings) takes [`category_color`], whose colours
 //! avoid the three protocol hues so that an orange bar never reads as "ZAB".
@@ -13,6 +13,11 @@ pub(crate) const RAFT: RGBColor = RGBColor(31, 119, 180);
 pub(crate) const ZAB: RGBColor = RGBColor(255, 127, 14);
 /// Paxos's colour (green).
 pub(crate) const PAXOS: RGBColor = RGBColor(44, 160, 44);
+
+/// Real ZooKeeper's colour (`cwb bench --peers`; red, apart from ZAB's orange).
+pub(crate) const ZOOKEEPER: RGBColor = RGBColor(214, 39, 40);
+/// Real etcd's colour (`cwb bench --peers`; teal, apart from Raft's blue).
+pub(crate) const ETCD: RGBColor = RGBColor(0, 90, 90);
 
 /// Colours for protocols other than the three, chosen by name.
 const OTHER_PROTOCOLS: [RGBColor; 4] = [
@@ -56,6 +61,8 @@ pub(crate) fn protocol_color(protocol: &str) -> RGBColor {
         "raft" => RAFT,
         "zab" => ZAB,
         "paxos" => PAXOS,
+        "zookeeper" => ZOOKEEPER,
+        "etcd" => ETCD,
         other => {
             let hash = other.bytes().fold(0usize, |h, b| {
                 h.wrapping_mul(31).wrapping_add(usize::from(b))
@@ -94,6 +101,15 @@ mod tests {
         let other = protocol_color("epaxos");
         assert_eq!(other, protocol_color("epaxos"), "stable for one name");
         assert!(![RAFT, ZAB, PAXOS].contains(&other));
+    }
+
+    #[test]
+    fn real_zookeeper_and_etcd_have_colours_of_their_own() {
+        let (zk, etcd) = (protocol_color("zookeeper"), protocol_color("etcd"));
+        assert_ne!(zk, etcd);
+        for c in [zk, etcd] {
+            assert!(![RAFT, ZAB, PAXOS].contains(&c));
+        }
     }
 
     #[test]

@@ -380,6 +380,7 @@ pub(crate) struct SweepSeries {
 pub(crate) fn sweep_plot(
     file_name: &str,
     title: &str,
+    y_desc: &str,
     settings: &[String],
     series: &[SweepSeries],
 ) -> Result<Plot, ReportError> {
@@ -401,7 +402,7 @@ pub(crate) fn sweep_plot(
             .configure_mesh()
             .disable_x_mesh()
             .x_desc("election timeout setting (ms)")
-            .y_desc("election time (ms)")
+            .y_desc(y_desc)
             .label_style((FONT, 13))
             .y_label_formatter(&|v| tick(*v))
             .x_labels(slots)

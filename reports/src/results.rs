@@ -208,6 +208,10 @@ pub struct ProtocolRun {
     /// Failover after the leader is silently isolated (packets dropped).
     #[serde(default)]
     pub failover_isolate: Option<Failover>,
+    /// Planned failover: from the request that the leader hand its leadership to
+    /// another node to the new leader's first acknowledged write.
+    #[serde(default)]
+    pub failover_transfer: Option<Failover>,
     /// Commit throughput at each client count / value size measured.
     #[serde(default)]
     pub throughput: Vec<ThroughputPoint>,
@@ -382,6 +386,26 @@ pub struct MessageCounts {
     /// group commit batches. Absent from files written before it was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal_syncs_per_op: Option<f64>,
+    /// `write` calls on WAL segment files per committed operation, all nodes together
+    /// (buffer flushes and preallocation). Absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_writes_per_op: Option<f64>,
+    /// Socket writes (`send` calls that wrote bytes) on peer connections per committed
+    /// operation, all nodes together. Absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_writes_per_op: Option<f64>,
+    /// Socket reads (`recv` calls that returned data) on peer connections per
+    /// committed operation, all nodes together. Absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_reads_per_op: Option<f64>,
+    /// Socket writes on the nodes' client connections (answers) per committed
+    /// operation. Absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_writes_per_op: Option<f64>,
+    /// Socket reads on the nodes' client connections (requests) per committed
+    /// operation. Absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_reads_per_op: Option<f64>,
     /// The client count of the throughput point that the per-op figures above come
     /// from (the largest one measured). Absent from files written before it was
     /// recorded.
@@ -400,6 +424,14 @@ pub struct SweepPoint {
     pub split_votes_or_extra_rounds: Measure,
     /// Trials run at this setting.
     pub trials: u32,
+    /// Kill-the-leader failover (kill -> first commit) at this setting, when the run
+    /// measured kills. Absent from files written before sweeps measured failovers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_ms: Option<Measure>,
+    /// Isolate-the-leader failover (isolation -> first commit) at this setting, when
+    /// the run measured isolations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolate_ms: Option<Measure>,
 }
 
 /// Reads a results file, checking its schema version before anything else.
@@ -500,6 +532,7 @@ mod tests {
             elected: None,
             failover_kill: None,
             failover_isolate: None,
+            failover_transfer: None,
             throughput: Vec::new(),
             messages: MessageCounts::default(),
             sweep: Vec::new(),

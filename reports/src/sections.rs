@@ -10,7 +10,7 @@ use crate::document::{count_cell, number, summary_cells, Block, Document, NOT_ME
 use crate::error::ReportError;
 use crate::palette::{category_color, protocol_color};
 use crate::plots::{sweep_plot, CdfSeries, SweepSeries};
-use crate::results::{Measure, ProtocolRun, Results};
+use crate::results::{Measure, ProtocolRun, Results, SweepPoint};
 
 /// Every (protocol, cluster size) the run set out to measure or did measure, in the
 /// settings' protocol order and increasing size.
@@ -64,6 +64,7 @@ pub(crate) fn measured(
     crate::failover::failover(doc, results, &keys, prefix)?;
     crate::steady_state::throughput(doc, results, &keys, prefix)?;
     crate::steady_state::messages(doc, results, &keys, prefix)?;
+    crate::cost::cost_per_op(doc, results, &keys, prefix);
     sweep(doc, results, prefix)?;
     Ok(())
 }
@@ -267,10 +268,12 @@ fn sweep(doc: &mut Document, results: &Results, prefix: &str) -> Result<(), Repo
     let plot = sweep_plot(
         &format!("{fp}sweep.svg"),
         "Election time against the timeout setting",
+        "election time (ms)",
         &settings,
         &lines,
     )?;
     doc.blocks.push(Block::Plot(plot));
+    sweep_failovers(doc, &fp, &runs, &settings)?;
     for run in &runs {
         let series: Vec<CdfSeries<'_>> = run
             .sweep
@@ -294,6 +297,79 @@ fn sweep(doc: &mut Document, results: &Results, prefix: &str) -> Result<(), Repo
             ),
             "time without a ready leader (ms)",
             &series,
+        )?;
+        doc.blocks.push(Block::Plot(plot));
+    }
+    Ok(())
+}
+
+/// The sweep's kill and isolate failovers (fault -> first commit) per setting, when
+/// the run measured them: a table and a plot each.
+fn sweep_failovers(
+    doc: &mut Document,
+    fp: &str,
+    runs: &[&ProtocolRun],
+    settings: &[String],
+) -> Result<(), ReportError> {
+    type Pick = fn(&SweepPoint) -> Option<&Measure>;
+    let failures: [(&str, Pick); 2] = [
+        ("kill", |p| p.kill_ms.as_ref()),
+        ("isolate", |p| p.isolate_ms.as_ref()),
+    ];
+    for (name, pick) in failures {
+        if !runs
+            .iter()
+            .any(|r| r.sweep.iter().any(|p| pick(p).is_some()))
+        {
+            continue;
+        }
+        let mut rows = Vec::new();
+        let mut lines = Vec::new();
+        for run in runs {
+            let mut points = Vec::new();
+            for point in &run.sweep {
+                let Some(m) = pick(point) else { continue };
+                if let Some(index) = settings.iter().position(|s| s == &point.setting) {
+                    if m.summary.is_measured() {
+                        points.push((index, m.summary.p50, m.summary.p99));
+                    }
+                }
+                rows.push(row(
+                    &run.protocol,
+                    run.nodes,
+                    measure_cells(&point.setting, Some(m)),
+                ));
+            }
+            lines.push(SweepSeries {
+                label: format!("{} n={}", run.protocol, run.nodes),
+                color: protocol_color(&run.protocol),
+                points,
+            });
+        }
+        doc.paragraph(format!(
+            "Failover after the leader's {name} (the fault to the first acknowledged \
+             write) at each setting, over the same number of trials."
+        ));
+        doc.table(
+            &[
+                "protocol",
+                "nodes",
+                "setting ms",
+                "samples",
+                "median ms",
+                "p99 ms",
+                "min ms",
+                "max ms",
+            ],
+            rows,
+            3,
+        );
+        let plot = sweep_plot(
+            &format!("{fp}sweep-{name}.svg"),
+            &format!("Failover after a {name} against the timeout setting"),
+            "fault -> first commit (ms)",
+            settings,
+            &lines,
         )?;
         doc.blocks.push(Block::Plot(plot));
     }

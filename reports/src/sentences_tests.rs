@@ -64,6 +64,36 @@ fn the_cold_start_sentence_ranks_by_the_median() {
 }
 
 #[test]
+fn a_failover_timed_only_from_outside_is_ranked_but_has_no_detection() {
+    let mut rows = rows();
+    rows.push(Row {
+        protocol: "etcd".into(),
+        election_ms: None,
+        kill: Some(FailoverNumbers {
+            median: 214.0,
+            p99: 220.0,
+            phases: [0.0; 4],
+        }),
+        isolate: None,
+        throughput: None,
+        messages_per_op: None,
+    });
+    let text = failover(&rows, Fault::Kill).expect("four kills measured");
+    assert!(
+        text.starts_with("After a leader kill etcd commits again first: 214 ms"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ZAB reacts at once (2.86 ms of detection: the connection reset) while Raft and \
+             Paxos wait for their timeout (229 and 206 ms of detection)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("etcd react"), "{text}");
+}
+
+#[test]
 fn a_kill_sentence_says_who_reacts_to_the_connection_reset() {
     let text = failover(&rows(), Fault::Kill).expect("three kills measured");
     assert!(

@@ -75,6 +75,14 @@ pub struct Args {
     /// "Network profiles"). Recorded in the results; in-process clusters only.
     #[arg(long)]
     pub net: Option<String>,
+    /// Real systems measured in the same run, comma-separated: `zookeeper`, `etcd`
+    /// (a build with `--features peers`; Debian packages `zookeeper` and
+    /// `etcd-server`). Each runs as a loopback ensemble of `--nodes` servers with its
+    /// log synced; its throughput points join the rounds, its failover the `kill`
+    /// measure; every system's clients, the protocols' included, then hold one
+    /// connection each. See docs/METHOD.md, "Real ZooKeeper and etcd".
+    #[arg(long, value_delimiter = ',')]
+    pub peers: Vec<String>,
 }
 
 impl Args {
@@ -113,6 +121,7 @@ impl Args {
                 None => None,
             },
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            connection_per_client: !self.peers.is_empty(),
         })
     }
 }
@@ -146,7 +155,47 @@ pub async fn collect(args: &Args) -> anyhow::Result<reports::results::Results> {
             .context("progress template")?
             .progress_chars("=> "),
     );
+    if !args.peers.is_empty() {
+        return with_peers(args, &plan, &mut bar).await;
+    }
     Ok(bench::collect(&plan, &mut bar).await?)
+}
+
+/// The run with real ZooKeeper and etcd beside the protocols; a Ctrl-C drops the run,
+/// which kills their servers and removes their directories.
+#[cfg(feature = "peers")]
+async fn with_peers(
+    args: &Args,
+    plan: &Plan,
+    bar: &mut Bar,
+) -> anyhow::Result<reports::results::Results> {
+    let kinds = args
+        .peers
+        .iter()
+        .map(|s| s.parse::<peers::PeerKind>().map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if plan.fsync != FsyncPolicy::Batch {
+        bar.note(format!(
+            "note: zookeeper and etcd sync their logs before acknowledging whatever --fsync says (the protocols run with {})",
+            plan.fsync
+        ));
+    }
+    let mut systems = peers::Peers::new(&kinds);
+    tokio::select! {
+        results = bench::collect_with(plan, bar, Some(&mut systems)) => Ok(results?),
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted: the servers were stopped and their directories removed"),
+    }
+}
+
+#[cfg(not(feature = "peers"))]
+async fn with_peers(
+    _args: &Args,
+    _plan: &Plan,
+    _bar: &mut Bar,
+) -> anyhow::Result<reports::results::Results> {
+    anyhow::bail!(
+        "--peers needs a build with the `peers` feature: cargo run --release --features peers -- bench --peers zookeeper,etcd"
+    )
 }
 
 /// The terminal's progress bar; notes go above it (or to stderr with no terminal).

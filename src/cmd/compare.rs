@@ -48,6 +48,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         out: args.out.join("results.json"),
         processes: false,
         tls: false,
+        peers: Vec::new(),
     };
     println!(
         "comparing raft, zab and paxos on 3-node loopback clusters: {} trials each of cold-start election, leader kill and leader isolation, then 1 and 64 closed-loop clients (fsync = batch)",

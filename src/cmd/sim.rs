@@ -89,6 +89,10 @@ pub struct Args {
     /// history catches the write applied twice.
     #[arg(long)]
     at_least_once: bool,
+    /// Seed mode: planned failovers among the faults: the leader is asked every
+    /// 200-600 ms to hand its leadership to a node picked at random.
+    #[arg(long)]
+    transfers: bool,
     /// A known-buggy protocol variant, for teaching (`help` lists them, each with the
     /// seed or scenario that catches it): every node runs with it. Only `cwb sim` can
     /// switch one on.
@@ -445,6 +449,7 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
         settle: Duration::from_secs_f64(args.faulty_secs),
         local_reads: args.local_reads,
         at_least_once: args.at_least_once,
+        transfers: args.transfers,
         bug,
         ..ChaosConfig::default()
     };

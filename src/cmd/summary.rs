@@ -51,6 +51,7 @@ pub fn print(results: &Results) {
         for (name, f) in [
             ("kill", &run.failover_kill),
             ("isolate", &run.failover_isolate),
+            ("transfer", &run.failover_transfer),
         ] {
             let Some(f) = f else { continue };
             let parts: [(&str, Part); 6] = [
@@ -77,6 +78,11 @@ pub fn print(results: &Results) {
                 &format!("sweep {}: election", s.setting),
                 Some(&s.election_ms),
             );
+            for (name, failover) in [("kill", &s.kill_ms), ("isolate", &s.isolate_ms)] {
+                if let Some(m) = failover {
+                    row(&format!("sweep {}: {name} total", s.setting), Some(m));
+                }
+            }
             let rounds = &s.split_votes_or_extra_rounds.summary;
             let extra = if rounds.is_measured() {
                 format!("mean {:.2}, max {}", rounds.mean, rounds.max)
@@ -154,6 +160,7 @@ pub fn print(results: &Results) {
             );
         }
     }
+    cost_per_op(results);
     let b = &results.baseline;
     let concurrent: String = b
         .concurrent_fsync
@@ -169,4 +176,56 @@ pub fn print(results: &Results) {
         "\nbaseline (same run): loopback RTT p50 {:.1} us, p99 {:.1} us; fdatasync of 256 B p50 {:.1} us, p99 {:.1} us{concurrent}; fsync = {}",
         b.loopback_rtt_us.p50, b.loopback_rtt_us.p99, b.fsync_us.p50, b.fsync_us.p99, results.settings.fsync
     );
+}
+
+/// One line per run: what a committed operation cost at the point with the most
+/// clients (CPU, messages, bytes, socket and WAL writes, fsyncs; all nodes).
+fn cost_per_op(results: &Results) {
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    let mut header = false;
+    for run in &results.runs {
+        let m = &run.messages;
+        let Some(clients) = m.per_op_clients else {
+            continue;
+        };
+        if !header {
+            println!(
+                "\n{:<6} {:>5}  {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "cost",
+                "nodes",
+                "clients",
+                "cpu us",
+                "msgs",
+                "bytes",
+                "peer w",
+                "peer r",
+                "client w",
+                "wal w",
+                "fsyncs"
+            );
+            header = true;
+        }
+        let cpu = run
+            .throughput
+            .iter()
+            .find(|t| t.clients == clients)
+            .and_then(|t| t.cpu_us_per_op);
+        let sum = |map: &std::collections::BTreeMap<String, f64>| {
+            (!map.is_empty()).then(|| map.values().sum::<f64>())
+        };
+        println!(
+            "{:<6} {:>5}  {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            run.protocol,
+            run.nodes,
+            clients,
+            cpu.map_or("-".to_string(), |c| format!("{c:.1}")),
+            f(sum(&m.per_op)),
+            sum(&m.bytes_per_op).map_or("-".to_string(), |b| format!("{b:.0}")),
+            f(m.peer_writes_per_op),
+            f(m.peer_reads_per_op),
+            f(m.client_writes_per_op),
+            f(m.wal_writes_per_op),
+            f(m.wal_syncs_per_op),
+        );
+    }
 }

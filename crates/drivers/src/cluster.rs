@@ -98,6 +98,14 @@ pub enum ClusterError {
     /// No such node.
     #[error("node {0} is not in the cluster")]
     UnknownNode(NodeId),
+    /// A leadership transfer request did not reach node `id`.
+    #[error("node {id}: transfer request: {source}")]
+    Transfer {
+        /// The node asked.
+        id: NodeId,
+        /// Why.
+        source: runtime::client::ClientError,
+    },
 }
 
 /// A running in-process cluster of protocol `P`.
@@ -348,6 +356,36 @@ impl<P: Protocol> LocalCluster<P> {
         self.faults.heal();
     }
 
+    /// Asks node `leader` to hand its leadership to `to` (a planned failover), through
+    /// its client port with the cluster's secret, as `cwb transfer` does; returns the
+    /// instant the request was issued. A node that does not lead ignores it.
+    pub fn transfer(
+        &self,
+        leader: NodeId,
+        to: NodeId,
+    ) -> impl std::future::Future<Output = Result<Instant, ClusterError>> + Send + 'static {
+        // What the request needs, taken now: the future holds no reference to the
+        // cluster (which is not `Sync`).
+        let addr = self.clients.get(&leader).copied();
+        let tls = self.client_tls();
+        let key = self.opts.key.clone();
+        async move {
+            let addr = addr.ok_or(ClusterError::UnknownNode(leader))?;
+            let t0 = Instant::now();
+            runtime::client::fault_with(
+                addr,
+                tls.as_ref(),
+                leader,
+                &key,
+                runtime::client::Fault::TransferLeadership { to },
+                std::time::Duration::from_secs(2),
+            )
+            .await
+            .map_err(|source| ClusterError::Transfer { id: leader, source })?;
+            Ok(t0)
+        }
+    }
+
     /// Waits for a leader to become ready after event position `cursor`, other than
     /// `except`, in a term above `after_term`.
     pub async fn wait_ready(
@@ -379,15 +417,7 @@ impl<P: Protocol> LocalCluster<P> {
     pub fn message_counts(&self) -> MessageCounts {
         let mut total = MessageCounts::default();
         for h in self.handles.values() {
-            let c = h.message_counts();
-            for (kind, (n, b)) in c.by_kind {
-                let e = total.by_kind.entry(kind).or_default();
-                e.0 += n;
-                e.1 += b;
-            }
-            total.wal_records += c.wal_records;
-            total.wal_bytes += c.wal_bytes;
-            total.wal_syncs += c.wal_syncs;
+            total.add(&h.message_counts());
         }
         total
     }
@@ -438,8 +468,20 @@ impl<P: Protocol> crate::measure::Cluster for LocalCluster<P> {
         Ok(())
     }
 
+    async fn transfer(&mut self, leader: NodeId, to: NodeId) -> Result<Instant, ClusterError> {
+        LocalCluster::transfer(self, leader, to).await
+    }
+
     fn message_counts(&self) -> MessageCounts {
         LocalCluster::message_counts(self)
+    }
+
+    fn slowest_one_way(&self) -> Duration {
+        let nodes: Vec<NodeId> = self.peers.keys().copied().collect();
+        self.opts
+            .net
+            .as_ref()
+            .map_or(Duration::ZERO, |net| net.slowest_one_way(&nodes))
     }
 
     async fn shutdown(self) {

@@ -1,5 +1,5 @@
 //! The commands a person gives a running in-process cluster: kill, restart, isolate,
-//! partition, heal, loss and delay, put and get, status. `cwb cluster` reads them from
+//! partition, heal, loss and delay, leadership transfer, put and get, status. `cwb cluster` reads them from
 //! standard input and `cwb serve` from its page; both parse and carry them out here, so
 //! the words and the answers are the same in the terminal and in the browser.
 
@@ -10,7 +10,7 @@ use runtime::client::Client;
 use std::time::{Duration, Instant};
 
 /// The commands, one line.
-pub const HELP: &str = "commands: kill N | kill-leader | restart N | isolate N | isolate-leader | partition 1,2/3 | heal | loss P | delay MS | put KEY VALUE | get KEY | status | quit";
+pub const HELP: &str = "commands: kill N | kill-leader | restart N | isolate N | isolate-leader | partition 1,2/3 | heal | loss P | delay MS | transfer N | put KEY VALUE | get KEY | status | quit";
 
 /// One command.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +35,8 @@ pub enum Command {
     Loss(f64),
     /// Hold every message back this long.
     Delay(Duration),
+    /// Ask the leader to hand its leadership to node N (a planned failover).
+    Transfer(NodeId),
     /// Write a key.
     Put(String, String),
     /// Read a key (through the log).
@@ -70,6 +72,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             Ok(ms) if ms <= 10_000 => Command::Delay(Duration::from_millis(ms)),
             _ => return Err("usage: delay MS (0 to 10000)".into()),
         },
+        ["transfer", _] => Command::Transfer(node(1, "transfer N")?),
         ["put", k, v] => Command::Put(k.to_string(), v.to_string()),
         ["get", k] => Command::Get(k.to_string()),
         ["status"] => Command::Status,
@@ -228,10 +231,36 @@ pub async fn run<P: Protocol + Describe>(
                 d.as_millis()
             ))
         }
+        Command::Transfer(to) => one(transfer(cluster, *to, origin).await),
         Command::Put(..) | Command::Get(..) => client_command(cluster.client(), cmd)
             .await
             .unwrap_or_default(),
         Command::Status => status(cluster),
+    }
+}
+
+/// Asks the current leader to hand its leadership to `to`; the line that says so. The
+/// new leader's election shows in the event lines that follow.
+pub async fn transfer<P: Protocol>(
+    cluster: &mut LocalCluster<P>,
+    to: NodeId,
+    origin: Instant,
+) -> String {
+    if !cluster.ids().contains(&to) {
+        return format!("node {to} is not in the cluster");
+    }
+    let Some((leader, _)) = cluster.leader() else {
+        return format!("{} no leader to transfer from", stamp(origin));
+    };
+    if leader == to {
+        return format!("{} node {to} leads already", stamp(origin));
+    }
+    match cluster.transfer(leader, to).await {
+        Ok(_) => format!(
+            "{} *** asked leader {leader} to hand its leadership to node {to}",
+            stamp(origin)
+        ),
+        Err(e) => format!("{} {}", stamp(origin), cannot("transfer from", leader, &e)),
     }
 }
 
@@ -318,6 +347,8 @@ mod tests {
             parse("put a b"),
             Ok(Some(Command::Put("a".into(), "b".into())))
         );
+        assert_eq!(parse("transfer 3"), Ok(Some(Command::Transfer(3))));
+        assert!(parse("transfer x").is_err_and(|e| e.contains("transfer N")));
         assert!(parse("kill x").is_err_and(|e| e.contains("kill N")));
         assert!(parse("loss 2").is_err());
         assert!(parse("partition /").is_err());

@@ -86,6 +86,13 @@ pub trait Cluster {
         }
     }
 
+    /// The largest mean one-way delay the cluster's network model puts between two
+    /// of its nodes (zero on plain loopback): a client must wait at least a few of
+    /// these for an answer before it gives a node up.
+    fn slowest_one_way(&self) -> Duration {
+        Duration::ZERO
+    }
+
     /// Crashes node `id` (its peers see connections reset) and resolves once it is
     /// gone, to the instant the kill was issued.
     fn kill(&mut self, id: NodeId) -> impl Future<Output = Result<Instant, Self::Error>> + Send;
@@ -99,6 +106,15 @@ pub trait Cluster {
 
     /// Removes every injected fault.
     fn heal(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Asks the leader `leader` to hand its leadership to `to` (a planned failover,
+    /// `protocols::Input::TransferLeadership`), proved with the cluster's secret on its
+    /// client port. Returns the instant the request was issued.
+    fn transfer(
+        &mut self,
+        leader: NodeId,
+        to: NodeId,
+    ) -> impl Future<Output = Result<Instant, Self::Error>> + Send;
 
     /// Messages and WAL traffic summed over running nodes since they started. Empty
     /// when the cluster cannot count them (a process cluster: the counters live in
@@ -123,6 +139,9 @@ pub enum Failure {
     Kill,
     /// Silent: every packet to and from it is dropped, sockets stay up.
     Isolate,
+    /// Planned: the leader is asked to hand its leadership to another node (Raft's
+    /// leadership transfer, ZAB's hand-over, Paxos's takeover); nothing fails.
+    Transfer,
 }
 
 impl Failure {
@@ -131,6 +150,7 @@ impl Failure {
         match self {
             Failure::Kill => "kill",
             Failure::Isolate => "isolate",
+            Failure::Transfer => "transfer",
         }
     }
 }
@@ -222,6 +242,16 @@ pub async fn cold_election_on<C: Cluster>(
 /// resolution of the "first commit" phase.
 pub const FAILOVER_RETRY_PAUSE: Duration = Duration::from_millis(1);
 
+/// The failover writer's per-try timeout: 20 ms on loopback, plus eight one-way
+/// delays of the slowest link on a modelled network. A write needs up to four one-way
+/// trips between nodes (a follower forwarding it, the leader's proposal and its
+/// acknowledgement, the answer back); the rest is headroom for jitter. With a fixed
+/// 20 ms every write on a WAN timed out before its quorum could answer, and every
+/// failover trial was discarded waiting for steady writes.
+pub fn failover_try_timeout(slowest_one_way: Duration) -> Duration {
+    Duration::from_millis(20).saturating_add(slowest_one_way.saturating_mul(8))
+}
+
 /// One failover.
 #[derive(Clone, Debug)]
 pub struct FailoverSample {
@@ -264,7 +294,7 @@ pub async fn failover_on<C: Cluster>(
     // (both bound how precisely the client sees the new leader).
     let acks: Arc<Mutex<Vec<Ack>>> = Arc::default();
     let mut client = cluster.client();
-    client.try_timeout = Duration::from_millis(20);
+    client.try_timeout = failover_try_timeout(cluster.slowest_one_way());
     client.retry_pause = FAILOVER_RETRY_PAUSE;
     client.deadline = timeout;
     let writer = tokio::spawn(write_forever(client, acks.clone()));
@@ -302,9 +332,18 @@ pub async fn failover_on<C: Cluster>(
     let cursor = cluster.bus().len();
     let tls = cluster.client_tls();
     let commit_before = live_commit(old_addr, tls.as_ref()).await;
+    // A transfer goes to the lowest-numbered other node: for ZAB that is the server
+    // FastLeaderElection would pick last (ties go to the highest sid).
+    let target = cluster
+        .client_addrs()
+        .keys()
+        .copied()
+        .find(|&id| id != old)
+        .unwrap_or(old);
     let fault = match failure {
         Failure::Kill => cluster.kill(old).await,
         Failure::Isolate => cluster.isolate(old).await,
+        Failure::Transfer => cluster.transfer(old, target).await,
     };
     let t0 = match fault {
         Ok(t0) => t0,
@@ -359,6 +398,13 @@ pub async fn failover_on<C: Cluster>(
                 )));
             }
             cluster.heal().await.map_err(Into::into)?;
+        }
+        Failure::Transfer => {
+            if new_leader != target {
+                return Err(MeasureError::FaultNotVerified(format!(
+                    "leadership went to node {new_leader}, not to the transfer's target {target}"
+                )));
+            }
         }
     }
     let events = cluster.bus().snapshot();

@@ -450,6 +450,26 @@ impl Cluster for ProcessCluster {
 
     /// Sends `Isolate { node: id }` to node `id` itself; the instant is taken just
     /// before the command is sent.
+    async fn transfer(
+        &mut self,
+        leader: NodeId,
+        to: NodeId,
+    ) -> Result<Instant, ProcessClusterError> {
+        let addr = self.fault_addr(leader)?;
+        let t0 = Instant::now();
+        client::fault_with(
+            addr,
+            self.tls.as_ref(),
+            leader,
+            &self.key,
+            Fault::TransferLeadership { to },
+            FAULT_TIMEOUT,
+        )
+        .await
+        .map_err(|source| ProcessClusterError::Fault { id: leader, source })?;
+        Ok(t0)
+    }
+
     async fn isolate(&mut self, id: NodeId) -> Result<Instant, ProcessClusterError> {
         let addr = self.fault_addr(id)?;
         let t0 = Instant::now();

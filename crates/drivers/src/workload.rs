@@ -36,6 +36,10 @@ pub struct Workload {
     /// Percent of operations that are reads (`get` of a key the client wrote, served
     /// by the run's read path, `protocols::read`); 0 is the write-only workload.
     pub read_percent: u32,
+    /// How many clients share one connection: [`CLIENTS_PER_CONNECTION`] normally, 1
+    /// when the run compares with systems whose clients each hold their own connection
+    /// (`cwb bench --peers`).
+    pub clients_per_connection: u32,
 }
 
 /// What a closed-loop run measured.
@@ -123,7 +127,8 @@ pub async fn run_with(
     let end = counted_from + w.duration;
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
-    let shared: Vec<Arc<SharedClient>> = (0..w.clients.div_ceil(CLIENTS_PER_CONNECTION))
+    let per_connection = w.clients_per_connection.max(1);
+    let shared: Vec<Arc<SharedClient>> = (0..w.clients.div_ceil(per_connection))
         .map(|_| {
             let mut client = SharedClient::new(nodes.clone()).with_tls(tls.cloned());
             client.deadline = Duration::from_secs(5);
@@ -134,7 +139,7 @@ pub async fn run_with(
     // Each closed-loop client is a client of the state machine with its own session.
     let sessions = kv::Session::new_client_id();
     for c in 0..w.clients {
-        let client = shared[(c / CLIENTS_PER_CONNECTION) as usize].clone();
+        let client = shared[(c / per_connection) as usize].clone();
         let session_client = sessions.wrapping_add(u64::from(c)).max(1);
         let value = value.clone();
         let stop = stop.clone();

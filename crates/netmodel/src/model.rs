@@ -7,6 +7,7 @@ use crate::NodeId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use thiserror::Error;
 
 /// Why a network description cannot be used. Every one is found before anything
@@ -145,6 +146,20 @@ impl NetModel {
         self.default.clone()
     }
 
+    /// The largest mean one-way delay between any two of `nodes` (jitter's mean
+    /// included): what a client waiting for a round of messages must at least allow.
+    pub fn slowest_one_way(&self, nodes: &[NodeId]) -> Duration {
+        let mut worst = 0.0f64;
+        for &a in nodes {
+            for &b in nodes {
+                if a != b {
+                    worst = worst.max(self.link(a, b).mean_delay_ms());
+                }
+            }
+        }
+        crate::link::ms(worst)
+    }
+
     /// Whether the model cuts `from -> to` one way.
     pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
         self.cuts.contains(&(from, to))
@@ -277,6 +292,16 @@ mod tests {
         assert_eq!(m.regions.as_ref().map(|r| r.region_name(4)), Some("b"));
         assert_eq!(m.link(3, 4).delay_ms, 20.0);
         m.validate().expect("valid");
+    }
+
+    #[test]
+    fn the_slowest_one_way_delay_is_the_worst_link_among_the_nodes() {
+        let mut m = NetModel::uniform("t", LinkSpec::fixed(1.0));
+        m.links.insert((2, 3), LinkSpec::fixed(9.0));
+        m.links.insert((4, 5), LinkSpec::fixed(50.0));
+        assert_eq!(m.slowest_one_way(&[1, 2, 3]), Duration::from_millis(9));
+        assert_eq!(m.slowest_one_way(&[1, 2]), Duration::from_millis(1));
+        assert_eq!(m.slowest_one_way(&[1]), Duration::ZERO);
     }
 
     #[test]

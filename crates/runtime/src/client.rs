@@ -75,6 +75,13 @@ pub enum Fault {
     },
     /// Undo every injected fault.
     Heal,
+    /// Not a fault but an operator's request under the same proof: the node, if it
+    /// leads, hands its leadership to `to` (a planned failover,
+    /// `protocols::Input::TransferLeadership`).
+    TransferLeadership {
+        /// The node that should lead next.
+        to: NodeId,
+    },
 }
 
 /// A framed request.

@@ -25,6 +25,7 @@ pub mod config;
 pub mod event_lines;
 pub mod events;
 pub mod host;
+pub mod io_count;
 pub mod tls;
 pub mod transport;
 pub mod warn_limit;

@@ -14,7 +14,7 @@ use super::invariants::Violation;
 use super::network::NetConfig;
 use super::{Action, DiskConfig, SimConfig, Simulation};
 use lincheck::{self, Limits, Verdict};
-use protocols::{Bug, DetRng, Membership, Protocol, Time, Timing};
+use protocols::{Bug, DetRng, Membership, NodeId, Protocol, Time, Timing};
 use schedule::{schedule_clients, schedule_faults};
 use std::fmt;
 use std::time::Duration;
@@ -55,6 +55,12 @@ pub struct ChaosConfig {
     /// A known bug every node runs with ([`Simulation::set_bug`]); `None` in the
     /// sweeps. `cwb sim --bug help` lists them with the seed that catches each.
     pub bug: Option<Bug>,
+    /// Planned failovers among the faults: every 200-600 ms of the faulty phase the
+    /// current leader is asked to hand its leadership to a node picked at random
+    /// ([`Action::TransferLeadership`]), drawn from a random source of their own so that
+    /// the seed's fault plan stays what it was. Off in the sweeps; `cwb sim
+    /// --transfers` and the transfer tests switch it on.
+    pub transfers: bool,
 }
 
 impl Default for ChaosConfig {
@@ -77,6 +83,7 @@ impl Default for ChaosConfig {
             at_least_once: false,
             small_batches: true,
             bug: None,
+            transfers: false,
         }
     }
 }
@@ -197,6 +204,9 @@ pub fn replay_command<P: Protocol>(cfg: &ChaosConfig, seed: u64) -> String {
     if cfg.at_least_once {
         cmd.push_str(" --at-least-once");
     }
+    if cfg.transfers {
+        cmd.push_str(" --transfers");
+    }
     if let Some(bug) = cfg.bug {
         cmd.push_str(&format!(" --bug {bug}"));
     }
@@ -281,6 +291,9 @@ fn drive<P: Protocol>(
     let ids = sim.ids();
     schedule_faults(sim, cfg, &mut plan, &ids, report);
     schedule_clients(sim, cfg, &mut plan, &ids, Time::ZERO, sim_end(cfg));
+    if cfg.transfers {
+        schedule_transfers(sim, cfg, &ids);
+    }
     sim.start_all().map_err(safety)?;
 
     let faulty_end = Time::ZERO.plus(cfg.faulty);
@@ -352,6 +365,29 @@ fn drive<P: Protocol>(
     report.torn_tails = sim.torn_tails_cut();
     report.faults = sim.fault_stats();
     Ok(())
+}
+
+/// Planned failovers through the faulty phase ([`ChaosConfig::transfers`]).
+fn schedule_transfers<P: Protocol>(sim: &mut Simulation<P>, cfg: &ChaosConfig, ids: &[NodeId]) {
+    let voters: Vec<NodeId> = ids
+        .iter()
+        .copied()
+        .filter(|&id| sim.config.membership.is_voter(id))
+        .collect();
+    if voters.is_empty() {
+        return;
+    }
+    let mut draw = DetRng::new(sim.config.seed ^ 0x7A45_F3E5);
+    let end = Time::ZERO.plus(cfg.faulty);
+    let mut at = Time::ZERO;
+    loop {
+        at = at.plus(Duration::from_millis(draw.range_inclusive(200, 600)));
+        if at >= end {
+            return;
+        }
+        let i = draw.range_inclusive(0, voters.len() as u64 - 1) as usize;
+        sim.schedule(at, Action::TransferLeadership { to: voters[i] });
+    }
 }
 
 fn sim_end(cfg: &ChaosConfig) -> Time {

@@ -86,6 +86,13 @@ impl<P: Protocol> Simulation<P> {
             }
             Action::Retry { client, attempt } => self.retry(client, attempt)?,
             Action::SetDisk { node, disk } => self.set_disk(node, disk),
+            Action::TransferLeadership { to } => {
+                if let Some(leader) = self.current_leader() {
+                    self.input(leader, Input::TransferLeadership { to })?;
+                } else if self.config.trace {
+                    self.note("no leader to transfer from".into());
+                }
+            }
         }
         Ok(())
     }
@@ -232,14 +239,18 @@ impl<P: Protocol> Simulation<P> {
 
     /// [`Action::StrandLeader`]: the running node that leads the highest term, cut off
     /// with `minority - 1` others picked at random; clients keep writing to it.
-    fn strand_leader(&mut self, minority: usize) {
-        let leader = self
-            .running()
+    /// The running node that leads the highest term, if any.
+    fn current_leader(&self) -> Option<NodeId> {
+        self.running()
             .into_iter()
             .filter_map(|id| self.node(id).map(|p| (id, p.status())))
             .filter(|(_, s)| s.role.is_leader())
             .max_by_key(|(id, s)| (s.term, *id))
-            .map(|(id, _)| id);
+            .map(|(id, _)| id)
+    }
+
+    fn strand_leader(&mut self, minority: usize) {
+        let leader = self.current_leader();
         let Some(leader) = leader else {
             if self.config.trace {
                 self.note("no leader to strand".into());

@@ -166,6 +166,10 @@ pub enum Action {
     Retry { client: usize, attempt: u32 },
     /// Give a node a disk of its own ([`Simulation::set_disk`]).
     SetDisk { node: NodeId, disk: DiskConfig },
+    /// Ask the current leader (the running node that leads the highest term; nothing
+    /// happens without one) to hand its leadership to `to`: a planned failover
+    /// (`protocols::Input::TransferLeadership`).
+    TransferLeadership { to: NodeId },
 }
 
 impl std::fmt::Display for Action {
@@ -222,6 +226,9 @@ impl std::fmt::Display for Action {
                 "n{node}'s disk syncs in {:?}..{:?}",
                 disk.sync_min, disk.sync_max
             ),
+            Action::TransferLeadership { to } => {
+                write!(f, "ask the leader to hand its leadership to n{to}")
+            }
         }
     }
 }

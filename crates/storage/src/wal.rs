@@ -68,6 +68,9 @@ pub struct WalStats {
     pub bytes: u64,
     /// `fdatasync` calls issued on segment files since open (0 under `Never`).
     pub syncs: u64,
+    /// `write` calls issued on segment files since open: buffer flushes, and the
+    /// positional zero-fills that preallocate a segment.
+    pub writes: u64,
 }
 
 /// The name of the lock file in a data directory.
@@ -303,6 +306,7 @@ impl Wal {
             self.poisoned = true;
             return Err(StorageError::io(&self.path, e));
         }
+        self.stats.writes += 1;
         self.buffer.clear();
         // A single huge record may have grown the buffer; give that memory back.
         if self.buffer.capacity() > 2 * self.options.buffer_bytes.max(DEFAULT_BUFFER_BYTES) {
@@ -326,6 +330,7 @@ impl Wal {
                 self.poisoned = true;
                 return Err(StorageError::io(&self.path, e));
             }
+            self.stats.writes += 1;
             at += n as u64;
         }
         self.allocated = target;
@@ -426,6 +431,23 @@ mod tests {
             preallocate_bytes: 1024,
             ..WalOptions::default()
         }
+    }
+
+    #[test]
+    fn group_commit_writes_and_syncs_once_per_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = WalOptions {
+            preallocate_bytes: 0,
+            ..WalOptions::default()
+        };
+        let (mut wal, _) = Wal::open_with(dir.path(), FsyncPolicy::Batch, options).unwrap();
+        for i in 0..10u8 {
+            wal.append(&[i; 32]).unwrap();
+        }
+        assert_eq!(wal.stats().writes, 0, "appends are buffered");
+        wal.sync().unwrap();
+        let stats = wal.stats();
+        assert_eq!((stats.records, stats.writes, stats.syncs), (10, 1, 1));
     }
 
     #[test]

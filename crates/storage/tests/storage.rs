@@ -110,7 +110,8 @@ fn records_round_trip_across_reopen() {
         WalStats {
             records: 2,
             bytes: expected_bytes,
-            syncs: 1
+            syncs: 1,
+            writes: 1,
         }
     );
     drop(wal);

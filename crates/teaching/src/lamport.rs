@@ -586,6 +586,15 @@ fn step_marks(
                 x(*to)
             );
         }
+        Action::TransferLeadership { to } => {
+            // A planned hand-over: a green diamond on the target's line.
+            let (cx, cy) = (x(*to), cy);
+            let _ = writeln!(
+                svg,
+                r##"<path d="M{cx:.1},{:.1} l6,6 l-6,6 l-6,-6 z" fill="#2ca02c"/>"##,
+                cy - 6.0
+            );
+        }
         Action::Isolate(_)
         | Action::Partition(_)
         | Action::OneWay { .. }

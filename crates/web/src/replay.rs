@@ -239,6 +239,7 @@ fn step_of(cmd: Command, at: Time) -> Result<Step, String> {
         Command::IsolateLeader => StepAction::Isolate(Target::Leader),
         Command::Partition(groups) => StepAction::Partition(groups),
         Command::Heal => StepAction::Heal,
+        Command::Transfer(to) => StepAction::Transfer { to },
         Command::Loss(p) => StepAction::SetLoss(p),
         Command::Put(key, value) => StepAction::Put {
             node: Target::Leader,

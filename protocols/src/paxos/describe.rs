@@ -138,6 +138,9 @@ impl Describe for Paxos {
                 commit,
             } => format!("Heartbeat {ballot} era {era}, commit {commit}"),
             PaxosMessage::HeartbeatReply { ballot } => format!("HeartbeatReply {ballot}"),
+            PaxosMessage::TakeOver { ballot, commit } => {
+                format!("TakeOver from {ballot}: run Phase 1 once you hold slots ..={commit}")
+            }
             PaxosMessage::LeaseProbe { ballot, round } => {
                 format!("LeaseProbe {ballot} round {round}")
             }

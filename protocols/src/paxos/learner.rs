@@ -221,6 +221,7 @@ impl Paxos {
             return;
         }
         out.cancel_timer(PaxosTimer::Backoff);
+        self.contention_over();
         let after = self.election_timeout();
         out.set_timer(PaxosTimer::LeaderTimeout, after);
     }

@@ -129,6 +129,15 @@ pub enum PaxosMessage {
         /// The heartbeat's ballot.
         ballot: Ballot,
     },
+    /// A planned hand-over ([`super::transfer`]): the leader at `ballot`, with every slot
+    /// it proposed chosen through `commit`, asks the receiver to take over by running
+    /// Phase 1 with a higher ballot once it has learned every slot through `commit`.
+    TakeOver {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// The leader's commit point: every slot up to here is chosen.
+        commit: u64,
+    },
     /// Lease reads ([`super::lease`]): the leader at `ballot` asks its followers to
     /// grant (renew) its lease; `round` numbers the request.
     LeaseProbe {
@@ -210,6 +219,7 @@ impl PaxosMessage {
             PaxosMessage::Nack { ballot, higher } => ballot.is_valid() && higher.is_valid(),
             PaxosMessage::Heartbeat { ballot, era, .. } => ballot.is_valid() && is_valid_era(*era),
             PaxosMessage::HeartbeatReply { ballot }
+            | PaxosMessage::TakeOver { ballot, .. }
             | PaxosMessage::LeaseProbe { ballot, .. }
             | PaxosMessage::LeaseProbeAck { ballot, .. } => ballot.is_valid(),
             PaxosMessage::CatchUp { .. } | PaxosMessage::Chosen { .. } => true,
@@ -226,6 +236,7 @@ impl PaxosMessage {
             PaxosMessage::Nack { .. } => "Nack",
             PaxosMessage::Heartbeat { .. } => "Heartbeat",
             PaxosMessage::HeartbeatReply { .. } => "HeartbeatReply",
+            PaxosMessage::TakeOver { .. } => "TakeOver",
             PaxosMessage::LeaseProbe { .. } => "LeaseProbe",
             PaxosMessage::LeaseProbeAck { .. } => "LeaseProbeAck",
             PaxosMessage::CatchUp { .. } => "CatchUp",

@@ -49,6 +49,7 @@ pub mod multi;
 pub mod persist;
 mod preload;
 pub mod proposer;
+pub mod transfer;
 
 #[cfg(test)]
 mod tests;
@@ -72,6 +73,10 @@ use multi::Leading;
 use proposer::{Campaign, Report};
 use std::collections::VecDeque;
 use std::time::Duration;
+
+/// Most times a campaign's timeouts double under contention
+/// ([`Paxos::contention_timeout`]): eight times the election timeout at most.
+pub const MAX_CONTENTION_DOUBLINGS: u32 = 3;
 
 /// Default of [`Paxos::elect_on_peer_lost`]: off.
 pub const ELECT_ON_PEER_LOST: bool = false;
@@ -113,6 +118,10 @@ pub struct Paxos {
     highest_seen: Ballot,
     /// How many of our ballots were pre-empted.
     duels: u64,
+    /// Campaigns of ours that failed (pre-empted, or timed out unfinished) since a
+    /// leader was last heard or we became ready: each doubles the next campaign's
+    /// timeouts ([`Paxos::contention_timeout`]).
+    contention: u32,
     /// The time of the input being handled.
     now: Time,
     /// Messages to ourselves, handled at the end of the step.
@@ -139,6 +148,11 @@ pub struct Paxos {
     reads: crate::read::PendingReads,
     /// Follower: the leader we last granted a lease, and when ([`lease`]).
     lease_granted: Option<(NodeId, Time)>,
+    /// Leader: a hand-over under way ([`transfer`]).
+    transfer: Option<transfer::Transfer>,
+    /// Follower: a leader asked us to take over once we hold its commit point
+    /// ([`transfer`]).
+    take_over: Option<transfer::TakeOver>,
 }
 
 impl Paxos {
@@ -239,6 +253,35 @@ impl Paxos {
         )
     }
 
+    /// The timeout of a campaign under contention: the election timeout range
+    /// doubled for each failed campaign since a leader was last heard, at most
+    /// [`MAX_CONTENTION_DOUBLINGS`] times. Phase 1 and the leadership Accept take two
+    /// round trips; where that exceeds the configured timeout (a WAN with a 150 ms
+    /// round trip against a 150-300 ms timeout) a fixed range lets a candidate abandon
+    /// its own ballot, and its rival's promise timer fire, before either can finish,
+    /// forever. Growing the timeout after each failed round is how protocols for
+    /// partial synchrony reach the point where a round fits (Dwork, Lynch and
+    /// Stockmeyer, JACM 1988, §4; PBFT doubles its view-change timeout the same way,
+    /// Castro and Liskov, OSDI 1999, §4.5.2). Without contention it is the plain
+    /// election timeout.
+    fn contention_timeout(&mut self) -> Duration {
+        let factor = 1u32 << self.contention.min(MAX_CONTENTION_DOUBLINGS);
+        self.rng.duration_between(
+            self.timing.election_timeout_min.saturating_mul(factor),
+            self.timing.election_timeout_max.saturating_mul(factor),
+        )
+    }
+
+    /// A campaign of ours failed: the next one waits longer.
+    fn campaign_failed(&mut self) {
+        self.contention = self.contention.saturating_add(1);
+    }
+
+    /// A leader is alive (or we are it): campaigns start from the plain timeout again.
+    fn contention_over(&mut self) {
+        self.contention = 0;
+    }
+
     /// Who a refused client should try.
     fn leader_hint(&self) -> Option<NodeId> {
         match &self.stance {
@@ -310,6 +353,9 @@ impl Paxos {
                 commit,
             } => self.on_heartbeat(from, ballot, era, commit, out),
             PaxosMessage::HeartbeatReply { ballot } => self.on_heartbeat_reply(from, ballot),
+            PaxosMessage::TakeOver { ballot, commit } => {
+                self.on_take_over(from, ballot, commit, out)
+            }
             PaxosMessage::LeaseProbe { ballot, round } => {
                 self.on_lease_probe(from, ballot, round, out)
             }
@@ -408,6 +454,7 @@ impl Protocol for Paxos {
             learner,
             stance: Stance::Follower,
             duels: 0,
+            contention: 0,
             now: Time::ZERO,
             inbox: VecDeque::new(),
             durable_marks: DurableMarks::default(),
@@ -420,6 +467,8 @@ impl Protocol for Paxos {
             read_ballot: None,
             reads: crate::read::PendingReads::default(),
             lease_granted: None,
+            transfer: None,
+            take_over: None,
         })
     }
 
@@ -451,8 +500,12 @@ impl Protocol for Paxos {
             Input::Read(command) => self.on_read(command, out),
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
             Input::Durable(token) => self.inbox.extend(self.durable_marks.reached(token)),
+            Input::TransferLeadership { to } => self.start_transfer(to, out),
         }
         self.finish(out);
+        if self.advance_transfer(out) {
+            self.finish(out); // the takeover's Prepare to our own acceptor
+        }
     }
 
     fn handle_end_of_batch(&mut self, _now: Time, out: &mut Effects<Paxos>) {

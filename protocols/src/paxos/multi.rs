@@ -90,6 +90,11 @@ impl Pipeline {
         self.ready_at
     }
 
+    /// Whether every slot proposed is chosen (nothing in flight).
+    pub fn is_idle(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
     /// The highest slot assigned so far.
     pub fn last_slot(&self) -> u64 {
         self.next_slot.saturating_sub(1)
@@ -175,6 +180,9 @@ impl Paxos {
     /// A client command: the ready leader proposes it in the next slot.
     pub(super) fn on_client(&mut self, command: Command, out: &mut Effects<Paxos>) {
         let hint = self.leader_hint();
+        if self.refuses_during_transfer(&command, out) {
+            return;
+        }
         let Stance::Leader(lead) = &mut self.stance else {
             out.reject(command.id, ClientError::NotLeader { leader: hint });
             return;
@@ -310,6 +318,7 @@ impl Paxos {
         }
         lead.ready = true;
         let (ballot, upto) = (lead.ballot, lead.pipeline.ready_at());
+        self.contention_over();
         out.event(Event::LeaderReady {
             term: ballot.as_u64(),
         });

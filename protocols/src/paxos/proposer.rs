@@ -36,7 +36,10 @@
 //! is chosen, so at most one unfinished era can exist above the latest chosen one; older
 //! chosen eras are skipped using the promises' `chosen_era` facts). Duels, where two
 //! proposers keep pre-empting each other, are broken by a random back-off drawn from
-//! `election_timeout_min..=max` before a proposer retries, as Raft breaks split votes.
+//! `election_timeout_min..=max` before a proposer retries, as Raft breaks split votes;
+//! each failed campaign doubles that range for the next one until a leader is heard
+//! (up to eight times), so duels end even where a campaign's two round trips take
+//! longer than the configured timeout ([`Paxos::contention_timeout`]).
 //! And a follower that promises a new ballot restarts its own leader timeout, as a Raft
 //! vote grant restarts the election timer (Figure 2), so the proposer it promised gets
 //! a full timeout to finish before that follower campaigns. Without it a follower whose
@@ -103,7 +106,11 @@ pub struct Campaign {
 impl Paxos {
     /// No live leader: run Phase 1 with a ballot above every one seen.
     pub(super) fn start_election(&mut self, why: &str, out: &mut Effects<Paxos>) {
-        let timeout = self.election_timeout();
+        if matches!(self.stance, Stance::Candidate(_)) {
+            // Our own campaign timed out unfinished.
+            self.campaign_failed();
+        }
+        let timeout = self.contention_timeout();
         if !self.membership.is_voter(self.id) {
             out.set_timer(PaxosTimer::LeaderTimeout, timeout);
             return; // observers learn, never lead
@@ -415,7 +422,7 @@ impl Paxos {
     /// otherwise pre-empt the very ballot it is promising.
     pub(super) fn give_candidate_time(&mut self, out: &mut Effects<Paxos>) {
         if matches!(self.stance, Stance::Follower) {
-            let after = self.election_timeout();
+            let after = self.contention_timeout();
             out.set_timer(PaxosTimer::LeaderTimeout, after);
         }
     }
@@ -429,6 +436,7 @@ impl Paxos {
             return;
         }
         self.duels += 1;
+        self.campaign_failed();
         self.highest_seen = self.highest_seen.max(higher);
         self.stance = Stance::Follower;
         out.cancel_timer(PaxosTimer::Heartbeat);
@@ -446,7 +454,7 @@ impl Paxos {
             });
             return;
         }
-        let wait = self.election_timeout();
+        let wait = self.contention_timeout();
         out.set_timer(PaxosTimer::Backoff, wait);
         out.narrate(self.narrate, || {
             format!(

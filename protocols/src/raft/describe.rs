@@ -46,6 +46,14 @@ impl Describe for Raft {
                 last_log_index,
                 last_log_term,
             } => format!("RequestVote term {term}, last entry {last_log_index}@{last_log_term}"),
+            RaftMessage::TransferVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => format!(
+                "RequestVote term {term}, last entry {last_log_index}@{last_log_term} (leadership transfer)"
+            ),
+            RaftMessage::TimeoutNow { term } => format!("TimeoutNow term {term}: campaign now"),
             RaftMessage::RequestVoteResponse { term, granted } => {
                 if *granted {
                     format!("vote GRANTED (term {term})")

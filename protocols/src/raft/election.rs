@@ -37,6 +37,12 @@ impl Raft {
 
     /// §5.2: increments the term, votes for itself and asks every voter for its vote.
     pub(super) fn campaign(&mut self, why: &str, out: &mut Effects<Self>) {
+        self.campaign_as(why, false, out);
+    }
+
+    /// [`Raft::campaign`]; `transfer` marks the campaign of a leadership transfer's
+    /// target (thesis §3.10): its votes go out as [`RaftMessage::TransferVote`].
+    pub(super) fn campaign_as(&mut self, why: &str, transfer: bool, out: &mut Effects<Self>) {
         let Some(term) = self.term.checked_add(1).filter(|&t| t < Term::MAX) else {
             // Terms are exhausted (only a forged message could have brought us here);
             // wrapping to 0 would break every rule that orders terms.
@@ -58,10 +64,20 @@ impl Raft {
             format!("{why}, campaigning for term {term}")
         });
         self.reset_election_timer(out);
-        let msg = RaftMessage::RequestVote {
-            term: self.term,
-            last_log_index: self.log.last_index(),
-            last_log_term: self.log.last_term(),
+        let (term, last_log_index, last_log_term) =
+            (self.term, self.log.last_index(), self.log.last_term());
+        let msg = if transfer {
+            RaftMessage::TransferVote {
+                term,
+                last_log_index,
+                last_log_term,
+            }
+        } else {
+            RaftMessage::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+            }
         };
         let voters: Vec<NodeId> = self.setup.membership.voter_ids().to_vec();
         for peer in voters.into_iter().filter(|&p| p != id) {
@@ -216,6 +232,7 @@ impl Raft {
             ready: false,
             noop_index,
             durable_index: 0,
+            transfer: None,
         };
         // Our own copy counts toward a quorum once it is durable (thesis §10.2.1).
         self.durable_marks.forget();

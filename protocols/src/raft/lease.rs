@@ -31,9 +31,13 @@ impl Raft {
             self.reject_client(&cmd, out);
             return;
         };
-        let holds = self
-            .read_rounds
-            .lease_holds(self.now, self.setup.timing.election_timeout_min);
+        // A leader handing over ([`super::transfer`]) trusts its lease no more: the
+        // target's election bypasses the lease the followers keep for it, so a new
+        // leader may commit before the lease ends. Its reads wait for a confirmed round.
+        let holds = self.transfer().is_none()
+            && self
+                .read_rounds
+                .lease_holds(self.now, self.setup.timing.election_timeout_min);
         let round = if holds { 0 } else { self.read_rounds.next() };
         self.reads.push(PendingRead {
             id: cmd.id,

@@ -51,6 +51,7 @@ mod preload;
 pub mod prevote;
 pub mod read_index;
 pub mod replication;
+pub mod transfer;
 
 use crate::bugs::Bug;
 use crate::durable::DurableMarks;
@@ -78,6 +79,23 @@ pub enum RaftMessage {
         last_log_index: u64,
         /// Term of the candidate's last log entry.
         last_log_term: Term,
+    },
+    /// Thesis §3.10 / etcd's `campaignTransfer`: a RequestVote sent by the target of a
+    /// leadership transfer. Voters treat it as a RequestVote, except that the
+    /// CheckQuorum lease does not make them ignore it (the leader asked for it).
+    TransferVote {
+        /// Candidate's term.
+        term: Term,
+        /// Index of the candidate's last log entry.
+        last_log_index: u64,
+        /// Term of the candidate's last log entry.
+        last_log_term: Term,
+    },
+    /// Thesis §3.10: the leader tells the transfer target, now as up to date as itself,
+    /// to start an election at once (etcd's `MsgTimeoutNow`).
+    TimeoutNow {
+        /// Leader's term.
+        term: Term,
     },
     /// Answer to RequestVote.
     RequestVoteResponse {
@@ -196,6 +214,8 @@ enum RoleState {
         noop_index: u64,
         /// Our own `matchIndex`: the last index of our log known durable here.
         durable_index: u64,
+        /// A leadership transfer under way (thesis §3.10, [`transfer`]).
+        transfer: Option<transfer::Transfer>,
     },
 }
 
@@ -444,6 +464,7 @@ impl Protocol for Raft {
             }
             Input::Durable(token) => self.on_durable(token, out),
             Input::PeerLost(_) => {} // Raft detects failures by timeout only (§5.2).
+            Input::TransferLeadership { to } => self.start_transfer(to, out),
         }
         self.serve_ready_reads(out);
     }
@@ -521,7 +542,9 @@ impl Protocol for Raft {
 
     fn message_kind(msg: &RaftMessage) -> &'static str {
         match msg {
-            RaftMessage::RequestVote { .. } => "RequestVote",
+            // Counted as the RequestVote it is (a drop rule for RequestVote hits it too).
+            RaftMessage::RequestVote { .. } | RaftMessage::TransferVote { .. } => "RequestVote",
+            RaftMessage::TimeoutNow { .. } => "TimeoutNow",
             RaftMessage::RequestVoteResponse { .. } => "RequestVoteResponse",
             RaftMessage::PreVote { .. } => "PreVote",
             RaftMessage::PreVoteResponse { .. } => "PreVoteResponse",
@@ -538,6 +561,8 @@ impl Raft {
     fn on_message(&mut self, from: NodeId, msg: RaftMessage, out: &mut Effects<Self>) {
         let msg_term = match &msg {
             RaftMessage::RequestVote { term, .. }
+            | RaftMessage::TransferVote { term, .. }
+            | RaftMessage::TimeoutNow { term }
             | RaftMessage::RequestVoteResponse { term, .. }
             | RaftMessage::PreVote { term, .. }
             | RaftMessage::PreVoteResponse { term, .. }
@@ -578,6 +603,18 @@ impl Raft {
                 last_log_index,
                 last_log_term,
             } => self.on_request_vote(from, term, last_log_index, last_log_term, out),
+            RaftMessage::TransferVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => {
+                let narrate = self.setup.narrate;
+                out.narrate(narrate, || {
+                    format!("{from} campaigns for term {term} at its leader's request (leadership transfer, thesis §3.10): the lease does not apply")
+                });
+                self.on_request_vote(from, term, last_log_index, last_log_term, out)
+            }
+            RaftMessage::TimeoutNow { term } => self.on_timeout_now(from, term, out),
             RaftMessage::RequestVoteResponse { term, granted } => {
                 self.on_vote(from, term, granted, out)
             }

@@ -64,6 +64,9 @@ impl Raft {
             self.reject_client(&cmd, out);
             return;
         }
+        if self.refuses_during_transfer(&cmd, out) {
+            return;
+        }
         let entry = Entry {
             term: self.term,
             command: Some(cmd),
@@ -105,6 +108,7 @@ impl Raft {
         if !matches!(self.role, RoleState::Leader { .. }) || self.check_quorum(out) {
             return;
         }
+        self.abort_transfer_if_late(out);
         let peers: Vec<NodeId> = self.setup.membership.peers_of(self.id()).collect();
         for peer in peers {
             self.send_append(peer, true, out);
@@ -123,7 +127,7 @@ impl Raft {
 
     /// Sends one AppendEntries to `peer`: new entries if the window allows, else (when
     /// `heartbeat`) an empty one that proves liveness and probes `nextIndex`.
-    fn send_append(&mut self, peer: NodeId, heartbeat: bool, out: &mut Effects<Self>) {
+    pub(super) fn send_append(&mut self, peer: NodeId, heartbeat: bool, out: &mut Effects<Self>) {
         let (term, commit, last) = (self.term, self.commit_index, self.log.last_index());
         let RoleState::Leader { progress, .. } = &mut self.role else {
             return;
@@ -300,6 +304,7 @@ impl Raft {
         self.send_append(from, false, out);
         if success {
             self.advance_commit(out);
+            self.transfer_if_caught_up(from, out);
         }
     }
 

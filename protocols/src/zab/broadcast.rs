@@ -95,7 +95,11 @@ impl Zab {
         let Phase::Leading(l) = &self.phase else {
             return;
         };
-        if l.is_established() {
+        if self.handoff.is_some() {
+            out.narrate(self.narrate, || {
+                format!("drop REQUEST from {from}: handing leadership over")
+            });
+        } else if l.is_established() {
             self.propose(command, out);
         } else {
             out.narrate(self.narrate, || {
@@ -249,6 +253,10 @@ impl Zab {
         };
         l.tick += 1;
         let tick = l.tick;
+        self.abort_handoff_if_late(tick, out);
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
         let broken: Vec<NodeId> = l
             .learners
             .iter_mut()

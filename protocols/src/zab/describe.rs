@@ -73,6 +73,12 @@ impl Describe for Zab {
     fn describe(msg: &ZabMessage, command: &dyn Fn(&Command) -> String) -> String {
         let body = match msg {
             ZabMessage::Notification(n) => return notification(n),
+            ZabMessage::Handoff(h) => {
+                return format!(
+                    "HANDOFF epoch {}: step down, vote for {} (zxid {})",
+                    h.epoch, h.designated.leader, h.designated.zxid
+                )
+            }
             ZabMessage::Peer { body, .. } => body,
         };
         match body {

@@ -93,8 +93,12 @@ impl Election {
 }
 
 impl Zab {
-    /// Our initial vote: ourselves, or nobody for an observer.
+    /// Our initial vote: ourselves, or nobody for an observer; during a hand-over's
+    /// election, its designated leader (`transfer.rs`).
     fn initial_vote(&self) -> Vote {
+        if let Some(v) = self.designated.filter(|_| self.is_voter(self.id)) {
+            return v;
+        }
         if self.is_voter(self.id) {
             Vote {
                 leader: self.id,
@@ -122,6 +126,7 @@ impl Zab {
 
     /// Starts a new election round (`lookForLeader`'s preamble).
     pub(super) fn start_round(&mut self, out: &mut Out) {
+        let designated = self.designated;
         let initial = self.initial_vote();
         let e = &mut self.election;
         if e.round >= LAST_ROUND {
@@ -139,6 +144,11 @@ impl Zab {
         out.narrate(self.narrate, || {
             if v.leader == 0 {
                 format!("round {round}: observer, no vote of its own")
+            } else if designated.is_some() {
+                format!(
+                    "round {round}: vote for the designated leader {} (zxid {}, epoch {})",
+                    v.leader, v.zxid, v.peer_epoch
+                )
             } else {
                 format!(
                     "round {round}: vote for myself (zxid {}, epoch {})",

@@ -76,6 +76,21 @@ pub enum ZabMessage {
         /// The message.
         body: PeerMessage,
     },
+    /// The leader steps down for a designated successor ([`Handoff`]).
+    Handoff(Handoff),
+}
+
+/// The leader of `epoch` steps down in favour of `designated.leader` (a planned
+/// hand-over, see `transfer.rs`): its followers go back to LOOKING and open their new
+/// round with `designated` as their vote, as ZooKeeper's servers do with the designated
+/// leader of a reconfiguration (`QuorumPeer.processReconfig`, `updateVote`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    /// The epoch the sender leads.
+    pub epoch: u32,
+    /// The vote to open the next round with: the designated leader, its last zxid (the
+    /// old leader's own last zxid, which it acknowledged) and the epoch.
+    pub designated: Vote,
 }
 
 /// The messages of the learner protocol (ZooKeeper's `QuorumPacket` types).
@@ -199,13 +214,14 @@ impl ZabMessage {
         match self {
             ZabMessage::Notification(_) => "NOTIFICATION",
             ZabMessage::Peer { body, .. } => body.kind(),
+            ZabMessage::Handoff(_) => "HANDOFF",
         }
     }
 
     /// The learner-protocol message inside, if any.
     pub fn body(&self) -> Option<&PeerMessage> {
         match self {
-            ZabMessage::Notification(_) => None,
+            ZabMessage::Notification(_) | ZabMessage::Handoff(_) => None,
             ZabMessage::Peer { body, .. } => Some(body),
         }
     }

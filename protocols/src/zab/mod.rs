@@ -110,10 +110,11 @@ mod session;
 mod sync;
 #[cfg(test)]
 mod tests;
+mod transfer;
 mod vote;
 pub mod zxid;
 
-pub use messages::{Notification, PeerMessage, ServerState, Txn, Vote, ZabMessage};
+pub use messages::{Handoff, Notification, PeerMessage, ServerState, Txn, Vote, ZabMessage};
 pub use persist::{History, ZabRecord};
 pub use vote::{explain_comparison, total_order_predicate};
 pub use zxid::Zxid;
@@ -240,6 +241,11 @@ pub struct Zab {
     sync_reads: Vec<reads::SyncRead>,
     /// The number of the last SYNC this server sent.
     next_sync_token: u64,
+    /// LEADING: a hand-over to another server under way (`transfer.rs`).
+    handoff: Option<transfer::PendingHandoff>,
+    /// The vote the election rounds open with instead of our own (a hand-over's
+    /// designated leader), until that election decides.
+    designated: Option<Vote>,
 }
 
 impl Zab {
@@ -307,12 +313,15 @@ impl Zab {
             out.reject(id, ClientError::LeadershipLost);
         }
         self.refuse_sync_reads(out);
+        self.handoff = None;
         self.phase = Phase::Looking;
         self.start_round(out);
     }
 
     /// FLE decided: lead, follow or observe `leader`.
     fn on_decided(&mut self, leader: NodeId, out: &mut Out) {
+        // A hand-over's designated vote holds for one election only.
+        self.designated = None;
         if leader == self.id {
             self.become_leading(out);
         } else {
@@ -322,6 +331,7 @@ impl Zab {
 
     fn on_client(&mut self, command: Command, out: &mut Out) {
         let leader = match &self.phase {
+            Phase::Leading(_) if self.refuses_during_handoff(&command, out) => return,
             Phase::Leading(l) if l.is_established() => {
                 self.pending_local.insert(command.id);
                 self.propose(command, out);
@@ -344,6 +354,7 @@ impl Zab {
         }
         match msg {
             ZabMessage::Notification(n) => self.on_notification(from, n, out),
+            ZabMessage::Handoff(h) => self.on_handoff(from, h, out),
             ZabMessage::Peer { session, seq, body } => match self.phase {
                 Phase::Leading(_) => self.leader_receive(from, session, seq, body, out),
                 Phase::Learning(_) => self.learner_receive(from, session, seq, body, out),
@@ -417,6 +428,8 @@ impl Protocol for Zab {
             setup_reads,
             sync_reads: Vec::new(),
             next_sync_token: 0,
+            handoff: None,
+            designated: None,
         })
     }
 
@@ -450,7 +463,9 @@ impl Protocol for Zab {
             Input::Read(command) => self.on_read(command, out),
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
             Input::Durable(token) => self.on_durable(token, out),
+            Input::TransferLeadership { to } => self.start_handoff(to, out),
         }
+        self.handoff_if_caught_up(out);
         self.serve_sync_reads(out);
     }
 

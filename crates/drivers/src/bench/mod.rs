@@ -24,13 +24,16 @@
 //!
 //! Files: `plan.rs` (what to measure), `trials.rs` (one protocol and size: elections,
 //! failovers, sweeps), `throughput.rs` (the interleaved throughput rounds),
-//! `provenance.rs` (machine, time, commit).
+//! `provenance.rs` (machine, time, commit), `extra.rs` (systems measured beside the
+//! protocols, [`ExtraSystems`]).
 
+mod extra;
 mod plan;
 pub mod provenance;
 mod throughput;
 mod trials;
 
+pub use extra::{ExtraSystems, Settings as ExtraSettings, StepFuture};
 pub use plan::{parse_range, BenchError, Measure, Plan, Sweep};
 
 use crate::with_protocol;
@@ -62,6 +65,16 @@ impl Progress for Silent {}
 
 /// Runs the whole plan and returns the results document.
 pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results, BenchError> {
+    collect_with(plan, progress, None).await
+}
+
+/// [`collect`], with `extra` systems measured in the same run (their trials after the
+/// protocols', their throughput points in the same rounds).
+pub async fn collect_with(
+    plan: &Plan,
+    progress: &mut dyn Progress,
+    mut extra: Option<&mut dyn ExtraSystems>,
+) -> Result<Results, BenchError> {
     plan.timing.validate()?;
     if let Some(p) = plan
         .protocols
@@ -89,10 +102,11 @@ pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results
     sizes.sort_unstable();
     sizes.dedup();
     let baseline = measure_baseline(&sizes).await?;
-    progress.start(plan.planned_steps());
+    let extra_steps = extra.as_deref().map_or(0, |x| x.steps(plan));
+    progress.start(plan.planned_steps() + extra_steps);
     let mut runs = Vec::new();
     let mut hosts = Vec::new();
-    let mut protocol_timing = BTreeMap::new();
+    let mut protocol_timing: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for &protocol in &plan.protocols {
         let mapping = with_protocol!(protocol, P => P::timing_mapping(&plan.timing));
         protocol_timing.insert(protocol.to_string(), mapping.into_iter().collect());
@@ -109,8 +123,21 @@ pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results
             hosts.push((protocol, hosting.clone()));
         }
     }
+    if let Some(x) = extra.as_deref_mut() {
+        x.trials(plan, progress).await;
+    }
     if plan.measure.contains(&Measure::Throughput) {
-        throughput::rounds(plan, &hosts, &mut runs, progress).await?;
+        throughput::rounds(plan, &hosts, &mut runs, progress, extra.as_deref_mut()).await?;
+    }
+    if plan.connection_per_client {
+        for params in protocol_timing.values_mut() {
+            params.insert("client connections".into(), "one per client".into());
+        }
+    }
+    if let Some(x) = extra {
+        let (extra_runs, settings) = x.finish(plan);
+        runs.extend(extra_runs);
+        protocol_timing.extend(settings);
     }
     progress.finish();
     let timing = &plan.timing;

@@ -16,6 +16,10 @@ pub enum Measure {
     Kill,
     /// Failover after the leader is silently isolated.
     Isolate,
+    /// Planned failover: the leader hands its leadership to another node (Raft's
+    /// leadership transfer, ZAB's hand-over, Paxos's takeover); timed from the request
+    /// to the new leader's first acknowledged write.
+    Transfer,
     /// Closed-loop commit throughput and latency.
     Throughput,
     /// ZooKeeper's recipes on the znode state machine, in the simulator: lock
@@ -25,13 +29,24 @@ pub enum Measure {
     Recipes,
 }
 
-/// What a timeout sweep varies; each setting runs [`Plan::trials`] cold elections.
+/// What a timeout sweep varies; each setting runs [`Plan::trials`] cold elections,
+/// and as many kill and isolate failovers when the plan measures those.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Sweep {
     /// Raft's election-timeout range; Paxos's failure timeout and back-off (ms).
     ElectionTimeout(Vec<(u64, u64)>),
     /// ZAB's finalize wait (ms).
     FinalizeWait(Vec<u64>),
+}
+
+impl Sweep {
+    /// How many settings it runs.
+    pub fn settings(&self) -> usize {
+        match self {
+            Sweep::ElectionTimeout(v) => v.len(),
+            Sweep::FinalizeWait(v) => v.len(),
+        }
+    }
 }
 
 /// Why a benchmark run could not be made.
@@ -99,6 +114,10 @@ pub struct Plan {
     pub net: Option<netmodel::NetModel>,
     /// The command line that asked for the run, recorded in the results.
     pub command_line: String,
+    /// One connection per closed-loop client instead of
+    /// [`crate::workload::CLIENTS_PER_CONNECTION`] clients to a connection: the shape
+    /// the clients of ZooKeeper and etcd have, for a run that compares with them.
+    pub connection_per_client: bool,
 }
 
 impl Plan {
@@ -117,8 +136,14 @@ impl Plan {
             })
             .sum::<u64>()
             + match &self.sweep {
-                Some(Sweep::ElectionTimeout(v)) => v.len() as u64 * trials,
-                Some(Sweep::FinalizeWait(v)) => v.len() as u64 * trials,
+                // Each setting: cold elections, and the kills and isolations measured.
+                Some(sweep) => {
+                    let failovers = [Measure::Kill, Measure::Isolate]
+                        .iter()
+                        .filter(|m| self.measure.contains(m))
+                        .count() as u64;
+                    sweep.settings() as u64 * trials * (1 + failovers)
+                }
                 None => 0,
             };
         self.protocols.len() as u64 * self.nodes.len() as u64 * per_size

@@ -12,12 +12,14 @@ use runtime::host::MessageCounts;
 
 /// Measures every throughput point of every run, `plan.rounds` times, round-robin over
 /// the runs (protocols and sizes), so that machine noise is spread over all of them;
-/// each point reports its median round and keeps every round's ops/s.
-pub(super) async fn rounds(
+/// each point reports its median round and keeps every round's ops/s. The `extra`
+/// systems measure their points at the end of each round.
+pub(super) async fn rounds<'x>(
     plan: &Plan,
     hosts: &[(ProtocolKind, Hosting)],
     runs: &mut [r::ProtocolRun],
     progress: &mut dyn Progress,
+    mut extra: Option<&mut (dyn super::ExtraSystems + 'x)>,
 ) -> Result<(), BenchError> {
     // samples[run][client index]: one per successful round.
     let mut samples: Vec<Vec<Vec<ThroughputSample>>> = runs
@@ -40,6 +42,11 @@ pub(super) async fn rounds(
                     warmup: plan.warmup,
                     duration: plan.duration,
                     read_percent: plan.read_percent,
+                    clients_per_connection: if plan.connection_per_client {
+                        1
+                    } else {
+                        crate::workload::CLIENTS_PER_CONNECTION
+                    },
                 };
                 let sample =
                     with_protocol!(*protocol, P => throughput_trial::<P>(hosting, opts, &w).await);
@@ -55,6 +62,9 @@ pub(super) async fn rounds(
                 }
                 progress.step_done();
             }
+        }
+        if let Some(x) = extra.as_deref_mut() {
+            x.throughput_round(plan, round, progress).await;
         }
     }
     for (run, per_clients) in runs.iter_mut().zip(samples) {
@@ -109,6 +119,11 @@ fn record(plan: &Plan, run: &mut r::ProtocolRun, per_clients: Vec<Vec<Throughput
     if !counts.by_kind.is_empty() {
         run.messages.wal_records_per_op = Some(counts.wal_records as f64 / ops);
         run.messages.wal_syncs_per_op = Some(counts.wal_syncs as f64 / ops);
+        run.messages.wal_writes_per_op = Some(counts.wal_writes as f64 / ops);
+        run.messages.peer_writes_per_op = Some(counts.peer_writes as f64 / ops);
+        run.messages.peer_reads_per_op = Some(counts.peer_reads as f64 / ops);
+        run.messages.client_writes_per_op = Some(counts.client_writes as f64 / ops);
+        run.messages.client_reads_per_op = Some(counts.client_reads as f64 / ops);
     }
     for (kind, (n, b)) in counts.by_kind {
         run.messages.per_op.insert(kind.to_string(), n as f64 / ops);

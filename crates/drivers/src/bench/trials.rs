@@ -120,6 +120,7 @@ pub(super) async fn measure_protocol<P: Protocol>(
         elected: None,
         failover_kill: None,
         failover_isolate: None,
+        failover_transfer: None,
         throughput: Vec::new(),
         messages: r::MessageCounts::default(),
         sweep: Vec::new(),
@@ -182,6 +183,7 @@ pub(super) async fn measure_protocol<P: Protocol>(
     for (wanted, failure) in [
         (Measure::Kill, Failure::Kill),
         (Measure::Isolate, Failure::Isolate),
+        (Measure::Transfer, Failure::Transfer),
     ] {
         if !wants(wanted) {
             continue;
@@ -213,6 +215,7 @@ pub(super) async fn measure_protocol<P: Protocol>(
         match failure {
             Failure::Kill => run.failover_kill = Some(f),
             Failure::Isolate => run.failover_isolate = Some(f),
+            Failure::Transfer => run.failover_transfer = Some(f),
         }
     }
     if lateness.count() > 0 {
@@ -251,7 +254,8 @@ fn sweep_settings(sweep: &Sweep, timing: &Timing) -> Vec<(String, Timing)> {
     }
 }
 
-/// `plan.trials` cold elections per sweep setting.
+/// `plan.trials` cold elections per sweep setting, and as many kill and isolate
+/// failovers when the plan measures those.
 async fn sweep_points<P: Protocol>(
     plan: &Plan,
     sweep: &Sweep,
@@ -282,11 +286,48 @@ async fn sweep_points<P: Protocol>(
             }
             progress.step_done();
         }
+        let mut failovers = [None, None];
+        for (slot, (wanted, failure)) in [
+            (Measure::Kill, Failure::Kill),
+            (Measure::Isolate, Failure::Isolate),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if !plan.measure.contains(&wanted) {
+                continue;
+            }
+            let mut totals = Vec::new();
+            for trial in 0..plan.trials {
+                progress.doing(format!(
+                    "{} n={nodes} sweep {label} {} #{}",
+                    P::NAME,
+                    failure.as_str(),
+                    trial + 1
+                ));
+                let dir = data_dir()?;
+                let opts = cluster_options(plan, &t, nodes, u64::from(trial) + 1, &dir);
+                match failover_trial::<P>(hosting, opts, failure).await {
+                    Ok(f) => totals.push(ms(f.phases.total)),
+                    Err(e) => progress.note(format!(
+                        "{} n={nodes} sweep {label} {} trial {} discarded: {e}",
+                        P::NAME,
+                        failure.as_str(),
+                        trial + 1
+                    )),
+                }
+                progress.step_done();
+            }
+            failovers[slot] = Some(r::Measure::from_ms(totals));
+        }
+        let [kill_ms, isolate_ms] = failovers;
         points.push(r::SweepPoint {
             setting: label,
             trials: times.len() as u32,
             election_ms: r::Measure::from_ms(times),
             split_votes_or_extra_rounds: r::Measure::from_counts("rounds", rounds),
+            kill_ms,
+            isolate_ms,
         });
     }
     Ok(points)

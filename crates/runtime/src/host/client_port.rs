@@ -26,6 +26,7 @@
 use crate::client::{
     ClientOp, ClientReply, ClientRequest, ClientResponse, Fault, MAX_CLIENT_FRAME,
 };
+use crate::io_count::{Counted, IoCounters};
 use crate::transport::handshake::{nonce, ClusterKey};
 use crate::transport::{codec, frame, Faults};
 use crate::warn_limit::WarnLimiter;
@@ -115,9 +116,17 @@ pub enum ClientMsg {
         /// Where the answer goes.
         reply_to: ReplyTo,
     },
+    /// A proved request to hand leadership to `to` ([`Fault::TransferLeadership`]),
+    /// stepped into the protocol as `Input::TransferLeadership`.
+    Transfer {
+        /// The node that should lead next.
+        to: NodeId,
+    },
 }
 
 /// Accepts client connections until aborted; aborting it closes every connection.
+/// Every connection's socket reads and writes are counted in `io`.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     node: NodeId,
     listener: TcpListener,
@@ -126,6 +135,7 @@ pub async fn serve(
     limits: ClientLimits,
     key: ClusterKey,
     tls: Option<crate::tls::NodeTls>,
+    io: Arc<IoCounters>,
 ) {
     let mut conns = JoinSet::new();
     let open = Arc::new(Semaphore::new(limits.max_connections));
@@ -135,6 +145,7 @@ pub async fn serve(
         limiter: WarnLimiter::new(),
         key,
         tls,
+        io,
     });
     loop {
         match listener.accept().await {
@@ -174,6 +185,8 @@ struct Port {
     key: ClusterKey,
     /// The node's TLS, if configured (its client acceptor is used here).
     tls: Option<crate::tls::NodeTls>,
+    /// Socket reads and writes of every client connection.
+    io: Arc<IoCounters>,
 }
 
 /// Serves one client connection, after the TLS handshake if the port has TLS.
@@ -187,11 +200,15 @@ async fn connection(
     match &port.tls {
         None => {
             let (reader, writer) = stream.into_split();
+            let reader = Counted::new(reader, port.io.clone());
+            let writer = Counted::new(writer, port.io.clone());
             session(node, reader, writer, addr, to_node, port).await;
         }
         Some(tls) => match crate::tls::accept(&tls.client_acceptor, stream).await {
             Ok(stream) => {
                 let (reader, writer) = tokio::io::split(stream);
+                let reader = Counted::new(reader, port.io.clone());
+                let writer = Counted::new(writer, port.io.clone());
                 session(node, reader, writer, addr, to_node, port).await;
             }
             // A connection closed unused (a port probe) is not worth a warning, as
@@ -378,6 +395,12 @@ async fn session<R, W>(
                             Fault::Heal => {
                                 port.faults.heal();
                                 tracing::info!(node, "faults healed");
+                            }
+                            Fault::TransferLeadership { to } => {
+                                tracing::info!(node, to, "leadership transfer requested");
+                                if to_node.send(ClientMsg::Transfer { to }).await.is_err() {
+                                    return; // the node is stopping
+                                }
                             }
                         }
                         ClientReply::Ok

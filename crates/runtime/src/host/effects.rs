@@ -83,6 +83,7 @@ impl<P: Protocol> NodeLoop<P> {
     /// Carries out, in order, the effects the gate released (never a persist).
     /// Sends are deferred into per-peer batches; the caller flushes them.
     fn carry_out_ready(&mut self, ready: &mut Vec<(Instant, EffectOf<P>)>) {
+        self.apply_clock_ms = None;
         for (produced, e) in ready.drain(..) {
             self.carry_out(produced, e);
         }
@@ -223,6 +224,12 @@ impl<P: Protocol> NodeLoop<P> {
         self.local_counts.wal_records = stats.records;
         self.local_counts.wal_bytes = stats.bytes;
         self.local_counts.wal_syncs = stats.syncs;
+        self.local_counts.wal_writes = stats.writes;
+        let peer_io = self.transport.io();
+        self.local_counts.peer_reads = peer_io.reads();
+        self.local_counts.peer_writes = peer_io.writes();
+        self.local_counts.client_reads = self.client_io.reads();
+        self.local_counts.client_writes = self.client_io.writes();
         if let Ok(mut c) = self.counts.lock() {
             c.clone_from(&self.local_counts);
         }
@@ -252,13 +259,13 @@ impl<P: Protocol> NodeLoop<P> {
         };
         // Only a command a client of this node is waiting for is local (leaves
         // watches here): not one replayed after a restart.
-        let waiting = if cmd.id.origin == self.id {
-            self.pending.remove(&cmd.id.seq)
-        } else {
-            None
-        };
+        let waiting = take_answered(&mut self.pending, self.id, &cmd);
+        // One clock read per batch of applies (milliseconds: the batch takes far less).
+        let now_ms = *self
+            .apply_clock_ms
+            .get_or_insert_with(|| super::now().as_nanos() / 1_000_000);
         let ctx = kv::ApplyContext {
-            now_ms: super::now().as_nanos() / 1_000_000,
+            now_ms,
             local: waiting.is_some(),
         };
         let result = self.kv.apply_command(&cmd.data, ctx);
@@ -287,5 +294,64 @@ impl<P: Protocol> NodeLoop<P> {
                 );
             }
         }
+    }
+}
+
+/// The request of this node's clients that the applied `cmd` answers, taken out of
+/// `pending`: one with its number whose command has its bytes. Numbers restart with
+/// each incarnation, so a command an earlier incarnation proposed may commit now
+/// under the number of a new, different request; it answers nobody here.
+fn take_answered(
+    pending: &mut rustc_hash::FxHashMap<u64, super::Waiting>,
+    me: protocols::NodeId,
+    cmd: &Command,
+) -> Option<super::Waiting> {
+    if cmd.id.origin != me {
+        return None;
+    }
+    if pending
+        .get(&cmd.id.seq)
+        .is_none_or(|w| w.command != cmd.data)
+    {
+        return None;
+    }
+    pending.remove(&cmd.id.seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(command: &'static [u8]) -> super::super::Waiting {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        super::super::Waiting {
+            request: 7,
+            command: bytes::Bytes::from_static(command),
+            reply_to: ReplyTo { conn: 1, tx },
+            since: std::time::Instant::now(),
+            read_key: None,
+        }
+    }
+
+    fn cmd(origin: protocols::NodeId, seq: u64, data: &'static [u8]) -> Command {
+        Command {
+            id: protocols::RequestId { origin, seq },
+            data: bytes::Bytes::from_static(data),
+        }
+    }
+
+    #[test]
+    fn a_command_from_an_earlier_incarnation_does_not_answer_a_new_request() {
+        let mut pending = rustc_hash::FxHashMap::default();
+        pending.insert(1, waiting(b"put x 2"));
+        // The previous incarnation's request number 1 commits late: not ours.
+        assert!(take_answered(&mut pending, 3, &cmd(3, 1, b"put x 1")).is_none());
+        assert!(pending.contains_key(&1), "the new request still waits");
+        // Another node's number 1 is not ours either.
+        assert!(take_answered(&mut pending, 3, &cmd(2, 1, b"put x 2")).is_none());
+        // Our own command answers it.
+        let w = take_answered(&mut pending, 3, &cmd(3, 1, b"put x 2")).expect("answered");
+        assert_eq!(w.request, 7);
+        assert!(pending.is_empty());
     }
 }

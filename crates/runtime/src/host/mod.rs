@@ -180,7 +180,13 @@ fn origin() -> Instant {
 }
 
 fn now() -> Time {
-    Time(origin().elapsed().as_nanos() as u64)
+    time_at(Instant::now())
+}
+
+/// Protocol [`Time`] at `at`: lets one clock read serve both a protocol step and the
+/// harness's own bookkeeping (the clock is read once per client command, not twice).
+fn time_at(at: Instant) -> Time {
+    Time(at.saturating_duration_since(origin()).as_nanos() as u64)
 }
 
 /// Starts node `opts.id` running protocol `P` on the given (already bound) listeners.
@@ -306,6 +312,7 @@ fn spawn_with<P: Protocol>(
     )
     .map_err(|source| RuntimeError::Transport { node: id, source })?;
     let (client_tx, client_rx) = mpsc::channel(65_536);
+    let client_io = Arc::new(crate::io_count::IoCounters::default());
     let clients = tokio::spawn(client_port::serve(
         id,
         client_listener,
@@ -314,6 +321,7 @@ fn spawn_with<P: Protocol>(
         opts.client_limits,
         opts.key.clone(),
         opts.tls.clone(),
+        client_io.clone(),
     ));
     let counts = Arc::new(Mutex::new(MessageCounts::default()));
     let status = Arc::new(Mutex::new(None));
@@ -342,6 +350,8 @@ fn spawn_with<P: Protocol>(
         clients: opts.clients.clone(),
         counts: counts.clone(),
         local_counts: MessageCounts::default(),
+        apply_clock_ms: None,
+        client_io,
         status: status.clone(),
         last_publish: Instant::now() - PUBLISH_EVERY,
         unpublished: false,
@@ -383,6 +393,11 @@ type EffectOf<P> =
 /// A client waiting for its command to be applied.
 struct Waiting {
     request: u64,
+    /// The command as proposed. Request numbers restart from 1 with each incarnation
+    /// of the node, so a command an earlier incarnation proposed can commit now under
+    /// the same number: an applied command answers this request only if its bytes are
+    /// these (the same bytes are the same client request, whose answer is the same).
+    command: bytes::Bytes,
     reply_to: ReplyTo,
     since: Instant,
     /// A read sent as `Input::Read` (the run's read path is not the log): its key,
@@ -433,6 +448,12 @@ struct NodeLoop<P: Protocol> {
     clients: BTreeMap<NodeId, SocketAddr>,
     counts: Arc<Mutex<MessageCounts>>,
     local_counts: MessageCounts,
+    /// The wall-clock millisecond handed to the state machine with every apply of the
+    /// current batch of released effects: read once, at the batch's first apply, not
+    /// once per command on every node (`None` until then).
+    apply_clock_ms: Option<u64>,
+    /// Socket reads and writes of the client port's connections.
+    client_io: Arc<crate::io_count::IoCounters>,
     status: Arc<Mutex<Option<NodeStatus>>>,
     last_publish: Instant,
     /// Something changed since the last [`Self::publish`].
@@ -563,12 +584,14 @@ impl<P: Protocol> NodeLoop<P> {
                 };
                 let read_key = self.read_key(&command);
                 let read = read_key.is_some();
+                let at = Instant::now();
                 self.pending.insert(
                     self.next_seq,
                     Waiting {
                         request,
+                        command: command.clone(),
                         reply_to,
-                        since: Instant::now(),
+                        since: at,
                         read_key,
                     },
                 );
@@ -578,7 +601,11 @@ impl<P: Protocol> NodeLoop<P> {
                 } else {
                     Input::Client(command)
                 };
-                self.proto.step(now(), input, out);
+                self.proto.step(time_at(at), input, out);
+            }
+            ClientMsg::Transfer { to } => {
+                self.proto
+                    .step(now(), Input::TransferLeadership { to }, out);
             }
             ClientMsg::Status { request, reply_to } => {
                 let status = self.node_status();

@@ -22,6 +22,7 @@ use super::frame::{read_frame, write_frame, FrameError, FRAME_HEADER_LEN};
 use super::handshake::{hex, nonce, Handshake, HandshakeError, HandshakeKind, HANDSHAKE_LEN};
 use super::peer::{Batch, Peer};
 use super::{Shared, TransportEvent};
+use crate::io_count::Counted;
 use bytes::BytesMut;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
@@ -402,6 +403,8 @@ async fn serve<M, R, W>(
         shared.emit(TransportEvent::PeerConnected(peer.id));
     });
     tracing::debug!(peer = peer.id, peer_addr = %addr, "connection established");
+    let reader = Counted::new(reader, shared.io.clone());
+    let writer = Counted::new(writer, shared.io.clone());
     let end = tokio::select! {
         end = read_loop(shared, peer, reader, buf) => end,
         end = write_loop(peer, writer) => end,

@@ -181,6 +181,8 @@ struct Shared<M> {
     runtime: tokio::runtime::Handle,
     /// Every task of this transport; `None` once shut down.
     tasks: Mutex<Option<JoinSet<()>>>,
+    /// Socket reads and writes of every peer connection (for cost per operation).
+    io: Arc<crate::io_count::IoCounters>,
 }
 
 impl<M: Send + 'static> Shared<M> {
@@ -251,6 +253,7 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
             inbox,
             runtime,
             tasks: Mutex::new(Some(JoinSet::new())),
+            io: Arc::default(),
         });
         connection::spawn_all(&shared, listener);
         Ok(Transport {
@@ -432,6 +435,11 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
             .iter()
             .map(|(id, peer)| (*id, peer.stats()))
             .collect()
+    }
+
+    /// Socket reads and writes made on all peer connections so far.
+    pub fn io(&self) -> &crate::io_count::IoCounters {
+        &self.shared.io
     }
 
     /// The fault filter this transport consults.

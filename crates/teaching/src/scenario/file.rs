@@ -372,13 +372,14 @@ fn step(
         "slow_disk" => &["node", "sync_ms"],
         "partition" => &["groups"],
         "heal" => &[],
+        "transfer" => &["to"],
         "put" => &["node", "key", "value", "count", "every_ms"],
         "set_loss" => &["loss"],
         "drop" => &["from", "to", "kind", "until_ms"],
         "stop_drop" => &["from", "to", "kind"],
         other => {
             return Err(invalid(format!(
-                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, put, set_loss, drop, stop_drop)"
+                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, transfer, put, set_loss, drop, stop_drop)"
             )))
         }
     };
@@ -468,6 +469,12 @@ fn step(
             one(StepAction::Partition(groups))
         }
         "heal" => one(StepAction::Heal),
+        "transfer" => match &s.to {
+            Some(drops::FileIds::One(id)) => one(StepAction::Transfer {
+                to: check_id(*id, place)?,
+            }),
+            _ => Err(invalid("transfer takes one node id: `to = N`".into())),
+        },
         "set_loss" => match s.loss {
             Some(p) => one(StepAction::SetLoss(probability(p, place)?)),
             None => Err(invalid("set_loss needs `loss`".into())),

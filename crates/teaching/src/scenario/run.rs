@@ -582,6 +582,10 @@ impl<P: Scripted> Runner<P> {
                 )?;
             }
             StepAction::Heal => self.act("heal the network".into(), Action::Heal)?,
+            StepAction::Transfer { to } => self.act(
+                format!("ask the leader to hand its leadership to node {to} (a planned failover)"),
+                Action::TransferLeadership { to: *to },
+            )?,
             StepAction::SetLoss(p) => self.act(
                 format!("the network now loses {:.0}% of messages", p * 100.0),
                 Action::SetLoss(*p),

@@ -119,6 +119,12 @@ pub enum StepAction {
     Partition(Vec<Vec<NodeId>>),
     /// Reconnect everything.
     Heal,
+    /// Ask the current leader to hand its leadership to node `to` (a planned failover:
+    /// Raft's leadership transfer, ZAB's hand-over, Paxos's takeover).
+    Transfer {
+        /// The node that should lead next.
+        to: NodeId,
+    },
     /// A client sends `put key=value` to a node.
     Put {
         /// The node the client talks to.

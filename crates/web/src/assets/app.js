@@ -147,6 +147,10 @@ function drawCards(p, nodes) {
       buttons.append(b);
     }
     if (mode === "live") {
+      // A planned failover: the leader hands its leadership to this node.
+      const t = el("button", { id: `transfer-${node.id}`, "data-action": "transfer", "data-node": node.id, title: "ask the leader to hand its leadership to this node" }, "transfer here");
+      t.addEventListener("click", () => command(`transfer ${node.id}`));
+      buttons.append(t);
       const pick = el("select", { title: "group for the next partition", "data-node": node.id });
       for (const g of ["", "A", "B", "C"]) pick.append(el("option", { value: g }, g ? "group " + g : "no group"));
       pick.value = groups[node.id] || "";

@@ -187,6 +187,7 @@ fn resolve(p: &Paxos, from: NodeId, mut msg: PaxosMessage) -> PaxosMessage {
         | PaxosMessage::Accepted { ballot, .. }
         | PaxosMessage::Heartbeat { ballot, .. }
         | PaxosMessage::HeartbeatReply { ballot }
+        | PaxosMessage::TakeOver { ballot, .. }
         | PaxosMessage::LeaseProbe { ballot, .. }
         | PaxosMessage::LeaseProbeAck { ballot, .. } => fix(ballot),
         PaxosMessage::Promise {

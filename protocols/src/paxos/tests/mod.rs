@@ -9,6 +9,7 @@ mod extremes;
 mod invalid_input;
 mod lease;
 mod scenarios;
+mod transfer;
 
 use super::*;
 use crate::pump::Pump;

@@ -12,6 +12,7 @@ mod prevote;
 mod reads;
 mod recovery;
 mod replication;
+mod transfer;
 
 use super::log::Entry;
 use super::*;

@@ -232,6 +232,10 @@ fn check_sent(msg: &ZabMessage, b: Before, round: u64) -> Result<(), TestCaseErr
                 prop_assert!(e < u32::MAX, "{kind} of the last epoch");
             }
         }
+        ZabMessage::Handoff(h) => {
+            prop_assert!(h.epoch == b.current, "HANDOFF of another epoch");
+            prop_assert!(h.designated.peer_epoch < u32::MAX);
+        }
     }
     Ok(())
 }

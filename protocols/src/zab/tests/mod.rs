@@ -11,6 +11,7 @@ mod forge;
 mod invalid_input;
 mod reads;
 mod sync;
+mod transfer;
 
 use super::*;
 use crate::effect::Effect;
