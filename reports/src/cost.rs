@@ -135,6 +135,7 @@ mod tests {
             elected: None,
             failover_kill: None,
             failover_isolate: None,
+            failover_transfer: None,
             throughput: vec![point(1, Some(90.0)), point(64, Some(8.5))],
             messages: MessageCounts::default(),
             sweep: Vec::new(),

@@ -184,6 +184,7 @@ fn empty_run(kind: PeerKind, nodes: u64) -> r::ProtocolRun {
         elected: None,
         failover_kill: None,
         failover_isolate: None,
+        failover_transfer: None,
         throughput: Vec::new(),
         messages: r::MessageCounts::default(),
         sweep: Vec::new(),

@@ -705,6 +705,14 @@ impl Protocol for Redis {
             Input::Timer(RedisTimer::Election) => self.election_cron(out),
             Input::Client(cmd) => self.on_client(cmd, out),
             Input::Read(cmd) => self.on_read(cmd, out),
+            // Redis hands a master's slots over from the replica's side (`CLUSTER
+            // FAILOVER` sent to the replica: `Redis::manual_failover`), not from the
+            // leader's, so a transfer asked of a node is a narrated no-op.
+            Input::TransferLeadership { to } => {
+                out.narrate(self.setup.narrate, || {
+                    format!("leadership transfer to n{to} ignored: Redis Cluster fails a master over with CLUSTER FAILOVER at its replica")
+                });
+            }
             Input::Message { from, msg } => {
                 if from != self.id() && self.nodes.contains_key(&from) {
                     self.on_message(from, msg, out);
