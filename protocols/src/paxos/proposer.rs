@@ -436,7 +436,10 @@ impl Paxos {
             return;
         }
         self.duels += 1;
-        self.campaign_failed();
+        if matches!(self.stance, Stance::Candidate(_)) {
+            // A deposed leader's ballot did its work; only a lost campaign counts.
+            self.campaign_failed();
+        }
         self.highest_seen = self.highest_seen.max(higher);
         self.stance = Stance::Follower;
         out.cancel_timer(PaxosTimer::Heartbeat);
