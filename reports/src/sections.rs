@@ -424,4 +424,31 @@ mod tests {
             .filter(|r| r[0] != protocol || r[1] != nodes.to_string())
             .all(|r| r[4] == NOT_MEASURED));
     }
+
+    #[test]
+    fn sweep_failovers_get_a_table_and_plot_only_when_measured() {
+        let mut results = fixture();
+        let mut doc = Document::new("t");
+        sweep(&mut doc, &results, "").expect("sweep section");
+        let without = tables(&doc).len();
+        let run = results
+            .runs
+            .iter_mut()
+            .find(|r| !r.sweep.is_empty())
+            .expect("the fixture has a sweep");
+        run.sweep[0].kill_ms = Some(Measure::from_ms(vec![180.0, 200.0, 220.0]));
+        let setting = run.sweep[0].setting.clone();
+        let mut doc = Document::new("t");
+        sweep(&mut doc, &results, "").expect("sweep section");
+        let all = tables(&doc);
+        assert_eq!(all.len(), without + 1, "one more table: kills");
+        let kills = all[without];
+        assert_eq!(kills.rows.len(), 1, "only the setting with kills has a row");
+        assert_eq!(kills.rows[0][2], setting);
+        assert_eq!(kills.rows[0][4], "200");
+        assert!(doc
+            .blocks
+            .iter()
+            .any(|b| matches!(b, Block::Plot(p) if p.file_name.ends_with("sweep-kill.svg"))));
+    }
 }
