@@ -443,6 +443,7 @@ mod tests {
                     term: 1,
                     success: true,
                     index: 2,
+                    rejected: 0,
                 },
             }),
             Trace::Durable(4),

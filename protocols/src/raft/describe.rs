@@ -102,6 +102,7 @@ impl Describe for Raft {
                 term,
                 success,
                 index,
+                ..
             } => {
                 if *success {
                     format!("AppendEntries ok (term {term}), match {index}")

@@ -145,6 +145,10 @@ pub enum RaftMessage {
         /// On success: the last index the follower now shares with the leader.
         /// On failure: the index the leader should try next.
         index: u64,
+        /// On failure: the `prev_log_index` of the refused AppendEntries, so the leader
+        /// can tell the refusal of what it sent last from a stale one (as etcd-io/raft's
+        /// rejected index beside its hint); 0 on success.
+        rejected: u64,
     },
     /// Thesis §6.4: a leader's round of heartbeats that confirms it still leads, for
     /// ReadIndex and lease reads ([`read_index`], [`lease`]). A follower of `term`
@@ -637,7 +641,8 @@ impl Raft {
                 term,
                 success,
                 index,
-            } => self.on_append_response(from, term, success, index, out),
+                rejected,
+            } => self.on_append_response(from, term, success, index, rejected, out),
             RaftMessage::ReadProbe { term, round } => self.on_read_probe(from, term, round, out),
             RaftMessage::ReadProbeAck { term, round } => self.on_read_probe_ack(from, term, round),
         }

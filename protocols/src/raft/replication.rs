@@ -10,7 +10,9 @@
 //! ([`crate::Protocol::end_of_batch`]), once the harness has handed over the inputs
 //! already waiting, so a burst of commands shares one message per follower. A follower runs the consistency check and conflict
 //! truncation of Figure 2; a failed check makes the leader back up `nextIndex` to the
-//! follower's hint and resend. An entry is committed once stored on a majority *and*
+//! follower's hint and probe from there, one message at a time until one is accepted,
+//! ignoring the refusals of messages pipelined before the back-up (etcd-io/raft's
+//! probe and replicate states; the refusal names the `prevLogIndex` it refuses). An entry is committed once stored on a majority *and*
 //! of the leader's current term (§5.4.2); earlier entries commit with it.
 //!
 //! The leader writes its own log in parallel with replicating it (thesis §10.2.1):
@@ -43,6 +45,13 @@ pub struct Progress {
     pub match_index: u64,
     /// Last index of each AppendEntries with entries that is not yet acknowledged.
     inflight: VecDeque<u64>,
+    /// Probing after a refusal (etcd-io/raft's probe state): one AppendEntries at a
+    /// time, all after `next_index - 1`, until one is accepted. Only the refusal of
+    /// that index counts; the refusals of messages pipelined before the back-up are
+    /// stale and ignored, where each used to reset `nextIndex` and send everything
+    /// again (a follower far behind a slow disk was resent its backlog once per
+    /// message in flight).
+    probing: bool,
 }
 
 impl Progress {
@@ -53,6 +62,7 @@ impl Progress {
             next_index: noop_index,
             match_index: 0,
             inflight: VecDeque::new(),
+            probing: false,
         }
     }
 }
@@ -135,7 +145,8 @@ impl Raft {
         let Some(p) = progress.get_mut(&peer) else {
             return;
         };
-        let window_open = p.inflight.len() < MAX_INFLIGHT && p.next_index <= last;
+        let window = if p.probing { 1 } else { MAX_INFLIGHT };
+        let window_open = p.inflight.len() < window && p.next_index <= last;
         if !window_open && !heartbeat {
             return;
         }
@@ -147,8 +158,13 @@ impl Raft {
             Vec::new()
         };
         if !entries.is_empty() {
-            p.next_index = prev_log_index + 1 + entries.len() as u64;
-            p.inflight.push_back(p.next_index - 1);
+            let sent_to = prev_log_index + entries.len() as u64;
+            if !p.probing {
+                // Replicating: pipeline the next message after this one. A probe
+                // keeps `next_index` until it is answered.
+                p.next_index = sent_to + 1;
+            }
+            p.inflight.push_back(sent_to);
         }
         out.send_ahead(
             peer,
@@ -183,6 +199,7 @@ impl Raft {
                     term: self.term,
                     success: false,
                     index,
+                    rejected: prev_log_index,
                 },
             );
             return;
@@ -255,6 +272,7 @@ impl Raft {
                 term: self.term,
                 success,
                 index,
+                rejected: if success { 0 } else { prev_log_index },
             },
         );
     }
@@ -266,6 +284,7 @@ impl Raft {
         term: Term,
         success: bool,
         index: u64,
+        rejected: u64,
         out: &mut Effects<Self>,
     ) {
         if term != self.term {
@@ -285,9 +304,19 @@ impl Raft {
                 p.match_index = index;
             }
             p.next_index = p.next_index.max(p.match_index + 1);
+            p.probing = false;
             while p.inflight.front().is_some_and(|&i| i <= index) {
                 p.inflight.pop_front();
             }
+        } else if if p.probing {
+            rejected.saturating_add(1) != p.next_index
+        } else {
+            rejected < p.match_index
+        } {
+            // A stale refusal: of a message sent before we last backed up (or before
+            // the follower acknowledged more). The message after the back-up answers
+            // for it.
+            return;
         } else if index <= p.match_index {
             // The follower lacks entries it acknowledged: it restarted without the tail
             // of its log (`fsync never`, or a lost disk). Believe it, as ZAB's and
@@ -296,10 +325,12 @@ impl Raft {
             p.match_index = index.saturating_sub(1);
             p.next_index = index.clamp(1, last + 1);
             p.inflight.clear();
+            p.probing = true;
         } else {
-            // Back up to the follower's hint and resend everything from there.
+            // Back up to the follower's hint and probe from there.
             p.next_index = index.min(last + 1);
             p.inflight.clear();
+            p.probing = true;
         }
         self.send_append(from, false, out);
         if success {

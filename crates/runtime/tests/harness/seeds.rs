@@ -81,6 +81,7 @@ pub fn raft_messages() -> Vec<RaftMessage> {
             term: 5,
             success: false,
             index: u64::MAX,
+            rejected: u64::MAX,
         },
     ]
 }

@@ -201,6 +201,7 @@ fn higher_term_makes_leader_step_down() {
                 term: 7,
                 success: false,
                 index: 1,
+                rejected: 0,
             },
         ),
     );

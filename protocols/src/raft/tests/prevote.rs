@@ -375,6 +375,7 @@ fn check_quorum_keeps_a_leader_that_one_follower_of_two_answers() {
                     term: 1,
                     success: true,
                     index: 1,
+                    rejected: 0,
                 },
             ),
         );

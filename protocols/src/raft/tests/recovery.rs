@@ -127,13 +127,14 @@ mod extreme_inputs {
                         }
                     }
                 ),
-            (extreme(), any::<bool>(), extreme()).prop_map(|(term, success, index)| {
-                RaftMessage::AppendEntriesResponse {
+            (extreme(), any::<bool>(), extreme(), extreme()).prop_map(
+                |(term, success, index, rejected)| RaftMessage::AppendEntriesResponse {
                     term,
                     success,
                     index,
+                    rejected,
                 }
-            }),
+            ),
         ]
     }
 

@@ -13,6 +13,7 @@ fn leader_is_ready_when_its_noop_commits_on_a_majority() {
                 term: 1,
                 success: true,
                 index: 1,
+                rejected: 0,
             },
         ),
     );
@@ -100,6 +101,7 @@ fn only_current_term_entries_commit_by_counting_replicas() {
                 term: 3,
                 success: true,
                 index: 2,
+                rejected: 0,
             },
         ),
     );
@@ -113,6 +115,7 @@ fn only_current_term_entries_commit_by_counting_replicas() {
                 term: 3,
                 success: true,
                 index: 3,
+                rejected: 0,
             },
         ),
     );
@@ -179,7 +182,8 @@ fn follower_truncates_a_conflicting_suffix_and_persists_the_replacement() {
             RaftMessage::AppendEntriesResponse {
                 term: 2,
                 success: true,
-                index: 2
+                index: 2,
+                rejected: 0,
             }
         )]
     );
@@ -197,6 +201,7 @@ fn leader_backs_up_next_index_after_a_rejection() {
                 term: 1,
                 success: false,
                 index: 1,
+                rejected: 1,
             },
         ),
     );
@@ -243,6 +248,7 @@ fn a_burst_of_commands_is_persisted_at_once_and_replicated_at_the_end_of_the_bat
                     term: 1,
                     success: true,
                     index: 1,
+                    rejected: 0,
                 },
             ),
         );
@@ -286,6 +292,7 @@ fn leader_repairs_a_follower_that_restarted_with_less_log_than_it_acknowledged()
                 term: 1,
                 success: true,
                 index: 3,
+                rejected: 0,
             },
         ),
     );
@@ -297,6 +304,7 @@ fn leader_repairs_a_follower_that_restarted_with_less_log_than_it_acknowledged()
                 term: 1,
                 success: false,
                 index: 1,
+                rejected: 3,
             },
         ),
     );
@@ -311,6 +319,64 @@ fn leader_repairs_a_follower_that_restarted_with_less_log_than_it_acknowledged()
         )] => assert_eq!(entries.len(), 3),
         other => panic!("expected a resend of the whole log to node 2, got {other:?}"),
     }
+}
+
+#[test]
+fn stale_refusals_of_pipelined_messages_do_not_resend_the_backlog() {
+    // etcd-io/raft's probe state: after backing up, only the refusal of the probe (an
+    // AppendEntries after `nextIndex - 1`) counts. The refusals of the messages that
+    // were pipelined before the back-up are stale; each used to reset `nextIndex` and
+    // send everything from the hint again.
+    let mut r = leader(3);
+    let refusal = |rejected: u64| {
+        msg(
+            2,
+            RaftMessage::AppendEntriesResponse {
+                term: 1,
+                success: false,
+                index: 1,
+                rejected,
+            },
+        )
+    };
+    let appends = |out: &Out| -> Vec<(u64, usize)> {
+        sends(out)
+            .into_iter()
+            .filter_map(|(to, m)| match m {
+                RaftMessage::AppendEntries {
+                    prev_log_index,
+                    entries,
+                    ..
+                } if to == 2 => Some((prev_log_index, entries.len())),
+                _ => None,
+            })
+            .collect()
+    };
+    for c in 1..=3 {
+        step(&mut r, Input::Client(cmd(c))); // indexes 2, 3, 4 pipelined
+    }
+    // The first refusal backs up to the hint and probes from there: one message.
+    let out = step(&mut r, refusal(1));
+    assert_eq!(appends(&out), vec![(0, 4)], "one probe with the whole log");
+    // The refusals of the messages sent after 2 and 3 before the back-up: stale.
+    assert!(appends(&step(&mut r, refusal(2))).is_empty());
+    assert!(appends(&step(&mut r, refusal(3))).is_empty());
+    // No second probe while the first is unanswered, even with new commands.
+    assert!(appends(&step(&mut r, Input::Client(cmd(4)))).is_empty());
+    // The probe is accepted: replication pipelines again from there.
+    let out = step(
+        &mut r,
+        msg(
+            2,
+            RaftMessage::AppendEntriesResponse {
+                term: 1,
+                success: true,
+                index: 4,
+                rejected: 0,
+            },
+        ),
+    );
+    assert_eq!(appends(&out), vec![(4, 1)], "the command that waited");
 }
 
 /// The narration lines among `out`.
@@ -402,6 +468,7 @@ fn a_leader_narrates_each_commit_with_the_nodes_that_hold_the_entry() {
                 term: 1,
                 success: true,
                 index: 1,
+                rejected: 0,
             },
         ),
     ));
