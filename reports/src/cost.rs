@@ -129,20 +129,8 @@ mod tests {
     #[test]
     fn cells_take_cpu_from_the_counted_point_and_sum_the_writes() {
         let mut run = ProtocolRun {
-            protocol: "raft".into(),
-            nodes: 3,
-            election: None,
-            elected: None,
-            failover_kill: None,
-            failover_isolate: None,
-            failover_transfer: None,
             throughput: vec![point(1, Some(90.0)), point(64, Some(8.5))],
-            messages: MessageCounts::default(),
-            sweep: Vec::new(),
-            idle_rss_kb: None,
-            election_extra_rounds: None,
-            timer_lateness_us: None,
-            election_phase_wait_ms: None,
+            ..ProtocolRun::new("raft", 3)
         };
         run.messages = MessageCounts {
             per_op_clients: Some(64),

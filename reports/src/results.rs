@@ -244,6 +244,28 @@ pub struct ProtocolRun {
     pub election_phase_wait_ms: Option<f64>,
 }
 
+impl ProtocolRun {
+    /// A run of `protocol` at `nodes` nodes with nothing measured yet.
+    pub fn new(protocol: &str, nodes: usize) -> ProtocolRun {
+        ProtocolRun {
+            protocol: protocol.to_string(),
+            nodes,
+            election: None,
+            elected: None,
+            failover_kill: None,
+            failover_isolate: None,
+            failover_transfer: None,
+            throughput: Vec::new(),
+            messages: MessageCounts::default(),
+            sweep: Vec::new(),
+            idle_rss_kb: None,
+            election_extra_rounds: None,
+            timer_lateness_us: None,
+            election_phase_wait_ms: None,
+        }
+    }
+}
+
 /// A measured quantity: its raw samples (one per trial) and their summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measure {
@@ -526,20 +548,8 @@ mod tests {
     #[test]
     fn idle_memory_is_optional_in_version_1_files() {
         let run = ProtocolRun {
-            protocol: "raft".into(),
-            nodes: 3,
-            election: None,
-            elected: None,
-            failover_kill: None,
-            failover_isolate: None,
-            failover_transfer: None,
-            throughput: Vec::new(),
-            messages: MessageCounts::default(),
-            sweep: Vec::new(),
             idle_rss_kb: Some(Measure::from_kb(vec![7100.0, 7300.0, 7200.0])),
-            election_extra_rounds: None,
-            timer_lateness_us: None,
-            election_phase_wait_ms: None,
+            ..ProtocolRun::new("raft", 3)
         };
         let mut value = serde_json::to_value(&run).unwrap();
         assert_eq!(value["idle_rss_kb"]["unit"], "kB");

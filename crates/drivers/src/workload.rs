@@ -62,6 +62,20 @@ pub struct WorkloadResult {
 }
 
 impl WorkloadResult {
+    /// Nothing acknowledged yet over a run of `elapsed`: the sum the clients' counts
+    /// are added to.
+    pub fn empty(elapsed: Duration) -> WorkloadResult {
+        WorkloadResult {
+            ops: 0,
+            errors: 0,
+            elapsed,
+            latency: Latencies::new(),
+            reads: 0,
+            read_latency: Latencies::new(),
+            write_latency: Latencies::new(),
+        }
+    }
+
     /// Acknowledged operations per second.
     pub fn ops_per_sec(&self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
@@ -188,15 +202,7 @@ pub async fn run_with(
     }
     tokio::time::sleep_until((end).into()).await;
     stop.store(true, Ordering::Relaxed);
-    let mut result = WorkloadResult {
-        ops: 0,
-        errors: 0,
-        elapsed: w.duration,
-        latency: Latencies::new(),
-        reads: 0,
-        read_latency: Latencies::new(),
-        write_latency: Latencies::new(),
-    };
+    let mut result = WorkloadResult::empty(w.duration);
     for t in tasks {
         if let Ok((ops, reads, errors, lat, read_lat, write_lat)) = t.await {
             result.ops += ops;

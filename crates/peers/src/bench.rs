@@ -177,22 +177,7 @@ impl Peers {
 }
 
 fn empty_run(kind: PeerKind, nodes: u64) -> r::ProtocolRun {
-    r::ProtocolRun {
-        protocol: kind.as_str().to_string(),
-        nodes: usize::try_from(nodes).unwrap_or(0),
-        election: None,
-        elected: None,
-        failover_kill: None,
-        failover_isolate: None,
-        failover_transfer: None,
-        throughput: Vec::new(),
-        messages: r::MessageCounts::default(),
-        sweep: Vec::new(),
-        idle_rss_kb: None,
-        election_extra_rounds: None,
-        timer_lateness_us: None,
-        election_phase_wait_ms: None,
-    }
+    r::ProtocolRun::new(kind.as_str(), usize::try_from(nodes).unwrap_or(0))
 }
 
 /// The failover row: only the client-observed total and unavailability are

@@ -174,15 +174,7 @@ pub async fn closed_loop(kind: PeerKind, addr: SocketAddr, w: &Workload) -> Work
     }
     tokio::time::sleep_until(end.into()).await;
     stop.store(true, Ordering::Relaxed);
-    let mut result = WorkloadResult {
-        ops: 0,
-        errors: 0,
-        elapsed: w.duration,
-        latency: Latencies::new(),
-        reads: 0,
-        read_latency: Latencies::new(),
-        write_latency: Latencies::new(),
-    };
+    let mut result = WorkloadResult::empty(w.duration);
     for t in tasks {
         if let Ok((ops, errors, lat)) = t.await {
             result.ops += ops;

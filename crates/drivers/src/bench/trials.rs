@@ -114,20 +114,8 @@ pub(super) async fn measure_protocol<P: Protocol>(
 ) -> Result<r::ProtocolRun, BenchError> {
     let wants = |m: Measure| plan.measure.contains(&m);
     let mut run = r::ProtocolRun {
-        protocol: P::NAME.to_string(),
-        nodes: nodes as usize,
-        election: None,
-        elected: None,
-        failover_kill: None,
-        failover_isolate: None,
-        failover_transfer: None,
-        throughput: Vec::new(),
-        messages: r::MessageCounts::default(),
-        sweep: Vec::new(),
-        idle_rss_kb: None,
-        election_extra_rounds: None,
-        timer_lateness_us: None,
         election_phase_wait_ms: Some(super::ms(P::election_phase_wait(&plan.timing))),
+        ..r::ProtocolRun::new(P::NAME, nodes as usize)
     };
     let processes = matches!(hosting, Hosting::Processes { .. });
     // Timer lateness over every election and failover trial of this run.
