@@ -248,22 +248,9 @@ fn sweep(doc: &mut Document, results: &Results, prefix: &str) -> Result<(), Repo
             points,
         });
     }
-    doc.table(
-        &[
-            "protocol",
-            "nodes",
-            "setting ms",
-            "samples",
-            "median ms",
-            "p99 ms",
-            "min ms",
-            "max ms",
-            "trials",
-            "extra rounds",
-        ],
-        rows,
-        3,
-    );
+    let mut columns = SWEEP_COLUMNS.to_vec();
+    columns.extend(["trials", "extra rounds"]);
+    doc.table(&columns, rows, 3);
     let fp = file_prefix(prefix);
     let plot = sweep_plot(
         &format!("{fp}sweep.svg"),
@@ -302,6 +289,18 @@ fn sweep(doc: &mut Document, results: &Results, prefix: &str) -> Result<(), Repo
     }
     Ok(())
 }
+
+/// The columns of every sweep table: the run, the setting and a measure's summary.
+const SWEEP_COLUMNS: [&str; 8] = [
+    "protocol",
+    "nodes",
+    "setting ms",
+    "samples",
+    "median ms",
+    "p99 ms",
+    "min ms",
+    "max ms",
+];
 
 /// The sweep's kill and isolate failovers (fault -> first commit) per setting, when
 /// the run measured them: a table and a plot each.
@@ -350,20 +349,7 @@ fn sweep_failovers(
             "Failover after the leader's {name} (the fault to the first acknowledged \
              write) at each setting, over the same number of trials."
         ));
-        doc.table(
-            &[
-                "protocol",
-                "nodes",
-                "setting ms",
-                "samples",
-                "median ms",
-                "p99 ms",
-                "min ms",
-                "max ms",
-            ],
-            rows,
-            3,
-        );
+        doc.table(&SWEEP_COLUMNS, rows, 3);
         let plot = sweep_plot(
             &format!("{fp}sweep-{name}.svg"),
             &format!("Failover after a {name} against the timeout setting"),

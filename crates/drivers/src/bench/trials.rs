@@ -176,28 +176,10 @@ pub(super) async fn measure_protocol<P: Protocol>(
         if !wants(wanted) {
             continue;
         }
-        let name = failure.as_str();
-        let mut samples = Vec::new();
-        let mut discarded = 0;
-        for trial in 0..plan.trials {
-            progress.doing(format!("{} n={nodes} {name} #{}", P::NAME, trial + 1));
-            let dir = data_dir()?;
-            let opts = cluster_options(plan, &plan.timing, nodes, u64::from(trial) + 1, &dir);
-            match failover_trial::<P>(hosting, opts, failure).await {
-                Ok(f) => {
-                    lateness.merge(&f.timer_lateness);
-                    samples.push(f);
-                }
-                Err(e) => {
-                    discarded += 1;
-                    progress.note(format!(
-                        "{} n={nodes} {name} trial {} discarded: {e}",
-                        P::NAME,
-                        trial + 1
-                    ));
-                }
-            }
-            progress.step_done();
+        let (samples, discarded) =
+            failover_trials::<P>(plan, &plan.timing, hosting, nodes, failure, "", progress).await?;
+        for f in &samples {
+            lateness.merge(&f.timer_lateness);
         }
         let f = failover_measures(&samples, discarded);
         match failure {
@@ -285,27 +267,10 @@ async fn sweep_points<P: Protocol>(
             if !plan.measure.contains(&wanted) {
                 continue;
             }
-            let mut totals = Vec::new();
-            for trial in 0..plan.trials {
-                progress.doing(format!(
-                    "{} n={nodes} sweep {label} {} #{}",
-                    P::NAME,
-                    failure.as_str(),
-                    trial + 1
-                ));
-                let dir = data_dir()?;
-                let opts = cluster_options(plan, &t, nodes, u64::from(trial) + 1, &dir);
-                match failover_trial::<P>(hosting, opts, failure).await {
-                    Ok(f) => totals.push(ms(f.phases.total)),
-                    Err(e) => progress.note(format!(
-                        "{} n={nodes} sweep {label} {} trial {} discarded: {e}",
-                        P::NAME,
-                        failure.as_str(),
-                        trial + 1
-                    )),
-                }
-                progress.step_done();
-            }
+            let prefix = format!("sweep {label} ");
+            let (samples, _) =
+                failover_trials::<P>(plan, &t, hosting, nodes, failure, &prefix, progress).await?;
+            let totals = samples.iter().map(|f| ms(f.phases.total)).collect();
             failovers[slot] = Some(r::Measure::from_ms(totals));
         }
         let [kill_ms, isolate_ms] = failovers;
@@ -319,6 +284,45 @@ async fn sweep_points<P: Protocol>(
         });
     }
     Ok(points)
+}
+
+/// `plan.trials` failovers of `failure` under `timing`, each on a fresh cluster; the
+/// samples and how many trials were discarded (each reported through `progress`,
+/// its lines prefixed with `label`).
+async fn failover_trials<P: Protocol>(
+    plan: &Plan,
+    timing: &Timing,
+    hosting: &Hosting,
+    nodes: u64,
+    failure: Failure,
+    label: &str,
+    progress: &mut dyn Progress,
+) -> Result<(Vec<FailoverSample>, u32), BenchError> {
+    let name = failure.as_str();
+    let mut samples = Vec::new();
+    let mut discarded = 0;
+    for trial in 0..plan.trials {
+        progress.doing(format!(
+            "{} n={nodes} {label}{name} #{}",
+            P::NAME,
+            trial + 1
+        ));
+        let dir = data_dir()?;
+        let opts = cluster_options(plan, timing, nodes, u64::from(trial) + 1, &dir);
+        match failover_trial::<P>(hosting, opts, failure).await {
+            Ok(f) => samples.push(f),
+            Err(e) => {
+                discarded += 1;
+                progress.note(format!(
+                    "{} n={nodes} {label}{name} trial {} discarded: {e}",
+                    P::NAME,
+                    trial + 1
+                ));
+            }
+        }
+        progress.step_done();
+    }
+    Ok((samples, discarded))
 }
 
 fn failover_measures(samples: &[FailoverSample], discarded: u32) -> r::Failover {
