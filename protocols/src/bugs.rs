@@ -168,13 +168,13 @@ impl Bug {
     /// The chaos seed or scenario that catches it (see `crates/sim/tests/bugs.rs`).
     pub fn caught_by(self) -> CaughtBy {
         match self {
-            Bug::RaftNoUpToDateCheck => CaughtBy::Seed(0),
+            Bug::RaftNoUpToDateCheck => CaughtBy::Seed(3),
             Bug::RaftCommitOldTerms => CaughtBy::Scenario("scenarios/raft-figure-8-commit.toml"),
             Bug::RaftCountOwnCopyEarly => {
                 CaughtBy::Scenario("scenarios/raft-undurable-leader-copy.toml")
             }
             Bug::RaftReadIndexWithoutRound => CaughtBy::Seed(READ_INDEX_BUG_SEED),
-            Bug::ZabFleIgnoresEpoch => CaughtBy::Seed(57),
+            Bug::ZabFleIgnoresEpoch => CaughtBy::Seed(81),
             Bug::ZabAckBeforePersist => CaughtBy::Scenario("scenarios/zab-ack-after-log.toml"),
             Bug::PaxosPromiseNotPersisted => {
                 CaughtBy::Scenario("scenarios/paxos-promise-kept.toml")

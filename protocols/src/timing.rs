@@ -52,6 +52,15 @@ pub struct Timing {
     /// (the default) or one of the protocol's shorter read paths.
     #[serde(default)]
     pub reads: ReadPath,
+    /// ZAB: FastLeaderElection's `maxNotificationInterval`, the cap of the notification
+    /// timeout that doubles while no vote arrives. `None`:
+    /// [`crate::zab::MAX_NOTIFICATION_BACKOFF`] times the finalize wait.
+    #[serde(default, with = "opt_millis")]
+    pub max_notification_interval: Option<Duration>,
+    /// Paxos: how many lost campaigns in a row double the next campaign's timeout at
+    /// most (0: never grow it). `None`: [`crate::paxos::MAX_CONTENTION_DOUBLINGS`].
+    #[serde(default)]
+    pub contention_doublings: Option<u32>,
 }
 
 /// Serde default of the settings that are on unless a file says otherwise.
@@ -105,6 +114,8 @@ impl Default for Timing {
             pre_vote: true,
             check_quorum: true,
             reads: ReadPath::Log,
+            max_notification_interval: None,
+            contention_doublings: None,
         }
     }
 }
@@ -125,6 +136,9 @@ pub enum TimingError {
     /// RequestVotes (CheckQuorum's guard); lease reads are refused without it.
     #[error("lease reads need check_quorum on (followers must ignore votes while the lease runs)")]
     LeaseWithoutCheckQuorum,
+    /// More doublings than the limit (each multiplies the timeout by two).
+    #[error("contention doublings ({0}) must be at most {MAX_CONTENTION_DOUBLINGS}")]
+    TooManyDoublings(u32),
     /// Past any sane setting (and near the end of what a clock can add).
     #[error("{name} ({value:?}) is longer than {max:?}")]
     TooLong {
@@ -133,6 +147,10 @@ pub enum TimingError {
         max: Duration,
     },
 }
+
+/// The most doublings [`Timing::contention_doublings`] may ask for (a timeout range
+/// times 1024).
+pub const MAX_CONTENTION_DOUBLINGS: u32 = 10;
 
 /// The longest any timer setting may be: an hour.
 pub const MAX_SETTING: Duration = Duration::from_secs(3600);
@@ -145,6 +163,10 @@ impl Timing {
             ("election timeout max", self.election_timeout_max),
             ("election timeout min", self.election_timeout_min),
             ("finalize wait", self.finalize_wait),
+            (
+                "max notification interval",
+                self.max_notification_interval.unwrap_or_default(),
+            ),
         ] {
             if value > MAX_SETTING {
                 return Err(TimingError::TooLong {
@@ -165,6 +187,14 @@ impl Timing {
                 min: self.election_timeout_min,
                 max: self.election_timeout_max,
             });
+        }
+        if self.max_notification_interval.is_some_and(|d| d.is_zero()) {
+            return Err(TimingError::Zero("max notification interval"));
+        }
+        if let Some(n) = self.contention_doublings {
+            if n > MAX_CONTENTION_DOUBLINGS {
+                return Err(TimingError::TooManyDoublings(n));
+            }
         }
         if self.reads == ReadPath::Lease && !self.check_quorum {
             return Err(TimingError::LeaseWithoutCheckQuorum);
@@ -192,6 +222,25 @@ pub mod millis {
     /// Reads milliseconds.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+/// Serde helper: an optional [`Duration`] as whole milliseconds.
+pub mod opt_millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    /// Writes `d` as milliseconds, or nothing.
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&(d.as_millis() as u64)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads optional milliseconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
     }
 }
 

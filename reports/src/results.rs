@@ -454,6 +454,13 @@ pub struct SweepPoint {
     /// the run measured isolations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolate_ms: Option<Measure>,
+    /// Extra election rounds (split votes, duels, restarted elections) per kill
+    /// failover at this setting; absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_rounds: Option<Measure>,
+    /// Extra election rounds per isolate failover at this setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolate_rounds: Option<Measure>,
 }
 
 /// Reads a results file, checking its schema version before anything else.

@@ -310,15 +310,17 @@ fn sweep_failovers(
     runs: &[&ProtocolRun],
     settings: &[String],
 ) -> Result<(), ReportError> {
-    type Pick = fn(&SweepPoint) -> Option<&Measure>;
+    type Pick = fn(&SweepPoint) -> (Option<&Measure>, Option<&Measure>);
     let failures: [(&str, Pick); 2] = [
-        ("kill", |p| p.kill_ms.as_ref()),
-        ("isolate", |p| p.isolate_ms.as_ref()),
+        ("kill", |p| (p.kill_ms.as_ref(), p.kill_rounds.as_ref())),
+        ("isolate", |p| {
+            (p.isolate_ms.as_ref(), p.isolate_rounds.as_ref())
+        }),
     ];
     for (name, pick) in failures {
         if !runs
             .iter()
-            .any(|r| r.sweep.iter().any(|p| pick(p).is_some()))
+            .any(|r| r.sweep.iter().any(|p| pick(p).0.is_some()))
         {
             continue;
         }
@@ -327,17 +329,20 @@ fn sweep_failovers(
         for run in runs {
             let mut points = Vec::new();
             for point in &run.sweep {
-                let Some(m) = pick(point) else { continue };
+                let (Some(m), rounds) = pick(point) else {
+                    continue;
+                };
                 if let Some(index) = settings.iter().position(|s| s == &point.setting) {
                     if m.summary.is_measured() {
                         points.push((index, m.summary.p50, m.summary.p99));
                     }
                 }
-                rows.push(row(
-                    &run.protocol,
-                    run.nodes,
-                    measure_cells(&point.setting, Some(m)),
-                ));
+                let mut cells = measure_cells(&point.setting, Some(m));
+                cells.push(match rounds.map(|r| &r.summary) {
+                    Some(r) if r.is_measured() => number(r.mean),
+                    _ => NOT_MEASURED.into(),
+                });
+                rows.push(row(&run.protocol, run.nodes, cells));
             }
             lines.push(SweepSeries {
                 label: format!("{} n={}", run.protocol, run.nodes),
@@ -347,9 +352,13 @@ fn sweep_failovers(
         }
         doc.paragraph(format!(
             "Failover after the leader's {name} (the fault to the first acknowledged \
-             write) at each setting, over the same number of trials."
+             write) at each setting, over the same number of trials; the last column is \
+             the mean number of extra election rounds (split votes, duels, restarted \
+             elections) per failover."
         ));
-        doc.table(&SWEEP_COLUMNS, rows, 3);
+        let mut columns = SWEEP_COLUMNS.to_vec();
+        columns.push("extra rounds");
+        doc.table(&columns, rows, 3);
         let plot = sweep_plot(
             &format!("{fp}sweep-{name}.svg"),
             &format!("Failover after a {name} against the timeout setting"),
@@ -358,6 +367,37 @@ fn sweep_failovers(
             &lines,
         )?;
         doc.blocks.push(Block::Plot(plot));
+        for run in runs {
+            let series: Vec<CdfSeries<'_>> = run
+                .sweep
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    pick(p).0.map(|m| CdfSeries {
+                        label: format!("{} ms", p.setting),
+                        color: category_color(i),
+                        samples: &m.samples,
+                    })
+                })
+                .collect();
+            if series.is_empty() {
+                continue;
+            }
+            let plot = crate::plots::cdf_plot(
+                &format!(
+                    "{fp}sweep-{name}-cdf-{}-n{}.svg",
+                    crate::document::anchor_of(&run.protocol),
+                    run.nodes
+                ),
+                &format!(
+                    "{} n={}: failover after a {name} per timeout setting",
+                    run.protocol, run.nodes
+                ),
+                "fault -> first commit (ms)",
+                &series,
+            )?;
+            doc.blocks.push(Block::Plot(plot));
+        }
     }
     Ok(())
 }
@@ -423,6 +463,8 @@ mod tests {
             .find(|r| !r.sweep.is_empty())
             .expect("the fixture has a sweep");
         run.sweep[0].kill_ms = Some(Measure::from_ms(vec![180.0, 200.0, 220.0]));
+        run.sweep[0].kill_rounds = Some(Measure::from_counts("rounds", vec![0.0, 1.0, 2.0]));
+        let (protocol, nodes) = (run.protocol.clone(), run.nodes);
         let setting = run.sweep[0].setting.clone();
         let mut doc = Document::new("t");
         sweep(&mut doc, &results, "").expect("sweep section");
@@ -432,9 +474,23 @@ mod tests {
         assert_eq!(kills.rows.len(), 1, "only the setting with kills has a row");
         assert_eq!(kills.rows[0][2], setting);
         assert_eq!(kills.rows[0][4], "200");
-        assert!(doc
+        assert_eq!(kills.rows[0][8], "1.00", "mean extra rounds per failover");
+        let plots: Vec<&str> = doc
             .blocks
             .iter()
-            .any(|b| matches!(b, Block::Plot(p) if p.file_name.ends_with("sweep-kill.svg"))));
+            .filter_map(|b| match b {
+                Block::Plot(p) => Some(p.file_name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            plots.iter().any(|f| f.ends_with("sweep-kill.svg")),
+            "{plots:?}"
+        );
+        let cdf = format!(
+            "sweep-kill-cdf-{}-n{nodes}.svg",
+            crate::document::anchor_of(&protocol)
+        );
+        assert!(plots.iter().any(|f| f.ends_with(&cdf)), "{plots:?}");
     }
 }

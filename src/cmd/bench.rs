@@ -55,8 +55,11 @@ pub struct Args {
     #[command(flatten)]
     pub timing: TimingArgs,
     /// Timeout sweep: `election-timeout=150-151,150-155,150-175,150-200,150-300`
-    /// (Raft's range; Paxos's failure timeout and back-off) or
-    /// `finalize-wait=50,100,200` (ZAB). Runs `--trials` cold elections per setting.
+    /// (Raft's range; Paxos's failure timeout), `finalize-wait=50,100,200` (ZAB),
+    /// `notification-timeout=400,1600,6400` (ZAB's maxNotificationInterval) or
+    /// `backoff-doublings=0,1,3` (Paxos's back-off after lost campaigns). Runs
+    /// `--trials` cold elections per setting, and as many failovers when `--measure`
+    /// names kill or isolate.
     #[arg(long)]
     pub sweep: Option<Sweep>,
     /// Where to write the JSON results.
@@ -65,6 +68,11 @@ pub struct Args {
     /// Run each node as its own OS process (`cwb node`) instead of in-process.
     #[arg(long)]
     pub processes: bool,
+    /// With --processes: run each node in a Linux network namespace of its own, with
+    /// its own address on a bridge (a cluster of hosts on one machine; needs root and
+    /// iproute2). The clients and the measures stay in this namespace.
+    #[arg(long, requires = "processes")]
+    pub netns: bool,
     /// TLS on both ports (a fresh CA and a loopback certificate), to compare with a
     /// run without: the election measure includes the TLS handshakes of the first
     /// connections, throughput the encryption.
@@ -122,6 +130,7 @@ impl Args {
             },
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
             connection_per_client: !self.peers.is_empty(),
+            namespaces: self.netns,
         })
     }
 }

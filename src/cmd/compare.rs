@@ -47,6 +47,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         net: None,
         out: args.out.join("results.json"),
         processes: false,
+        netns: false,
         tls: false,
         peers: Vec::new(),
     };

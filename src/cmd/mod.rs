@@ -81,6 +81,7 @@ impl TimingArgs {
             pre_vote: self.pre_vote.on(),
             check_quorum: self.check_quorum.on(),
             reads: self.reads,
+            ..Timing::default()
         };
         t.validate().context("invalid timing")?;
         Ok(t)

@@ -93,6 +93,11 @@ pub struct Args {
     /// 200-600 ms to hand its leadership to a node picked at random.
     #[arg(long)]
     transfers: bool,
+    /// Seed mode: links that may reorder messages (a later message can overtake an
+    /// earlier one on the same link), which TCP never does; for replaying schedules
+    /// found before the simulator's links were FIFO.
+    #[arg(long)]
+    reorder: bool,
     /// A known-buggy protocol variant, for teaching (`help` lists them, each with the
     /// seed or scenario that catches it): every node runs with it. Only `cwb sim` can
     /// switch one on.
@@ -450,6 +455,7 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
         local_reads: args.local_reads,
         at_least_once: args.at_least_once,
         transfers: args.transfers,
+        reorder: args.reorder,
         bug,
         ..ChaosConfig::default()
     };

@@ -57,6 +57,9 @@ pub struct ClusterOptions {
     /// Redis Cluster's WAIT-like option: a master answers a write once this many
     /// replicas have it (0, the default: asynchronously). Other protocols ignore it.
     pub wait_replicas: usize,
+    /// Process clusters only: each node in a network namespace of its own, with its
+    /// own address on a bridge ([`crate::netns`]; needs root). Off by default.
+    pub namespaces: bool,
 }
 
 impl ClusterOptions {
@@ -77,6 +80,7 @@ impl ClusterOptions {
             state_machine: kv::StateMachineKind::Kv,
             net: None,
             wait_replicas: 0,
+            namespaces: false,
         }
     }
 }

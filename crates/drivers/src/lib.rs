@@ -25,5 +25,6 @@ mod dispatch;
 pub mod measure;
 pub mod metrics;
 pub mod nemesis;
+pub mod netns;
 pub mod process_cluster;
 pub mod workload;

@@ -32,6 +32,7 @@
 
 use crate::cluster::ClusterOptions;
 use crate::measure::Cluster;
+use crate::netns::Namespaces;
 use protocols::NodeId;
 use runtime::client::{self, ClientError, Fault};
 use runtime::config::{ClusterConfig, NodeEntry, ProtocolKind, TimingConfig};
@@ -102,6 +103,9 @@ pub enum ProcessClusterError {
     /// No such node, or not running.
     #[error("node {0} is not running in the cluster")]
     UnknownNode(NodeId),
+    /// The nodes' network namespaces could not be made.
+    #[error(transparent)]
+    Namespaces(crate::netns::NetnsError),
 }
 
 impl From<ProcessClusterError> for crate::measure::MeasureError {
@@ -130,7 +134,14 @@ pub struct ProcessCluster {
     readers: Vec<JoinHandle<()>>,
     bus: EventBus,
     clock: ClockReference,
+    /// The nodes' network namespaces, when they run in them (removed after the
+    /// nodes are killed: fields drop after [`Drop::drop`] ran).
+    namespaces: Option<Namespaces>,
 }
+
+/// The peer and client ports of every node in its own namespace: each node has an
+/// address of its own, so all use the same two, as on real hosts.
+const NAMESPACE_PORTS: (u16, u16) = (7100, 7101);
 
 /// Free loopback addresses: bound on port 0 (the OS picks), then released for the
 /// nodes to bind. Another program could take one in between; the node then fails to
@@ -157,7 +168,25 @@ impl ProcessCluster {
         opts: &ClusterOptions,
     ) -> Result<ProcessCluster, ProcessClusterError> {
         let total = opts.voters + opts.observers;
-        let addrs = free_addrs(2 * total as usize)?;
+        let ids: Vec<NodeId> = (1..=total).collect();
+        let namespaces = if opts.namespaces {
+            Some(Namespaces::create(&ids).map_err(ProcessClusterError::Namespaces)?)
+        } else {
+            None
+        };
+        let addrs = match &namespaces {
+            Some(ns) => ids
+                .iter()
+                .flat_map(|&id| {
+                    let ip = std::net::IpAddr::V4(ns.addr(id));
+                    [
+                        SocketAddr::new(ip, NAMESPACE_PORTS.0),
+                        SocketAddr::new(ip, NAMESPACE_PORTS.1),
+                    ]
+                })
+                .collect(),
+            None => free_addrs(2 * total as usize)?,
+        };
         let nodes: Vec<NodeEntry> = (1..=total)
             .zip(addrs.chunks_exact(2))
             .map(|(id, pair)| NodeEntry {
@@ -216,6 +245,7 @@ impl ProcessCluster {
             readers: Vec::new(),
             bus: EventBus::new(),
             clock: ClockReference::now(),
+            namespaces,
         };
         for id in 1..=total {
             cluster.spawn_node(id, Start::Bootstrap)?;
@@ -236,7 +266,10 @@ impl ProcessCluster {
             .append(true)
             .open(&log_path)
             .map_err(io(format!("opening {}", log_path.display())))?;
-        let mut command = Command::new(&self.exe);
+        let mut command = match &self.namespaces {
+            Some(ns) => ns.command(id, &self.exe),
+            None => Command::new(&self.exe),
+        };
         command
             .arg("node")
             .arg("--config")
@@ -320,6 +353,11 @@ impl ProcessCluster {
             Ok(None) => Ok(()),
             Err(e) => Err(io(format!("checking node {id}"))(e)),
         }
+    }
+
+    /// The nodes' network namespaces, when they run in them.
+    pub fn namespaces(&self) -> Option<&Namespaces> {
+        self.namespaces.as_ref()
     }
 
     /// The generated config file.

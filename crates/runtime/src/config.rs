@@ -79,6 +79,13 @@ pub struct TimingConfig {
     /// for Paxos, `local` and `sync` for ZAB, `local` for every protocol).
     #[serde(default)]
     pub reads: ReadPath,
+    /// ZAB: FastLeaderElection's `maxNotificationInterval` (default: 8 finalize waits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_notification_interval_ms: Option<u64>,
+    /// Paxos: how many lost campaigns in a row double the next campaign's timeout at
+    /// most (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contention_doublings: Option<u32>,
 }
 
 fn on() -> bool {
@@ -102,6 +109,8 @@ impl From<&Timing> for TimingConfig {
             pre_vote: t.pre_vote,
             check_quorum: t.check_quorum,
             reads: t.reads,
+            max_notification_interval_ms: t.max_notification_interval.map(|d| d.as_millis() as u64),
+            contention_doublings: t.contention_doublings,
         }
     }
 }
@@ -118,6 +127,8 @@ impl TimingConfig {
             pre_vote: self.pre_vote,
             check_quorum: self.check_quorum,
             reads: self.reads,
+            max_notification_interval: self.max_notification_interval_ms.map(Duration::from_millis),
+            contention_doublings: self.contention_doublings,
         }
     }
 }

@@ -61,6 +61,9 @@ pub struct ChaosConfig {
     /// the seed's fault plan stays what it was. Off in the sweeps; `cwb sim
     /// --transfers` and the transfer tests switch it on.
     pub transfers: bool,
+    /// Links that may reorder ([`crate::network::NetConfig::reorder`]); off in the
+    /// sweeps, since TCP links never reorder.
+    pub reorder: bool,
 }
 
 impl Default for ChaosConfig {
@@ -84,6 +87,7 @@ impl Default for ChaosConfig {
             small_batches: true,
             bug: None,
             transfers: false,
+            reorder: false,
         }
     }
 }
@@ -207,6 +211,9 @@ pub fn replay_command<P: Protocol>(cfg: &ChaosConfig, seed: u64) -> String {
     if cfg.transfers {
         cmd.push_str(" --transfers");
     }
+    if cfg.reorder {
+        cmd.push_str(" --reorder");
+    }
     if let Some(bug) = cfg.bug {
         cmd.push_str(&format!(" --bug {bug}"));
     }
@@ -224,6 +231,7 @@ pub fn sim_config(seed: u64, cfg: &ChaosConfig, trace: bool) -> SimConfig {
         seed,
         net: NetConfig {
             duplicate: cfg.duplicate,
+            reorder: cfg.reorder,
             ..NetConfig::default()
         },
         trace,
@@ -569,11 +577,12 @@ mod tests {
             voters: 3,
             observers: 2,
             faulty: Duration::from_millis(2500),
+            reorder: true,
             ..ChaosConfig::default()
         };
         assert_eq!(
             replay_command::<Zab>(&custom, 9),
-            "cargo run --release -- sim --protocol zab --nodes 3 --observers 2 --faulty-secs 2.5 --seed 9"
+            "cargo run --release -- sim --protocol zab --nodes 3 --observers 2 --faulty-secs 2.5 --reorder --seed 9"
         );
     }
 

@@ -265,7 +265,15 @@ impl Paxos {
     /// Castro and Liskov, OSDI 1999, §4.5.2). Without contention it is the plain
     /// election timeout.
     fn contention_timeout(&mut self) -> Duration {
-        let factor = 1u32 << self.contention.min(MAX_CONTENTION_DOUBLINGS);
+        let cap = self
+            .timing
+            .contention_doublings
+            .unwrap_or(MAX_CONTENTION_DOUBLINGS);
+        let factor = 1u32
+            << self
+                .contention
+                .min(cap)
+                .min(crate::timing::MAX_CONTENTION_DOUBLINGS);
         self.rng.duration_between(
             self.timing.election_timeout_min.saturating_mul(factor),
             self.timing.election_timeout_max.saturating_mul(factor),

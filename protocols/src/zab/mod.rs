@@ -182,7 +182,10 @@ impl ZabTiming {
             sync_limit,
             init_limit: 2 * sync_limit,
             finalize_wait,
-            max_notification_interval: finalize_wait * MAX_NOTIFICATION_BACKOFF,
+            max_notification_interval: t
+                .max_notification_interval
+                .unwrap_or(finalize_wait * MAX_NOTIFICATION_BACKOFF)
+                .max(finalize_wait),
         }
     }
 }

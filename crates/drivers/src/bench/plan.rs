@@ -37,6 +37,12 @@ pub enum Sweep {
     ElectionTimeout(Vec<(u64, u64)>),
     /// ZAB's finalize wait (ms).
     FinalizeWait(Vec<u64>),
+    /// ZAB's `maxNotificationInterval` (ms): the cap of the notification timeout,
+    /// which doubles from the finalize wait while no vote arrives.
+    NotificationTimeout(Vec<u64>),
+    /// Paxos's back-off: how many lost campaigns in a row double the next
+    /// campaign's timeout at most (0: no back-off growth).
+    BackoffDoublings(Vec<u32>),
 }
 
 impl Sweep {
@@ -45,6 +51,8 @@ impl Sweep {
         match self {
             Sweep::ElectionTimeout(v) => v.len(),
             Sweep::FinalizeWait(v) => v.len(),
+            Sweep::NotificationTimeout(v) => v.len(),
+            Sweep::BackoffDoublings(v) => v.len(),
         }
     }
 }
@@ -118,6 +126,9 @@ pub struct Plan {
     /// [`crate::workload::CLIENTS_PER_CONNECTION`] clients to a connection: the shape
     /// the clients of ZooKeeper and etcd have, for a run that compares with them.
     pub connection_per_client: bool,
+    /// With `processes`: every node in a network namespace of its own with its own
+    /// address on a bridge ([`crate::netns`]), the clients in the root namespace.
+    pub namespaces: bool,
 }
 
 impl Plan {
@@ -184,20 +195,32 @@ impl FromStr for Sweep {
                     .map(|v| parse_range(v))
                     .collect::<Result<_, _>>()?,
             )),
-            "finalize-wait" => Ok(Sweep::FinalizeWait(
-                values
-                    .iter()
-                    .map(|v| {
-                        v.parse()
-                            .map_err(|_| BenchError::Syntax(format!("bad finalize wait {v:?}")))
-                    })
-                    .collect::<Result<_, _>>()?,
-            )),
+            "finalize-wait" => Ok(Sweep::FinalizeWait(numbers(&values, "finalize wait")?)),
+            "notification-timeout" => Ok(Sweep::NotificationTimeout(numbers(
+                &values,
+                "notification timeout",
+            )?)),
+            "backoff-doublings" => Ok(Sweep::BackoffDoublings(numbers(
+                &values,
+                "back-off doublings",
+            )?)),
             other => Err(BenchError::Syntax(format!(
-                "unknown sweep {other:?}: expected election-timeout or finalize-wait"
+                "unknown sweep {other:?}: expected election-timeout, finalize-wait, \
+                 notification-timeout or backoff-doublings"
             ))),
         }
     }
+}
+
+/// Every value of a sweep list as a number, or the first that is not one.
+fn numbers<T: FromStr>(values: &[&str], what: &str) -> Result<Vec<T>, BenchError> {
+    values
+        .iter()
+        .map(|v| {
+            v.parse()
+                .map_err(|_| BenchError::Syntax(format!("bad {what} {v:?}")))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -224,6 +247,17 @@ mod tests {
             "finalize-wait=50,200".parse::<Sweep>().expect("valid"),
             Sweep::FinalizeWait(vec![50, 200])
         );
+        assert_eq!(
+            "notification-timeout=400,3200"
+                .parse::<Sweep>()
+                .expect("valid"),
+            Sweep::NotificationTimeout(vec![400, 3200])
+        );
+        assert_eq!(
+            "backoff-doublings=0,3".parse::<Sweep>().expect("valid"),
+            Sweep::BackoffDoublings(vec![0, 3])
+        );
+        assert!("backoff-doublings=-1".parse::<Sweep>().is_err());
         assert!("heartbeat=5".parse::<Sweep>().is_err());
         assert!("election-timeout".parse::<Sweep>().is_err());
     }

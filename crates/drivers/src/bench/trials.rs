@@ -51,6 +51,7 @@ pub(super) fn cluster_options(
     opts.seed = seed;
     opts.tls = plan.tls.clone();
     opts.net = plan.net.clone();
+    opts.namespaces = plan.namespaces;
     opts
 }
 
@@ -221,6 +222,26 @@ fn sweep_settings(sweep: &Sweep, timing: &Timing) -> Vec<(String, Timing)> {
                 (format!("{w}"), t)
             })
             .collect(),
+        Sweep::NotificationTimeout(caps) => caps
+            .iter()
+            .map(|&c| {
+                let t = Timing {
+                    max_notification_interval: Some(Duration::from_millis(c)),
+                    ..timing.clone()
+                };
+                (format!("{c}"), t)
+            })
+            .collect(),
+        Sweep::BackoffDoublings(doublings) => doublings
+            .iter()
+            .map(|&d| {
+                let t = Timing {
+                    contention_doublings: Some(d),
+                    ..timing.clone()
+                };
+                (format!("{d}"), t)
+            })
+            .collect(),
     }
 }
 
@@ -257,6 +278,7 @@ async fn sweep_points<P: Protocol>(
             progress.step_done();
         }
         let mut failovers = [None, None];
+        let mut failover_rounds = [None, None];
         for (slot, (wanted, failure)) in [
             (Measure::Kill, Failure::Kill),
             (Measure::Isolate, Failure::Isolate),
@@ -272,8 +294,11 @@ async fn sweep_points<P: Protocol>(
                 failover_trials::<P>(plan, &t, hosting, nodes, failure, &prefix, progress).await?;
             let totals = samples.iter().map(|f| ms(f.phases.total)).collect();
             failovers[slot] = Some(r::Measure::from_ms(totals));
+            let extra = samples.iter().map(|f| f64::from(f.extra_rounds)).collect();
+            failover_rounds[slot] = Some(r::Measure::from_counts("rounds", extra));
         }
         let [kill_ms, isolate_ms] = failovers;
+        let [kill_rounds, isolate_rounds] = failover_rounds;
         points.push(r::SweepPoint {
             setting: label,
             trials: times.len() as u32,
@@ -281,6 +306,8 @@ async fn sweep_points<P: Protocol>(
             split_votes_or_extra_rounds: r::Measure::from_counts("rounds", rounds),
             kill_ms,
             isolate_ms,
+            kill_rounds,
+            isolate_rounds,
         });
     }
     Ok(points)

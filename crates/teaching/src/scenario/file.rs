@@ -211,6 +211,7 @@ impl FileScenario {
                 pre_vote: t.pre_vote.unwrap_or(d.pre_vote),
                 check_quorum: t.check_quorum.unwrap_or(d.check_quorum),
                 reads: t.reads.unwrap_or(d.reads),
+                ..d
             }
         });
         timing
@@ -336,6 +337,7 @@ fn network(n: &FileNetwork) -> Result<NetConfig, ScenarioError> {
                     .map_err(|e| ScenarioError::Invalid(format!("[network]: {e}")))?,
             ),
         },
+        reorder: false,
     };
     if net.delay_min > net.delay_max {
         return Err(ScenarioError::Invalid(
