@@ -141,7 +141,7 @@ fn step_slots(timeline: &[Item]) -> Vec<Slot> {
     timeline
         .iter()
         .map(|item| {
-            if matches!(item.kind, ItemKind::Step { .. }) {
+            if matches!(item.kind, ItemKind::Step { .. } | ItemKind::LinkRule { .. }) {
                 sub = if previous == Some(item.at) {
                     sub + 1
                 } else {
@@ -227,7 +227,7 @@ pub fn render_svg(
                 rows.insert((m.sent, Slot::Send));
                 Slot::Receive
             }
-            ItemKind::Step { .. } => step_slot(i),
+            ItemKind::Step { .. } | ItemKind::LinkRule { .. } => step_slot(i),
             ItemKind::Event { event, .. } if !matches!(event, Event::Committed { .. }) => {
                 Slot::Event
             }
@@ -317,13 +317,23 @@ pub fn render_svg(
             svg,
             r#"<g class="msg"><title>{}</title><line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{stroke}" stroke-width="1.2"{dash} marker-end="url(#arrow)"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="9" fill="{stroke}" stroke="white" stroke-width="3" paint-order="stroke">{}{}</text></g>"#,
             escape(&format!(
-                "n{} -> n{} sent {} received {}: {}",
-                m.from, m.to, m.sent, m.received, m.text
+                "n{} -> n{} sent {} received {}: {}{}",
+                m.from,
+                m.to,
+                m.sent,
+                m.received,
+                m.text,
+                m.note.as_ref().map_or(String::new(), |n| format!(" ({n})"))
             )),
             (x1 + x2) / 2.0,
             (y1 + y2) / 2.0 - 2.0,
             escape(m.kind),
-            if lost { " ×" } else { "" }
+            match (lost, m.note.as_deref()) {
+                (true, _) => " ×",
+                (false, Some(n)) if n.starts_with("held") => " (held)",
+                (false, Some(_)) => " (late)",
+                (false, None) => "",
+            }
         );
     }
 
@@ -411,6 +421,22 @@ pub fn render_svg(
             ItemKind::Step { text, action } => {
                 let cy = y(item.at, step_slot(i));
                 step_marks(&mut svg, action, cy, &x, nodes);
+                let _ = writeln!(
+                    svg,
+                    r##"<text class="step" x="{notes_x:.1}" y="{:.1}" fill="#333">{}</text>"##,
+                    cy + 4.0,
+                    escape(text)
+                );
+            }
+            ItemKind::LinkRule { text, from, to } => {
+                // A delayed or held kind: a dotted violet line along the link.
+                let cy = y(item.at, step_slot(i));
+                let _ = writeln!(
+                    svg,
+                    r##"<line x1="{:.1}" y1="{cy:.1}" x2="{:.1}" y2="{cy:.1}" stroke="#9467bd" stroke-width="1.5" stroke-dasharray="2,3"/>"##,
+                    x(*from),
+                    x(*to)
+                );
                 let _ = writeln!(
                     svg,
                     r##"<text class="step" x="{notes_x:.1}" y="{:.1}" fill="#333">{}</text>"##,
