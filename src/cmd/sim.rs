@@ -259,7 +259,7 @@ fn run_scenario<P: Scripted>(
     );
     print(&text)?;
     if let Some(path) = &args.svg {
-        let svg = diagram::<P>(args, scenario, &outcome);
+        let svg = diagram::<P>(args, scenario, &outcome, false);
         std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote the message-sequence diagram to {}", path.display());
     }
@@ -375,6 +375,7 @@ fn diagram<P: Scripted>(
     args: &Args,
     scenario: &Scenario,
     outcome: &scenario::Outcome<P>,
+    compact: bool,
 ) -> String {
     render_svg(
         &format!("{} ({})", scenario.name, P::NAME),
@@ -384,6 +385,7 @@ fn diagram<P: Scripted>(
         &outcome.checks,
         SvgOptions {
             verbose: args.verbose,
+            compact,
             ..SvgOptions::default()
         },
     )
@@ -431,7 +433,7 @@ fn column<P: Scripted>(
             quiet: args.quiet,
         },
     );
-    let svg = diagram::<P>(args, scenario, &outcome);
+    let svg = diagram::<P>(args, scenario, &outcome, true);
     Ok(teaching::side_by_side::Column {
         protocol: P::NAME.to_string(),
         text,

@@ -59,6 +59,7 @@ pub fn render<P: Protocol>(scenario: &Scenario, outcome: &Outcome<P>, opts: Text
     if let Some(d) = &scenario.description {
         let _ = writeln!(out, "{}", d.trim_end());
     }
+    let _ = writeln!(out, "{}", crate::legend::notation(v.protocol));
     let _ = writeln!(
         out,
         "logs at checks: [committed] uncommitted (* committed out of order); {}",
