@@ -276,10 +276,25 @@ pub fn render_svg(
     }
     let row_of: BTreeMap<(Time, Slot), usize> =
         rows.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    // The notes margin is as wide as its longest step (11 px monospace), within reason.
+    let longest = timeline
+        .iter()
+        .filter_map(|i| match &i.kind {
+            ItemKind::Step { text, .. } | ItemKind::LinkRule { text, .. } => {
+                Some(text.chars().count())
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
     let (gutter, col, notes) = if opts.compact {
         (86.0, 110.0, 70.0)
     } else {
-        (GUTTER, COLUMN, NOTES)
+        (
+            GUTTER,
+            COLUMN,
+            (6.7 * longest as f64 + 20.0).clamp(NOTES, 900.0),
+        )
     };
     let width = gutter + col * nodes.len() as f64 + notes;
     let legend = legend_lines(vocabulary.protocol, width - 20.0);
