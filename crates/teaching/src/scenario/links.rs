@@ -43,12 +43,24 @@ struct HoldRule {
     left: Option<u64>,
 }
 
+/// A message a `hold` took off the network.
+struct Held<P: Protocol> {
+    /// Its kind, as the rule named it.
+    kind: String,
+    /// Its send order on its link.
+    order: (Time, u64),
+    /// When it was taken off.
+    since: Time,
+    /// The message.
+    msg: HeldMessage<P>,
+}
+
 /// The link rules in force and the messages held.
 pub(super) struct Links<P: Protocol> {
     fifo: bool,
     delays: Vec<(NodeId, NodeId, String, Duration)>,
     holds: Vec<HoldRule>,
-    held: Vec<(String, (Time, u64), Time, HeldMessage<P>)>,
+    held: Vec<Held<P>>,
     moved: HashMap<u64, Moved>,
 }
 
@@ -72,7 +84,7 @@ impl<P: Protocol> Links<P> {
     pub(super) fn still_held(&self) -> Vec<String> {
         self.held
             .iter()
-            .map(|(kind, _, _, h)| format!("n{} -> n{} {kind}", h.from, h.to))
+            .map(|h| format!("n{} -> n{} {}", h.msg.from, h.msg.to, h.kind))
             .collect()
     }
 }
@@ -148,9 +160,12 @@ impl<P: Scripted> Runner<P> {
                     self.links.holds.remove(i);
                 }
             }
-            self.links
-                .held
-                .push((kind.to_string(), moved.order, at, held));
+            self.links.held.push(Held {
+                kind: kind.to_string(),
+                order: moved.order,
+                since: at,
+                msg: held,
+            });
             self.push(ItemKind::Narration(format!(
                 "n{from} -> n{to}: {text} is held by the scenario until released"
             )));
@@ -245,18 +260,21 @@ impl<P: Scripted> Runner<P> {
             .retain(|h| !link_matches((h.from, h.to, &h.kind), from, to, kind));
         let (go, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.links.held)
             .into_iter()
-            .partition(|(k, _, _, h)| link_matches((h.from, h.to, k), from, to, kind));
+            .partition(|h| link_matches((h.msg.from, h.msg.to, &h.kind), from, to, kind));
         self.links.held = keep;
         let now = self.outcome.sim.now();
         let count = go.len();
-        for (_, order, since, held) in go {
+        for Held {
+            order, since, msg, ..
+        } in go
+        {
             let note = format!(
                 "held {} ms by the scenario",
                 ms(Duration::from_nanos(
                     now.as_nanos().saturating_sub(since.as_nanos())
                 ))
             );
-            let seq = self.outcome.sim.release(held, now);
+            let seq = self.outcome.sim.release(msg, now);
             self.links.moved.insert(
                 seq,
                 Moved {
@@ -360,13 +378,15 @@ at_ms = 1000
 leader = "any"
 "#;
 
-    /// Delivered messages per directed link, in arrival order: (sent, received, note).
-    fn arrivals(fifo: bool) -> Vec<((u64, u64), Vec<(u64, Option<String>)>)> {
+    /// Delivered messages per directed link, in arrival order: (send time, note).
+    type Link = Vec<(u64, Option<String>)>;
+    type Arrivals = Vec<((u64, u64), Link)>;
+
+    fn arrivals(fifo: bool) -> Arrivals {
         let s = Scenario::parse(&FIFO.replace("FIFO", &fifo.to_string())).unwrap();
         let o = run::<Raft>(&s).unwrap();
         assert!(o.passed());
-        let mut links: std::collections::BTreeMap<(u64, u64), Vec<(u64, Option<String>)>> =
-            Default::default();
+        let mut links: std::collections::BTreeMap<(u64, u64), Link> = Default::default();
         for i in &o.timeline {
             if let ItemKind::Message(m) = &i.kind {
                 if m.fate == Fate::Delivered {
@@ -389,7 +409,7 @@ leader = "any"
                 "link {link:?} reordered under fifo"
             );
         }
-        let waited = |links: &[((u64, u64), Vec<(u64, Option<String>)>)]| {
+        let waited = |links: &Arrivals| {
             links
                 .iter()
                 .flat_map(|(_, m)| m)
