@@ -153,9 +153,11 @@ pub(crate) fn failover(
     ];
     let mut rows = Vec::new();
     let mut bars = Vec::new();
+    let mut transfers = false;
     for (protocol, nodes) in keys {
         let run = results.run(protocol, *nodes);
         let planned = Some(PLANNED).filter(|(_, pick)| run.and_then(*pick).is_some());
+        transfers |= planned.is_some();
         for (fault, pick) in FAULTS.into_iter().chain(planned) {
             let failover = run.and_then(pick);
             match failover {
@@ -201,7 +203,7 @@ pub(crate) fn failover(
     let file = format!("{}failover.svg", file_prefix(prefix));
     let frame = BarFrame::full(
         &file,
-        "Failover decomposition (phase medians), kill and isolate",
+        plot_title(transfers),
         TIME_SINCE_LOSS,
         "protocol, cluster size and fault",
     );
@@ -212,9 +214,24 @@ pub(crate) fn failover(
     Ok(())
 }
 
+/// The decomposition plot's title: it names the faults its bars show.
+fn plot_title(transfers: bool) -> &'static str {
+    if transfers {
+        "Failover decomposition (phase medians), kill, isolate and transfer"
+    } else {
+        "Failover decomposition (phase medians), kill and isolate"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plot_title_names_transfers_when_their_bars_are_shown() {
+        assert!(plot_title(true).ends_with("kill, isolate and transfer"));
+        assert!(!plot_title(false).contains("transfer"));
+    }
 
     #[test]
     fn a_failover_without_any_phase_has_no_bar() {

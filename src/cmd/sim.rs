@@ -45,8 +45,9 @@ pub struct Args {
     /// Run this scenario file instead of a random-fault seed.
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
-    /// With --scenario: write the run's message-sequence diagram to this SVG file.
-    #[arg(long, value_name = "OUT.svg", requires = "scenario")]
+    /// Write the run's message-sequence diagram to this SVG file (a seed replay too;
+    /// with --protocol all, one file per protocol: OUT.raft.svg, OUT.zab.svg, ...).
+    #[arg(long, value_name = "OUT.svg")]
     svg: Option<PathBuf>,
     /// The seed to replay (default 0); with --scenario, overrides the file's seed.
     #[arg(long)]
@@ -264,7 +265,7 @@ fn run_scenario<P: Scripted>(
     );
     print(&text)?;
     if let Some(path) = &args.svg {
-        let svg = diagram::<P>(args, scenario, &outcome);
+        let svg = diagram::<P>(args, scenario, &outcome, false);
         std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote the message-sequence diagram to {}", path.display());
     }
@@ -380,6 +381,7 @@ fn diagram<P: Scripted>(
     args: &Args,
     scenario: &Scenario,
     outcome: &scenario::Outcome<P>,
+    compact: bool,
 ) -> String {
     render_svg(
         &format!("{} ({})", scenario.name, P::NAME),
@@ -389,22 +391,37 @@ fn diagram<P: Scripted>(
         &outcome.checks,
         SvgOptions {
             verbose: args.verbose,
+            compact,
             ..SvgOptions::default()
         },
     )
 }
 
 fn run_all(args: &Args, scenario: &Scenario) -> anyhow::Result<()> {
-    if args.bug.is_some() || args.svg.is_some() {
-        anyhow::bail!("--bug and --svg take one protocol; --protocol all writes --html");
+    if args.bug.is_some() {
+        anyhow::bail!("--bug is a bug of one protocol: pass --protocol raft|zab|paxos");
     }
     let mut columns = Vec::new();
+    let mut full_svgs = Vec::new();
     for kind in ProtocolKind::ALL {
-        columns.push(with_protocol!(kind, P => column::<P>(args, scenario))?);
+        let (full, column) = with_protocol!(kind, P => column::<P>(args, scenario))?;
+        full_svgs.push(full);
+        columns.push(column);
     }
     for c in &columns {
         print(&c.text)?;
         print("\n")?;
+    }
+    if let Some(path) = &args.svg {
+        for (kind, svg) in ProtocolKind::ALL.iter().zip(&full_svgs) {
+            let file = path.with_extension(format!("{kind}.svg"));
+            std::fs::write(&file, svg)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            eprintln!(
+                "wrote the {kind} message-sequence diagram to {}",
+                file.display()
+            );
+        }
     }
     if let Some(path) = &args.html {
         let html = teaching::side_by_side::render_html(scenario, &columns);
@@ -426,7 +443,7 @@ fn run_all(args: &Args, scenario: &Scenario) -> anyhow::Result<()> {
 fn column<P: Scripted>(
     args: &Args,
     scenario: &Scenario,
-) -> anyhow::Result<teaching::side_by_side::Column> {
+) -> anyhow::Result<(String, teaching::side_by_side::Column)> {
     let outcome = scenario::run::<P>(scenario)?;
     let text = scenario::render(
         scenario,
@@ -436,16 +453,25 @@ fn column<P: Scripted>(
             quiet: args.quiet,
         },
     );
-    let svg = diagram::<P>(args, scenario, &outcome);
-    Ok(teaching::side_by_side::Column {
-        protocol: P::NAME.to_string(),
-        text,
-        svg,
-        passed: outcome.passed(),
-    })
+    let svg = diagram::<P>(args, scenario, &outcome, true);
+    // The full-size diagram, for --svg.
+    let full_svg = if args.svg.is_some() {
+        diagram::<P>(args, scenario, &outcome, false)
+    } else {
+        String::new()
+    };
+    Ok((
+        full_svg,
+        teaching::side_by_side::Column {
+            protocol: P::NAME.to_string(),
+            text,
+            svg,
+            passed: outcome.passed(),
+        },
+    ))
 }
 
-fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
+fn replay<P: Scripted>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or(0);
     let mut cfg = ChaosConfig {
         voters: args.nodes,
@@ -477,7 +503,25 @@ fn replay<P: Protocol>(args: &Args, bug: Option<Bug>) -> anyhow::Result<()> {
                 .join(", ")
         );
     }
-    let (sim, result) = run_seed::<P>(seed, &cfg, true, |_, _| Ok(()));
+    let (sim, result) = if let Some(path) = &args.svg {
+        let r = teaching::replay::run_seed::<P>(seed, &cfg);
+        let svg = render_svg(
+            &format!("seed {seed}: random faults ({})", P::NAME),
+            &r.sim.ids(),
+            &P::vocabulary(),
+            &r.timeline,
+            &[],
+            SvgOptions {
+                verbose: args.verbose,
+                ..SvgOptions::default()
+            },
+        );
+        std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote the message-sequence diagram to {}", path.display());
+        (r.sim, r.result)
+    } else {
+        run_seed::<P>(seed, &cfg, true, |_, _| Ok(()))
+    };
     let mut text = String::new();
     for line in sim.trace() {
         if args.quiet && (line.contains(" -> n") || line.contains("timer")) {

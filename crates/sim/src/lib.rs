@@ -33,12 +33,14 @@ mod clients;
 pub mod failover;
 mod faults;
 mod host;
+mod intercept;
 pub mod invariants;
 pub mod network;
 mod run;
 mod upcoming;
 
 pub use faults::STRANDED_COMMANDS;
+pub use intercept::{HeldMessage, InFlight};
 pub use upcoming::{Fate, Upcoming};
 
 use invariants::{Checker, Violation};

@@ -31,6 +31,9 @@ pub struct SvgOptions {
     pub verbose: bool,
     /// Draw at most this many messages (the first ones); the rest are counted.
     pub max_messages: usize,
+    /// Narrow node columns and no notes margin (steps and checks as marks with their
+    /// text on hover), for three diagrams side by side with every node in view.
+    pub compact: bool,
 }
 
 impl Default for SvgOptions {
@@ -38,15 +41,50 @@ impl Default for SvgOptions {
         SvgOptions {
             verbose: false,
             max_messages: 1500,
+            compact: false,
         }
     }
 }
 
 const ROW: f64 = 18.0;
-const TOP: f64 = 78.0;
+/// Where the node names sit below the title and legend lines.
+const HEAD: f64 = 40.0;
 const GUTTER: f64 = 120.0;
 const COLUMN: f64 = 170.0;
 const NOTES: f64 = 330.0;
+/// Width of one monospace character at the legend's font size (9 px).
+const LEGEND_CHAR: f64 = 5.45;
+
+/// Splits `text` into lines of at most `width` pixels of 9 px monospace, at spaces.
+fn wrap(text: &str, width: f64) -> Vec<String> {
+    let max = ((width / LEGEND_CHAR) as usize).max(20);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > max {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// The legend of the marks, then of the protocol's notation.
+fn legend_lines(protocol: &str, width: f64) -> Vec<String> {
+    let marks = "marks: boxes = role and term/epoch/ballot from then on; ★ = elected / ready; \
+                 ◆ commit N = a leader's commit point; ✓ acknowledged, ✗ refused, … no answer = \
+                 what a client heard; dashed line = node down; (late)/(held) = a message a \
+                 scenario step delayed or held";
+    let mut lines = wrap(marks, width);
+    lines.extend(wrap(crate::legend::notation(protocol), width));
+    lines
+}
 
 /// Order of things drawn at one instant: steps, then arrivals, then the events they
 /// cause, then the sends that follow, then checks.
@@ -141,7 +179,7 @@ fn step_slots(timeline: &[Item]) -> Vec<Slot> {
     timeline
         .iter()
         .map(|item| {
-            if matches!(item.kind, ItemKind::Step { .. }) {
+            if matches!(item.kind, ItemKind::Step { .. } | ItemKind::LinkRule { .. }) {
                 sub = if previous == Some(item.at) {
                     sub + 1
                 } else {
@@ -227,7 +265,7 @@ pub fn render_svg(
                 rows.insert((m.sent, Slot::Send));
                 Slot::Receive
             }
-            ItemKind::Step { .. } => step_slot(i),
+            ItemKind::Step { .. } | ItemKind::LinkRule { .. } => step_slot(i),
             ItemKind::Event { event, .. } if !matches!(event, Event::Committed { .. }) => {
                 Slot::Event
             }
@@ -238,17 +276,42 @@ pub fn render_svg(
     }
     let row_of: BTreeMap<(Time, Slot), usize> =
         rows.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    // The notes margin is as wide as its longest step (11 px monospace), within reason.
+    let longest = timeline
+        .iter()
+        .filter_map(|i| match &i.kind {
+            ItemKind::Step { text, .. } | ItemKind::LinkRule { text, .. } => {
+                Some(text.chars().count())
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let (gutter, col, notes) = if opts.compact {
+        (86.0, 110.0, 70.0)
+    } else {
+        (
+            GUTTER,
+            COLUMN,
+            (6.7 * longest as f64 + 20.0).clamp(NOTES, 900.0),
+        )
+    };
+    let width = gutter + col * nodes.len() as f64 + notes;
+    let legend = legend_lines(vocabulary.protocol, width - 20.0);
+    // Title, subtitle (not when compact: the page heads each diagram), legend.
+    let head_lines = if opts.compact { 0.0 } else { 2.0 };
+    let legend_top = 10.0 + 16.0 * head_lines;
+    let top = legend_top + 11.0 * legend.len() as f64 + HEAD;
     let y = |at: Time, slot: Slot| {
-        TOP + ROW * (row_of.get(&(at, slot)).copied().unwrap_or(0) as f64) + ROW / 2.0
+        top + ROW * (row_of.get(&(at, slot)).copied().unwrap_or(0) as f64) + ROW / 2.0
     };
     let column: BTreeMap<NodeId, f64> = nodes
         .iter()
         .enumerate()
-        .map(|(i, &id)| (id, GUTTER + COLUMN / 2.0 + COLUMN * i as f64))
+        .map(|(i, &id)| (id, gutter + col / 2.0 + col * i as f64))
         .collect();
-    let x = |id: NodeId| column.get(&id).copied().unwrap_or(GUTTER);
-    let width = GUTTER + COLUMN * nodes.len() as f64 + NOTES;
-    let bottom = TOP + ROW * rows.len().max(1) as f64;
+    let x = |id: NodeId| column.get(&id).copied().unwrap_or(gutter);
+    let bottom = top + ROW * rows.len().max(1) as f64;
     let height = bottom + 40.0;
 
     let mut svg = String::new();
@@ -264,21 +327,33 @@ pub fn render_svg(
         r#"<rect width="100%" height="100%" fill="white"/>"#,
         "\n"
     ));
-    let _ = writeln!(
-        svg,
-        r#"<text x="10" y="20" font-size="14" font-weight="bold">{}</text>"#,
-        escape(title)
-    );
-    let _ = writeln!(
-        svg,
-        r##"<text x="10" y="38" fill="#555">{}: time runs downwards (one row per instant, not to scale); arrows are delivered messages{}</text>"##,
-        escape(vocabulary.protocol),
-        if opts.verbose {
-            " (grey dashed: lost)"
-        } else {
-            ", heartbeats and lost messages hidden"
-        }
-    );
+    if opts.compact {
+        let _ = writeln!(svg, "<title>{}</title>", escape(title));
+    } else {
+        let _ = writeln!(
+            svg,
+            r#"<text x="10" y="20" font-size="14" font-weight="bold">{}</text>"#,
+            escape(title)
+        );
+        let _ = writeln!(
+            svg,
+            r##"<text x="10" y="38" fill="#555">{}: time runs downwards (one row per instant, not to scale); arrows are delivered messages{}</text>"##,
+            escape(vocabulary.protocol),
+            if opts.verbose {
+                " (grey dashed: lost)"
+            } else {
+                ", heartbeats and lost messages hidden"
+            }
+        );
+    }
+    for (i, line) in legend.iter().enumerate() {
+        let _ = writeln!(
+            svg,
+            r##"<text class="legend" x="10" y="{:.1}" fill="#666" font-size="9">{}</text>"##,
+            legend_top + 8.0 + 11.0 * i as f64,
+            escape(line)
+        );
+    }
 
     // Time labels.
     let mut last_label = String::new();
@@ -288,7 +363,7 @@ pub fn render_svg(
             let _ = writeln!(
                 svg,
                 r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#888" font-size="9">{}</text>"##,
-                GUTTER - 8.0,
+                gutter - 8.0,
                 y(at, slot) + 3.0,
                 escape(&label)
             );
@@ -296,8 +371,10 @@ pub fn render_svg(
         }
     }
 
-    lifelines(&mut svg, nodes, timeline, &step_slot, &x, &y, bottom);
+    lifelines(&mut svg, nodes, timeline, &step_slot, &x, &y, (top, bottom));
 
+    // Message labels sit on their arrow, moved along it when the middle is taken.
+    let mut placed: Vec<(f64, f64, f64)> = Vec::new();
     for m in &messages {
         let (x1, y1, x2, y2) = (
             x(m.from),
@@ -313,21 +390,65 @@ pub fn render_svg(
             ""
         };
         let stroke = if lost { "#aaaaaa" } else { colour };
+        let label_w = 5.4 * m.kind.chars().count() as f64 + 6.0;
+        let free = |lx: f64, ly: f64| {
+            placed.iter().all(|&(px, py, pw)| {
+                (px - lx).abs() * 2.0 >= pw + label_w || (py - ly).abs() >= 10.0
+            })
+        };
+        let at = |t: f64| (x1 + (x2 - x1) * t, y1 + (y2 - y1) * t - 2.0);
+        let (lx, ly) = [0.5, 0.35, 0.65, 0.22, 0.78]
+            .into_iter()
+            .map(at)
+            .find(|&(lx, ly)| free(lx, ly))
+            .unwrap_or_else(|| at(0.5));
+        placed.push((lx, ly, label_w));
         let _ = writeln!(
             svg,
             r#"<g class="msg"><title>{}</title><line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{stroke}" stroke-width="1.2"{dash} marker-end="url(#arrow)"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="9" fill="{stroke}" stroke="white" stroke-width="3" paint-order="stroke">{}{}</text></g>"#,
             escape(&format!(
-                "n{} -> n{} sent {} received {}: {}",
-                m.from, m.to, m.sent, m.received, m.text
+                "n{} -> n{} sent {} received {}: {}{}",
+                m.from,
+                m.to,
+                m.sent,
+                m.received,
+                m.text,
+                m.note.as_ref().map_or(String::new(), |n| format!(" ({n})"))
             )),
-            (x1 + x2) / 2.0,
-            (y1 + y2) / 2.0 - 2.0,
+            lx,
+            ly,
             escape(m.kind),
-            if lost { " ×" } else { "" }
+            match (lost, m.note.as_deref()) {
+                (true, _) => " ×",
+                (false, Some(n)) if n.starts_with("held") => " (held)",
+                (false, Some(_)) => " (late)",
+                (false, None) => "",
+            }
         );
     }
 
-    let notes_x = GUTTER + COLUMN * nodes.len() as f64 + 10.0;
+    let notes_x = gutter + col * nodes.len() as f64 + 10.0;
+    // A note on the right; when compact, a short mark in the left margin with the
+    // note as its hover text.
+    let note = |svg: &mut String, cy: f64, colour: &str, text: &str, short: &str, bold: bool| {
+        let weight = if bold { r#" font-weight="bold""# } else { "" };
+        if opts.compact {
+            let _ = writeln!(
+                svg,
+                r##"<g class="note"><title>{}</title><text x="2" y="{:.1}" fill="{colour}" font-size="9"{weight}>{}</text></g>"##,
+                escape(text),
+                cy + 3.0,
+                escape(short)
+            );
+        } else {
+            let _ = writeln!(
+                svg,
+                r##"<text class="step" x="{notes_x:.1}" y="{:.1}" fill="{colour}"{weight}>{}</text>"##,
+                cy + 4.0,
+                escape(text)
+            );
+        }
+    };
     let role_label = |role: &Role, term: u64| format!("{role} {}", (vocabulary.show_term)(term));
     let role_width = |label: &str| 7.0 * label.chars().count() as f64 + 8.0;
     // The width of each role box, by instant and node.
@@ -338,6 +459,26 @@ pub fn render_svg(
                 node,
                 event: Event::RoleChanged { role, term },
             } => Some(((item.at, *node), role_width(&role_label(role, *term)))),
+            _ => None,
+        })
+        .collect();
+    let elections: BTreeSet<(Time, NodeId, u64)> = timeline
+        .iter()
+        .filter_map(|item| match &item.kind {
+            ItemKind::Event {
+                node,
+                event: Event::LeaderElected { term },
+            } => Some((item.at, *node, *term)),
+            _ => None,
+        })
+        .collect();
+    let ready_with_election: BTreeSet<(Time, NodeId, u64)> = timeline
+        .iter()
+        .filter_map(|item| match &item.kind {
+            ItemKind::Event {
+                node,
+                event: Event::LeaderReady { term },
+            } if elections.contains(&(item.at, *node, *term)) => Some((item.at, *node, *term)),
             _ => None,
         })
         .collect();
@@ -360,22 +501,32 @@ pub fn render_svg(
                         );
                     }
                     Event::LeaderElected { term } | Event::LeaderReady { term } => {
-                        let what = if matches!(event, Event::LeaderElected { .. }) {
-                            "elected"
-                        } else {
-                            "ready"
+                        // Elected and ready at one instant share one label.
+                        let both = ready_with_election.contains(&(item.at, *node, *term));
+                        let what = match (event, both) {
+                            (Event::LeaderReady { .. }, true) => continue,
+                            (Event::LeaderElected { .. }, true) => "elected and ready",
+                            (Event::LeaderElected { .. }, false) => "elected",
+                            _ => "ready",
                         };
                         // Right of a role box drawn on the same row, not over it.
                         let dx = role_boxes
                             .get(&(item.at, *node))
                             .map_or(6.0, |w| w / 2.0 + 4.0);
+                        let full = format!(
+                            "★ {what} {} {}",
+                            vocabulary.generation,
+                            (vocabulary.show_term)(*term)
+                        );
+                        // Compact: the star alone, its words on hover.
+                        let shown = if opts.compact { "★" } else { full.as_str() };
                         let _ = writeln!(
                             svg,
-                            r##"<text class="event" x="{:.1}" y="{:.1}" font-weight="bold" fill="#b8860b">★ {what} {} {}</text>"##,
+                            r##"<text class="event" x="{:.1}" y="{:.1}" font-weight="bold" fill="#b8860b"><title>{}</title>{}</text>"##,
                             cx + dx,
                             cy + 4.0,
-                            escape(vocabulary.generation),
-                            escape(&(vocabulary.show_term)(*term))
+                            escape(&full),
+                            escape(shown)
                         );
                     }
                     Event::Committed { index } if is_commit(i) => {
@@ -410,13 +561,19 @@ pub fn render_svg(
             }
             ItemKind::Step { text, action } => {
                 let cy = y(item.at, step_slot(i));
-                step_marks(&mut svg, action, cy, &x, nodes);
+                step_marks(&mut svg, action, cy, &x, nodes, col);
+                note(&mut svg, cy, "#333", text, "**", false);
+            }
+            ItemKind::LinkRule { text, from, to } => {
+                // A delayed or held kind: a dotted violet line along the link.
+                let cy = y(item.at, step_slot(i));
                 let _ = writeln!(
                     svg,
-                    r##"<text class="step" x="{notes_x:.1}" y="{:.1}" fill="#333">{}</text>"##,
-                    cy + 4.0,
-                    escape(text)
+                    r##"<line x1="{:.1}" y1="{cy:.1}" x2="{:.1}" y2="{cy:.1}" stroke="#9467bd" stroke-width="1.5" stroke-dasharray="2,3"/>"##,
+                    x(*from),
+                    x(*to)
                 );
+                note(&mut svg, cy, "#333", text, "**", false);
             }
             ItemKind::Check(i) => {
                 let Some(report) = checks.get(*i) else {
@@ -431,21 +588,22 @@ pub fn render_svg(
                 let details: Vec<&str> = report.lines.iter().map(|l| l.text.as_str()).collect();
                 let _ = writeln!(
                     svg,
-                    r##"<g class="check"><title>{}</title><line x1="{GUTTER:.1}" y1="{cy:.1}" x2="{:.1}" y2="{cy:.1}" stroke="{colour}" stroke-dasharray="2,2"/><text x="{notes_x:.1}" y="{:.1}" fill="{colour}" font-weight="bold">CHECK {} {word}</text></g>"##,
+                    r##"<g class="check"><title>{}</title><line x1="{gutter:.1}" y1="{cy:.1}" x2="{:.1}" y2="{cy:.1}" stroke="{colour}" stroke-dasharray="2,2"/></g>"##,
                     escape(&details.join("; ")),
                     notes_x - 10.0,
-                    cy + 4.0,
-                    i + 1
                 );
+                let label = format!("CHECK {} {word}", i + 1);
+                let hover = format!("{label}: {}", details.join("; "));
+                let short = format!("{}{}", if report.passed() { "✓" } else { "✗" }, i + 1);
+                if opts.compact {
+                    note(&mut svg, cy, colour, &hover, &short, true);
+                } else {
+                    note(&mut svg, cy, colour, &label, &short, true);
+                }
             }
             ItemKind::Problem(text) => {
                 let cy = y(item.at, Slot::Check);
-                let _ = writeln!(
-                    svg,
-                    r##"<text x="{notes_x:.1}" y="{:.1}" fill="#d62728">!! {}</text>"##,
-                    cy + 4.0,
-                    escape(text)
-                );
+                note(&mut svg, cy, "#d62728", &format!("!! {text}"), "!!", false);
             }
             _ => {}
         }
@@ -469,17 +627,17 @@ fn lifelines(
     step_slot: &impl Fn(usize) -> Slot,
     x: &impl Fn(NodeId) -> f64,
     y: &impl Fn(Time, Slot) -> f64,
-    bottom: f64,
+    (top, bottom): (f64, f64),
 ) {
     for &id in nodes {
         let cx = x(id);
         let _ = writeln!(
             svg,
             r##"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="13" font-weight="bold">n{id}</text>"##,
-            TOP - 12.0
+            top - 12.0
         );
         let mut up_since: Option<f64> = None;
-        let mut from = TOP;
+        let mut from = top;
         let mut segments: Vec<(f64, f64, bool)> = Vec::new();
         for (i, item) in timeline.iter().enumerate() {
             let ItemKind::Step { action, .. } = &item.kind else {
@@ -531,6 +689,7 @@ fn step_marks(
     cy: f64,
     x: &impl Fn(NodeId) -> f64,
     nodes: &[NodeId],
+    col: f64,
 ) {
     match action {
         Action::Start(id) => {
@@ -574,7 +733,7 @@ fn step_marks(
         }
         Action::PowerFailure(ids) => {
             for &id in ids {
-                step_marks(svg, &Action::Crash(id), cy, x, nodes);
+                step_marks(svg, &Action::Crash(id), cy, x, nodes, col);
             }
         }
         Action::DropKind { from, to, .. } | Action::StopDropKind { from, to, .. } => {
@@ -607,8 +766,8 @@ fn step_marks(
             let _ = writeln!(
                 svg,
                 r##"<line x1="{:.1}" y1="{cy:.1}" x2="{:.1}" y2="{cy:.1}" stroke="#ff7f0e" stroke-width="1.5" stroke-dasharray="8,4"/>"##,
-                x(*first) - COLUMN / 2.0 + 10.0,
-                x(*last) + COLUMN / 2.0 - 10.0
+                x(*first) - col / 2.0 + 10.0,
+                x(*last) + col / 2.0 - 10.0
             );
             if let Action::Isolate(id) = action {
                 let _ = writeln!(

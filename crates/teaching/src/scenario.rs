@@ -16,6 +16,7 @@
 //! end_ms = 6000             # optional: run until here (default: the last step/expect)
 //! max_batch = 1             # optional: entries (Raft) / slots (Paxos) per replication message
 //! backoff = false           # optional: Paxos retries a lost ballot at once (default true)
+//! fifo = true               # optional: no message overtakes one sent earlier on its link
 //!
 //! [timing]                  # optional, ms; the names of cluster.toml's [timing]
 //! heartbeat_ms = 50
@@ -84,6 +85,12 @@
 //! learner messages; Paxos's `Prepare`, `Promise`, `Accept`, `Accepted`, `Nack`,
 //! `Heartbeat`, `HeartbeatReply`, `CatchUp` and `Chosen`. A kind the protocol never sent in the whole run
 //! fails the run with the kinds it did send (a typo, or a file for another protocol).
+//! `delay` (`from`, `to`, `kind`, `extra_ms`, optional `until_ms`; ended by
+//! `stop_delay`) makes those messages arrive later; `hold` (`from`, `to`, `kind`,
+//! optional `count` and `until_ms`) takes them off the network until a `release` puts
+//! them back, in order; `fifo = true` keeps every link in send order. These act in the
+//! runner (`scenario/links.rs`), before each delivery.
+//!
 //! This is what scripts the Raft paper's Figure 8 (`scenarios/raft-figure-8.toml`,
 //! §5.4.2); the same rules can hold back the `Promise`s or `Accepted`s that would let a
 //! Paxos proposer finish its round ("Paxos Made Simple" §2.4, progress).
@@ -107,6 +114,7 @@
 pub mod describe;
 pub mod expect;
 pub mod file;
+mod links;
 pub mod run;
 pub mod spec;
 pub mod text;

@@ -128,7 +128,7 @@ pub fn render_html(scenario: &Scenario, columns: &[Column]) -> String {
         h,
         "<p class=\"how\">One row per instant at which the scenario acts (<b>**</b> a step) or checks (<b>CHECK</b>); each column shows what that protocol did from that instant until the next row. Times are virtual, in ms. <span class=\"legend\">n3 -&gt; n1: a message; indented: a node's reason for a decision; [committed] uncommitted entries in the logs at checks.</span></p>"
     );
-    h.push_str("<h2 id=\"diagrams\">Message-sequence diagrams</h2>\n<p class=\"how\">Time runs down by rank (one row per instant with something to draw, not to scale); arrows are messages, marks on a node's line its role changes, commits (◆) and client answers (✓ ✗ …). Scroll inside a diagram to see all of it; the timelines below tell the same runs in words.</p>\n<div class=\"diagrams\">\n");
+    h.push_str("<h2 id=\"diagrams\">Message-sequence diagrams</h2>\n<p class=\"how\">Time runs down by rank (one row per instant with something to draw, not to scale); arrows are messages, marks on a node's line its role changes, commits (◆) and client answers (✓ ✗ …). Each diagram fits its column, every node in view (hover a mark in the left margin for the step or check it stands for); tick <i>actual size</i> to read the labels and scroll inside a diagram. The timelines below tell the same runs in words.</p>\n<input type=\"checkbox\" id=\"actual\"><label class=\"zoom\" for=\"actual\"> actual size</label>\n<div class=\"diagrams\">\n");
     for c in columns {
         let svg = c
             .svg
@@ -204,7 +204,12 @@ fn header_settings(header: &[&str]) -> String {
         .find_map(|l| l.strip_prefix("logs at checks: "))
         .map(|l| format!("\nlogs: {l}"))
         .unwrap_or_default();
-    format!("{settings}{legend}")
+    let notation = header
+        .iter()
+        .find(|l| l.starts_with("notation: "))
+        .map(|l| format!("\n{l}"))
+        .unwrap_or_default();
+    format!("{settings}{notation}{legend}")
 }
 
 fn line_class(line: &str) -> &'static str {
@@ -255,7 +260,9 @@ span.t{color:#999;display:inline-block;min-width:62px;text-align:right;margin-ri
 span.why{color:#92400e}
 div.diagrams{display:flex;gap:8px;align-items:flex-start}
 div.diagram{flex:1 1 0;min-width:0;max-height:620px;overflow:auto;border:1px solid #ccc}
-div.diagram svg{display:block}
+div.diagram svg{display:block;width:100%;height:auto}
+input#actual:checked~div.diagrams div.diagram svg{width:auto}
+label.zoom{font-size:12px;color:#555}
 ";
 
 #[cfg(test)]

@@ -28,11 +28,63 @@ impl Raft {
         {
             return;
         }
+        self.narrate_lost_election(out);
         if self.setup.timing.pre_vote {
             self.start_pre_vote(out);
         } else {
             self.campaign("election timeout", out);
         }
+    }
+
+    /// Why the election or pre-vote this node ran gave no leader, said when its timer
+    /// fires again: the grants it counted against the majority it needed, who refused
+    /// (each refusal is narrated with its rule by the voter) and who never answered.
+    /// Several candidates' lines side by side show a split vote, counted per candidate.
+    fn narrate_lost_election(&self, out: &mut Effects<Self>) {
+        let (votes, refused, what) = match &self.role {
+            RoleState::Candidate { votes, refused } => {
+                (votes, &refused[..], format!("term {} ends", self.term))
+            }
+            RoleState::PreCandidate { votes } => (
+                votes,
+                &[][..],
+                format!("pre-vote for term {} ends", self.term.saturating_add(1)),
+            ),
+            _ => return,
+        };
+        let voters = self.setup.membership.voter_ids();
+        let needed = voters.len() / 2 + 1;
+        let silent: Vec<NodeId> = voters
+            .iter()
+            .copied()
+            .filter(|v| !votes.contains(v) && !refused.contains(v))
+            .collect();
+        let list = |ids: &[NodeId]| {
+            ids.iter()
+                .map(|id| id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.narrate(self.setup.narrate, || {
+            let mut s = format!(
+                "{what} without a majority for us: granted by {} ({} of the {needed} needed)",
+                list(votes),
+                votes.len()
+            );
+            if !refused.is_empty() {
+                s.push_str(&format!(
+                    "; refused by {} (one vote per term, first come first served, or our log is behind: §5.2, §5.4.1)",
+                    list(refused)
+                ));
+            }
+            if !silent.is_empty() {
+                s.push_str(&format!(
+                    "; no answer from {} (down, cut off, or refusing a pre-vote)",
+                    list(&silent)
+                ));
+            }
+            s
+        });
     }
 
     /// §5.2: increments the term, votes for itself and asks every voter for its vote.
@@ -58,6 +110,7 @@ impl Raft {
         self.persist_hard_state(out);
         self.role = RoleState::Candidate {
             votes: vec![self.id()],
+            refused: Vec::new(),
         };
         let (term, id) = (self.term, self.id());
         out.narrate(self.setup.narrate, || {
@@ -154,7 +207,15 @@ impl Raft {
         granted: bool,
         out: &mut Effects<Self>,
     ) {
-        if term != self.term || !granted || !self.setup.membership.is_voter(from) {
+        if term != self.term || !self.setup.membership.is_voter(from) {
+            return;
+        }
+        if !granted {
+            if let RoleState::Candidate { refused, .. } = &mut self.role {
+                if !refused.contains(&from) {
+                    refused.push(from);
+                }
+            }
             return;
         }
         if matches!(self.role, RoleState::Candidate { .. }) {
@@ -173,7 +234,9 @@ impl Raft {
     /// Counts `from`'s grant (once per voter) toward the election or the pre-vote this
     /// node runs.
     pub(super) fn count_grant(&mut self, from: NodeId) {
-        if let RoleState::Candidate { votes } | RoleState::PreCandidate { votes } = &mut self.role {
+        if let RoleState::Candidate { votes, .. } | RoleState::PreCandidate { votes } =
+            &mut self.role
+        {
             if !votes.contains(&from) {
                 votes.push(from);
             }
@@ -183,7 +246,7 @@ impl Raft {
     /// The grants of the election or pre-vote this node runs, if they are a quorum.
     pub(super) fn grants_are_a_quorum(&self) -> Option<&[NodeId]> {
         match &self.role {
-            RoleState::Candidate { votes } | RoleState::PreCandidate { votes } => {
+            RoleState::Candidate { votes, .. } | RoleState::PreCandidate { votes } => {
                 Some(&votes[..]).filter(|v| self.setup.membership.is_quorum(v.iter()))
             }
             _ => None,
@@ -195,7 +258,7 @@ impl Raft {
     /// that stops other elections.
     fn become_leader(&mut self, out: &mut Effects<Self>) {
         let (me, term) = (self.id(), self.term);
-        if let RoleState::Candidate { votes } = &self.role {
+        if let RoleState::Candidate { votes, .. } = &self.role {
             let votes = votes.clone();
             out.narrate(self.setup.narrate, || {
                 format!("won term {term} with votes from {votes:?}")

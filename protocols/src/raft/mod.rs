@@ -209,6 +209,8 @@ enum RoleState {
     },
     Candidate {
         votes: Vec<NodeId>,
+        /// Voters that refused us this term (their own narration says why).
+        refused: Vec<NodeId>,
     },
     Leader {
         progress: BTreeMap<NodeId, Progress>,

@@ -14,7 +14,8 @@ fn txns(list: &[Txn], command: &dyn Fn(&Command) -> String) -> String {
     }
 }
 
-fn zab_state(s: ServerState) -> &'static str {
+/// ZooKeeper's name for a server state (`LOOKING`, `FOLLOWING`, ...).
+pub(super) fn zab_state(s: ServerState) -> &'static str {
     match s {
         ServerState::Looking => "LOOKING",
         ServerState::Following => "FOLLOWING",

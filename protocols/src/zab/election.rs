@@ -234,8 +234,9 @@ impl Zab {
                 let reply = self.my_notification();
                 out.narrate(self.narrate, || {
                     format!(
-                        "{from} is LOOKING: tell it {:?} leader is {}",
-                        reply.state, reply.vote.leader
+                        "{from} is LOOKING: tell it we are {} and the leader is {}",
+                        super::describe::zab_state(reply.state),
+                        reply.vote.leader
                     )
                 });
                 out.send(from, ZabMessage::Notification(reply));
@@ -312,7 +313,11 @@ impl Zab {
             self.send_notifications(out);
         } else if n.round < round {
             out.narrate(self.narrate, || {
-                format!("ignore vote from {from}: old round {} < {round}", n.round)
+                format!(
+                    "ignore vote from {from}: old round {} < {round} (only votes of the current \
+                     round are tallied; ours, sent back, brings it to round {round})",
+                    n.round
+                )
             });
             return;
         } else {
@@ -401,7 +406,29 @@ impl Zab {
             }
         }
         self.election.out_of_election.insert(from, report);
-        if self.established_quorum(&self.election.out_of_election, &report) {
+        if !self.established_quorum(&self.election.out_of_election, &report) {
+            // Why this report does not end our election yet.
+            let agreeing: Vec<NodeId> = self
+                .election
+                .out_of_election
+                .iter()
+                .filter(|(_, b)| b.agrees(&report))
+                .map(|(&s, _)| s)
+                .collect();
+            let leader = n.vote.leader;
+            let why = if !self.membership.is_quorum(&agreeing) {
+                format!("only {agreeing:?} report it, not a quorum")
+            } else {
+                format!("{leader} itself has not told us it is LEADING")
+            };
+            out.narrate(self.narrate, || {
+                format!(
+                    "{from} is {} with leader {leader} (round {}); not joining yet: {why}",
+                    super::describe::zab_state(n.state),
+                    n.round
+                )
+            });
+        } else {
             out.narrate(self.narrate, || {
                 format!(
                     "latecomer: a quorum follows leader {} (round {}): join it",

@@ -34,6 +34,7 @@ struct FileScenario {
     end_ms: Option<u64>,
     max_batch: Option<usize>,
     backoff: Option<bool>,
+    fifo: Option<bool>,
     timing: Option<FileTiming>,
     network: Option<FileNetwork>,
     #[serde(default)]
@@ -101,6 +102,7 @@ struct FileStep {
     to: Option<drops::FileIds>,
     kind: Option<String>,
     until_ms: Option<u64>,
+    extra_ms: Option<f64>,
     protocol: Option<FileProtocols>,
 }
 
@@ -294,6 +296,7 @@ impl FileScenario {
             seed: self.seed.unwrap_or(0),
             max_batch: self.max_batch,
             backoff: self.backoff.unwrap_or(true),
+            fifo: self.fifo.unwrap_or(false),
             timing,
             net,
             histories,
@@ -378,10 +381,12 @@ fn step(
         "put" => &["node", "key", "value", "count", "every_ms"],
         "set_loss" => &["loss"],
         "drop" => &["from", "to", "kind", "until_ms"],
-        "stop_drop" => &["from", "to", "kind"],
+        "stop_drop" | "stop_delay" | "release" => &["from", "to", "kind"],
+        "delay" => &["from", "to", "kind", "extra_ms", "until_ms"],
+        "hold" => &["from", "to", "kind", "count", "until_ms"],
         other => {
             return Err(invalid(format!(
-                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, transfer, put, set_loss, drop, stop_drop)"
+                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, transfer, put, set_loss, drop, stop_drop, delay, stop_delay, hold, release)"
             )))
         }
     };
@@ -399,6 +404,7 @@ fn step(
         ("to", s.to.is_some()),
         ("kind", s.kind.is_some()),
         ("until_ms", s.until_ms.is_some()),
+        ("extra_ms", s.extra_ms.is_some()),
     ];
     for (field, set) in given {
         if set && !allowed.contains(&field) {
@@ -481,7 +487,9 @@ fn step(
             Some(p) => one(StepAction::SetLoss(probability(p, place)?)),
             None => Err(invalid("set_loss needs `loss`".into())),
         },
-        "drop" | "stop_drop" => drops::steps(s, place, check_id),
+        "drop" | "stop_drop" | "delay" | "stop_delay" | "hold" | "release" => {
+            drops::steps(s, place, check_id)
+        }
         _ => {
             let node = match &s.node {
                 Some(t) => target(t, place, check_id)?,

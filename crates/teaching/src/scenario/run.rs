@@ -39,6 +39,8 @@ pub struct Message {
     pub routine: bool,
     /// Whether it was handled.
     pub fate: Fate,
+    /// What a scenario step did to it on the way (`delayed 40 ms by the scenario`).
+    pub note: Option<String>,
 }
 
 /// One line of the timeline.
@@ -50,6 +52,16 @@ pub enum ItemKind {
         text: String,
         /// The action.
         action: Action,
+    },
+    /// A scenario step the runner carries out on one directed link (`delay`, `hold`
+    /// and their ends, `scenario/links.rs`), not the simulator.
+    LinkRule {
+        /// What the step did, in words.
+        text: String,
+        /// Sender side of the link.
+        from: NodeId,
+        /// Receiver side.
+        to: NodeId,
     },
     /// A message arrived (or was lost at the door).
     Message(Message),
@@ -234,6 +246,7 @@ pub fn run_with_bug<P: Scripted>(
             unanswered: BTreeMap::new(),
         },
         last_leader: None,
+        links: super::links::Links::new(scenario.fifo),
     };
     let mut steps = scenario.steps.iter().peekable();
     let mut expects = scenario.expects.iter().peekable();
@@ -265,6 +278,13 @@ pub fn run_with_bug<P: Scripted>(
     if !stopped {
         let _ = runner.advance(scenario.end);
     }
+    let held = runner.links.still_held();
+    if !held.is_empty() {
+        runner.push(ItemKind::Narration(format!(
+            "still held by the scenario at the end (never released): {}",
+            held.join(", ")
+        )));
+    }
     runner.check_drop_kinds(scenario);
     Ok(runner.outcome)
 }
@@ -290,6 +310,8 @@ pub(super) struct Runner<P: Protocol> {
     pub(super) outcome: Outcome<P>,
     /// The leader found by the latest expectation that found one.
     pub(super) last_leader: Option<NodeId>,
+    /// The scenario's delay, hold and fifo rules ([`super::links`]).
+    pub(super) links: super::links::Links<P>,
 }
 
 impl<P: Scripted> Runner<P> {
@@ -319,10 +341,16 @@ impl<P: Scripted> Runner<P> {
 
     /// Runs the simulator through every happening up to `until`, recording each.
     fn advance(&mut self, until: Time) -> Result<(), Violation> {
-        while let Some((at, next)) = self.sim().upcoming() {
+        while let Some((at, _)) = self.sim().upcoming() {
             if at > until {
                 break;
             }
+            if self.intercept() {
+                continue;
+            }
+            let Some((at, next)) = self.sim().upcoming() else {
+                break;
+            };
             let upcoming = self.classify(at, next);
             let mark = self.mark();
             let result = self.outcome.sim.step();
@@ -350,6 +378,7 @@ impl<P: Scripted> Runner<P> {
                 text: P::text(msg),
                 routine: P::routine(msg),
                 fate,
+                note: self.links.note(self.sim().upcoming_seq()),
             }),
             sim::Upcoming::Timer { node, timer } => Upcoming::Timer {
                 node,
@@ -479,6 +508,11 @@ impl<P: Scripted> Runner<P> {
                 event: event.clone(),
             });
         }
+    }
+
+    /// Records a link rule the runner carries out itself.
+    fn note_link(&mut self, from: NodeId, to: NodeId, text: String) {
+        self.push(ItemKind::LinkRule { text, from, to });
     }
 
     /// Carries out one simulator action now and records it.
@@ -611,6 +645,64 @@ impl<P: Scripted> Runner<P> {
                     kind: kind.clone(),
                 },
             )?,
+            StepAction::Delay {
+                from,
+                to,
+                kind,
+                extra,
+            } => {
+                self.add_delay(*from, *to, kind, *extra);
+                self.note_link(
+                    *from,
+                    *to,
+                    format!(
+                        "from now on node {from}'s {kind} messages to node {to} arrive {} ms late",
+                        extra.as_secs_f64() * 1000.0
+                    ),
+                );
+            }
+            StepAction::StopDelay { from, to, kind } => {
+                self.stop_delay(*from, *to, kind.as_deref());
+                self.note_link(
+                    *from,
+                    *to,
+                    match kind {
+                        Some(kind) => format!(
+                            "node {from}'s {kind} messages to node {to} are no longer delayed"
+                        ),
+                        None => {
+                            format!("node {from}'s messages to node {to} are no longer delayed")
+                        }
+                    },
+                );
+            }
+            StepAction::Hold {
+                from,
+                to,
+                kind,
+                count,
+            } => {
+                self.add_hold(*from, *to, kind, *count);
+                let which = match count {
+                    Some(1) => format!("the next {kind} message"),
+                    Some(n) => format!("the next {n} {kind} messages"),
+                    None => format!("{kind} messages"),
+                };
+                self.note_link(*from, *to, format!(
+                    "from now on {which} from node {from} to node {to} are held off the network until released"
+                ));
+            }
+            StepAction::Release { from, to, kind } => {
+                let n = self.release(*from, *to, kind.as_deref());
+                let kind = kind.as_deref().map_or(String::new(), |k| format!("{k} "));
+                self.note_link(
+                    *from,
+                    *to,
+                    format!(
+                    "release node {from}'s held {kind}messages to node {to}: {n} now on their way"
+                ),
+                );
+            }
             StepAction::Put { node, key, value } => {
                 if let Some((id, who)) = self.resolve(*node, "send a put to") {
                     // A scripted put has no client session (the simulator's clients
@@ -656,7 +748,9 @@ impl<P: Scripted> Runner<P> {
             .steps
             .iter()
             .filter_map(|s| match &s.action {
-                StepAction::Drop { kind, .. } => Some(kind.as_str()),
+                StepAction::Drop { kind, .. }
+                | StepAction::Delay { kind, .. }
+                | StepAction::Hold { kind, .. } => Some(kind.as_str()),
                 _ => None,
             })
             .filter(|k| !sent.iter().any(|s| s.eq_ignore_ascii_case(k)))
@@ -666,7 +760,7 @@ impl<P: Scripted> Runner<P> {
         for kind in unknown {
             let names: Vec<&str> = sent.iter().copied().collect();
             let text = format!(
-                "drop: {} sent no message of kind {kind:?} in this run (it sent {})",
+                "drop/delay/hold: {} sent no message of kind {kind:?} in this run (it sent {})",
                 P::NAME,
                 names.join(", ")
             );

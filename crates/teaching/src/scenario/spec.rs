@@ -62,6 +62,10 @@ pub struct Scenario {
     /// Paxos backs off for a random time after a lost ballot (`backoff = false` in the
     /// file switches it off, to show the dueling-proposers livelock).
     pub backoff: bool,
+    /// Every directed link delivers in send order (`fifo = true`): a message that
+    /// would overtake one sent earlier on its link waits for it, as on a TCP
+    /// connection. Off, the network's own order stands.
+    pub fifo: bool,
     /// Protocol timers.
     pub timing: Timing,
     /// Network behaviour.
@@ -149,6 +153,50 @@ pub enum StepAction {
     },
     /// Stop dropping `kind` (every kind, if `None`) on the link from `from` to `to`.
     StopDrop {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+        /// The message kind.
+        kind: Option<String>,
+    },
+    /// From now on, the messages of `kind` from `from` to `to` arrive `extra` later
+    /// than the network would deliver them.
+    Delay {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+        /// The message kind.
+        kind: String,
+        /// How much later.
+        extra: std::time::Duration,
+    },
+    /// Stop delaying `kind` (every kind, if `None`) on the link from `from` to `to`
+    /// (messages already delayed keep their new arrival time).
+    StopDelay {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+        /// The message kind.
+        kind: Option<String>,
+    },
+    /// From now on, take the messages of `kind` from `from` to `to` off the network
+    /// when they would arrive (at most `count` of them, if given), until a `Release`.
+    Hold {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+        /// The message kind.
+        kind: String,
+        /// How many messages to hold at most; `None`: every one until released.
+        count: Option<u64>,
+    },
+    /// Deliver now the messages held on the link from `from` to `to` (of `kind`, or
+    /// every kind), in the order they were held, and stop holding them.
+    Release {
         /// Sender.
         from: NodeId,
         /// Receiver.

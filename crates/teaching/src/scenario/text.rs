@@ -59,6 +59,7 @@ pub fn render<P: Protocol>(scenario: &Scenario, outcome: &Outcome<P>, opts: Text
     if let Some(d) = &scenario.description {
         let _ = writeln!(out, "{}", d.trim_end());
     }
+    let _ = writeln!(out, "{}", crate::legend::notation(v.protocol));
     let _ = writeln!(
         out,
         "logs at checks: [committed] uncommitted (* committed out of order); {}",
@@ -84,7 +85,7 @@ pub fn item_text<P: Protocol>(
 ) -> Option<String> {
     let v = &outcome.vocabulary;
     match &item.kind {
-        ItemKind::Step { text, .. } => Some(format!("** {text}")),
+        ItemKind::Step { text, .. } | ItemKind::LinkRule { text, .. } => Some(format!("** {text}")),
         ItemKind::Message(m) => {
             // A message the scenario drops on purpose is part of its story: shown
             // unless routine; other losses only with --verbose.
@@ -98,7 +99,14 @@ pub fn item_text<P: Protocol>(
                 Fate::Partitioned => "   (lost: partitioned while in flight)",
                 Fate::Dropped => "   (dropped: its kind is dropped on this link)",
             };
-            Some(format!("   n{} -> n{}  {}{fate}", m.from, m.to, m.text))
+            let note = m
+                .note
+                .as_ref()
+                .map_or(String::new(), |n| format!("   ({n})"));
+            Some(format!(
+                "   n{} -> n{}  {}{fate}{note}",
+                m.from, m.to, m.text
+            ))
         }
         ItemKind::Timer { node, name } => opts
             .verbose

@@ -1,5 +1,7 @@
-//! The `drop` and `stop_drop` steps: which directed links lose which message kind, and
-//! from when to when (the format is in [`crate::scenario`]).
+//! The link steps: `drop` and `stop_drop` (which directed links lose which message
+//! kind), `delay` and `stop_delay` (which arrive later), `hold` and `release` (which are
+//! kept off the network until a later step lets them through), and from when to when
+//! (the format is in [`crate::scenario`]).
 
 use super::{ms, FileStep};
 use crate::scenario::spec::{ScenarioError, Step, StepAction, MAX_END_MS};
@@ -14,8 +16,9 @@ pub(super) enum FileIds {
     Many(Vec<NodeId>),
 }
 
-/// `drop` and `stop_drop`: one step per directed link from a `from` node to a `to`
-/// node; a drop with `until_ms` also stops at that instant.
+/// `drop`, `delay`, `hold` and their ends: one step per directed link from a `from`
+/// node to a `to` node; a rule with `until_ms` also ends at that instant (a `hold`
+/// then releases what it held).
 pub(super) fn steps(
     s: &FileStep,
     place: &str,
@@ -45,13 +48,27 @@ pub(super) fn steps(
                 "kind = {k:?} is not a message kind (a name such as \"AppendEntries\")"
             )))
         }
-        None if s.action == "drop" => {
-            return Err(invalid(
-                "drop needs `kind`: the protocol's name for the messages to lose".into(),
-            ))
+        None if matches!(s.action.as_str(), "drop" | "delay" | "hold") => {
+            return Err(invalid(format!(
+                "{} needs `kind`: the protocol's name for the messages it acts on",
+                s.action
+            )))
         }
         None => None,
     };
+    let extra = match (s.action.as_str(), s.extra_ms) {
+        ("delay", Some(ms)) if ms.is_finite() && ms > 0.0 && ms <= 60_000.0 => {
+            Some(std::time::Duration::from_secs_f64(ms / 1000.0))
+        }
+        ("delay", _) => return Err(invalid(
+            "delay needs `extra_ms`: how much later the messages arrive, above 0 and at most 60000"
+                .into(),
+        )),
+        _ => None,
+    };
+    if s.count == Some(0) {
+        return Err(invalid("count = 0: hold at least one message".into()));
+    }
     let at = ms(s.at_ms);
     let until = match s.until_ms {
         Some(u) if u <= s.at_ms => {
@@ -70,17 +87,24 @@ pub(super) fn steps(
     let mut out = Vec::new();
     for &f in &from {
         for &t in to.iter().filter(|&&t| t != f) {
-            let action = match &kind {
-                Some(kind) if s.action == "drop" => StepAction::Drop {
-                    from: f,
-                    to: t,
-                    kind: kind.clone(),
+            let (from, to) = (f, t);
+            let action = match (s.action.as_str(), kind.clone()) {
+                ("drop", Some(kind)) => StepAction::Drop { from, to, kind },
+                ("delay", Some(kind)) => StepAction::Delay {
+                    from,
+                    to,
+                    kind,
+                    extra: extra.unwrap_or_default(),
                 },
-                kind => StepAction::StopDrop {
-                    from: f,
-                    to: t,
-                    kind: kind.clone(),
+                ("hold", Some(kind)) => StepAction::Hold {
+                    from,
+                    to,
+                    kind,
+                    count: s.count,
                 },
+                ("stop_delay", kind) => StepAction::StopDelay { from, to, kind },
+                ("release", kind) => StepAction::Release { from, to, kind },
+                (_, kind) => StepAction::StopDrop { from, to, kind },
             };
             out.push(Step {
                 at,
@@ -88,13 +112,15 @@ pub(super) fn steps(
                 protocols: Vec::new(),
             });
             if let (Some(until), Some(kind)) = (until, &kind) {
+                let kind = Some(kind.clone());
+                let end = match s.action.as_str() {
+                    "delay" => StepAction::StopDelay { from, to, kind },
+                    "hold" => StepAction::Release { from, to, kind },
+                    _ => StepAction::StopDrop { from, to, kind },
+                };
                 out.push(Step {
                     at: until,
-                    action: StepAction::StopDrop {
-                        from: f,
-                        to: t,
-                        kind: Some(kind.clone()),
-                    },
+                    action: end,
                     protocols: Vec::new(),
                 });
             }
