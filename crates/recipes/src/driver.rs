@@ -8,7 +8,10 @@
 //! if it committed already), and tells the recipe, which checks again what its lost
 //! watches were waiting for. It sends a heartbeat every third of its session timeout.
 //! A crashed client falls silent: the leader expires its session and the expiry
-//! deletes its ephemeral nodes, which hands its lock on.
+//! deletes its ephemeral nodes, which hands its lock on. A paused client (a long
+//! garbage-collection pause, a stopped process) falls silent for a while and then
+//! carries on from where it was, before it reads what arrived meanwhile: it may still
+//! believe it holds a lock its expired session lost (what fencing tokens are for).
 
 use crate::check::{Checker, Grant};
 use bytes::Bytes;
@@ -43,6 +46,9 @@ pub struct Client {
     pub name: String,
     seq: u64,
     node: Option<NodeId>,
+    /// The incarnation of `node` it connected to: a restart there broke the
+    /// connection (and lost its watches), as a move does.
+    incarnation: Option<u64>,
     recipe: Box<dyn Recipe>,
     opened: bool,
     outstanding: Option<Outstanding>,
@@ -57,6 +63,11 @@ pub struct Client {
     pub released_at: Option<Time>,
     /// The node it watched last (narration).
     watched: Option<String>,
+    /// Paused: it sends nothing, and what reaches it waits in `inbox`.
+    paused: bool,
+    inbox: Vec<sim::Delivery>,
+    /// Sessions it opened before this one.
+    generation: u64,
 }
 
 /// Clients, the cluster, the checks.
@@ -88,6 +99,11 @@ impl Client {
     pub fn queued(&self) -> bool {
         self.opened && self.outstanding.is_none() && self.queue.is_empty()
     }
+
+    /// Whether it is paused ([`Driver::pause_client`]).
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
 }
 
 impl<P: Protocol> Driver<P> {
@@ -99,7 +115,13 @@ impl<P: Protocol> Driver<P> {
         sim.run_until_ready(Duration::from_secs(30))
             .map_err(|v| v.to_string())?
             .ok_or("no leader within 30 s")?;
-        Ok(Driver {
+        Ok(Driver::over(sim, timeout_ms))
+    }
+
+    /// Clients over `sim` as it is (the caller set the znode tree, scheduled faults
+    /// and started the nodes).
+    pub fn over(sim: Simulation<P>, timeout_ms: u32) -> Driver<P> {
+        Driver {
             sim,
             clients: Vec::new(),
             timeout_ms,
@@ -107,7 +129,7 @@ impl<P: Protocol> Driver<P> {
             narration: Vec::new(),
             notifications: 0,
             notified: Vec::new(),
-        })
+        }
     }
 
     /// Adds a client running `recipe`, holding what it gets for `hold` (`None`: until
@@ -123,6 +145,7 @@ impl<P: Protocol> Driver<P> {
             name: name.into(),
             seq: 0,
             node: None,
+            incarnation: None,
             recipe,
             opened: false,
             outstanding: None,
@@ -133,9 +156,59 @@ impl<P: Protocol> Driver<P> {
             held_since: None,
             released_at: None,
             watched: None,
+            paused: false,
+            inbox: Vec::new(),
+            generation: 0,
         });
         self.notified.push(0);
         i
+    }
+
+    /// Client `i` starts over with a new session running `recipe` (after its session
+    /// ended, or to take the lock again after releasing it).
+    pub fn restart_client(&mut self, i: usize, recipe: Box<dyn Recipe>) {
+        let now = self.sim.now();
+        let timeout_ms = self.timeout_ms;
+        let c = &mut self.clients[i];
+        c.generation += 1;
+        c.session = 0x5e55_0000 + (c.generation << 16) + i as u64 + 1;
+        c.seq = 0;
+        c.recipe = recipe;
+        c.opened = false;
+        c.outstanding = None;
+        c.queue = VecDeque::from([ZOp::OpenSession { timeout_ms }]);
+        c.last_touch = now;
+        c.held_since = None;
+        c.released_at = None;
+        c.watched = None;
+        c.inbox.clear();
+        let line = format!("{} starts over with a new session", c.name);
+        self.say(line);
+    }
+
+    /// Client `i` pauses: it sends nothing (no heartbeats either) and reads nothing
+    /// until [`Self::resume_client`].
+    pub fn pause_client(&mut self, i: usize) {
+        if let Some(c) = self.clients.get_mut(i) {
+            c.paused = true;
+            let line = format!("{} pauses", c.name);
+            self.say(line);
+        }
+    }
+
+    /// Client `i` carries on: first it reads what reached it meanwhile.
+    pub fn resume_client(&mut self, i: usize) -> Result<(), String> {
+        let Some(c) = self.clients.get_mut(i) else {
+            return Ok(());
+        };
+        c.paused = false;
+        let inbox = std::mem::take(&mut c.inbox);
+        let line = format!("{} resumes", c.name);
+        self.say(line);
+        for d in inbox {
+            self.deliver(d)?;
+        }
+        Ok(())
     }
 
     /// Client `i` crashes: it sends nothing more.
@@ -219,42 +292,56 @@ impl<P: Protocol> Driver<P> {
     /// Hands every answer and notification to its client.
     fn take_deliveries(&mut self) -> Result<(), String> {
         for d in self.sim.take_deliveries() {
-            match d.what {
-                Delivered::Answer { id, answer } => {
-                    let Some(i) = self
-                        .clients
-                        .iter()
-                        .position(|c| c.outstanding.as_ref().is_some_and(|o| o.id == id))
-                    else {
-                        continue;
-                    };
-                    self.clients[i].outstanding = None;
-                    let Some(answer) = answer.as_deref().and_then(ZAnswer::decode) else {
-                        continue;
-                    };
-                    self.on_answer(i, &answer)?;
+            self.deliver(d)?;
+        }
+        Ok(())
+    }
+
+    /// Hands one answer or notification to its client (into its inbox if paused).
+    fn deliver(&mut self, d: sim::Delivery) -> Result<(), String> {
+        match &d.what {
+            Delivered::Answer { id, answer } => {
+                let Some(i) = self
+                    .clients
+                    .iter()
+                    .position(|c| c.outstanding.as_ref().is_some_and(|o| o.id == *id))
+                else {
+                    return Ok(());
+                };
+                if self.clients[i].paused {
+                    self.clients[i].inbox.push(d);
+                    return Ok(());
                 }
-                Delivered::Notification { client, data } => {
-                    let Some(i) = self
-                        .clients
-                        .iter()
-                        .position(|c| c.session == client && !c.crashed && c.node == Some(d.node))
-                    else {
-                        continue;
-                    };
-                    let Some(event) = WatchEvent::decode(&data) else {
-                        continue;
-                    };
-                    self.notifications += 1;
-                    self.notified[i] += 1;
-                    let line = format!(
-                        "{} is notified: {:?} {}",
-                        self.clients[i].name, event.kind, event.path
-                    );
-                    self.say(line);
-                    let next = self.clients[i].recipe.on_event(&event);
-                    self.follow(i, next)?;
+                self.clients[i].outstanding = None;
+                let Some(answer) = answer.as_deref().and_then(ZAnswer::decode) else {
+                    return Ok(());
+                };
+                self.on_answer(i, &answer)?;
+            }
+            Delivered::Notification { client, data } => {
+                let Some(i) = self
+                    .clients
+                    .iter()
+                    .position(|c| c.session == *client && !c.crashed && c.node == Some(d.node))
+                else {
+                    return Ok(());
+                };
+                if self.clients[i].paused {
+                    self.clients[i].inbox.push(d);
+                    return Ok(());
                 }
+                let Some(event) = WatchEvent::decode(data) else {
+                    return Ok(());
+                };
+                self.notifications += 1;
+                self.notified[i] += 1;
+                let line = format!(
+                    "{} is notified: {:?} {}",
+                    self.clients[i].name, event.kind, event.path
+                );
+                self.say(line);
+                let next = self.clients[i].recipe.on_event(&event);
+                self.follow(i, next)?;
             }
         }
         Ok(())
@@ -283,7 +370,15 @@ impl<P: Protocol> Driver<P> {
         if let (Standing::Held { token, node }, None) = (&standing, self.clients[i].held_since) {
             let at = self.sim.now();
             self.clients[i].held_since = Some(at);
-            let on = self.clients[i].node.unwrap_or_default();
+            // Checked against the replica that applied the most: what the cluster
+            // committed by now, whichever replica answered (an answer read late, after
+            // a pause, or a lagging replica's tree would hide what changed since).
+            let on = self
+                .sim
+                .running()
+                .into_iter()
+                .max_by_key(|&id| self.sim.applied(id).len())
+                .unwrap_or_default();
             let name = &self.clients[i].name;
             let line = if znode::path::name(node).starts_with("instance-") {
                 format!("{name} is registered as {node}")
@@ -308,7 +403,7 @@ impl<P: Protocol> Driver<P> {
         let now = self.sim.now();
         let leader = self.leader();
         let c = &mut self.clients[i];
-        if c.crashed {
+        if c.crashed || c.paused {
             return Ok(());
         }
         // Move to the leader if the node it talks to is not it, or an answer is
@@ -317,9 +412,11 @@ impl<P: Protocol> Driver<P> {
             now.as_nanos().saturating_sub(o.sent.as_nanos()) > OVERDUE.as_nanos() as u64
         });
         if let Some(l) = leader {
-            if c.node != Some(l) || overdue {
-                let moved = c.node.is_some() && c.node != Some(l);
+            let restarted = c.node == Some(l) && c.incarnation != self.sim.incarnation(l);
+            if c.node != Some(l) || overdue || restarted {
+                let moved = c.node.is_some() && (c.node != Some(l) || restarted);
                 c.node = Some(l);
+                c.incarnation = self.sim.incarnation(l);
                 if let Some(o) = c.outstanding.as_mut() {
                     // The same command, the same number.
                     o.id = self
