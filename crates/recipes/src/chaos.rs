@@ -48,8 +48,6 @@ impl Default for RecipeChaosConfig {
         RecipeChaosConfig {
             chaos: ChaosConfig {
                 voters: 3,
-                faulty: Duration::from_secs(3),
-                settle: Duration::from_secs(4),
                 ..ChaosConfig::default()
             },
             session_timeout_ms: 500,
@@ -223,7 +221,7 @@ pub fn run_seed_narrated<P: Protocol>(
     };
     let mut driver: Option<Driver<P>> = None;
     let result = drive::<P>(seed, cfg, &mut report, &mut driver);
-    let narration = driver.map(|d| d.narration).unwrap_or_default();
+    let narration = driver.map(|d| d.state.narration).unwrap_or_default();
     let n = narration.len();
     let tail = narration[n.saturating_sub(12)..].to_vec();
     let result = result.map(|()| report).map_err(|what| RecipeChaosFailure {
