@@ -461,8 +461,32 @@ impl Clients {
             c.opened = true;
             let op = c.recipe.start();
             c.queue.push_back(op);
+            let line = format!("{} opened session {:#x}", c.name, c.session);
+            self.say(sim, line);
             return Ok(());
         }
+        if let ZAnswer::Created { path, stat } = answer {
+            let kind = if stat.ephemeral_owner != 0 {
+                "ephemeral node"
+            } else {
+                "node"
+            };
+            let line = format!(
+                "{} created {kind} {path} (creation index {})",
+                self.clients[i].name, stat.czxid
+            );
+            self.say(sim, line);
+        }
+        if let ZAnswer::Children { children, .. } = answer {
+            let shown = if children.is_empty() {
+                "nothing".to_string()
+            } else {
+                children.join(", ")
+            };
+            let line = format!("{} lists {shown}", self.clients[i].name);
+            self.say(sim, line);
+        }
+        let c = &mut self.clients[i];
         let next = c.recipe.on_answer(answer);
         self.follow(sim, i, next)
     }
@@ -609,10 +633,12 @@ impl Clients {
     ) {
         if self.clients[i].watched != watched {
             if let Some(w) = &watched {
-                let line = format!(
-                    "{} watches {w}, the node before its own",
-                    self.clients[i].name
-                );
+                let why = if znode::recipes::sequence_of(znode::path::name(w)).is_some() {
+                    "the node before its own"
+                } else {
+                    "the node everyone races to create"
+                };
+                let line = format!("{} watches {w}, {why}", self.clients[i].name);
                 self.say(sim, line);
             }
             self.clients[i].watched = watched;

@@ -8,7 +8,7 @@
 mod drops;
 
 use super::spec::{DeliveredIs, Expect, LeaderIs, Scenario, ScenarioError, StateIs, Step};
-use super::spec::{StepAction, Target, MAX_END_MS, MAX_PUT_COUNT};
+use super::spec::{RecipeKind, StepAction, Target, MAX_END_MS, MAX_PUT_COUNT};
 use protocols::ProtocolKind;
 use protocols::{NodeId, RaftTimerReset, Time, Timing};
 use serde::Deserialize;
@@ -101,6 +101,10 @@ struct FileStep {
     to: Option<drops::FileIds>,
     kind: Option<String>,
     until_ms: Option<u64>,
+    client: Option<String>,
+    recipe: Option<String>,
+    path: Option<String>,
+    hold_ms: Option<u64>,
     protocol: Option<FileProtocols>,
 }
 
@@ -166,6 +170,7 @@ struct FileExpect {
     #[serde(default)]
     states: BTreeMap<String, String>,
     delivered: Option<FileDelivered>,
+    holders: Option<Vec<String>>,
     protocol: Option<FileProtocols>,
 }
 
@@ -377,9 +382,11 @@ fn step(
         "set_loss" => &["loss"],
         "drop" => &["from", "to", "kind", "until_ms"],
         "stop_drop" => &["from", "to", "kind"],
+        "client" => &["client", "recipe", "path", "hold_ms"],
+        "crash_client" | "release" => &["client"],
         other => {
             return Err(invalid(format!(
-                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, transfer, put, set_loss, drop, stop_drop)"
+                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, transfer, put, set_loss, drop, stop_drop, client, crash_client, release)"
             )))
         }
     };
@@ -397,6 +404,10 @@ fn step(
         ("to", s.to.is_some()),
         ("kind", s.kind.is_some()),
         ("until_ms", s.until_ms.is_some()),
+        ("client", s.client.is_some()),
+        ("recipe", s.recipe.is_some()),
+        ("path", s.path.is_some()),
+        ("hold_ms", s.hold_ms.is_some()),
     ];
     for (field, set) in given {
         if set && !allowed.contains(&field) {
@@ -480,6 +491,39 @@ fn step(
             None => Err(invalid("set_loss needs `loss`".into())),
         },
         "drop" | "stop_drop" => drops::steps(s, place, check_id),
+        "client" | "crash_client" | "release" => {
+            let Some(name) = s.client.clone().filter(|n| !n.is_empty()) else {
+                return Err(invalid(format!("{} needs `client` (its name)", s.action)));
+            };
+            match s.action.as_str() {
+                "crash_client" => one(StepAction::CrashClient(name)),
+                "release" => one(StepAction::Release(name)),
+                _ => {
+                    let names: Vec<&str> = RecipeKind::ALL.iter().map(|(n, _)| *n).collect();
+                    let recipe = s
+                        .recipe
+                        .as_deref()
+                        .and_then(|r| RecipeKind::ALL.iter().find(|(n, _)| *n == r))
+                        .map(|(_, k)| *k)
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "client needs `recipe`, one of {}",
+                                names.join(", ")
+                            ))
+                        })?;
+                    let path = s.path.clone().unwrap_or_else(|| "/lock".into());
+                    if znode::path::validate(&path).is_err() {
+                        return Err(invalid(format!("path {path:?} is not a znode path")));
+                    }
+                    one(StepAction::Client {
+                        name,
+                        recipe,
+                        path,
+                        hold: s.hold_ms.map(Duration::from_millis),
+                    })
+                }
+            }
+        }
         _ => {
             let node = match &s.node {
                 Some(t) => target(t, place, check_id)?,
@@ -585,6 +629,7 @@ fn expect(
         && !e.others_follow
         && states.is_empty()
         && delivered.is_none()
+        && e.holders.is_none()
     {
         return Err(invalid("an expectation that checks nothing".into()));
     }
@@ -596,6 +641,7 @@ fn expect(
         others_follow: e.others_follow,
         states,
         delivered,
+        holders: e.holders.clone(),
         protocols: protocols_of(&e.protocol, place)?,
     })
 }
