@@ -233,7 +233,7 @@ pub fn run_seed_narrated<P: Protocol>(
     (narration, result)
 }
 
-fn lock<P: Protocol>(cfg: &RecipeChaosConfig, i: usize) -> Box<dyn znode::recipes::Recipe> {
+fn lock(cfg: &RecipeChaosConfig, i: usize) -> Box<dyn znode::recipes::Recipe> {
     let part = PARTS[i];
     let lock = QueueLock::new(
         part.parent,
@@ -265,7 +265,7 @@ fn drive<P: Protocol>(
     let mut draw = DetRng::new(seed ^ 0x5EC1_9E5A);
     for i in 0..PARTS.len() {
         let hold = draw.duration_between(Duration::from_millis(20), Duration::from_millis(150));
-        d.add(&name(i), lock::<P>(cfg, i), Some(hold));
+        d.add(&name(i), lock(cfg, i), Some(hold));
     }
     let mut life = [Life::default(); PARTS.len()];
     let mut resources: Vec<Resource> = (0..3)
@@ -346,13 +346,13 @@ fn drive<P: Protocol>(
                     }
                     Some(t) if now >= t => {
                         life[i].requeue = None;
-                        d.restart_client(i, lock::<P>(cfg, i));
+                        d.restart_client(i, lock(cfg, i));
                     }
                     Some(_) => {}
                 },
                 Standing::Lost => {
                     report.sessions_lost += 1;
-                    d.restart_client(i, lock::<P>(cfg, i));
+                    d.restart_client(i, lock(cfg, i));
                 }
                 _ => {}
             }
