@@ -45,6 +45,7 @@ mod markdown;
 mod method;
 mod palette;
 mod plots;
+pub mod recipes;
 pub mod results;
 mod rounds;
 mod sections;
@@ -138,6 +139,9 @@ fn build_document(inputs: &[(PathBuf, Results)]) -> Result<Document, ReportError
         doc.heading(2, format!("{prefix}Results of {}", method::file_name(path)));
         targets::targets(&mut doc, results, &prefix);
         sections::measured(&mut doc, results, &prefix)?;
+        if let Some(r) = recipes::load_beside(path)? {
+            recipes::section(&mut doc, &r, &prefix)?;
+        }
     }
     method::method(&mut doc, inputs);
     for (i, (path, results)) in inputs.iter().enumerate() {

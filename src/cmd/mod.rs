@@ -9,6 +9,7 @@ pub mod experiment;
 pub mod lincheck;
 pub mod nemesis;
 pub mod node;
+pub mod recipe_chaos;
 pub mod recipes;
 pub mod report;
 pub mod serve;

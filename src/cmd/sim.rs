@@ -10,6 +10,9 @@
 //!   tests sweep (crashes, power failures, restarts, partitions, one-way cuts, dropped
 //!   message kinds, stranded leaders, loss, duplication: `sim::chaos::schedule`),
 //!   narrated the same way. A seed that failed a test replays exactly here.
+//! - `--recipes --seed N`: replay one seed of the recipe chaos sweep (ZooKeeper's lock,
+//!   read/write lock and fair election on the znode tree under the same faults, with
+//!   client pauses; `recipes::chaos`), narrated by the clients.
 //! - `--failover kill|isolate` (the default for `--protocol redis`, whose nodes do not
 //!   agree on one sequence, which the chaos replay checks): failover trials under load,
 //!   reporting the failover time and the acknowledged writes lost (`--trials`,
@@ -104,6 +107,15 @@ pub struct Args {
     /// switch one on.
     #[arg(long, value_name = "NAME|help")]
     bug: Option<String>,
+    /// Seed mode: replay a seed of the recipe chaos sweep instead (lock, read/write
+    /// lock and fair-election clients on the znode tree, with client pauses and
+    /// crashes; `recipes::chaos`), printing the clients' narration and the checks.
+    #[arg(long, conflicts_with_all = ["scenario", "failover"])]
+    recipes: bool,
+    /// With --recipes: a deliberately broken client or resource (skip-watch,
+    /// trust-event, no-fence), to see the check that catches it.
+    #[arg(long, value_name = "NAME", requires = "recipes")]
+    recipe_bug: Option<String>,
     /// Seed mode: seconds of virtual time with faults, then as long healed.
     #[arg(long, default_value_t = 4.0)]
     faulty_secs: f64,
@@ -222,6 +234,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     anyhow::bail!("--protocol all runs a scenario: pass --scenario FILE")
                 }
             };
+            if args.recipes {
+                return super::recipe_chaos::replay(
+                    protocol,
+                    args.nodes,
+                    args.faulty_secs,
+                    args.seed.unwrap_or(0),
+                    args.recipe_bug.as_deref(),
+                );
+            }
             let bug = bug_for(&args, protocol)?;
             // Redis Cluster promises no single agreed sequence, which the chaos replay
             // checks: it runs the failover trial instead.

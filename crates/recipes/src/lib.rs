@@ -7,14 +7,19 @@
 //!   runs one recipe one operation at a time, follows the leader and retries, and can
 //!   crash (falls silent: its session expires).
 //! - [`check`]: the checks run on every grant: no two holders at once (an earlier
-//!   holder's node is gone from the granting replica's tree), fencing tokens that only
+//!   holder's node is gone from the most advanced replica's tree), fencing tokens that only
 //!   grow; and, at the end, no client left waiting with the lock free (no watch event
 //!   missed).
+//! - [`chaos`]: the recipes under the simulator's random faults and client pauses,
+//!   over many seeds, with every check; [`broken`]: broken clients that show the
+//!   checks catch what they claim to.
 //! - [`demo`]: a narrated run of each recipe (`cwb recipe NAME`).
 //! - [`measure`]: the failover measures: lock holder's crash to the next holder
 //!   (session-expiry path), consensus leader's crash to the next holder (sessions
 //!   survive), and notifications per hand-over, herd against predecessor watch.
 
+pub mod broken;
+pub mod chaos;
 pub mod check;
 pub mod demo;
 pub mod driver;

@@ -390,6 +390,12 @@ impl<P: Protocol> Simulation<P> {
         self.nodes.get(&id).map(|n| &*n.kv)
     }
 
+    /// How many times node `id` was started (a restart loses its volatile state: the
+    /// watches its clients left there, their connections).
+    pub fn incarnation(&self, id: NodeId) -> Option<u64> {
+        self.nodes.get(&id).map(|n| n.incarnation)
+    }
+
     /// A fresh store of `kind`; for the key-value store, the known-buggy one that
     /// ignores sessions if `at_least_once`.
     pub(crate) fn store(at_least_once: bool, kind: StateMachineKind) -> Box<dyn StateMachine> {

@@ -50,6 +50,20 @@
 //! kind = "AppendEntries"    # the protocol's name for the messages
 //! until_ms = 400            # optional: stop dropping then (else `stop_drop` or `heal`)
 //!
+//! [[step]]
+//! at_ms = 500
+//! action = "client"         # a recipe client joins (the nodes then run the znode tree)
+//! client = "client 1"       # its name in the timeline
+//! recipe = "lock"           # lock | herd-lock | read | write | fair-election
+//!                           # | unfair-election | register | discover
+//! path = "/lock"            # the lock's, election's or service's node
+//! hold_ms = 300             # optional: release after holding this long
+//!
+//! [[step]]
+//! at_ms = 1000
+//! action = "crash_client"   # or "release"; both take `client`
+//! client = "client 1"
+//!
 //! [[expect]]
 //! at_ms = 5000
 //! leader = 3                # a node id, "any", "none" or "changed"
@@ -59,7 +73,13 @@
 //! states = { 4 = "down", 5 = "looking" }
 //! delivered = 9             # entries every running node delivered (no-ops excluded)
 //!                           # or per node: delivered = { 3 = 10, 4 = 9 }
+//! holders = ["client 2"]    # the recipe clients holding a lock, leading or registered
 //! ```
+//!
+//! Recipe clients ([`recipes::driver::Clients`], session timeout
+//! [`run::CLIENT_SESSION_MS`]) are driven every 5 ms of virtual time; the timeline
+//! narrates what each does ("client 3 watches /election/n-0000000002, the node before
+//! its own"), and every grant passes the checks of `recipes::check`.
 //!
 //! Step fields: `start`, `crash` and `restart` (crash, then start again at once from the
 //! durable records) take `node` or `nodes`; `isolate` one `node` (silent: packets

@@ -38,7 +38,9 @@ use kv::KvOp;
 use protocols::{DetRng, NodeId, Protocol, Time};
 use std::time::Duration;
 
-pub(super) fn schedule_faults<P: Protocol>(
+/// Draws a seed's fault plan (the table above) into `sim`'s schedule, counting the faults in
+/// `report`; the recipe chaos runs (crate `recipes`) use it with their own clients.
+pub fn schedule_faults<P: Protocol>(
     sim: &mut Simulation<P>,
     cfg: &ChaosConfig,
     plan: &mut DetRng,

@@ -229,6 +229,23 @@ impl<P: Scripted> Runner<P> {
                 }
             }
         }
+        if let Some(want) = &e.holders {
+            let mut got = self.holders();
+            got.sort();
+            let mut want = want.clone();
+            want.sort();
+            let shown = |names: &[String]| {
+                if names.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    names.join(", ")
+                }
+            };
+            line(
+                got == want,
+                format!("holding: {} (expected {})", shown(&got), shown(&want)),
+            );
+        }
         for id in self.sim().running() {
             if let Some(p) = self.sim().node(id) {
                 let s = p.status();

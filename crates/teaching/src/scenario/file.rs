@@ -8,7 +8,7 @@
 mod drops;
 
 use super::spec::{DeliveredIs, Expect, LeaderIs, Scenario, ScenarioError, StateIs, Step};
-use super::spec::{StepAction, Target, MAX_END_MS, MAX_PUT_COUNT};
+use super::spec::{RecipeKind, StepAction, Target, MAX_END_MS, MAX_PUT_COUNT};
 use protocols::ProtocolKind;
 use protocols::{NodeId, RaftTimerReset, Time, Timing};
 use serde::Deserialize;
@@ -103,6 +103,10 @@ struct FileStep {
     kind: Option<String>,
     until_ms: Option<u64>,
     extra_ms: Option<f64>,
+    client: Option<String>,
+    recipe: Option<String>,
+    path: Option<String>,
+    hold_ms: Option<u64>,
     protocol: Option<FileProtocols>,
 }
 
@@ -168,6 +172,7 @@ struct FileExpect {
     #[serde(default)]
     states: BTreeMap<String, String>,
     delivered: Option<FileDelivered>,
+    holders: Option<Vec<String>>,
     protocol: Option<FileProtocols>,
 }
 
@@ -381,12 +386,17 @@ fn step(
         "put" => &["node", "key", "value", "count", "every_ms"],
         "set_loss" => &["loss"],
         "drop" => &["from", "to", "kind", "until_ms"],
-        "stop_drop" | "stop_delay" | "release" => &["from", "to", "kind"],
+        "stop_drop" | "stop_delay" => &["from", "to", "kind"],
+        // Releases held messages (`from`, `to`, `kind`) or a recipe client's lock
+        // (`client`).
+        "release" => &["from", "to", "kind", "client"],
         "delay" => &["from", "to", "kind", "extra_ms", "until_ms"],
         "hold" => &["from", "to", "kind", "count", "until_ms"],
+        "client" => &["client", "recipe", "path", "hold_ms"],
+        "crash_client" => &["client"],
         other => {
             return Err(invalid(format!(
-                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, transfer, put, set_loss, drop, stop_drop, delay, stop_delay, hold, release)"
+                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, transfer, put, set_loss, drop, stop_drop, delay, stop_delay, hold, release, client, crash_client)"
             )))
         }
     };
@@ -405,6 +415,10 @@ fn step(
         ("kind", s.kind.is_some()),
         ("until_ms", s.until_ms.is_some()),
         ("extra_ms", s.extra_ms.is_some()),
+        ("client", s.client.is_some()),
+        ("recipe", s.recipe.is_some()),
+        ("path", s.path.is_some()),
+        ("hold_ms", s.hold_ms.is_some()),
     ];
     for (field, set) in given {
         if set && !allowed.contains(&field) {
@@ -487,8 +501,49 @@ fn step(
             Some(p) => one(StepAction::SetLoss(probability(p, place)?)),
             None => Err(invalid("set_loss needs `loss`".into())),
         },
-        "drop" | "stop_drop" | "delay" | "stop_delay" | "hold" | "release" => {
+        "drop" | "stop_drop" | "delay" | "stop_delay" | "hold" => {
             drops::steps(s, place, check_id)
+        }
+        "release" if s.client.is_none() => drops::steps(s, place, check_id),
+        "client" | "crash_client" | "release" => {
+            if s.from.is_some() || s.to.is_some() || s.kind.is_some() {
+                return Err(invalid(
+                    "release takes `client` (a recipe client's lock) or `from`/`to`/`kind` \
+                     (held messages), not both"
+                        .into(),
+                ));
+            }
+            let Some(name) = s.client.clone().filter(|n| !n.is_empty()) else {
+                return Err(invalid(format!("{} needs `client` (its name)", s.action)));
+            };
+            match s.action.as_str() {
+                "crash_client" => one(StepAction::CrashClient(name)),
+                "release" => one(StepAction::ReleaseClient(name)),
+                _ => {
+                    let names: Vec<&str> = RecipeKind::ALL.iter().map(|(n, _)| *n).collect();
+                    let recipe = s
+                        .recipe
+                        .as_deref()
+                        .and_then(|r| RecipeKind::ALL.iter().find(|(n, _)| *n == r))
+                        .map(|(_, k)| *k)
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "client needs `recipe`, one of {}",
+                                names.join(", ")
+                            ))
+                        })?;
+                    let path = s.path.clone().unwrap_or_else(|| "/lock".into());
+                    if znode::path::validate(&path).is_err() {
+                        return Err(invalid(format!("path {path:?} is not a znode path")));
+                    }
+                    one(StepAction::Client {
+                        name,
+                        recipe,
+                        path,
+                        hold: s.hold_ms.map(Duration::from_millis),
+                    })
+                }
+            }
         }
         _ => {
             let node = match &s.node {
@@ -595,6 +650,7 @@ fn expect(
         && !e.others_follow
         && states.is_empty()
         && delivered.is_none()
+        && e.holders.is_none()
     {
         return Err(invalid("an expectation that checks nothing".into()));
     }
@@ -606,6 +662,7 @@ fn expect(
         others_follow: e.others_follow,
         states,
         delivered,
+        holders: e.holders.clone(),
         protocols: protocols_of(&e.protocol, place)?,
     })
 }

@@ -10,13 +10,22 @@
 
 use super::describe::{Scripted, Vocabulary};
 use super::expect::CheckReport;
+use super::spec::RecipeKind;
 use super::spec::{Scenario, ScenarioError, Step};
 use super::spec::{StepAction, Target};
 use kv::{KvCommand, KvOp, Session};
 use protocols::{Event, Membership, NodeId, Protocol, ProtocolKind, RequestId, Status, Time};
+use recipes::driver::{Clients, TICK};
 use sim::invariants::Violation;
 use sim::{Action, DiskConfig, SimConfig, Simulation};
 use std::collections::{BTreeMap, HashMap};
+use znode::recipes::queue::{Access, QueueLock};
+use znode::recipes::race::RaceLock;
+use znode::recipes::registry::{Discovery, Registration};
+use znode::recipes::{Recipe, Standing, Waiting};
+
+/// Session timeout of a scenario's recipe clients.
+pub const CLIENT_SESSION_MS: u32 = 1500;
 
 pub use sim::{Fate, ReplyOutcome};
 
@@ -212,6 +221,10 @@ pub fn run_with_bug<P: Scripted>(
         disk: Default::default(),
     };
     let mut sim = Simulation::<P>::new(config);
+    let clients = scenario.has_clients().then(|| {
+        sim.set_state_machine(kv::StateMachineKind::Znode);
+        Clients::new(CLIENT_SESSION_MS)
+    });
     sim.set_max_batch(scenario.max_batch);
     sim.set_backoff(scenario.backoff);
     sim.set_bug(bug).map_err(|bug| {
@@ -247,6 +260,9 @@ pub fn run_with_bug<P: Scripted>(
         },
         last_leader: None,
         links: super::links::Links::new(scenario.fifo),
+        clients,
+        next_tick: Time::ZERO,
+        logged: 0,
     };
     let mut steps = scenario.steps.iter().peekable();
     let mut expects = scenario.expects.iter().peekable();
@@ -312,6 +328,12 @@ pub(super) struct Runner<P: Protocol> {
     pub(super) last_leader: Option<NodeId>,
     /// The scenario's delay, hold and fifo rules ([`super::links`]).
     pub(super) links: super::links::Links<P>,
+    /// Recipe clients, if the scenario has any: driven every [`TICK`].
+    clients: Option<Clients>,
+    /// When they are driven next.
+    next_tick: Time,
+    /// Lines of their narration already in the timeline.
+    logged: usize,
 }
 
 impl<P: Scripted> Runner<P> {
@@ -339,8 +361,100 @@ impl<P: Scripted> Runner<P> {
         v
     }
 
-    /// Runs the simulator through every happening up to `until`, recording each.
+    /// Runs the simulator through every happening up to `until`, recording each, and
+    /// drives the recipe clients every [`TICK`] on the way.
     fn advance(&mut self, until: Time) -> Result<(), Violation> {
+        if self.clients.is_none() {
+            return self.advance_nodes(until);
+        }
+        while self.next_tick <= until {
+            let tick = self.next_tick;
+            self.advance_nodes(tick)?;
+            self.next_tick = tick.plus(TICK);
+            let Some(clients) = self.clients.as_mut() else {
+                break;
+            };
+            let result = clients.tick(&mut self.outcome.sim);
+            self.absorb_clients();
+            if let Err(what) = result {
+                let v = Violation::new(tick, format!("recipe check: {what}"));
+                return Err(self.stop(v));
+            }
+        }
+        self.advance_nodes(until)
+    }
+
+    /// Moves the recipe clients' new narration into the timeline.
+    fn absorb_clients(&mut self) {
+        let Some(clients) = &self.clients else {
+            return;
+        };
+        let fresh: Vec<Item> = clients.log[self.logged..]
+            .iter()
+            .map(|(at, line)| Item {
+                at: *at,
+                kind: ItemKind::Narration(line.clone()),
+            })
+            .collect();
+        self.logged = clients.log.len();
+        self.outcome.timeline.extend(fresh);
+    }
+
+    /// The recipe clients that hold, lead or are registered now, by name.
+    pub(super) fn holders(&self) -> Vec<String> {
+        let Some(clients) = &self.clients else {
+            return Vec::new();
+        };
+        (0..clients.clients.len())
+            .filter(|&i| {
+                let c = &clients.clients[i];
+                !clients.crashed(i)
+                    && c.released_at.is_none()
+                    && matches!(clients.standing(i), Standing::Held { .. })
+            })
+            .map(|i| clients.clients[i].name.clone())
+            .collect()
+    }
+
+    /// A recipe step: a client joins, crashes or releases.
+    fn client_step(&mut self, step: &StepAction) {
+        let Some(clients) = self.clients.as_mut() else {
+            return;
+        };
+        let sim = &mut self.outcome.sim;
+        let find =
+            |clients: &Clients, name: &str| clients.clients.iter().position(|c| c.name == name);
+        match step {
+            StepAction::Client {
+                name,
+                recipe,
+                path,
+                hold,
+            } => {
+                clients.add(sim, name, recipe_client(*recipe, path, name), *hold);
+            }
+            StepAction::CrashClient(name) => match find(clients, name) {
+                Some(i) => clients.crash_client(sim, i),
+                None => {
+                    let text = format!("no client named {name:?} to crash");
+                    self.outcome.problems.push(text.clone());
+                    self.push(ItemKind::Problem(text));
+                }
+            },
+            StepAction::ReleaseClient(name) => match find(clients, name) {
+                Some(i) => clients.release_now(sim, i),
+                None => {
+                    let text = format!("no client named {name:?} to release");
+                    self.outcome.problems.push(text.clone());
+                    self.push(ItemKind::Problem(text));
+                }
+            },
+            _ => {}
+        }
+        self.absorb_clients();
+    }
+
+    fn advance_nodes(&mut self, until: Time) -> Result<(), Violation> {
         while let Some((at, _)) = self.sim().upcoming() {
             if at > until {
                 break;
@@ -620,6 +734,9 @@ impl<P: Scripted> Runner<P> {
                 format!("ask the leader to hand its leadership to node {to} (a planned failover)"),
                 Action::TransferLeadership { to: *to },
             )?,
+            StepAction::Client { .. } | StepAction::CrashClient(_) | StepAction::ReleaseClient(_) => {
+                self.client_step(&step.action)
+            }
             StepAction::SetLoss(p) => self.act(
                 format!("the network now loses {:.0}% of messages", p * 100.0),
                 Action::SetLoss(*p),
@@ -782,5 +899,21 @@ fn strip_time(line: &str) -> &str {
     match line.split_once("] ") {
         Some((_, rest)) if line.starts_with('[') => rest,
         _ => line,
+    }
+}
+
+/// The client a scenario's `client` step starts.
+fn recipe_client(kind: RecipeKind, path: &str, name: &str) -> Box<dyn Recipe> {
+    let queue = |access, waiting| Box::new(QueueLock::new(path, access, waiting, name.as_bytes()));
+    match kind {
+        RecipeKind::Lock | RecipeKind::FairElection => {
+            queue(Access::Exclusive, Waiting::Predecessor)
+        }
+        RecipeKind::HerdLock => queue(Access::Exclusive, Waiting::Herd),
+        RecipeKind::Read => queue(Access::Read, Waiting::Predecessor),
+        RecipeKind::Write => queue(Access::Write, Waiting::Predecessor),
+        RecipeKind::UnfairElection => Box::new(RaceLock::new(path, name.as_bytes())),
+        RecipeKind::Register => Box::new(Registration::new(path, name.as_bytes())),
+        RecipeKind::Discover => Box::new(Discovery::new(path)),
     }
 }

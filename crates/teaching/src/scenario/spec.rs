@@ -91,6 +91,41 @@ pub struct Step {
     pub protocols: Vec<ProtocolKind>,
 }
 
+/// Which recipe a scenario client runs ([`znode::recipes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecipeKind {
+    /// Exclusive lock: the lowest sequential node holds; each waits on the one before.
+    Lock,
+    /// Exclusive lock whose waiters all watch the parent (the herd effect).
+    HerdLock,
+    /// Reader of a read/write lock.
+    Read,
+    /// Writer of a read/write lock.
+    Write,
+    /// Fair election: the exclusive lock's queue, the lowest leads.
+    FairElection,
+    /// Unfair election: race to create one ephemeral node.
+    UnfairElection,
+    /// Service registration (an ephemeral sequential node with an address).
+    Register,
+    /// Service discovery (a listing with a child watch).
+    Discover,
+}
+
+impl RecipeKind {
+    /// Every kind, by its name in scenario files.
+    pub const ALL: [(&'static str, RecipeKind); 8] = [
+        ("lock", RecipeKind::Lock),
+        ("herd-lock", RecipeKind::HerdLock),
+        ("read", RecipeKind::Read),
+        ("write", RecipeKind::Write),
+        ("fair-election", RecipeKind::FairElection),
+        ("unfair-election", RecipeKind::UnfairElection),
+        ("register", RecipeKind::Register),
+        ("discover", RecipeKind::Discover),
+    ];
+}
+
 /// A node named in a step: by id, or "whoever leads at that moment".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -140,6 +175,24 @@ pub enum StepAction {
     },
     /// Set the probability that the network loses a message.
     SetLoss(f64),
+    /// A recipe client joins (ZooKeeper's recipes on the znode tree, which every
+    /// node of a scenario with clients runs): it opens a session with the leader and
+    /// runs `recipe` on `path`.
+    Client {
+        /// Its name in the timeline ("client 1").
+        name: String,
+        /// What it runs.
+        recipe: RecipeKind,
+        /// The lock's, election's or service's node ("/lock").
+        path: String,
+        /// How long it holds what it gets before releasing it (`None`: until it
+        /// crashes or a `release` step).
+        hold: Option<std::time::Duration>,
+    },
+    /// A recipe client crashes: it falls silent and its session will expire.
+    CrashClient(String),
+    /// A recipe client gives back what it holds.
+    ReleaseClient(String),
     /// From now on, lose the messages of one kind (the protocol's name for it, as
     /// [`protocols::Protocol::message_kind`] gives it) sent from `from` to `to`; the
     /// link's other messages, and every message the other way, still arrive.
@@ -263,12 +316,22 @@ pub struct Expect {
     pub states: BTreeMap<NodeId, StateIs>,
     /// Delivered entries.
     pub delivered: Option<DeliveredIs>,
+    /// The recipe clients that hold a lock, lead an election or are registered now,
+    /// by name.
+    pub holders: Option<Vec<String>>,
     /// The protocols the expectation is checked with (`protocol = "zab"` in the file);
     /// empty: all.
     pub protocols: Vec<ProtocolKind>,
 }
 
 impl Scenario {
+    /// Whether the scenario has recipe clients (its nodes then run the znode tree).
+    pub fn has_clients(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.action, StepAction::Client { .. }))
+    }
+
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {

@@ -110,6 +110,14 @@ impl Recipe for RaceLock {
         self.standing.clone()
     }
 
+    /// The node it raced for, while it waits with an exists watch on it.
+    fn watched(&self) -> Option<String> {
+        match (&self.standing, &self.sent) {
+            (Standing::Waiting, Some(ZOp::Exists { path, .. })) => Some(path.clone()),
+            _ => None,
+        }
+    }
+
     fn release(&mut self) -> Option<ZOp> {
         let Standing::Held { node, .. } = &self.standing else {
             return None;
