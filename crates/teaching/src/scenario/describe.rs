@@ -22,18 +22,56 @@ pub trait Scripted: Preload + Describe {
 
 impl<P: Preload + Describe> Scripted for P {}
 
-/// `put k=v`, `get k`, `set k=v`, `cas k a->b`, or the command's text.
+/// `put k=v`, `get k`, `set k=v`, `cas k a->b`; a znode command (`create /lock/n-
+/// ephemeral-sequential`, `touch`); or the command's text, its bytes that are not
+/// printable shown as `\xNN`.
 pub fn command(c: &Command) -> String {
-    match KvCommand::decode(&c.data).map(|c| c.op) {
-        Some(op) => sim::kv_text(&op),
-        None => {
-            let text = String::from_utf8_lossy(&c.data);
-            if text.chars().count() > 24 {
-                format!("{}…", text.chars().take(24).collect::<String>())
-            } else {
-                text.into_owned()
-            }
-        }
+    if let Some(op) = KvCommand::decode(&c.data).map(|c| c.op) {
+        return sim::kv_text(&op);
+    }
+    if let Some(z) = znode::command::ZCommand::decode(&c.data) {
+        return znode_text(&z.op);
+    }
+    let text: String = c
+        .data
+        .utf8_chunks()
+        .flat_map(|chunk| {
+            let valid = chunk
+                .valid()
+                .chars()
+                .map(|ch| {
+                    if ch.is_control() {
+                        format!("\\x{:02x}", u32::from(ch))
+                    } else {
+                        ch.to_string()
+                    }
+                })
+                .collect::<Vec<_>>();
+            let invalid = chunk.invalid().iter().map(|b| format!("\\x{b:02x}"));
+            valid.into_iter().chain(invalid).collect::<Vec<_>>()
+        })
+        .collect();
+    if text.chars().count() > 24 {
+        format!("{}…", text.chars().take(24).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// A znode operation in the words of ZooKeeper's CLI.
+fn znode_text(op: &znode::command::ZOp) -> String {
+    use znode::command::ZOp;
+    match op {
+        ZOp::OpenSession { timeout_ms } => format!("open session ({timeout_ms} ms)"),
+        ZOp::Touch => "touch session".into(),
+        ZOp::CloseSession => "close session".into(),
+        ZOp::Expire { sessions } => format!("expire sessions {sessions:?}"),
+        ZOp::Create { path, mode, .. } => format!("create {path} ({mode:?})"),
+        ZOp::Delete { path, .. } => format!("delete {path}"),
+        ZOp::SetData { path, .. } => format!("set {path}"),
+        ZOp::GetData { path, .. } => format!("get {path}"),
+        ZOp::GetChildren { path, .. } => format!("ls {path}"),
+        ZOp::Exists { path, .. } => format!("exists {path}"),
     }
 }
 
