@@ -82,7 +82,7 @@ pub struct LoadedSample {
     /// Fault -> the first write acknowledged on the failed node's keys by its successor.
     pub first_write: Duration,
     /// Redis Cluster: the steps of [`redis_steps`]; empty for the consensus protocols.
-    pub steps: Vec<(&'static str, Duration)>,
+    pub steps: Steps,
     /// Writes acknowledged.
     pub acknowledged: u64,
     /// Acknowledged writes whose key read back empty.
@@ -137,13 +137,24 @@ struct Ack {
     via: Option<NodeId>,
 }
 
+/// One write a writer sent: its key, its value, and whether it was acknowledged.
+#[derive(Clone, Debug)]
+struct Sent {
+    key: String,
+    value: String,
+    acked: bool,
+}
+
+/// A failover's steps in the protocol's own words, each with its duration.
+pub type Steps = Vec<(&'static str, Duration)>;
+
 /// What the writers share.
 #[derive(Default)]
 struct Shared {
     history: Mutex<History>,
     acks: Mutex<Vec<Ack>>,
     /// Every key written, by writer, with its value and whether it was acknowledged.
-    written: Mutex<BTreeMap<u64, Vec<(String, String, bool)>>>,
+    written: Mutex<BTreeMap<u64, Vec<Sent>>>,
 }
 
 impl Shared {
@@ -153,7 +164,7 @@ impl Shared {
     fn acks(&self) -> std::sync::MutexGuard<'_, Vec<Ack>> {
         self.acks.lock().unwrap_or_else(|p| p.into_inner())
     }
-    fn written(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Vec<(String, String, bool)>>> {
+    fn written(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Vec<Sent>>> {
         self.written.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -482,11 +493,11 @@ async fn write_loop(
                 via: client.leader_guess(),
             });
         }
-        shared
-            .written()
-            .entry(id)
-            .or_default()
-            .push((key, value, ok));
+        shared.written().entry(id).or_default().push(Sent {
+            key,
+            value,
+            acked: ok,
+        });
         tokio::time::sleep_until((sent + pace).into()).await;
     }
 }
@@ -495,12 +506,12 @@ async fn write_loop(
 async fn read_back(
     mut client: runtime::client::Client,
     id: u64,
-    keys: Vec<(String, String, bool)>,
+    keys: Vec<Sent>,
     origin: Instant,
     shared: Arc<Shared>,
 ) -> (u64, u64) {
     let (mut acknowledged, mut lost) = (0, 0);
-    for (key, value, acked) in keys {
+    for Sent { key, value, acked } in keys {
         let sent = Instant::now();
         if shared
             .history()
@@ -564,7 +575,7 @@ pub fn redis_steps(
     victim: NodeId,
     successor: NodeId,
     first_write: Instant,
-) -> Option<(FailoverPhases, Vec<(&'static str, Duration)>, u32)> {
+) -> Option<(FailoverPhases, Steps, u32)> {
     let after = |s: &&Stamped| s.at >= t0 && s.node != victim;
     let narration = |s: &Stamped| match &s.event {
         Event::Narrate(text) => Some(text.clone()),
