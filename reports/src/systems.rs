@@ -205,9 +205,9 @@ fn redis_steps(doc: &mut Document, results: &Results, prefix: &str) -> Result<()
          of masters reported it), the replica learns FAIL and draws its election delay \
          (500 ms + random 0-500 ms + rank * 1000 ms), FAILOVER_AUTH_REQUEST after the delay, \
          the majority's votes and the promotion, and the first write the promoted replica \
-         acknowledges on the failed master's slots. In the shared decomposition above, \
-         detection runs up to the replica learning FAIL, election over the delay and the \
-         vote, recovery is zero.",
+         acknowledges on the failed master's slots. In the shared decomposition (the \
+         failover section), detection runs up to the replica learning FAIL, election over \
+         the delay and the vote, recovery is zero.",
     );
     let mut header: Vec<&str> = vec!["system", "nodes", "fault", "trials"];
     header.extend(names.iter().map(String::as_str));
