@@ -15,7 +15,8 @@
 //! - [`summary`]: [`Summary`], percentiles computed with HdrHistogram.
 //! - [`error`]: the error type, [`ReportError`].
 //! - `document`: the report as headings, paragraphs, tables and plots;
-//!   `headline` (with `sentences`), `compare`, `targets`, `sections`, `failover`,
+//!   `headline` (with `sentences`), `systems` (Redis Cluster beside the consensus
+//!   protocols), `compare`, `targets`, `sections`, `failover`,
 //!   `steady_state`, `rounds` and `method` fill it; `html`, `markdown` and `csv`
 //!   render it.
 //! - `plots` and `bars`: the plotters SVG charts; `palette`: their colours.
@@ -52,6 +53,7 @@ mod sections;
 mod sentences;
 mod steady_state;
 pub mod summary;
+mod systems;
 mod targets;
 
 use std::path::{Path, PathBuf};
@@ -132,6 +134,7 @@ fn build_document(inputs: &[(PathBuf, Results)]) -> Result<Document, ReportError
     };
     for (i, (path, results)) in inputs.iter().enumerate() {
         headline::headline(&mut doc, path, results, &prefix(i))?;
+        systems::side_by_side(&mut doc, results, &prefix(i))?;
     }
     compare::comparison(&mut doc, inputs);
     for (i, (path, results)) in inputs.iter().enumerate() {

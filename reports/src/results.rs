@@ -242,6 +242,17 @@ pub struct ProtocolRun {
     /// itself states it. Absent from older files, read as 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub election_phase_wait_ms: Option<f64>,
+    /// Acknowledged writes lost per failover under a load of writers, with the
+    /// linearizability checker's verdict on the clients' history: one entry per fault
+    /// and replication setting (Redis Cluster: asynchronous and WAIT-like). Empty when
+    /// not measured and in older files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost_writes: Vec<LostWrites>,
+    /// A failover's phases in the protocol's own words where the shared decomposition
+    /// folds several into one (Redis Cluster: PFAIL, FAIL, the replica learning it,
+    /// the election delay, the vote), one entry per fault. Empty when not measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failover_steps: Vec<FailoverSteps>,
 }
 
 impl ProtocolRun {
@@ -262,8 +273,74 @@ impl ProtocolRun {
             election_extra_rounds: None,
             timer_lateness_us: None,
             election_phase_wait_ms: None,
+            lost_writes: Vec::new(),
+            failover_steps: Vec::new(),
         }
     }
+}
+
+/// Acknowledged writes lost to one kind of failover under load (docs/METHOD.md,
+/// "Acknowledged writes lost"): every write goes to a key of its own, and after the
+/// failover every key is read back from the surviving cluster; an acknowledged write
+/// whose key reads back empty is lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LostWrites {
+    /// The fault: "kill" or "isolate".
+    pub failure: String,
+    /// Redis Cluster's WAIT-like setting (a master answers once this many replicas
+    /// have the write; 0: asynchronous replication); `None` for the consensus
+    /// protocols, which acknowledge after a quorum by design.
+    #[serde(default)]
+    pub wait_replicas: Option<u32>,
+    /// Writes acknowledged per trial (unit "writes").
+    pub acknowledged: Measure,
+    /// Of those, lost per trial (unit "writes").
+    pub lost: Measure,
+    /// Fault -> the first write acknowledged on the failed node's keys, per trial (ms).
+    pub failover: Measure,
+    /// Trials whose history the checker found linearizable.
+    pub linearizable: u32,
+    /// Trials whose history it found not linearizable.
+    pub not_linearizable: u32,
+    /// Trials it could not decide within its limits.
+    pub undecided: u32,
+    /// Trials that produced no sample (no failover in time, fault not verified).
+    pub trials_discarded: u32,
+}
+
+impl LostWrites {
+    /// The checker's verdict over every trial, in one word: "yes" (all linearizable),
+    /// "no" (at least one was not), "undecided", or "none" when no trial ran.
+    pub fn verdict(&self) -> &'static str {
+        if self.not_linearizable > 0 {
+            "no"
+        } else if self.undecided > 0 {
+            "undecided"
+        } else if self.linearizable > 0 {
+            "yes"
+        } else {
+            "none"
+        }
+    }
+
+    /// "async", "WAIT 1" or "quorum" (the consensus protocols).
+    pub fn replication(&self) -> String {
+        match self.wait_replicas {
+            None => "quorum".into(),
+            Some(0) => "async".into(),
+            Some(n) => format!("WAIT {n}"),
+        }
+    }
+}
+
+/// One failover's steps in the protocol's own words, each measured per trial (ms)
+/// from the end of the step before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailoverSteps {
+    /// The fault: "kill" or "isolate".
+    pub failure: String,
+    /// The steps in order: name and duration.
+    pub steps: Vec<(String, Measure)>,
 }
 
 /// A measured quantity: its raw samples (one per trial) and their summary.

@@ -14,6 +14,9 @@ use crate::results::{Measure, ProtocolRun, Results, SweepPoint};
 
 /// Every (protocol, cluster size) the run set out to measure or did measure, in the
 /// settings' protocol order and increasing size.
+/// Redis Cluster runs `2n` nodes (`n` masters with one replica each) for a size `n`:
+/// its keys use its own sizes, so that no table lists it "not measured" at the
+/// consensus sizes (nor the consensus protocols at its).
 pub(crate) fn run_keys(results: &Results) -> Vec<(String, usize)> {
     let mut protocols = results.settings.protocols.clone();
     let mut sizes = results.settings.cluster_sizes.clone();
@@ -21,7 +24,7 @@ pub(crate) fn run_keys(results: &Results) -> Vec<(String, usize)> {
         if !protocols.contains(&run.protocol) {
             protocols.push(run.protocol.clone());
         }
-        if !sizes.contains(&run.nodes) {
+        if run.protocol != "redis" && !sizes.contains(&run.nodes) {
             sizes.push(run.nodes);
         }
     }
@@ -29,6 +32,20 @@ pub(crate) fn run_keys(results: &Results) -> Vec<(String, usize)> {
     sizes.dedup();
     let mut keys = Vec::new();
     for protocol in &protocols {
+        if protocol == "redis" {
+            let mut own: Vec<usize> = sizes.iter().map(|n| n.saturating_mul(2)).collect();
+            own.extend(
+                results
+                    .runs
+                    .iter()
+                    .filter(|r| r.protocol == "redis")
+                    .map(|r| r.nodes),
+            );
+            own.sort_unstable();
+            own.dedup();
+            keys.extend(own.into_iter().map(|n| (protocol.clone(), n)));
+            continue;
+        }
         for &nodes in &sizes {
             keys.push((protocol.clone(), nodes));
         }

@@ -131,19 +131,26 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
         .await
         .context("starting the cluster")?;
     if args.cluster.protocol == ProtocolKind::Redis {
+        // Redis Cluster has no PreVote, CheckQuorum or election-timeout range: its own
+        // settings instead.
         println!(
             "Redis Cluster: {} masters with their replicas on 127.0.0.1 (nodes 1-{} start as masters), \
-             {}; a leader below is a master, its configEpoch the generation; node timeout {} ms",
+             {}; a leader below is a master, its configEpoch the generation; node timeout {} ms, \
+             clusterCron every {} ms, wait-replicas {}, append-only file fsync={}, data in {}",
             args.cluster.nodes / 2,
             args.cluster.nodes / 2,
             match args.cluster.wait_replicas {
                 0 => "asynchronous replication".to_string(),
                 n => format!("a write answered once {n} replica(s) have it (WAIT {n})"),
             },
-            timing.election_timeout_min.as_millis()
+            timing.election_timeout_min.as_millis(),
+            timing.heartbeat.as_millis(),
+            args.cluster.wait_replicas,
+            args.cluster.fsync,
+            dir.display()
         );
-    }
-    println!(
+    } else {
+        println!(
         "{} cluster: {} voters{} on 127.0.0.1, fsync={}, heartbeat {} ms, election timeout {}-{} ms, PreVote {}, CheckQuorum {}, data in {}",
         P::NAME,
         args.cluster.nodes,
@@ -156,6 +163,7 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
         if timing.check_quorum { "on" } else { "off" },
         dir.display()
     );
+    }
     for (id, addr) in cluster.client_addrs() {
         println!(
             "  node {id}: peer {}  client {addr}",

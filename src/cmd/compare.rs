@@ -50,6 +50,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         netns: false,
         tls: false,
         peers: Vec::new(),
+        wait_replicas: vec![0, 1],
     };
     println!(
         "comparing raft, zab and paxos on 3-node loopback clusters: {} trials each of cold-start election, leader kill and leader isolation, then 1 and 64 closed-loop clients (fsync = batch)",

@@ -90,16 +90,19 @@ impl TimingArgs {
 }
 
 /// Refuses Redis Cluster where the workbench drives or measures one leader for every key
-/// (the benches, the nemesis, Figure 16's election times, a node from a config file):
-/// its failover is measured by `cwb sim --failover`, whose trials route each key to its
-/// master, and it runs on loopback TCP under `cwb cluster --protocol redis`.
+/// (the nemesis, Figure 16's election times, a node from a config file): its failover
+/// is measured in process by `cwb bench --protocols redis` (its writers routed to every
+/// master) and by `cwb sim --failover`, and it runs on loopback TCP under
+/// `cwb cluster --protocol redis`. (`cwb node` reads no Redis settings from its config
+/// file, and the nemesis picks its faults and routes its clients by one leader.)
 pub fn refuse_redis(protocol: protocols::ProtocolKind, command: &str) -> anyhow::Result<()> {
     if protocol.is_consensus() {
         return Ok(());
     }
     anyhow::bail!(
         "`cwb {command}` drives one leader for every key and does not run Redis Cluster: \
-         measure its failover with `cwb sim --protocol redis --failover kill|isolate`, \
+         measure its failover with `cwb bench --protocols redis --measure kill,isolate,lost` \
+         or `cwb sim --protocol redis --failover kill|isolate`, \
          watch it with `cwb cluster --protocol redis --nodes 6`"
     )
 }

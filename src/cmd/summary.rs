@@ -73,6 +73,30 @@ pub fn print(results: &Results) {
                 );
             }
         }
+        for s in &run.failover_steps {
+            for (step, m) in &s.steps {
+                row(&format!("{} step: {step}", s.failure), Some(m));
+            }
+        }
+        for l in &run.lost_writes {
+            let mean =
+                |m: &Measure| m.samples.iter().sum::<f64>() / (m.samples.len().max(1) as f64);
+            println!(
+                "{:<6} {:>5}  {} {}: {:.1} of {:.0} acknowledged writes lost per failover (mean of {} trials), linearizable: {} ({} yes, {} no, {} undecided), failover median {:.1} ms",
+                run.protocol,
+                run.nodes,
+                l.failure,
+                l.replication(),
+                mean(&l.lost),
+                mean(&l.acknowledged),
+                l.lost.samples.len(),
+                l.verdict(),
+                l.linearizable,
+                l.not_linearizable,
+                l.undecided,
+                l.failover.summary.p50
+            );
+        }
         for s in &run.sweep {
             row(
                 &format!("sweep {}: election", s.setting),

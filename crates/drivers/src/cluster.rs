@@ -8,8 +8,8 @@
 //! node's data directory.
 
 use crate::measure::{
-    cold_election_on, failover_on, throughput_on, ElectionSample, FailoverSample, Failure,
-    MeasureError, ThroughputSample,
+    cold_election_on, failover_on, ElectionSample, FailoverSample, Failure, MeasureError,
+    ThroughputSample,
 };
 use protocols::{Event, Membership, NodeId, Protocol, Timing};
 use runtime::client::Client;
@@ -523,15 +523,36 @@ pub async fn failover<P: Protocol>(
     result
 }
 
-/// Starts an in-process cluster, waits for a ready leader, runs the closed-loop
-/// workload.
+/// Starts an in-process cluster, waits for a ready leader (Redis Cluster: every
+/// master), runs the closed-loop workload (Redis Cluster: clients routed by slot).
 pub async fn throughput<P: Protocol>(
     opts: ClusterOptions,
     workload: &crate::workload::Workload,
     timeout: Duration,
 ) -> Result<ThroughputSample, MeasureError> {
+    let masters = crate::loaded::is_redis::<P>().then(|| crate::loaded::redis_masters(opts.voters));
     let cluster = LocalCluster::<P>::start(opts).await?;
-    let result = throughput_on(&cluster, workload, timeout).await;
+    let result =
+        crate::measure::throughput_routed_on(&cluster, masters.as_deref(), workload, timeout).await;
+    crate::measure::Cluster::shutdown(cluster).await;
+    result
+}
+
+/// Starts an in-process cluster (for Redis Cluster with narration on, which its
+/// failover steps are read from), fails the node serving the first writers' keys under
+/// a load of writers, and measures the failover and the acknowledged writes it lost
+/// ([`crate::loaded`]).
+pub async fn failover_under_load<P: Protocol>(
+    mut opts: ClusterOptions,
+    failure: Failure,
+    timeout: Duration,
+) -> Result<crate::loaded::LoadedSample, MeasureError> {
+    let redis = crate::loaded::is_redis::<P>();
+    opts.narrate |= redis;
+    let plan =
+        crate::loaded::LoadPlan::new(redis.then(|| crate::loaded::redis_masters(opts.voters)));
+    let mut cluster = LocalCluster::<P>::start(opts).await?;
+    let result = crate::loaded::failover_under_load(&mut cluster, failure, &plan, timeout).await;
     crate::measure::Cluster::shutdown(cluster).await;
     result
 }

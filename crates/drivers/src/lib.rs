@@ -9,6 +9,8 @@
 //! - [`process_cluster`]: the same with one `cwb node` OS process per node.
 //! - [`metrics`]: election and failover decomposed from the nodes' stamped events.
 //! - [`workload`]: closed-loop client workloads.
+//! - [`loaded`]: failover under a load of writers: acknowledged writes lost, the
+//!   clients' history checked, Redis Cluster's failover steps.
 //! - [`nemesis`]: faults against a cluster of node processes under retrying clients,
 //!   the clients' history checked for linearizability.
 //! - [`baseline`]: the machine's loopback round trip and fsync latency.
@@ -22,6 +24,7 @@ pub mod cluster;
 pub mod console;
 pub mod cpu;
 mod dispatch;
+pub mod loaded;
 pub mod measure;
 pub mod metrics;
 pub mod nemesis;

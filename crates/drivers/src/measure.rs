@@ -472,16 +472,45 @@ pub async fn throughput_on<C: Cluster>(
     workload: &crate::workload::Workload,
     timeout: Duration,
 ) -> Result<ThroughputSample, MeasureError> {
+    throughput_routed_on(cluster, None, workload, timeout).await
+}
+
+/// [`throughput_on`]; with `masters` (Redis Cluster's initial masters), once every
+/// master is ready, the clients split into one lane per master, each writing keys of
+/// that master's slots ([`crate::loaded::redis_lanes`]).
+pub async fn throughput_routed_on<C: Cluster>(
+    cluster: &C,
+    masters: Option<&[NodeId]>,
+    workload: &crate::workload::Workload,
+    timeout: Duration,
+) -> Result<ThroughputSample, MeasureError> {
     let Some(ready) = cluster.wait_ready(0, None, 0, timeout).await else {
         return Err(MeasureError::Timeout(timeout, "a leader"));
+    };
+    let lanes = match masters {
+        Some(masters) => {
+            for &m in masters {
+                cluster
+                    .bus()
+                    .wait_for(0, timeout, |s| {
+                        s.node == m && matches!(s.event, Event::LeaderReady { .. })
+                    })
+                    .await
+                    .ok_or(MeasureError::Timeout(timeout, "every master ready"))?;
+            }
+            crate::loaded::redis_lanes(masters)
+        }
+        None => vec![crate::workload::Lane {
+            start: ready.node,
+            keys: None,
+        }],
     };
     let warm = crate::workload::Workload {
         duration: Duration::ZERO,
         ..workload.clone()
     };
     let tls = cluster.client_tls();
-    let _ =
-        crate::workload::run_with(cluster.client_addrs(), tls.as_ref(), ready.node, &warm).await;
+    let _ = crate::workload::run_lanes(cluster.client_addrs(), tls.as_ref(), &lanes, &warm).await;
     // The warm-up's clients have stopped: once every node has shared its counters,
     // none of the warm-up's messages is left to fall into the counted window.
     tokio::time::sleep(COUNTS_SETTLE).await;
@@ -493,7 +522,7 @@ pub async fn throughput_on<C: Cluster>(
         ..workload.clone()
     };
     let result =
-        crate::workload::run_with(cluster.client_addrs(), tls.as_ref(), ready.node, &counted).await;
+        crate::workload::run_lanes(cluster.client_addrs(), tls.as_ref(), &lanes, &counted).await;
     // Read before the settling pause, which would only add idle heartbeats.
     let cpu_spent = cpu_before
         .zip(cpu(cluster))

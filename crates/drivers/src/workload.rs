@@ -135,6 +135,55 @@ pub async fn run_with(
     leader: NodeId,
     w: &Workload,
 ) -> WorkloadResult {
+    let lane = Lane {
+        start: leader,
+        keys: None,
+    };
+    run_lanes(nodes, tls, &[lane], w).await
+}
+
+/// Where a share of the clients sends and which keys it writes: a cluster that serves
+/// each key at one node (Redis Cluster's masters, each serving its hash slots) gets one
+/// lane per serving node, so that the load spreads over all of them and each client
+/// finds its keys' node at once (a client that keeps a slot map). A client still
+/// follows redirections (`NotLeader`, Redis's `MOVED`) if its keys move.
+#[derive(Clone, Debug)]
+pub struct Lane {
+    /// The node the lane's clients send to first.
+    pub start: NodeId,
+    /// The lane's keys, cycled through by each client from its own offset; `None`:
+    /// the shared key space of [`key`].
+    pub keys: Option<Arc<[Bytes]>>,
+}
+
+/// The 8-byte keys of [`key`]'s 64k key space that `keep` accepts, in order: the keys
+/// of one lane (for Redis Cluster, those whose hash slot a given master serves).
+pub fn keys_where(keep: impl Fn(&[u8]) -> bool) -> Arc<[Bytes]> {
+    (0..64u32)
+        .flat_map(|c| (0..1024u64).map(move |n| key(c, n)))
+        .filter(|k| keep(k))
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// [`run_with`] over several [`Lane`]s: client `c` belongs to lane `c % lanes`, the
+/// clients of a lane share their connections ([`Workload::clients_per_connection`]).
+pub async fn run_lanes(
+    nodes: &BTreeMap<NodeId, SocketAddr>,
+    tls: Option<&runtime::tls::ClientTls>,
+    lanes: &[Lane],
+    w: &Workload,
+) -> WorkloadResult {
+    let fallback = [Lane {
+        start: nodes.keys().next().copied().unwrap_or(1),
+        keys: None,
+    }];
+    let lanes = if lanes.is_empty() {
+        &fallback[..]
+    } else {
+        lanes
+    };
+    let lane_count = lanes.len() as u32;
     let value = Bytes::from(vec![b'x'; w.value_bytes]);
     let start = Instant::now();
     let counted_from = start + w.warmup;
@@ -142,18 +191,42 @@ pub async fn run_with(
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     let per_connection = w.clients_per_connection.max(1);
-    let shared: Vec<Arc<SharedClient>> = (0..w.clients.div_ceil(per_connection))
-        .map(|_| {
-            let mut client = SharedClient::new(nodes.clone()).with_tls(tls.cloned());
-            client.deadline = Duration::from_secs(5);
-            client.start_at(leader);
-            Arc::new(client)
+    // shared[lane][i]: the connections of a lane's clients, `per_connection` to each.
+    let shared: Vec<Vec<Arc<SharedClient>>> = lanes
+        .iter()
+        .enumerate()
+        .map(|(l, lane)| {
+            let in_lane = (w.clients + lane_count - 1 - l as u32) / lane_count;
+            (0..in_lane.div_ceil(per_connection))
+                .map(|_| {
+                    let mut client = SharedClient::new(nodes.clone()).with_tls(tls.cloned());
+                    client.deadline = Duration::from_secs(5);
+                    client.start_at(lane.start);
+                    Arc::new(client)
+                })
+                .collect()
         })
         .collect();
     // Each closed-loop client is a client of the state machine with its own session.
     let sessions = kv::Session::new_client_id();
     for c in 0..w.clients {
-        let client = shared[(c / per_connection) as usize].clone();
+        let lane = (c % lane_count) as usize;
+        let Some(client) = shared
+            .get(lane)
+            .and_then(|s| s.get(((c / lane_count) / per_connection) as usize))
+            .cloned()
+        else {
+            continue;
+        };
+        let lane_keys = lanes.get(lane).and_then(|l| l.keys.clone());
+        let key = move |c: u32, n: u64| match &lane_keys {
+            Some(keys) if !keys.is_empty() => {
+                // Each client of the lane from its own offset, 1024 keys apart.
+                let i = (u64::from(c / lane_count) << 10).wrapping_add(n);
+                keys[(i % keys.len() as u64) as usize].clone()
+            }
+            _ => key(c, n),
+        };
         let session_client = sessions.wrapping_add(u64::from(c)).max(1);
         let value = value.clone();
         let stop = stop.clone();

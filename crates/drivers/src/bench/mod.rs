@@ -16,18 +16,25 @@
 //!   [`Plan::rounds`] rounds after everything else, each round visiting every protocol,
 //!   size and client count in turn, so that a noisy minute on a shared machine hits
 //!   every protocol alike; the median round is reported, with every round's figure;
+//! - acknowledged writes lost per failover under a load of writers, with the
+//!   linearizability checker's verdict (`lost`, [`crate::loaded`]);
 //! - message counts per committed operation and per election, by message type;
 //! - optionally a timeout sweep ([`Sweep`]).
 //!
 //! The machine's loopback round trip and fsync latency are measured in the same run.
 //! The caller sees progress through [`Progress`]; this module prints nothing.
 //!
+//! Redis Cluster runs at `2n` nodes for a size `n` (`n` masters with one replica
+//! each); its failovers are measured under load, with its specification's steps.
+//!
 //! Files: `plan.rs` (what to measure), `trials.rs` (one protocol and size: elections,
-//! failovers, sweeps), `throughput.rs` (the interleaved throughput rounds),
+//! failovers, sweeps), `loaded.rs` (failovers under load: lost writes, Redis
+//! Cluster's failovers), `throughput.rs` (the interleaved throughput rounds),
 //! `provenance.rs` (machine, time, commit), `extra.rs` (systems measured beside the
 //! protocols, [`ExtraSystems`]).
 
 mod extra;
+mod loaded;
 mod plan;
 pub mod provenance;
 mod throughput;
@@ -91,6 +98,11 @@ pub async fn collect_with(
                 .join(", ")
         )));
     }
+    if plan.processes.is_some() && plan.protocols.iter().any(|p| !p.is_consensus()) {
+        return Err(BenchError::Syntax(
+            "redis runs on in-process clusters only: `cwb node` does not run it".into(),
+        ));
+    }
     if plan.net.is_some() && plan.processes.is_some() {
         return Err(BenchError::Syntax(
             "--net applies to in-process clusters only: node processes have a fault filter each"
@@ -109,7 +121,21 @@ pub async fn collect_with(
     let mut protocol_timing: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for &protocol in &plan.protocols {
         let mapping = with_protocol!(protocol, P => P::timing_mapping(&plan.timing));
-        protocol_timing.insert(protocol.to_string(), mapping.into_iter().collect());
+        let mut mapping: BTreeMap<String, String> = mapping.into_iter().collect();
+        if !protocol.is_consensus() {
+            mapping.insert(
+                "cluster layout".into(),
+                "size n: n masters with one replica each (2n nodes)".into(),
+            );
+            if plan.measure.contains(&Measure::Lost) {
+                let waits: Vec<String> = plan.wait_replicas.iter().map(|w| w.to_string()).collect();
+                mapping.insert(
+                    "lost writes: wait-replicas".into(),
+                    format!("{} (0: asynchronous)", waits.join(", ")),
+                );
+            }
+        }
+        protocol_timing.insert(protocol.to_string(), mapping);
         let hosting = match &exe {
             Some(exe) => Hosting::Processes {
                 exe: exe.clone(),

@@ -22,6 +22,11 @@ pub enum Measure {
     Transfer,
     /// Closed-loop commit throughput and latency.
     Throughput,
+    /// Acknowledged writes lost per failover under a load of writers, after a kill
+    /// and after an isolation, with the linearizability checker's verdict on the
+    /// clients' history (`drivers::loaded`); Redis Cluster once per
+    /// [`Plan::wait_replicas`] setting. In-process clusters only.
+    Lost,
     /// ZooKeeper's recipes on the znode state machine, in the simulator: lock
     /// hand-over after the holder's crash (session expiry) and after the consensus
     /// leader's crash, and notifications per hand-over (herd against predecessor
@@ -122,6 +127,9 @@ pub struct Plan {
     pub net: Option<netmodel::NetModel>,
     /// The command line that asked for the run, recorded in the results.
     pub command_line: String,
+    /// Redis Cluster's WAIT-like settings the `lost` measure runs (0: asynchronous
+    /// replication); the consensus protocols run it once.
+    pub wait_replicas: Vec<u32>,
     /// One connection per closed-loop client instead of
     /// [`crate::workload::CLIENTS_PER_CONNECTION`] clients to a connection: the shape
     /// the clients of ZooKeeper and etcd have, for a run that compares with them.
@@ -134,16 +142,26 @@ pub struct Plan {
 impl Plan {
     /// Steps the progress display counts: one per trial and per throughput round.
     pub fn planned_steps(&self) -> u64 {
-        let trials = u64::from(self.trials);
-        let per_size: u64 = self
-            .measure
+        self.protocols
             .iter()
-            .map(|m| {
-                if *m == Measure::Throughput {
-                    self.clients.len() as u64 * u64::from(self.rounds)
-                } else {
-                    trials
-                }
+            .map(|&p| self.nodes.len() as u64 * self.steps_per_size(p))
+            .sum()
+    }
+
+    /// Steps of one protocol at one cluster size.
+    fn steps_per_size(&self, protocol: ProtocolKind) -> u64 {
+        let trials = u64::from(self.trials);
+        let lost_settings = if protocol.is_consensus() {
+            1
+        } else {
+            self.wait_replicas.len().max(1) as u64
+        };
+        self.measure
+            .iter()
+            .map(|m| match m {
+                Measure::Throughput => self.clients.len() as u64 * u64::from(self.rounds),
+                Measure::Lost => 2 * trials * lost_settings,
+                _ => trials,
             })
             .sum::<u64>()
             + match &self.sweep {
@@ -156,8 +174,7 @@ impl Plan {
                     sweep.settings() as u64 * trials * (1 + failovers)
                 }
                 None => 0,
-            };
-        self.protocols.len() as u64 * self.nodes.len() as u64 * per_size
+            }
     }
 }
 

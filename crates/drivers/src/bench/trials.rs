@@ -113,6 +113,10 @@ pub(super) async fn measure_protocol<P: Protocol>(
     nodes: u64,
     progress: &mut dyn Progress,
 ) -> Result<r::ProtocolRun, BenchError> {
+    let redis = crate::loaded::is_redis::<P>();
+    if redis {
+        return measure_redis::<P>(plan, nodes, progress).await;
+    }
     let wants = |m: Measure| plan.measure.contains(&m);
     let mut run = r::ProtocolRun {
         election_phase_wait_ms: Some(super::ms(P::election_phase_wait(&plan.timing))),
@@ -194,6 +198,87 @@ pub(super) async fn measure_protocol<P: Protocol>(
     }
     if let Some(sweep) = &plan.sweep {
         run.sweep = sweep_points::<P>(plan, sweep, hosting, nodes, progress).await?;
+    }
+    if wants(Measure::Lost) {
+        if processes {
+            progress.note(format!(
+                "{} n={nodes}: the lost measure runs on in-process clusters only",
+                P::NAME
+            ));
+            (0..2 * plan.trials).for_each(|_| progress.step_done());
+        } else {
+            let mut done = super::loaded::Samples::new();
+            run.lost_writes =
+                super::loaded::lost_writes::<P>(plan, nodes, &mut done, progress).await?;
+        }
+    }
+    Ok(run)
+}
+
+/// Redis Cluster at size `n`: `n` masters with one replica each (`2n` nodes; the
+/// specification needs a majority of masters to fail one over, so the protocols'
+/// sizes count masters). Its failovers are measured under load ([`super::loaded`]);
+/// cold-start elections, planned transfers and timeout sweeps do not apply (its
+/// masters serve from the start; its manual failover is asked of a replica; its
+/// election delay is fixed by the specification) and are skipped.
+async fn measure_redis<P: Protocol>(
+    plan: &Plan,
+    masters: u64,
+    progress: &mut dyn Progress,
+) -> Result<r::ProtocolRun, BenchError> {
+    let nodes = masters.saturating_mul(2);
+    let mut run = r::ProtocolRun {
+        election_phase_wait_ms: Some(super::ms(P::election_phase_wait(&plan.timing))),
+        ..r::ProtocolRun::new(P::NAME, nodes as usize)
+    };
+    let mut done = super::loaded::Samples::new();
+    let mut lateness = Latencies::new();
+    for m in &plan.measure {
+        match m {
+            Measure::Kill | Measure::Isolate => {
+                let failure = if *m == Measure::Kill {
+                    Failure::Kill
+                } else {
+                    Failure::Isolate
+                };
+                let (f, steps) =
+                    super::loaded::redis_failover::<P>(plan, nodes, failure, &mut done, progress)
+                        .await?;
+                if *m == Measure::Kill {
+                    run.failover_kill = Some(f);
+                } else {
+                    run.failover_isolate = Some(f);
+                }
+                run.failover_steps.push(steps);
+            }
+            Measure::Lost => {
+                run.lost_writes =
+                    super::loaded::lost_writes::<P>(plan, nodes, &mut done, progress).await?;
+            }
+            Measure::Election | Measure::Transfer => {
+                progress.note(format!(
+                    "{} n={nodes}: no {} measure (its masters serve from the start; a manual failover is asked of a replica)",
+                    P::NAME,
+                    if *m == Measure::Election { "election" } else { "transfer" }
+                ));
+                (0..plan.trials).for_each(|_| progress.step_done());
+            }
+            Measure::Throughput | Measure::Recipes => {}
+        }
+    }
+    if plan.sweep.is_some() {
+        progress.note(format!(
+            "{} n={nodes}: no timeout sweep (its election delay is the specification's)",
+            P::NAME
+        ));
+    }
+    for (samples, _) in done.values() {
+        for s in samples {
+            lateness.merge(&s.failover.timer_lateness);
+        }
+    }
+    if lateness.count() > 0 {
+        run.timer_lateness_us = Some(Summary::from_histogram(lateness.histogram(), 1.0));
     }
     Ok(run)
 }
@@ -352,7 +437,7 @@ async fn failover_trials<P: Protocol>(
     Ok((samples, discarded))
 }
 
-fn failover_measures(samples: &[FailoverSample], discarded: u32) -> r::Failover {
+pub(super) fn failover_measures(samples: &[FailoverSample], discarded: u32) -> r::Failover {
     let pick = |f: fn(&FailoverSample) -> Duration| {
         r::Measure::from_ms(samples.iter().map(|s| ms(f(s))).collect())
     };
