@@ -11,6 +11,7 @@ mod figure8;
 mod prevote;
 mod reads;
 mod recovery;
+mod snapshot;
 mod replication;
 mod transfer;
 
