@@ -300,7 +300,13 @@ mod tests {
         assert_eq!(ready.len(), 2);
         // A later batch without a rebase reports none.
         records.clear();
-        gate.admit(&mut vec![Effect::Persist("x")], 8, Sync::Later, &mut records, &mut ready);
+        gate.admit(
+            &mut vec![Effect::Persist("x")],
+            8,
+            Sync::Later,
+            &mut records,
+            &mut ready,
+        );
         assert_eq!(gate.take_rebase(), None);
     }
 

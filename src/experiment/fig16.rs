@@ -51,6 +51,7 @@ pub fn timing(range: (u64, u64), finalize_wait: Duration) -> Timing {
         pre_vote: false,
         check_quorum: false,
         reads: protocols::ReadPath::Log,
+        snapshot_every: 0,
     }
 }
 

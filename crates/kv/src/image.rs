@@ -142,7 +142,8 @@ mod tests {
         b.restore(&image).expect("restores");
         assert_eq!(b.peek(b"short").map(|v| &v[..]), Some(&b"v1"[..]));
         assert_eq!(
-            b.peek(b"a key longer than twenty-two bytes").map(|v| &v[..]),
+            b.peek(b"a key longer than twenty-two bytes")
+                .map(|v| &v[..]),
             Some(&b"v2"[..])
         );
         assert_eq!((b.applied(), b.sessions()), (3, 2));

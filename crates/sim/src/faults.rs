@@ -205,9 +205,17 @@ impl<P: Protocol> Simulation<P> {
             }
             n.kv.restore_image(&snapshot.data).map_err(&failed)?;
             let upto = usize::try_from(snapshot.index).unwrap_or(usize::MAX);
-            n.applied = self.checker.committed().get(..upto).map(<[_]>::to_vec).ok_or_else(
-                || failed(format!("a snapshot through {} is past the committed sequence", snapshot.index)),
-            )?;
+            n.applied = self
+                .checker
+                .committed()
+                .get(..upto)
+                .map(<[_]>::to_vec)
+                .ok_or_else(|| {
+                    failed(format!(
+                        "a snapshot through {} is past the committed sequence",
+                        snapshot.index
+                    ))
+                })?;
             break;
         }
         if n.applied.is_empty() && proto.log_start() > 0 {
@@ -234,7 +242,11 @@ impl<P: Protocol> Simulation<P> {
         n.incarnation += 1;
         n.timers.clear();
         let tears = n.disk.as_ref().unwrap_or(&self.config.disk).tears;
-        let unsynced: Vec<u8> = n.unsynced.drain(..).flat_map(|(_, bytes, _)| bytes).collect();
+        let unsynced: Vec<u8> = n
+            .unsynced
+            .drain(..)
+            .flat_map(|(_, bytes, _)| bytes)
+            .collect();
         if tears && !unsynced.is_empty() && self.rng.chance(0.5) {
             let cut =
                 usize::try_from(self.rng.range_inclusive(0, unsynced.len() as u64)).unwrap_or(0);

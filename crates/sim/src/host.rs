@@ -358,8 +358,9 @@ impl<P: Protocol> Simulation<P> {
         let Some(n) = self.nodes.get_mut(&id) else {
             return Ok(());
         };
-        n.kv.restore_image(&snapshot.data)
-            .map_err(|e| Violation::new(now, format!("node {id} cannot install a snapshot: {e}")))?;
+        n.kv.restore_image(&snapshot.data).map_err(|e| {
+            Violation::new(now, format!("node {id} cannot install a snapshot: {e}"))
+        })?;
         // The image holds the committed prefix, which state machine safety has checked
         // entry by entry on the node that made it.
         n.applied = prefix;

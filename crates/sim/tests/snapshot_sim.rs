@@ -62,12 +62,18 @@ fn raft_with_snapshots_is_safe_under_random_faults() {
         deepest.get(),
         report.clients_line()
     );
-    assert!(taken >= n, "every seed must snapshot: {taken} over {n} seeds");
+    assert!(
+        taken >= n,
+        "every seed must snapshot: {taken} over {n} seeds"
+    );
     assert!(
         installed > 0 || n < 20,
         "no follower fell behind a leader's log start over {n} seeds"
     );
     assert!(deepest.get() > 8, "logs were compacted");
-    assert_eq!(report.undecided, 0, "histories the checker could not decide");
+    assert_eq!(
+        report.undecided, 0,
+        "histories the checker could not decide"
+    );
     assert!(report.operations >= n * 100, "{}", report.operations);
 }

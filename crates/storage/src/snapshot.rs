@@ -63,7 +63,9 @@ pub fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
 /// Decodes a file's bytes, checking magic, length and checksum; the reason otherwise.
 pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, String> {
     let word = |at: usize| -> Result<u64, String> {
-        let b = bytes.get(at..at + 8).ok_or("file shorter than its header")?;
+        let b = bytes
+            .get(at..at + 8)
+            .ok_or("file shorter than its header")?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(u64::from_le_bytes(a))
@@ -95,7 +97,11 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, String> {
 /// Writes `snapshot` into `dir` atomically (temporary file, fsync unless `fsync` is
 /// false, rename, directory fsync), then deletes all but the newest [`KEEP`] snapshot
 /// files. Returns the file's path.
-pub fn write_snapshot(dir: &Path, snapshot: &Snapshot, fsync: bool) -> Result<PathBuf, StorageError> {
+pub fn write_snapshot(
+    dir: &Path,
+    snapshot: &Snapshot,
+    fsync: bool,
+) -> Result<PathBuf, StorageError> {
     let path = dir.join(snapshot_name(snapshot.index));
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
@@ -191,7 +197,10 @@ mod tests {
         let read = read_snapshots(dir.path()).expect("read");
         let indexes: Vec<u64> = read.iter().flatten().map(|s| s.index).collect();
         assert_eq!(indexes, [30, 20], "the oldest was deleted");
-        assert_eq!(read[0].as_ref().map(|s| s.data.clone()), Ok(Bytes::from("image 30")));
+        assert_eq!(
+            read[0].as_ref().map(|s| s.data.clone()),
+            Ok(Bytes::from("image 30"))
+        );
         assert!(!dir.path().join(snapshot_name(10)).exists());
     }
 
@@ -207,8 +216,14 @@ mod tests {
         let read = read_snapshots(dir.path()).expect("read");
         let first = read[0].as_ref().expect_err("the damaged file is refused");
         assert!(first.contains("checksum mismatch"), "{first}");
-        assert!(first.contains(&snapshot_name(30)), "names the file: {first}");
-        let usable = read.iter().find_map(|r| r.as_ref().ok()).expect("one valid");
+        assert!(
+            first.contains(&snapshot_name(30)),
+            "names the file: {first}"
+        );
+        let usable = read
+            .iter()
+            .find_map(|r| r.as_ref().ok())
+            .expect("one valid");
         assert_eq!((usable.index, &usable.data[..]), (20, &b"older image"[..]));
     }
 
@@ -217,7 +232,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = write_snapshot(dir.path(), &snap(5, "image"), true).expect("write");
         let bytes = std::fs::read(&path).expect("read");
-        assert!(decode_snapshot(&bytes[..bytes.len() - 1]).is_err(), "short image");
+        assert!(
+            decode_snapshot(&bytes[..bytes.len() - 1]).is_err(),
+            "short image"
+        );
         assert!(decode_snapshot(&bytes[..10]).is_err(), "short header");
         assert!(decode_snapshot(b"garbage that is long enough to hold a header....").is_err());
         // A file renamed to another index is refused.

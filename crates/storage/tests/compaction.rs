@@ -7,7 +7,8 @@ use storage::{FsyncPolicy, Wal};
 
 fn records(wal: &mut Wal, from: u32, to: u32) {
     for i in from..=to {
-        wal.append(format!("record {i}").as_bytes()).expect("append");
+        wal.append(format!("record {i}").as_bytes())
+            .expect("append");
     }
     wal.sync().expect("sync");
 }

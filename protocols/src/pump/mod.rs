@@ -364,7 +364,11 @@ impl<P: Protocol> Pump<P> {
                 }
                 Effect::TakeSnapshot { index, term } => {
                     let applied = self.applied.get(&id).cloned().unwrap_or_default();
-                    assert_eq!(applied.len() as u64, index, "node {id} snapshots at {index}");
+                    assert_eq!(
+                        applied.len() as u64,
+                        index,
+                        "node {id} snapshots at {index}"
+                    );
                     let data = bytes::Bytes::from(format!("image of node {id} at {index}"));
                     self.images.insert(data.clone(), applied);
                     let snapshot = crate::Snapshot { index, term, data };

@@ -406,7 +406,11 @@ mod tests {
             }
         );
         log.truncate_from(1);
-        assert_eq!(log.last_index(), 2, "truncation never reaches the compacted prefix");
+        assert_eq!(
+            log.last_index(),
+            2,
+            "truncation never reaches the compacted prefix"
+        );
     }
 
     fn terms_from(log: &RaftLog, from: u64) -> Vec<Term> {

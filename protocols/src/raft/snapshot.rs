@@ -62,7 +62,10 @@ impl Raft {
     /// The host stored the image asked for: keep it, compact the log to the previous
     /// image, rewrite the log's start.
     pub(super) fn on_snapshot_taken(&mut self, snapshot: Snapshot, out: &mut Effects<Self>) {
-        let newer = self.snapshot.as_ref().is_none_or(|s| snapshot.index > s.index);
+        let newer = self
+            .snapshot
+            .as_ref()
+            .is_none_or(|s| snapshot.index > s.index);
         if !newer || snapshot.index > self.last_applied {
             return; // an image older than one installed meanwhile
         }

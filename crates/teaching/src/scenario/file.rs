@@ -211,6 +211,7 @@ impl FileScenario {
                 pre_vote: t.pre_vote.unwrap_or(d.pre_vote),
                 check_quorum: t.check_quorum.unwrap_or(d.check_quorum),
                 reads: t.reads.unwrap_or(d.reads),
+                snapshot_every: d.snapshot_every,
             }
         });
         timing

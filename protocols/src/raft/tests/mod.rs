@@ -11,8 +11,8 @@ mod figure8;
 mod prevote;
 mod reads;
 mod recovery;
-mod snapshot;
 mod replication;
+mod snapshot;
 mod transfer;
 
 use super::log::Entry;

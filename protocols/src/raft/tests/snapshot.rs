@@ -58,7 +58,15 @@ fn snapshots_every_n_applied_entries_and_keeps_one_interval_of_log() {
         // The disk was rewritten from that start: a base, then the entries kept.
         let disk = &p.disks[&id];
         assert!(
-            matches!(disk[0], RaftRecord::Base { start: 4, start_term: 1, term: 1, .. }),
+            matches!(
+                disk[0],
+                RaftRecord::Base {
+                    start: 4,
+                    start_term: 1,
+                    term: 1,
+                    ..
+                }
+            ),
             "node {id}: {:?}",
             disk[0]
         );
@@ -113,7 +121,11 @@ fn a_partitioned_follower_catches_up_by_install_snapshot() {
     p.fire(1, RaftTimer::Heartbeat);
     p.deliver_all();
     // Figure 13: the leader sent its newest image, the follower installed it.
-    assert!(kinds(&p, 1, 3).contains(&"InstallSnapshot"), "{:?}", kinds(&p, 1, 3));
+    assert!(
+        kinds(&p, 1, 3).contains(&"InstallSnapshot"),
+        "{:?}",
+        kinds(&p, 1, 3)
+    );
     assert!(kinds(&p, 3, 1).contains(&"InstallSnapshotResponse"));
     p.fire(1, RaftTimer::Heartbeat);
     p.deliver_all();
