@@ -64,6 +64,27 @@ pub enum Effect<M, R, T> {
     ServeRead { id: RequestId },
     /// Something a human or the metrics layer wants to see.
     Event(Event),
+    /// Capture the state machine now (it has applied exactly up to `index`), store the
+    /// image durably, then step [`crate::Input::SnapshotTaken`] with it
+    /// ([`crate::snapshot`]). Carried out at once, like `Apply`, so that no later
+    /// `Apply` slips into the image; a host that cannot snapshot (or is still writing
+    /// the previous one) may skip it.
+    TakeSnapshot {
+        /// The last applied index.
+        index: u64,
+        /// The protocol's generation of the entry at `index`.
+        term: u64,
+    },
+    /// Replace the state machine with `snapshot`'s image (a leader sent it to this
+    /// lagging node) and store the image durably before anything else is carried out.
+    /// Carried out at once, like `Apply`; later applies continue from its index.
+    InstallSnapshot(crate::Snapshot),
+    /// Persist these records as the new start of this node's log: together with its
+    /// newest snapshots they rebuild everything persisted before them, so once they are
+    /// durable the host may delete every record written before them (log compaction,
+    /// [`crate::snapshot`]). Ordered and made durable like `Persist`; a host that
+    /// deletes nothing and writes them as ordinary records is correct too.
+    Rebase(Vec<R>),
 }
 
 /// Why a client command was refused.

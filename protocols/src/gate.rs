@@ -63,6 +63,9 @@ pub struct DurabilityGate<M, R, T, S = ()> {
     held_to: BTreeMap<NodeId, usize>,
     /// The latest durability token released and not yet taken.
     signal: Option<u64>,
+    /// The last admitted batch's [`Effect::Rebase`]: its job, and the position in that
+    /// job's records where the rebase's records begin.
+    rebase: Option<(u64, usize)>,
 }
 
 impl<M, R, T, S> Default for DurabilityGate<M, R, T, S> {
@@ -73,6 +76,7 @@ impl<M, R, T, S> Default for DurabilityGate<M, R, T, S> {
             held: VecDeque::new(),
             held_to: BTreeMap::new(),
             signal: None,
+            rebase: None,
         }
     }
 }
@@ -97,7 +101,9 @@ impl<M, R, T, S: Copy> DurabilityGate<M, R, T, S> {
     ) -> Option<u64> {
         // The job number is assigned up front: every waiting effect of the batch waits
         // for the whole batch's records, whichever side of a persist it stands on.
-        let writes = effects.iter().any(|e| matches!(e, Effect::Persist(_)));
+        let writes = effects
+            .iter()
+            .any(|e| matches!(e, Effect::Persist(_) | Effect::Rebase(_)));
         let job = writes.then(|| {
             self.submitted += 1;
             self.submitted
@@ -109,9 +115,15 @@ impl<M, R, T, S: Copy> DurabilityGate<M, R, T, S> {
         for e in effects.drain(..) {
             match e {
                 Effect::Persist(r) => records.push(r),
-                Effect::SetTimer { .. } | Effect::CancelTimer(_) | Effect::Apply { .. } => {
-                    ready.push((stamp, e))
+                Effect::Rebase(rs) => {
+                    self.rebase = Some((self.submitted, records.len()));
+                    records.extend(rs);
                 }
+                Effect::SetTimer { .. }
+                | Effect::CancelTimer(_)
+                | Effect::Apply { .. }
+                | Effect::TakeSnapshot { .. }
+                | Effect::InstallSnapshot(_) => ready.push((stamp, e)),
                 Effect::SendAhead { to, msg } if !self.held_to.contains_key(&to) => {
                     ready.push((stamp, Effect::Send { to, msg }))
                 }
@@ -123,6 +135,15 @@ impl<M, R, T, S: Copy> DurabilityGate<M, R, T, S> {
             }
         }
         job
+    }
+
+    /// Where the batch just admitted rebases the log ([`Effect::Rebase`]): the position
+    /// in its records where the new start of the log begins. Every record before that
+    /// position, and every earlier job's, may be deleted once the job is durable.
+    /// `None` when the batch had no rebase (or it was taken already).
+    pub fn take_rebase(&mut self) -> Option<usize> {
+        let (job, at) = self.rebase.take()?;
+        (job == self.submitted).then_some(at)
     }
 
     /// Every job up to `job` is durable: releases, in order, what waited for them.
@@ -251,6 +272,42 @@ mod tests {
         assert_eq!(names(&ready), ["10:send granted->2"]);
         assert_eq!(gate.take_signal(), Some(7));
         assert!(gate.is_settled());
+    }
+
+    #[test]
+    fn a_rebase_is_written_in_its_batch_and_its_start_reported_once() {
+        let mut gate = Gate::new();
+        let (mut records, mut ready) = (Vec::new(), Vec::new());
+        let job = gate.admit(
+            &mut vec![
+                Effect::Persist("entry 9"),
+                Effect::TakeSnapshot { index: 8, term: 1 },
+                Effect::Rebase(vec!["base", "entries"]),
+                send(2, "ok"),
+            ],
+            7,
+            Sync::Later,
+            &mut records,
+            &mut ready,
+        );
+        assert_eq!(job, Some(1));
+        assert_eq!(records, ["entry 9", "base", "entries"]);
+        assert_eq!(gate.take_rebase(), Some(1), "the base starts after entry 9");
+        assert_eq!(gate.take_rebase(), None, "reported once");
+        // The snapshot request is carried out at once; the answer waits for the job.
+        assert_eq!(names(&ready), ["7:TakeSnapshot { index: 8, term: 1 }"]);
+        gate.durable(1, &mut ready);
+        assert_eq!(ready.len(), 2);
+        // A later batch without a rebase reports none.
+        records.clear();
+        gate.admit(
+            &mut vec![Effect::Persist("x")],
+            8,
+            Sync::Later,
+            &mut records,
+            &mut ready,
+        );
+        assert_eq!(gate.take_rebase(), None);
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub enum Input<M, T> {
         /// The node that should lead next.
         to: NodeId,
     },
+    /// The snapshot asked for with [`crate::Effect::TakeSnapshot`] is stored durably
+    /// ([`crate::snapshot`]); protocols that take no snapshots ignore it.
+    SnapshotTaken(crate::Snapshot),
 }
 
 /// The effects buffer a step appends to.
@@ -230,6 +233,29 @@ pub trait Protocol: Sized + Send + 'static {
 
     /// Current role, term, leader and indexes.
     fn status(&self) -> Status;
+
+    /// Starts a recovered node from a stored snapshot (the newest valid one), after
+    /// [`Protocol::recover`] and before [`Input::Start`]: the host has restored its
+    /// state machine from the same image, so the node resumes applying after
+    /// `snapshot.index`. A protocol refuses an image that does not fit its log (then
+    /// the host tries an older one). Protocols that take no snapshots refuse all.
+    fn restore_snapshot(&mut self, snapshot: &crate::Snapshot) -> Result<(), RecoveryError> {
+        Err(RecoveryError::Inconsistent {
+            record: 0,
+            reason: format!(
+                "{} takes no snapshots, so cannot start from one at index {}",
+                Self::NAME,
+                snapshot.index
+            ),
+        })
+    }
+
+    /// The index of the first entry this node's log still holds after compaction minus
+    /// one (0: nothing compacted): a recovered node whose log starts after 0 needs a
+    /// snapshot to start from ([`Protocol::restore_snapshot`]).
+    fn log_start(&self) -> u64 {
+        0
+    }
 
     /// The role this node plays and the term [`Event::RoleChanged`] reports with it;
     /// [`Protocol::step`] reports every change of either. Defaults to the role and term

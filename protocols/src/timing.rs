@@ -61,6 +61,11 @@ pub struct Timing {
     /// most (0: never grow it). `None`: [`crate::paxos::MAX_CONTENTION_DOUBLINGS`].
     #[serde(default)]
     pub contention_doublings: Option<u32>,
+    /// Entries applied between two snapshots of the state machine, after which the log
+    /// prefix they cover is dropped ([`crate::snapshot`]); 0 (the default) takes none.
+    /// Raft only so far; ZAB and Paxos ignore it.
+    #[serde(default)]
+    pub snapshot_every: u64,
 }
 
 /// Serde default of the settings that are on unless a file says otherwise.
@@ -116,6 +121,7 @@ impl Default for Timing {
             reads: ReadPath::Log,
             max_notification_interval: None,
             contention_doublings: None,
+            snapshot_every: 0,
         }
     }
 }

@@ -156,6 +156,14 @@ pub struct Timing {
     /// log.
     #[serde(default = "log_reads")]
     pub reads: String,
+    /// Entries applied between two snapshots (log compaction; 0: none). Files written
+    /// before the setting existed took none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub snapshot_every: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn log_reads() -> String {

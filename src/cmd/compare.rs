@@ -42,6 +42,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             pre_vote: super::OnOff::On,
             check_quorum: super::OnOff::On,
             reads: protocols::ReadPath::Log,
+            snapshot_every: 0,
         },
         sweep: None,
         net: None,

@@ -53,6 +53,11 @@ pub struct TimingArgs {
     /// ZooKeeper's sync, then a local read).
     #[arg(long, value_enum, default_value_t = protocols::ReadPath::Log)]
     pub reads: protocols::ReadPath,
+    /// Raft: snapshot the state machine every N applied entries and drop the log (and
+    /// WAL segments) it covers; a follower too far behind is sent the snapshot
+    /// (InstallSnapshot, §7). 0 (the default) takes none. ZAB and Paxos ignore it.
+    #[arg(long, default_value_t = 0)]
+    pub snapshot_every: u64,
 }
 
 /// A setting that is on or off on the command line (`--pre-vote off`).
@@ -82,6 +87,7 @@ impl TimingArgs {
             pre_vote: self.pre_vote.on(),
             check_quorum: self.check_quorum.on(),
             reads: self.reads,
+            snapshot_every: self.snapshot_every,
             ..Timing::default()
         };
         t.validate().context("invalid timing")?;

@@ -77,6 +77,11 @@ pub struct Args {
     /// otherwise.
     #[arg(long, value_enum)]
     reads: Option<protocols::ReadPath>,
+    /// Entries applied between two snapshots of the state machine, after which the log
+    /// they cover is compacted (Raft only so far; 0: none, the default); with
+    /// --scenario, overrides the file's timing.
+    #[arg(long)]
+    snapshot_every: Option<u64>,
     /// Seed mode: voting nodes.
     #[arg(long, default_value_t = 5)]
     nodes: u64,
@@ -151,6 +156,9 @@ impl Args {
         }
         if let Some(reads) = self.reads {
             timing.reads = reads;
+        }
+        if let Some(every) = self.snapshot_every {
+            timing.snapshot_every = every;
         }
     }
 }

@@ -25,8 +25,10 @@
 //! session: a retry of its last command would then be applied again. Client id 0 means
 //! no session (at-least-once, as before sessions).
 
+mod image;
 mod machine;
 
+pub use image::ImageError;
 pub use machine::{ApplyContext, StateMachine, StateMachineKind};
 
 use bytes::Bytes;

@@ -67,6 +67,20 @@ pub trait StateMachine: Send + fmt::Debug {
     fn proposals(&mut self, _now_ms: u64, _leading: bool) -> Vec<Bytes> {
         Vec::new()
     }
+
+    /// For a snapshot (log compaction): copies the state now and returns the work of
+    /// serializing the copy, which a host may run on another thread so that commits do
+    /// not wait for it; `None` where the machine takes no snapshots (the default).
+    fn image_writer(&self) -> Option<Box<dyn FnOnce() -> Vec<u8> + Send>> {
+        None
+    }
+
+    /// Replaces the whole state with a snapshot image made by
+    /// [`StateMachine::image_writer`]; refused (`Err` with the reason) where the
+    /// machine takes no snapshots, or the image does not decode.
+    fn restore_image(&mut self, _image: &[u8]) -> Result<(), String> {
+        Err("this state machine takes no snapshots".into())
+    }
 }
 
 impl StateMachine for crate::KvStore {
@@ -88,6 +102,14 @@ impl StateMachine for crate::KvStore {
 
     fn peek_value(&self, key: &[u8]) -> Option<Bytes> {
         self.peek(key).cloned()
+    }
+
+    fn image_writer(&self) -> Option<Box<dyn FnOnce() -> Vec<u8> + Send>> {
+        Some(crate::KvStore::image_writer(self))
+    }
+
+    fn restore_image(&mut self, image: &[u8]) -> Result<(), String> {
+        self.restore(image).map_err(|e| e.to_string())
     }
 }
 

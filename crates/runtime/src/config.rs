@@ -19,6 +19,7 @@
 //! # pre_vote = true          # Raft PreVote (thesis §9.6)
 //! # check_quorum = true      # Raft/Paxos leaders step down without a quorum
 //! # reads = "log"            # log | index | lease | local | sync (per protocol)
+//! # snapshot_every = 10000   # Raft: snapshot and compact the log every N applied entries (0: never)
 //! [[node]]
 //! id = 1
 //! peer = "127.0.0.1:7001"    # node-to-node port
@@ -86,10 +87,18 @@ pub struct TimingConfig {
     /// most (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contention_doublings: Option<u32>,
+    /// Entries applied between two snapshots, after which the log they cover is
+    /// compacted (Raft only so far); 0, the default, takes none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub snapshot_every: u64,
 }
 
 fn on() -> bool {
     true
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Default for TimingConfig {
@@ -111,6 +120,7 @@ impl From<&Timing> for TimingConfig {
             reads: t.reads,
             max_notification_interval_ms: t.max_notification_interval.map(|d| d.as_millis() as u64),
             contention_doublings: t.contention_doublings,
+            snapshot_every: t.snapshot_every,
         }
     }
 }
@@ -129,6 +139,7 @@ impl TimingConfig {
             reads: self.reads,
             max_notification_interval: self.max_notification_interval_ms.map(Duration::from_millis),
             contention_doublings: self.contention_doublings,
+            snapshot_every: self.snapshot_every,
         }
     }
 }
@@ -695,6 +706,21 @@ observer = true
             .validate()
             .expect_err("zab has no ReadIndex");
         assert!(err.to_string().contains("log, local, sync"), "{err}");
+    }
+
+    #[test]
+    fn snapshot_every_defaults_to_off_and_is_read_from_the_file() {
+        let v = parse(GOOD).expect("valid");
+        assert_eq!(v.timing.snapshot_every, 0);
+        let on = GOOD.replace(
+            "[[node]]\nid = 1\n",
+            "[timing]\nheartbeat_ms = 50\nelection_timeout_min_ms = 150\n\
+             election_timeout_max_ms = 300\nfinalize_wait_ms = 200\n\
+             snapshot_every = 500\n[[node]]\nid = 1\n",
+        );
+        assert_ne!(on, GOOD);
+        let v = parse(&on).expect("valid");
+        assert_eq!(v.timing.snapshot_every, 500);
     }
 
     #[test]

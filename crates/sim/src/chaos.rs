@@ -202,6 +202,9 @@ pub fn replay_command<P: Protocol>(cfg: &ChaosConfig, seed: u64) -> String {
     if cfg.timing.reads != defaults.reads {
         cmd.push_str(&format!(" --reads {}", cfg.timing.reads));
     }
+    if cfg.timing.snapshot_every != defaults.snapshot_every {
+        cmd.push_str(&format!(" --snapshot-every {}", cfg.timing.snapshot_every));
+    }
     if cfg.local_reads {
         cmd.push_str(" --local-reads");
     }

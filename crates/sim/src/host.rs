@@ -55,15 +55,22 @@ impl<P: Protocol> Simulation<P> {
         let mut records = Vec::new();
         let mut ready = Vec::new();
         let job = n.gate.admit(&mut out, (), sync, &mut records, &mut ready);
+        let rebase = n.gate.take_rebase();
         if let Some(job) = job {
             let mut bytes = Vec::new();
-            for r in &records {
+            // Log compaction (`Effect::Rebase`): from this byte on, the records rebuild
+            // everything before them, which is deleted once they are durable.
+            let mut base_at = None;
+            for (i, r) in records.iter().enumerate() {
+                if rebase == Some(i) {
+                    base_at = Some(bytes.len());
+                }
                 frame(&mut bytes, r).map_err(|e| Violation::new(now, format!("node {id}: {e}")))?;
             }
             if instant {
-                n.log.extend_from_slice(&bytes);
+                keep_durable(&mut n.log, bytes, base_at);
             } else {
-                n.unsynced.push((job, bytes));
+                n.unsynced.push((job, bytes, base_at));
                 let delay = self.rng.duration_between(sync_min, sync_max);
                 let at = now.plus(delay).max(n.last_sync_at);
                 n.last_sync_at = at;
@@ -91,8 +98,16 @@ impl<P: Protocol> Simulation<P> {
         let Some(incarnation) = self.nodes.get(&id).map(|n| n.incarnation) else {
             return Ok(());
         };
+        let mut taken = Vec::new();
         for ((), effect) in effects {
             match effect {
+                Effect::TakeSnapshot { index, term } => {
+                    if let Some(snapshot) = self.take_snapshot(id, index, term)? {
+                        taken.push(snapshot);
+                    }
+                }
+                Effect::InstallSnapshot(snapshot) => self.install_snapshot(id, snapshot)?,
+                Effect::Rebase(_) => {}
                 Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
                     self.messages += 1;
                     let kind = P::message_kind(&msg);
@@ -276,10 +291,82 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         let signal = self.nodes.get_mut(&id).and_then(|n| n.gate.take_signal());
-        match signal {
-            Some(token) => self.input(id, Input::Durable(token)),
-            None => Ok(()),
+        if let Some(token) = signal {
+            self.input(id, Input::Durable(token))?;
         }
+        // A snapshot is stored at once here: report it back.
+        for snapshot in taken {
+            self.input(id, Input::SnapshotTaken(snapshot))?;
+        }
+        Ok(())
+    }
+
+    /// `Effect::TakeSnapshot`: node `id`'s state machine, which has applied exactly up
+    /// to `index`, becomes a snapshot file on its disk (the runtime serializes a copy
+    /// on another thread; here it happens at once). `None` if the state machine takes
+    /// no snapshots.
+    fn take_snapshot(
+        &mut self,
+        id: NodeId,
+        index: u64,
+        term: u64,
+    ) -> Result<Option<protocols::Snapshot>, Violation> {
+        let now = self.now;
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return Ok(None);
+        };
+        if n.applied.len() as u64 != index {
+            return Err(Violation::new(
+                now,
+                format!(
+                    "node {id} asked for a snapshot at {index} having applied {}",
+                    n.applied.len()
+                ),
+            ));
+        }
+        let Some(write) = n.kv.image_writer() else {
+            return Ok(None);
+        };
+        let snapshot = protocols::Snapshot {
+            index,
+            term,
+            data: write().into(),
+        };
+        store_snapshot(&mut n.snapshots, &snapshot);
+        self.snapshots_taken += 1;
+        Ok(Some(snapshot))
+    }
+
+    /// `Effect::InstallSnapshot`: node `id`'s state machine becomes the leader's image,
+    /// stored on its disk first.
+    fn install_snapshot(
+        &mut self,
+        id: NodeId,
+        snapshot: protocols::Snapshot,
+    ) -> Result<(), Violation> {
+        let now = self.now;
+        let upto = usize::try_from(snapshot.index).unwrap_or(usize::MAX);
+        let Some(prefix) = self.checker.committed().get(..upto).map(<[_]>::to_vec) else {
+            return Err(Violation::new(
+                now,
+                format!(
+                    "node {id} was sent a snapshot through {}, past the committed sequence",
+                    snapshot.index
+                ),
+            ));
+        };
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return Ok(());
+        };
+        n.kv.restore_image(&snapshot.data).map_err(|e| {
+            Violation::new(now, format!("node {id} cannot install a snapshot: {e}"))
+        })?;
+        // The image holds the committed prefix, which state machine safety has checked
+        // entry by entry on the node that made it.
+        n.applied = prefix;
+        store_snapshot(&mut n.snapshots, &snapshot);
+        self.snapshots_installed += 1;
+        Ok(())
     }
 
     /// Node `id`'s log made every batch up to `batch` durable: keep those records and
@@ -297,9 +384,9 @@ impl<P: Protocol> Simulation<P> {
         else {
             return Ok(());
         };
-        let done = n.unsynced.partition_point(|(b, _)| *b <= batch);
-        for (_, bytes) in n.unsynced.drain(..done) {
-            n.log.extend_from_slice(&bytes);
+        let done = n.unsynced.partition_point(|(b, _, _)| *b <= batch);
+        for (_, bytes, base_at) in n.unsynced.drain(..done) {
+            keep_durable(&mut n.log, bytes, base_at);
         }
         let mut released = Vec::new();
         n.gate.durable(batch, &mut released);
@@ -307,6 +394,25 @@ impl<P: Protocol> Simulation<P> {
             self.note(format!("n{id}: log synced (writes 1..={batch} durable)"));
         }
         self.carry_out(id, released)
+    }
+}
+
+/// Stores `snapshot` as a file on a simulated disk, keeping the newest ones.
+fn store_snapshot(files: &mut Vec<Vec<u8>>, snapshot: &protocols::Snapshot) {
+    files.push(storage::snapshot::encode_snapshot(snapshot));
+    let keep = storage::snapshot::KEEP;
+    if files.len() > keep {
+        files.drain(..files.len() - keep);
+    }
+}
+
+/// Makes a write job's `bytes` durable in `log`: appended, or, when the job rebuilt the
+/// start of the log from `base_at` on, replacing everything before that (the WAL
+/// deletes the segments before a rebase).
+fn keep_durable(log: &mut Vec<u8>, mut bytes: Vec<u8>, base_at: Option<usize>) {
+    match base_at {
+        Some(at) => *log = bytes.split_off(at.min(bytes.len())),
+        None => log.extend_from_slice(&bytes),
     }
 }
 

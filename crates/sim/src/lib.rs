@@ -312,7 +312,11 @@ struct SimNode<P: Protocol> {
     log: Vec<u8>,
     /// Framed records written but not yet durable, with their write job. A crash tears
     /// them: a random prefix of their bytes reaches the disk, the rest is lost.
-    unsynced: Vec<(u64, Vec<u8>)>,
+    unsynced: Vec<(u64, Vec<u8>, Option<usize>)>,
+    /// Snapshot files the node stored, encoded as the runtime writes them
+    /// (`storage::snapshot`), oldest first; written durably at once and kept across
+    /// crashes, the newest `storage::snapshot::KEEP` of them.
+    snapshots: Vec<Vec<u8>>,
     /// The effect-ordering contract, shared with the runtime: what waits for which job.
     gate: DurabilityGate<P::Message, P::Record, P::Timer>,
     /// When the last sync scheduled finishes (syncs finish in order).
@@ -419,6 +423,10 @@ pub struct Simulation<P: Protocol> {
     messages: u64,
     /// Restarts whose recovery cut a torn tail off the log.
     torn_tails: u64,
+    /// Snapshots nodes took of their state machines (log compaction).
+    snapshots_taken: u64,
+    /// Snapshots nodes installed from a leader.
+    snapshots_installed: u64,
     /// What the clients saw: every key-value command submitted, from its submission
     /// to the answer of the node it was sent to (or none: a crash, or the run's end).
     history: History,
@@ -491,6 +499,7 @@ impl<P: Protocol> Simulation<P> {
                         incarnation: 0,
                         log: Vec::new(),
                         unsynced: Vec::new(),
+                        snapshots: Vec::new(),
                         gate: DurabilityGate::new(),
                         last_sync_at: Time::ZERO,
                         disk: None,
@@ -517,6 +526,8 @@ impl<P: Protocol> Simulation<P> {
             next_request: 0,
             messages: 0,
             torn_tails: 0,
+            snapshots_taken: 0,
+            snapshots_installed: 0,
             history: History::new(),
             open: HashMap::new(),
             clients: Vec::new(),
@@ -593,6 +604,33 @@ impl<P: Protocol> Simulation<P> {
         self.nodes.keys().copied().collect()
     }
 
+    /// The indexes of the snapshots node `id` holds on its simulated disk (taken or
+    /// installed), oldest first.
+    pub fn snapshot_indexes(&self, id: NodeId) -> Vec<u64> {
+        self.nodes.get(&id).map_or_else(Vec::new, |n| {
+            n.snapshots
+                .iter()
+                .filter_map(|f| storage::snapshot::decode_snapshot(f).ok())
+                .map(|s| s.index)
+                .collect()
+        })
+    }
+
+    /// Damages the newest snapshot file of node `id` (one flipped byte), as a disk
+    /// may; false if it has none.
+    pub fn damage_newest_snapshot(&mut self, id: NodeId) -> bool {
+        let Some(file) = self.nodes.get_mut(&id).and_then(|n| n.snapshots.last_mut()) else {
+            return false;
+        };
+        match file.last_mut() {
+            Some(byte) => {
+                *byte ^= 0x40;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// What node `id`'s current incarnation has applied, by index (from 1).
     pub fn applied(&self, id: NodeId) -> &[Option<RequestId>] {
         self.nodes.get(&id).map_or(&[], |n| &n.applied)
@@ -632,6 +670,12 @@ impl<P: Protocol> Simulation<P> {
     /// Restarts whose recovery cut a torn tail off the log.
     pub fn torn_tails_cut(&self) -> u64 {
         self.torn_tails
+    }
+
+    /// Snapshots taken and installed so far, over all nodes (log compaction,
+    /// `Timing::snapshot_every`).
+    pub fn snapshots(&self) -> (u64, u64) {
+        (self.snapshots_taken, self.snapshots_installed)
     }
 
     /// Messages sent so far (each send counts once, however many copies arrive).

@@ -12,6 +12,9 @@
 //!   tells intact records from a torn tail and from corruption.
 //! - `segment`: segment file names `wal-<first record, 16 hex>.log` and directory fsync.
 //! - `recovery`: reading all segments back, truncating a torn tail, refusing corruption.
+//! - [`snapshot`]: state-machine snapshot files (log compaction), written atomically
+//!   and checksummed; the WAL's [`Wal::begin_base`] and [`Wal::drop_before`] delete
+//!   the segments a snapshot made unnecessary.
 //! - [`error`]: the error type [`StorageError`].
 //!
 //! # Example
@@ -39,6 +42,7 @@ pub mod identity;
 mod record;
 mod recovery;
 mod segment;
+pub mod snapshot;
 pub mod wal;
 
 pub use error::{StorageError, UnknownFsyncPolicy};

@@ -31,9 +31,16 @@ pub(crate) struct Recovered {
 
 /// Reads and checks every segment in `dir`, truncating a torn tail of the last one.
 pub(crate) fn recover(dir: &Path) -> Result<Recovered, StorageError> {
-    let segments = list_segments(dir)?;
+    let mut segments = list_segments(dir)?;
     let mut payloads = Vec::new();
-    let mut next_record = 0u64;
+    // A compacted log begins where its start file says; segments before that are left
+    // over from a deletion a crash interrupted, and go now.
+    let mut next_record = read_start(dir)?;
+    for old in segments.iter().filter(|s| s.first_record < next_record) {
+        tracing::info!(file = %old.path.display(), "WAL recovery: deleting a segment compacted away");
+        std::fs::remove_file(&old.path).map_err(|e| StorageError::io(&old.path, e))?;
+    }
+    segments.retain(|s| s.first_record >= next_record);
     let mut last_segment_len = 0u64;
     let count = segments.len();
     for (position, segment) in segments.iter().enumerate() {
@@ -95,6 +102,20 @@ pub(crate) fn recover(dir: &Path) -> Result<Recovered, StorageError> {
         next_record,
         payloads,
     })
+}
+
+/// The first record number of a compacted log ([`crate::wal::START_FILE`]); 0 if none.
+fn read_start(dir: &Path) -> Result<u64, StorageError> {
+    let path = dir.join(crate::wal::START_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text.trim().parse().map_err(|_| StorageError::Corrupt {
+            path: path.clone(),
+            offset: 0,
+            reason: format!("not a record number: {:?}", text.trim()),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(StorageError::io(&path, e)),
+    }
 }
 
 /// Checks that `segment` starts exactly where the segments before it ended.

@@ -284,6 +284,42 @@ impl Wal {
         self.next_record
     }
 
+    /// Log compaction, first half: makes everything appended so far durable and starts
+    /// a new segment (unless the current one is still empty), so that the records
+    /// appended next (a protocol's rebuilt start of its log) begin a segment. Returns
+    /// the number of the first of them, for [`Wal::drop_before`].
+    pub fn begin_base(&mut self) -> Result<u64, StorageError> {
+        self.check_usable()?;
+        if self.segment_len > 0 {
+            self.roll()?;
+        }
+        Ok(self.next_record)
+    }
+
+    /// Log compaction, second half: once the records from `first_kept` on are durable
+    /// and rebuild everything before them, deletes every segment before the one
+    /// starting at `first_kept`. The new start is recorded first (in [`START_FILE`],
+    /// written atomically), so recovery knows the log rightly begins there, and
+    /// finishes the deletion if a crash interrupted it. Returns the segments deleted.
+    pub fn drop_before(&mut self, first_kept: u64) -> Result<usize, StorageError> {
+        self.check_usable()?;
+        let segments = super::segment::list_segments(&self.dir)?;
+        if !segments.iter().any(|s| s.first_record == first_kept) {
+            return Ok(0); // not a segment start: nothing can be deleted safely
+        }
+        let fsync = self.policy != FsyncPolicy::Never;
+        write_start(&self.dir, first_kept, fsync)?;
+        let mut dropped = 0;
+        for s in segments.iter().filter(|s| s.first_record < first_kept) {
+            std::fs::remove_file(&s.path).map_err(|e| StorageError::io(&s.path, e))?;
+            dropped += 1;
+        }
+        if fsync && dropped > 0 {
+            sync_dir(&self.dir)?;
+        }
+        Ok(dropped)
+    }
+
     /// Refuses use after a failed write or fsync.
     fn check_usable(&self) -> Result<(), StorageError> {
         if self.poisoned {
@@ -387,6 +423,28 @@ impl Drop for Wal {
             }
         }
     }
+}
+
+/// The file that records where a compacted log begins (the first record number, in
+/// decimal); absent while nothing was ever deleted.
+pub const START_FILE: &str = "WAL-START";
+
+/// Records `first` as the log's first record number: temporary file, fsync, rename,
+/// directory fsync.
+fn write_start(dir: &Path, first: u64, fsync: bool) -> Result<(), StorageError> {
+    let path = dir.join(START_FILE);
+    let tmp = dir.join(format!("{START_FILE}.tmp"));
+    let mut file = File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
+    file.write_all(format!("{first}\n").as_bytes())
+        .map_err(|e| StorageError::io(&tmp, e))?;
+    if fsync {
+        file.sync_all().map_err(|e| StorageError::io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))?;
+    if fsync {
+        sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 /// Creates the data directory if missing (durably, unless `Never`).

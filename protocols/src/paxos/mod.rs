@@ -509,6 +509,8 @@ impl Protocol for Paxos {
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
             Input::Durable(token) => self.inbox.extend(self.durable_marks.reached(token)),
             Input::TransferLeadership { to } => self.start_transfer(to, out),
+            // Paxos asks for no snapshots yet (`Timing::snapshot_every` is Raft's).
+            Input::SnapshotTaken(_) => {}
         }
         self.finish(out);
         if self.advance_transfer(out) {

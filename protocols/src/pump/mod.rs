@@ -79,6 +79,12 @@ pub struct Pump<P: Protocol> {
     pub served: Vec<(NodeId, RequestId, u64)>,
     /// A message this returns true for is lost when it would be delivered.
     pub drop_if: DropRule<P>,
+    /// The snapshots each node stored ([`Effect::TakeSnapshot`],
+    /// [`Effect::InstallSnapshot`]), oldest first (kept across crashes). An image is a
+    /// name for the applied sequence kept in `images`.
+    pub snapshots: BTreeMap<NodeId, Vec<crate::Snapshot>>,
+    /// The applied sequence each image stands for.
+    images: BTreeMap<bytes::Bytes, Vec<Option<Command>>>,
     gates: BTreeMap<NodeId, GateOf<P>>,
     /// The last write job each node's gate handed out (for [`Pump::sync`]).
     jobs: BTreeMap<NodeId, u64>,
@@ -110,6 +116,8 @@ impl<P: Protocol> Pump<P> {
             rejected: Vec::new(),
             served: Vec::new(),
             drop_if: Box::new(|_| false),
+            snapshots: BTreeMap::new(),
+            images: BTreeMap::new(),
             gates: BTreeMap::new(),
             jobs: BTreeMap::new(),
             open: BTreeMap::new(),
@@ -184,8 +192,16 @@ impl<P: Protocol> Pump<P> {
         if let Some(adjust) = &mut self.on_recover {
             adjust(&mut node);
         }
+        // The newest stored snapshot the node accepts, as every host starts it.
+        let mut applied = Vec::new();
+        for snapshot in self.snapshots.get(&id).into_iter().flatten().rev() {
+            if node.restore_snapshot(snapshot).is_ok() {
+                applied = self.images.get(&snapshot.data).cloned().unwrap_or_default();
+                break;
+            }
+        }
         self.nodes.insert(id, node);
-        self.applied.insert(id, Vec::new());
+        self.applied.insert(id, applied);
         self.step(id, Input::Start)
     }
 
@@ -292,7 +308,12 @@ impl<P: Protocol> Pump<P> {
         if let Some(job) = gate.admit(&mut batch, (), sync, &mut records, &mut ready) {
             self.jobs.insert(id, job);
         }
-        self.disks.entry(id).or_default().extend(records);
+        let disk = self.disks.entry(id).or_default();
+        match gate.take_rebase() {
+            // Log compaction: the rebase's records replace everything before them.
+            Some(at) => *disk = records.split_off(at.min(records.len())),
+            None => disk.extend(records),
+        }
         out.extend(self.carry_out(id, ready));
         out
     }
@@ -316,6 +337,7 @@ impl<P: Protocol> Pump<P> {
 
     /// Carries out what node `id`'s gate released, then steps its durability signal.
     fn carry_out(&mut self, id: NodeId, ready: Vec<((), EffectOf<P>)>) -> Effects<P> {
+        let mut taken = Vec::new();
         for ((), effect) in ready {
             match effect {
                 Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
@@ -340,6 +362,26 @@ impl<P: Protocol> Pump<P> {
                     );
                     applied.push(command);
                 }
+                Effect::TakeSnapshot { index, term } => {
+                    let applied = self.applied.get(&id).cloned().unwrap_or_default();
+                    assert_eq!(
+                        applied.len() as u64,
+                        index,
+                        "node {id} snapshots at {index}"
+                    );
+                    let data = bytes::Bytes::from(format!("image of node {id} at {index}"));
+                    self.images.insert(data.clone(), applied);
+                    let snapshot = crate::Snapshot { index, term, data };
+                    self.snapshots.entry(id).or_default().push(snapshot.clone());
+                    taken.push(snapshot);
+                }
+                Effect::InstallSnapshot(snapshot) => {
+                    let image = self.images.get(&snapshot.data).cloned();
+                    let image = image.expect("an image the pump made");
+                    self.applied.insert(id, image);
+                    self.snapshots.entry(id).or_default().push(snapshot);
+                }
+                Effect::Rebase(_) => {}
                 Effect::Reject { id: request, error } => self.rejected.push((id, request, error)),
                 Effect::ServeRead { id: request } => {
                     let applied = self.applied.get(&id).map_or(0, |a| a.len() as u64);
@@ -355,10 +397,15 @@ impl<P: Protocol> Pump<P> {
                 }
             }
         }
-        match self.gates.get_mut(&id).and_then(|g| g.take_signal()) {
+        let mut out = match self.gates.get_mut(&id).and_then(|g| g.take_signal()) {
             Some(token) => self.step(id, Input::Durable(token)),
             None => Vec::new(),
+        };
+        // The image is stored at once: report it back.
+        for snapshot in taken {
+            out.extend(self.step(id, Input::SnapshotTaken(snapshot)));
         }
+        out
     }
 
     /// Delivers the oldest queued message `pick` selects (lost if [`Pump::drop_if`]

@@ -28,7 +28,7 @@ impl Describe for Raft {
     }
 
     fn log_view(&self) -> Vec<LogEntry> {
-        (1..=self.log.last_index())
+        (self.log.start() + 1..=self.log.last_index())
             .filter_map(|index| {
                 self.log.term_at(index).map(|generation| LogEntry {
                     index,
@@ -115,6 +115,15 @@ impl Describe for Raft {
             }
             RaftMessage::ReadProbeAck { term, round } => {
                 format!("ReadProbe ok (term {term}), round {round}")
+            }
+            RaftMessage::InstallSnapshot { term, snapshot } => format!(
+                "InstallSnapshot term {term}: snapshot through {}@{} ({} bytes)",
+                snapshot.index,
+                snapshot.term,
+                snapshot.data.len()
+            ),
+            RaftMessage::InstallSnapshotResponse { term, index } => {
+                format!("InstallSnapshot ok (term {term}), match {index}")
             }
         }
     }

@@ -35,7 +35,10 @@
 //! - Thesis §6.4 read paths ([`crate::Timing::reads`], [`crate::read`]): ReadIndex
 //!   ([`read_index`]), leader leases (§6.4.1, [`lease`]), local reads, or through the log.
 //!
-//! Not implemented (and not part of §5): membership changes (§6), log compaction (§7). Observers in the membership are
+//! - §7 log compaction with InstallSnapshot ([`snapshot`], off unless
+//!   [`crate::Timing::snapshot_every`] is set).
+//!
+//! Not implemented (and not part of §5): membership changes (§6). Observers in the membership are
 //! replicated to as non-voting learners (thesis §4.2.1) and never campaign.
 //!
 //! After a restart the commit index is volatile (Figure 2), so a recovered node applies
@@ -51,6 +54,7 @@ mod preload;
 pub mod prevote;
 pub mod read_index;
 pub mod replication;
+pub mod snapshot;
 pub mod transfer;
 
 use crate::bugs::Bug;
@@ -167,6 +171,22 @@ pub enum RaftMessage {
         /// The round acknowledged.
         round: u64,
     },
+    /// §7: the leader's newest snapshot, for a follower that needs entries the leader
+    /// compacted away (whole, not in Figure 13's chunks; [`snapshot`]).
+    InstallSnapshot {
+        /// Leader's term.
+        term: Term,
+        /// The image and the last index and term it includes.
+        snapshot: crate::Snapshot,
+    },
+    /// Answer to InstallSnapshot: the follower's term, and the index it now holds
+    /// everything up to (0: refused, the leader's term is stale).
+    InstallSnapshotResponse {
+        /// Follower's current term.
+        term: Term,
+        /// The snapshot's last index, now the follower's.
+        index: u64,
+    },
 }
 
 /// What a Raft node writes to its write-ahead log.
@@ -186,6 +206,19 @@ pub enum RaftRecord {
         first_index: u64,
         /// The entries.
         entries: Vec<Entry>,
+    },
+    /// The start of a compacted log (§7, [`snapshot`]): it replaces every record before
+    /// it. The log holds nothing up to `start` (a snapshot covers it); the `Entries`
+    /// that follow continue it.
+    Base {
+        /// The last index compacted into a snapshot.
+        start: u64,
+        /// The term of the entry at `start`.
+        start_term: Term,
+        /// `currentTerm` when the base was written.
+        term: Term,
+        /// `votedFor` in that term.
+        voted_for: Option<NodeId>,
     },
 }
 
@@ -260,6 +293,11 @@ pub struct Raft {
     read_rounds: crate::read::ReadRounds,
     /// Leader: reads waiting for a confirmed round and an applied index.
     reads: crate::read::PendingReads,
+    /// The newest snapshot stored here (§7): sent to followers that need entries the
+    /// log no longer holds.
+    snapshot: Option<crate::Snapshot>,
+    /// When to ask for the next snapshot ([`crate::Timing::snapshot_every`]).
+    schedule: crate::snapshot::SnapshotSchedule,
 }
 
 impl Raft {
@@ -367,6 +405,7 @@ impl Raft {
         out.event(Event::Committed {
             index: self.commit_index,
         });
+        self.request_snapshot_if_due(out);
     }
 }
 
@@ -414,7 +453,10 @@ impl Protocol for Raft {
             bug: None,
             read_rounds: crate::read::ReadRounds::default(),
             reads: crate::read::PendingReads::default(),
+            snapshot: None,
+            schedule: crate::snapshot::SnapshotSchedule::new(0),
         };
+        node.schedule = crate::snapshot::SnapshotSchedule::new(node.setup.timing.snapshot_every);
         for (i, record) in records.into_iter().enumerate() {
             match record {
                 RaftRecord::HardState { term, voted_for } => {
@@ -427,10 +469,39 @@ impl Protocol for Raft {
                     node.term = term;
                     node.voted_for = voted_for;
                 }
+                RaftRecord::Base {
+                    start,
+                    start_term,
+                    term,
+                    voted_for,
+                } => {
+                    if term < node.term || start < node.log.start() {
+                        return Err(RecoveryError::Inconsistent {
+                            record: i,
+                            reason: format!(
+                                "a log base (term {term}, start {start}) goes back from term {} or start {}",
+                                node.term,
+                                node.log.start()
+                            ),
+                        });
+                    }
+                    node.term = term;
+                    node.voted_for = voted_for;
+                    node.log = RaftLog::starting_after(start, start_term);
+                }
                 RaftRecord::Entries {
                     first_index,
                     entries,
                 } => {
+                    if first_index <= node.log.start() && first_index > 0 {
+                        // Entries the base compacted: keep those after its start.
+                        let skip = (node.log.start() + 1 - first_index) as usize;
+                        node.log.truncate_from(node.log.start() + 1);
+                        for e in entries.into_iter().skip(skip) {
+                            node.log.push(e);
+                        }
+                        continue;
+                    }
                     if first_index == 0 || first_index > node.log.last_index() + 1 {
                         return Err(RecoveryError::Inconsistent {
                             record: i,
@@ -471,6 +542,7 @@ impl Protocol for Raft {
             Input::Durable(token) => self.on_durable(token, out),
             Input::PeerLost(_) => {} // Raft detects failures by timeout only (§5.2).
             Input::TransferLeadership { to } => self.start_transfer(to, out),
+            Input::SnapshotTaken(snapshot) => self.on_snapshot_taken(snapshot, out),
         }
         self.serve_ready_reads(out);
     }
@@ -481,6 +553,14 @@ impl Protocol for Raft {
         }
         self.start_read_round_if_needed(out);
         self.serve_ready_reads(out);
+    }
+
+    fn restore_snapshot(&mut self, snapshot: &crate::Snapshot) -> Result<(), RecoveryError> {
+        self.restore(snapshot)
+    }
+
+    fn log_start(&self) -> u64 {
+        self.log.start()
     }
 
     fn status(&self) -> Status {
@@ -559,6 +639,8 @@ impl Protocol for Raft {
             RaftMessage::AppendEntriesResponse { .. } => "AppendEntriesResponse",
             RaftMessage::ReadProbe { .. } => "ReadProbe",
             RaftMessage::ReadProbeAck { .. } => "ReadProbeAck",
+            RaftMessage::InstallSnapshot { .. } => "InstallSnapshot",
+            RaftMessage::InstallSnapshotResponse { .. } => "InstallSnapshotResponse",
         }
     }
 }
@@ -575,7 +657,9 @@ impl Raft {
             | RaftMessage::AppendEntries { term, .. }
             | RaftMessage::AppendEntriesResponse { term, .. }
             | RaftMessage::ReadProbe { term, .. }
-            | RaftMessage::ReadProbeAck { term, .. } => *term,
+            | RaftMessage::ReadProbeAck { term, .. }
+            | RaftMessage::InstallSnapshot { term, .. }
+            | RaftMessage::InstallSnapshotResponse { term, .. } => *term,
         };
         if msg_term == Term::MAX {
             // No honest server reaches the last term (it could never campaign again):
@@ -647,6 +731,12 @@ impl Raft {
             } => self.on_append_response(from, term, success, index, rejected, out),
             RaftMessage::ReadProbe { term, round } => self.on_read_probe(from, term, round, out),
             RaftMessage::ReadProbeAck { term, round } => self.on_read_probe_ack(from, term, round),
+            RaftMessage::InstallSnapshot { term, snapshot } => {
+                self.on_install_snapshot(from, term, snapshot, out)
+            }
+            RaftMessage::InstallSnapshotResponse { term, index } => {
+                self.on_install_snapshot_response(from, term, index, out)
+            }
         }
     }
 }

@@ -44,14 +44,17 @@ pub struct Progress {
     /// Highest index known replicated there.
     pub match_index: u64,
     /// Last index of each AppendEntries with entries that is not yet acknowledged.
-    inflight: VecDeque<u64>,
+    pub(super) inflight: VecDeque<u64>,
     /// Probing after a refusal (etcd-io/raft's probe state): one AppendEntries at a
     /// time, all after `next_index - 1`, until one is accepted. Only the refusal of
     /// that index counts; the refusals of messages pipelined before the back-up are
     /// stale and ignored, where each used to reset `nextIndex` and send everything
     /// again (a follower far behind a slow disk was resent its backlog once per
     /// message in flight).
-    probing: bool,
+    pub(super) probing: bool,
+    /// An InstallSnapshot on its way (§7, [`super::snapshot`]): the image's index and
+    /// when it was sent; it is sent again only after the longest election timeout.
+    pub(super) snapshot_sent: Option<(u64, crate::types::Time)>,
 }
 
 impl Progress {
@@ -63,6 +66,7 @@ impl Progress {
             match_index: 0,
             inflight: VecDeque::new(),
             probing: false,
+            snapshot_sent: None,
         }
     }
 }
@@ -139,9 +143,15 @@ impl Raft {
     /// `heartbeat`) an empty one that proves liveness and probes `nextIndex`.
     pub(super) fn send_append(&mut self, peer: NodeId, heartbeat: bool, out: &mut Effects<Self>) {
         let (term, commit, last) = (self.term, self.commit_index, self.log.last_index());
+        let start = self.log.start();
         let RoleState::Leader { progress, .. } = &mut self.role else {
             return;
         };
+        if progress.get(&peer).is_some_and(|p| p.next_index <= start) {
+            // §7: the entries this follower needs were compacted into a snapshot.
+            self.send_snapshot(peer, heartbeat, out);
+            return;
+        }
         let Some(p) = progress.get_mut(&peer) else {
             return;
         };
@@ -298,6 +308,10 @@ impl Raft {
         let Some(p) = progress.get_mut(&from) else {
             return;
         };
+        if p.snapshot_sent.is_some() && !success {
+            return; // a heartbeat's refusal while the snapshot is on its way
+        }
+        p.snapshot_sent = None;
         if success {
             let index = index.min(last);
             if index > p.match_index {

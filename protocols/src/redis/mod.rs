@@ -720,6 +720,8 @@ impl Protocol for Redis {
             }
             // Failures are detected by timeouts; a dropped link is simply reconnected.
             Input::Durable(_) | Input::PeerLost(_) => {}
+            // Redis Cluster replicates without the snapshots of `Timing::snapshot_every`.
+            Input::SnapshotTaken(_) => {}
         }
         if std::mem::take(&mut self.conf_dirty) {
             out.persist(self.conf_record());

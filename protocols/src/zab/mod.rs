@@ -467,6 +467,8 @@ impl Protocol for Zab {
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
             Input::Durable(token) => self.on_durable(token, out),
             Input::TransferLeadership { to } => self.start_handoff(to, out),
+            // ZAB asks for no snapshots yet (`Timing::snapshot_every` is Raft's).
+            Input::SnapshotTaken(_) => {}
         }
         self.handoff_if_caught_up(out);
         self.serve_sync_reads(out);

@@ -191,6 +191,7 @@ pub async fn collect_with(
                 pre_vote: timing.pre_vote,
                 check_quorum: timing.check_quorum,
                 reads: timing.reads.to_string(),
+                snapshot_every: timing.snapshot_every,
             },
             protocol_timing,
             clients: if plan.measure.contains(&Measure::Throughput) {

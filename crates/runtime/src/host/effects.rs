@@ -27,6 +27,8 @@ impl<P: Protocol> NodeLoop<P> {
         let job = self
             .gate
             .admit(out, Instant::now(), sync, &mut records, &mut ready);
+        // Log compaction: the records from here on rebuild the log's start.
+        let base_at = self.gate.take_rebase();
         if job.is_some() {
             let mut payloads = Vec::with_capacity(records.len());
             for r in records.drain(..) {
@@ -35,16 +37,23 @@ impl<P: Protocol> NodeLoop<P> {
             match &mut self.log {
                 // Written and synced before anything the gate released is carried out.
                 Log::Inline(wal) => {
-                    for p in &payloads {
+                    let mut base = None;
+                    for (i, p) in payloads.iter().enumerate() {
+                        if base_at == Some(i) {
+                            base = Some(wal.begin_base().map_err(storage)?);
+                        }
                         wal.append(p).map_err(storage)?;
                     }
                     wal.sync().map_err(storage)?;
+                    if let Some(first) = base {
+                        wal.drop_before(first).map_err(storage)?;
+                    }
                     self.wal_stats = wal.stats();
                 }
                 // The writer numbers its jobs as the gate does: one per batch with
                 // records, from 1.
                 Log::Threaded { writer, .. } => {
-                    let seq = writer.submit(payloads);
+                    let seq = writer.submit_with_base(payloads, base_at);
                     debug_assert_eq!(Some(seq), job, "WAL writer and gate disagree on jobs");
                 }
             }
@@ -52,6 +61,9 @@ impl<P: Protocol> NodeLoop<P> {
         self.records = records;
         self.carry_out_ready(&mut ready);
         self.ready = ready;
+        if let Some(source) = self.snapshots.failed.take() {
+            return Err(storage(source));
+        }
         self.flush();
         self.unpublished = true;
         if self.last_publish.elapsed() >= PUBLISH_EVERY {
@@ -172,6 +184,9 @@ impl<P: Protocol> NodeLoop<P> {
                 }
             }
             Effect::Event(event) => self.publish_event(event, produced),
+            Effect::TakeSnapshot { index, term } => self.snapshots.take(&*self.kv, index, term),
+            Effect::InstallSnapshot(snapshot) => self.install_snapshot(snapshot),
+            Effect::Rebase(_) => {}
         }
     }
 

@@ -44,6 +44,7 @@ mod client_port;
 mod counts;
 mod effects;
 mod handle;
+mod snapshots;
 pub(crate) mod timer;
 pub mod view;
 mod wal_writer;
@@ -283,6 +284,8 @@ fn spawn_with<P: Protocol>(
     let mut proto =
         P::recover(setup, records).map_err(|source| RuntimeError::Recovery { node: id, source })?;
     proto.route_by_key(kv::command_key);
+    let mut kv = znode::new_state_machine(opts.state_machine);
+    snapshots::restore(id, &opts.data_dir, &mut proto, &mut *kv)?;
     if opts.wait_replicas > 0 {
         proto.acknowledge_after_replicas(opts.wait_replicas);
     }
@@ -340,8 +343,12 @@ fn spawn_with<P: Protocol>(
         client_rx,
         timers: Vec::new(),
         wake: PreciseTimer::new(),
-        kv: znode::new_state_machine(opts.state_machine),
+        kv,
         state_machine: opts.state_machine,
+        snapshots: snapshots::Snapshots::new(
+            opts.data_dir.clone(),
+            opts.fsync != FsyncPolicy::Never,
+        ),
         watchers: FxHashMap::default(),
         pending: FxHashMap::default(),
         replies: HashMap::new(),
@@ -430,6 +437,8 @@ struct NodeLoop<P: Protocol> {
     kv: Box<dyn StateMachine>,
     /// Which state machine `kv` is (a full resynchronisation starts a fresh one).
     state_machine: StateMachineKind,
+    /// Snapshots of `kv` being written, and their files ([`snapshots`]).
+    snapshots: snapshots::Snapshots,
     /// Where each client session's notifications go: the connection of its last
     /// command applied here (znode watches; unused by the key-value store).
     watchers: FxHashMap<u64, ReplyTo>,
@@ -503,6 +512,7 @@ impl<P: Protocol> NodeLoop<P> {
                     None => return Ok(()),
                 },
                 report = wal_report(&mut self.log) => self.on_wal_report(report)?,
+                Some(done) = self.snapshots.done_rx.recv() => self.on_snapshot_done(done, &mut out),
                 _ = self.wake.sleep_until(wake) => {}
             }
             // Drain what is already queued, alternating sources so neither starves.

@@ -27,6 +27,10 @@ struct Job {
     seq: u64,
     /// The record payloads.
     payloads: Vec<Vec<u8>>,
+    /// Log compaction (`protocols::Effect::Rebase`): the payloads from this position on
+    /// rebuild everything before them; they start a new segment, and once synced every
+    /// earlier segment is deleted.
+    base_at: Option<usize>,
 }
 
 /// What the thread reports back to the loop.
@@ -86,13 +90,21 @@ impl WalWriter {
     }
 
     /// Queues one batch of record payloads; returns its job number.
+    #[cfg(test)]
     pub fn submit(&mut self, payloads: Vec<Vec<u8>>) -> u64 {
+        self.submit_with_base(payloads, None)
+    }
+
+    /// [`WalWriter::submit`], where the payloads from `base_at` on (if any) rebuild the
+    /// log's start: the segments before them are deleted once they are durable.
+    pub fn submit_with_base(&mut self, payloads: Vec<Vec<u8>>, base_at: Option<usize>) -> u64 {
         self.submitted += 1;
         // A send fails only if the thread has exited after a storage failure, which
         // it has reported; the loop stops on that report.
         let _ = self.jobs.send(Job {
             seq: self.submitted,
             payloads,
+            base_at,
         });
         self.submitted
     }
@@ -120,12 +132,22 @@ fn write_loop(
     while let Ok(first) = jobs.recv() {
         let mut next = Some(first);
         let mut last = 0;
+        // The first record of the newest rebuilt log start in this group, if any.
+        let mut base = None;
         while let Some(job) = next {
             if stop.load(Ordering::SeqCst) {
                 return; // killed: what is not yet appended is lost, as in a crash
             }
-            for p in &job.payloads {
-                if let Err(e) = wal.append(p) {
+            for (i, p) in job.payloads.iter().enumerate() {
+                let appended = if job.base_at == Some(i) {
+                    wal.begin_base().and_then(|first| {
+                        base = Some(first);
+                        wal.append(p)
+                    })
+                } else {
+                    wal.append(p)
+                };
+                if let Err(e) = appended {
                     let _ = reports.send(WalReport::Failed(e));
                     return;
                 }
@@ -136,7 +158,11 @@ fn write_loop(
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        if let Err(e) = wal.sync() {
+        // Only once the base is durable may what it replaces go.
+        if let Err(e) = wal
+            .sync()
+            .and_then(|()| base.map_or(Ok(0), |first| wal.drop_before(first)))
+        {
             let _ = reports.send(WalReport::Failed(e));
             return;
         }
@@ -177,6 +203,29 @@ mod tests {
         let _ = stopped.await;
         let (_, records) = Wal::open(dir.path(), FsyncPolicy::Batch).unwrap();
         assert_eq!(records, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn a_rebase_job_deletes_the_segments_before_it_once_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _) = Wal::open(dir.path(), FsyncPolicy::Batch).unwrap();
+        let (mut writer, mut reports, stopped) = WalWriter::start(1, wal).unwrap();
+        writer.submit(vec![b"old 1".to_vec(), b"old 2".to_vec()]);
+        let seq = writer.submit_with_base(
+            vec![b"old 3".to_vec(), b"base".to_vec(), b"kept".to_vec()],
+            Some(1),
+        );
+        let mut durable = 0;
+        while durable < seq {
+            match reports.recv().await.unwrap() {
+                WalReport::Durable { seq, .. } => durable = seq,
+                WalReport::Failed(e) => panic!("{e}"),
+            }
+        }
+        drop(writer);
+        let _ = stopped.await;
+        let (_, records) = Wal::open(dir.path(), FsyncPolicy::Batch).unwrap();
+        assert_eq!(records, vec![b"base".to_vec(), b"kept".to_vec()]);
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ mod prevote;
 mod reads;
 mod recovery;
 mod replication;
+mod snapshot;
 mod transfer;
 
 use super::log::Entry;

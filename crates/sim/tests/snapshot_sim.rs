@@ -1,0 +1,79 @@
+//! Raft with log compaction (§7) under random faults: the safety checks of
+//! `raft_sim.rs` (election safety, state machine safety, log matching, leader
+//! completeness, and the clients' history checked for linearizability) still hold
+//! when every node snapshots every few entries, drops its log prefix, restarts from
+//! its snapshot files, and catches lagging followers up with InstallSnapshot.
+//! `CWB_SEEDS=1000 cargo nextest run -p sim --test snapshot_sim` runs a longer sweep.
+
+use protocols::raft::Raft;
+use protocols::Timing;
+use sim::chaos::{self, ChaosConfig};
+use sim::invariants::{log_matching, RaftLeaderCompleteness};
+use sim::Simulation;
+use std::cell::Cell;
+use std::rc::Rc;
+
+#[test]
+fn raft_with_snapshots_is_safe_under_random_faults() {
+    let n = chaos::seeds(150);
+    let cfg = ChaosConfig {
+        timing: Timing {
+            // Small, so that every seed compacts many times and followers that were
+            // down or cut off fall behind the leader's log start.
+            snapshot_every: 8,
+            ..Timing::default()
+        },
+        ..ChaosConfig::default()
+    };
+    // The last snapshot counts of each seed's run, and the deepest compaction seen.
+    let counts: Rc<Cell<(u64, u64)>> = Rc::default();
+    let total: Rc<Cell<(u64, u64)>> = Rc::default();
+    let deepest: Rc<Cell<u64>> = Rc::default();
+    let report = chaos::sweep::<Raft, _>(
+        &cfg,
+        n,
+        || {
+            // A new seed: add the previous one's counts.
+            let (t, i) = counts.replace((0, 0));
+            let (tt, ti) = total.get();
+            total.set((tt + t, ti + i));
+            let mut completeness = RaftLeaderCompleteness::default();
+            let (counts, deepest) = (counts.clone(), deepest.clone());
+            move |sim: &Simulation<Raft>, step| {
+                completeness.check(sim)?;
+                if step % 50 == 0 {
+                    log_matching(sim)?;
+                    for id in sim.running() {
+                        if let Some(node) = sim.node(id) {
+                            deepest.set(deepest.get().max(node.log().start()));
+                        }
+                    }
+                }
+                counts.set(sim.snapshots());
+                Ok(())
+            }
+        },
+        |_, _| false,
+    );
+    let (t, i) = counts.get();
+    let (taken, installed) = (total.get().0 + t, total.get().1 + i);
+    eprintln!(
+        "{n} seeds with a snapshot every 8 entries: {taken} snapshots taken, {installed} installed from a leader, logs compacted up to index {} at most; {}",
+        deepest.get(),
+        report.clients_line()
+    );
+    assert!(
+        taken >= n,
+        "every seed must snapshot: {taken} over {n} seeds"
+    );
+    assert!(
+        installed > 0 || n < 20,
+        "no follower fell behind a leader's log start over {n} seeds"
+    );
+    assert!(deepest.get() > 8, "logs were compacted");
+    assert_eq!(
+        report.undecided, 0,
+        "histories the checker could not decide"
+    );
+    assert!(report.operations >= n * 100, "{}", report.operations);
+}
