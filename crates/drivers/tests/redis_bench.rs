@@ -36,6 +36,7 @@ fn plan(protocols: Vec<ProtocolKind>, measure: Vec<Measure>) -> Plan {
         command_line: "test".into(),
         connection_per_client: false,
         wait_replicas: vec![0, 1],
+        namespaces: false,
     }
 }
 
