@@ -86,7 +86,11 @@ fn the_teaching_scenario_narrates_the_promotion_that_loses_the_write() {
 
 #[test]
 fn commands_that_need_one_leader_refuse_redis_and_a_small_cluster_is_refused() {
-    let out = cwb(&["bench", "--protocols", "raft,redis"]);
+    // `cwb bench` runs Redis Cluster in-process; node processes do not run it.
+    let out = cwb(&["bench", "--protocols", "raft,redis", "--processes"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in-process clusters only"));
+    let out = cwb(&["nemesis", "--protocol", "redis"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not run Redis Cluster"));
     let out = cwb(&["cluster", "--protocol", "redis", "--duration", "1"]);

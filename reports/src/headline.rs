@@ -157,7 +157,13 @@ fn workload_points<'a>(results: &Results, run: &'a ProtocolRun) -> Vec<&'a Throu
 /// count they are compared at (the highest any protocol measured).
 pub(crate) fn rows(results: &Results, nodes: usize) -> (Vec<Row>, Option<u32>) {
     let keys = crate::sections::run_keys(results);
-    let mut protocols: Vec<&String> = keys.iter().map(|(p, _)| p).collect();
+    // Redis Cluster has its own sizes and no election to time: the side-by-side
+    // section of the four systems shows it (`crate::systems`).
+    let mut protocols: Vec<&String> = keys
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.as_str() != "redis")
+        .collect();
     protocols.dedup();
     let rows: Vec<Row> = protocols
         .into_iter()
