@@ -62,17 +62,13 @@ impl Recorder {
                 },
             )) => Some(Item {
                 at,
-                kind: ItemKind::Message(Message {
-                    from,
-                    to,
-                    sent,
-                    received: at,
-                    kind: P::message_kind(msg),
-                    text: P::text(msg),
-                    routine: P::routine(msg),
+                kind: ItemKind::Message(Message::upcoming::<P>(
+                    at,
+                    (from, to, sent),
+                    msg,
                     fate,
-                    note: None,
-                }),
+                    None,
+                )),
             }),
             // Starts and crashes are drawn from the running nodes, the rest as steps.
             Some((_, sim::Upcoming::Action(Action::Start(_) | Action::Crash(_))))

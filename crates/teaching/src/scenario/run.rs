@@ -52,6 +52,29 @@ pub struct Message {
     pub note: Option<String>,
 }
 
+impl Message {
+    /// The message the simulator is about to deliver at `at`, in the protocol's words.
+    pub(crate) fn upcoming<P: Scripted>(
+        at: Time,
+        (from, to, sent): (NodeId, NodeId, Time),
+        msg: &P::Message,
+        fate: Fate,
+        note: Option<String>,
+    ) -> Message {
+        Message {
+            from,
+            to,
+            sent,
+            received: at,
+            kind: P::message_kind(msg),
+            text: P::text(msg),
+            routine: P::routine(msg),
+            fate,
+            note,
+        }
+    }
+}
+
 /// One line of the timeline.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ItemKind {
@@ -483,17 +506,13 @@ impl<P: Scripted> Runner<P> {
                 sent,
                 msg,
                 fate,
-            } => Upcoming::Message(Message {
-                from,
-                to,
-                sent,
-                received: at,
-                kind: P::message_kind(msg),
-                text: P::text(msg),
-                routine: P::routine(msg),
+            } => Upcoming::Message(Message::upcoming::<P>(
+                at,
+                (from, to, sent),
+                msg,
                 fate,
-                note: self.links.note(self.sim().upcoming_seq()),
-            }),
+                self.links.note(self.sim().upcoming_seq()),
+            )),
             sim::Upcoming::Timer { node, timer } => Upcoming::Timer {
                 node,
                 name: P::timer_text(timer),
