@@ -501,9 +501,7 @@ fn step(
             Some(p) => one(StepAction::SetLoss(probability(p, place)?)),
             None => Err(invalid("set_loss needs `loss`".into())),
         },
-        "drop" | "stop_drop" | "delay" | "stop_delay" | "hold" => {
-            drops::steps(s, place, check_id)
-        }
+        "drop" | "stop_drop" | "delay" | "stop_delay" | "hold" => drops::steps(s, place, check_id),
         "release" if s.client.is_none() => drops::steps(s, place, check_id),
         "client" | "crash_client" | "release" => {
             if s.from.is_some() || s.to.is_some() || s.kind.is_some() {

@@ -734,9 +734,9 @@ impl<P: Scripted> Runner<P> {
                 format!("ask the leader to hand its leadership to node {to} (a planned failover)"),
                 Action::TransferLeadership { to: *to },
             )?,
-            StepAction::Client { .. } | StepAction::CrashClient(_) | StepAction::ReleaseClient(_) => {
-                self.client_step(&step.action)
-            }
+            StepAction::Client { .. }
+            | StepAction::CrashClient(_)
+            | StepAction::ReleaseClient(_) => self.client_step(&step.action),
             StepAction::SetLoss(p) => self.act(
                 format!("the network now loses {:.0}% of messages", p * 100.0),
                 Action::SetLoss(*p),
