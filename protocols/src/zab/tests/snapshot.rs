@@ -70,11 +70,15 @@ fn an_image_the_history_does_not_hold_is_refused_and_the_one_before_used() {
     // Forge a newest image that claims another zxid at index 8: refused.
     let mut forged = p.snapshots[&1][1].clone();
     forged.term = Zxid::new(2, 1).0;
-    p.snapshots.get_mut(&1).map(|s| s.push(forged));
+    if let Some(files) = p.snapshots.get_mut(&1) {
+        files.push(forged);
+    }
     p.restart(1);
     assert_eq!(p.applied_data(1), names(1..=8), "the genuine image at 8");
     // Only the image at 4 left: restored from it, the rest comes after sync.
-    p.snapshots.get_mut(&1).map(|s| s.truncate(1));
+    if let Some(files) = p.snapshots.get_mut(&1) {
+        files.truncate(1);
+    }
     p.restart(1);
     assert_eq!(p.applied_data(1), names(1..=4));
     p.run(2);
