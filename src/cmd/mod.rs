@@ -55,7 +55,9 @@ pub struct TimingArgs {
     pub reads: protocols::ReadPath,
     /// Raft: snapshot the state machine every N applied entries and drop the log (and
     /// WAL segments) it covers; a follower too far behind is sent the snapshot
-    /// (InstallSnapshot, §7). 0 (the default) takes none. ZAB and Paxos ignore it.
+    /// (InstallSnapshot, §7). ZAB: snapshots every N delivered transactions and
+    /// restarts from the newest, without dropping its log yet. 0 (the default) takes
+    /// none. Paxos ignores it.
     #[arg(long, default_value_t = 0)]
     pub snapshot_every: u64,
 }

@@ -3,12 +3,19 @@
 //! completeness, and the clients' history checked for linearizability) still hold
 //! when every node snapshots every few entries, drops its log prefix, restarts from
 //! its snapshot files, and catches lagging followers up with InstallSnapshot.
+//! The same for ZAB, whose servers snapshot every few delivered transactions and
+//! restart from their newest snapshot (ZAB does not yet drop its history prefix, so
+//! SNAP sync still ships the committed history).
 //! `CWB_SEEDS=1000 cargo nextest run -p sim --test snapshot_sim` runs a longer sweep.
 
 use protocols::raft::Raft;
+use protocols::zab::{ServerState, Zab};
 use protocols::Timing;
-use sim::chaos::{self, ChaosConfig};
-use sim::invariants::{log_matching, RaftLeaderCompleteness};
+use sim::chaos::{self, ChaosConfig, Stage};
+use sim::invariants::{
+    log_matching, zab_local_order, zxids_name_one_transaction, RaftLeaderCompleteness,
+    ZabPrimaryIntegrity,
+};
 use sim::Simulation;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -71,6 +78,83 @@ fn raft_with_snapshots_is_safe_under_random_faults() {
         "no follower fell behind a leader's log start over {n} seeds"
     );
     assert!(deepest.get() > 8, "logs were compacted");
+    assert_eq!(
+        report.undecided, 0,
+        "histories the checker could not decide"
+    );
+    assert!(report.operations >= n * 100, "{}", report.operations);
+}
+
+/// Whether every server that did not converge accepted a newer epoch than the
+/// established leader's: ZAB's liveness limit, tolerated exactly as `zab_sim.rs` does.
+fn zab_locked_out(sim: &Simulation<Zab>) -> bool {
+    let committed = sim.checker().committed().len();
+    let Some(leader_epoch) = sim
+        .running()
+        .into_iter()
+        .filter_map(|id| sim.node(id))
+        .find(|n| n.server_state() == ServerState::Leading)
+        .map(|n| n.history().current_epoch)
+    else {
+        return false;
+    };
+    let lagging: Vec<&Zab> = sim
+        .running()
+        .into_iter()
+        .filter(|&id| sim.applied(id).len() != committed)
+        .filter_map(|id| sim.node(id))
+        .collect();
+    !lagging.is_empty()
+        && lagging
+            .iter()
+            .all(|n| n.history().accepted_epoch > leader_epoch)
+}
+
+#[test]
+fn zab_with_snapshots_is_safe_under_random_faults() {
+    let n = chaos::seeds(150);
+    let cfg = ChaosConfig {
+        timing: Timing {
+            snapshot_every: 8,
+            ..Timing::default()
+        },
+        ..ChaosConfig::default()
+    };
+    let counts: Rc<Cell<u64>> = Rc::default();
+    let total: Rc<Cell<u64>> = Rc::default();
+    let report = chaos::sweep::<Zab, _>(
+        &cfg,
+        n,
+        || {
+            total.set(total.get() + counts.replace(0));
+            let mut seen = ZabPrimaryIntegrity::default();
+            let counts = counts.clone();
+            move |sim: &Simulation<Zab>, step| {
+                seen.check(sim)?;
+                if step % 50 == 0 {
+                    zab_local_order(sim)?;
+                    zxids_name_one_transaction(sim)?;
+                }
+                counts.set(sim.snapshots().0);
+                Ok(())
+            }
+        },
+        |sim, failure| failure.stage == Stage::Convergence && zab_locked_out(sim),
+    );
+    let taken = total.get() + counts.get();
+    eprintln!(
+        "{n} ZAB seeds with a snapshot every 8 transactions: {taken} snapshots taken; {}",
+        report.clients_line()
+    );
+    assert!(
+        taken >= n,
+        "every seed must snapshot: {taken} over {n} seeds"
+    );
+    assert!(
+        report.tolerated.len() as u64 * 1000 <= n.max(1000),
+        "servers locked out in too many seeds: {:?}",
+        report.tolerated
+    );
     assert_eq!(
         report.undecided, 0,
         "histories the checker could not decide"

@@ -107,6 +107,7 @@ pub mod persist;
 mod preload;
 mod reads;
 mod session;
+mod snapshot;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -249,6 +250,13 @@ pub struct Zab {
     /// The vote the election rounds open with instead of our own (a hand-over's
     /// designated leader), until that election decides.
     designated: Option<Vote>,
+    /// When the next snapshot is due ([`crate::Timing::snapshot_every`], `snapshot.rs`).
+    schedule: crate::snapshot::SnapshotSchedule,
+    /// The newest snapshot stored (taken or restored).
+    snapshot: Option<crate::Snapshot>,
+    /// The index of the image the host restored the state machine from on restart
+    /// (0: none): `Input::Start` applies only what follows it.
+    restored_through: usize,
 }
 
 impl Zab {
@@ -303,6 +311,7 @@ impl Zab {
         out.event(Event::Committed {
             index: count as u64,
         });
+        self.request_snapshot_if_due(out);
     }
 
     /// Leaves any role for LOOKING and starts a new election round.
@@ -433,6 +442,9 @@ impl Protocol for Zab {
             next_sync_token: 0,
             handoff: None,
             designated: None,
+            schedule: crate::snapshot::SnapshotSchedule::new(setup.timing.snapshot_every),
+            snapshot: None,
+            restored_through: 0,
         })
     }
 
@@ -450,7 +462,15 @@ impl Protocol for Zab {
         match input {
             Input::Start => {
                 let known = self.history.delivered;
-                for (i, txn) in self.history.txns.iter().enumerate().take(known) {
+                let restored = self.restored_through.min(known);
+                for (i, txn) in self
+                    .history
+                    .txns
+                    .iter()
+                    .enumerate()
+                    .take(known)
+                    .skip(restored)
+                {
                     out.apply(i as u64 + 1, Some(txn.command.clone()));
                 }
                 if known > 0 {
@@ -467,8 +487,7 @@ impl Protocol for Zab {
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
             Input::Durable(token) => self.on_durable(token, out),
             Input::TransferLeadership { to } => self.start_handoff(to, out),
-            // ZAB asks for no snapshots yet (`Timing::snapshot_every` is Raft's).
-            Input::SnapshotTaken(_) => {}
+            Input::SnapshotTaken(snapshot) => self.on_snapshot_taken(snapshot, out),
         }
         self.handoff_if_caught_up(out);
         self.serve_sync_reads(out);
@@ -483,6 +502,10 @@ impl Protocol for Zab {
             Phase::Learning(_) => self.flush_ack(out),
             _ => {}
         }
+    }
+
+    fn restore_snapshot(&mut self, snapshot: &crate::Snapshot) -> Result<(), RecoveryError> {
+        self.restore(snapshot)
     }
 
     fn status(&self) -> Status {

@@ -10,6 +10,7 @@ mod extremes;
 mod forge;
 mod invalid_input;
 mod reads;
+mod snapshot;
 mod sync;
 mod transfer;
 
