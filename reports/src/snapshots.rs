@@ -122,7 +122,11 @@ pub(crate) fn section(doc: &mut Document, bench: &SnapshotBench, prefix: &str) {
                     number(c.write_ms),
                     number(c.catchup_ms),
                     mib(c.bytes_sent),
-                    format!("{} ({})", mib(c.install_snapshot_bytes), c.install_snapshots),
+                    format!(
+                        "{} ({})",
+                        mib(c.install_snapshot_bytes),
+                        c.install_snapshots
+                    ),
                 ]
             })
             .collect();

@@ -106,7 +106,8 @@ pub async fn measure<P: Protocol>(
                             "{} recovery with {entries} entries, snapshot every {every}",
                             P::NAME
                         ));
-                        out.recovery.push(recovery::<P>(plan, every, entries).await?);
+                        out.recovery
+                            .push(recovery::<P>(plan, every, entries).await?);
                         progress.step_done();
                     }
                 }
