@@ -51,6 +51,7 @@ pub mod results;
 mod rounds;
 mod sections;
 mod sentences;
+pub mod snapshots;
 mod steady_state;
 pub mod summary;
 mod systems;
@@ -142,6 +143,9 @@ fn build_document(inputs: &[(PathBuf, Results)]) -> Result<Document, ReportError
         doc.heading(2, format!("{prefix}Results of {}", method::file_name(path)));
         targets::targets(&mut doc, results, &prefix);
         sections::measured(&mut doc, results, &prefix)?;
+        if let Some(s) = &results.snapshots {
+            snapshots::section(&mut doc, s, &prefix);
+        }
         if let Some(r) = recipes::load_beside(path)? {
             recipes::section(&mut doc, &r, &prefix)?;
         }

@@ -41,6 +41,9 @@ pub struct Results {
     /// One entry per (protocol, cluster size) measured.
     #[serde(default)]
     pub runs: Vec<ProtocolRun>,
+    /// The log-compaction measures (catch-up, recovery, soak), when run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<crate::snapshots::SnapshotBench>,
 }
 
 /// The machine a run was measured on.

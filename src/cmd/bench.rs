@@ -97,6 +97,13 @@ pub struct Args {
     /// connection each. See docs/METHOD.md, "Real ZooKeeper and etcd".
     #[arg(long, value_delimiter = ',')]
     pub peers: Vec<String>,
+    /// `--measure catchup`: entries committed while a follower is isolated.
+    #[arg(long, default_value_t = 100_000)]
+    pub catchup_entries: u64,
+    /// `--measure recovery`: the log lengths a follower is restarted with,
+    /// comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    pub recovery_entries: Vec<u64>,
 }
 
 impl Args {
@@ -135,6 +142,10 @@ impl Args {
             connection_per_client: !self.peers.is_empty(),
             namespaces: self.netns,
             wait_replicas: self.wait_replicas.clone(),
+            snapshots: bench::snapshots::SnapshotPlan {
+                catchup_entries: self.catchup_entries,
+                recovery_entries: self.recovery_entries.clone(),
+            },
         })
     }
 }

@@ -37,6 +37,7 @@ fn plan(protocols: Vec<ProtocolKind>, measure: Vec<Measure>) -> Plan {
         connection_per_client: false,
         wait_replicas: vec![0, 1],
         namespaces: false,
+        snapshots: Default::default(),
     }
 }
 

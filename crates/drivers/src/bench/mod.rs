@@ -37,6 +37,7 @@ mod extra;
 mod loaded;
 mod plan;
 pub mod provenance;
+pub mod snapshots;
 mod throughput;
 mod trials;
 
@@ -115,7 +116,7 @@ pub async fn collect_with(
     sizes.dedup();
     let baseline = measure_baseline(&sizes).await?;
     let extra_steps = extra.as_deref().map_or(0, |x| x.steps(plan));
-    progress.start(plan.planned_steps() + extra_steps);
+    progress.start(plan.planned_steps() + extra_steps + snapshots::steps(plan));
     let mut runs = Vec::new();
     let mut hosts = Vec::new();
     let mut protocol_timing: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -154,6 +155,19 @@ pub async fn collect_with(
     }
     if plan.measure.contains(&Measure::Throughput) {
         throughput::rounds(plan, &hosts, &mut runs, progress, extra.as_deref_mut()).await?;
+    }
+    let mut compaction = None;
+    if snapshots::wanted(plan) {
+        if plan.processes.is_some() {
+            return Err(BenchError::Syntax(
+                "catchup, recovery and soak run on in-process clusters only".into(),
+            ));
+        }
+        let mut bench = reports::snapshots::SnapshotBench::default();
+        for &protocol in plan.protocols.iter().filter(|p| p.is_consensus()) {
+            with_protocol!(protocol, P => snapshots::measure::<P>(plan, &mut bench, progress).await?);
+        }
+        compaction = Some(bench);
     }
     if plan.connection_per_client {
         for params in protocol_timing.values_mut() {
@@ -212,6 +226,7 @@ pub async fn collect_with(
         },
         baseline,
         runs,
+        snapshots: compaction,
     })
 }
 

@@ -32,6 +32,16 @@ pub enum Measure {
     /// leader's crash, and notifications per hand-over (herd against predecessor
     /// watch). Run by `cwb bench` beside the matrix, not inside it.
     Recipes,
+    /// Catch-up of a follower isolated while [`SnapshotPlan::catchup_entries`]
+    /// entries commit, healed; without snapshots and with them
+    /// (`bench::snapshots`). In-process clusters only.
+    Catchup,
+    /// Recovery of a follower restarted with a log of each of
+    /// [`SnapshotPlan::recovery_entries`] entries, without snapshots and with them.
+    Recovery,
+    /// Writes at full throughput for the plan's duration with the plan's snapshot
+    /// interval, resident memory and disk use sampled.
+    Soak,
 }
 
 /// What a timeout sweep varies; each setting runs [`Plan::trials`] cold elections,
@@ -137,6 +147,8 @@ pub struct Plan {
     /// With `processes`: every node in a network namespace of its own with its own
     /// address on a bridge ([`crate::netns`]), the clients in the root namespace.
     pub namespaces: bool,
+    /// The sizes of the log-compaction measures (catch-up, recovery).
+    pub snapshots: super::snapshots::SnapshotPlan,
 }
 
 impl Plan {
@@ -161,6 +173,8 @@ impl Plan {
             .map(|m| match m {
                 Measure::Throughput => self.clients.len() as u64 * u64::from(self.rounds),
                 Measure::Lost => 2 * trials * lost_settings,
+                // Counted once per protocol by `snapshots::steps`.
+                Measure::Catchup | Measure::Recovery | Measure::Soak => 0,
                 _ => trials,
             })
             .sum::<u64>()

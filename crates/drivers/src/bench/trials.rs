@@ -263,7 +263,11 @@ async fn measure_redis<P: Protocol>(
                 ));
                 (0..plan.trials).for_each(|_| progress.step_done());
             }
-            Measure::Throughput | Measure::Recipes => {}
+            Measure::Throughput
+            | Measure::Recipes
+            | Measure::Catchup
+            | Measure::Recovery
+            | Measure::Soak => {}
         }
     }
     if plan.sweep.is_some() {
