@@ -9,12 +9,12 @@
 //! `CWB_SEEDS=1000 cargo nextest run -p sim --test snapshot_sim` runs a longer sweep.
 
 use protocols::raft::Raft;
-use protocols::zab::{ServerState, Zab};
+use protocols::zab::Zab;
 use protocols::Timing;
 use sim::chaos::{self, ChaosConfig, Stage};
 use sim::invariants::{
-    log_matching, zab_local_order, zxids_name_one_transaction, RaftLeaderCompleteness,
-    ZabPrimaryIntegrity,
+    locked_out_by_a_newer_accepted_epoch, log_matching, zab_local_order,
+    zxids_name_one_transaction, RaftLeaderCompleteness, ZabPrimaryIntegrity,
 };
 use sim::Simulation;
 use std::cell::Cell;
@@ -85,31 +85,6 @@ fn raft_with_snapshots_is_safe_under_random_faults() {
     assert!(report.operations >= n * 100, "{}", report.operations);
 }
 
-/// Whether every server that did not converge accepted a newer epoch than the
-/// established leader's: ZAB's liveness limit, tolerated exactly as `zab_sim.rs` does.
-fn zab_locked_out(sim: &Simulation<Zab>) -> bool {
-    let committed = sim.checker().committed().len();
-    let Some(leader_epoch) = sim
-        .running()
-        .into_iter()
-        .filter_map(|id| sim.node(id))
-        .find(|n| n.server_state() == ServerState::Leading)
-        .map(|n| n.history().current_epoch)
-    else {
-        return false;
-    };
-    let lagging: Vec<&Zab> = sim
-        .running()
-        .into_iter()
-        .filter(|&id| sim.applied(id).len() != committed)
-        .filter_map(|id| sim.node(id))
-        .collect();
-    !lagging.is_empty()
-        && lagging
-            .iter()
-            .all(|n| n.history().accepted_epoch > leader_epoch)
-}
-
 #[test]
 fn zab_with_snapshots_is_safe_under_random_faults() {
     let n = chaos::seeds(150);
@@ -139,7 +114,9 @@ fn zab_with_snapshots_is_safe_under_random_faults() {
                 Ok(())
             }
         },
-        |sim, failure| failure.stage == Stage::Convergence && zab_locked_out(sim),
+        |sim, failure| {
+            failure.stage == Stage::Convergence && locked_out_by_a_newer_accepted_epoch(sim)
+        },
     );
     let taken = total.get() + counts.get();
     eprintln!(

@@ -19,6 +19,7 @@ mod leader_completeness;
 mod log_matching;
 mod paxos_one_value;
 mod state_machine_safety;
+mod zab_lockout;
 mod zab_primary_order;
 
 pub use election_safety::ElectionSafety;
@@ -26,6 +27,7 @@ pub use leader_completeness::{RaftLeaderCompleteness, ZabPrimaryIntegrity};
 pub use log_matching::log_matching;
 pub use paxos_one_value::PaxosOneValue;
 pub use state_machine_safety::StateMachineSafety;
+pub use zab_lockout::locked_out_by_a_newer_accepted_epoch;
 pub use zab_primary_order::{zab_local_order, zxids_name_one_transaction};
 
 use protocols::{Event, NodeId, RequestId, Time};
