@@ -234,8 +234,7 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
         let _ = w.await;
     }
     printer.abort();
-    tokio::time::sleep(drivers::measure::COUNTS_SETTLE).await;
-    let counts = cluster.message_counts();
+    let counts = drivers::measure::settled_message_counts(&cluster).await;
     cluster.shutdown().await;
     println!("messages sent, by kind:");
     for (kind, (n, bytes)) in &counts.by_kind {

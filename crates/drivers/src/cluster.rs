@@ -419,11 +419,20 @@ impl<P: Protocol> LocalCluster<P> {
 
     /// Message counts summed over running nodes.
     pub fn message_counts(&self) -> MessageCounts {
+        self.message_counts_if_complete().0
+    }
+
+    /// Message counts summed over running nodes, and whether every node has shared
+    /// all it has sent until now.
+    pub fn message_counts_if_complete(&self) -> (MessageCounts, bool) {
         let mut total = MessageCounts::default();
+        let mut complete = true;
         for h in self.handles.values() {
-            total.add(&h.message_counts());
+            let (counts, shared_all) = h.message_counts_if_complete();
+            total.add(&counts);
+            complete &= shared_all;
         }
-        total
+        (total, complete)
     }
 
     /// Stops every node.
@@ -478,6 +487,10 @@ impl<P: Protocol> crate::measure::Cluster for LocalCluster<P> {
 
     fn message_counts(&self) -> MessageCounts {
         LocalCluster::message_counts(self)
+    }
+
+    fn message_counts_if_complete(&self) -> (MessageCounts, bool) {
+        LocalCluster::message_counts_if_complete(self)
     }
 
     fn slowest_one_way(&self) -> Duration {

@@ -121,6 +121,12 @@ pub trait Cluster {
     /// the node processes).
     fn message_counts(&self) -> MessageCounts;
 
+    /// [`Self::message_counts`], and whether they are complete: every node has shared
+    /// all it has sent until now.
+    fn message_counts_if_complete(&self) -> (MessageCounts, bool) {
+        (self.message_counts(), true)
+    }
+
     /// CPU time (user + system) used so far by node processes other than this one:
     /// zero for an in-process cluster, whose nodes' CPU is this process's
     /// ([`crate::cpu::this_process`]); `None` if it cannot be read.
@@ -209,6 +215,23 @@ pub fn extra_rounds(events: &[Stamped], ready_at: Instant, except: Option<NodeId
 pub const COUNTS_SETTLE: Duration =
     runtime::host::PUBLISH_EVERY.saturating_add(Duration::from_millis(2));
 
+/// A cluster's message counts after [`COUNTS_SETTLE`] and then at the first moment
+/// every node has shared all it has sent (polled every millisecond, for at most a
+/// second; then the counts as they are). On a loaded machine a node may share its
+/// counters well after [`runtime::host::PUBLISH_EVERY`]; a fixed pause then missed
+/// messages that had already been answered.
+pub async fn settled_message_counts<C: Cluster>(cluster: &C) -> MessageCounts {
+    tokio::time::sleep(COUNTS_SETTLE).await;
+    let give_up = Instant::now() + Duration::from_secs(1);
+    loop {
+        let (counts, complete) = cluster.message_counts_if_complete();
+        if complete || Instant::now() >= give_up {
+            return counts;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// Waits for the first ready leader of a cluster just started, and measures its
 /// election from [`Cluster::started`]. The caller stops the cluster.
 pub async fn cold_election_on<C: Cluster>(
@@ -229,10 +252,9 @@ pub async fn cold_election_on<C: Cluster>(
     // missing. After the wait the counts hold everything sent up to the ready leader,
     // the election's answers still in flight, and a heartbeat only if one falls in
     // those few milliseconds.
-    tokio::time::sleep(COUNTS_SETTLE).await;
     Ok(ElectionSample {
         election,
-        messages: cluster.message_counts(),
+        messages: settled_message_counts(cluster).await,
         extra_rounds,
         timer_lateness: cluster.bus().timer_lateness(),
     })
@@ -513,8 +535,7 @@ pub async fn throughput_routed_on<C: Cluster>(
     let _ = crate::workload::run_lanes(cluster.client_addrs(), tls.as_ref(), &lanes, &warm).await;
     // The warm-up's clients have stopped: once every node has shared its counters,
     // none of the warm-up's messages is left to fall into the counted window.
-    tokio::time::sleep(COUNTS_SETTLE).await;
-    let before = cluster.message_counts();
+    let before = settled_message_counts(cluster).await;
     let cpu = |c: &C| Some(crate::cpu::this_process()? + c.node_process_cpu()?);
     let cpu_before = cpu(cluster);
     let counted = crate::workload::Workload {
@@ -527,8 +548,7 @@ pub async fn throughput_routed_on<C: Cluster>(
     let cpu_spent = cpu_before
         .zip(cpu(cluster))
         .map(|(before, after)| after.saturating_sub(before));
-    tokio::time::sleep(COUNTS_SETTLE).await;
-    let messages = cluster.message_counts().minus(&before);
+    let messages = settled_message_counts(cluster).await.minus(&before);
     Ok(ThroughputSample {
         result,
         messages,

@@ -2,6 +2,8 @@
 //! and syncs, and the socket reads and writes of its peer and client connections.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// Message and byte counts by message kind, as sent by one node.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -92,5 +94,45 @@ mod tests {
         let d = total.minus(&a);
         assert_eq!(d.by_kind.get("Append"), Some(&(3, 300)));
         assert_eq!((d.wal_writes, d.peer_writes, d.client_reads), (2, 5, 1));
+    }
+}
+
+/// A node's counters as shared with its handle: the copy published last, and whether
+/// the node has sent anything since (so a reader knows when the copy is complete).
+#[derive(Debug)]
+pub(super) struct SharedCounts {
+    published: Mutex<MessageCounts>,
+    /// Set before a message counted after the last publish reaches the wire; cleared
+    /// once the counts holding it are published.
+    dirty: AtomicBool,
+}
+
+impl SharedCounts {
+    pub(super) fn new() -> SharedCounts {
+        SharedCounts {
+            published: Mutex::new(MessageCounts::default()),
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    /// Notes that the node counted something not yet published.
+    pub(super) fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    /// Shares `counts` (everything counted so far).
+    pub(super) fn publish(&self, counts: &MessageCounts) {
+        if let Ok(mut c) = self.published.lock() {
+            c.clone_from(counts);
+        }
+        self.dirty.store(false, Ordering::Release);
+    }
+
+    /// The published counts, and whether they hold every message the node had sent
+    /// by now (nothing sent since the publish).
+    pub(super) fn read(&self) -> (MessageCounts, bool) {
+        let complete = !self.dirty.load(Ordering::Acquire);
+        let counts = self.published.lock().map(|c| c.clone()).unwrap_or_default();
+        (counts, complete)
     }
 }

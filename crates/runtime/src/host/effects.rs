@@ -137,6 +137,12 @@ impl<P: Protocol> NodeLoop<P> {
                         .or_default();
                     c.0 += 1;
                     c.1 += len as u64;
+                    // Before the flush puts it on the wire: a reader that sees the
+                    // counts clean after this message was answered has them all.
+                    if !self.sent_unshared {
+                        self.sent_unshared = true;
+                        self.counts.mark_dirty();
+                    }
                 }
             }
             Effect::Apply { index, command } => {
@@ -245,9 +251,8 @@ impl<P: Protocol> NodeLoop<P> {
         self.local_counts.peer_writes = peer_io.writes();
         self.local_counts.client_reads = self.client_io.reads();
         self.local_counts.client_writes = self.client_io.writes();
-        if let Ok(mut c) = self.counts.lock() {
-            c.clone_from(&self.local_counts);
-        }
+        self.counts.publish(&self.local_counts);
+        self.sent_unshared = false;
         if let Ok(mut s) = self.status.lock() {
             *s = Some(self.node_status());
         }

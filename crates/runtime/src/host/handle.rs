@@ -1,6 +1,7 @@
 //! The handle of a running node: its addresses, its counters and status, and a kill
 //! that behaves like a crash.
 
+use super::counts::SharedCounts;
 use super::{MessageCounts, RuntimeError};
 use crate::client::NodeStatus;
 use protocols::NodeId;
@@ -20,7 +21,7 @@ pub struct NodeHandle {
     pub client_addr: SocketAddr,
     pub(super) main: JoinHandle<Result<(), RuntimeError>>,
     pub(super) clients: JoinHandle<()>,
-    pub(super) counts: Arc<Mutex<MessageCounts>>,
+    pub(super) counts: Arc<SharedCounts>,
     pub(super) status: Arc<Mutex<Option<NodeStatus>>>,
     /// What a live display shows of the node (only if started with
     /// [`super::spawn_viewed`]).
@@ -48,9 +49,17 @@ impl NodeHandle {
         self.main.is_finished()
     }
 
-    /// Messages sent so far, by kind.
+    /// Messages sent so far, by kind, as last shared by the node (at most
+    /// [`super::PUBLISH_EVERY`] behind, longer on a loaded machine).
     pub fn message_counts(&self) -> MessageCounts {
-        self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+        self.counts.read().0
+    }
+
+    /// The node's shared counts, and whether they are complete: they hold every
+    /// message the node has sent until now (false while it has sent something it has
+    /// not shared yet).
+    pub fn message_counts_if_complete(&self) -> (MessageCounts, bool) {
+        self.counts.read()
     }
 
     /// The node's latest view (log tail, vote, timers, messages per peer), if it was

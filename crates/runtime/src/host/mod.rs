@@ -326,7 +326,7 @@ fn spawn_with<P: Protocol>(
         opts.tls.clone(),
         client_io.clone(),
     ));
-    let counts = Arc::new(Mutex::new(MessageCounts::default()));
+    let counts = Arc::new(counts::SharedCounts::new());
     let status = Arc::new(Mutex::new(None));
     let viewing = reader.map(Viewing::new);
     let view = viewing.as_ref().map(|v| v.shared.clone());
@@ -362,6 +362,7 @@ fn spawn_with<P: Protocol>(
         status: status.clone(),
         last_publish: Instant::now() - PUBLISH_EVERY,
         unpublished: false,
+        sent_unshared: false,
         reads: opts.timing.reads,
         viewing,
     };
@@ -455,7 +456,7 @@ struct NodeLoop<P: Protocol> {
     next_seq: u64,
     bus: EventBus,
     clients: BTreeMap<NodeId, SocketAddr>,
-    counts: Arc<Mutex<MessageCounts>>,
+    counts: Arc<counts::SharedCounts>,
     local_counts: MessageCounts,
     /// The wall-clock millisecond handed to the state machine with every apply of the
     /// current batch of released effects: read once, at the batch's first apply, not
@@ -467,6 +468,9 @@ struct NodeLoop<P: Protocol> {
     last_publish: Instant,
     /// Something changed since the last [`Self::publish`].
     unpublished: bool,
+    /// A message was counted since the last [`Self::publish`] (the shared counts are
+    /// marked incomplete until the next one).
+    sent_unshared: bool,
     /// How reads are served (`Timing::reads`).
     reads: protocols::ReadPath,
     /// The live display's view of this node, if it keeps one ([`spawn_viewed`]).
