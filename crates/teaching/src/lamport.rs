@@ -18,6 +18,7 @@
 use super::scenario::describe::Vocabulary;
 use super::scenario::expect::CheckReport;
 use super::scenario::run::{Fate, Item, ItemKind, Message, ReplyOutcome};
+use super::scenario::text::read_answer;
 use protocols::{Event, NodeId, Role, Time};
 use sim::Action;
 use std::collections::{BTreeMap, BTreeSet};
@@ -142,12 +143,20 @@ fn reply_mark(item: &ItemKind) -> Option<(NodeId, String, &'static str, String)>
         ItemKind::Reply {
             node, put, outcome, ..
         } => Some(match outcome {
-            ReplyOutcome::Done { index, .. } => (
-                *node,
-                format!("✓ {put}"),
-                "#2ca02c",
-                format!("n{node} acknowledged {put} (applied at index {index})"),
-            ),
+            ReplyOutcome::Done { index, answer } => match read_answer(put, answer.as_ref()) {
+                Some(read) => (
+                    *node,
+                    format!("✓ {read}"),
+                    "#2ca02c",
+                    format!("n{node} answered {read} (its store had applied up to index {index})"),
+                ),
+                None => (
+                    *node,
+                    format!("✓ {put}"),
+                    "#2ca02c",
+                    format!("n{node} acknowledged {put} (applied at index {index})"),
+                ),
+            },
             ReplyOutcome::Refused(protocols::ClientError::LeadershipLost) => (
                 *node,
                 format!("… {put}"),

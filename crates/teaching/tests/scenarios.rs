@@ -305,7 +305,7 @@ fn raft_figure_8_an_earlier_term_on_a_majority_is_not_committed_then_is_overwrit
     let (&put, _) = o
         .commands
         .iter()
-        .find(|(_, name)| *name == "x=term2")
+        .find(|(_, name)| *name == "put x=term2")
         .expect("the term-2 put was sent");
     let holds_it = |id: NodeId| {
         o.sim.node(id).is_some_and(|r| {

@@ -229,6 +229,10 @@ impl<P: Scripted> Runner<P> {
                 }
             }
         }
+        if let Some(want) = e.linearizable {
+            let (ok, text) = self.linearizability(want);
+            line(ok, text);
+        }
         if let Some(want) = &e.holders {
             let mut got = self.holders();
             got.sort();
@@ -349,5 +353,94 @@ fn state_name(s: StateIs) -> &'static str {
         StateIs::Follower => "follower",
         StateIs::Electing => "candidate/looking",
         StateIs::Observer => "observer",
+    }
+}
+
+impl<P: Scripted> Runner<P> {
+    /// Checks the clients' history so far (every scripted put and get, with what each
+    /// got back) for a linearization, as the chaos sweeps do: whether the verdict is
+    /// `want`, and the verdict in words (with the anomaly when there is none).
+    fn linearizability(&self, want: bool) -> (bool, String) {
+        let limits = lincheck::Limits {
+            time: None,
+            steps: Some(1_000_000),
+            shrink_time: std::time::Duration::from_secs(1),
+        };
+        match lincheck::check(self.sim().history(), limits) {
+            lincheck::Verdict::Linearizable => (
+                want,
+                "the clients' history is linearizable: every answer fits one order of the commands"
+                    .into(),
+            ),
+            lincheck::Verdict::NotLinearizable(mut anomaly) => {
+                // Times as the timeline shows them, from the run's start.
+                anomaly.origin = 0;
+                (
+                    !want,
+                    format!("the clients' history is NOT linearizable: {anomaly:#}"),
+                )
+            }
+            lincheck::Verdict::Undecided(why) => (
+                false,
+                format!("the linearizability check gave no verdict: {why}"),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Verdict;
+    use crate::scenario::{run, Scenario};
+    use protocols::raft::Raft;
+    use protocols::zab::Zab;
+    use protocols::ReadPath;
+
+    fn stale_read_scenario() -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scenarios/zab-stale-local-read.toml");
+        Scenario::load(&path).expect("a shipped scenario loads")
+    }
+
+    /// The verdict line of the first check, and whether it held.
+    fn first_verdict(checks: &[super::CheckReport]) -> (Verdict, String) {
+        checks[0]
+            .lines
+            .iter()
+            .find(|l| l.text.contains("linearizable"))
+            .map(|l| (l.verdict, l.text.clone()))
+            .expect("the first check has a linearizability line")
+    }
+
+    #[test]
+    fn a_local_read_behind_the_leader_is_flagged_and_a_sync_read_is_not() {
+        let s = stale_read_scenario();
+        assert_eq!(s.timing.reads, ReadPath::Local);
+        let local = run::<Zab>(&s).unwrap();
+        assert!(local.passed(), "{:?}", local.checks);
+        let (verdict, text) = first_verdict(&local.checks);
+        assert_eq!(verdict, Verdict::Pass);
+        assert!(
+            text.contains("NOT linearizable") && text.contains("get [1.13 s .. 1.13 s] -> \"1\""),
+            "{text}"
+        );
+        // ZooKeeper's `sync` then read: node 2 asks its leader how far to go and waits
+        // for the held COMMIT, so no answer is stale and the expectation of a
+        // violation fails.
+        let mut synced = s.clone();
+        synced.timing.reads = ReadPath::Sync;
+        let (verdict, text) = first_verdict(&run::<Zab>(&synced).unwrap().checks);
+        assert_eq!(verdict, Verdict::Fail, "{text}");
+        assert!(text.contains("is linearizable"), "{text}");
+    }
+
+    #[test]
+    fn a_raft_follower_refuses_a_read_through_the_log_or_readindex() {
+        let mut s = stale_read_scenario();
+        for reads in [ReadPath::Log, ReadPath::Index] {
+            s.timing.reads = reads;
+            let (verdict, text) = first_verdict(&run::<Raft>(&s).unwrap().checks);
+            assert_eq!(verdict, Verdict::Fail, "{reads}: {text}");
+        }
     }
 }

@@ -173,6 +173,7 @@ struct FileExpect {
     states: BTreeMap<String, String>,
     delivered: Option<FileDelivered>,
     holders: Option<Vec<String>>,
+    linearizable: Option<bool>,
     protocol: Option<FileProtocols>,
 }
 
@@ -384,6 +385,7 @@ fn step(
         "heal" => &[],
         "transfer" => &["to"],
         "put" => &["node", "key", "value", "count", "every_ms"],
+        "get" => &["node", "key"],
         "set_loss" => &["loss"],
         "drop" => &["from", "to", "kind", "until_ms"],
         "stop_drop" | "stop_delay" => &["from", "to", "kind"],
@@ -396,7 +398,7 @@ fn step(
         "crash_client" => &["client"],
         other => {
             return Err(invalid(format!(
-                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, transfer, put, set_loss, drop, stop_drop, delay, stop_delay, hold, release, client, crash_client)"
+                "unknown action {other:?} (start, crash, restart, isolate, slow_disk, partition, heal, transfer, put, get, set_loss, drop, stop_drop, delay, stop_delay, hold, release, client, crash_client)"
             )))
         }
     };
@@ -543,6 +545,16 @@ fn step(
                 }
             }
         }
+        "get" => {
+            let node = match &s.node {
+                Some(t) => target(t, place, check_id)?,
+                None => return Err(invalid("get needs `node` (an id or \"leader\")".into())),
+            };
+            let Some(key) = s.key.clone() else {
+                return Err(invalid("get needs `key`".into()));
+            };
+            one(StepAction::Get { node, key })
+        }
         _ => {
             let node = match &s.node {
                 Some(t) => target(t, place, check_id)?,
@@ -649,6 +661,7 @@ fn expect(
         && states.is_empty()
         && delivered.is_none()
         && e.holders.is_none()
+        && e.linearizable.is_none()
     {
         return Err(invalid("an expectation that checks nothing".into()));
     }
@@ -661,6 +674,7 @@ fn expect(
         states,
         delivered,
         holders: e.holders.clone(),
+        linearizable: e.linearizable,
         protocols: protocols_of(&e.protocol, place)?,
     })
 }

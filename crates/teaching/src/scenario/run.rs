@@ -174,7 +174,7 @@ pub struct Outcome<P: Protocol> {
     pub checks: Vec<CheckReport>,
     /// Steps that could not run and safety violations.
     pub problems: Vec<String>,
-    /// Readable names of client commands (puts by key and value, preloaded entries).
+    /// Readable names of client commands (`put k=v`, `get k`).
     pub commands: HashMap<RequestId, String>,
     /// Scripted puts that had no answer when the run ended, with the node each was
     /// sent to.
@@ -200,10 +200,10 @@ impl<P: Protocol> Outcome<P> {
             .collect()
     }
 
-    /// `put k1=v1`: a scripted put by its key and value.
+    /// `put k1=v1` or `get k1`: a scripted command in words.
     pub fn put_name(&self, id: &RequestId) -> String {
         match self.commands.get(id) {
-            Some(kv) => format!("put {kv}"),
+            Some(words) => words.clone(),
             None => format!("command {}#{}", id.origin, id.seq),
         }
     }
@@ -216,7 +216,7 @@ impl<P: Protocol> Outcome<P> {
             Some(id) => self
                 .commands
                 .get(id)
-                .cloned()
+                .map(|words| words.strip_prefix("put ").unwrap_or(words).to_string())
                 .unwrap_or_else(|| format!("{}#{}", id.origin, id.seq)),
         }
     }
@@ -840,37 +840,54 @@ impl<P: Scripted> Runner<P> {
                 );
             }
             StepAction::Put { node, key, value } => {
-                if let Some((id, who)) = self.resolve(*node, "send a put to") {
-                    // A scripted put has no client session (the simulator's clients
-                    // never retry).
-                    let data = KvCommand {
-                        session: Session::NONE,
-                        op: KvOp::Put {
-                            key: key.clone().into(),
-                            value: value.clone().into(),
-                        },
-                    }
-                    .encode();
-                    let down = if self.sim().node(id).is_none() {
-                        " (it is down: the request is lost)"
-                    } else {
-                        ""
-                    };
-                    let seq = self.sim().next_request_seq();
-                    let req = RequestId { origin: id, seq };
-                    // Named before it runs: the node may answer (refuse) at once.
-                    self.outcome.commands.insert(req, format!("{key}={value}"));
-                    if down.is_empty() {
-                        self.outcome.unanswered.insert(req, id);
-                    }
-                    self.act(
-                        format!("client sends put {key}={value} to node {id}{who}{down}"),
-                        Action::Submit { node: id, data },
-                    )?;
-                }
+                let op = KvOp::Put {
+                    key: key.clone().into(),
+                    value: value.clone().into(),
+                };
+                self.client_command(*node, format!("put {key}={value}"), op)?;
+            }
+            StepAction::Get { node, key } => {
+                let op = KvOp::Get {
+                    key: key.clone().into(),
+                };
+                self.client_command(*node, format!("get {key}"), op)?;
             }
         }
         Ok(())
+    }
+}
+
+impl<P: Scripted> Runner<P> {
+    /// A client sends one key-value command (`words` names it in the timeline) to
+    /// `node`; it enters the clients' history.
+    fn client_command(&mut self, node: Target, words: String, op: KvOp) -> Result<(), Violation> {
+        let verb = format!("send a {} to", words.split(' ').next().unwrap_or("command"));
+        let Some((id, who)) = self.resolve(node, &verb) else {
+            return Ok(());
+        };
+        // A scripted command has no client session (the simulator's clients never
+        // retry).
+        let data = KvCommand {
+            session: Session::NONE,
+            op,
+        }
+        .encode();
+        let down = if self.sim().node(id).is_none() {
+            " (it is down: the request is lost)"
+        } else {
+            ""
+        };
+        let seq = self.sim().next_request_seq();
+        let req = RequestId { origin: id, seq };
+        // Named before it runs: the node may answer (or refuse) at once.
+        self.outcome.commands.insert(req, words.clone());
+        if down.is_empty() {
+            self.outcome.unanswered.insert(req, id);
+        }
+        self.act(
+            format!("client sends {words} to node {id}{who}{down}"),
+            Action::Submit { node: id, data },
+        )
     }
 }
 

@@ -173,6 +173,14 @@ pub enum StepAction {
         /// The value.
         value: String,
     },
+    /// A client sends `get key` to a node (answered by the run's read path: through
+    /// the log, or from the node's own store with `reads = "local"`).
+    Get {
+        /// The node the client talks to.
+        node: Target,
+        /// The key.
+        key: String,
+    },
     /// Set the probability that the network loses a message.
     SetLoss(f64),
     /// A recipe client joins (ZooKeeper's recipes on the znode tree, which every
@@ -319,6 +327,9 @@ pub struct Expect {
     /// The recipe clients that hold a lock, lead an election or are registered now,
     /// by name.
     pub holders: Option<Vec<String>>,
+    /// Whether the clients' history so far (every scripted put and get, with what
+    /// each got back) has a linearization.
+    pub linearizable: Option<bool>,
     /// The protocols the expectation is checked with (`protocol = "zab"` in the file);
     /// empty: all.
     pub protocols: Vec<ProtocolKind>,

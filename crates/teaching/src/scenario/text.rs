@@ -128,7 +128,9 @@ pub fn item_text<P: Protocol>(
                     Verdict::Fail => "FAIL",
                     Verdict::Note => "note",
                 };
-                let _ = write!(s, "\n{:>15}{mark} {}", "", line.text);
+                // A condition in several lines (a checker's anomaly) stays under its mark.
+                let text = line.text.replace('\n', &format!("\n{:>20}", ""));
+                let _ = write!(s, "\n{:>15}{mark} {text}", "");
             }
             for (node, log) in &report.logs {
                 let log = log.as_deref().unwrap_or("(down)");
@@ -153,14 +155,28 @@ pub fn item_text<P: Protocol>(
 /// `put` heard from `node`.
 pub fn reply_text(node: u64, put: &str, outcome: &ReplyOutcome) -> String {
     match outcome {
-        ReplyOutcome::Done { index, .. } => {
-            format!("n{node} answers client: {put} acknowledged (applied at index {index})")
-        }
+        ReplyOutcome::Done { index, answer } => match read_answer(put, answer.as_ref()) {
+            Some(read) => format!(
+                "n{node} answers client: {read} (its store has applied up to index {index})"
+            ),
+            None => {
+                format!("n{node} answers client: {put} acknowledged (applied at index {index})")
+            }
+        },
         ReplyOutcome::Refused(protocols::ClientError::LeadershipLost) => format!(
             "n{node} cannot answer client: {put}: leadership lost before commit (it may still commit)"
         ),
         ReplyOutcome::Refused(e) => format!("n{node} refuses client: {put}: {e}"),
     }
+}
+
+/// `x = 1`: what the read `command` (`get x`) returned; `None` for a write.
+pub fn read_answer(command: &str, answer: Option<&bytes::Bytes>) -> Option<String> {
+    let key = command.strip_prefix("get ")?;
+    let value = answer.map_or("nothing".to_string(), |v| {
+        String::from_utf8_lossy(v).into_owned()
+    });
+    Some(format!("{key} = {value}"))
 }
 
 fn summary<P: Protocol>(outcome: &Outcome<P>, out: &mut String) {
