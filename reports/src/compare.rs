@@ -142,6 +142,10 @@ pub(crate) fn comparison(doc: &mut Document, inputs: &[(PathBuf, Results)]) {
     }
     let mut rows = Vec::new();
     let mut push = |label: String, protocol: &str, nodes: usize, values: Vec<Option<f64>>| {
+        // A measure no file has says nothing: no row.
+        if values.iter().all(Option::is_none) {
+            return;
+        }
         let mut cells = vec![label, protocol.to_string(), nodes.to_string()];
         let first = values.first().copied().flatten();
         for (i, value) in values.iter().enumerate() {
@@ -211,6 +215,10 @@ pub(crate) fn comparison(doc: &mut Document, inputs: &[(PathBuf, Results)]) {
                     .collect(),
             );
         }
+    }
+    if rows.is_empty() {
+        doc.paragraph("None of the files measured any of these measures (election, failover, messages, throughput).");
+        return;
     }
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
     doc.table(&header_refs, rows, 3);

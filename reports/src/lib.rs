@@ -44,7 +44,9 @@ mod headline;
 mod html;
 mod markdown;
 mod method;
+mod networks;
 mod palette;
+mod placement;
 mod plots;
 pub mod recipes;
 pub mod results;
@@ -138,6 +140,7 @@ fn build_document(inputs: &[(PathBuf, Results)]) -> Result<Document, ReportError
         systems::side_by_side(&mut doc, results, &prefix(i))?;
     }
     compare::comparison(&mut doc, inputs);
+    networks::by_network(&mut doc, inputs);
     for (i, (path, results)) in inputs.iter().enumerate() {
         let prefix = prefix(i);
         doc.heading(2, format!("{prefix}Results of {}", method::file_name(path)));

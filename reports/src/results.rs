@@ -264,6 +264,28 @@ pub struct ProtocolRun {
     /// the election delay, the vote), one entry per fault. Empty when not measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failover_steps: Vec<FailoverSteps>,
+    /// Commit latency with each node in turn leading (`cwb bench --measure
+    /// placement`): one entry per leader. Empty when not measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placement: Vec<Placement>,
+}
+
+/// Commit latency of one closed-loop client writing to the leader, with one node
+/// leading (docs/METHOD.md, "Leader placement").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placement {
+    /// The leader while the client wrote.
+    pub leader: u64,
+    /// Its region in the network model, if the model has regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Writes acknowledged in the counted period.
+    pub ops: u64,
+    /// Writes that failed in the counted period (timed out or refused).
+    #[serde(default)]
+    pub errors: u64,
+    /// Client-observed commit latency, in microseconds.
+    pub latency_us: Summary,
 }
 
 impl ProtocolRun {
@@ -286,6 +308,7 @@ impl ProtocolRun {
             election_phase_wait_ms: None,
             lost_writes: Vec::new(),
             failover_steps: Vec::new(),
+            placement: Vec::new(),
         }
     }
 }

@@ -82,6 +82,7 @@ pub(crate) fn measured(
     crate::steady_state::throughput(doc, results, &keys, prefix)?;
     crate::steady_state::messages(doc, results, &keys, prefix)?;
     crate::cost::cost_per_op(doc, results, &keys, prefix);
+    crate::placement::section(doc, results, &keys, prefix)?;
     sweep(doc, results, prefix)?;
     Ok(())
 }

@@ -380,6 +380,59 @@ fn two_files_produce_the_comparison_section() {
 }
 
 #[test]
+fn files_from_two_networks_get_a_per_network_table_and_placement_is_shown() {
+    use reports::results::{Network, Placement};
+    let lan = fixture();
+    let mut wan = lan.clone();
+    wan.settings.network = Some(Network {
+        name: "wan".into(),
+        description: "wan: regions us-east/us-west/eu-west".into(),
+    });
+    for run in wan.runs.iter_mut() {
+        if let Some(m) = run.election.as_mut() {
+            *m = Measure::from_ms(m.samples.iter().map(|v| v + 140.0).collect());
+        }
+        run.placement = ["us-east", "us-west", "eu-west"]
+            .iter()
+            .zip(1..)
+            .map(|(region, leader)| Placement {
+                leader,
+                region: Some(region.to_string()),
+                ops: 40,
+                errors: 0,
+                latency_us: reports::Summary::from_samples(
+                    &[70_000.0 + 5_000.0 * leader as f64],
+                    1.0,
+                ),
+            })
+            .collect();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let paths = write_report(
+        &[
+            (PathBuf::from("lan.json"), lan),
+            (PathBuf::from("wan.json"), wan),
+        ],
+        out.path(),
+    )
+    .unwrap();
+    let markdown = std::fs::read_to_string(&paths.markdown).unwrap();
+    assert!(markdown.contains("## By network"), "{markdown}");
+    assert!(markdown.contains("| protocol | nodes | A: loopback | B: wan |"));
+    assert!(markdown.contains("### B: Commit latency by leader placement"));
+    assert!(
+        markdown.contains("| raft | 3 | n3 | eu-west | 40 | 0 | 85.0 | 85.0 |"),
+        "{markdown}"
+    );
+    let html = std::fs::read_to_string(&paths.html).unwrap();
+    assert_well_formed("index.html", &html);
+    assert!(paths
+        .plots
+        .iter()
+        .any(|p| p.file_name().is_some_and(|n| n == "b-placement.svg")));
+}
+
+#[test]
 fn no_inputs_is_an_error() {
     let out = tempfile::tempdir().unwrap();
     assert!(matches!(

@@ -97,6 +97,22 @@ pub fn print(results: &Results) {
                 l.failover.summary.p50
             );
         }
+        for p in &run.placement {
+            let region = p
+                .region
+                .as_deref()
+                .map_or(String::new(), |r| format!(" ({r})"));
+            println!(
+                "{:<6} {:>5}  leader n{}{region}: one client's commit p50 {:.2} ms, p99 {:.2} ms ({} writes, {} failed)",
+                run.protocol,
+                run.nodes,
+                p.leader,
+                p.latency_us.p50 / 1000.0,
+                p.latency_us.p99 / 1000.0,
+                p.ops,
+                p.errors
+            );
+        }
         for s in &run.sweep {
             row(
                 &format!("sweep {}: election", s.setting),

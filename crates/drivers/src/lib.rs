@@ -29,5 +29,6 @@ pub mod measure;
 pub mod metrics;
 pub mod nemesis;
 pub mod netns;
+pub mod placement;
 pub mod process_cluster;
 pub mod workload;

@@ -19,6 +19,7 @@
 //! - acknowledged writes lost per failover under a load of writers, with the
 //!   linearizability checker's verdict (`lost`, [`crate::loaded`]);
 //! - message counts per committed operation and per election, by message type;
+//! - commit latency with each node in turn leading (`placement`, [`crate::placement`]);
 //! - optionally a timeout sweep ([`Sweep`]).
 //!
 //! The machine's loopback round trip and fsync latency are measured in the same run.
@@ -35,6 +36,7 @@
 
 mod extra;
 mod loaded;
+mod placement;
 mod plan;
 pub mod provenance;
 pub mod snapshots;

@@ -42,6 +42,10 @@ pub enum Measure {
     /// Writes at full throughput for the plan's duration with the plan's snapshot
     /// interval, resident memory and disk use sampled.
     Soak,
+    /// Commit latency of one client with each node in turn leading, moved there by
+    /// planned transfers, for the plan's duration each (`drivers::placement`): on a
+    /// network model with regions, what the leader's region costs.
+    Placement,
 }
 
 /// What a timeout sweep varies; each setting runs [`Plan::trials`] cold elections,
@@ -175,6 +179,7 @@ impl Plan {
                 Measure::Lost => 2 * trials * lost_settings,
                 // Counted once per protocol by `snapshots::steps`.
                 Measure::Catchup | Measure::Recovery | Measure::Soak => 0,
+                Measure::Placement => 1,
                 _ => trials,
             })
             .sum::<u64>()

@@ -199,6 +199,9 @@ pub(super) async fn measure_protocol<P: Protocol>(
     if let Some(sweep) = &plan.sweep {
         run.sweep = sweep_points::<P>(plan, sweep, hosting, nodes, progress).await?;
     }
+    if wants(Measure::Placement) {
+        run.placement = super::placement::measure::<P>(plan, hosting, nodes, progress).await?;
+    }
     if wants(Measure::Lost) {
         if processes {
             progress.note(format!(
@@ -262,6 +265,13 @@ async fn measure_redis<P: Protocol>(
                     if *m == Measure::Election { "election" } else { "transfer" }
                 ));
                 (0..plan.trials).for_each(|_| progress.step_done());
+            }
+            Measure::Placement => {
+                progress.note(format!(
+                    "{} n={nodes}: no placement measure (every master leads its own slots)",
+                    P::NAME
+                ));
+                progress.step_done();
             }
             Measure::Throughput
             | Measure::Recipes
