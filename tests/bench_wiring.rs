@@ -237,3 +237,61 @@ fn nodes_under(dir: &Path) -> Vec<String> {
         .filter(|cmd| cmd.contains(" node ") && cmd.contains(&needle))
         .collect()
 }
+
+#[test]
+fn a_list_of_value_sizes_measures_every_point_at_each_and_the_report_plots_mb_per_second() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let results = dir.path().join("results.json");
+    let out = Command::new(CWB)
+        .args([
+            "bench",
+            "--protocols",
+            "raft,zab,paxos",
+            "--nodes",
+            "3",
+            "--measure",
+            "throughput",
+            "--clients",
+            "1,2",
+            "--value-bytes",
+            "64,4096",
+            "--warmup-ms",
+            "50",
+            "--duration-ms",
+            "200",
+            "--rounds",
+            "1",
+        ])
+        .arg("-o")
+        .arg(&results)
+        .env("TMPDIR", dir.path())
+        .output()
+        .expect("run cwb bench");
+    assert!(
+        out.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = reports::results::load(&results).expect("results load");
+    assert_eq!(r.settings.value_bytes, 64, "the first size is the run's");
+    for run in &r.runs {
+        let shapes: Vec<(u32, u64)> = run
+            .throughput
+            .iter()
+            .map(|p| (p.clients, p.value_bytes))
+            .collect();
+        assert_eq!(
+            shapes,
+            [(1, 64), (2, 64), (1, 4096), (2, 4096)],
+            "{}",
+            run.protocol
+        );
+        assert!(run.throughput.iter().all(|p| p.ops > 0), "{}", run.protocol);
+    }
+    let markdown = report(dir.path(), &results);
+    assert!(
+        markdown.contains("Throughput against value size"),
+        "{markdown}"
+    );
+    assert!(dir.path().join("report/value-size-mbs-n3.svg").exists());
+}

@@ -51,6 +51,7 @@ mod plots;
 pub mod recipes;
 pub mod results;
 mod rounds;
+mod scaling;
 mod sections;
 mod sentences;
 pub mod snapshots;

@@ -201,6 +201,7 @@ pub(crate) fn joined_runs(xs: &[f64], planned: &[f64]) -> Vec<Range<usize>> {
 pub(crate) fn clients_plot(
     file_name: &str,
     title: &str,
+    x_desc: &str,
     y_desc: &str,
     log_y: bool,
     series: &[ClientSeries],
@@ -241,7 +242,7 @@ pub(crate) fn clients_plot(
             let mut chart = builder.build_cartesian_2d(x_axis, y_axis)?;
             chart
                 .configure_mesh()
-                .x_desc(CLIENTS_DESC)
+                .x_desc(x_desc)
                 .y_desc(y_desc)
                 .label_style((FONT, 13))
                 .x_label_formatter(&|x| format!("{x:.0}"))
@@ -252,7 +253,7 @@ pub(crate) fn clients_plot(
             let mut chart = builder.build_cartesian_2d(x_axis, 0.0..y_max * 1.1)?;
             chart
                 .configure_mesh()
-                .x_desc(CLIENTS_DESC)
+                .x_desc(x_desc)
                 .y_desc(y_desc)
                 .label_style((FONT, 13))
                 .x_label_formatter(&|x| format!("{x:.0}"))
@@ -291,7 +292,7 @@ pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
 }
 
 /// The x axis of every plot against clients.
-const CLIENTS_DESC: &str = "closed-loop clients (count, log scale)";
+pub(crate) const CLIENTS_DESC: &str = "closed-loop clients (count, log scale)";
 
 /// The runs of a client series' points that [`joined_runs`] lets a line join.
 fn client_runs(s: &ClientSeries, planned: &[f64]) -> Vec<Range<usize>> {

@@ -80,6 +80,7 @@ pub(crate) fn measured(
     idle_memory(doc, results, &keys, prefix);
     crate::failover::failover(doc, results, &keys, prefix)?;
     crate::steady_state::throughput(doc, results, &keys, prefix)?;
+    crate::scaling::curves(doc, results, prefix)?;
     crate::steady_state::messages(doc, results, &keys, prefix)?;
     crate::cost::cost_per_op(doc, results, &keys, prefix);
     crate::placement::section(doc, results, &keys, prefix)?;

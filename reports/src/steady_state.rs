@@ -10,7 +10,7 @@ use crate::bars::{stacked_bars, BarFrame, SegmentKind, StackedBar};
 use crate::document::{number, Block, Document, NOT_MEASURED};
 use crate::error::ReportError;
 use crate::palette::{category_color, protocol_color};
-use crate::plots::{clients_plot, ClientSeries};
+use crate::plots::{clients_plot, ClientSeries, CLIENTS_DESC};
 use crate::results::{ProtocolRun, Results};
 use crate::sections::{file_prefix, row, sizes_of};
 use crate::summary::Summary;
@@ -44,7 +44,7 @@ pub(crate) fn throughput(
             .run(protocol, *nodes)
             .map_or(&[][..], |r| &r.throughput[..]);
         if points.is_empty() {
-            let mut cells = vec![NOT_MEASURED.to_string(); 10];
+            let mut cells = vec![NOT_MEASURED.to_string(); 11];
             cells.insert(0, "-".into());
             rows.push(row(protocol, *nodes, cells));
         }
@@ -65,6 +65,7 @@ pub(crate) fn throughput(
                     p.value_bytes.to_string(),
                     p.fsync.clone(),
                     number(p.ops_per_sec),
+                    number(p.ops_per_sec * p.value_bytes as f64 / 1e6),
                     // "n: min-max" over the rounds ("-" when measured once).
                     p.rounds_range().map_or("-".to_string(), |(lo, hi)| {
                         format!(
@@ -93,6 +94,7 @@ pub(crate) fn throughput(
             "value B",
             "fsync",
             "ops/s",
+            "MB/s",
             "rounds: min-max ops/s",
             "p50 µs",
             "p99 µs",
@@ -177,6 +179,7 @@ pub(crate) fn throughput(
         let plot = clients_plot(
             &format!("{fp}throughput-n{nodes}.svg"),
             &format!("Committed ops/s against clients, {nodes} nodes"),
+            CLIENTS_DESC,
             "throughput (committed ops/s)",
             false,
             &ops,
@@ -186,6 +189,7 @@ pub(crate) fn throughput(
         let plot = clients_plot(
             &format!("{fp}latency-n{nodes}.svg"),
             &format!("Commit latency p50 / p99 / p999 against clients, {nodes} nodes"),
+            CLIENTS_DESC,
             "commit latency (µs, log scale)",
             true,
             &latency,

@@ -433,6 +433,50 @@ fn files_from_two_networks_get_a_per_network_table_and_placement_is_shown() {
 }
 
 #[test]
+fn several_value_sizes_and_cluster_sizes_get_scaling_curves() {
+    let mut results = fixture();
+    // A second value size at every throughput point, at a tenth of the ops/s.
+    for run in results.runs.iter_mut() {
+        let more: Vec<_> = run
+            .throughput
+            .iter()
+            .map(|p| {
+                let mut q = p.clone();
+                q.value_bytes = 65536;
+                q.ops_per_sec = p.ops_per_sec / 10.0;
+                q
+            })
+            .collect();
+        run.throughput.extend(more);
+    }
+    let out = tempfile::tempdir().unwrap();
+    let paths = write_report(&[(fixture_path(), results)], out.path()).unwrap();
+    let names: Vec<String> = paths
+        .plots
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    for plot in [
+        "value-size-mbs-n3.svg",
+        "value-size-ops-n3.svg",
+        "value-size-p50-n3.svg",
+        "cluster-size-ops.svg",
+        "cluster-size-p50.svg",
+    ] {
+        assert!(names.iter().any(|n| n == plot), "{plot} in {names:?}");
+    }
+    let markdown = std::fs::read_to_string(&paths.markdown).unwrap();
+    assert!(markdown.contains("### Throughput against value size"));
+    assert!(markdown.contains("### Throughput against cluster size"));
+    // The table's MB/s: ops/s times the value size.
+    assert!(markdown.contains("| MB/s |"), "a MB/s column");
+    for plot in &paths.plots {
+        let svg = std::fs::read_to_string(plot).unwrap();
+        assert_well_formed(&plot.display().to_string(), &svg);
+    }
+}
+
+#[test]
 fn no_inputs_is_an_error() {
     let out = tempfile::tempdir().unwrap();
     assert!(matches!(

@@ -38,9 +38,11 @@ pub struct Args {
     /// Closed-loop client counts for throughput, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
     pub clients: Vec<u32>,
-    /// Value size in bytes (keys are 8 bytes).
-    #[arg(long, default_value_t = 256)]
-    pub value_bytes: usize,
+    /// Value size in bytes (keys are 8 bytes); a list (`64,1024,65536`) measures
+    /// throughput at each size, with every client count, and the other measures at
+    /// the first.
+    #[arg(long, value_delimiter = ',', default_value = "256")]
+    pub value_bytes: Vec<usize>,
     /// Percent of throughput operations that are reads (0-100): `--read-ratio 95` is a
     /// read-heavy mix, 50 an even one; reads take the `--reads` path.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
@@ -120,7 +122,12 @@ impl Args {
             trials: self.trials,
             measure: self.measure.clone(),
             clients: self.clients.clone(),
-            value_bytes: self.value_bytes,
+            value_bytes: self.value_bytes.first().copied().unwrap_or(256),
+            value_sizes: if self.value_bytes.len() > 1 {
+                self.value_bytes.clone()
+            } else {
+                Vec::new()
+            },
             warmup: Duration::from_millis(self.warmup_ms),
             duration: Duration::from_millis(self.duration_ms),
             rounds: self.rounds,

@@ -28,7 +28,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             Measure::Throughput,
         ],
         clients: vec![1, 64],
-        value_bytes: 256,
+        value_bytes: vec![256],
         warmup_ms: 300,
         duration_ms: 1500,
         rounds: 3,

@@ -136,11 +136,13 @@ pub fn print(results: &Results) {
         }
     }
     println!(
-        "\n{:<6} {:>5}  {:>7} {:>12} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "\n{:<6} {:>5}  {:>7} {:>7} {:>12} {:>8} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
         "proto",
         "nodes",
         "clients",
+        "value B",
         "ops/s",
+        "MB/s",
         "rounds min-max",
         "p50 us",
         "p99 us",
@@ -166,11 +168,12 @@ pub fn print(results: &Results) {
             .per_op_clients
             .or_else(|| run.throughput.iter().map(|t| t.clients).max());
         for t in &run.throughput {
-            let (msgs, syncs) = if Some(t.clients) == counted_at {
-                (msgs.as_str(), syncs.as_str())
-            } else {
-                ("-", "-")
-            };
+            let (msgs, syncs) =
+                if Some(t.clients) == counted_at && t.value_bytes == results.settings.value_bytes {
+                    (msgs.as_str(), syncs.as_str())
+                } else {
+                    ("-", "-")
+                };
             let spread = t
                 .rounds_range()
                 .map_or("-".to_string(), |(lo, hi)| format!("{lo:.0}-{hi:.0}"));
@@ -185,11 +188,13 @@ pub fn print(results: &Results) {
                 .cpu_us_per_op
                 .map_or("-".to_string(), |c| format!("{c:.1}"));
             println!(
-                "{:<6} {:>5}  {:>7} {:>12.0} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+                "{:<6} {:>5}  {:>7} {:>7} {:>12.0} {:>8.2} {:>17} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
                 run.protocol,
                 run.nodes,
                 t.clients,
+                t.value_bytes,
                 t.ops_per_sec,
+                t.ops_per_sec * t.value_bytes as f64 / 1e6,
                 spread,
                 lat(t.latency_us.p50),
                 lat(t.latency_us.p99),

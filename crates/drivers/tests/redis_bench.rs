@@ -23,6 +23,7 @@ fn plan(protocols: Vec<ProtocolKind>, measure: Vec<Measure>) -> Plan {
         measure,
         clients: vec![6],
         value_bytes: 64,
+        value_sizes: Vec::new(),
         warmup: Duration::from_millis(100),
         duration: Duration::from_millis(300),
         rounds: 1,

@@ -14,6 +14,7 @@ fn plan(measure: Vec<Measure>) -> Plan {
         measure,
         clients: vec![8],
         value_bytes: 64,
+        value_sizes: Vec::new(),
         warmup: Duration::from_millis(100),
         duration: Duration::from_millis(1500),
         rounds: 1,

@@ -117,8 +117,11 @@ pub struct Plan {
     pub measure: Vec<Measure>,
     /// Closed-loop client counts for throughput.
     pub clients: Vec<u32>,
-    /// Value size in bytes (keys are 8 bytes).
+    /// Value size in bytes (keys are 8 bytes) of every measure's writes.
     pub value_bytes: usize,
+    /// Value sizes the throughput points are measured at, each with every client
+    /// count (`cwb bench --value-bytes 64,1024,65536`); empty: `value_bytes` only.
+    pub value_sizes: Vec<usize>,
     /// Throughput warm-up, not counted.
     pub warmup: Duration,
     /// Throughput counted period.
@@ -156,6 +159,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The value sizes of the throughput points: [`Self::value_sizes`], or
+    /// [`Self::value_bytes`] alone.
+    pub fn throughput_values(&self) -> Vec<usize> {
+        if self.value_sizes.is_empty() {
+            vec![self.value_bytes]
+        } else {
+            self.value_sizes.clone()
+        }
+    }
+
     /// Steps the progress display counts: one per trial and per throughput round.
     pub fn planned_steps(&self) -> u64 {
         self.protocols
@@ -175,7 +188,10 @@ impl Plan {
         self.measure
             .iter()
             .map(|m| match m {
-                Measure::Throughput => self.clients.len() as u64 * u64::from(self.rounds),
+                Measure::Throughput => {
+                    (self.clients.len() * self.throughput_values().len()) as u64
+                        * u64::from(self.rounds)
+                }
                 Measure::Lost => 2 * trials * lost_settings,
                 // Counted once per protocol by `snapshots::steps`.
                 Measure::Catchup | Measure::Recovery | Measure::Soak => 0,

@@ -21,24 +21,28 @@ pub(super) async fn rounds<'x>(
     progress: &mut dyn Progress,
     mut extra: Option<&mut (dyn super::ExtraSystems + 'x)>,
 ) -> Result<(), BenchError> {
-    // samples[run][client index]: one per successful round.
+    // The throughput points: every value size with every client count.
+    let points: Vec<(usize, u32)> = plan
+        .throughput_values()
+        .into_iter()
+        .flat_map(|v| plan.clients.iter().map(move |&c| (v, c)))
+        .collect();
+    // samples[run][point index]: one per successful round.
     let mut samples: Vec<Vec<Vec<ThroughputSample>>> = runs
         .iter()
-        .map(|_| vec![Vec::new(); plan.clients.len()])
+        .map(|_| vec![Vec::new(); points.len()])
         .collect();
     for round in 1..=plan.rounds {
         for (i, ((protocol, hosting), run)) in hosts.iter().zip(runs.iter()).enumerate() {
             let nodes = run.nodes as u64;
-            for (c, &clients) in plan.clients.iter().enumerate() {
-                progress.doing(format!(
-                    "{protocol} n={nodes} throughput c={clients} round {round}/{}",
-                    plan.rounds
-                ));
+            for (c, &(value_bytes, clients)) in points.iter().enumerate() {
+                let what = format!("{protocol} n={nodes} throughput c={clients} {value_bytes} B");
+                progress.doing(format!("{what} round {round}/{}", plan.rounds));
                 let dir = data_dir()?;
                 let opts = cluster_options(plan, &plan.timing, nodes, u64::from(round), &dir);
                 let w = Workload {
                     clients,
-                    value_bytes: plan.value_bytes,
+                    value_bytes,
                     warmup: plan.warmup,
                     duration: plan.duration,
                     read_percent: plan.read_percent,
@@ -56,9 +60,7 @@ pub(super) async fn rounds<'x>(
                             slot.push(t);
                         }
                     }
-                    Err(e) => progress.note(format!(
-                        "{protocol} n={nodes} throughput c={clients} round {round} failed: {e}"
-                    )),
+                    Err(e) => progress.note(format!("{what} round {round} failed: {e}")),
                 }
                 progress.step_done();
             }
@@ -67,17 +69,23 @@ pub(super) async fn rounds<'x>(
             x.throughput_round(plan, round, progress).await;
         }
     }
-    for (run, per_clients) in runs.iter_mut().zip(samples) {
-        record(plan, run, per_clients);
+    for (run, per_point) in runs.iter_mut().zip(samples) {
+        record(plan, run, &points, per_point);
     }
     Ok(())
 }
 
-/// Writes one run's throughput points (the median round of each client count) and its
-/// messages per operation (from the largest client count measured).
-fn record(plan: &Plan, run: &mut r::ProtocolRun, per_clients: Vec<Vec<ThroughputSample>>) {
+/// Writes one run's throughput points (the median round of each) and its messages per
+/// operation (from the largest client count measured at the first value size).
+fn record(
+    plan: &Plan,
+    run: &mut r::ProtocolRun,
+    points: &[(usize, u32)],
+    per_point: Vec<Vec<ThroughputSample>>,
+) {
     let mut largest: Option<(u32, MessageCounts, u64)> = None;
-    for (&clients, mut rounds) in plan.clients.iter().zip(per_clients) {
+    let first_size = points.first().map(|p| p.0);
+    for (&(value_bytes, clients), mut rounds) in points.iter().zip(per_point) {
         if rounds.is_empty() {
             continue;
         }
@@ -88,7 +96,7 @@ fn record(plan: &Plan, run: &mut r::ProtocolRun, per_clients: Vec<Vec<Throughput
         let t = &median.result;
         run.throughput.push(r::ThroughputPoint {
             clients,
-            value_bytes: plan.value_bytes as u64,
+            value_bytes: value_bytes as u64,
             fsync: plan.fsync.to_string(),
             duration_ms: ms(t.elapsed),
             ops: t.ops,
@@ -106,7 +114,7 @@ fn record(plan: &Plan, run: &mut r::ProtocolRun, per_clients: Vec<Vec<Throughput
             write_latency_us: (t.reads > 0 && t.ops > t.reads)
                 .then(|| Summary::from_histogram(t.write_latency.histogram(), 1.0)),
         });
-        if largest.as_ref().is_none_or(|l| clients >= l.0) {
+        if Some(value_bytes) == first_size && largest.as_ref().is_none_or(|l| clients >= l.0) {
             largest = Some((clients, median.messages, t.ops));
         }
     }
