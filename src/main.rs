@@ -56,6 +56,9 @@ enum Command {
     Isolate(cmd::client::IsolateArgs),
     /// Remove injected faults on every node of a process cluster.
     Heal(cmd::client::StatusArgs),
+    /// Planned failover: ask the leader of a running cluster to hand its leadership to
+    /// node --to, and wait until it leads.
+    Transfer(cmd::client::TransferArgs),
     /// Run a scripted scenario (--scenario FILE) or replay a chaos seed, narrated.
     Sim(cmd::sim::Args),
     /// Exercises on the scenarios: `cwb exercise check ANSWERS.toml` grades a student's
@@ -109,6 +112,7 @@ fn main() -> anyhow::Result<()> {
                     Command::Status(args) => cmd::client::status(args).await,
                     Command::Isolate(args) => cmd::client::isolate(args).await,
                     Command::Heal(args) => cmd::client::heal(args).await,
+                    Command::Transfer(args) => cmd::client::transfer(args).await,
                     Command::Zk(args) => cmd::zk::run(args).await,
                     Command::Nemesis(args) => match cmd::nemesis::run(args).await? {
                         0 => Ok(()),

@@ -1,6 +1,7 @@
 //! TLS end to end: a config with `[tls]` and generated certificates (what
 //! `cwb config --tls` writes), three `cwb node` processes, and the CLI's clients
-//! (`cwb put`, `get`, `status`, `isolate`, `heal`) picking up the CA from the config.
+//! (`cwb put`, `get`, `status`, `isolate`, `heal`, `transfer`) picking up the CA from
+//! the config.
 
 use runtime::config::{ClusterConfig, ProtocolKind};
 use std::net::{SocketAddr, TcpListener};
@@ -103,6 +104,31 @@ fn a_tls_process_cluster_serves_the_cli_clients() {
     assert!(isolate.status.success(), "{}", text(&isolate));
     let heal = cwb(&["heal"], &config);
     assert_eq!(text(&heal).matches("healed").count(), 3, "{}", text(&heal));
+    // A planned failover to a follower, named by `cwb status`.
+    let status = text(&cwb(&["status"], &config));
+    let target: u64 = status
+        .lines()
+        .find(|l| l.contains(" follower "))
+        .and_then(|l| l.strip_prefix("node "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("a follower in {status}"));
+    let transfer = cwb(
+        &[
+            "transfer",
+            "--to",
+            &target.to_string(),
+            "--wait-ms",
+            "10000",
+        ],
+        &config,
+    );
+    assert!(transfer.status.success(), "{}", text(&transfer));
+    assert!(
+        text(&transfer).contains(&format!("node {target} leads (term ")),
+        "{}",
+        text(&transfer)
+    );
     // The same config with another cluster's CA: a clear TLS error, not a timeout.
     let other = tempfile::tempdir().expect("tempdir");
     write_tls_config(other.path());

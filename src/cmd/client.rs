@@ -208,6 +208,106 @@ pub async fn isolate(args: IsolateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(clap::Args, Debug)]
+pub struct TransferArgs {
+    /// The cluster's config file.
+    #[arg(long)]
+    config: PathBuf,
+    /// The node that should lead next.
+    #[arg(long)]
+    to: protocols::NodeId,
+    /// How long to wait for it to lead, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    wait_ms: u64,
+}
+
+/// The leader of the highest term among the nodes' answers to a status request:
+/// (id, term), with the nodes' protocol name.
+async fn current_leader(
+    cfg: &runtime::config::Validated,
+) -> Option<(protocols::NodeId, u64, String)> {
+    let tls = cfg.client_tls();
+    let mut best: Option<(protocols::NodeId, u64, String)> = None;
+    for addr in cfg.clients.values() {
+        if let Ok(s) = client::status_with(*addr, tls.as_ref(), Duration::from_millis(500)).await {
+            if s.status.role.is_leader() && best.as_ref().is_none_or(|b| s.status.term > b.1) {
+                best = Some((s.id, s.status.term, s.protocol));
+            }
+        }
+    }
+    best
+}
+
+/// A planned failover on a running cluster: asks its leader to hand its leadership to
+/// `--to` (Raft's TimeoutNow, ZAB's designated leader, Paxos's takeover), proved with
+/// the cluster's secret, and waits until that node leads.
+pub async fn transfer(args: TransferArgs) -> anyhow::Result<()> {
+    let cfg = ClusterConfig::load(&args.config)?;
+    let target_addr = *cfg
+        .clients
+        .get(&args.to)
+        .ok_or(runtime::config::ConfigError::UnknownNode(args.to))?;
+    let (leader, term, protocol) = current_leader(&cfg)
+        .await
+        .context("no node answers as the leader: nothing to transfer")?;
+    let words = vocabulary(&protocol);
+    if leader == args.to {
+        println!(
+            "node {leader} already leads ({} {})",
+            words.generation,
+            (words.show_term)(term)
+        );
+        return Ok(());
+    }
+    let addr = *cfg
+        .clients
+        .get(&leader)
+        .ok_or(runtime::config::ConfigError::UnknownNode(leader))?;
+    let tls = cfg.client_tls();
+    let started = std::time::Instant::now();
+    client::fault_with(
+        addr,
+        tls.as_ref(),
+        leader,
+        &cfg.key,
+        client::Fault::TransferLeadership { to: args.to },
+        Duration::from_secs(2),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(fault_failure(leader, &e)))?;
+    let deadline = started + Duration::from_millis(args.wait_ms);
+    loop {
+        let now = client::status_with(target_addr, tls.as_ref(), Duration::from_millis(500))
+            .await
+            .ok()
+            .filter(|s| s.status.role.is_leader() && s.status.term > term);
+        if let Some(s) = now {
+            println!(
+                "node {} leads ({} {}), {:.1} ms after node {leader} was asked to hand over",
+                args.to,
+                words.generation,
+                (words.show_term)(s.status.term),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            let who = current_leader(&cfg)
+                .await
+                .map_or("no node".to_string(), |(id, t, _)| {
+                    format!("node {id} ({} {})", words.generation, (words.show_term)(t))
+                });
+            anyhow::bail!(
+                "node {} does not lead {} ms after the request; {who} leads now (a target \
+                 that is behind or cut off cannot take over)",
+                args.to,
+                args.wait_ms
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Why a fault command to node `id` failed, naming the node once: the client's
 /// errors speak of "node refused" and of a leader, which mean nothing here.
 fn fault_failure(id: u64, e: &client::ClientError) -> String {
