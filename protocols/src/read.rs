@@ -83,6 +83,13 @@ impl ReadPath {
         }
     }
 
+    /// Whether a follower answers reads on this path itself (ZooKeeper's local reads
+    /// and `sync`), so that clients may read at any node; on the others only the
+    /// leader answers them.
+    pub fn served_by_followers(self) -> bool {
+        matches!(self, ReadPath::Local | ReadPath::Sync)
+    }
+
     /// The paths `protocol` implements.
     pub fn for_protocol(protocol: ProtocolKind) -> Vec<ReadPath> {
         READ_PATHS

@@ -40,6 +40,11 @@ pub struct Workload {
     /// when the run compares with systems whose clients each hold their own connection
     /// (`cwb bench --peers`).
     pub clients_per_connection: u32,
+    /// Reads go to every node in turn (client `c` reads at the `c % n`-th node) while
+    /// writes go to the lane's node: for read paths a follower serves itself
+    /// (ZooKeeper's local reads and `sync`), whose point is to spread reads over the
+    /// ensemble. Otherwise reads go where writes go.
+    pub read_from_every_node: bool,
 }
 
 /// What a closed-loop run measured.
@@ -207,6 +212,21 @@ pub async fn run_lanes(
                 .collect()
         })
         .collect();
+    // With reads spread over the nodes: one shared connection per node for them, kept
+    // on that node (a node that serves reads itself never redirects them).
+    let readers: Vec<Arc<SharedClient>> = if w.read_from_every_node && w.read_percent > 0 {
+        nodes
+            .keys()
+            .map(|&id| {
+                let mut client = SharedClient::new(nodes.clone()).with_tls(tls.cloned());
+                client.deadline = Duration::from_secs(5);
+                client.start_at(id);
+                Arc::new(client)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     // Each closed-loop client is a client of the state machine with its own session.
     let sessions = kv::Session::new_client_id();
     for c in 0..w.clients {
@@ -227,6 +247,10 @@ pub async fn run_lanes(
             }
             _ => key(c, n),
         };
+        let reader = readers
+            .get(c as usize % readers.len().max(1))
+            .cloned()
+            .unwrap_or_else(|| client.clone());
         let session_client = sessions.wrapping_add(u64::from(c)).max(1);
         let value = value.clone();
         let stop = stop.clone();
@@ -243,7 +267,7 @@ pub async fn run_lanes(
                 let ok = if read {
                     // A read of a key this client writes; reads need no session.
                     let op = kv::KvOp::Get { key: key(c, n) };
-                    client.kv(kv::Session::NONE, op).await.is_ok()
+                    reader.kv(kv::Session::NONE, op).await.is_ok()
                 } else {
                     let session = kv::Session {
                         client: session_client,

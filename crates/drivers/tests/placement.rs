@@ -23,6 +23,7 @@ async fn every_node_leads_in_turn_and_its_writes_are_measured<P: Protocol>() {
         duration: Duration::from_millis(300),
         read_percent: 0,
         clients_per_connection: CLIENTS_PER_CONNECTION,
+        read_from_every_node: false,
     };
     let samples = placement_on(&mut cluster, &workload, Duration::from_secs(20))
         .await

@@ -146,6 +146,7 @@ async fn redis_throughput_clients_write_to_every_master() {
         duration: Duration::from_millis(300),
         read_percent: 0,
         clients_per_connection: 16,
+        read_from_every_node: false,
     };
     let sample = throughput_routed_on(&cluster, Some(&masters), &w, WAIT)
         .await

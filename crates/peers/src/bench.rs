@@ -131,6 +131,7 @@ impl Peers {
                         duration: plan.duration,
                         read_percent: 0,
                         clients_per_connection: 1,
+                        read_from_every_node: false,
                     };
                     let sample = match self.start(kind, nodes, plan).await {
                         Ok((ensemble, leader)) => drive::throughput(&ensemble, leader, &w).await,

@@ -30,6 +30,7 @@ async fn exercise(kind: PeerKind) {
         duration: Duration::from_millis(300),
         read_percent: 0,
         clients_per_connection: 1,
+        read_from_every_node: false,
     };
     let sample = drive::throughput(&ensemble, leader, &w)
         .await

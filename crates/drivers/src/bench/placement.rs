@@ -33,6 +33,7 @@ pub(super) async fn measure<P: Protocol>(
         duration: plan.duration,
         read_percent: 0,
         clients_per_connection: CLIENTS_PER_CONNECTION,
+        read_from_every_node: false,
     };
     let samples = match hosting {
         Hosting::InProcess => match LocalCluster::<P>::start(opts).await {

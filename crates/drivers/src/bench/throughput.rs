@@ -51,6 +51,8 @@ pub(super) async fn rounds<'x>(
                     } else {
                         crate::workload::CLIENTS_PER_CONNECTION
                     },
+                    // A follower answers these reads itself: spread them.
+                    read_from_every_node: plan.timing.reads.served_by_followers(),
                 };
                 let sample =
                     with_protocol!(*protocol, P => throughput_trial::<P>(hosting, opts, &w).await);
