@@ -9,6 +9,7 @@
 //! - `index.html`: the figures and the table on one page.
 
 use crate::experiment::fig16;
+use crate::experiment::fig16_real;
 use crate::experiment::paper;
 use crate::experiment::stats::Samples;
 use crate::experiment::svg::{self, Curve};
@@ -52,6 +53,25 @@ pub struct Fig16Args {
     /// ZAB's finalize wait (ms), as the bench sets it.
     #[arg(long, default_value_t = 200)]
     pub finalize_wait_ms: u64,
+    /// Where the trials run: the simulator (virtual time), real loopback clusters with
+    /// the network model in their transport (real time), or both.
+    #[arg(long = "where", value_enum, default_value = "sim")]
+    pub place: Place,
+    /// Trials per range and protocol on real clusters (each takes about a second, or
+    /// up to 10 s when no leader is elected).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub real_trials: u32,
+}
+
+/// Where Figure 16's trials run.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The deterministic simulator.
+    Sim,
+    /// Real loopback clusters.
+    Real,
+    /// Both, side by side.
+    Both,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -60,10 +80,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-/// One row of the results: a protocol, a range, its samples.
+/// One row of the results: a protocol, a range, where it ran, its samples.
 struct Row {
     protocol: String,
     range: (u64, u64),
+    /// `sim` or `real`.
+    source: &'static str,
     samples: Samples,
 }
 
@@ -78,7 +100,14 @@ fn fig16_run(args: Fig16Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let ranges = all_ranges();
-    let total = ranges.len() as u64 * args.protocols.len() as u64 * u64::from(args.trials);
+    let (sim, real) = match args.place {
+        Place::Sim => (true, false),
+        Place::Real => (false, true),
+        Place::Both => (true, true),
+    };
+    let per_setting = if sim { u64::from(args.trials) } else { 0 }
+        + if real { u64::from(args.real_trials) } else { 0 };
+    let total = ranges.len() as u64 * args.protocols.len() as u64 * per_setting;
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
@@ -89,25 +118,53 @@ fn fig16_run(args: Fig16Args) -> anyhow::Result<()> {
     for &protocol in &args.protocols {
         super::refuse_redis(protocol, "experiment fig16")?;
     }
+    let runtime = if real {
+        Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime for real clusters")?,
+        )
+    } else {
+        None
+    };
     let mut rows = Vec::new();
     for &protocol in &args.protocols {
         for &range in &ranges {
-            bar.set_message(format!("{protocol} {}-{} ms", range.0, range.1));
             let timing = fig16::timing(range, finalize);
             timing.validate().context("a Figure 16 setting")?;
+            let setting = || format!("{protocol} at {}-{} ms", range.0, range.1);
             let mut tick = || bar.inc(1);
-            let samples = drivers::with_protocol!(protocol, P => fig16::setting::<P>(&timing, &net, args.trials, &mut tick))
-                .with_context(|| format!("{protocol} at {}-{} ms", range.0, range.1))?;
-            rows.push(Row {
-                protocol: protocol.to_string(),
-                range,
-                samples,
-            });
+            if sim {
+                bar.set_message(format!("{protocol} {}-{} ms (sim)", range.0, range.1));
+                let samples = drivers::with_protocol!(protocol, P => fig16::setting::<P>(&timing, &net, args.trials, &mut tick))
+                    .with_context(setting)?;
+                rows.push(Row {
+                    protocol: protocol.to_string(),
+                    range,
+                    source: "sim",
+                    samples,
+                });
+            }
+            if let Some(rt) = &runtime {
+                bar.set_message(format!("{protocol} {}-{} ms (real)", range.0, range.1));
+                let samples = rt
+                    .block_on(async {
+                        drivers::with_protocol!(protocol, P => fig16_real::setting::<P>(&timing, &net, args.real_trials, &mut tick).await)
+                    })
+                    .with_context(setting)?;
+                rows.push(Row {
+                    protocol: protocol.to_string(),
+                    range,
+                    source: "real",
+                    samples,
+                });
+            }
         }
     }
     bar.finish_and_clear();
     write_outputs(&args.out, &rows, &net, &args)?;
-    print!("{}", table(&rows));
+    print!("{}", tables(&rows));
     println!("\nwritten to {}", args.out.display());
     Ok(())
 }
@@ -123,9 +180,10 @@ fn csv(rows: &[Row]) -> String {
         let s = &r.samples;
         let _ = writeln!(
             out,
-            "{},{},sim,{},{:.1},{:.1},{:.1},{:.1}",
+            "{},{},{},{},{:.1},{:.1},{:.1},{:.1}",
             r.protocol,
             range_text(r.range),
+            r.source,
             s.len(),
             s.median(),
             s.mean(),
@@ -137,7 +195,7 @@ fn csv(rows: &[Row]) -> String {
 }
 
 /// The table of ours against the paper: one line per range, a column per protocol.
-fn table(rows: &[Row]) -> String {
+fn table_of(rows: &[&Row]) -> String {
     let protocols: Vec<&str> = {
         let mut v: Vec<&str> = rows.iter().map(|r| r.protocol.as_str()).collect();
         v.dedup();
@@ -176,7 +234,7 @@ fn table(rows: &[Row]) -> String {
                 Some(s) => {
                     let mut cens = String::new();
                     if s.censored > 0 {
-                        cens += &format!(" ({} censored at 100 s)", s.censored);
+                        cens += &format!(" ({} censored at {} s)", s.censored, s.limit_s);
                     }
                     if s.no_first_leader > 0 {
                         cens += &format!(" ({} with no first leader)", s.no_first_leader);
@@ -199,6 +257,37 @@ fn table(rows: &[Row]) -> String {
         let _ = writeln!(out, " {versus} |");
     }
     out
+}
+
+/// The sources of `rows` in order (`sim`, then `real`).
+fn sources(rows: &[Row]) -> Vec<&'static str> {
+    ["sim", "real"]
+        .into_iter()
+        .filter(|s| rows.iter().any(|r| r.source == *s))
+        .collect()
+}
+
+/// One [`table`] per source, each under a heading when there are two.
+fn tables(rows: &[Row]) -> String {
+    let sources = sources(rows);
+    let mut out = String::new();
+    for source in &sources {
+        let of: Vec<&Row> = rows.iter().filter(|r| r.source == *source).collect();
+        if sources.len() > 1 {
+            let _ = writeln!(out, "## {}\n", source_title(source));
+        }
+        out.push_str(&table_of(&of));
+        out.push('\n');
+    }
+    out
+}
+
+fn source_title(source: &str) -> &'static str {
+    if source == "real" {
+        "Real loopback clusters (network model in the transport, real time)"
+    } else {
+        "Simulator (virtual time)"
+    }
 }
 
 /// Our Raft figure against each statement of the paper, as a relative difference.
@@ -232,36 +321,67 @@ fn write_outputs(dir: &Path, rows: &[Row], net: &NetModel, args: &Fig16Args) -> 
     let mut figures = Vec::new();
     let mut protocols: Vec<&str> = rows.iter().map(|r| r.protocol.as_str()).collect();
     protocols.dedup();
-    for p in &protocols {
-        let curves = |set: &[(u64, u64)]| -> Vec<Curve<'_>> {
-            set.iter()
-                .filter_map(|&range| {
-                    rows.iter()
-                        .find(|r| r.protocol == *p && r.range == range)
-                        .map(|r| Curve {
-                            range,
-                            samples: &r.samples,
-                        })
-                })
-                .collect()
-        };
-        let name = format!("fig16-{p}-sim.svg");
-        write(
-            &name,
-            &svg::figure(p, "sim", &curves(paper::TOP), &curves(paper::BOTTOM)),
-        )?;
-        figures.push(name);
+    for source in sources(rows) {
+        for p in &protocols {
+            let curves = |set: &[(u64, u64)]| -> Vec<Curve<'_>> {
+                set.iter()
+                    .filter_map(|&range| {
+                        rows.iter()
+                            .find(|r| r.protocol == *p && r.range == range && r.source == source)
+                            .map(|r| Curve {
+                                range,
+                                samples: &r.samples,
+                            })
+                    })
+                    .collect()
+            };
+            let name = format!("fig16-{p}-{source}.svg");
+            write(
+                &name,
+                &svg::figure(p, source, &curves(paper::TOP), &curves(paper::BOTTOM)),
+            )?;
+            figures.push(name);
+        }
     }
-    let table = table(rows);
+    let table = tables(rows);
+    let wheres: Vec<&str> = sources(rows)
+        .into_iter()
+        .map(|s| {
+            if s == "real" {
+                "on real loopback clusters"
+            } else {
+                "in the simulator"
+            }
+        })
+        .collect();
+    let trials: Vec<String> = sources(rows)
+        .into_iter()
+        .map(|s| {
+            if s == "real" {
+                format!(
+                    "{} trials per range and protocol on real clusters (censored at {} s; \
+                     every follower has the leader's log there)",
+                    args.real_trials,
+                    fig16_real::REAL_LIMIT.as_secs()
+                )
+            } else {
+                format!(
+                    "{} trials per range and protocol in the simulator",
+                    args.trials
+                )
+            }
+        })
+        .collect();
     let header = format!(
-        "# Figure 16 of the Raft paper, reproduced in the simulator\n\n\
+        "# Figure 16 of the Raft paper, reproduced {}\n\n\
          Network: {}. Five servers; heartbeat half the minimum timeout; PreVote and \
-         CheckQuorum off; {} trials per range and protocol; ZAB finalize wait {} ms. \
+         CheckQuorum off; {}; ZAB finalize wait {} ms. \
          Downtime: leader crash to the next LeaderElected event. The paper column \
          holds only what the paper's text states (docs/METHOD.md, \"Figure 16\").\n\n\
          Command: `{}`\n\n",
+        wheres.join(" and "),
         net.describe(),
-        args.trials,
+        trials.join("; "),
         args.finalize_wait_ms,
         std::env::args().collect::<Vec<_>>().join(" ")
     );
@@ -274,26 +394,36 @@ fn write_outputs(dir: &Path, rows: &[Row], net: &NetModel, args: &Fig16Args) -> 
     );
     let _ = write!(
         html,
-        "<h1>Figure 16 of the Raft paper, reproduced in the simulator</h1><p>{}</p><div class=\"figs\">",
+        "<h1>{}</h1><p>{}</p><div class=\"figs\">",
+        esc(header.lines().next().unwrap_or("").trim_start_matches("# ")),
         esc(header.lines().nth(2).unwrap_or(""))
     );
     for f in &figures {
         let _ = write!(html, "<img src=\"{f}\" alt=\"{f}\">");
     }
-    html.push_str("</div><table>");
-    for (i, line) in table.lines().enumerate() {
-        if i == 1 {
-            continue;
+    html.push_str("</div>");
+    let sources = sources(rows);
+    for source in &sources {
+        if sources.len() > 1 {
+            let _ = write!(html, "<h2>{}</h2>", esc(source_title(source)));
         }
-        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-        let tag = if i == 0 { "th" } else { "td" };
-        html.push_str("<tr>");
-        for c in cells {
-            let _ = write!(html, "<{tag}>{}</{tag}>", esc(c));
+        let of: Vec<&Row> = rows.iter().filter(|r| r.source == *source).collect();
+        html.push_str("<table>");
+        for (i, line) in table_of(&of).lines().enumerate() {
+            if i == 1 {
+                continue;
+            }
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let tag = if i == 0 { "th" } else { "td" };
+            html.push_str("<tr>");
+            for c in cells {
+                let _ = write!(html, "<{tag}>{}</{tag}>", esc(c));
+            }
+            html.push_str("</tr>");
         }
-        html.push_str("</tr>");
+        html.push_str("</table>");
     }
-    html.push_str("</table></body></html>\n");
+    html.push_str("</body></html>\n");
     write("index.html", &html)?;
     Ok(())
 }
@@ -308,13 +438,18 @@ fn esc(s: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_csv_has_the_documented_header_and_a_row_per_setting() {
-        let rows = vec![Row {
+    fn row(source: &'static str, values: Vec<f64>) -> Row {
+        Row {
             protocol: "raft".into(),
             range: (150, 155),
-            samples: Samples::new(vec![280.0, 290.0, 300.0], 0),
-        }];
+            source,
+            samples: Samples::new(values, 0),
+        }
+    }
+
+    #[test]
+    fn the_csv_has_the_documented_header_and_a_row_per_setting() {
+        let rows = vec![row("sim", vec![280.0, 290.0, 300.0])];
         let text = csv(&rows);
         let mut lines = text.lines();
         assert_eq!(
@@ -325,8 +460,27 @@ mod tests {
             lines.next(),
             Some("raft,150-155,sim,3,290.0,290.0,300.0,300.0")
         );
-        let t = table(&rows);
+        let t = tables(&rows);
         assert!(t.contains("| 150-155 | median 287 |"), "{t}");
         assert!(t.contains("median +1%"), "{t}");
+        assert!(!t.contains("## "), "one source, no headings: {t}");
+    }
+
+    #[test]
+    fn both_sources_get_a_csv_row_and_a_table_each() {
+        let rows = vec![
+            row("sim", vec![280.0, 290.0, 300.0]),
+            row("real", vec![300.0, 310.0, 320.0]),
+        ];
+        let text = csv(&rows);
+        assert!(
+            text.contains("raft,150-155,real,3,310.0,310.0,320.0,320.0"),
+            "{text}"
+        );
+        let t = tables(&rows);
+        let sim = t.find("## Simulator").expect("a simulator table");
+        let real = t.find("## Real loopback").expect("a real table");
+        assert!(sim < real);
+        assert!(t[real..].contains("median +8%"), "{t}");
     }
 }

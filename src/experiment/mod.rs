@@ -10,6 +10,7 @@
 //! - [`svg`]: the CDF plots in the paper's layout.
 
 pub mod fig16;
+pub mod fig16_real;
 pub mod paper;
 pub mod stats;
 pub mod svg;

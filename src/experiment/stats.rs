@@ -10,6 +10,8 @@ pub struct Samples {
     pub censored: u32,
     /// Trials that never had a leader to crash (see `fig16::setting`).
     pub no_first_leader: u32,
+    /// The trials' time limit, in seconds (a censored trial counts as this).
+    pub limit_s: f64,
 }
 
 impl Samples {
@@ -21,6 +23,7 @@ impl Samples {
             sorted: values,
             censored,
             no_first_leader: 0,
+            limit_s: 100.0,
         }
     }
 

@@ -146,7 +146,7 @@ fn panel(out: &mut String, y0: f64, title: &str, axis: &Axis, curves: &[Curve<'_
         );
         let ly = y0 + TOP + 14.0 + i as f64 * 20.0;
         let censored = if c.samples.censored > 0 {
-            format!(" ({} > 100 s)", c.samples.censored)
+            format!(" ({} > {} s)", c.samples.censored, c.samples.limit_s)
         } else {
             String::new()
         };
