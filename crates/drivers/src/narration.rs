@@ -19,9 +19,10 @@
 //!   single commit point as it is; several as the last with their count), or attached
 //!   to the answer of the console's own put or get, which then says what became of
 //!   the write; under a steady load, one line per [`PERIOD`];
-//! - a node repeating the line it printed last is counted, not printed again, and the
-//!   count is shown when the node says something else or at least once per [`PERIOD`]
-//!   (`... (x12 since 1620.0 ms)`).
+//! - a node repeating one of the last [`RECENT`] different lines it printed (one line
+//!   over and over, or a cycle such as a pre-vote that fails and starts again) is
+//!   counted, not printed again, and the count is shown when the node says something
+//!   new or at least once per [`PERIOD`] (`... (x12 since 1620.0 ms)`).
 //!
 //! [`Detail::All`] prints every line, in stamp order.
 
@@ -33,6 +34,8 @@ use std::time::{Duration, Instant};
 pub const HOLD: Duration = Duration::from_millis(60);
 /// Folded commit points and repeats are reported at least this often.
 pub const PERIOD: Duration = Duration::from_secs(1);
+/// A node's line equal to one of its last this many different lines is a repeat.
+pub const RECENT: usize = 3;
 
 /// How much of the narration is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -89,7 +92,8 @@ pub struct Digest {
     printed_to: Option<Instant>,
     /// Commit points held back: node, stamp, text.
     commits: Vec<(NodeId, Instant, String)>,
-    repeats: BTreeMap<NodeId, Repeat>,
+    /// Each node's last [`RECENT`] different lines, oldest first.
+    repeats: BTreeMap<NodeId, Vec<Repeat>>,
     /// Routine lines not printed.
     hidden: u64,
     /// Lines printed.
@@ -140,15 +144,16 @@ impl Digest {
         let stale: Vec<NodeId> = self
             .repeats
             .iter()
-            .filter(|(_, r)| {
-                r.count > 0
-                    && r.since
+            .filter(|(_, recent)| {
+                recent.iter().any(|r| {
+                    r.since
                         .is_some_and(|s| cut.saturating_duration_since(s) >= PERIOD)
+                })
             })
             .map(|(id, _)| *id)
             .collect();
         for id in stale {
-            self.flush_repeat(id, None, &mut out);
+            self.flush_repeats(id, None, &mut out);
         }
         out
     }
@@ -163,7 +168,7 @@ impl Digest {
         self.flush_commits(&mut out);
         let ids: Vec<NodeId> = self.repeats.keys().copied().collect();
         for id in ids {
-            self.flush_repeat(id, None, &mut out);
+            self.flush_repeats(id, None, &mut out);
         }
         if self.hidden > 0 {
             out.push(format!(
@@ -185,26 +190,26 @@ impl Digest {
             Kind::Node(_, Narration::Routine) => self.hidden += 1,
             Kind::Node(id, Narration::Commit) => self.commits.push((id, line.at, line.text)),
             Kind::Node(id, Narration::Decision) => {
-                if let Some(r) = self.repeats.get_mut(&id) {
-                    if r.text == line.text {
-                        r.count += 1;
-                        r.since.get_or_insert(line.at);
-                        r.last = line.at;
-                        return;
-                    }
+                let recent = self.repeats.entry(id).or_default();
+                if let Some(r) = recent.iter_mut().find(|r| r.text == line.text) {
+                    r.count += 1;
+                    r.since.get_or_insert(line.at);
+                    r.last = line.at;
+                    return;
                 }
-                self.flush_repeat(id, Some(line.at), out);
+                self.flush_repeats(id, Some(line.at), out);
                 self.flush_commits(out);
                 self.print(line.at, &line.text, out);
-                self.repeats.insert(
-                    id,
-                    Repeat {
-                        text: line.text,
-                        count: 0,
-                        since: None,
-                        last: line.at,
-                    },
-                );
+                let recent = self.repeats.entry(id).or_default();
+                if recent.len() >= RECENT {
+                    recent.remove(0);
+                }
+                recent.push(Repeat {
+                    text: line.text,
+                    count: 0,
+                    since: None,
+                    last: line.at,
+                });
             }
             Kind::Console => {
                 self.flush_commits(out);
@@ -260,20 +265,30 @@ impl Digest {
         }
     }
 
-    /// Reports node `id`'s repeats of its last line, at `at` or at the last repeat.
-    fn flush_repeat(&mut self, id: NodeId, at: Option<Instant>, out: &mut Vec<String>) {
-        let Some(r) = self.repeats.get_mut(&id) else {
+    /// Reports node `id`'s uncounted repeats, in the order of their first repeat,
+    /// at `at` or at the last of them (never before a line already printed: each count
+    /// says since when).
+    fn flush_repeats(&mut self, id: NodeId, at: Option<Instant>, out: &mut Vec<String>) {
+        let Some(recent) = self.repeats.get_mut(&id) else {
             return;
         };
-        let (Some(since), count) = (r.since.take(), std::mem::take(&mut r.count)) else {
+        let mut due: Vec<(Instant, Instant, u64, String)> = recent
+            .iter_mut()
+            .filter_map(|r| {
+                let since = r.since.take()?;
+                Some((since, r.last, std::mem::take(&mut r.count), r.text.clone()))
+            })
+            .collect();
+        if due.is_empty() {
             return;
-        };
-        let (text, last) = (r.text.clone(), r.last);
-        let text = format!("{text} (x{count} since {:.1} ms)", self.ms(since));
-        // Never before a line already printed: the count says since when.
-        let at = at.unwrap_or(last).max(self.printed_to.unwrap_or(last));
+        }
+        due.sort_by_key(|d| d.0);
         self.flush_commits(out);
-        self.print(at, &text, out);
+        for (since, last, count, text) in due {
+            let text = format!("{text} (x{count} since {:.1} ms)", self.ms(since));
+            let at = at.unwrap_or(last).max(self.printed_to.unwrap_or(last));
+            self.print(at, &text, out);
+        }
     }
 
     fn ms(&self, at: Instant) -> f64 {
@@ -479,6 +494,39 @@ mod tests {
         );
         let s = stamps(&out);
         assert!(s.windows(2).all(|w| w[0] <= w[1]), "{out:?}");
+    }
+
+    #[test]
+    fn a_cycle_of_two_lines_is_counted_too() {
+        let o = Instant::now();
+        let mut d = Digest::new(o, Detail::Digest);
+        for i in 0..5u64 {
+            d.push(node(
+                o,
+                100 + i * 200,
+                1,
+                Narration::Decision,
+                "pre-vote for term 2 ends without a majority",
+            ));
+            d.push(node(
+                o,
+                100 + i * 200,
+                1,
+                Narration::Decision,
+                "election timeout, asking for pre-votes for term 2",
+            ));
+        }
+        let mut out = d.release(at(o, 1000));
+        out.extend(d.finish());
+        assert_eq!(
+            out,
+            vec![
+                "[    100.0 ms] n1: pre-vote for term 2 ends without a majority",
+                "[    100.0 ms] n1: election timeout, asking for pre-votes for term 2",
+                "[    900.0 ms] n1: pre-vote for term 2 ends without a majority (x4 since 300.0 ms)",
+                "[    900.0 ms] n1: election timeout, asking for pre-votes for term 2 (x4 since 300.0 ms)",
+            ]
+        );
     }
 
     #[test]
