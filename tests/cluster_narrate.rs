@@ -103,7 +103,12 @@ impl Drop for Console {
 
 /// The stamp of a timeline line (`[   12.3 ms] ...`).
 fn stamp(line: &str) -> Option<f64> {
-    line.strip_prefix('[')?.split_once(" ms]")?.0.trim().parse().ok()
+    line.strip_prefix('[')?
+        .split_once(" ms]")?
+        .0
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// A line's text without its stamp.
@@ -141,7 +146,9 @@ fn session(protocol: &str, narrate: &[&str], commit_word: &str) -> (Vec<String>,
         put(&mut c, i);
     }
     c.send("kill-leader");
-    let first_kill = c.until("saying the leader was killed", |l| l.contains("*** killed node"));
+    let first_kill = c.until("saying the leader was killed", |l| {
+        l.contains("*** killed node")
+    });
     let steady: Vec<String> = c.seen[steady_from..c.seen.len() - 1].to_vec();
     c.until("with a new leader READY", |l| l.contains("READY"));
     for i in 7..=9 {
@@ -155,7 +162,10 @@ fn session(protocol: &str, narrate: &[&str], commit_word: &str) -> (Vec<String>,
     c.send("put lost 1");
     c.send("status");
     c.until("of status while the put waits", |l| {
-        assert!(!l.contains("put lost=1 ->"), "answered without a quorum: {l}");
+        assert!(
+            !l.contains("put lost=1 ->"),
+            "answered without a quorum: {l}"
+        );
         l.contains("down")
     });
     let waits = |l: &str| text(l).starts_with("put lost=1: no answer after");
@@ -184,7 +194,10 @@ fn check_default(protocol: &str, commit_word: &str) {
         "{protocol}: six puts gave these lines: {steady:#?}"
     );
     // Elections in full: two leaders were elected after the cold start.
-    let elected = timeline.iter().filter(|l| l.contains("ELECTED leader")).count();
+    let elected = timeline
+        .iter()
+        .filter(|l| l.contains("ELECTED leader"))
+        .count();
     assert!(elected >= 2, "{protocol}: elections missing: {lines:#?}");
     // Nothing printed twice in a row.
     for w in timeline.windows(2) {
@@ -201,7 +214,11 @@ fn check_default(protocol: &str, commit_word: &str) {
             .unwrap_or_else(|| panic!("{protocol}: no folded count: {lines:#?}"));
         assert!(folded >= 10, "{protocol}: only {folded} lines folded");
     }
-    println!("{protocol}: {} lines, {} timeline lines", lines.len(), timeline.len());
+    println!(
+        "{protocol}: {} lines, {} timeline lines",
+        lines.len(),
+        timeline.len()
+    );
 }
 
 #[test]

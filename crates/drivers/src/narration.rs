@@ -19,10 +19,10 @@
 //!   single commit point as it is; several as the last with their count), or attached
 //!   to the answer of the console's own put or get, which then says what became of
 //!   the write; under a steady load, one line per [`PERIOD`];
-//! - a node repeating one of the last [`RECENT`] different lines it printed (one line
-//!   over and over, or a cycle such as a pre-vote that fails and starts again) is
-//!   counted, not printed again, and the count is shown when the node says something
-//!   new or at least once per [`PERIOD`] (`... (x12 since 1620.0 ms)`).
+//! - a node repeating one of the last [`RECENT`] different lines it printed, within
+//!   [`PERIOD`] of its last occurrence (one line over and over, or a cycle such as a
+//!   pre-vote that fails and starts again), is counted, not printed again, and the count is shown when the node says something
+//!   new or at least once per [`PERIOD`] (`... (x12 more since 1620.0 ms)`, `... (again at 1620.0 ms)`).
 //!
 //! [`Detail::All`] prints every line, in stamp order.
 
@@ -191,7 +191,11 @@ impl Digest {
             Kind::Node(id, Narration::Commit) => self.commits.push((id, line.at, line.text)),
             Kind::Node(id, Narration::Decision) => {
                 let recent = self.repeats.entry(id).or_default();
-                if let Some(r) = recent.iter_mut().find(|r| r.text == line.text) {
+                // A repeat follows its last occurrence within the period; after a
+                // longer pause (a restart, a new leader) the line is news again.
+                if let Some(r) = recent.iter_mut().find(|r| {
+                    r.text == line.text && line.at.saturating_duration_since(r.last) <= PERIOD
+                }) {
                     r.count += 1;
                     r.since.get_or_insert(line.at);
                     r.last = line.at;
@@ -201,6 +205,7 @@ impl Digest {
                 self.flush_commits(out);
                 self.print(line.at, &line.text, out);
                 let recent = self.repeats.entry(id).or_default();
+                recent.retain(|r| r.text != line.text);
                 if recent.len() >= RECENT {
                     recent.remove(0);
                 }
@@ -285,7 +290,11 @@ impl Digest {
         due.sort_by_key(|d| d.0);
         self.flush_commits(out);
         for (since, last, count, text) in due {
-            let text = format!("{text} (x{count} since {:.1} ms)", self.ms(since));
+            let text = if count == 1 {
+                format!("{text} (again at {:.1} ms)", self.ms(since))
+            } else {
+                format!("{text} (x{count} more since {:.1} ms)", self.ms(since))
+            };
             let at = at.unwrap_or(last).max(self.printed_to.unwrap_or(last));
             self.print(at, &text, out);
         }
@@ -487,9 +496,9 @@ mod tests {
             vec![
                 "[    100.0 ms] n2: drop REQUEST from 2: not established yet",
                 "[    105.0 ms] n3: drop REQUEST from 3: not established yet",
-                "[    300.0 ms] n2: drop REQUEST from 2: not established yet (x11 since 110.0 ms)",
+                "[    300.0 ms] n2: drop REQUEST from 2: not established yet (x11 more since 110.0 ms)",
                 "[    300.0 ms] n2: is FOLLOWING (epoch 1)",
-                "[    300.0 ms] n3: drop REQUEST from 3: not established yet (x11 since 115.0 ms)",
+                "[    300.0 ms] n3: drop REQUEST from 3: not established yet (x11 more since 115.0 ms)",
             ]
         );
         let s = stamps(&out);
@@ -523,8 +532,30 @@ mod tests {
             vec![
                 "[    100.0 ms] n1: pre-vote for term 2 ends without a majority",
                 "[    100.0 ms] n1: election timeout, asking for pre-votes for term 2",
-                "[    900.0 ms] n1: pre-vote for term 2 ends without a majority (x4 since 300.0 ms)",
-                "[    900.0 ms] n1: election timeout, asking for pre-votes for term 2 (x4 since 300.0 ms)",
+                "[    900.0 ms] n1: pre-vote for term 2 ends without a majority (x4 more since 300.0 ms)",
+                "[    900.0 ms] n1: election timeout, asking for pre-votes for term 2 (x4 more since 300.0 ms)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_line_after_a_long_pause_is_news_again() {
+        let o = Instant::now();
+        let mut d = Digest::new(o, Detail::Digest);
+        d.push(node(o, 100, 2, Narration::Decision, "is follower (term 1)"));
+        d.push(node(
+            o,
+            3400,
+            2,
+            Narration::Decision,
+            "is follower (term 1)",
+        ));
+        let out = d.release(at(o, 4000));
+        assert_eq!(
+            out,
+            vec![
+                "[    100.0 ms] n2: is follower (term 1)",
+                "[   3400.0 ms] n2: is follower (term 1)",
             ]
         );
     }
