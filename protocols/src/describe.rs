@@ -39,6 +39,29 @@ pub struct LogEntry {
     pub committed: bool,
 }
 
+/// What a narrated line ([`crate::Event::Narrate`]) is about, so that a host can show
+/// decisions in full and fold the traffic every write repeats (`cwb cluster --narrate`
+/// does; `--narrate all` and the simulator's timelines show every line). Each protocol
+/// decides it for its own lines in [`Describe::narration`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Narration {
+    /// A decision worth a line each time: votes and elections, role and leadership
+    /// changes, truncations, snapshots, refusals, lost connections.
+    Decision,
+    /// A leader's commit point: the fate of the writes it covers (Raft `commits index 4:
+    /// stored on 1, 3`, ZAB `commits zxid 0x100000004: ACKed by 3, 1`, Paxos `chooses
+    /// slot 4: accepted at 1.1 by 2, 3`). One per write, or per batch of writes.
+    Commit,
+    /// Per-write replication that every write repeats on every node: proposing,
+    /// accepting, acknowledging, learning, delivering.
+    Routine,
+}
+
+/// Whether `text` starts with one of `prefixes` (the narration classifiers' test).
+pub fn starts_with_any(text: &str, prefixes: &[&str]) -> bool {
+    prefixes.iter().any(|p| text.starts_with(p))
+}
+
 /// A protocol's readable forms of its messages.
 pub trait Describe: Protocol {
     /// The protocol's names for its things.
@@ -56,6 +79,13 @@ pub trait Describe: Protocol {
     /// `None` when it backs nobody yet.
     fn vote(&self) -> Option<String> {
         None
+    }
+    /// What this protocol's narrated line `text` is about (see [`Narration`]): its
+    /// commit points and its per-write replication lines, by the words they start
+    /// with; anything else is a decision.
+    fn narration(text: &str) -> Narration {
+        let _ = text;
+        Narration::Decision
     }
 }
 

@@ -84,7 +84,7 @@ pub mod types;
 pub mod zab;
 
 pub use bugs::{Bug, CaughtBy, UnknownBug};
-pub use describe::{event_text, event_text_of, Describe, LogEntry, Vocabulary};
+pub use describe::{event_text, event_text_of, Describe, LogEntry, Narration, Vocabulary};
 pub use durable::DurableMarks;
 pub use effect::{narration_line, ClientError, Effect, Event, Role};
 pub use gate::DurabilityGate;

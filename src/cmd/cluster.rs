@@ -2,16 +2,20 @@
 //!
 //! Prints every role change as it happens (who leads which term/epoch/ballot, and
 //! when), runs a light client load, and takes commands on standard input: kill,
-//! restart, isolate and heal nodes, put and get keys, show status.
+//! restart, isolate and heal nodes, put and get keys, show status. Every line goes
+//! through one printer ([`printer`]) that keeps stamp order and, with `--narrate`,
+//! folds the per-write traffic.
+
+mod printer;
 
 use super::TimingArgs;
-use crate::display::event_line;
 use anyhow::Context;
 use bytes::Bytes;
 use drivers::cluster::{ClusterOptions, LocalCluster};
-use drivers::console::{self, stamp};
+use drivers::console;
+use drivers::narration::Detail;
 use drivers::with_protocol;
-use protocols::{Describe, NodeId, Protocol, Vocabulary};
+use protocols::{Describe, NodeId, Protocol};
 use runtime::config::ProtocolKind;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,9 +45,11 @@ pub struct LocalClusterArgs {
     /// Seed for election timeouts and back-off (with `cwb serve --sim`: of the simulation).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Print the protocols' own explanation of each decision.
-    #[arg(long)]
-    pub narrate: bool,
+    /// Print the protocols' own explanation of each decision: `--narrate` shows
+    /// decisions in full and folds the per-write traffic into commit points and the
+    /// answers to puts; `--narrate all` prints every line.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "digest")]
+    pub narrate: Option<Detail>,
     /// Client writes per second while the cluster runs (0: none).
     #[arg(long, default_value_t = 20)]
     pub writes_per_sec: u32,
@@ -90,7 +96,7 @@ impl LocalClusterArgs {
         opts.timing = self.timing.timing()?;
         opts.fsync = self.fsync;
         opts.seed = self.seed;
-        opts.narrate = self.narrate;
+        opts.narrate = self.narrate.is_some();
         if self.tls {
             opts.tls =
                 Some(runtime::tls::LoopbackTls::generate().context("making a CA for --tls")?);
@@ -173,15 +179,18 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     println!("{}", console::HELP);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let printer = tokio::spawn(print_events(cluster.bus().clone(), origin, P::vocabulary()));
+    let detail = args.cluster.narrate.unwrap_or(Detail::Digest);
+    let printer = printer::Printer::start::<P>(cluster.bus().clone(), origin, detail);
+    let out = printer.console();
     let writer = (args.cluster.writes_per_sec > 0).then(|| {
         tokio::spawn(write_load(
             cluster.client(),
             args.cluster.writes_per_sec,
-            origin,
+            out.clone(),
             stop.clone(),
         ))
     });
+    let mut answers: Vec<(String, tokio::task::JoinHandle<()>)> = Vec::new();
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
@@ -200,7 +209,8 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
         tokio::select! {
             line = lines.next_line(), if stdin_open => match line {
                 Ok(Some(line)) => {
-                    if !command(&mut cluster, line.trim(), origin).await {
+                    answers.retain(|(_, h)| !h.is_finished());
+                    if !command(&mut cluster, line.trim(), origin, &out, &mut answers).await {
                         break;
                     }
                 }
@@ -214,8 +224,9 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
                 }
                 if kill_at.is_some_and(|k| k <= now) {
                     kill_at = None;
+                    let at = Instant::now();
                     let (killed, line) = console::kill_leader(&mut cluster, origin).await;
-                    println!("{line}");
+                    out.say(at, &line);
                     if let Some(id) = killed {
                         restart_at = Some((now + Duration::from_secs_f64(args.restart_after), id));
                     }
@@ -223,7 +234,8 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
                 if let Some((at, id)) = restart_at {
                     if at <= now {
                         restart_at = None;
-                        println!("{}", console::restart(&mut cluster, id, origin).await);
+                        let at = Instant::now();
+                        out.say(at, &console::restart(&mut cluster, id, origin).await);
                     }
                 }
             }
@@ -233,7 +245,13 @@ async fn watch<P: Protocol + Describe>(args: Args) -> anyhow::Result<()> {
     if let Some(w) = writer {
         let _ = w.await;
     }
-    printer.abort();
+    for (what, answer) in answers {
+        if !answer.is_finished() {
+            answer.abort();
+            out.say(Instant::now(), &format!("{what}: no answer before quit"));
+        }
+    }
+    printer.finish().await;
     let counts = drivers::measure::settled_message_counts(&cluster).await;
     cluster.shutdown().await;
     println!("messages sent, by kind:");
@@ -260,31 +278,11 @@ async fn sleep_until(t: Option<tokio::time::Instant>) {
     }
 }
 
-async fn print_events(bus: runtime::events::EventBus, origin: Instant, vocabulary: Vocabulary) {
-    let mut cursor = 0;
-    loop {
-        if bus
-            .wait_for(cursor, Duration::from_secs(3600), |_| true)
-            .await
-            .is_none()
-        {
-            continue;
-        }
-        let fresh = bus.since(cursor);
-        for s in &fresh {
-            if let Some(line) = event_line(origin, s, &vocabulary) {
-                println!("{line}");
-            }
-        }
-        cursor += fresh.len();
-    }
-}
-
 /// A light closed-loop writer that reports when writes stop and start succeeding.
 async fn write_load(
     mut client: runtime::client::Client,
     per_sec: u32,
-    origin: Instant,
+    out: printer::Console,
     stop: Arc<AtomicBool>,
 ) {
     client.deadline = Duration::from_millis(500);
@@ -300,26 +298,33 @@ async fn write_load(
             Ok(_) => {
                 let took = started.elapsed();
                 if took > Duration::from_millis(50) && failing_since.is_none() {
-                    println!(
-                        "{} client: a write waited {:.1} ms for a leader; committed via node {}",
-                        stamp(origin),
-                        took.as_secs_f64() * 1000.0,
-                        client.leader_guess().unwrap_or(0)
+                    out.say(
+                        Instant::now(),
+                        &format!(
+                            "client: a write waited {:.1} ms for a leader; committed via node {}",
+                            took.as_secs_f64() * 1000.0,
+                            client.leader_guess().unwrap_or(0)
+                        ),
                     );
                 }
                 if let Some(since) = failing_since.take() {
-                    println!(
-                        "{} client: writes succeed again (via node {}) after {:.1} ms without a commit",
-                        stamp(origin),
-                        client.leader_guess().unwrap_or(0),
-                        since.elapsed().as_secs_f64() * 1000.0
+                    out.say(
+                        Instant::now(),
+                        &format!(
+                            "client: writes succeed again (via node {}) after {:.1} ms without a commit",
+                            client.leader_guess().unwrap_or(0),
+                            since.elapsed().as_secs_f64() * 1000.0
+                        ),
                     );
                 }
             }
             Err(e) => {
                 if failing_since.is_none() {
                     failing_since = Some(Instant::now());
-                    println!("{} client: write failed ({e}); retrying", stamp(origin));
+                    out.say(
+                        Instant::now(),
+                        &format!("client: write failed ({e}); retrying"),
+                    );
                 }
             }
         }
@@ -327,21 +332,29 @@ async fn write_load(
     }
 }
 
-/// Runs one typed command; returns false to quit.
+/// Runs one typed command, its lines stamped when it started (so a kill shows before
+/// its effects); a put or get runs in the background (`answers`). Returns false to
+/// quit.
 async fn command<P: Protocol + Describe>(
     cluster: &mut LocalCluster<P>,
     line: &str,
     origin: Instant,
+    out: &printer::Console,
+    answers: &mut Vec<(String, tokio::task::JoinHandle<()>)>,
 ) -> bool {
+    let at = Instant::now();
     match console::parse(line) {
         Ok(None) => {}
         Ok(Some(console::Command::Quit)) => return false,
+        Ok(Some(cmd @ (console::Command::Put(..) | console::Command::Get(..)))) => {
+            answers.push((line.to_string(), out.client_command(cluster.client(), cmd)));
+        }
         Ok(Some(cmd)) => {
             for line in console::run(cluster, &cmd, origin).await {
-                println!("{line}");
+                out.say(at, &line);
             }
         }
-        Err(usage) => println!("{usage}"),
+        Err(usage) => out.say(at, &usage),
     }
     true
 }

@@ -27,6 +27,7 @@ mod dispatch;
 pub mod loaded;
 pub mod measure;
 pub mod metrics;
+pub mod narration;
 pub mod nemesis;
 pub mod netns;
 pub mod placement;

@@ -2,7 +2,7 @@
 //! with this implementation's Nack, Heartbeat, CatchUp and Chosen, and ballots written
 //! `round.node`, for timelines and diagrams. Heartbeats and their replies are routine.
 
-use crate::describe::{Describe, LogEntry, Vocabulary};
+use crate::describe::{starts_with_any, Describe, LogEntry, Narration, Vocabulary};
 use crate::paxos::{Ballot, Paxos, PaxosMessage, SlotValue};
 use crate::Command;
 
@@ -163,6 +163,23 @@ impl Describe for Paxos {
         }
     }
 
+    /// Multi-Paxos Phase 2 for client slots ("Paxos Made Simple" §3): the leader's
+    /// `chooses slot ...` is the fate of a write; each acceptor's `accept Accept(..):
+    /// slots ...` and each learner's `learn: slots ...` repeat for every write. Phase 1,
+    /// the leadership eras (`accept Accept(..): era ...`, `learn: era ...`), duels and
+    /// refusals are decisions.
+    fn narration(text: &str) -> Narration {
+        let accept_of_slots = text.starts_with("accept Accept(")
+            && (text.contains(": slots ") || text.contains(": nothing new"));
+        if starts_with_any(text, &["chooses slot"]) {
+            Narration::Commit
+        } else if accept_of_slots || starts_with_any(text, &["learn: slots"]) {
+            Narration::Routine
+        } else {
+            Narration::Decision
+        }
+    }
+
     fn routine(msg: &PaxosMessage) -> bool {
         matches!(
             msg,
@@ -178,6 +195,39 @@ impl Describe for Paxos {
 mod tests {
     use super::*;
     use crate::RequestId;
+
+    #[test]
+    fn phase_two_of_client_slots_is_routine_and_eras_are_decisions() {
+        assert_eq!(
+            Paxos::narration("chooses slot 1: accepted at 1.1 by 2, 3"),
+            Narration::Commit
+        );
+        assert_eq!(
+            Paxos::narration("chooses slots 2..=4: accepted at 1.1 by 1, 3"),
+            Narration::Commit
+        );
+        for routine in [
+            "accept Accept(1.1) from 1: slots 1..=1; no higher promise",
+            "accept Accept(1.1) from 1: nothing new (already chosen)",
+            "learn: slots 1..=1 chosen (accepted at 1.1, leader's commit point 1)",
+            "learn: slots 3..=5 chosen (told by 2)",
+        ] {
+            assert_eq!(Paxos::narration(routine), Narration::Routine, "{routine}");
+        }
+        for decision in [
+            "accept Accept(1.1) from 1: era 1 and 0 slot(s); no higher promise",
+            "learn: era 1 is led by 1 from ballot 1.1 (its heartbeat)",
+            "promise Prepare(1.1) to 1: no higher promise; nothing accepted since slot 1",
+            "reject Accept(1.1) from 1: promised 2.3",
+            "elected: a quorum accepted \"1 leads from 1.1\" for era 1",
+        ] {
+            assert_eq!(
+                Paxos::narration(decision),
+                Narration::Decision,
+                "{decision}"
+            );
+        }
+    }
 
     #[test]
     fn terms_print_as_ballots_and_commands_as_the_caller_renders_them() {

@@ -2,7 +2,7 @@
 //! responses; an AppendEntries without entries is a heartbeat; PreVote and its response
 //! from thesis §9.6), for timelines and diagrams. Heartbeats and successful acknowledgements are routine.
 
-use crate::describe::{Describe, LogEntry, Vocabulary};
+use crate::describe::{starts_with_any, Describe, LogEntry, Narration, Vocabulary};
 use crate::raft::{Raft, RaftMessage};
 use crate::Command;
 
@@ -128,6 +128,17 @@ impl Describe for Raft {
         }
     }
 
+    /// The leader's commit points (`commits index 4: stored on 1, 3`, §5.3-§5.4.2) are
+    /// the fate of writes; Raft narrates no other per-write step (AppendEntries and its
+    /// acknowledgements are messages, not narration), so everything else is a decision.
+    fn narration(text: &str) -> Narration {
+        if starts_with_any(text, &["commits index"]) {
+            Narration::Commit
+        } else {
+            Narration::Decision
+        }
+    }
+
     fn routine(msg: &RaftMessage) -> bool {
         match msg {
             RaftMessage::AppendEntries { entries, .. } => entries.is_empty(),
@@ -141,6 +152,26 @@ impl Describe for Raft {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commit_points_are_marked_and_truncations_and_votes_are_decisions() {
+        assert_eq!(
+            Raft::narration("commits index 2: stored on 5, 4, 3"),
+            Narration::Commit
+        );
+        assert_eq!(
+            Raft::narration("commits indexes 2..=4: 4 is stored on 1, 3"),
+            Narration::Commit
+        );
+        for decision in [
+            "drops entry 3 (term 1): conflicts with leader 2's entry 3 (term 2)",
+            "vote for 1 in term 1: its log (term 0, index 0) is at least as up to date as ours (term 0, index 0)",
+            "follows leader 1 in term 1",
+            "reject AppendEntries after 5: no entry of term 1 there",
+        ] {
+            assert_eq!(Raft::narration(decision), Narration::Decision, "{decision}");
+        }
+    }
 
     #[test]
     fn heartbeats_are_routine_and_votes_name_the_last_entry() {

@@ -115,6 +115,10 @@ impl Describe for Redis {
         }
     }
 
+    // `narration`: the trait's default. Redis Cluster narrates no per-write step
+    // (replication is an asynchronous stream, `PSYNC` only on (re)connection) and has
+    // no commit point, so every line it narrates is a decision.
+
     fn routine(msg: &RedisMessage) -> bool {
         match msg {
             RedisMessage::Ping(h) | RedisMessage::Pong(h) => {

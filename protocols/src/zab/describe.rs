@@ -2,7 +2,7 @@
 //! FOLLOWERINFO, LEADERINFO, ACKEPOCH, DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE, PROPOSAL,
 //! ACK, COMMIT, INFORM, PING), for timelines and diagrams. PINGs are routine.
 
-use crate::describe::{Describe, LogEntry, Vocabulary};
+use crate::describe::{starts_with_any, Describe, LogEntry, Narration, Vocabulary};
 use crate::zab::{Notification, PeerMessage, ServerState, Txn, Zab, ZabMessage, Zxid};
 use crate::Command;
 
@@ -136,6 +136,20 @@ impl Describe for Zab {
         }
     }
 
+    /// Broadcast (Zab paper §5.3; ZooKeeper's `Leader.processAck`): the leader's commit
+    /// point (`commits zxid ...: ACKed by ...`) is the fate of a write; its PROPOSAL,
+    /// the COMMIT flush and every server's delivery repeat for each write. Election,
+    /// Discovery and Synchronization lines are decisions.
+    fn narration(text: &str) -> Narration {
+        if starts_with_any(text, &["commits zxid"]) {
+            Narration::Commit
+        } else if starts_with_any(text, &["PROPOSAL ", "flush: COMMIT", "deliver indexes"]) {
+            Narration::Routine
+        } else {
+            Narration::Decision
+        }
+    }
+
     fn routine(msg: &ZabMessage) -> bool {
         matches!(msg.body(), Some(PeerMessage::Ping { .. }))
     }
@@ -145,6 +159,30 @@ impl Describe for Zab {
 mod tests {
     use super::*;
     use crate::zab::{Vote, Zxid};
+
+    #[test]
+    fn broadcast_lines_are_routine_and_elections_are_decisions() {
+        assert_eq!(
+            Zab::narration("commits zxid 0x100000001: ACKed by 3, 1; deliver, COMMIT at the flush"),
+            Narration::Commit
+        );
+        for routine in [
+            "PROPOSAL 0x100000001 to [1, 2]",
+            "flush: COMMIT 0x100000001 to [1, 2]",
+            "deliver indexes 1..=1 (through zxid 0x100000001)",
+        ] {
+            assert_eq!(Zab::narration(routine), Narration::Routine, "{routine}");
+        }
+        for decision in [
+            "round 1: vote for myself (zxid 0x0, epoch 0)",
+            "epoch quorum [2, 3]: highest accepted epoch 0, propose new epoch 1",
+            "sync 1: DIFF of 0 proposals after 0x0; then NEWLEADER 1",
+            "back to LOOKING: lost the quorum",
+            "drop REQUEST from 2: not established yet",
+        ] {
+            assert_eq!(Zab::narration(decision), Narration::Decision, "{decision}");
+        }
+    }
 
     #[test]
     fn notifications_read_like_fast_leader_election() {
