@@ -62,8 +62,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// What the clients run: `kv` (the nodes run the key-value store) or `recipes`
-    /// (the nodes run the znode tree; `--clients` recipe clients take turns on a lock
-    /// and a fair election; `--keys` and `--rate` do not apply).
+    /// (the nodes run the znode tree; `--clients` recipe clients take turns on a lock,
+    /// as many on a fair election; `--keys` and `--rate` do not apply).
     #[arg(long, value_enum, default_value_t = Workload::Kv)]
     workload: Workload,
     /// Recipes: every client's session timeout (ms).

@@ -297,26 +297,36 @@ impl Client<'_> {
         self.act();
     }
 
-    /// Notes a new grant (and maybe pauses right after it).
+    /// Records a grant the recipe just took (after an answer, or on a watch event for
+    /// a recipe that trusts one); whether there was one.
+    fn record_grant(&mut self) -> bool {
+        let (Standing::Held { token, node }, None) = (self.recipe.standing(), &self.hold) else {
+            return false;
+        };
+        let granted = self.sh.now();
+        let index = {
+            let mut log = self.sh.log();
+            log.holds.push(Hold {
+                client: self.i,
+                lock: LOCKS[self.lock].to_string(),
+                node,
+                token,
+                granted,
+                released: None,
+            });
+            log.holds.len() - 1
+        };
+        let hold = self
+            .rng
+            .duration_between(Duration::from_millis(20), Duration::from_millis(150));
+        self.hold = Some((index, Instant::now() + hold));
+        true
+    }
+
+    /// After an answer: a grant (maybe a pause right after it), or a watch just set
+    /// (maybe a pause while waiting).
     async fn after_step(&mut self, was_watching: bool) {
-        if let (Standing::Held { token, node }, None) = (self.recipe.standing(), &self.hold) {
-            let granted = self.sh.now();
-            let index = {
-                let mut log = self.sh.log();
-                log.holds.push(Hold {
-                    client: self.i,
-                    lock: LOCKS[self.lock].to_string(),
-                    node,
-                    token,
-                    granted,
-                    released: None,
-                });
-                log.holds.len() - 1
-            };
-            let hold = self
-                .rng
-                .duration_between(Duration::from_millis(20), Duration::from_millis(150));
-            self.hold = Some((index, Instant::now() + hold));
+        if self.record_grant() {
             self.maybe_pause(self.sh.pause_chance).await;
         } else if !was_watching && self.recipe.watched().is_some() && self.queue.is_empty() {
             self.maybe_pause(self.sh.pause_chance / 2.0).await;
@@ -328,6 +338,9 @@ impl Client<'_> {
         loop {
             if self.take_events() {
                 return End::Lost;
+            }
+            if self.record_grant() {
+                self.maybe_pause(self.sh.pause_chance).await;
             }
             self.act();
             let stopping = self.sh.stopped();
@@ -505,11 +518,13 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         base_dir: dir.path().to_path_buf(),
         seed: args.seed,
     };
-    let clients = usize::try_from(args.clients.max(2)).unwrap_or(2);
+    // `--clients` clients on each lock, taking turns (client i on LOCKS[i % 2]).
+    let clients = usize::try_from(args.clients.max(1)).unwrap_or(1) * LOCKS.len();
     println!(
-        "nemesis: {} on {} node processes (znode tree), {clients} recipe clients on {} (session timeout {} ms, pause chance {}{}), {} faults ({})",
+        "nemesis: {} on {} node processes (znode tree), {} recipe clients on each of {} (session timeout {} ms, pause chance {}{}), {} faults ({})",
         args.protocol,
         args.nodes,
+        clients / LOCKS.len(),
         LOCKS.join(" and "),
         args.session_timeout_ms,
         args.pause_chance,
