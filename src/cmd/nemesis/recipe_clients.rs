@@ -407,14 +407,11 @@ impl Client<'_> {
                 Ok(None) => {
                     self.last_beat = Instant::now();
                     let sent = self.sh.now();
-                    match self.s.touch().await {
-                        Ok(answer) => {
-                            if self.take_events() || self.on_answer(&ZOp::Touch, sent, &answer) {
-                                return End::Lost;
-                            }
-                            continue;
+                    if let Ok(answer) = self.s.touch().await {
+                        if self.take_events() || self.on_answer(&ZOp::Touch, sent, &answer) {
+                            return End::Lost;
                         }
-                        Err(_) => {}
+                        continue;
                     }
                 }
                 Err(_) => {}
