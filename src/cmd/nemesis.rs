@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod recipe_clients;
+mod recipe_run;
 
 /// What the clients of a nemesis run do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -91,7 +92,7 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<i32> {
     super::refuse_redis(args.protocol, "nemesis")?;
     if args.workload == Workload::Recipes {
-        return recipe_clients::run(args).await;
+        return recipe_run::run(args).await;
     }
     let dir = tempfile::tempdir().context("temporary data directory")?;
     let plan = NemesisPlan {
