@@ -16,6 +16,7 @@ pub mod serve;
 pub mod sim;
 pub mod summary;
 pub mod zk;
+pub mod zk_session;
 
 use anyhow::Context;
 use protocols::{RaftTimerReset, Timing};

@@ -11,6 +11,19 @@ use protocols::ProtocolKind;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod recipe_clients;
+mod recipe_run;
+
+/// What the clients of a nemesis run do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// Gets, puts and compare-and-sets on a few keys, checked for linearizability.
+    Kv,
+    /// ZooKeeper's exclusive lock and fair election on the znode tree, checked for
+    /// overlapping holders, fencing and missed watch events.
+    Recipes,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The protocol the nodes run.
@@ -49,13 +62,38 @@ pub struct Args {
     /// Seed of the fault choices and the nodes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Where to write the clients' history (cwb JSON lines, readable by `cwb lincheck`).
+    /// What the clients run: `kv` (the nodes run the key-value store) or `recipes`
+    /// (the nodes run the znode tree; `--clients` recipe clients take turns on a lock,
+    /// as many on a fair election; `--keys` and `--rate` do not apply).
+    #[arg(long, value_enum, default_value_t = Workload::Kv)]
+    workload: Workload,
+    /// Recipes: every client's session timeout (ms).
+    #[arg(long, default_value_t = 1000)]
+    session_timeout_ms: u64,
+    /// Recipes: the chance that a client pauses (sends and reads nothing, as in a long
+    /// garbage-collection pause) for 2.5 session timeouts right after it is granted
+    /// its lock (half this chance: right after it set its watch), while faults run.
+    #[arg(long, default_value_t = 0.15)]
+    pause_chance: f64,
+    /// Recipes: a deliberately broken client or resource, to see a check catch it:
+    /// skip-watch, trust-event or no-fence (as in `cwb sim --recipes --recipe-bug`).
+    #[arg(long)]
+    recipe_bug: Option<String>,
+    /// Recipes: quiet time after the last repair, in which every client must hold its
+    /// lock again (ms).
+    #[arg(long, default_value_t = 3000)]
+    settle_ms: u64,
+    /// Where to write the clients' history (cwb JSON lines, readable by `cwb lincheck`;
+    /// the recipe workload writes its holdings to `nemesis-recipes.jsonl` beside it).
     #[arg(long, short, default_value = "reports/out/nemesis-history.jsonl")]
     out: PathBuf,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<i32> {
     super::refuse_redis(args.protocol, "nemesis")?;
+    if args.workload == Workload::Recipes {
+        return recipe_run::run(args).await;
+    }
     let dir = tempfile::tempdir().context("temporary data directory")?;
     let plan = NemesisPlan {
         protocol: args.protocol,

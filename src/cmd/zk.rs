@@ -7,16 +7,14 @@
 //! runs its command, and closes the session, which deletes its ephemeral nodes;
 //! `--linger SECS` keeps the session open (with heartbeats) that long first.
 
+use super::zk_session::{Redirect, ZkSession};
 use anyhow::{anyhow, bail, Context};
 use bytes::Bytes;
-use kv::Session;
-use runtime::client::{ClientOp, ClientReply, ClientRequest, Connection};
 use runtime::config::ClusterConfig;
-use runtime::tls::ClientTls;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use znode::{CreateMode, Stat, WatchEvent, ZAnswer, ZCommand, ZOp, ANY_VERSION};
+use znode::{CreateMode, Stat, WatchEvent, ZAnswer, ZOp, ANY_VERSION};
 
 /// Session timeout of a `cwb zk` session.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(4);
@@ -100,165 +98,6 @@ enum ZkOp {
     },
 }
 
-/// A session with the leader.
-struct ZkSession {
-    conn: Connection,
-    client: u64,
-    seq: u64,
-    next_request: u64,
-    /// Notifications that arrived while waiting for an answer.
-    events: Vec<WatchEvent>,
-}
-
-impl ZkSession {
-    /// Finds the leader among `addrs` and opens a session there.
-    async fn open(addrs: &[SocketAddr], tls: Option<&ClientTls>) -> anyhow::Result<ZkSession> {
-        let mut tried = Vec::new();
-        let mut queue: Vec<SocketAddr> = addrs.to_vec();
-        let client = Session::new_client_id();
-        let open = ZOp::OpenSession {
-            timeout_ms: SESSION_TIMEOUT.as_millis() as u32,
-        };
-        for _round in 0..50 {
-            let Some(addr) = queue.pop() else {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                queue = addrs.to_vec();
-                continue;
-            };
-            let Ok(conn) = Connection::connect_with(addr, tls).await else {
-                tried.push(addr);
-                continue;
-            };
-            let mut s = ZkSession {
-                conn,
-                client,
-                seq: 0,
-                next_request: 0,
-                events: Vec::new(),
-            };
-            match s.call(open.clone()).await {
-                Ok(ZAnswer::SessionOpened { .. }) => return Ok(s),
-                Ok(other) => bail!("opening a session: unexpected answer {other:?}"),
-                Err(Redirect::To(Some(leader))) => queue.push(leader),
-                Err(Redirect::To(None)) | Err(Redirect::Failed(_)) => tried.push(addr),
-            }
-        }
-        bail!("no leader answered (tried {tried:?})")
-    }
-
-    /// Sends one command and waits for its answer, keeping notifications.
-    async fn call(&mut self, op: ZOp) -> Result<ZAnswer, Redirect> {
-        self.seq += 1;
-        let command = ZCommand {
-            session: Session {
-                client: self.client,
-                seq: self.seq,
-            },
-            op,
-        };
-        self.send(command.encode()).await
-    }
-
-    async fn send(&mut self, data: Bytes) -> Result<ZAnswer, Redirect> {
-        self.next_request += 1;
-        let id = self.next_request;
-        let req = ClientRequest {
-            id,
-            op: ClientOp::Command(data),
-        };
-        self.conn
-            .send(&req)
-            .await
-            .map_err(|e| Redirect::Failed(e.to_string()))?;
-        loop {
-            let resp = self
-                .conn
-                .recv()
-                .await
-                .map_err(|e| Redirect::Failed(e.to_string()))?;
-            match resp.reply {
-                ClientReply::Watch(bytes) => {
-                    if let Some(ev) = WatchEvent::decode(&bytes) {
-                        self.events.push(ev);
-                    }
-                }
-                _ if resp.id != id => {}
-                ClientReply::Value(Some(bytes)) => {
-                    return ZAnswer::decode(&bytes)
-                        .ok_or_else(|| Redirect::Failed("an answer that does not decode (does the cluster run the znode state machine?)".into()))
-                }
-                ClientReply::Value(None) => {
-                    return Err(Redirect::Failed("no answer (a late duplicate)".into()))
-                }
-                ClientReply::NotLeader { addr, .. } => return Err(Redirect::To(addr)),
-                ClientReply::Retry(why) | ClientReply::Error(why) => {
-                    return Err(Redirect::Failed(why))
-                }
-                other => return Err(Redirect::Failed(format!("unexpected reply {other:?}"))),
-            }
-        }
-    }
-
-    /// Sends a heartbeat (numbered 0: it never shadows a command).
-    async fn touch(&mut self) -> anyhow::Result<()> {
-        let touch = ZCommand {
-            session: Session {
-                client: self.client,
-                seq: 0,
-            },
-            op: ZOp::Touch,
-        };
-        self.send(touch.encode())
-            .await
-            .map(drop)
-            .map_err(|e| anyhow!("heartbeat: {e}"))
-    }
-
-    /// Waits for a notification, sending heartbeats meanwhile.
-    async fn next_event(&mut self, limit: Duration) -> anyhow::Result<Option<WatchEvent>> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            if !self.events.is_empty() {
-                return Ok(Some(self.events.remove(0)));
-            }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            let wait = (SESSION_TIMEOUT / 3).min(deadline - now);
-            match tokio::time::timeout(wait, self.conn.recv()).await {
-                Ok(Ok(resp)) => {
-                    if let ClientReply::Watch(bytes) = resp.reply {
-                        if let Some(ev) = WatchEvent::decode(&bytes) {
-                            return Ok(Some(ev));
-                        }
-                    }
-                }
-                Ok(Err(e)) => bail!("connection lost while watching: {e}"),
-                Err(_) => self.touch().await?,
-            }
-        }
-    }
-}
-
-/// Why a command got no answer from this node.
-#[derive(Debug)]
-enum Redirect {
-    /// Not the leader; the leader's client address if known.
-    To(Option<SocketAddr>),
-    /// Anything else.
-    Failed(String),
-}
-
-impl std::fmt::Display for Redirect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Redirect::To(addr) => write!(f, "not the leader (leader: {addr:?})"),
-            Redirect::Failed(why) => f.write_str(why),
-        }
-    }
-}
-
 /// zkCli's stat lines.
 pub fn stat_lines(stat: &Stat) -> String {
     format!(
@@ -294,7 +133,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = ClusterConfig::load(&args.config)?;
     let tls = cfg.client_tls();
     let addrs: Vec<SocketAddr> = cfg.clients.values().copied().collect();
-    let mut s = ZkSession::open(&addrs, tls.as_ref())
+    let mut s = ZkSession::open(&addrs, tls.as_ref(), SESSION_TIMEOUT, None)
         .await
         .context("opening a session")?;
     let result = run_op(&mut s, args.op).await;
@@ -302,7 +141,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let until = tokio::time::Instant::now() + Duration::from_secs(args.linger);
         while tokio::time::Instant::now() < until {
             tokio::time::sleep(SESSION_TIMEOUT / 3).await;
-            s.touch().await?;
+            s.touch().await.map_err(|e| anyhow!("heartbeat: {e}"))?;
         }
     }
     // Closing deletes the session's ephemeral nodes at once (rather than at expiry).
@@ -391,7 +230,10 @@ async fn run_op(s: &mut ZkSession, op: ZkOp) -> anyhow::Result<()> {
             };
             answer(s.call(op).await)?;
             println!("watching; waiting up to {timeout} s");
-            match s.next_event(Duration::from_secs(timeout)).await? {
+            match s
+                .next_event(Duration::from_secs(timeout), SESSION_TIMEOUT / 3)
+                .await?
+            {
                 Some(ev) => println!("WATCHER::\n\n{}", event_line(&ev)),
                 None => bail!("no event within {timeout} s"),
             }

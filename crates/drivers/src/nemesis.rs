@@ -156,7 +156,7 @@ impl Recorder {
 }
 
 /// How long a run waits for a leader after a repair.
-const READY_WAIT: Duration = Duration::from_secs(20);
+pub const READY_WAIT: Duration = Duration::from_secs(20);
 
 /// Runs the plan; `note` hears about each fault as it happens.
 pub async fn run(
@@ -182,6 +182,67 @@ pub async fn run(
             client_loop(u64::from(c) + 1, addrs, keys, seed, pace, recorder, stop).await
         }));
     }
+    let faults = inject_faults(&mut cluster, plan, recorder.origin, &mut note).await?;
+    // Let the cluster settle, stop the clients, then read every key once more.
+    if current_leader(&cluster).await.is_none() {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        cluster.shutdown().await;
+        return Err(NemesisError::NoLeader(READY_WAIT));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        let _ = w.await;
+    }
+    let mut final_reader = Client::new(cluster.client_addrs().clone());
+    final_reader.deadline = READY_WAIT;
+    let reader_id = u64::from(plan.clients) + 1;
+    let mut finals = Vec::new();
+    for k in 0..plan.keys.max(1) {
+        let key = key_name(k);
+        let _ = recorder
+            .lock()
+            .invoke(reader_id, recorder.now(), key.clone(), Input::Get);
+        let got = final_reader.get(Bytes::from(key.clone())).await;
+        let completion = match &got {
+            Ok(v) => Completion::value(text(v.as_ref())),
+            Err(_) => Completion::Unknown,
+        };
+        let _ = recorder
+            .lock()
+            .complete(reader_id, recorder.now(), completion);
+        if let Ok(v) = got {
+            finals.push((key, text(v.as_ref())));
+        }
+    }
+    cluster.shutdown().await;
+    let history = recorder.lock().clone();
+    let mut faults = faults;
+    for f in &mut faults {
+        f.unavailable = first_write_after(&history, f.at);
+    }
+    let verdict = lincheck::check(&history, Limits::default());
+    let lost_writes = finals
+        .iter()
+        .filter(|(key, value)| lost(&history, key, value))
+        .count();
+    Ok(NemesisReport {
+        history,
+        faults,
+        verdict,
+        lost_writes,
+    })
+}
+
+/// Injects `plan.faults` faults into `cluster`, one after another (each held for
+/// `plan.hold`, repaired, then `plan.gap` of quiet), and returns what was done, with
+/// times since `origin`. The key-value run above and the recipe clients' run
+/// (`cwb nemesis --workload recipes`) share it.
+pub async fn inject_faults(
+    cluster: &mut ProcessCluster,
+    plan: &NemesisPlan,
+    origin: Instant,
+    note: &mut impl FnMut(String),
+) -> Result<Vec<FaultRecord>, NemesisError> {
     let mut rng = protocols::DetRng::new(plan.seed);
     let mut faults = Vec::new();
     for i in 0..plan.faults {
@@ -192,7 +253,7 @@ pub async fn run(
         else {
             break;
         };
-        let Some(leader) = current_leader(&cluster).await else {
+        let Some(leader) = current_leader(cluster).await else {
             note(format!(
                 "fault {}: no leader within {READY_WAIT:?}, skipped",
                 i + 1
@@ -210,7 +271,7 @@ pub async fn run(
             }
             _ => leader,
         };
-        let at = recorder.origin.elapsed();
+        let at = origin.elapsed();
         match kind {
             FaultKind::KillLeader | FaultKind::KillRandom => {
                 cluster.kill(node).await?;
@@ -218,9 +279,9 @@ pub async fn run(
                 cluster.restart(node).await?;
             }
             FaultKind::PauseLeader => {
-                signal(&cluster, node, Pause::Stop)?;
+                signal(cluster, node, Pause::Stop)?;
                 tokio::time::sleep(plan.hold).await;
-                signal(&cluster, node, Pause::Continue)?;
+                signal(cluster, node, Pause::Continue)?;
             }
             FaultKind::IsolateLeader => {
                 cluster.isolate(node).await?;
@@ -255,53 +316,7 @@ pub async fn run(
         });
         tokio::time::sleep(plan.gap).await;
     }
-    // Let the cluster settle, stop the clients, then read every key once more.
-    if current_leader(&cluster).await.is_none() {
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        cluster.shutdown().await;
-        return Err(NemesisError::NoLeader(READY_WAIT));
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for w in workers {
-        let _ = w.await;
-    }
-    let mut final_reader = Client::new(cluster.client_addrs().clone());
-    final_reader.deadline = READY_WAIT;
-    let reader_id = u64::from(plan.clients) + 1;
-    let mut finals = Vec::new();
-    for k in 0..plan.keys.max(1) {
-        let key = key_name(k);
-        let _ = recorder
-            .lock()
-            .invoke(reader_id, recorder.now(), key.clone(), Input::Get);
-        let got = final_reader.get(Bytes::from(key.clone())).await;
-        let completion = match &got {
-            Ok(v) => Completion::value(text(v.as_ref())),
-            Err(_) => Completion::Unknown,
-        };
-        let _ = recorder
-            .lock()
-            .complete(reader_id, recorder.now(), completion);
-        if let Ok(v) = got {
-            finals.push((key, text(v.as_ref())));
-        }
-    }
-    cluster.shutdown().await;
-    let history = recorder.lock().clone();
-    for f in &mut faults {
-        f.unavailable = first_write_after(&history, f.at);
-    }
-    let verdict = lincheck::check(&history, Limits::default());
-    let lost_writes = finals
-        .iter()
-        .filter(|(key, value)| lost(&history, key, value))
-        .count();
-    Ok(NemesisReport {
-        history,
-        faults,
-        verdict,
-        lost_writes,
-    })
+    Ok(faults)
 }
 
 /// Two groups of the nodes `1..=nodes`: `leader` with a majority (`leader_wins`)
@@ -335,7 +350,7 @@ fn split(
 
 /// The running node that says it leads, in the highest term, asked over the client
 /// ports until one does or [`READY_WAIT`] passes.
-async fn current_leader(cluster: &ProcessCluster) -> Option<NodeId> {
+pub async fn current_leader(cluster: &ProcessCluster) -> Option<NodeId> {
     let deadline = Instant::now() + READY_WAIT;
     while Instant::now() < deadline {
         let mut best: Option<(u64, NodeId)> = None;

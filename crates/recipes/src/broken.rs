@@ -11,6 +11,9 @@
 //! - [`RecipeBug::NoFence`]: the resource the lock guards takes every action,
 //!   whatever its fencing token: a holder paused past its session's expiry acts after
 //!   the next holder did (overlapping holders).
+//!
+//! The same bugs run on real processes (`cwb nemesis --workload recipes --recipe-bug
+//! B`), where the checks of [`crate::live`] and the fence catch them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -38,7 +41,7 @@ impl RecipeBug {
     ];
 
     /// The lock client this bug runs instead of `lock` (the resource bug keeps it).
-    pub fn wrap(bug: Option<RecipeBug>, lock: QueueLock) -> Box<dyn Recipe> {
+    pub fn wrap(bug: Option<RecipeBug>, lock: QueueLock) -> Box<dyn Recipe + Send> {
         match bug {
             Some(RecipeBug::SkipWatch) => Box::new(SkipWatch(lock)),
             Some(RecipeBug::TrustEvent) => Box::new(TrustEvent {

@@ -109,6 +109,10 @@ pub struct Clients {
     pub notified: Vec<u64>,
     /// The narration with each line's time apart (for a host's own timeline).
     pub log: Vec<(Time, String)>,
+    /// The node whose `LeaderReady` came last, and how many of the simulation's
+    /// events were read to know it ([`Clients::serving_leader`]).
+    ready: Option<NodeId>,
+    events_read: usize,
 }
 
 impl Client {
@@ -233,11 +237,24 @@ impl Clients {
             notifications: 0,
             notified: Vec::new(),
             log: Vec::new(),
+            ready: None,
+            events_read: 0,
         }
     }
 
     /// One look at every client: hand it what arrived, then let it send.
     pub fn tick<P: Protocol>(&mut self, sim: &mut Simulation<P>) -> Result<(), String> {
+        let events = sim.events();
+        if let Some(e) = events
+            .get(self.events_read..)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .find(|e| matches!(e.event, protocols::Event::LeaderReady { .. }))
+        {
+            self.ready = Some(e.node);
+        }
+        self.events_read = events.len();
         self.take_deliveries(sim)?;
         for i in 0..self.clients.len() {
             self.drive(sim, i)?;
@@ -379,6 +396,18 @@ impl Clients {
         sim.running()
             .into_iter()
             .find(|&id| sim.node(id).is_some_and(|p| p.status().role.is_leader()))
+    }
+
+    /// The node a client moves to: the leader that became ready to commit last (its
+    /// `LeaderReady`), if it still runs and leads. A node leads before it can take
+    /// commands (ZAB: from the FastLeaderElection decision until Discovery and
+    /// Synchronization establish it); a command sent to it then is refused, the
+    /// simulator hands refusals to no client, and the client would wait [`OVERDUE`]
+    /// for nothing: a fixed 300 ms that measured nothing of the protocol.
+    pub fn serving_leader<P: Protocol>(&self, sim: &Simulation<P>) -> Option<NodeId> {
+        let l = self.ready?;
+        let leads = sim.node(l).is_some_and(|p| p.status().role.is_leader());
+        (leads && sim.running().contains(&l)).then_some(l)
     }
 
     fn say<P: Protocol>(&mut self, sim: &mut Simulation<P>, line: String) {
@@ -537,7 +566,7 @@ impl Clients {
     /// One look at client `i`: follow the leader, heartbeat, release, send.
     fn drive<P: Protocol>(&mut self, sim: &mut Simulation<P>, i: usize) -> Result<(), String> {
         let now = sim.now();
-        let leader = self.leader(sim);
+        let leader = self.serving_leader(sim);
         let c = &mut self.clients[i];
         if c.crashed || c.paused {
             return Ok(());

@@ -13,6 +13,10 @@
 //! - [`chaos`]: the recipes under the simulator's random faults and client pauses,
 //!   over many seeds, with every check; [`broken`]: broken clients that show the
 //!   checks catch what they claim to.
+//! - [`live`]: the checks of recipe clients run on real node processes (`cwb nemesis
+//!   --workload recipes`), from what the clients saw alone: verified holdings that never
+//!   overlap and whose tokens grow, watch events never missed or doubled, progress
+//!   after the faults.
 //! - [`demo`]: a narrated run of each recipe (`cwb recipe NAME`).
 //! - [`measure`]: the failover measures: lock holder's crash to the next holder
 //!   (session-expiry path), consensus leader's crash to the next holder (sessions
@@ -23,4 +27,5 @@ pub mod chaos;
 pub mod check;
 pub mod demo;
 pub mod driver;
+pub mod live;
 pub mod measure;

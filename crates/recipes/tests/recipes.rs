@@ -336,3 +336,21 @@ fn every_demo_runs_narrated_on_every_protocol() {
         .iter()
         .any(|l| l.contains("client 3 watches /election/n-0000000002, the node before its own")));
 }
+
+/// After the consensus leader crashes, a waiting client moves to the new leader only
+/// once it takes commands. A ZAB leader leads from the FastLeaderElection decision
+/// but refuses commands until Discovery and Synchronization establish it; a client
+/// moved there earlier heard nothing back and waited out its `OVERDUE` resend timer,
+/// which put a fixed 300 ms into ZAB's leader-crash hand-over on every seed.
+#[test]
+fn a_client_moves_only_to_a_leader_that_takes_commands() {
+    for seed in 0..seeds() {
+        let h = recipes::measure::leader_crash_handover::<Zab>(seed).expect("hand-over");
+        let finalize_wait = protocols::Timing::default().finalize_wait;
+        assert!(
+            h.elapsed < finalize_wait + recipes::driver::OVERDUE,
+            "seed {seed}: {:?} includes a resend timeout",
+            h.elapsed
+        );
+    }
+}
