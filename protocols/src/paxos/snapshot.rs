@@ -24,10 +24,12 @@
 //!    bytes. It then pulls the image in pieces of at most
 //!    [`Paxos::snapshot_chunk_bytes`] ([`PaxosMessage::SnapshotPull`]), one at a time,
 //!    as Raft's Figure 13 sends InstallSnapshot in chunks: a piece is taken only at the
-//!    offset expected, from the node the transfer started with; an offer of a newer
-//!    image (from anyone) starts over; nothing beyond [`MAX_SNAPSHOT_BYTES`] is kept.
-//!    A lost piece is pulled again at the next heartbeat of the leader it follows. The
-//!    sender keeps no state per learner: each pull names the image and the offset.
+//!    offset expected, from the node the transfer started with; only an offer of a
+//!    newer image (from anyone) starts over; nothing beyond [`MAX_SNAPSHOT_BYTES`] is
+//!    kept. A transfer that received nothing between two heartbeats of the leader it
+//!    follows pulls again (a piece or a pull was lost); one from another node than
+//!    that leader is dropped for the leader's. The sender keeps no state per learner:
+//!    each pull names the image and the offset.
 //! 3. On the last piece the learner installs the image
 //!    ([`crate::Effect::InstallSnapshot`]: the host replaces its state machine and
 //!    stores the image), counts every slot up to it chosen and applied, rewrites its
@@ -67,6 +69,8 @@ pub struct Receiving {
     pub term: u64,
     /// The bytes received so far (the next piece must start at their length).
     pub data: Vec<u8>,
+    /// A piece arrived since the last heartbeat of the leader (no need to pull again).
+    pub moved: bool,
 }
 
 impl std::fmt::Debug for Receiving {
@@ -233,7 +237,9 @@ impl Paxos {
         }
         let fresh = match &self.receiving {
             Some(r) if r.from == from && r.index == index => false,
-            Some(r) if r.index > index => return, // an older image than the one coming
+            // Only a newer image replaces the one coming (from whichever node), so
+            // offers from several nodes cannot keep restarting a transfer.
+            Some(r) if r.index >= index => return,
             _ => true,
         };
         if fresh {
@@ -250,6 +256,7 @@ impl Paxos {
                 index,
                 term,
                 data: Vec::new(),
+                moved: true,
             });
         }
         let Some(r) = self.receiving.as_mut() else {
@@ -266,6 +273,7 @@ impl Paxos {
             return;
         }
         r.data.extend_from_slice(&data);
+        r.moved = true;
         if !done {
             let next = r.data.len() as u64;
             self.send(
@@ -310,15 +318,25 @@ impl Paxos {
 
     /// A leader at `from` reports chosen slots we lack: pull the next piece of the
     /// snapshot we are receiving from it, or ask for the slots.
+    /// A transfer that received nothing since the previous heartbeat lost a piece or
+    /// a pull: pull again. A transfer from another node than the leader (an acceptor
+    /// that refused our Prepare) is dropped for the leader's.
     pub(super) fn ask_for_missing(&mut self, from: NodeId, out: &mut Effects<Paxos>) {
-        let msg = match &self.receiving {
+        let msg = match self.receiving.as_mut() {
+            Some(r) if r.from == from && r.moved => {
+                r.moved = false;
+                return; // pieces are flowing
+            }
             Some(r) if r.from == from => PaxosMessage::SnapshotPull {
                 index: r.index,
                 offset: r.data.len() as u64,
             },
-            _ => PaxosMessage::CatchUp {
-                from: self.learner.commit() + 1,
-            },
+            _ => {
+                self.receiving = None;
+                PaxosMessage::CatchUp {
+                    from: self.learner.commit() + 1,
+                }
+            }
         };
         self.send(from, msg, out);
     }

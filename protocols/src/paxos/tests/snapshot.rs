@@ -169,8 +169,10 @@ fn a_receiver_takes_pieces_only_at_the_expected_offset_and_restarts_on_a_newer_i
     assert!(step(&mut p, 1, chunk(9, 6, b"ghi", false)).is_empty());
     assert!(step(&mut p, 3, chunk(9, 3, b"def", false)).is_empty());
     assert_eq!(p.node(2).receiving().map(|r| r.data.len()), Some(3));
-    // An older image's offer is ignored; a newer one starts over.
+    // An older image's offer, and another node's offer of the same image, are
+    // ignored; a newer one starts over.
     assert!(step(&mut p, 3, chunk(5, 0, b"", false)).is_empty());
+    assert!(step(&mut p, 3, chunk(9, 0, b"", false)).is_empty());
     step(&mut p, 3, chunk(11, 0, b"", false));
     let r = p.node(2).receiving().expect("receiving");
     assert_eq!((r.from, r.index, r.data.len()), (3, 11, 0));
