@@ -85,7 +85,7 @@ fn a_cut_off_replica_catches_up_through_a_snapshot_in_many_pieces() {
         let end = healed.plus(Duration::from_secs(3));
         while sim.now() < end && sim.step().expect("safe") {
             steps += 1;
-            if steps % 8 == 0 {
+            if steps.is_multiple_of(8) {
                 one_value.check(&sim).expect("one value per slot");
             }
         }
@@ -139,7 +139,7 @@ fn paxos_with_snapshots_is_safe_under_random_faults() {
             let mut chosen = PaxosOneValue::default();
             let (counts, deepest) = (counts.clone(), deepest.clone());
             move |sim: &Simulation<Paxos>, step| {
-                if step % 16 == 0 {
+                if step.is_multiple_of(16) {
                     chosen.check(sim)?;
                     for id in sim.running() {
                         if let Some(node) = sim.node(id) {

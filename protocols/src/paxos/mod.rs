@@ -395,7 +395,16 @@ impl Paxos {
                 offset,
                 data,
                 done,
-            } => self.on_snapshot_chunk(from, index, term, offset, data, done, out),
+            } => {
+                let piece = snapshot::Piece {
+                    index,
+                    term,
+                    offset,
+                    data,
+                    done,
+                };
+                self.on_snapshot_chunk(from, piece, out)
+            }
             PaxosMessage::SnapshotPull { index, offset } => {
                 self.on_snapshot_pull(from, index, offset, out)
             }

@@ -58,6 +58,15 @@ pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 /// would exceed it is abandoned.
 pub const MAX_SNAPSHOT_BYTES: usize = 1 << 30;
 
+/// One [`PaxosMessage::SnapshotChunk`]'s fields.
+pub(super) struct Piece {
+    pub(super) index: u64,
+    pub(super) term: u64,
+    pub(super) offset: u64,
+    pub(super) data: Bytes,
+    pub(super) done: bool,
+}
+
 /// A snapshot being received, piece by piece.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Receiving {
@@ -214,17 +223,19 @@ impl Paxos {
 
     /// A piece of a snapshot (Figure 13's receiver, in Paxos's words): taken only at the
     /// expected offset; the last one installs the image.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_snapshot_chunk(
         &mut self,
         from: NodeId,
-        index: u64,
-        term: u64,
-        offset: u64,
-        data: Bytes,
-        done: bool,
+        piece: Piece,
         out: &mut Effects<Paxos>,
     ) {
+        let Piece {
+            index,
+            term,
+            offset,
+            data,
+            done,
+        } = piece;
         if from == self.id || matches!(self.stance, Stance::Leader(_)) {
             return; // a leader holds every chosen slot it reports
         }
