@@ -220,6 +220,36 @@ mod tests {
             Paxos::describe(&accept, &text),
             "Accept 3.2: slot 7 x=1; commit 6"
         );
+        let offer = PaxosMessage::SnapshotChunk {
+            index: 40,
+            term: 0,
+            offset: 0,
+            data: bytes::Bytes::new(),
+            done: false,
+        };
+        assert_eq!(
+            Paxos::describe(&offer, &text),
+            "SnapshotChunk offer: my snapshot through slot 40"
+        );
+        let last = PaxosMessage::SnapshotChunk {
+            index: 40,
+            term: 0,
+            offset: 1024,
+            data: bytes::Bytes::from_static(b"abc"),
+            done: true,
+        };
+        assert_eq!(
+            Paxos::describe(&last, &text),
+            "SnapshotChunk through slot 40: last 3 byte(s) from offset 1024"
+        );
+        let pull = PaxosMessage::SnapshotPull {
+            index: 40,
+            offset: 1027,
+        };
+        assert_eq!(
+            Paxos::describe(&pull, &text),
+            "SnapshotPull snapshot through slot 40 from byte 1027"
+        );
         let reply = PaxosMessage::HeartbeatReply { ballot: b };
         assert_eq!(Paxos::describe(&reply, &text), "HeartbeatReply 3.2");
         assert!(Paxos::routine(&reply));
