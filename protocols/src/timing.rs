@@ -63,7 +63,7 @@ pub struct Timing {
     pub contention_doublings: Option<u32>,
     /// Entries applied between two snapshots of the state machine, after which the log
     /// prefix they cover is dropped ([`crate::snapshot`]); 0 (the default) takes none.
-    /// Raft only so far; ZAB and Paxos ignore it.
+    /// Raft and Paxos compact; ZAB snapshots without dropping its history yet.
     #[serde(default)]
     pub snapshot_every: u64,
 }

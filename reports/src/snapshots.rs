@@ -36,7 +36,8 @@ pub struct Catchup {
     pub catchup_ms: f64,
     /// Bytes every node sent on peer connections from the heal to the catch-up.
     pub bytes_sent: u64,
-    /// Of those, the bytes of InstallSnapshot messages, and how many were sent.
+    /// Of those, the bytes of snapshot messages (Raft's InstallSnapshot, the pieces
+    /// of a Paxos snapshot), and how many were sent.
     pub install_snapshot_bytes: u64,
     /// See `install_snapshot_bytes`.
     pub install_snapshots: u64,
@@ -108,7 +109,8 @@ pub(crate) fn section(doc: &mut Document, bench: &SnapshotBench, prefix: &str) {
             "Catch-up: one follower of a 3-node cluster is isolated while the entries \
              commit, then healed; timed from the heal to the follower having applied the \
              leader's commit index. Bytes: everything the nodes sent on peer connections \
-             in that time.",
+             in that time; snapshot messages are Raft's InstallSnapshot and the pieces \
+             of a Paxos snapshot (SnapshotChunk).",
         );
         let rows = bench
             .catchup
@@ -139,7 +141,7 @@ pub(crate) fn section(doc: &mut Document, bench: &SnapshotBench, prefix: &str) {
                 "writing ms",
                 "catch-up ms",
                 "MiB sent",
-                "InstallSnapshot MiB (messages)",
+                "snapshot MiB (messages)",
             ],
             rows,
             2,

@@ -57,8 +57,9 @@ pub struct TimingArgs {
     /// Raft: snapshot the state machine every N applied entries and drop the log (and
     /// WAL segments) it covers; a follower too far behind is sent the snapshot
     /// (InstallSnapshot, §7). ZAB: snapshots every N delivered transactions and
-    /// restarts from the newest, without dropping its log yet. 0 (the default) takes
-    /// none. Paxos ignores it.
+    /// restarts from the newest, without dropping its log yet. Paxos: snapshots every N
+    /// applied slots, drops the chosen slots below the previous one and sends a lagging
+    /// node the snapshot in pieces. 0 (the default) takes none.
     #[arg(long, default_value_t = 0)]
     pub snapshot_every: u64,
 }

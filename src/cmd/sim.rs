@@ -78,7 +78,7 @@ pub struct Args {
     #[arg(long, value_enum)]
     reads: Option<protocols::ReadPath>,
     /// Entries applied between two snapshots of the state machine, after which the log
-    /// they cover is compacted (Raft; ZAB snapshots without compacting; 0: none, the default); with
+    /// they cover is compacted (Raft, Paxos; ZAB snapshots without compacting; 0: none, the default); with
     /// --scenario, overrides the file's timing.
     #[arg(long)]
     snapshot_every: Option<u64>,

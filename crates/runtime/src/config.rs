@@ -19,7 +19,7 @@
 //! # pre_vote = true          # Raft PreVote (thesis §9.6)
 //! # check_quorum = true      # Raft/Paxos leaders step down without a quorum
 //! # reads = "log"            # log | index | lease | local | sync (per protocol)
-//! # snapshot_every = 10000   # Raft: snapshot and compact the log every N applied entries (0: never)
+//! # snapshot_every = 10000   # Raft, Paxos: snapshot and compact the log every N applied entries (0: never)
 //! [[node]]
 //! id = 1
 //! peer = "127.0.0.1:7001"    # node-to-node port

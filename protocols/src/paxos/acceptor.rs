@@ -147,6 +147,17 @@ impl Paxos {
             });
             return;
         }
+        if slot_from <= self.learner.start() {
+            // Slots the proposer does not know chosen are compacted into our snapshot:
+            // we could not report them, so we do not promise (as if the Prepare were
+            // lost, always safe) and offer the proposer our snapshot instead.
+            let start = self.learner.start();
+            out.narrate(self.narrate, || {
+                format!("ignore Prepare({ballot}) from {from}: it lacks slots up to {start}, compacted into our snapshot; offer it the snapshot")
+            });
+            self.offer_snapshot(from, out);
+            return;
+        }
         match self.acceptor.promise(ballot) {
             Err(promised) => {
                 self.reject(from, "Prepare", ballot, promised, out);
@@ -168,9 +179,7 @@ impl Paxos {
                     .eras_from(era_from.max(known_era.saturating_add(1)));
                 let chosen = self.learner.known_from(slot_from);
                 let learner = &self.learner;
-                let accepted = self
-                    .acceptor
-                    .slots_from(slot_from, |s| learner.chosen(s).is_some());
+                let accepted = self.acceptor.slots_from(slot_from, |s| learner.is_known(s));
                 out.narrate(self.narrate, || {
                     let best = accepted.iter().map(|a| a.ballot).chain(eras.iter().map(|e| e.ballot)).max();
                     match best {
@@ -238,6 +247,13 @@ impl Paxos {
         for (slot, value) in slots {
             if slot == 0 || slot > horizon {
                 continue; // malformed
+            }
+            if slot <= self.learner.start() {
+                // Chosen and compacted into our snapshot: a proposal at a ballot this
+                // high can only carry the chosen value (Paxos Made Simple §2.2, P2b),
+                // so acknowledging it without storing it is true.
+                acked.push(slot);
+                continue;
             }
             match self.learner.chosen(slot) {
                 Some(chosen) if *chosen == value => acked.push(slot),

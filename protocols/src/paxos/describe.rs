@@ -1,5 +1,6 @@
 //! Paxos's messages as Lamport names the phases (Prepare, Promise, Accept, Accepted),
-//! with this implementation's Nack, Heartbeat, CatchUp and Chosen, and ballots written
+//! with this implementation's Nack, Heartbeat, CatchUp, Chosen and the snapshot
+//! transfer (SnapshotChunk, SnapshotPull), and ballots written
 //! `round.node`, for timelines and diagrams. Heartbeats and their replies are routine.
 
 use crate::describe::{starts_with_any, Describe, LogEntry, Narration, Vocabulary};
@@ -55,7 +56,7 @@ impl Describe for Paxos {
         let last = commit
             .max(self.acceptor.last_slot())
             .max(self.learner.last_known());
-        (1..=last)
+        (self.learner.start() + 1..=last)
             .filter_map(|slot| {
                 let chosen = slot <= commit || self.learner.chosen(slot).is_some();
                 let ballot = self.acceptor.slot(slot).map(|(b, _)| b.as_u64());
@@ -160,6 +161,26 @@ impl Describe for Paxos {
                     None => format!("Chosen {n} slot(s) from {from} (commit {commit})"),
                 },
             },
+            PaxosMessage::SnapshotChunk {
+                index,
+                offset,
+                data,
+                done,
+                ..
+            } => match (data.len(), done) {
+                (0, false) if *offset == 0 => {
+                    format!("SnapshotChunk offer: my snapshot through slot {index}")
+                }
+                (n, true) => format!(
+                    "SnapshotChunk through slot {index}: last {n} byte(s) from offset {offset}"
+                ),
+                (n, false) => {
+                    format!("SnapshotChunk through slot {index}: {n} byte(s) from offset {offset}")
+                }
+            },
+            PaxosMessage::SnapshotPull { index, offset } => {
+                format!("SnapshotPull snapshot through slot {index} from byte {offset}")
+            }
         }
     }
 
@@ -248,6 +269,36 @@ mod tests {
         assert_eq!(
             Paxos::describe(&accept, &text),
             "Accept 3.2: slot 7 x=1; commit 6"
+        );
+        let offer = PaxosMessage::SnapshotChunk {
+            index: 40,
+            term: 0,
+            offset: 0,
+            data: bytes::Bytes::new(),
+            done: false,
+        };
+        assert_eq!(
+            Paxos::describe(&offer, &text),
+            "SnapshotChunk offer: my snapshot through slot 40"
+        );
+        let last = PaxosMessage::SnapshotChunk {
+            index: 40,
+            term: 0,
+            offset: 1024,
+            data: bytes::Bytes::from_static(b"abc"),
+            done: true,
+        };
+        assert_eq!(
+            Paxos::describe(&last, &text),
+            "SnapshotChunk through slot 40: last 3 byte(s) from offset 1024"
+        );
+        let pull = PaxosMessage::SnapshotPull {
+            index: 40,
+            offset: 1027,
+        };
+        assert_eq!(
+            Paxos::describe(&pull, &text),
+            "SnapshotPull snapshot through slot 40 from byte 1027"
         );
         let reply = PaxosMessage::HeartbeatReply { ballot: b };
         assert_eq!(Paxos::describe(&reply, &text), "HeartbeatReply 3.2");

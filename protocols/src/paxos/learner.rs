@@ -39,7 +39,11 @@ pub const MAX_SLOT_GAP: u64 = 1 << 20;
 /// What one node has learned.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Learner {
-    /// Chosen values of slots `1..=log.len()`, gap-free (the commit point is its length).
+    /// Slots `1..=start` are chosen and compacted into a snapshot (0: none); their
+    /// values are no longer held ([`super::snapshot`]).
+    start: u64,
+    /// Chosen values of slots `start + 1..=start + log.len()`, gap-free (the commit
+    /// point is `start` plus its length).
     log: Vec<SlotValue>,
     /// Chosen values beyond the first gap, waiting for it to close.
     pending: BTreeMap<u64, SlotValue>,
@@ -52,15 +56,28 @@ pub struct Learner {
 impl Learner {
     /// Every slot up to here is known chosen.
     pub fn commit(&self) -> u64 {
-        self.log.len() as u64
+        self.start + self.log.len() as u64
     }
 
-    /// The chosen value of `slot`, if known.
+    /// Slots up to here are compacted into a snapshot: chosen, values not held.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Whether `slot` is known chosen, its value held or compacted into a snapshot.
+    pub fn is_known(&self, slot: u64) -> bool {
+        (slot != 0 && slot <= self.start) || self.chosen(slot).is_some()
+    }
+
+    /// The chosen value of `slot`, if known and held (`None` for compacted slots too).
     pub fn chosen(&self, slot: u64) -> Option<&SlotValue> {
-        if slot == 0 {
+        if slot <= self.start {
             return None;
         }
-        match usize::try_from(slot - 1).ok().and_then(|i| self.log.get(i)) {
+        match usize::try_from(slot - self.start - 1)
+            .ok()
+            .and_then(|i| self.log.get(i))
+        {
             Some(v) => Some(v),
             None => self.pending.get(&slot),
         }
@@ -68,7 +85,7 @@ impl Learner {
 
     /// Records that `value` was chosen in `slot`. Returns whether it was news.
     pub fn learn(&mut self, slot: u64, value: SlotValue) -> bool {
-        if slot == 0 || self.chosen(slot).is_some() {
+        if slot <= self.start || self.chosen(slot).is_some() {
             return false;
         }
         if slot == self.commit() + 1 {
@@ -94,7 +111,7 @@ impl Learner {
 
     /// Every chosen value known from `from` on, in slot order.
     pub fn known_from(&self, from: u64) -> Vec<(u64, SlotValue)> {
-        let start = from.max(1);
+        let start = from.max(self.start + 1);
         let mut known: Vec<(u64, SlotValue)> = (start..=self.commit())
             .filter_map(|s| self.chosen(s).map(|v| (s, v.clone())))
             .collect();
@@ -104,8 +121,35 @@ impl Learner {
 
     /// Up to `max` chosen values of the prefix from slot `from`.
     pub fn values(&self, from: u64, max: usize) -> Vec<SlotValue> {
-        let start = usize::try_from(from.max(1) - 1).unwrap_or(usize::MAX);
-        self.log.iter().skip(start).take(max).cloned().collect()
+        let skip = usize::try_from(from.max(self.start + 1) - self.start - 1).unwrap_or(usize::MAX);
+        self.log.iter().skip(skip).take(max).cloned().collect()
+    }
+
+    /// Drops the values of slots up to `upto` (at most the commit point): a snapshot
+    /// holds their effect ([`super::snapshot`]).
+    pub fn compact_to(&mut self, upto: u64) {
+        let upto = upto.min(self.commit());
+        if upto <= self.start {
+            return;
+        }
+        let n = usize::try_from(upto - self.start).unwrap_or(usize::MAX);
+        self.log.drain(..n.min(self.log.len()));
+        self.start = upto;
+    }
+
+    /// Starts the prefix after `index`, a snapshot's last slot at or beyond the commit
+    /// point: every slot up to it is chosen; chosen values known beyond it are kept.
+    pub fn start_after(&mut self, index: u64) {
+        if index <= self.commit() {
+            self.compact_to(index);
+            return;
+        }
+        self.log.clear();
+        self.start = index;
+        self.pending = self.pending.split_off(&index.saturating_add(1));
+        while let Some(next) = self.pending.remove(&(self.commit() + 1)) {
+            self.log.push(next);
+        }
     }
 
     /// The latest era known chosen (0: none).
@@ -191,13 +235,7 @@ impl Paxos {
         }
         self.learn_through(ballot, commit, out);
         if self.learner.commit() < commit {
-            self.send(
-                from,
-                PaxosMessage::CatchUp {
-                    from: self.learner.commit() + 1,
-                },
-                out,
-            );
+            self.ask_for_missing(from, out);
         }
     }
 
@@ -286,6 +324,11 @@ impl Paxos {
         if first == 0 || first > self.learner.commit() {
             return;
         }
+        if first <= self.learner.start() {
+            // Compacted here: the learner needs our snapshot ([`super::snapshot`]).
+            self.offer_snapshot(from, out);
+            return;
+        }
         let values = self.learner.values(first, MAX_CHOSEN_BATCH);
         let commit = self.learner.commit();
         self.send(
@@ -304,7 +347,11 @@ impl Paxos {
     /// already hold; until then the acceptor keeps those slots, frozen).
     pub(super) fn flush_commits(&mut self, out: &mut Effects<Paxos>) {
         let commit = self.learner.commit();
-        if commit >= self.persisted_commit.saturating_add(COMMIT_RECORD_EVERY) {
+        if self.log_lags_snapshot() {
+            // Restored from a snapshot past the durable commit point: rewrite the
+            // log's start instead (`snapshot.rs`).
+            self.rebase_after_restore(out);
+        } else if commit >= self.persisted_commit.saturating_add(COMMIT_RECORD_EVERY) {
             let values: Vec<(u64, SlotValue)> = (self.persisted_commit + 1..=commit)
                 .filter_map(|s| {
                     let chosen = self.learner.chosen(s)?;
@@ -329,6 +376,7 @@ impl Paxos {
             }
             self.applied = commit;
             out.event(Event::Committed { index: commit });
+            self.request_snapshot_if_due(out);
         }
     }
 }

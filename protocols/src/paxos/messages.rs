@@ -8,6 +8,8 @@
 //! (Multi-Paxos commands). `Nack` is the "reject" optimisation of §2.3 that tells a
 //! proposer which higher ballot pre-empted it; `Heartbeat`, `CatchUp` and `Chosen` are
 //! the learner's channel (§2.4: the leader tells learners what was chosen);
+//! `SnapshotChunk` and `SnapshotPull` carry a snapshot to a learner that lacks slots
+//! the others compacted (`snapshot.rs`);
 //! `HeartbeatReply` lets a leader check it still has a quorum (CheckQuorum, as Raft
 //! thesis §9.6 has it; see `multi.rs`).
 
@@ -167,6 +169,30 @@ pub enum PaxosMessage {
         /// Chosen values of slots `from..from + values.len()`.
         values: Vec<SlotValue>,
     },
+    /// One piece of the sender's snapshot through slot `index`, for a learner that
+    /// lacks slots the sender has compacted ([`super::snapshot`]; Raft's Figure 13
+    /// chunks): the image's bytes `offset..offset + data.len()`, `done` on the last. An
+    /// empty piece at offset 0 offers the snapshot; the learner pulls the rest.
+    SnapshotChunk {
+        /// The snapshot's last slot.
+        index: u64,
+        /// The snapshot's `term` ([`crate::Snapshot::term`]).
+        term: u64,
+        /// Where `data` starts in the image.
+        offset: u64,
+        /// The image's bytes from `offset`.
+        data: bytes::Bytes,
+        /// This piece ends the image.
+        done: bool,
+    },
+    /// A learner receiving the snapshot through `index` asks for its bytes from
+    /// `offset` on.
+    SnapshotPull {
+        /// The snapshot's last slot.
+        index: u64,
+        /// The first byte the learner lacks.
+        offset: u64,
+    },
 }
 
 /// Whether an era number can come from an honest node: no era can follow `u64::MAX`,
@@ -222,7 +248,10 @@ impl PaxosMessage {
             | PaxosMessage::TakeOver { ballot, .. }
             | PaxosMessage::LeaseProbe { ballot, .. }
             | PaxosMessage::LeaseProbeAck { ballot, .. } => ballot.is_valid(),
-            PaxosMessage::CatchUp { .. } | PaxosMessage::Chosen { .. } => true,
+            PaxosMessage::CatchUp { .. }
+            | PaxosMessage::Chosen { .. }
+            | PaxosMessage::SnapshotChunk { .. }
+            | PaxosMessage::SnapshotPull { .. } => true,
         }
     }
 
@@ -241,6 +270,8 @@ impl PaxosMessage {
             PaxosMessage::LeaseProbeAck { .. } => "LeaseProbeAck",
             PaxosMessage::CatchUp { .. } => "CatchUp",
             PaxosMessage::Chosen { .. } => "Chosen",
+            PaxosMessage::SnapshotChunk { .. } => "SnapshotChunk",
+            PaxosMessage::SnapshotPull { .. } => "SnapshotPull",
         }
     }
 }

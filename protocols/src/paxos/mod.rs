@@ -12,6 +12,8 @@
 //!   module doc for why adopting another node's leadership value is safe and live);
 //! - [`multi`]: the elected leader's Phase-2-only slot pipeline;
 //! - [`learner`]: what is chosen, heartbeats, catch-up, in-order `Apply`;
+//! - [`snapshot`]: snapshots every [`Timing::snapshot_every`] applied slots, the chosen
+//!   slots below them dropped, and catch-up from a snapshot sent in pieces;
 //! - [`messages`], [`persist`]: the wire and disk vocabularies.
 //!
 //! # Timing (the shared [`Timing`] vocabulary)
@@ -49,6 +51,7 @@ pub mod multi;
 pub mod persist;
 mod preload;
 pub mod proposer;
+pub mod snapshot;
 pub mod transfer;
 
 #[cfg(test)]
@@ -153,6 +156,16 @@ pub struct Paxos {
     /// Follower: a leader asked us to take over once we hold its commit point
     /// ([`transfer`]).
     take_over: Option<transfer::TakeOver>,
+    /// The newest snapshot stored here ([`snapshot`]): offered to learners that lack
+    /// slots this node compacted.
+    snapshot: Option<crate::Snapshot>,
+    /// When to ask for the next snapshot ([`Timing::snapshot_every`]).
+    schedule: crate::snapshot::SnapshotSchedule,
+    /// A snapshot being received from another node ([`snapshot`]).
+    receiving: Option<snapshot::Receiving>,
+    /// Most image bytes one [`PaxosMessage::SnapshotChunk`] carries
+    /// ([`snapshot::SNAPSHOT_CHUNK_BYTES`] unless set otherwise).
+    pub snapshot_chunk_bytes: usize,
 }
 
 impl Paxos {
@@ -376,6 +389,25 @@ impl Paxos {
                 from: first,
                 values,
             } => self.on_chosen(from, commit, first, values, out),
+            PaxosMessage::SnapshotChunk {
+                index,
+                term,
+                offset,
+                data,
+                done,
+            } => {
+                let piece = snapshot::Piece {
+                    index,
+                    term,
+                    offset,
+                    data,
+                    done,
+                };
+                self.on_snapshot_chunk(from, piece, out)
+            }
+            PaxosMessage::SnapshotPull { index, offset } => {
+                self.on_snapshot_pull(from, index, offset, out)
+            }
         }
     }
 
@@ -450,6 +482,7 @@ impl Protocol for Paxos {
         setup.ensure_member()?;
         let (acceptor, learner) = persist::replay(&records)?;
         let persisted_commit = learner.commit();
+        let schedule = crate::snapshot::SnapshotSchedule::new(setup.timing.snapshot_every);
         Ok(Paxos {
             id: setup.id,
             membership: setup.membership,
@@ -477,6 +510,10 @@ impl Protocol for Paxos {
             lease_granted: None,
             transfer: None,
             take_over: None,
+            snapshot: None,
+            schedule,
+            receiving: None,
+            snapshot_chunk_bytes: snapshot::SNAPSHOT_CHUNK_BYTES,
         })
     }
 
@@ -509,13 +546,20 @@ impl Protocol for Paxos {
             Input::PeerLost(peer) => self.on_peer_lost(peer, out),
             Input::Durable(token) => self.inbox.extend(self.durable_marks.reached(token)),
             Input::TransferLeadership { to } => self.start_transfer(to, out),
-            // Paxos asks for no snapshots yet (`Timing::snapshot_every` is Raft's).
-            Input::SnapshotTaken(_) => {}
+            Input::SnapshotTaken(snapshot) => self.on_snapshot_taken(snapshot, out),
         }
         self.finish(out);
         if self.advance_transfer(out) {
             self.finish(out); // the takeover's Prepare to our own acceptor
         }
+    }
+
+    fn restore_snapshot(&mut self, snapshot: &crate::Snapshot) -> Result<(), RecoveryError> {
+        self.restore(snapshot)
+    }
+
+    fn log_start(&self) -> u64 {
+        self.learner.start()
     }
 
     fn handle_end_of_batch(&mut self, _now: Time, out: &mut Effects<Paxos>) {

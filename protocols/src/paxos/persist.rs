@@ -6,11 +6,16 @@
 //! before any later `Send`). The learner's commit point is persisted too, so a
 //! restarted node can replay its chosen prefix (`Apply` from slot 1) without waiting
 //! for a leader. Records are replayed oldest first by [`replay`].
+//!
+//! Log compaction ([`super::snapshot`]) rewrites the start of the log as a
+//! [`PaxosRecord::Base`] (the acceptor's whole state and the compacted start) followed
+//! by `Committed` records holding the chosen values after that start; together with
+//! the snapshot through `start` they rebuild everything written before them.
 
 use super::acceptor::Acceptor;
 use super::ballot::Ballot;
 use super::learner::Learner;
-use super::messages::{Leadership, SlotValue};
+use super::messages::{AcceptedEra, AcceptedSlot, Leadership, SlotValue};
 use crate::node::RecoveryError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -47,6 +52,51 @@ pub enum PaxosRecord {
         /// others equal the acceptor's accepted value for that slot at this point).
         values: Vec<(u64, SlotValue)>,
     },
+    /// The start of a compacted log: slots up to `start` are chosen and held by a
+    /// snapshot; the acceptor's promise and its accepted proposals, and the latest era
+    /// known chosen, as they stood. Replaces every record before it.
+    Base {
+        /// The last slot a snapshot covers.
+        start: u64,
+        /// The acceptor's promise.
+        promised: Ballot,
+        /// The latest leadership era known chosen, and its value.
+        era: Option<(u64, Leadership)>,
+        /// Accepted leadership proposals of later eras.
+        eras: Vec<AcceptedEra>,
+        /// Accepted slot proposals not folded into the chosen prefix.
+        accepted: Vec<AcceptedSlot>,
+    },
+}
+
+/// Most chosen values one `Committed` record of a rebased log carries.
+pub const BASE_VALUES_PER_RECORD: usize = 4096;
+
+/// The records that rebuild `acceptor` and `learner` from the learner's compacted
+/// start: a [`PaxosRecord::Base`], then the chosen prefix after it in `Committed`
+/// records of at most [`BASE_VALUES_PER_RECORD`] values.
+pub fn base_records(acceptor: &Acceptor, learner: &Learner) -> Vec<PaxosRecord> {
+    let start = learner.start();
+    let mut records = vec![PaxosRecord::Base {
+        start,
+        promised: acceptor.promised(),
+        era: learner.era_value().map(|v| (learner.era(), v)),
+        eras: acceptor.eras_from(0),
+        accepted: acceptor.slots_from(start.saturating_add(1), |_| false),
+    }];
+    let mut values = Vec::new();
+    for slot in start + 1..=learner.commit() {
+        if let Some(value) = learner.chosen(slot) {
+            values.push((slot, value.clone()));
+        }
+        if values.len() == BASE_VALUES_PER_RECORD || slot == learner.commit() {
+            records.push(PaxosRecord::Committed {
+                upto: slot,
+                values: std::mem::take(&mut values),
+            });
+        }
+    }
+    records
 }
 
 /// Rebuilds the acceptor and learner from every record, oldest first.
@@ -74,7 +124,7 @@ pub fn replay(records: &[PaxosRecord]) -> Result<(Acceptor, Learner), RecoveryEr
                     }
                 }
                 for (slot, value) in slots {
-                    if learner.chosen(*slot).is_none() {
+                    if !learner.is_known(*slot) {
                         acceptor.store_slot(*slot, *ballot, value.clone());
                     }
                 }
@@ -82,6 +132,29 @@ pub fn replay(records: &[PaxosRecord]) -> Result<(Acceptor, Learner), RecoveryEr
             PaxosRecord::EraChosen { era, value } => {
                 if learner.learn_era(*era, *value) {
                     acceptor.forget_eras_through(*era);
+                }
+            }
+            PaxosRecord::Base {
+                start,
+                promised,
+                era,
+                eras,
+                accepted,
+            } => {
+                acceptor = Acceptor::default();
+                acceptor
+                    .promise(*promised)
+                    .map_err(|p| bad(format!("base promise {promised} below {p}")))?;
+                learner = Learner::default();
+                learner.start_after(*start);
+                if let Some((e, value)) = era {
+                    learner.learn_era(*e, *value);
+                }
+                for a in eras.iter().filter(|a| a.era > learner.era()) {
+                    acceptor.store_era(a.era, a.ballot, a.value);
+                }
+                for a in accepted.iter().filter(|a| a.slot > *start) {
+                    acceptor.store_slot(a.slot, a.ballot, a.value.clone());
                 }
             }
             PaxosRecord::Committed { upto, values } => {

@@ -265,11 +265,11 @@ fn follower<P: Protocol>(cluster: &LocalCluster<P>, leader: NodeId) -> Result<No
 
 fn sent(counts: &runtime::host::MessageCounts) -> (u64, u64, u64) {
     let total = counts.by_kind.values().map(|&(_, b)| b).sum();
-    let (n, b) = counts
-        .by_kind
-        .get("InstallSnapshot")
-        .copied()
-        .unwrap_or((0, 0));
+    // Raft's InstallSnapshot, or the pieces of a Paxos snapshot (`SnapshotChunk`).
+    let (n, b) = ["InstallSnapshot", "SnapshotChunk"]
+        .iter()
+        .filter_map(|kind| counts.by_kind.get(*kind))
+        .fold((0, 0), |(n, b), &(kn, kb)| (n + kn, b + kb));
     (total, b, n)
 }
 

@@ -165,6 +165,17 @@ pub fn paxos_messages() -> Vec<PaxosMessage> {
             from: 7,
             values: vec![None, Some(command(2, 8, put(b"p", b"q")))],
         },
+        PaxosMessage::SnapshotChunk {
+            index: 40,
+            term: 0,
+            offset: 1 << 20,
+            data: Bytes::from_static(b"image bytes"),
+            done: true,
+        },
+        PaxosMessage::SnapshotPull {
+            index: 40,
+            offset: u64::MAX,
+        },
     ]
 }
 

@@ -9,6 +9,7 @@ mod extremes;
 mod invalid_input;
 mod lease;
 mod scenarios;
+mod snapshot;
 mod transfer;
 
 use super::*;
