@@ -49,7 +49,7 @@ async fn a_follower_catches_up_through_an_image_larger_than_the_frame_limit() {
         max_frame: MAX_FRAME,
         ..ClusterOptions::new(3, dir.path().to_path_buf())
     };
-    let mut cluster = LocalCluster::<Raft>::start(opts)
+    let cluster = LocalCluster::<Raft>::start(opts)
         .await
         .expect("cluster starts");
     let ready = cluster
@@ -89,7 +89,11 @@ async fn a_follower_catches_up_through_an_image_larger_than_the_frame_limit() {
     // It came through InstallSnapshot, in many chunks of at most CHUNK image bytes:
     // the image is several frames long.
     let sent = cluster.message_counts();
-    let (chunks, _) = sent.by_kind.get("InstallSnapshot").copied().unwrap_or((0, 0));
+    let (chunks, _) = sent
+        .by_kind
+        .get("InstallSnapshot")
+        .copied()
+        .unwrap_or((0, 0));
     let image = (WRITES as u64) * VALUE as u64;
     assert!(
         chunks >= image / CHUNK,

@@ -29,11 +29,7 @@ fn put(i: u32) -> Bytes {
 }
 
 /// Runs `d` of simulated time in small steps, checking the invariants between them.
-fn run_checked(
-    sim: &mut Simulation<Raft>,
-    completeness: &mut RaftLeaderCompleteness,
-    d: Duration,
-) {
+fn run_checked(sim: &mut Simulation<Raft>, completeness: &mut RaftLeaderCompleteness, d: Duration) {
     let end = sim.now().plus(d);
     while sim.now() < end {
         sim.run_for(Duration::from_millis(10)).expect("safe");

@@ -130,8 +130,13 @@ pub struct Incoming {
 
 impl Incoming {
     fn is_for(&self, leader: NodeId, term: Term, chunk: &Chunk) -> bool {
-        (self.leader, self.term, self.last_index, self.last_term, self.size)
-            == (leader, term, chunk.last_index, chunk.last_term, chunk.size)
+        (
+            self.leader,
+            self.term,
+            self.last_index,
+            self.last_term,
+            self.size,
+        ) == (leader, term, chunk.last_index, chunk.last_term, chunk.size)
     }
 }
 
@@ -172,7 +177,9 @@ impl Raft {
             // (or their answers were).
             let from = transfer.acked;
             out.narrate(narrate, || {
-                format!("no answer from {peer} to the snapshot's chunks: send again from byte {from}")
+                format!(
+                    "no answer from {peer} to the snapshot's chunks: send again from byte {from}"
+                )
             });
             transfer.rewind_to(from);
         }
@@ -417,4 +424,3 @@ impl Raft {
         self.send_snapshot(from, false, out);
     }
 }
-

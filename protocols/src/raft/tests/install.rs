@@ -151,12 +151,24 @@ fn out_of_order_and_duplicate_chunks_are_ignored_and_answered_with_the_offset_ex
     let (mut p, image) = lagging();
     let size = image.data.len() as u64;
     let mut to3 = |msg| p.step(3, Input::Message { from: 1, msg });
-    assert_eq!(answers(&to3(chunk(1, &image, 0, CHUNK))), [(image.index, 4, false)]);
+    assert_eq!(
+        answers(&to3(chunk(1, &image, 0, CHUNK))),
+        [(image.index, 4, false)]
+    );
     // A duplicate of the first chunk, and one past a gap: nothing written.
-    assert_eq!(answers(&to3(chunk(1, &image, 0, CHUNK))), [(image.index, 4, false)]);
-    assert_eq!(answers(&to3(chunk(1, &image, 8, CHUNK))), [(image.index, 4, false)]);
+    assert_eq!(
+        answers(&to3(chunk(1, &image, 0, CHUNK))),
+        [(image.index, 4, false)]
+    );
+    assert_eq!(
+        answers(&to3(chunk(1, &image, 8, CHUNK))),
+        [(image.index, 4, false)]
+    );
     // A chunk overlapping what is held (not at the expected offset) is refused too.
-    assert_eq!(answers(&to3(chunk(1, &image, 2, CHUNK))), [(image.index, 4, false)]);
+    assert_eq!(
+        answers(&to3(chunk(1, &image, 2, CHUNK))),
+        [(image.index, 4, false)]
+    );
     // The rest, in order: installed with the last chunk, and only then.
     let mut offset = CHUNK;
     while offset + CHUNK < size {
@@ -166,7 +178,11 @@ fn out_of_order_and_duplicate_chunks_are_ignored_and_answered_with_the_offset_ex
         assert_eq!(answers(&out), [(image.index, offset, false)]);
     }
     let out = to3(chunk(1, &image, offset, CHUNK));
-    assert_eq!(installs(&out), [image.clone()], "the bytes assembled in order");
+    assert_eq!(
+        installs(&out),
+        [image.clone()],
+        "the bytes assembled in order"
+    );
     assert_eq!(answers(&out), [(image.index, size, true)]);
     // A late duplicate of the last chunk is only acknowledged.
     let out = to3(chunk(1, &image, offset, CHUNK));
@@ -186,31 +202,52 @@ fn a_newer_image_restarts_the_transfer_and_chunks_of_the_old_one_are_refused() {
         .expect("two images");
     assert!(older.index < image.index && older.index > p.node(3).log().last_index());
     let mut to3 = |msg| p.step(3, Input::Message { from: 1, msg });
-    assert_eq!(answers(&to3(chunk(1, &older, 0, CHUNK))), [(older.index, 4, false)]);
+    assert_eq!(
+        answers(&to3(chunk(1, &older, 0, CHUNK))),
+        [(older.index, 4, false)]
+    );
     // The first chunk of another image replaces the partial one...
-    assert_eq!(answers(&to3(chunk(1, &image, 0, CHUNK))), [(image.index, 4, false)]);
+    assert_eq!(
+        answers(&to3(chunk(1, &image, 0, CHUNK))),
+        [(image.index, 4, false)]
+    );
     // ...so the old image's next chunk finds nothing to continue: start again.
-    assert_eq!(answers(&to3(chunk(1, &older, 4, CHUNK))), [(older.index, 0, false)]);
+    assert_eq!(
+        answers(&to3(chunk(1, &older, 4, CHUNK))),
+        [(older.index, 0, false)]
+    );
     // The newer image completes.
     let out = to3(chunk(1, &image, 4, u64::MAX));
     assert_eq!(installs(&out), [image.clone()]);
-    assert!(p
-        .narration(3)
-        .iter()
-        .any(|l| l.contains(&format!("drops the partial snapshot through {}", older.index))));
+    assert!(p.narration(3).iter().any(|l| l.contains(&format!(
+        "drops the partial snapshot through {}",
+        older.index
+    ))));
 }
 
 #[test]
 fn term_rules_a_stale_chunk_is_refused_and_a_new_term_drops_the_partial_image() {
     let (mut p, image) = lagging();
     let mut to3 = |msg| p.step(3, Input::Message { from: 1, msg });
-    assert_eq!(answers(&to3(chunk(1, &image, 0, CHUNK))), [(image.index, 4, false)]);
+    assert_eq!(
+        answers(&to3(chunk(1, &image, 0, CHUNK))),
+        [(image.index, 4, false)]
+    );
     // A leader of term 2 (node 1 again, say after a re-election) continues at 4: the
     // partial image came in term 1, so it is gone.
-    assert_eq!(answers(&to3(chunk(2, &image, 4, CHUNK))), [(image.index, 0, false)]);
+    assert_eq!(
+        answers(&to3(chunk(2, &image, 4, CHUNK))),
+        [(image.index, 0, false)]
+    );
     assert_eq!(p.node(3).term(), 2);
     // Rule 1: a chunk of term 1 is refused with our term, whatever its offset.
-    let out = p.step(3, Input::Message { from: 1, msg: chunk(1, &image, 0, CHUNK) });
+    let out = p.step(
+        3,
+        Input::Message {
+            from: 1,
+            msg: chunk(1, &image, 0, CHUNK),
+        },
+    );
     assert!(out.iter().any(|e| matches!(
         e,
         Effect::Send {
@@ -230,7 +267,13 @@ fn term_rules_a_stale_chunk_is_refused_and_a_new_term_drops_the_partial_image() 
         next_offset: 0,
         done: false,
     };
-    p.step(1, Input::Message { from: 3, msg: refusal });
+    p.step(
+        1,
+        Input::Message {
+            from: 3,
+            msg: refusal,
+        },
+    );
     assert_eq!(p.node(1).role(), Role::Follower);
 }
 
@@ -267,7 +310,10 @@ fn an_image_over_the_size_limit_or_a_chunk_past_its_declared_size_is_refused_unb
         data: image.data.slice(0..12),
     };
     let mut to3 = |msg| p.step(3, Input::Message { from: 1, msg });
-    assert_eq!(answers(&to3(chunk(1, &small, 0, 8))), [(small.index, 8, false)]);
+    assert_eq!(
+        answers(&to3(chunk(1, &small, 0, 8))),
+        [(small.index, 8, false)]
+    );
     let past = RaftMessage::InstallSnapshot {
         term: 1,
         last_index: small.index,
@@ -303,7 +349,9 @@ fn the_leader_resumes_from_the_acknowledged_offset_after_a_loss_and_restarts_aft
     p.advance(Duration::from_millis(300));
     p.fire(1, RaftTimer::Heartbeat);
     // The first chunk arrives and is answered; the second is lost.
-    assert!(p.deliver_one(|(_, to, m)| *to == 3 && matches!(m, RaftMessage::InstallSnapshot { offset: 0, .. })));
+    assert!(p.deliver_one(
+        |(_, to, m)| *to == 3 && matches!(m, RaftMessage::InstallSnapshot { offset: 0, .. })
+    ));
     p.drop_where(|(_, to, m)| *to == 3 && matches!(m, RaftMessage::InstallSnapshot { .. }));
     p.deliver_all();
     // The answer to the first sent the third chunk, which arrives past the gap and is
@@ -338,7 +386,9 @@ fn the_leader_resumes_from_the_acknowledged_offset_after_a_loss_and_restarts_aft
     p.drop_where(|(_, to, _)| *to == 3);
     p.fire(1, RaftTimer::Heartbeat);
     assert!(
-        !p.queue.iter().any(|(_, _, m)| matches!(m, RaftMessage::InstallSnapshot { .. })),
+        !p.queue
+            .iter()
+            .any(|(_, _, m)| matches!(m, RaftMessage::InstallSnapshot { .. })),
         "a heartbeat while the window is full"
     );
     p.advance(Duration::from_millis(300));

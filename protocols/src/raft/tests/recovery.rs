@@ -137,8 +137,15 @@ mod extreme_inputs {
             ),
             // Chunks that never complete an image (a complete one would need an image
             // the pump made): any declared size, offset and term.
-            (extreme(), extreme(), extreme(), extreme(), extreme(), 0usize..8).prop_map(
-                |(term, last_index, last_term, size, offset, len)| {
+            (
+                extreme(),
+                extreme(),
+                extreme(),
+                extreme(),
+                extreme(),
+                0usize..8
+            )
+                .prop_map(|(term, last_index, last_term, size, offset, len)| {
                     RaftMessage::InstallSnapshot {
                         term,
                         last_index,
@@ -148,8 +155,7 @@ mod extreme_inputs {
                         data: Bytes::from(vec![7; len]),
                         done: false,
                     }
-                }
-            ),
+                }),
             (extreme(), extreme(), extreme(), any::<bool>()).prop_map(
                 |(term, last_index, next_offset, done)| RaftMessage::InstallSnapshotResponse {
                     term,

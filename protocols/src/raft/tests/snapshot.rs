@@ -158,7 +158,13 @@ fn install_snapshot_receiver_rules() {
         done: true,
     };
     // Rule 1: a stale term is refused with ours.
-    let out = p.step(2, Input::Message { from: 1, msg: whole(0) });
+    let out = p.step(
+        2,
+        Input::Message {
+            from: 1,
+            msg: whole(0),
+        },
+    );
     assert!(out.iter().any(|e| matches!(
         e,
         Effect::Send {
@@ -172,7 +178,13 @@ fn install_snapshot_receiver_rules() {
         }
     )));
     // An image already applied is acknowledged, not installed.
-    let out = p.step(2, Input::Message { from: 1, msg: whole(1) });
+    let out = p.step(
+        2,
+        Input::Message {
+            from: 1,
+            msg: whole(1),
+        },
+    );
     assert!(!out.iter().any(|e| matches!(e, Effect::InstallSnapshot(_))));
     assert!(out.iter().any(|e| matches!(
         e,
