@@ -66,6 +66,29 @@ pub struct Timing {
     /// Raft and Paxos compact; ZAB snapshots without dropping its history yet.
     #[serde(default)]
     pub snapshot_every: u64,
+    /// Raft: bytes of the state machine image one InstallSnapshot message carries at
+    /// most (the chunks of the extended paper's Figure 13). Far below the transport's
+    /// frame limit, so that an image of any size can be sent.
+    #[serde(default = "default_snapshot_chunk_bytes")]
+    pub snapshot_chunk_bytes: u64,
+    /// Raft: the largest image a follower accepts from a leader. A transfer that
+    /// declares or accumulates more is refused rather than buffered without bound.
+    #[serde(default = "default_snapshot_max_bytes")]
+    pub snapshot_max_bytes: u64,
+}
+
+/// Default of [`Timing::snapshot_chunk_bytes`]: 1 MiB (the transport's frames carry
+/// up to 16 MiB).
+pub const DEFAULT_SNAPSHOT_CHUNK_BYTES: u64 = 1 << 20;
+/// Default of [`Timing::snapshot_max_bytes`]: 1 GiB.
+pub const DEFAULT_SNAPSHOT_MAX_BYTES: u64 = 1 << 30;
+
+fn default_snapshot_chunk_bytes() -> u64 {
+    DEFAULT_SNAPSHOT_CHUNK_BYTES
+}
+
+fn default_snapshot_max_bytes() -> u64 {
+    DEFAULT_SNAPSHOT_MAX_BYTES
 }
 
 /// Serde default of the settings that are on unless a file says otherwise.
@@ -122,6 +145,8 @@ impl Default for Timing {
             max_notification_interval: None,
             contention_doublings: None,
             snapshot_every: 0,
+            snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
+            snapshot_max_bytes: DEFAULT_SNAPSHOT_MAX_BYTES,
         }
     }
 }
@@ -132,9 +157,10 @@ pub enum TimingError {
     /// The range is upside down.
     #[error("election timeout min ({min:?}) is greater than max ({max:?})")]
     InvertedRange { min: Duration, max: Duration },
-    /// A zero duration would spin.
+    /// A zero duration would spin (or a zero chunk size never send anything).
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+
     /// A leader could never keep its followers.
     #[error("heartbeat ({heartbeat:?}) must be shorter than the election timeout min ({min:?})")]
     HeartbeatTooSlow { heartbeat: Duration, min: Duration },
@@ -184,6 +210,9 @@ impl Timing {
         }
         if self.heartbeat.is_zero() {
             return Err(TimingError::Zero("heartbeat"));
+        }
+        if self.snapshot_chunk_bytes == 0 {
+            return Err(TimingError::Zero("snapshot chunk bytes"));
         }
         if self.election_timeout_min.is_zero() {
             return Err(TimingError::Zero("election timeout min"));

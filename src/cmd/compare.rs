@@ -43,6 +43,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             check_quorum: super::OnOff::On,
             reads: protocols::ReadPath::Log,
             snapshot_every: 0,
+            snapshot_chunk_bytes: protocols::timing::DEFAULT_SNAPSHOT_CHUNK_BYTES,
         },
         sweep: None,
         net: None,

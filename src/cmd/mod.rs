@@ -62,6 +62,11 @@ pub struct TimingArgs {
     /// node the snapshot in pieces. 0 (the default) takes none.
     #[arg(long, default_value_t = 0)]
     pub snapshot_every: u64,
+    /// Raft: the most image bytes one InstallSnapshot message carries; a lagging
+    /// follower is sent the snapshot in chunks of this size, in order, each
+    /// acknowledged (the peer transport's frames are capped at 16 MiB).
+    #[arg(long, default_value_t = protocols::timing::DEFAULT_SNAPSHOT_CHUNK_BYTES)]
+    pub snapshot_chunk_bytes: u64,
 }
 
 /// A setting that is on or off on the command line (`--pre-vote off`).
@@ -92,6 +97,7 @@ impl TimingArgs {
             check_quorum: self.check_quorum.on(),
             reads: self.reads,
             snapshot_every: self.snapshot_every,
+            snapshot_chunk_bytes: self.snapshot_chunk_bytes,
             ..Timing::default()
         };
         t.validate().context("invalid timing")?;

@@ -161,6 +161,7 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
         },
         state_machine: args.state_machine.unwrap_or(cfg.state_machine),
         wait_replicas: 0,
+        max_frame: runtime::transport::DEFAULT_MAX_FRAME,
     };
     let bus = EventBus::new();
     let clock = ClockReference::now();

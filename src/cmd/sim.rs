@@ -82,6 +82,10 @@ pub struct Args {
     /// --scenario, overrides the file's timing.
     #[arg(long)]
     snapshot_every: Option<u64>,
+    /// Raft: the most image bytes one InstallSnapshot chunk carries (default 1 MiB);
+    /// with --scenario, overrides the file's timing.
+    #[arg(long)]
+    snapshot_chunk_bytes: Option<u64>,
     /// Seed mode: voting nodes.
     #[arg(long, default_value_t = 5)]
     nodes: u64,
@@ -159,6 +163,9 @@ impl Args {
         }
         if let Some(every) = self.snapshot_every {
             timing.snapshot_every = every;
+        }
+        if let Some(bytes) = self.snapshot_chunk_bytes {
+            timing.snapshot_chunk_bytes = bytes;
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct ClusterOptions {
     /// Process clusters only: each node in a network namespace of its own, with its
     /// own address on a bridge ([`crate::netns`]; needs root). Off by default.
     pub namespaces: bool,
+    /// The largest peer frame, in bytes (the transport's 16 MiB by default; in-process
+    /// clusters only).
+    pub max_frame: usize,
 }
 
 impl ClusterOptions {
@@ -81,6 +84,7 @@ impl ClusterOptions {
             net: None,
             wait_replicas: 0,
             namespaces: false,
+            max_frame: runtime::transport::DEFAULT_MAX_FRAME,
         }
     }
 }
@@ -246,6 +250,7 @@ impl<P: Protocol> LocalCluster<P> {
             start,
             state_machine: self.opts.state_machine,
             wait_replicas: self.opts.wait_replicas,
+            max_frame: self.opts.max_frame,
         }
     }
 

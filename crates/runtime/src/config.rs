@@ -20,6 +20,8 @@
 //! # check_quorum = true      # Raft/Paxos leaders step down without a quorum
 //! # reads = "log"            # log | index | lease | local | sync (per protocol)
 //! # snapshot_every = 10000   # Raft, Paxos: snapshot and compact the log every N applied entries (0: never)
+//! # snapshot_chunk_bytes = 1048576   # Raft: image bytes per InstallSnapshot chunk
+//! # snapshot_max_bytes = 1073741824  # Raft: the largest image a follower accepts
 //! [[node]]
 //! id = 1
 //! peer = "127.0.0.1:7001"    # node-to-node port
@@ -91,6 +93,34 @@ pub struct TimingConfig {
     /// compacted (Raft only so far); 0, the default, takes none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub snapshot_every: u64,
+    /// Raft: the most image bytes one InstallSnapshot chunk carries (default 1 MiB).
+    #[serde(
+        default = "default_chunk_bytes",
+        skip_serializing_if = "is_default_chunk_bytes"
+    )]
+    pub snapshot_chunk_bytes: u64,
+    /// Raft: the largest image a follower accepts from a leader (default 1 GiB).
+    #[serde(
+        default = "default_max_bytes",
+        skip_serializing_if = "is_default_max_bytes"
+    )]
+    pub snapshot_max_bytes: u64,
+}
+
+fn default_chunk_bytes() -> u64 {
+    protocols::timing::DEFAULT_SNAPSHOT_CHUNK_BYTES
+}
+
+fn is_default_chunk_bytes(n: &u64) -> bool {
+    *n == default_chunk_bytes()
+}
+
+fn default_max_bytes() -> u64 {
+    protocols::timing::DEFAULT_SNAPSHOT_MAX_BYTES
+}
+
+fn is_default_max_bytes(n: &u64) -> bool {
+    *n == default_max_bytes()
 }
 
 fn on() -> bool {
@@ -121,6 +151,8 @@ impl From<&Timing> for TimingConfig {
             max_notification_interval_ms: t.max_notification_interval.map(|d| d.as_millis() as u64),
             contention_doublings: t.contention_doublings,
             snapshot_every: t.snapshot_every,
+            snapshot_chunk_bytes: t.snapshot_chunk_bytes,
+            snapshot_max_bytes: t.snapshot_max_bytes,
         }
     }
 }
@@ -140,6 +172,8 @@ impl TimingConfig {
             max_notification_interval: self.max_notification_interval_ms.map(Duration::from_millis),
             contention_doublings: self.contention_doublings,
             snapshot_every: self.snapshot_every,
+            snapshot_chunk_bytes: self.snapshot_chunk_bytes,
+            snapshot_max_bytes: self.snapshot_max_bytes,
         }
     }
 }

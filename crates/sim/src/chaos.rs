@@ -205,6 +205,12 @@ pub fn replay_command<P: Protocol>(cfg: &ChaosConfig, seed: u64) -> String {
     if cfg.timing.snapshot_every != defaults.snapshot_every {
         cmd.push_str(&format!(" --snapshot-every {}", cfg.timing.snapshot_every));
     }
+    if cfg.timing.snapshot_chunk_bytes != defaults.snapshot_chunk_bytes {
+        cmd.push_str(&format!(
+            " --snapshot-chunk-bytes {}",
+            cfg.timing.snapshot_chunk_bytes
+        ));
+    }
     if cfg.local_reads {
         cmd.push_str(" --local-reads");
     }

@@ -116,15 +116,38 @@ impl Describe for Raft {
             RaftMessage::ReadProbeAck { term, round } => {
                 format!("ReadProbe ok (term {term}), round {round}")
             }
-            RaftMessage::InstallSnapshot { term, snapshot } => format!(
-                "InstallSnapshot term {term}: snapshot through {}@{} ({} bytes)",
-                snapshot.index,
-                snapshot.term,
-                snapshot.data.len()
+            RaftMessage::InstallSnapshot {
+                term,
+                last_index,
+                last_term,
+                size,
+                offset,
+                data,
+                done,
+            } => format!(
+                "InstallSnapshot term {term}: snapshot through {last_index}@{last_term}, bytes {offset}..{} of {size}{}",
+                offset.saturating_add(data.len() as u64),
+                if *done { " (last)" } else { "" }
             ),
-            RaftMessage::InstallSnapshotResponse { term, index } => {
-                format!("InstallSnapshot ok (term {term}), match {index}")
-            }
+            RaftMessage::InstallSnapshotResponse {
+                term,
+                last_index: 0,
+                ..
+            } => format!("InstallSnapshot refused (term {term})"),
+            RaftMessage::InstallSnapshotResponse {
+                term,
+                last_index,
+                done: true,
+                ..
+            } => format!("InstallSnapshot ok (term {term}), match {last_index}"),
+            RaftMessage::InstallSnapshotResponse {
+                term,
+                last_index,
+                next_offset,
+                ..
+            } => format!(
+                "InstallSnapshot (term {term}): holds {next_offset} bytes of the snapshot through {last_index}"
+            ),
         }
     }
 

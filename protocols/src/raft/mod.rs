@@ -35,8 +35,8 @@
 //! - Thesis §6.4 read paths ([`crate::Timing::reads`], [`crate::read`]): ReadIndex
 //!   ([`read_index`]), leader leases (§6.4.1, [`lease`]), local reads, or through the log.
 //!
-//! - §7 log compaction with InstallSnapshot ([`snapshot`], off unless
-//!   [`crate::Timing::snapshot_every`] is set).
+//! - §7 log compaction ([`snapshot`], off unless [`crate::Timing::snapshot_every`] is
+//!   set) with InstallSnapshot sent in chunks (Figure 13, [`install`]).
 //!
 //! Not implemented (and not part of §5): membership changes (§6). Observers in the membership are
 //! replicated to as non-voting learners (thesis §4.2.1) and never campaign.
@@ -48,6 +48,7 @@
 pub mod check_quorum;
 mod describe;
 pub mod election;
+pub mod install;
 pub mod lease;
 pub mod log;
 mod preload;
@@ -171,21 +172,40 @@ pub enum RaftMessage {
         /// The round acknowledged.
         round: u64,
     },
-    /// §7: the leader's newest snapshot, for a follower that needs entries the leader
-    /// compacted away (whole, not in Figure 13's chunks; [`snapshot`]).
+    /// §7, the extended paper's Figure 13: one chunk of the leader's snapshot, for a
+    /// follower that needs entries the leader compacted away ([`install`]). The chunks
+    /// of one image go in order, each at most [`crate::Timing::snapshot_chunk_bytes`].
     InstallSnapshot {
         /// Leader's term.
         term: Term,
-        /// The image and the last index and term it includes.
-        snapshot: crate::Snapshot,
+        /// The image's last included index (Figure 13's `lastIncludedIndex`).
+        last_index: u64,
+        /// The term of that entry (`lastIncludedTerm`).
+        last_term: Term,
+        /// The whole image's size in bytes, so that a follower can refuse one too
+        /// large before it buffers any of it.
+        size: u64,
+        /// Byte offset of `data` in the image.
+        offset: u64,
+        /// The chunk's bytes.
+        data: bytes::Bytes,
+        /// True for the last chunk.
+        done: bool,
     },
-    /// Answer to InstallSnapshot: the follower's term, and the index it now holds
-    /// everything up to (0: refused, the leader's term is stale).
+    /// Answer to an InstallSnapshot chunk: the follower's term, and how much of the
+    /// image it holds.
     InstallSnapshotResponse {
         /// Follower's current term.
         term: Term,
-        /// The snapshot's last index, now the follower's.
-        index: u64,
+        /// The last included index of the image answered about (0: refused, the
+        /// leader's term is stale).
+        last_index: u64,
+        /// The bytes of that image the follower holds in order: the offset it expects
+        /// next (0: it holds none, start again).
+        next_offset: u64,
+        /// True once the follower holds everything up to `last_index` (the image is
+        /// installed, or was applied already).
+        done: bool,
     },
 }
 
@@ -298,6 +318,8 @@ pub struct Raft {
     snapshot: Option<crate::Snapshot>,
     /// When to ask for the next snapshot ([`crate::Timing::snapshot_every`]).
     schedule: crate::snapshot::SnapshotSchedule,
+    /// Follower: the chunks of a leader's image received so far ([`install`]).
+    incoming: Option<install::Incoming>,
 }
 
 impl Raft {
@@ -359,6 +381,8 @@ impl Raft {
         if term > self.term {
             self.term = term;
             self.voted_for = None;
+            // A partial image belongs to the leader of the term it came in.
+            self.incoming = None;
             self.persist_hard_state(out);
             let restart_timer = match self.setup.timing.raft_timer_reset {
                 RaftTimerReset::Figure2 => matches!(self.role, RoleState::Leader { .. }),
@@ -455,6 +479,7 @@ impl Protocol for Raft {
             reads: crate::read::PendingReads::default(),
             snapshot: None,
             schedule: crate::snapshot::SnapshotSchedule::new(0),
+            incoming: None,
         };
         node.schedule = crate::snapshot::SnapshotSchedule::new(node.setup.timing.snapshot_every);
         for (i, record) in records.into_iter().enumerate() {
@@ -731,12 +756,31 @@ impl Raft {
             } => self.on_append_response(from, term, success, index, rejected, out),
             RaftMessage::ReadProbe { term, round } => self.on_read_probe(from, term, round, out),
             RaftMessage::ReadProbeAck { term, round } => self.on_read_probe_ack(from, term, round),
-            RaftMessage::InstallSnapshot { term, snapshot } => {
-                self.on_install_snapshot(from, term, snapshot, out)
+            RaftMessage::InstallSnapshot {
+                term,
+                last_index,
+                last_term,
+                size,
+                offset,
+                data,
+                done,
+            } => {
+                let chunk = install::Chunk {
+                    last_index,
+                    last_term,
+                    size,
+                    offset,
+                    data,
+                    done,
+                };
+                self.on_install_snapshot(from, term, chunk, out)
             }
-            RaftMessage::InstallSnapshotResponse { term, index } => {
-                self.on_install_snapshot_response(from, term, index, out)
-            }
+            RaftMessage::InstallSnapshotResponse {
+                term,
+                last_index,
+                next_offset,
+                done,
+            } => self.on_install_snapshot_response(from, term, last_index, next_offset, done, out),
         }
     }
 }

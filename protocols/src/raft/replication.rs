@@ -52,9 +52,9 @@ pub struct Progress {
     /// again (a follower far behind a slow disk was resent its backlog once per
     /// message in flight).
     pub(super) probing: bool,
-    /// An InstallSnapshot on its way (§7, [`super::snapshot`]): the image's index and
-    /// when it was sent; it is sent again only after the longest election timeout.
-    pub(super) snapshot_sent: Option<(u64, crate::types::Time)>,
+    /// A snapshot being sent in chunks (§7, [`super::install`]), until the follower
+    /// answers that it holds everything the image covers.
+    pub(super) transfer: Option<super::install::Outgoing>,
 }
 
 impl Progress {
@@ -66,7 +66,7 @@ impl Progress {
             match_index: 0,
             inflight: VecDeque::new(),
             probing: false,
-            snapshot_sent: None,
+            transfer: None,
         }
     }
 }
@@ -308,10 +308,10 @@ impl Raft {
         let Some(p) = progress.get_mut(&from) else {
             return;
         };
-        if p.snapshot_sent.is_some() && !success {
+        if p.transfer.is_some() && !success {
             return; // a heartbeat's refusal while the snapshot is on its way
         }
-        p.snapshot_sent = None;
+        p.transfer = None;
         if success {
             let index = index.min(last);
             if index > p.match_index {

@@ -121,6 +121,9 @@ pub struct NodeOptions {
     /// a master answers a write once this many replicas have it; 0, the default:
     /// asynchronously. Other protocols ignore it.
     pub wait_replicas: usize,
+    /// The largest peer frame sent or accepted, in bytes
+    /// ([`crate::transport::DEFAULT_MAX_FRAME`] in every normal run; tests lower it).
+    pub max_frame: usize,
 }
 
 /// Why a node could not start or had to stop.
@@ -307,6 +310,7 @@ fn spawn_with<P: Protocol>(
         TransportConfig {
             key: opts.key.clone(),
             tls: opts.tls.clone(),
+            max_frame: opts.max_frame,
             ..TransportConfig::new(id, opts.peers.clone())
         },
         peer_listener,

@@ -83,6 +83,21 @@ pub fn raft_messages() -> Vec<RaftMessage> {
             index: u64::MAX,
             rejected: u64::MAX,
         },
+        RaftMessage::InstallSnapshot {
+            term: 6,
+            last_index: 40_000,
+            last_term: 5,
+            size: u64::MAX,
+            offset: 1 << 20,
+            data: bytes::Bytes::from_static(b"a chunk of an image"),
+            done: false,
+        },
+        RaftMessage::InstallSnapshotResponse {
+            term: 6,
+            last_index: 40_000,
+            next_offset: u64::MAX,
+            done: true,
+        },
     ]
 }
 

@@ -8,6 +8,7 @@
 
 mod election;
 mod figure8;
+mod install;
 mod prevote;
 mod reads;
 mod recovery;

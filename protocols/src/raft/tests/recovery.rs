@@ -135,6 +135,35 @@ mod extreme_inputs {
                     rejected,
                 }
             ),
+            // Chunks that never complete an image (a complete one would need an image
+            // the pump made): any declared size, offset and term.
+            (
+                extreme(),
+                extreme(),
+                extreme(),
+                extreme(),
+                extreme(),
+                0usize..8
+            )
+                .prop_map(|(term, last_index, last_term, size, offset, len)| {
+                    RaftMessage::InstallSnapshot {
+                        term,
+                        last_index,
+                        last_term,
+                        size,
+                        offset,
+                        data: Bytes::from(vec![7; len]),
+                        done: false,
+                    }
+                }),
+            (extreme(), extreme(), extreme(), any::<bool>()).prop_map(
+                |(term, last_index, next_offset, done)| RaftMessage::InstallSnapshotResponse {
+                    term,
+                    last_index,
+                    next_offset,
+                    done,
+                }
+            ),
         ]
     }
 

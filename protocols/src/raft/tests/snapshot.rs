@@ -120,7 +120,8 @@ fn a_partitioned_follower_catches_up_by_install_snapshot() {
     p.advance(std::time::Duration::from_millis(300));
     p.fire(1, RaftTimer::Heartbeat);
     p.deliver_all();
-    // Figure 13: the leader sent its newest image, the follower installed it.
+    // Figure 13: the leader sent its newest image (in one chunk: the pump's images are
+    // far smaller than the default chunk), the follower installed it.
     assert!(
         kinds(&p, 1, 3).contains(&"InstallSnapshot"),
         "{:?}",
@@ -147,22 +148,33 @@ fn install_snapshot_receiver_rules() {
     let mut p = cluster(4);
     commit(&mut p, &names(1..=10));
     let image = p.snapshots[&1].last().cloned().expect("a snapshot");
+    let whole = |term| RaftMessage::InstallSnapshot {
+        term,
+        last_index: image.index,
+        last_term: image.term,
+        size: image.data.len() as u64,
+        offset: 0,
+        data: image.data.clone(),
+        done: true,
+    };
     // Rule 1: a stale term is refused with ours.
     let out = p.step(
         2,
         Input::Message {
             from: 1,
-            msg: RaftMessage::InstallSnapshot {
-                term: 0,
-                snapshot: image.clone(),
-            },
+            msg: whole(0),
         },
     );
     assert!(out.iter().any(|e| matches!(
         e,
         Effect::Send {
             to: 1,
-            msg: RaftMessage::InstallSnapshotResponse { term: 1, index: 0 }
+            msg: RaftMessage::InstallSnapshotResponse {
+                term: 1,
+                last_index: 0,
+                done: false,
+                ..
+            }
         }
     )));
     // An image already applied is acknowledged, not installed.
@@ -170,17 +182,18 @@ fn install_snapshot_receiver_rules() {
         2,
         Input::Message {
             from: 1,
-            msg: RaftMessage::InstallSnapshot {
-                term: 1,
-                snapshot: image.clone(),
-            },
+            msg: whole(1),
         },
     );
     assert!(!out.iter().any(|e| matches!(e, Effect::InstallSnapshot(_))));
     assert!(out.iter().any(|e| matches!(
         e,
         Effect::Send {
-            msg: RaftMessage::InstallSnapshotResponse { index: 8, .. },
+            msg: RaftMessage::InstallSnapshotResponse {
+                last_index: 8,
+                done: true,
+                ..
+            },
             ..
         }
     )));
