@@ -5,61 +5,25 @@
 //! snapshot it installed, and then leads with every write intact; the third replica,
 //! its newest snapshot file damaged, restarts from the one before it and its log.
 
+mod common;
+
+use common::{applied, caught_up, files, key, WAIT};
+
 use bytes::Bytes;
 use drivers::cluster::{ClusterOptions, LocalCluster};
 use protocols::paxos::snapshot::SNAPSHOT_CHUNK_BYTES;
 use protocols::paxos::Paxos;
 use protocols::{Event, NodeId, Timing};
-use std::path::Path;
-use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(30);
 const EVERY: u64 = 40;
 const WRITES: u32 = 300;
 /// Values large enough that the image (about 2.4 MB) takes three pieces.
 const VALUE_BYTES: usize = 8 * 1024;
 
-fn key(i: u32) -> Bytes {
-    Bytes::from(format!("k{i:04}"))
-}
-
 fn value(i: u32) -> Bytes {
     let mut v = format!("v{i}:").into_bytes();
     v.resize(VALUE_BYTES, b'.');
     Bytes::from(v)
-}
-
-fn files(dir: &Path, prefix: &str) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(prefix))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
-fn applied(cluster: &LocalCluster<Paxos>, id: NodeId) -> u64 {
-    cluster
-        .node(id)
-        .and_then(|h| h.status())
-        .map_or(0, |s| s.applied)
-}
-
-/// Waits (up to [`WAIT`]) until node `id` has applied at least `target` slots.
-async fn caught_up(cluster: &LocalCluster<Paxos>, id: NodeId, target: u64) {
-    let deadline = Instant::now() + WAIT;
-    while applied(cluster, id) < target {
-        assert!(
-            Instant::now() < deadline,
-            "node {id} applied {} of {target} slots",
-            applied(cluster, id)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,54 +3,17 @@
 //! compact past it catches up by InstallSnapshot, restarts from the snapshot it
 //! installed, and then leads with every write intact.
 
+mod common;
+
+use common::{applied, caught_up, files, key, WAIT};
+
 use bytes::Bytes;
 use drivers::cluster::{ClusterOptions, LocalCluster};
 use protocols::raft::Raft;
-use protocols::{Event, NodeId, Timing};
-use std::path::Path;
-use std::time::{Duration, Instant};
+use protocols::{Event, Timing};
 
-const WAIT: Duration = Duration::from_secs(30);
 const EVERY: u64 = 40;
 const WRITES: u32 = 300;
-
-fn key(i: u32) -> Bytes {
-    Bytes::from(format!("k{i:04}"))
-}
-
-fn files(dir: &Path, prefix: &str) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(prefix))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
-/// Entries node `id` has applied, per its latest status.
-fn applied(cluster: &LocalCluster<Raft>, id: NodeId) -> u64 {
-    cluster
-        .node(id)
-        .and_then(|h| h.status())
-        .map_or(0, |s| s.applied)
-}
-
-/// Waits (up to [`WAIT`]) until node `id` has applied at least `target` entries.
-async fn caught_up(cluster: &LocalCluster<Raft>, id: NodeId, target: u64) {
-    let deadline = Instant::now() + WAIT;
-    while applied(cluster, id) < target {
-        assert!(
-            Instant::now() < deadline,
-            "node {id} applied {} of {target} entries",
-            applied(cluster, id)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partitioned_follower_catches_up_by_install_snapshot_and_restarts_from_it() {

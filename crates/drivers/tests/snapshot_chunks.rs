@@ -11,13 +11,15 @@
 //! with one chunk as large as the image (`snapshot_chunk_bytes = u64::MAX`, the old
 //! behaviour) the follower is stuck and the wait below fails.
 
+mod common;
+
+use common::{applied, caught_up, WAIT};
+
 use bytes::Bytes;
 use drivers::cluster::{ClusterOptions, LocalCluster};
 use protocols::raft::Raft;
-use protocols::{Event, NodeId, Timing};
-use std::time::{Duration, Instant};
+use protocols::{Event, Timing};
 
-const WAIT: Duration = Duration::from_secs(30);
 const MAX_FRAME: usize = 64 << 10;
 const CHUNK: u64 = 16 << 10;
 const WRITES: u32 = 600;
@@ -28,13 +30,6 @@ fn value(i: u32) -> Bytes {
     let mut v = format!("v{i}-").into_bytes();
     v.resize(VALUE, b'x');
     Bytes::from(v)
-}
-
-fn applied(cluster: &LocalCluster<Raft>, id: NodeId) -> u64 {
-    cluster
-        .node(id)
-        .and_then(|h| h.status())
-        .map_or(0, |s| s.applied)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,15 +72,7 @@ async fn a_follower_catches_up_through_an_image_larger_than_the_frame_limit() {
     // Behind the leader's log start, which trails its newest snapshot by an interval.
     assert!(applied(&cluster, lagging) + 2 * EVERY < target);
     cluster.heal();
-    let deadline = Instant::now() + WAIT;
-    while applied(&cluster, lagging) < target {
-        assert!(
-            Instant::now() < deadline,
-            "node {lagging} applied {} of {target} entries",
-            applied(&cluster, lagging)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    caught_up(&cluster, lagging, target).await;
     // It came through InstallSnapshot, in many chunks of at most CHUNK image bytes:
     // the image is several frames long.
     let sent = cluster.message_counts();
