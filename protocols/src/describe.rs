@@ -80,6 +80,14 @@ pub trait Describe: Protocol {
     fn vote(&self) -> Option<String> {
         None
     }
+    /// The few words a diagram writes on `msg`'s arrow: its kind, with what sets it
+    /// apart from others of its kind where that is the point of the message (a vote
+    /// granted `✓` or refused `✗`, the server a FastLeaderElection vote is for, a
+    /// ballot). `None`: the kind alone.
+    fn arrow_label(msg: &Self::Message) -> Option<String> {
+        let _ = msg;
+        None
+    }
     /// What this protocol's narrated line `text` is about (see [`Narration`]): its
     /// commit points and its per-write replication lines, by the words they start
     /// with; anything else is a decision.

@@ -80,8 +80,9 @@ fn wrap(text: &str, width: f64) -> Vec<String> {
 fn legend_lines(protocol: &str, width: f64) -> Vec<String> {
     let marks = "marks: boxes = role and term/epoch/ballot from then on; ★ = elected / ready; \
                  ◆ commit N = a leader's commit point; ✓ acknowledged, ✗ refused, … no answer = \
-                 what a client heard; dashed line = node down; (late)/(held) = a message a \
-                 scenario step delayed or held";
+                 what a client heard; on an arrow, ✓ / ✗ = a vote or answer granted / refused \
+                 (\"vote 3 r2\": a FastLeaderElection vote for 3 in round 2); dashed line = \
+                 node down; (late)/(held) = a message a scenario step delayed or held";
     let mut lines = wrap(marks, width);
     lines.extend(wrap(crate::legend::notation(protocol), width));
     lines
@@ -399,7 +400,7 @@ pub fn render_svg(
             ""
         };
         let stroke = if lost { "#aaaaaa" } else { colour };
-        let label_w = 5.4 * m.kind.chars().count() as f64 + 6.0;
+        let label_w = 5.4 * m.label.chars().count() as f64 + 6.0;
         let free = |lx: f64, ly: f64| {
             placed.iter().all(|&(px, py, pw)| {
                 (px - lx).abs() * 2.0 >= pw + label_w || (py - ly).abs() >= 10.0
@@ -426,7 +427,7 @@ pub fn render_svg(
             )),
             lx,
             ly,
-            escape(m.kind),
+            escape(&m.label),
             match (lost, m.note.as_deref()) {
                 (true, _) => " ×",
                 (false, Some(n)) if n.starts_with("held") => " (held)",

@@ -201,6 +201,15 @@ impl Describe for Paxos {
         }
     }
 
+    fn arrow_label(msg: &PaxosMessage) -> Option<String> {
+        Some(match msg {
+            PaxosMessage::Prepare { ballot, .. } => format!("Prepare {ballot}"),
+            PaxosMessage::Promise { ballot, .. } => format!("Promise {ballot} ✓"),
+            PaxosMessage::Nack { ballot, .. } => format!("Nack {ballot} ✗"),
+            _ => return None,
+        })
+    }
+
     fn routine(msg: &PaxosMessage) -> bool {
         matches!(
             msg,

@@ -162,6 +162,20 @@ impl Describe for Raft {
         }
     }
 
+    fn arrow_label(msg: &RaftMessage) -> Option<String> {
+        let mark = |ok: bool| if ok { "✓" } else { "✗" };
+        Some(match msg {
+            RaftMessage::RequestVoteResponse { granted, .. } => format!("vote {}", mark(*granted)),
+            RaftMessage::PreVoteResponse { granted, .. } => format!("pre-vote {}", mark(*granted)),
+            RaftMessage::RequestVote { term, .. } => format!("RequestVote t{term}"),
+            RaftMessage::PreVote { term, .. } => format!("PreVote t{term}"),
+            RaftMessage::AppendEntriesResponse { success, .. } => {
+                format!("AppendEntries {}", mark(*success))
+            }
+            _ => return None,
+        })
+    }
+
     fn routine(msg: &RaftMessage) -> bool {
         match msg {
             RaftMessage::AppendEntries { entries, .. } => entries.is_empty(),
@@ -175,6 +189,18 @@ impl Describe for Raft {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_vote_is_labelled_apart_from_a_granted_one() {
+        let answer = |granted| RaftMessage::RequestVoteResponse { term: 2, granted };
+        assert_eq!(Raft::arrow_label(&answer(true)).as_deref(), Some("vote ✓"));
+        assert_eq!(Raft::arrow_label(&answer(false)).as_deref(), Some("vote ✗"));
+        let pre = RaftMessage::PreVoteResponse {
+            term: 2,
+            granted: false,
+        };
+        assert_eq!(Raft::arrow_label(&pre).as_deref(), Some("pre-vote ✗"));
+    }
 
     #[test]
     fn commit_points_are_marked_and_truncations_and_votes_are_decisions() {

@@ -150,6 +150,23 @@ impl Describe for Zab {
         }
     }
 
+    fn arrow_label(msg: &ZabMessage) -> Option<String> {
+        match msg {
+            ZabMessage::Notification(n) => Some(format!(
+                "vote {} r{}{}",
+                n.vote.leader,
+                n.round,
+                match n.state {
+                    ServerState::Looking => "",
+                    ServerState::Following => " F",
+                    ServerState::Leading => " L",
+                    ServerState::Observing => " O",
+                }
+            )),
+            _ => None,
+        }
+    }
+
     fn routine(msg: &ZabMessage) -> bool {
         matches!(msg.body(), Some(PeerMessage::Ping { .. }))
     }

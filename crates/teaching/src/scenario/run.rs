@@ -42,6 +42,9 @@ pub struct Message {
     pub received: Time,
     /// The protocol's name for its type.
     pub kind: &'static str,
+    /// What a diagram writes on its arrow: the kind, with what sets this one apart
+    /// (`vote ✗`, `vote 3 r2`, `Prepare 1.3`; `protocols::Describe::arrow_label`).
+    pub label: String,
     /// Its short readable form.
     pub text: String,
     /// A heartbeat or routine acknowledgement.
@@ -67,6 +70,7 @@ impl Message {
             sent,
             received: at,
             kind: P::message_kind(msg),
+            label: P::arrow_label(msg).unwrap_or_else(|| P::message_kind(msg).to_string()),
             text: P::text(msg),
             routine: P::routine(msg),
             fate,
