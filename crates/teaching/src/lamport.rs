@@ -4,7 +4,9 @@
 //! Distributed System", CACM 1978, Figure 1): one vertical line per process, time
 //! running downwards, an arrow per message from its send event to its receive event.
 //! Here each node's line is solid while it runs and dashed while it is down; each
-//! delivered message is an arrow labelled with its kind (hover for its full short form);
+//! delivered message is an arrow labelled with its kind and what sets it apart (a vote
+//! granted `✓` or refused `✗`, a ballot; `protocols::Describe::arrow_label`; hover for
+//! its full short form);
 //! role changes, elections and readiness are marked on the node's line, and so are a
 //! leader's commits (a filled diamond, `commit 4`) and what a client heard back (`✓`
 //! acknowledged, `✗` refused, `…` no answer, on the line of the node it asked); steps
