@@ -89,26 +89,39 @@ pub struct Args {
     out: PathBuf,
 }
 
+impl Args {
+    /// The nemesis plan of these arguments, its nodes' data under `base_dir`, with
+    /// `keys` keys written at `rate` by the key-value clients (0: none).
+    fn plan(
+        &self,
+        base_dir: &std::path::Path,
+        keys: u32,
+        rate: u32,
+    ) -> anyhow::Result<NemesisPlan> {
+        Ok(NemesisPlan {
+            protocol: self.protocol,
+            nodes: self.nodes,
+            faults: self.faults,
+            kinds: self.kinds.clone(),
+            clients: self.clients,
+            keys,
+            rate,
+            gap: Duration::from_millis(self.gap_ms),
+            hold: Duration::from_millis(self.hold_ms),
+            exe: std::env::current_exe().context("finding the cwb executable to run nodes")?,
+            base_dir: base_dir.to_path_buf(),
+            seed: self.seed,
+        })
+    }
+}
+
 pub async fn run(args: Args) -> anyhow::Result<i32> {
     super::refuse_redis(args.protocol, "nemesis")?;
     if args.workload == Workload::Recipes {
         return recipe_run::run(args).await;
     }
     let dir = tempfile::tempdir().context("temporary data directory")?;
-    let plan = NemesisPlan {
-        protocol: args.protocol,
-        nodes: args.nodes,
-        faults: args.faults,
-        kinds: args.kinds.clone(),
-        clients: args.clients,
-        keys: args.keys,
-        rate: args.rate,
-        gap: Duration::from_millis(args.gap_ms),
-        hold: Duration::from_millis(args.hold_ms),
-        exe: std::env::current_exe().context("finding the cwb executable to run nodes")?,
-        base_dir: dir.path().to_path_buf(),
-        seed: args.seed,
-    };
+    let plan = args.plan(dir.path(), args.keys, args.rate)?;
     println!(
         "nemesis: {} on {} node processes (fsync batch), {} clients on {} keys, {} faults ({})",
         args.protocol,

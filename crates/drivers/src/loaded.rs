@@ -21,8 +21,8 @@
 //! price of asynchronous replication (docs/METHOD.md, "Acknowledged writes lost").
 
 use crate::measure::{
-    extra_rounds, failover_try_timeout, Cluster, FailoverSample, Failure, MeasureError,
-    FAILOVER_RETRY_PAUSE,
+    extra_rounds, failover_try_timeout, latest_ready, Cluster, FailoverSample, Failure,
+    MeasureError, FAILOVER_RETRY_PAUSE,
 };
 use crate::metrics::{failover_phases, FailoverPhases};
 use bytes::Bytes;
@@ -179,17 +179,6 @@ fn tag_for(range: slots::SlotRange) -> String {
 
 fn nanos(origin: Instant, at: Instant) -> u64 {
     u64::try_from(at.saturating_duration_since(origin).as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// The latest leader to become ready, and its term.
-fn latest_ready(events: &[Stamped]) -> Option<(NodeId, u64)> {
-    events
-        .iter()
-        .filter_map(|s| match s.event {
-            Event::LeaderReady { term } => Some((s.node, term)),
-            _ => None,
-        })
-        .max_by_key(|&(_, term)| term)
 }
 
 /// Kills or isolates the node serving the first lane's keys under `plan`'s load, and

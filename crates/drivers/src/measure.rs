@@ -210,6 +210,17 @@ pub fn extra_rounds(events: &[Stamped], ready_at: Instant, except: Option<NodeId
     campaigns.max(restarts).saturating_sub(1)
 }
 
+/// The latest leader to become ready among `events`, and its term.
+pub fn latest_ready(events: &[Stamped]) -> Option<(NodeId, u64)> {
+    events
+        .iter()
+        .filter_map(|s| match s.event {
+            Event::LeaderReady { term } => Some((s.node, term)),
+            _ => None,
+        })
+        .max_by_key(|&(_, term)| term)
+}
+
 /// How long to wait before reading a cluster's message counts so that every node has
 /// shared its counters since (see [`runtime::host::PUBLISH_EVERY`]).
 pub const COUNTS_SETTLE: Duration =
@@ -334,15 +345,7 @@ pub async fn failover_on<C: Cluster>(
     // The leader to fail is the latest one to become ready (leadership may have changed
     // since the first election). Clients may talk to followers (ZAB forwards writes),
     // so which node acknowledged a write does not say who leads.
-    let (old, old_term) = cluster
-        .bus()
-        .snapshot()
-        .iter()
-        .filter_map(|s| match s.event {
-            Event::LeaderReady { term } => Some((s.node, term)),
-            _ => None,
-        })
-        .max_by_key(|&(_, term)| term)
+    let (old, old_term) = latest_ready(&cluster.bus().snapshot())
         .ok_or(MeasureError::Timeout(timeout, "the leader's ready event"))?;
     let old_addr = *cluster
         .client_addrs()

@@ -12,9 +12,9 @@
 //! forwarding a write would add its own trip, which this client avoids by writing to
 //! the leader).
 
-use crate::measure::{Cluster, MeasureError};
+use crate::measure::{latest_ready, Cluster, MeasureError};
 use crate::workload::{self, Workload, WorkloadResult};
-use protocols::{Event, NodeId};
+use protocols::NodeId;
 use std::time::Duration;
 
 /// The commit latency measured with one node leading.
@@ -43,7 +43,7 @@ pub async fn placement_on<C: Cluster>(
         .wait_ready(0, None, 0, timeout)
         .await
         .ok_or(MeasureError::Timeout(timeout, "a first leader"))?;
-    let mut leader = (first.node, ready_term(&first.event));
+    let mut leader = latest_ready(&cluster.bus().snapshot()).unwrap_or((first.node, 0));
     let ids: Vec<NodeId> = cluster.client_addrs().keys().copied().collect();
     let tls = cluster.client_tls();
     let mut samples = Vec::new();
@@ -59,7 +59,7 @@ pub async fn placement_on<C: Cluster>(
             }
             // Whoever leads now (the transfer may have been refused, or have ended
             // with another node leading): the newest ready leader.
-            leader = latest_ready(cluster).unwrap_or(leader);
+            leader = latest_ready(&cluster.bus().snapshot()).unwrap_or(leader);
         }
         if leader.0 != id {
             continue;
@@ -68,24 +68,4 @@ pub async fn placement_on<C: Cluster>(
         samples.push(PlacementSample { leader: id, result });
     }
     Ok(samples)
-}
-
-/// The leader of the highest term that became ready: (id, term).
-fn latest_ready<C: Cluster>(cluster: &C) -> Option<(NodeId, u64)> {
-    cluster
-        .bus()
-        .snapshot()
-        .iter()
-        .filter_map(|s| match s.event {
-            Event::LeaderReady { term } => Some((s.node, term)),
-            _ => None,
-        })
-        .max_by_key(|&(_, term)| term)
-}
-
-fn ready_term(event: &Event) -> u64 {
-    match event {
-        Event::LeaderReady { term } => *term,
-        _ => 0,
-    }
 }

@@ -9,7 +9,7 @@ use super::Args;
 use anyhow::{anyhow, Context};
 use drivers::cluster::ClusterOptions;
 use drivers::measure::Cluster;
-use drivers::nemesis::{self, NemesisPlan};
+use drivers::nemesis;
 use drivers::process_cluster::ProcessCluster;
 use recipes::broken::RecipeBug;
 use recipes::check::{check_actions, Resource};
@@ -27,20 +27,8 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         .transpose()
         .map_err(|e: String| anyhow!(e))?;
     let dir = tempfile::tempdir().context("temporary data directory")?;
-    let plan = NemesisPlan {
-        protocol: args.protocol,
-        nodes: args.nodes,
-        faults: args.faults,
-        kinds: args.kinds.clone(),
-        clients: args.clients,
-        keys: 0,
-        rate: 0,
-        gap: Duration::from_millis(args.gap_ms),
-        hold: Duration::from_millis(args.hold_ms),
-        exe: std::env::current_exe().context("finding the cwb executable to run nodes")?,
-        base_dir: dir.path().to_path_buf(),
-        seed: args.seed,
-    };
+    // The recipe clients are the load: no key-value clients.
+    let plan = args.plan(dir.path(), 0, 0)?;
     // `--clients` clients on each lock, taking turns (client i on LOCKS[i % 2]).
     let clients = usize::try_from(args.clients.max(1)).unwrap_or(1) * LOCKS.len();
     println!(
