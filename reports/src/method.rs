@@ -145,6 +145,17 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
             if t.check_quorum { "on" } else { "off" }.into(),
         ),
         (
+            "snapshots",
+            if t.snapshot_every == 0 {
+                "none".into()
+            } else {
+                format!(
+                    "every {} entries, sent in pieces of at most {} bytes",
+                    t.snapshot_every, t.snapshot_chunk_bytes
+                )
+            },
+        ),
+        (
             "clients",
             join(s.clients.iter().map(|c| c.to_string()).collect()),
         ),

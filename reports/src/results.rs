@@ -163,6 +163,14 @@ pub struct Timing {
     /// before the setting existed took none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub snapshot_every: u64,
+    /// The most image bytes one snapshot message carried (Raft's InstallSnapshot chunk,
+    /// Paxos's piece). Files written before it was recorded ran with 1 MiB.
+    #[serde(default = "one_mib")]
+    pub snapshot_chunk_bytes: u64,
+}
+
+fn one_mib() -> u64 {
+    1 << 20
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -62,9 +62,10 @@ pub struct TimingArgs {
     /// node the snapshot in pieces. 0 (the default) takes none.
     #[arg(long, default_value_t = 0)]
     pub snapshot_every: u64,
-    /// Raft: the most image bytes one InstallSnapshot message carries; a lagging
-    /// follower is sent the snapshot in chunks of this size, in order, each
-    /// acknowledged (the peer transport's frames are capped at 16 MiB).
+    /// The most image bytes one snapshot message carries (Raft's InstallSnapshot chunk,
+    /// Paxos's SnapshotChunk piece); a lagging node is sent the snapshot in pieces of
+    /// this size, in order, each acknowledged (the peer transport's frames are capped
+    /// at 16 MiB).
     #[arg(long, default_value_t = protocols::timing::DEFAULT_SNAPSHOT_CHUNK_BYTES)]
     pub snapshot_chunk_bytes: u64,
 }

@@ -82,7 +82,8 @@ pub struct Args {
     /// --scenario, overrides the file's timing.
     #[arg(long)]
     snapshot_every: Option<u64>,
-    /// Raft: the most image bytes one InstallSnapshot chunk carries (default 1 MiB);
+    /// The most image bytes one snapshot message carries (Raft's InstallSnapshot chunk,
+    /// Paxos's piece; default 1 MiB);
     /// with --scenario, overrides the file's timing.
     #[arg(long)]
     snapshot_chunk_bytes: Option<u64>,

@@ -11,7 +11,6 @@ use common::{applied, caught_up, files, key, WAIT};
 
 use bytes::Bytes;
 use drivers::cluster::{ClusterOptions, LocalCluster};
-use protocols::paxos::snapshot::SNAPSHOT_CHUNK_BYTES;
 use protocols::paxos::Paxos;
 use protocols::{Event, NodeId, Timing};
 
@@ -79,7 +78,7 @@ async fn a_cut_off_replica_catches_up_from_a_snapshot_in_pieces_and_restarts_fro
         .copied()
         .expect("the snapshot was sent");
     assert!(
-        bytes > SNAPSHOT_CHUNK_BYTES as u64 && pieces >= 3,
+        bytes > protocols::timing::DEFAULT_SNAPSHOT_CHUNK_BYTES && pieces >= 3,
         "{pieces} pieces, {bytes} bytes"
     );
     let lagging_dir = dir.path().join(format!("node-{lagging}"));

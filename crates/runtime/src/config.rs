@@ -20,7 +20,7 @@
 //! # check_quorum = true      # Raft/Paxos leaders step down without a quorum
 //! # reads = "log"            # log | index | lease | local | sync (per protocol)
 //! # snapshot_every = 10000   # Raft, Paxos: snapshot and compact the log every N applied entries (0: never)
-//! # snapshot_chunk_bytes = 1048576   # Raft: image bytes per InstallSnapshot chunk
+//! # snapshot_chunk_bytes = 1048576   # image bytes per snapshot message (Raft, Paxos)
 //! # snapshot_max_bytes = 1073741824  # Raft: the largest image a follower accepts
 //! [[node]]
 //! id = 1
@@ -93,7 +93,8 @@ pub struct TimingConfig {
     /// compacted (Raft only so far); 0, the default, takes none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub snapshot_every: u64,
-    /// Raft: the most image bytes one InstallSnapshot chunk carries (default 1 MiB).
+    /// The most image bytes one snapshot message carries (Raft's InstallSnapshot
+    /// chunk, Paxos's piece; default 1 MiB).
     #[serde(
         default = "default_chunk_bytes",
         skip_serializing_if = "is_default_chunk_bytes"

@@ -43,10 +43,10 @@ fn a_cut_off_replica_catches_up_through_a_snapshot_in_many_pieces() {
         let mut config = SimConfig::voters(3, seed);
         config.timing = Timing {
             snapshot_every: 8,
+            snapshot_chunk_bytes: PIECE as u64,
             ..Timing::default()
         };
         let mut sim = Simulation::<Paxos>::new(config);
-        sim.adjust_nodes(|p: &mut Paxos| p.snapshot_chunk_bytes = PIECE);
         sim.start_all().expect("starts");
         let leader = sim
             .run_until_ready(Duration::from_secs(5))

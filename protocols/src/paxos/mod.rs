@@ -163,9 +163,6 @@ pub struct Paxos {
     schedule: crate::snapshot::SnapshotSchedule,
     /// A snapshot being received from another node ([`snapshot`]).
     receiving: Option<snapshot::Receiving>,
-    /// Most image bytes one [`PaxosMessage::SnapshotChunk`] carries
-    /// ([`snapshot::SNAPSHOT_CHUNK_BYTES`] unless set otherwise).
-    pub snapshot_chunk_bytes: usize,
 }
 
 impl Paxos {
@@ -513,7 +510,6 @@ impl Protocol for Paxos {
             snapshot: None,
             schedule,
             receiving: None,
-            snapshot_chunk_bytes: snapshot::SNAPSHOT_CHUNK_BYTES,
         })
     }
 

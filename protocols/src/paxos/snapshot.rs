@@ -22,11 +22,11 @@
 //!    could not report those slots, and ignoring a Prepare is always safe). Either way
 //!    it is offered the snapshot: a [`PaxosMessage::SnapshotChunk`] at offset 0 with no
 //!    bytes. It then pulls the image in pieces of at most
-//!    [`Paxos::snapshot_chunk_bytes`] ([`PaxosMessage::SnapshotPull`]), one at a time,
+//!    [`crate::Timing::snapshot_chunk_bytes`] ([`PaxosMessage::SnapshotPull`]), one at a time,
 //!    as Raft's Figure 13 sends InstallSnapshot in chunks: a piece is taken only at the
 //!    offset expected, from the node the transfer started with; only an offer of a
-//!    newer image (from anyone) starts over; nothing beyond [`MAX_SNAPSHOT_BYTES`] is
-//!    kept. A transfer that received nothing between two heartbeats of the leader it
+//!    newer image (from anyone) starts over; nothing beyond
+//!    [`crate::Timing::snapshot_max_bytes`] is kept. A transfer that received nothing between two heartbeats of the leader it
 //!    follows pulls again (a piece or a pull was lost); one from another node than
 //!    that leader is dropped for the leader's. The sender keeps no state per learner:
 //!    each pull names the image and the offset.
@@ -50,13 +50,6 @@ use crate::snapshot::Snapshot;
 use crate::types::NodeId;
 use bytes::Bytes;
 
-/// Default of [`Paxos::snapshot_chunk_bytes`]: 1 MiB per piece, well inside the peer
-/// transport's 16 MiB frame.
-pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
-
-/// The largest image a learner buffers from the network (1 GiB); a transfer that
-/// would exceed it is abandoned.
-pub const MAX_SNAPSHOT_BYTES: usize = 1 << 30;
 
 /// One [`PaxosMessage::SnapshotChunk`]'s fields.
 pub(super) struct Piece {
@@ -208,9 +201,10 @@ impl Paxos {
         let Some(start) = usize::try_from(offset).ok().filter(|o| *o <= len) else {
             return; // past the image's end: malformed
         };
-        let end = start
-            .saturating_add(self.snapshot_chunk_bytes.max(1))
-            .min(len);
+        // The sender cuts the pieces: a learner cannot make it send more than its own
+        // setting per message.
+        let piece = usize::try_from(self.timing.snapshot_chunk_bytes).unwrap_or(usize::MAX);
+        let end = start.saturating_add(piece.max(1)).min(len);
         let msg = PaxosMessage::SnapshotChunk {
             index,
             term: s.term,
@@ -276,10 +270,11 @@ impl Paxos {
         if offset != r.data.len() as u64 || term != r.term {
             return; // a duplicate or late piece
         }
-        if r.data.len().saturating_add(data.len()) > MAX_SNAPSHOT_BYTES {
+        let max = self.timing.snapshot_max_bytes;
+        if (r.data.len() as u64).saturating_add(data.len() as u64) > max {
             self.receiving = None;
             out.narrate(self.narrate, || {
-                format!("abandon the snapshot through slot {index}: larger than {MAX_SNAPSHOT_BYTES} bytes")
+                format!("abandon the snapshot through slot {index}: larger than {max} bytes")
             });
             return;
         }

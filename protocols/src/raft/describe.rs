@@ -148,6 +148,9 @@ impl Describe for Raft {
             } => format!(
                 "InstallSnapshot (term {term}): holds {next_offset} bytes of the snapshot through {last_index}"
             ),
+            RaftMessage::TransferLeader { term, to } => {
+                format!("TransferLeader to {to} (term {term}): a request sent on to the leader")
+            }
         }
     }
 

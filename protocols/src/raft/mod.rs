@@ -207,6 +207,15 @@ pub enum RaftMessage {
         /// installed, or was applied already).
         done: bool,
     },
+    /// Thesis §3.10 as etcd runs it (`MsgTransferLeader` sent on by a follower): a
+    /// follower asked to transfer leadership hands the request to the leader it
+    /// follows ([`transfer`]).
+    TransferLeader {
+        /// The follower's term: a leader of another term ignores the request.
+        term: Term,
+        /// The server that is to lead next.
+        to: NodeId,
+    },
 }
 
 /// What a Raft node writes to its write-ahead log.
@@ -666,6 +675,7 @@ impl Protocol for Raft {
             RaftMessage::ReadProbeAck { .. } => "ReadProbeAck",
             RaftMessage::InstallSnapshot { .. } => "InstallSnapshot",
             RaftMessage::InstallSnapshotResponse { .. } => "InstallSnapshotResponse",
+            RaftMessage::TransferLeader { .. } => "TransferLeader",
         }
     }
 }
@@ -684,7 +694,8 @@ impl Raft {
             | RaftMessage::ReadProbe { term, .. }
             | RaftMessage::ReadProbeAck { term, .. }
             | RaftMessage::InstallSnapshot { term, .. }
-            | RaftMessage::InstallSnapshotResponse { term, .. } => *term,
+            | RaftMessage::InstallSnapshotResponse { term, .. }
+            | RaftMessage::TransferLeader { term, .. } => *term,
         };
         if msg_term == Term::MAX {
             // No honest server reaches the last term (it could never campaign again):
@@ -781,6 +792,9 @@ impl Raft {
                 next_offset,
                 done,
             } => self.on_install_snapshot_response(from, term, last_index, next_offset, done, out),
+            RaftMessage::TransferLeader { term, to } => {
+                self.on_transfer_request(from, term, to, out)
+            }
         }
     }
 }

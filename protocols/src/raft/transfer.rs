@@ -34,10 +34,14 @@
 //! ([`super::lease`]).
 //!
 //! A second request for another target replaces the first (etcd does the same); a
-//! request for the same target is ignored while it runs; a request to a non-leader,
-//! for the leader itself, or for a server that cannot lead (an observer, a stranger) is
-//! narrated and ignored. Departure from etcd: a follower that receives the request does
-//! not forward it to its leader; the host delivers it to the node it believes leads.
+//! request for the same target is ignored while it runs; a request for the leader
+//! itself, or for a server that cannot lead (an observer, a stranger) is narrated and
+//! ignored. A follower that is asked (an operator's `cwb transfer` reached it rather
+//! than the leader) sends the request on to the leader it follows
+//! ([`super::RaftMessage::TransferLeader`], as etcd's follower forwards
+//! `MsgTransferLeader` to its `lead`); the leader takes it only in the follower's own
+//! term, and a request that arrives by message is never sent on again, so none can
+//! circle. A candidate, or a follower that knows no leader, ignores the request.
 
 use super::{Raft, RaftMessage, RoleState, Term};
 use crate::effect::ClientError;
@@ -70,9 +74,17 @@ impl Raft {
     pub(super) fn start_transfer(&mut self, to: NodeId, out: &mut Effects<Self>) {
         let (me, term, narrate, now) = (self.id(), self.term, self.setup.narrate, self.now);
         let RoleState::Leader { transfer, .. } = &mut self.role else {
-            out.narrate(narrate, || {
-                format!("ignore the request to transfer leadership to {to}: we do not lead")
-            });
+            match self.leader.filter(|&l| l != me) {
+                Some(leader) if matches!(self.role, RoleState::Follower) => {
+                    out.narrate(narrate, || {
+                        format!("send the request to transfer leadership to {to} on to our leader {leader}")
+                    });
+                    out.send(leader, RaftMessage::TransferLeader { term, to });
+                }
+                _ => out.narrate(narrate, || {
+                    format!("ignore the request to transfer leadership to {to}: we do not lead and know no leader")
+                }),
+            }
             return;
         };
         if to == me || !self.setup.membership.is_voter(to) {
@@ -109,6 +121,25 @@ impl Raft {
         if self.transfer().is_some_and(|t| !t.timeout_now_sent) {
             self.send_append(to, true, out);
         }
+    }
+
+    /// A follower's [`RaftMessage::TransferLeader`]: taken as the operator's own request
+    /// when we lead the follower's term; never sent on again.
+    pub(super) fn on_transfer_request(
+        &mut self,
+        from: NodeId,
+        term: Term,
+        to: NodeId,
+        out: &mut Effects<Self>,
+    ) {
+        if term != self.term || !matches!(self.role, RoleState::Leader { .. }) {
+            let narrate = self.setup.narrate;
+            out.narrate(narrate, || {
+                format!("ignore {from}'s request to transfer leadership to {to} (its term {term}): we do not lead it")
+            });
+            return;
+        }
+        self.start_transfer(to, out);
     }
 
     /// Step 3: sends TimeoutNow once the target `from` holds our whole log.

@@ -208,6 +208,7 @@ pub async fn collect_with(
                 check_quorum: timing.check_quorum,
                 reads: timing.reads.to_string(),
                 snapshot_every: timing.snapshot_every,
+                snapshot_chunk_bytes: timing.snapshot_chunk_bytes,
             },
             protocol_timing,
             clients: if plan.measure.contains(&Measure::Throughput) {

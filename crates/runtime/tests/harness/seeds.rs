@@ -98,6 +98,7 @@ pub fn raft_messages() -> Vec<RaftMessage> {
             next_offset: u64::MAX,
             done: true,
         },
+        RaftMessage::TransferLeader { term: 6, to: 3 },
     ]
 }
 

@@ -9,16 +9,16 @@ use crate::effect::Effect;
 
 /// Three voters snapshotting every `every` applied slots, in pieces of `chunk` bytes;
 /// node 1 leads.
-fn cluster(every: u64, chunk: usize) -> Pump<Paxos> {
+fn cluster(every: u64, chunk: u64) -> Pump<Paxos> {
     let timing = Timing {
         snapshot_every: every,
+        snapshot_chunk_bytes: chunk,
         ..Timing::default()
     };
     let mut p = Pump::new(Membership::voters(1..=3))
         .seed(11)
         .timing(timing)
-        .narrate(true)
-        .on_recover(move |n: &mut Paxos| n.snapshot_chunk_bytes = chunk);
+        .narrate(true);
     p.start_all();
     p.elect(1);
     assert_eq!(p.leaders(), [1]);

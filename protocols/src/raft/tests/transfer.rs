@@ -117,9 +117,9 @@ fn proposals_are_refused_during_a_transfer_and_accepted_again_once_it_is_aborted
 }
 
 #[test]
-fn requests_to_a_follower_for_itself_or_for_a_stranger_change_nothing() {
+fn requests_for_the_leader_itself_or_for_a_stranger_change_nothing() {
     let mut p = cluster();
-    transfer(&mut p, 2, 3); // 2 does not lead
+    transfer(&mut p, 2, 1); // sent on to 1, for itself
     transfer(&mut p, 1, 1); // the leader itself
     transfer(&mut p, 1, 9); // not a member
     p.deliver_all();
@@ -141,4 +141,40 @@ fn timeout_now_of_a_stale_term_is_ignored() {
     p.deliver_all();
     assert_eq!(p.leaders(), [1]);
     assert_eq!(p.node(2).term(), 1);
+}
+
+#[test]
+fn a_follower_sends_the_request_on_to_its_leader_which_hands_over() {
+    let mut p = cluster();
+    transfer(&mut p, 2, 3); // 2 follows 1: it does not lead
+    p.deliver_all();
+    assert_eq!(kinds(&p, 2, 1).last(), Some(&"TransferLeader"));
+    assert!(kinds(&p, 1, 3).contains(&"TimeoutNow"));
+    assert_eq!(p.leaders(), [3]);
+    assert_eq!(p.node(3).term(), 2);
+}
+
+#[test]
+fn a_request_sent_on_is_taken_only_in_its_own_term_and_never_sent_on_again() {
+    let mut p = cluster();
+    // A request from term 0 reaches the leader of term 1: ignored.
+    p.step(
+        1,
+        Input::Message {
+            from: 2,
+            msg: RaftMessage::TransferLeader { term: 0, to: 3 },
+        },
+    );
+    // A follower handed a request by message does not pass it on.
+    p.step(
+        3,
+        Input::Message {
+            from: 2,
+            msg: RaftMessage::TransferLeader { term: 1, to: 2 },
+        },
+    );
+    p.deliver_all();
+    assert_eq!(p.leaders(), [1]);
+    assert_eq!(p.node(1).transfer(), None);
+    assert!(kinds(&p, 3, 1).iter().all(|k| *k != "TransferLeader"));
 }
