@@ -78,7 +78,28 @@ enum Command {
     Experiment(cmd::experiment::Args),
 }
 
+/// A reader that stops early (`cwb cluster | head`) closes our standard output, and the
+/// next `println!` panics with a broken pipe. The reader wanted no more output: stop
+/// quietly with the status a death by SIGPIPE gives (128 + 13), as `cat` or `grep`
+/// would, rather than print a panic. Every other panic reaches the default hook.
+fn stop_quietly_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> anyhow::Result<()> {
+    stop_quietly_when_stdout_closes();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("CWB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
