@@ -8,6 +8,7 @@
 //! the same sequence. Failures carry the `cwb sim` command that replays them
 //! ([`replay_command`]); [`sweep`] runs many seeds and prints it for a failing one.
 
+pub mod redis;
 pub mod schedule;
 
 use super::invariants::Violation;

@@ -50,7 +50,6 @@ use crate::snapshot::Snapshot;
 use crate::types::NodeId;
 use bytes::Bytes;
 
-
 /// One [`PaxosMessage::SnapshotChunk`]'s fields.
 pub(super) struct Piece {
     pub(super) index: u64,

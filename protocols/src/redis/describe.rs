@@ -108,6 +108,9 @@ impl Describe for Redis {
             }
             RedisMessage::Stream {
                 from, commands: cs, ..
+            } if cs.is_empty() => format!("replication ping at offset {}", from.saturating_sub(1)),
+            RedisMessage::Stream {
+                from, commands: cs, ..
             } => {
                 format!("stream from offset {from}: [{}]", commands(cs))
             }
@@ -128,6 +131,8 @@ impl Describe for Redis {
                         .all(|(_, health)| *health == super::Health::Ok)
             }
             RedisMessage::ReplAck { .. } => true,
+            // The master's replication ping (`repl-ping-replica-period`).
+            RedisMessage::Stream { commands, .. } => commands.is_empty(),
             _ => false,
         }
     }

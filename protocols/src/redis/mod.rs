@@ -361,6 +361,14 @@ pub struct Redis {
     linked: Option<NodeId>,
     /// Replica: when our last PSYNC left.
     psync_sent: Option<Time>,
+    /// Replica: when our master's replication stream last reached us (`repl-timeout`).
+    repl_heard: Option<Time>,
+    /// Master: when we last pinged our replicas over the replication stream.
+    repl_pinged: Time,
+    /// Starts after a crash recorded in our log (each gave a master a new history).
+    restarts: u64,
+    /// We were recovered from records (a restart, not a first start).
+    recovered: bool,
     /// Replica: our election, if one is on.
     election: Option<Election>,
     /// Replica: our manual failover, if one is on.
@@ -630,6 +638,10 @@ impl Protocol for Redis {
             sent: BTreeMap::new(),
             linked: None,
             psync_sent: None,
+            repl_heard: None,
+            repl_pinged: Time::ZERO,
+            restarts: 0,
+            recovered: !records.is_empty(),
             election: None,
             manual: None,
             pause: None,
@@ -691,7 +703,12 @@ impl Protocol for Redis {
                     replid,
                     replid2,
                     replid2_offset,
-                } => node.stream.new_history(replid, replid2, replid2_offset),
+                } => {
+                    if replid2 == 0 {
+                        node.restarts += 1;
+                    }
+                    node.stream.new_history(replid, replid2, replid2_offset)
+                }
             }
         }
         Ok(node)
@@ -718,8 +735,10 @@ impl Protocol for Redis {
                     self.on_message(from, msg, out);
                 }
             }
-            // Failures are detected by timeouts; a dropped link is simply reconnected.
-            Input::Durable(_) | Input::PeerLost(_) => {}
+            // Failures are detected by timeouts; a dropped replication link is
+            // reconnected (`replication.rs`).
+            Input::PeerLost(peer) => self.on_link_lost(peer, out),
+            Input::Durable(_) => {}
             // Redis Cluster replicates without the snapshots of `Timing::snapshot_every`.
             Input::SnapshotTaken(_) => {}
         }
@@ -838,6 +857,9 @@ impl Redis {
             out.apply(i as u64 + 1, Some(cmd.clone()));
         }
         self.applied = self.stream.offset();
+        if self.recovered && self.is_master() {
+            self.restart_history(out);
+        }
         if self.is_master() && self.slots.serves_any(self.id()) {
             let epoch = self.config_epoch();
             out.event(Event::LeaderElected { term: epoch });

@@ -15,11 +15,30 @@
 //!   replica) up to the offset where that history ended. Otherwise it sends its whole
 //!   dataset (`FULLRESYNC`) and the replica's diverging writes are thrown away.
 //! - Offsets count commands here, not bytes.
+//! - The link is watched as Redis watches it: a master pings its replicas over the
+//!   replication stream every `repl-ping-replica-period` (an empty `Stream` message,
+//!   answered by `REPLCONF ACK`), and a replica that hears nothing on the stream for
+//!   `repl-timeout` drops the link and asks again with PSYNC, as it does at once when
+//!   the connection to its master drops ([`crate::Input::PeerLost`]). Without it a
+//!   replica whose master restarted behind a partition (the master forgot it; the
+//!   replica saw no reset) would wait forever. Redis's defaults are 10 s and 60 s
+//!   beside a 15 s `cluster-node-timeout`; here they are one node timeout and
+//!   [`REPL_TIMEOUT_NODE_TIMEOUTS`] node timeouts.
 
 use super::{Redis, RedisMessage, RedisRecord};
 use crate::node::Effects;
 use crate::output::Output;
 use crate::types::{Command, NodeId};
+
+/// `repl-timeout` in node timeouts (Redis: 60 s against a 15 s node timeout).
+pub const REPL_TIMEOUT_NODE_TIMEOUTS: u32 = 4;
+
+/// The replication id a master takes when it starts again after a crash, for the
+/// `restarts`-th time: the promotion's id with the restart count in its top bits, so
+/// unique per (epoch, node, restart).
+pub fn restart_history_id(config_epoch: u64, node: NodeId, restarts: u64) -> u64 {
+    history_id(config_epoch, node) ^ (restarts << 48)
+}
 
 /// A replication id for the history a master starts at `config_epoch`: unique per
 /// (epoch, node).
@@ -154,6 +173,27 @@ impl Redis {
         }
     }
 
+    /// A master starting again from its files takes a new replication id, with no
+    /// previous one to continue (as Redis does after a restart without a clean
+    /// shutdown): the tail of its stream it had not yet synced to disk is gone, and it
+    /// may now write other commands at offsets its replicas already hold. A replica's
+    /// PSYNC then finds another history and is resynchronised fully, instead of being
+    /// continued on a prefix that is not one.
+    pub(crate) fn restart_history(&mut self, out: &mut Effects<Self>) {
+        self.restarts += 1;
+        let replid = restart_history_id(self.config_epoch(), self.id(), self.restarts);
+        self.stream.new_history(replid, 0, 0);
+        out.persist(RedisRecord::NewHistory {
+            replid,
+            replid2: 0,
+            replid2_offset: 0,
+        });
+        let offset = self.stream.offset();
+        out.narrate(self.setup.narrate, || {
+            format!("restarted as a master with {offset} command(s) from our files: a new replication id, so replicas resynchronise in full")
+        });
+    }
+
     /// A replica asks its master for the stream.
     pub(crate) fn request_sync(&mut self, out: &mut Effects<Self>) {
         if let Some(m) = self.master() {
@@ -168,15 +208,64 @@ impl Redis {
         }
     }
 
-    /// `replicationCron`: a replica without a link asks again every node timeout.
+    /// `replicationCron`: a master pings its replicas over the stream every node
+    /// timeout; a replica whose link timed out drops it, and a replica without a link
+    /// asks again every node timeout.
     pub(crate) fn replication_cron(&mut self, out: &mut Effects<Self>) {
-        if let Some(m) = self.master() {
-            let due = self
-                .psync_sent
-                .is_none_or(|t| self.now.since(t) >= self.node_timeout());
-            if self.linked != Some(m) && due {
-                self.request_sync(out);
+        let timeout = self.node_timeout();
+        let Some(m) = self.master() else {
+            if self.now.since(self.repl_pinged) >= timeout {
+                self.repl_pinged = self.now;
+                self.ping_replicas(out);
             }
+            return;
+        };
+        let repl_timeout = timeout.saturating_mul(REPL_TIMEOUT_NODE_TIMEOUTS);
+        if self.linked == Some(m)
+            && self
+                .repl_heard
+                .is_none_or(|t| self.now.since(t) >= repl_timeout)
+        {
+            out.narrate(self.setup.narrate, || {
+                format!(
+                    "nothing on n{m}'s replication stream for {} ms (repl-timeout): drop the link and PSYNC again",
+                    repl_timeout.as_millis()
+                )
+            });
+            self.linked = None;
+        }
+        let due = self.psync_sent.is_none_or(|t| self.now.since(t) >= timeout);
+        if self.linked != Some(m) && due {
+            self.request_sync(out);
+        }
+    }
+
+    /// The replication ping: an empty stream message to every synced replica at the
+    /// offset sent so far (a replica that missed some of it finds the gap and asks
+    /// again).
+    fn ping_replicas(&mut self, out: &mut Effects<Self>) {
+        let replid = self.stream.replid();
+        for (&to, &sent) in &self.sent {
+            out.send(
+                to,
+                RedisMessage::Stream {
+                    replid,
+                    from: sent + 1,
+                    commands: Vec::new(),
+                },
+            );
+        }
+    }
+
+    /// The connection to `peer` dropped: if it is our master, the link is gone and
+    /// the next `replicationCron` asks again.
+    pub(crate) fn on_link_lost(&mut self, peer: NodeId, out: &mut Effects<Self>) {
+        if self.linked == Some(peer) {
+            out.narrate(self.setup.narrate, || {
+                format!("the connection to our master n{peer} dropped: PSYNC again")
+            });
+            self.linked = None;
+            self.psync_sent = None;
         }
     }
 
@@ -259,6 +348,7 @@ impl Redis {
         }
         self.applied = self.stream.offset();
         self.linked = Some(from);
+        self.repl_heard = Some(self.now);
         self.ack_due = true;
         self.after_offset_change(out);
     }
@@ -282,6 +372,7 @@ impl Redis {
             return;
         }
         self.linked = Some(from);
+        self.repl_heard = Some(self.now);
         let skip = usize::try_from(offset + 1 - first).unwrap_or(usize::MAX);
         let new: Vec<Command> = commands.into_iter().skip(skip).collect();
         if !new.is_empty() {
@@ -339,6 +430,73 @@ impl Redis {
 mod tests {
     use super::super::tests::{cluster, cluster_waiting, key_on};
     use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_replica_whose_master_restarted_behind_a_partition_relinks_after_repl_timeout() {
+        let mut p = cluster(1);
+        let key = key_on(&p, 1);
+        p.write(1, &format!("{key}=a"));
+        p.deliver_all();
+        assert_eq!(p.applied_data(4), vec![format!("{key}=a")]);
+        // The master restarts while cut off: its replica sees no reset, and the
+        // restarted master has forgotten it.
+        p.partition(&[1]);
+        p.restart(1);
+        p.deliver_all();
+        p.heal();
+        p.write(1, &format!("{key}=b"));
+        p.deliver_all();
+        assert_eq!(p.applied_data(4).len(), 1, "the master streams to no one");
+        // The replica's replicationCron: within repl-timeout and a node timeout more it
+        // drops the silent link and continues from its offset.
+        let timeout = p.node(4).node_timeout();
+        let mut waited = Duration::ZERO;
+        while p.applied_data(4).len() < 2 && waited < timeout * (REPL_TIMEOUT_NODE_TIMEOUTS + 2) {
+            p.advance(Duration::from_millis(50));
+            waited += Duration::from_millis(50);
+            p.fire(4, crate::redis::RedisTimer::Cron);
+            p.deliver_all();
+        }
+        assert_eq!(
+            p.applied_data(4),
+            vec![format!("{key}=a"), format!("{key}=b")]
+        );
+        assert!(p.narration(4).iter().any(|l| l.contains("repl-timeout")));
+        // From now on the master pings the replica over the stream, which keeps the
+        // link: no further PSYNC however long it stays quiet.
+        let psyncs = |p: &crate::pump::Pump<Redis>| {
+            p.narration(1)
+                .iter()
+                .filter(|l| l.contains("PSYNC from n4"))
+                .count()
+        };
+        let before = psyncs(&p);
+        for _ in 0..40 {
+            p.advance(Duration::from_millis(50));
+            p.fire(1, crate::redis::RedisTimer::Cron);
+            p.fire(4, crate::redis::RedisTimer::Cron);
+            p.deliver_all();
+        }
+        assert_eq!(psyncs(&p), before);
+    }
+
+    #[test]
+    fn a_dropped_connection_to_the_master_relinks_at_once() {
+        let mut p = cluster(1);
+        let key = key_on(&p, 1);
+        p.write(1, &format!("{key}=a"));
+        p.deliver_all();
+        p.restart(1);
+        p.step(4, crate::Input::PeerLost(1));
+        p.write(1, &format!("{key}=b"));
+        p.fire(4, crate::redis::RedisTimer::Cron);
+        p.deliver_all();
+        assert_eq!(
+            p.applied_data(4),
+            vec![format!("{key}=a"), format!("{key}=b")]
+        );
+    }
 
     #[test]
     fn a_master_answers_before_its_replica_has_the_write() {
