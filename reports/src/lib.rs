@@ -65,7 +65,7 @@ use std::path::{Path, PathBuf};
 pub use error::ReportError;
 pub use results::{
     load, save, Baseline, ConcurrentFsync, Failover, Machine, Measure, MessageCounts, Mode,
-    ProtocolRun, Results, Settings, SweepPoint, ThroughputPoint, Timing, MS_UNIT_SCALE,
+    ProtocolRun, Remote, RemoteCrash, Results, Settings, SweepPoint, ThroughputPoint, Timing, MS_UNIT_SCALE,
     SCHEMA_VERSION,
 };
 pub use summary::Summary;
