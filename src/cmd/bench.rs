@@ -147,7 +147,10 @@ impl Args {
         if self.protocols != d.protocols && self.protocols != [spec.protocol] {
             anyhow::bail!(
                 "--protocols {:?} does not match {file}: its nodes run {}",
-                self.protocols.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                self.protocols
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>(),
                 spec.protocol
             );
         }

@@ -99,7 +99,9 @@ pub enum RemoteError {
         source: ClientError,
     },
     /// A crashed node's process did not exit.
-    #[error("node {0} accepted the crash command but its process did not exit within {EXIT_TIMEOUT:?}")]
+    #[error(
+        "node {0} accepted the crash command but its process did not exit within {EXIT_TIMEOUT:?}"
+    )]
     DidNotExit(NodeId),
     /// A crashed node did not come back.
     #[error("node {id} did not come back within {timeout:?} after its crash: does its supervisor restart it (systemd Restart=always)?")]
@@ -557,7 +559,8 @@ impl Cluster for RemoteCluster {
             }
         }
         if let Err(e) = Cluster::heal(&mut self).await {
-            self.spec.note(format!("healing the cluster after a trial: {e}"));
+            self.spec
+                .note(format!("healing the cluster after a trial: {e}"));
         }
         for sub in self.streams.values() {
             sub.task.abort();

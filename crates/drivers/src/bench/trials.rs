@@ -8,7 +8,6 @@ use crate::measure::{
 };
 use crate::process_cluster::ProcessCluster;
 use crate::remote_cluster::{RemoteCluster, RemoteSpec};
-use std::sync::Arc;
 use crate::workload::Workload;
 use protocols::{Protocol, ProtocolKind, Timing};
 use reports::results as r;
@@ -17,6 +16,7 @@ use runtime::events::Latencies;
 use runtime::host::MessageCounts;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long one trial may wait for what it measures.

@@ -691,7 +691,10 @@ mod tests {
             }),
         };
         let bytes = postcard::to_stdvec(&reply).expect("encodes");
-        assert_eq!(postcard::from_bytes::<ClientResponse>(&bytes).ok(), Some(reply));
+        assert_eq!(
+            postcard::from_bytes::<ClientResponse>(&bytes).ok(),
+            Some(reply)
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -757,24 +760,63 @@ mod tests {
     #[test]
     fn a_subscription_starts_with_the_nodes_standing() {
         let bus = EventBus::new();
-        bus.publish(1, Event::RoleChanged { role: Role::Candidate, term: 2 });
-        bus.publish(1, Event::RoleChanged { role: Role::Leader, term: 2 });
-        bus.publish(2, Event::RoleChanged { role: Role::Follower, term: 2 });
+        bus.publish(
+            1,
+            Event::RoleChanged {
+                role: Role::Candidate,
+                term: 2,
+            },
+        );
+        bus.publish(
+            1,
+            Event::RoleChanged {
+                role: Role::Leader,
+                term: 2,
+            },
+        );
+        bus.publish(
+            2,
+            Event::RoleChanged {
+                role: Role::Follower,
+                term: 2,
+            },
+        );
         bus.publish(1, Event::LeaderElected { term: 2 });
         bus.publish(1, Event::LeaderReady { term: 2 });
         let (standing, _) = bus.subscribe(1);
         assert_eq!(
             standing,
             vec![
-                Event::RoleChanged { role: Role::Leader, term: 2 },
+                Event::RoleChanged {
+                    role: Role::Leader,
+                    term: 2
+                },
                 Event::LeaderElected { term: 2 },
                 Event::LeaderReady { term: 2 },
             ]
         );
         let (standing, _) = bus.subscribe(2);
-        assert_eq!(standing, vec![Event::RoleChanged { role: Role::Follower, term: 2 }]);
-        bus.publish(1, Event::RoleChanged { role: Role::Follower, term: 3 });
+        assert_eq!(
+            standing,
+            vec![Event::RoleChanged {
+                role: Role::Follower,
+                term: 2
+            }]
+        );
+        bus.publish(
+            1,
+            Event::RoleChanged {
+                role: Role::Follower,
+                term: 3,
+            },
+        );
         let (standing, _) = bus.subscribe(1);
-        assert_eq!(standing, vec![Event::RoleChanged { role: Role::Follower, term: 3 }]);
+        assert_eq!(
+            standing,
+            vec![Event::RoleChanged {
+                role: Role::Follower,
+                term: 3
+            }]
+        );
     }
 }
