@@ -107,10 +107,11 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
         ("cluster mode", s.mode.as_str().to_string()),
         (
             "network",
-            s.network.as_ref().map_or_else(
-                || "loopback (no model)".to_string(),
-                |n| n.description.clone(),
-            ),
+            match (&s.network, &s.remote) {
+                (Some(n), _) => n.description.clone(),
+                (None, Some(_)) => "the one between the cluster's hosts (not modelled)".into(),
+                (None, None) => "loopback (no model)".into(),
+            },
         ),
         ("protocols", join(s.protocols.clone())),
         (

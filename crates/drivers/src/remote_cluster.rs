@@ -184,7 +184,8 @@ impl RemoteSpec {
     pub fn load(config: &Path) -> Result<RemoteSpec, RemoteError> {
         let cfg = ClusterConfig::load(config)?;
         Ok(RemoteSpec {
-            config: config.to_path_buf(),
+            // The full path, for the results file's record of what was measured.
+            config: std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf()),
             protocol: cfg.protocol,
             fsync: cfg.fsync,
             timing: cfg.timing.clone(),
