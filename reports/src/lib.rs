@@ -65,8 +65,8 @@ use std::path::{Path, PathBuf};
 pub use error::ReportError;
 pub use results::{
     load, save, Baseline, ConcurrentFsync, Failover, Machine, Measure, MessageCounts, Mode,
-    ProtocolRun, Results, Settings, SweepPoint, ThroughputPoint, Timing, MS_UNIT_SCALE,
-    SCHEMA_VERSION,
+    ProtocolRun, Remote, RemoteCrash, Results, Settings, SweepPoint, ThroughputPoint, Timing,
+    MS_UNIT_SCALE, SCHEMA_VERSION,
 };
 pub use summary::Summary;
 

@@ -85,7 +85,7 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
             items.join(", ")
         }
     };
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         ("results file", path.display().to_string()),
         ("created", results.created.clone()),
         ("schema version", results.schema_version.to_string()),
@@ -107,10 +107,11 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
         ("cluster mode", s.mode.as_str().to_string()),
         (
             "network",
-            s.network.as_ref().map_or_else(
-                || "loopback (no model)".to_string(),
-                |n| n.description.clone(),
-            ),
+            match (&s.network, &s.remote) {
+                (Some(n), _) => n.description.clone(),
+                (None, Some(_)) => "the one between the cluster's hosts (not modelled)".into(),
+                (None, None) => "loopback (no model)".into(),
+            },
         ),
         ("protocols", join(s.protocols.clone())),
         (
@@ -164,6 +165,20 @@ pub(crate) fn settings(doc: &mut Document, path: &Path, results: &Results, prefi
         ("warm-up", format!("{} ms", s.warmup_ms)),
         ("measurement duration", format!("{} ms", s.duration_ms)),
     ];
+    if let Some(r) = &s.remote {
+        let nodes: Vec<String> = r.nodes.iter().map(|(id, a)| format!("{id}: {a}")).collect();
+        let back = r.crashes.iter().filter(|c| c.exited && c.restarted).count();
+        rows.extend([
+            ("remote cluster: config", r.config.clone()),
+            ("remote cluster: client addresses", nodes.join(", ")),
+            ("remote cluster: clock", r.clock.clone()),
+            (
+                "remote cluster: crashes (process exit seen, restarted by the supervisor)",
+                format!("{} ({back} exited and restarted)", r.crashes.len()),
+            ),
+            ("remote cluster: events lost", r.events_lost.to_string()),
+        ]);
+    }
     doc.heading(3, format!("{prefix}Settings of {}", file_name(path)));
     let count = rows.len();
     let mark = doc.blocks.len();

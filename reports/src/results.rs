@@ -68,6 +68,9 @@ pub enum Mode {
     InProcess,
     /// One OS process per node.
     MultiProcess,
+    /// Nodes started elsewhere (`cwb bench --config`), measured over the network from
+    /// the host that ran the bench ([`Settings::remote`]).
+    Remote,
 }
 
 impl Mode {
@@ -76,6 +79,7 @@ impl Mode {
         match self {
             Mode::InProcess => "in-process",
             Mode::MultiProcess => "multi-process",
+            Mode::Remote => "remote",
         }
     }
 }
@@ -119,6 +123,40 @@ pub struct Settings {
     /// The network model the clusters ran over (`cwb bench --net`); none: loopback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
+    /// The cluster measured, when it was started elsewhere (`cwb bench --config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<Remote>,
+}
+
+/// A cluster of nodes started elsewhere, as the measuring host saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Remote {
+    /// The config file the nodes were started with.
+    pub config: String,
+    /// Every node's client address: node id -> address.
+    pub nodes: BTreeMap<String, String>,
+    /// How the run was timed: events stamped on arrival at the measuring host's
+    /// clock; the nodes' clocks never read.
+    pub clock: String,
+    /// Every crash the kill measure carried out: a process exit seen, and the
+    /// supervisor's restart.
+    pub crashes: Vec<RemoteCrash>,
+    /// Events the nodes dropped from a stream this host did not read fast enough
+    /// (0: every event arrived).
+    pub events_lost: u64,
+}
+
+/// One crash of a remote node on command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteCrash {
+    /// The node.
+    pub node: u64,
+    /// Its event stream ended right after the command: the process exited.
+    pub exited: bool,
+    /// It answered again as a new process (a different incarnation).
+    pub restarted: bool,
+    /// From the crash command to the restarted node's subscription, in ms.
+    pub back_after_ms: Option<f64>,
 }
 
 /// The network model of a run.

@@ -4,6 +4,7 @@
 use super::TimingArgs;
 use anyhow::Context;
 use drivers::bench::{self, Measure, Plan, Progress, Sweep};
+use drivers::remote_cluster::RemoteSpec;
 use indicatif::{ProgressBar, ProgressStyle};
 use protocols::ProtocolKind;
 use std::path::PathBuf;
@@ -106,6 +107,76 @@ pub struct Args {
     /// comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
     pub recovery_entries: Vec<u64>,
+    /// Measure a cluster started elsewhere: the `cluster.toml` its `cwb node`
+    /// processes run with, each under a supervisor that restarts it (systemd's
+    /// `Restart=always`). Measures kill (a crash on command, a process exit and a
+    /// restart), isolate, transfer and throughput (default: kill, isolate,
+    /// throughput) on the running nodes, with the protocol, size, fsync and timers of
+    /// the file. See docs/METHOD.md, "Measuring a running cluster".
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["processes", "netns", "net", "tls", "peers", "sweep"]
+    )]
+    pub config: Option<PathBuf>,
+}
+
+/// Only the defaults of [`Args`], to tell what a user set from what they left.
+#[derive(clap::Parser)]
+struct Defaults {
+    #[command(flatten)]
+    args: Args,
+}
+
+impl Args {
+    /// The plan for a cluster started elsewhere, described by `spec`: its protocol,
+    /// size, fsync and timers; an option set to something else is refused, and so is
+    /// one that cannot apply to running nodes.
+    fn remote_plan(&self, spec: &RemoteSpec) -> anyhow::Result<Plan> {
+        use clap::Parser;
+        let d = Defaults::try_parse_from(["bench"])
+            .context("reading the bench defaults")?
+            .args;
+        let file = spec.config.display();
+        let size = spec.clients.len() as u64;
+        if self.nodes != d.nodes && self.nodes != [size] {
+            anyhow::bail!(
+                "--nodes does not apply with --config: the cluster's size is its file's ({size} nodes in {file})"
+            );
+        }
+        if self.protocols != d.protocols && self.protocols != [spec.protocol] {
+            anyhow::bail!(
+                "--protocols {:?} does not match {file}: its nodes run {}",
+                self.protocols
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>(),
+                spec.protocol
+            );
+        }
+        if self.fsync != d.fsync && self.fsync != spec.fsync {
+            anyhow::bail!(
+                "--fsync {} does not match {file}: its nodes run with fsync = {}",
+                self.fsync,
+                spec.fsync
+            );
+        }
+        let timing = self.timing.timing()?;
+        if timing != d.timing.timing()? && timing != spec.timing {
+            anyhow::bail!(
+                "the timer options do not match {file}: its nodes run with the file's [timing]; leave them out"
+            );
+        }
+        let mut plan = self.plan()?;
+        plan.protocols = vec![spec.protocol];
+        plan.nodes = vec![size];
+        plan.fsync = spec.fsync;
+        plan.timing = spec.timing.clone();
+        if self.measure == d.measure {
+            plan.measure = vec![Measure::Kill, Measure::Isolate, Measure::Throughput];
+        }
+        Ok(plan)
+    }
 }
 
 impl Args {
@@ -186,6 +257,11 @@ pub async fn collect(args: &Args) -> anyhow::Result<reports::results::Results> {
             .context("progress template")?
             .progress_chars("=> "),
     );
+    if let Some(config) = &args.config {
+        let spec = RemoteSpec::load(config)?;
+        let plan = args.remote_plan(&spec)?;
+        return Ok(bench::collect_remote(&plan, std::sync::Arc::new(spec), &mut bar).await?);
+    }
     if !args.peers.is_empty() {
         return with_peers(args, &plan, &mut bar).await;
     }

@@ -55,6 +55,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         wait_replicas: vec![0, 1],
         catchup_entries: 100_000,
         recovery_entries: vec![10_000, 100_000],
+        config: None,
     };
     println!(
         "comparing raft, zab and paxos on 3-node loopback clusters: {} trials each of cold-start election, leader kill and leader isolation, then 1 and 64 closed-loop clients (fsync = batch)",

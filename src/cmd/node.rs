@@ -162,6 +162,11 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
         state_machine: args.state_machine.unwrap_or(cfg.state_machine),
         wait_replicas: 0,
         max_frame: runtime::transport::DEFAULT_MAX_FRAME,
+        // This process is the node: a proved crash command ends it at once, for its
+        // supervisor to restart (`cwb bench --config` crashes leaders this way).
+        exit: Some(host::ProcessExit::immediate(
+            runtime::client::CRASH_EXIT_CODE,
+        )),
     };
     let bus = EventBus::new();
     let clock = ClockReference::now();

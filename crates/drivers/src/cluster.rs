@@ -251,6 +251,8 @@ impl<P: Protocol> LocalCluster<P> {
             state_machine: self.opts.state_machine,
             wait_replicas: self.opts.wait_replicas,
             max_frame: self.opts.max_frame,
+            // An in-process node cannot end this process: it refuses a crash command.
+            exit: None,
         }
     }
 

@@ -7,6 +7,8 @@
 //! - [`console`]: the commands a person gives an in-process cluster (`cwb cluster`,
 //!   `cwb serve`), parsed and carried out.
 //! - [`process_cluster`]: the same with one `cwb node` OS process per node.
+//! - [`remote_cluster`]: `cwb node` processes started elsewhere under a supervisor,
+//!   measured through their client ports (crash, faults, event streams).
 //! - [`metrics`]: election and failover decomposed from the nodes' stamped events.
 //! - [`workload`]: closed-loop client workloads.
 //! - [`loaded`]: failover under a load of writers: acknowledged writes lost, the
@@ -32,4 +34,5 @@ pub mod nemesis;
 pub mod netns;
 pub mod placement;
 pub mod process_cluster;
+pub mod remote_cluster;
 pub mod workload;

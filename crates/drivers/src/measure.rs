@@ -97,6 +97,22 @@ pub trait Cluster {
     /// gone, to the instant the kill was issued.
     fn kill(&mut self, id: NodeId) -> impl Future<Output = Result<Instant, Self::Error>> + Send;
 
+    /// Checks, once a failover is over, that the node [`Self::kill`] crashed is
+    /// down: by default its client port at `addr` refuses connections. A cluster whose
+    /// nodes are restarted by a supervisor of their own checks what it saw instead.
+    fn verify_killed(
+        &self,
+        id: NodeId,
+        addr: SocketAddr,
+    ) -> impl Future<Output = Result<(), String>> + Send {
+        async move {
+            match tokio::net::TcpStream::connect(addr).await {
+                Ok(_) => Err(format!("killed node {id} still accepts clients")),
+                Err(_) => Ok(()),
+            }
+        }
+    }
+
     /// Restarts a killed node on its old ports, from its data directory.
     fn restart(&mut self, id: NodeId) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
@@ -415,11 +431,10 @@ pub async fn failover_on<C: Cluster>(
     // Verify the fault took effect.
     match failure {
         Failure::Kill => {
-            if tokio::net::TcpStream::connect(old_addr).await.is_ok() {
-                return Err(MeasureError::FaultNotVerified(format!(
-                    "killed node {old} still accepts clients"
-                )));
-            }
+            cluster
+                .verify_killed(old, old_addr)
+                .await
+                .map_err(MeasureError::FaultNotVerified)?;
         }
         Failure::Isolate => {
             let commit_after = live_commit(old_addr, tls.as_ref()).await;

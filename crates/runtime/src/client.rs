@@ -56,7 +56,30 @@ pub enum ClientOp {
     /// `cluster.toml`), as the bytes it replicates: a `znode::ZCommand` for the znode
     /// tree. Committed through the protocol like [`ClientOp::Kv`].
     Command(Bytes),
+    /// Subscribes this connection to the node's protocol events (role changes,
+    /// `LeaderElected`, `LeaderReady`, narration: what `cwb node --events-json`
+    /// prints), proved like a fault command: [`ClusterKey::fault_proof`] of
+    /// [`SUBSCRIBE_PROOF`] over a nonce of this connection. Answered with
+    /// [`ClientReply::Subscribed`], then [`ClientReply::Events`] as events happen,
+    /// under the same request id, until the connection closes. A node serves at most
+    /// [`MAX_SUBSCRIBERS`] streams; a subscriber that does not keep up loses events,
+    /// counted in the next [`EventBatch::lost`], and never holds the node up.
+    Subscribe {
+        /// The proof.
+        proof: [u8; 32],
+    },
 }
+
+/// The bytes a [`ClientOp::Subscribe`] proves (in place of a fault command's). No
+/// [`Fault`] encodes to them: postcard would read their first byte as variant 115.
+pub const SUBSCRIBE_PROOF: &[u8] = b"subscribe to events";
+
+/// Event streams one node serves at once at most ([`ClientOp::Subscribe`]).
+pub const MAX_SUBSCRIBERS: usize = 8;
+
+/// The exit code of a node process that carried out [`Fault::Crash`]: what a shell
+/// reports for a process killed by SIGKILL (128 + 9).
+pub const CRASH_EXIT_CODE: i32 = 137;
 
 /// Fault injection for multi-process clusters, on one node's transport.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +105,13 @@ pub enum Fault {
         /// The node that should lead next.
         to: NodeId,
     },
+    /// The node's process exits at once with [`CRASH_EXIT_CODE`], as a SIGKILL would
+    /// end it: no clean shutdown, nothing written that was not already handed to the
+    /// OS; its supervisor (systemd's `Restart=always`) restarts it and it recovers
+    /// from its data directory. Only a node that is a process of its own accepts it
+    /// (`cwb node`); a node hosted inside another program refuses it. The connection
+    /// closes with the process, usually before any answer.
+    Crash,
 }
 
 /// A framed request.
@@ -153,6 +183,34 @@ pub enum ClientReply {
     /// or the session expired), sent after the answers of the commands applied before
     /// it. Its response id is 0 and it takes no in-flight slot.
     Watch(Bytes),
+    /// The connection is subscribed to the node's events ([`ClientOp::Subscribe`]).
+    Subscribed(Subscription),
+    /// Events of a subscribed connection, under the subscription's request id; like
+    /// [`ClientReply::Watch`] they take no in-flight slot.
+    Events(EventBatch),
+}
+
+/// What a node answers a subscription with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// Which start of the node process this is (`cwb node`: its start time in unix
+    /// nanoseconds): a different number after a crash means the node was restarted.
+    pub incarnation: u64,
+    /// The node's standing before the stream starts, as its latest events: its last
+    /// role change and, if it leads, its `LeaderElected` and `LeaderReady` since
+    /// (`EventBus::subscribe`). They happened before the subscription: their time is
+    /// unknown to the subscriber.
+    pub standing: Vec<protocols::Event>,
+}
+
+/// Events the node carried out since the previous batch, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventBatch {
+    /// Events lost just before these because the subscriber did not keep up (counted
+    /// over the node's whole event bus).
+    pub lost: u64,
+    /// The node's events.
+    pub events: Vec<protocols::Event>,
 }
 
 /// A framed response.
@@ -293,6 +351,7 @@ impl Connection {
                     "node closed the connection",
                 ),
             }),
+            Err(frame::FrameError::Io(source)) => Err(ClientError::Io { addr, source }),
             Err(e) => Err(ClientError::Protocol {
                 addr,
                 reason: e.to_string(),
@@ -387,11 +446,15 @@ pub async fn fault_with(
             reason: e.to_string(),
         })?;
         let proof = key.fault_proof(node, &nonce, &bytes);
+        let crash = fault == Fault::Crash;
         let op = ClientOp::Fault { fault, proof };
-        match c.call(&ClientRequest { id: 2, op }).await? {
-            ClientReply::Ok => Ok(()),
-            ClientReply::Error(e) => Err(ClientError::Refused(e)),
-            other => Err(ClientError::Protocol {
+        match c.call(&ClientRequest { id: 2, op }).await {
+            Ok(ClientReply::Ok) => Ok(()),
+            Ok(ClientReply::Error(e)) => Err(ClientError::Refused(e)),
+            // A crash ends the process at once: the connection closes unanswered.
+            Err(ClientError::Io { .. }) if crash => Ok(()),
+            Err(e) => Err(e),
+            Ok(other) => Err(ClientError::Protocol {
                 addr,
                 reason: format!("unexpected {other:?}"),
             }),
@@ -400,6 +463,78 @@ pub async fn fault_with(
     tokio::time::timeout(timeout, call)
         .await
         .map_err(|_| ClientError::Timeout(timeout))?
+}
+
+/// A connection subscribed to one node's events ([`ClientOp::Subscribe`]).
+pub struct EventStream {
+    conn: Connection,
+    request: u64,
+    /// The node's answer: its incarnation and its standing before the stream.
+    pub subscription: Subscription,
+}
+
+/// Subscribes to node `node`'s events at `addr`, proved with the cluster's `key`
+/// (TLS if `tls` is given): a challenge, then the subscription, within `timeout`.
+pub async fn subscribe_with(
+    addr: SocketAddr,
+    tls: Option<&ClientTls>,
+    node: NodeId,
+    key: &ClusterKey,
+    timeout: Duration,
+) -> Result<EventStream, ClientError> {
+    let call = async {
+        let mut conn = Connection::connect_with(addr, tls).await?;
+        let nonce = match conn
+            .call(&ClientRequest {
+                id: 1,
+                op: ClientOp::Challenge,
+            })
+            .await?
+        {
+            ClientReply::Challenge(nonce) => nonce,
+            other => {
+                return Err(ClientError::Protocol {
+                    addr,
+                    reason: format!("expected a challenge, got {other:?}"),
+                })
+            }
+        };
+        let proof = key.fault_proof(node, &nonce, SUBSCRIBE_PROOF);
+        let req = ClientRequest {
+            id: 2,
+            op: ClientOp::Subscribe { proof },
+        };
+        match conn.call(&req).await? {
+            ClientReply::Subscribed(subscription) => Ok(EventStream {
+                conn,
+                request: req.id,
+                subscription,
+            }),
+            ClientReply::Error(e) => Err(ClientError::Refused(e)),
+            other => Err(ClientError::Protocol {
+                addr,
+                reason: format!("expected a subscription, got {other:?}"),
+            }),
+        }
+    };
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| ClientError::Timeout(timeout))?
+}
+
+impl EventStream {
+    /// The next batch of events; an error once the connection ends (the node
+    /// stopped, or crashed: [`ClientError::Io`]).
+    pub async fn next(&mut self) -> Result<EventBatch, ClientError> {
+        loop {
+            let resp = self.conn.recv().await?;
+            match resp.reply {
+                ClientReply::Events(batch) if resp.id == self.request => return Ok(batch),
+                ClientReply::Error(e) => return Err(ClientError::Refused(e)),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// A key-value client that finds the leader: it follows `NotLeader` hints, and on a

@@ -6,7 +6,7 @@ use hdrhistogram::Histogram;
 use protocols::{Event, NodeId};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::{broadcast, Notify};
 
 /// One event as the harness saw it.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,12 +29,31 @@ pub struct EventBus {
     inner: Arc<BusInner>,
 }
 
-#[derive(Default)]
 struct BusInner {
     events: Mutex<Vec<Stamped>>,
     notify: Notify,
     /// How late the nodes' timers fired (see [`EventBus::record_timer_lateness`]).
     timer_lateness: Mutex<Latencies>,
+    /// Live copies of every event for the client port's event streams
+    /// ([`EventBus::subscribe`]): a ring of [`LIVE_EVENTS`]; a receiver that falls
+    /// that far behind loses the oldest and is told how many. Sent under the `events`
+    /// lock, so a subscription taken under it misses nothing and sees nothing twice.
+    live: broadcast::Sender<Stamped>,
+}
+
+/// Events a live subscriber may fall behind before it loses the oldest
+/// ([`EventBus::subscribe`]).
+pub const LIVE_EVENTS: usize = 1024;
+
+impl Default for BusInner {
+    fn default() -> BusInner {
+        BusInner {
+            events: Mutex::default(),
+            notify: Notify::new(),
+            timer_lateness: Mutex::default(),
+            live: broadcast::channel(LIVE_EVENTS).0,
+        }
+    }
 }
 
 impl EventBus {
@@ -50,12 +69,7 @@ impl EventBus {
 
     /// Records an event (called by the runtime).
     pub fn publish(&self, node: NodeId, event: Event) {
-        self.lock().push(Stamped {
-            at: Instant::now(),
-            node,
-            event,
-        });
-        self.inner.notify.notify_waiters();
+        self.publish_at(Instant::now(), node, event);
     }
 
     /// Records an event stamped elsewhere: when a node's protocol produced it (an
@@ -64,8 +78,49 @@ impl EventBus {
     /// (multi-process mode). Events are kept in arrival order, which may differ
     /// slightly from `at` order; the measures take the earliest stamp.
     pub fn publish_at(&self, at: Instant, node: NodeId, event: Event) {
-        self.lock().push(Stamped { at, node, event });
+        let stamped = Stamped { at, node, event };
+        let mut events = self.lock();
+        if self.inner.live.receiver_count() > 0 {
+            // Never blocks: a full ring drops its oldest event for a slow receiver.
+            let _ = self.inner.live.send(stamped.clone());
+        }
+        events.push(stamped);
+        drop(events);
         self.inner.notify.notify_waiters();
+    }
+
+    /// A live stream of every event published from now on (all nodes of the bus),
+    /// and node `node`'s current standing as its latest events: its last
+    /// `RoleChanged`, and when that made it a leader, the `LeaderElected` and
+    /// `LeaderReady` that followed it. Nothing between the two is missed
+    /// or repeated. The stream is bounded ([`LIVE_EVENTS`]): a receiver that falls
+    /// behind gets `RecvError::Lagged` with the number it lost; publishing never waits.
+    pub fn subscribe(&self, node: NodeId) -> (Vec<Event>, broadcast::Receiver<Stamped>) {
+        let events = self.lock();
+        let live = self.inner.live.subscribe();
+        let own = || events.iter().filter(|s| s.node == node);
+        let mut standing = Vec::new();
+        if let Some((at, role, term)) = own()
+            .enumerate()
+            .filter_map(|(i, s)| match s.event {
+                Event::RoleChanged { role, term } => Some((i, role, term)),
+                _ => None,
+            })
+            .last()
+        {
+            standing.push(Event::RoleChanged { role, term });
+            if role.is_leader() {
+                // What followed in the same role is this leadership's (ZAB's epoch
+                // may differ from the one it started Leading in).
+                standing.extend(own().skip(at + 1).filter_map(|s| match s.event {
+                    Event::LeaderElected { .. } | Event::LeaderReady { .. } => {
+                        Some(s.event.clone())
+                    }
+                    _ => None,
+                }));
+            }
+        }
+        (standing, live)
     }
 
     fn lateness(&self) -> MutexGuard<'_, Latencies> {

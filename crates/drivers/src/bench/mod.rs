@@ -28,9 +28,14 @@
 //! Redis Cluster runs at `2n` nodes for a size `n` (`n` masters with one replica
 //! each); its failovers are measured under load, with its specification's steps.
 //!
+//! With [`collect_remote`] every trial runs on one cluster started elsewhere
+//! ([`crate::remote_cluster`]): kills are crashes on command, restarted by the nodes'
+//! supervisors.
+//!
 //! Files: `plan.rs` (what to measure), `trials.rs` (one protocol and size: elections,
-//! failovers, sweeps), `loaded.rs` (failovers under load: lost writes, Redis
-//! Cluster's failovers), `throughput.rs` (the interleaved throughput rounds),
+//! failovers, sweeps), `remote.rs` (what a remote run may measure, and its record),
+//! `loaded.rs` (failovers under load: lost writes, Redis Cluster's failovers),
+//! `throughput.rs` (the interleaved throughput rounds),
 //! `provenance.rs` (machine, time, commit), `extra.rs` (systems measured beside the
 //! protocols, [`ExtraSystems`]).
 
@@ -39,6 +44,7 @@ mod loaded;
 mod placement;
 mod plan;
 pub mod provenance;
+mod remote;
 pub mod snapshots;
 mod throughput;
 mod trials;
@@ -83,7 +89,29 @@ pub async fn collect(plan: &Plan, progress: &mut dyn Progress) -> Result<Results
 pub async fn collect_with(
     plan: &Plan,
     progress: &mut dyn Progress,
+    extra: Option<&mut dyn ExtraSystems>,
+) -> Result<Results, BenchError> {
+    collect_inner(plan, progress, extra, None).await
+}
+
+/// [`collect`] on a cluster started elsewhere (`cwb bench --config`): every trial on
+/// its running nodes ([`crate::remote_cluster`]). The plan must be the cluster's own
+/// (its protocol, size, timers and fsync, from the config) and ask only for what can
+/// be measured on nodes this program does not start ([`remote::check`]).
+pub async fn collect_remote(
+    plan: &Plan,
+    cluster: std::sync::Arc<crate::remote_cluster::RemoteSpec>,
+    progress: &mut dyn Progress,
+) -> Result<Results, BenchError> {
+    remote::check(plan, &cluster)?;
+    collect_inner(plan, progress, None, Some(cluster)).await
+}
+
+async fn collect_inner(
+    plan: &Plan,
+    progress: &mut dyn Progress,
     mut extra: Option<&mut dyn ExtraSystems>,
+    remote: Option<std::sync::Arc<crate::remote_cluster::RemoteSpec>>,
 ) -> Result<Results, BenchError> {
     plan.timing.validate()?;
     if let Some(p) = plan
@@ -139,12 +167,13 @@ pub async fn collect_with(
             }
         }
         protocol_timing.insert(protocol.to_string(), mapping);
-        let hosting = match &exe {
-            Some(exe) => Hosting::Processes {
+        let hosting = match (&exe, &remote) {
+            (_, Some(spec)) => Hosting::Remote(spec.clone()),
+            (Some(exe), None) => Hosting::Processes {
                 exe: exe.clone(),
                 protocol,
             },
-            None => Hosting::InProcess,
+            (None, None) => Hosting::InProcess,
         };
         for &nodes in &plan.nodes {
             let run = with_protocol!(protocol, P => trials::measure_protocol::<P>(plan, &hosting, nodes, progress).await?);
@@ -181,6 +210,11 @@ pub async fn collect_with(
         runs.extend(extra_runs);
         protocol_timing.extend(settings);
     }
+    if let Some(spec) = &remote {
+        for line in spec.take_notes() {
+            progress.note(line);
+        }
+    }
     progress.finish();
     let timing = &plan.timing;
     Ok(Results {
@@ -192,7 +226,9 @@ pub async fn collect_with(
             protocols: plan.protocols.iter().map(|p| p.to_string()).collect(),
             cluster_sizes: plan.nodes.iter().map(|&n| n as usize).collect(),
             trials: plan.trials,
-            mode: if plan.processes.is_some() {
+            mode: if remote.is_some() {
+                r::Mode::Remote
+            } else if plan.processes.is_some() {
                 r::Mode::MultiProcess
             } else {
                 r::Mode::InProcess
@@ -226,6 +262,7 @@ pub async fn collect_with(
                 name: m.name.clone(),
                 description: m.describe(),
             }),
+            remote: remote.as_deref().map(remote::record),
         },
         baseline,
         runs,

@@ -44,6 +44,7 @@ pub(super) async fn measure<P: Protocol>(
             }
             Err(e) => Err(e.to_string()),
         },
+        Hosting::Remote(_) => Err("leader placement is not measured on a remote cluster".into()),
         Hosting::Processes { exe, protocol } => {
             match ProcessCluster::start(exe, *protocol, &opts).await {
                 Ok(mut cluster) => {

@@ -7,6 +7,7 @@ use crate::measure::{
     self, Cluster, ElectionSample, FailoverSample, Failure, MeasureError, ThroughputSample,
 };
 use crate::process_cluster::ProcessCluster;
+use crate::remote_cluster::{RemoteCluster, RemoteSpec};
 use crate::workload::Workload;
 use protocols::{Protocol, ProtocolKind, Timing};
 use reports::results as r;
@@ -15,6 +16,7 @@ use runtime::events::Latencies;
 use runtime::host::MessageCounts;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long one trial may wait for what it measures.
@@ -36,6 +38,19 @@ pub(super) enum Hosting {
         /// What the nodes run.
         protocol: ProtocolKind,
     },
+    /// Nodes started elsewhere, the same ones for every trial
+    /// ([`crate::remote_cluster`]).
+    Remote(Arc<RemoteSpec>),
+}
+
+/// A remote cluster, connected for one trial.
+async fn remote(spec: &Arc<RemoteSpec>) -> Result<RemoteCluster, MeasureError> {
+    Ok(RemoteCluster::connect(spec.clone()).await?)
+}
+
+/// What a remote cluster cannot measure (refused before the run starts).
+fn not_remote(what: &'static str) -> MeasureError {
+    MeasureError::FaultNotVerified(format!("{what} is not measured on a remote cluster"))
 }
 
 pub(super) fn cluster_options(
@@ -62,9 +77,13 @@ async fn election_trial<P: Protocol>(
     opts: ClusterOptions,
     idle_rss: bool,
 ) -> Result<(ElectionSample, Vec<u64>), MeasureError> {
-    let Hosting::Processes { exe, protocol } = hosting else {
-        let sample = crate::cluster::cold_election::<P>(opts, TRIAL_TIMEOUT).await?;
-        return Ok((sample, Vec::new()));
+    let (exe, protocol) = match hosting {
+        Hosting::InProcess => {
+            let sample = crate::cluster::cold_election::<P>(opts, TRIAL_TIMEOUT).await?;
+            return Ok((sample, Vec::new()));
+        }
+        Hosting::Remote(_) => return Err(not_remote("a cold-start election")),
+        Hosting::Processes { exe, protocol } => (exe, protocol),
     };
     let cluster = ProcessCluster::start(exe, *protocol, &opts).await?;
     let sample = measure::cold_election_on(&cluster, TRIAL_TIMEOUT).await;
@@ -82,8 +101,17 @@ async fn failover_trial<P: Protocol>(
     opts: ClusterOptions,
     failure: Failure,
 ) -> Result<FailoverSample, MeasureError> {
-    let Hosting::Processes { exe, protocol } = hosting else {
-        return crate::cluster::failover::<P>(opts, failure, TRIAL_TIMEOUT).await;
+    let (exe, protocol) = match hosting {
+        Hosting::InProcess => {
+            return crate::cluster::failover::<P>(opts, failure, TRIAL_TIMEOUT).await
+        }
+        Hosting::Remote(spec) => {
+            let mut cluster = remote(spec).await?;
+            let sample = measure::failover_on(&mut cluster, failure, TRIAL_TIMEOUT).await;
+            cluster.shutdown().await;
+            return sample;
+        }
+        Hosting::Processes { exe, protocol } => (exe, protocol),
     };
     let mut cluster = ProcessCluster::start(exe, *protocol, &opts).await?;
     let sample = measure::failover_on(&mut cluster, failure, TRIAL_TIMEOUT).await;
@@ -96,8 +124,17 @@ pub(super) async fn throughput_trial<P: Protocol>(
     opts: ClusterOptions,
     workload: &Workload,
 ) -> Result<ThroughputSample, MeasureError> {
-    let Hosting::Processes { exe, protocol } = hosting else {
-        return crate::cluster::throughput::<P>(opts, workload, TRIAL_TIMEOUT).await;
+    let (exe, protocol) = match hosting {
+        Hosting::InProcess => {
+            return crate::cluster::throughput::<P>(opts, workload, TRIAL_TIMEOUT).await
+        }
+        Hosting::Remote(spec) => {
+            let cluster = remote(spec).await?;
+            let sample = measure::throughput_on(&cluster, workload, TRIAL_TIMEOUT).await;
+            cluster.shutdown().await;
+            return sample;
+        }
+        Hosting::Processes { exe, protocol } => (exe, protocol),
     };
     let cluster = ProcessCluster::start(exe, *protocol, &opts).await?;
     let sample = measure::throughput_on(&cluster, workload, TRIAL_TIMEOUT).await;

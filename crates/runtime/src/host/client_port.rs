@@ -19,13 +19,28 @@
 //! the cluster's secret over a nonce this connection was handed just before (so a
 //! recorded command cannot be replayed).
 //!
+//! Two proved requests serve a measuring host that runs elsewhere (`cwb bench
+//! --config`): [`Fault::Crash`] ends the node's process at once through the
+//! [`ProcessExit`] its host was given (only `cwb node` gives one; a node inside
+//! another program refuses), and [`ClientOp::Subscribe`] turns the connection into a
+//! stream of the node's protocol events. A stream is bounded at both ends: at most
+//! [`MAX_SUBSCRIBERS`] per node, and per stream at most [`STREAM_BATCHES_QUEUED`]
+//! batches waiting for the socket; a subscriber that reads slower than events come
+//! falls behind in the bus's ring ([`crate::events::LIVE_EVENTS`]) and is told how
+//! many it lost. The node loop never waits for a subscriber. The subscription needs
+//! the proof because a stream holds one of a few slots for as long as its connection
+//! lasts, exempt from the idle timeout: unproved, anyone who can reach the port could
+//! take every slot and blind the operator's measurements.
+//!
 //! With TLS ([`crate::tls`]) each connection's task first runs the TLS handshake (the
 //! node presents its certificate; clients present none); a plain-TCP client, or one
 //! whose handshake fails or stalls, is refused with a rate-limited warning.
 
 use crate::client::{
-    ClientOp, ClientReply, ClientRequest, ClientResponse, Fault, MAX_CLIENT_FRAME,
+    ClientOp, ClientReply, ClientRequest, ClientResponse, EventBatch, Fault, Subscription,
+    MAX_CLIENT_FRAME, MAX_SUBSCRIBERS, SUBSCRIBE_PROOF,
 };
+use crate::events::{EventBus, Stamped};
 use crate::io_count::{Counted, IoCounters};
 use crate::transport::handshake::{nonce, ClusterKey};
 use crate::transport::{codec, frame, Faults};
@@ -38,7 +53,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{broadcast, mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 /// Bounds on what clients may take of a node (settings in `cluster.toml`'s
@@ -67,6 +82,63 @@ impl Default for ClientLimits {
         }
     }
 }
+
+/// How a node's process ends itself on [`Fault::Crash`]: given to the host by a
+/// program whose whole process is the node (`cwb node`), never by one that hosts
+/// nodes inside itself. Calling it is expected not to return (a test's stand-in may).
+#[derive(Clone)]
+pub struct ProcessExit(Arc<dyn Fn() + Send + Sync>);
+
+impl ProcessExit {
+    /// Ends the process the way `exit` does.
+    pub fn new(exit: impl Fn() + Send + Sync + 'static) -> ProcessExit {
+        ProcessExit(Arc::new(exit))
+    }
+
+    /// Ends this process at once with `code`: `_exit(2)`, so nothing more runs, no
+    /// buffer is flushed and no destructor runs (what was written to the WAL is in
+    /// the OS's hands, as after a SIGKILL).
+    pub fn immediate(code: i32) -> ProcessExit {
+        ProcessExit::new(move || exit_now(code))
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn exit_now(code: i32) {
+    // SAFETY: `_exit` takes no pointer and never returns; it is async-signal-safe.
+    unsafe { libc::_exit(code) }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exit_now(code: i32) {
+    std::process::exit(code)
+}
+
+impl std::fmt::Debug for ProcessExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProcessExit")
+    }
+}
+
+/// What the client port needs of its node beyond the wire: its events, its way to
+/// exit, and which start of it this is.
+#[derive(Clone)]
+pub struct PortControl {
+    /// The bus the node publishes its events on (subscriptions read it).
+    pub bus: EventBus,
+    /// How [`Fault::Crash`] ends the process; `None`: refused.
+    pub exit: Option<ProcessExit>,
+    /// The node's incarnation, told to subscribers.
+    pub incarnation: u64,
+}
+
+/// Batches of events one stream may have waiting for its socket; beyond that the
+/// stream stops taking events from the bus's ring and, if the ring overflows, loses
+/// the oldest.
+pub const STREAM_BATCHES_QUEUED: usize = 4;
+
+/// Events in one [`ClientReply::Events`] at most.
+const MAX_EVENTS_PER_BATCH: usize = 256;
 
 /// Logs a refused or closed client connection, rate-limited by `limiter`.
 fn warn(limiter: &WarnLimiter, node: NodeId, addr: std::net::SocketAddr, what: &str, reason: &str) {
@@ -136,6 +208,7 @@ pub async fn serve(
     key: ClusterKey,
     tls: Option<crate::tls::NodeTls>,
     io: Arc<IoCounters>,
+    control: PortControl,
 ) {
     let mut conns = JoinSet::new();
     let open = Arc::new(Semaphore::new(limits.max_connections));
@@ -146,6 +219,8 @@ pub async fn serve(
         key,
         tls,
         io,
+        control,
+        subscribers: Arc::new(Semaphore::new(MAX_SUBSCRIBERS)),
     });
     loop {
         match listener.accept().await {
@@ -187,6 +262,10 @@ struct Port {
     tls: Option<crate::tls::NodeTls>,
     /// Socket reads and writes of every client connection.
     io: Arc<IoCounters>,
+    /// Events, exit, incarnation.
+    control: PortControl,
+    /// Free event-stream slots.
+    subscribers: Arc<Semaphore>,
 }
 
 /// Serves one client connection, after the TLS handshake if the port has TLS.
@@ -243,11 +322,14 @@ async fn session<R, W>(
     // once the answer is written.
     let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
     let answered = in_flight.clone();
+    // Event batches of this connection's stream waiting for the socket.
+    let stream_room = Arc::new(Semaphore::new(STREAM_BATCHES_QUEUED));
+    let stream_written = stream_room.clone();
     let write = async move {
         let mut out = BytesMut::with_capacity(4096);
         while let Some(first) = reply_rx.recv().await {
             out.clear();
-            let mut written = 0;
+            let (mut written, mut streamed) = (0, 0);
             let mut next = Some(first);
             while let Some(batch) = next {
                 for resp in &batch {
@@ -256,10 +338,13 @@ async fn session<R, W>(
                     }
                 }
                 // Notifications answer no request: they return no permit.
-                written += batch
-                    .iter()
-                    .filter(|r| !matches!(r.reply, ClientReply::Watch(_)))
-                    .count();
+                for resp in &batch {
+                    match resp.reply {
+                        ClientReply::Watch(_) => {}
+                        ClientReply::Events(_) => streamed += 1,
+                        _ => written += 1,
+                    }
+                }
                 next = reply_rx.try_recv().ok();
             }
             // TLS holds records back until flushed; TCP's flush is a no-op.
@@ -267,6 +352,7 @@ async fn session<R, W>(
                 return;
             }
             answered.add_permits(written);
+            stream_written.add_permits(streamed);
             // A large answer's buffer is not kept for the connection's lifetime.
             if out.capacity() > 1 << 20 {
                 out = BytesMut::with_capacity(4096);
@@ -278,6 +364,8 @@ async fn session<R, W>(
         let mut buf = BytesMut::with_capacity(8192);
         // The nonce handed out by the last challenge on this connection, if unused.
         let mut challenge: Option<[u8; 32]> = None;
+        // Set once the connection streams events: it is then kept however quiet.
+        let mut streaming = false;
         loop {
             // Wait for room before reading more: a client that does not read its
             // answers is not read either.
@@ -285,11 +373,12 @@ async fn session<R, W>(
                 Ok(permit) => permit.forget(),
                 Err(_) => return,
             }
-            let next = tokio::time::timeout(
-                idle,
-                frame::read_frame(&mut reader, MAX_CLIENT_FRAME, &mut buf),
-            )
-            .await;
+            let read = frame::read_frame(&mut reader, MAX_CLIENT_FRAME, &mut buf);
+            let next = if streaming {
+                Ok(read.await)
+            } else {
+                tokio::time::timeout(idle, read).await
+            };
             let payload = match next {
                 Err(_elapsed) => {
                     let what = if buf.is_empty() {
@@ -365,6 +454,32 @@ async fn session<R, W>(
                     reply_to.send(ClientResponse { id: req.id, reply });
                     continue;
                 }
+                ClientOp::Subscribe { proof } => {
+                    // The nonce is used once, whatever the outcome.
+                    let proved = challenge
+                        .take()
+                        .is_some_and(|n| port.key.verify_fault(node, &n, SUBSCRIBE_PROOF, &proof));
+                    let reply = match subscribe(node, &port, proved, streaming) {
+                        Err(refusal) => ClientReply::Error(refusal),
+                        Ok((slot, standing, live)) => {
+                            streaming = true;
+                            tokio::spawn(stream_events(
+                                node,
+                                live,
+                                req.id,
+                                reply_to.clone(),
+                                stream_room.clone(),
+                                slot,
+                            ));
+                            ClientReply::Subscribed(Subscription {
+                                incarnation: port.control.incarnation,
+                                standing,
+                            })
+                        }
+                    };
+                    reply_to.send(ClientResponse { id: req.id, reply });
+                    continue;
+                }
                 ClientOp::Fault { fault, proof } => {
                     // The nonce is used once, whatever the outcome.
                     let proved = challenge.take().is_some_and(|n| {
@@ -387,23 +502,27 @@ async fn session<R, W>(
                             Fault::Isolate { node: victim } => {
                                 port.faults.isolate(victim);
                                 tracing::info!(node, victim, "fault injected: isolate");
+                                ClientReply::Ok
                             }
                             Fault::Partition { groups } => {
                                 tracing::info!(node, ?groups, "fault injected: partition");
                                 port.faults.partition(groups);
+                                ClientReply::Ok
                             }
                             Fault::Heal => {
                                 port.faults.heal();
                                 tracing::info!(node, "faults healed");
+                                ClientReply::Ok
                             }
                             Fault::TransferLeadership { to } => {
                                 tracing::info!(node, to, "leadership transfer requested");
                                 if to_node.send(ClientMsg::Transfer { to }).await.is_err() {
                                     return; // the node is stopping
                                 }
+                                ClientReply::Ok
                             }
+                            Fault::Crash => crash(node, port.control.exit.as_ref()),
                         }
-                        ClientReply::Ok
                     };
                     reply_to.send(ClientResponse { id: req.id, reply });
                     continue;
@@ -415,9 +534,289 @@ async fn session<R, W>(
         }
     };
     // The connection ends when the client stops sending (or sends garbage); answers
-    // still in flight for it are dropped with it.
+    // still in flight for it are dropped with it, and so is its event stream.
     tokio::select! {
         _ = read => {}
         _ = write => {}
+    }
+}
+
+/// Carries out a proved [`Fault::Crash`]: ends the process through `exit`, or
+/// refuses when the host was given no way to exit.
+fn crash(node: NodeId, exit: Option<&ProcessExit>) -> ClientReply {
+    match exit {
+        Some(exit) => {
+            tracing::warn!(node, "crash requested: the process exits now");
+            (exit.0)();
+            // Only a test's stand-in returns.
+            ClientReply::Ok
+        }
+        None => ClientReply::Error(
+            "crash refused: this node runs inside another program, not as a process of its own \
+             (only `cwb node` can crash itself; kill an in-process node with its cluster)"
+                .into(),
+        ),
+    }
+}
+
+/// A proved subscription's stream slot, the node's standing and its live events; or
+/// why it is refused.
+#[allow(clippy::type_complexity)]
+fn subscribe(
+    node: NodeId,
+    port: &Port,
+    proved: bool,
+    already: bool,
+) -> Result<
+    (
+        OwnedSemaphorePermit,
+        Vec<protocols::Event>,
+        broadcast::Receiver<Stamped>,
+    ),
+    String,
+> {
+    if !proved {
+        return Err("subscription refused: no valid proof of the cluster's secret".into());
+    }
+    if already {
+        return Err("this connection is already subscribed".into());
+    }
+    let Ok(slot) = port.subscribers.clone().try_acquire_owned() else {
+        return Err(format!(
+            "subscription refused: node {node} already serves {MAX_SUBSCRIBERS} event streams"
+        ));
+    };
+    let (standing, live) = port.control.bus.subscribe(node);
+    Ok((slot, standing, live))
+}
+
+/// Forwards node `node`'s events from `live` to a subscribed connection, as
+/// [`ClientReply::Events`] under request id `request`, until the connection closes.
+/// At most [`STREAM_BATCHES_QUEUED`] batches wait for the socket (`room`); meanwhile
+/// events wait in the bus's ring, and what overflows it is counted as lost. The
+/// stream's `slot` is given back when this ends.
+async fn stream_events(
+    node: NodeId,
+    mut live: broadcast::Receiver<Stamped>,
+    request: u64,
+    reply: ReplyTo,
+    room: Arc<Semaphore>,
+    slot: OwnedSemaphorePermit,
+) {
+    let _slot = slot;
+    let mut lost = 0u64;
+    loop {
+        let permit = tokio::select! {
+            p = room.acquire() => p,
+            _ = reply.tx.closed() => return,
+        };
+        match permit {
+            Ok(p) => p.forget(),
+            Err(_) => return,
+        }
+        let mut events = Vec::new();
+        while events.is_empty() && lost == 0 {
+            let got = tokio::select! {
+                got = live.recv() => got,
+                _ = reply.tx.closed() => return,
+            };
+            match got {
+                Ok(s) if s.node == node => events.push(s.event),
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(n)) => lost = lost.saturating_add(n),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+        while events.len() < MAX_EVENTS_PER_BATCH {
+            match live.try_recv() {
+                Ok(s) if s.node == node => events.push(s.event),
+                Ok(_) => {}
+                Err(broadcast::error::TryRecvError::Lagged(n)) => lost = lost.saturating_add(n),
+                Err(_) => break,
+            }
+        }
+        let batch = ClientResponse {
+            id: request,
+            reply: ClientReply::Events(EventBatch { lost, events }),
+        };
+        if reply.tx.send(vec![batch]).is_err() {
+            return;
+        }
+        lost = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocols::{Event, Role};
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn a_crash_is_refused_without_a_way_to_exit_and_carried_out_with_one() {
+        let refused = crash(1, None);
+        assert!(
+            matches!(&refused, ClientReply::Error(e) if e.contains("crash refused")),
+            "{refused:?}"
+        );
+        let exited = Arc::new(AtomicBool::new(false));
+        let flag = exited.clone();
+        let exit = ProcessExit::new(move || flag.store(true, Ordering::SeqCst));
+        assert_eq!(crash(1, Some(&exit)), ClientReply::Ok);
+        assert!(exited.load(Ordering::SeqCst), "the exit was called");
+    }
+
+    #[test]
+    fn crash_and_subscribe_requests_decode_as_sent() {
+        for op in [
+            ClientOp::Fault {
+                fault: Fault::Crash,
+                proof: [7; 32],
+            },
+            ClientOp::Subscribe { proof: [9; 32] },
+        ] {
+            let req = ClientRequest { id: 5, op };
+            let bytes = postcard::to_stdvec(&req).expect("encodes");
+            let back: ClientRequest = postcard::from_bytes(&bytes).expect("decodes");
+            assert_eq!(back, req);
+            assert_eq!(ClientRequest::split_command(&Bytes::from(bytes)), None);
+        }
+        // The subscription's proved bytes are no fault command's.
+        assert!(postcard::from_bytes::<Fault>(SUBSCRIBE_PROOF).is_err());
+        let reply = ClientResponse {
+            id: 2,
+            reply: ClientReply::Events(EventBatch {
+                lost: 3,
+                events: vec![Event::LeaderReady { term: 4 }],
+            }),
+        };
+        let bytes = postcard::to_stdvec(&reply).expect("encodes");
+        assert_eq!(
+            postcard::from_bytes::<ClientResponse>(&bytes).ok(),
+            Some(reply)
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_subscriber_that_falls_behind_loses_the_oldest_events_counted() {
+        let bus = EventBus::new();
+        let (standing, live) = bus.subscribe(1);
+        assert!(standing.is_empty());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let room = Arc::new(Semaphore::new(STREAM_BATCHES_QUEUED));
+        let slot = Arc::new(Semaphore::new(1))
+            .try_acquire_owned()
+            .expect("a free slot");
+        let forwarder = tokio::spawn(stream_events(
+            1,
+            live,
+            7,
+            ReplyTo { conn: 0, tx },
+            room.clone(),
+            slot,
+        ));
+        // Published without yielding: the forwarder reads nothing meanwhile, and
+        // publishing never waits for it.
+        let published = 3 * crate::events::LIVE_EVENTS as u64;
+        for term in 0..published {
+            bus.publish(1, Event::LeaderElected { term });
+        }
+        // Another node's event on the same bus is not this stream's.
+        bus.publish(2, Event::LeaderReady { term: 1 });
+        bus.publish(1, Event::LeaderReady { term: published });
+        let (mut got, mut lost, mut last) = (0u64, 0u64, None);
+        while last != Some(published) {
+            let batch = rx.recv().await.expect("the stream goes on");
+            for resp in batch {
+                assert_eq!(resp.id, 7);
+                let ClientReply::Events(b) = resp.reply else {
+                    panic!("not an event batch: {:?}", resp.reply);
+                };
+                lost += b.lost;
+                for e in b.events {
+                    let term = match e {
+                        Event::LeaderElected { term } | Event::LeaderReady { term } => term,
+                        other => panic!("unexpected {other:?}"),
+                    };
+                    assert!(last.is_none_or(|l| term > l), "in order");
+                    last = Some(term);
+                    got += 1;
+                }
+                // What the connection's writer does once a batch is written.
+                room.add_permits(1);
+            }
+        }
+        assert!(lost > 0 && got > 0, "got {got}, lost {lost}");
+        // Every event of the bus was either forwarded, counted lost, or node 2's
+        // one event (read and left out).
+        assert!(
+            got + lost == published + 1 || got + lost == published + 2,
+            "got {got} + lost {lost} of {}",
+            published + 2
+        );
+        forwarder.abort();
+    }
+
+    #[test]
+    fn a_subscription_starts_with_the_nodes_standing() {
+        let bus = EventBus::new();
+        bus.publish(
+            1,
+            Event::RoleChanged {
+                role: Role::Candidate,
+                term: 2,
+            },
+        );
+        bus.publish(
+            1,
+            Event::RoleChanged {
+                role: Role::Leader,
+                term: 2,
+            },
+        );
+        bus.publish(
+            2,
+            Event::RoleChanged {
+                role: Role::Follower,
+                term: 2,
+            },
+        );
+        bus.publish(1, Event::LeaderElected { term: 2 });
+        bus.publish(1, Event::LeaderReady { term: 2 });
+        let (standing, _) = bus.subscribe(1);
+        assert_eq!(
+            standing,
+            vec![
+                Event::RoleChanged {
+                    role: Role::Leader,
+                    term: 2
+                },
+                Event::LeaderElected { term: 2 },
+                Event::LeaderReady { term: 2 },
+            ]
+        );
+        let (standing, _) = bus.subscribe(2);
+        assert_eq!(
+            standing,
+            vec![Event::RoleChanged {
+                role: Role::Follower,
+                term: 2
+            }]
+        );
+        bus.publish(
+            1,
+            Event::RoleChanged {
+                role: Role::Follower,
+                term: 3,
+            },
+        );
+        let (standing, _) = bus.subscribe(1);
+        assert_eq!(
+            standing,
+            vec![Event::RoleChanged {
+                role: Role::Follower,
+                term: 3
+            }]
+        );
     }
 }

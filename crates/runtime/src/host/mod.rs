@@ -75,7 +75,7 @@ use tokio::sync::mpsc;
 use view::{Reader, Viewing};
 use wal_writer::{WalReport, WalWriter};
 
-pub use client_port::{ClientLimits, ClientMsg, ReplyTo};
+pub use client_port::{ClientLimits, ClientMsg, ProcessExit, ReplyTo, STREAM_BATCHES_QUEUED};
 pub use counts::MessageCounts;
 pub use handle::NodeHandle;
 
@@ -124,6 +124,9 @@ pub struct NodeOptions {
     /// The largest peer frame sent or accepted, in bytes
     /// ([`crate::transport::DEFAULT_MAX_FRAME`] in every normal run; tests lower it).
     pub max_frame: usize,
+    /// How the node's process ends itself on a proved `Fault::Crash`: set only by a
+    /// program whose process is this one node (`cwb node`); `None` refuses the crash.
+    pub exit: Option<ProcessExit>,
 }
 
 /// Why a node could not start or had to stop.
@@ -329,6 +332,11 @@ fn spawn_with<P: Protocol>(
         opts.key.clone(),
         opts.tls.clone(),
         client_io.clone(),
+        client_port::PortControl {
+            bus: bus.clone(),
+            exit: opts.exit.clone(),
+            incarnation,
+        },
     ));
     let counts = Arc::new(counts::SharedCounts::new());
     let status = Arc::new(Mutex::new(None));
