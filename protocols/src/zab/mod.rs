@@ -107,6 +107,7 @@ pub mod persist;
 mod preload;
 mod reads;
 mod session;
+mod snap;
 mod snapshot;
 mod sync;
 #[cfg(test)]
@@ -257,6 +258,11 @@ pub struct Zab {
     /// The index of the image the host restored the state machine from on restart
     /// (0: none): `Input::Start` applies only what follows it.
     restored_through: usize,
+    /// SNAP image bytes per message ([`crate::Timing::snapshot_chunk_bytes`]), also the
+    /// bound on a DIFF's proposals' bytes.
+    snapshot_chunk_bytes: u64,
+    /// The largest SNAP image a learner accepts ([`crate::Timing::snapshot_max_bytes`]).
+    snapshot_max_bytes: u64,
 }
 
 impl Zab {
@@ -291,14 +297,16 @@ impl Zab {
 
     /// Delivers every logged transaction up to the 1-based position `count`, in order.
     fn deliver_through(&mut self, count: usize, out: &mut Out) {
-        let count = count.min(self.history.txns.len());
+        let count = count.min(self.history.len());
         if count <= self.history.delivered {
             return;
         }
         let first = self.history.delivered;
-        for (i, txn) in self.history.txns.iter().enumerate().take(count).skip(first) {
+        // Delivered is never below the base, so every position after it is held.
+        let fresh = self.history.held_from(first + 1);
+        for (txn, index) in fresh.iter().take(count - first).zip(first as u64 + 1..) {
             self.pending_local.remove(&txn.command.id);
-            out.apply(i as u64 + 1, Some(txn.command.clone()));
+            out.apply(index, Some(txn.command.clone()));
         }
         self.history.delivered = count;
         let last = self.history.delivered_zxid();
@@ -445,6 +453,8 @@ impl Protocol for Zab {
             schedule: crate::snapshot::SnapshotSchedule::new(setup.timing.snapshot_every),
             snapshot: None,
             restored_through: 0,
+            snapshot_chunk_bytes: setup.timing.snapshot_chunk_bytes.max(1),
+            snapshot_max_bytes: setup.timing.snapshot_max_bytes,
         })
     }
 
@@ -462,16 +472,12 @@ impl Protocol for Zab {
         match input {
             Input::Start => {
                 let known = self.history.delivered;
-                let restored = self.restored_through.min(known);
-                for (i, txn) in self
-                    .history
-                    .txns
-                    .iter()
-                    .enumerate()
-                    .take(known)
-                    .skip(restored)
-                {
-                    out.apply(i as u64 + 1, Some(txn.command.clone()));
+                // The host restored the state machine through `restored_through`, never
+                // below the base (it refuses to start a compacted log without an image).
+                let restored = self.restored_through.max(self.history.base).min(known);
+                let fresh = self.history.held_from(restored + 1);
+                for (txn, index) in fresh.iter().take(known - restored).zip(restored as u64 + 1..) {
+                    out.apply(index, Some(txn.command.clone()));
                 }
                 if known > 0 {
                     out.event(Event::Committed {
@@ -508,6 +514,10 @@ impl Protocol for Zab {
         self.restore(snapshot)
     }
 
+    fn log_start(&self) -> u64 {
+        self.history.base as u64
+    }
+
     fn status(&self) -> Status {
         let (role, leader) = match &self.phase {
             Phase::Looking => (Role::Looking, None),
@@ -520,7 +530,7 @@ impl Protocol for Zab {
             term: u64::from(self.history.current_epoch),
             leader,
             commit_index: self.history.delivered as u64,
-            last_index: self.history.txns.len() as u64,
+            last_index: self.history.len() as u64,
         }
     }
 

@@ -176,8 +176,12 @@ fn a_sync_carrying_a_proposal_of_a_later_epoch_is_refused() {
             },
             PeerMessage::Snap {
                 epoch: 1,
-                snapshot: vec![forged.clone()],
-                txns: vec![],
+                last_index: 1,
+                last_zxid: forged.zxid,
+                size: 0,
+                offset: 0,
+                data: bytes::Bytes::new(),
+                done: true,
             },
         ];
         for body in bodies {
