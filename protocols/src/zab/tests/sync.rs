@@ -153,3 +153,51 @@ fn restart_recovers_epochs_and_history() {
     assert_ensemble(&p, 3, &[1, 2, 3], 1, &["a", "b"]);
 }
 
+
+/// The peer transport's default frame limit (`runtime::transport::DEFAULT_MAX_FRAME`).
+const MAX_FRAME: usize = 16 << 20;
+
+/// A learner 70,000 transactions of 256 bytes behind a leader that takes no snapshots
+/// is synchronized in messages that each fit a transport frame, encoded with the
+/// transport's codec (postcard). SNAP used to carry the whole history in one message
+/// of about 20 MB, which the transport refuses past about 60,000 such transactions, so
+/// the learner never caught up; the proposals now travel in DIFF batches of at most
+/// `snapshot_chunk_bytes`.
+#[test]
+fn a_learner_far_behind_is_synchronized_in_messages_that_fit_a_frame() {
+    const TXNS: u32 = 70_000;
+    const VALUE: usize = 256;
+    let big = |counter: u32| Txn {
+        zxid: Zxid::new(1, counter),
+        command: crate::Command {
+            id: crate::RequestId {
+                origin: 9,
+                seq: u64::from(counter),
+            },
+            data: bytes::Bytes::from(vec![b'v'; VALUE]),
+        },
+    };
+    let mut p = pump(&[1, 2, 3], &[]).narrate(false);
+    let mut records = vec![ZabRecord::AcceptedEpoch(1), ZabRecord::CurrentEpoch(1)];
+    records.extend((1..=TXNS).map(|c| ZabRecord::Proposal(big(c))));
+    p.disks.insert(1, records.clone());
+    p.disks.insert(2, records);
+    p.start_all();
+    p.run(3);
+    assert_eq!(p.node(3).history().len(), TXNS as usize);
+    assert_eq!(p.node(3).history().delivered, TXNS as usize);
+    let mut largest = (0, "");
+    for (_, to, msg) in &p.delivered {
+        let size = postcard::to_stdvec(msg).expect("encodes").len();
+        if *to == 3 && size > largest.0 {
+            largest = (size, msg.kind());
+        }
+    }
+    assert!(TXNS as usize * VALUE > MAX_FRAME, "the history is larger than a frame");
+    assert!(
+        largest.0 <= (crate::timing::DEFAULT_SNAPSHOT_CHUNK_BYTES as usize) * 11 / 10,
+        "{} of {} bytes",
+        largest.1,
+        largest.0
+    );
+}
