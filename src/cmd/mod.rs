@@ -56,8 +56,8 @@ pub struct TimingArgs {
     pub reads: protocols::ReadPath,
     /// Raft: snapshot the state machine every N applied entries and drop the log (and
     /// WAL segments) it covers; a follower too far behind is sent the snapshot
-    /// (InstallSnapshot, §7). ZAB: snapshots every N delivered transactions and
-    /// restarts from the newest, without dropping its log yet. Paxos: snapshots every N
+    /// (InstallSnapshot, §7). ZAB: the same with its history, and SNAP sync sends a
+    /// learner below the compaction point the leader's snapshot in chunks. Paxos: snapshots every N
     /// applied slots, drops the chosen slots below the previous one and sends a lagging
     /// node the snapshot in pieces. 0 (the default) takes none.
     #[arg(long, default_value_t = 0)]

@@ -19,9 +19,9 @@
 //! # pre_vote = true          # Raft PreVote (thesis §9.6)
 //! # check_quorum = true      # Raft/Paxos leaders step down without a quorum
 //! # reads = "log"            # log | index | lease | local | sync (per protocol)
-//! # snapshot_every = 10000   # Raft, Paxos: snapshot and compact the log every N applied entries (0: never)
-//! # snapshot_chunk_bytes = 1048576   # Raft: image bytes per InstallSnapshot chunk
-//! # snapshot_max_bytes = 1073741824  # Raft: the largest image a follower accepts
+//! # snapshot_every = 10000   # Raft, ZAB, Paxos: snapshot and compact the log every N applied entries (0: never)
+//! # snapshot_chunk_bytes = 1048576   # Raft/ZAB: image bytes per InstallSnapshot / SNAP chunk
+//! # snapshot_max_bytes = 1073741824  # Raft/ZAB: the largest image a follower accepts
 //! [[node]]
 //! id = 1
 //! peer = "127.0.0.1:7001"    # node-to-node port

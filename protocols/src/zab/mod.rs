@@ -12,6 +12,8 @@
 //! | `vote.rs` | vote ordering and agreement | `totalOrderPredicate`, `Vote.equals` |
 //! | `discovery.rs` | Phase 1: Discovery (FOLLOWERINFO, LEADERINFO, ACKEPOCH) | §IV-A; `Leader.getEpochToPropose`, `waitForEpochAck` |
 //! | `sync.rs` | Phase 2: Synchronization (DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE) | §IV-B; `LearnerHandler.syncFollower` |
+//! | `snap.rs` | Phase 2: SNAP from the stored snapshot, in chunks | `LearnerHandler.syncFollower`, `Learner.syncWithLeader` |
+//! | `snapshot.rs` | snapshots and log compaction | `SyncRequestProcessor`, `PurgeTxnLog` |
 //! | `broadcast.rs` | Phase 3: Broadcast (PROPOSAL, ACK, COMMIT, INFORM, PING) | §IV-C; `Leader.processAck` |
 //! | [`persist`] | durable epochs and history, recovery | §IV "persistent variables" |
 //! | [`messages`] | the wire vocabulary | `Leader.java` packet types |
@@ -22,9 +24,17 @@
 //!   command }` in zxid order; `index` is the 1-based position in the delivered
 //!   sequence, which is the same on every server because all deliver the same zxid
 //!   sequence. Zxids appear in narration only. After `recover` + `Input::Start` the
-//!   node emits `Apply` again, from index 1, for everything it knows committed (the last
-//!   SNAP snapshot it received), because the harness rebuilds its state machine from
-//!   scratch on restart; the rest is delivered again once a leader re-synchronizes it.
+//!   node emits `Apply` again for everything it knows committed that its state machine
+//!   does not hold: the host restores the state machine from the newest stored snapshot
+//!   that fits the history ([`crate::Protocol::restore_snapshot`]), and the node applies
+//!   from the index after it up to its log's base (everything before a base is known
+//!   delivered; with no snapshot, from index 1 and nothing is known); the rest is
+//!   delivered again once a leader re-synchronizes it.
+//! - **Snapshots and compaction** (`snapshot.rs`, `snap.rs`): with
+//!   [`crate::Timing::snapshot_every`] set the node asks for an image every that many
+//!   deliveries (`TakeSnapshot`), and once one is stored (`SnapshotTaken`) drops its
+//!   history up to the image before it and rewrites its log's start (`Rebase`). A
+//!   learner installs a leader's image with `InstallSnapshot`.
 //! - **Persist before send**: ACK after logging a PROPOSAL, ACKEPOCH after recording the
 //!   accepted epoch, the NEWLEADER ACK after recording the current epoch (and the synced
 //!   history before it, as ZooKeeper 3.6+ does). The established leader's PROPOSAL,
@@ -75,14 +85,15 @@
 //! - A learner that has not received UPTODATE within `3 * initLimit` ticks (the
 //!   leader's three bounded waits) starts over from LOOKING, so a lost handshake
 //!   message cannot leave it stuck while PINGs keep arriving.
-//! - SNAP carries the leader's committed history itself, since the state machine lives
-//!   in the harness; it is chosen when the learner is more than `snap_threshold`
-//!   ([`SNAP_THRESHOLD`] by default, ZooKeeper's `commitLogCount`) transactions behind.
-//!   A leader that has just restarted knows only its last snapshot delivered (commit
-//!   points are not persisted), so its SNAP can fall short of what a learner has
-//!   delivered; the learner then moves the first of the SNAP's proposals that match its
-//!   own delivered prefix into the snapshot instead of refusing it (ZooKeeper's SNAP,
-//!   its whole database rebuilt from its whole log, never falls short).
+//! - SNAP is the leader's newest stored snapshot, in chunks with a SNAP-ACK window
+//!   (`snap.rs`; ZooKeeper streams its snapshot over TCP), followed by its proposals
+//!   after the image in DIFF messages. It is chosen when the learner's last zxid is
+//!   below the leader's compaction point, or when the learner is more than
+//!   `snap_threshold` ([`SNAP_THRESHOLD`] by default, ZooKeeper's `commitLogCount`)
+//!   transactions behind and below the image; otherwise, and always when the leader
+//!   holds no image, DIFF / TRUNC from the log serve it. Every sync message stays
+//!   within [`crate::Timing::snapshot_chunk_bytes`] (DIFF proposals are batched), so
+//!   none nears the transport's frame limit however far behind the learner is.
 //! - ACKs are cumulative and COMMIT / INFORM commit every proposal up to their zxid;
 //!   INFORM carries a batch of proposals with their commit.
 //! - A LOOKING voter answers an observer with its current proposal (ZooKeeper answers

@@ -3,13 +3,17 @@
 //! Zab paper §IV-B and ZooKeeper's `LearnerHandler.syncFollower` /
 //! `queueCommittedProposals` and `Learner.syncWithLeader`:
 //! - The leader brings each learner from its last zxid (reported in ACKEPOCH) to the
-//!   leader's history: DIFF when the learner's last zxid is in the leader's history;
-//!   TRUNC when the learner holds proposals the leader does not have (to the leader's
-//!   last zxid, or to the closest earlier zxid when the histories diverge, followed by
-//!   the missing proposals: ZooKeeper's TRUNC+DIFF); SNAP when the learner is more than
-//!   `snap_threshold` transactions behind. The snapshot is the leader's committed
-//!   history itself (the state machine lives in the harness), followed by the leader's
-//!   later proposals.
+//!   leader's history: DIFF when the learner's last zxid is in the leader's history
+//!   (at or after its compaction point); TRUNC when the learner holds proposals the
+//!   leader does not have (to the leader's last zxid, or to the closest earlier zxid
+//!   when the histories diverge, followed by the missing proposals: ZooKeeper's
+//!   TRUNC+DIFF); SNAP when the learner is below the leader's compaction point, or more
+//!   than `snap_threshold` transactions behind and below the leader's newest image
+//!   (`snap.rs`: the image in chunks, then the proposals after it). Proposals travel in
+//!   DIFF messages of at most `snapshot_chunk_bytes` each (the first may be the TRUNC),
+//!   so that a learner however far behind is never sent a message near the
+//!   transport's frame limit; the learner appends each DIFF that follows the first
+//!   until NEWLEADER.
 //! - NEWLEADER follows; the learner records the new epoch as current (after logging the
 //!   synchronized history) and ACKs it. The leader's own history counts as acked.
 //! - With a quorum of NEWLEADER acks the leader is established: it delivers its whole
