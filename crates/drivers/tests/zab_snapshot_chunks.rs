@@ -76,11 +76,7 @@ async fn a_zab_follower_catches_up_through_a_snap_image_larger_than_the_frame_li
     // It came through SNAP, in many chunks of at most CHUNK image bytes: the image is
     // several frames long.
     let sent = cluster.message_counts();
-    let (chunks, _) = sent
-        .by_kind
-        .get("SNAP")
-        .copied()
-        .unwrap_or((0, 0));
+    let (chunks, _) = sent.by_kind.get("SNAP").copied().unwrap_or((0, 0));
     let image = (WRITES as u64) * VALUE as u64;
     assert!(
         chunks >= image / CHUNK,

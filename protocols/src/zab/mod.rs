@@ -487,7 +487,11 @@ impl Protocol for Zab {
                 // below the base (it refuses to start a compacted log without an image).
                 let restored = self.restored_through.max(self.history.base).min(known);
                 let fresh = self.history.held_from(restored + 1);
-                for (txn, index) in fresh.iter().take(known - restored).zip(restored as u64 + 1..) {
+                for (txn, index) in fresh
+                    .iter()
+                    .take(known - restored)
+                    .zip(restored as u64 + 1..)
+                {
                     out.apply(index, Some(txn.command.clone()));
                 }
                 if known > 0 {

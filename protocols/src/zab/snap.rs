@@ -103,11 +103,7 @@ impl Zab {
         let Some(snapshot) = self.snapshot.clone() else {
             return false;
         };
-        let (index, zxid, size) = (
-            snapshot.index,
-            Zxid(snapshot.term),
-            snapshot.data.len(),
-        );
+        let (index, zxid, size) = (snapshot.index, Zxid(snapshot.term), snapshot.data.len());
         let Some(l) = self.leader() else { return false };
         let Some(h) = l.learners.get_mut(&learner) else {
             return false;
@@ -179,7 +175,9 @@ impl Zab {
             return;
         }
         let sent = h.snap.take().map(|t| t.snapshot);
-        let (index, zxid) = sent.as_ref().map_or((0, Zxid::ZERO), |s| (s.index, Zxid(s.term)));
+        let (index, zxid) = sent
+            .as_ref()
+            .map_or((0, Zxid::ZERO), |s| (s.index, Zxid(s.term)));
         // `index` is an image of ours: it fits a usize.
         let after = usize::try_from(index).unwrap_or(usize::MAX);
         if after < self.history.base {
@@ -224,7 +222,9 @@ impl Zab {
                 "SNAP image of {} bytes is larger than the {max} accepted",
                 chunk.size
             ))
-        } else if received.is_none_or(|r| r > chunk.size) || chunk.done != (received == Some(chunk.size)) {
+        } else if received.is_none_or(|r| r > chunk.size)
+            || chunk.done != (received == Some(chunk.size))
+        {
             Some(format!(
                 "SNAP chunk at {} of {} bytes does not fit an image of {} bytes (done: {})",
                 chunk.offset,
@@ -280,7 +280,9 @@ impl Zab {
         if image.last_index < delivered {
             let (index, zxid) = (image.last_index, image.last_zxid);
             self.become_looking(out, || {
-                format!("SNAP image through {index} ({zxid}) is behind my delivered prefix {delivered}")
+                format!(
+                    "SNAP image through {index} ({zxid}) is behind my delivered prefix {delivered}"
+                )
             });
             return;
         }

@@ -168,7 +168,10 @@ impl Zab {
         let first = batches.next().unwrap_or_default();
         let parts = batches.len() + 1;
         let what = match truncate_to {
-            None => format!("DIFF of {count} proposals after {}", self.history.zxid_at(after).unwrap_or(peer_last)),
+            None => format!(
+                "DIFF of {count} proposals after {}",
+                self.history.zxid_at(after).unwrap_or(peer_last)
+            ),
             Some(to) => format!("TRUNC from {peer_last} back to {to}, then {count} proposals"),
         };
         let split = if parts > 1 {
@@ -280,14 +283,21 @@ impl Zab {
         // would leave us holding a zxid of an epoch we never accepted, above every
         // zxid a leader of ours could follow it with. Refused before anything is
         // logged, like a history that does not follow ours.
-        if let Some(zxid) = txns.iter().map(|t| t.zxid).filter(|z| z.epoch() > epoch).max() {
+        if let Some(zxid) = txns
+            .iter()
+            .map(|t| t.zxid)
+            .filter(|z| z.epoch() > epoch)
+            .max()
+        {
             self.become_looking(out, || {
                 format!("sync of epoch {epoch} carries {zxid}, of a later epoch")
             });
             return;
         }
         if l.image.is_some() {
-            self.become_looking(out, || "sync proposals before the SNAP image was complete".into());
+            self.become_looking(out, || {
+                "sync proposals before the SNAP image was complete".into()
+            });
             return;
         }
         if let Some(to) = truncate_to {
@@ -398,9 +408,15 @@ mod tests {
         let z = Zxid::new;
         let image = Some((3, z(1, 3)));
         // Up to date: empty DIFF.
-        assert_eq!(plan_sync(&leader, image, z(2, 2), 3), SyncPlan::Diff { after: 5 });
+        assert_eq!(
+            plan_sync(&leader, image, z(2, 2), 3),
+            SyncPlan::Diff { after: 5 }
+        );
         // Slightly behind, last zxid in our history: DIFF.
-        assert_eq!(plan_sync(&leader, image, z(1, 3), 3), SyncPlan::Diff { after: 3 });
+        assert_eq!(
+            plan_sync(&leader, image, z(1, 3), 3),
+            SyncPlan::Diff { after: 3 }
+        );
         assert_eq!(
             plan_sync(&leader, None, Zxid::ZERO, 5),
             SyncPlan::Diff { after: 0 }
@@ -425,14 +441,20 @@ mod tests {
         assert_eq!(plan_sync(&leader, image, z(1, 1), 3), SyncPlan::Snap);
         assert_eq!(plan_sync(&leader, image, Zxid::ZERO, 4), SyncPlan::Snap);
         // Too far behind without an image, or at or above it: the log serves it.
-        assert_eq!(plan_sync(&leader, None, z(1, 1), 3), SyncPlan::Diff { after: 1 });
+        assert_eq!(
+            plan_sync(&leader, None, z(1, 1), 3),
+            SyncPlan::Diff { after: 1 }
+        );
         assert_eq!(
             plan_sync(&leader, Some((1, z(1, 1))), z(1, 1), 3),
             SyncPlan::Diff { after: 1 }
         );
         // Empty leader history.
         let empty = History::default();
-        assert_eq!(plan_sync(&empty, None, Zxid::ZERO, 0), SyncPlan::Diff { after: 0 });
+        assert_eq!(
+            plan_sync(&empty, None, Zxid::ZERO, 0),
+            SyncPlan::Diff { after: 0 }
+        );
         assert_eq!(
             plan_sync(&empty, None, z(1, 1), 0),
             SyncPlan::Trunc {
@@ -451,9 +473,15 @@ mod tests {
         let image = Some((4, z(2, 1)));
         assert_eq!(plan_sync(&leader, image, z(1, 2), 100), SyncPlan::Snap);
         assert_eq!(plan_sync(&leader, image, Zxid::ZERO, 100), SyncPlan::Snap);
-        assert_eq!(plan_sync(&leader, None, z(1, 2), 100), SyncPlan::Unreachable);
+        assert_eq!(
+            plan_sync(&leader, None, z(1, 2), 100),
+            SyncPlan::Unreachable
+        );
         // At the compaction point itself, or diverging just after it: the log serves.
-        assert_eq!(plan_sync(&leader, image, z(1, 3), 100), SyncPlan::Diff { after: 3 });
+        assert_eq!(
+            plan_sync(&leader, image, z(1, 3), 100),
+            SyncPlan::Diff { after: 3 }
+        );
         assert_eq!(
             plan_sync(&leader, image, z(1, 9), 100),
             SyncPlan::Trunc {
@@ -461,7 +489,10 @@ mod tests {
                 after: 3
             }
         );
-        assert_eq!(plan_sync(&leader, image, z(2, 1), 100), SyncPlan::Diff { after: 4 });
+        assert_eq!(
+            plan_sync(&leader, image, z(2, 1), 100),
+            SyncPlan::Diff { after: 4 }
+        );
     }
 
     #[test]
@@ -469,10 +500,19 @@ mod tests {
         let txns: Vec<Txn> = (1..=10).map(|c| txn(1, c)).collect();
         let per = txns[0].command.data.len() as u64 + TXN_OVERHEAD_BYTES;
         let cut = batches(&txns, 3 * per);
-        assert_eq!(cut.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 3, 3, 1]);
+        assert_eq!(
+            cut.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![3, 3, 3, 1]
+        );
         assert_eq!(cut.concat(), txns);
         // A proposal larger than the limit travels alone; nothing makes one empty batch.
-        assert_eq!(batches(&txns[..2], 1).iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1]);
+        assert_eq!(
+            batches(&txns[..2], 1)
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>(),
+            vec![1, 1]
+        );
         assert_eq!(batches(&[], 1), vec![Vec::<Txn>::new()]);
     }
 }

@@ -143,10 +143,13 @@ pub fn zab_messages() -> Vec<ZabMessage> {
             },
         ),
         peer(3, PeerMessage::SnapAck { received: 9 }),
-        peer(3, PeerMessage::Diff {
-            epoch: 2,
-            txns: vec![txn(3)],
-        }),
+        peer(
+            3,
+            PeerMessage::Diff {
+                epoch: 2,
+                txns: vec![txn(3)],
+            },
+        ),
         peer(3, PeerMessage::Proposal { txn: txn(4) }),
         peer(4, PeerMessage::Ping { epoch: 2 }),
     ]

@@ -62,7 +62,11 @@ fn a_vote_of_the_last_epoch_is_refused() {
 
 /// `body` as the next message of the session between `at` and its partner (its leader,
 /// or its first learner), from that partner.
-pub(super) fn in_session(p: &Pump<Zab>, at: NodeId, body: PeerMessage) -> Input<ZabMessage, ZabTimer> {
+pub(super) fn in_session(
+    p: &Pump<Zab>,
+    at: NodeId,
+    body: PeerMessage,
+) -> Input<ZabMessage, ZabTimer> {
     let (from, session, seq) = partner(p.node(at), 0).expect("a session");
     msg(from, ZabMessage::Peer { session, seq, body })
 }

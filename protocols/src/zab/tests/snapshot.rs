@@ -139,7 +139,10 @@ fn compaction_keeps_global_positions_and_bounds_the_log() {
         // Images at 4, 8, 12 and 16: the history keeps one interval behind the newest.
         assert_eq!((h.base, h.len(), h.delivered), (12, 18, 18), "server {id}");
         assert_eq!(h.base_zxid, Zxid::new(1, 12));
-        assert_eq!(h.get(13).map(|t| t.command.data.clone()), Some("w13".into()));
+        assert_eq!(
+            h.get(13).map(|t| t.command.data.clone()),
+            Some("w13".into())
+        );
         assert_eq!(h.get(12), None, "compacted");
         assert_eq!(p.node(id).log_start(), 12);
         // The log was rewritten from the base: epochs, base, then the 6 proposals.
@@ -304,7 +307,12 @@ fn out_of_order_oversized_and_overlong_chunks_end_the_session() {
         vec![chunk(0, b"abcdefgh", 4, false)],
         vec![chunk(0, b"ab", 4, true)],
         // Declared larger than snapshot_max_bytes: refused before anything is kept.
-        vec![chunk(0, b"ab", crate::timing::DEFAULT_SNAPSHOT_MAX_BYTES + 1, false)],
+        vec![chunk(
+            0,
+            b"ab",
+            crate::timing::DEFAULT_SNAPSHOT_MAX_BYTES + 1,
+            false,
+        )],
     ];
     for (case, chunks) in cases.into_iter().enumerate() {
         let mut p = awaiting_sync();

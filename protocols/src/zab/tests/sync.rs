@@ -153,7 +153,6 @@ fn restart_recovers_epochs_and_history() {
     assert_ensemble(&p, 3, &[1, 2, 3], 1, &["a", "b"]);
 }
 
-
 /// The peer transport's default frame limit (`runtime::transport::DEFAULT_MAX_FRAME`).
 const MAX_FRAME: usize = 16 << 20;
 
@@ -193,7 +192,10 @@ fn a_learner_far_behind_is_synchronized_in_messages_that_fit_a_frame() {
             largest = (size, msg.kind());
         }
     }
-    assert!(TXNS as usize * VALUE > MAX_FRAME, "the history is larger than a frame");
+    assert!(
+        TXNS as usize * VALUE > MAX_FRAME,
+        "the history is larger than a frame"
+    );
     assert!(
         largest.0 <= (crate::timing::DEFAULT_SNAPSHOT_CHUNK_BYTES as usize) * 11 / 10,
         "{} of {} bytes",
