@@ -99,7 +99,7 @@ pub(crate) fn batches(txns: &[Txn], limit: u64) -> Vec<Vec<Txn>> {
         let size = (txn.command.data.len() as u64).saturating_add(TXN_OVERHEAD_BYTES);
         let full = bytes.saturating_add(size) > limit;
         match out.last_mut() {
-            Some(batch) if !(full && !batch.is_empty()) => {
+            Some(batch) if !full || batch.is_empty() => {
                 batch.push(txn.clone());
                 bytes = bytes.saturating_add(size);
             }
