@@ -63,15 +63,16 @@ pub struct Timing {
     pub contention_doublings: Option<u32>,
     /// Entries applied between two snapshots of the state machine, after which the log
     /// prefix they cover is dropped ([`crate::snapshot`]); 0 (the default) takes none.
-    /// Raft and Paxos compact; ZAB snapshots without dropping its history yet.
+    /// All three protocols compact.
     #[serde(default)]
     pub snapshot_every: u64,
-    /// Raft: bytes of the state machine image one InstallSnapshot message carries at
-    /// most (the chunks of the extended paper's Figure 13). Far below the transport's
+    /// Bytes of the state machine image one snapshot message carries at most: Raft's
+    /// InstallSnapshot chunk (the extended paper's Figure 13), ZAB's SNAP chunk (and
+    /// the proposals' bytes in one DIFF), Paxos's piece. Far below the transport's
     /// frame limit, so that an image of any size can be sent.
     #[serde(default = "default_snapshot_chunk_bytes")]
     pub snapshot_chunk_bytes: u64,
-    /// Raft: the largest image a follower accepts from a leader. A transfer that
+    /// The largest image a lagging node accepts (Raft, ZAB, Paxos). A transfer that
     /// declares or accumulates more is refused rather than buffered without bound.
     #[serde(default = "default_snapshot_max_bytes")]
     pub snapshot_max_bytes: u64,

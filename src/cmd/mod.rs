@@ -56,14 +56,14 @@ pub struct TimingArgs {
     pub reads: protocols::ReadPath,
     /// Raft: snapshot the state machine every N applied entries and drop the log (and
     /// WAL segments) it covers; a follower too far behind is sent the snapshot
-    /// (InstallSnapshot, §7). ZAB: snapshots every N delivered transactions and
-    /// restarts from the newest, without dropping its log yet. Paxos: snapshots every N
+    /// (InstallSnapshot, §7). ZAB: the same with its history, and SNAP sync sends a
+    /// learner below the compaction point the leader's snapshot in chunks. Paxos: snapshots every N
     /// applied slots, drops the chosen slots below the previous one and sends a lagging
     /// node the snapshot in pieces. 0 (the default) takes none.
     #[arg(long, default_value_t = 0)]
     pub snapshot_every: u64,
     /// The most image bytes one snapshot message carries (Raft's InstallSnapshot chunk,
-    /// Paxos's SnapshotChunk piece); a lagging node is sent the snapshot in pieces of
+    /// ZAB's SNAP chunk, Paxos's SnapshotChunk piece); a lagging node is sent the snapshot in pieces of
     /// this size, in order, each acknowledged (the peer transport's frames are capped
     /// at 16 MiB).
     #[arg(long, default_value_t = protocols::timing::DEFAULT_SNAPSHOT_CHUNK_BYTES)]

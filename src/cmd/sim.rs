@@ -81,12 +81,12 @@ pub struct Args {
     #[arg(long, value_enum)]
     reads: Option<protocols::ReadPath>,
     /// Entries applied between two snapshots of the state machine, after which the log
-    /// they cover is compacted (Raft, Paxos; ZAB snapshots without compacting; 0: none, the default); with
+    /// they cover is compacted (Raft, ZAB, Paxos; 0: none, the default); with
     /// --scenario, overrides the file's timing.
     #[arg(long)]
     snapshot_every: Option<u64>,
     /// The most image bytes one snapshot message carries (Raft's InstallSnapshot chunk,
-    /// Paxos's piece; default 1 MiB);
+    /// ZAB's SNAP chunk, Paxos's piece; default 1 MiB);
     /// with --scenario, overrides the file's timing.
     #[arg(long)]
     snapshot_chunk_bytes: Option<u64>,

@@ -98,3 +98,24 @@ async fn catchup_recovery_and_soak_are_recorded_with_and_without_snapshots() {
         assert!(text.contains(header), "{header}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zab_catches_up_through_snap_only_with_snapshots() {
+    let p = Plan {
+        protocols: vec![ProtocolKind::Zab],
+        ..plan(vec![Measure::Catchup])
+    };
+    let results = bench::collect(&p, &mut Silent).await.expect("bench runs");
+    let s = results.snapshots.as_ref().expect("compaction results");
+    let every: Vec<u64> = s.catchup.iter().map(|c| c.snapshot_every).collect();
+    assert_eq!(every, vec![0, 100]);
+    assert!(s
+        .catchup
+        .iter()
+        .all(|c| c.protocol == "zab" && c.behind >= 600));
+    // Without snapshots the log serves it (DIFF); with them its last zxid is below the
+    // leader's compaction point, so the image comes by SNAP.
+    assert_eq!(s.catchup[0].install_snapshots, 0, "{:?}", s.catchup[0]);
+    assert!(s.catchup[1].install_snapshots >= 1, "{:?}", s.catchup[1]);
+    assert!(s.catchup[1].install_snapshot_bytes > 0);
+}

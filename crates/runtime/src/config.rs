@@ -19,9 +19,9 @@
 //! # pre_vote = true          # Raft PreVote (thesis §9.6)
 //! # check_quorum = true      # Raft/Paxos leaders step down without a quorum
 //! # reads = "log"            # log | index | lease | local | sync (per protocol)
-//! # snapshot_every = 10000   # Raft, Paxos: snapshot and compact the log every N applied entries (0: never)
-//! # snapshot_chunk_bytes = 1048576   # image bytes per snapshot message (Raft, Paxos)
-//! # snapshot_max_bytes = 1073741824  # Raft: the largest image a follower accepts
+//! # snapshot_every = 10000   # Raft, ZAB, Paxos: snapshot and compact the log every N applied entries (0: never)
+//! # snapshot_chunk_bytes = 1048576   # image bytes per snapshot message (Raft InstallSnapshot, ZAB SNAP, Paxos piece)
+//! # snapshot_max_bytes = 1073741824  # the largest image a lagging node accepts
 //! [[node]]
 //! id = 1
 //! peer = "127.0.0.1:7001"    # node-to-node port
@@ -90,11 +90,11 @@ pub struct TimingConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contention_doublings: Option<u32>,
     /// Entries applied between two snapshots, after which the log they cover is
-    /// compacted (Raft only so far); 0, the default, takes none.
+    /// compacted (Raft, ZAB, Paxos); 0, the default, takes none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub snapshot_every: u64,
     /// The most image bytes one snapshot message carries (Raft's InstallSnapshot
-    /// chunk, Paxos's piece; default 1 MiB).
+    /// chunk, ZAB's SNAP chunk, Paxos's piece; default 1 MiB).
     #[serde(
         default = "default_chunk_bytes",
         skip_serializing_if = "is_default_chunk_bytes"

@@ -3,9 +3,10 @@
 //! completeness, and the clients' history checked for linearizability) still hold
 //! when every node snapshots every few entries, drops its log prefix, restarts from
 //! its snapshot files, and catches lagging followers up with InstallSnapshot.
-//! The same for ZAB, whose servers snapshot every few delivered transactions and
-//! restart from their newest snapshot (ZAB does not yet drop its history prefix, so
-//! SNAP sync still ships the committed history).
+//! The same for ZAB, whose servers snapshot every few delivered transactions, drop the
+//! history prefix their snapshots cover, restart from their newest snapshot, and bring
+//! learners below a leader's compaction point up with SNAP from the leader's image, in
+//! chunks small enough that every image takes several.
 //! `CWB_SEEDS=1000 cargo nextest run -p sim --test snapshot_sim` runs a longer sweep.
 
 use protocols::raft::Raft;
@@ -91,26 +92,37 @@ fn zab_with_snapshots_is_safe_under_random_faults() {
     let cfg = ChaosConfig {
         timing: Timing {
             snapshot_every: 8,
+            // The simulator's images are a few hundred bytes: several chunks each.
+            snapshot_chunk_bytes: 64,
             ..Timing::default()
         },
         ..ChaosConfig::default()
     };
-    let counts: Rc<Cell<u64>> = Rc::default();
-    let total: Rc<Cell<u64>> = Rc::default();
+    // The last snapshot counts of each seed's run, and the deepest compaction seen.
+    let counts: Rc<Cell<(u64, u64)>> = Rc::default();
+    let total: Rc<Cell<(u64, u64)>> = Rc::default();
+    let deepest: Rc<Cell<u64>> = Rc::default();
     let report = chaos::sweep::<Zab, _>(
         &cfg,
         n,
         || {
-            total.set(total.get() + counts.replace(0));
+            let (t, i) = counts.replace((0, 0));
+            let (tt, ti) = total.get();
+            total.set((tt + t, ti + i));
             let mut seen = ZabPrimaryIntegrity::default();
-            let counts = counts.clone();
+            let (counts, deepest) = (counts.clone(), deepest.clone());
             move |sim: &Simulation<Zab>, step| {
                 seen.check(sim)?;
                 if step % 50 == 0 {
                     zab_local_order(sim)?;
                     zxids_name_one_transaction(sim)?;
+                    for id in sim.running() {
+                        if let Some(node) = sim.node(id) {
+                            deepest.set(deepest.get().max(node.history().base as u64));
+                        }
+                    }
                 }
-                counts.set(sim.snapshots().0);
+                counts.set(sim.snapshots());
                 Ok(())
             }
         },
@@ -118,15 +130,22 @@ fn zab_with_snapshots_is_safe_under_random_faults() {
             failure.stage == Stage::Convergence && locked_out_by_a_newer_accepted_epoch(sim)
         },
     );
-    let taken = total.get() + counts.get();
+    let (t, i) = counts.get();
+    let (taken, installed) = (total.get().0 + t, total.get().1 + i);
     eprintln!(
-        "{n} ZAB seeds with a snapshot every 8 transactions: {taken} snapshots taken; {}",
+        "{n} ZAB seeds with a snapshot every 8 transactions: {taken} snapshots taken, {installed} installed from a leader's SNAP, histories compacted up to index {} at most; {}",
+        deepest.get(),
         report.clients_line()
     );
     assert!(
         taken >= n,
         "every seed must snapshot: {taken} over {n} seeds"
     );
+    assert!(
+        installed > 0 || n < 20,
+        "no learner fell below a leader's compaction point over {n} seeds"
+    );
+    assert!(deepest.get() > 8, "histories were compacted");
     assert!(
         report.tolerated.len() as u64 * 1000 <= n.max(1000),
         "servers locked out in too many seeds: {:?}",

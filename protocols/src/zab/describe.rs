@@ -66,7 +66,7 @@ impl Describe for Zab {
             .map(|(i, t)| LogEntry {
                 index: u64::from(t.zxid.counter()),
                 generation: u64::from(t.zxid.epoch()),
-                committed: i < self.history.delivered,
+                committed: self.history.base + i < self.history.delivered,
             })
             .collect()
     }
@@ -110,13 +110,18 @@ impl Describe for Zab {
             ),
             PeerMessage::Snap {
                 epoch,
-                snapshot,
-                txns: t,
+                last_index,
+                last_zxid,
+                size,
+                offset,
+                data,
+                done,
             } => format!(
-                "SNAP {} committed, then {} (epoch {epoch})",
-                snapshot.len(),
-                txns(t, command)
+                "SNAP image through {last_index} ({last_zxid}), bytes {offset}..{} of {size}{} (epoch {epoch})",
+                offset.saturating_add(data.len() as u64),
+                if *done { ", last chunk" } else { "" }
             ),
+            PeerMessage::SnapAck { received } => format!("SNAP-ACK {received} bytes held"),
             PeerMessage::NewLeader { epoch } => format!("NEWLEADER epoch {epoch}"),
             PeerMessage::Ack { zxid } => format!("ACK {zxid}"),
             PeerMessage::UpToDate { epoch, committed } => {

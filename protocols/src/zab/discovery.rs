@@ -47,6 +47,10 @@ pub(crate) enum HandleStage {
     AwaitingAckEpoch,
     /// ACKEPOCH received; synchronization waits for the epoch quorum.
     AwaitingSync,
+    /// SNAP: the chunks of our image are on their way; the proposals after it, then
+    /// NEWLEADER, follow once the last is acknowledged (`snap.rs`). Nothing else is
+    /// forwarded meanwhile.
+    Snapping,
     /// DIFF/TRUNC/SNAP and NEWLEADER sent; proposals are forwarded from now on.
     Syncing,
     /// NEWLEADER acknowledged.
@@ -76,6 +80,8 @@ pub(crate) struct LearnerHandle {
     pub(crate) informed: Zxid,
     /// Our tick when we last heard from it.
     pub(crate) last_heard: u64,
+    /// SNAP: the image being streamed to it (stage `Snapping`, `snap.rs`).
+    pub(crate) snap: Option<crate::zab::snap::Outgoing>,
 }
 
 /// A leader's state.
@@ -161,6 +167,8 @@ pub(crate) struct LearnerState {
     pub(crate) ack_unsent: Option<Zxid>,
     /// Our current epoch when FLE made us a learner (the term `RoleChanged` reports).
     pub(crate) taken_in_epoch: u32,
+    /// SNAP: the chunks of the leader's image received so far (`snap.rs`).
+    pub(crate) image: Option<crate::zab::snap::Incoming>,
 }
 
 impl LearnerState {
@@ -221,6 +229,7 @@ impl Zab {
             out_seq: 1,
             ack_unsent: None,
             taken_in_epoch: self.history.current_epoch,
+            image: None,
         });
         let role = if observer {
             Role::Observing
@@ -302,6 +311,7 @@ impl Zab {
                 acked: Zxid::ZERO,
                 informed: Zxid::ZERO,
                 last_heard: l.tick,
+                snap: None,
             },
         );
         if let Some(h) = replaced {

@@ -136,16 +136,32 @@ pub enum PeerMessage {
         /// The proposals that follow `truncate_to` in the leader's history.
         txns: Vec<Txn>,
     },
-    /// Synchronization: replace your whole history. The snapshot is the leader's
-    /// committed history itself (the state machine lives in the harness), followed by
-    /// the leader's proposals after it.
+    /// Synchronization: one chunk of the leader's newest stored snapshot (ZooKeeper's
+    /// SNAP streams its database's snapshot over the learner's connection). The image
+    /// covers every transaction up to position `last_index`, the last one `last_zxid`;
+    /// it is `size` bytes long and `data` are its bytes at `offset`. The proposals after
+    /// it follow in DIFF messages once the last chunk is acknowledged (`sync.rs`).
     Snap {
         /// The leader's epoch.
         epoch: u32,
-        /// The leader's committed history.
-        snapshot: Vec<Txn>,
-        /// The leader's proposals after the snapshot.
-        txns: Vec<Txn>,
+        /// The global position of the image's last transaction.
+        last_index: u64,
+        /// That transaction's zxid.
+        last_zxid: Zxid,
+        /// The whole image's size in bytes.
+        size: u64,
+        /// Where `data` starts in the image.
+        offset: u64,
+        /// The bytes.
+        data: bytes::Bytes,
+        /// The last chunk.
+        done: bool,
+    },
+    /// Learner to leader: holds the first `received` bytes of the SNAP image (flow
+    /// control for the chunks, which ZooKeeper leaves to TCP).
+    SnapAck {
+        /// Bytes of the image received so far.
+        received: u64,
     },
     /// End of synchronization: the learner adopts `epoch` as its current epoch.
     NewLeader {
@@ -238,6 +254,7 @@ impl PeerMessage {
             PeerMessage::Diff { .. } => "DIFF",
             PeerMessage::Trunc { .. } => "TRUNC",
             PeerMessage::Snap { .. } => "SNAP",
+            PeerMessage::SnapAck { .. } => "SNAP-ACK",
             PeerMessage::NewLeader { .. } => "NEWLEADER",
             PeerMessage::Ack { .. } => "ACK",
             PeerMessage::UpToDate { .. } => "UPTODATE",

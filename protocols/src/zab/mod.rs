@@ -12,6 +12,8 @@
 //! | `vote.rs` | vote ordering and agreement | `totalOrderPredicate`, `Vote.equals` |
 //! | `discovery.rs` | Phase 1: Discovery (FOLLOWERINFO, LEADERINFO, ACKEPOCH) | §IV-A; `Leader.getEpochToPropose`, `waitForEpochAck` |
 //! | `sync.rs` | Phase 2: Synchronization (DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE) | §IV-B; `LearnerHandler.syncFollower` |
+//! | `snap.rs` | Phase 2: SNAP from the stored snapshot, in chunks | `LearnerHandler.syncFollower`, `Learner.syncWithLeader` |
+//! | `snapshot.rs` | snapshots and log compaction | `SyncRequestProcessor`, `PurgeTxnLog` |
 //! | `broadcast.rs` | Phase 3: Broadcast (PROPOSAL, ACK, COMMIT, INFORM, PING) | §IV-C; `Leader.processAck` |
 //! | [`persist`] | durable epochs and history, recovery | §IV "persistent variables" |
 //! | [`messages`] | the wire vocabulary | `Leader.java` packet types |
@@ -22,9 +24,17 @@
 //!   command }` in zxid order; `index` is the 1-based position in the delivered
 //!   sequence, which is the same on every server because all deliver the same zxid
 //!   sequence. Zxids appear in narration only. After `recover` + `Input::Start` the
-//!   node emits `Apply` again, from index 1, for everything it knows committed (the last
-//!   SNAP snapshot it received), because the harness rebuilds its state machine from
-//!   scratch on restart; the rest is delivered again once a leader re-synchronizes it.
+//!   node emits `Apply` again for everything it knows committed that its state machine
+//!   does not hold: the host restores the state machine from the newest stored snapshot
+//!   that fits the history ([`crate::Protocol::restore_snapshot`]), and the node applies
+//!   from the index after it up to its log's base (everything before a base is known
+//!   delivered; with no snapshot, from index 1 and nothing is known); the rest is
+//!   delivered again once a leader re-synchronizes it.
+//! - **Snapshots and compaction** (`snapshot.rs`, `snap.rs`): with
+//!   [`crate::Timing::snapshot_every`] set the node asks for an image every that many
+//!   deliveries (`TakeSnapshot`), and once one is stored (`SnapshotTaken`) drops its
+//!   history up to the image before it and rewrites its log's start (`Rebase`). A
+//!   learner installs a leader's image with `InstallSnapshot`.
 //! - **Persist before send**: ACK after logging a PROPOSAL, ACKEPOCH after recording the
 //!   accepted epoch, the NEWLEADER ACK after recording the current epoch (and the synced
 //!   history before it, as ZooKeeper 3.6+ does). The established leader's PROPOSAL,
@@ -75,14 +85,15 @@
 //! - A learner that has not received UPTODATE within `3 * initLimit` ticks (the
 //!   leader's three bounded waits) starts over from LOOKING, so a lost handshake
 //!   message cannot leave it stuck while PINGs keep arriving.
-//! - SNAP carries the leader's committed history itself, since the state machine lives
-//!   in the harness; it is chosen when the learner is more than `snap_threshold`
-//!   ([`SNAP_THRESHOLD`] by default, ZooKeeper's `commitLogCount`) transactions behind.
-//!   A leader that has just restarted knows only its last snapshot delivered (commit
-//!   points are not persisted), so its SNAP can fall short of what a learner has
-//!   delivered; the learner then moves the first of the SNAP's proposals that match its
-//!   own delivered prefix into the snapshot instead of refusing it (ZooKeeper's SNAP,
-//!   its whole database rebuilt from its whole log, never falls short).
+//! - SNAP is the leader's newest stored snapshot, in chunks with a SNAP-ACK window
+//!   (`snap.rs`; ZooKeeper streams its snapshot over TCP), followed by its proposals
+//!   after the image in DIFF messages. It is chosen when the learner's last zxid is
+//!   below the leader's compaction point, or when the learner is more than
+//!   `snap_threshold` ([`SNAP_THRESHOLD`] by default, ZooKeeper's `commitLogCount`)
+//!   transactions behind and below the image; otherwise, and always when the leader
+//!   holds no image, DIFF / TRUNC from the log serve it. Every sync message stays
+//!   within [`crate::Timing::snapshot_chunk_bytes`] (DIFF proposals are batched), so
+//!   none nears the transport's frame limit however far behind the learner is.
 //! - ACKs are cumulative and COMMIT / INFORM commit every proposal up to their zxid;
 //!   INFORM carries a batch of proposals with their commit.
 //! - A LOOKING voter answers an observer with its current proposal (ZooKeeper answers
@@ -107,6 +118,7 @@ pub mod persist;
 mod preload;
 mod reads;
 mod session;
+mod snap;
 mod snapshot;
 mod sync;
 #[cfg(test)]
@@ -257,6 +269,11 @@ pub struct Zab {
     /// The index of the image the host restored the state machine from on restart
     /// (0: none): `Input::Start` applies only what follows it.
     restored_through: usize,
+    /// SNAP image bytes per message ([`crate::Timing::snapshot_chunk_bytes`]), also the
+    /// bound on a DIFF's proposals' bytes.
+    snapshot_chunk_bytes: u64,
+    /// The largest SNAP image a learner accepts ([`crate::Timing::snapshot_max_bytes`]).
+    snapshot_max_bytes: u64,
 }
 
 impl Zab {
@@ -291,14 +308,16 @@ impl Zab {
 
     /// Delivers every logged transaction up to the 1-based position `count`, in order.
     fn deliver_through(&mut self, count: usize, out: &mut Out) {
-        let count = count.min(self.history.txns.len());
+        let count = count.min(self.history.len());
         if count <= self.history.delivered {
             return;
         }
         let first = self.history.delivered;
-        for (i, txn) in self.history.txns.iter().enumerate().take(count).skip(first) {
+        // Delivered is never below the base, so every position after it is held.
+        let fresh = self.history.held_from(first + 1);
+        for (txn, index) in fresh.iter().take(count - first).zip(first as u64 + 1..) {
             self.pending_local.remove(&txn.command.id);
-            out.apply(i as u64 + 1, Some(txn.command.clone()));
+            out.apply(index, Some(txn.command.clone()));
         }
         self.history.delivered = count;
         let last = self.history.delivered_zxid();
@@ -445,6 +464,8 @@ impl Protocol for Zab {
             schedule: crate::snapshot::SnapshotSchedule::new(setup.timing.snapshot_every),
             snapshot: None,
             restored_through: 0,
+            snapshot_chunk_bytes: setup.timing.snapshot_chunk_bytes.max(1),
+            snapshot_max_bytes: setup.timing.snapshot_max_bytes,
         })
     }
 
@@ -462,16 +483,16 @@ impl Protocol for Zab {
         match input {
             Input::Start => {
                 let known = self.history.delivered;
-                let restored = self.restored_through.min(known);
-                for (i, txn) in self
-                    .history
-                    .txns
+                // The host restored the state machine through `restored_through`, never
+                // below the base (it refuses to start a compacted log without an image).
+                let restored = self.restored_through.max(self.history.base).min(known);
+                let fresh = self.history.held_from(restored + 1);
+                for (txn, index) in fresh
                     .iter()
-                    .enumerate()
-                    .take(known)
-                    .skip(restored)
+                    .take(known - restored)
+                    .zip(restored as u64 + 1..)
                 {
-                    out.apply(i as u64 + 1, Some(txn.command.clone()));
+                    out.apply(index, Some(txn.command.clone()));
                 }
                 if known > 0 {
                     out.event(Event::Committed {
@@ -508,6 +529,10 @@ impl Protocol for Zab {
         self.restore(snapshot)
     }
 
+    fn log_start(&self) -> u64 {
+        self.history.base as u64
+    }
+
     fn status(&self) -> Status {
         let (role, leader) = match &self.phase {
             Phase::Looking => (Role::Looking, None),
@@ -520,7 +545,7 @@ impl Protocol for Zab {
             term: u64::from(self.history.current_epoch),
             leader,
             commit_index: self.history.delivered as u64,
-            last_index: self.history.txns.len() as u64,
+            last_index: self.history.len() as u64,
         }
     }
 

@@ -7,10 +7,17 @@
 //! history in its transaction log plus snapshots; here they are [`ZabRecord`]s appended
 //! to the harness's write-ahead log and replayed oldest first by [`History::replay`].
 //!
-//! What is known committed after a restart: the last SNAP snapshot received (a leader
-//! only ever sends its committed history as the snapshot). Proposals logged after it are
-//! not known committed until a leader says so again (UPTODATE / COMMIT); commit points
-//! are not persisted, exactly as ZooKeeper does not persist them.
+//! Log compaction (`snapshot.rs`) drops the prefix of the history a stored snapshot
+//! covers: the history then starts after a [`ZabRecord::Base`], the position and zxid
+//! of the last transaction dropped. Positions stay global: the `n`-th transaction ever
+//! delivered is at position `n` whatever was compacted before it, so [`History::get`]
+//! and [`History::count_through`] answer in the delivered sequence's indexes.
+//!
+//! What is known committed after a restart: everything up to the log's base (only
+//! delivered transactions are ever compacted or installed from a leader's image).
+//! Proposals logged after it are not known committed until a leader says so again
+//! (UPTODATE / COMMIT); commit points are not persisted, exactly as ZooKeeper does not
+//! persist them.
 
 use crate::node::RecoveryError;
 use crate::zab::messages::Txn;
@@ -32,10 +39,15 @@ pub enum ZabRecord {
         /// The last zxid kept (`Zxid::ZERO`: none).
         last_kept: Zxid,
     },
-    /// Replaced the whole history with a leader's committed history (SNAP).
-    Snapshot {
-        /// The committed history, in zxid order.
-        txns: Vec<Txn>,
+    /// The history starts after `index`, the position of the delivered transaction
+    /// `zxid`; every record before this one is superseded (written first by a rebase,
+    /// [`crate::Effect::Rebase`], after a snapshot through at least `index` is stored or
+    /// a leader's image through `index` was installed).
+    Base {
+        /// The global position of the last transaction compacted away.
+        index: u64,
+        /// Its zxid.
+        zxid: Zxid,
     },
 }
 
@@ -46,35 +58,115 @@ pub struct History {
     pub accepted_epoch: u32,
     /// Last epoch whose NEWLEADER this server accepted.
     pub current_epoch: u32,
-    /// Every logged proposal, strictly increasing by zxid.
+    /// The logged proposals after the base, strictly increasing by zxid: `txns[i]` is
+    /// at global position `base + i + 1`.
     pub txns: Vec<Txn>,
-    /// How many of `txns` are delivered (applied); the 1-based index of the last one.
+    /// How many transactions are delivered (applied), compacted ones included; the
+    /// 1-based global index of the last one. Never below `base`.
     pub delivered: usize,
+    /// How many transactions were compacted away (covered by a snapshot).
+    pub base: usize,
+    /// The zxid of the last one (`Zxid::ZERO` when none).
+    pub base_zxid: Zxid,
 }
 
 impl History {
-    /// The last logged zxid (`Zxid::ZERO` when empty).
+    /// The global position of the last logged transaction (compacted ones count).
+    pub fn len(&self) -> usize {
+        self.base.saturating_add(self.txns.len())
+    }
+
+    /// Whether nothing was ever logged (or everything logged was truncated).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The transaction at global position `index` (1-based), if still held.
+    pub fn get(&self, index: usize) -> Option<&Txn> {
+        index
+            .checked_sub(self.base)
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| self.txns.get(i))
+    }
+
+    /// The zxid at global position `index`: the base's for `index == base`, `None` when
+    /// compacted away or beyond the log.
+    pub fn zxid_at(&self, index: usize) -> Option<Zxid> {
+        if index == self.base {
+            return Some(self.base_zxid);
+        }
+        self.get(index).map(|t| t.zxid)
+    }
+
+    /// The held transactions from global position `from` (1-based) on; empty when
+    /// `from` is beyond the log, everything held when it is at or below the base.
+    pub fn held_from(&self, from: usize) -> &[Txn] {
+        let skip = from.saturating_sub(self.base).saturating_sub(1);
+        self.txns.get(skip..).unwrap_or_default()
+    }
+
+    /// The last logged zxid (the base's when nothing after it is held).
     pub fn last_zxid(&self) -> Zxid {
-        self.txns.last().map_or(Zxid::ZERO, |t| t.zxid)
+        self.txns.last().map_or(self.base_zxid, |t| t.zxid)
     }
 
     /// The last delivered zxid (`Zxid::ZERO` when nothing is delivered).
     pub fn delivered_zxid(&self) -> Zxid {
-        self.delivered
-            .checked_sub(1)
-            .and_then(|i| self.txns.get(i))
-            .map_or(Zxid::ZERO, |t| t.zxid)
+        self.zxid_at(self.delivered).unwrap_or(Zxid::ZERO)
     }
 
-    /// How many transactions have a zxid `<= zxid` (the 1-based position of `zxid` if it
-    /// is logged).
+    /// How many transactions have a zxid `<= zxid`: the global position of `zxid` if it
+    /// is logged. For a zxid below the base the answer is the base (what was compacted
+    /// is not known one by one any more).
     pub fn count_through(&self, zxid: Zxid) -> usize {
-        self.txns.partition_point(|t| t.zxid <= zxid)
+        self.base
+            .saturating_add(self.txns.partition_point(|t| t.zxid <= zxid))
     }
 
-    /// Whether `zxid` is logged (`Zxid::ZERO` counts as the empty prefix, always held).
+    /// Whether `zxid` is logged or is the base (`Zxid::ZERO` counts as the empty prefix,
+    /// held only when nothing was compacted).
     pub fn contains(&self, zxid: Zxid) -> bool {
-        zxid == Zxid::ZERO || self.txns.binary_search_by_key(&zxid, |t| t.zxid).is_ok()
+        zxid == self.base_zxid || self.txns.binary_search_by_key(&zxid, |t| t.zxid).is_ok()
+    }
+
+    /// Drops the delivered transactions up to global position `index`, whose zxid must
+    /// be `zxid`. Returns false (and changes nothing) when `index` is not delivered or
+    /// the history holds another transaction there; true also when it is at or below
+    /// the base already.
+    pub fn compact_to(&mut self, index: usize, zxid: Zxid) -> bool {
+        if index <= self.base {
+            return true;
+        }
+        if index > self.delivered || self.zxid_at(index) != Some(zxid) {
+            return false;
+        }
+        self.txns.drain(..index - self.base);
+        self.base = index;
+        self.base_zxid = zxid;
+        true
+    }
+
+    /// Restarts the history after `index` / `zxid`, the end of a leader's image that
+    /// this server installed: everything before is delivered, nothing after is held.
+    pub fn restart_after(&mut self, index: usize, zxid: Zxid) {
+        self.txns.clear();
+        self.base = index;
+        self.base_zxid = zxid;
+        self.delivered = index;
+    }
+
+    /// The records that rebuild this history from its base: both epochs, the base, and
+    /// every held proposal ([`crate::Effect::Rebase`]).
+    pub fn base_records(&self) -> Vec<ZabRecord> {
+        let mut records = Vec::with_capacity(self.txns.len().saturating_add(3));
+        records.push(ZabRecord::AcceptedEpoch(self.accepted_epoch));
+        records.push(ZabRecord::CurrentEpoch(self.current_epoch));
+        records.push(ZabRecord::Base {
+            index: self.base as u64,
+            zxid: self.base_zxid,
+        });
+        records.extend(self.txns.iter().cloned().map(ZabRecord::Proposal));
+        records
     }
 
     /// Appends `txn` if it is newer than the last logged zxid. Returns whether it did.
@@ -97,28 +189,12 @@ impl History {
         if keep < self.delivered {
             return false;
         }
-        self.txns.truncate(keep);
+        self.txns.truncate(keep.saturating_sub(self.base));
         true
     }
 
-    /// Replaces the history with `snapshot` if it keeps the delivered prefix intact.
-    pub fn replace(&mut self, snapshot: Vec<Txn>) -> bool {
-        let keeps_delivered = self.delivered <= snapshot.len()
-            && self
-                .txns
-                .iter()
-                .zip(&snapshot)
-                .take(self.delivered)
-                .all(|(a, b)| a.zxid == b.zxid);
-        if !keeps_delivered || !strictly_increasing(&snapshot) {
-            return false;
-        }
-        self.txns = snapshot;
-        true
-    }
-
-    /// Rebuilds the durable state from every record, oldest first. The snapshot part
-    /// counts as delivered; the caller re-applies it on start.
+    /// Rebuilds the durable state from every record, oldest first. Everything up to a
+    /// base counts as delivered (a snapshot holds it).
     pub fn replay(records: Vec<ZabRecord>) -> Result<History, RecoveryError> {
         let mut h = History::default();
         for (i, record) in records.into_iter().enumerate() {
@@ -153,22 +229,19 @@ impl History {
                         return Err(bad(format!("cannot truncate to {last_kept}")));
                     }
                 }
-                ZabRecord::Snapshot { txns } => {
-                    if !strictly_increasing(&txns) {
-                        return Err(bad("snapshot zxids are not increasing".into()));
+                ZabRecord::Base { index, zxid } => {
+                    let Ok(index) = usize::try_from(index) else {
+                        return Err(bad(format!("base index {index} does not fit")));
+                    };
+                    if (index == 0) != (zxid == Zxid::ZERO) {
+                        return Err(bad(format!("base {zxid} at index {index}")));
                     }
-                    h.delivered = txns.len();
-                    h.txns = txns;
+                    h.restart_after(index, zxid);
                 }
             }
         }
         Ok(h)
     }
-}
-
-fn strictly_increasing(txns: &[Txn]) -> bool {
-    txns.windows(2)
-        .all(|w| matches!(w, [a, b] if a.zxid < b.zxid))
 }
 
 #[cfg(test)]
@@ -212,18 +285,50 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_snapshot_is_known_committed() {
+    fn a_base_is_known_delivered_and_positions_stay_global() {
         let h = History::replay(vec![
             ZabRecord::AcceptedEpoch(3),
-            ZabRecord::Snapshot {
-                txns: vec![txn(1, 1), txn(2, 1)],
+            ZabRecord::Proposal(txn(1, 9)),
+            ZabRecord::Base {
+                index: 2,
+                zxid: Zxid::new(2, 1),
             },
             ZabRecord::Proposal(txn(3, 1)),
         ])
         .expect("consistent records");
-        assert_eq!(h.delivered, 2);
+        assert_eq!((h.delivered, h.base, h.len()), (2, 2, 3));
         assert_eq!(h.last_zxid(), Zxid::new(3, 1));
         assert_eq!(h.delivered_zxid(), Zxid::new(2, 1));
+        assert_eq!(h.get(3).map(|t| t.zxid), Some(Zxid::new(3, 1)));
+        assert_eq!(h.get(2), None, "compacted");
+        assert_eq!(h.count_through(Zxid::new(3, 1)), 3);
+        assert!(h.contains(Zxid::new(2, 1)) && !h.contains(Zxid::ZERO));
+    }
+
+    #[test]
+    fn compaction_keeps_positions_and_the_rebase_rebuilds_the_same_history() {
+        let mut h = History {
+            accepted_epoch: 2,
+            current_epoch: 2,
+            txns: vec![txn(1, 1), txn(1, 2), txn(1, 3), txn(2, 1), txn(2, 2)],
+            delivered: 4,
+            ..History::default()
+        };
+        assert!(!h.compact_to(5, Zxid::new(2, 2)), "not delivered");
+        assert!(!h.compact_to(3, Zxid::new(1, 2)), "another zxid there");
+        assert!(h.compact_to(3, Zxid::new(1, 3)));
+        assert_eq!((h.base, h.base_zxid, h.len()), (3, Zxid::new(1, 3), 5));
+        assert_eq!(h.get(4).map(|t| t.zxid), Some(Zxid::new(2, 1)));
+        assert_eq!(h.held_from(5), &[txn(2, 2)]);
+        assert_eq!(h.held_from(1).len(), 2);
+        assert_eq!(h.delivered_zxid(), Zxid::new(2, 1));
+        assert!(h.compact_to(2, Zxid::new(9, 9)), "already below the base");
+        // TRUNC never reaches below the base (it is delivered).
+        assert!(!h.clone().truncate_after(Zxid::new(1, 2)));
+        assert!(!h.clone().truncate_after(Zxid::ZERO));
+        let mut rebuilt = History::replay(h.base_records()).expect("rebase replays");
+        rebuilt.delivered = h.delivered;
+        assert_eq!(rebuilt, h);
     }
 
     #[test]
@@ -251,33 +356,32 @@ pub(crate) mod tests {
             current_above_accepted,
             Err(RecoveryError::Inconsistent { record: 0, .. })
         ));
-        let below_snapshot = History::replay(vec![
-            ZabRecord::Snapshot {
-                txns: vec![txn(1, 1), txn(1, 2)],
+        let below_base = History::replay(vec![
+            ZabRecord::Base {
+                index: 2,
+                zxid: Zxid::new(1, 2),
             },
             ZabRecord::Truncate {
                 last_kept: Zxid::new(1, 1),
             },
         ]);
         assert!(matches!(
-            below_snapshot,
+            below_base,
             Err(RecoveryError::Inconsistent { record: 1, .. })
         ));
     }
 
     #[test]
-    fn truncation_and_replacement_never_drop_delivered_transactions() {
+    fn truncation_never_drops_delivered_transactions() {
         let mut h = History {
             txns: vec![txn(1, 1), txn(1, 2), txn(1, 3)],
             delivered: 2,
             ..History::default()
         };
         assert!(!h.truncate_after(Zxid::new(1, 1)));
-        assert!(!h.replace(vec![txn(1, 1)]));
-        assert!(!h.replace(vec![txn(1, 1), txn(2, 1)]));
         assert!(h.truncate_after(Zxid::new(1, 2)));
         assert_eq!(h.txns.len(), 2);
-        assert!(h.replace(vec![txn(1, 1), txn(1, 2), txn(2, 1)]));
+        assert!(h.append(txn(2, 1)));
         assert_eq!(h.count_through(Zxid::new(1, 9)), 2);
         assert!(
             h.contains(Zxid::ZERO) && h.contains(Zxid::new(2, 1)) && !h.contains(Zxid::new(1, 3))

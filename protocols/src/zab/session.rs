@@ -225,6 +225,7 @@ impl Zab {
                     last_zxid,
                 } => self.on_ack_epoch(from, current_epoch, last_zxid, out),
                 PeerMessage::Ack { zxid } => self.on_ack(from, zxid, out),
+                PeerMessage::SnapAck { received } => self.on_snap_ack(from, received, out),
                 PeerMessage::Request { command } => self.on_request(from, command, out),
                 PeerMessage::Sync { token } => self.on_sync_request(from, token, out),
                 // PINGs only refresh `last_heard`; anything else is not for a leader.
@@ -258,17 +259,32 @@ impl Zab {
             }
             match body {
                 PeerMessage::LeaderInfo { new_epoch } => self.on_leader_info(new_epoch, out),
-                PeerMessage::Diff { epoch, txns } => self.on_sync(epoch, None, None, txns, out),
+                PeerMessage::Diff { epoch, txns } => self.on_sync(epoch, None, txns, out),
                 PeerMessage::Trunc {
                     epoch,
                     truncate_to,
                     txns,
-                } => self.on_sync(epoch, Some(truncate_to), None, txns, out),
+                } => self.on_sync(epoch, Some(truncate_to), txns, out),
                 PeerMessage::Snap {
                     epoch,
-                    snapshot,
-                    txns,
-                } => self.on_sync(epoch, None, Some(snapshot), txns, out),
+                    last_index,
+                    last_zxid,
+                    size,
+                    offset,
+                    data,
+                    done,
+                } => self.on_snap_chunk(
+                    epoch,
+                    crate::zab::snap::Chunk {
+                        last_index,
+                        last_zxid,
+                        size,
+                        offset,
+                        data,
+                        done,
+                    },
+                    out,
+                ),
                 PeerMessage::NewLeader { epoch } => self.on_new_leader(epoch, out),
                 PeerMessage::UpToDate { epoch, committed } => {
                     self.on_up_to_date(epoch, committed, out)

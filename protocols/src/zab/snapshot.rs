@@ -1,20 +1,34 @@
-//! Snapshots of the delivered state (ZooKeeper's `ZKDatabase` snapshots, taken by
-//! `SyncRequestProcessor` every `snapCount` transactions; `docs/DESIGN.md`, "Snapshots
-//! and log compaction").
+//! Snapshots of the delivered state and log compaction (ZooKeeper's `ZKDatabase`
+//! snapshots, taken by `SyncRequestProcessor` every `snapCount` transactions, and
+//! `PurgeTxnLog`, which drops the transaction logs older than the snapshots kept;
+//! `docs/DESIGN.md`, "Snapshots and log compaction").
 //!
 //! With [`crate::Timing::snapshot_every`] set, a server asks its host for the state
 //! machine's image every that many delivered transactions
 //! ([`crate::Effect::TakeSnapshot`], right after the delivery it covers). The image's
 //! `term` is the whole zxid of its last transaction, so that it names one transaction
-//! exactly (an epoch alone would not). A restarted server is handed the newest stored
-//! image that fits its history ([`crate::Protocol::restore_snapshot`]): it fits when
-//! the history holds the image's last transaction at the image's index. Everything up
-//! to it is then known delivered (an image only ever holds delivered transactions) and
-//! is not applied again on start.
+//! exactly (an epoch alone would not).
 //!
-//! What this does not do yet: drop the history prefix a snapshot covers, and serve
-//! SNAP sync from the image (SNAP still sends the committed history itself, see
-//! `sync.rs`), so ZAB's log still grows with its history.
+//! When the image is stored ([`crate::Input::SnapshotTaken`]) the server keeps it and
+//! compacts its history up to the snapshot *before* it, as Raft and Paxos do here: one
+//! interval of history stays, so that a newest image damaged on disk can be replaced
+//! by the previous one plus the log after it, and a learner a little behind still gets
+//! a DIFF. The history then starts after a base (the position and zxid of the last
+//! transaction dropped; positions stay the global delivered index, `persist.rs`), and
+//! the server rewrites the start of its log ([`crate::Effect::Rebase`]: both epochs,
+//! the base and the proposals kept), after which the host may delete the log segments
+//! before it.
+//!
+//! A leader serves SNAP from its newest image followed by its proposals after it
+//! (`sync.rs`); a learner installs the image ([`crate::Effect::InstallSnapshot`]) and
+//! restarts its history after it.
+//!
+//! A restarted server is handed the newest stored image that fits its history
+//! ([`crate::Protocol::restore_snapshot`]): it fits when it ends at or after the base
+//! at a transaction the history holds at the image's position. Everything up to it is
+//! then known delivered (an image only ever holds delivered transactions) and is not
+//! applied again on start. A history that starts after a base needs such an image: the
+//! host refuses to start without one ([`crate::Protocol::log_start`]).
 
 use crate::effect::Effect;
 use crate::node::RecoveryError;
@@ -35,7 +49,8 @@ impl Zab {
         }
     }
 
-    /// The host stored the image asked for: keep the newest.
+    /// The host stored the image asked for: keep it, compact the history to the
+    /// previous image, rewrite the log's start.
     pub(super) fn on_snapshot_taken(&mut self, snapshot: Snapshot, out: &mut Out) {
         let newer = self
             .snapshot
@@ -45,33 +60,55 @@ impl Zab {
             return;
         }
         let (index, zxid) = (snapshot.index, Zxid(snapshot.term));
+        if let Some(previous) = self.snapshot.replace(snapshot) {
+            let through = usize::try_from(previous.index).unwrap_or(usize::MAX);
+            // Fails only for an image that does not name our delivered transaction at
+            // its position, which the host never hands us; then nothing is dropped.
+            self.history.compact_to(through, Zxid(previous.term));
+        }
+        let (base, base_zxid) = (self.history.base, self.history.base_zxid);
         out.narrate(self.narrate, || {
-            format!("snapshot through index {index} (zxid {zxid}) stored")
+            format!("snapshot through index {index} (zxid {zxid}) stored; history compacted up to {base} ({base_zxid})")
         });
-        self.snapshot = Some(snapshot);
+        out.push(Effect::Rebase(self.history.base_records()));
     }
 
-    /// [`crate::Protocol::restore_snapshot`]: the image must end at a transaction our
-    /// history holds at the same position.
+    /// A learner received its leader's whole image through `index` / `zxid`: the state
+    /// machine becomes the image, the history restarts after it.
+    pub(super) fn install_image(&mut self, snapshot: Snapshot, out: &mut Out) {
+        let index = usize::try_from(snapshot.index).unwrap_or(usize::MAX);
+        let zxid = Zxid(snapshot.term);
+        self.history.restart_after(index, zxid);
+        self.schedule.restart_at(snapshot.index);
+        let size = snapshot.data.len();
+        out.narrate(self.narrate, || {
+            format!("SNAP: installed the leader's image through index {index} ({zxid}, {size} bytes); history restarts after it")
+        });
+        self.snapshot = Some(snapshot.clone());
+        out.push(Effect::InstallSnapshot(snapshot));
+        out.push(Effect::Rebase(self.history.base_records()));
+    }
+
+    /// [`crate::Protocol::restore_snapshot`]: the image must end at or after the base,
+    /// at a transaction our history holds at the same position.
     pub(super) fn restore(&mut self, snapshot: &Snapshot) -> Result<(), RecoveryError> {
         let zxid = Zxid(snapshot.term);
-        let held = usize::try_from(snapshot.index)
-            .ok()
-            .and_then(|i| i.checked_sub(1))
-            .and_then(|i| self.history.txns.get(i))
-            .map(|t| t.zxid);
-        if snapshot.index > 0 && held != Some(zxid) {
-            return Err(RecoveryError::Inconsistent {
-                record: 0,
-                reason: format!(
-                    "the snapshot through index {} ends at {zxid}, which the history does not hold there ({})",
-                    snapshot.index,
-                    held.map_or_else(|| "too short".to_string(), |z| z.to_string())
-                ),
-            });
-        }
-        // `held` matched, so the index fits in usize and the history.
-        let index = usize::try_from(snapshot.index).unwrap_or(0);
+        let index = usize::try_from(snapshot.index).ok();
+        let held = index.and_then(|i| self.history.zxid_at(i));
+        let index = match (index, held) {
+            (Some(i), Some(z)) if z == zxid && i >= self.history.base => i,
+            _ => {
+                return Err(RecoveryError::Inconsistent {
+                    record: 0,
+                    reason: format!(
+                        "the snapshot through index {} ends at {zxid}, which the history (from index {}) does not hold there ({})",
+                        snapshot.index,
+                        self.history.base,
+                        held.map_or_else(|| "not held".to_string(), |z| z.to_string())
+                    ),
+                })
+            }
+        };
         self.history.delivered = self.history.delivered.max(index);
         self.restored_through = index;
         self.schedule.restart_at(snapshot.index);

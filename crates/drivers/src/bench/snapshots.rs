@@ -265,8 +265,9 @@ fn follower<P: Protocol>(cluster: &LocalCluster<P>, leader: NodeId) -> Result<No
 
 fn sent(counts: &runtime::host::MessageCounts) -> (u64, u64, u64) {
     let total = counts.by_kind.values().map(|&(_, b)| b).sum();
-    // Raft's InstallSnapshot, or the pieces of a Paxos snapshot (`SnapshotChunk`).
-    let (n, b) = ["InstallSnapshot", "SnapshotChunk"]
+    // Raft's InstallSnapshot, the pieces of a Paxos snapshot (`SnapshotChunk`), or
+    // the chunks of a ZAB SNAP image.
+    let (n, b) = ["InstallSnapshot", "SnapshotChunk", "SNAP"]
         .iter()
         .filter_map(|kind| counts.by_kind.get(*kind))
         .fold((0, 0), |(n, b), &(kn, kb)| (n + kn, b + kb));

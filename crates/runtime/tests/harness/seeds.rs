@@ -135,7 +135,19 @@ pub fn zab_messages() -> Vec<ZabMessage> {
             2,
             PeerMessage::Snap {
                 epoch: 2,
-                snapshot: vec![txn(1), txn(2)],
+                last_index: 2,
+                last_zxid: Zxid::new(1, 2),
+                size: 9,
+                offset: 4,
+                data: bytes::Bytes::from_static(b"image"),
+                done: true,
+            },
+        ),
+        peer(3, PeerMessage::SnapAck { received: 9 }),
+        peer(
+            3,
+            PeerMessage::Diff {
+                epoch: 2,
                 txns: vec![txn(3)],
             },
         ),

@@ -102,8 +102,8 @@ impl ZabPrimaryIntegrity {
                 _ => None,
             },
             |leader, index| {
-                let i = usize::try_from(index.checked_sub(1)?).ok()?;
-                leader.history().txns.get(i).map(|t| Some(t.command.id))
+                let index = usize::try_from(index).ok()?;
+                leader.history().get(index).map(|t| Some(t.command.id))
             },
         )
     }

@@ -1,7 +1,8 @@
 //! ZAB's primary order (Zab §3.2): each zxid is assigned once, by the one leader of its
 //! epoch, so every server that logged a zxid logged the same transaction; and each
 //! server's own state is ordered: current epoch at most the accepted one, zxids
-//! increasing along the log, delivery within the log.
+//! increasing along the log (after its compacted base), delivery within the log and
+//! never below the base.
 
 use crate::Simulation;
 use protocols::zab::{Zab, Zxid};
@@ -43,7 +44,12 @@ pub fn zab_local_order(sim: &Simulation<Zab>) -> Result<(), String> {
                 h.current_epoch, h.accepted_epoch
             ));
         }
-        if h.delivered > h.txns.len() || h.txns.windows(2).any(|w| w[0].zxid >= w[1].zxid) {
+        let after_base = h.txns.first().is_none_or(|t| t.zxid > h.base_zxid);
+        if h.delivered > h.len()
+            || h.delivered < h.base
+            || !after_base
+            || h.txns.windows(2).any(|w| w[0].zxid >= w[1].zxid)
+        {
             return Err(format!(
                 "node {id}: log out of order or delivered beyond it"
             ));

@@ -111,11 +111,19 @@ fn body() -> impl Strategy<Value = PeerMessage> {
             truncate_to,
             txns
         }),
-        (e32(), txns(), txns()).prop_map(|(epoch, snapshot, txns)| PeerMessage::Snap {
-            epoch,
-            snapshot,
-            txns
-        }),
+        // Never a last chunk: the pump installs only images it made itself.
+        (e32(), 0u64..4, zxid(), 0u64..64, 0u64..64, 0usize..48).prop_map(
+            |(epoch, last_index, last_zxid, size, offset, len)| PeerMessage::Snap {
+                epoch,
+                last_index,
+                last_zxid,
+                size,
+                offset,
+                data: bytes::Bytes::from(vec![7; len]),
+                done: false
+            }
+        ),
+        (0u64..64).prop_map(|received| PeerMessage::SnapAck { received }),
         e32().prop_map(|epoch| PeerMessage::NewLeader { epoch }),
         zxid().prop_map(|zxid| PeerMessage::Ack { zxid }),
         (e32(), zxid()).prop_map(|(epoch, committed)| PeerMessage::UpToDate { epoch, committed }),
@@ -297,12 +305,20 @@ impl Fix {
             },
             M::Snap {
                 epoch,
-                snapshot,
-                txns,
+                last_index,
+                last_zxid,
+                size,
+                offset,
+                data,
+                done,
             } => M::Snap {
                 epoch: self.epoch(epoch),
-                snapshot: self.txns(snapshot),
-                txns: self.txns(txns),
+                last_index,
+                last_zxid: self.zxid(last_zxid),
+                size,
+                offset,
+                data,
+                done,
             },
             M::NewLeader { epoch } => M::NewLeader {
                 epoch: self.epoch(epoch),
@@ -336,6 +352,7 @@ impl Fix {
             },
             M::Request { command } => M::Request { command },
             M::Sync { token } => M::Sync { token },
+            M::SnapAck { received } => M::SnapAck { received },
         }
     }
 }

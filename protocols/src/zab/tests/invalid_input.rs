@@ -62,14 +62,18 @@ fn a_vote_of_the_last_epoch_is_refused() {
 
 /// `body` as the next message of the session between `at` and its partner (its leader,
 /// or its first learner), from that partner.
-fn in_session(p: &Pump<Zab>, at: NodeId, body: PeerMessage) -> Input<ZabMessage, ZabTimer> {
+pub(super) fn in_session(
+    p: &Pump<Zab>,
+    at: NodeId,
+    body: PeerMessage,
+) -> Input<ZabMessage, ZabTimer> {
     let (from, session, seq) = partner(p.node(at), 0).expect("a session");
     msg(from, ZabMessage::Peer { session, seq, body })
 }
 
 /// Voters 1..=3 led by 3 in epoch 1; 1 restarted and rejoins: it sent FOLLOWERINFO
 /// and waits for LEADERINFO, which is held back.
-fn rejoining() -> Pump<Zab> {
+pub(super) fn rejoining() -> Pump<Zab> {
     let mut p = pump(&[1, 2, 3], &[]);
     p.start_all();
     p.run(3);
@@ -176,8 +180,12 @@ fn a_sync_carrying_a_proposal_of_a_later_epoch_is_refused() {
             },
             PeerMessage::Snap {
                 epoch: 1,
-                snapshot: vec![forged.clone()],
-                txns: vec![],
+                last_index: 1,
+                last_zxid: forged.zxid,
+                size: 0,
+                offset: 0,
+                data: bytes::Bytes::new(),
+                done: true,
             },
         ];
         for body in bodies {
