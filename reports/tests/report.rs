@@ -101,7 +101,7 @@ fn one_file_gives_a_self_contained_well_formed_report() {
     assert!(at("<table id=\"table-headline\">") < at("id=\"results-of-small-json\""));
     assert!(at("id=\"results-of-small-json\"") < at("id=\"method-and-settings\""));
     assert!(at("id=\"method-and-settings\"") < at("<td>command line</td>"));
-    assert!(html.contains("<summary>26 settings: machine, command line, timing"));
+    assert!(html.contains("<summary>27 settings: machine, command line, timing"));
     // The headline: the table beside its plot, best values marked, targets, sentences.
     let headline = &html[at("<table id=\"table-headline\">")..at("id=\"results-of-small-json\"")];
     assert!(headline.contains("<td class=\"num best\"><strong>210</strong> ★</td>"));
