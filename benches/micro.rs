@@ -3,7 +3,12 @@
 //! - `codec/*`: the postcard codec shared by all protocols
 //!   ([`runtime::transport::codec`]): encode and decode of a Raft AppendEntries carrying
 //!   64 entries of 256-byte commands (Raft §5.3, a full replication batch) and of a ZAB
-//!   PROPOSAL of one 256-byte transaction (Zab §IV-C, Broadcast).
+//!   PROPOSAL of one 256-byte transaction (Zab §IV-C, Broadcast). `decode_shared` is
+//!   the decode a peer connection makes: the commands stay slices of the received
+//!   frame ([`protocols::wire`]) instead of one copy each.
+//! - `wal_record/*`: encoding a log record for an inline WAL (`fsync = never`), a Raft
+//!   entries record of one 256-byte command, into a fresh `Vec` per record
+//!   (`encode_record`) or into one reused buffer (`encode_record_into`).
 //! - `wal/*`: [`storage::Wal`] append + sync of 256-byte records in batches of
 //!   64 per sync (the runtime's group commit), under `fsync = never` (one `write` per
 //!   batch) and `fsync = batch` (one `write` + one `fdatasync` per batch), in a
@@ -41,7 +46,7 @@ use protocols::raft::log::{Entry, RaftLog};
 use protocols::raft::RaftMessage;
 use protocols::zab::{PeerMessage, Txn, Vote, ZabMessage, Zxid};
 use protocols::{Command, Membership, RequestId};
-use runtime::transport::codec::{decode, encode};
+use runtime::transport::codec::{decode, decode_shared, encode};
 use runtime::transport::handshake::{nonce, ClusterKey};
 use runtime::transport::{Faults, Transport, TransportConfig, TransportEvent};
 use std::collections::BTreeMap;
@@ -120,6 +125,30 @@ where
     });
     group.bench_function(BenchmarkId::new("decode", name), |b| {
         b.iter(|| decode::<M>(black_box(&encoded)).is_ok())
+    });
+    group.bench_function(BenchmarkId::new("decode_shared", name), |b| {
+        b.iter(|| decode_shared::<M>(black_box(&encoded)).is_ok())
+    });
+    group.finish();
+}
+
+/// A Raft leader's WAL record for one command, encoded per record as an inline log does.
+fn wal_record(c: &mut Criterion) {
+    let record = protocols::raft::RaftRecord::Entries {
+        first_index: 10_001,
+        entries: vec![Entry {
+            term: 7,
+            command: Some(command(10_001)),
+        }],
+    };
+    let mut group = c.benchmark_group("wal_record");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("encode_record", |b| {
+        b.iter(|| storage::encode_record(black_box(&record)).map(|v| v.len()))
+    });
+    let mut buf = Vec::new();
+    group.bench_function("encode_record_into", |b| {
+        b.iter(|| storage::encode_record_into(black_box(&record), &mut buf).map(|()| buf.len()))
     });
     group.finish();
 }
@@ -458,6 +487,6 @@ fn kv_apply(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = codec, wal, votes, lincheck, handshake, kv_apply
+    targets = codec, wal_record, wal, votes, lincheck, handshake, kv_apply
 }
 criterion_main!(benches);

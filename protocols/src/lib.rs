@@ -28,6 +28,7 @@
 //!   each protocol maps onto its own timers.
 //! - [`kind`]: [`ProtocolKind`], the protocol names of config, scenario and results files.
 //! - [`rng`]: the small seeded random source handed to protocols.
+//! - [`wire`]: decoding a received message whose commands share the frame's bytes.
 //! - [`raft`]: Raft (Ongaro & Ousterhout, 2014), randomized election timeouts.
 //! - [`paxos`]: a Basic-Paxos leader election with Multi-Paxos commits (Lamport, "Paxos
 //!   Made Simple", 2001).
@@ -81,6 +82,7 @@ pub mod rng;
 pub mod snapshot;
 pub mod timing;
 pub mod types;
+pub mod wire;
 pub mod zab;
 
 pub use bugs::{Bug, CaughtBy, UnknownBug};

@@ -89,7 +89,9 @@ pub fn entry_text(entry: Option<RequestId>) -> String {
 pub struct Command {
     /// Who is waiting for the result.
     pub id: RequestId,
-    /// The encoded state-machine operation.
+    /// The encoded state-machine operation. Decoded from a received frame, a slice of
+    /// that frame rather than a copy ([`crate::wire`]).
+    #[serde(deserialize_with = "crate::wire::deserialize_shared")]
     pub data: Bytes,
 }
 

@@ -10,7 +10,10 @@ use crate::events::TIMED_WAIT;
 use protocols::gate::Sync;
 use protocols::{Command, Effect, Event, Protocol};
 use std::time::Instant;
-use storage::encode_record;
+use storage::{encode_record, encode_record_into};
+
+/// The largest record-encoding buffer an inline log keeps between batches.
+const RECORD_BUF_KEPT: usize = 1 << 20;
 
 impl<P: Protocol> NodeLoop<P> {
     /// Takes a batch of effects through the durability gate: its records go to the log
@@ -30,19 +33,23 @@ impl<P: Protocol> NodeLoop<P> {
         // Log compaction: the records from here on rebuild the log's start.
         let base_at = self.gate.take_rebase();
         if job.is_some() {
-            let mut payloads = Vec::with_capacity(records.len());
-            for r in records.drain(..) {
-                payloads.push(encode_record(&r).map_err(storage)?);
-            }
             match &mut self.log {
                 // Written and synced before anything the gate released is carried out.
+                // Each record is encoded into one reused buffer and copied into the
+                // WAL's: no allocation per record.
                 Log::Inline(wal) => {
                     let mut base = None;
-                    for (i, p) in payloads.iter().enumerate() {
+                    let mut payload = std::mem::take(&mut self.record_buf);
+                    for (i, r) in records.drain(..).enumerate() {
                         if base_at == Some(i) {
                             base = Some(wal.begin_base().map_err(storage)?);
                         }
-                        wal.append(p).map_err(storage)?;
+                        encode_record_into(&r, &mut payload).map_err(storage)?;
+                        wal.append(&payload).map_err(storage)?;
+                    }
+                    // A rare large record's buffer is not kept for the node's lifetime.
+                    if payload.capacity() <= RECORD_BUF_KEPT {
+                        self.record_buf = payload;
                     }
                     wal.sync().map_err(storage)?;
                     if let Some(first) = base {
@@ -53,6 +60,10 @@ impl<P: Protocol> NodeLoop<P> {
                 // The writer numbers its jobs as the gate does: one per batch with
                 // records, from 1.
                 Log::Threaded { writer, .. } => {
+                    let mut payloads = Vec::with_capacity(records.len());
+                    for r in records.drain(..) {
+                        payloads.push(encode_record(&r).map_err(storage)?);
+                    }
                     let seq = writer.submit_with_base(payloads, base_at);
                     debug_assert_eq!(Some(seq), job, "WAL writer and gate disagree on jobs");
                 }

@@ -349,6 +349,7 @@ fn spawn_with<P: Protocol>(
         gate: DurabilityGate::new(),
         records: Vec::new(),
         ready: Vec::new(),
+        record_buf: Vec::new(),
         wal_stats: WalStats::default(),
         transport,
         peer_rx,
@@ -436,6 +437,8 @@ struct NodeLoop<P: Protocol> {
     records: Vec<P::Record>,
     /// Effects the gate released, on their way out (kept to reuse its allocation).
     ready: Vec<(Instant, EffectOf<P>)>,
+    /// An inline log's record encoding buffer (kept to reuse its allocation).
+    record_buf: Vec<u8>,
     /// The log's counters as last reported.
     wal_stats: WalStats,
     transport: Transport<P::Message>,

@@ -48,6 +48,12 @@ pub fn decode<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, CodecError> {
     }
 }
 
+/// Decodes exactly one message from the received frame `payload`; the client commands
+/// it carries are slices of `payload` rather than copies ([`protocols::wire`]).
+pub fn decode_shared<M: DeserializeOwned>(payload: &bytes::Bytes) -> Result<M, CodecError> {
+    protocols::wire::decode_sharing(payload, decode)
+}
+
 /// Appends one complete frame carrying `msg` to `out`, refusing payloads over `max`
 /// bytes. On error `out` is left as it was.
 pub fn encode_frame<M: Serialize>(
@@ -85,6 +91,28 @@ mod tests {
         };
         encode(&msg, &mut out).unwrap();
         assert_eq!(decode::<Msg>(&out).unwrap(), msg);
+    }
+
+    #[test]
+    fn decode_shared_gives_commands_as_slices_of_the_frame() {
+        let cmd = protocols::Command {
+            id: protocols::RequestId { origin: 1, seq: 2 },
+            data: bytes::Bytes::from_static(b"put k 256 bytes of value"),
+        };
+        let mut out = BytesMut::new();
+        encode(&vec![cmd.clone(), cmd.clone()], &mut out).unwrap();
+        let frame = out.freeze();
+        let decoded: Vec<protocols::Command> = decode_shared(&frame).unwrap();
+        assert_eq!(decoded, vec![cmd.clone(), cmd.clone()]);
+        for c in &decoded {
+            assert!(frame.as_ptr_range().contains(&c.data.as_ptr()));
+        }
+        // The plain decode copies, as before.
+        let copied: Vec<protocols::Command> = decode(&frame).unwrap();
+        assert_eq!(copied, decoded);
+        assert!(!frame.as_ptr_range().contains(&copied[0].data.as_ptr()));
+        // Garbage is still an error, not a panic.
+        assert!(decode_shared::<Vec<protocols::Command>>(&frame.slice(..frame.len() - 1)).is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! inside the session, unchanged. A plain-TCP dialer on a TLS port, or a certificate
 //! of another CA, is refused like a bad handshake.
 
-use super::codec::{decode, CodecError};
+use super::codec::{decode_shared, CodecError};
 use super::frame::{read_frame, write_frame, FrameError, FRAME_HEADER_LEN};
 use super::handshake::{hex, nonce, Handshake, HandshakeError, HandshakeKind, HANDSHAKE_LEN};
 use super::peer::{Batch, Peer};
@@ -437,7 +437,7 @@ where
             Err(FrameError::Io(e)) => return ConnectionEnd::Io(e),
             Err(e) => return ConnectionEnd::Frame(e),
         };
-        let msg = match decode::<M>(&payload) {
+        let msg = match decode_shared::<M>(&payload) {
             Ok(msg) => msg,
             Err(e) => return ConnectionEnd::Codec(e),
         };

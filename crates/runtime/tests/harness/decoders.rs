@@ -282,13 +282,18 @@ pub fn check_frames(data: &[u8]) {
 // ---------------------------------------------------------------------------------
 // Payloads
 
-/// Decodes `data` as an `M`: an error, or a value that re-encodes (canonically, so
+/// Decodes `data` as an `M` (with the plain decode and with the peer connections'
+/// `decode_shared`, which must agree): an error, or a value that re-encodes (canonically, so
 /// never longer than the input) to bytes that decode to the same value.
 pub fn check_roundtrip<M>(data: &[u8]) -> Option<M>
 where
     M: Serialize + DeserializeOwned + PartialEq + Debug,
 {
-    let msg = match codec::decode::<M>(data) {
+    let plain = codec::decode::<M>(data);
+    // The socket's decode, whose commands are slices of the frame, reads the same.
+    let shared = codec::decode_shared::<M>(&Bytes::copy_from_slice(data));
+    assert_eq!(shared.as_ref().ok(), plain.as_ref().ok());
+    let msg = match plain {
         Ok(m) => m,
         Err(CodecError::Postcard(_) | CodecError::TrailingBytes(_)) => return None,
         Err(e) => panic!("decoding cannot fail with {e}"),
