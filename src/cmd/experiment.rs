@@ -38,8 +38,16 @@ pub enum Which {
 #[derive(clap::Args, Debug)]
 pub struct Fig16Args {
     /// Directory for fig16.csv, the SVG plots, fig16.md and index.html.
+    #[arg(long, required_unless_present = "trace_seed")]
+    pub out: Option<PathBuf>,
+    /// Only these ranges (ms, comma-separated, e.g. `12-24,150-155`); all of the
+    /// figure's by default.
+    #[arg(long, value_delimiter = ',', value_parser = parse_range)]
+    pub ranges: Vec<(u64, u64)>,
+    /// Print one simulated trial (this seed) of each range and protocol, narrated
+    /// from the crash on, with where its downtime went; writes nothing.
     #[arg(long)]
-    pub out: PathBuf,
+    pub trace_seed: Option<u64>,
     /// Trials per range and protocol (the paper: 1000; 100 for 150-150).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub trials: u32,
@@ -48,8 +56,14 @@ pub struct Fig16Args {
     pub protocols: Vec<ProtocolKind>,
     /// The network: a profile name or a network file. The default is the paper's
     /// set-up (a broadcast time of about 15 ms).
-    #[arg(long, default_value = "raft-fig16")]
+    #[arg(long, default_value = "lan")]
     pub net: String,
+    /// The voters' disk write before they answer a request for votes (ms): the vote
+    /// is cast when the request arrives, its answer leaves this much later. The
+    /// default makes the paper's "broadcast time (network round trip plus disk
+    /// write) of roughly 15ms" with the network's round trip (docs/METHOD.md).
+    #[arg(long)]
+    pub disk_write_ms: Option<f64>,
     /// ZAB's finalize wait (ms), as the bench sets it.
     #[arg(long, default_value_t = 200)]
     pub finalize_wait_ms: u64,
@@ -87,6 +101,25 @@ struct Row {
     /// `sim` or `real`.
     source: &'static str,
     samples: Samples,
+    /// Where the downtime went (simulator rows only).
+    breakdown: Option<fig16::Breakdown>,
+}
+
+/// `150-155` as `(150, 155)`.
+fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("range {s:?}: expected MIN-MAX in ms, e.g. 150-155"))?;
+    let num = |x: &str| {
+        x.trim()
+            .parse::<u64>()
+            .map_err(|e| format!("range {s:?}: {x:?} is not a whole number of ms ({e})"))
+    };
+    let (a, b) = (num(a)?, num(b)?);
+    if a == 0 || a > b {
+        return Err(format!("range {s:?}: need 0 < MIN <= MAX"));
+    }
+    Ok((a, b))
 }
 
 fn all_ranges() -> Vec<(u64, u64)> {
@@ -97,9 +130,18 @@ fn all_ranges() -> Vec<(u64, u64)> {
 
 fn fig16_run(args: Fig16Args) -> anyhow::Result<()> {
     let net = NetModel::parse_spec(&args.net)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let ranges = all_ranges();
+    let ranges = if args.ranges.is_empty() {
+        all_ranges()
+    } else {
+        args.ranges.clone()
+    };
+    let finalize = Duration::from_millis(args.finalize_wait_ms);
+    let disk_write = disk_write(&args, &net)?;
+    if let Some(seed) = args.trace_seed {
+        return trace_trials(&args, &ranges, &net, disk_write, seed);
+    }
+    let out = args.out.clone().context("--out is needed")?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let (sim, real) = match args.place {
         Place::Sim => (true, false),
         Place::Real => (false, true),
@@ -114,7 +156,6 @@ fn fig16_run(args: Fig16Args) -> anyhow::Result<()> {
             .context("progress template")?
             .progress_chars("=> "),
     );
-    let finalize = Duration::from_millis(args.finalize_wait_ms);
     for &protocol in &args.protocols {
         super::refuse_redis(protocol, "experiment fig16")?;
     }
@@ -137,13 +178,14 @@ fn fig16_run(args: Fig16Args) -> anyhow::Result<()> {
             let mut tick = || bar.inc(1);
             if sim {
                 bar.set_message(format!("{protocol} {}-{} ms (sim)", range.0, range.1));
-                let samples = drivers::with_protocol!(protocol, P => fig16::setting::<P>(&timing, &net, args.trials, &mut tick))
+                let (samples, breakdown) = drivers::with_protocol!(protocol, P => fig16::setting::<P>(&timing, &net, disk_write, args.trials, &mut tick))
                     .with_context(setting)?;
                 rows.push(Row {
                     protocol: protocol.to_string(),
                     range,
                     source: "sim",
                     samples,
+                    breakdown: Some(breakdown),
                 });
             }
             if let Some(rt) = &runtime {
@@ -158,15 +200,103 @@ fn fig16_run(args: Fig16Args) -> anyhow::Result<()> {
                     range,
                     source: "real",
                     samples,
+                    breakdown: None,
                 });
             }
         }
     }
     bar.finish_and_clear();
-    write_outputs(&args.out, &rows, &net, &args)?;
+    write_outputs(&out, &rows, &net, disk_write, &args)?;
     print!("{}", tables(&rows));
-    println!("\nwritten to {}", args.out.display());
+    print!("{}", breakdown_table(&rows));
+    println!("\nwritten to {}", out.display());
     Ok(())
+}
+
+/// `--trace-seed`: one narrated trial per range and protocol, with its breakdown.
+fn trace_trials(
+    args: &Fig16Args,
+    ranges: &[(u64, u64)],
+    net: &NetModel,
+    disk_write: Duration,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let finalize = Duration::from_millis(args.finalize_wait_ms);
+    for &protocol in &args.protocols {
+        super::refuse_redis(protocol, "experiment fig16")?;
+        for &range in ranges {
+            let timing = fig16::timing(range, finalize);
+            timing.validate().context("a Figure 16 setting")?;
+            let d = drivers::with_protocol!(protocol, P => fig16::trial_detail::<P>(&timing, net, disk_write, seed, true))
+                .with_context(|| format!("{protocol} at {} ms, seed {seed}", range_text(range)))?;
+            let ms = |x: Option<Duration>| {
+                x.map_or("-".to_string(), |x| {
+                    format!("{:.1}", x.as_secs_f64() * 1000.0)
+                })
+            };
+            let downtime = match d.outcome {
+                fig16::Outcome::Elected(x) => format!("{:.1} ms", x.as_secs_f64() * 1000.0),
+                fig16::Outcome::Censored => format!("over {} s", fig16::TRIAL_LIMIT.as_secs()),
+            };
+            println!(
+                "== {protocol} {} ms, seed {seed}: downtime {downtime}; crash {:.1} ms after the broadcast; \
+                 first campaign {} ms after the crash, winning campaign at {} ms, its round {} ms; \
+                 {} round(s); the winner held {} of the 3 last commands",
+                range_text(range),
+                d.crash_after.as_secs_f64() * 1000.0,
+                ms(d.first_campaign),
+                ms(d.winning_campaign),
+                ms(d.winning_round()),
+                d.rounds,
+                d.winner_entries.map_or("-".into(), |e| e.to_string()),
+            );
+            for line in &d.trace {
+                println!("{line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where the downtime went, per simulated protocol and range (means over the elected
+/// trials, ms): crash after the broadcast, detection (crash to the first campaign),
+/// rounds lost before the winning campaign, the winning round itself.
+fn breakdown_table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "\n### Where the downtime went (simulator; means over the elected trials, ms)\n\n\
+         | protocol | range (ms) | crash after broadcast | detection (crash to first campaign) \
+         | lost rounds (first to winning campaign) | winning round | mean downtime \
+         | one round | mean rounds | winner held 0/1/2/3 of the last commands |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    let mut any = false;
+    for r in rows {
+        let Some(b) = &r.breakdown else { continue };
+        any = true;
+        let share = |n: u32| f64::from(n) / f64::from(b.elected.max(1)) * 100.0;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0}% | {:.2} | {}/{}/{}/{} |",
+            r.protocol,
+            range_text(r.range),
+            b.crash_after_ms,
+            b.detect_ms,
+            b.lost_ms,
+            b.win_ms,
+            b.detect_ms + b.lost_ms + b.win_ms,
+            share(b.one_round),
+            b.rounds,
+            b.winner_entries[0],
+            b.winner_entries[1],
+            b.winner_entries[2],
+            b.winner_entries[3],
+        );
+    }
+    if any {
+        out
+    } else {
+        String::new()
+    }
 }
 
 fn range_text(r: (u64, u64)) -> String {
@@ -214,7 +344,16 @@ fn table_of(rows: &[&Row]) -> String {
         out.push_str("---|");
     }
     out.push_str("---|\n");
-    for range in all_ranges() {
+    let mut ranges: Vec<(u64, u64)> = all_ranges()
+        .into_iter()
+        .filter(|r| rows.iter().any(|row| row.range == *r))
+        .collect();
+    for row in rows {
+        if !ranges.contains(&row.range) {
+            ranges.push(row.range);
+        }
+    }
+    for range in ranges {
         let stated = paper::stated(range);
         let paper_text = if stated.is_empty() {
             format!("- (floor {} ms)", paper::floor_ms(range))
@@ -318,7 +457,27 @@ fn comparison(s: &Samples, stated: &[paper::Stated]) -> String {
     }
 }
 
-fn write_outputs(dir: &Path, rows: &[Row], net: &NetModel, args: &Fig16Args) -> anyhow::Result<()> {
+/// `--disk-write-ms`, or what makes the paper's broadcast time of about 15 ms (round
+/// trip plus one disk write) with `net`'s mean round trip between nodes 1 and 2.
+fn disk_write(args: &Fig16Args, net: &NetModel) -> anyhow::Result<Duration> {
+    let ms = match args.disk_write_ms {
+        Some(ms) => ms,
+        None => (fig16::BROADCAST_MS - 2.0 * net.link(1, 2).mean_delay_ms()).max(0.0),
+    };
+    anyhow::ensure!(
+        ms.is_finite() && ms >= 0.0,
+        "--disk-write-ms {ms}: need a duration of 0 ms or more"
+    );
+    Ok(Duration::from_secs_f64(ms / 1000.0))
+}
+
+fn write_outputs(
+    dir: &Path,
+    rows: &[Row],
+    net: &NetModel,
+    disk_write: Duration,
+    args: &Fig16Args,
+) -> anyhow::Result<()> {
     let write = |name: &str, text: &str| {
         let path = dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
@@ -380,18 +539,24 @@ fn write_outputs(dir: &Path, rows: &[Row], net: &NetModel, args: &Fig16Args) -> 
         .collect();
     let header = format!(
         "# Figure 16 of the Raft paper, reproduced {}\n\n\
-         Network: {}. Five servers; heartbeat half the minimum timeout; PreVote and \
+         Network: {}; a voter answers a request for votes {:.2} ms after it arrives \
+         (its disk write; the paper's broadcast time is round trip plus disk write). \
+         Five servers; heartbeat half the minimum timeout; PreVote and \
          CheckQuorum off; {}; ZAB finalize wait {} ms. \
          Downtime: leader crash to the next LeaderElected event. The paper column \
          holds only what the paper's text states (docs/METHOD.md, \"Figure 16\").\n\n\
          Command: `{}`\n\n",
         wheres.join(" and "),
         net.describe(),
+        disk_write.as_secs_f64() * 1000.0,
         trials.join("; "),
         args.finalize_wait_ms,
         std::env::args().collect::<Vec<_>>().join(" ")
     );
-    write("fig16.md", &format!("{header}{table}"))?;
+    write(
+        "fig16.md",
+        &format!("{header}{table}{}", breakdown_table(rows)),
+    )?;
     let mut html = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Figure 16</title>\
          <style>body{font-family:sans-serif;margin:20px}table{border-collapse:collapse}\
@@ -450,6 +615,7 @@ mod tests {
             range: (150, 155),
             source,
             samples: Samples::new(values, 0),
+            breakdown: None,
         }
     }
 

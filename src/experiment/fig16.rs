@@ -29,7 +29,7 @@
 use super::stats::Samples;
 use bytes::Bytes;
 use netmodel::NetModel;
-use protocols::{DetRng, Event, NodeId, Protocol, RaftTimerReset, Time, Timing};
+use protocols::{DetRng, Event, NodeId, Protocol, RaftTimerReset, Role, Time, Timing};
 use sim::network::NetConfig;
 use sim::{Action, SimConfig, Simulation};
 use std::time::Duration;
@@ -64,6 +64,44 @@ fn entry_kind(protocol: &str) -> &'static str {
     }
 }
 
+/// The paper's broadcast time (ms): "network round trip plus disk write" (the
+/// dissertation's Figure 9.8), "roughly 15ms".
+pub const BROADCAST_MS: f64 = 15.0;
+
+/// How long a trial waits for a leader that every node follows before the crash.
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+
+/// The leader every running node follows in its term, if there is one: it leads,
+/// every other node is in its term and names it, and holds its whole log.
+fn settled_leader<P: Protocol>(sim: &Simulation<P>) -> Option<NodeId> {
+    let running = sim.running();
+    let statuses: Vec<(NodeId, protocols::Status)> = running
+        .iter()
+        .filter_map(|&id| sim.node(id).map(|p| (id, p.status())))
+        .collect();
+    let mut leaders = statuses.iter().filter(|(_, s)| s.role.is_leader());
+    let (leader, ls) = leaders.next()?;
+    if leaders.next().is_some() {
+        return None;
+    }
+    statuses
+        .iter()
+        .filter(|(id, _)| id != leader)
+        .all(|(_, s)| {
+            s.term == ls.term && s.leader == Some(*leader) && s.last_index == ls.last_index
+        })
+        .then_some(*leader)
+}
+
+/// The answer to a request for votes that a voter writes to disk first, per protocol.
+fn vote_answer_kind(protocol: &str) -> &'static str {
+    match protocol {
+        "zab" => "ACKEPOCH",
+        "paxos" => "Promise",
+        _ => "RequestVoteResponse",
+    }
+}
+
 /// One trial's outcome.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Outcome {
@@ -92,12 +130,54 @@ pub enum TrialError {
     },
 }
 
-/// Runs one trial of protocol `P` with `timing` over `net`, seeded with `seed`.
-pub fn trial<P: Protocol>(
+/// One trial taken apart: where its downtime went, measured on the simulator's clock.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Detail {
+    /// When the new leader was elected, if it was.
+    pub outcome: Outcome,
+    /// From the last broadcast (the three commands) to the crash.
+    pub crash_after: Duration,
+    /// From the crash to the first survivor leaving the follower role (its timer
+    /// fired: Raft and Paxos candidacy, ZAB LOOKING): the detection.
+    pub first_campaign: Option<Duration>,
+    /// From the crash to the start of the campaign that won (the winner's last
+    /// change to candidate or LOOKING before it was elected).
+    pub winning_campaign: Option<Duration>,
+    /// Distinct terms (ballots, epochs) the survivors campaigned in after the crash:
+    /// 1 when the first campaign won.
+    pub rounds: u32,
+    /// Of the three commands before the crash, how many the winner held.
+    pub winner_entries: Option<usize>,
+    /// The narrated timeline of the whole trial, the crash marked (with `trace` only).
+    pub trace: Vec<String>,
+}
+
+impl Detail {
+    /// From the start of the winning campaign to the election: the winning round trip.
+    pub fn winning_round(&self) -> Option<Duration> {
+        match (self.outcome, self.winning_campaign) {
+            (Outcome::Elected(d), Some(w)) => Some(d.saturating_sub(w)),
+            _ => None,
+        }
+    }
+
+    /// From the first campaign to the winning one: the rounds that did not elect.
+    pub fn lost_rounds(&self) -> Option<Duration> {
+        Some(self.winning_campaign?.saturating_sub(self.first_campaign?))
+    }
+}
+
+/// Runs one trial of protocol `P` with `timing` over `net`, seeded with `seed`: the
+/// voters answer a request for votes `disk_write` after it arrives (their durable
+/// write). Returns where the downtime went ([`Detail`]); with `trace`, the nodes
+/// narrate their decisions and the whole timeline is kept.
+pub fn trial_detail<P: Protocol>(
     timing: &Timing,
     net: &NetModel,
+    disk_write: Duration,
     seed: u64,
-) -> Result<Outcome, TrialError> {
+    trace: bool,
+) -> Result<Detail, TrialError> {
     let violation = |v: sim::invariants::Violation| TrialError::Violation {
         seed,
         message: v.to_string(),
@@ -108,7 +188,13 @@ pub fn trial<P: Protocol>(
         model: Some(net.clone()),
         ..NetConfig::default()
     };
+    config.trace = trace;
     let mut sim = Simulation::<P>::new(config);
+    // The voter's disk write before it answers (the dissertation's W): the vote is
+    // cast, and the voter's timer restarted, when the request arrives; the answer
+    // leaves `disk_write` later. The candidate's own write overlaps its requests, as
+    // the dissertation's election model has it (docs/METHOD.md, "Figure 16").
+    sim.delay_kind(vote_answer_kind(P::NAME), disk_write);
     // The experiment's own choices, apart from the simulation's stream.
     let mut rng = DetRng::for_node(seed, 0xF16);
     // Nodes start one heartbeat interval apart, so that the first election does not
@@ -117,12 +203,24 @@ pub fn trial<P: Protocol>(
         let at = Time::ZERO.plus(timing.heartbeat * (id.saturating_sub(1) as u32));
         sim.schedule(at, Action::Start(id));
     }
-    let leader = sim
-        .run_until_ready(Duration::from_secs(10))
+    sim.run_until_ready(SETTLE_LIMIT)
         .map_err(violation)?
         .ok_or(TrialError::NoFirstLeader { seed })?;
     let idle = rng.duration_between(timing.election_timeout_max, timing.election_timeout_max * 3);
     sim.run_for(idle).map_err(violation)?;
+    // The paper crashed "the leader" of a working cluster: with short timeouts the
+    // first leader can still be deposed (a candidate that timed out before its first
+    // heartbeat arrived raises the term), so wait until one leader is followed by all
+    // in its term, and crash that one.
+    let leader = loop {
+        if let Some(l) = settled_leader(&sim) {
+            break l;
+        }
+        if sim.now().as_nanos() >= Time::ZERO.plus(SETTLE_LIMIT).as_nanos() {
+            return Err(TrialError::NoFirstLeader { seed });
+        }
+        sim.run_for(timing.heartbeat).map_err(violation)?;
+    };
     // Different log lengths: one more follower misses each of three commands.
     let mut followers: Vec<NodeId> = sim.ids().into_iter().filter(|&n| n != leader).collect();
     for i in (1..followers.len()).rev() {
@@ -145,31 +243,161 @@ pub fn trial<P: Protocol>(
             },
         }
         .encode();
+        let target = sim.node(leader).map_or(0, |p| p.status().last_index) + 1;
         sim.act(Action::Submit { node: leader, data })
             .map_err(violation)?;
+        // Wait until the followers still meant to get this command hold it: a drop
+        // rule is checked again on delivery, so installing the next one while this
+        // command is on its way would cut it off too (the logs would not differ).
+        let holders: Vec<NodeId> = followers[i + 1..].to_vec();
+        sim.run_until_true(SETTLE_LIMIT, |s| {
+            holders
+                .iter()
+                .all(|&h| s.node(h).is_some_and(|p| p.status().last_index >= target))
+        })
+        .map_err(violation)?;
     }
-    // The crash: uniform within one heartbeat interval after that broadcast.
+    // The crash: "the leader was crashed uniformly randomly within its heartbeat
+    // interval", after a heartbeat broadcast that reached every follower at once (the
+    // paper's "synchronized broadcast of heartbeat RPCs"; the leader here sends its
+    // heartbeats to all followers in one step, every interval since it was elected).
+    let elected_at = sim
+        .events()
+        .iter()
+        .rev()
+        .find(|e| e.node == leader && matches!(e.event, Event::LeaderElected { .. }))
+        .map_or(Time::ZERO, |e| e.at);
+    let hb = timing.heartbeat.as_nanos().max(1) as u64;
+    let into_term = sim.now().as_nanos().saturating_sub(elected_at.as_nanos());
+    let next_beat = elected_at.as_nanos() + (into_term / hb + 1) * hb;
+    sim.run_for(Duration::from_nanos(next_beat - sim.now().as_nanos()))
+        .map_err(violation)?;
     let crash_after = rng.duration_between(Duration::ZERO, timing.heartbeat);
     sim.run_for(crash_after).map_err(violation)?;
+    // Marked before the crash: a ZAB follower goes LOOKING within the crash's own
+    // step (its connection to the leader drops).
+    let mark = sim.events().len();
+    let traced = sim.trace().len();
     sim.act(Action::Crash(leader)).map_err(violation)?;
     let crashed_at = sim.now();
-    let mark = sim.events().len();
+    let crash_line = format!(
+        "[{:>10}] --- the trial crashes n{leader} here ---",
+        crashed_at.to_string()
+    );
     let elected = |s: &Simulation<P>| {
         s.events()[mark..]
             .iter()
             .find(|e| matches!(e.event, Event::LeaderElected { .. }))
-            .map(|e| e.at)
+            .map(|e| (e.at, e.node))
     };
     sim.run_until_true(TRIAL_LIMIT, |s| elected(s).is_some())
         .map_err(violation)?;
-    Ok(match elected(&sim) {
-        Some(at) => Outcome::Elected(since(at, crashed_at)),
-        None => Outcome::Censored,
+    let won = elected(&sim);
+    let after = &sim.events()[mark..];
+    let campaigning = |role: Role| matches!(role, Role::Candidate | Role::Looking);
+    let campaigns: Vec<(Time, NodeId, u64)> = after
+        .iter()
+        .take_while(|e| won.is_none_or(|(at, _)| e.at <= at))
+        .filter_map(|e| match e.event {
+            Event::RoleChanged { role, term } if campaigning(role) => Some((e.at, e.node, term)),
+            _ => None,
+        })
+        .collect();
+    let first_campaign = campaigns.first().map(|c| since(c.0, crashed_at));
+    let winning_campaign = won.and_then(|(_, winner)| {
+        campaigns
+            .iter()
+            .rev()
+            .find(|c| c.1 == winner)
+            .map(|c| since(c.0, crashed_at))
+    });
+    let rounds = campaigns
+        .iter()
+        .map(|c| c.2)
+        .collect::<std::collections::BTreeSet<u64>>()
+        .len() as u32;
+    // followers[i] missed the commands from i on: it holds i of them; the last holds all.
+    let winner_entries = won.and_then(|(_, w)| followers.iter().position(|&f| f == w));
+    Ok(Detail {
+        outcome: match won {
+            Some((at, _)) => Outcome::Elected(since(at, crashed_at)),
+            None => Outcome::Censored,
+        },
+        crash_after,
+        first_campaign,
+        winning_campaign,
+        rounds,
+        winner_entries,
+        trace: if trace {
+            let mut t = sim.trace().to_vec();
+            t.insert(traced.min(t.len()), crash_line);
+            t
+        } else {
+            Vec::new()
+        },
     })
 }
 
 fn since(later: Time, earlier: Time) -> Duration {
     Duration::from_nanos(later.as_nanos().saturating_sub(earlier.as_nanos()))
+}
+
+/// Where one setting's downtime went, averaged over its elected trials ([`Detail`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Breakdown {
+    /// Trials that elected a leader (the averages are over these).
+    pub elected: u32,
+    /// Mean time from the last broadcast to the crash (ms).
+    pub crash_after_ms: f64,
+    /// Mean time from the crash to the first campaign (ms): detection.
+    pub detect_ms: f64,
+    /// Mean time from the first campaign to the winning one (ms): rounds that did
+    /// not elect (split votes, ineligible candidates).
+    pub lost_ms: f64,
+    /// Mean time from the winning campaign to the election (ms): its round trip.
+    pub win_ms: f64,
+    /// Trials whose first campaign won (one round).
+    pub one_round: u32,
+    /// Mean rounds (campaign terms) per trial.
+    pub rounds: f64,
+    /// Trials won by the follower holding 0, 1, 2 or 3 of the last commands.
+    pub winner_entries: [u32; 4],
+}
+
+impl Breakdown {
+    fn add(&mut self, d: &Detail) {
+        let ms = |x: Duration| x.as_secs_f64() * 1000.0;
+        let (Some(first), Some(win), Some(round)) =
+            (d.first_campaign, d.lost_rounds(), d.winning_round())
+        else {
+            return;
+        };
+        self.elected += 1;
+        self.crash_after_ms += ms(d.crash_after);
+        self.detect_ms += ms(first);
+        self.lost_ms += ms(win);
+        self.win_ms += ms(round);
+        self.rounds += f64::from(d.rounds);
+        if d.rounds <= 1 {
+            self.one_round += 1;
+        }
+        if let Some(slot) = d
+            .winner_entries
+            .and_then(|e| self.winner_entries.get_mut(e))
+        {
+            *slot += 1;
+        }
+    }
+
+    fn finish(mut self) -> Breakdown {
+        let n = f64::from(self.elected.max(1));
+        self.crash_after_ms /= n;
+        self.detect_ms /= n;
+        self.lost_ms /= n;
+        self.win_ms /= n;
+        self.rounds /= n;
+        self
+    }
 }
 
 /// `trials` trials of one setting (seeds `1..=trials`); `done` is called after each.
@@ -178,18 +406,25 @@ fn since(later: Time, earlier: Time) -> Duration {
 pub fn setting<P: Protocol>(
     timing: &Timing,
     net: &NetModel,
+    disk_write: Duration,
     trials: u32,
     done: &mut dyn FnMut(),
-) -> Result<Samples, TrialError> {
+) -> Result<(Samples, Breakdown), TrialError> {
     let mut values = Vec::new();
     let mut censored = 0;
     let mut no_first_leader = 0;
+    let mut breakdown = Breakdown::default();
     for seed in 1..=u64::from(trials) {
-        match trial::<P>(timing, net, seed) {
-            Ok(Outcome::Elected(d)) => values.push(d.as_secs_f64() * 1000.0),
-            Ok(Outcome::Censored) => {
-                censored += 1;
-                values.push(TRIAL_LIMIT.as_secs_f64() * 1000.0);
+        match trial_detail::<P>(timing, net, disk_write, seed, false) {
+            Ok(d) => {
+                breakdown.add(&d);
+                match d.outcome {
+                    Outcome::Elected(d) => values.push(d.as_secs_f64() * 1000.0),
+                    Outcome::Censored => {
+                        censored += 1;
+                        values.push(TRIAL_LIMIT.as_secs_f64() * 1000.0);
+                    }
+                }
             }
             // A setting so short that no leader ever settles (its timeouts are below
             // the broadcast time) has nothing to crash: counted, not measured.
@@ -200,7 +435,7 @@ pub fn setting<P: Protocol>(
     }
     let mut samples = Samples::new(values, censored);
     samples.no_first_leader = no_first_leader;
-    Ok(samples)
+    Ok((samples, breakdown.finish()))
 }
 
 #[cfg(test)]
@@ -211,14 +446,23 @@ mod tests {
     use protocols::zab::Zab;
 
     fn net() -> NetModel {
-        netmodel::profiles::named("raft-fig16").expect("profile")
+        netmodel::profiles::named("lan").expect("profile")
+    }
+
+    /// The paper's broadcast time less the `lan` round trip.
+    const DISK_WRITE: Duration = Duration::from_micros(14_850);
+
+    fn outcome<P: Protocol>(t: &Timing, seed: u64) -> Outcome {
+        trial_detail::<P>(t, &net(), DISK_WRITE, seed, false)
+            .expect("runs")
+            .outcome
     }
 
     #[test]
     fn a_raft_trial_replaces_the_leader_no_sooner_than_the_paper_allows() {
         let t = timing((150, 300), Duration::from_millis(200));
         for seed in 1..=20 {
-            let Outcome::Elected(d) = trial::<Raft>(&t, &net(), seed).expect("runs") else {
+            let Outcome::Elected(d) = outcome::<Raft>(&t, seed) else {
                 panic!("seed {seed}: no new leader in 100 s with 150-300 ms");
             };
             // Detection cannot come before the minimum timeout minus one heartbeat
@@ -228,23 +472,55 @@ mod tests {
     }
 
     #[test]
+    fn the_logs_differ_so_only_the_two_longest_can_win() {
+        // The dissertation: "two of the four servers were not eligible to become
+        // leader". Each command reaches its followers before the next drop rule, so
+        // the followers hold 0, 1, 2 and 3 of them, and the winner holds 2 or 3.
+        for range in [(12, 24), (150, 155), (150, 300)] {
+            let t = timing(range, Duration::from_millis(200));
+            for seed in 1..=10 {
+                let d = trial_detail::<Raft>(&t, &net(), DISK_WRITE, seed, false).expect("runs");
+                assert!(
+                    matches!(d.winner_entries, Some(2) | Some(3)),
+                    "{range:?} seed {seed}: the winner held {:?} of the commands",
+                    d.winner_entries
+                );
+                assert!(d.rounds >= 1, "{range:?} seed {seed}: no campaign counted");
+            }
+        }
+    }
+
+    #[test]
+    fn the_crashed_node_led_a_settled_cluster() {
+        // With 12-24 ms the first leader is often deposed before it settles; the trial
+        // must crash the leader every node follows, so the crash is followed by
+        // campaigns (an election already running at the crash would be counted).
+        let t = timing((12, 24), Duration::from_millis(200));
+        for seed in 1..=10 {
+            let d = trial_detail::<Raft>(&t, &net(), DISK_WRITE, seed, false).expect("runs");
+            assert!(
+                d.first_campaign.is_some(),
+                "seed {seed}: no campaign after the crash"
+            );
+        }
+    }
+
+    #[test]
     fn trials_replay_from_their_seed() {
         let t = timing((150, 155), Duration::from_millis(200));
-        let a = trial::<Raft>(&t, &net(), 7).expect("runs");
-        let b = trial::<Raft>(&t, &net(), 7).expect("runs");
+        let a = trial_detail::<Raft>(&t, &net(), DISK_WRITE, 7, true).expect("runs");
+        let b = trial_detail::<Raft>(&t, &net(), DISK_WRITE, 7, true).expect("runs");
         assert_eq!(a, b);
+        assert!(
+            a.trace.iter().any(|l| l.contains("the trial crashes")),
+            "the narrated trial marks the crash"
+        );
     }
 
     #[test]
     fn zab_and_paxos_run_the_same_trial() {
         let t = timing((150, 300), Duration::from_millis(200));
-        assert!(matches!(
-            trial::<Zab>(&t, &net(), 3).expect("runs"),
-            Outcome::Elected(_)
-        ));
-        assert!(matches!(
-            trial::<Paxos>(&t, &net(), 3).expect("runs"),
-            Outcome::Elected(_)
-        ));
+        assert!(matches!(outcome::<Zab>(&t, 3), Outcome::Elected(_)));
+        assert!(matches!(outcome::<Paxos>(&t, 3), Outcome::Elected(_)));
     }
 }

@@ -3,7 +3,7 @@
 //! network model (`raft-fig16` by default) in the transport's fault filter, and the
 //! same timers as the simulator's trials ([`super::fig16::timing`]).
 //!
-//! One trial, as in [`super::fig16::trial`] except where a real cluster cannot follow:
+//! One trial, as in [`super::fig16::trial_detail`] except where a real cluster cannot follow:
 //! 1. the five nodes start together and elect a first leader (a range so narrow that
 //!    no first leader settles within [`FIRST_LEADER_LIMIT`] counts as "no first
 //!    leader", as in the simulator);

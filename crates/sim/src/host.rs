@@ -126,9 +126,10 @@ impl<P: Protocol> Simulation<P> {
                     } else {
                         0
                     };
+                    let extra = self.kind_delay(kind);
                     for delay in self.network.deliveries(id, to, now, bytes, &mut self.rng) {
                         self.push(
-                            now.plus(delay),
+                            now.plus(delay + extra),
                             Pending::Deliver {
                                 from: id,
                                 to,

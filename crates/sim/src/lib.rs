@@ -465,6 +465,9 @@ pub struct Simulation<P: Protocol> {
     /// The message kinds sent on each directed link so far, for [`Action::DropKind`]
     /// without a kind.
     link_kinds: HashMap<(NodeId, NodeId), Vec<&'static str>>,
+    /// Message kinds that leave this much later than they are sent
+    /// ([`Simulation::delay_kind`]).
+    kind_delays: Vec<(String, Duration)>,
     /// A stranded leader ([`Action::StrandLeader`]) that client commands go to until
     /// the network heals, and how many went to it.
     steer: Option<(NodeId, u32)>,
@@ -542,6 +545,7 @@ impl<P: Protocol> Simulation<P> {
             bug: None,
             adjust: None,
             link_kinds: HashMap::new(),
+            kind_delays: Vec::new(),
             steer: None,
             fault_stats: FaultStats::default(),
         }
@@ -578,6 +582,27 @@ impl<P: Protocol> Simulation<P> {
         if let Some(n) = self.nodes.get_mut(&id) {
             n.disk = Some(disk);
         }
+    }
+
+    /// Every message of `kind` ([`Protocol::message_kind`], compared ignoring ASCII
+    /// case) reaches the network `extra` after it is sent, on every link: the time a
+    /// node spends writing to its disk before it answers, when only that answer is to
+    /// wait (the answering node's own state changes at once). Replaces an earlier
+    /// setting for the same kind; zero removes it.
+    pub fn delay_kind(&mut self, kind: &str, extra: Duration) {
+        self.kind_delays
+            .retain(|(k, _)| !k.eq_ignore_ascii_case(kind));
+        if !extra.is_zero() {
+            self.kind_delays.push((kind.to_string(), extra));
+        }
+    }
+
+    /// The extra delay of messages of `kind` ([`Simulation::delay_kind`]).
+    pub(crate) fn kind_delay(&self, kind: &str) -> Duration {
+        self.kind_delays
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(kind))
+            .map_or(Duration::ZERO, |(_, d)| *d)
     }
 
     /// Current virtual time.
