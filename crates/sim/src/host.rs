@@ -126,10 +126,16 @@ impl<P: Protocol> Simulation<P> {
                     } else {
                         0
                     };
-                    let extra = self.kind_delay(kind);
-                    for delay in self.network.deliveries(id, to, now, bytes, &mut self.rng) {
+                    // A delayed kind enters the network later (`delay_kind`), so the
+                    // link's first-in-first-out order holds behind it too: a later
+                    // message on the link cannot overtake it, as on one TCP stream.
+                    let entered = now.plus(self.kind_delay(kind));
+                    for delay in self
+                        .network
+                        .deliveries(id, to, entered, bytes, &mut self.rng)
+                    {
                         self.push(
-                            now.plus(delay + extra),
+                            entered.plus(delay),
                             Pending::Deliver {
                                 from: id,
                                 to,

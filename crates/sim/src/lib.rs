@@ -587,8 +587,9 @@ impl<P: Protocol> Simulation<P> {
     /// Every message of `kind` ([`Protocol::message_kind`], compared ignoring ASCII
     /// case) reaches the network `extra` after it is sent, on every link: the time a
     /// node spends writing to its disk before it answers, when only that answer is to
-    /// wait (the answering node's own state changes at once). Replaces an earlier
-    /// setting for the same kind; zero removes it.
+    /// wait (the answering node's own state changes at once). The link stays first in,
+    /// first out: a message sent after a delayed one on the same link arrives after it.
+    /// Replaces an earlier setting for the same kind; zero removes it.
     pub fn delay_kind(&mut self, kind: &str, extra: Duration) {
         self.kind_delays
             .retain(|(k, _)| !k.eq_ignore_ascii_case(kind));
