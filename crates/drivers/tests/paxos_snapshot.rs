@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{applied, caught_up, files, key, WAIT};
+use common::{applied, caught_up, files, key, settled_snapshots, snapshots, WAIT};
 
 use bytes::Bytes;
 use drivers::cluster::{ClusterOptions, LocalCluster};
@@ -62,7 +62,7 @@ async fn a_cut_off_replica_catches_up_from_a_snapshot_in_pieces_and_restarts_fro
     assert!(applied(&cluster, lagging) + 2 * EVERY < target);
     // The leader keeps two snapshot files, and its WAL lost the segments they cover.
     let leader_dir = dir.path().join(format!("node-{leader}"));
-    let snaps = files(&leader_dir, "snap-");
+    let snaps = settled_snapshots(&leader_dir).await;
     assert_eq!(snaps.len(), 2, "{snaps:?}");
     let segments = files(&leader_dir, "wal-");
     assert!(
@@ -82,10 +82,7 @@ async fn a_cut_off_replica_catches_up_from_a_snapshot_in_pieces_and_restarts_fro
         "{pieces} pieces, {bytes} bytes"
     );
     let lagging_dir = dir.path().join(format!("node-{lagging}"));
-    assert!(
-        !files(&lagging_dir, "snap-").is_empty(),
-        "the image was stored"
-    );
+    assert!(!snapshots(&lagging_dir).is_empty(), "the image was stored");
 
     // A restart starts from the installed snapshot and the log after it.
     cluster.kill(lagging).await.expect("kill");
@@ -95,7 +92,7 @@ async fn a_cut_off_replica_catches_up_from_a_snapshot_in_pieces_and_restarts_fro
     // The third replica's newest snapshot is damaged: it starts from the one before it.
     cluster.kill(other).await.expect("kill");
     let other_dir = dir.path().join(format!("node-{other}"));
-    let newest = files(&other_dir, "snap-").pop().expect("a snapshot");
+    let newest = snapshots(&other_dir).pop().expect("a snapshot");
     let path = other_dir.join(&newest);
     let mut raw = std::fs::read(&path).expect("read");
     let last = raw.len() - 1;

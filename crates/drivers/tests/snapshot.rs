@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{applied, caught_up, files, key, WAIT};
+use common::{applied, caught_up, files, key, settled_snapshots, snapshots, WAIT};
 
 use bytes::Bytes;
 use drivers::cluster::{ClusterOptions, LocalCluster};
@@ -60,7 +60,7 @@ async fn a_partitioned_follower_catches_up_by_install_snapshot_and_restarts_from
     assert!(applied(&cluster, lagging) + 2 * EVERY < target);
     // The leader keeps two snapshot files, and its WAL lost the segments they cover:
     // each compaction started a new segment and deleted the ones before it.
-    let snaps = files(&leader_dir, "snap-");
+    let snaps = settled_snapshots(&leader_dir).await;
     assert_eq!(snaps.len(), 2, "{snaps:?}");
     let segments = files(&leader_dir, "wal-");
     assert!(segments.len() <= 2, "{segments:?}");
@@ -77,10 +77,7 @@ async fn a_partitioned_follower_catches_up_by_install_snapshot_and_restarts_from
         sent.by_kind.keys().collect::<Vec<_>>()
     );
     let lagging_dir = dir.path().join(format!("node-{lagging}"));
-    assert!(
-        !files(&lagging_dir, "snap-").is_empty(),
-        "the image was stored"
-    );
+    assert!(!snapshots(&lagging_dir).is_empty(), "the image was stored");
 
     // A restart starts from the installed snapshot and the log after it.
     cluster.kill(lagging).await.expect("kill");

@@ -18,6 +18,30 @@ pub fn key(i: u32) -> Bytes {
     Bytes::from(format!("k{i:04}"))
 }
 
+/// The stored snapshot files in `dir`, oldest first: not a `.tmp` one still being
+/// written in the background.
+pub fn snapshots(dir: &Path) -> Vec<String> {
+    files(dir, "snap-")
+        .into_iter()
+        .filter(|n| n.ends_with(".snap"))
+        .collect()
+}
+
+/// The stored snapshot files in `dir` once no snapshot is being written (no `.tmp`
+/// file, and the older files past `storage`'s two already deleted), waiting at most
+/// `WAIT` for the background writer to finish the one it may be writing.
+pub async fn settled_snapshots(dir: &Path) -> Vec<String> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let all = files(dir, "snap-");
+        let done = all.iter().all(|n| n.ends_with(".snap")) && all.len() <= 2;
+        if done || std::time::Instant::now() > deadline {
+            return snapshots(dir);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// The names in `dir` that start with `prefix`, sorted.
 pub fn files(dir: &Path, prefix: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
