@@ -426,21 +426,7 @@ pub async fn fault_with(
 ) -> Result<(), ClientError> {
     let call = async {
         let mut c = Connection::connect_with(addr, tls).await?;
-        let nonce = match c
-            .call(&ClientRequest {
-                id: 1,
-                op: ClientOp::Challenge,
-            })
-            .await?
-        {
-            ClientReply::Challenge(nonce) => nonce,
-            other => {
-                return Err(ClientError::Protocol {
-                    addr,
-                    reason: format!("expected a challenge, got {other:?}"),
-                })
-            }
-        };
+        let nonce = challenge(&mut c, addr).await?;
         let bytes = postcard::to_stdvec(&fault).map_err(|e| ClientError::Protocol {
             addr,
             reason: e.to_string(),
@@ -465,6 +451,24 @@ pub async fn fault_with(
         .map_err(|_| ClientError::Timeout(timeout))?
 }
 
+/// Asks the node at `addr` for a fresh nonce to prove the next request with (request
+/// id 1 on `conn`).
+async fn challenge(conn: &mut Connection, addr: SocketAddr) -> Result<[u8; 32], ClientError> {
+    match conn
+        .call(&ClientRequest {
+            id: 1,
+            op: ClientOp::Challenge,
+        })
+        .await?
+    {
+        ClientReply::Challenge(nonce) => Ok(nonce),
+        other => Err(ClientError::Protocol {
+            addr,
+            reason: format!("expected a challenge, got {other:?}"),
+        }),
+    }
+}
+
 /// A connection subscribed to one node's events ([`ClientOp::Subscribe`]).
 pub struct EventStream {
     conn: Connection,
@@ -484,21 +488,7 @@ pub async fn subscribe_with(
 ) -> Result<EventStream, ClientError> {
     let call = async {
         let mut conn = Connection::connect_with(addr, tls).await?;
-        let nonce = match conn
-            .call(&ClientRequest {
-                id: 1,
-                op: ClientOp::Challenge,
-            })
-            .await?
-        {
-            ClientReply::Challenge(nonce) => nonce,
-            other => {
-                return Err(ClientError::Protocol {
-                    addr,
-                    reason: format!("expected a challenge, got {other:?}"),
-                })
-            }
-        };
+        let nonce = challenge(&mut conn, addr).await?;
         let proof = key.fault_proof(node, &nonce, SUBSCRIBE_PROOF);
         let req = ClientRequest {
             id: 2,
