@@ -192,9 +192,11 @@ pub fn trial_detail<P: Protocol>(
     let mut sim = Simulation::<P>::new(config);
     // The voter's disk write before it answers (the dissertation's W): the vote is
     // cast, and the voter's timer restarted, when the request arrives; the answer
-    // leaves `disk_write` later. The candidate's own write overlaps its requests, as
-    // the dissertation's election model has it (docs/METHOD.md, "Figure 16").
-    sim.delay_kind(vote_answer_kind(P::NAME), disk_write);
+    // leaves `disk_write` later, if the voter wrote anything (a repeated request or a
+    // refusal that changes nothing durable is answered at once). The candidate's own
+    // write overlaps its requests, as the dissertation's election model has it
+    // (docs/METHOD.md, "Figure 16").
+    sim.delay_kind_after_write(vote_answer_kind(P::NAME), disk_write);
     // The experiment's own choices, apart from the simulation's stream.
     let mut rng = DetRng::for_node(seed, 0xF16);
     // Nodes start one heartbeat interval apart, so that the first election does not

@@ -56,6 +56,7 @@ impl<P: Protocol> Simulation<P> {
         let mut ready = Vec::new();
         let job = n.gate.admit(&mut out, (), sync, &mut records, &mut ready);
         let rebase = n.gate.take_rebase();
+        let wrote = job.is_some();
         if let Some(job) = job {
             let mut bytes = Vec::new();
             // Log compaction (`Effect::Rebase`): from this byte on, the records rebuild
@@ -84,7 +85,11 @@ impl<P: Protocol> Simulation<P> {
                 );
             }
         }
-        self.carry_out(id, ready)
+        // What this step released now; a step's answers come after its own write.
+        self.step_wrote = wrote;
+        let done = self.carry_out(id, ready);
+        self.step_wrote = false;
+        done
     }
 
     /// Carries out the effects of node `id` that its gate released, in order; then

@@ -466,8 +466,11 @@ pub struct Simulation<P: Protocol> {
     /// without a kind.
     link_kinds: HashMap<(NodeId, NodeId), Vec<&'static str>>,
     /// Message kinds that leave this much later than they are sent
-    /// ([`Simulation::delay_kind`]).
-    kind_delays: Vec<(String, Duration)>,
+    /// ([`Simulation::delay_kind`]); with `true`, only when the step that sent them
+    /// wrote to the log ([`Simulation::delay_kind_after_write`]).
+    kind_delays: Vec<(String, Duration, bool)>,
+    /// Whether the step being carried out wrote to its node's log.
+    step_wrote: bool,
     /// A stranded leader ([`Action::StrandLeader`]) that client commands go to until
     /// the network heals, and how many went to it.
     steer: Option<(NodeId, u32)>,
@@ -546,6 +549,7 @@ impl<P: Protocol> Simulation<P> {
             adjust: None,
             link_kinds: HashMap::new(),
             kind_delays: Vec::new(),
+            step_wrote: false,
             steer: None,
             fault_stats: FaultStats::default(),
         }
@@ -585,25 +589,40 @@ impl<P: Protocol> Simulation<P> {
     }
 
     /// Every message of `kind` ([`Protocol::message_kind`], compared ignoring ASCII
-    /// case) reaches the network `extra` after it is sent, on every link: the time a
-    /// node spends writing to its disk before it answers, when only that answer is to
-    /// wait (the answering node's own state changes at once). The link stays first in,
-    /// first out: a message sent after a delayed one on the same link arrives after it.
-    /// Replaces an earlier setting for the same kind; zero removes it.
+    /// case) reaches the network `extra` after it is sent, on every link. The link
+    /// stays first in, first out: a message sent after a delayed one on the same link
+    /// arrives after it. Replaces an earlier setting for the same kind; zero removes it.
     pub fn delay_kind(&mut self, kind: &str, extra: Duration) {
+        self.set_kind_delay(kind, extra, false);
+    }
+
+    /// Like [`Simulation::delay_kind`], but only for a message sent by a step that
+    /// wrote to its node's log: the time a node spends writing to its disk before it
+    /// answers, when only that answer is to wait (the node's own state changes at
+    /// once). An answer that changed nothing durable (a repeated request, a refusal
+    /// that saw no newer term) needs no write and leaves at once, as it would from a
+    /// real node.
+    pub fn delay_kind_after_write(&mut self, kind: &str, extra: Duration) {
+        self.set_kind_delay(kind, extra, true);
+    }
+
+    fn set_kind_delay(&mut self, kind: &str, extra: Duration, after_write: bool) {
         self.kind_delays
-            .retain(|(k, _)| !k.eq_ignore_ascii_case(kind));
+            .retain(|(k, _, _)| !k.eq_ignore_ascii_case(kind));
         if !extra.is_zero() {
-            self.kind_delays.push((kind.to_string(), extra));
+            self.kind_delays
+                .push((kind.to_string(), extra, after_write));
         }
     }
 
-    /// The extra delay of messages of `kind` ([`Simulation::delay_kind`]).
+    /// The extra delay of a message of `kind` sent now
+    /// ([`Simulation::delay_kind`], [`Simulation::delay_kind_after_write`]).
     pub(crate) fn kind_delay(&self, kind: &str) -> Duration {
         self.kind_delays
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(kind))
-            .map_or(Duration::ZERO, |(_, d)| *d)
+            .find(|(k, _, _)| k.eq_ignore_ascii_case(kind))
+            .filter(|(_, _, after_write)| !after_write || self.step_wrote)
+            .map_or(Duration::ZERO, |(_, d, _)| *d)
     }
 
     /// Current virtual time.

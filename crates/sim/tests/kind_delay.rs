@@ -95,3 +95,61 @@ fn a_delayed_kind_keeps_its_link_first_in_first_out() {
         );
     }
 }
+
+/// From the first candidacy to the first leader able to commit, in a fresh three-node
+/// Paxos cluster whose acceptors answer a Prepare `promise_delay` late: with
+/// `after_write`, only a Promise that wrote a raised promise waits.
+fn first_paxos_leader(promise_delay: Duration, after_write: bool, seed: u64) -> Duration {
+    let mut sim = Simulation::<protocols::paxos::Paxos>::new(SimConfig::voters(3, seed));
+    if after_write {
+        sim.delay_kind_after_write("Promise", promise_delay);
+    } else {
+        sim.delay_kind("Promise", promise_delay);
+    }
+    sim.start_all().expect("starts");
+    sim.run_until_ready(Duration::from_secs(30))
+        .expect("no violation")
+        .expect("a leader");
+    let at = |pick: &dyn Fn(&Event) -> bool| {
+        sim.events()
+            .iter()
+            .find(|e| pick(&e.event))
+            .map(|e| e.at.as_nanos())
+            .expect("event")
+    };
+    let campaign = at(&|e| {
+        matches!(
+            e,
+            Event::RoleChanged {
+                role: Role::Candidate,
+                ..
+            }
+        )
+    });
+    let ready = at(&|e| matches!(e, Event::LeaderReady { .. }));
+    Duration::from_nanos(ready - campaign)
+}
+
+#[test]
+fn only_an_answer_that_wrote_waits_for_the_write() {
+    // A Paxos candidate resends its Prepare every heartbeat (50 ms) until a quorum
+    // promises. Each first Promise raises the acceptor's promise (a write) and waits
+    // 120 ms; the repeats answer the same ballot, change nothing durable and leave at
+    // once (queued behind the first on their link). So the leader is ready about one
+    // delay after its campaign. Delaying every Promise instead pushes each repeat
+    // 120 ms past its own sending, and the Accepted answers queue behind the last.
+    let delay = Duration::from_millis(120);
+    for seed in 1..=3 {
+        let after_write = first_paxos_leader(delay, true, seed);
+        let every = first_paxos_leader(delay, false, seed);
+        assert!(after_write >= delay, "seed {seed}: {after_write:?}");
+        assert!(
+            after_write < delay + Duration::from_millis(40),
+            "seed {seed}: ready {after_write:?} after the campaign"
+        );
+        assert!(
+            every > after_write,
+            "seed {seed}: {every:?} <= {after_write:?}"
+        );
+    }
+}
