@@ -25,6 +25,13 @@ pub(crate) async fn sleep_precisely(duration: std::time::Duration) {
 pub(crate) struct PreciseTimer {
     #[cfg(target_os = "linux")]
     fd: Option<tokio::io::unix::AsyncFd<linux::TimerFd>>,
+    /// The deadline the timerfd is armed for and not yet seen to expire. A busy node
+    /// loop waits again on every iteration, mostly for the same deadline or a later one
+    /// (a follower's election timer moves on with every append); arming the timerfd
+    /// each time cost one `timerfd_settime` per iteration, so a wait keeps an earlier
+    /// armed deadline and lets it wake the loop early once.
+    #[cfg(target_os = "linux")]
+    armed: Option<Instant>,
 }
 
 impl PreciseTimer {
@@ -36,22 +43,36 @@ impl PreciseTimer {
                 .and_then(linux::TimerFd::register)
                 .map_err(|e| tracing::warn!("no timerfd ({e}): timers use tokio's sleep"))
                 .ok(),
+            #[cfg(target_os = "linux")]
+            armed: None,
         }
     }
 
-    /// Resolves at `deadline`, never if there is none. Cancel-safe: dropping the
-    /// future leaves nothing behind that matters (the next call re-arms the timer).
+    /// Resolves at `deadline`, never if there is none; or earlier, at an earlier
+    /// deadline still to come that a dropped wait of this timer armed, which the caller
+    /// must take as a spurious wake-up (the node loop checks which timers are due on
+    /// every wake).
+    /// Cancel-safe: dropping the future leaves at most that early wake-up behind.
     pub(crate) async fn sleep_until(&mut self, deadline: Option<Instant>) {
         let Some(deadline) = deadline else {
             return std::future::pending().await;
         };
         #[cfg(target_os = "linux")]
         if let Some(fd) = &self.fd {
-            let wait = deadline.saturating_duration_since(Instant::now());
+            let now = Instant::now();
+            let wait = deadline.saturating_duration_since(now);
             if wait.is_zero() {
                 return;
             }
-            if fd.get_ref().arm(wait).is_ok() {
+            // Still armed by an earlier wait that was dropped (the loop woke for
+            // another input) for this deadline or an earlier one still to come: that
+            // expiry wakes this wait, at most early. One already past is re-armed
+            // over (which clears its expiry).
+            let armed = self.armed.is_some_and(|at| now < at && at <= deadline) || {
+                self.armed = fd.get_ref().arm(wait).is_ok().then_some(deadline);
+                self.armed.is_some()
+            };
+            if armed {
                 loop {
                     let Ok(mut ready) = fd.readable().await else {
                         break;
@@ -59,11 +80,15 @@ impl PreciseTimer {
                     // A readiness left from an earlier arming reads nothing (the
                     // re-arming cleared its expiry): wait again.
                     match ready.try_io(|fd| fd.get_ref().take_expiry()) {
-                        Ok(Ok(())) => return,
+                        Ok(Ok(())) => {
+                            self.armed = None;
+                            return;
+                        }
                         Ok(Err(_)) => break,
                         Err(_would_block) => continue,
                     }
                 }
+                self.armed = None;
             }
             // The timerfd failed after all: tokio's sleep still wakes the loop.
         }
@@ -165,6 +190,33 @@ mod tests {
             Instant::now() >= second,
             "a stale expiry woke the loop early"
         );
+    }
+
+    #[tokio::test]
+    async fn waiting_again_for_the_same_deadline_wakes_at_it() {
+        // The node loop's case: a wait dropped because another input came first, then
+        // the same deadline again (the timerfd is not armed a second time), or a later
+        // one (the earlier expiry wakes it early once).
+        let mut timer = PreciseTimer::new();
+        let deadline = Instant::now() + Duration::from_millis(3);
+        for _ in 0..3 {
+            tokio::select! {
+                biased;
+                _ = timer.sleep_until(Some(deadline)) => panic!("a 3 ms timer expired at once"),
+                _ = std::future::ready(()) => {}
+            }
+        }
+        let later = deadline + Duration::from_secs(60);
+        tokio::time::timeout(Duration::from_secs(5), timer.sleep_until(Some(later)))
+            .await
+            .expect("the armed earlier deadline wakes the wait");
+        assert!(Instant::now() >= deadline, "woke before the armed deadline");
+        // And the next deadline is armed afresh.
+        let next = Instant::now() + Duration::from_millis(2);
+        tokio::time::timeout(Duration::from_secs(5), timer.sleep_until(Some(next)))
+            .await
+            .expect("a new deadline wakes the wait");
+        assert!(Instant::now() >= next, "woke early");
     }
 
     #[tokio::test]
