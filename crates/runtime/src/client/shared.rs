@@ -262,6 +262,22 @@ impl SharedClient {
         self.kv(session, KvOp::Put { key, value }).await
     }
 
+    /// Opens the connection to the node this client would send to next, if none is
+    /// open: one try, within the try timeout. A caller about to time requests opens it
+    /// first, so that the first request's latency is not the connection's set-up (and
+    /// the callers sharing this client do not race to open one each).
+    pub async fn connect(&self) -> Result<(), ClientError> {
+        let Some((node, None)) = self.target() else {
+            return Ok(());
+        };
+        let Some(addr) = self.nodes.get(&node).copied() else {
+            return Ok(());
+        };
+        let c = Pipeline::connect_with(addr, self.tls.as_ref(), self.try_timeout).await?;
+        self.route().conns.entry(node).or_insert(c);
+        Ok(())
+    }
+
     /// Sets `key` to `value` without asking for the previous value.
     pub async fn set(&self, session: Session, key: Bytes, value: Bytes) -> Result<(), ClientError> {
         self.kv(session, KvOp::Set { key, value }).await.map(drop)
@@ -441,6 +457,45 @@ mod tests {
             }
         })
         .await
+    }
+
+    #[tokio::test]
+    async fn connect_opens_one_connection_that_requests_then_use() {
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        let inner = fake_node(None).await;
+        // Counts connections, then relays each to the fake node.
+        let addr = listen(move |mut stream| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if let Ok(mut node) = TcpStream::connect(inner).await {
+                    let _ = tokio::io::copy_bidirectional(&mut stream, &mut node).await;
+                }
+            }
+        })
+        .await;
+        let client = Arc::new(SharedClient::new(BTreeMap::from([(1, addr)])));
+        client.connect().await.expect("connects");
+        client
+            .connect()
+            .await
+            .expect("a second call keeps the open one");
+        assert!(client.target().is_some_and(|(_, c)| c.is_some()));
+        // Sixteen callers at once use that connection instead of racing to open their own.
+        let calls: Vec<_> = (0..16u8)
+            .map(|i| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let key = Bytes::from(vec![i]);
+                    matches!(client.put(Session::NONE, key.clone(), Bytes::from_static(b"v")).await, Ok(Some(k)) if k == key)
+                })
+            })
+            .collect();
+        for call in calls {
+            assert!(call.await.expect("joins"), "answered");
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
