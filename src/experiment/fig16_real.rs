@@ -168,7 +168,6 @@ async fn crash_and_time<P: Protocol>(
     }
     let kind = entry_kind(P::NAME);
     let mut writes = Vec::new();
-    let mut target = base;
     for (i, &f) in followers.iter().take(3).enumerate() {
         cluster.faults().drop_kind(leader, f, kind);
         // The write is not awaited: the third is held by too few nodes to commit.
@@ -179,7 +178,7 @@ async fn crash_and_time<P: Protocol>(
                 .put(Bytes::from(format!("k{i}")), Bytes::from_static(b"v"))
                 .await;
         }));
-        target += 1;
+        let target = base.saturating_add(i as u64 + 1);
         // Wait until the followers still meant to get this command hold it: a rule
         // installed while the command is on its way would cut it off too.
         let holders: Vec<NodeId> = followers[i + 1..].to_vec();
