@@ -56,7 +56,7 @@ pub fn timing(range: (u64, u64), finalize_wait: Duration) -> Timing {
 }
 
 /// The message kind that carries log entries from the leader, per protocol.
-fn entry_kind(protocol: &str) -> &'static str {
+pub(crate) fn entry_kind(protocol: &str) -> &'static str {
     match protocol {
         "zab" => "PROPOSAL",
         "paxos" => "Accept",
@@ -94,7 +94,7 @@ fn settled_leader<P: Protocol>(sim: &Simulation<P>) -> Option<NodeId> {
 }
 
 /// The answer to a request for votes that a voter writes to disk first, per protocol.
-fn vote_answer_kind(protocol: &str) -> &'static str {
+pub(crate) fn vote_answer_kind(protocol: &str) -> &'static str {
     match protocol {
         "zab" => "ACKEPOCH",
         "paxos" => "Promise",

@@ -1,51 +1,83 @@
 //! Figure 16 of the Raft paper on real loopback clusters (`cwb experiment fig16
 //! --where real`): five in-process nodes on real TCP sockets and WAL files, with the
-//! network model (`raft-fig16` by default) in the transport's fault filter, and the
+//! network model (`--net`, `lan` by default) in the transport's fault filter, and the
 //! same timers as the simulator's trials ([`super::fig16::timing`]).
 //!
-//! One trial, as in [`super::fig16::trial_detail`] except where a real cluster cannot follow:
-//! 1. the five nodes start together and elect a first leader (a range so narrow that
-//!    no first leader settles within [`FIRST_LEADER_LIMIT`] counts as "no first
+//! One trial follows [`super::fig16::trial_detail`] step by step, the simulator's
+//! scripted faults played by the transport's fault filter and its message-kind rules:
+//! 1. the voters' disk write: every vote answer (Raft `RequestVoteResponse`, ZAB
+//!    `ACKEPOCH`, Paxos `Promise`) leaves `disk_write` after the node sends it
+//!    ([`runtime::transport::Faults::delay_kind`], the link kept first in, first out),
+//!    as the simulator's `delay_kind` does;
+//! 2. the five nodes start one heartbeat interval apart and elect a first leader (a
+//!    trial with no settled leader within [`FIRST_LEADER_LIMIT`] counts as "no first
 //!    leader", as in the simulator);
-//! 2. the cluster idles for a random time between one and three maximum timeouts;
-//! 3. the leader writes three commands, which reach every follower: the transport's
-//!    fault filter cuts whole links, not one message kind, so the simulator's
-//!    "different log lengths" (AppendEntries dropped while heartbeats pass) cannot be
-//!    scripted here, and every follower can win;
-//! 4. the leader is killed (its sockets reset) at a time uniform within one heartbeat
-//!    interval after that;
-//! 5. the downtime is the time from the kill to the next `LeaderElected` event of
+//! 3. the cluster idles for a random time between one and three maximum timeouts, then
+//!    the trial waits until one leader is followed by every node in its term with its
+//!    whole log;
+//! 4. different log lengths: the leader gets three commands, its entry-carrying message
+//!    (Raft `AppendEntries`, ZAB `PROPOSAL`, Paxos `Accept`) dropped to one more
+//!    follower before each ([`runtime::transport::Faults::drop_kind`]), each command
+//!    held by the followers still meant to get it before the next rule is installed:
+//!    the followers hold 0, 1, 2 and 3 of them (the third is never committed, as in the
+//!    simulator);
+//! 5. the leader is killed (its sockets reset) at a time uniform within one heartbeat
+//!    interval after that (the leader's heartbeat phase is not visible from outside,
+//!    and a uniform wait from any phase falls uniformly within the interval);
+//! 6. the downtime is the time from the kill to the next `LeaderElected` event of
 //!    another node, on the harness clock; a trial with none within [`REAL_LIMIT`] is
 //!    censored at it.
 
-use super::fig16::Outcome;
+use super::fig16::{entry_kind, vote_answer_kind, Outcome};
 use super::stats::Samples;
 use anyhow::Context;
 use bytes::Bytes;
 use drivers::cluster::{ClusterOptions, LocalCluster};
 use drivers::measure::Cluster;
 use netmodel::NetModel;
-use protocols::{DetRng, Event, Protocol, Timing};
-use std::time::Duration;
+use protocols::{DetRng, Event, NodeId, Protocol, Timing};
+use std::time::{Duration, Instant};
 
 /// How long a real trial waits for the new leader before it is censored: a real trial
 /// runs in real time, so the simulator's 100 s would make the narrow ranges take hours.
 pub const REAL_LIMIT: Duration = Duration::from_secs(10);
 
-/// How long a real trial waits for its first leader.
+/// How long a real trial waits for its first leader, and then for a settled one.
 const FIRST_LEADER_LIMIT: Duration = Duration::from_secs(10);
 
-/// Runs one real trial of protocol `P`; `Ok(None)`: no first leader.
+/// How long a trial waits for a command to reach the followers meant to hold it.
+const COMMAND_LIMIT: Duration = Duration::from_secs(10);
+
+/// How often the trial reads the nodes' status while it waits for a state.
+const POLL: Duration = Duration::from_millis(1);
+
+/// One real trial's outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealTrial {
+    /// When the new leader was elected, if it was.
+    pub outcome: Outcome,
+    /// Of the three commands before the crash, how many each follower held, in the
+    /// trial's order of followers (the n-th missed the commands from the n-th on).
+    pub held: Vec<u64>,
+    /// Of the three commands, how many the winner held.
+    pub winner_entries: Option<usize>,
+}
+
+/// Runs one real trial of protocol `P`, the voters answering a request for votes
+/// `disk_write` after sending their answer; `Ok(None)`: no settled first leader.
 pub async fn trial<P: Protocol>(
     timing: &Timing,
     net: &NetModel,
+    disk_write: Duration,
     seed: u64,
-) -> anyhow::Result<Option<Outcome>> {
+) -> anyhow::Result<Option<RealTrial>> {
     let dir = tempfile::tempdir().context("creating a temporary data directory")?;
     let mut opts = ClusterOptions::new(5, dir.path().to_path_buf());
     opts.timing = timing.clone();
     opts.net = Some(net.clone());
     opts.seed = seed;
+    opts.start_gap = timing.heartbeat;
+    opts.kind_delays = vec![(vote_answer_kind(P::NAME).to_string(), disk_write)];
     let mut cluster = LocalCluster::<P>::start(opts)
         .await
         .context("starting a 5-node cluster")?;
@@ -54,42 +86,143 @@ pub async fn trial<P: Protocol>(
     outcome
 }
 
+/// The leader every running node follows in its term with its whole log, if there is
+/// one (the simulator's `settled_leader`), and that log's last index.
+fn settled_leader<P: Protocol>(cluster: &LocalCluster<P>) -> Option<(NodeId, u64)> {
+    let statuses: Vec<(NodeId, protocols::Status)> = cluster
+        .running()
+        .into_iter()
+        .filter_map(|id| cluster.node(id)?.status().map(|s| (id, s.status)))
+        .collect();
+    if statuses.len() != cluster.running().len() {
+        return None;
+    }
+    let mut leaders = statuses.iter().filter(|(_, s)| s.role.is_leader());
+    let (leader, ls) = leaders.next()?;
+    if leaders.next().is_some() {
+        return None;
+    }
+    statuses
+        .iter()
+        .filter(|(id, _)| id != leader)
+        .all(|(_, s)| {
+            s.term == ls.term && s.leader == Some(*leader) && s.last_index == ls.last_index
+        })
+        .then_some((*leader, ls.last_index))
+}
+
+fn last_index<P: Protocol>(cluster: &LocalCluster<P>, id: NodeId) -> u64 {
+    cluster
+        .node(id)
+        .and_then(|h| h.status())
+        .map_or(0, |s| s.status.last_index)
+}
+
+/// Polls until `done` holds or `limit` passes; whether it held.
+async fn poll_until<P: Protocol>(
+    cluster: &LocalCluster<P>,
+    limit: Duration,
+    done: impl Fn(&LocalCluster<P>) -> bool,
+) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if done(cluster) {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 async fn crash_and_time<P: Protocol>(
     cluster: &mut LocalCluster<P>,
     timing: &Timing,
     seed: u64,
-) -> anyhow::Result<Option<Outcome>> {
-    let Some(first) = cluster.wait_ready(0, None, 0, FIRST_LEADER_LIMIT).await else {
+) -> anyhow::Result<Option<RealTrial>> {
+    let started = Instant::now();
+    if cluster
+        .wait_ready(0, None, 0, FIRST_LEADER_LIMIT)
+        .await
+        .is_none()
+    {
         return Ok(None);
-    };
+    }
     let mut rng = DetRng::for_node(seed, 0xF16);
     let idle = rng.duration_between(timing.election_timeout_max, timing.election_timeout_max * 3);
     tokio::time::sleep(idle).await;
-    // The leader now: leadership may have moved during the idle time.
-    let leader = cluster.leader().map_or(first.node, |(id, _)| id);
-    let mut client = cluster.client();
-    client.deadline = Duration::from_secs(2);
-    for i in 0..3 {
-        // A write that fails (leadership moving) still leaves a leader to crash.
-        let _ = client
-            .put(Bytes::from(format!("k{i}")), Bytes::from_static(b"v"))
-            .await;
+    // Crash "the leader" of a working cluster: one that every node follows.
+    let settle_left = FIRST_LEADER_LIMIT.saturating_sub(started.elapsed());
+    if !poll_until(cluster, settle_left, |c| settled_leader(c).is_some()).await {
+        return Ok(None);
     }
-    let leader = cluster.leader().map_or(leader, |(id, _)| id);
+    let Some((leader, base)) = settled_leader(cluster) else {
+        return Ok(None);
+    };
+    // Different log lengths: one more follower misses each of three commands.
+    let mut followers: Vec<NodeId> = cluster.ids().into_iter().filter(|&n| n != leader).collect();
+    for i in (1..followers.len()).rev() {
+        let j = rng.range_inclusive(0, i as u64) as usize;
+        followers.swap(i, j);
+    }
+    let kind = entry_kind(P::NAME);
+    let mut writes = Vec::new();
+    for (i, &f) in followers.iter().take(3).enumerate() {
+        cluster.faults().drop_kind(leader, f, kind);
+        // The write is not awaited: the third is held by too few nodes to commit.
+        let mut client = cluster.client();
+        client.deadline = Duration::from_secs(2);
+        writes.push(tokio::spawn(async move {
+            let _ = client
+                .put(Bytes::from(format!("k{i}")), Bytes::from_static(b"v"))
+                .await;
+        }));
+        let target = base.saturating_add(i as u64 + 1);
+        // Wait until the followers still meant to get this command hold it: a rule
+        // installed while the command is on its way would cut it off too.
+        let holders: Vec<NodeId> = followers[i + 1..].to_vec();
+        let arrived = poll_until(cluster, COMMAND_LIMIT, |c| {
+            last_index(c, leader) >= target && holders.iter().all(|&h| last_index(c, h) >= target)
+        })
+        .await;
+        if !arrived {
+            for w in &writes {
+                w.abort();
+            }
+            anyhow::bail!(
+                "seed {seed}: command {} did not reach followers {holders:?} within {COMMAND_LIMIT:?}",
+                i + 1
+            );
+        }
+    }
+    let held: Vec<u64> = followers
+        .iter()
+        .map(|&f| last_index(cluster, f).saturating_sub(base))
+        .collect();
     tokio::time::sleep(rng.duration_between(Duration::ZERO, timing.heartbeat)).await;
     let cursor = cluster.bus().len();
     let crashed_at = Cluster::kill(cluster, leader)
         .await
         .context("killing the leader")?;
+    for w in &writes {
+        w.abort();
+    }
     let elected = cluster
         .bus()
         .wait_for(cursor, REAL_LIMIT, |s| {
             s.node != leader && matches!(s.event, Event::LeaderElected { .. })
         })
         .await;
-    Ok(Some(match elected {
-        Some(s) => Outcome::Elected(s.at.saturating_duration_since(crashed_at)),
-        None => Outcome::Censored,
+    Ok(Some(RealTrial {
+        winner_entries: elected
+            .as_ref()
+            .and_then(|s| followers.iter().position(|&f| f == s.node)),
+        outcome: match elected {
+            Some(s) => Outcome::Elected(s.at.saturating_duration_since(crashed_at)),
+            None => Outcome::Censored,
+        },
+        held,
     }))
 }
 
@@ -98,6 +231,7 @@ async fn crash_and_time<P: Protocol>(
 pub async fn setting<P: Protocol>(
     timing: &Timing,
     net: &NetModel,
+    disk_write: Duration,
     trials: u32,
     done: &mut dyn FnMut(),
 ) -> anyhow::Result<Samples> {
@@ -105,9 +239,15 @@ pub async fn setting<P: Protocol>(
     let mut censored = 0;
     let mut no_first_leader = 0;
     for seed in 1..=u64::from(trials) {
-        match trial::<P>(timing, net, seed).await? {
-            Some(Outcome::Elected(d)) => values.push(d.as_secs_f64() * 1000.0),
-            Some(Outcome::Censored) => {
+        match trial::<P>(timing, net, disk_write, seed).await? {
+            Some(RealTrial {
+                outcome: Outcome::Elected(d),
+                ..
+            }) => values.push(d.as_secs_f64() * 1000.0),
+            Some(RealTrial {
+                outcome: Outcome::Censored,
+                ..
+            }) => {
                 censored += 1;
                 values.push(REAL_LIMIT.as_secs_f64() * 1000.0);
             }
@@ -128,12 +268,24 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_real_raft_trial_replaces_the_crashed_leader() {
-        let net = netmodel::profiles::named("raft-fig16").expect("profile");
+        let net = netmodel::profiles::named("lan").expect("profile");
         let timing = super::super::fig16::timing((150, 300), Duration::from_millis(200));
-        let outcome = trial::<Raft>(&timing, &net, 1).await.expect("runs");
-        let Some(Outcome::Elected(d)) = outcome else {
-            panic!("no new leader within {REAL_LIMIT:?}: {outcome:?}");
+        let disk_write = Duration::from_micros(14_850);
+        let t = trial::<Raft>(&timing, &net, disk_write, 1)
+            .await
+            .expect("runs")
+            .expect("a settled first leader");
+        // The kind rules made the logs differ as in the simulator: the followers hold
+        // 0, 1, 2 and 3 of the commands, so only the two longest can win.
+        assert_eq!(t.held, vec![0, 1, 2, 3]);
+        let Outcome::Elected(d) = t.outcome else {
+            panic!("no new leader within {REAL_LIMIT:?}: {t:?}");
         };
+        assert!(
+            matches!(t.winner_entries, Some(2) | Some(3)),
+            "the winner held {:?} of the commands",
+            t.winner_entries
+        );
         // No survivor can detect the crash before its minimum timeout less one
         // heartbeat interval has passed since the leader's last heartbeat.
         assert!(d >= Duration::from_millis(75), "{d:?}");

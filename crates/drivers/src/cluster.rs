@@ -63,6 +63,15 @@ pub struct ClusterOptions {
     /// The largest peer frame, in bytes (the transport's 16 MiB by default; in-process
     /// clusters only).
     pub max_frame: usize,
+    /// In-process clusters only: node `i` (in id order) starts `i * start_gap` after the
+    /// first (zero, the default: all together), as the simulator's Figure 16 trial
+    /// staggers its nodes by a heartbeat interval. Every port is bound before the first
+    /// node starts, so earlier nodes' connections wait for the later ones.
+    pub start_gap: Duration,
+    /// In-process clusters only: extra delays per message kind in the fault filter from
+    /// before the first node starts ([`Faults::delay_kind`]; the voters' disk write of
+    /// the Figure 16 trial). None by default.
+    pub kind_delays: Vec<(String, Duration)>,
 }
 
 impl ClusterOptions {
@@ -85,6 +94,8 @@ impl ClusterOptions {
             wait_replicas: 0,
             namespaces: false,
             max_frame: runtime::transport::DEFAULT_MAX_FRAME,
+            start_gap: Duration::ZERO,
+            kind_delays: Vec::new(),
         }
     }
 }
@@ -208,6 +219,10 @@ impl<P: Protocol> LocalCluster<P> {
             }
             None => Faults::default(),
         };
+        for (kind, extra) in &opts.kind_delays {
+            faults.delay_kind(kind, *extra);
+        }
+        let gap = opts.start_gap;
         let mut cluster = LocalCluster {
             opts,
             membership,
@@ -221,7 +236,10 @@ impl<P: Protocol> LocalCluster<P> {
             spawn,
             _protocol: PhantomData,
         };
-        for (id, (p, c)) in listeners {
+        for (i, (id, (p, c))) in listeners.into_iter().enumerate() {
+            if i > 0 && !gap.is_zero() {
+                tokio::time::sleep(gap).await;
+            }
             cluster.spawn_node(id, p, c)?;
         }
         Ok(cluster)

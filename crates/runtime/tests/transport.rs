@@ -284,3 +284,74 @@ async fn many_small_messages_all_arrive_in_order() {
     );
     assert_eq!(receiver.transport.stats()[&1].messages_received, N);
 }
+
+fn kind(msg: &Msg) -> &'static str {
+    match msg {
+        Msg::Ping(_) => "Ping",
+        Msg::Text(_) => "Text",
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_kind_is_lost_other_kinds_pass_and_a_delayed_kind_keeps_link_order() {
+    init_tracing();
+    let faults = Faults::with_seed(7);
+    let (mut nodes, _) = cluster(&[1, 2], |_| faults.clone()).await;
+    for id in [1, 2] {
+        node(&mut nodes, id).transport.set_message_kind(kind);
+    }
+    // Pings from 1 to 2 are lost (kinds compared ignoring case), texts pass, and so
+    // do pings the other way; deferred sends meet the same rules.
+    faults.drop_kind(1, 2, "PING");
+    {
+        let t = &mut node(&mut nodes, 1).transport;
+        t.send(2, &Msg::Ping(0));
+        t.send(2, &Msg::Text("a".into()));
+        assert_eq!(t.send_deferred(2, &Msg::Ping(1)), None);
+        assert!(t.send_deferred(2, &Msg::Text("b".into())).is_some());
+        t.flush();
+    }
+    node(&mut nodes, 2).transport.send(1, &Msg::Ping(2));
+    // The link is first in, first out: had a ping got through, it would come first.
+    assert_eq!(
+        next_message(node(&mut nodes, 2)).await,
+        (1, Msg::Text("a".into()))
+    );
+    assert_eq!(
+        next_message(node(&mut nodes, 2)).await,
+        (1, Msg::Text("b".into()))
+    );
+    assert_eq!(next_message(node(&mut nodes, 1)).await, (2, Msg::Ping(2)));
+    assert_eq!(
+        node(&mut nodes, 1).transport.stats()[&2].dropped_by_faults,
+        2
+    );
+    // Texts held back: the pings sent after them, deferred or not, wait behind them.
+    faults.stop_dropping(1, 2, None);
+    faults.delay_kind("text", Duration::from_millis(40));
+    {
+        let t = &mut node(&mut nodes, 1).transport;
+        t.send_deferred(2, &Msg::Ping(10));
+        t.send_deferred(2, &Msg::Text("slow".into()));
+        t.send_deferred(2, &Msg::Ping(11));
+        t.flush();
+        t.send(2, &Msg::Ping(12));
+        t.send(2, &Msg::Text("slow too".into()));
+        t.send(2, &Msg::Ping(13));
+    }
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        got.push(next_message(node(&mut nodes, 2)).await.1);
+    }
+    assert_eq!(
+        got,
+        vec![
+            Msg::Ping(10),
+            Msg::Text("slow".into()),
+            Msg::Ping(11),
+            Msg::Ping(12),
+            Msg::Text("slow too".into()),
+            Msg::Ping(13),
+        ]
+    );
+}

@@ -309,7 +309,7 @@ fn spawn_with<P: Protocol>(
         (Log::Threaded { writer, reports }, Some(released))
     };
     let (peer_tx, peer_rx) = mpsc::unbounded_channel();
-    let transport = Transport::start(
+    let mut transport = Transport::start(
         TransportConfig {
             key: opts.key.clone(),
             tls: opts.tls.clone(),
@@ -321,6 +321,9 @@ fn spawn_with<P: Protocol>(
         peer_tx,
     )
     .map_err(|source| RuntimeError::Transport { node: id, source })?;
+    // The fault filter's kind rules (drop AppendEntries to one follower, delay vote
+    // answers) name the protocol's message kinds, as the simulator's do.
+    transport.set_message_kind(P::message_kind);
     let (client_tx, client_rx) = mpsc::channel(65_536);
     let client_io = Arc::new(crate::io_count::IoCounters::default());
     let clients = tokio::spawn(client_port::serve(

@@ -22,6 +22,15 @@
 //! held for less than the one before it on the same link: the peer's queue sends frames
 //! in order, and the model's arrival times never decrease). The delay is added on top
 //! of the real loopback's own.
+//!
+//! Rules by message kind follow the simulator's too (`sim::network::Network::drop_kind`
+//! and `Simulation::delay_kind`), on the sending side, kinds compared ignoring ASCII
+//! case: [`Faults::drop_kind`] loses the messages of one kind on one directed link
+//! (others pass), and [`Faults::delay_kind`] holds every message of one kind back by an
+//! extra time on every link, the link staying first in, first out (the peer's queue
+//! holds later frames behind a delayed one). The filter knows a message's kind only
+//! when its sender names it (the transport asks the kind function it was given, and
+//! only while a kind rule is in force).
 
 use netmodel::{NetModel, Wire};
 use protocols::{DetRng, NodeId};
@@ -71,6 +80,10 @@ struct State {
     link_rngs: HashMap<(NodeId, NodeId), DetRng>,
     /// The network model and its per-link queues, with the instant its clock starts.
     network: Option<(Wire, Instant)>,
+    /// Kinds lost on a directed link: (from, to, kind).
+    kind_drops: Vec<(NodeId, NodeId, String)>,
+    /// Kinds held back on every link: (kind, extra delay), zero delays never kept.
+    kind_delays: Vec<(String, Duration)>,
 }
 
 /// The group of nodes not named in a partition.
@@ -83,6 +96,24 @@ impl State {
             || !self.delay.is_zero()
             || self.drop_rate > 0.0
             || self.network.is_some()
+            || self.has_kind_rules()
+    }
+
+    fn has_kind_rules(&self) -> bool {
+        !self.kind_drops.is_empty() || !self.kind_delays.is_empty()
+    }
+
+    fn drops_kind(&self, from: NodeId, to: NodeId, kind: &str) -> bool {
+        self.kind_drops
+            .iter()
+            .any(|(f, t, k)| *f == from && *t == to && k.eq_ignore_ascii_case(kind))
+    }
+
+    fn kind_delay(&self, kind: &str) -> Duration {
+        self.kind_delays
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(kind))
+            .map_or(Duration::ZERO, |(_, d)| *d)
     }
 
     fn can_talk(&self, from: NodeId, to: NodeId) -> bool {
@@ -194,14 +225,56 @@ impl Faults {
         self.lock().network.as_ref().map(|(w, _)| w.model().clone())
     }
 
-    /// Removes every fault: isolation, partition, delay and drop rate. The drop
-    /// decision streams continue where they were (they are not reseeded).
+    /// Loses the messages of `kind` (compared ignoring ASCII case) sent from `from` to
+    /// `to` from now on; other kinds, and the other direction, still pass. Kept until
+    /// [`Faults::stop_dropping`] or [`Faults::heal`].
+    pub fn drop_kind(&self, from: NodeId, to: NodeId, kind: &str) {
+        self.update(|s| {
+            if !s.drops_kind(from, to, kind) {
+                s.kind_drops.push((from, to, kind.to_string()));
+            }
+        });
+    }
+
+    /// Stops dropping `kind` (every kind, if `None`) on the link from `from` to `to`.
+    pub fn stop_dropping(&self, from: NodeId, to: NodeId, kind: Option<&str>) {
+        self.update(|s| {
+            s.kind_drops.retain(|(f, t, k)| {
+                !(*f == from && *t == to && kind.is_none_or(|kind| k.eq_ignore_ascii_case(kind)))
+            });
+        });
+    }
+
+    /// Holds every message of `kind` (compared ignoring ASCII case) back by `extra` on
+    /// every link, on top of any other delay: a node's disk write before it answers,
+    /// say. The link stays first in, first out: a message sent after a delayed one on
+    /// the same link is not written before it. Replaces an earlier setting for `kind`;
+    /// zero removes it. Kept by [`Faults::heal`], like the network model.
+    pub fn delay_kind(&self, kind: &str, extra: Duration) {
+        self.update(|s| {
+            s.kind_delays.retain(|(k, _)| !k.eq_ignore_ascii_case(kind));
+            if !extra.is_zero() {
+                s.kind_delays.push((kind.to_string(), extra));
+            }
+        });
+    }
+
+    /// Whether some rule names a message kind: only then does the sender need to name
+    /// its messages' kinds ([`Faults::verdict_of`]).
+    pub fn has_kind_rules(&self) -> bool {
+        self.shared.active.load(Ordering::Acquire) && self.lock().has_kind_rules()
+    }
+
+    /// Removes every fault: isolation, partition, delay, drop rate and kind drops (kind
+    /// delays stay, like the network model). The drop decision streams continue where
+    /// they were (they are not reseeded).
     pub fn heal(&self) {
         self.update(|s| {
             s.isolated.clear();
             s.groups = None;
             s.delay = Duration::ZERO;
             s.drop_rate = 0.0;
+            s.kind_drops.clear();
         });
     }
 
@@ -225,6 +298,22 @@ impl Faults {
     /// [`Faults::verdict`] for a message of `bytes` (timed by the model's bandwidth cap,
     /// if it has one).
     pub fn verdict_sized(&self, from: NodeId, to: NodeId, bytes: usize) -> Verdict {
+        self.verdict_of(from, to, bytes, || None)
+    }
+
+    /// [`Faults::verdict_sized`] for a message whose kind `kind()` names (`None`: not
+    /// known, so no kind rule applies). `kind` is only called while a kind rule is in
+    /// force. Isolation and partitions first, then kind drops (which draw no random
+    /// number, so the link's loss stream is the same with or without them), then the
+    /// drop rate, then the delays: the kind's extra delay comes first, the network model
+    /// timing the message from when it leaves (as the simulator's `delay_kind` does).
+    pub fn verdict_of(
+        &self,
+        from: NodeId,
+        to: NodeId,
+        bytes: usize,
+        kind: impl FnOnce() -> Option<&'static str>,
+    ) -> Verdict {
         if !self.shared.active.load(Ordering::Acquire) {
             return Verdict::Deliver {
                 delay: Duration::ZERO,
@@ -233,6 +322,15 @@ impl Faults {
         let mut state = self.lock();
         if !state.can_talk(from, to) {
             return Verdict::Drop;
+        }
+        let mut extra = Duration::ZERO;
+        if state.has_kind_rules() {
+            if let Some(kind) = kind() {
+                if state.drops_kind(from, to, kind) {
+                    return Verdict::Drop;
+                }
+                extra = state.kind_delay(kind);
+            }
         }
         let seed = state.seed;
         let State {
@@ -248,15 +346,15 @@ impl Faults {
         if *drop_rate > 0.0 && rng.chance(*drop_rate) {
             return Verdict::Drop;
         }
-        let mut delay = *delay;
+        let mut delay = *delay + extra;
         if let Some((wire, origin)) = network {
             let mut bits = || rng.next_u64();
             if wire.lose(from, to, &mut bits).is_some() {
                 return Verdict::Drop;
             }
             let now = origin.elapsed();
-            let arrival = wire.arrival(from, to, now, bytes as u64, &mut bits);
-            delay += arrival.saturating_sub(now);
+            let arrival = wire.arrival(from, to, now + extra, bytes as u64, &mut bits);
+            delay += arrival.saturating_sub(now + extra);
         }
         Verdict::Deliver { delay }
     }
@@ -389,5 +487,94 @@ mod tests {
         assert_eq!(quiet, noisy);
         assert!(quiet.iter().any(|d| *d) && quiet.iter().any(|d| !*d));
         assert_ne!(quiet, pattern(&Faults::with_seed(10), false));
+    }
+
+    #[test]
+    fn a_kind_drop_loses_that_kind_on_that_link_only() {
+        let f = Faults::default();
+        f.drop_kind(1, 2, "AppendEntries");
+        let of = |from, to, kind: &'static str| f.verdict_of(from, to, 0, || Some(kind));
+        assert_eq!(of(1, 2, "appendentries"), Verdict::Drop);
+        assert_eq!(of(1, 2, "Heartbeat"), DELIVER);
+        assert_eq!(of(2, 1, "AppendEntries"), DELIVER);
+        assert_eq!(of(1, 3, "AppendEntries"), DELIVER);
+        // A message whose kind the sender does not name meets no kind rule.
+        assert_eq!(f.verdict(1, 2), DELIVER);
+        assert!(f.can_talk(1, 2));
+        f.drop_kind(1, 3, "AppendEntries");
+        f.stop_dropping(1, 2, Some("APPENDENTRIES"));
+        assert_eq!(of(1, 2, "AppendEntries"), DELIVER);
+        assert_eq!(of(1, 3, "AppendEntries"), Verdict::Drop);
+        f.heal();
+        assert_eq!(of(1, 3, "AppendEntries"), DELIVER);
+        assert!(!f.has_kind_rules());
+    }
+
+    #[test]
+    fn a_kind_delay_holds_that_kind_on_every_link_and_survives_heal() {
+        let f = Faults::default();
+        let ms = Duration::from_millis;
+        f.delay_kind("RequestVoteResponse", ms(15));
+        let of = |kind: &'static str| f.verdict_of(3, 1, 0, || Some(kind));
+        assert_eq!(
+            of("requestvoteresponse"),
+            Verdict::Deliver { delay: ms(15) }
+        );
+        assert_eq!(of("RequestVote"), DELIVER);
+        f.set_delay(ms(2));
+        assert_eq!(
+            of("RequestVoteResponse"),
+            Verdict::Deliver { delay: ms(17) }
+        );
+        f.heal();
+        assert_eq!(
+            of("RequestVoteResponse"),
+            Verdict::Deliver { delay: ms(15) }
+        );
+        f.delay_kind("RequestVoteResponse", ms(4));
+        assert_eq!(of("RequestVoteResponse"), Verdict::Deliver { delay: ms(4) });
+        f.delay_kind("REQUESTVOTERESPONSE", Duration::ZERO);
+        assert!(!f.has_kind_rules());
+        assert_eq!(of("RequestVoteResponse"), DELIVER);
+    }
+
+    #[test]
+    fn the_kind_is_asked_only_while_a_kind_rule_is_in_force() {
+        let f = Faults::default();
+        let asked = std::cell::Cell::new(0);
+        let kind = || {
+            asked.set(asked.get() + 1);
+            Some("AppendEntries")
+        };
+        assert_eq!(f.verdict_of(1, 2, 0, kind), DELIVER);
+        f.set_drop_rate(0.0);
+        f.set_delay(Duration::from_millis(1));
+        let _ = f.verdict_of(1, 2, 0, kind);
+        assert_eq!(asked.get(), 0);
+        f.drop_kind(1, 2, "AppendEntries");
+        assert_eq!(f.verdict_of(1, 2, 0, kind), Verdict::Drop);
+        assert_eq!(asked.get(), 1);
+    }
+
+    #[test]
+    fn a_kind_delay_is_timed_before_the_network_model() {
+        let f = Faults::with_seed(3);
+        f.set_network(Some(netmodel::NetModel::uniform(
+            "t",
+            netmodel::LinkSpec::fixed(5.0),
+        )));
+        f.delay_kind("Promise", Duration::from_secs(100));
+        assert_eq!(
+            f.verdict_of(2, 1, 0, || Some("Promise")),
+            Verdict::Deliver {
+                delay: Duration::from_millis(100_005)
+            }
+        );
+        // The model's arrivals never decrease on a link: the next message, of a kind
+        // with no delay, is held behind the delayed one.
+        let Verdict::Deliver { delay } = f.verdict_of(2, 1, 0, || Some("Accept")) else {
+            panic!("a lossless link dropped");
+        };
+        assert!(delay > Duration::from_secs(50), "{delay:?}");
     }
 }

@@ -211,6 +211,9 @@ pub struct Transport<M> {
     /// Frames encoded by [`Transport::send_deferred`] and not yet flushed, by peer:
     /// (the frames back to back, how many).
     deferred: BTreeMap<NodeId, (BytesMut, u64)>,
+    /// Names a message's kind for the fault filter's kind rules ([`Faults::drop_kind`],
+    /// [`Faults::delay_kind`]); `None`: messages have no kind, and no kind rule applies.
+    kind_of: Option<fn(&M) -> &'static str>,
     _messages: PhantomData<fn(M) -> M>,
 }
 
@@ -260,8 +263,21 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
             shared,
             local_addr,
             deferred: BTreeMap::new(),
+            kind_of: None,
             _messages: PhantomData,
         })
+    }
+
+    /// Names the kind of each message for the fault filter's kind rules (a host passes
+    /// its protocol's `Protocol::message_kind`). Called only while a kind rule is in
+    /// force; without it, kind rules never apply.
+    pub fn set_message_kind(&mut self, kind_of: fn(&M) -> &'static str) {
+        self.kind_of = Some(kind_of);
+    }
+
+    /// The kind of `msg`, if the transport was told how to name it.
+    fn kind(&self, msg: &M) -> Option<&'static str> {
+        self.kind_of.map(|kind_of| kind_of(msg))
     }
 
     /// This node's id.
@@ -308,11 +324,15 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
             // network model times messages by their size).
             if self.shared.faults.needs_sizes() {
                 if let Some(encoded) = self.encode(msg) {
-                    self.send_encoded(to, &encoded);
+                    self.send_encoded_of(to, &encoded, || self.kind(msg));
                 }
                 return;
             }
-            match self.shared.faults.verdict(self.shared.id, to) {
+            match self
+                .shared
+                .faults
+                .verdict_of(self.shared.id, to, 0, || self.kind(msg))
+            {
                 Verdict::Drop => peer.count_fault_drop(),
                 Verdict::Deliver { delay } => {
                     if let Some(encoded) = self.encode(msg) {
@@ -325,8 +345,19 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
         }
     }
 
-    /// Sends an already encoded message to `to` (see [`Transport::send`]).
+    /// Sends an already encoded message to `to` (see [`Transport::send`]). Its kind is
+    /// not known here, so the fault filter's kind rules do not apply to it.
     pub fn send_encoded(&self, to: NodeId, msg: &EncodedMessage) {
+        self.send_encoded_of(to, msg, || None)
+    }
+
+    /// [`Transport::send_encoded`] for a message whose kind `kind()` names.
+    fn send_encoded_of(
+        &self,
+        to: NodeId,
+        msg: &EncodedMessage,
+        kind: impl FnOnce() -> Option<&'static str>,
+    ) {
         if to == self.shared.id {
             self.deliver_locally(msg);
             return;
@@ -338,7 +369,7 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
         match self
             .shared
             .faults
-            .verdict_sized(self.shared.id, to, msg.frame.len())
+            .verdict_of(self.shared.id, to, msg.frame.len(), kind)
         {
             Verdict::Drop => peer.count_fault_drop(),
             Verdict::Deliver { delay } => enqueue(peer, msg.frame.clone(), delay),
@@ -348,17 +379,23 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
     /// Like [`Transport::send`], but a message to a connected-or-not peer that the
     /// fault filter lets through undelayed is only encoded into that peer's pending
     /// batch; [`Transport::flush`] queues the batch. Messages to one peer keep their
-    /// order whichever way they go. Returns the frame's length if it was encoded.
+    /// order whichever way they go: a delayed one (a kind delay, say) flushes the
+    /// peer's batch before it and holds back everything queued after it. Returns the frame's length if it was encoded.
     pub fn send_deferred(&mut self, to: NodeId, msg: &M) -> Option<usize> {
         if to == self.shared.id
             || !self.shared.peers.contains_key(&to)
             || self.shared.faults.needs_sizes()
         {
             let encoded = self.encode(msg)?;
-            self.send_encoded(to, &encoded);
+            self.send_encoded_of(to, &encoded, || self.kind(msg));
             return Some(encoded.len());
         }
-        match self.shared.faults.verdict(self.shared.id, to) {
+        let kind_of = self.kind_of;
+        match self
+            .shared
+            .faults
+            .verdict_of(self.shared.id, to, 0, || kind_of.map(|k| k(msg)))
+        {
             Verdict::Drop => {
                 if let Some(peer) = self.shared.peers.get(&to) {
                     peer.count_fault_drop();
