@@ -79,6 +79,13 @@ fn settled_leader<P: Protocol>(sim: &Simulation<P>) -> Option<NodeId> {
         .iter()
         .filter_map(|&id| sim.node(id).map(|p| (id, p.status())))
         .collect();
+    settled(&statuses).map(|(leader, _)| leader)
+}
+
+/// Of these nodes' statuses, the one leader that every other node follows in its term
+/// with its whole log, and that log's last index (the simulator's and the real
+/// trial's rule for "the leader of a working cluster").
+pub(crate) fn settled(statuses: &[(NodeId, protocols::Status)]) -> Option<(NodeId, u64)> {
     let mut leaders = statuses.iter().filter(|(_, s)| s.role.is_leader());
     let (leader, ls) = leaders.next()?;
     if leaders.next().is_some() {
@@ -90,7 +97,7 @@ fn settled_leader<P: Protocol>(sim: &Simulation<P>) -> Option<NodeId> {
         .all(|(_, s)| {
             s.term == ls.term && s.leader == Some(*leader) && s.last_index == ls.last_index
         })
-        .then_some(*leader)
+        .then_some((*leader, ls.last_index))
 }
 
 /// The answer to a request for votes that a voter writes to disk first, per protocol.

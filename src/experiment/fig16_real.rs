@@ -97,18 +97,7 @@ fn settled_leader<P: Protocol>(cluster: &LocalCluster<P>) -> Option<(NodeId, u64
     if statuses.len() != cluster.running().len() {
         return None;
     }
-    let mut leaders = statuses.iter().filter(|(_, s)| s.role.is_leader());
-    let (leader, ls) = leaders.next()?;
-    if leaders.next().is_some() {
-        return None;
-    }
-    statuses
-        .iter()
-        .filter(|(id, _)| id != leader)
-        .all(|(_, s)| {
-            s.term == ls.term && s.leader == Some(*leader) && s.last_index == ls.last_index
-        })
-        .then_some((*leader, ls.last_index))
+    super::fig16::settled(&statuses)
 }
 
 fn last_index<P: Protocol>(cluster: &LocalCluster<P>, id: NodeId) -> u64 {

@@ -7,14 +7,11 @@ use protocols::{Event, Role};
 use sim::{SimConfig, Simulation};
 use std::time::Duration;
 
-/// From the first candidacy to the first election in a fresh three-node cluster.
-fn first_election(vote_answer_delay: Duration, seed: u64) -> Duration {
-    let mut sim = Simulation::<Raft>::new(SimConfig::voters(3, seed));
-    sim.delay_kind("requestvoteresponse", vote_answer_delay);
-    sim.start_all().expect("starts");
-    sim.run_until_ready(Duration::from_secs(10))
-        .expect("no violation")
-        .expect("a leader");
+/// From the first candidacy in `sim` to the first event that `end` picks.
+fn from_campaign_to<P: protocols::Protocol>(
+    sim: &Simulation<P>,
+    end: fn(&Event) -> bool,
+) -> Duration {
     let at = |pick: &dyn Fn(&Event) -> bool| {
         sim.events()
             .iter()
@@ -31,8 +28,18 @@ fn first_election(vote_answer_delay: Duration, seed: u64) -> Duration {
             }
         )
     });
-    let elected = at(&|e| matches!(e, Event::LeaderElected { .. }));
-    Duration::from_nanos(elected - campaign)
+    Duration::from_nanos(at(&end) - campaign)
+}
+
+/// From the first candidacy to the first election in a fresh three-node cluster.
+fn first_election(vote_answer_delay: Duration, seed: u64) -> Duration {
+    let mut sim = Simulation::<Raft>::new(SimConfig::voters(3, seed));
+    sim.delay_kind("requestvoteresponse", vote_answer_delay);
+    sim.start_all().expect("starts");
+    sim.run_until_ready(Duration::from_secs(10))
+        .expect("no violation")
+        .expect("a leader");
+    from_campaign_to(&sim, |e| matches!(e, Event::LeaderElected { .. }))
 }
 
 #[test]
@@ -110,24 +117,7 @@ fn first_paxos_leader(promise_delay: Duration, after_write: bool, seed: u64) -> 
     sim.run_until_ready(Duration::from_secs(30))
         .expect("no violation")
         .expect("a leader");
-    let at = |pick: &dyn Fn(&Event) -> bool| {
-        sim.events()
-            .iter()
-            .find(|e| pick(&e.event))
-            .map(|e| e.at.as_nanos())
-            .expect("event")
-    };
-    let campaign = at(&|e| {
-        matches!(
-            e,
-            Event::RoleChanged {
-                role: Role::Candidate,
-                ..
-            }
-        )
-    });
-    let ready = at(&|e| matches!(e, Event::LeaderReady { .. }));
-    Duration::from_nanos(ready - campaign)
+    from_campaign_to(&sim, |e| matches!(e, Event::LeaderReady { .. }))
 }
 
 #[test]
