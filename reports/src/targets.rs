@@ -196,9 +196,26 @@ fn election_overhead_ms(f: &Failover, waited: f64) -> Option<f64> {
     Some(per_trial[(per_trial.len() - 1) / 2])
 }
 
+/// The network model a run was measured over, unless it is loopback (for which the
+/// targets are set).
+fn modelled_network(results: &Results) -> Option<&str> {
+    results
+        .settings
+        .network
+        .as_ref()
+        .map(|n| n.name.as_str())
+        .filter(|name| *name != "loopback")
+}
+
 /// The targets in one line, for the headline: how many are met, missed and not
 /// measured over all protocols, and which are missed by which protocols.
 pub(crate) fn summary_line(results: &Results) -> String {
+    if let Some(net) = modelled_network(results) {
+        return format!(
+            "Performance targets: not checked, since this run was measured over the `{net}` \
+             network model and the targets are set for loopback."
+        );
+    }
     let (mut met, mut not_measured) = (0, 0);
     // (target, protocols that missed it), in the order targets are checked.
     let mut missed: Vec<(&str, Vec<&str>)> = Vec::new();
@@ -235,6 +252,14 @@ pub(crate) fn summary_line(results: &Results) -> String {
 /// Adds the targets table for one results file.
 pub(crate) fn targets(doc: &mut Document, results: &Results, prefix: &str) {
     doc.heading(3, format!("{prefix}Performance targets"));
+    if let Some(net) = modelled_network(results) {
+        doc.paragraph(format!(
+            "Not checked: this run was measured over the `{net}` network model, and the \
+             targets are set for {NODES} nodes on loopback (a modelled network adds its \
+             delays to every election, failover and commit)."
+        ));
+        return;
+    }
     doc.paragraph(format!(
         "Each target as set for the workbench ({NODES} nodes on loopback, nodes and \
          clients sharing this machine), checked against this run. A MISSED target is \
@@ -441,6 +466,30 @@ mod tests {
         );
         // The fixture's throughput is under 100,000 ops/s for every protocol.
         assert!(line.contains("throughput (raft, zab, paxos)"), "{line}");
+    }
+
+    #[test]
+    fn a_run_over_a_modelled_network_is_not_checked_against_loopback_targets() {
+        let mut results = fixture();
+        assert!(
+            !rows(&results).is_empty(),
+            "the fixture's targets are checked"
+        );
+        results.settings.network = Some(crate::results::Network {
+            name: "wan".into(),
+            description: String::new(),
+        });
+        let line = summary_line(&results);
+        assert!(
+            line.contains("not checked") && line.contains("`wan`"),
+            "{line}"
+        );
+        let mut doc = Document::new("t");
+        targets(&mut doc, &results, "");
+        assert!(
+            !doc.blocks.iter().any(|b| matches!(b, Block::Table(_))),
+            "no targets table over a modelled network"
+        );
     }
 
     #[test]
