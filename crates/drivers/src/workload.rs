@@ -230,7 +230,8 @@ pub async fn run_lanes(
     // the clients sharing a connection raced to open one each (of 256 at once, some
     // waited a second for theirs).
     let mut opening = tokio::task::JoinSet::new();
-    for client in shared.iter().flatten().chain(readers.iter()).cloned() {
+    for client in shared.iter().flatten().chain(readers.iter()) {
+        let client = Arc::clone(client);
         opening.spawn(async move { client.connect().await });
     }
     // A connection that did not open is opened by its clients' first request, as
