@@ -259,9 +259,10 @@ impl Faults {
         });
     }
 
-    /// Whether some rule names a message kind: only then does the sender need to name
-    /// its messages' kinds ([`Faults::verdict_of`]).
-    pub fn has_kind_rules(&self) -> bool {
+    /// Whether some rule names a message kind (the tests' view: senders need not ask,
+    /// since [`Faults::verdict_of`] asks for a kind only while one is in force).
+    #[cfg(test)]
+    fn has_kind_rules(&self) -> bool {
         self.shared.active.load(Ordering::Acquire) && self.lock().has_kind_rules()
     }
 
