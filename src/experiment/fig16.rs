@@ -142,8 +142,9 @@ pub enum TrialError {
 pub struct Detail {
     /// When the new leader was elected, if it was.
     pub outcome: Outcome,
-    /// From the last broadcast (the three commands) to the crash.
-    pub crash_after: Duration,
+    /// From the last heartbeat broadcast to the crash (the simulator's trials; a real
+    /// trial cannot see the leader's heartbeat phase).
+    pub crash_after: Option<Duration>,
     /// From the crash to the first survivor leaving the follower role (its timer
     /// fired: Raft and Paxos candidacy, ZAB LOOKING): the detection.
     pub first_campaign: Option<Duration>,
@@ -296,47 +297,15 @@ pub fn trial_detail<P: Protocol>(
     let elected = |s: &Simulation<P>| {
         s.events()[mark..]
             .iter()
-            .find(|e| matches!(e.event, Event::LeaderElected { .. }))
-            .map(|e| (e.at, e.node))
+            .any(|e| matches!(e.event, Event::LeaderElected { .. }))
     };
-    sim.run_until_true(TRIAL_LIMIT, |s| elected(s).is_some())
+    sim.run_until_true(TRIAL_LIMIT, elected)
         .map_err(violation)?;
-    let won = elected(&sim);
-    let after = &sim.events()[mark..];
-    let campaigning = |role: Role| matches!(role, Role::Candidate | Role::Looking);
-    let campaigns: Vec<(Time, NodeId, u64)> = after
+    let after = sim.events()[mark..]
         .iter()
-        .take_while(|e| won.is_none_or(|(at, _)| e.at <= at))
-        .filter_map(|e| match e.event {
-            Event::RoleChanged { role, term } if campaigning(role) => Some((e.at, e.node, term)),
-            _ => None,
-        })
-        .collect();
-    let first_campaign = campaigns.first().map(|c| since(c.0, crashed_at));
-    let winning_campaign = won.and_then(|(_, winner)| {
-        campaigns
-            .iter()
-            .rev()
-            .find(|c| c.1 == winner)
-            .map(|c| since(c.0, crashed_at))
-    });
-    let rounds = campaigns
-        .iter()
-        .map(|c| c.2)
-        .collect::<std::collections::BTreeSet<u64>>()
-        .len() as u32;
-    // followers[i] missed the commands from i on: it holds i of them; the last holds all.
-    let winner_entries = won.and_then(|(_, w)| followers.iter().position(|&f| f == w));
+        .map(|e| (since(e.at, crashed_at), e.node, &e.event));
     Ok(Detail {
-        outcome: match won {
-            Some((at, _)) => Outcome::Elected(since(at, crashed_at)),
-            None => Outcome::Censored,
-        },
-        crash_after,
-        first_campaign,
-        winning_campaign,
-        rounds,
-        winner_entries,
+        crash_after: Some(crash_after),
         trace: if trace {
             let mut t = sim.trace().to_vec();
             t.insert(traced.min(t.len()), crash_line);
@@ -344,7 +313,55 @@ pub fn trial_detail<P: Protocol>(
         } else {
             Vec::new()
         },
+        ..read_after_crash(after, leader, &followers)
     })
+}
+
+/// Where a trial's downtime went, read off the survivors' protocol events after the
+/// crash, in order, each with its time since the crash: the same reading for the
+/// simulator's trials and the real ones. `followers[i]` holds `i` of the three last
+/// commands (the last one all three). The outcome is the first `LeaderElected` of a
+/// node other than `crashed`; a campaign is a survivor's change to candidate (Raft,
+/// Paxos) or LOOKING (ZAB) up to that election; the rounds are the distinct terms
+/// (ballots, epochs) campaigned in.
+pub fn read_after_crash<'a>(
+    events: impl IntoIterator<Item = (Duration, NodeId, &'a Event)>,
+    crashed: NodeId,
+    followers: &[NodeId],
+) -> Detail {
+    let campaigning = |role: Role| matches!(role, Role::Candidate | Role::Looking);
+    let mut won = None;
+    let mut campaigns: Vec<(Duration, NodeId, u64)> = Vec::new();
+    for (at, node, event) in events {
+        if node == crashed {
+            continue;
+        }
+        match *event {
+            Event::RoleChanged { role, term } if campaigning(role) => {
+                campaigns.push((at, node, term))
+            }
+            Event::LeaderElected { .. } => {
+                won = Some((at, node));
+                break;
+            }
+            _ => {}
+        }
+    }
+    let winning_campaign =
+        won.and_then(|(_, winner)| campaigns.iter().rev().find(|c| c.1 == winner).map(|c| c.0));
+    Detail {
+        outcome: won.map_or(Outcome::Censored, |(at, _)| Outcome::Elected(at)),
+        crash_after: None,
+        first_campaign: campaigns.first().map(|c| c.0),
+        winning_campaign,
+        rounds: campaigns
+            .iter()
+            .map(|c| c.2)
+            .collect::<std::collections::BTreeSet<u64>>()
+            .len() as u32,
+        winner_entries: won.and_then(|(_, w)| followers.iter().position(|&f| f == w)),
+        trace: Vec::new(),
+    }
 }
 
 fn since(later: Time, earlier: Time) -> Duration {
@@ -356,8 +373,11 @@ fn since(later: Time, earlier: Time) -> Duration {
 pub struct Breakdown {
     /// Trials that elected a leader (the averages are over these).
     pub elected: u32,
-    /// Mean time from the last broadcast to the crash (ms).
+    /// Mean time from the last broadcast to the crash (ms), over the trials that know
+    /// it ([`Detail::crash_after`]).
     pub crash_after_ms: f64,
+    /// Trials that know when the crash came after the last broadcast (the simulator's).
+    pub crash_after_known: u32,
     /// Mean time from the crash to the first campaign (ms): detection.
     pub detect_ms: f64,
     /// Mean time from the first campaign to the winning one (ms): rounds that did
@@ -374,7 +394,8 @@ pub struct Breakdown {
 }
 
 impl Breakdown {
-    fn add(&mut self, d: &Detail) {
+    /// Counts one trial (only an elected one is averaged).
+    pub fn add(&mut self, d: &Detail) {
         let ms = |x: Duration| x.as_secs_f64() * 1000.0;
         let (Some(first), Some(win), Some(round)) =
             (d.first_campaign, d.lost_rounds(), d.winning_round())
@@ -382,7 +403,10 @@ impl Breakdown {
             return;
         };
         self.elected += 1;
-        self.crash_after_ms += ms(d.crash_after);
+        if let Some(c) = d.crash_after {
+            self.crash_after_ms += ms(c);
+            self.crash_after_known += 1;
+        }
         self.detect_ms += ms(first);
         self.lost_ms += ms(win);
         self.win_ms += ms(round);
@@ -398,9 +422,10 @@ impl Breakdown {
         }
     }
 
-    fn finish(mut self) -> Breakdown {
+    /// The means, once every trial is added.
+    pub fn finish(mut self) -> Breakdown {
         let n = f64::from(self.elected.max(1));
-        self.crash_after_ms /= n;
+        self.crash_after_ms /= f64::from(self.crash_after_known.max(1));
         self.detect_ms /= n;
         self.lost_ms /= n;
         self.win_ms /= n;

@@ -5,10 +5,12 @@
 //!
 //! One trial follows [`super::fig16::trial_detail`] step by step, the simulator's
 //! scripted faults played by the transport's fault filter and its message-kind rules:
-//! 1. the voters' disk write: every vote answer (Raft `RequestVoteResponse`, ZAB
-//!    `ACKEPOCH`, Paxos `Promise`) leaves `disk_write` after the node sends it
-//!    ([`runtime::transport::Faults::delay_kind`], the link kept first in, first out),
-//!    as the simulator's `delay_kind` does;
+//! 1. the voters' disk write: a vote answer (Raft `RequestVoteResponse`, ZAB
+//!    `ACKEPOCH`, Paxos `Promise`) that its node's durability gate released behind a
+//!    write leaves `disk_write` after the node sends it
+//!    ([`runtime::transport::Faults::delay_kind_after_write`], the link kept first in,
+//!    first out), as the simulator's `delay_kind_after_write` does; an answer that
+//!    recorded nothing leaves at once;
 //! 2. the five nodes start one heartbeat interval apart and elect a first leader (a
 //!    trial with no settled leader within [`FIRST_LEADER_LIMIT`] counts as "no first
 //!    leader", as in the simulator);
@@ -28,7 +30,7 @@
 //!    another node, on the harness clock; a trial with none within [`REAL_LIMIT`] is
 //!    censored at it.
 
-use super::fig16::{entry_kind, vote_answer_kind, Outcome};
+use super::fig16::{entry_kind, read_after_crash, vote_answer_kind, Breakdown, Detail, Outcome};
 use super::stats::Samples;
 use anyhow::Context;
 use bytes::Bytes;
@@ -54,13 +56,12 @@ const POLL: Duration = Duration::from_millis(1);
 /// One real trial's outcome.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RealTrial {
-    /// When the new leader was elected, if it was.
-    pub outcome: Outcome,
+    /// Where the downtime went, read off the survivors' events as the simulator's
+    /// trials read theirs ([`super::fig16::read_after_crash`]).
+    pub detail: Detail,
     /// Of the three commands before the crash, how many each follower held, in the
     /// trial's order of followers (the n-th missed the commands from the n-th on).
     pub held: Vec<u64>,
-    /// Of the three commands, how many the winner held.
-    pub winner_entries: Option<usize>,
 }
 
 /// Runs one real trial of protocol `P`, the voters answering a request for votes
@@ -77,7 +78,11 @@ pub async fn trial<P: Protocol>(
     opts.net = Some(net.clone());
     opts.seed = seed;
     opts.start_gap = timing.heartbeat;
-    opts.kind_delays = vec![(vote_answer_kind(P::NAME).to_string(), disk_write)];
+    opts.kind_delays = vec![netmodel::KindDelay {
+        kind: vote_answer_kind(P::NAME).to_string(),
+        extra: disk_write,
+        after_write: true,
+    }];
     let mut cluster = LocalCluster::<P>::start(opts)
         .await
         .context("starting a 5-node cluster")?;
@@ -197,22 +202,23 @@ async fn crash_and_time<P: Protocol>(
     for w in &writes {
         w.abort();
     }
-    let elected = cluster
+    cluster
         .bus()
         .wait_for(cursor, REAL_LIMIT, |s| {
             s.node != leader && matches!(s.event, Event::LeaderElected { .. })
         })
         .await;
-    Ok(Some(RealTrial {
-        winner_entries: elected
-            .as_ref()
-            .and_then(|s| followers.iter().position(|&f| f == s.node)),
-        outcome: match elected {
-            Some(s) => Outcome::Elected(s.at.saturating_duration_since(crashed_at)),
-            None => Outcome::Censored,
-        },
-        held,
-    }))
+    // The nodes publish from their own tasks: put their events in time order.
+    let mut after = cluster.bus().since(cursor);
+    after.sort_by_key(|s| s.at);
+    let detail = read_after_crash(
+        after
+            .iter()
+            .map(|s| (s.at.saturating_duration_since(crashed_at), s.node, &s.event)),
+        leader,
+        &followers,
+    );
+    Ok(Some(RealTrial { detail, held }))
 }
 
 /// `trials` real trials of one setting (seeds `1..=trials`); `done` is called after
@@ -222,23 +228,23 @@ pub async fn setting<P: Protocol>(
     net: &NetModel,
     disk_write: Duration,
     trials: u32,
-    done: &mut dyn FnMut(),
-) -> anyhow::Result<Samples> {
+    done: &mut (dyn FnMut() + Send),
+) -> anyhow::Result<(Samples, Breakdown)> {
     let mut values = Vec::new();
     let mut censored = 0;
     let mut no_first_leader = 0;
+    let mut breakdown = Breakdown::default();
     for seed in 1..=u64::from(trials) {
         match trial::<P>(timing, net, disk_write, seed).await? {
-            Some(RealTrial {
-                outcome: Outcome::Elected(d),
-                ..
-            }) => values.push(d.as_secs_f64() * 1000.0),
-            Some(RealTrial {
-                outcome: Outcome::Censored,
-                ..
-            }) => {
-                censored += 1;
-                values.push(REAL_LIMIT.as_secs_f64() * 1000.0);
+            Some(t) => {
+                breakdown.add(&t.detail);
+                match t.detail.outcome {
+                    Outcome::Elected(d) => values.push(d.as_secs_f64() * 1000.0),
+                    Outcome::Censored => {
+                        censored += 1;
+                        values.push(REAL_LIMIT.as_secs_f64() * 1000.0);
+                    }
+                }
             }
             None => no_first_leader += 1,
         }
@@ -247,7 +253,7 @@ pub async fn setting<P: Protocol>(
     let mut samples = Samples::new(values, censored);
     samples.no_first_leader = no_first_leader;
     samples.limit_s = REAL_LIMIT.as_secs_f64();
-    Ok(samples)
+    Ok((samples, breakdown.finish()))
 }
 
 #[cfg(test)]
@@ -267,14 +273,20 @@ mod tests {
         // The kind rules made the logs differ as in the simulator: the followers hold
         // 0, 1, 2 and 3 of the commands, so only the two longest can win.
         assert_eq!(t.held, vec![0, 1, 2, 3]);
-        let Outcome::Elected(d) = t.outcome else {
+        let Outcome::Elected(d) = t.detail.outcome else {
             panic!("no new leader within {REAL_LIMIT:?}: {t:?}");
         };
         assert!(
-            matches!(t.winner_entries, Some(2) | Some(3)),
+            matches!(t.detail.winner_entries, Some(2) | Some(3)),
             "the winner held {:?} of the commands",
-            t.winner_entries
+            t.detail.winner_entries
         );
+        // The breakdown is read off the survivors' events: a campaign came first, at
+        // least one round was fought, and the winning one ended at the election.
+        let first = t.detail.first_campaign.expect("a survivor campaigned");
+        let winning = t.detail.winning_campaign.expect("the winner campaigned");
+        assert!(first <= winning && winning <= d, "{:?}", t.detail);
+        assert!(t.detail.rounds >= 1);
         // No survivor can detect the crash before its minimum timeout less one
         // heartbeat interval has passed since the leader's last heartbeat.
         assert!(d >= Duration::from_millis(75), "{d:?}");

@@ -69,9 +69,10 @@ pub struct ClusterOptions {
     /// node starts, so earlier nodes' connections wait for the later ones.
     pub start_gap: Duration,
     /// In-process clusters only: extra delays per message kind in the fault filter from
-    /// before the first node starts ([`Faults::delay_kind`]; the voters' disk write of
-    /// the Figure 16 trial). None by default.
-    pub kind_delays: Vec<(String, Duration)>,
+    /// before the first node starts ([`Faults::delay_kind`] and
+    /// [`Faults::delay_kind_after_write`]; the voters' disk write of the Figure 16
+    /// trial). None by default.
+    pub kind_delays: Vec<netmodel::KindDelay>,
 }
 
 impl ClusterOptions {
@@ -219,8 +220,12 @@ impl<P: Protocol> LocalCluster<P> {
             }
             None => Faults::default(),
         };
-        for (kind, extra) in &opts.kind_delays {
-            faults.delay_kind(kind, *extra);
+        for d in &opts.kind_delays {
+            if d.after_write {
+                faults.delay_kind_after_write(&d.kind, d.extra);
+            } else {
+                faults.delay_kind(&d.kind, d.extra);
+            }
         }
         let gap = opts.start_gap;
         let mut cluster = LocalCluster {

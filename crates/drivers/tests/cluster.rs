@@ -360,3 +360,56 @@ async fn zab_observer_applies_the_committed_stream() {
     assert!(applied >= 11, "observer applied {applied} of 11 commands");
     cluster.shutdown().await;
 }
+
+/// The fault filter's after-write delay (the Figure 16 trial's disk write) holds only
+/// what a node's durability gate released behind a write of its log: a follower's
+/// answer to entries (logged first) waits; its answer to a heartbeat (nothing to log)
+/// does not, so a CheckQuorum leader keeps hearing its followers through a hold far
+/// longer than its election timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_after_write_delay_holds_only_answers_that_followed_a_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, leader, term) = start::<Raft>(3, &dir).await;
+    let timing = protocols::Timing::default();
+    assert!(timing.check_quorum, "the test relies on CheckQuorum");
+    let mut client = cluster.client();
+    client
+        .put(key(0), Bytes::from_static(b"v0"))
+        .await
+        .expect("put commits");
+    let cursor = cluster.bus().len();
+    // Idle with a hold of two seconds: were heartbeat answers held too, CheckQuorum
+    // would depose the leader after its minimum election timeout.
+    cluster
+        .faults()
+        .delay_kind_after_write("AppendEntriesResponse", Duration::from_secs(2));
+    tokio::time::sleep(timing.election_timeout_max * 3).await;
+    let campaigned = cluster.bus().since(cursor).into_iter().find(|s| {
+        matches!(
+            s.event,
+            Event::RoleChanged {
+                role: protocols::Role::Candidate | protocols::Role::Follower,
+                ..
+            } | Event::LeaderElected { .. }
+        )
+    });
+    assert_eq!(campaigned, None, "the leader lost its followers");
+    assert_eq!(cluster.leader(), Some((leader, term)));
+    // A shorter hold (under CheckQuorum's window) on the answers to entries: a write
+    // now waits for it.
+    let hold = timing.election_timeout_min / 2;
+    cluster
+        .faults()
+        .delay_kind_after_write("AppendEntriesResponse", hold);
+    let started = std::time::Instant::now();
+    client
+        .put(key(1), Bytes::from_static(b"v1"))
+        .await
+        .expect("put commits");
+    assert!(
+        started.elapsed() >= hold,
+        "the answers to entries were not held: {:?}",
+        started.elapsed()
+    );
+    cluster.shutdown().await;
+}

@@ -26,6 +26,8 @@
 //! - [`profiles`]: the named profiles `loopback`, `lan`, `dc`, `cross-az`, `wan`,
 //!   `lossy` and `raft-fig16`, each value with its source.
 //! - [`file`]: the TOML network file format.
+//! - [`kinds`]: [`KindRules`], drops and delays by message kind (a delay can be limited
+//!   to messages sent after their sender's write).
 //! - [`wire`]: [`Wire`], the per-link FIFO and bandwidth state that turns a send into an
 //!   arrival time.
 //!
@@ -44,11 +46,13 @@
 //! ```
 
 pub mod file;
+pub mod kinds;
 pub mod link;
 pub mod model;
 pub mod profiles;
 pub mod wire;
 
+pub use kinds::{KindDelay, KindDrop, KindRules};
 pub use link::{Jitter, LinkSpec};
 pub use model::{NetError, NetModel, Regions};
 pub use wire::{Fate, Wire};

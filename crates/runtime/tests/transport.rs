@@ -307,8 +307,8 @@ async fn a_dropped_kind_is_lost_other_kinds_pass_and_a_delayed_kind_keeps_link_o
         let t = &mut node(&mut nodes, 1).transport;
         t.send(2, &Msg::Ping(0));
         t.send(2, &Msg::Text("a".into()));
-        assert_eq!(t.send_deferred(2, &Msg::Ping(1)), None);
-        assert!(t.send_deferred(2, &Msg::Text("b".into())).is_some());
+        assert_eq!(t.send_deferred(2, &Msg::Ping(1), false), None);
+        assert!(t.send_deferred(2, &Msg::Text("b".into()), false).is_some());
         t.flush();
     }
     node(&mut nodes, 2).transport.send(1, &Msg::Ping(2));
@@ -331,9 +331,9 @@ async fn a_dropped_kind_is_lost_other_kinds_pass_and_a_delayed_kind_keeps_link_o
     faults.delay_kind("text", Duration::from_millis(40));
     {
         let t = &mut node(&mut nodes, 1).transport;
-        t.send_deferred(2, &Msg::Ping(10));
-        t.send_deferred(2, &Msg::Text("slow".into()));
-        t.send_deferred(2, &Msg::Ping(11));
+        t.send_deferred(2, &Msg::Ping(10), false);
+        t.send_deferred(2, &Msg::Text("slow".into()), false);
+        t.send_deferred(2, &Msg::Ping(11), false);
         t.flush();
         t.send(2, &Msg::Ping(12));
         t.send(2, &Msg::Text("slow too".into()));

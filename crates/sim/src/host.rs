@@ -405,7 +405,11 @@ impl<P: Protocol> Simulation<P> {
         if self.config.trace && !released.is_empty() {
             self.note(format!("n{id}: log synced (writes 1..={batch} durable)"));
         }
-        self.carry_out(id, released)
+        // What waited for the write leaves after it.
+        self.step_wrote = true;
+        let done = self.carry_out(id, released);
+        self.step_wrote = false;
+        done
     }
 }
 

@@ -465,11 +465,8 @@ pub struct Simulation<P: Protocol> {
     /// The message kinds sent on each directed link so far, for [`Action::DropKind`]
     /// without a kind.
     link_kinds: HashMap<(NodeId, NodeId), Vec<&'static str>>,
-    /// Message kinds that leave this much later than they are sent
-    /// ([`Simulation::delay_kind`]); with `true`, only when the step that sent them
-    /// wrote to the log ([`Simulation::delay_kind_after_write`]).
-    kind_delays: Vec<(String, Duration, bool)>,
-    /// Whether the step being carried out wrote to its node's log.
+    /// Whether what is being carried out leaves after its node's write: its step wrote
+    /// to an instant disk, or a sync released it.
     step_wrote: bool,
     /// A stranded leader ([`Action::StrandLeader`]) that client commands go to until
     /// the network heals, and how many went to it.
@@ -548,7 +545,6 @@ impl<P: Protocol> Simulation<P> {
             bug: None,
             adjust: None,
             link_kinds: HashMap::new(),
-            kind_delays: Vec::new(),
             step_wrote: false,
             steer: None,
             fault_stats: FaultStats::default(),
@@ -596,8 +592,8 @@ impl<P: Protocol> Simulation<P> {
         self.set_kind_delay(kind, extra, false);
     }
 
-    /// Like [`Simulation::delay_kind`], but only for a message sent by a step that
-    /// wrote to its node's log: the time a node spends writing to its disk before it
+    /// Like [`Simulation::delay_kind`], but only for a message sent after its node's
+    /// write (by a step that wrote to an instant disk, or released by a sync): the time a node spends writing to its disk before it
     /// answers, when only that answer is to wait (the node's own state changes at
     /// once). An answer that changed nothing durable (a repeated request, a refusal
     /// that saw no newer term) needs no write and leaves at once, as it would from a
@@ -607,22 +603,15 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn set_kind_delay(&mut self, kind: &str, extra: Duration, after_write: bool) {
-        self.kind_delays
-            .retain(|(k, _, _)| !k.eq_ignore_ascii_case(kind));
-        if !extra.is_zero() {
-            self.kind_delays
-                .push((kind.to_string(), extra, after_write));
-        }
+        self.network
+            .kinds_mut()
+            .delay_kind(kind, extra, after_write);
     }
 
     /// The extra delay of a message of `kind` sent now
     /// ([`Simulation::delay_kind`], [`Simulation::delay_kind_after_write`]).
     pub(crate) fn kind_delay(&self, kind: &str) -> Duration {
-        self.kind_delays
-            .iter()
-            .find(|(k, _, _)| k.eq_ignore_ascii_case(kind))
-            .filter(|(_, _, after_write)| !after_write || self.step_wrote)
-            .map_or(Duration::ZERO, |(_, d, _)| *d)
+        self.network.kinds().delay(kind, self.step_wrote)
     }
 
     /// Current virtual time.

@@ -16,7 +16,7 @@
 //! A cut or drop rule is checked when a message is sent and again when it would
 //! be delivered (a message in flight when the link is cut is lost, as with a partition).
 
-use netmodel::{NetModel, Wire};
+use netmodel::{KindRules, NetModel, Wire};
 use protocols::{DetRng, NodeId, Time};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -56,17 +56,7 @@ impl Default for NetConfig {
     }
 }
 
-/// One directed link's dropped message kind: messages from `from` to `to` whose
-/// [`protocols::Protocol::message_kind`] is `kind` (compared ignoring ASCII case) are lost.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KindDrop {
-    /// Sender.
-    pub from: NodeId,
-    /// Receiver.
-    pub to: NodeId,
-    /// The protocol's name for the message type.
-    pub kind: String,
-}
+pub use netmodel::KindDrop;
 
 /// The network's current state: its config plus the partition, cuts and drops in force.
 #[derive(Clone, Debug)]
@@ -79,8 +69,8 @@ pub struct Network {
     groups: Vec<Vec<NodeId>>,
     /// Directed links cut one way: `(from, to)` loses what `from` sends to `to`.
     cuts: BTreeSet<(NodeId, NodeId)>,
-    /// Message kinds dropped on directed links.
-    drops: Vec<KindDrop>,
+    /// Message kinds dropped on directed links, and delayed on every link.
+    kinds: KindRules,
     /// Without a model: the latest arrival scheduled on each directed link, which keeps
     /// the link FIFO.
     last_arrival: BTreeMap<(NodeId, NodeId), Time>,
@@ -100,7 +90,7 @@ impl Network {
             config,
             groups: Vec::new(),
             cuts: BTreeSet::new(),
-            drops: Vec::new(),
+            kinds: KindRules::default(),
             last_arrival: BTreeMap::new(),
         }
     }
@@ -128,33 +118,35 @@ impl Network {
 
     /// Loses the messages of `kind` sent from `from` to `to` from now on.
     pub fn drop_kind(&mut self, from: NodeId, to: NodeId, kind: &str) {
-        let rule = KindDrop {
-            from,
-            to,
-            kind: kind.to_string(),
-        };
-        if !self.drops.contains(&rule) {
-            self.drops.push(rule);
-        }
+        self.kinds.drop_kind(from, to, kind);
     }
 
     /// Stops dropping `kind` (every kind, if `None`) on the link from `from` to `to`.
     pub fn stop_dropping(&mut self, from: NodeId, to: NodeId, kind: Option<&str>) {
-        self.drops.retain(|d| {
-            !(d.from == from && d.to == to && kind.is_none_or(|k| d.kind.eq_ignore_ascii_case(k)))
-        });
+        self.kinds.stop_dropping(from, to, kind);
     }
 
     /// The drop rules in force.
     pub fn kind_drops(&self) -> &[KindDrop] {
-        &self.drops
+        self.kinds.kind_drops()
     }
 
-    /// Removes every partition, one-way cut and drop rule.
+    /// The rules by message kind in force (drops and delays), to change them.
+    pub(crate) fn kinds_mut(&mut self) -> &mut KindRules {
+        &mut self.kinds
+    }
+
+    /// The rules by message kind in force.
+    pub fn kinds(&self) -> &KindRules {
+        &self.kinds
+    }
+
+    /// Removes every partition, one-way cut and drop rule (kind delays stay: they
+    /// stand for the nodes' disks).
     pub fn heal(&mut self) {
         self.groups.clear();
         self.cuts.clear();
-        self.drops.clear();
+        self.kinds.clear_drops();
     }
 
     /// Whether `a` and `b` are on the same side of the partition (one-way cuts aside):
@@ -179,9 +171,7 @@ impl Network {
 
     /// Whether a message of `kind` from `from` to `to` is dropped by a rule.
     pub fn drops(&self, from: NodeId, to: NodeId, kind: &str) -> bool {
-        self.drops
-            .iter()
-            .any(|d| d.from == from && d.to == to && d.kind.eq_ignore_ascii_case(kind))
+        self.kinds.drops(from, to, kind)
     }
 
     /// The delivery delays (from `now`) for one message of `bytes` from `from` to
@@ -318,17 +308,17 @@ mod tests {
     }
 
     #[test]
-    fn a_drop_rule_names_one_kind_on_one_directed_link() {
+    fn heal_ends_kind_drops_and_keeps_kind_delays() {
         let mut net = Network::default();
         net.drop_kind(1, 3, "AppendEntries");
+        net.kinds_mut()
+            .delay_kind("Promise", Duration::from_millis(15), true);
         assert!(net.drops(1, 3, "appendentries"));
-        assert!(!net.drops(1, 3, "Heartbeat"));
-        assert!(!net.drops(3, 1, "AppendEntries"));
-        assert!(!net.drops(1, 2, "AppendEntries"));
-        net.drop_kind(1, 3, "Heartbeat");
-        net.stop_dropping(1, 3, Some("APPENDENTRIES"));
-        assert!(!net.drops(1, 3, "AppendEntries") && net.drops(1, 3, "Heartbeat"));
-        net.stop_dropping(1, 3, None);
+        net.heal();
         assert!(net.kind_drops().is_empty());
+        assert_eq!(
+            net.kinds().delay("Promise", true),
+            Duration::from_millis(15)
+        );
     }
 }

@@ -70,7 +70,11 @@ impl<P: Protocol> NodeLoop<P> {
             }
         }
         self.records = records;
-        self.carry_out_ready(&mut ready);
+        // An inline log synced this batch's records before anything is carried out: its
+        // sends leave after the write. A threaded log's job holds every send of the
+        // batch until `on_wal_report`; what left now waited for no write.
+        let after_write = job.is_some() && matches!(self.log, Log::Inline(_));
+        self.carry_out_ready(&mut ready, after_write);
         self.ready = ready;
         if let Some(source) = self.snapshots.failed.take() {
             return Err(storage(source));
@@ -91,7 +95,7 @@ impl<P: Protocol> NodeLoop<P> {
                 self.wal_stats = stats;
                 let mut ready = std::mem::take(&mut self.ready);
                 self.gate.durable(seq, &mut ready);
-                self.carry_out_ready(&mut ready);
+                self.carry_out_ready(&mut ready, true);
                 self.ready = ready;
                 self.flush();
                 Ok(())
@@ -104,18 +108,20 @@ impl<P: Protocol> NodeLoop<P> {
     }
 
     /// Carries out, in order, the effects the gate released (never a persist).
-    /// Sends are deferred into per-peer batches; the caller flushes them.
-    fn carry_out_ready(&mut self, ready: &mut Vec<(Instant, EffectOf<P>)>) {
+    /// Sends are deferred into per-peer batches; the caller flushes them. `after_write`:
+    /// they were released behind a write of this node's log (for the fault filter's
+    /// rules on answers that had something to record).
+    fn carry_out_ready(&mut self, ready: &mut Vec<(Instant, EffectOf<P>)>, after_write: bool) {
         self.apply_clock_ms = None;
         for (produced, e) in ready.drain(..) {
-            self.carry_out(produced, e);
+            self.carry_out(produced, e, after_write);
         }
     }
 
     /// Carries out one released effect. An event is stamped `produced`, when the
     /// protocol produced it (the node was elected, or became a candidate, then), not at
     /// the end of the fsync it waited behind.
-    fn carry_out(&mut self, produced: Instant, e: EffectOf<P>) {
+    fn carry_out(&mut self, produced: Instant, e: EffectOf<P>, after_write: bool) {
         match e {
             Effect::Persist(_) | Effect::SignalWhenDurable(_) => {}
             Effect::SetTimer { timer, after } => {
@@ -137,7 +143,7 @@ impl<P: Protocol> NodeLoop<P> {
                 self.timers.retain(|t| t.timer != timer);
             }
             Effect::Send { to, msg } | Effect::SendAhead { to, msg } => {
-                if let Some(len) = self.transport.send_deferred(to, &msg) {
+                if let Some(len) = self.transport.send_deferred(to, &msg, after_write) {
                     if let Some(v) = &mut self.viewing {
                         v.sent(to, P::message_kind(&msg));
                     }

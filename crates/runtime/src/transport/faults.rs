@@ -23,16 +23,17 @@
 //! in order, and the model's arrival times never decrease). The delay is added on top
 //! of the real loopback's own.
 //!
-//! Rules by message kind follow the simulator's too (`sim::network::Network::drop_kind`
-//! and `Simulation::delay_kind`), on the sending side, kinds compared ignoring ASCII
-//! case: [`Faults::drop_kind`] loses the messages of one kind on one directed link
-//! (others pass), and [`Faults::delay_kind`] holds every message of one kind back by an
-//! extra time on every link, the link staying first in, first out (the peer's queue
-//! holds later frames behind a delayed one). The filter knows a message's kind only
-//! when its sender names it (the transport asks the kind function it was given, and
-//! only while a kind rule is in force).
+//! Rules by message kind are the simulator's too: one [`netmodel::KindRules`], asked on
+//! the sending side. [`Faults::drop_kind`] loses the messages of one kind on one
+//! directed link (others pass); [`Faults::delay_kind`] holds every message of one kind
+//! back by an extra time on every link, and [`Faults::delay_kind_after_write`] only
+//! those its sender sent after a write (the host says which: what its durability gate
+//! released behind a write); the link stays first in, first out (the peer's queue holds
+//! later frames behind a delayed one). The filter knows a message's kind only when its
+//! sender names it (the transport asks the kind function it was given, and only while
+//! a kind rule is in force).
 
-use netmodel::{NetModel, Wire};
+use netmodel::{KindRules, NetModel, Wire};
 use protocols::{DetRng, NodeId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,10 +81,8 @@ struct State {
     link_rngs: HashMap<(NodeId, NodeId), DetRng>,
     /// The network model and its per-link queues, with the instant its clock starts.
     network: Option<(Wire, Instant)>,
-    /// Kinds lost on a directed link: (from, to, kind).
-    kind_drops: Vec<(NodeId, NodeId, String)>,
-    /// Kinds held back on every link: (kind, extra delay), zero delays never kept.
-    kind_delays: Vec<(String, Duration)>,
+    /// Kinds lost on a directed link, and held back on every link.
+    kinds: KindRules,
 }
 
 /// The group of nodes not named in a partition.
@@ -96,24 +95,7 @@ impl State {
             || !self.delay.is_zero()
             || self.drop_rate > 0.0
             || self.network.is_some()
-            || self.has_kind_rules()
-    }
-
-    fn has_kind_rules(&self) -> bool {
-        !self.kind_drops.is_empty() || !self.kind_delays.is_empty()
-    }
-
-    fn drops_kind(&self, from: NodeId, to: NodeId, kind: &str) -> bool {
-        self.kind_drops
-            .iter()
-            .any(|(f, t, k)| *f == from && *t == to && k.eq_ignore_ascii_case(kind))
-    }
-
-    fn kind_delay(&self, kind: &str) -> Duration {
-        self.kind_delays
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(kind))
-            .map_or(Duration::ZERO, |(_, d)| *d)
+            || !self.kinds.is_empty()
     }
 
     fn can_talk(&self, from: NodeId, to: NodeId) -> bool {
@@ -229,20 +211,12 @@ impl Faults {
     /// `to` from now on; other kinds, and the other direction, still pass. Kept until
     /// [`Faults::stop_dropping`] or [`Faults::heal`].
     pub fn drop_kind(&self, from: NodeId, to: NodeId, kind: &str) {
-        self.update(|s| {
-            if !s.drops_kind(from, to, kind) {
-                s.kind_drops.push((from, to, kind.to_string()));
-            }
-        });
+        self.update(|s| s.kinds.drop_kind(from, to, kind));
     }
 
     /// Stops dropping `kind` (every kind, if `None`) on the link from `from` to `to`.
     pub fn stop_dropping(&self, from: NodeId, to: NodeId, kind: Option<&str>) {
-        self.update(|s| {
-            s.kind_drops.retain(|(f, t, k)| {
-                !(*f == from && *t == to && kind.is_none_or(|kind| k.eq_ignore_ascii_case(kind)))
-            });
-        });
+        self.update(|s| s.kinds.stop_dropping(from, to, kind));
     }
 
     /// Holds every message of `kind` (compared ignoring ASCII case) back by `extra` on
@@ -251,19 +225,22 @@ impl Faults {
     /// the same link is not written before it. Replaces an earlier setting for `kind`;
     /// zero removes it. Kept by [`Faults::heal`], like the network model.
     pub fn delay_kind(&self, kind: &str, extra: Duration) {
-        self.update(|s| {
-            s.kind_delays.retain(|(k, _)| !k.eq_ignore_ascii_case(kind));
-            if !extra.is_zero() {
-                s.kind_delays.push((kind.to_string(), extra));
-            }
-        });
+        self.update(|s| s.kinds.delay_kind(kind, extra, false));
+    }
+
+    /// Like [`Faults::delay_kind`], but only for a message sent after its sender's write
+    /// (the `after_write` of [`Faults::verdict_of`]): a disk slower than the host's own,
+    /// paid only by an answer that had something to record, as the simulator's
+    /// `delay_kind_after_write` does.
+    pub fn delay_kind_after_write(&self, kind: &str, extra: Duration) {
+        self.update(|s| s.kinds.delay_kind(kind, extra, true));
     }
 
     /// Whether some rule names a message kind (the tests' view: senders need not ask,
     /// since [`Faults::verdict_of`] asks for a kind only while one is in force).
     #[cfg(test)]
     fn has_kind_rules(&self) -> bool {
-        self.shared.active.load(Ordering::Acquire) && self.lock().has_kind_rules()
+        self.shared.active.load(Ordering::Acquire) && !self.lock().kinds.is_empty()
     }
 
     /// Removes every fault: isolation, partition, delay, drop rate and kind drops (kind
@@ -275,7 +252,7 @@ impl Faults {
             s.groups = None;
             s.delay = Duration::ZERO;
             s.drop_rate = 0.0;
-            s.kind_drops.clear();
+            s.kinds.clear_drops();
         });
     }
 
@@ -299,12 +276,12 @@ impl Faults {
     /// [`Faults::verdict`] for a message of `bytes` (timed by the model's bandwidth cap,
     /// if it has one).
     pub fn verdict_sized(&self, from: NodeId, to: NodeId, bytes: usize) -> Verdict {
-        self.verdict_of(from, to, bytes, || None)
+        self.verdict_of(from, to, bytes, false, || None)
     }
 
     /// [`Faults::verdict_sized`] for a message whose kind `kind()` names (`None`: not
-    /// known, so no kind rule applies). `kind` is only called while a kind rule is in
-    /// force. Isolation and partitions first, then kind drops (which draw no random
+    /// known, so no kind rule applies), sent after its sender's write if `after_write`.
+    /// `kind` is only called while a kind rule is in force. Isolation and partitions first, then kind drops (which draw no random
     /// number, so the link's loss stream is the same with or without them), then the
     /// drop rate, then the delays: the kind's extra delay comes first, the network model
     /// timing the message from when it leaves (as the simulator's `delay_kind` does).
@@ -313,6 +290,7 @@ impl Faults {
         from: NodeId,
         to: NodeId,
         bytes: usize,
+        after_write: bool,
         kind: impl FnOnce() -> Option<&'static str>,
     ) -> Verdict {
         if !self.shared.active.load(Ordering::Acquire) {
@@ -325,12 +303,12 @@ impl Faults {
             return Verdict::Drop;
         }
         let mut extra = Duration::ZERO;
-        if state.has_kind_rules() {
+        if !state.kinds.is_empty() {
             if let Some(kind) = kind() {
-                if state.drops_kind(from, to, kind) {
+                if state.kinds.drops(from, to, kind) {
                     return Verdict::Drop;
                 }
-                extra = state.kind_delay(kind);
+                extra = state.kinds.delay(kind, after_write);
             }
         }
         let seed = state.seed;
@@ -494,7 +472,7 @@ mod tests {
     fn a_kind_drop_loses_that_kind_on_that_link_only() {
         let f = Faults::default();
         f.drop_kind(1, 2, "AppendEntries");
-        let of = |from, to, kind: &'static str| f.verdict_of(from, to, 0, || Some(kind));
+        let of = |from, to, kind: &'static str| f.verdict_of(from, to, 0, false, || Some(kind));
         assert_eq!(of(1, 2, "appendentries"), Verdict::Drop);
         assert_eq!(of(1, 2, "Heartbeat"), DELIVER);
         assert_eq!(of(2, 1, "AppendEntries"), DELIVER);
@@ -516,7 +494,7 @@ mod tests {
         let f = Faults::default();
         let ms = Duration::from_millis;
         f.delay_kind("RequestVoteResponse", ms(15));
-        let of = |kind: &'static str| f.verdict_of(3, 1, 0, || Some(kind));
+        let of = |kind: &'static str| f.verdict_of(3, 1, 0, false, || Some(kind));
         assert_eq!(
             of("requestvoteresponse"),
             Verdict::Deliver { delay: ms(15) }
@@ -540,6 +518,26 @@ mod tests {
     }
 
     #[test]
+    fn an_after_write_delay_holds_only_what_followed_a_write() {
+        let f = Faults::default();
+        let ms = Duration::from_millis;
+        f.delay_kind_after_write("Promise", ms(15));
+        let of = |wrote| f.verdict_of(2, 1, 0, wrote, || Some("Promise"));
+        assert_eq!(of(true), Verdict::Deliver { delay: ms(15) });
+        assert_eq!(
+            of(false),
+            DELIVER,
+            "an answer that recorded nothing leaves at once"
+        );
+        f.delay_kind("Promise", ms(15));
+        assert_eq!(
+            of(false),
+            Verdict::Deliver { delay: ms(15) },
+            "a plain delay holds all"
+        );
+    }
+
+    #[test]
     fn the_kind_is_asked_only_while_a_kind_rule_is_in_force() {
         let f = Faults::default();
         let asked = std::cell::Cell::new(0);
@@ -547,13 +545,13 @@ mod tests {
             asked.set(asked.get() + 1);
             Some("AppendEntries")
         };
-        assert_eq!(f.verdict_of(1, 2, 0, kind), DELIVER);
+        assert_eq!(f.verdict_of(1, 2, 0, false, kind), DELIVER);
         f.set_drop_rate(0.0);
         f.set_delay(Duration::from_millis(1));
-        let _ = f.verdict_of(1, 2, 0, kind);
+        let _ = f.verdict_of(1, 2, 0, false, kind);
         assert_eq!(asked.get(), 0);
         f.drop_kind(1, 2, "AppendEntries");
-        assert_eq!(f.verdict_of(1, 2, 0, kind), Verdict::Drop);
+        assert_eq!(f.verdict_of(1, 2, 0, false, kind), Verdict::Drop);
         assert_eq!(asked.get(), 1);
     }
 
@@ -566,14 +564,14 @@ mod tests {
         )));
         f.delay_kind("Promise", Duration::from_secs(100));
         assert_eq!(
-            f.verdict_of(2, 1, 0, || Some("Promise")),
+            f.verdict_of(2, 1, 0, false, || Some("Promise")),
             Verdict::Deliver {
                 delay: Duration::from_millis(100_005)
             }
         );
         // The model's arrivals never decrease on a link: the next message, of a kind
         // with no delay, is held behind the delayed one.
-        let Verdict::Deliver { delay } = f.verdict_of(2, 1, 0, || Some("Accept")) else {
+        let Verdict::Deliver { delay } = f.verdict_of(2, 1, 0, false, || Some("Accept")) else {
             panic!("a lossless link dropped");
         };
         assert!(delay > Duration::from_secs(50), "{delay:?}");

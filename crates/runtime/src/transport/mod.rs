@@ -324,14 +324,14 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
             // network model times messages by their size).
             if self.shared.faults.needs_sizes() {
                 if let Some(encoded) = self.encode(msg) {
-                    self.send_encoded_of(to, &encoded, || self.kind(msg));
+                    self.send_encoded_of(to, &encoded, false, || self.kind(msg));
                 }
                 return;
             }
             match self
                 .shared
                 .faults
-                .verdict_of(self.shared.id, to, 0, || self.kind(msg))
+                .verdict_of(self.shared.id, to, 0, false, || self.kind(msg))
             {
                 Verdict::Drop => peer.count_fault_drop(),
                 Verdict::Deliver { delay } => {
@@ -348,14 +348,16 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
     /// Sends an already encoded message to `to` (see [`Transport::send`]). Its kind is
     /// not known here, so the fault filter's kind rules do not apply to it.
     pub fn send_encoded(&self, to: NodeId, msg: &EncodedMessage) {
-        self.send_encoded_of(to, msg, || None)
+        self.send_encoded_of(to, msg, false, || None)
     }
 
-    /// [`Transport::send_encoded`] for a message whose kind `kind()` names.
+    /// [`Transport::send_encoded`] for a message whose kind `kind()` names, sent after
+    /// this node's write if `after_write` ([`Faults::verdict_of`]).
     fn send_encoded_of(
         &self,
         to: NodeId,
         msg: &EncodedMessage,
+        after_write: bool,
         kind: impl FnOnce() -> Option<&'static str>,
     ) {
         if to == self.shared.id {
@@ -369,7 +371,7 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
         match self
             .shared
             .faults
-            .verdict_of(self.shared.id, to, msg.frame.len(), kind)
+            .verdict_of(self.shared.id, to, msg.frame.len(), after_write, kind)
         {
             Verdict::Drop => peer.count_fault_drop(),
             Verdict::Deliver { delay } => enqueue(peer, msg.frame.clone(), delay),
@@ -380,22 +382,26 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
     /// fault filter lets through undelayed is only encoded into that peer's pending
     /// batch; [`Transport::flush`] queues the batch. Messages to one peer keep their
     /// order whichever way they go: a delayed one (a kind delay, say) flushes the
-    /// peer's batch before it and holds back everything queued after it. Returns the frame's length if it was encoded.
-    pub fn send_deferred(&mut self, to: NodeId, msg: &M) -> Option<usize> {
+    /// peer's batch before it and holds back everything queued after it. `after_write`
+    /// says whether the message leaves after this node's write (the durability gate
+    /// held it for one), for the filter's [`Faults::delay_kind_after_write`]. Returns
+    /// the frame's length if it was encoded.
+    pub fn send_deferred(&mut self, to: NodeId, msg: &M, after_write: bool) -> Option<usize> {
         if to == self.shared.id
             || !self.shared.peers.contains_key(&to)
             || self.shared.faults.needs_sizes()
         {
             let encoded = self.encode(msg)?;
-            self.send_encoded_of(to, &encoded, || self.kind(msg));
+            self.send_encoded_of(to, &encoded, after_write, || self.kind(msg));
             return Some(encoded.len());
         }
         let kind_of = self.kind_of;
         match self
             .shared
             .faults
-            .verdict_of(self.shared.id, to, 0, || kind_of.map(|k| k(msg)))
-        {
+            .verdict_of(self.shared.id, to, 0, after_write, || {
+                kind_of.map(|k| k(msg))
+            }) {
             Verdict::Drop => {
                 if let Some(peer) = self.shared.peers.get(&to) {
                     peer.count_fault_drop();
