@@ -6,7 +6,7 @@
 //! - `fig16-PROTOCOL-sim.svg`: the two CDF panels in the paper's layout, with what the
 //!   paper's text states drawn beside our curves;
 //! - `fig16.md`: the table of ours against the paper, per range;
-//! - `index.html`: the figures and the table on one page.
+//! - `index.html`: the figures, the tables and where the downtime went, on one page.
 
 use crate::experiment::fig16;
 use crate::experiment::fig16_real;
@@ -645,24 +645,43 @@ fn write_outputs(
             let _ = write!(html, "<h2>{}</h2>", esc(source_title(source)));
         }
         let of: Vec<&Row> = rows.iter().filter(|r| r.source == *source).collect();
-        html.push_str("<table>");
-        for (i, line) in table_of(&of).lines().enumerate() {
-            if i == 1 {
-                continue;
-            }
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            let tag = if i == 0 { "th" } else { "td" };
-            html.push_str("<tr>");
-            for c in cells {
-                let _ = write!(html, "<{tag}>{}</{tag}>", esc(c));
-            }
-            html.push_str("</tr>");
+        html.push_str(&html_table(&table_of(&of)));
+    }
+    let breakdown = breakdown_table(rows);
+    if !breakdown.is_empty() {
+        let _ = write!(html, "<h2>Where the downtime went</h2>");
+        for para in breakdown
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('|'))
+        {
+            let _ = write!(html, "<p>{}</p>", esc(para));
         }
-        html.push_str("</table>");
+        html.push_str(&html_table(&breakdown));
     }
     html.push_str("</body></html>\n");
     write("index.html", &html)?;
     Ok(())
+}
+
+/// The rows of a Markdown table (the lines of `md` that start with `|`, its separator
+/// row left out) as an HTML table, the first row its header.
+fn html_table(md: &str) -> String {
+    let mut html = String::from("<table>");
+    let rows = md.lines().filter(|l| l.starts_with('|'));
+    for (i, line) in rows.enumerate() {
+        if i == 1 {
+            continue;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let tag = if i == 0 { "th" } else { "td" };
+        html.push_str("<tr>");
+        for c in cells {
+            let _ = write!(html, "<{tag}>{}</{tag}>", esc(c));
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table>");
+    html
 }
 
 fn esc(s: &str) -> String {
@@ -683,6 +702,15 @@ mod tests {
             samples: Samples::new(values, 0),
             breakdown: None,
         }
+    }
+
+    #[test]
+    fn a_markdown_table_becomes_an_html_table_without_its_separator_row() {
+        let md = "heading\n\n| a | b<c |\n|---|---:|\n| 1 | 2 |\n";
+        assert_eq!(
+            html_table(md),
+            "<table><tr><th>a</th><th>b&lt;c</th></tr><tr><td>1</td><td>2</td></tr></table>"
+        );
     }
 
     #[test]

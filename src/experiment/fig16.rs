@@ -483,6 +483,37 @@ mod tests {
         netmodel::profiles::named("lan").expect("profile")
     }
 
+    #[test]
+    fn the_breakdown_is_read_off_the_survivors_events() {
+        let ms = Duration::from_millis;
+        let role = |role, term| Event::RoleChanged { role, term };
+        // n1 crashed; n2 (holds 0 commands) campaigns in vain in term 3, n5 (holds
+        // all) campaigns in term 4 and wins; events after the election do not count.
+        let events = [
+            (ms(0), 1, role(Role::Candidate, 9)),
+            (ms(100), 2, role(Role::Candidate, 3)),
+            (ms(104), 4, role(Role::Follower, 3)),
+            (ms(110), 5, role(Role::Candidate, 4)),
+            (ms(126), 5, Event::LeaderElected { term: 4 }),
+            (ms(127), 3, role(Role::Candidate, 5)),
+        ];
+        let d = read_after_crash(
+            events.iter().map(|(at, n, e)| (*at, *n, e)),
+            1,
+            &[2, 3, 4, 5],
+        );
+        assert_eq!(d.outcome, Outcome::Elected(ms(126)));
+        assert_eq!(d.first_campaign, Some(ms(100)));
+        assert_eq!(d.winning_campaign, Some(ms(110)));
+        assert_eq!(d.lost_rounds(), Some(ms(10)));
+        assert_eq!(d.winning_round(), Some(ms(16)));
+        assert_eq!(d.rounds, 2);
+        assert_eq!(d.winner_entries, Some(3));
+        let none = read_after_crash(events[..3].iter().map(|(at, n, e)| (*at, *n, e)), 1, &[]);
+        assert_eq!(none.outcome, Outcome::Censored);
+        assert_eq!(none.winning_campaign, None);
+    }
+
     /// The paper's broadcast time less the `lan` round trip.
     const DISK_WRITE: Duration = Duration::from_micros(14_850);
 
