@@ -606,7 +606,8 @@ fn write_outputs(
     let header = format!(
         "# Figure 16 of the Raft paper, reproduced {}\n\n\
          Network: {}; a voter answers a request for votes {:.2} ms after it arrives \
-         (its disk write; the paper's broadcast time is round trip plus disk write). \
+         when it had something to record (its disk write; the paper's broadcast time \
+         is round trip plus disk write), at once when not. \
          Five servers; heartbeat half the minimum timeout; PreVote and \
          CheckQuorum off; {}; ZAB finalize wait {} ms. \
          Downtime: leader crash to the next LeaderElected event. The paper column \
