@@ -281,10 +281,11 @@ impl Faults {
 
     /// [`Faults::verdict_sized`] for a message whose kind `kind()` names (`None`: not
     /// known, so no kind rule applies), sent after its sender's write if `after_write`.
-    /// `kind` is only called while a kind rule is in force. Isolation and partitions first, then kind drops (which draw no random
-    /// number, so the link's loss stream is the same with or without them), then the
-    /// drop rate, then the delays: the kind's extra delay comes first, the network model
-    /// timing the message from when it leaves (as the simulator's `delay_kind` does).
+    /// `kind` is only called while a kind rule is in force. Isolation and partitions
+    /// first, then kind drops (which draw no random number, so the link's loss stream
+    /// is the same with or without them), then the drop rate, then the delays: the
+    /// kind's extra delay comes first, the network model timing the message from when
+    /// it leaves (as the simulator's `delay_kind` does).
     pub fn verdict_of(
         &self,
         from: NodeId,
