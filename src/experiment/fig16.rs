@@ -137,7 +137,8 @@ pub enum TrialError {
     },
 }
 
-/// One trial taken apart: where its downtime went, measured on the simulator's clock.
+/// One trial taken apart: where its downtime went, on the simulator's clock or, for a
+/// real trial, the harness's.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Detail {
     /// When the new leader was elected, if it was.

@@ -53,6 +53,10 @@ const COMMAND_LIMIT: Duration = Duration::from_secs(10);
 /// How often the trial reads the nodes' status while it waits for a state.
 const POLL: Duration = Duration::from_millis(1);
 
+/// How long after the election a trial still collects the survivors' events: an event
+/// is published once the write it waited behind is durable (a few fsyncs at most).
+const EVENTS_SETTLE: Duration = Duration::from_millis(50);
+
 /// One real trial's outcome.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RealTrial {
@@ -202,22 +206,29 @@ async fn crash_and_time<P: Protocol>(
     for w in &writes {
         w.abort();
     }
-    cluster
+    let elected = cluster
         .bus()
         .wait_for(cursor, REAL_LIMIT, |s| {
             s.node != leader && matches!(s.event, Event::LeaderElected { .. })
         })
         .await;
-    // The nodes publish from their own tasks: put their events in time order.
+    // A node publishes an event once the write it waited behind is durable, stamped
+    // when the protocol produced it: give the survivors' campaigns that came before the
+    // election time to arrive, then put the events in time order.
+    tokio::time::sleep(EVENTS_SETTLE).await;
     let mut after = cluster.bus().since(cursor);
     after.sort_by_key(|s| s.at);
-    let detail = read_after_crash(
+    let mut detail = read_after_crash(
         after
             .iter()
             .map(|s| (s.at.saturating_duration_since(crashed_at), s.node, &s.event)),
         leader,
         &followers,
     );
+    if elected.is_none() {
+        // Censored by the wait, whatever was published after it gave up.
+        detail.outcome = Outcome::Censored;
+    }
     Ok(Some(RealTrial { detail, held }))
 }
 

@@ -69,9 +69,8 @@ pub struct ClusterOptions {
     /// node starts, so earlier nodes' connections wait for the later ones.
     pub start_gap: Duration,
     /// In-process clusters only: extra delays per message kind in the fault filter from
-    /// before the first node starts ([`Faults::delay_kind`] and
-    /// [`Faults::delay_kind_after_write`]; the voters' disk write of the Figure 16
-    /// trial). None by default.
+    /// before the first node starts ([`Faults::set_kind_delay`]; the voters' disk write
+    /// of the Figure 16 trial). None by default.
     pub kind_delays: Vec<netmodel::KindDelay>,
 }
 
@@ -220,12 +219,8 @@ impl<P: Protocol> LocalCluster<P> {
             }
             None => Faults::default(),
         };
-        for d in &opts.kind_delays {
-            if d.after_write {
-                faults.delay_kind_after_write(&d.kind, d.extra);
-            } else {
-                faults.delay_kind(&d.kind, d.extra);
-            }
+        for rule in &opts.kind_delays {
+            faults.set_kind_delay(rule);
         }
         let gap = opts.start_gap;
         let mut cluster = LocalCluster {

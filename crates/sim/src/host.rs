@@ -85,8 +85,10 @@ impl<P: Protocol> Simulation<P> {
                 );
             }
         }
-        // What this step released now; a step's answers come after its own write.
-        self.step_wrote = wrote;
+        // What this step released now: after its write only on an instant disk (a
+        // delayed disk holds every send of a writing step until `synced`, so what
+        // leaves now waited for no write, as on a real node's threaded log).
+        self.step_wrote = wrote && instant;
         let done = self.carry_out(id, ready);
         self.step_wrote = false;
         done

@@ -593,11 +593,12 @@ impl<P: Protocol> Simulation<P> {
     }
 
     /// Like [`Simulation::delay_kind`], but only for a message sent after its node's
-    /// write (by a step that wrote to an instant disk, or released by a sync): the time a node spends writing to its disk before it
-    /// answers, when only that answer is to wait (the node's own state changes at
-    /// once). An answer that changed nothing durable (a repeated request, a refusal
-    /// that saw no newer term) needs no write and leaves at once, as it would from a
-    /// real node.
+    /// write (by a step that wrote to an instant disk, or released by a sync): the time
+    /// a node spends writing to its disk before it answers, when only that answer is
+    /// to wait (the node's own state changes at once). An answer that changed nothing
+    /// durable (a repeated request, a refusal that saw no newer term) is released
+    /// without waiting for any write and is not held, as on a real node. Meant for
+    /// answer kinds (see [`netmodel::KindRules`]).
     pub fn delay_kind_after_write(&mut self, kind: &str, extra: Duration) {
         self.set_kind_delay(kind, extra, true);
     }

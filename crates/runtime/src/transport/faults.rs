@@ -236,6 +236,12 @@ impl Faults {
         self.update(|s| s.kinds.delay_kind(kind, extra, true));
     }
 
+    /// Sets one delay rule: [`Faults::delay_kind`] or, with `after_write`,
+    /// [`Faults::delay_kind_after_write`].
+    pub fn set_kind_delay(&self, rule: &netmodel::KindDelay) {
+        self.update(|s| s.kinds.delay_kind(&rule.kind, rule.extra, rule.after_write));
+    }
+
     /// Whether some rule names a message kind (the tests' view: senders need not ask,
     /// since [`Faults::verdict_of`] asks for a kind only while one is in force).
     #[cfg(test)]
