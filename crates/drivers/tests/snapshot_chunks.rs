@@ -90,7 +90,8 @@ async fn catches_up_in_chunks<P: Protocol>(kind: &str) {
     caught_up(&cluster, lagging, target).await;
     // It came through `kind`, in many chunks of at most CHUNK image bytes: the image is
     // several frames long.
-    let sent = cluster.message_counts();
+    // Read once every node has shared what it sent (a loaded machine delays that).
+    let sent = drivers::measure::settled_message_counts(&cluster).await;
     let (chunks, _) = sent.by_kind.get(kind).copied().unwrap_or((0, 0));
     let image = (WRITES as u64) * VALUE as u64;
     assert!(

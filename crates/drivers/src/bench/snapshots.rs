@@ -285,11 +285,12 @@ async fn catchup<P: Protocol>(plan: &Plan, every: u64) -> Result<Catchup, BenchE
     let write_ms = ms(t0.elapsed());
     let target = settled(&cluster, leader).await;
     let behind = target.saturating_sub(applied(&cluster, lagging));
-    let before = sent(&cluster.message_counts());
+    // Counts read once every node has shared what it sent (a loaded machine delays it).
+    let before = sent(&crate::measure::settled_message_counts(&cluster).await);
     let healed = Instant::now();
     cluster.heal();
     let done = caught_up(&cluster, lagging, target).await?;
-    let after = sent(&cluster.message_counts());
+    let after = sent(&crate::measure::settled_message_counts(&cluster).await);
     cluster.shutdown().await;
     Ok(Catchup {
         protocol: P::NAME.to_string(),
