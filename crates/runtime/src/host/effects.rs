@@ -72,8 +72,8 @@ impl<P: Protocol> NodeLoop<P> {
         self.records = records;
         // An inline log wrote this batch's records (handed them to the OS: it is used
         // with `fsync = never`) before anything is carried out: its sends leave after
-        // the write. A threaded log's job holds every send of the
-        // batch until `on_wal_report`; what left now waited for no write.
+        // the write. A threaded log's job holds every send of the batch until
+        // `on_wal_report`; what left now waited for no write.
         let after_write = job.is_some() && matches!(self.log, Log::Inline(_));
         self.carry_out_ready(&mut ready, after_write);
         self.ready = ready;
