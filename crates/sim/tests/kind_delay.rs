@@ -31,15 +31,32 @@ fn from_campaign_to<P: protocols::Protocol>(
     Duration::from_nanos(at(&end) - campaign)
 }
 
-/// From the first candidacy to the first election in a fresh three-node cluster.
-fn first_election(vote_answer_delay: Duration, seed: u64) -> Duration {
-    let mut sim = Simulation::<Raft>::new(SimConfig::voters(3, seed));
-    sim.delay_kind("requestvoteresponse", vote_answer_delay);
+/// Starts a fresh three-node cluster of `P` set up by `configure`, runs it until a
+/// leader is ready (within `limit`), and times it from the first candidacy to the
+/// first event that `end` picks.
+fn first_leader<P: protocols::Protocol>(
+    seed: u64,
+    limit: Duration,
+    configure: impl FnOnce(&mut Simulation<P>),
+    end: fn(&Event) -> bool,
+) -> Duration {
+    let mut sim = Simulation::<P>::new(SimConfig::voters(3, seed));
+    configure(&mut sim);
     sim.start_all().expect("starts");
-    sim.run_until_ready(Duration::from_secs(10))
+    sim.run_until_ready(limit)
         .expect("no violation")
         .expect("a leader");
-    from_campaign_to(&sim, |e| matches!(e, Event::LeaderElected { .. }))
+    from_campaign_to(&sim, end)
+}
+
+/// From the first candidacy to the first election in a fresh three-node cluster.
+fn first_election(vote_answer_delay: Duration, seed: u64) -> Duration {
+    first_leader::<Raft>(
+        seed,
+        Duration::from_secs(10),
+        |sim| sim.delay_kind("requestvoteresponse", vote_answer_delay),
+        |e| matches!(e, Event::LeaderElected { .. }),
+    )
 }
 
 #[test]
@@ -107,17 +124,18 @@ fn a_delayed_kind_keeps_its_link_first_in_first_out() {
 /// Paxos cluster whose acceptors answer a Prepare `promise_delay` late: with
 /// `after_write`, only a Promise that wrote a raised promise waits.
 fn first_paxos_leader(promise_delay: Duration, after_write: bool, seed: u64) -> Duration {
-    let mut sim = Simulation::<protocols::paxos::Paxos>::new(SimConfig::voters(3, seed));
-    if after_write {
-        sim.delay_kind_after_write("Promise", promise_delay);
-    } else {
-        sim.delay_kind("Promise", promise_delay);
-    }
-    sim.start_all().expect("starts");
-    sim.run_until_ready(Duration::from_secs(30))
-        .expect("no violation")
-        .expect("a leader");
-    from_campaign_to(&sim, |e| matches!(e, Event::LeaderReady { .. }))
+    first_leader::<protocols::paxos::Paxos>(
+        seed,
+        Duration::from_secs(30),
+        |sim| {
+            if after_write {
+                sim.delay_kind_after_write("Promise", promise_delay)
+            } else {
+                sim.delay_kind("Promise", promise_delay)
+            }
+        },
+        |e| matches!(e, Event::LeaderReady { .. }),
+    )
 }
 
 #[test]
