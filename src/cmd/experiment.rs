@@ -350,9 +350,10 @@ fn breakdown_table(rows: &[Row]) -> String {
         String::from("\n### Where the downtime went (means over the elected trials, ms)\n\n");
     if rows.iter().any(|r| r.source == "real") {
         out.push_str(
-            "A real trial cannot see the leader's heartbeat phase, so its \
-             crash-after-broadcast column is empty; its campaigns and election are read off \
-             the nodes' events as the simulator's are.\n\n",
+            "A real trial times its crash from the leader's heartbeat broadcast as the fault \
+             filter saw it leave (its crash-after-broadcast column is measured, timer \
+             lateness included); its campaigns and election are read off the nodes' events \
+             as the simulator's are.\n\n",
         );
     }
     out.push_str(

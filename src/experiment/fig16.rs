@@ -64,6 +64,15 @@ pub(crate) fn entry_kind(protocol: &str) -> &'static str {
     }
 }
 
+/// The kind of the leader's heartbeat, whose broadcast the real trial times its crash
+/// from (Raft's AppendEntries without entries, ZAB's PING, Paxos's Heartbeat).
+pub(crate) fn heartbeat_kind(protocol: &str) -> &'static str {
+    match protocol {
+        "zab" => "PING",
+        _ => "Heartbeat",
+    }
+}
+
 /// The paper's broadcast time (ms): "network round trip plus disk write" (the
 /// dissertation's Figure 9.8), "roughly 15ms".
 pub const BROADCAST_MS: f64 = 15.0;
@@ -143,8 +152,8 @@ pub enum TrialError {
 pub struct Detail {
     /// When the new leader was elected, if it was.
     pub outcome: Outcome,
-    /// From the last heartbeat broadcast to the crash (the simulator's trials; a real
-    /// trial cannot see the leader's heartbeat phase).
+    /// From the last heartbeat broadcast to the crash (a real trial: from when the
+    /// fault filter saw the broadcast leave to the kill).
     pub crash_after: Option<Duration>,
     /// From the crash to the first survivor leaving the follower role (its timer
     /// fired: Raft and Paxos candidacy, ZAB LOOKING): the detection.

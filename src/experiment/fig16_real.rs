@@ -24,13 +24,16 @@
 //!    the followers hold 0, 1, 2 and 3 of them (the third is never committed, as in the
 //!    simulator);
 //! 5. the leader is killed (its sockets reset) at a time uniform within one heartbeat
-//!    interval after that (the leader's heartbeat phase is not visible from outside,
-//!    and a uniform wait from any phase falls uniformly within the interval);
+//!    interval after its next heartbeat broadcast (seen by the fault filter,
+//!    [`runtime::transport::Faults::watch_kind`]), as in the simulator: the paper
+//!    "synchronized the old leader's heartbeat RPCs" before the crash, so every
+//!    follower's timer starts from the same heartbeat, not from the last command it
+//!    happened to receive;
 //! 6. the downtime is the time from the kill to the next `LeaderElected` event of
 //!    another node, on the harness clock; a trial with none within [`REAL_LIMIT`] is
 //!    censored at it.
 
-use super::fig16::{entry_kind, read_after_crash, vote_answer_kind, Breakdown, Detail, Outcome};
+use super::fig16::{entry_kind, heartbeat_kind, read_after_crash, vote_answer_kind, Breakdown, Detail, Outcome};
 use super::stats::Samples;
 use anyhow::Context;
 use bytes::Bytes;
@@ -49,6 +52,9 @@ const FIRST_LEADER_LIMIT: Duration = Duration::from_secs(10);
 
 /// How long a trial waits for a command to reach the followers meant to hold it.
 const COMMAND_LIMIT: Duration = Duration::from_secs(10);
+
+/// How long a trial waits for the leader's next heartbeat broadcast.
+const HEARTBEAT_LIMIT: Duration = Duration::from_secs(2);
 
 /// How often the trial reads the nodes' status while it waits for a state.
 const POLL: Duration = Duration::from_millis(1);
@@ -198,7 +204,15 @@ async fn crash_and_time<P: Protocol>(
         .iter()
         .map(|&f| last_index(cluster, f).saturating_sub(base))
         .collect();
-    tokio::time::sleep(rng.duration_between(Duration::ZERO, timing.heartbeat)).await;
+    // The crash: uniform within one heartbeat interval after the leader's next
+    // heartbeat broadcast (its sends to every follower leave in one step).
+    let mut beats = cluster.faults().watch_kind(leader, heartbeat_kind(P::NAME));
+    let Some(beat) = beats.next(HEARTBEAT_LIMIT).await else {
+        anyhow::bail!("seed {seed}: the leader n{leader} sent no heartbeat within {HEARTBEAT_LIMIT:?}");
+    };
+    drop(beats);
+    let crash_after = rng.duration_between(Duration::ZERO, timing.heartbeat);
+    tokio::time::sleep_until((beat + crash_after).into()).await;
     let cursor = cluster.bus().len();
     let crashed_at = Cluster::kill(cluster, leader)
         .await
@@ -225,6 +239,7 @@ async fn crash_and_time<P: Protocol>(
         leader,
         &followers,
     );
+    detail.crash_after = Some(crashed_at.saturating_duration_since(beat));
     if elected.is_none() {
         // Censored by the wait, whatever was published after it gave up.
         detail.outcome = Outcome::Censored;
@@ -292,6 +307,8 @@ mod tests {
             "the winner held {:?} of the commands",
             t.detail.winner_entries
         );
+        // The crash was timed from a heartbeat broadcast the fault filter saw leave.
+        assert!(t.detail.crash_after.is_some(), "{:?}", t.detail);
         // The breakdown is read off the survivors' events: a campaign came first, at
         // least one round was fought, and the winning one ended at the election.
         let first = t.detail.first_campaign.expect("a survivor campaigned");

@@ -32,6 +32,11 @@
 //! later frames behind a delayed one). The filter knows a message's kind only when its
 //! sender names it (the transport asks the kind function it was given, and only while
 //! a kind rule is in force).
+//!
+//! The filter can also watch for one kind: [`Faults::watch_kind`] reports each time a
+//! node sends a message of that kind (a leader's heartbeat broadcast, say), so an
+//! experiment can time a fault from the sender's own rhythm, as the simulator's trials
+//! do from its clock.
 
 use netmodel::{KindRules, NetModel, Wire};
 use protocols::{DetRng, NodeId};
@@ -83,6 +88,33 @@ struct State {
     network: Option<(Wire, Instant)>,
     /// Kinds lost on a directed link, and held back on every link.
     kinds: KindRules,
+    /// Sends of a kind by a node that someone waits to see ([`Faults::watch_kind`]).
+    watches: Vec<KindWatchRule>,
+}
+
+/// One [`Faults::watch_kind`]: its sender, its kind and where the sends are reported.
+struct KindWatchRule {
+    from: NodeId,
+    kind: String,
+    sent: tokio::sync::watch::Sender<Option<Instant>>,
+}
+
+/// The sends of one kind by one node, seen by the fault filter
+/// ([`Faults::watch_kind`]). Dropping it ends the watch.
+pub struct KindWatch {
+    sent: tokio::sync::watch::Receiver<Option<Instant>>,
+}
+
+impl KindWatch {
+    /// When a message of the watched kind left its sender (the instant the transport
+    /// handed it to the filter) since the watch was made or last reported one (the
+    /// latest, if several did), waiting up to `limit` for one; `None` if none came.
+    pub async fn next(&mut self, limit: Duration) -> Option<Instant> {
+        match tokio::time::timeout(limit, self.sent.changed()).await {
+            Ok(Ok(())) => *self.sent.borrow_and_update(),
+            _ => None,
+        }
+    }
 }
 
 /// The group of nodes not named in a partition.
@@ -96,6 +128,7 @@ impl State {
             || self.drop_rate > 0.0
             || self.network.is_some()
             || !self.kinds.is_empty()
+            || !self.watches.is_empty()
     }
 
     fn can_talk(&self, from: NodeId, to: NodeId) -> bool {
@@ -242,6 +275,25 @@ impl Faults {
         self.update(|s| s.kinds.delay_kind(&rule.kind, rule.extra, rule.after_write));
     }
 
+    /// Reports every message of `kind` (compared ignoring ASCII case) that `from` sends
+    /// from now on, to any node, until the returned watch is dropped. A message is
+    /// reported when the sender hands it to the filter, whether or not a kind rule or
+    /// the loss rate then drops it (the sender sent it); not on a link that isolation
+    /// or a partition has cut. The transport names a message's kind only if it was
+    /// given a kind function (the in-process clusters give one).
+    pub fn watch_kind(&self, from: NodeId, kind: &str) -> KindWatch {
+        let (sent, seen) = tokio::sync::watch::channel(None);
+        self.update(|s| {
+            s.watches.retain(|w| !w.sent.is_closed());
+            s.watches.push(KindWatchRule {
+                from,
+                kind: kind.to_string(),
+                sent,
+            });
+        });
+        KindWatch { sent: seen }
+    }
+
     /// Whether some rule names a message kind (the tests' view: senders need not ask,
     /// since [`Faults::verdict_of`] asks for a kind only while one is in force).
     #[cfg(test)]
@@ -310,8 +362,21 @@ impl Faults {
             return Verdict::Drop;
         }
         let mut extra = Duration::ZERO;
-        if !state.kinds.is_empty() {
+        if !state.kinds.is_empty() || !state.watches.is_empty() {
             if let Some(kind) = kind() {
+                let mut ended = false;
+                for w in state
+                    .watches
+                    .iter()
+                    .filter(|w| w.from == from && w.kind.eq_ignore_ascii_case(kind))
+                {
+                    ended |= w.sent.send(Some(Instant::now())).is_err();
+                }
+                if ended {
+                    state.watches.retain(|w| !w.sent.is_closed());
+                    let active = state.any_fault();
+                    self.shared.active.store(active, Ordering::Release);
+                }
                 if state.kinds.drops(from, to, kind) {
                     return Verdict::Drop;
                 }
@@ -522,6 +587,31 @@ mod tests {
         f.delay_kind("REQUESTVOTERESPONSE", Duration::ZERO);
         assert!(!f.has_kind_rules());
         assert_eq!(of("RequestVoteResponse"), DELIVER);
+    }
+
+    #[tokio::test]
+    async fn a_kind_watch_reports_the_senders_next_message_of_that_kind() {
+        let f = Faults::default();
+        let mut beats = f.watch_kind(1, "heartbeat");
+        // Watching is not a fault: every message still passes at once.
+        f.drop_kind(1, 3, "Heartbeat");
+        let before = Instant::now();
+        assert_eq!(f.verdict_of(2, 1, 0, false, || Some("Heartbeat")), DELIVER);
+        assert_eq!(f.verdict_of(1, 2, 0, false, || Some("AppendEntries")), DELIVER);
+        // Another sender's heartbeat and another kind are not reported.
+        assert_eq!(beats.next(Duration::from_millis(20)).await, None);
+        // A heartbeat that a kind rule then drops is reported: the leader sent it.
+        assert_eq!(f.verdict_of(1, 3, 0, false, || Some("Heartbeat")), Verdict::Drop);
+        let sent = beats.next(Duration::from_millis(20)).await;
+        // Each send is reported once.
+        assert_eq!(beats.next(Duration::from_millis(20)).await, None);
+        assert!(sent.is_some_and(|at| at >= before), "{sent:?}");
+        // A dropped watch ends at the next matching send.
+        drop(beats);
+        f.stop_dropping(1, 3, None);
+        assert_eq!(f.verdict_of(1, 2, 0, false, || Some("Heartbeat")), DELIVER);
+        assert!(f.lock().watches.is_empty());
+        assert!(!f.shared.active.load(Ordering::Acquire));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub mod handshake;
 mod peer;
 
 pub use codec::{decode, encode, encode_frame, CodecError};
-pub use faults::{Faults, Verdict};
+pub use faults::{Faults, KindWatch, Verdict};
 pub use frame::{
     read_frame, write_frame, FrameError, DEFAULT_MAX_FRAME, FRAME_HEADER_LEN, FRAME_VERSION,
 };
