@@ -97,6 +97,8 @@ impl LocalClusterArgs {
         opts.fsync = self.fsync;
         opts.seed = self.seed;
         opts.narrate = self.narrate.is_some();
+        // Runs until it is stopped, followed by a printer or a web page.
+        opts.keep_events = Some(runtime::events::KEEP_FOLLOWED);
         if self.tls {
             opts.tls =
                 Some(runtime::tls::LoopbackTls::generate().context("making a CA for --tls")?);

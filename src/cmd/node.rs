@@ -168,7 +168,9 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
             runtime::client::CRASH_EXIT_CODE,
         )),
     };
-    let bus = EventBus::new();
+    // The node runs until it is stopped: its bus keeps only what it has not printed
+    // yet, and a little more (a narrating node publishes several events per command).
+    let bus = EventBus::keeping(runtime::events::KEEP_FOLLOWED);
     let clock = ClockReference::now();
     // A process restart is a new incarnation: mix the start time into the seed so a
     // restarted node does not replay its previous timeouts.
@@ -214,8 +216,7 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
             _ = term.recv() => break,
             _ = async { stdin_watch.as_mut()?.await.ok() }, if stdin_watch.is_some() => break,
             got = bus.wait_for(cursor, Duration::from_millis(500), |_| true) => {
-                let fresh = if got.is_some() { bus.since(cursor) } else { Vec::new() };
-                cursor += fresh.len();
+                let fresh = if got.is_some() { bus.read_new(&mut cursor) } else { Vec::new() };
                 // Lateness is read after the events, so it includes the timer behind
                 // each of them, and printed before them.
                 let lateness = if args.events_json {

@@ -72,6 +72,11 @@ pub struct ClusterOptions {
     /// before the first node starts ([`Faults::set_kind_delay`]; the voters' disk write
     /// of the Figure 16 trial). None by default.
     pub kind_delays: Vec<netmodel::KindDelay>,
+    /// In-process clusters only: the event bus keeps at least this many of the latest
+    /// events and lets older ones go ([`EventBus::keeping`]), for a cluster that runs
+    /// as long as someone watches it (`cwb cluster`, the web page); `None`, the
+    /// default: every event, which the measures read back.
+    pub keep_events: Option<usize>,
 }
 
 impl ClusterOptions {
@@ -96,6 +101,7 @@ impl ClusterOptions {
             max_frame: runtime::transport::DEFAULT_MAX_FRAME,
             start_gap: Duration::ZERO,
             kind_delays: Vec::new(),
+            keep_events: None,
         }
     }
 }
@@ -223,6 +229,7 @@ impl<P: Protocol> LocalCluster<P> {
             faults.set_kind_delay(rule);
         }
         let gap = opts.start_gap;
+        let bus = opts.keep_events.map_or_else(EventBus::new, EventBus::keeping);
         let mut cluster = LocalCluster {
             opts,
             membership,
@@ -231,7 +238,7 @@ impl<P: Protocol> LocalCluster<P> {
             handles: BTreeMap::new(),
             incarnations: BTreeMap::new(),
             faults,
-            bus: EventBus::new(),
+            bus,
             started: Instant::now(),
             spawn,
             _protocol: PhantomData,

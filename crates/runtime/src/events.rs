@@ -4,6 +4,7 @@
 
 use hdrhistogram::Histogram;
 use protocols::{Event, NodeId};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, Notify};
@@ -30,7 +31,7 @@ pub struct EventBus {
 }
 
 struct BusInner {
-    events: Mutex<Vec<Stamped>>,
+    events: Mutex<History>,
     notify: Notify,
     /// How late the nodes' timers fired (see [`EventBus::record_timer_lateness`]).
     timer_lateness: Mutex<Latencies>,
@@ -39,6 +40,64 @@ struct BusInner {
     /// that far behind loses the oldest and is told how many. Sent under the `events`
     /// lock, so a subscription taken under it misses nothing and sees nothing twice.
     live: broadcast::Sender<Stamped>,
+}
+
+/// How many events a followed bus keeps ([`EventBus::keeping`]) in the long-running
+/// commands (`cwb node`, `cwb cluster`, `cwb serve`): far more than a display reads
+/// between two looks at it.
+pub const KEEP_FOLLOWED: usize = 65_536;
+
+/// The events a bus keeps, and what it needs of those it let go.
+#[derive(Default)]
+struct History {
+    /// The events kept, the oldest first: position `dropped + i` is `events[i]`.
+    events: Vec<Stamped>,
+    /// Events let go from the front ([`EventBus::keeping`]).
+    dropped: usize,
+    /// Keep at least this many of the latest events (`None`: every event).
+    keep: Option<usize>,
+    /// Each node's standing ([`EventBus::subscribe`]): its last `RoleChanged` and, in a
+    /// leader role, the `LeaderElected` and `LeaderReady` that followed it.
+    standing: BTreeMap<NodeId, Vec<Event>>,
+}
+
+impl History {
+    /// Position of the next event.
+    fn end(&self) -> usize {
+        self.dropped + self.events.len()
+    }
+
+    /// The kept events from position `from` on.
+    fn from(&self, from: usize) -> &[Stamped] {
+        let start = from.saturating_sub(self.dropped).min(self.events.len());
+        &self.events[start..]
+    }
+
+    fn push(&mut self, stamped: Stamped) {
+        match stamped.event {
+            Event::RoleChanged { .. } => {
+                self.standing.insert(stamped.node, vec![stamped.event.clone()]);
+            }
+            Event::LeaderElected { .. } | Event::LeaderReady { .. } => {
+                if let Some(standing) = self.standing.get_mut(&stamped.node) {
+                    if matches!(standing.first(), Some(Event::RoleChanged { role, .. }) if role.is_leader())
+                    {
+                        standing.push(stamped.event.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.events.push(stamped);
+        if let Some(keep) = self.keep {
+            // Let the oldest go in halves, so a publish costs O(1) amortized.
+            if self.events.len() >= keep.saturating_mul(2).max(1) {
+                let gone = self.events.len() - keep;
+                self.events.drain(..gone);
+                self.dropped += gone;
+            }
+        }
+    }
 }
 
 /// Events a live subscriber may fall behind before it loses the oldest
@@ -62,8 +121,19 @@ impl EventBus {
         EventBus::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Stamped>> {
-        // A panic while holding this lock cannot leave the Vec inconsistent.
+    /// A bus for a process that runs for as long as it is needed (`cwb node`, `cwb
+    /// cluster`, the web page's clusters): it keeps at least the latest `keep` events
+    /// and lets older ones go, so memory stays bounded however many are published (a
+    /// narrating node publishes several per command). Positions keep counting every
+    /// event ever published; [`EventBus::read_new`] follows such a bus.
+    pub fn keeping(keep: usize) -> EventBus {
+        let bus = EventBus::default();
+        bus.lock().keep = Some(keep);
+        bus
+    }
+
+    fn lock(&self) -> MutexGuard<'_, History> {
+        // A panic while holding this lock cannot leave the history inconsistent.
         self.inner.events.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -96,30 +166,12 @@ impl EventBus {
     /// or repeated. The stream is bounded ([`LIVE_EVENTS`]): a receiver that falls
     /// behind gets `RecvError::Lagged` with the number it lost; publishing never waits.
     pub fn subscribe(&self, node: NodeId) -> (Vec<Event>, broadcast::Receiver<Stamped>) {
+        // Kept as events are published (what followed a leader's `RoleChanged` in the
+        // same role is this leadership's: ZAB's epoch may differ from the one it
+        // started Leading in), so it survives the events a bounded bus lets go.
         let events = self.lock();
         let live = self.inner.live.subscribe();
-        let own = || events.iter().filter(|s| s.node == node);
-        let mut standing = Vec::new();
-        if let Some((at, role, term)) = own()
-            .enumerate()
-            .filter_map(|(i, s)| match s.event {
-                Event::RoleChanged { role, term } => Some((i, role, term)),
-                _ => None,
-            })
-            .last()
-        {
-            standing.push(Event::RoleChanged { role, term });
-            if role.is_leader() {
-                // What followed in the same role is this leadership's (ZAB's epoch
-                // may differ from the one it started Leading in).
-                standing.extend(own().skip(at + 1).filter_map(|s| match s.event {
-                    Event::LeaderElected { .. } | Event::LeaderReady { .. } => {
-                        Some(s.event.clone())
-                    }
-                    _ => None,
-                }));
-            }
-        }
+        let standing = events.standing.get(&node).cloned().unwrap_or_default();
         (standing, live)
     }
 
@@ -163,23 +215,31 @@ impl EventBus {
         self.lateness().clone()
     }
 
-    /// A copy of every event so far.
+    /// A copy of every event so far (of a [`EventBus::keeping`] bus: every event kept).
     pub fn snapshot(&self) -> Vec<Stamped> {
-        self.lock().clone()
+        self.lock().events.clone()
     }
 
     /// The events from position `from` on (a display's cursor), without copying the
-    /// ones before it.
+    /// ones before it (of a [`EventBus::keeping`] bus: those still kept).
     pub fn since(&self, from: usize) -> Vec<Stamped> {
-        self.lock()
-            .get(from..)
-            .map(<[_]>::to_vec)
-            .unwrap_or_default()
+        self.lock().from(from).to_vec()
     }
 
-    /// Number of events so far (use as a cursor for [`EventBus::wait_for`]).
+    /// The events published since `cursor` that are still kept, moving `cursor` past
+    /// every event published so far: how a display follows a bus (a reader that fell
+    /// behind a [`EventBus::keeping`] bus skips what it let go).
+    pub fn read_new(&self, cursor: &mut usize) -> Vec<Stamped> {
+        let history = self.lock();
+        let fresh = history.from(*cursor).to_vec();
+        *cursor = history.end();
+        fresh
+    }
+
+    /// Number of events so far, including any a [`EventBus::keeping`] bus let go (use
+    /// as a cursor for [`EventBus::wait_for`]).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().end()
     }
 
     /// Whether no event arrived yet.
@@ -199,7 +259,7 @@ impl EventBus {
             let notified = self.inner.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(found) = self.lock().iter().skip(from).find(|s| pred(s)).cloned() {
+            if let Some(found) = self.lock().from(from).iter().find(|s| pred(s)).cloned() {
                 return Some(found);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -342,5 +402,63 @@ mod tests {
             })
             .await;
         assert_eq!(got.map(|s| s.node), Some(3));
+    }
+
+    #[test]
+    fn a_keeping_bus_lets_old_events_go_but_counts_them_and_keeps_each_standing() {
+        let bus = EventBus::keeping(10);
+        let narrate = |i: usize| Event::Narrate(format!("step {i}"));
+        bus.publish(
+            1,
+            Event::RoleChanged {
+                role: protocols::Role::Leader,
+                term: 4,
+            },
+        );
+        bus.publish(1, Event::LeaderElected { term: 4 });
+        let mut cursor = 0;
+        assert_eq!(bus.read_new(&mut cursor).len(), 2);
+        assert_eq!(cursor, 2);
+        for i in 0..1000 {
+            bus.publish(2, narrate(i));
+        }
+        // Memory stays bounded; positions count every event published.
+        assert!(bus.snapshot().len() < 20, "{}", bus.snapshot().len());
+        assert_eq!(bus.len(), 1002);
+        // A reader that fell behind gets what is kept, the newest last, and moves to
+        // the end.
+        let fresh = bus.read_new(&mut cursor);
+        assert!(!fresh.is_empty() && fresh.len() < 20);
+        assert_eq!(fresh.last().map(|s| &s.event), Some(&narrate(999)));
+        assert_eq!(cursor, 1002);
+        assert!(bus.read_new(&mut cursor).is_empty());
+        assert_eq!(bus.since(1001).len(), 1);
+        // The standing outlives the events it was read from.
+        let (standing, _) = bus.subscribe(1);
+        assert_eq!(
+            standing,
+            vec![
+                Event::RoleChanged {
+                    role: protocols::Role::Leader,
+                    term: 4
+                },
+                Event::LeaderElected { term: 4 }
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn waiting_on_a_keeping_bus_uses_positions_of_every_event() {
+        let bus = EventBus::keeping(2);
+        for term in 0..10 {
+            bus.publish(1, Event::LeaderElected { term });
+        }
+        let got = bus
+            .wait_for(8, Duration::from_millis(10), |_| true)
+            .await
+            .map(|s| s.event);
+        assert_eq!(got, Some(Event::LeaderElected { term: 8 }));
+        let none = bus.wait_for(10, Duration::from_millis(10), |_| true).await;
+        assert_eq!(none, None);
     }
 }

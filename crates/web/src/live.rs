@@ -211,8 +211,7 @@ impl<P: Protocol + Describe> Live<P> {
             {
                 continue;
             }
-            let fresh = bus.since(cursor);
-            cursor += fresh.len();
+            let fresh = bus.read_new(&mut cursor);
             for s in fresh {
                 if matches!(s.event, Event::Committed { .. }) {
                     continue;

@@ -155,8 +155,7 @@ async fn print<P: Describe>(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let fresh = bus.since(cursor);
-        cursor += fresh.len();
+        let fresh = bus.read_new(&mut cursor);
         for s in &fresh {
             if let Some(line) = node_line::<P>(s) {
                 digest.push(line);
