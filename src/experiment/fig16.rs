@@ -164,7 +164,9 @@ pub struct Detail {
     /// Distinct terms (ballots, epochs) the survivors campaigned in after the crash:
     /// 1 when the first campaign won.
     pub rounds: u32,
-    /// Of the three commands before the crash, how many the winner held.
+    /// Of the three commands before the crash, how many the winner held at the crash
+    /// (a follower cut off from them can still get them another way before it: ZAB's
+    /// resynchronization, Paxos's catch-up).
     pub winner_entries: Option<usize>,
     /// The narrated timeline of the whole trial, the crash marked (with `trace` only).
     pub trace: Vec<String>,
@@ -248,6 +250,7 @@ pub fn trial_detail<P: Protocol>(
         followers.swap(i, j);
     }
     let kind = entry_kind(P::NAME);
+    let base = sim.node(leader).map_or(0, |p| p.status().last_index);
     for (i, &f) in followers.iter().take(3).enumerate() {
         sim.act(Action::DropKind {
             from: leader,
@@ -298,6 +301,13 @@ pub fn trial_detail<P: Protocol>(
     // step (its connection to the leader drops).
     let mark = sim.events().len();
     let traced = sim.trace().len();
+    let held: Vec<(NodeId, u64)> = followers
+        .iter()
+        .map(|&f| {
+            let last = sim.node(f).map_or(0, |p| p.status().last_index);
+            (f, last.saturating_sub(base))
+        })
+        .collect();
     sim.act(Action::Crash(leader)).map_err(violation)?;
     let crashed_at = sim.now();
     let crash_line = format!(
@@ -323,21 +333,21 @@ pub fn trial_detail<P: Protocol>(
         } else {
             Vec::new()
         },
-        ..read_after_crash(after, leader, &followers)
+        ..read_after_crash(after, leader, &held)
     })
 }
 
 /// Where a trial's downtime went, read off the survivors' protocol events after the
 /// crash, in order, each with its time since the crash: the same reading for the
-/// simulator's trials and the real ones. `followers[i]` holds `i` of the three last
-/// commands (the last one all three). The outcome is the first `LeaderElected` of a
+/// simulator's trials and the real ones. `held` names each survivor and how many of the
+/// three last commands it held at the crash. The outcome is the first `LeaderElected` of a
 /// node other than `crashed`; a campaign is a survivor's change to candidate (Raft,
 /// Paxos) or LOOKING (ZAB) up to that election; the rounds are the distinct terms
 /// (ballots, epochs) campaigned in.
 pub fn read_after_crash<'a>(
     events: impl IntoIterator<Item = (Duration, NodeId, &'a Event)>,
     crashed: NodeId,
-    followers: &[NodeId],
+    held: &[(NodeId, u64)],
 ) -> Detail {
     let campaigning = |role: Role| matches!(role, Role::Candidate | Role::Looking);
     let mut won = None;
@@ -369,7 +379,11 @@ pub fn read_after_crash<'a>(
             .map(|c| c.2)
             .collect::<std::collections::BTreeSet<u64>>()
             .len() as u32,
-        winner_entries: won.and_then(|(_, w)| followers.iter().position(|&f| f == w)),
+        winner_entries: won.and_then(|(_, w)| {
+            held.iter()
+                .find(|h| h.0 == w)
+                .map(|h| h.1.min(3) as usize)
+        }),
         trace: Vec::new(),
     }
 }
@@ -510,7 +524,7 @@ mod tests {
         let d = read_after_crash(
             events.iter().map(|(at, n, e)| (*at, *n, e)),
             1,
-            &[2, 3, 4, 5],
+            &[(2, 0), (3, 1), (4, 2), (5, 3)],
         );
         assert_eq!(d.outcome, Outcome::Elected(ms(126)));
         assert_eq!(d.first_campaign, Some(ms(100)));

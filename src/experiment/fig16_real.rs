@@ -214,6 +214,10 @@ async fn crash_and_time<P: Protocol>(
     let crash_after = rng.duration_between(Duration::ZERO, timing.heartbeat);
     tokio::time::sleep_until((beat + crash_after).into()).await;
     let cursor = cluster.bus().len();
+    let held_at_crash: Vec<(NodeId, u64)> = followers
+        .iter()
+        .map(|&f| (f, last_index(cluster, f).saturating_sub(base)))
+        .collect();
     let crashed_at = Cluster::kill(cluster, leader)
         .await
         .context("killing the leader")?;
@@ -237,7 +241,7 @@ async fn crash_and_time<P: Protocol>(
             .iter()
             .map(|s| (s.at.saturating_duration_since(crashed_at), s.node, &s.event)),
         leader,
-        &followers,
+        &held_at_crash,
     );
     detail.crash_after = Some(crashed_at.saturating_duration_since(beat));
     if elected.is_none() {
