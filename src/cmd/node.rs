@@ -168,8 +168,8 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
             runtime::client::CRASH_EXIT_CODE,
         )),
     };
-    // The node runs until it is stopped: its bus keeps only what it has not printed
-    // yet, and a little more (a narrating node publishes several events per command).
+    // The node runs until it is stopped: its bus keeps the latest events only (far
+    // more than one print reads; a narrating node publishes several per command).
     let bus = EventBus::keeping(runtime::events::KEEP_FOLLOWED);
     let clock = ClockReference::now();
     // A process restart is a new incarnation: mix the start time into the seed so a

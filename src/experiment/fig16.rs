@@ -81,14 +81,15 @@ pub const BROADCAST_MS: f64 = 15.0;
 const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// The leader every running node follows in its term, if there is one: it leads,
-/// every other node is in its term and names it, and holds its whole log.
-fn settled_leader<P: Protocol>(sim: &Simulation<P>) -> Option<NodeId> {
+/// every other node is in its term and names it, and holds its whole log; and that
+/// log's last index.
+fn settled_leader<P: Protocol>(sim: &Simulation<P>) -> Option<(NodeId, u64)> {
     let running = sim.running();
     let statuses: Vec<(NodeId, protocols::Status)> = running
         .iter()
         .filter_map(|&id| sim.node(id).map(|p| (id, p.status())))
         .collect();
-    settled(&statuses).map(|(leader, _)| leader)
+    settled(&statuses)
 }
 
 /// Of these nodes' statuses, the one leader that every other node follows in its term
@@ -234,7 +235,7 @@ pub fn trial_detail<P: Protocol>(
     // first leader can still be deposed (a candidate that timed out before its first
     // heartbeat arrived raises the term), so wait until one leader is followed by all
     // in its term, and crash that one.
-    let leader = loop {
+    let (leader, base) = loop {
         if let Some(l) = settled_leader(&sim) {
             break l;
         }
@@ -250,7 +251,6 @@ pub fn trial_detail<P: Protocol>(
         followers.swap(i, j);
     }
     let kind = entry_kind(P::NAME);
-    let base = sim.node(leader).map_or(0, |p| p.status().last_index);
     for (i, &f) in followers.iter().take(3).enumerate() {
         sim.act(Action::DropKind {
             from: leader,
@@ -379,11 +379,7 @@ pub fn read_after_crash<'a>(
             .map(|c| c.2)
             .collect::<std::collections::BTreeSet<u64>>()
             .len() as u32,
-        winner_entries: won.and_then(|(_, w)| {
-            held.iter()
-                .find(|h| h.0 == w)
-                .map(|h| h.1.min(3) as usize)
-        }),
+        winner_entries: won.and_then(|(_, w)| held.iter().find(|h| h.0 == w).map(|h| h.1 as usize)),
         trace: Vec::new(),
     }
 }
@@ -524,7 +520,9 @@ mod tests {
         let d = read_after_crash(
             events.iter().map(|(at, n, e)| (*at, *n, e)),
             1,
-            &[(2, 0), (3, 1), (4, 2), (5, 3)],
+            // What each survivor held at the crash, in any order: the winner's count
+            // is read from it, not from its place in the list.
+            &[(5, 1), (2, 0), (3, 1), (4, 2)],
         );
         assert_eq!(d.outcome, Outcome::Elected(ms(126)));
         assert_eq!(d.first_campaign, Some(ms(100)));
@@ -532,7 +530,7 @@ mod tests {
         assert_eq!(d.lost_rounds(), Some(ms(10)));
         assert_eq!(d.winning_round(), Some(ms(16)));
         assert_eq!(d.rounds, 2);
-        assert_eq!(d.winner_entries, Some(3));
+        assert_eq!(d.winner_entries, Some(1));
         let none = read_after_crash(events[..3].iter().map(|(at, n, e)| (*at, *n, e)), 1, &[]);
         assert_eq!(none.outcome, Outcome::Censored);
         assert_eq!(none.winning_campaign, None);

@@ -72,7 +72,7 @@ pub struct ClusterOptions {
     /// before the first node starts ([`Faults::set_kind_delay`]; the voters' disk write
     /// of the Figure 16 trial). None by default.
     pub kind_delays: Vec<netmodel::KindDelay>,
-    /// In-process clusters only: the event bus keeps at least this many of the latest
+    /// In-process clusters only: the event bus keeps this many of the latest
     /// events and lets older ones go ([`EventBus::keeping`]), for a cluster that runs
     /// as long as someone watches it (`cwb cluster`, the web page); `None`, the
     /// default: every event, which the measures read back.

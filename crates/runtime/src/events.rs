@@ -4,7 +4,7 @@
 
 use hdrhistogram::Histogram;
 use protocols::{Event, NodeId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, Notify};
@@ -51,10 +51,10 @@ pub const KEEP_FOLLOWED: usize = 65_536;
 #[derive(Default)]
 struct History {
     /// The events kept, the oldest first: position `dropped + i` is `events[i]`.
-    events: Vec<Stamped>,
+    events: VecDeque<Stamped>,
     /// Events let go from the front ([`EventBus::keeping`]).
     dropped: usize,
-    /// Keep at least this many of the latest events (`None`: every event).
+    /// Keep this many of the latest events (`None`: every event).
     keep: Option<usize>,
     /// Each node's standing ([`EventBus::subscribe`]): its last `RoleChanged` and, in a
     /// leader role, the `LeaderElected` and `LeaderReady` that followed it.
@@ -68,9 +68,9 @@ impl History {
     }
 
     /// The kept events from position `from` on.
-    fn from(&self, from: usize) -> &[Stamped] {
+    fn from(&self, from: usize) -> impl Iterator<Item = &Stamped> {
         let start = from.saturating_sub(self.dropped).min(self.events.len());
-        &self.events[start..]
+        self.events.range(start..)
     }
 
     fn push(&mut self, stamped: Stamped) {
@@ -88,14 +88,10 @@ impl History {
             }
             _ => {}
         }
-        self.events.push(stamped);
-        if let Some(keep) = self.keep {
-            // Let the oldest go in halves, so a publish costs O(1) amortized.
-            if self.events.len() >= keep.saturating_mul(2).max(1) {
-                let gone = self.events.len() - keep;
-                self.events.drain(..gone);
-                self.dropped += gone;
-            }
+        self.events.push_back(stamped);
+        if self.keep.is_some_and(|keep| self.events.len() > keep.max(1)) {
+            self.events.pop_front();
+            self.dropped += 1;
         }
     }
 }
@@ -122,7 +118,7 @@ impl EventBus {
     }
 
     /// A bus for a process that runs for as long as it is needed (`cwb node`, `cwb
-    /// cluster`, the web page's clusters): it keeps at least the latest `keep` events
+    /// cluster`, the web page's clusters): it keeps the latest `keep` events
     /// and lets older ones go, so memory stays bounded however many are published (a
     /// narrating node publishes several per command). Positions keep counting every
     /// event ever published; [`EventBus::read_new`] follows such a bus.
@@ -217,13 +213,13 @@ impl EventBus {
 
     /// A copy of every event so far (of a [`EventBus::keeping`] bus: every event kept).
     pub fn snapshot(&self) -> Vec<Stamped> {
-        self.lock().events.clone()
+        self.lock().events.iter().cloned().collect()
     }
 
     /// The events from position `from` on (a display's cursor), without copying the
     /// ones before it (of a [`EventBus::keeping`] bus: those still kept).
     pub fn since(&self, from: usize) -> Vec<Stamped> {
-        self.lock().from(from).to_vec()
+        self.lock().from(from).cloned().collect()
     }
 
     /// The events published since `cursor` that are still kept, moving `cursor` past
@@ -231,7 +227,7 @@ impl EventBus {
     /// behind a [`EventBus::keeping`] bus skips what it let go).
     pub fn read_new(&self, cursor: &mut usize) -> Vec<Stamped> {
         let history = self.lock();
-        let fresh = history.from(*cursor).to_vec();
+        let fresh = history.from(*cursor).cloned().collect();
         *cursor = history.end();
         fresh
     }
@@ -259,7 +255,7 @@ impl EventBus {
             let notified = self.inner.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(found) = self.lock().from(from).iter().find(|s| pred(s)).cloned() {
+            if let Some(found) = self.lock().from(from).find(|s| pred(s)).cloned() {
                 return Some(found);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -423,12 +419,12 @@ mod tests {
             bus.publish(2, narrate(i));
         }
         // Memory stays bounded; positions count every event published.
-        assert!(bus.snapshot().len() < 20, "{}", bus.snapshot().len());
+        assert_eq!(bus.snapshot().len(), 10);
         assert_eq!(bus.len(), 1002);
         // A reader that fell behind gets what is kept, the newest last, and moves to
         // the end.
         let fresh = bus.read_new(&mut cursor);
-        assert!(!fresh.is_empty() && fresh.len() < 20);
+        assert_eq!(fresh.len(), 10);
         assert_eq!(fresh.last().map(|s| &s.event), Some(&narrate(999)));
         assert_eq!(cursor, 1002);
         assert!(bus.read_new(&mut cursor).is_empty());

@@ -31,7 +31,7 @@
 //! released behind a write); the link stays first in, first out (the peer's queue holds
 //! later frames behind a delayed one). The filter knows a message's kind only when its
 //! sender names it (the transport asks the kind function it was given, and only while
-//! a kind rule is in force).
+//! a kind rule or a watch is in force).
 //!
 //! The filter can also watch for one kind: [`Faults::watch_kind`] reports each time a
 //! node sends a message of that kind (a leader's heartbeat broadcast, say), so an
@@ -88,12 +88,15 @@ struct State {
     network: Option<(Wire, Instant)>,
     /// Kinds lost on a directed link, and held back on every link.
     kinds: KindRules,
+    /// The id of the next [`Faults::watch_kind`].
+    next_watch: u64,
     /// Sends of a kind by a node that someone waits to see ([`Faults::watch_kind`]).
     watches: Vec<KindWatchRule>,
 }
 
 /// One [`Faults::watch_kind`]: its sender, its kind and where the sends are reported.
 struct KindWatchRule {
+    id: u64,
     from: NodeId,
     kind: String,
     sent: tokio::sync::watch::Sender<Option<Instant>>,
@@ -102,13 +105,23 @@ struct KindWatchRule {
 /// The sends of one kind by one node, seen by the fault filter
 /// ([`Faults::watch_kind`]). Dropping it ends the watch.
 pub struct KindWatch {
+    id: u64,
+    faults: Faults,
     sent: tokio::sync::watch::Receiver<Option<Instant>>,
+}
+
+impl Drop for KindWatch {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.faults.update(|s| s.watches.retain(|w| w.id != id));
+    }
 }
 
 impl KindWatch {
     /// When a message of the watched kind left its sender (the instant the transport
     /// handed it to the filter) since the watch was made or last reported one (the
-    /// latest, if several did), waiting up to `limit` for one; `None` if none came.
+    /// latest, if several did: a broadcast to four peers is four sends, microseconds
+    /// apart), waiting up to `limit` for one; `None` if none came.
     pub async fn next(&mut self, limit: Duration) -> Option<Instant> {
         match tokio::time::timeout(limit, self.sent.changed()).await {
             Ok(Ok(())) => *self.sent.borrow_and_update(),
@@ -283,19 +296,26 @@ impl Faults {
     /// given a kind function (the in-process clusters give one).
     pub fn watch_kind(&self, from: NodeId, kind: &str) -> KindWatch {
         let (sent, seen) = tokio::sync::watch::channel(None);
+        let mut id = 0;
         self.update(|s| {
-            s.watches.retain(|w| !w.sent.is_closed());
+            id = s.next_watch;
+            s.next_watch += 1;
             s.watches.push(KindWatchRule {
+                id,
                 from,
                 kind: kind.to_string(),
                 sent,
             });
         });
-        KindWatch { sent: seen }
+        KindWatch {
+            id,
+            faults: self.clone(),
+            sent: seen,
+        }
     }
 
     /// Whether some rule names a message kind (the tests' view: senders need not ask,
-    /// since [`Faults::verdict_of`] asks for a kind only while one is in force).
+    /// since [`Faults::verdict_of`] asks for a kind only while one, or a watch, is in force).
     #[cfg(test)]
     fn has_kind_rules(&self) -> bool {
         self.shared.active.load(Ordering::Acquire) && !self.lock().kinds.is_empty()
@@ -339,7 +359,8 @@ impl Faults {
 
     /// [`Faults::verdict_sized`] for a message whose kind `kind()` names (`None`: not
     /// known, so no kind rule applies), sent after its sender's write if `after_write`.
-    /// `kind` is only called while a kind rule is in force. Isolation and partitions
+    /// `kind` is only called while a kind rule or a watch ([`Faults::watch_kind`]) is in
+    /// force. Isolation and partitions
     /// first, then kind drops (which draw no random number, so the link's loss stream
     /// is the same with or without them), then the drop rate, then the delays: the
     /// kind's extra delay comes first, the network model timing the message from when
@@ -364,18 +385,13 @@ impl Faults {
         let mut extra = Duration::ZERO;
         if !state.kinds.is_empty() || !state.watches.is_empty() {
             if let Some(kind) = kind() {
-                let mut ended = false;
                 for w in state
                     .watches
                     .iter()
                     .filter(|w| w.from == from && w.kind.eq_ignore_ascii_case(kind))
                 {
-                    ended |= w.sent.send(Some(Instant::now())).is_err();
-                }
-                if ended {
-                    state.watches.retain(|w| !w.sent.is_closed());
-                    let active = state.any_fault();
-                    self.shared.active.store(active, Ordering::Release);
+                    // Its receiver is dropped only with the watch, which removes it.
+                    let _ = w.sent.send(Some(Instant::now()));
                 }
                 if state.kinds.drops(from, to, kind) {
                     return Verdict::Drop;
@@ -606,12 +622,30 @@ mod tests {
         // Each send is reported once.
         assert_eq!(beats.next(Duration::from_millis(20)).await, None);
         assert!(sent.is_some_and(|at| at >= before), "{sent:?}");
-        // A dropped watch ends at the next matching send.
+        // Dropping the watch removes it: with no other rule the filter is idle again.
         drop(beats);
         f.stop_dropping(1, 3, None);
-        assert_eq!(f.verdict_of(1, 2, 0, false, || Some("Heartbeat")), DELIVER);
         assert!(f.lock().watches.is_empty());
         assert!(!f.shared.active.load(Ordering::Acquire));
+    }
+
+    #[tokio::test]
+    async fn a_kind_watch_alone_makes_the_filter_ask_for_kinds_and_skips_cut_links() {
+        let f = Faults::default();
+        let mut pings = f.watch_kind(2, "PING");
+        // No kind rule is in force: the watch alone makes the filter ask the kind.
+        let mut asked = false;
+        let verdict = f.verdict_of(2, 1, 0, false, || {
+            asked = true;
+            Some("PING")
+        });
+        assert_eq!(verdict, DELIVER);
+        assert!(asked);
+        assert!(pings.next(Duration::from_millis(20)).await.is_some());
+        // A message on a link that isolation cut never left for the filter's purposes.
+        f.isolate(1);
+        assert_eq!(f.verdict_of(2, 1, 0, false, || Some("PING")), Verdict::Drop);
+        assert_eq!(pings.next(Duration::from_millis(20)).await, None);
     }
 
     #[test]

@@ -268,9 +268,9 @@ impl<M: Serialize + DeserializeOwned + Send + 'static> Transport<M> {
         })
     }
 
-    /// Names the kind of each message for the fault filter's kind rules (a host passes
-    /// its protocol's `Protocol::message_kind`). Called only while a kind rule is in
-    /// force; without it, kind rules never apply.
+    /// Names the kind of each message for the fault filter's kind rules and watches (a
+    /// host passes its protocol's `Protocol::message_kind`). Called only while a kind
+    /// rule or a watch is in force; without it, neither ever applies.
     pub fn set_message_kind(&mut self, kind_of: fn(&M) -> &'static str) {
         self.kind_of = Some(kind_of);
     }
