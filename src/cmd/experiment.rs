@@ -359,7 +359,7 @@ fn breakdown_table(rows: &[Row]) -> String {
     out.push_str(
         "| protocol | range (ms) | source | crash after broadcast | detection (crash to first campaign) \
          | lost rounds (first to winning campaign) | winning round | mean downtime \
-         | one round | mean rounds | winner held 0/1/2/3 of the last commands |\n\
+         | one round | mean rounds | winner held 0/1/2/3/more of the last commands at the crash |\n\
          |---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     let mut any = false;
@@ -369,7 +369,7 @@ fn breakdown_table(rows: &[Row]) -> String {
         let share = |n: u32| f64::from(n) / f64::from(b.elected.max(1)) * 100.0;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0}% | {:.2} | {}/{}/{}/{} |",
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0}% | {:.2} | {}/{}/{}/{}/{} |",
             r.protocol,
             range_text(r.range),
             r.source,
@@ -388,6 +388,7 @@ fn breakdown_table(rows: &[Row]) -> String {
             b.winner_entries[1],
             b.winner_entries[2],
             b.winner_entries[3],
+            b.winner_entries[4],
         );
     }
     if any {

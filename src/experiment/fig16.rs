@@ -409,8 +409,10 @@ pub struct Breakdown {
     pub one_round: u32,
     /// Mean rounds (campaign terms) per trial.
     pub rounds: f64,
-    /// Trials won by the follower holding 0, 1, 2 or 3 of the last commands.
-    pub winner_entries: [u32; 4],
+    /// Trials won by a follower holding 0, 1, 2, 3 or more of the last commands at the
+    /// crash (more: the leader had appended entries after the three, a client's
+    /// retry of the uncommitted third, say).
+    pub winner_entries: [u32; 5],
 }
 
 impl Breakdown {
@@ -436,7 +438,7 @@ impl Breakdown {
         }
         if let Some(slot) = d
             .winner_entries
-            .and_then(|e| self.winner_entries.get_mut(e))
+            .and_then(|e| self.winner_entries.get_mut(e.min(4)))
         {
             *slot += 1;
         }
