@@ -467,7 +467,11 @@ fn table_of(rows: &[&Row]) -> String {
         for p in &protocols {
             match by.get(&(*p, range)) {
                 Some(s) if s.len() == 0 => {
-                    let _ = write!(out, " - ({} with no settled leader to crash) |", s.no_first_leader);
+                    let _ = write!(
+                        out,
+                        " - ({} with no settled leader to crash) |",
+                        s.no_first_leader
+                    );
                 }
                 Some(s) => {
                     let mut cens = String::new();
@@ -475,7 +479,8 @@ fn table_of(rows: &[&Row]) -> String {
                         cens += &format!(" ({} censored at {} s)", s.censored, s.limit_s);
                     }
                     if s.no_first_leader > 0 {
-                        cens += &format!(" ({} with no settled leader to crash)", s.no_first_leader);
+                        cens +=
+                            &format!(" ({} with no settled leader to crash)", s.no_first_leader);
                     }
                     let _ = write!(
                         out,

@@ -33,7 +33,9 @@
 //!    another node, on the harness clock; a trial with none within [`REAL_LIMIT`] is
 //!    censored at it.
 
-use super::fig16::{entry_kind, heartbeat_kind, read_after_crash, vote_answer_kind, Breakdown, Detail, Outcome};
+use super::fig16::{
+    entry_kind, heartbeat_kind, read_after_crash, vote_answer_kind, Breakdown, Detail, Outcome,
+};
 use super::stats::Samples;
 use anyhow::Context;
 use bytes::Bytes;

@@ -229,7 +229,9 @@ impl<P: Protocol> LocalCluster<P> {
             faults.set_kind_delay(rule);
         }
         let gap = opts.start_gap;
-        let bus = opts.keep_events.map_or_else(EventBus::new, EventBus::keeping);
+        let bus = opts
+            .keep_events
+            .map_or_else(EventBus::new, EventBus::keeping);
         let mut cluster = LocalCluster {
             opts,
             membership,

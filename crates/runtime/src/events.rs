@@ -76,7 +76,8 @@ impl History {
     fn push(&mut self, stamped: Stamped) {
         match stamped.event {
             Event::RoleChanged { .. } => {
-                self.standing.insert(stamped.node, vec![stamped.event.clone()]);
+                self.standing
+                    .insert(stamped.node, vec![stamped.event.clone()]);
             }
             Event::LeaderElected { .. } | Event::LeaderReady { .. } => {
                 if let Some(standing) = self.standing.get_mut(&stamped.node) {
@@ -89,7 +90,10 @@ impl History {
             _ => {}
         }
         self.events.push_back(stamped);
-        if self.keep.is_some_and(|keep| self.events.len() > keep.max(1)) {
+        if self
+            .keep
+            .is_some_and(|keep| self.events.len() > keep.max(1))
+        {
             self.events.pop_front();
             self.dropped += 1;
         }

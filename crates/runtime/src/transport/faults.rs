@@ -613,11 +613,17 @@ mod tests {
         f.drop_kind(1, 3, "Heartbeat");
         let before = Instant::now();
         assert_eq!(f.verdict_of(2, 1, 0, false, || Some("Heartbeat")), DELIVER);
-        assert_eq!(f.verdict_of(1, 2, 0, false, || Some("AppendEntries")), DELIVER);
+        assert_eq!(
+            f.verdict_of(1, 2, 0, false, || Some("AppendEntries")),
+            DELIVER
+        );
         // Another sender's heartbeat and another kind are not reported.
         assert_eq!(beats.next(Duration::from_millis(20)).await, None);
         // A heartbeat that a kind rule then drops is reported: the leader sent it.
-        assert_eq!(f.verdict_of(1, 3, 0, false, || Some("Heartbeat")), Verdict::Drop);
+        assert_eq!(
+            f.verdict_of(1, 3, 0, false, || Some("Heartbeat")),
+            Verdict::Drop
+        );
         let sent = beats.next(Duration::from_millis(20)).await;
         // Each send is reported once.
         assert_eq!(beats.next(Duration::from_millis(20)).await, None);
