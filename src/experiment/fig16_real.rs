@@ -213,8 +213,8 @@ async fn crash_and_time<P: Protocol>(
     };
     let after_commands = held(cluster);
     // The crash: uniform within one heartbeat interval after the leader's next
-    // heartbeat broadcast (its sends to every follower leave in one step; the watch
-    // reports the first send it sees).
+    // heartbeat broadcast (its sends to every follower leave in one step, microseconds
+    // apart; the watch reports the latest it saw when the trial wakes).
     let mut beats = cluster.faults().watch_kind(leader, heartbeat_kind(P::NAME));
     let beat = beats.next(HEARTBEAT_LIMIT).await;
     drop(beats);
