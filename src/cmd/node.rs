@@ -215,8 +215,7 @@ async fn serve<P: Protocol + Describe>(cfg: Validated, args: Args) -> anyhow::Re
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
             _ = async { stdin_watch.as_mut()?.await.ok() }, if stdin_watch.is_some() => break,
-            got = bus.wait_for(cursor, Duration::from_millis(500), |_| true) => {
-                let fresh = if got.is_some() { bus.read_new(&mut cursor) } else { Vec::new() };
+            fresh = bus.wait_new(&mut cursor, Duration::from_millis(500)) => {
                 // Lateness is read after the events, so it includes the timer behind
                 // each of them, and printed before them.
                 let lateness = if args.events_json {

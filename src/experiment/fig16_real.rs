@@ -176,17 +176,19 @@ async fn crash_and_time<P: Protocol>(
         followers.swap(i, j);
     }
     let kind = entry_kind(P::NAME);
-    let mut writes = Vec::new();
+    // The clients' writes: a JoinSet aborts whatever is still running when it is
+    // dropped, on every way out of the trial.
+    let mut writes = tokio::task::JoinSet::new();
     for (i, &f) in followers.iter().take(3).enumerate() {
         cluster.faults().drop_kind(leader, f, kind);
         // The write is not awaited: the third is held by too few nodes to commit.
         let mut client = cluster.client();
         client.deadline = Duration::from_secs(2);
-        writes.push(tokio::spawn(async move {
+        writes.spawn(async move {
             let _ = client
                 .put(Bytes::from(format!("k{i}")), Bytes::from_static(b"v"))
                 .await;
-        }));
+        });
         let target = base.saturating_add(i as u64 + 1);
         // Wait until the followers still meant to get this command hold it: a rule
         // installed while the command is on its way would cut it off too.
@@ -196,9 +198,6 @@ async fn crash_and_time<P: Protocol>(
         })
         .await;
         if !arrived {
-            for w in &writes {
-                w.abort();
-            }
             anyhow::bail!(
                 "seed {seed}: command {} did not reach followers {holders:?} within {COMMAND_LIMIT:?}",
                 i + 1
@@ -221,9 +220,6 @@ async fn crash_and_time<P: Protocol>(
     let Some(beat) = beat else {
         // Deposed since it settled (a follower's campaign reached it): no leader of a
         // working cluster to crash.
-        for w in &writes {
-            w.abort();
-        }
         return Ok(None);
     };
     let crash_after = rng.duration_between(Duration::ZERO, timing.heartbeat);
@@ -233,9 +229,7 @@ async fn crash_and_time<P: Protocol>(
     let crashed_at = Cluster::kill(cluster, leader)
         .await
         .context("killing the leader")?;
-    for w in &writes {
-        w.abort();
-    }
+    writes.abort_all();
     let elected = cluster
         .bus()
         .wait_for(cursor, REAL_LIMIT, |s| {

@@ -236,6 +236,15 @@ impl EventBus {
         fresh
     }
 
+    /// Waits up to `timeout` for events published since `cursor`, then reads them as
+    /// [`EventBus::read_new`] does; empty if none came: how a display follows a bus.
+    pub async fn wait_new(&self, cursor: &mut usize, timeout: Duration) -> Vec<Stamped> {
+        if self.wait_for(*cursor, timeout, |_| true).await.is_none() {
+            return Vec::new();
+        }
+        self.read_new(cursor)
+    }
+
     /// Number of events so far, including any a [`EventBus::keeping`] bus let go (use
     /// as a cursor for [`EventBus::wait_for`]).
     pub fn len(&self) -> usize {

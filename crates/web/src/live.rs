@@ -204,14 +204,7 @@ impl<P: Protocol + Describe> Live<P> {
         let v = P::vocabulary();
         let mut cursor = 0;
         loop {
-            if bus
-                .wait_for(cursor, Duration::from_secs(3600), |_| true)
-                .await
-                .is_none()
-            {
-                continue;
-            }
-            let fresh = bus.read_new(&mut cursor);
+            let fresh = bus.wait_new(&mut cursor, Duration::from_secs(3600)).await;
             for s in fresh {
                 if matches!(s.event, Event::Committed { .. }) {
                     continue;
