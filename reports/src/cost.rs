@@ -10,16 +10,18 @@ use crate::results::{ProtocolRun, Results};
 use crate::sections::row;
 use crate::steady_state::per_op_point;
 
-/// The CPU time per op of the point the counts come from (the largest client count).
-fn cpu_at_counted_point(run: &ProtocolRun) -> Option<f64> {
+/// The CPU time per op of the point the counts come from (the largest client count):
+/// total and system, in µs.
+fn cpu_at_counted_point(run: &ProtocolRun) -> (Option<f64>, Option<f64>) {
     let clients = run
         .messages
         .per_op_clients
-        .or_else(|| run.throughput.iter().map(|t| t.clients).max())?;
+        .or_else(|| run.throughput.iter().map(|t| t.clients).max());
     run.throughput
         .iter()
-        .filter(|t| t.clients == clients)
-        .find_map(|t| t.cpu_us_per_op)
+        .filter(|t| Some(t.clients) == clients)
+        .find(|t| t.cpu_us_per_op.is_some())
+        .map_or((None, None), |t| (t.cpu_us_per_op, t.cpu_system_us_per_op))
 }
 
 /// One row's cells after protocol and nodes.
@@ -33,10 +35,12 @@ fn cells(run: &ProtocolRun) -> Vec<String> {
         (Some(a), Some(b)) => Some(a + b),
         _ => None,
     };
+    let (cpu, system) = cpu_at_counted_point(run);
     vec![
         m.per_op_clients
             .map_or(NOT_MEASURED.to_string(), |c| c.to_string()),
-        cell(cpu_at_counted_point(run)),
+        cell(cpu),
+        cell(system),
         cell(sum(&m.per_op)),
         cell(sum(&m.bytes_per_op)),
         cell(m.peer_writes_per_op),
@@ -71,7 +75,8 @@ pub(crate) fn cost_per_op(
     doc.paragraph(format!(
         "What one committed operation costs the machine, at {}: CPU is user + system \
          time of the bench process (clients, and in-process nodes) plus any node \
-         processes, over the counted period; messages, bytes, socket reads and writes, \
+         processes, over the counted period, and of it the system time (the kernel \
+         working for the processes: sockets, the WAL's page cache, wake-ups); messages, bytes, socket reads and writes, \
          WAL writes and fsyncs are all nodes' together. A socket write is one send that \
          wrote bytes, a read one recv that returned data; peer sockets carry the protocol, \
          client sockets the requests and answers (the clients' own syscalls are not \
@@ -88,6 +93,7 @@ pub(crate) fn cost_per_op(
             "nodes",
             "clients",
             "CPU µs/op",
+            "of it kernel µs/op",
             "messages/op",
             "bytes/op",
             "peer writes/op",
@@ -120,6 +126,7 @@ mod tests {
             errors: 0,
             rounds_ops_per_sec: Vec::new(),
             cpu_us_per_op: cpu,
+            cpu_system_us_per_op: cpu.map(|c| c / 2.0),
             reads: 0,
             read_latency_us: None,
             write_latency_us: None,
@@ -150,8 +157,9 @@ mod tests {
             c[1], "8.50",
             "the 64-client point's CPU, not the 1-client one"
         );
-        assert_eq!(c[2], "0.250");
-        assert_eq!(c[3], NOT_MEASURED, "no bytes recorded");
-        assert_eq!(c[10], "1.00", "peer + client + WAL writes");
+        assert_eq!(c[2], "4.25", "the same point's system time");
+        assert_eq!(c[3], "0.250");
+        assert_eq!(c[4], NOT_MEASURED, "no bytes recorded");
+        assert_eq!(c[11], "1.00", "peer + client + WAL writes");
     }
 }

@@ -520,6 +520,10 @@ pub struct ThroughputPoint {
     /// could not be read.
     #[serde(default)]
     pub cpu_us_per_op: Option<f64>,
+    /// Of `cpu_us_per_op`, the system (kernel) time: syscalls, page faults, the
+    /// loopback's packet path. `None` in older files or where it could not be read.
+    #[serde(default)]
+    pub cpu_system_us_per_op: Option<f64>,
     /// Of `ops`, the reads (`cwb bench --read-ratio`); 0 in a write-only run and in
     /// older files.
     #[serde(default)]

@@ -235,11 +235,12 @@ fn cost_per_op(results: &Results) {
         };
         if !header {
             println!(
-                "\n{:<6} {:>5}  {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "\n{:<6} {:>5}  {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 "cost",
                 "nodes",
                 "clients",
                 "cpu us",
+                "sys us",
                 "msgs",
                 "bytes",
                 "peer w",
@@ -250,20 +251,18 @@ fn cost_per_op(results: &Results) {
             );
             header = true;
         }
-        let cpu = run
-            .throughput
-            .iter()
-            .find(|t| t.clients == clients)
-            .and_then(|t| t.cpu_us_per_op);
+        let point = run.throughput.iter().find(|t| t.clients == clients);
+        let us = |v: Option<f64>| v.map_or("-".to_string(), |c| format!("{c:.1}"));
         let sum = |map: &std::collections::BTreeMap<String, f64>| {
             (!map.is_empty()).then(|| map.values().sum::<f64>())
         };
         println!(
-            "{:<6} {:>5}  {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<6} {:>5}  {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             run.protocol,
             run.nodes,
             clients,
-            cpu.map_or("-".to_string(), |c| format!("{c:.1}")),
+            us(point.and_then(|t| t.cpu_us_per_op)),
+            us(point.and_then(|t| t.cpu_system_us_per_op)),
             f(sum(&m.per_op)),
             sum(&m.bytes_per_op).map_or("-".to_string(), |b| format!("{b:.0}")),
             f(m.peer_writes_per_op),

@@ -1,51 +1,112 @@
 //! CPU time spent by a measured run: this process (the clients, and the nodes of an
 //! in-process cluster) from `getrusage(RUSAGE_SELF)`, and node processes of a
-//! multi-process cluster from `/proc/PID/stat` (Linux; user + system time, in clock
+//! multi-process cluster from `/proc/PID/stat` (Linux; user and system time, in clock
 //! ticks). The throughput measure divides the CPU spent during its counted window by
 //! the operations committed in it: the cost of one operation for the whole system,
-//! harness included, which is what the machine's cores can sustain.
+//! harness included, which is what the machine's cores can sustain. System time is
+//! kept apart: it is the kernel's share (sockets, the WAL's page cache, wake-ups),
+//! which no change in user space removes, only fewer or larger syscalls.
 
 use std::time::Duration;
 
-/// User + system CPU time of this process so far (every thread); `None` if the OS
+/// CPU time, split into user and system (kernel) time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// Time running the program's own code.
+    pub user: Duration,
+    /// Time the kernel ran on its behalf (syscalls, page faults).
+    pub system: Duration,
+}
+
+impl CpuTime {
+    /// User + system.
+    pub fn total(&self) -> Duration {
+        self.user.saturating_add(self.system)
+    }
+
+    /// Microseconds per operation over `ops` operations, total and system:
+    /// `None` without operations.
+    pub fn per_op_us(&self, ops: u64) -> Option<(f64, f64)> {
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / ops as f64;
+        (ops > 0).then(|| (per(self.total()), per(self.system)))
+    }
+
+    /// `self - earlier`, each part at least zero.
+    pub fn since(&self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+impl std::ops::Add for CpuTime {
+    type Output = CpuTime;
+    fn add(self, other: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_add(other.user),
+            system: self.system.saturating_add(other.system),
+        }
+    }
+}
+
+impl std::ops::AddAssign for CpuTime {
+    fn add_assign(&mut self, other: CpuTime) {
+        *self = *self + other;
+    }
+}
+
+impl std::iter::Sum for CpuTime {
+    fn sum<I: Iterator<Item = CpuTime>>(iter: I) -> CpuTime {
+        iter.fold(CpuTime::default(), |a, b| a + b)
+    }
+}
+
+/// User and system CPU time of this process so far (every thread); `None` if the OS
 /// does not say.
-pub fn this_process() -> Option<Duration> {
+pub fn this_process() -> Option<CpuTime> {
     use nix::sys::resource::{getrusage, UsageWho};
     let usage = getrusage(UsageWho::RUSAGE_SELF).ok()?;
-    let micros = |t: nix::sys::time::TimeVal| {
+    let time = |t: nix::sys::time::TimeVal| {
         let us = t
             .tv_sec()
             .checked_mul(1_000_000)?
             .checked_add(t.tv_usec())?;
-        u64::try_from(us).ok()
+        u64::try_from(us).ok().map(Duration::from_micros)
     };
-    let total = micros(usage.user_time())?.checked_add(micros(usage.system_time())?)?;
-    Some(Duration::from_micros(total))
+    Some(CpuTime {
+        user: time(usage.user_time())?,
+        system: time(usage.system_time())?,
+    })
 }
 
-/// User + system CPU time of process `pid` so far, from `/proc/PID/stat`; `None` if it
-/// cannot be read (not Linux, or the process is gone).
-pub fn process(pid: u32) -> Option<Duration> {
+/// User and system CPU time of process `pid` so far, from `/proc/PID/stat`; `None` if
+/// it cannot be read (not Linux, or the process is gone).
+pub fn process(pid: u32) -> Option<CpuTime> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let ticks = stat_ticks(&stat)?;
+    let (utime, stime) = stat_ticks(&stat)?;
     let per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
         .and_then(|t| u64::try_from(t).ok())
         .filter(|&t| t > 0)?;
-    Some(Duration::from_secs_f64(ticks as f64 / per_sec as f64))
+    let time = |ticks: u64| Duration::from_secs_f64(ticks as f64 / per_sec as f64);
+    Some(CpuTime {
+        user: time(utime),
+        system: time(stime),
+    })
 }
 
-/// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line, in clock ticks. The
+/// utime and stime (fields 14 and 15) of a `/proc/PID/stat` line, in clock ticks. The
 /// command name (field 2) is in parentheses and may hold spaces, so fields are counted
 /// after its closing parenthesis.
-pub fn stat_ticks(stat: &str) -> Option<u64> {
+pub fn stat_ticks(stat: &str) -> Option<(u64, u64)> {
     let rest = &stat[stat.rfind(')')?.checked_add(1)?..];
     let mut fields = rest.split_whitespace();
     // After the name: state is field 3, so utime (14) is the 12th field here.
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    utime.checked_add(stime)
+    Some((utime, stime))
 }
 
 #[cfg(test)]
@@ -55,7 +116,7 @@ mod tests {
     #[test]
     fn utime_and_stime_are_read_after_the_command_name() {
         let line = "4242 (cwb node (x) y) S 1 2 3 4 5 6 7 8 9 10 170 30 0 0 20 0 9 0 5 6 7";
-        assert_eq!(stat_ticks(line), Some(200));
+        assert_eq!(stat_ticks(line), Some((170, 30)));
         assert_eq!(stat_ticks("garbage"), None);
         assert_eq!(stat_ticks("1 (x) S 1 2"), None);
     }
@@ -68,7 +129,17 @@ mod tests {
             x = x.wrapping_mul(31).wrapping_add(i);
         }
         std::hint::black_box(x);
-        assert!(this_process().expect("getrusage") > before);
+        let spent = this_process().expect("getrusage").since(before);
+        assert!(spent.user > Duration::ZERO, "{spent:?}");
+        assert_eq!(spent.total(), spent.user + spent.system);
+        // Syscalls are system time.
+        let before = this_process().expect("getrusage");
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(300) {
+            let _ = std::fs::metadata("/");
+        }
+        let spent = this_process().expect("getrusage").since(before);
+        assert!(spent.system > Duration::ZERO, "{spent:?}");
         assert!(process(std::process::id()).is_some());
     }
 }

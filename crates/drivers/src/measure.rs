@@ -143,11 +143,11 @@ pub trait Cluster {
         (self.message_counts(), true)
     }
 
-    /// CPU time (user + system) used so far by node processes other than this one:
-    /// zero for an in-process cluster, whose nodes' CPU is this process's
+    /// CPU time used so far by node processes other than this one: zero for an
+    /// in-process cluster, whose nodes' CPU is this process's
     /// ([`crate::cpu::this_process`]); `None` if it cannot be read.
-    fn node_process_cpu(&self) -> Option<Duration> {
-        Some(Duration::ZERO)
+    fn node_process_cpu(&self) -> Option<crate::cpu::CpuTime> {
+        Some(crate::cpu::CpuTime::default())
     }
 
     /// Stops every node.
@@ -507,9 +507,9 @@ pub struct ThroughputSample {
     pub result: crate::workload::WorkloadResult,
     /// Messages and WAL traffic during the counted period (all nodes).
     pub messages: MessageCounts,
-    /// CPU time (user + system) of every node and client during the counted period,
-    /// if it could be read.
-    pub cpu: Option<Duration>,
+    /// CPU time of every node and client during the counted period, if it could be
+    /// read.
+    pub cpu: Option<crate::cpu::CpuTime>,
 }
 
 /// [`throughput`] on a cluster just started; the caller stops the cluster.
@@ -571,7 +571,7 @@ pub async fn throughput_routed_on<C: Cluster>(
     // Read before the settling pause, which would only add idle heartbeats.
     let cpu_spent = cpu_before
         .zip(cpu(cluster))
-        .map(|(before, after)| after.saturating_sub(before));
+        .map(|(before, after)| after.since(before));
     let messages = settled_message_counts(cluster).await.minus(&before);
     Ok(ThroughputSample {
         result,

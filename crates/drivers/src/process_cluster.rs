@@ -547,7 +547,7 @@ impl Cluster for ProcessCluster {
 
     /// Summed over the running node processes, from `/proc` (`None` if any cannot be
     /// read).
-    fn node_process_cpu(&self) -> Option<Duration> {
+    fn node_process_cpu(&self) -> Option<crate::cpu::CpuTime> {
         self.children
             .values()
             .map(|child| crate::cpu::process(child.id()))

@@ -546,7 +546,7 @@ impl Cluster for RemoteCluster {
     }
 
     /// Not measured: the nodes run on other hosts.
-    fn node_process_cpu(&self) -> Option<Duration> {
+    fn node_process_cpu(&self) -> Option<crate::cpu::CpuTime> {
         None
     }
 

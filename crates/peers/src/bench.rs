@@ -211,6 +211,7 @@ fn throughput_point(
     let all: Vec<f64> = rounds.iter().map(|s| s.result.ops_per_sec()).collect();
     let median = rounds.swap_remove((rounds.len() - 1) / 2);
     let t = &median.result;
+    let cpu = median.cpu.and_then(|c| c.per_op_us(t.ops));
     Some(r::ThroughputPoint {
         clients,
         value_bytes: plan.value_bytes as u64,
@@ -223,10 +224,8 @@ fn throughput_point(
         latency_us: Summary::from_histogram(t.latency.histogram(), 1.0),
         errors: t.errors,
         rounds_ops_per_sec: all,
-        cpu_us_per_op: median
-            .cpu
-            .filter(|_| t.ops > 0)
-            .map(|cpu| cpu.as_secs_f64() * 1e6 / t.ops as f64),
+        cpu_us_per_op: cpu.map(|(total, _)| total),
+        cpu_system_us_per_op: cpu.map(|(_, system)| system),
         reads: 0,
         read_latency_us: None,
         write_latency_us: None,

@@ -67,9 +67,9 @@ impl Conn {
 pub struct PeerSample {
     /// The workload's result.
     pub result: WorkloadResult,
-    /// CPU time (user + system) of the servers and of this process over the counted
-    /// period, when it could be read.
-    pub cpu: Option<Duration>,
+    /// CPU time of the servers and of this process over the counted period, when it
+    /// could be read.
+    pub cpu: Option<drivers::cpu::CpuTime>,
 }
 
 /// A warm-up run, then the counted run, against the leader `leader` of `ensemble`.
@@ -104,7 +104,7 @@ pub async fn throughput(
         ..w.clone()
     };
     let result = closed_loop(ensemble.kind, addr, &counted).await;
-    let cpu = before.zip(cpu()).map(|(b, a)| a.saturating_sub(b));
+    let cpu = before.zip(cpu()).map(|(b, a)| a.since(b));
     Ok(PeerSample { result, cpu })
 }
 
