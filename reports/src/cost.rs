@@ -76,8 +76,9 @@ pub(crate) fn cost_per_op(
         "What one committed operation costs the machine, at {}: CPU is user + system \
          time of the bench process (clients, and in-process nodes) plus any node \
          processes, over the counted period, and of it the system time (the kernel \
-         working for the processes: sockets, the WAL's page cache, wake-ups); messages, bytes, socket reads and writes, \
-         WAL writes and fsyncs are all nodes' together. A socket write is one send that \
+         working for the processes: sockets, the WAL's page cache, wake-ups); \
+         messages, bytes, socket reads and writes, WAL writes and fsyncs are all \
+         nodes' together. A socket write is one send that \
          wrote bytes, a read one recv that returned data; peer sockets carry the protocol, \
          client sockets the requests and answers (the clients' own syscalls are not \
          counted). Multi-process runs count no messages or syscalls (not measured).",
