@@ -219,32 +219,45 @@ fn dot(out: &mut String, x: f64, y: f64, colour: &str, label: &str) {
     }
 }
 
-/// The two panels of one protocol: `top` and `bottom` curves in the paper's order.
+/// The two panels of one protocol: `top` and `bottom` curves in the paper's order. A
+/// panel without curves (a run of some ranges only, `--ranges`) is left out, unless
+/// both are empty.
 pub fn figure(protocol: &str, source: &str, top: &[Curve<'_>], bottom: &[Curve<'_>]) -> String {
-    let height = 2.0 * PANEL_HEIGHT;
+    let panels = [
+        (
+            "randomness of the election timeout range",
+            Axis::Log {
+                lo: 100.0,
+                hi: 100_000.0,
+            },
+            top,
+        ),
+        (
+            "minimum of the range scaled",
+            Axis::Linear { hi: 600.0 },
+            bottom,
+        ),
+    ];
+    let mut shown: Vec<_> = panels.iter().filter(|(_, _, c)| !c.is_empty()).collect();
+    if shown.is_empty() {
+        shown.push(&panels[0]);
+    }
+    let height = shown.len() as f64 * PANEL_HEIGHT;
     let mut out = String::new();
     let _ = writeln!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">"#
     );
     let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    panel(
-        &mut out,
-        0.0,
-        &format!("{protocol} ({source}): randomness of the election timeout range"),
-        &Axis::Log {
-            lo: 100.0,
-            hi: 100_000.0,
-        },
-        top,
-    );
-    panel(
-        &mut out,
-        PANEL_HEIGHT,
-        &format!("{protocol} ({source}): minimum of the range scaled"),
-        &Axis::Linear { hi: 600.0 },
-        bottom,
-    );
+    for (i, (title, axis, curves)) in shown.into_iter().enumerate() {
+        panel(
+            &mut out,
+            i as f64 * PANEL_HEIGHT,
+            &format!("{protocol} ({source}): {title}"),
+            axis,
+            curves,
+        );
+    }
     out.push_str("</svg>\n");
     out
 }
@@ -274,5 +287,24 @@ mod tests {
         assert!(svg.contains("paper median 287"));
         assert!(svg.contains("paper mean 35"));
         assert!(svg.contains("150-155 ms") && svg.contains("12-24 ms"));
+        assert!(svg.contains("minimum of the range scaled"));
+    }
+
+    #[test]
+    fn a_panel_without_curves_is_left_out() {
+        let a = Samples::new(vec![200.0, 250.0], 0);
+        let top = [Curve {
+            range: (150, 155),
+            samples: &a,
+        }];
+        let svg = figure("raft", "real", &top, &[]);
+        assert!(svg.contains("randomness of the election timeout range"));
+        assert!(!svg.contains("minimum of the range scaled"));
+        assert!(svg.contains(&format!(r#"height="{PANEL_HEIGHT}""#)));
+        let bottom_only = figure("raft", "real", &[], &top);
+        assert!(!bottom_only.contains("randomness of the election"));
+        assert!(bottom_only.contains("minimum of the range scaled"));
+        let neither = figure("raft", "real", &[], &[]);
+        assert!(neither.contains("randomness of the election timeout range"));
     }
 }
