@@ -211,7 +211,7 @@ fn throughput_point(
     let all: Vec<f64> = rounds.iter().map(|s| s.result.ops_per_sec()).collect();
     let median = rounds.swap_remove((rounds.len() - 1) / 2);
     let t = &median.result;
-    let cpu = median.cpu.and_then(|c| c.per_op_us(t.ops));
+    let (cpu_us_per_op, cpu_system_us_per_op) = drivers::cpu::CpuTime::per_op_us(median.cpu, t.ops);
     Some(r::ThroughputPoint {
         clients,
         value_bytes: plan.value_bytes as u64,
@@ -224,8 +224,8 @@ fn throughput_point(
         latency_us: Summary::from_histogram(t.latency.histogram(), 1.0),
         errors: t.errors,
         rounds_ops_per_sec: all,
-        cpu_us_per_op: cpu.map(|(total, _)| total),
-        cpu_system_us_per_op: cpu.map(|(_, system)| system),
+        cpu_us_per_op,
+        cpu_system_us_per_op,
         reads: 0,
         read_latency_us: None,
         write_latency_us: None,

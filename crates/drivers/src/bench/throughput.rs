@@ -96,7 +96,8 @@ fn record(
         // The median round; of an even number, the lower of the middle two.
         let median = rounds.swap_remove((rounds.len() - 1) / 2);
         let t = &median.result;
-        let cpu = median.cpu.and_then(|c| c.per_op_us(t.ops));
+        let (cpu_us_per_op, cpu_system_us_per_op) =
+            crate::cpu::CpuTime::per_op_us(median.cpu, t.ops);
         run.throughput.push(r::ThroughputPoint {
             clients,
             value_bytes: value_bytes as u64,
@@ -107,8 +108,8 @@ fn record(
             latency_us: Summary::from_histogram(t.latency.histogram(), 1.0),
             errors: t.errors,
             rounds_ops_per_sec: all,
-            cpu_us_per_op: cpu.map(|(total, _)| total),
-            cpu_system_us_per_op: cpu.map(|(_, system)| system),
+            cpu_us_per_op,
+            cpu_system_us_per_op,
             reads: t.reads,
             read_latency_us: (t.reads > 0)
                 .then(|| Summary::from_histogram(t.read_latency.histogram(), 1.0)),
