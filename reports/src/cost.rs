@@ -10,20 +10,6 @@ use crate::results::{ProtocolRun, Results};
 use crate::sections::row;
 use crate::steady_state::per_op_point;
 
-/// The CPU time per op of the point the counts come from (the largest client count):
-/// total and system, in µs.
-fn cpu_at_counted_point(run: &ProtocolRun) -> (Option<f64>, Option<f64>) {
-    let clients = run
-        .messages
-        .per_op_clients
-        .or_else(|| run.throughput.iter().map(|t| t.clients).max());
-    run.throughput
-        .iter()
-        .filter(|t| Some(t.clients) == clients)
-        .find(|t| t.cpu_us_per_op.is_some())
-        .map_or((None, None), |t| (t.cpu_us_per_op, t.cpu_system_us_per_op))
-}
-
 /// One row's cells after protocol and nodes.
 fn cells(run: &ProtocolRun) -> Vec<String> {
     let m = &run.messages;
@@ -35,7 +21,7 @@ fn cells(run: &ProtocolRun) -> Vec<String> {
         (Some(a), Some(b)) => Some(a + b),
         _ => None,
     };
-    let (cpu, system) = cpu_at_counted_point(run);
+    let (cpu, system) = run.cpu_at_counted_point();
     vec![
         m.per_op_clients
             .map_or(NOT_MEASURED.to_string(), |c| c.to_string()),

@@ -357,6 +357,21 @@ impl ProtocolRun {
             placement: Vec::new(),
         }
     }
+
+    /// CPU per committed operation at the point the message counts come from (the
+    /// largest client count), total and system, in µs: what the report's cost table
+    /// and `cwb bench`'s cost line show.
+    pub fn cpu_at_counted_point(&self) -> (Option<f64>, Option<f64>) {
+        let clients = self
+            .messages
+            .per_op_clients
+            .or_else(|| self.throughput.iter().map(|t| t.clients).max());
+        self.throughput
+            .iter()
+            .filter(|t| Some(t.clients) == clients)
+            .find(|t| t.cpu_us_per_op.is_some())
+            .map_or((None, None), |t| (t.cpu_us_per_op, t.cpu_system_us_per_op))
+    }
 }
 
 /// Acknowledged writes lost to one kind of failover under load (docs/METHOD.md,

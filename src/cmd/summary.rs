@@ -251,7 +251,7 @@ fn cost_per_op(results: &Results) {
             );
             header = true;
         }
-        let point = run.throughput.iter().find(|t| t.clients == clients);
+        let (cpu, system) = run.cpu_at_counted_point();
         let us = |v: Option<f64>| v.map_or("-".to_string(), |c| format!("{c:.1}"));
         let sum = |map: &std::collections::BTreeMap<String, f64>| {
             (!map.is_empty()).then(|| map.values().sum::<f64>())
@@ -261,8 +261,8 @@ fn cost_per_op(results: &Results) {
             run.protocol,
             run.nodes,
             clients,
-            us(point.and_then(|t| t.cpu_us_per_op)),
-            us(point.and_then(|t| t.cpu_system_us_per_op)),
+            us(cpu),
+            us(system),
             f(sum(&m.per_op)),
             sum(&m.bytes_per_op).map_or("-".to_string(), |b| format!("{b:.0}")),
             f(m.peer_writes_per_op),
