@@ -3,39 +3,42 @@
 
 docs/METHOD.md, "Profiling" ("Where a one-client commit waits"), says how to record
 and what this measured. Record a one-client bench run with the fdatasync and sendto
-tracepoints, then read the recording with `perf script`:
+tracepoints, with every node in a process of its own (`--processes`), then read the
+recording with `perf script`:
 
     perf record -o /tmp/sc.data -e 'syscalls:sys_enter_fdatasync,syscalls:sys_exit_fdatasync,syscalls:sys_enter_sendto' \
-      target/release/cwb bench --protocols raft --nodes 3 --measure throughput \
+      target/release/cwb bench --protocols raft --nodes 3 --measure throughput --processes \
       --clients 1 --fsync batch --rounds 1 --duration-ms 2000 --warmup-ms 500
-    perf script -i /tmp/sc.data -F comm,tid,time,event,trace > /tmp/sc.txt
+    perf script -i /tmp/sc.data -F comm,pid,tid,time,event,trace > /tmp/sc.txt
     python3 docs/scripts/one_client_timeline.py /tmp/sc.txt
 
 Messages are told apart by their length on the wire (`sendto`'s `len`); the defaults
 are Raft's with 256-byte values: a client request 288 bytes, an AppendEntries with
-one entry 300, its answer 11, the answer to the client 9. The WAL writer threads are
-named `wal-N` after their node; `--leader` names the leader's. The first fifth of the
-requests (the baseline and warm-up) is skipped.
+one entry 300, its answer 11, the answer to the client 9. The leader is the process
+that sends the AppendEntries; the followers' syncs are those of the WAL writer threads
+(`wal-N`) of the other node processes. The first fifth of the requests (the baseline
+and warm-up) is skipped.
 """
 
 import argparse
 import re
 import statistics
+from collections import Counter
 
 
 def read_events(path):
-    """(time in us, thread name, event, length or None) per traced syscall."""
-    pattern = re.compile(r"\s*(\S+)\s+\d+\s+([\d.]+):\s+syscalls:(\S+):\s*(.*)")
+    """(time in us, thread name, pid, event, length or None) per traced syscall."""
+    pattern = re.compile(r"\s*(\S+)\s+(\d+)/\d+\s+([\d.]+):\s+syscalls:(\S+):\s*(.*)")
     events = []
     with open(path) as f:
         for line in f:
             m = pattern.match(line)
             if not m:
                 continue
-            comm, t, event, rest = m.groups()
+            comm, pid, t, event, rest = m.groups()
             length = re.search(r"len: (0x[0-9a-f]+)", rest)
             events.append(
-                (float(t) * 1e6, comm, event, int(length.group(1), 16) if length else None)
+                (float(t) * 1e6, comm, pid, event, int(length.group(1), 16) if length else None)
             )
     return events
 
@@ -47,9 +50,13 @@ def main():
     ap.add_argument("--append-len", type=int, default=300)
     ap.add_argument("--ack-len", type=int, default=11)
     ap.add_argument("--reply-len", type=int, default=9)
-    ap.add_argument("--leader", default="wal-1", help="the leader's WAL thread")
     a = ap.parse_args()
     ev = read_events(a.trace)
+    appends = Counter(e[2] for e in ev if e[3] == "sys_enter_sendto" and e[4] == a.append_len)
+    if not appends:
+        raise SystemExit("no AppendEntries found: check --append-len")
+    leader = appends.most_common(1)[0][0]
+    followers = {e[2] for e in ev if e[1].startswith("wal-") and e[2] != leader}
 
     def after(i, pred, within=400):
         for j in range(i + 1, min(i + within, len(ev))):
@@ -58,7 +65,7 @@ def main():
         return None
 
     def send(length):
-        return lambda e: e[2] == "sys_enter_sendto" and e[3] == length
+        return lambda e: e[3] == "sys_enter_sendto" and e[4] == length
 
     requests = [i for i, e in enumerate(ev) if send(a.request_len)(e)]
     rows = []
@@ -68,26 +75,32 @@ def main():
         reply = after(i, send(a.reply_len))
         if append is None or reply is None:
             continue
-        # The first follower sync to start after the AppendEntries left, and its end.
-        fsync = after(
-            append,
-            lambda e: e[1].startswith("wal-")
-            and e[1] != a.leader
-            and e[2] == "sys_enter_fdatasync",
-        )
-        if fsync is None:
+        # Each follower's first sync to start after the AppendEntries left, and its
+        # end; the follower whose sync ends first is the one whose answer commits.
+        first = None
+        for follower in followers:
+            fsync = after(
+                append,
+                lambda e: e[1].startswith("wal-")
+                and e[2] == follower
+                and e[3] == "sys_enter_fdatasync",
+            )
+            if fsync is None:
+                continue
+            thread = ev[fsync][1:3]
+            done = after(fsync, lambda e: e[1:3] == thread and e[3] == "sys_exit_fdatasync")
+            if done is not None and (first is None or done < first[1]):
+                first = (fsync, done)
+        if first is None:
             continue
-        thread = ev[fsync][1]
-        done = after(fsync, lambda e: e[1] == thread and e[2] == "sys_exit_fdatasync")
-        if done is None or ev[reply][0] < ev[done][0]:
-            continue
-        ack = after(done, send(a.ack_len))
-        if ack is None or ev[ack][0] > ev[reply][0]:
+        fsync, done = first
+        ack = after(done, lambda e: send(a.ack_len)(e) and e[2] == ev[fsync][2])
+        if ack is None or not ev[done][0] <= ev[ack][0] <= ev[reply][0]:
             continue
         rows.append(
             {
                 "request -> AppendEntries sent": ev[append][0] - t,
-                "AppendEntries sent -> a follower's fdatasync starts": ev[fsync][0] - ev[append][0],
+                "AppendEntries sent -> the follower's fdatasync starts": ev[fsync][0] - ev[append][0],
                 "that fdatasync": ev[done][0] - ev[fsync][0],
                 "its end -> the follower's answer sent": ev[ack][0] - ev[done][0],
                 "answer sent -> client's answer sent": ev[reply][0] - ev[ack][0],
@@ -95,8 +108,8 @@ def main():
             }
         )
     if not rows:
-        raise SystemExit("no complete request found: check the lengths and --leader")
-    print(f"{len(rows)} requests")
+        raise SystemExit("no complete request found: check the lengths (and --processes)")
+    print(f"{len(rows)} requests; the leader is process {leader}")
     for key in rows[0]:
         values = sorted(r[key] for r in rows)
         q = lambda p: values[min(len(values) - 1, int(p * len(values)))]
