@@ -826,6 +826,9 @@ mod tests {
         let lines: Vec<&str> = t.lines().filter(|l| l.starts_with('|')).collect();
         assert_eq!(lines.len(), 3, "{t}");
         assert!(lines.iter().all(|l| cells(l) == cells(lines[0])), "{t}");
-        assert!(lines[2].starts_with("| 150-155 | median 287 | 222 / 222 / 222 |"), "{t}");
+        assert!(
+            lines[2].starts_with("| 150-155 | median 287 | 222 / 222 / 222 |"),
+            "{t}"
+        );
     }
 }
