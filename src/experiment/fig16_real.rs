@@ -128,14 +128,15 @@ fn last_index<P: Protocol>(cluster: &LocalCluster<P>, id: NodeId) -> u64 {
 }
 
 /// How long a follower's answer to a status question may take.
-const STATUS_LIMIT: Duration = Duration::from_millis(500);
+const STATUS_LIMIT: Duration = Duration::from_secs(1);
 
 /// Asks each of `nodes` for its last log index through its client port (answered by
-/// its loop, so current, unlike the published status [`last_index`] reads).
+/// its loop, so current, unlike the published status [`last_index`] reads); each
+/// answer comes with when it arrived.
 fn ask_last_indexes<P: Protocol>(
     cluster: &LocalCluster<P>,
     nodes: &[NodeId],
-) -> tokio::task::JoinSet<(NodeId, Option<u64>)> {
+) -> tokio::task::JoinSet<(NodeId, Option<(u64, Instant)>)> {
     let mut asked = tokio::task::JoinSet::new();
     for &id in nodes {
         let addr = cluster.client_addrs().get(&id).copied();
@@ -145,31 +146,36 @@ fn ask_last_indexes<P: Protocol>(
                 return (id, None);
             };
             let status = runtime::client::status_with(addr, tls.as_ref(), STATUS_LIMIT).await;
-            (id, status.ok().map(|s| s.status.last_index))
+            (
+                id,
+                status.ok().map(|s| (s.status.last_index, Instant::now())),
+            )
         });
     }
     asked
 }
 
-/// The answers of [`ask_last_indexes`] as entries past `base`, by node; a node that
-/// did not answer is read from its published status.
-async fn answers_past<P: Protocol>(
-    mut asked: tokio::task::JoinSet<(NodeId, Option<u64>)>,
-    cluster: &LocalCluster<P>,
+/// `published` (each node's entries past `base`, from its published status), with
+/// every node that answered [`ask_last_indexes`] before `until` counted from its
+/// answer.
+async fn answers_past(
+    mut asked: tokio::task::JoinSet<(NodeId, Option<(u64, Instant)>)>,
+    published: Vec<(NodeId, u64)>,
     base: u64,
+    until: Option<Instant>,
 ) -> Vec<(NodeId, u64)> {
     let mut answers = std::collections::BTreeMap::new();
     while let Some(answer) = asked.join_next().await {
-        if let Ok((id, last)) = answer {
-            answers.insert(id, last);
+        if let Ok((id, Some((last, at)))) = answer {
+            if until.is_none_or(|until| at < until) {
+                answers.insert(id, last.saturating_sub(base));
+            }
         }
     }
-    let mut held = Vec::with_capacity(answers.len());
-    for (id, last) in answers {
-        let last = last.unwrap_or_else(|| last_index(cluster, id));
-        held.push((id, last.saturating_sub(base)));
-    }
-    held
+    published
+        .into_iter()
+        .map(|(id, held)| (id, answers.get(&id).copied().unwrap_or(held)))
+        .collect()
 }
 
 /// Polls until `done` holds or `limit` passes; whether it held.
@@ -270,23 +276,26 @@ async fn crash_and_time<P: Protocol>(
     let crash_after = rng.duration_between(Duration::ZERO, timing.heartbeat);
     tokio::time::sleep_until((beat + crash_after).into()).await;
     let cursor = cluster.bus().len();
-    // Each follower's log at the crash, asked of the node itself: the published status
-    // `held` reads can be a few milliseconds old, and a ZAB follower that missed a
-    // PROPOSAL goes back to LOOKING at the next COMMIT and is synchronized with the
-    // whole history shortly before the crash. The questions leave before the kill
-    // and are answered by the followers' loops within a millisecond of it.
+    // Each follower's log at the crash, asked of the node itself as the leader is
+    // killed: the published status `held` reads can be a few milliseconds old, and a
+    // ZAB follower that missed a PROPOSAL goes back to LOOKING at the next COMMIT and is
+    // synchronized with the whole history shortly before the crash. An answer counts
+    // only if it came before a survivor was elected (no new leader had changed the log
+    // it reports); a node that did not answer by then counts as it was published just
+    // before the kill.
+    let published = held(cluster);
     let asked = ask_last_indexes(cluster, &followers);
     let crashed_at = Cluster::kill(cluster, leader)
         .await
         .context("killing the leader")?;
     writes.abort_all();
-    let held_at_crash = answers_past(asked, cluster, base).await;
     let elected = cluster
         .bus()
         .wait_for(cursor, REAL_LIMIT, |s| {
             s.node != leader && matches!(s.event, Event::LeaderElected { .. })
         })
         .await;
+    let held_at_crash = answers_past(asked, published, base, elected.as_ref().map(|s| s.at)).await;
     // A node publishes an event once the write it waited behind is durable, stamped
     // when the protocol produced it: give the survivors' campaigns that came before the
     // election time to arrive, then put the events in time order.
@@ -397,6 +406,7 @@ mod tests {
         let net = netmodel::profiles::named("lan").expect("profile");
         let timing = super::super::fig16::timing((12, 24), Duration::from_millis(200));
         let disk_write = Duration::from_micros(14_850);
+        let mut crashed = 0;
         for seed in 1..=4 {
             let Some(t) = trial::<protocols::zab::Zab>(&timing, &net, disk_write, seed)
                 .await
@@ -404,11 +414,20 @@ mod tests {
             else {
                 continue; // no settled first leader: nothing was crashed
             };
+            crashed += 1;
+            assert!(
+                matches!(t.detail.outcome, Outcome::Elected(_)),
+                "seed {seed}: no new leader within {REAL_LIMIT:?}"
+            );
             assert!(
                 t.detail.winner_entries.is_some_and(|n| n >= 2),
                 "seed {seed}: the winner held {:?} of the commands at the crash",
                 t.detail.winner_entries
             );
         }
+        assert!(
+            crashed >= 2,
+            "only {crashed} of 4 trials had a leader to crash"
+        );
     }
 }
