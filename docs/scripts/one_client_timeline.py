@@ -15,9 +15,11 @@ recording with `perf script`:
 Messages are told apart by their length on the wire (`sendto`'s `len`); the defaults
 are Raft's with 256-byte values: a client request 288 bytes, an AppendEntries with
 one entry 300, its answer 11, the answer to the client 9. The leader is the process
-that sends the AppendEntries; the followers' syncs are those of the WAL writer threads
-(`wal-N`) of the other node processes. The first fifth of the requests (the baseline
-and warm-up) is skipped.
+that sends the AppendEntries. Per request, the answer that committed is the last
+follower answer sent before the leader answered the client, and its sync is that
+follower's WAL thread's (`wal-N`) last fdatasync to end before it. The AppendEntries
+time is the first one sent, to either follower (the two leave microseconds apart).
+The first fifth of the requests (the baseline and warm-up) is skipped.
 """
 
 import argparse
@@ -45,7 +47,7 @@ def read_events(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("trace", help="output of perf script -F comm,tid,time,event,trace")
+    ap.add_argument("trace", help="output of perf script -F comm,pid,tid,time,event,trace")
     ap.add_argument("--request-len", type=int, default=288)
     ap.add_argument("--append-len", type=int, default=300)
     ap.add_argument("--ack-len", type=int, default=11)
@@ -64,38 +66,42 @@ def main():
                 return j
         return None
 
-    def send(length):
-        return lambda e: e[3] == "sys_enter_sendto" and e[4] == length
+    def before(i, pred, lowest):
+        for j in range(i - 1, lowest, -1):
+            if pred(ev[j]):
+                return j
+        return None
+
+    def send(length, pid=None):
+        return lambda e: e[3] == "sys_enter_sendto" and e[4] == length and pid in (None, e[2])
 
     requests = [i for i, e in enumerate(ev) if send(a.request_len)(e)]
     rows = []
     for i in requests[len(requests) // 5 :]:
         t = ev[i][0]
-        append = after(i, send(a.append_len))
-        reply = after(i, send(a.reply_len))
+        append = after(i, send(a.append_len, leader))
+        reply = after(i, send(a.reply_len, leader))
         if append is None or reply is None:
             continue
-        # Each follower's first sync to start after the AppendEntries left, and its
-        # end; the follower whose sync ends first is the one whose answer commits.
-        first = None
-        for follower in followers:
-            fsync = after(
-                append,
-                lambda e: e[1].startswith("wal-")
-                and e[2] == follower
-                and e[3] == "sys_enter_fdatasync",
-            )
-            if fsync is None:
-                continue
-            thread = ev[fsync][1:3]
-            done = after(fsync, lambda e: e[1:3] == thread and e[3] == "sys_exit_fdatasync")
-            if done is not None and (first is None or done < first[1]):
-                first = (fsync, done)
-        if first is None:
+        # The answer that committed: the last follower answer sent before the leader
+        # answered the client; then that follower's last sync to end before it.
+        ack = before(reply, lambda e: send(a.ack_len)(e) and e[2] in followers, append)
+        if ack is None:
             continue
-        fsync, done = first
-        ack = after(done, lambda e: send(a.ack_len)(e) and e[2] == ev[fsync][2])
-        if ack is None or not ev[done][0] <= ev[ack][0] <= ev[reply][0]:
+        follower = ev[ack][2]
+        done = before(
+            ack,
+            lambda e: e[1].startswith("wal-") and e[2] == follower and e[3] == "sys_exit_fdatasync",
+            append,
+        )
+        if done is None:
+            continue
+        fsync = before(
+            done,
+            lambda e: e[1:3] == ev[done][1:3] and e[3] == "sys_enter_fdatasync",
+            append,
+        )
+        if fsync is None:
             continue
         rows.append(
             {
