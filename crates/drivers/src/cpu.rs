@@ -54,12 +54,6 @@ impl std::ops::Add for CpuTime {
     }
 }
 
-impl std::ops::AddAssign for CpuTime {
-    fn add_assign(&mut self, other: CpuTime) {
-        *self = *self + other;
-    }
-}
-
 impl std::iter::Sum for CpuTime {
     fn sum<I: Iterator<Item = CpuTime>>(iter: I) -> CpuTime {
         iter.fold(CpuTime::default(), |a, b| a + b)

@@ -91,12 +91,12 @@ pub async fn throughput(
         ..w.clone()
     };
     closed_loop(ensemble.kind, addr, &warm).await;
+    // This process (the clients) and the servers, as `drivers::measure` sums a
+    // process cluster's nodes: `None` if any cannot be read.
     let cpu = || {
-        let mut total = drivers::cpu::this_process()?;
-        for pid in ensemble.pids() {
-            total += drivers::cpu::process(pid)?;
-        }
-        Some(total)
+        let servers: Option<drivers::cpu::CpuTime> =
+            ensemble.pids().into_iter().map(drivers::cpu::process).sum();
+        Some(drivers::cpu::this_process()? + servers?)
     };
     let before = cpu();
     let counted = Workload {
